@@ -1,0 +1,39 @@
+# lsecflow: two commands do everything on a fresh machine.
+#   make run   installs into .venv (once) and runs the workflow on config/config.yaml
+#   make test  installs into .venv (once) and runs the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+CONFIG ?= config/config.yaml
+CORES  ?= all
+SMK_ARGS ?=
+PYTEST_ARGS ?=
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint dry-run clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,slurm]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --cores $(CORES) --printshellcmds $(SMK_ARGS)
+	@$(BIN)/python -m lsecflow.summary --configfile $(CONFIG)
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --dry-run --quiet
+
+lint: $(STAMP)
+	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --lint
+
+test: $(STAMP)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+clean:
+	rm -rf results logs .snakemake

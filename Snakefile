@@ -1,0 +1,19 @@
+# lsecflow: LSEC omics from raw counts to paracrine factors.
+# Run with `make run` (see README.md); config/config.yaml is the default.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/de.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

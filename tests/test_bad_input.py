@@ -1,0 +1,196 @@
+"""Bad input: a clear message naming the culprit, a non-zero exit, no
+partial outputs. Every case runs the real Snakemake CLI on real data made
+bad in one place (the change is described in each test)."""
+from __future__ import annotations
+
+import gzip
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DLPC_SHEET, dlpc_dataset, files_under, run_snakemake, tms_dataset, write_config
+
+
+@pytest.fixture(scope="module")
+def tiny(dlpc_counts) -> pd.DataFrame:
+    """300 most expressed real DLPC genes x 20 samples (header as published)."""
+    return dlpc_counts.loc[dlpc_counts.sum(axis=1).sort_values(ascending=False).index[:300]].copy()
+
+
+def write_tsv(df: pd.DataFrame, path) -> str:
+    with gzip.open(path, "wt") as fh:
+        df.to_csv(fh, sep="\t")
+    return str(path)
+
+
+def expect_failure(tmp_path, dataset: dict, *needles: str, name: str = "dlpc_liver"):
+    cfg = write_config(tmp_path, {name: dataset})
+    proc = run_snakemake(tmp_path, cfg)
+    out = proc.stdout + proc.stderr
+    log_text = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log")) if (tmp_path / "logs").exists() else ""
+    assert proc.returncode != 0, out
+    for needle in needles:
+        assert needle in out + log_text, f"{needle!r} not in output:\n{out[-3000:]}\n{log_text[-2000:]}"
+    assert files_under(tmp_path / "results") == [], "partial outputs left behind"
+    return out + log_text
+
+
+def test_dlpc_without_rename_names_both_ids(tmp_path, tiny):
+    # the published matrix as is (Sample724), the config without the rename
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["samples"]["rename"] = {}
+    out = expect_failure(tmp_path, spec, "Sample724", "Sample725", "samples.rename")
+    assert "in the matrix, not in the sheet: Sample724" in out
+    assert "in the sheet, not in the matrix: Sample725" in out
+
+
+def test_non_integer_count(tmp_path, tiny):
+    bad = tiny.astype(float)
+    gene = bad.index[5]
+    bad.loc[gene, "Sample745"] = 12.5
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")),
+                   "Sample745", gene, "not an integer")
+
+
+def test_negative_count(tmp_path, tiny):
+    bad = tiny.copy()
+    gene = bad.index[7]
+    bad.loc[gene, "Sample720"] = -3
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")), "Sample720", gene, "negative")
+
+
+def test_nan_count(tmp_path, tiny):
+    bad = tiny.astype(float)
+    gene = bad.index[9]
+    bad.loc[gene, "Sample726"] = np.nan
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")), "Sample726", gene, "NaN")
+
+
+def test_non_numeric_count(tmp_path, tiny):
+    bad = tiny.astype(object)
+    gene = bad.index[3]
+    bad.loc[gene, "Sample735"] = "twelve"
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")), "Sample735", gene, "'twelve'")
+
+
+def test_duplicated_gene_ids(tmp_path, tiny):
+    bad = pd.concat([tiny, tiny.iloc[[4]]])
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")), "duplicated gene ids",
+                   tiny.index[4])
+
+
+def test_duplicated_sample_ids_in_matrix(tmp_path, tiny):
+    path = tmp_path / "c.tsv"
+    text = tiny.to_csv(sep="\t").replace("Sample726", "Sample720", 1)
+    path.write_text(text)
+    expect_failure(tmp_path, dlpc_dataset(path), "duplicated sample ids", "Sample720")
+
+
+def test_duplicated_sample_ids_in_sheet(tmp_path, tiny):
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t")
+    sheet = pd.concat([sheet, sheet.iloc[[3]]])
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv"),
+                   "duplicated sample ids", "Sample735", "column 'sample'")
+
+
+def test_missing_sample_column(tmp_path, tiny):
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t").rename(columns={"sample": "Sample"})
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv"),
+                   "required column 'sample' is missing", "s.tsv")
+
+
+def test_missing_design_column(tmp_path, tiny):
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t").rename(columns={"Group": "group"})
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv"),
+                   "column 'Group'", "not in the sample sheet", "key 'design'")
+
+
+def test_empty_counts_file(tmp_path):
+    (tmp_path / "c.tsv").write_text("")
+    expect_failure(tmp_path, dlpc_dataset(tmp_path / "c.tsv"), "c.tsv", "file is empty")
+
+
+def test_empty_sample_sheet(tmp_path, tiny):
+    (tmp_path / "s.tsv").write_text("")
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv"),
+                   "s.tsv", "file is empty")
+
+
+def test_unknown_format(tmp_path, tiny):
+    (tmp_path / "c.xlsx").write_bytes(b"PK\x03\x04 not really a spreadsheet")
+    expect_failure(tmp_path, dlpc_dataset(tmp_path / "c.xlsx"), "c.xlsx", "unknown count-matrix format",
+                   "counts.format")
+
+
+def test_reference_level_absent(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["contrasts"]["disease_vs_chow"]["reference"] = "chow"
+    expect_failure(tmp_path, spec, "contrasts.disease_vs_chow.reference", "'chow'", "Chow, Disease, Disease/Agonist")
+
+
+def test_target_level_absent(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["contrasts"]["agonist_vs_chow"]["target"] = "Agonist"
+    expect_failure(tmp_path, spec, "contrasts.agonist_vs_chow.target", "'Agonist'")
+
+
+def test_normalised_single_cell_matrix(tmp_path):
+    adata = ad.read_h5ad(tms_dataset()["counts"]["path"])
+    import scanpy as sc
+
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    adata.write_h5ad(tmp_path / "norm.h5ad")
+    expect_failure(tmp_path, tms_dataset(tmp_path / "norm.h5ad"), "norm.h5ad", "normalised or log-transformed",
+                   "cell 'A16_B000767_B009945_S16.mm10-plus-4-0'", name="tms_liver")
+
+
+def test_all_zero_sample(tmp_path, tiny):
+    bad = tiny.copy()
+    bad["Sample746"] = 0
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")), "Sample746", "zero counts")
+
+
+def test_wrong_gene_id_type(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), gene_ids="ensembl")
+    expect_failure(tmp_path, spec, "gene_ids: ensembl", "ensembl_version", tiny.index[0])
+
+
+def test_formula_with_code_is_refused(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), design="~ __import__('os').system('touch PWNED')")
+    expect_failure(tmp_path, spec, "key 'design'", "not allowed")
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_contrast_between_identical_levels(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["contrasts"]["disease_vs_chow"]["target"] = "Chow"
+    expect_failure(tmp_path, spec, "contrasts.disease_vs_chow", "same level 'Chow'")
+
+
+def test_unsafe_contrast_name(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["contrasts"] = {"../escape": spec["contrasts"]["disease_vs_chow"]}
+    expect_failure(tmp_path, spec, "contrasts", "../escape", "does not match")
+
+
+def test_config_key_of_wrong_type(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["de"]["min_count"] = "ten"
+    expect_failure(tmp_path, spec, "key 'de.min_count'", "'ten' is not of type 'integer'")
+
+
+def test_unknown_config_key(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["desing"] = "~ Group"
+    expect_failure(tmp_path, spec, "'desing' was unexpected", "allowed keys")
+
+
+def test_rename_of_unknown_sample(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["samples"]["rename"] = {"Sample999": "Sample725"}
+    expect_failure(tmp_path, spec, "samples.rename", "'Sample999'", "not a sample id")

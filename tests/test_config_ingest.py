@@ -1,0 +1,134 @@
+"""Config validation and ingest, as functions (no Snakemake)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import DLPC_COUNTS, REPO, dlpc_dataset, tms_dataset
+
+from lsecflow.annotation import annotate_genes, make_unique_symbols, strip_version
+from lsecflow.config import load_config, slugify
+from lsecflow.errors import ConfigError
+from lsecflow.formula import parse_design
+from lsecflow.ingest import build_counts
+
+
+def load(datasets: dict, **top):
+    return load_config({"datasets": datasets, **top}, roots=[REPO])
+
+
+def test_shipped_config_validates_with_defaults():
+    cfg = load_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), roots=[REPO])
+    assert set(cfg.datasets) == {"dlpc_liver", "tms_liver"}
+    dlpc = cfg.datasets["dlpc_liver"]
+    assert dlpc.format == "tsv" and dlpc.design_columns == ["Group"]
+    assert dlpc.spec["samples"]["rename"] == {"Sample724": "Sample725"}
+    assert set(dlpc.contrasts) == {"disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease"}
+    assert dlpc.contrasts["agonist_vs_disease"] == {"variable": "Group", "target": "Disease/Agonist",
+                                                    "reference": "Disease"}
+    tms = cfg.datasets["tms_liver"]
+    assert list(tms.cell_types.values())[0] == "endothelial cell of hepatic sinusoid"
+    assert len(tms.cell_types) == 5
+    assert cfg.config["compute"] == {"threads": 2, "seed": 0}  # schema defaults filled
+
+
+@pytest.mark.parametrize("design, error", [
+    ("~ Group", None),
+    ("~Group", None),
+    ("~ 1", None),
+    ("Group", "must start with '~'"),
+    ("~ log(Group)", "not allowed"),
+    ("~ Group + exec('x')", "not allowed"),
+    ("~ Group * batch", "not allowed"),
+    ("~ batch", "'batch' of '~ batch' is not in the sample sheet"),
+])
+def test_design_formula_is_checked_as_text(design, error):
+    if error is None:
+        assert parse_design(design, ["sample", "Group"]) in (["Group"], [])
+    else:
+        with pytest.raises(ConfigError, match=error):
+            parse_design(design, ["sample", "Group"])
+
+
+def test_interaction_term_columns():
+    assert parse_design("~ batch + Group + batch:Group", ["batch", "Group"]) == ["batch", "Group"]
+
+
+def test_contrast_variable_must_be_in_design(tmp_path):
+    sheet = pd.read_csv(REPO / "config/samples/dlpc_liver.tsv", sep="\t")
+    sheet["batch"] = ["a", "b"] * 10
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "s.tsv")
+    spec["contrasts"]["by_batch"] = {"variable": "batch", "target": "a", "reference": "b"}
+    with pytest.raises(ConfigError, match="column 'batch' is not in the design"):
+        load({"d": spec})
+
+
+def test_dataset_file_missing():
+    with pytest.raises(ConfigError, match="does not exist"):
+        load({"d": "config/datasets/nope.yaml"})
+
+
+def test_single_cell_needs_a_sample_source():
+    spec = tms_dataset()
+    spec["single_cell"].pop("sample_from_cell_name")
+    with pytest.raises(ConfigError, match="sample_key"):
+        load({"tms": spec})
+
+
+def test_single_cell_lsec_label_must_exist():
+    spec = tms_dataset()
+    spec["single_cell"]["lsec_label"] = "LSEC"
+    with pytest.raises(ConfigError, match="lsec_label.*'LSEC' is not a value"):
+        load({"tms": spec})
+
+
+def test_single_cell_sheet_disagreeing_with_obs(tmp_path):
+    sheet = pd.read_csv(REPO / "config/samples/tms_liver.tsv", sep="\t")
+    sheet.loc[sheet["sample"] == "B000767", "sex"] = "male"  # the cells say female
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    ds = load({"tms": tms_dataset(sheet=tmp_path / "s.tsv")}).datasets["tms"]
+    with pytest.raises(Exception, match="obs column 'sex'.*'female'.*B000767"):
+        build_counts(ds.params())
+
+
+def test_slugify():
+    assert slugify("endothelial cell of hepatic sinusoid") == "endothelial_cell_of_hepatic_sinusoid"
+    assert slugify("CD4+ T cell") == "CD4_T_cell"
+
+
+def test_ingest_dlpc_real():
+    ds = load({"dlpc_liver": dlpc_dataset(DLPC_COUNTS)}).datasets["dlpc_liver"]
+    adata, report = build_counts(ds.params())
+    raw = pd.read_csv(DLPC_COUNTS, sep="\t", index_col=0)
+    assert adata.shape == (20, 53700)
+    assert adata.X.dtype == np.int64
+    assert "Sample725" in adata.obs_names and "Sample724" not in adata.obs_names
+    np.testing.assert_array_equal(adata["Sample725"].X.ravel(), raw["Sample724"].to_numpy())
+    assert adata.obs.loc["Sample725", "Group"] == "Disease"
+    assert list(adata.obs_names) == list(pd.read_csv(REPO / "config/samples/dlpc_liver.tsv", sep="\t")["sample"])
+    assert adata.var.loc["ENSMUSG00000000001.5", "symbol"] == "Gnai3"
+    assert adata.var["symbol"].is_unique
+    assert report["n_duplicated_symbols"] > 0 and report["n_unmapped"] > 0
+
+
+def test_duplicate_symbols_resolved_by_total_count():
+    symbols = pd.Series(["A", "B", "A", "A"], index=["g1", "g2", "g3", "g4"])
+    totals = pd.Series([5, 1, 9, 9], index=symbols.index)
+    unique, groups = make_unique_symbols(symbols, totals)
+    # g3 and g4 tie on the largest total: the smaller id keeps the symbol
+    assert unique.to_dict() == {"g1": "A_g1", "g2": "B", "g3": "A", "g4": "A_g4"}
+    assert groups == {"A": ["g3", "g4", "g1"]}
+    again, _ = make_unique_symbols(symbols.iloc[::-1], totals.iloc[::-1])
+    assert again.sort_index().equals(unique.sort_index())  # order of input does not matter
+
+
+def test_annotation_strips_versions_and_keeps_unmapped(tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("gene_id\tsymbol\nENSMUSG00000000001\tGnai3\nENSMUSG00000000028\tCdc45\n")
+    ids = ["ENSMUSG00000000001.5", "ENSMUSG00000000028.16", "ENSMUSG00000099999.1"]
+    var, report = annotate_genes(ids, "ensembl_version", table, [10, 5, 1])
+    assert var["symbol"].tolist() == ["Gnai3", "Cdc45", "ENSMUSG00000099999"]
+    assert report["n_unmapped"] == 1
+    assert list(strip_version(["ENSG00000182378.14_PAR_Y"])) == ["ENSG00000182378_PAR_Y"]

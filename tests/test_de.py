@@ -1,0 +1,119 @@
+"""Differential expression against DESeq2 1.38.3 (real DLPC data), and the
+pseudobulk path on the real Tabula Muris Senis sample."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+from lsecflow import de
+from lsecflow.config import load_config
+from lsecflow.ingest import build_counts
+
+REF = Path(__file__).parent / "data/deseq2_reference"
+CONTRASTS = {  # lsecflow contrast -> DESeq2 reference table
+    "disease_vs_chow": "Disease_vs_Chow",
+    "agonist_vs_chow": "DiseaseAgonist_vs_Chow",
+    "agonist_vs_disease": "DiseaseAgonist_vs_Disease",
+}
+
+
+def shipped_dataset(name: str):
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["datasets"] = {name: cfg["datasets"][name]}
+    return load_config(cfg, roots=[REPO]).datasets[name]
+
+
+@pytest.fixture(scope="module")
+def dlpc_fit():
+    ds = shipped_dataset("dlpc_liver")
+    adata, _ = build_counts(ds.params())
+    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, {"Group": "Chow"}, ds.spec["de"], threads=2)
+    return ds, dds
+
+
+@pytest.mark.slow
+def test_size_factors_and_dispersions_match_deseq2(dlpc_fit):
+    _, dds = dlpc_fit
+    sf = pd.read_csv(REF / "deseq2_size_factors.tsv.gz", sep="\t", index_col=0)["size_factor"]
+    np.testing.assert_allclose(dds.obs["size_factors"].to_numpy(), sf.reindex(dds.obs_names).to_numpy(), rtol=1e-8)
+    disp = pd.read_csv(REF / "deseq2_dispersions.tsv.gz", sep="\t", index_col=0)["dispersion"]
+    assert len(disp) == dds.n_vars == 15974  # same gene filter
+    ours = pd.Series(dds.var["dispersions"].to_numpy(), index=dds.var_names)
+    rel = (ours / disp.reindex(ours.index) - 1).abs()
+    assert rel.median() < 0.005
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("contrast", list(CONTRASTS))
+def test_contrast_matches_deseq2(dlpc_fit, contrast):
+    ds, dds = dlpc_fit
+    res = de.contrast_results(dds, ds.design_columns, ds.contrasts[contrast], ds.spec["de"]).set_index("gene_id")
+    ref = pd.read_csv(REF / f"deseq2_{CONTRASTS[contrast]}.tsv.gz", sep="\t", index_col=0).reindex(res.index)
+    both = res["log2FoldChange"].notna() & ref["log2FoldChange"].notna()
+    r = np.corrcoef(res.loc[both, "log2FoldChange"], ref.loc[both, "log2FoldChange"])[0, 1]
+    ours, theirs = set(res.index[res["padj"] < 0.05]), set(ref.index[ref["padj"] < 0.05])
+    jaccard = len(ours & theirs) / len(ours | theirs)
+    print(f"{contrast}: r={r:.5f} jaccard={jaccard:.4f} ({len(ours)} vs {len(theirs)} genes)")
+    assert r >= 0.998
+    assert jaccard >= 0.95
+    # without the genes refitted after outlier replacement, the fold changes agree to 1e-9
+    refit = dds.var["refitted"].reindex(res.index).fillna(False).to_numpy(dtype=bool)
+    r_rest = np.corrcoef(res.loc[both & ~refit, "log2FoldChange"], ref.loc[both & ~refit, "log2FoldChange"])[0, 1]
+    assert r_rest > 1 - 1e-9
+    assert (res["symbol"].notna()).all() and res.index.is_unique
+    assert (res["padj"].dropna() >= res["pvalue"][res["padj"].notna()] - 1e-15).all()
+
+
+@pytest.fixture(scope="module")
+def tms_pseudobulk(tmp_path_factory):
+    ds = shipped_dataset("tms_liver")
+    folder = tmp_path_factory.mktemp("pb")
+    adata, _ = build_counts(ds.params())
+    adata.write_h5ad(folder / "counts.h5ad")
+    de.run_pseudobulk(str(folder / "counts.h5ad"), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
+    return ds, folder, adata
+
+
+def test_pseudobulk_sums_and_reports_dropped(tms_pseudobulk):
+    ds, folder, cells = tms_pseudobulk
+    import anndata as ad
+
+    pb = ad.read_h5ad(folder / "pb.h5ad")
+    table = pd.read_csv(folder / "pb.tsv", sep="\t")
+    lsec = ds.spec["single_cell"]["lsec_label"]
+    # one row per (plate, cell type) present; sums equal the cells' counts
+    assert len(table) == cells.obs.groupby(["sample", "cell_type"], observed=True).ngroups
+    row = pb.obs.index[(pb.obs["sample"] == "B000767") & (pb.obs["cell_type"] == lsec)][0]
+    mask = (cells.obs["sample"] == "B000767").to_numpy() & (cells.obs["cell_type"] == lsec).to_numpy()
+    np.testing.assert_array_equal(pb[row].X.ravel(), np.asarray(cells.X[mask].sum(axis=0)).ravel())
+    kept = table[table["kept"]]
+    assert (kept["n_cells"] >= ds.spec["pseudobulk"]["min_cells"]).all()
+    assert (kept["n_counts"] >= ds.spec["pseudobulk"]["min_counts"]).all()
+    dropped = table[~table["kept"]]
+    assert len(dropped) > 0 and dropped["reason"].str.len().gt(0).all()
+    assert pb.n_obs == len(kept)
+    assert set(pb.obs["age_group"]) == {"OLD", "YOUNG"}  # per-sample columns carried over
+
+
+def test_pseudobulk_lsec_old_vs_young(tms_pseudobulk, tmp_path):
+    ds, folder, _ = tms_pseudobulk
+    slug = next(iter(ds.cell_types))  # LSECs come first
+    assert ds.cell_types[slug] == ds.spec["single_cell"]["lsec_label"]
+    res = de.run_contrast(str(folder / "pb.h5ad"), ds.params(), "old_vs_young", str(tmp_path / "t.tsv"),
+                          str(tmp_path / "s.tsv"), threads=1, cell_type=slug)
+    table = pd.read_csv(folder / "pb.tsv", sep="\t")
+    n_lsec = int(table[(table["cell_type"] == ds.cell_types[slug]) & table["kept"]].shape[0])
+    written = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    assert list(written.columns[:8]) == de.RESULT_COLUMNS
+    tested = written["pvalue"].notna()
+    assert tested.sum() > 50
+    assert written.loc[tested, "log2FoldChange"].notna().all()
+    assert (written["padj"].dropna() >= written.loc[written["padj"].notna(), "pvalue"] - 1e-15).all()
+    summary = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert summary.loc[0, "tested"] == tested.sum()
+    assert n_lsec >= 4 and len(res) == len(written)

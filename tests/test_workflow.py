@@ -1,0 +1,104 @@
+"""The whole Snakemake workflow, run for real into a temporary folder on a
+small config of real data (a 2,000-gene subset of the DLPC matrix and the
+full Tabula Muris Senis sample)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, dlpc_dataset, run_snakemake, tms_dataset, write_config
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, dlpc_small):
+    work = tmp_path_factory.mktemp("run")
+    cfg = write_config(work, {"dlpc_liver": dlpc_dataset(dlpc_small), "tms_liver": tms_dataset()})
+    proc = run_snakemake(work, cfg)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return work, cfg, proc
+
+
+def test_counts_h5ad_contents(finished_run, dlpc_small):
+    work, _, _ = finished_run
+    raw = pd.read_csv(dlpc_small, sep="\t", index_col=0)
+    adata = ad.read_h5ad(work / "results/dlpc_liver/counts.h5ad")
+    assert adata.shape == (20, len(raw))
+    assert np.issubdtype(adata.X.dtype, np.integer)
+    assert list(adata.var_names) == list(raw.index)
+    np.testing.assert_array_equal(adata["Sample725"].X.ravel(), raw["Sample724"].to_numpy())
+    assert {"gene_id", "symbol"} <= set(adata.var.columns) and adata.var["symbol"].is_unique
+    assert adata.obs["Group"].value_counts().to_dict() == {"Chow": 7, "Disease": 7, "Disease/Agonist": 6}
+    tms = ad.read_h5ad(work / "results/tms_liver/counts.h5ad")
+    assert tms.shape == (468, 726)
+    assert tms.obs["sample"].nunique() == 16
+    assert (tms.obs.loc[tms.obs["sample"] == "B000767", "age_group"] == "OLD").all()
+
+
+def test_bulk_de_tables(finished_run, dlpc_small):
+    work, _, _ = finished_run
+    raw = pd.read_csv(dlpc_small, sep="\t", index_col=0)
+    n_pass = int(((raw >= 10).sum(axis=1) >= 3).sum())
+    for contrast in ("disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease"):
+        table = pd.read_csv(work / f"results/dlpc_liver/de/{contrast}.tsv", sep="\t")
+        assert list(table.columns) == ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat",
+                                       "pvalue", "padj"]
+        assert len(table) == n_pass and table["gene_id"].is_unique
+        padj = table["padj"].fillna(np.inf).to_numpy()
+        assert (np.diff(padj) >= 0).all(), "not sorted by padj"
+        summary = pd.read_csv(work / f"results/dlpc_liver/de/{contrast}.summary.tsv", sep="\t").iloc[0]
+        sig = table["padj"] < summary["alpha"]
+        assert summary["up"] == (sig & (table["log2FoldChange"] > 0)).sum()
+        assert summary["down"] == (sig & (table["log2FoldChange"] < 0)).sum()
+    # the strongest real signal: Disease/Agonist vs Chow has many DE genes even on 2,000 genes
+    big = pd.read_csv(work / "results/dlpc_liver/de/agonist_vs_chow.summary.tsv", sep="\t").iloc[0]
+    assert big["up"] + big["down"] > 100
+
+
+def test_pseudobulk_de_per_cell_type(finished_run):
+    work, _, _ = finished_run
+    de = work / "results/tms_liver/de"
+    folders = sorted(p.name for p in de.iterdir() if p.is_dir())
+    assert folders == sorted(["B_cell", "T_cell", "endothelial_cell_of_hepatic_sinusoid", "hepatocyte",
+                              "myeloid_leukocyte"])
+    for folder in folders:
+        table = pd.read_csv(de / folder / "old_vs_young.tsv", sep="\t")
+        assert len(table) > 0 and table["log2FoldChange"].notna().all()
+    samples = pd.read_csv(de / "pseudobulk_samples.tsv", sep="\t")
+    assert samples["kept"].dtype == bool and (~samples["kept"]).sum() > 0
+
+
+def test_logs_and_rerun_is_a_no_op(finished_run):
+    work, cfg, _ = finished_run
+    log = (work / "logs/ingest/dlpc_liver.log").read_text()
+    assert "Sample724 renamed to Sample725" in log
+    assert "duplicated symbol" in log or "without a symbol" in log
+    assert "model ~ Group fitted" in (work / "logs/de_bulk/dlpc_liver/disease_vs_chow.log").read_text()
+    proc = run_snakemake(work, cfg, "--dry-run")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def snakemake_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_lint_has_no_findings():
+    proc = snakemake_cli("--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("configfile", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
+def test_dry_run_plans_full_dag(configfile, tmp_path):
+    proc = snakemake_cli("--configfile", f"config/{configfile}", "--dry-run", "--directory", str(tmp_path),
+                         "--snakefile", str(REPO / "Snakefile"))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    for rule in ("ingest", "de_bulk", "pseudobulk", "de_pseudobulk"):
+        assert f"rule {rule}:" in out

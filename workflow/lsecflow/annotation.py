@@ -1,0 +1,120 @@
+"""Offline gene id -> symbol mapping and deterministic duplicate handling."""
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+ID_PATTERNS = {
+    "ensembl": re.compile(r"^ENS[A-Z]*G\d+$"),
+    "ensembl_version": re.compile(r"^ENS[A-Z]*G\d+\.\d+(_PAR_Y)?$"),
+}
+#: rows that HTSeq and STAR append to gene counts; they are not genes
+SUMMARY_ROWS = re.compile(r"^(__\w+|N_unmapped|N_multimapping|N_noFeature|N_ambiguous)$")
+
+
+def check_id_type(gene_ids, id_type: str, source) -> None:
+    """Refuse gene ids that do not look like the declared ``gene_ids`` type."""
+    pattern = ID_PATTERNS.get(id_type)
+    if pattern is None:
+        return
+    ids = pd.Index(gene_ids).astype(str)
+    bad = ids[~ids.str.match(pattern)]
+    if len(bad):
+        hint = {"ensembl": "ids with a version suffix need gene_ids: ensembl_version",
+                "ensembl_version": "ids without a version suffix need gene_ids: ensembl"}[id_type]
+        raise InputDataError(
+            f"{source}: {len(bad)} of {len(ids)} gene ids do not match gene_ids: {id_type} "
+            f"(first: {', '.join(bad[:5])}); {hint}, symbols need gene_ids: symbol"
+        )
+
+
+def strip_version(gene_ids) -> pd.Index:
+    """``ENSMUSG00000000001.5`` -> ``ENSMUSG00000000001`` (``_PAR_Y`` kept)."""
+    return pd.Index(gene_ids).astype(str).str.replace(r"\.\d+(?=(_PAR_Y)?$)", "", regex=True)
+
+
+def load_symbol_table(path) -> pd.Series:
+    """Read a two-column table ``gene_id``, ``symbol`` (TSV or CSV, gzip ok)."""
+    sep = "," if str(path).removesuffix(".gz").endswith(".csv") else "\t"
+    table = pd.read_csv(path, sep=sep, dtype=str)
+    missing = {"gene_id", "symbol"} - set(table.columns)
+    if missing:
+        raise InputDataError(f"{path}: annotation table lacks column(s) {', '.join(sorted(missing))}")
+    table = table.dropna().drop_duplicates("gene_id")
+    return table.set_index("gene_id")["symbol"]
+
+
+def make_unique_symbols(symbols: pd.Series, totals: pd.Series) -> tuple[pd.Series, dict]:
+    """Make symbols unique, deterministically.
+
+    Within a group of genes sharing a symbol, the gene with the largest total
+    count keeps the plain symbol (ties: smallest gene id); the others become
+    ``<symbol>_<gene id>``.
+
+    Parameters
+    ----------
+    symbols
+        Symbol per gene, indexed by gene id.
+    totals
+        Total count per gene, same index.
+
+    Returns
+    -------
+    (pandas.Series, dict)
+        Unique symbols (same index) and ``{symbol: [gene ids]}`` of the groups.
+    """
+    df = pd.DataFrame({"symbol": symbols.astype(str), "total": totals.reindex(symbols.index).to_numpy()},
+                      index=symbols.index)
+    df["gid"] = df.index.astype(str)
+    dup_mask = df["symbol"].duplicated(keep=False)
+    groups: dict[str, list[str]] = {}
+    out = df["symbol"].copy()
+    if dup_mask.any():
+        sub = df[dup_mask].sort_values(["symbol", "total", "gid"], ascending=[True, False, True])
+        for sym, grp in sub.groupby("symbol", sort=True):
+            groups[sym] = grp["gid"].tolist()
+            for gid in grp["gid"].iloc[1:]:
+                out[gid] = f"{sym}_{gid}"
+    # a renamed symbol could in principle collide with a real one: fail loudly, never overwrite
+    if out.duplicated().any():
+        raise InputDataError(f"symbols still duplicated after resolution: {out[out.duplicated()].tolist()[:5]}")
+    return out, groups
+
+
+def annotate_genes(gene_ids, id_type: str, table_path, totals) -> tuple[pd.DataFrame, dict]:
+    """Build ``var`` with ``gene_id`` and a unique ``symbol`` column.
+
+    Ensembl ids are mapped to symbols through ``table_path`` (version suffix
+    stripped for the look-up); unmapped ids keep the id (without version) as
+    symbol. Symbol ids are used as they are.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        ``var`` indexed by gene id, and a report of unmapped and duplicated.
+    """
+    ids = pd.Index(gene_ids).astype(str)
+    totals = pd.Series(np.asarray(totals), index=ids)
+    if id_type == "symbol":
+        mapped = pd.Series(ids, index=ids)
+        unmapped: list[str] = []
+    else:
+        table = load_symbol_table(table_path)
+        stripped = strip_version(ids)
+        mapped = pd.Series(table.reindex(stripped.str.replace("_PAR_Y", "", regex=False)).to_numpy(), index=ids)
+        unmapped = ids[mapped.isna().to_numpy()].tolist()
+        mapped = mapped.fillna(pd.Series(stripped, index=ids))
+    unique, groups = make_unique_symbols(mapped, totals)
+    var = pd.DataFrame({"gene_id": ids, "symbol": unique.to_numpy(), "symbol_duplicated": mapped.duplicated(keep=False).to_numpy()},
+                       index=ids)
+    var.index.name = None
+    report = {"n_genes": len(ids), "n_unmapped": len(unmapped), "unmapped_examples": unmapped[:20],
+              "n_duplicated_symbols": len(groups), "duplicated_symbols": groups}
+    return var, report

@@ -1,0 +1,302 @@
+"""Load and validate an lsecflow config before any job runs.
+
+``load_config`` is called by ``workflow/rules/common.smk`` at parse time. It
+checks the config and every dataset file against the JSON schemas in
+``workflow/schemas``, reads each sample sheet, checks the design formula and
+the contrasts against it, and compares the sample ids of the count matrix
+(read from its header or obs only) with the sheet. Every error names the
+file, key, column, sample or level at fault.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from . import io
+from .errors import ConfigError, InputDataError
+from .formula import parse_design
+from .schema import validate
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def slugify(label: str) -> str:
+    """File-name-safe form of a cell-type label (``'B cell'`` -> ``'B_cell'``)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(label)).strip("_.-")
+    return slug or "unnamed"
+
+
+def resolve_path(path: str, roots: list[Path]) -> Path:
+    """Resolve a relative path against the working directory, then the workflow folder."""
+    p = Path(os.path.expanduser(str(path)))
+    if p.is_absolute():
+        return p
+    for root in roots:
+        if (root / p).exists():
+            return root / p
+    return roots[0] / p
+
+
+@dataclass
+class Dataset:
+    """A validated dataset: its spec (defaults filled, paths resolved) and sheet."""
+
+    name: str
+    source: str
+    spec: dict
+    sheet: pd.DataFrame
+    format: str
+    design_columns: list[str]
+    annotation: str | None
+    cell_types: dict[str, str] = field(default_factory=dict)  # slug -> label, LSEC first
+
+    @property
+    def assay(self) -> str:
+        return self.spec["assay"]
+
+    @property
+    def contrasts(self) -> dict:
+        return self.spec["contrasts"]
+
+    def params(self) -> dict:
+        """JSON-serialisable parameters handed to the rules' scripts."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "spec": self.spec,
+            "format": self.format,
+            "annotation": self.annotation,
+            "design_columns": self.design_columns,
+            "cell_types": self.cell_types,
+        }
+
+
+@dataclass
+class WorkflowConfig:
+    results: str
+    datasets: dict[str, Dataset]
+    config: dict
+
+
+def _read_yaml(path: Path, what: str) -> dict:
+    if not path.exists():
+        raise ConfigError(f"{what}: file {path} does not exist")
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, found {type(data).__name__}")
+    return data
+
+
+def read_sample_sheet(path: Path) -> pd.DataFrame:
+    """Read a TSV sample sheet; values stay strings, nothing is coerced."""
+    if not path.exists():
+        raise ConfigError(f"sample sheet {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"sample sheet {path}: file is empty")
+    try:
+        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except pd.errors.EmptyDataError as exc:
+        raise ConfigError(f"sample sheet {path}: file is empty") from exc
+    sheet.columns = [str(c).strip() for c in sheet.columns]
+    if "sample" not in sheet.columns:
+        raise ConfigError(
+            f"sample sheet {path}: required column 'sample' is missing (columns: {', '.join(sheet.columns)})"
+        )
+    if sheet.empty:
+        raise ConfigError(f"sample sheet {path}: has a header but no samples")
+    for i, row in enumerate(sheet.to_dict(orient="records")):
+        validate(row, "samples", f"sample sheet {path}", prefix=f"row {i + 2}")
+    dup = sorted(sheet["sample"][sheet["sample"].duplicated()].unique())
+    if dup:
+        raise ConfigError(f"sample sheet {path}: column 'sample': duplicated sample ids: {', '.join(dup)}")
+    return sheet.set_index("sample", drop=False).rename_axis(None)
+
+
+def _check_contrasts(ds_name, source, spec, sheet, sheet_path, design_columns) -> None:
+    validate(spec["contrasts"], "contrasts", source, prefix="contrasts")
+    for name, c in spec["contrasts"].items():
+        def key(suffix: str = "", name=name) -> str:
+            return f"{source}: key 'contrasts.{name}{suffix}'"
+
+        var = c["variable"]
+        if var not in sheet.columns:
+            raise ConfigError(f"{key('.variable')}: column {var!r} is not in sample sheet {sheet_path} "
+                              f"(columns: {', '.join(sheet.columns)})")
+        if var not in design_columns:
+            raise ConfigError(f"{key('.variable')}: column {var!r} is not in the design {spec['design']!r}")
+        if c["target"] == c["reference"]:
+            raise ConfigError(f"{key()}: target and reference are the same level {c['target']!r}")
+        levels = sorted(sheet[var].unique())
+        for role in ("target", "reference"):
+            if c[role] not in levels:
+                raise ConfigError(f"{key('.' + role)}: level {c[role]!r} is absent from column {var!r} of sample "
+                                  f"sheet {sheet_path} (levels: {', '.join(levels)})")
+
+
+def _mismatch(matrix_ids, sheet_ids, matrix_path, sheet_path, source) -> None:
+    only_matrix = sorted(set(matrix_ids) - set(sheet_ids))
+    only_sheet = sorted(set(sheet_ids) - set(matrix_ids))
+    if only_matrix or only_sheet:
+        msg = (f"{source}: the count matrix {matrix_path} and the sample sheet {sheet_path} disagree.\n"
+               f"  in the matrix, not in the sheet: {', '.join(only_matrix) or '-'}\n"
+               f"  in the sheet, not in the matrix: {', '.join(only_sheet) or '-'}")
+        if only_matrix and only_sheet:
+            msg += (f"\n  If a sample was renamed, map matrix id -> sheet id under samples.rename, e.g. "
+                    f"'samples: {{rename: {{{only_matrix[0]}: {only_sheet[0]}}}}}'")
+        raise ConfigError(msg)
+
+
+def apply_rename(ids, rename: dict, source: str, what: str = "count matrix") -> list[str]:
+    """Apply ``samples.rename`` (matrix id -> sheet id); unknown keys are errors."""
+    ids = list(ids)
+    unknown = sorted(set(rename) - set(ids))
+    if unknown:
+        raise ConfigError(f"{source}: key 'samples.rename': {', '.join(map(repr, unknown))} "
+                          f"not a sample id of the {what}")
+    out = [rename.get(i, i) for i in ids]
+    dup = sorted({i for i in out if out.count(i) > 1})
+    if dup:
+        raise ConfigError(f"{source}: key 'samples.rename' makes sample ids collide: {', '.join(dup)}")
+    return out
+
+
+def cell_sample_ids(obs: pd.DataFrame, sc: dict, source: str) -> pd.Series:
+    """Sample id of each cell, from an obs column, the cell name or the input path."""
+    if "sample_key" in sc:
+        key = sc["sample_key"]
+        if key not in obs.columns:
+            raise ConfigError(f"{source}: key 'single_cell.sample_key': obs column {key!r} not found "
+                              f"(obs columns: {', '.join(map(str, obs.columns))})")
+        return obs[key].astype(str)
+    if "sample_from_cell_name" in sc:
+        sep, fieldno = sc["sample_from_cell_name"]["sep"], sc["sample_from_cell_name"]["field"]
+        parts = pd.Series(obs.index.astype(str), index=obs.index).str.split(sep, regex=False)
+        short = parts.str.len() <= fieldno
+        if short.any():
+            raise ConfigError(f"{source}: key 'single_cell.sample_from_cell_name': cell {obs.index[short][0]!r} "
+                              f"has no field {fieldno} when split on {sep!r}")
+        return parts.str[fieldno]
+    if "_input_sample" in obs.columns:
+        return obs["_input_sample"].astype(str)
+    raise ConfigError(f"{source}: single-cell data need 'single_cell.sample_key' (an obs column) or "
+                      "'single_cell.sample_from_cell_name', or counts.path as a mapping sample -> path")
+
+
+def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotation: dict) -> Dataset:
+    """Validate one dataset spec and everything it points to."""
+    if not SAFE_NAME.match(name):
+        raise ConfigError(f"{source}: dataset name {name!r} is not a safe file name")
+    spec = validate(copy.deepcopy(spec), "dataset", source)
+    # paths
+    counts = spec["counts"]
+    if isinstance(counts["path"], dict):
+        if spec["assay"] != "single_cell":
+            raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path is only for single-cell 10x")
+        counts["path"] = {k: str(resolve_path(v, roots)) for k, v in counts["path"].items()}
+        first = next(iter(counts["path"].values()))
+    else:
+        counts["path"] = str(resolve_path(counts["path"], roots))
+        first = counts["path"]
+    sheet_path = resolve_path(spec["samples"]["sheet"], roots)
+    spec["samples"]["sheet"] = str(sheet_path)
+    try:
+        fmt = io.detect_format(first, counts["format"])
+    except InputDataError as exc:
+        raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
+    if isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
+        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
+    if (spec["assay"] == "single_cell") != (fmt in io.SINGLE_CELL_FORMATS):
+        raise ConfigError(f"{source}: key 'assay' is {spec['assay']!r} but counts.format is {fmt!r}")
+
+    sheet = read_sample_sheet(sheet_path)
+    design_columns = parse_design(spec["design"], list(sheet.columns), source)
+    for col in design_columns:
+        empty = sheet.index[sheet[col].str.strip() == ""].tolist()
+        if empty:
+            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} (used in the design) is empty for "
+                              f"sample(s) {', '.join(empty)}")
+    _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)
+
+    rename = spec["samples"]["rename"]
+    cell_types: dict[str, str] = {}
+    try:
+        if spec["assay"] == "bulk":
+            ids = apply_rename(io.bulk_header(first, fmt), rename, source)
+            _mismatch(ids, sheet.index, first, sheet_path, source)
+        else:
+            obs = io.peek_single_cell_obs(counts["path"], fmt)
+            ids = apply_rename(sorted(cell_sample_ids(obs, spec["single_cell"], source).unique()),
+                               rename, source, "cells")
+            _mismatch(ids, sheet.index, first, sheet_path, source)
+            cell_types = _cell_types(spec, obs, source)
+    except InputDataError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+    ann = None
+    if spec["gene_ids"] != "symbol":
+        ann = str(resolve_path(annotation[spec["species"]], roots))
+        if not Path(ann).exists():
+            raise ConfigError(f"config: key 'annotation.{spec['species']}': file {ann} does not exist")
+    return Dataset(name, source, spec, sheet, fmt, design_columns, ann, cell_types)
+
+
+def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:
+    sc = spec["single_cell"]
+    key = sc["cell_type_key"]
+    if key not in obs.columns:
+        raise ConfigError(f"{source}: key 'single_cell.cell_type_key': obs column {key!r} not found "
+                          f"(obs columns: {', '.join(map(str, obs.columns))})")
+    present = sorted(obs[key].dropna().astype(str).unique())
+    if sc["lsec_label"] not in present:
+        raise ConfigError(f"{source}: key 'single_cell.lsec_label': {sc['lsec_label']!r} is not a value of obs "
+                          f"column {key!r} (values: {', '.join(present)})")
+    wanted = spec["pseudobulk"].get("cell_types", present)
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise ConfigError(f"{source}: key 'pseudobulk.cell_types': {', '.join(map(repr, missing))} not in obs "
+                          f"column {key!r} (values: {', '.join(present)})")
+    ordered = sorted(wanted, key=lambda c: (c != sc["lsec_label"], c))
+    slugs: dict[str, str] = {}
+    for label in ordered:
+        slug = slugify(label)
+        if slug in slugs:
+            raise ConfigError(f"{source}: cell types {slugs[slug]!r} and {label!r} both map to folder {slug!r}")
+        slugs[slug] = label
+    return slugs
+
+
+def load_config(config: dict, roots: list[Path] | None = None, source: str = "config") -> WorkflowConfig:
+    """Validate a whole config (as Snakemake parsed it).
+
+    Parameters
+    ----------
+    config
+        The parsed config; it is not modified.
+    roots
+        Folders that relative paths are resolved against, in order (default:
+        the working directory).
+    source
+        Name of the config file, for messages.
+    """
+    roots = [Path(r) for r in (roots or [Path.cwd()])]
+    cfg = validate(copy.deepcopy(config), "config", source)
+    datasets = {}
+    for name, entry in cfg["datasets"].items():
+        if isinstance(entry, str):
+            path = resolve_path(entry, roots)
+            spec = _read_yaml(path, f"{source}: key 'datasets.{name}'")
+            ds_source = str(entry)
+        else:
+            spec, ds_source = entry, f"{source} (datasets.{name})"
+        datasets[name] = load_dataset(name, spec, ds_source, roots, cfg["annotation"])
+    return WorkflowConfig(cfg["results"], datasets, cfg)

@@ -1,0 +1,136 @@
+"""Ingest: count matrix + sample sheet -> ``results/<dataset>/counts.h5ad``."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from . import io
+from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type
+from .config import apply_rename, cell_sample_ids, read_sample_sheet
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+
+def _bulk(params: dict) -> ad.AnnData:
+    spec = params["spec"]
+    path = spec["counts"]["path"]
+    df = io.read_bulk(path, params["format"])
+    summary = df.index[df.index.str.match(SUMMARY_ROWS)]
+    if len(summary):
+        log.info("%s: dropped %d HTSeq/STAR summary rows: %s", path, len(summary), ", ".join(summary))
+        df = df.drop(index=summary)
+    df.columns = apply_rename(df.columns, spec["samples"]["rename"], params["source"])
+    for old, new in spec["samples"]["rename"].items():
+        log.info("sample %s renamed to %s (samples.rename)", old, new)
+    sheet = read_sample_sheet(Path(spec["samples"]["sheet"]))
+    missing = sorted(set(sheet.index) ^ set(df.columns))
+    if missing:  # the parse-time check makes this unreachable unless files changed since
+        raise InputDataError(f"{path}: samples differ from sheet {spec['samples']['sheet']}: {', '.join(missing)}")
+    df = df[sheet.index]
+    zero = df.columns[df.sum(axis=0) == 0].tolist()
+    if zero:
+        raise InputDataError(f"{path}: sample(s) with zero counts in every gene: {', '.join(zero)}")
+    adata = ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=sheet.copy(), var=pd.DataFrame(index=df.index))
+    return adata
+
+
+def _single_cell(params: dict) -> ad.AnnData:
+    spec = params["spec"]
+    sc = spec["single_cell"]
+    adata = io.read_single_cell(spec["counts"]["path"], params["format"], spec["counts"]["layer"])
+    raw = cell_sample_ids(adata.obs, sc, params["source"])
+    rename = spec["samples"]["rename"]
+    apply_rename(sorted(raw.unique()), rename, params["source"], "cells")
+    samples = raw.map(lambda s: rename.get(s, s))
+    sheet = read_sample_sheet(Path(spec["samples"]["sheet"]))
+    missing = sorted(set(sheet.index) ^ set(samples.unique()))
+    if missing:
+        raise InputDataError(f"{spec['counts']['path']}: samples differ from sheet: {', '.join(missing)}")
+    obs = adata.obs.drop(columns=["_input_sample"], errors="ignore").copy()
+    for col in sheet.columns:
+        values = sheet.loc[samples.to_numpy(), col].to_numpy()
+        if col in obs.columns and col != "sample":
+            have = obs[col].astype(str).to_numpy()
+            bad = np.flatnonzero(have != values)
+            if len(bad):
+                i = bad[0]
+                raise InputDataError(
+                    f"obs column {col!r} of {spec['counts']['path']} says {have[i]!r} for cell "
+                    f"{obs.index[i]!r} but sample sheet {spec['samples']['sheet']} says {values[i]!r} for "
+                    f"its sample {samples.iloc[i]!r} ({len(bad)} cells disagree)"
+                )
+        obs[col] = pd.Categorical(values)
+    adata.obs = obs
+    return adata
+
+
+def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
+    """Read, check and annotate a dataset's counts.
+
+    Parameters
+    ----------
+    params
+        ``Dataset.params()`` of a validated dataset (see ``lsecflow.config``).
+
+    Returns
+    -------
+    (anndata.AnnData, dict)
+        Raw integer counts (samples or cells x genes) with ``obs`` from the
+        sample sheet and ``var`` with ``gene_id`` and ``symbol``; and the
+        ingest report (also stored in ``uns['lsecflow']``).
+    """
+    spec = params["spec"]
+    adata = _bulk(params) if spec["assay"] == "bulk" else _single_cell(params)
+    check_id_type(adata.var_names, spec["gene_ids"], spec["counts"]["path"])
+    totals = np.asarray(adata.X.sum(axis=0)).ravel()
+    var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals)
+    adata.var = var
+    report.update({"dataset": params["name"], "assay": spec["assay"], "species": spec["species"],
+                   "gene_ids": spec["gene_ids"], "format": params["format"], "n_obs": int(adata.n_obs),
+                   "renamed_samples": spec["samples"]["rename"]})
+    log.info("%s: %d %s x %d genes", params["name"], adata.n_obs,
+             "samples" if spec["assay"] == "bulk" else "cells", adata.n_vars)
+    log.info("%d gene ids without a symbol in the annotation (kept, id used as symbol)", report["n_unmapped"])
+    for sym, ids in report["duplicated_symbols"].items():
+        log.info("duplicated symbol %s: %s keeps it (largest total count), others get <symbol>_<id>",
+                 sym, ids[0] if len(ids) else "")
+        log.debug("  %s", ", ".join(ids))
+    adata.uns["lsecflow"] = {"ingest": json.dumps(report, sort_keys=True)}
+    return adata, report
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; rename it into place on success.
+
+    A failure (or a kill) leaves no partial file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
+    """Write an AnnData atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        adata.write_h5ad(tmp, compression="gzip")
+
+
+def ingest(params: dict, output: str) -> dict:
+    """Rule entry point: build the counts AnnData and write it to ``output``."""
+    adata, report = build_counts(params)
+    write_h5ad_atomic(adata, output)
+    return report

@@ -1,0 +1,325 @@
+"""Readers for count matrices, and the checks that they hold raw counts.
+
+Every reader returns genes/cells with their ids exactly as in the file; the
+checks refuse (never coerce) anything that is not a non-negative integer.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("tsv", "csv", "featurecounts", "h5ad", "10x_mtx", "10x_h5")
+SINGLE_CELL_FORMATS = ("h5ad", "10x_mtx", "10x_h5")
+FEATURECOUNTS_ANNOTATION = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
+
+
+def _strip_gz(name: str) -> str:
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def _open_text(path: Path):
+    path = Path(path)
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt")
+    return open(path)
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with _open_text(path) as fh:
+            for line in fh:
+                if line.strip():
+                    return line
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{path}: cannot be read as text ({exc})") from exc
+    raise InputDataError(f"{path}: file is empty")
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise InputDataError(f"{path}: no such file or folder")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputDataError(f"{path}: file is empty")
+
+
+def detect_format(path: str | os.PathLike, declared: str = "auto") -> str:
+    """Return the count-matrix format of ``path``.
+
+    ``declared`` wins when it is not ``"auto"``. Otherwise: a folder is a 10x
+    mtx folder, ``.h5ad`` is AnnData, ``.h5`` a 10x HDF5 file, ``.csv[.gz]``
+    comma-separated, ``.tsv/.txt/.tab[.gz]`` tab-separated (featureCounts
+    output is recognised by its header). Anything else is refused.
+    """
+    path = Path(path)
+    _check_exists(path)
+    if declared != "auto":
+        if declared not in FORMATS:
+            raise InputDataError(f"{path}: unknown format {declared!r} (known: {', '.join(FORMATS)})")
+        return declared
+    if path.is_dir():
+        return "10x_mtx"
+    name = _strip_gz(path.name.lower())
+    suffix = Path(name).suffix
+    if suffix == ".h5ad":
+        return "h5ad"
+    if suffix == ".h5":
+        return "10x_h5"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".tsv", ".txt", ".tab"):
+        first = _first_line(path)
+        if first.startswith("# Program:featureCounts") or first.split("\t")[:6] == FEATURECOUNTS_ANNOTATION:
+            return "featurecounts"
+        return "tsv"
+    raise InputDataError(
+        f"{path}: unknown count-matrix format (extension {suffix or 'none'!r}); name the format in "
+        f"counts.format, one of: {', '.join(FORMATS)}"
+    )
+
+
+# --------------------------------------------------------------------------- bulk
+def _featurecounts_sample(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return base[:-4] if base.endswith(".bam") else base
+
+
+def bulk_header(path: str | os.PathLike, fmt: str) -> list[str]:
+    """Sample ids of a bulk matrix, read from its header line only.
+
+    featureCounts columns are BAM paths: the sample id is the file name
+    without folder and ``.bam`` (documented in config/README).
+    """
+    path = Path(path)
+    _check_exists(path)
+    sep = "," if fmt == "csv" else "\t"
+    with _open_text(path) as fh:
+        header = None
+        for line in fh:
+            if not line.strip() or (fmt == "featurecounts" and line.startswith("#")):
+                continue
+            header = line.rstrip("\r\n").split(sep)
+            break
+    if header is None:
+        raise InputDataError(f"{path}: file is empty")
+    if fmt == "featurecounts":
+        if header[:6] != FEATURECOUNTS_ANNOTATION:
+            raise InputDataError(
+                f"{path}: not featureCounts output: the first columns are {header[:6]}, "
+                f"expected {FEATURECOUNTS_ANNOTATION}"
+            )
+        samples = [_featurecounts_sample(h) for h in header[6:]]
+    else:
+        samples = [h.strip().strip('"') for h in header[1:]]
+    if not samples:
+        raise InputDataError(f"{path}: no sample columns in the header")
+    empty = [i + 2 for i, s in enumerate(samples) if not s]
+    if empty:
+        raise InputDataError(f"{path}: sample column(s) {empty} have an empty name in the header")
+    dup = sorted({s for s in samples if samples.count(s) > 1})
+    if dup:
+        raise InputDataError(f"{path}: duplicated sample ids in the header: {', '.join(dup)}")
+    return samples
+
+
+def read_bulk(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
+    """Read a genes x samples bulk matrix and check it holds raw counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        int64 counts, index = gene ids (as in the file), columns = sample ids.
+    """
+    path = Path(path)
+    samples = bulk_header(path, fmt)
+    sep = "," if fmt == "csv" else "\t"
+    df = pd.read_csv(path, sep=sep, comment="#" if fmt == "featurecounts" else None, dtype={0: str},
+                     low_memory=False)
+    gene_col = df.columns[0]
+    if fmt == "featurecounts":
+        df = df.drop(columns=FEATURECOUNTS_ANNOTATION[1:])
+    df = df.set_index(gene_col)
+    df.columns = samples
+    df.index = df.index.astype(str)
+    df.index.name = "gene_id"
+    if df.shape[0] == 0:
+        raise InputDataError(f"{path}: the matrix has a header but no gene rows")
+    missing = df.index[df.index.isin(["", "nan"]) | pd.isna(df.index)]
+    if len(missing):
+        raise InputDataError(f"{path}: {len(missing)} row(s) have no gene id")
+    dup = df.index[df.index.duplicated()].unique()
+    if len(dup):
+        raise InputDataError(
+            f"{path}: duplicated gene ids ({len(dup)}): {', '.join(map(str, dup[:10]))}"
+            + (" ..." if len(dup) > 10 else "")
+        )
+    for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            values = pd.to_numeric(df[col], errors="coerce")
+            bad = df.index[values.isna() & df[col].notna()][0]
+            raise InputDataError(
+                f"{path}: sample {col!r}, gene {bad!r}: value {df.at[bad, col]!r} is not a number"
+            )
+    check_counts_dense(df, path)
+    return df.astype(np.int64)
+
+
+def check_counts_dense(df: pd.DataFrame, source) -> None:
+    """Refuse NaN, infinite, negative or non-integer values (genes x samples)."""
+    values = df.to_numpy(dtype=float)
+    checks = [
+        (~np.isfinite(values), "is missing or not finite (NaN/Inf)"),
+        (values < 0, "is negative"),
+        (np.isfinite(values) & (values != np.round(values)), "is not an integer; raw counts are required"),
+    ]
+    for mask, what in checks:
+        if mask.any():
+            i, j = np.argwhere(mask)[0]
+            n = int(mask.sum())
+            raise InputDataError(
+                f"{source}: sample {df.columns[j]!r}, gene {df.index[i]!r}: value {df.iat[i, j]!r} {what} "
+                f"({n} such value{'s' if n > 1 else ''} in the matrix)"
+            )
+
+
+# --------------------------------------------------------------------------- single cell
+def check_counts_sparse(X, cell_names, gene_names, source) -> None:
+    """Refuse a cells x genes matrix that does not hold raw counts.
+
+    A matrix of normalised or log-transformed values (non-integer floats) is
+    refused with the first offending cell and gene named.
+    """
+    X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+    data = X.data
+    checks = [
+        (~np.isfinite(data), "is missing or not finite (NaN/Inf)"),
+        (data < 0, "is negative"),
+        (np.isfinite(data) & (data != np.round(data)),
+         "is not an integer: this looks like normalised or log-transformed data, raw counts are required "
+         "(for h5ad, put raw counts in X or layers['counts'] and set counts.layer)"),
+    ]
+    for mask, what in checks:
+        if mask.any():
+            k = int(np.argmax(mask))
+            row = int(np.searchsorted(X.indptr, k, side="right") - 1)
+            col = int(X.indices[k])
+            n = int(mask.sum())
+            raise InputDataError(
+                f"{source}: cell {cell_names[row]!r}, gene {gene_names[col]!r}: value {data[k]!r} {what} "
+                f"({n} such value{'s' if n > 1 else ''})"
+            )
+
+
+def _read_one_single_cell(path: Path, fmt: str, layer: str = "auto"):
+    import anndata as ad
+    import scanpy as sc
+
+    if fmt == "h5ad":
+        adata = ad.read_h5ad(path)
+        if layer == "auto":
+            layer = "counts" if "counts" in adata.layers else "X"
+        if layer != "X":
+            if layer not in adata.layers:
+                raise InputDataError(
+                    f"{path}: counts.layer {layer!r} not found (layers: {', '.join(adata.layers) or 'none'})"
+                )
+            adata.X = adata.layers[layer]
+        log.info("%s: counts taken from %s", path, "X" if layer == "X" else f"layers[{layer!r}]")
+        adata.layers.clear()
+        adata.var = pd.DataFrame(index=adata.var_names.astype(str))
+        return adata
+    if fmt == "10x_mtx":
+        adata = sc.read_10x_mtx(path, var_names="gene_ids", gex_only=True)
+    elif fmt == "10x_h5":
+        adata = sc.read_10x_h5(path, gex_only=True)
+        if "gene_ids" in adata.var:
+            adata.var_names = adata.var["gene_ids"].astype(str)
+    else:
+        raise InputDataError(f"{path}: format {fmt!r} is not a single-cell format ({', '.join(SINGLE_CELL_FORMATS)})")
+    symbols = adata.var_names.astype(str)
+    adata.var = pd.DataFrame(index=symbols)
+    return adata
+
+
+def single_cell_paths(path_spec) -> dict[str | None, Path]:
+    """Normalise ``counts.path``: one path, or a mapping sample -> path."""
+    if isinstance(path_spec, dict):
+        return {str(k): Path(v) for k, v in path_spec.items()}
+    return {None: Path(path_spec)}
+
+
+def read_single_cell(path_spec, fmt: str, layer: str = "auto"):
+    """Read single-cell counts (cells x genes) from one or several inputs.
+
+    With a mapping sample -> path, cells are concatenated, named
+    ``<sample>:<barcode>`` and get ``obs['_input_sample']``.
+    """
+    import anndata as ad
+
+    parts = []
+    for sample, path in single_cell_paths(path_spec).items():
+        adata = _read_one_single_cell(path, fmt, layer)
+        if sample is not None:
+            adata.obs_names = [f"{sample}:{b}" for b in adata.obs_names]
+            adata.obs["_input_sample"] = sample
+        check_counts_sparse(adata.X, adata.obs_names, adata.var_names, path)
+        parts.append(adata)
+    if len(parts) == 1:
+        adata = parts[0]
+    else:
+        genes = [list(p.var_names) for p in parts]
+        if any(g != genes[0] for g in genes[1:]):
+            raise InputDataError("counts.path: the 10x inputs do not list the same genes in the same order")
+        adata = ad.concat(parts, join="outer", merge="same")
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise InputDataError(f"{path_spec}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars} genes)")
+    dup = adata.var_names[adata.var_names.duplicated()].unique()
+    if len(dup):
+        raise InputDataError(f"{path_spec}: duplicated gene ids ({len(dup)}): {', '.join(dup[:10])}")
+    dup = adata.obs_names[adata.obs_names.duplicated()].unique()
+    if len(dup):
+        raise InputDataError(f"{path_spec}: duplicated cell ids ({len(dup)}): {', '.join(dup[:10])}")
+    X = sp.csr_matrix(adata.X)
+    adata.X = X.astype(np.int32) if (X.data.size == 0 or X.data.max() < 2**31) else X.astype(np.int64)
+    return adata
+
+
+def peek_single_cell_obs(path_spec, fmt: str) -> pd.DataFrame:
+    """Cell names and obs columns without loading the matrix (parse time)."""
+    import anndata as ad
+    import h5py
+
+    frames = []
+    for sample, path in single_cell_paths(path_spec).items():
+        _check_exists(path)
+        if fmt == "h5ad":
+            try:
+                obs = ad.read_h5ad(path, backed="r").obs.copy()
+            except Exception as exc:  # noqa: BLE001 - report any unreadable file the same way
+                raise InputDataError(f"{path}: cannot be read as h5ad ({exc})") from exc
+        elif fmt == "10x_h5":
+            with h5py.File(path, "r") as fh:
+                grp = fh["matrix"] if "matrix" in fh else fh[list(fh.keys())[0]]
+                obs = pd.DataFrame(index=[b.decode() for b in grp["barcodes"][:]])
+        elif fmt == "10x_mtx":
+            candidates = [path / "barcodes.tsv.gz", path / "barcodes.tsv"]
+            found = [c for c in candidates if c.exists()]
+            if not found:
+                raise InputDataError(f"{path}: no barcodes.tsv(.gz) in this 10x folder")
+            obs = pd.DataFrame(index=pd.read_csv(found[0], sep="\t", header=None, dtype=str)[0].tolist())
+        else:
+            raise InputDataError(f"{path}: format {fmt!r} is not a single-cell format")
+        if sample is not None:
+            obs.index = [f"{sample}:{b}" for b in obs.index]
+            obs["_input_sample"] = sample
+        frames.append(obs)
+    return pd.concat(frames) if len(frames) > 1 else frames[0]

@@ -1,0 +1,75 @@
+"""JSON-schema validation with defaults and messages that name the key."""
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict:
+    """Load ``workflow/schemas/<name>.schema.yaml``."""
+    with open(SCHEMA_DIR / f"{name}.schema.yaml") as fh:
+        return yaml.safe_load(fh)
+
+
+def _with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def _key_path(error: jsonschema.ValidationError, prefix: str) -> str:
+    parts = [prefix] if prefix else []
+    parts += [str(p) for p in error.absolute_path]
+    return ".".join(parts) or "(top level)"
+
+
+def validate(instance: Any, schema_name: str, source: str, prefix: str = "") -> Any:
+    """Validate ``instance`` in place (filling defaults) against a schema.
+
+    Parameters
+    ----------
+    instance
+        Parsed YAML (dict) to check; defaults are written into it.
+    schema_name
+        Base name of the schema file in ``workflow/schemas``.
+    source
+        File the instance came from, named in the error message.
+    prefix
+        Key path of ``instance`` inside ``source`` (for nested blocks).
+
+    Raises
+    ------
+    ConfigError
+        Listing every violation as ``<file>: key '<path>': <reason>``.
+    """
+    validator = _Validator(load_schema(schema_name))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = []
+        for err in errors:
+            reason = err.message
+            if err.validator == "additionalProperties":
+                reason = f"{err.message} (allowed keys: {', '.join(sorted(err.schema.get('properties', {})))})"
+            lines.append(f"{source}: key '{_key_path(err, prefix)}': {reason}")
+        raise ConfigError("invalid configuration\n  " + "\n  ".join(lines))
+    return instance

@@ -1,0 +1,37 @@
+"""``python -m lsecflow.summary --configfile config/config.yaml``: where the results are."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+
+def summarize_results(config: dict, root: Path = Path(".")) -> str:
+    """A short text: per dataset, the result folder and DE up/down counts."""
+    results = Path(config.get("results", "results"))
+    lines = ["", "lsecflow finished. Results:"]
+    for name in config["datasets"]:
+        folder = root / results / name
+        lines.append(f"  {name}: {folder.resolve()}")
+        for summ in sorted(folder.glob("de/**/*.summary.tsv")):
+            row = pd.read_csv(summ, sep="\t").iloc[0]
+            rel = summ.relative_to(folder / "de").as_posix().removesuffix(".summary.tsv")
+            lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
+    report = root / results / "report.html"
+    lines.append(f"  report: {report.resolve() if report.exists() else 'not built yet (see README: roadmap)'}")
+    lines.append("  logs: logs/<rule>/...")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--configfile", default="config/config.yaml")
+    args = parser.parse_args(argv)
+    with open(args.configfile) as fh:
+        print(summarize_results(yaml.safe_load(fh)))
+
+
+if __name__ == "__main__":
+    main()

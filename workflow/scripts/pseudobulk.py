@@ -1,0 +1,6 @@
+import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
+from lsecflow.de import run_pseudobulk
+from lsecflow.snake import run
+
+run(snakemake, run_pseudobulk, snakemake.input.counts, snakemake.params.dataset, snakemake.output.h5ad,
+    snakemake.output.table)
