@@ -29,16 +29,19 @@ def shipped_dataset(name: str):
 
 
 @pytest.fixture(scope="module")
-def dlpc_fit():
+def dlpc_fits():
+    """The workflow fits each contrast with its reference as base level; the
+    three contrasts need two fits (reference Chow, reference Disease)."""
     ds = shipped_dataset("dlpc_liver")
     adata, _ = build_counts(ds.params())
-    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, {"Group": "Chow"}, ds.spec["de"], threads=2)
-    return ds, dds
+    fits = {ref: de.fit_model(adata, ds.spec["design"], ds.design_columns, {"Group": ref}, ds.spec["de"], threads=2)
+            for ref in ("Chow", "Disease")}
+    return ds, fits
 
 
 @pytest.mark.slow
-def test_size_factors_and_dispersions_match_deseq2(dlpc_fit):
-    _, dds = dlpc_fit
+def test_size_factors_and_dispersions_match_deseq2(dlpc_fits):
+    dds = dlpc_fits[1]["Chow"]
     sf = pd.read_csv(REF / "deseq2_size_factors.tsv.gz", sep="\t", index_col=0)["size_factor"]
     np.testing.assert_allclose(dds.obs["size_factors"].to_numpy(), sf.reindex(dds.obs_names).to_numpy(), rtol=1e-8)
     disp = pd.read_csv(REF / "deseq2_dispersions.tsv.gz", sep="\t", index_col=0)["dispersion"]
@@ -50,8 +53,9 @@ def test_size_factors_and_dispersions_match_deseq2(dlpc_fit):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("contrast", list(CONTRASTS))
-def test_contrast_matches_deseq2(dlpc_fit, contrast):
-    ds, dds = dlpc_fit
+def test_contrast_matches_deseq2(dlpc_fits, contrast):
+    ds, fits = dlpc_fits
+    dds = fits[ds.contrasts[contrast]["reference"]]
     res = de.contrast_results(dds, ds.design_columns, ds.contrasts[contrast], ds.spec["de"]).set_index("gene_id")
     ref = pd.read_csv(REF / f"deseq2_{CONTRASTS[contrast]}.tsv.gz", sep="\t", index_col=0).reindex(res.index)
     both = res["log2FoldChange"].notna() & ref["log2FoldChange"].notna()
@@ -105,7 +109,8 @@ def test_pseudobulk_lsec_old_vs_young(tms_pseudobulk, tmp_path):
     slug = next(iter(ds.cell_types))  # LSECs come first
     assert ds.cell_types[slug] == ds.spec["single_cell"]["lsec_label"]
     res = de.run_contrast(str(folder / "pb.h5ad"), ds.params(), "old_vs_young", str(tmp_path / "t.tsv"),
-                          str(tmp_path / "s.tsv"), threads=1, cell_type=slug)
+                          str(tmp_path / "s.tsv"), str(tmp_path / "n.tsv.gz"), str(tmp_path / "v.tsv.gz"),
+                          threads=1, cell_type=slug)
     table = pd.read_csv(folder / "pb.tsv", sep="\t")
     n_lsec = int(table[(table["cell_type"] == ds.cell_types[slug]) & table["kept"]].shape[0])
     written = pd.read_csv(tmp_path / "t.tsv", sep="\t")
@@ -117,3 +122,57 @@ def test_pseudobulk_lsec_old_vs_young(tms_pseudobulk, tmp_path):
     summary = pd.read_csv(tmp_path / "s.tsv", sep="\t")
     assert summary.loc[0, "tested"] == tested.sum()
     assert n_lsec >= 4 and len(res) == len(written)
+    vst = pd.read_csv(tmp_path / "v.tsv.gz", sep="\t", index_col=0)
+    norm = pd.read_csv(tmp_path / "n.tsv.gz", sep="\t", index_col=0)
+    assert vst.shape == norm.shape == (len(written), n_lsec)
+    assert set(vst.index) == set(written["gene_id"]) and np.isfinite(vst.to_numpy()).all()
+
+
+@pytest.fixture(scope="module")
+def dlpc_small_counts(dlpc_small):
+    from conftest import dlpc_dataset
+
+    ds = load_config({"datasets": {"d": dlpc_dataset(dlpc_small)}}, roots=[REPO]).datasets["d"]
+    adata, _ = build_counts(ds.params())
+    return ds, adata
+
+
+@pytest.mark.slow
+def test_shrinkage_when_reference_is_not_the_first_level(dlpc_small_counts):
+    """agonist_vs_disease: 'Disease' is not the alphabetical base level 'Chow'.
+
+    Not compared with DESeq2's lfcShrink (no reference output); pydeseq2
+    0.5.4 can over-shrink strong effects here (README, output guide)."""
+    ds, adata = dlpc_small_counts
+    contrast = ds.contrasts["agonist_vs_disease"]
+    opts = dict(ds.spec["de"], shrink=True)
+    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, {"Group": "Disease"}, opts)
+    shrunk = de.contrast_results(dds, ds.design_columns, contrast, opts).set_index("gene_id")
+    plain = de.contrast_results(dds, ds.design_columns, contrast, dict(opts, shrink=False)).set_index("gene_id")
+    both = shrunk.join(plain[["log2FoldChange", "pvalue"]], rsuffix="_plain")
+    assert both["log2FoldChange"].equals(both["log2FoldChange_plain"])  # MLE column untouched
+    assert both["pvalue"].equals(both["pvalue_plain"])  # p-values unchanged by shrinkage
+    mle, post = both["log2FoldChange"], both["log2FoldChange_shrunk"]
+    ok = mle.notna() & post.notna()
+    assert ok.sum() > 1000
+    assert (post[ok].abs() <= mle[ok].abs() + 1e-6).mean() > 0.95  # shrinks towards 0
+    sig = ok & (both["padj"] < 0.05)
+    assert sig.sum() > 5 and (np.sign(post[sig]) == np.sign(mle[sig])).all()
+    # the same fit cannot shrink a contrast whose reference is not its base level
+    with pytest.raises(Exception, match="base level"):
+        de.contrast_results(dds, ds.design_columns, ds.contrasts["agonist_vs_chow"], opts)
+
+
+def test_design_with_a_covariate(tms_pseudobulk, tmp_path):
+    """'~ sex + age_group' on LSEC pseudobulk: the covariate enters the model."""
+    ds, folder, _ = tms_pseudobulk
+    params = ds.params()
+    params["spec"] = dict(params["spec"], design="~ sex + age_group")
+    params["design_columns"] = ["sex", "age_group"]
+    slug = next(iter(ds.cell_types))
+    paths = [str(tmp_path / n) for n in ("t.tsv", "s.tsv", "n.tsv.gz", "v.tsv.gz")]
+    with_sex = de.run_contrast(str(folder / "pb.h5ad"), params, "old_vs_young", *paths, cell_type=slug)
+    without = de.run_contrast(str(folder / "pb.h5ad"), ds.params(), "old_vs_young", *paths, cell_type=slug)
+    merged = with_sex.set_index("gene_id").join(without.set_index("gene_id"), rsuffix="_1")
+    assert not np.allclose(merged["log2FoldChange"], merged["log2FoldChange_1"])
+    assert np.corrcoef(merged["log2FoldChange"], merged["log2FoldChange_1"])[0, 1] > 0.5

@@ -3,6 +3,7 @@ small config of real data (a 2,000-gene subset of the DLPC matrix and the
 full Tabula Muris Senis sample)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,44 @@ def test_bulk_de_tables(finished_run, dlpc_small):
     assert big["up"] + big["down"] > 100
 
 
+def test_normalised_counts_vst_and_figures(finished_run, dlpc_small):
+    work, _, _ = finished_run
+    counts = ad.read_h5ad(work / "results/dlpc_liver/counts.h5ad")
+    table = pd.read_csv(work / "results/dlpc_liver/de/disease_vs_chow.tsv", sep="\t")
+    norm = pd.read_csv(work / "results/dlpc_liver/de/disease_vs_chow.normalized_counts.tsv.gz", sep="\t",
+                       index_col=0)
+    vst = pd.read_csv(work / "results/dlpc_liver/de/disease_vs_chow.vst.tsv.gz", sep="\t", index_col=0)
+    assert norm.shape == vst.shape == (len(table), 20)
+    # normalised counts are counts / size factor: each sample's ratio to the raw counts is one constant
+    raw = pd.DataFrame(counts.X.T, index=counts.var_names, columns=counts.obs_names).loc[norm.index, norm.columns]
+    ratio = (norm / raw.where(raw > 0)).std(axis=0) / (norm / raw.where(raw > 0)).mean(axis=0)
+    assert (ratio < 1e-9).all()
+    assert (vst.std(axis=1) >= 0).all() and vst.to_numpy().min() > 0
+    for unit in ("disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease",
+                 "endothelial_cell_of_hepatic_sinusoid/old_vs_young"):
+        ds = "tms_liver" if "/" in unit else "dlpc_liver"
+        for kind in ("volcano", "ma", "heatmap"):
+            png = work / f"results/{ds}/figures/{unit}.{kind}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+            assert "<svg" in (work / f"results/{ds}/figures/{unit}.{kind}.svg").read_text()[:2000]
+
+
+def test_qc_outputs(finished_run):
+    work, _, _ = finished_run
+    bulk = json.loads((work / "results/dlpc_liver/qc/verdict.json").read_text())
+    assert bulk["dominant_signature"] == {"hepatocyte": 20} and bulk["n_samples"] == 20
+    samples = pd.read_csv(work / "results/dlpc_liver/qc/samples.tsv", sep="\t")
+    assert {"library_size", "corr_z", "pca_z", "outlier", "share_LSEC", "excluded", "warning"} <= set(samples)
+    sc_verdict = json.loads((work / "results/tms_liver/qc/verdict.json").read_text())
+    assert sc_verdict["labelled_lsec_in_lsec_clusters"] >= 0.9
+    for ds, kinds in (("dlpc_liver", ("metrics", "correlation", "pca", "purity")),
+                      ("tms_liver", ("cell_qc", "umap", "purity"))):
+        for kind in kinds:
+            assert (work / f"results/{ds}/qc/{kind}.png").stat().st_size > 10_000
+    # pseudobulk used the QC table: it logged how many cells it left out
+    assert "fail QC and are left out" in (work / "logs/pseudobulk/tms_liver.log").read_text()
+
+
 def test_pseudobulk_de_per_cell_type(finished_run):
     work, _, _ = finished_run
     de = work / "results/tms_liver/de"
@@ -67,6 +106,7 @@ def test_pseudobulk_de_per_cell_type(finished_run):
                               "myeloid_leukocyte"])
     for folder in folders:
         table = pd.read_csv(de / folder / "old_vs_young.tsv", sep="\t")
+        assert (work / f"results/tms_liver/figures/{folder}/old_vs_young.volcano.png").exists()
         assert len(table) > 0 and table["log2FoldChange"].notna().all()
     samples = pd.read_csv(de / "pseudobulk_samples.tsv", sep="\t")
     assert samples["kept"].dtype == bool and (~samples["kept"]).sum() > 0
@@ -77,7 +117,7 @@ def test_logs_and_rerun_is_a_no_op(finished_run):
     log = (work / "logs/ingest/dlpc_liver.log").read_text()
     assert "Sample724 renamed to Sample725" in log
     assert "duplicated symbol" in log or "without a symbol" in log
-    assert "model ~ Group fitted" in (work / "logs/de_bulk/dlpc_liver/disease_vs_chow.log").read_text()
+    assert "model ~ Group fitted" in (work / "logs/de/dlpc_liver/disease_vs_chow.log").read_text()
     proc = run_snakemake(work, cfg, "--dry-run")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -100,5 +140,5 @@ def test_dry_run_plans_full_dag(configfile, tmp_path):
                          "--snakefile", str(REPO / "Snakefile"))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    for rule in ("ingest", "de_bulk", "pseudobulk", "de_pseudobulk"):
+    for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de", "de_figures"):
         assert f"rule {rule}:" in out

@@ -27,8 +27,11 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def slugify(label: str) -> str:
-    """File-name-safe form of a cell-type label (``'B cell'`` -> ``'B_cell'``)."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(label)).strip("_.-")
+    """Folder-name form of a cell-type label (``'B cell'`` -> ``'B_cell'``).
+
+    Runs of anything but letters, digits, ``_`` and ``-`` become ``_``.
+    """
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", str(label)).strip("_-")
     return slug or "unnamed"
 
 
@@ -241,6 +244,14 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
             cell_types = _cell_types(spec, obs, source)
     except InputDataError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
+
+    unknown = sorted(set(spec["qc"]["exclude"]) - set(sheet.index))
+    if unknown:
+        raise ConfigError(f"{source}: key 'qc.exclude': {', '.join(map(repr, unknown))} not in sample sheet {sheet_path}")
+    markers = spec["qc"].get("markers") or f"resources/markers/{spec['species']}.tsv"
+    spec["qc"]["markers"] = str(resolve_path(markers, roots))
+    if not Path(spec["qc"]["markers"]).exists():
+        raise ConfigError(f"{source}: key 'qc.markers': file {spec['qc']['markers']} does not exist")
 
     ann = None
     if spec["gene_ids"] != "symbol":

@@ -178,13 +178,6 @@ def contrast_results(dds, design_columns: list[str], contrast: dict, opts: dict)
     return sort_results(res.reset_index(drop=True))
 
 
-def fit_contrast(adata: ad.AnnData, design: str, design_columns: list[str], contrast: dict, opts: dict,
-                 threads: int = 1) -> pd.DataFrame:
-    """Fit with the contrast's reference as base level, then :func:`contrast_results`."""
-    dds = fit_model(adata, design, design_columns, {contrast["variable"]: contrast["reference"]}, opts, threads)
-    return contrast_results(dds, design_columns, contrast, opts)
-
-
 def sort_results(res: pd.DataFrame) -> pd.DataFrame:
     """Stable order: padj, then pvalue, then gene id (missing values last)."""
     order = np.lexsort((res["gene_id"].to_numpy(), res["pvalue"].fillna(np.inf).to_numpy(),
@@ -247,12 +240,56 @@ def pseudobulk(adata: ad.AnnData, sample_key: str, cell_type_key: str, min_cells
 def _write_tsv_atomic(df: pd.DataFrame, path, **kwargs) -> None:
     from .ingest import atomic_path
 
+    compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, sep="\t", index=False, float_format="%.10g", **kwargs)
+        df.to_csv(tmp, sep="\t", index=False, float_format="%.10g", compression=compression, **kwargs)
+
+
+def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalised counts and VST (genes x samples, index ``gene_id``).
+
+    The VST reuses the design's dispersion trend (DESeq2's
+    ``vst(blind = FALSE)``), suited to figures of the tested genes.
+    """
+    normalized = pd.DataFrame(np.asarray(dds.layers["normed_counts"]).T, index=dds.var_names,
+                              columns=dds.obs_names)
+    with _quiet():
+        dds.vst(use_design=True)
+    vst = pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=dds.var_names, columns=dds.obs_names)
+    for df in (normalized, vst):
+        df.index.name = "gene_id"
+    return normalized, vst
+
+
+def run_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_name: str, stem: str,
+                cell_type: str | None = None) -> None:
+    """Rule entry point: volcano, MA and heatmap of one contrast (PNG + SVG)."""
+    from . import plots
+
+    spec = params["spec"]
+    contrast = spec["contrasts"][contrast_name]
+    res = pd.read_csv(table, sep="\t")
+    vst_df = pd.read_csv(vst, sep="\t", index_col=0)
+    obs = ad.read_h5ad(counts_h5ad, backed="r").obs
+    groups = obs.loc[vst_df.columns, contrast["variable"]].astype(str)
+    if cell_type is not None:  # pseudobulk ids are "<sample>|<cell type>": label columns by sample
+        vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
+        groups.index = vst_df.columns
+    what = f"{contrast['target']} vs {contrast['reference']}"
+    if cell_type is not None:
+        what = f"{params['cell_types'][cell_type]}: {what}"
+    title = f"{params['name']} · {what}"
+    de_opts = spec["de"]
+    plots.save(plots.volcano(res, de_opts["alpha"], de_opts["lfc_threshold"], de_opts["genes_of_interest"],
+                             title=title), f"{stem}.volcano")
+    plots.save(plots.ma_plot(res, de_opts["alpha"], de_opts["lfc_threshold"], de_opts["genes_of_interest"],
+                             title=title), f"{stem}.ma")
+    plots.save(plots.top_gene_heatmap(vst_df, res, groups, title=title), f"{stem}.heatmap")
+    log.info("figures written: %s.{volcano,ma,heatmap}.{png,svg}", stem)
 
 
 def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str, summary: str,
-                 threads: int = 1, cell_type: str | None = None) -> pd.DataFrame:
+                 normalized_out: str, vst_out: str, threads: int = 1, cell_type: str | None = None) -> pd.DataFrame:
     """Rule entry point: DE table and summary for one contrast.
 
     Parameters
@@ -263,8 +300,8 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
         ``Dataset.params()``.
     contrast_name
         Key in the dataset's ``contrasts``.
-    table, summary
-        Output paths (TSV).
+    table, summary, normalized_out, vst_out
+        Output paths (TSV; ``.gz`` compresses, byte-stable).
     cell_type
         Folder name (slug) of the cell type, for pseudobulk data.
     """
@@ -275,6 +312,10 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
         label = params["cell_types"][cell_type]
         adata = adata[adata.obs["cell_type"].astype(str) == label].copy()
         log.info("cell type %r: %d pseudobulk samples", label, adata.n_obs)
+    excluded = sorted(set(spec["qc"]["exclude"]) & set(adata.obs["sample"].astype(str)))
+    if excluded:
+        log.info("samples left out by qc.exclude: %s", ", ".join(excluded))
+        adata = adata[~adata.obs["sample"].astype(str).isin(excluded)].copy()
     levels = adata.obs[contrast["variable"]].astype(str).value_counts()
     for role in ("target", "reference"):
         n = int(levels.get(contrast[role], 0))
@@ -286,22 +327,36 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
                 "or drop the cell type with pseudobulk.cell_types)")
     log.info("contrast %s: %s %s (n=%d) vs %s (n=%d)", contrast_name, contrast["variable"], contrast["target"],
              levels[contrast["target"]], contrast["reference"], levels[contrast["reference"]])
-    res = fit_contrast(adata, spec["design"], params["design_columns"], contrast, spec["de"], threads)
+    dds = fit_model(adata, spec["design"], params["design_columns"], {contrast["variable"]: contrast["reference"]},
+                    spec["de"], threads)
+    res = contrast_results(dds, params["design_columns"], contrast, spec["de"])
+    normalized, vst = normalized_and_vst(dds)
     summ = summarize(res, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
     summ.insert(0, "contrast", contrast_name)
     log.info("%s: %d up, %d down at padj < %g", contrast_name, summ.at[0, "up"], summ.at[0, "down"],
              spec["de"]["alpha"])
     _write_tsv_atomic(summ, summary)
+    _write_tsv_atomic(normalized.reset_index(), normalized_out)
+    _write_tsv_atomic(vst.reset_index(), vst_out)
     _write_tsv_atomic(res, table)
     return res
 
 
-def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str) -> None:
-    """Rule entry point: pseudobulk a single-cell dataset (cell types in config)."""
+def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str, cells_qc: str | None = None) -> None:
+    """Rule entry point: pseudobulk a single-cell dataset (cell types in config).
+
+    With ``cells_qc`` (``qc/cells.tsv``), cells failing QC are left out first.
+    """
     from .ingest import write_h5ad_atomic
 
     spec = params["spec"]
     adata = ad.read_h5ad(counts_h5ad)
+    if cells_qc is not None:
+        qc = pd.read_csv(cells_qc, sep="\t", index_col="cell", usecols=["cell", "qc_pass", "qc_reason"])
+        passing = qc["qc_pass"].reindex(adata.obs_names).fillna(False).to_numpy(dtype=bool)
+        log.info("%d of %d cells fail QC and are left out of the pseudobulk (%s)", int((~passing).sum()),
+                 adata.n_obs, qc.loc[~qc["qc_pass"], "qc_reason"].value_counts().to_dict())
+        adata = adata[passing].copy()
     key = spec["single_cell"]["cell_type_key"]
     adata = adata[adata.obs[key].astype(str).isin(list(params["cell_types"].values()))].copy()
     adata.obs["cell_type"] = adata.obs[key].astype(str)

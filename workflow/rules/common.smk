@@ -26,10 +26,23 @@ RESULTS = LSEC.results
 DATASETS = LSEC.datasets
 
 
+def de_units(name):
+    """DE units of a dataset: <contrast> (bulk) or <cell_type>/<contrast>."""
+    ds = DATASETS[name]
+    if ds.assay == "bulk":
+        return list(ds.contrasts)
+    return [f"{ct}/{c}" for ct in ds.cell_types for c in ds.contrasts]
+
+
+NEVER = "(?!x)x"  # a wildcard pattern that matches nothing
+BULK_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay == "bulk") or NEVER
+SC_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay != "bulk") or NEVER
+ALL_UNITS = sorted({u for name in DATASETS for u in de_units(name)})
+
+
 wildcard_constraints:
-    dataset="|".join(map(re.escape, DATASETS)) if DATASETS else "^$",
-    contrast=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    cell_type=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    dataset="|".join(map(re.escape, DATASETS)),
+    unit="|".join(map(re.escape, ALL_UNITS)),
 
 
 def dataset_params(wildcards):
@@ -50,16 +63,51 @@ def ingest_inputs(wildcards):
     return inputs
 
 
+def unit_contrast(wildcards):
+    """Contrast name of a DE unit."""
+    return wildcards.unit.rpartition("/")[2]
+
+
+def unit_cell_type(wildcards):
+    """Cell-type folder of a DE unit (None for bulk)."""
+    return wildcards.unit.rpartition("/")[0] or None
+
+
+def pseudobulk_inputs(wildcards):
+    """Counts, plus the per-cell QC table when failing cells are left out."""
+    inputs = {"counts": f"{RESULTS}/{wildcards.dataset}/counts.h5ad"}
+    if DATASETS[wildcards.dataset].spec["qc"]["filter_cells"]:
+        inputs["cells_qc"] = f"{RESULTS}/{wildcards.dataset}/qc/cells.tsv"
+    return inputs
+
+
+def de_counts(wildcards):
+    """Counts a DE job reads: the dataset's counts, or its pseudobulk."""
+    if DATASETS[wildcards.dataset].assay == "bulk":
+        return f"{RESULTS}/{wildcards.dataset}/counts.h5ad"
+    return f"{RESULTS}/{wildcards.dataset}/de/pseudobulk.h5ad"
+
+
 def de_targets(name):
-    """DE tables of a dataset: per contrast (bulk) or per cell type and contrast."""
-    ds = DATASETS[name]
-    if ds.assay == "bulk":
-        return expand(f"{RESULTS}/{name}/de/{{contrast}}.tsv", contrast=ds.contrasts)
-    return expand(
-        f"{RESULTS}/{name}/de/{{cell_type}}/{{contrast}}.tsv",
-        cell_type=ds.cell_types,
-        contrast=ds.contrasts,
-    )
+    """DE tables and figures of a dataset, one set per unit."""
+    tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
+    figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name),
+                     kind=["volcano", "ma", "heatmap"])
+    return tables + figures
+
+
+def qc_figures(kinds):
+    """report()-wrapped PNG + SVG outputs of the QC figures of one dataset."""
+    outs = {}
+    for kind, caption in kinds.items():
+        for ext in ("png", "svg"):
+            outs[f"{kind}_{ext}"] = report(
+                f"{RESULTS}/{{dataset}}/qc/{kind}.{ext}",
+                caption=f"../report/{caption}.rst",
+                category="QC",
+                subcategory="{dataset}",
+            )
+    return outs
 
 
 def all_targets():
@@ -67,5 +115,6 @@ def all_targets():
     targets = []
     for name in DATASETS:
         targets.append(f"{RESULTS}/{name}/counts.h5ad")
+        targets.append(f"{RESULTS}/{name}/qc/verdict.json")
         targets += de_targets(name)
     return targets

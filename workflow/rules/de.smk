@@ -1,28 +1,11 @@
-rule de_bulk:
-    """DESeq2 (pydeseq2) for one contrast of a bulk dataset."""
-    input:
-        counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
-    output:
-        table=f"{RESULTS}/{{dataset}}/de/{{contrast}}.tsv",
-        summary=f"{RESULTS}/{{dataset}}/de/{{contrast}}.summary.tsv",
-    params:
-        dataset=dataset_params,
-    log:
-        "logs/de_bulk/{dataset}/{contrast}.log",
-    threads: LSEC.config["compute"]["threads"]
-    resources:
-        mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/de_contrast.py"
+# A DE "unit" is <contrast> for bulk data and <cell_type>/<contrast> for
+# single-cell data (pseudobulk per cell type); see de_units() in common.smk.
 
 
 rule pseudobulk:
     """Sum raw counts per (sample, cell type); report the groups dropped."""
     input:
-        counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
+        unpack(pseudobulk_inputs),
     output:
         h5ad=f"{RESULTS}/{{dataset}}/de/pseudobulk.h5ad",
         table=f"{RESULTS}/{{dataset}}/de/pseudobulk_samples.tsv",
@@ -40,22 +23,59 @@ rule pseudobulk:
         "../scripts/pseudobulk.py"
 
 
-rule de_pseudobulk:
-    """DESeq2 (pydeseq2) on pseudobulk counts of one cell type, one contrast."""
+rule de:
+    """DESeq2 (pydeseq2) for one contrast (of one cell type's pseudobulk)."""
     input:
-        counts=f"{RESULTS}/{{dataset}}/de/pseudobulk.h5ad",
+        counts=de_counts,
     output:
-        table=f"{RESULTS}/{{dataset}}/de/{{cell_type}}/{{contrast}}.tsv",
-        summary=f"{RESULTS}/{{dataset}}/de/{{cell_type}}/{{contrast}}.summary.tsv",
+        table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
+        summary=f"{RESULTS}/{{dataset}}/de/{{unit}}.summary.tsv",
+        normalized=f"{RESULTS}/{{dataset}}/de/{{unit}}.normalized_counts.tsv.gz",
+        vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
     params:
         dataset=dataset_params,
+        contrast=unit_contrast,
+        cell_type=unit_cell_type,
     log:
-        "logs/de_pseudobulk/{dataset}/{cell_type}/{contrast}.log",
+        "logs/de/{dataset}/{unit}.log",
     threads: LSEC.config["compute"]["threads"]
     resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 30 * attempt,
+        mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
     conda:
         "../../envs/core.yaml"
     script:
         "../scripts/de_contrast.py"
+
+
+rule de_figures:
+    """Volcano, MA plot and top-gene heatmap of one DE unit (PNG + SVG)."""
+    input:
+        table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
+        vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
+        counts=de_counts,
+    output:
+        multiext(
+            f"{RESULTS}/{{dataset}}/figures/{{unit}}",
+            ".volcano.png",
+            ".volcano.svg",
+            ".ma.png",
+            ".ma.svg",
+            ".heatmap.png",
+            ".heatmap.svg",
+        ),
+    params:
+        dataset=dataset_params,
+        contrast=unit_contrast,
+        cell_type=unit_cell_type,
+        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",
+    log:
+        "logs/de_figures/{dataset}/{unit}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/de_figures.py"

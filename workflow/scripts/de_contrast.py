@@ -2,6 +2,7 @@ import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).pa
 from lsecflow.de import run_contrast
 from lsecflow.snake import run
 
-run(snakemake, run_contrast, snakemake.input.counts, snakemake.params.dataset, snakemake.wildcards.contrast,
-    snakemake.output.table, snakemake.output.summary, threads=snakemake.threads,
-    cell_type=snakemake.wildcards.get("cell_type"))
+out = snakemake.output
+run(snakemake, run_contrast, snakemake.input.counts, snakemake.params.dataset, snakemake.params.contrast,
+    out.table, out.summary, out.normalized, out.vst, threads=snakemake.threads,
+    cell_type=snakemake.params.cell_type)

@@ -3,4 +3,4 @@ from lsecflow.de import run_pseudobulk
 from lsecflow.snake import run
 
 run(snakemake, run_pseudobulk, snakemake.input.counts, snakemake.params.dataset, snakemake.output.h5ad,
-    snakemake.output.table)
+    snakemake.output.table, cells_qc=snakemake.input.get("cells_qc"))

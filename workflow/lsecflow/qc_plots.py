@@ -1,0 +1,157 @@
+"""QC figures (bulk and single-cell); each saved as PNG and SVG."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .plots import plt, save
+
+PALETTE = plt.get_cmap("tab10")
+
+
+def _colours(values: pd.Series) -> tuple[list, dict]:
+    levels = list(dict.fromkeys(sorted(values.astype(str))))
+    cmap = plt.get_cmap("tab20" if len(levels) > 10 else "tab10")
+    lut = {lv: cmap(i % cmap.N) for i, lv in enumerate(levels)}
+    return [lut[v] for v in values.astype(str)], lut
+
+
+def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray,
+                 purity: pd.DataFrame, design_cols: list[str], out: Path, name: str) -> None:
+    """metrics, correlation (clustered), pca (one panel per sheet column), purity."""
+    from scipy.cluster.hierarchy import dendrogram, linkage
+    from scipy.spatial.distance import squareform
+
+    group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
+    colours, lut = _colours(group)
+    # 1. metrics
+    fig, axes = plt.subplots(2, 2, figsize=(max(6, 0.35 * len(samples) + 2), 6), sharex=True)
+    for ax, (col, label) in zip(axes.ravel(), [("library_size", "library size (reads)"),
+                                               ("detected_genes", "detected genes"),
+                                               ("mito_fraction", "mitochondrial fraction"),
+                                               ("ribo_fraction", "ribosomal fraction")]):
+        ax.bar(range(len(samples)), samples[col], color=colours)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes[1]:
+        ax.set_xticks(range(len(samples)))
+        ax.set_xticklabels(samples.index, rotation=90, fontsize=6)
+    fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
+               loc="outside upper center", ncol=min(len(lut), 6), fontsize=7, frameon=False)
+    fig.suptitle(f"{name} · sample metrics", fontsize=10)
+    save(fig, out / "metrics")
+    # 2. correlation heatmap with clustering
+    dist = np.clip(1 - corr.to_numpy(), 0, None)
+    np.fill_diagonal(dist, 0)
+    Z = linkage(squareform(dist, checks=False), method="average")
+    fig = plt.figure(figsize=(7, 7.5), layout="constrained")
+    grid = fig.add_gridspec(3, 2, height_ratios=[1.2, 0.25, 6], width_ratios=[1, 0.04])
+    dax = fig.add_subplot(grid[0, 0])
+    order = dendrogram(Z, ax=dax, no_labels=True, color_threshold=0, above_threshold_color="#555555")["leaves"]
+    dax.axis("off")
+    bax = fig.add_subplot(grid[1, 0])
+    bax.imshow([list(range(len(order)))], aspect="auto", cmap=plt.matplotlib.colors.ListedColormap(
+        [colours[i] for i in order]))
+    bax.axis("off")
+    ax = fig.add_subplot(grid[2, 0])
+    ordered = corr.iloc[order, order]
+    im = ax.imshow(ordered.to_numpy(), cmap="viridis", interpolation="nearest")
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels(ordered.columns, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels(ordered.index, fontsize=6)
+    fig.colorbar(im, cax=fig.add_subplot(grid[2, 1]), label="Pearson r (VST)")
+    fig.suptitle(f"{name} · sample correlation, average-linkage clustering", fontsize=10)
+    save(fig, out / "correlation")
+    # 3. PCA, one panel per sample-sheet column
+    cols = design_cols or ["all"]
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 4), squeeze=False)
+    for ax, col in zip(axes[0], cols):
+        values = samples[col] if col in samples else pd.Series("all", index=samples.index)
+        c, lut_c = _colours(values)
+        ax.scatter(scores["PC1"], scores["PC2"], c=c, s=40, edgecolors="white", linewidths=0.5)
+        out_mask = samples["outlier"].to_numpy(dtype=bool)
+        ax.scatter(scores["PC1"][out_mask], scores["PC2"][out_mask], s=140, facecolors="none", edgecolors="red",
+                   linewidths=1.5, label="outlier")
+        for s in samples.index[out_mask | samples["excluded"].to_numpy(dtype=bool)]:
+            ax.annotate(s, (scores.at[s, "PC1"], scores.at[s, "PC2"]), fontsize=7, xytext=(4, 4),
+                        textcoords="offset points")
+        ax.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
+        ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)" if len(explained) > 1 else "PC2")
+        ax.set_title(col, fontsize=9)
+        ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut_c.items()],
+                  fontsize=7, frameon=False)
+    fig.suptitle(f"{name} · PCA of the most variable genes (VST)", fontsize=10)
+    fig.tight_layout()
+    save(fig, out / "pca")
+    # 4. purity: marker shares per sample
+    share_cols = [c for c in purity.columns if c.startswith("share_")]
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.25 * len(purity) + 1.5)))
+    left = np.zeros(len(purity))
+    for i, col in enumerate(share_cols):
+        ax.barh(range(len(purity)), purity[col], left=left, color=PALETTE(i), label=col.removeprefix("share_"))
+        left += purity[col].to_numpy()
+    ax.set_yticks(range(len(purity)))
+    labels = [f"{s}  ⚠" if samples.at[s, "warning"] else s for s in purity.index]
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of marker-panel signal (sum of marker CPM)")
+    ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
+    ax.set_title(f"{name} · LSEC identity and purity panel", fontsize=10, pad=40)
+    fig.tight_layout()
+    save(fig, out / "purity")
+
+
+def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], thresholds: dict, out: Path,
+               name: str) -> None:
+    """cell_qc (distributions and thresholds), umap (4 panels), purity (clusters x signatures)."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for ax, (col, thr, log) in zip(axes, [("total_counts", thresholds["min_counts"], True),
+                                          ("n_genes", thresholds["min_genes"], True),
+                                          ("mito_fraction", thresholds["max_mito_fraction"], False)]):
+        values = np.log10(cells[col].clip(lower=1)) if log else cells[col]
+        ax.hist(values, bins=40, color="#777777")
+        if thr is not None and np.isfinite(thr):
+            ax.axvline(np.log10(max(thr, 1)) if log else thr, color="red", lw=1, label="threshold")
+        ax.set_xlabel(f"log10 {col}" if log else col)
+        ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(f"{name} · per-cell QC ({int(cells['qc_pass'].sum())} of {len(cells)} cells pass)", fontsize=10)
+    fig.tight_layout()
+    save(fig, out / "cell_qc")
+    panels = [("leiden", "Leiden cluster"), ("cluster_call", "marker call of cluster")]
+    if "cell_type_label" in cells:
+        panels.append(("cell_type_label", "annotated cell type"))
+    panels.append(("doublet_score", "scrublet doublet score"))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 9))
+    for ax, (col, title) in zip(axes.ravel(), panels):
+        if cells[col].dtype.kind in "fi" and col != "leiden":
+            sc_ = ax.scatter(cells["UMAP1"], cells["UMAP2"], c=cells[col], s=6, cmap="viridis")
+            plt.colorbar(sc_, ax=ax, fraction=0.04)
+        else:
+            c, lut = _colours(cells[col])
+            ax.scatter(cells["UMAP1"], cells["UMAP2"], c=c, s=6)
+            ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut.items()],
+                      fontsize=6, frameon=False, loc="best", markerscale=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"{name} · UMAP", fontsize=10)
+    fig.tight_layout()
+    save(fig, out / "umap")
+    M = calls[[f"mean_score_{s}" for s in signatures]].to_numpy()
+    fig, ax = plt.subplots(figsize=(1.1 * len(signatures) + 3, 0.35 * len(calls) + 1.8))
+    im = ax.imshow(M, cmap="magma", aspect="auto")
+    ax.set_xticks(range(len(signatures)))
+    ax.set_xticklabels(signatures, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(calls)))
+    ax.set_yticklabels([f"cluster {c} (n={n}) → {call}" for c, n, call in
+                        zip(calls.index, calls["n_cells"], calls["call"])], fontsize=7)
+    plt.colorbar(im, ax=ax, fraction=0.04, label="mean signature score")
+    ax.set_title(f"{name} · marker signatures per cluster", fontsize=10)
+    fig.tight_layout()
+    save(fig, out / "purity")

@@ -1,0 +1,68 @@
+# QC per dataset: bulk samples or single cells, plus the LSEC purity panel.
+# Each figure is registered for the report with a caption saying how to read it.
+
+
+rule qc_bulk:
+    """Bulk QC: metrics, VST correlation and PCA, outliers, purity panel."""
+    input:
+        counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
+        markers=lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"],
+    output:
+        samples=f"{RESULTS}/{{dataset}}/qc/samples.tsv",
+        correlation=f"{RESULTS}/{{dataset}}/qc/correlation.tsv",
+        pca=f"{RESULTS}/{{dataset}}/qc/pca.tsv",
+        purity=f"{RESULTS}/{{dataset}}/qc/purity.tsv",
+        verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
+        **qc_figures(
+            {
+                "metrics": "qc_metrics",
+                "correlation": "qc_correlation",
+                "pca": "qc_pca",
+                "purity": "qc_purity",
+            }
+        ),
+    params:
+        dataset=dataset_params,
+        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
+    wildcard_constraints:
+        dataset=BULK_DATASETS,
+    log:
+        "logs/qc_bulk/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: max(3000, int(40 * input.size_mb)) * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/qc_bulk.py"
+
+
+rule qc_single_cell:
+    """Single-cell QC: per-cell metrics, doublets, clusters, LSEC identity."""
+    input:
+        counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
+        markers=lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"],
+    output:
+        cells=f"{RESULTS}/{{dataset}}/qc/cells.tsv",
+        clusters=f"{RESULTS}/{{dataset}}/qc/clusters.tsv",
+        verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
+        **qc_figures(
+            {"cell_qc": "qc_cells", "umap": "qc_umap", "purity": "qc_sc_purity"}
+        ),
+    params:
+        dataset=dataset_params,
+        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
+        seed=LSEC.config["compute"]["seed"],
+    wildcard_constraints:
+        dataset=SC_DATASETS,
+    log:
+        "logs/qc_single_cell/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: max(4000, int(80 * input.size_mb)) * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/qc_single_cell.py"

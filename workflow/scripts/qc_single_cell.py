@@ -1,0 +1,6 @@
+import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
+from lsecflow.qc import run_sc_qc
+from lsecflow.snake import run
+
+run(snakemake, run_sc_qc, snakemake.input.counts, snakemake.params.dataset, snakemake.input.markers,
+    snakemake.params.outdir, seed=snakemake.params.seed)
