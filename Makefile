@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint dry-run clean
+.PHONY: install run test lint dry-run unlock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,11 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --cores $(CORES) --printshellcmds $(SMK_ARGS)
+	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete $(SMK_ARGS)
 	@$(BIN)/python -m lsecflow.summary --configfile $(CONFIG)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --dry-run --quiet
+
+unlock: $(STAMP)
+	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --unlock
 
 lint: $(STAMP)
 	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --lint

@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/de.smk"
+include: "workflow/rules/enrichment.smk"
 
 
 rule all:

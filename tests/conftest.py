@@ -69,12 +69,30 @@ def write_config(folder: Path, datasets: dict, **top) -> Path:
     return path
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the real Snakemake CLI on the repository's Snakefile."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--configfile",
-           str(configfile), "--directory", str(workdir), "--cores", "2", *args]
+def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900,
+                  wrapper: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real Snakemake CLI on the repository's Snakefile (``wrapper``: e.g. ``["unshare", "-n"]``)."""
+    cmd = [*(wrapper or []), sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--configfile", str(configfile), "--directory", str(workdir), "--cores", "2", *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def small_config(folder: Path, dlpc_counts_path: Path) -> Path:
+    """The small real-data config of the integration tests (2 fast collections)."""
+    fast = {"collections": ["hallmark", "lsec_tnf_axis"], "permutations": 200}
+    return write_config(folder, {"dlpc_liver": dlpc_dataset(dlpc_counts_path, enrichment=fast),
+                                 "tms_liver": tms_dataset(enrichment=fast)})
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, dlpc_small):
+    """One complete run of the workflow on the small config (shared by test modules)."""
+    work = tmp_path_factory.mktemp("run")
+    cfg = small_config(work, dlpc_small)
+    proc = run_snakemake(work, cfg)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return work, cfg, proc
 
 
 def files_under(folder: Path) -> list[Path]:

@@ -194,3 +194,51 @@ def test_rename_of_unknown_sample(tmp_path, tiny):
     spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
     spec["samples"]["rename"] = {"Sample999": "Sample725"}
     expect_failure(tmp_path, spec, "samples.rename", "'Sample999'", "not a sample id")
+
+
+def test_malformed_gmt_in_config(tmp_path, tiny):
+    (tmp_path / "mine.gmt").write_text("MY_SET\tdescription only\n")
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["enrichment"] = {"gmt": {"mine": str(tmp_path / "mine.gmt")}}
+    expect_failure(tmp_path, spec, "mine.gmt", "line 1", "key 'enrichment'")
+
+
+def test_empty_gmt_in_config(tmp_path, tiny):
+    (tmp_path / "empty.gmt").write_text("\n")
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["enrichment"] = {"gmt": {"empty": str(tmp_path / "empty.gmt")}}
+    expect_failure(tmp_path, spec, "empty.gmt", "empty GMT")
+
+
+def test_gene_sets_of_the_wrong_species(tmp_path, tiny):
+    import shutil
+
+    from conftest import REPO
+
+    shutil.copy(REPO / "resources/genesets/human_h.all.v7.1.symbols.gmt.gz", tmp_path / "hallmark_human.gmt.gz")
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["enrichment"] = {"gmt": {"hallmark_human": str(tmp_path / "hallmark_human.gmt.gz")}}
+    expect_failure(tmp_path, spec, "hallmark_human.gmt.gz", "look human", "dataset is mouse")
+
+
+def test_unknown_collection(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["enrichment"] = {"collections": ["kegg"]}
+    expect_failure(tmp_path, spec, "'kegg' is not shipped", "enrichment.gmt")
+
+
+def test_qc_exclude_of_unknown_sample(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["qc"] = {"exclude": ["Sample999"]}
+    expect_failure(tmp_path, spec, "key 'qc.exclude'", "'Sample999'")
+
+
+def test_results_folder_that_cannot_be_created(tmp_path, tiny):
+    (tmp_path / "a_file").write_text("not a folder")
+    cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))},
+                       results=str(tmp_path / "a_file" / "results"))
+    proc = run_snakemake(tmp_path, cfg)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "key 'results'" in out and "a_file exists and is not a folder" in out
+    assert not (tmp_path / "logs").exists() and (tmp_path / "a_file").read_text() == "not a folder"

@@ -6,22 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, dlpc_dataset, run_snakemake, tms_dataset, write_config
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, dlpc_small):
-    work = tmp_path_factory.mktemp("run")
-    cfg = write_config(work, {"dlpc_liver": dlpc_dataset(dlpc_small), "tms_liver": tms_dataset()})
-    proc = run_snakemake(work, cfg)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    return work, cfg, proc
+from conftest import REPO, run_snakemake
 
 
 def test_counts_h5ad_contents(finished_run, dlpc_small):
@@ -98,6 +88,25 @@ def test_qc_outputs(finished_run):
     assert "fail QC and are left out" in (work / "logs/pseudobulk/tms_liver.log").read_text()
 
 
+def test_enrichment_outputs(finished_run):
+    work, _, _ = finished_run
+    folder = work / "results/dlpc_liver/enrichment/agonist_vs_chow"
+    gsea = pd.read_csv(folder / "hallmark.gsea.tsv", sep="\t")
+    assert list(gsea.columns) == ["set", "size", "set_size", "ES", "NES", "pval", "padj", "fdr_gseapy",
+                                  "leading_edge_size", "leading_edge"]
+    assert gsea["set"].str.startswith("HALLMARK_").all() and (gsea["size"] >= 15).all()
+    assert (gsea["pval"] >= 1 / 201 - 1e-12).all() and (gsea["padj"] >= gsea["pval"] - 1e-12).all()  # 10 digits
+    ora = pd.read_csv(folder / "hallmark.ora.tsv", sep="\t")
+    assert set(ora["direction"]) == {"up", "down"}
+    assert (work / "results/tms_liver/enrichment/endothelial_cell_of_hepatic_sinusoid/old_vs_young/"
+                   "lsec_tnf_axis.gsea.tsv").exists()
+    for kind in ("gsea_dotplot", "running_scores", "leading_edge"):
+        png = work / f"results/dlpc_liver/figures/agonist_vs_chow.hallmark.{kind}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000
+    assert "genes ranked by the Wald statistic" in (
+        work / "logs/enrichment/dlpc_liver/agonist_vs_chow/hallmark.log").read_text()
+
+
 def test_pseudobulk_de_per_cell_type(finished_run):
     work, _, _ = finished_run
     de = work / "results/tms_liver/de"
@@ -140,5 +149,6 @@ def test_dry_run_plans_full_dag(configfile, tmp_path):
                          "--snakefile", str(REPO / "Snakefile"))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de", "de_figures"):
+    for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de", "de_figures", "enrichment",
+                 "enrichment_figures"):
         assert f"rule {rule}:" in out

@@ -6,4 +6,6 @@ can be imported and unit-tested without Snakemake.
 
 __version__ = "0.1.0"
 
-from .errors import ConfigError, InputDataError, LsecflowError  # noqa: F401
+from .errors import ConfigError, InputDataError, LsecflowError
+
+__all__ = ["ConfigError", "InputDataError", "LsecflowError", "__version__"]

@@ -253,12 +253,38 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     if not Path(spec["qc"]["markers"]).exists():
         raise ConfigError(f"{source}: key 'qc.markers': file {spec['qc']['markers']} does not exist")
 
+    spec["enrichment"]["files"] = _collections(spec, source, roots)
+
     ann = None
     if spec["gene_ids"] != "symbol":
         ann = str(resolve_path(annotation[spec["species"]], roots))
         if not Path(ann).exists():
             raise ConfigError(f"config: key 'annotation.{spec['species']}': file {ann} does not exist")
     return Dataset(name, source, spec, sheet, fmt, design_columns, ann, cell_types)
+
+
+def _collections(spec: dict, source: str, roots: list[Path]) -> dict[str, str]:
+    """Resolve, checksum and read every configured gene set collection (parse time)."""
+    from . import genesets
+
+    folder = resolve_path("resources/genesets", roots)
+    files: dict[str, str] = {}
+    enr = spec["enrichment"]
+    try:
+        for name in enr["collections"]:
+            files[name] = str(genesets.shipped_collection(folder, name, spec["species"]))
+        for name, path in enr["gmt"].items():
+            if name in files:
+                raise ConfigError(f"{source}: key 'enrichment.gmt.{name}': name already used by a shipped collection")
+            files[name] = str(resolve_path(path, roots))
+        for name, path in files.items():
+            genesets.check_species(genesets.read_gmt(path), spec["species"], path)
+    except InputDataError as exc:
+        raise ConfigError(f"{source}: key 'enrichment': {exc}") from exc
+    for name, limits in enr["size_limits"].items():
+        if limits[0] > limits[1]:
+            raise ConfigError(f"{source}: key 'enrichment.size_limits.{name}': min {limits[0]} > max {limits[1]}")
+    return files
 
 
 def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:
@@ -286,6 +312,20 @@ def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:
     return slugs
 
 
+def check_output_folder(path: str, root: Path, source: str) -> None:
+    """Refuse a results folder that cannot be created or written (parse time)."""
+    target = Path(path) if Path(path).is_absolute() else root / path
+    for folder in (target, *target.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(f"{source}: key 'results': {folder} exists and is not a folder, so {target} "
+                                  "cannot be created")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ConfigError(f"{source}: key 'results': {folder} is not writable, so {target} cannot be "
+                                  "created or written")
+            return
+
+
 def load_config(config: dict, roots: list[Path] | None = None, source: str = "config") -> WorkflowConfig:
     """Validate a whole config (as Snakemake parsed it).
 
@@ -301,6 +341,7 @@ def load_config(config: dict, roots: list[Path] | None = None, source: str = "co
     """
     roots = [Path(r) for r in (roots or [Path.cwd()])]
     cfg = validate(copy.deepcopy(config), "config", source)
+    check_output_folder(cfg["results"], roots[0], source)
     datasets = {}
     for name, entry in cfg["datasets"].items():
         if isinstance(entry, str):

@@ -82,7 +82,7 @@ def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
 
 
 def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_top: int = 40, title: str = ""):
-    """Row-scaled VST values of the top DE genes, samples ordered by group.
+    """Row-scaled VST values of the top DE genes (by padj), samples ordered by group.
 
     Parameters
     ----------
@@ -95,6 +95,12 @@ def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_
     """
     tested = res[res["pvalue"].notna()]
     top = tested.nsmallest(n_top, ["padj", "pvalue"])
+    return expression_heatmap(vst, top["gene_id"].tolist(), top["symbol"].tolist(), groups, title)
+
+
+def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: pd.Series, title: str = ""):
+    """Row-scaled (z-score) VST values of ``gene_ids``, samples grouped, group bar on top."""
+    top = pd.DataFrame({"gene_id": gene_ids, "symbol": labels})
     order = groups.sort_values(kind="stable").index
     mat = vst.loc[top["gene_id"], order].to_numpy(dtype=float)
     mat = (mat - mat.mean(axis=1, keepdims=True)) / np.maximum(mat.std(axis=1, keepdims=True), 1e-12)
@@ -123,6 +129,65 @@ def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels(order, rotation=90, fontsize=6)
     fig.colorbar(im, cax=cax, label="row z-score (VST)")
+    return fig
+
+
+def running_score(ranking: pd.Series, genes) -> np.ndarray:
+    """Classical GSEA running enrichment score (weight 1) along ``ranking``."""
+    hit = ranking.index.isin(list(genes))
+    w = np.abs(ranking.to_numpy()) * hit
+    n_miss = (~hit).sum()
+    up = np.cumsum(w) / max(w.sum(), 1e-300)
+    down = np.cumsum(~hit) / max(n_miss, 1)
+    return up - down
+
+
+def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = ""):
+    """Top ``n`` sets with positive and ``n`` with negative NES (by padj): NES, size, -log10 padj."""
+    pos = gsea[gsea["NES"] > 0].nsmallest(n, ["padj", "pval"])
+    neg = gsea[gsea["NES"] < 0].nsmallest(n, ["padj", "pval"])
+    top = pd.concat([pos, neg]).sort_values("NES")
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(top) + 1.5)))
+    if len(top):
+        sc = ax.scatter(top["NES"], range(len(top)), s=20 + 180 * top["size"] / top["size"].max(),
+                        c=-np.log10(top["padj"].clip(lower=1e-300)), cmap="viridis", edgecolors="black",
+                        linewidths=0.4)
+        fig.colorbar(sc, ax=ax, fraction=0.04, label="-log10 padj")
+        ax.set_yticks(range(len(top)))
+        ax.set_yticklabels([s if len(s) <= 55 else s[:52] + "..." for s in top["set"]], fontsize=7)
+    ax.axvline(0, color="#444444", lw=0.6)
+    ax.set_xlabel("normalised enrichment score (NES)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def running_score_panels(ranking: pd.Series, sets: dict, gsea: pd.DataFrame, n: int = 4, title: str = ""):
+    """Running-score curves of the ``n`` top sets (by padj) with their gene positions."""
+    top = gsea.nsmallest(n, ["padj", "pval"])
+    fig, axes = plt.subplots(len(top) or 1, 1, figsize=(7, 1.9 * max(len(top), 1) + 0.6), squeeze=False)
+    x = np.arange(len(ranking))
+    for ax, row in zip(axes[:, 0], top.itertuples()):
+        curve = running_score(ranking, sets[row.set])
+        ax.plot(x, curve, color=UP if row.NES > 0 else DOWN, lw=1.2)
+        ax.axhline(0, color="#888888", lw=0.5)
+        hits = np.flatnonzero(ranking.index.isin(sets[row.set]))
+        ax.vlines(hits, curve.min() - 0.08, curve.min() - 0.02, color="black", lw=0.3)
+        ax.set_title(f"{row.set[:70]}  NES {row.NES:.2f}, padj {row.padj:.2g}", fontsize=7)
+        ax.set_ylabel("running ES", fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes[-1, 0].set_xlabel("genes ranked by Wald statistic (up in target -> down)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def message_figure(message: str, title: str = "", figsize=(6, 2.5)):
+    """A figure that says why there is nothing to plot (an empty table, no set tested)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=9, wrap=True)
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
     return fig
 
 

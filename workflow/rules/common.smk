@@ -40,8 +40,12 @@ SC_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay != "
 ALL_UNITS = sorted({u for name in DATASETS for u in de_units(name)})
 
 
+ALL_COLLECTIONS = sorted({c for d in DATASETS.values() for c in d.spec["enrichment"]["files"]})
+
+
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
+    collection="|".join(map(re.escape, ALL_COLLECTIONS)) or NEVER,
     unit="|".join(map(re.escape, ALL_UNITS)),
 
 
@@ -93,7 +97,11 @@ def de_targets(name):
     tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
     figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name),
                      kind=["volcano", "ma", "heatmap"])
-    return tables + figures
+    enrichment = expand(f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv", unit=de_units(name),
+                        collection=list(DATASETS[name].spec["enrichment"]["files"]))
+    enrichment_figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
+                                unit=de_units(name), collection=list(DATASETS[name].spec["enrichment"]["files"]))
+    return tables + figures + enrichment + enrichment_figures
 
 
 def qc_figures(kinds):

@@ -1,0 +1,183 @@
+"""Pathway enrichment: preranked GSEA (gseapy) and over-representation (ORA).
+
+GSEA ranks genes by the DE Wald statistic. Its p-values come from gene-set
+permutations (gseapy); ``padj`` is Benjamini-Hochberg over the sets tested in
+one collection (as fgsea reports), gseapy's own FDR is kept as ``fdr_gseapy``.
+ORA tests the up- and down-regulated genes against all tested genes with a
+hypergeometric test.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from scipy.stats import false_discovery_control, hypergeom
+
+log = logging.getLogger(__name__)
+
+GSEA_COLUMNS = ["set", "size", "set_size", "ES", "NES", "pval", "padj", "fdr_gseapy", "leading_edge_size",
+                "leading_edge"]
+
+
+def ranking_from_de(table: pd.DataFrame, column: str = "stat") -> pd.Series:
+    """Symbol -> score from a DE table, one value per symbol.
+
+    Genes without a statistic are dropped. Duplicate symbols keep the entry
+    with the largest absolute score (ties: smallest gene id). The result is
+    sorted decreasingly (ties by symbol), so it is the same on every run.
+    """
+    df = table[["gene_id", "symbol", column]].dropna()
+    df = df.assign(_abs=df[column].abs()).sort_values(["symbol", "_abs", "gene_id"], ascending=[True, False, True])
+    df = df.drop_duplicates("symbol")
+    ranking = pd.Series(df[column].to_numpy(dtype=float), index=df["symbol"].astype(str).to_numpy())
+    order = np.lexsort((ranking.index.to_numpy(), -ranking.to_numpy()))
+    return ranking.iloc[order]
+
+
+def filter_sets(sets: dict[str, list[str]], universe, min_size: int, max_size: int) -> dict[str, list[str]]:
+    """Sets restricted to ``universe``, kept when ``min_size <= size <= max_size``."""
+    uni = set(universe)
+    out = {}
+    for name, genes in sets.items():
+        found = [g for g in genes if g in uni]
+        if min_size <= len(found) <= max_size:
+            out[name] = found
+    return out
+
+
+def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max_size: int = 500,
+         permutations: int = 10000, seed: int = 0, threads: int = 1) -> pd.DataFrame:
+    """Preranked GSEA with gseapy (weight 1, gene-set permutations).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`GSEA_COLUMNS`: ``size`` = genes of the set found in the
+        ranking, ``set_size`` = genes in the set; sorted by padj, pval,
+        -abs(NES), set.
+    """
+    import gseapy as gp
+
+    kept = filter_sets(sets, ranking.index, min_size, max_size)
+    if not kept:
+        return pd.DataFrame(columns=GSEA_COLUMNS)
+    rnk = pd.DataFrame({"gene": ranking.index, "score": ranking.to_numpy()})
+    res = gp.prerank(rnk=rnk, gene_sets=kept, min_size=min_size, max_size=max_size, permutation_num=permutations,
+                     weight=1.0, seed=seed, threads=max(1, int(threads)), outdir=None, no_plot=True, verbose=False)
+    r = res.res2d
+    out = pd.DataFrame({
+        "set": r["Term"].astype(str).to_numpy(),
+        "ES": r["ES"].astype(float).to_numpy(),
+        "NES": r["NES"].astype(float).to_numpy(),
+        "pval": r["NOM p-val"].astype(float).to_numpy(),
+        "fdr_gseapy": r["FDR q-val"].astype(float).to_numpy(),
+        "leading_edge": r["Lead_genes"].astype(str).str.replace(";", ",").to_numpy(),
+    })
+    # gseapy reports p = 0 when no permutation is as extreme: give the permutation bound instead
+    out["pval"] = out["pval"].clip(lower=1.0 / (permutations + 1))
+    out["size"] = out["set"].map(lambda s: len(kept[s]))
+    out["set_size"] = out["set"].map(lambda s: len(sets[s]))
+    out["leading_edge_size"] = out["leading_edge"].map(lambda s: len([g for g in s.split(",") if g]))
+    out["padj"] = false_discovery_control(out["pval"].to_numpy(), method="bh")
+    order = np.lexsort((out["set"].to_numpy(), -out["NES"].abs().to_numpy(), out["pval"].to_numpy(),
+                        out["padj"].to_numpy()))
+    return out.iloc[order][GSEA_COLUMNS].reset_index(drop=True)
+
+
+def ora(genes, universe, sets: dict[str, list[str]], min_size: int = 15, max_size: int = 500) -> pd.DataFrame:
+    """Hypergeometric over-representation of ``genes`` among ``universe``.
+
+    Returns one row per set with ``overlap``, ``size`` (set genes in the
+    universe), ``expected``, ``fold_enrichment``, ``pval``, ``padj`` (BH)
+    and the overlapping ``genes``.
+    """
+    uni = set(universe)
+    hits = set(genes) & uni
+    kept = filter_sets(sets, uni, min_size, max_size)
+    rows = []
+    N, n = len(uni), len(hits)
+    for name, members in kept.items():
+        overlap = sorted(hits.intersection(members))
+        k, K = len(overlap), len(members)
+        expected = n * K / N if N else 0.0
+        rows.append((name, k, K, expected, k / expected if expected else np.nan,
+                     float(hypergeom.sf(k - 1, N, K, n)) if k else 1.0, ",".join(overlap)))
+    out = pd.DataFrame(rows, columns=["set", "overlap", "size", "expected", "fold_enrichment", "pval", "genes"])
+    out["padj"] = false_discovery_control(out["pval"].to_numpy(), method="bh") if len(out) else []
+    out = out.sort_values(["padj", "pval", "set"], kind="stable").reset_index(drop=True)
+    return out[["set", "overlap", "size", "expected", "fold_enrichment", "pval", "padj", "genes"]]
+
+
+def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora_out: str, threads: int = 1,
+                   seed: int = 0) -> None:
+    """Rule entry point: GSEA and ORA of one DE table against one collection."""
+    from .de import _write_tsv_atomic
+    from .genesets import read_gmt
+
+    spec = params["spec"]
+    enr = spec["enrichment"]
+    lo, hi = enr["size_limits"].get(collection, [enr["min_size"], enr["max_size"]])
+    de_table = pd.read_csv(table, sep="\t")
+    ranking = ranking_from_de(de_table)
+    sets = read_gmt(enr["files"][collection])
+    log.info("%s: %d genes ranked by the Wald statistic; %d sets, %d with %d-%d genes in the ranking",
+             collection, len(ranking), len(sets), len(filter_sets(sets, ranking.index, lo, hi)), lo, hi)
+    res = gsea(ranking, sets, lo, hi, enr["permutations"], seed, threads)
+    log.info("GSEA: %d sets tested, %d at padj < 0.05", len(res), int((res["padj"] < 0.05).sum()))
+    alpha, thr = spec["de"]["alpha"], spec["de"]["lfc_threshold"]
+    tested = de_table[de_table["pvalue"].notna()]
+    sig = (tested["padj"] < alpha) & (tested["log2FoldChange"].abs() > thr)
+    parts = []
+    for direction, mask in (("up", sig & (tested["log2FoldChange"] > 0)), ("down", sig & (tested["log2FoldChange"] < 0))):
+        part = ora(tested.loc[mask, "symbol"].astype(str), tested["symbol"].astype(str), sets, lo, hi)
+        part.insert(0, "direction", direction)
+        parts.append(part)
+        log.info("ORA %s: %d genes, %d sets at padj < 0.05", direction, int(mask.sum()), int((part["padj"] < 0.05).sum()))
+    _write_tsv_atomic(res, gsea_out)
+    _write_tsv_atomic(pd.concat(parts, ignore_index=True), ora_out)
+
+
+def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad: str, params: dict,
+                           collection: str, contrast_name: str, stem: str, cell_type: str | None = None) -> None:
+    """Rule entry point: dot plot, running scores and leading-edge heatmap (PNG + SVG)."""
+    import anndata as ad
+
+    from . import plots
+    from .genesets import read_gmt
+
+    spec = params["spec"]
+    contrast = spec["contrasts"][contrast_name]
+    res = pd.read_csv(gsea_table, sep="\t", keep_default_na=False, na_values=[""])
+    de_df = pd.read_csv(de_table, sep="\t")
+    ranking = ranking_from_de(de_df)
+    sets = read_gmt(spec["enrichment"]["files"][collection])
+    what = f"{contrast['target']} vs {contrast['reference']}"
+    if cell_type is not None:
+        what = f"{params['cell_types'][cell_type]}: {what}"
+    title = f"{params['name']} · {what} · {collection}"
+    if res.empty:
+        msg = (f"No gene set of {collection} has between its size limits of genes among the "
+               f"{len(ranking)} ranked genes, so none was tested.")
+        for kind in ("gsea_dotplot", "running_scores", "leading_edge"):
+            plots.save(plots.message_figure(msg, title), f"{stem}.{kind}")
+        log.info("no set tested: placeholder figures written")
+        return
+    plots.save(plots.gsea_dotplot(res, title=title), f"{stem}.gsea_dotplot")
+    plots.save(plots.running_score_panels(ranking, sets, res, title=title), f"{stem}.running_scores")
+    vst_df = pd.read_csv(vst, sep="\t", index_col=0)
+    obs = ad.read_h5ad(counts_h5ad, backed="r").obs
+    groups = obs.loc[vst_df.columns, contrast["variable"]].astype(str)
+    if cell_type is not None:
+        vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
+        groups.index = vst_df.columns
+    symbol_to_id = dict(zip(de_df["symbol"].astype(str), de_df["gene_id"].astype(str)))
+    genes: list[str] = []
+    for edge in res.nsmallest(3, ["padj", "pval"])["leading_edge"].fillna(""):
+        genes += [g for g in str(edge).split(",") if g and g in symbol_to_id and g not in genes]
+    genes = genes[:40]
+    ids = [symbol_to_id[g] for g in genes if symbol_to_id[g] in vst_df.index]
+    labels = [g for g in genes if symbol_to_id[g] in vst_df.index]
+    plots.save(plots.expression_heatmap(vst_df, ids, labels, groups, title=f"{title}: leading edge of the top sets"),
+               f"{stem}.leading_edge")
+    log.info("enrichment figures written: %s.{gsea_dotplot,running_scores,leading_edge}.{png,svg}", stem)

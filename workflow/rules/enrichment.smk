@@ -1,0 +1,55 @@
+rule enrichment:
+    """Preranked GSEA (Wald statistic) and ORA of up/down genes, one collection."""
+    input:
+        table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
+        gmt=lambda wc: DATASETS[wc.dataset].spec["enrichment"]["files"][wc.collection],
+    output:
+        gsea=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
+        ora=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.ora.tsv",
+    params:
+        dataset=dataset_params,
+        seed=LSEC.config["compute"]["seed"],
+    log:
+        "logs/enrichment/{dataset}/{unit}/{collection}.log",
+    threads: LSEC.config["compute"]["threads"]
+    resources:
+        mem_mb=lambda wc, attempt: 3000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    conda:
+        "../../envs/enrichment.yaml"
+    script:
+        "../scripts/enrichment.py"
+
+
+rule enrichment_figures:
+    """Dot plot of the top sets, running scores, leading-edge heatmap."""
+    input:
+        gsea=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
+        table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
+        vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
+        counts=de_counts,
+    output:
+        multiext(
+            f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}",
+            ".gsea_dotplot.png",
+            ".gsea_dotplot.svg",
+            ".running_scores.png",
+            ".running_scores.svg",
+            ".leading_edge.png",
+            ".leading_edge.svg",
+        ),
+    params:
+        dataset=dataset_params,
+        contrast=unit_contrast,
+        cell_type=unit_cell_type,
+        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}.{wc.collection}",
+    log:
+        "logs/enrichment_figures/{dataset}/{unit}/{collection}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../envs/enrichment.yaml"
+    script:
+        "../scripts/enrichment_figures.py"
