@@ -86,21 +86,30 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     fig.suptitle(f"{name} · PCA of the most variable genes (VST)", fontsize=10)
     fig.tight_layout()
     save(fig, out / "pca")
-    # 4. purity: marker shares per sample
+    # 4. purity: marker shares per sample (left) and signature scores (right)
     share_cols = [c for c in purity.columns if c.startswith("share_")]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.25 * len(purity) + 1.5)))
+    score_cols = [c for c in purity.columns if c.startswith("score_")]
+    fig, (ax, hax) = plt.subplots(1, 2, figsize=(11, max(3.5, 0.25 * len(purity) + 2)),
+                                  gridspec_kw={"width_ratios": [1.3, 1]})
     left = np.zeros(len(purity))
     for i, col in enumerate(share_cols):
-        ax.barh(range(len(purity)), purity[col], left=left, color=PALETTE(i), label=col.removeprefix("share_"))
-        left += purity[col].to_numpy()
+        ax.barh(range(len(purity)), purity[col].fillna(0), left=left, color=PALETTE(i),
+                label=col.removeprefix("share_"))
+        left += purity[col].fillna(0).to_numpy()
     ax.set_yticks(range(len(purity)))
     labels = [f"{s}  ⚠" if samples.at[s, "warning"] else s for s in purity.index]
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of marker-panel signal (sum of marker CPM)")
+    ax.set_xlabel("share of marker-panel signal (sum of marker CPM)", fontsize=8)
     ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
-    ax.set_title(f"{name} · LSEC identity and purity panel", fontsize=10, pad=40)
+    scores = purity[score_cols].to_numpy(dtype=float)
+    im = hax.imshow(scores, aspect="auto", cmap="magma")
+    hax.set_xticks(range(len(score_cols)))
+    hax.set_xticklabels([c.removeprefix("score_") for c in score_cols], rotation=35, ha="right", fontsize=7)
+    hax.set_yticks([])
+    fig.colorbar(im, ax=hax, fraction=0.05, label="signature score: mean log2(CPM + 1) of its markers")
+    fig.suptitle(f"{name} · LSEC identity and purity panel", fontsize=10)
     fig.tight_layout()
     save(fig, out / "purity")
 
