@@ -132,3 +132,26 @@ def test_annotation_strips_versions_and_keeps_unmapped(tmp_path):
     assert var["symbol"].tolist() == ["Gnai3", "Cdc45", "ENSMUSG00000099999"]
     assert report["n_unmapped"] == 1
     assert list(strip_version(["ENSG00000182378.14_PAR_Y"])) == ["ENSG00000182378_PAR_Y"]
+
+
+def test_cell_types_called_from_markers():
+    """No cell-type column used: each cell gets its highest marker signature.
+    On the real TMS sample the calls recover the annotated LSECs."""
+    spec = tms_dataset()
+    spec["single_cell"].update(cell_types_from="markers", cell_type_key="marker_call")
+    ds = load({"tms": spec}).datasets["tms"]
+    assert list(ds.cell_types)[0] == "LSEC" and ds.spec["single_cell"]["lsec_label"] == "LSEC"
+    assert set(ds.cell_types.values()) == set(pd.read_csv(REPO / "resources/markers/mouse.tsv", sep="\t")["cell_type"])
+    adata, report = build_counts(ds.params())
+    calls = adata.obs["marker_call"].astype(str)
+    annotated = adata.obs["cell_type"].astype(str) == "endothelial cell of hepatic sinusoid"
+    assert (calls[annotated] == "LSEC").mean() >= 0.9
+    assert (annotated[calls == "LSEC"]).mean() >= 0.9
+    assert sum(report["cell_types_from_markers"].values()) == adata.n_obs
+
+
+def test_markers_mode_refuses_an_existing_column():
+    spec = tms_dataset()
+    spec["single_cell"]["cell_types_from"] = "markers"  # cell_type_key defaults to the existing 'cell_type'
+    with pytest.raises(ConfigError, match="cell_types_from.*already exists"):
+        load({"tms": spec})

@@ -176,3 +176,20 @@ def test_design_with_a_covariate(tms_pseudobulk, tmp_path):
     merged = with_sex.set_index("gene_id").join(without.set_index("gene_id"), rsuffix="_1")
     assert not np.allclose(merged["log2FoldChange"], merged["log2FoldChange_1"])
     assert np.corrcoef(merged["log2FoldChange"], merged["log2FoldChange_1"])[0, 1] > 0.5
+
+
+def test_cell_type_without_replicates_is_skipped_not_fatal(tms_pseudobulk, tmp_path):
+    """min_cells 40: only plate 11 keeps LSECs (45 cells), so OLD has no LSEC
+    pseudobulk sample; the unit is skipped with its reason, nothing raises."""
+    ds, folder, _ = tms_pseudobulk
+    params = ds.params()
+    params["spec"] = dict(params["spec"], pseudobulk=dict(params["spec"]["pseudobulk"], min_cells=40))
+    de.run_pseudobulk(str(folder / "counts.h5ad"), params, str(tmp_path / "pb.h5ad"), str(tmp_path / "pb.tsv"))
+    slug = next(iter(ds.cell_types))
+    paths = [str(tmp_path / n) for n in ("t.tsv", "s.tsv", "n.tsv.gz", "v.tsv.gz")]
+    res = de.run_contrast(str(tmp_path / "pb.h5ad"), params, "old_vs_young", *paths, cell_type=slug)
+    assert res.empty
+    summary = pd.read_csv(tmp_path / "s.tsv", sep="\t").iloc[0]
+    assert summary["status"].startswith("skipped: contrast 'old_vs_young': level 'OLD'")
+    assert "endothelial cell of hepatic sinusoid" in summary["status"] and summary["tested"] == 0
+    assert list(pd.read_csv(tmp_path / "t.tsv", sep="\t").columns) == de.RESULT_COLUMNS

@@ -232,6 +232,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
 
     rename = spec["samples"]["rename"]
     cell_types: dict[str, str] = {}
+    sc_obs = None
     try:
         if spec["assay"] == "bulk":
             ids = apply_rename(io.bulk_header(first, fmt), rename, source)
@@ -241,7 +242,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
             ids = apply_rename(sorted(cell_sample_ids(obs, spec["single_cell"], source).unique()),
                                rename, source, "cells")
             _mismatch(ids, sheet.index, first, sheet_path, source)
-            cell_types = _cell_types(spec, obs, source)
+            sc_obs = obs
     except InputDataError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
 
@@ -252,6 +253,8 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     spec["qc"]["markers"] = str(resolve_path(markers, roots))
     if not Path(spec["qc"]["markers"]).exists():
         raise ConfigError(f"{source}: key 'qc.markers': file {spec['qc']['markers']} does not exist")
+    if sc_obs is not None:
+        cell_types = _cell_types(spec, sc_obs, source)
 
     spec["enrichment"]["files"] = _collections(spec, source, roots)
 
@@ -290,7 +293,16 @@ def _collections(spec: dict, source: str, roots: list[Path]) -> dict[str, str]:
 def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:
     sc = spec["single_cell"]
     key = sc["cell_type_key"]
-    if key not in obs.columns:
+    if sc["cell_types_from"] == "markers":
+        from .qc import LSEC, load_markers
+
+        if key in obs.columns:
+            raise ConfigError(f"{source}: key 'single_cell.cell_types_from' is markers but obs column {key!r} "
+                              "already exists; set cell_type_key to a new column name")
+        sc["lsec_label"] = LSEC
+        # cells are labelled at ingest; the possible labels are the signature names
+        obs = pd.DataFrame({key: sorted(load_markers(spec["qc"]["markers"]))})
+    elif key not in obs.columns:
         raise ConfigError(f"{source}: key 'single_cell.cell_type_key': obs column {key!r} not found "
                           f"(obs columns: {', '.join(map(str, obs.columns))})")
     present = sorted(obs[key].dropna().astype(str).unique())

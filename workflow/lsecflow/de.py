@@ -248,14 +248,14 @@ def _write_tsv_atomic(df: pd.DataFrame, path, **kwargs) -> None:
 def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalised counts and VST (genes x samples, index ``gene_id``).
 
-    The VST reuses the design's dispersion trend (DESeq2's
-    ``vst(blind = FALSE)``), suited to figures of the tested genes.
+    The VST applies the fitted dispersion trend of the design in closed form
+    (DESeq2's ``vst(blind = FALSE)``); no refit.
     """
-    normalized = pd.DataFrame(np.asarray(dds.layers["normed_counts"]).T, index=dds.var_names,
-                              columns=dds.obs_names)
-    with _quiet():
-        dds.vst(use_design=True)
-    vst = pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=dds.var_names, columns=dds.obs_names)
+    from .deseq2_rules import vst_from_dispersion_fit
+
+    normed = np.asarray(dds.layers["normed_counts"], dtype=float)
+    normalized = pd.DataFrame(normed.T, index=dds.var_names, columns=dds.obs_names)
+    vst = pd.DataFrame(vst_from_dispersion_fit(normed, dds.uns).T, index=dds.var_names, columns=dds.obs_names)
     for df in (normalized, vst):
         df.index.name = "gene_id"
     return normalized, vst
@@ -269,6 +269,11 @@ def run_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_n
     spec = params["spec"]
     contrast = spec["contrasts"][contrast_name]
     res = pd.read_csv(table, sep="\t")
+    if res.empty:
+        for kind in ("volcano", "ma", "heatmap"):
+            plots.save(plots.message_figure("No DE table: this unit was skipped (see its .summary.tsv).",
+                                            f"{params['name']} · {contrast_name}"), f"{stem}.{kind}")
+        return
     vst_df = pd.read_csv(vst, sep="\t", index_col=0)
     obs = ad.read_h5ad(counts_h5ad, backed="r").obs
     groups = obs.loc[vst_df.columns, contrast["variable"]].astype(str)
@@ -321,10 +326,22 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
         n = int(levels.get(contrast[role], 0))
         if n < 2:
             where = f" for cell type {params['cell_types'][cell_type]!r}" if cell_type else ""
-            raise InputDataError(
-                f"contrast {contrast_name!r}: level {contrast[role]!r} of {contrast['variable']!r} has {n} "
-                f"sample(s){where}; DESeq2 needs at least 2 per level (lower pseudobulk.min_cells / min_counts, "
-                "or drop the cell type with pseudobulk.cell_types)")
+            msg = (f"contrast {contrast_name!r}: level {contrast[role]!r} of {contrast['variable']!r} has {n} "
+                   f"sample(s){where}; DESeq2 needs at least 2 per level")
+            if cell_type is None:
+                raise InputDataError(msg)
+            # one cell type without replicates must not stop the other cell types: say so, write empty tables
+            log.warning("skipped: %s (lower pseudobulk.min_cells / min_counts, or leave the cell type out with "
+                        "pseudobulk.cell_types)", msg)
+            summ = summarize(pd.DataFrame(columns=RESULT_COLUMNS), spec["de"]["alpha"], spec["de"]["lfc_threshold"])
+            summ.insert(0, "contrast", contrast_name)
+            summ["status"] = f"skipped: {msg}"
+            empty = pd.DataFrame(columns=["gene_id"])
+            _write_tsv_atomic(summ, summary)
+            _write_tsv_atomic(empty, normalized_out)
+            _write_tsv_atomic(empty, vst_out)
+            _write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), table)
+            return pd.DataFrame(columns=RESULT_COLUMNS)
     log.info("contrast %s: %s %s (n=%d) vs %s (n=%d)", contrast_name, contrast["variable"], contrast["target"],
              levels[contrast["target"]], contrast["reference"], levels[contrast["reference"]])
     dds = fit_model(adata, spec["design"], params["design_columns"], {contrast["variable"]: contrast["reference"]},
@@ -333,6 +350,7 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
     normalized, vst = normalized_and_vst(dds)
     summ = summarize(res, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
     summ.insert(0, "contrast", contrast_name)
+    summ["status"] = "tested"
     log.info("%s: %d up, %d down at padj < %g", contrast_name, summ.at[0, "up"], summ.at[0, "down"],
              spec["de"]["alpha"])
     _write_tsv_atomic(summ, summary)

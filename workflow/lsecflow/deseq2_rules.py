@@ -231,3 +231,28 @@ def cooks_outliers(dds, design_columns: list[str]) -> np.ndarray:
         dont = (X[:, cols] > out_count[None, :]).sum(axis=0) >= 3
         outlier[cols[dont]] = False
     return outlier
+
+
+def vst_from_dispersion_fit(normed: np.ndarray, uns: dict) -> np.ndarray:
+    """DESeq2's closed-form variance-stabilising transformation.
+
+    Parameters
+    ----------
+    normed
+        Normalised counts (counts / size factors).
+    uns
+        A fitted pydeseq2 object's ``uns``: ``trend_coeffs`` (a0, a1) of the
+        parametric trend ``disp = a0 + a1 / mean``, or ``mean_disp`` when the
+        parametric fit fell back to the mean dispersion.
+
+    Returns
+    -------
+    numpy.ndarray
+        log2-scale values, same shape as ``normed`` (DESeq2
+        ``getVarianceStabilizedData``).
+    """
+    if "trend_coeffs" in uns:
+        a0, a1 = (float(v) for v in uns["trend_coeffs"])
+        return np.log2((1 + a1 + 2 * a0 * normed + 2 * np.sqrt(a0 * normed * (1 + a1 + a0 * normed))) / (4 * a0))
+    alpha = float(uns["mean_disp"])
+    return (2 * np.arcsinh(np.sqrt(alpha * normed)) - np.log(alpha) - np.log(4)) / np.log(2)

@@ -93,6 +93,14 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
     totals = np.asarray(adata.X.sum(axis=0)).ravel()
     var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals)
     adata.var = var
+    sc_spec = spec.get("single_cell", {})
+    if spec["assay"] == "single_cell" and sc_spec.get("cell_types_from") == "markers":
+        from .qc import call_cell_types
+
+        calls = call_cell_types(adata, spec["qc"]["markers"], params.get("seed", 0))
+        adata.obs[sc_spec["cell_type_key"]] = pd.Categorical(calls.to_numpy())
+        report["cell_types_from_markers"] = calls.value_counts().sort_index().to_dict()
+        log.info("cell types called from marker signatures: %s", report["cell_types_from_markers"])
     report.update({"dataset": params["name"], "assay": spec["assay"], "species": spec["species"],
                    "gene_ids": spec["gene_ids"], "format": params["format"], "n_obs": int(adata.n_obs),
                    "renamed_samples": spec["samples"]["rename"]})

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .deseq2_rules import vst_from_dispersion_fit
 from .errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -150,13 +151,10 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
         dds.fit_genewise_dispersions()
         dds.var["_normed_means"] = dds.layers["normed_counts"].mean(axis=0)
         dds.fit_dispersion_trend()
-    if "trend_coeffs" in dds.uns:  # parametric trend: disp = a0 + a1 / mean
-        a0, a1 = (float(v) for v in dds.uns["trend_coeffs"])
-        vst = np.log2((1 + a1 + 2 * a0 * norm + 2 * np.sqrt(a0 * norm * (1 + a1 + a0 * norm))) / (4 * a0))
-    else:  # the parametric fit failed and pydeseq2 fell back to the mean dispersion (DESeq2 does too)
-        alpha = float(dds.uns["mean_disp"])
-        log.warning("VST: parametric dispersion trend did not converge; using the mean dispersion %.4g", alpha)
-        vst = (2 * np.arcsinh(np.sqrt(alpha * norm)) - np.log(alpha) - np.log(4)) / np.log(2)
+    if "trend_coeffs" not in dds.uns:
+        log.warning("VST: parametric dispersion trend did not converge; using the mean dispersion %.4g",
+                    float(dds.uns["mean_disp"]))
+    vst = vst_from_dispersion_fit(norm, dds.uns)
     return pd.DataFrame(vst.T, index=counts.columns, columns=counts.index)
 
 
@@ -384,6 +382,25 @@ def score_signatures(a, markers: dict[str, list[str]], seed: int = 0) -> pd.Data
         sc.tl.score_genes(a, var_names, score_name="_score", random_state=seed, use_raw=False)
         scores[ct] = a.obs.pop("_score").to_numpy()
     return pd.DataFrame(scores, index=a.obs_names)
+
+
+def call_cell_types(adata, markers_path, seed: int = 0) -> pd.Series:
+    """Label each cell with its highest marker signature (raw counts in, labels out).
+
+    Counts are normalised to 10,000 per cell and log1p-transformed on a copy;
+    signatures are scored with scanpy ``score_genes`` (seeded).
+    """
+    import scanpy as sc
+
+    a = adata.copy()
+    a.X = a.X.astype(np.float32)
+    sc.pp.normalize_total(a, target_sum=1e4)
+    sc.pp.log1p(a)
+    markers = load_markers(markers_path, set(a.var["symbol"].astype(str)))
+    if not markers:
+        raise InputDataError(f"{markers_path}: no marker gene is among the dataset's genes; cannot call cell types")
+    scores = score_signatures(a, markers, seed)
+    return scores.idxmax(axis=1)
 
 
 def cluster_calls(clusters: pd.Series, scores: pd.DataFrame, labels: pd.Series | None,

@@ -18,7 +18,11 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
         for summ in sorted(folder.glob("de/**/*.summary.tsv")):
             row = pd.read_csv(summ, sep="\t").iloc[0]
             rel = summ.relative_to(folder / "de").as_posix().removesuffix(".summary.tsv")
-            lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
+            status = row.get("status", "tested")
+            if status != "tested":
+                lines.append(f"    DE {rel}: {status}")
+            else:
+                lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
     report = root / results / "report.html"
     lines.append(f"  report: {report.resolve() if report.exists() else 'not built yet (see README: roadmap)'}")
     lines.append("  logs: logs/<rule>/...")
