@@ -304,7 +304,8 @@ def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:
         obs = pd.DataFrame({key: sorted(load_markers(spec["qc"]["markers"]))})
     elif key not in obs.columns:
         raise ConfigError(f"{source}: key 'single_cell.cell_type_key': obs column {key!r} not found "
-                          f"(obs columns: {', '.join(map(str, obs.columns))})")
+                          f"(obs columns: {', '.join(map(str, obs.columns))}); without a cell-type column, set "
+                          "single_cell.cell_types_from: markers to label cells by marker signatures")
     present = sorted(obs[key].dropna().astype(str).unique())
     if sc["lsec_label"] not in present:
         raise ConfigError(f"{source}: key 'single_cell.lsec_label': {sc['lsec_label']!r} is not a value of obs "

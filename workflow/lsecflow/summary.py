@@ -24,7 +24,7 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
             else:
                 lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
     report = root / results / "report.html"
-    lines.append(f"  report: {report.resolve() if report.exists() else 'not built yet (see README: roadmap)'}")
+    lines.append(f"  report: {report.resolve() if report.exists() else 'not built yet (README, Status)'}")
     lines.append("  logs: logs/<rule>/...")
     return "\n".join(lines)
 
