@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from scipy.stats import false_discovery_control
 
 from .errors import InputDataError
+from .ingest import write_tsv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -237,14 +238,6 @@ def pseudobulk(adata: ad.AnnData, sample_key: str, cell_type_key: str, min_cells
     return pb, table.reset_index(drop=True)
 
 
-def _write_tsv_atomic(df: pd.DataFrame, path, **kwargs) -> None:
-    from .ingest import atomic_path
-
-    compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, sep="\t", index=False, float_format="%.10g", compression=compression, **kwargs)
-
-
 def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalised counts and VST (genes x samples, index ``gene_id``).
 
@@ -337,10 +330,10 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
             summ.insert(0, "contrast", contrast_name)
             summ["status"] = f"skipped: {msg}"
             empty = pd.DataFrame(columns=["gene_id"])
-            _write_tsv_atomic(summ, summary)
-            _write_tsv_atomic(empty, normalized_out)
-            _write_tsv_atomic(empty, vst_out)
-            _write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), table)
+            write_tsv_atomic(summ, summary)
+            write_tsv_atomic(empty, normalized_out)
+            write_tsv_atomic(empty, vst_out)
+            write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), table)
             return pd.DataFrame(columns=RESULT_COLUMNS)
     log.info("contrast %s: %s %s (n=%d) vs %s (n=%d)", contrast_name, contrast["variable"], contrast["target"],
              levels[contrast["target"]], contrast["reference"], levels[contrast["reference"]])
@@ -353,10 +346,10 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
     summ["status"] = "tested"
     log.info("%s: %d up, %d down at padj < %g", contrast_name, summ.at[0, "up"], summ.at[0, "down"],
              spec["de"]["alpha"])
-    _write_tsv_atomic(summ, summary)
-    _write_tsv_atomic(normalized.reset_index(), normalized_out)
-    _write_tsv_atomic(vst.reset_index(), vst_out)
-    _write_tsv_atomic(res, table)
+    write_tsv_atomic(summ, summary)
+    write_tsv_atomic(normalized.reset_index(), normalized_out)
+    write_tsv_atomic(vst.reset_index(), vst_out)
+    write_tsv_atomic(res, table)
     return res
 
 
@@ -384,5 +377,5 @@ def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str
         log.info("pseudobulk %s / %s dropped: %s (%d cells, %d counts)", row.sample, row.cell_type, row.reason,
                  row.n_cells, row.n_counts)
     log.info("%d of %d pseudobulk samples kept", int(table["kept"].sum()), len(table))
-    _write_tsv_atomic(table, out_table)
+    write_tsv_atomic(table, out_table)
     write_h5ad_atomic(pb, out_h5ad)

@@ -112,7 +112,7 @@ def ora(genes, universe, sets: dict[str, list[str]], min_size: int = 15, max_siz
 def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora_out: str, threads: int = 1,
                    seed: int = 0) -> None:
     """Rule entry point: GSEA and ORA of one DE table against one collection."""
-    from .de import _write_tsv_atomic
+    from .ingest import write_tsv_atomic
     from .genesets import read_gmt
 
     spec = params["spec"]
@@ -134,8 +134,8 @@ def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora
         part.insert(0, "direction", direction)
         parts.append(part)
         log.info("ORA %s: %d genes, %d sets at padj < 0.05", direction, int(mask.sum()), int((part["padj"] < 0.05).sum()))
-    _write_tsv_atomic(res, gsea_out)
-    _write_tsv_atomic(pd.concat(parts, ignore_index=True), ora_out)
+    write_tsv_atomic(res, gsea_out)
+    write_tsv_atomic(pd.concat(parts, ignore_index=True), ora_out)
 
 
 def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad: str, params: dict,

@@ -131,6 +131,13 @@ def atomic_path(path: str | os.PathLike):
         tmp.unlink(missing_ok=True)
 
 
+def write_tsv_atomic(df: pd.DataFrame, path, **kwargs) -> None:
+    """Write a TSV atomically (see :func:`atomic_path`); ``.gz`` paths are gzipped without a time stamp."""
+    compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False, float_format="%.10g", compression=compression, **kwargs)
+
+
 def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
     """Write an AnnData atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:

@@ -229,7 +229,7 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
     import anndata as ad
 
     from . import qc_plots
-    from .de import _write_tsv_atomic
+    from .ingest import write_tsv_atomic
 
     spec = params["spec"]
     opts = spec["qc"]
@@ -268,10 +268,10 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
         log.info("sample %s excluded from DE by qc.exclude", s)
     scores_out = scores.copy()
     scores_out.loc["variance_explained"] = explained
-    _write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), out / "samples.tsv")
-    _write_tsv_atomic(corr.rename_axis("sample").reset_index(), out / "correlation.tsv")
-    _write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), out / "pca.tsv")
-    _write_tsv_atomic(purity.rename_axis("sample").reset_index(), out / "purity.tsv")
+    write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), out / "samples.tsv")
+    write_tsv_atomic(corr.rename_axis("sample").reset_index(), out / "correlation.tsv")
+    write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), out / "pca.tsv")
+    write_tsv_atomic(purity.rename_axis("sample").reset_index(), out / "purity.tsv")
     verdict = {
         "n_samples": int(len(samples)),
         "outliers": sorted(samples.index[samples["outlier"]]),
@@ -444,7 +444,7 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
     import anndata as ad
 
     from . import qc_plots
-    from .de import _write_tsv_atomic
+    from .ingest import write_tsv_atomic
 
     spec = params["spec"]
     opts = spec["qc"]
@@ -476,8 +476,8 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
                "fail_reasons": cells.loc[~cells["qc_pass"], "qc_reason"].value_counts().to_dict()}
     if labels is not None:
         verdict.update(lsec_check(clusters, calls, labels, sc_spec["lsec_label"]))
-    _write_tsv_atomic(cells.rename_axis("cell").reset_index(), out / "cells.tsv")
-    _write_tsv_atomic(calls.rename_axis("cluster").reset_index(), out / "clusters.tsv")
+    write_tsv_atomic(cells.rename_axis("cell").reset_index(), out / "cells.tsv")
+    write_tsv_atomic(calls.rename_axis("cluster").reset_index(), out / "clusters.tsv")
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
     qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, out, params["name"])
     log.info("QC verdict: %s", verdict)
