@@ -13,6 +13,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/de.smk"
 include: "workflow/rules/enrichment.smk"
+include: "workflow/rules/paracrine.smk"
 
 
 rule all:

@@ -78,10 +78,26 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 90
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def receiver_table(folder: Path, cell_type: str = "myeloid leukocyte") -> Path:
+    """A bulk receiver table from real cells: the TMS cells of one type summed per plate (genes x plates)."""
+    import anndata as ad
+
+    a = ad.read_h5ad(TMS_H5AD)
+    a = a[a.obs["cell_type"].astype(str) == cell_type]
+    plates = a.obs_names.str.split("_").str[1]
+    X = a.X.toarray() if hasattr(a.X, "toarray") else a.X
+    table = pd.DataFrame(X, index=plates, columns=a.var_names).groupby(level=0).sum().T
+    table.index.name = "gene"
+    path = folder / "receiver_tms_myeloid.tsv"
+    table.astype(int).to_csv(path, sep="\t")
+    return path
+
+
 def small_config(folder: Path, dlpc_counts_path: Path) -> Path:
-    """The small real-data config of the integration tests (2 fast collections)."""
+    """The small real-data config of the integration tests (2 fast collections, one bulk receiver table)."""
     fast = {"collections": ["hallmark", "lsec_tnf_axis"], "permutations": 200}
-    return write_config(folder, {"dlpc_liver": dlpc_dataset(dlpc_counts_path, enrichment=fast),
+    par = {"receivers": {"tms_myeloid": str(receiver_table(folder))}}
+    return write_config(folder, {"dlpc_liver": dlpc_dataset(dlpc_counts_path, enrichment=fast, paracrine=par),
                                  "tms_liver": tms_dataset(enrichment=fast)})
 
 

@@ -242,3 +242,22 @@ def test_results_folder_that_cannot_be_created(tmp_path, tiny):
     assert proc.returncode != 0
     assert "key 'results'" in out and "a_file exists and is not a folder" in out
     assert not (tmp_path / "logs").exists() and (tmp_path / "a_file").read_text() == "not a folder"
+
+
+def test_receiver_table_with_non_numeric_values(tmp_path, tiny):
+    # a receiver table made from real counts (the 300 genes, Hepa1-6-like name), one value replaced by text
+    table = tiny.iloc[:, :3].copy().astype(object)
+    table.index = [f"gene{i}" for i in range(len(table))]
+    table.index.name = "gene"
+    table.iat[4, 1] = "high"
+    table.to_csv(tmp_path / "hepa16.tsv", sep="\t")
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["paracrine"] = {"receivers": {"hepa16": str(tmp_path / "hepa16.tsv")}}
+    expect_failure(tmp_path, spec, "key 'paracrine.receivers.hepa16'", "hepa16.tsv",
+                   f"column {table.columns[1]!r}", "gene 'gene4'", "'high' is not a non-negative number")
+
+
+def test_paracrine_class_unknown(tmp_path, tiny):
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["paracrine"] = {"classes": ["hormone"]}
+    expect_failure(tmp_path, spec, "paracrine.classes", "'hormone' is not one of")

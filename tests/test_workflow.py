@@ -110,6 +110,32 @@ def test_enrichment_outputs(finished_run):
         work / "logs/enrichment/dlpc_liver/agonist_vs_chow/hallmark.log").read_text()
 
 
+def test_paracrine_outputs(finished_run):
+    work, _, _ = finished_run
+    folder = work / "results/dlpc_liver/paracrine"
+    cand = pd.read_csv(folder / "disease_vs_chow.candidates.tsv", sep="\t")
+    assert list(cand.columns[:8]) == ["rank", "symbol", "gene_id", "flagged", "direction", "class", "priority",
+                                      "log2FoldChange"]
+    flagged = cand[cand["flagged"]]
+    assert len(flagged) > 0 and (flagged["padj"] < 0.05).all()
+    assert list(flagged["rank"]) == list(range(1, len(flagged) + 1))
+    assert flagged["priority"].is_monotonic_decreasing
+    pairs = pd.read_csv(folder / "disease_vs_chow.pairs.tsv", sep="\t")
+    # receivers: this dataset and the configured receiver table (real TMS myeloid counts)
+    assert set(pairs["receiver"]) == {"dlpc_liver (this dataset)", "tms_myeloid"}
+    assert set(pairs["symbol"]) <= set(flagged["symbol"])
+    # single cell: only the LSEC unit, and the LSEC -> receiver scores
+    sc = work / "results/tms_liver/paracrine"
+    assert sorted(p.name for p in sc.iterdir()) == ["endothelial_cell_of_hepatic_sinusoid", "expression.tsv.gz",
+                                                   "receivers.tsv"]
+    scores = pd.read_csv(sc / "receivers.tsv", sep="\t")
+    assert set(scores["receiver"]) == {"B cell", "T cell", "hepatocyte", "myeloid leukocyte"}
+    for png in ("dlpc_liver/figures/disease_vs_chow.paracrine_candidates.png",
+                "dlpc_liver/figures/disease_vs_chow.paracrine_pairs.png", "tms_liver/figures/paracrine_receivers.png",
+                "tms_liver/figures/endothelial_cell_of_hepatic_sinusoid/old_vs_young.paracrine_candidates.png"):
+        assert (work / "results" / png).read_bytes()[:4] == b"\x89PNG"
+
+
 def test_pseudobulk_de_per_cell_type(finished_run):
     work, _, _ = finished_run
     de = work / "results/tms_liver/de"
@@ -153,5 +179,5 @@ def test_dry_run_plans_full_dag(configfile, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de", "de_figures", "enrichment",
-                 "enrichment_figures"):
+                 "enrichment_figures", "paracrine", "paracrine_figures", "paracrine_receivers"):
         assert f"rule {rule}:" in out

@@ -257,6 +257,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         cell_types = _cell_types(spec, sc_obs, source)
 
     spec["enrichment"]["files"] = _collections(spec, source, roots)
+    _paracrine(spec, source, roots, cell_types)
 
     ann = None
     if spec["gene_ids"] != "symbol":
@@ -288,6 +289,33 @@ def _collections(spec: dict, source: str, roots: list[Path]) -> dict[str, str]:
         if limits[0] > limits[1]:
             raise ConfigError(f"{source}: key 'enrichment.size_limits.{name}': min {limits[0]} > max {limits[1]}")
     return files
+
+
+def _paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str, str]) -> None:
+    """Resolve the paracrine tables and check receiver tables (parse time)."""
+    from . import paracrine
+
+    par = spec["paracrine"]
+    for key in ("factors", "pairs"):
+        path = par.get(key) or f"resources/paracrine/{spec['species']}.{key}.tsv.gz"
+        par[key] = str(resolve_path(path, roots))
+        if not Path(par[key]).exists():
+            raise ConfigError(f"{source}: key 'paracrine.{key}': file {par[key]} does not exist")
+    if par["receivers"] and spec["assay"] != "bulk":
+        raise ConfigError(f"{source}: key 'paracrine.receivers' is for bulk data; single-cell receivers are the "
+                          "other cell types of the dataset")
+    for name, path in list(par["receivers"].items()):
+        par["receivers"][name] = str(resolve_path(path, roots))
+        try:
+            paracrine.read_receiver_table(par["receivers"][name], name)
+        except InputDataError as exc:
+            raise ConfigError(f"{source}: key 'paracrine.receivers.{name}': {exc}") from exc
+    if spec["assay"] != "bulk":
+        sc = spec["single_cell"]
+        par.setdefault("sender", sc["lsec_label"])
+        if par["sender"] not in cell_types.values():
+            raise ConfigError(f"{source}: key 'paracrine.sender': {par['sender']!r} is not one of the cell types "
+                              f"tested ({', '.join(cell_types.values())})")
 
 
 def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:

@@ -104,6 +104,52 @@ def de_targets(name):
     return tables + figures + enrichment + enrichment_figures
 
 
+def paracrine_units(name):
+    """DE units that get a paracrine table: every bulk contrast; the sender's units for single-cell data."""
+    ds = DATASETS[name]
+    if not ds.spec["paracrine"]["enabled"]:
+        return []
+    if ds.assay == "bulk":
+        return de_units(name)
+    sender = next(slug for slug, label in ds.cell_types.items() if label == ds.spec["paracrine"]["sender"])
+    return [f"{sender}/{c}" for c in ds.contrasts]
+
+
+def paracrine_receiver_inputs(wildcards):
+    """Counts, the pairs table, and the per-cell QC table when failing cells are left out."""
+    ds = DATASETS[wildcards.dataset]
+    inputs = {"counts": f"{RESULTS}/{wildcards.dataset}/counts.h5ad", "pairs": ds.spec["paracrine"]["pairs"],
+              "factors": ds.spec["paracrine"]["factors"]}
+    if ds.spec["qc"]["filter_cells"]:
+        inputs["cells_qc"] = f"{RESULTS}/{wildcards.dataset}/qc/cells.tsv"
+    return inputs
+
+
+def paracrine_inputs(wildcards):
+    """DE table, normalised counts, annotation, and the receivers' expression (tables or cell types)."""
+    ds = DATASETS[wildcards.dataset]
+    par = ds.spec["paracrine"]
+    base = f"{RESULTS}/{wildcards.dataset}/de/{wildcards.unit}"
+    inputs = {"table": f"{base}.tsv", "normalized": f"{base}.normalized_counts.tsv.gz",
+              "factors": par["factors"], "pairs": par["pairs"]}
+    if ds.assay == "bulk":
+        inputs["receivers"] = list(par["receivers"].values())
+    else:
+        inputs["expression"] = f"{RESULTS}/{wildcards.dataset}/paracrine/expression.tsv.gz"
+    return inputs
+
+
+def paracrine_targets(name):
+    """Paracrine tables and figures of a dataset."""
+    units = paracrine_units(name)
+    targets = expand(f"{RESULTS}/{name}/paracrine/{{unit}}.candidates.tsv", unit=units)
+    targets += expand(f"{RESULTS}/{name}/figures/{{unit}}.paracrine_{{kind}}.png", unit=units,
+                      kind=["candidates", "pairs"])
+    if units and DATASETS[name].assay != "bulk":
+        targets.append(f"{RESULTS}/{name}/figures/paracrine_receivers.png")
+    return targets
+
+
 def qc_figures(kinds):
     """report()-wrapped PNG + SVG outputs of the QC figures of one dataset."""
     outs = {}
@@ -125,4 +171,5 @@ def all_targets():
         targets.append(f"{RESULTS}/{name}/counts.h5ad")
         targets.append(f"{RESULTS}/{name}/qc/verdict.json")
         targets += de_targets(name)
+        targets += paracrine_targets(name)
     return targets

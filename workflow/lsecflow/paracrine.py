@@ -1,0 +1,534 @@
+"""Paracrine factors: rank DE secreted factors and ligands, find who hears them.
+
+The annotation (``resources/paracrine/<species>.{factors,pairs}.tsv.gz``) is
+built offline by :mod:`lsecflow.lrdb`. Here:
+
+* :func:`rank_candidates` joins a DE table to the factor annotation and gives
+  each factor a priority score (see :func:`priority_score`);
+* :func:`receiver_expression` summarises receptor expression per receiver:
+  per cell type for single-cell data (:func:`cell_type_expression`), per
+  receiver table for bulk data (:func:`bulk_expression`);
+* :func:`pair_table` lists ligand -> receptor pairs of the candidates with the
+  receptor's expression in each receiver;
+* ``run_*`` functions are the rules' entry points.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+CLASSES = ["cytokine", "chemokine", "growth factor", "protease/ECM regulator", "adhesion/contact", "other secreted"]
+CLASS_COLOURS = {"cytokine": "#d73027", "chemokine": "#fc8d59", "growth factor": "#4575b4",
+                 "protease/ECM regulator": "#7b3294", "adhesion/contact": "#1a9850", "other secreted": "#878787"}
+FACTOR_COLUMNS = ["gene", "class", "class_rule", "secreted", "ligand", "n_sources", "sources", "receptors"]
+PAIR_COLUMNS = ["ligand", "receptor", "sources", "n_sources"]
+
+
+def _read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{what} {path}: cannot be read as a TSV table ({exc})") from exc
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputDataError(f"{what} {path}: column(s) {', '.join(missing)} missing "
+                             f"(columns: {', '.join(table.columns)})")
+    return table
+
+
+def load_factors(path) -> pd.DataFrame:
+    """Factor annotation indexed by gene symbol (see :mod:`lsecflow.lrdb`)."""
+    t = _read_checked(path, FACTOR_COLUMNS, "paracrine factors table")
+    bad = sorted(set(t["class"]) - set(CLASSES))
+    if bad:
+        raise InputDataError(f"paracrine factors table {path}: column 'class': unknown class(es) "
+                             f"{', '.join(map(repr, bad))} (allowed: {', '.join(CLASSES)})")
+    n = pd.to_numeric(t["n_sources"], errors="coerce")
+    if n.isna().any():
+        raise InputDataError(f"paracrine factors table {path}: column 'n_sources' is not a number for gene "
+                             f"{t.loc[n.isna(), 'gene'].iloc[0]!r}")
+    t["n_sources"] = n.astype(int)
+    for col in ("secreted", "ligand"):
+        t[col] = t[col].str.lower() == "true"
+    dup = t["gene"][t["gene"].duplicated()]
+    if len(dup):
+        raise InputDataError(f"paracrine factors table {path}: column 'gene': {dup.iloc[0]!r} appears twice")
+    return t.set_index("gene", drop=False).rename_axis(None)
+
+
+def load_pairs(path, min_sources: int = 1) -> pd.DataFrame:
+    """Ligand -> receptor pairs listed by at least ``min_sources`` databases."""
+    t = _read_checked(path, PAIR_COLUMNS, "ligand-receptor pairs table")
+    n = pd.to_numeric(t["n_sources"], errors="coerce")
+    if n.isna().any():
+        raise InputDataError(f"ligand-receptor pairs table {path}: column 'n_sources' is not a number for pair "
+                             f"{t.loc[n.isna(), 'ligand'].iloc[0]} -> {t.loc[n.isna(), 'receptor'].iloc[0]}")
+    t["n_sources"] = n.astype(int)
+    return t[t["n_sources"] >= min_sources].reset_index(drop=True)
+
+
+def priority_score(lfc, padj, n_sources, padj_cap: float = 10.0, evidence_saturation: int = 3) -> np.ndarray:
+    """Priority of a candidate factor.
+
+    ``score = |log2FC| * min(-log10 padj, padj_cap) * min(n_sources, s) / s``
+    with ``s = evidence_saturation``: the size of the change, times the
+    confidence in it (capped, so that a very deep p-value from a highly
+    expressed gene does not swamp a large change), times the share of
+    annotation support (saturating at ``s`` independent databases). A gene
+    without a p-value scores 0.
+    """
+    lfc = np.abs(np.asarray(lfc, dtype=float))
+    padj = np.asarray(padj, dtype=float)
+    conf = np.minimum(-np.log10(np.clip(padj, 1e-300, 1.0)), padj_cap)
+    evidence = np.minimum(np.asarray(n_sources, dtype=float), evidence_saturation) / evidence_saturation
+    score = lfc * conf * evidence
+    return np.where(np.isnan(score), 0.0, score)
+
+
+def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0,
+                    direction: str = "both", padj_cap: float = 10.0, evidence_saturation: int = 3,
+                    classes=None) -> pd.DataFrame:
+    """Annotated factors of one DE table, flagged and ranked.
+
+    Parameters
+    ----------
+    de
+        A DE table (``symbol``, ``gene_id``, ``baseMean``, ``log2FoldChange``,
+        ``pvalue``, ``padj``).
+    factors
+        :func:`load_factors`.
+    alpha, lfc_threshold
+        A factor is *flagged* when ``padj < alpha`` and
+        ``|log2FC| > lfc_threshold`` in the wanted ``direction``
+        (``up``, ``down`` or ``both``).
+    classes
+        Classes to keep (default all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per annotated gene in the DE table: flagged ones first by
+        priority (``rank`` 1, 2, ...), then the others by priority (no rank).
+    """
+    t = de[de["symbol"].astype(str).isin(factors.index)].copy()
+    t["symbol"] = t["symbol"].astype(str)
+    f = factors.loc[t["symbol"]]
+    for col in ("class", "secreted", "n_sources", "sources", "receptors", "class_rule"):
+        t[col] = f[col].to_numpy()
+    if classes:
+        t = t[t["class"].isin(classes)]
+    lfc = t["log2FoldChange"].astype(float)
+    sig = (t["padj"] < alpha) & (lfc.abs() > lfc_threshold)
+    if direction == "up":
+        sig &= lfc > 0
+    elif direction == "down":
+        sig &= lfc < 0
+    t["direction"] = np.where(lfc > 0, "up", np.where(lfc < 0, "down", ""))
+    t["flagged"] = sig.to_numpy()
+    t["priority"] = priority_score(lfc, t["padj"], t["n_sources"], padj_cap, evidence_saturation)
+    order = np.lexsort((t["symbol"].to_numpy(), -t["priority"].to_numpy(), ~t["flagged"].to_numpy()))
+    t = t.iloc[order].reset_index(drop=True)
+    t.insert(0, "rank", pd.array([i + 1 if f else pd.NA for i, f in enumerate(t["flagged"])], dtype="Int64"))
+    cols = ["rank", "symbol", "gene_id", "flagged", "direction", "class", "priority", "log2FoldChange", "padj",
+            "pvalue", "baseMean", "n_sources", "sources", "secreted", "class_rule", "receptors"]
+    return t[cols + [c for c in t.columns if c not in cols and c == "log2FoldChange_shrunk"]]
+
+
+# ---------------------------------------------------------------- receivers
+def _complex_stat(per_gene: pd.DataFrame, complex_names) -> pd.DataFrame:
+    """Per-complex value = minimum over its subunits (NaN when a subunit is missing)."""
+    rows = {}
+    for name in complex_names:
+        parts = name.split("_")
+        if all(p in per_gene.index for p in parts):
+            rows[name] = per_gene.loc[parts].min(axis=0)
+    return pd.DataFrame(rows).T if rows else pd.DataFrame(columns=per_gene.columns)
+
+
+def cell_type_expression(adata, cell_type_key: str, genes) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fraction of cells expressing (count > 0) and mean log-normalised expression.
+
+    Expression is ``log1p`` of counts scaled to 10,000 per cell. Returns two
+    genes x cell types tables (fraction, mean) for the ``genes`` present.
+    """
+    import scipy.sparse as sp
+
+    genes = [g for g in dict.fromkeys(genes) if g in adata.var_names]
+    X = adata.X
+    totals = np.asarray(X.sum(axis=1)).ravel().astype(float)
+    totals[totals == 0] = 1.0
+    sub = adata[:, genes].X
+    sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
+    sub = sub.astype(float)
+    lognorm = np.log1p(sub / totals[:, None] * 1e4)
+    labels = adata.obs[cell_type_key].astype(str).to_numpy()
+    frac, mean = {}, {}
+    for ct in sorted(set(labels)):
+        m = labels == ct
+        frac[ct] = (sub[m] > 0).mean(axis=0)
+        mean[ct] = lognorm[m].mean(axis=0)
+    return (pd.DataFrame(frac, index=genes), pd.DataFrame(mean, index=genes))
+
+
+def sc_receiver_scores(adata, cell_type_key: str, sender: str, pairs: pd.DataFrame, factors: pd.DataFrame,
+                       min_fraction: float = 0.1) -> pd.DataFrame:
+    """Sender -> receiver scores for every pair and every other cell type.
+
+    For a ligand (complex: minimum over subunits) in the ``sender`` cell type
+    and a receptor (likewise) in each receiver cell type: fraction of cells
+    expressing and mean log-normalised expression. ``lr_mean`` is the mean of
+    the two means (CellPhoneDB's statistic), ``lr_product`` their product;
+    ``expressed`` requires both fractions >= ``min_fraction``.
+    """
+    genes = {g for name in pd.concat([pairs["ligand"], pairs["receptor"]]) for g in name.split("_")}
+    frac, mean = cell_type_expression(adata, cell_type_key, sorted(genes))
+    if sender not in frac.columns:
+        raise InputDataError(f"sender cell type {sender!r} has no cells (cell types: {', '.join(frac.columns)})")
+    lig_frac, lig_mean = _complex_stat(frac, pairs["ligand"].unique()), _complex_stat(mean, pairs["ligand"].unique())
+    rec_frac, rec_mean = (_complex_stat(frac, pairs["receptor"].unique()),
+                          _complex_stat(mean, pairs["receptor"].unique()))
+    usable = pairs[pairs["ligand"].isin(lig_frac.index) & pairs["receptor"].isin(rec_frac.index)]
+    log.info("%d of %d pairs have every subunit in the matrix", len(usable), len(pairs))
+    receivers = [c for c in frac.columns if c != sender]
+    rows = []
+    for r in usable.itertuples(index=False):
+        lf, lm = lig_frac.at[r.ligand, sender], lig_mean.at[r.ligand, sender]
+        for rc in receivers:
+            rf, rm = rec_frac.at[r.receptor, rc], rec_mean.at[r.receptor, rc]
+            rows.append((r.ligand, r.receptor, sender, rc, lf, lm, rf, rm, r.n_sources, r.sources))
+    out = pd.DataFrame(rows, columns=["ligand", "receptor", "sender", "receiver", "ligand_fraction", "ligand_mean",
+                                      "receptor_fraction", "receptor_mean", "n_sources", "sources"])
+    out["lr_mean"] = (out["ligand_mean"] + out["receptor_mean"]) / 2
+    out["lr_product"] = out["ligand_mean"] * out["receptor_mean"]
+    out["expressed"] = (out["ligand_fraction"] >= min_fraction) & (out["receptor_fraction"] >= min_fraction)
+    first = out["ligand"].str.split("_").str[0]
+    out["ligand_class"] = first.map(factors["class"]).fillna("")
+    return out.sort_values(["expressed", "lr_product", "ligand", "receptor", "receiver"],
+                           ascending=[False, False, True, True, True], ignore_index=True)
+
+
+def liana_ranks(adata, cell_type_key: str, sender: str, pairs: pd.DataFrame, min_fraction: float, seed: int,
+                n_perms: int) -> pd.DataFrame:
+    """liana ``rank_aggregate`` (consensus of CellPhoneDB, Connectome, log2FC, NATMI, SingleCellSignalR, CellChat
+    style scores) on log-normalised data, with the shipped pairs as resource; rows with the sender as source."""
+    import liana as li
+    import scanpy as sc
+
+    a = adata.copy()
+    sc.pp.normalize_total(a, target_sum=1e4)
+    sc.pp.log1p(a)
+    resource = pairs[["ligand", "receptor"]].drop_duplicates()
+    li.mt.rank_aggregate(a, groupby=cell_type_key, resource=resource, expr_prop=min_fraction, use_raw=False,
+                         n_perms=n_perms, seed=seed, verbose=False, key_added="liana_res")
+    res = a.uns["liana_res"]
+    res = res[res["source"].astype(str) == sender]
+    keep = ["ligand_complex", "receptor_complex", "target", "magnitude_rank", "specificity_rank"]
+    return res[keep].rename(columns={"ligand_complex": "ligand", "receptor_complex": "receptor",
+                                     "target": "receiver", "magnitude_rank": "liana_magnitude_rank",
+                                     "specificity_rank": "liana_specificity_rank"})
+
+
+def read_receiver_table(path, name: str) -> pd.DataFrame:
+    """A bulk receiver table: genes (first column, symbols) x samples, raw counts.
+
+    Every value must be a non-negative number; the first offending gene and
+    sample are named.
+    """
+    path = Path(path)
+    what = f"receiver table {name!r} ({path})"
+    if not path.exists():
+        raise InputDataError(f"{what}: file does not exist")
+    sep = "," if ".csv" in path.name else "\t"
+    try:
+        t = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{what}: cannot be read ({exc})") from exc
+    if t.shape[1] == 0 or t.shape[0] == 0:
+        raise InputDataError(f"{what}: needs a gene column and at least one sample column with rows")
+    values = t.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() | (values < 0)
+    if bad.to_numpy().any():
+        gene_pos, col_pos = np.argwhere(bad.to_numpy())[0]
+        raise InputDataError(f"{what}: column {t.columns[col_pos]!r}, gene {t.index[gene_pos]!r}: value "
+                             f"{t.iat[gene_pos, col_pos]!r} is not a non-negative number")
+    dup = t.index[t.index.duplicated()]
+    if len(dup):
+        raise InputDataError(f"{what}: gene {dup[0]!r} appears twice")
+    values.index = values.index.astype(str)
+    return values
+
+
+def bulk_expression(counts: pd.DataFrame, min_cpm: float) -> pd.DataFrame:
+    """Per gene of a genes x samples count table: ``fraction`` of samples with
+    CPM >= ``min_cpm``, ``mean`` log2(CPM + 1), ``present`` (mean CPM >= ``min_cpm``)."""
+    lib = counts.sum(axis=0).replace(0, 1)
+    cpm = counts / lib * 1e6
+    return pd.DataFrame({"fraction": (cpm >= min_cpm).mean(axis=1), "mean": np.log2(cpm + 1).mean(axis=1),
+                         "present": cpm.mean(axis=1) >= min_cpm})
+
+
+def sc_expression_tables(expression: pd.DataFrame, min_fraction: float, exclude: str | None = None) -> dict:
+    """Long single-cell expression table (gene, cell_type, fraction, mean) -> receiver name -> per-gene table."""
+    out = {}
+    for ct, grp in expression.groupby("cell_type", sort=True):
+        if ct == exclude:
+            continue
+        t = grp.set_index("gene")[["fraction", "mean"]].astype(float)
+        t["present"] = t["fraction"] >= min_fraction
+        out[ct] = t
+    return out
+
+
+def pair_table(candidates: pd.DataFrame, pairs: pd.DataFrame, receivers: dict[str, pd.DataFrame],
+               top_n: int | None = None) -> pd.DataFrame:
+    """Ligand -> receptor rows of the flagged candidates, with each receiver's receptor expression.
+
+    ``receivers`` maps a receiver name to a per-gene table (``fraction``,
+    ``mean``, ``present``); a complex takes the minimum over its subunits and
+    is present when every subunit is. A receptor gene absent from a receiver
+    counts as not present.
+    """
+    flagged = candidates[candidates["flagged"]]
+    if top_n:
+        flagged = flagged.head(top_n)
+    rows = []
+    for cand in flagged.to_dict(orient="records"):
+        mine = pairs[pairs["ligand"].str.split("_").apply(lambda parts, g=cand["symbol"]: g in parts)]
+        for p in mine.itertuples(index=False):
+            parts = p.receptor.split("_")
+            for name, expr in receivers.items():
+                if all(x in expr.index for x in parts):
+                    sub = expr.loc[parts]
+                    frac, mean, present = float(sub["fraction"].min()), float(sub["mean"].min()), bool(sub["present"].all())
+                else:
+                    frac, mean, present = 0.0, np.nan, False
+                rows.append((cand["rank"], cand["symbol"], cand["class"], cand["log2FoldChange"], p.ligand, p.receptor,
+                             p.n_sources, name, frac, mean, present))
+    cols = ["rank", "symbol", "class", "log2FoldChange", "ligand", "receptor", "n_sources", "receiver",
+            "receptor_fraction", "receptor_mean", "present"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def receivers_summary(pairs_out: pd.DataFrame) -> pd.Series:
+    """Per ligand symbol: 'receiver: receptor, receptor; ...' for the receptors present."""
+    present = pairs_out.loc[pairs_out["present"].astype(bool)]
+    out = {}
+    for sym, grp in present.groupby("symbol", sort=False):
+        parts = [f"{rc}: {', '.join(dict.fromkeys(g['receptor']))}" for rc, g in grp.groupby("receiver", sort=True)]
+        out[sym] = "; ".join(parts)
+    return pd.Series(out, dtype=str)
+
+
+# ---------------------------------------------------------------- rule entry points
+def _title(params: dict, contrast_name: str, cell_type: str | None) -> str:
+    c = params["spec"]["contrasts"][contrast_name]
+    what = f"{c['target']} vs {c['reference']}"
+    if cell_type is not None:
+        what = f"{params['cell_types'][cell_type]}: {what}"
+    return f"{params['name']} · {what}"
+
+
+def run_sc_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, stem: str,
+                     cells_qc: str | None = None, seed: int = 0) -> pd.DataFrame:
+    """Rule entry point (single-cell): sender -> receiver scores for every pair and cell type.
+
+    Writes the per-pair scores (with liana ranks when ``paracrine.liana``),
+    the per-gene expression of every cell type, and a dot plot of the top
+    expressed pairs.
+    """
+    import anndata as ad
+
+    from . import plots
+    from .ingest import write_tsv_atomic
+
+    spec = params["spec"]
+    par = spec["paracrine"]
+    key = spec["single_cell"]["cell_type_key"]
+    adata = ad.read_h5ad(counts_h5ad)
+    if cells_qc is not None:
+        qc = pd.read_csv(cells_qc, sep="\t", index_col="cell", usecols=["cell", "qc_pass"])
+        keep = qc["qc_pass"].reindex(adata.obs_names).fillna(False).to_numpy(dtype=bool)
+        log.info("%d of %d cells pass QC and are used", int(keep.sum()), adata.n_obs)
+        adata = adata[keep].copy()
+    adata = adata[adata.obs[key].notna()].copy()
+    factors = load_factors(par["factors"])
+    pairs = load_pairs(par["pairs"], par["min_pair_sources"])
+    log.info("%d pairs listed by >= %d databases; sender %r", len(pairs), par["min_pair_sources"], par["sender"])
+    scores = sc_receiver_scores(adata, key, par["sender"], pairs, factors, par["min_fraction"])
+    if par["liana"] and len(scores):
+        used = pairs[pairs["ligand"].isin(scores["ligand"]) & pairs["receptor"].isin(scores["receptor"])]
+        ranks = liana_ranks(adata, key, par["sender"], used, par["min_fraction"], seed, par["liana_permutations"])
+        scores = scores.merge(ranks, on=["ligand", "receptor", "receiver"], how="left")
+        log.info("liana rank_aggregate: %d sender rows ranked", int(scores["liana_magnitude_rank"].notna().sum()))
+    genes = sorted({g for name in pd.concat([pairs["ligand"], pairs["receptor"]]) for g in name.split("_")})
+    frac, mean = cell_type_expression(adata, key, genes)
+    expression = (frac.stack().rename("fraction").to_frame().join(mean.stack().rename("mean"))
+                  .rename_axis(["gene", "cell_type"]).reset_index())
+    n_expr = scores.groupby("receiver")["expressed"].sum()
+    for rc, n in n_expr.items():
+        log.info("%s -> %s: %d expressed pairs (both fractions >= %g)", par["sender"], rc, n, par["min_fraction"])
+    write_tsv_atomic(expression, expression_out)
+    write_tsv_atomic(scores, scores_out)
+    plots.save(receiver_dotplot(scores, par["sender"], title=f"{params['name']} · {par['sender']} -> receivers"),
+               stem)
+    return scores
+
+
+def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: str, candidates_out: str,
+                  pairs_out: str, expression: str | None = None, cell_type: str | None = None) -> pd.DataFrame:
+    """Rule entry point: ranked paracrine candidates and their ligand -> receptor table for one DE unit.
+
+    Receivers: for bulk data this dataset itself (whole tissue: is the
+    receptor expressed at all?) and every ``paracrine.receivers`` table; for
+    single-cell data every cell type but the sender (``expression`` table of
+    :func:`run_sc_receivers`).
+    """
+    from .ingest import write_tsv_atomic
+
+    spec = params["spec"]
+    par, de_opts = spec["paracrine"], spec["de"]
+    de = pd.read_csv(de_table, sep="\t")
+    factors = load_factors(par["factors"])
+    pairs = load_pairs(par["pairs"], par["min_pair_sources"])
+    cand = rank_candidates(de, factors, de_opts["alpha"], de_opts["lfc_threshold"], par["direction"],
+                           par["padj_cap"], par["evidence_saturation"], par.get("classes"))
+    receivers: dict[str, pd.DataFrame] = {}
+    if expression is not None:
+        receivers = sc_expression_tables(pd.read_csv(expression, sep="\t"), par["min_fraction"], par["sender"])
+    else:
+        norm = pd.read_csv(normalized, sep="\t", index_col=0)
+        if len(norm):
+            symbols = de.set_index("gene_id")["symbol"].astype(str)
+            norm.index = norm.index.map(symbols)
+            norm = norm[norm.index.notna()].groupby(level=0).sum()
+            receivers[f"{params['name']} (this dataset)"] = bulk_expression(norm, par["receiver_min_cpm"])
+        for name, path in par["receivers"].items():
+            receivers[name] = bulk_expression(read_receiver_table(path, name), par["receiver_min_cpm"])
+    table = pair_table(cand, pairs, receivers)
+    cand["receivers"] = cand["symbol"].map(receivers_summary(table)).fillna("")
+    n = int(cand["flagged"].sum())
+    log.info("%s: %d annotated factors tested, %d flagged (padj < %g, direction %s); top: %s", contrast_name,
+             int(cand["padj"].notna().sum()), n, de_opts["alpha"], par["direction"],
+             ", ".join(f"{sym} ({cls})" for sym, cls in zip(cand["symbol"][:min(n, 5)], cand["class"][:min(n, 5)]))
+             or "-")
+    write_tsv_atomic(cand, candidates_out)
+    write_tsv_atomic(table, pairs_out)
+    return cand
+
+
+def run_paracrine_figures(candidates: str, pairs: str, params: dict, contrast_name: str, stem: str,
+                          cell_type: str | None = None) -> None:
+    """Rule entry point: top candidates by class, and the ligand -> receptor dot plot (PNG + SVG)."""
+    from . import plots
+
+    par = params["spec"]["paracrine"]
+    title = _title(params, contrast_name, cell_type)
+    cand = pd.read_csv(candidates, sep="\t")
+    table = pd.read_csv(pairs, sep="\t")
+    flagged = cand[cand["flagged"]]
+    if flagged.empty:
+        msg = (f"No annotated secreted factor or ligand is DE at padj < {params['spec']['de']['alpha']} "
+               f"({int(cand['padj'].notna().sum())} tested).")
+        for kind in ("paracrine_candidates", "paracrine_pairs"):
+            plots.save(plots.message_figure(msg, title), f"{stem}.{kind}")
+        return
+    plots.save(candidate_plot(flagged.head(par["top_n"]), title=title), f"{stem}.paracrine_candidates")
+    plots.save(pair_dotplot(table, title=title), f"{stem}.paracrine_pairs")
+    log.info("paracrine figures written: %s.{paracrine_candidates,paracrine_pairs}.{png,svg}", stem)
+
+
+# ---------------------------------------------------------------- figures
+def candidate_plot(flagged: pd.DataFrame, title: str = ""):
+    """Horizontal bars: log2 fold change of the top candidates (by priority), coloured by class."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    t = flagged.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.6))
+    colours = [CLASS_COLOURS.get(c, "#444444") for c in t["class"]]
+    y = np.arange(len(t))
+    ax.barh(y, t["log2FoldChange"], color=colours, height=0.7)
+    ax.axvline(0, color="#333333", lw=0.6)
+    ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}  (#{int(r.rank)})" for r in t.itertuples()], fontsize=7)
+    for yi, (lfc, padj) in enumerate(zip(t["log2FoldChange"], t["padj"])):
+        ax.annotate(f"{padj:.1e}", (lfc, yi), xytext=(3 if lfc >= 0 else -3, 0), textcoords="offset points",
+                    ha="left" if lfc >= 0 else "right", va="center", fontsize=6, color="#555555")
+    ax.set_xlabel("log2 fold change (label: padj)   † ligand, secretion not confirmed by CellChat/CellPhoneDB/NABA",
+                  fontsize=7)
+    present = [c for c in CLASSES if c in set(t["class"])]
+    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize=7, frameon=False,
+              loc="lower right")
+    ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _dots(ax, rows: list[str], cols: list[str], size: np.ndarray, colour: np.ndarray, edge: np.ndarray, cmap: str,
+          colour_label: str, size_label: str, fig):
+    xx, yy = np.meshgrid(np.arange(len(cols)), np.arange(len(rows)))
+    sc = ax.scatter(xx.ravel(), yy.ravel(), s=20 + 180 * np.nan_to_num(size.ravel()), c=colour.ravel(), cmap=cmap,
+                    edgecolors=np.where(edge.ravel(), "#000000", "none"), linewidths=0.8)
+    ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.set_xlim(-0.6, len(cols) - 0.4)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    fig.colorbar(sc, ax=ax, label=colour_label, shrink=0.6)
+    ax.set_xlabel(f"dot size: {size_label}; black ring: present", fontsize=7)
+
+
+def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
+    """Ligand -> receptor (rows) x receivers (columns): receptor fraction (size) and expression (colour)."""
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        from .plots import message_figure
+        return message_figure("The flagged candidates have no listed receptor.", title)
+    t = table.copy()
+    t["pair"] = t["ligand"] + " → " + t["receptor"]
+    best = (t.groupby("pair", sort=False).agg(rank=("rank", "first"), n=("n_sources", "first"),
+                                              present=("present", "sum"))
+            .sort_values(["rank", "present", "n"], ascending=[True, False, False]))
+    rows = list(best.index[:max_rows])
+    cols = list(dict.fromkeys(t["receiver"]))
+    t = t[t["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])
+    full = pd.MultiIndex.from_product([rows, cols])
+    frac = t["receptor_fraction"].reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
+    mean = t["receptor_mean"].reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
+    present = t["present"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(len(rows), len(cols))
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
+    _dots(ax, rows, cols, frac, mean, present, "viridis", "receptor mean expression", "fraction expressing", fig)
+    ax.set_title(f"{title}\nligand → receptor in each receiver", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_rows: int = 30):
+    """Top expressed sender -> receiver pairs: receptor fraction (size), ligand x receptor mean (colour)."""
+    import matplotlib.pyplot as plt
+
+    expressed = scores[scores["expressed"]]
+    if expressed.empty:
+        from .plots import message_figure
+        return message_figure(f"No pair is expressed by {sender} and any receiver at the set fractions.", title)
+    t = expressed.assign(pair=expressed["ligand"] + " → " + expressed["receptor"])
+    rows = list(t.groupby("pair")["lr_product"].max().sort_values(ascending=False).index[:max_rows])
+    cols = sorted(scores["receiver"].unique())
+    allp = scores.assign(pair=scores["ligand"] + " → " + scores["receptor"])
+    allp = allp[allp["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])
+    full = pd.MultiIndex.from_product([rows, cols])
+    shape = (len(rows), len(cols))
+    frac = allp["receptor_fraction"].reindex(full).to_numpy(dtype=float).reshape(shape)
+    prod = allp["lr_product"].reindex(full).to_numpy(dtype=float).reshape(shape)
+    expr = allp["expressed"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(shape)
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
+    _dots(ax, rows, cols, frac, prod, expr, "magma_r", "ligand mean × receptor mean", "receptor fraction", fig)
+    ax.set_title(f"{title}\ntop pairs by ligand × receptor expression", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,84 @@
+# Paracrine factors: which secreted factors and ligands change, and who can
+# hear them. Bulk: every contrast; single-cell: the sender's (LSEC) units,
+# with every other cell type as receiver. See lsecflow.paracrine.
+
+
+rule paracrine_receivers:
+    """Single-cell: sender -> receiver scores for every ligand-receptor pair and cell type (+ liana ranks)."""
+    input:
+        unpack(paracrine_receiver_inputs),
+    output:
+        scores=f"{RESULTS}/{{dataset}}/paracrine/receivers.tsv",
+        expression=f"{RESULTS}/{{dataset}}/paracrine/expression.tsv.gz",
+        png=report(f"{RESULTS}/{{dataset}}/figures/paracrine_receivers.png",
+                   caption="../report/paracrine_receivers.rst", category="Paracrine", subcategory="{dataset}"),
+        svg=f"{RESULTS}/{{dataset}}/figures/paracrine_receivers.svg",
+    params:
+        dataset=dataset_params,
+        seed=LSEC.config["compute"]["seed"],
+        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/paracrine_receivers",
+    log:
+        "logs/paracrine_receivers/{dataset}.log",
+    wildcard_constraints:
+        dataset=SC_DATASETS,
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: max(3000, int(40 * input.size_mb)) * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    conda:
+        "../../envs/paracrine.yaml"
+    script:
+        "../scripts/paracrine_receivers.py"
+
+
+rule paracrine:
+    """Ranked paracrine candidates of one DE unit and their ligand -> receptor table."""
+    input:
+        unpack(paracrine_inputs),
+    output:
+        candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
+        pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
+    params:
+        dataset=dataset_params,
+        contrast=unit_contrast,
+        cell_type=unit_cell_type,
+    log:
+        "logs/paracrine/{dataset}/{unit}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 15 * attempt,
+    conda:
+        "../../envs/paracrine.yaml"
+    script:
+        "../scripts/paracrine.py"
+
+
+rule paracrine_figures:
+    """Top candidates coloured by class; ligand -> receptor dot plot across receivers."""
+    input:
+        candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
+        pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
+    output:
+        candidates_png=report(f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_candidates.png",
+                              caption="../report/paracrine_candidates.rst", category="Paracrine",
+                              subcategory="{dataset}"),
+        candidates_svg=f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_candidates.svg",
+        pairs_png=report(f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_pairs.png",
+                         caption="../report/paracrine_pairs.rst", category="Paracrine", subcategory="{dataset}"),
+        pairs_svg=f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_pairs.svg",
+    params:
+        dataset=dataset_params,
+        contrast=unit_contrast,
+        cell_type=unit_cell_type,
+        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",
+    log:
+        "logs/paracrine_figures/{dataset}/{unit}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../envs/paracrine.yaml"
+    script:
+        "../scripts/paracrine_figures.py"
