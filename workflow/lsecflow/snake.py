@@ -25,7 +25,10 @@ def run(snakemake, func, *args, **kwargs):
     """
     setup_logging(snakemake.log[0] if len(snakemake.log) else None)
     log = logging.getLogger("lsecflow")
-    log.info("rule %s started", snakemake.rule)
+    import os
+
+    job = os.environ.get("SLURM_JOB_ID")
+    log.info("rule %s started%s", snakemake.rule, f" (SLURM job {job})" if job else "")
     try:
         result = func(*args, **kwargs)
     except LsecflowError as exc:
