@@ -116,13 +116,9 @@ def paracrine_units(name):
 
 
 def paracrine_receiver_inputs(wildcards):
-    """Counts, the pairs table, and the per-cell QC table when failing cells are left out."""
-    ds = DATASETS[wildcards.dataset]
-    inputs = {"counts": f"{RESULTS}/{wildcards.dataset}/counts.h5ad", "pairs": ds.spec["paracrine"]["pairs"],
-              "factors": ds.spec["paracrine"]["factors"]}
-    if ds.spec["qc"]["filter_cells"]:
-        inputs["cells_qc"] = f"{RESULTS}/{wildcards.dataset}/qc/cells.tsv"
-    return inputs
+    """The pseudobulk inputs (counts, per-cell QC when used) plus the annotation tables."""
+    par = DATASETS[wildcards.dataset].spec["paracrine"]
+    return {**pseudobulk_inputs(wildcards), "pairs": par["pairs"], "factors": par["factors"]}
 
 
 def paracrine_inputs(wildcards):
