@@ -353,6 +353,15 @@ def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str,
     return res
 
 
+def cells_passing_qc(adata: ad.AnnData, cells_qc: str, what: str) -> ad.AnnData:
+    """The cells of ``adata`` that pass QC in ``qc/cells.tsv``; logs how many are left out of ``what`` and why."""
+    qc = pd.read_csv(cells_qc, sep="\t", index_col="cell", usecols=["cell", "qc_pass", "qc_reason"])
+    passing = qc["qc_pass"].reindex(adata.obs_names).fillna(False).to_numpy(dtype=bool)
+    log.info("%d of %d cells fail QC and are left out of %s (%s)", int((~passing).sum()), adata.n_obs, what,
+             qc.loc[~qc["qc_pass"], "qc_reason"].value_counts().to_dict())
+    return adata[passing].copy()
+
+
 def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str, cells_qc: str | None = None) -> None:
     """Rule entry point: pseudobulk a single-cell dataset (cell types in config).
 
@@ -363,11 +372,7 @@ def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str
     spec = params["spec"]
     adata = ad.read_h5ad(counts_h5ad)
     if cells_qc is not None:
-        qc = pd.read_csv(cells_qc, sep="\t", index_col="cell", usecols=["cell", "qc_pass", "qc_reason"])
-        passing = qc["qc_pass"].reindex(adata.obs_names).fillna(False).to_numpy(dtype=bool)
-        log.info("%d of %d cells fail QC and are left out of the pseudobulk (%s)", int((~passing).sum()),
-                 adata.n_obs, qc.loc[~qc["qc_pass"], "qc_reason"].value_counts().to_dict())
-        adata = adata[passing].copy()
+        adata = cells_passing_qc(adata, cells_qc, "the pseudobulk")
     key = spec["single_cell"]["cell_type_key"]
     adata = adata[adata.obs[key].astype(str).isin(list(params["cell_types"].values()))].copy()
     adata.obs["cell_type"] = adata.obs[key].astype(str)

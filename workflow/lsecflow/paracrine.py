@@ -353,10 +353,9 @@ def run_sc_receivers(counts_h5ad: str, params: dict, scores_out: str, expression
     key = spec["single_cell"]["cell_type_key"]
     adata = ad.read_h5ad(counts_h5ad)
     if cells_qc is not None:
-        qc = pd.read_csv(cells_qc, sep="\t", index_col="cell", usecols=["cell", "qc_pass"])
-        keep = qc["qc_pass"].reindex(adata.obs_names).fillna(False).to_numpy(dtype=bool)
-        log.info("%d of %d cells pass QC and are used", int(keep.sum()), adata.n_obs)
-        adata = adata[keep].copy()
+        from .de import cells_passing_qc
+
+        adata = cells_passing_qc(adata, cells_qc, "the receiver scores")
     adata = adata[adata.obs[key].notna()].copy()
     factors = load_factors(par["factors"])
     pairs = load_pairs(par["pairs"], par["min_pair_sources"])
