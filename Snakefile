@@ -14,6 +14,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/de.smk"
 include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/paracrine.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

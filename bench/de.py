@@ -14,14 +14,13 @@ session; machines here are noisy, so compare ratios, not seconds).
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "bench"))
 
 CONTRASTS = [("Disease", "Chow"), ("Disease/Agonist", "Chow"), ("Disease/Agonist", "Disease")]
 
@@ -39,7 +38,7 @@ def _load():
     return ds, adata
 
 
-def run_reference(threads: int, queue) -> None:
+def run_reference(threads: int) -> float:
     import numpy as np
     import pandas as pd
     from pydeseq2.dds import DeseqDataSet
@@ -57,10 +56,10 @@ def run_reference(threads: int, queue) -> None:
     dds.deseq2()
     for target, ref in CONTRASTS:
         DeseqStats(dds, contrast=["Group", target, ref], inference=inference, quiet=True).summary()
-    queue.put((time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    return time.perf_counter() - t0  # the fit only, not loading
 
 
-def run_lsecflow(threads: int, queue) -> None:
+def run_lsecflow(threads: int) -> float:
     from lsecflow import de
 
     ds, adata = _load()
@@ -69,20 +68,12 @@ def run_lsecflow(threads: int, queue) -> None:
     for name in ds.contrasts:
         de.contrast_results(dds, ds.design_columns, ds.contrasts[name], ds.spec["de"])
     de.normalized_and_vst(dds)
-    queue.put((time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def measure(target, threads: int) -> tuple[float, float]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(threads, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    return time.perf_counter() - t0  # the fit only, not loading
 
 
 def main() -> None:
+    from _child import measure
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
@@ -90,7 +81,7 @@ def main() -> None:
     rows = []
     for rep in range(args.repeats):
         for name, target in (("reference", run_reference), ("lsecflow", run_lsecflow)):
-            wall, rss = measure(target, args.threads)
+            _, rss, wall = measure(target, args.threads)
             rows.append((name, wall, rss))
             print(f"run {rep + 1} {name:9s}: wall {wall:6.1f} s, peak RSS {rss:7.0f} MiB", flush=True)
     ref = [r for r in rows if r[0] == "reference"]

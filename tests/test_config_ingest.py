@@ -30,7 +30,7 @@ def test_shipped_config_validates_with_defaults():
     tms = cfg.datasets["tms_liver"]
     assert list(tms.cell_types.values())[0] == "endothelial cell of hepatic sinusoid"
     assert len(tms.cell_types) == 5
-    assert cfg.config["compute"] == {"threads": 2, "seed": 0}  # schema defaults filled
+    assert cfg.config["compute"] == {"threads": 2, "seed": 0, "gpu": "auto", "pseudobulk_chunk": 100000}  # defaults
 
 
 @pytest.mark.parametrize("design, error", [

@@ -67,12 +67,17 @@ class Dataset:
     def contrasts(self) -> dict:
         return self.spec["contrasts"]
 
-    def params(self) -> dict:
-        """JSON-serialisable parameters handed to the rules' scripts."""
+    def params(self, figures: bool = False) -> dict:
+        """JSON-serialisable parameters handed to the rules' scripts.
+
+        The ``figures`` section is left out unless asked for, so editing a
+        figure setting reruns the figure jobs only, not the analyses.
+        """
+        spec = self.spec if figures else {k: v for k, v in self.spec.items() if k != "figures"}
         return {
             "name": self.name,
             "source": self.source,
-            "spec": self.spec,
+            "spec": spec,
             "format": self.format,
             "annotation": self.annotation,
             "design_columns": self.design_columns,
@@ -195,11 +200,36 @@ def cell_sample_ids(obs: pd.DataFrame, sc: dict, source: str) -> pd.Series:
                       "'single_cell.sample_from_cell_name', or counts.path as a mapping sample -> path")
 
 
-def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotation: dict) -> Dataset:
-    """Validate one dataset spec and everything it points to."""
+def merge_figures(base: dict, override: dict, source: str) -> dict:
+    """The ``figures:`` section of a dataset: its own block merged over the config's, then validated.
+
+    Mappings merge key by key, anything else (lists included) replaces.
+    ``formats`` may only be set in the main config (it decides rule outputs).
+    """
+    if "formats" in override:
+        raise ConfigError(f"{source}: key 'figures.formats' can only be set in the main config "
+                          "(it decides which files every rule writes)")
+
+    def merge(a, b):
+        out = copy.deepcopy(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        return out
+
+    return validate(merge(base, override), "figures", source, prefix="figures")
+
+
+def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotation: dict,
+                 figures: dict | None = None) -> Dataset:
+    """Validate one dataset spec and everything it points to.
+
+    ``figures`` is the main config's ``figures:`` section as written; the
+    dataset's own block is merged over it (:func:`merge_figures`).
+    """
     if not SAFE_NAME.match(name):
         raise ConfigError(f"{source}: dataset name {name!r} is not a safe file name")
     spec = validate(copy.deepcopy(spec), "dataset", source)
+    spec["figures"] = merge_figures(figures or {}, spec.get("figures", {}), source)
     # paths
     counts = spec["counts"]
     if isinstance(counts["path"], dict):
@@ -382,6 +412,11 @@ def load_config(config: dict, roots: list[Path] | None = None, source: str = "co
     """
     roots = [Path(r) for r in (roots or [Path.cwd()])]
     cfg = validate(copy.deepcopy(config), "config", source)
+    figures_raw = copy.deepcopy(cfg["figures"])
+    cfg["figures"] = validate(cfg["figures"], "figures", source, prefix="figures")
+    if "png" not in cfg["figures"]["formats"]:
+        raise ConfigError(f"{source}: key 'figures.formats': must include png (the HTML report embeds PNG files); "
+                          f"got {', '.join(cfg['figures']['formats'])}")
     check_output_folder(cfg["results"], roots[0], source)
     datasets = {}
     for name, entry in cfg["datasets"].items():
@@ -391,5 +426,5 @@ def load_config(config: dict, roots: list[Path] | None = None, source: str = "co
             ds_source = str(entry)
         else:
             spec, ds_source = entry, f"{source} (datasets.{name})"
-        datasets[name] = load_dataset(name, spec, ds_source, roots, cfg["annotation"])
+        datasets[name] = load_dataset(name, spec, ds_source, roots, cfg["annotation"], figures_raw)
     return WorkflowConfig(cfg["results"], datasets, cfg)

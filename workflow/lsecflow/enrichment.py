@@ -147,6 +147,7 @@ def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad
     from .genesets import read_gmt
 
     spec = params["spec"]
+    figs = plots.configure(spec["figures"])
     contrast = spec["contrasts"][contrast_name]
     res = pd.read_csv(gsea_table, sep="\t", keep_default_na=False, na_values=[""])
     de_df = pd.read_csv(de_table, sep="\t")
@@ -163,8 +164,11 @@ def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad
             plots.save(plots.message_figure(msg, title), f"{stem}.{kind}")
         log.info("no set tested: placeholder figures written")
         return
-    plots.save(plots.gsea_dotplot(res, title=title), f"{stem}.gsea_dotplot")
-    plots.save(plots.running_score_panels(ranking, sets, res, title=title), f"{stem}.running_scores")
+    dot = figs["pathway_dotplot"]
+    plots.save(plots.gsea_dotplot(res, n=dot["n_top"], title=title, sets=dot["sets"], width=dot["width"],
+                                  height=dot["height"]), f"{stem}.gsea_dotplot")
+    plots.save(plots.running_score_panels(ranking, sets, res, n=figs["running_scores"]["n_top"], title=title),
+               f"{stem}.running_scores")
     vst_df = pd.read_csv(vst, sep="\t", index_col=0)
     obs = ad.read_h5ad(counts_h5ad, backed="r").obs
     groups = obs.loc[vst_df.columns, contrast["variable"]].astype(str)

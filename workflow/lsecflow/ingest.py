@@ -138,6 +138,12 @@ def write_tsv_atomic(df: pd.DataFrame, path, **kwargs) -> None:
         df.to_csv(tmp, sep="\t", index=False, float_format="%.10g", compression=compression, **kwargs)
 
 
+def write_text_atomic(text: str, path) -> None:
+    """Write a text file atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
 def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
     """Write an AnnData atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:

@@ -349,6 +349,7 @@ def run_sc_receivers(counts_h5ad: str, params: dict, scores_out: str, expression
     from .ingest import write_tsv_atomic
 
     spec = params["spec"]
+    plots.configure(spec.get("figures"))
     par = spec["paracrine"]
     key = spec["single_cell"]["cell_type_key"]
     adata = ad.read_h5ad(counts_h5ad)
@@ -427,6 +428,7 @@ def run_paracrine_figures(candidates: str, pairs: str, params: dict, contrast_na
     """Rule entry point: top candidates by class, and the ligand -> receptor dot plot (PNG + SVG)."""
     from . import plots
 
+    plots.configure(params["spec"].get("figures"))
     par = params["spec"]["paracrine"]
     title = _title(params, contrast_name, cell_type)
     cand = pd.read_csv(candidates, sep="\t")
@@ -455,16 +457,16 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
     y = np.arange(len(t))
     ax.barh(y, t["log2FoldChange"], color=colours, height=0.7)
     ax.axvline(0, color="#333333", lw=0.6)
-    ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}  (#{int(r.rank)})" for r in t.itertuples()], fontsize=7)
+    ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}  (#{int(r.rank)})" for r in t.itertuples()], fontsize="small")
     for yi, (lfc, padj) in enumerate(zip(t["log2FoldChange"], t["padj"])):
         ax.annotate(f"{padj:.1e}", (lfc, yi), xytext=(3 if lfc >= 0 else -3, 0), textcoords="offset points",
-                    ha="left" if lfc >= 0 else "right", va="center", fontsize=6, color="#555555")
+                    ha="left" if lfc >= 0 else "right", va="center", fontsize="x-small", color="#555555")
     ax.set_xlabel("log2 fold change (label: padj)   † ligand, secretion not confirmed by CellChat/CellPhoneDB/NABA",
-                  fontsize=7)
+                  fontsize="small")
     present = [c for c in CLASSES if c in set(t["class"])]
-    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize=7, frameon=False,
+    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize="small", frameon=False,
               loc="lower right")
-    ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize=9)
+    ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize="medium")
     fig.tight_layout()
     return fig
 
@@ -474,12 +476,12 @@ def _dots(ax, rows: list[str], cols: list[str], size: np.ndarray, colour: np.nda
     xx, yy = np.meshgrid(np.arange(len(cols)), np.arange(len(rows)))
     sc = ax.scatter(xx.ravel(), yy.ravel(), s=20 + 180 * np.nan_to_num(size.ravel()), c=colour.ravel(), cmap=cmap,
                     edgecolors=np.where(edge.ravel(), "#000000", "none"), linewidths=0.8)
-    ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize=7)
-    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize="small")
+    ax.set_yticks(range(len(rows)), rows, fontsize="small")
     ax.set_xlim(-0.6, len(cols) - 0.4)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     fig.colorbar(sc, ax=ax, label=colour_label, shrink=0.6)
-    ax.set_xlabel(f"dot size: {size_label}; black ring: present", fontsize=7)
+    ax.set_xlabel(f"dot size: {size_label}; black ring: present", fontsize="small")
 
 
 def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
@@ -503,7 +505,7 @@ def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
     present = t["present"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(len(rows), len(cols))
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
     _dots(ax, rows, cols, frac, mean, present, "viridis", "receptor mean expression", "fraction expressing", fig)
-    ax.set_title(f"{title}\nligand → receptor in each receiver", fontsize=9)
+    ax.set_title(f"{title}\nligand → receptor in each receiver", fontsize="medium")
     fig.tight_layout()
     return fig
 
@@ -528,6 +530,6 @@ def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_row
     expr = allp["expressed"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(shape)
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
     _dots(ax, rows, cols, frac, prod, expr, "magma_r", "ligand mean × receptor mean", "receptor fraction", fig)
-    ax.set_title(f"{title}\ntop pairs by ligand × receptor expression", fontsize=9)
+    ax.set_title(f"{title}\ntop pairs by ligand × receptor expression", fontsize="medium")
     fig.tight_layout()
     return fig

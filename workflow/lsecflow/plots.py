@@ -1,4 +1,10 @@
-"""DE figures: volcano, MA and top-gene heatmap (matplotlib, no display)."""
+"""Figures (matplotlib, no display) and the one style they share.
+
+Every figure entry point calls :func:`configure` with the dataset's resolved
+``figures:`` section (see ``workflow/schemas/figures.schema.yaml``) before
+drawing: it sets fonts, colours, formats and PNG resolution, so all figures of
+a run look alike and a paper's panel is set in the config alone.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +17,49 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 UP, DOWN, NS, FOCUS = "#b2182b", "#2166ac", "#bdbdbd", "#1b7837"
+FORMATS: list[str] = ["png", "svg"]
+DPI = 200
+STYLE = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": "large",
+    "axes.labelsize": "medium",
+    "legend.fontsize": "small",
+    "xtick.labelsize": "small",
+    "ytick.labelsize": "small",
+    "svg.fonttype": "none",  # text stays text in SVG (editable in Inkscape/Illustrator)
+    "pdf.fonttype": 42,  # TrueType in PDF, as journals ask
+    "svg.hashsalt": "lsecflow",  # stable SVG ids, so reruns give the same files
+}
+
+
+def configure(figures: dict | None) -> dict:
+    """Apply a resolved ``figures:`` section to every figure drawn after it.
+
+    Parameters
+    ----------
+    figures
+        The dataset's ``spec["figures"]`` (defaults filled by the schema);
+        None keeps matplotlib's defaults plus :data:`STYLE`.
+
+    Returns
+    -------
+    dict
+        The section, for the caller's own options (sizes, genes, sets).
+    """
+    global UP, DOWN, NS, FOCUS, FORMATS, DPI
+    figures = figures or {}
+    matplotlib.rcParams.update(STYLE)
+    if "font_size" in figures:
+        matplotlib.rcParams["font.size"] = figures["font_size"]
+    if "font_family" in figures:
+        matplotlib.rcParams["font.family"] = [figures["font_family"], "DejaVu Sans"]
+    colours = figures.get("colors", {})
+    UP, DOWN = colours.get("up", UP), colours.get("down", DOWN)
+    NS, FOCUS = colours.get("ns", NS), colours.get("focus", FOCUS)
+    FORMATS = list(figures.get("formats", FORMATS))
+    DPI = figures.get("dpi", DPI)
+    return figures
 
 
 def _significance(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.Series:
@@ -27,33 +76,63 @@ def _labels(res: pd.DataFrame, n_top: int, genes_of_interest) -> pd.DataFrame:
 
 
 def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_of_interest=(), n_top: int = 10,
-            title: str = "", figsize=(6, 5)):
+            title: str = "", figsize=(6, 5), y: str = "pvalue", xlim=None, ylim=None):
     """Volcano plot: log2 fold change vs -log10 p-value, top genes labelled.
 
-    Genes of interest are ringed in green and labelled even when not
-    significant.
+    Parameters
+    ----------
+    res
+        DE table (``gene_id``, ``symbol``, ``log2FoldChange``, ``pvalue``, ``padj``).
+    alpha, lfc_threshold
+        What counts as up / down (colour).
+    genes_of_interest
+        Symbols ringed and labelled even when not significant.
+    n_top
+        Label the ``n_top`` most significant genes.
+    y
+        ``"pvalue"`` or ``"padj"``: the quantity on the y axis (-log10).
+    xlim, ylim
+        ``[min, max]`` of the fold change and the top of the y axis; points
+        beyond are drawn on the edge (as triangles) so none disappears.
     """
     tested = res[res["pvalue"].notna()].copy()
+    if y == "padj":
+        tested = tested[tested["padj"].notna()]
     sig = _significance(tested, alpha, lfc_threshold)
-    y = -np.log10(tested["pvalue"].clip(lower=1e-300))
+    x = tested["log2FoldChange"].astype(float)
+    yv = -np.log10(tested[y].astype(float).clip(lower=1e-300))
+    clipped = pd.Series(False, index=tested.index)
+    if xlim is not None:
+        clipped |= (x < xlim[0]) | (x > xlim[1])
+        x = x.clip(xlim[0], xlim[1])
+    if ylim is not None:
+        clipped |= yv > ylim
+        yv = yv.clip(upper=ylim)
     fig, ax = plt.subplots(figsize=figsize)
     for kind, colour in (("ns", NS), ("down", DOWN), ("up", UP)):
         m = sig == kind
-        ax.scatter(tested.loc[m, "log2FoldChange"], y[m], s=6, c=colour, linewidths=0, rasterized=True,
+        ax.scatter(x[m & ~clipped], yv[m & ~clipped], s=6, c=colour, linewidths=0, rasterized=True,
                    label=f"{kind} ({int(m.sum())})")
+        if (m & clipped).any():
+            ax.scatter(x[m & clipped], yv[m & clipped], s=14, c=colour, marker="^", linewidths=0)
     focus = tested["symbol"].isin(list(genes_of_interest))
-    ax.scatter(tested.loc[focus, "log2FoldChange"], y[focus], s=40, facecolors="none", edgecolors=FOCUS,
-               linewidths=1.2, label="genes of interest")
-    for _, row in _labels(tested, n_top, genes_of_interest).iterrows():
-        ax.annotate(row["symbol"], (row["log2FoldChange"], -np.log10(max(row["pvalue"], 1e-300))),
-                    xytext=(3, 3), textcoords="offset points", fontsize=7)
+    ax.scatter(x[focus], yv[focus], s=40, facecolors="none", edgecolors=FOCUS, linewidths=1.2,
+               label="genes of interest")
+    for idx, row in _labels(tested, n_top, genes_of_interest).iterrows():
+        ax.annotate(row["symbol"], (x[idx], yv[idx]), xytext=(3, 3), textcoords="offset points",
+                    fontsize="small", color=FOCUS if focus[idx] else "black")
     if lfc_threshold > 0:
-        for x in (-lfc_threshold, lfc_threshold):
-            ax.axvline(x, color="#888888", lw=0.6, ls="--")
+        for v in (-lfc_threshold, lfc_threshold):
+            ax.axvline(v, color="#888888", lw=0.6, ls="--")
+    if xlim is not None:
+        pad = 0.03 * (xlim[1] - xlim[0])
+        ax.set_xlim(xlim[0] - pad, xlim[1] + pad)
+    if ylim is not None:
+        ax.set_ylim(0, ylim * 1.04)
     ax.set_xlabel("log2 fold change")
-    ax.set_ylabel("-log10 p-value")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.set_ylabel("-log10 adjusted p-value" if y == "padj" else "-log10 p-value")
+    ax.set_title(title, fontsize="large")
+    ax.legend(fontsize="small", frameon=False, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -70,18 +149,19 @@ def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
                    rasterized=True, label=f"{kind} ({int(m.sum())})")
     for _, row in tested[tested["symbol"].isin(list(genes_of_interest))].iterrows():
         ax.annotate(row["symbol"], (row["baseMean"], row["log2FoldChange"]), xytext=(3, 3),
-                    textcoords="offset points", fontsize=7, color=FOCUS)
+                    textcoords="offset points", fontsize="small", color=FOCUS)
     ax.set_xscale("log")
     ax.axhline(0, color="#444444", lw=0.6)
     ax.set_xlabel("mean of normalised counts")
     ax.set_ylabel("log2 fold change")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title, fontsize="large")
+    ax.legend(fontsize="small", frameon=False)
     fig.tight_layout()
     return fig
 
 
-def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_top: int = 40, title: str = ""):
+def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_top: int = 40, title: str = "",
+                     genes=(), width=None, height=None):
     """Row-scaled VST values of the top DE genes (by padj), samples ordered by group.
 
     Parameters
@@ -92,20 +172,39 @@ def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_
         DE table (``gene_id``, ``symbol``, ``padj``, ``pvalue``).
     groups
         Group label per sample (the contrast's variable).
+    n_top
+        Rows when ``genes`` is empty: the ``n_top`` most significant genes.
+    genes
+        Exact symbols to show, in this order (a paper's panel); symbols that
+        are not in the VST matrix are left out and named in the title.
+    width, height
+        Inches; None sizes the figure to the matrix.
     """
+    if len(genes):
+        by_symbol = res.drop_duplicates("symbol").set_index("symbol")["gene_id"]
+        found = [g for g in genes if g in by_symbol.index and by_symbol[g] in vst.index]
+        missing = [g for g in genes if g not in found]
+        if not found:
+            return message_figure(f"None of the heatmap genes is in the matrix: {', '.join(missing)}", title)
+        if missing:
+            title = f"{title}\nnot in the matrix: {', '.join(missing)}" if title else \
+                f"not in the matrix: {', '.join(missing)}"
+        return expression_heatmap(vst, [by_symbol[g] for g in found], found, groups, title, width, height)
     tested = res[res["pvalue"].notna()]
     top = tested.nsmallest(n_top, ["padj", "pvalue"])
-    return expression_heatmap(vst, top["gene_id"].tolist(), top["symbol"].tolist(), groups, title)
+    return expression_heatmap(vst, top["gene_id"].tolist(), top["symbol"].tolist(), groups, title, width, height)
 
 
-def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: pd.Series, title: str = ""):
+def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: pd.Series, title: str = "",
+                       width=None, height=None):
     """Row-scaled (z-score) VST values of ``gene_ids``, samples grouped, group bar on top."""
     top = pd.DataFrame({"gene_id": gene_ids, "symbol": labels})
     order = groups.sort_values(kind="stable").index
     mat = vst.loc[top["gene_id"], order].to_numpy(dtype=float)
     mat = (mat - mat.mean(axis=1, keepdims=True)) / np.maximum(mat.std(axis=1, keepdims=True), 1e-12)
-    height = max(3.5, 0.16 * len(top) + 2.0)
-    fig = plt.figure(figsize=(max(5.0, 0.3 * len(order) + 3.0), height), layout="constrained")
+    height = height or max(3.5, 0.16 * len(top) + 2.0)
+    width = width or max(5.0, 0.3 * len(order) + 3.0)
+    fig = plt.figure(figsize=(width, height), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=[0.5, max(len(top), 1)], width_ratios=[1, 0.035])
     bar = fig.add_subplot(grid[0, 0])
     ax = fig.add_subplot(grid[1, 0], sharex=bar)
@@ -119,15 +218,15 @@ def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: 
     labels = list(groups[order])
     for level in levels:  # name each group on its segment of the bar
         cols = [i for i, g in enumerate(labels) if g == level]
-        bar.text((cols[0] + cols[-1]) / 2, 0, level, ha="center", va="center", fontsize=7, color="white",
+        bar.text((cols[0] + cols[-1]) / 2, 0, level, ha="center", va="center", fontsize="small", color="white",
                  fontweight="bold")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize="large")
     im = ax.imshow(mat, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5, interpolation="nearest")
     ax.set_yticks(range(len(top)))
-    ax.set_yticklabels(top["symbol"], fontsize=6)
+    ax.set_yticklabels(top["symbol"], fontsize="x-small")
     ax.set_xticks(range(len(order)))
-    ax.set_xticklabels(order, rotation=90, fontsize=6)
+    ax.set_xticklabels(order, rotation=90, fontsize="x-small")
     fig.colorbar(im, cax=cax, label="row z-score (VST)")
     return fig
 
@@ -142,22 +241,45 @@ def running_score(ranking: pd.Series, genes) -> np.ndarray:
     return up - down
 
 
-def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = ""):
-    """Top ``n`` sets with positive and ``n`` with negative NES (by padj): NES, size, -log10 padj."""
-    pos = gsea[gsea["NES"] > 0].nsmallest(n, ["padj", "pval"])
-    neg = gsea[gsea["NES"] < 0].nsmallest(n, ["padj", "pval"])
-    top = pd.concat([pos, neg]).sort_values("NES")
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(top) + 1.5)))
+def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = "", sets=(), width: float = 8, height=None):
+    """Pathway dot plot: NES, set size and -log10 padj of the top sets.
+
+    Parameters
+    ----------
+    gsea
+        Preranked GSEA table (``set``, ``NES``, ``padj``, ``pval``, ``size``).
+    n
+        Sets per direction when ``sets`` is empty: the ``n`` best (by padj)
+        with NES > 0 and the ``n`` best with NES < 0.
+    sets
+        Exact set names to show instead (a paper's panel); names that were
+        not tested are listed under the plot.
+    width, height
+        Inches; ``height=None`` sizes it to the number of sets.
+    """
+    missing: list[str] = []
+    if len(sets):
+        top = gsea[gsea["set"].isin(list(sets))]
+        missing = [s for s in sets if s not in set(top["set"])]
+        top = top.sort_values("NES")
+    else:
+        pos = gsea[gsea["NES"] > 0].nsmallest(n, ["padj", "pval"])
+        neg = gsea[gsea["NES"] < 0].nsmallest(n, ["padj", "pval"])
+        top = pd.concat([pos, neg]).sort_values("NES")
+    fig, ax = plt.subplots(figsize=(width, height or max(2.5, 0.3 * len(top) + 1.5)))
     if len(top):
         sc = ax.scatter(top["NES"], range(len(top)), s=20 + 180 * top["size"] / top["size"].max(),
                         c=-np.log10(top["padj"].clip(lower=1e-300)), cmap="viridis", edgecolors="black",
                         linewidths=0.4)
         fig.colorbar(sc, ax=ax, fraction=0.04, label="-log10 padj")
         ax.set_yticks(range(len(top)))
-        ax.set_yticklabels([s if len(s) <= 55 else s[:52] + "..." for s in top["set"]], fontsize=7)
+        ax.set_yticklabels([s if len(s) <= 55 else s[:52] + "..." for s in top["set"]], fontsize="small")
     ax.axvline(0, color="#444444", lw=0.6)
-    ax.set_xlabel("normalised enrichment score (NES)")
-    ax.set_title(title, fontsize=10)
+    xlabel = "normalised enrichment score (NES)"
+    if missing:
+        xlabel += f"\nnot tested: {', '.join(missing)}"
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize="large")
     fig.tight_layout()
     return fig
 
@@ -173,11 +295,11 @@ def running_score_panels(ranking: pd.Series, sets: dict, gsea: pd.DataFrame, n: 
         ax.axhline(0, color="#888888", lw=0.5)
         hits = np.flatnonzero(ranking.index.isin(sets[row.set]))
         ax.vlines(hits, curve.min() - 0.08, curve.min() - 0.02, color="black", lw=0.3)
-        ax.set_title(f"{row.set[:70]}  NES {row.NES:.2f}, padj {row.padj:.2g}", fontsize=7)
-        ax.set_ylabel("running ES", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.set_title(f"{row.set[:70]}  NES {row.NES:.2f}, padj {row.padj:.2g}", fontsize="small")
+        ax.set_ylabel("running ES", fontsize="small")
+        ax.tick_params(labelsize="x-small")
     axes[-1, 0].set_xlabel("genes ranked by Wald statistic (up in target -> down)")
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize="large")
     fig.tight_layout()
     return fig
 
@@ -185,20 +307,28 @@ def running_score_panels(ranking: pd.Series, sets: dict, gsea: pd.DataFrame, n: 
 def message_figure(message: str, title: str = "", figsize=(6, 2.5)):
     """A figure that says why there is nothing to plot (an empty table, no set tested)."""
     fig, ax = plt.subplots(figsize=figsize)
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=9, wrap=True)
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize="medium", wrap=True)
     ax.axis("off")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize="large")
     return fig
 
 
 def save(fig, stem: str | Path) -> list[Path]:
-    """Save a figure as PNG (200 dpi) and SVG beside each other; close it."""
+    """Save a figure in every configured format (:data:`FORMATS`) beside each other; close it.
+
+    Files are written under a temporary name and renamed, so a failed job
+    leaves no half-written figure.
+    """
+    from .ingest import atomic_path
+
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext, kwargs in ((".png", {"dpi": 200}), (".svg", {"metadata": {"Date": None}})):
-        path = stem.with_name(stem.name + ext)
-        fig.savefig(path, **kwargs)
+    for ext in FORMATS:
+        kwargs = {"dpi": DPI} if ext == "png" else {"metadata": {"Date": None} if ext == "svg" else
+                                                    {"CreationDate": None, "ModDate": None}}
+        path = stem.with_name(f"{stem.name}.{ext}")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, **kwargs)
         paths.append(path)
     plt.close(fig)
     return paths

@@ -224,7 +224,7 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
 
     Writes ``samples.tsv`` (metrics, outlier scores, purity, exclusion and
     warnings per sample), ``correlation.tsv``, ``pca.tsv``, ``purity.tsv``,
-    ``verdict.json`` and the figures (PNG + SVG).
+    ``verdict.json`` and the figures (in ``figures.formats``).
     """
     import anndata as ad
 
@@ -282,6 +282,7 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
     }
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
     design_cols = [c for c in adata.obs.columns if c != "sample"]
+    qc_plots.plots.configure(params["spec"].get("figures"))
     qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, out, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict
@@ -349,18 +350,26 @@ def cell_qc(adata, opts: dict, seed: int = 0) -> pd.DataFrame:
     return table
 
 
-def embed_and_cluster(adata, opts: dict, seed: int = 0):
-    """Normalise, HVG, PCA, neighbours, UMAP and Leiden (scanpy); returns a new AnnData."""
+def embed_and_cluster(adata, opts: dict, seed: int = 0, gpu: bool = False):
+    """Normalise, HVG, PCA, neighbours, UMAP and Leiden; returns a new AnnData.
+
+    scanpy on the CPU; with ``gpu`` the same steps with rapids-singlecell
+    (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
+    """
     import scanpy as sc
 
     a = adata.copy()
     a.X = a.X.astype(np.float32)
     a.layers["counts"] = a.X.copy()
+    n_top = min(opts["n_hvg"], a.n_vars)
+    n_comps = int(min(opts["n_pcs"], a.n_obs - 1, a.n_vars - 1))
+    if gpu:
+        from .gpu import embed_and_cluster_gpu
+
+        return embed_and_cluster_gpu(a, n_top, n_comps, min(15, a.n_obs - 1), opts["leiden_resolution"], seed)
     sc.pp.normalize_total(a, target_sum=1e4)
     sc.pp.log1p(a)
-    n_top = min(opts["n_hvg"], a.n_vars)
     sc.pp.highly_variable_genes(a, n_top_genes=n_top, flavor="seurat")
-    n_comps = int(min(opts["n_pcs"], a.n_obs - 1, a.n_vars - 1))
     sc.pp.pca(a, n_comps=n_comps, mask_var="highly_variable", random_state=seed)
     sc.pp.neighbors(a, n_neighbors=min(15, a.n_obs - 1), random_state=seed)
     sc.tl.umap(a, random_state=seed)
@@ -434,16 +443,18 @@ def lsec_check(clusters: pd.Series, calls: pd.DataFrame, labels: pd.Series, lsec
     }
 
 
-def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, seed: int = 0) -> dict:
+def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, seed: int = 0,
+              gpu="auto") -> dict:
     """Rule entry point: single-cell QC tables and figures into ``outdir``.
 
     Writes ``cells.tsv`` (metrics, doublets, pass/fail with reason, cluster,
     UMAP, signature scores and calls), ``clusters.tsv``, ``verdict.json`` and
-    the figures.
+    the figures. ``gpu`` is ``compute.gpu`` (see :mod:`lsecflow.gpu`).
     """
     import anndata as ad
 
     from . import qc_plots
+    from .gpu import use_gpu
     from .ingest import write_tsv_atomic
 
     spec = params["spec"]
@@ -455,7 +466,7 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
     thresholds = dict(cells.attrs["thresholds"])
     log.info("cell QC thresholds: %s; %d of %d cells pass", thresholds, int(cells["qc_pass"].sum()),
              len(cells))
-    a = embed_and_cluster(adata, opts, seed)
+    a = embed_and_cluster(adata, opts, seed, gpu=use_gpu(gpu, "single-cell QC embedding"))
     markers = load_markers(markers_path, set(a.var["symbol"].astype(str)))
     log.info("marker signatures found: %s", {k: len(v) for k, v in markers.items()})
     scores = score_signatures(a, markers, seed)
@@ -479,6 +490,7 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
     write_tsv_atomic(cells.rename_axis("cell").reset_index(), out / "cells.tsv")
     write_tsv_atomic(calls.rename_axis("cluster").reset_index(), out / "clusters.tsv")
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
+    qc_plots.plots.configure(params["spec"].get("figures"))
     qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, out, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import plots
 from .plots import plt, save
 
 PALETTE = plt.get_cmap("tab10")
@@ -27,20 +28,20 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
     colours, lut = _colours(group)
     # 1. metrics
-    fig, axes = plt.subplots(2, 2, figsize=(max(6, 0.35 * len(samples) + 2), 6), sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(max(6, 0.35 * len(samples) + 2), 6), sharex=True, layout="constrained")
     for ax, (col, label) in zip(axes.ravel(), [("library_size", "library size (reads)"),
                                                ("detected_genes", "detected genes"),
                                                ("mito_fraction", "mitochondrial fraction"),
                                                ("ribo_fraction", "ribosomal fraction")]):
         ax.bar(range(len(samples)), samples[col], color=colours)
-        ax.set_ylabel(label, fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_ylabel(label, fontsize="medium")
+        ax.tick_params(labelsize="small")
     for ax in axes[1]:
         ax.set_xticks(range(len(samples)))
-        ax.set_xticklabels(samples.index, rotation=90, fontsize=6)
+        ax.set_xticklabels(samples.index, rotation=90, fontsize="x-small")
     fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
-               loc="outside upper center", ncol=min(len(lut), 6), fontsize=7, frameon=False)
-    fig.suptitle(f"{name} · sample metrics", fontsize=10)
+               loc="outside upper center", ncol=min(len(lut), 6), fontsize="small", frameon=False)
+    fig.suptitle(f"{name} · sample metrics", fontsize="large")
     save(fig, out / "metrics")
     # 2. correlation heatmap with clustering
     dist = np.clip(1 - corr.to_numpy(), 0, None)
@@ -59,11 +60,11 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     ordered = corr.iloc[order, order]
     im = ax.imshow(ordered.to_numpy(), cmap="viridis", interpolation="nearest")
     ax.set_xticks(range(len(order)))
-    ax.set_xticklabels(ordered.columns, rotation=90, fontsize=6)
+    ax.set_xticklabels(ordered.columns, rotation=90, fontsize="x-small")
     ax.set_yticks(range(len(order)))
-    ax.set_yticklabels(ordered.index, fontsize=6)
+    ax.set_yticklabels(ordered.index, fontsize="x-small")
     fig.colorbar(im, cax=fig.add_subplot(grid[2, 1]), label="Pearson r (VST)")
-    fig.suptitle(f"{name} · sample correlation, average-linkage clustering", fontsize=10)
+    fig.suptitle(f"{name} · sample correlation, average-linkage clustering", fontsize="large")
     save(fig, out / "correlation")
     # 3. PCA, one panel per sample-sheet column
     cols = design_cols or ["all"]
@@ -76,14 +77,14 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
         ax.scatter(scores["PC1"][out_mask], scores["PC2"][out_mask], s=140, facecolors="none", edgecolors="red",
                    linewidths=1.5, label="outlier")
         for s in samples.index[out_mask | samples["excluded"].to_numpy(dtype=bool)]:
-            ax.annotate(s, (scores.at[s, "PC1"], scores.at[s, "PC2"]), fontsize=7, xytext=(4, 4),
+            ax.annotate(s, (scores.at[s, "PC1"], scores.at[s, "PC2"]), fontsize="small", xytext=(4, 4),
                         textcoords="offset points")
         ax.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
         ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)" if len(explained) > 1 else "PC2")
-        ax.set_title(col, fontsize=9)
+        ax.set_title(col, fontsize="medium")
         ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut_c.items()],
-                  fontsize=7, frameon=False)
-    fig.suptitle(f"{name} · PCA of the most variable genes (VST)", fontsize=10)
+                  fontsize="small", frameon=False)
+    fig.suptitle(f"{name} · PCA of the most variable genes (VST)", fontsize="large")
     fig.tight_layout()
     save(fig, out / "pca")
     # 4. purity: marker shares per sample (left) and signature scores (right)
@@ -98,18 +99,18 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
         left += purity[col].fillna(0).to_numpy()
     ax.set_yticks(range(len(purity)))
     labels = [f"{s}  ⚠" if samples.at[s, "warning"] else s for s in purity.index]
-    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_yticklabels(labels, fontsize="small")
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of marker-panel signal (sum of marker CPM)", fontsize=8)
-    ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
+    ax.set_xlabel("share of marker-panel signal (sum of marker CPM)", fontsize="medium")
+    ax.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     scores = purity[score_cols].to_numpy(dtype=float)
     im = hax.imshow(scores, aspect="auto", cmap="magma")
     hax.set_xticks(range(len(score_cols)))
-    hax.set_xticklabels([c.removeprefix("score_") for c in score_cols], rotation=35, ha="right", fontsize=7)
+    hax.set_xticklabels([c.removeprefix("score_") for c in score_cols], rotation=35, ha="right", fontsize="small")
     hax.set_yticks([])
     fig.colorbar(im, ax=hax, fraction=0.05, label="signature score: mean log2(CPM + 1) of its markers")
-    fig.suptitle(f"{name} · LSEC identity and purity panel", fontsize=10)
+    fig.suptitle(f"{name} · LSEC identity and purity panel", fontsize="large")
     fig.tight_layout()
     save(fig, out / "purity")
 
@@ -126,8 +127,8 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
         if thr is not None and np.isfinite(thr):
             ax.axvline(np.log10(max(thr, 1)) if log else thr, color="red", lw=1, label="threshold")
         ax.set_xlabel(f"log10 {col}" if log else col)
-        ax.legend(fontsize=7, frameon=False)
-    fig.suptitle(f"{name} · per-cell QC ({int(cells['qc_pass'].sum())} of {len(cells)} cells pass)", fontsize=10)
+        ax.legend(fontsize="small", frameon=False)
+    fig.suptitle(f"{name} · per-cell QC ({int(cells['qc_pass'].sum())} of {len(cells)} cells pass)", fontsize="large")
     fig.tight_layout()
     save(fig, out / "cell_qc")
     panels = [("leiden", "Leiden cluster"), ("cluster_call", "marker call of cluster")]
@@ -143,24 +144,24 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
             c, lut = _colours(cells[col])
             ax.scatter(cells["UMAP1"], cells["UMAP2"], c=c, s=6)
             ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut.items()],
-                      fontsize=6, frameon=False, loc="best", markerscale=0.8)
-        ax.set_title(title, fontsize=9)
+                      fontsize="x-small", frameon=False, loc="best", markerscale=0.8)
+        ax.set_title(title, fontsize="medium")
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
-    fig.suptitle(f"{name} · UMAP", fontsize=10)
+    fig.suptitle(f"{name} · UMAP", fontsize="large")
     fig.tight_layout()
     save(fig, out / "umap")
     M = calls[[f"mean_score_{s}" for s in signatures]].to_numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(signatures) + 3, 0.35 * len(calls) + 1.8))
     im = ax.imshow(M, cmap="magma", aspect="auto")
     ax.set_xticks(range(len(signatures)))
-    ax.set_xticklabels(signatures, rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels(signatures, rotation=30, ha="right", fontsize="medium")
     ax.set_yticks(range(len(calls)))
     ax.set_yticklabels([f"cluster {c} (n={n}) → {call}" for c, n, call in
-                        zip(calls.index, calls["n_cells"], calls["call"])], fontsize=7)
+                        zip(calls.index, calls["n_cells"], calls["call"])], fontsize="small")
     plt.colorbar(im, ax=ax, fraction=0.04, label="mean signature score")
-    ax.set_title(f"{name} · marker signatures per cluster", fontsize=10)
+    ax.set_title(f"{name} · marker signatures per cluster", fontsize="large")
     fig.tight_layout()
     save(fig, out / "purity")

@@ -14,6 +14,8 @@ def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> Non
         handlers.append(logging.FileHandler(log_path, mode="w"))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=handlers, force=True)
+    for noisy in ("fontTools", "matplotlib"):  # PDF font subsetting logs every table at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run(snakemake, func, *args, **kwargs):

@@ -23,6 +23,13 @@ except LsecflowError as exc:
     raise WorkflowError(f"lsecflow: {exc}") from None
 
 RESULTS = LSEC.results
+
+# compute.gpu: auto | true | false (lsecflow.gpu decides inside each job, on its node).
+# Only `true` asks the scheduler for a GPU (gpu=1; the SLURM plugin submits it as --gpus=1)
+# and uses envs/gpu.yaml; auto uses the core env and a GPU only if one is there.
+GPU_SETTING = LSEC.config["compute"]["gpu"]
+GPU_REQUEST = 1 if GPU_SETTING is True else 0
+SC_ENV = "../../envs/gpu.yaml" if GPU_SETTING is True else "../../envs/core.yaml"
 DATASETS = LSEC.datasets
 
 
@@ -146,17 +153,40 @@ def paracrine_targets(name):
     return targets
 
 
-def qc_figures(kinds):
-    """report()-wrapped PNG + SVG outputs of the QC figures of one dataset."""
+FIGURE_FORMATS = LSEC.config["figures"]["formats"]
+
+# Figure kind -> caption file in workflow/report/ (used by Snakemake's --report and by lsecflow's own report).
+CAPTIONS = {
+    "metrics": "qc_metrics", "correlation": "qc_correlation", "pca": "qc_pca", "purity": "qc_purity",
+    "cell_qc": "qc_cells", "umap": "qc_umap", "sc_purity": "qc_sc_purity",
+    "volcano": "de_volcano", "ma": "de_ma", "heatmap": "de_heatmap",
+    "gsea_dotplot": "enrichment_dotplot", "running_scores": "enrichment_running_scores",
+    "leading_edge": "enrichment_leading_edge",
+    "paracrine_candidates": "paracrine_candidates", "paracrine_pairs": "paracrine_pairs",
+    "paracrine_receivers": "paracrine_receivers",
+}
+
+
+def figure_params(wildcards):
+    """Like dataset_params, plus the dataset's resolved figures: section (for rules that draw)."""
+    return DATASETS[wildcards.dataset].params(figures=True)
+
+
+def figure_files(prefix, kinds, category, caption_of=None):
+    """Named outputs ``<prefix><kind>.<ext>``: one per figure kind and configured format (figures.formats).
+
+    The PNG is registered for Snakemake's report with the kind's caption.
+    ``caption_of`` maps a kind to its CAPTIONS key when the two differ.
+    """
     outs = {}
-    for kind, caption in kinds.items():
-        for ext in ("png", "svg"):
-            outs[f"{kind}_{ext}"] = report(
-                f"{RESULTS}/{{dataset}}/qc/{kind}.{ext}",
-                caption=f"../report/{caption}.rst",
-                category="QC",
-                subcategory="{dataset}",
-            )
+    for kind in kinds:
+        for ext in FIGURE_FORMATS:
+            path = f"{prefix}{kind}.{ext}"
+            key = (caption_of or {}).get(kind, kind)
+            if ext == "png":
+                path = report(path, caption=f"../report/{CAPTIONS[key]}.rst", category=category,
+                              subcategory="{dataset}")
+            outs[f"{kind}_{ext}"] = path
     return outs
 
 
@@ -168,4 +198,96 @@ def all_targets():
         targets.append(f"{RESULTS}/{name}/qc/verdict.json")
         targets += de_targets(name)
         targets += paracrine_targets(name)
+    if LSEC.config["report"]:
+        targets.append(REPORT)
     return targets
+
+
+def _unit_title(ds, unit):
+    contrast = ds.contrasts[unit.rpartition("/")[2]]
+    what = f"{contrast['target']} vs {contrast['reference']}"
+    cell_type = unit.rpartition("/")[0]
+    return f"{ds.cell_types[cell_type]}: {what}" if cell_type else what
+
+
+def report_manifest():
+    """Which files the report shows, per dataset and DE unit (the layout lives here, with the targets)."""
+
+    def figs(prefix, kinds, title, caption_of=None):
+        return [{"path": f"{prefix}{k}.png", "caption": CAPTIONS[(caption_of or {}).get(k, k)],
+                 "title": f"{title} · {k.replace('_', ' ')}"} for k in kinds]
+
+    manifest = {}
+    for name, ds in DATASETS.items():
+        base = f"{RESULTS}/{name}"
+        bulk = ds.assay == "bulk"
+        qc_kinds = ["metrics", "correlation", "pca", "purity"] if bulk else ["cell_qc", "umap", "purity"]
+        entry = {
+            "assay": ds.assay,
+            "species": ds.spec["species"],
+            "description": ds.spec.get("description", ""),
+            "qc": {"verdict": f"{base}/qc/verdict.json",
+                   "table": f"{base}/qc/{'samples' if bulk else 'clusters'}.tsv",
+                   "figures": figs(f"{base}/qc/", qc_kinds, f"{name} QC",
+                                   None if bulk else {"purity": "sc_purity"})},
+            "units": [],
+        }
+        paracrine = set(paracrine_units(name))
+        if paracrine and not bulk:
+            entry["receivers"] = {"table": f"{base}/paracrine/receivers.tsv",
+                                  "figures": figs(f"{base}/figures/", ["paracrine_receivers"], name)}
+        for unit in de_units(name):
+            title = _unit_title(ds, unit)
+            u = {"unit": unit, "title": title, "anchor": re.sub(r"[^A-Za-z0-9_]+", "-", f"{name}-{unit}"),
+                 "de_table": f"{base}/de/{unit}.tsv", "de_summary": f"{base}/de/{unit}.summary.tsv",
+                 "figures": figs(f"{base}/figures/{unit}.", ["volcano", "ma", "heatmap"], title),
+                 "enrichment": [{"collection": c, "gsea": f"{base}/enrichment/{unit}/{c}.gsea.tsv",
+                                 "ora": f"{base}/enrichment/{unit}/{c}.ora.tsv",
+                                 "figures": figs(f"{base}/figures/{unit}.{c}.",
+                                                 ["gsea_dotplot", "running_scores", "leading_edge"], f"{title} · {c}")}
+                                for c in ds.spec["enrichment"]["files"]]}
+            if unit in paracrine:
+                u["paracrine"] = {"candidates": f"{base}/paracrine/{unit}.candidates.tsv",
+                                  "pairs": f"{base}/paracrine/{unit}.pairs.tsv",
+                                  "figures": figs(f"{base}/figures/{unit}.", ["paracrine_candidates", "paracrine_pairs"],
+                                                  title)}
+            entry["units"].append(u)
+        manifest[name] = entry
+    return manifest
+
+
+def _paths(obj):
+    """Every file path in a report manifest (values of keys other than the labels)."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in ("path", "verdict", "table", "de_table", "de_summary", "gsea", "ora", "candidates", "pairs"):
+                yield value
+            else:
+                yield from _paths(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _paths(item)
+
+
+def resolved_config():
+    """The config as this run uses it: defaults filled, paths resolved (written to provenance/)."""
+    return {
+        "config": LSEC.config,
+        "datasets": {n: {"spec": d.spec, "annotation": d.annotation, "cell_types": d.cell_types}
+                     for n, d in DATASETS.items()},
+    }
+
+
+PROVENANCE = {
+    "versions": f"{RESULTS}/provenance/versions.tsv",
+    "inputs": f"{RESULTS}/provenance/inputs.sha256.tsv",
+    "config": f"{RESULTS}/provenance/config.resolved.yaml",
+}
+REPORT = f"{RESULTS}/report.html"
+
+
+def dataset_input_files(name, ds):
+    """(dataset, role, path) of every file a dataset reads (what provenance checksums)."""
+    from lsecflow.provenance import dataset_inputs
+
+    return dataset_inputs(name, ds.spec, ds.annotation)

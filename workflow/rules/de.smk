@@ -11,14 +11,19 @@ rule pseudobulk:
         table=f"{RESULTS}/{{dataset}}/de/pseudobulk_samples.tsv",
     params:
         dataset=dataset_params,
+        gpu=GPU_SETTING,
+        chunk=LSEC.config["compute"]["pseudobulk_chunk"],
     log:
         "logs/pseudobulk/{dataset}.log",
     threads: 1
     resources:
-        mem_mb=lambda wc, input, attempt: max(2000, int(30 * input.size_mb)) * attempt,
-        runtime=lambda wc, attempt: 30 * attempt,
+        # read in chunks of compute.pseudobulk_chunk cells: memory does not grow with the cell count
+        # (1,000,000 cells: see bench/pseudobulk_scale.py and the README)
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, input, attempt: max(30, int(input.size_mb / 50)) * attempt,
+        gpu=GPU_REQUEST,
     conda:
-        "../../envs/core.yaml"
+        SC_ENV
     script:
         "../scripts/pseudobulk.py"
 
@@ -55,17 +60,9 @@ rule de_figures:
         vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
         counts=de_counts,
     output:
-        multiext(
-            f"{RESULTS}/{{dataset}}/figures/{{unit}}",
-            ".volcano.png",
-            ".volcano.svg",
-            ".ma.png",
-            ".ma.svg",
-            ".heatmap.png",
-            ".heatmap.svg",
-        ),
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", ["volcano", "ma", "heatmap"], "DE"),
     params:
-        dataset=dataset_params,
+        dataset=figure_params,
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",

@@ -29,17 +29,10 @@ rule enrichment_figures:
         vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
         counts=de_counts,
     output:
-        multiext(
-            f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}",
-            ".gsea_dotplot.png",
-            ".gsea_dotplot.svg",
-            ".running_scores.png",
-            ".running_scores.svg",
-            ".leading_edge.png",
-            ".leading_edge.svg",
-        ),
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}.",
+                       ["gsea_dotplot", "running_scores", "leading_edge"], "Enrichment"),
     params:
-        dataset=dataset_params,
+        dataset=figure_params,
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}.{wc.collection}",

@@ -10,11 +10,9 @@ rule paracrine_receivers:
     output:
         scores=f"{RESULTS}/{{dataset}}/paracrine/receivers.tsv",
         expression=f"{RESULTS}/{{dataset}}/paracrine/expression.tsv.gz",
-        png=report(f"{RESULTS}/{{dataset}}/figures/paracrine_receivers.png",
-                   caption="../report/paracrine_receivers.rst", category="Paracrine", subcategory="{dataset}"),
-        svg=f"{RESULTS}/{{dataset}}/figures/paracrine_receivers.svg",
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/", ["paracrine_receivers"], "Paracrine"),
     params:
-        dataset=dataset_params,
+        dataset=figure_params,
         seed=LSEC.config["compute"]["seed"],
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/paracrine_receivers",
     log:
@@ -60,15 +58,10 @@ rule paracrine_figures:
         candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
         pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
     output:
-        candidates_png=report(f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_candidates.png",
-                              caption="../report/paracrine_candidates.rst", category="Paracrine",
-                              subcategory="{dataset}"),
-        candidates_svg=f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_candidates.svg",
-        pairs_png=report(f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_pairs.png",
-                         caption="../report/paracrine_pairs.rst", category="Paracrine", subcategory="{dataset}"),
-        pairs_svg=f"{RESULTS}/{{dataset}}/figures/{{unit}}.paracrine_pairs.svg",
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", ["paracrine_candidates", "paracrine_pairs"],
+                       "Paracrine"),
     params:
-        dataset=dataset_params,
+        dataset=figure_params,
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",

@@ -13,16 +13,9 @@ rule qc_bulk:
         pca=f"{RESULTS}/{{dataset}}/qc/pca.tsv",
         purity=f"{RESULTS}/{{dataset}}/qc/purity.tsv",
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
-        **qc_figures(
-            {
-                "metrics": "qc_metrics",
-                "correlation": "qc_correlation",
-                "pca": "qc_pca",
-                "purity": "qc_purity",
-            }
-        ),
+        **figure_files(f"{RESULTS}/{{dataset}}/qc/", ["metrics", "correlation", "pca", "purity"], "QC"),
     params:
-        dataset=dataset_params,
+        dataset=figure_params,
         outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
     wildcard_constraints:
         dataset=BULK_DATASETS,
@@ -47,13 +40,13 @@ rule qc_single_cell:
         cells=f"{RESULTS}/{{dataset}}/qc/cells.tsv",
         clusters=f"{RESULTS}/{{dataset}}/qc/clusters.tsv",
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
-        **qc_figures(
-            {"cell_qc": "qc_cells", "umap": "qc_umap", "purity": "qc_sc_purity"}
-        ),
+        **figure_files(f"{RESULTS}/{{dataset}}/qc/", ["cell_qc", "umap", "purity"], "QC",
+                       caption_of={"purity": "sc_purity"}),
     params:
-        dataset=dataset_params,
+        dataset=figure_params,
         outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
         seed=LSEC.config["compute"]["seed"],
+        gpu=GPU_SETTING,
     wildcard_constraints:
         dataset=SC_DATASETS,
     log:
@@ -62,7 +55,8 @@ rule qc_single_cell:
     resources:
         mem_mb=lambda wc, input, attempt: max(4000, int(80 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
+        gpu=GPU_REQUEST,
     conda:
-        "../../envs/core.yaml"
+        SC_ENV
     script:
         "../scripts/qc_single_cell.py"

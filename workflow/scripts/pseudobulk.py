@@ -3,4 +3,5 @@ from lsecflow.de import run_pseudobulk
 from lsecflow.snake import run
 
 run(snakemake, run_pseudobulk, snakemake.input.counts, snakemake.params.dataset, snakemake.output.h5ad,
-    snakemake.output.table, cells_qc=snakemake.input.get("cells_qc"))
+    snakemake.output.table, cells_qc=snakemake.input.get("cells_qc"),
+    chunk_size=snakemake.params.chunk, gpu=snakemake.params.gpu)

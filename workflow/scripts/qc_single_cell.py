@@ -3,4 +3,5 @@ from lsecflow.qc import run_sc_qc
 from lsecflow.snake import run
 
 run(snakemake, run_sc_qc, snakemake.input.counts, snakemake.params.dataset, snakemake.input.markers,
-    snakemake.params.outdir, seed=snakemake.params.seed)
+    snakemake.params.outdir, seed=snakemake.params.seed,
+    gpu=snakemake.params.gpu)

@@ -1,0 +1,124 @@
+"""The figures: section of the config: validation, merging, and that a paper's
+panel (volcano labels and limits, heatmap genes, pathway dot plot sets) is set
+by the config alone. Figures are drawn from a real run's DE and GSEA tables."""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+from lsecflow import plots
+from lsecflow.config import load_config, merge_figures
+from lsecflow.de import run_figures
+from lsecflow.enrichment import run_enrichment_figures
+from lsecflow.errors import ConfigError
+
+
+def shipped_config() -> dict:
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def test_dataset_figures_merge_over_the_main_section():
+    merged = merge_figures({"font_size": 9, "volcano": {"width": 7, "label_top": 5}},
+                           {"volcano": {"label_top": 0}, "genes_of_interest": ["Mmp9"]}, "ds.yaml")
+    assert merged["font_size"] == 9 and merged["genes_of_interest"] == ["Mmp9"]
+    assert merged["volcano"]["width"] == 7 and merged["volcano"]["label_top"] == 0  # merged key by key
+    assert merged["volcano"]["height"] == 5 and merged["formats"] == ["png", "svg", "pdf"]  # defaults filled
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"formats": ["png"]}, "key 'figures.formats' can only be set in the main config"),
+    ({"volcano": {"lable_top": 3}}, "key 'figures.volcano': Additional properties are not allowed ('lable_top'"),
+    ({"volcano": {"y": "qvalue"}}, "key 'figures.volcano.y': 'qvalue' is not one of ['pvalue', 'padj']"),
+    ({"heatmap": {"genes": "Mmp9"}}, "key 'figures.heatmap.genes': 'Mmp9' is not of type 'array'"),
+])
+def test_bad_dataset_figures_name_the_file_and_key(override, message):
+    with pytest.raises(ConfigError) as err:
+        merge_figures({}, override, "config/datasets/x.yaml")
+    assert "config/datasets/x.yaml" in str(err.value) and message in str(err.value)
+
+
+def test_formats_must_include_png(tmp_path):
+    cfg = shipped_config()
+    cfg["figures"]["formats"] = ["svg", "pdf"]
+    with pytest.raises(ConfigError, match=r"config: key 'figures.formats': must include png \(the HTML report embeds PNG files\); got svg, pdf"):
+        load_config(cfg, roots=[REPO])
+
+
+def test_shipped_config_resolves_figures_per_dataset():
+    lsec = load_config(shipped_config(), roots=[REPO])
+    figs = lsec.datasets["dlpc_liver"].spec["figures"]
+    assert "Il23a" in figs["genes_of_interest"] and figs["formats"] == ["png", "svg", "pdf"]
+    # analyses do not see the figures section, so editing it reruns figure jobs only
+    assert "figures" not in lsec.datasets["dlpc_liver"].params()["spec"]
+    assert "figures" in lsec.datasets["dlpc_liver"].params(figures=True)["spec"]
+
+
+def paper_params(work, panel: dict) -> dict:
+    """Dataset params of the finished run with a paper's figures: block, resolved as the workflow does."""
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    spec = copy.deepcopy(cfg["datasets"]["dlpc_liver"])
+    spec["figures"] = panel
+    cfg["datasets"] = {"dlpc_liver": spec}
+    return load_config(cfg, roots=[work, REPO]).datasets["dlpc_liver"].params(figures=True)
+
+
+def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
+    """A user's figures: block gives exactly the requested heatmap rows, dot-plot sets, labels and formats."""
+    work, _, _ = finished_run
+    monkeypatch.chdir(work)
+    res = work / "results/dlpc_liver"
+    de = pd.read_csv(res / "de/disease_vs_chow.tsv", sep="\t")
+    gsea = pd.read_csv(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv", sep="\t")
+    vst = pd.read_csv(res / "de/disease_vs_chow.vst.tsv.gz", sep="\t", index_col=0)
+    tested = de.dropna(subset=["padj"])
+    genes = tested["symbol"].iloc[[3, 0, 7]].tolist() + ["NotAGene"]
+    sets = gsea["set"].iloc[[5, 1]].tolist() + ["HALLMARK_NOT_A_SET"]
+    focus = tested[tested["log2FoldChange"].abs() < 1].iloc[-1]["symbol"]  # not significant, inside the limits
+    panel = {"font_size": 10, "genes_of_interest": [focus],
+             "volcano": {"label_top": 0, "y": "padj", "xlim": [-2, 2], "ylim": 5, "width": 4, "height": 4},
+             "heatmap": {"genes": genes}, "pathway_dotplot": {"sets": sets, "width": 6}}
+    params = paper_params(work, panel)
+    figs = plots.configure(params["spec"]["figures"])
+    assert plots.plt.rcParams["font.size"] == 10 and plots.FORMATS == ["png", "svg", "pdf"]
+
+    heat = plots.top_gene_heatmap(vst, de, pd.Series("g", index=vst.columns), genes=figs["heatmap"]["genes"])
+    assert [t.get_text() for t in heat.axes[1].get_yticklabels()] == genes[:3]  # exactly these rows, in order
+    assert "not in the matrix: NotAGene" in heat._suptitle.get_text()
+
+    dot = plots.gsea_dotplot(gsea, sets=figs["pathway_dotplot"]["sets"], width=6)
+    shown = [t.get_text() for t in dot.axes[0].get_yticklabels()]
+    assert sorted(shown) == sorted(s if len(s) <= 55 else s[:52] + "..." for s in sets[:2])
+    assert "not tested: HALLMARK_NOT_A_SET" in dot.axes[0].get_xlabel()
+    assert dot.get_size_inches()[0] == 6
+
+    vol = plots.volcano(de, 0.05, 0, figs["genes_of_interest"], n_top=figs["volcano"]["label_top"], y="padj",
+                        xlim=[-2, 2], ylim=5, figsize=(4, 4))
+    ax = vol.axes[0]
+    assert [t.get_text() for t in ax.texts] == [focus]  # label_top 0: only the gene of interest
+    assert (tested["log2FoldChange"].abs() > 2).any()  # so the limits below really clip something
+    for coll in ax.collections:
+        offsets = coll.get_offsets()
+        if len(offsets):
+            assert offsets[:, 0].min() >= -2 and offsets[:, 0].max() <= 2 and offsets[:, 1].max() <= 5
+    assert ax.get_ylabel() == "-log10 adjusted p-value"
+    for f in (heat, dot, vol):
+        plots.plt.close(f)
+
+    # the rule entry points write every configured format with that panel
+    stem = tmp_path / "fig/disease_vs_chow"
+    run_figures(str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
+                str(res / "counts.h5ad"), params, "disease_vs_chow", str(stem))
+    run_enrichment_figures(str(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv"),
+                           str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
+                           str(res / "counts.h5ad"), params, "hallmark", "disease_vs_chow", f"{stem}.hallmark")
+    for kind in ("volcano", "ma", "heatmap", "hallmark.gsea_dotplot"):
+        for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF-"), ("svg", b"<?xml")):
+            assert (tmp_path / f"fig/disease_vs_chow.{kind}.{ext}").read_bytes()[:len(magic)] == magic
+    svg = (tmp_path / "fig/disease_vs_chow.heatmap.svg").read_text()
+    for gene in genes[:3]:
+        assert f">{gene}<" in svg  # text stays text in SVG, and the rows are the panel's genes
+    assert not list((tmp_path / "fig").glob(".*.tmp"))

@@ -1,0 +1,90 @@
+"""compute.gpu: the CPU fallback and its log line everywhere; the GPU path
+against the CPU path only where a GPU and rapids-singlecell are present
+(skipped cleanly otherwise, as in CI)."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, TMS_H5AD
+
+from lsecflow import de, gpu
+from lsecflow.errors import InputDataError
+
+HAS_GPU, WHY = gpu.gpu_status()
+needs_gpu = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU here: {WHY}")
+
+
+def test_auto_and_false_say_which_and_why(caplog):
+    caplog.set_level(logging.INFO, logger="lsecflow.gpu")
+    assert gpu.use_gpu(False, "pseudobulk aggregation") is False
+    assert "pseudobulk aggregation runs on the CPU: compute.gpu is false" in caplog.text
+    caplog.clear()
+    assert gpu.use_gpu("auto", "single-cell QC embedding") is HAS_GPU
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1  # one line, saying which and why
+    if HAS_GPU:
+        assert lines[0].startswith("single-cell QC embedding runs on the GPU (rapids-singlecell): ")
+    else:
+        assert lines[0] == f"single-cell QC embedding runs on the CPU: compute.gpu is auto and {WHY}"
+
+
+@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")
+def test_true_without_a_gpu_is_a_clear_error():
+    with pytest.raises(InputDataError, match=r"config key 'compute.gpu' is true but pseudobulk aggregation cannot "
+                                             r"use a GPU on this node: .*Set compute.gpu: auto"):
+        gpu.use_gpu(True, "pseudobulk aggregation")
+
+
+def test_true_requests_a_gpu_from_the_scheduler(tmp_path):
+    """compute.gpu: true gives the GPU-optional rules gpu=1 (SLURM: --gpus=1) and the GPU env; auto gives neither."""
+    for setting, request in ((True, "gpu=1"), ("auto", "gpu=0")):
+        cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+        cfg["compute"]["gpu"] = setting
+        cfg["datasets"] = {"tms_liver": str(REPO / "config/datasets/tms_liver.yaml")}
+        path = tmp_path / f"config_{setting}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                               "--configfile", str(path), "--directory", str(tmp_path / str(setting)), "--dry-run",
+                               "--printshellcmds"], capture_output=True, text=True, timeout=300, cwd=REPO)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out[-3000:]
+        for rule in ("qc_single_cell", "pseudobulk"):
+            block = out[out.index(f"rule {rule}:"):]
+            block = block[:block.index("\n\n")]
+            assert request in block, block
+
+
+def tms_counts():
+    import anndata as ad
+
+    a = ad.read_h5ad(TMS_H5AD)
+    a.obs["sample"] = a.obs["cell"].astype(str).str.split("_").str[1]
+    return a
+
+
+@needs_gpu
+def test_gpu_pseudobulk_sums_equal_cpu():
+    a = tms_counts()
+    codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
+    n = int(codes.max()) + 1
+    np.testing.assert_array_equal(de.group_sums(a.X, codes, n, 100, gpu=True), de.group_sums(a.X, codes, n, 100))
+
+
+@needs_gpu
+def test_gpu_embedding_agrees_with_cpu():
+    """Documented tolerance (README): Leiden clusters agree with the CPU's at adjusted Rand index >= 0.7."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from lsecflow.qc import embed_and_cluster
+
+    a = tms_counts()
+    opts = {"n_hvg": 500, "n_pcs": 30, "leiden_resolution": 1.0}
+    cpu = embed_and_cluster(a, opts, seed=0)
+    gpu_a = embed_and_cluster(a, opts, seed=0, gpu=True)
+    assert gpu_a.obsm["X_umap"].shape == cpu.obsm["X_umap"].shape
+    assert adjusted_rand_score(cpu.obs["leiden"], gpu_a.obs["leiden"]) >= 0.7

@@ -1,0 +1,147 @@
+"""The HTML report and provenance of a real run (small config of real data),
+opened in a real headless Chromium (Debian's package, installed by
+tests/report/ensure_chromium.sh when missing)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from html.parser import HTMLParser
+from importlib import metadata
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    proc = subprocess.run(["bash", str(REPO / "tests/report/ensure_chromium.sh")], capture_output=True, text=True,
+                          timeout=600)
+    if proc.returncode == 3:
+        pytest.skip(f"chromium could not be installed here: {proc.stderr.strip()[-300:]}")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def body_attributes(page: str) -> dict:
+    """Attributes of the page's <body> (entities decoded)."""
+    found: dict = {}
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "body" and not found:
+                found.update({k: v or "" for k, v in attrs}, seen=True)
+
+    Parser().feed(page)
+    assert found, "no <body> in the rendered page"
+    return found
+
+
+def open_in_browser(chromium: str, page: Path, screenshot: Path) -> dict:
+    """Load ``page`` in headless Chromium: its status as the page's own script recorded it, and a screenshot."""
+    url = page.resolve().as_uri()
+    dom = subprocess.run([chromium, *FLAGS, "--virtual-time-budget=20000", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=300)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    attrs = body_attributes(dom.stdout)
+    shot = subprocess.run([chromium, *FLAGS, "--window-size=1400,1800", "--hide-scrollbars",
+                           f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=300)
+    assert shot.returncode == 0 and screenshot.exists(), shot.stderr[-2000:]
+    return {
+        "status": attrs.get("data-report-status"),
+        "images": int(attrs.get("data-images", -1)),
+        "broken": json.loads(attrs.get("data-broken-images", "[]")),
+        "js_errors": json.loads(attrs.get("data-js-errors", "[]")),
+        "console": [line for line in dom.stderr.splitlines() if "Uncaught" in line],
+    }
+
+
+def is_blank(png: Path) -> bool:
+    """A screenshot with (almost) one colour only."""
+    img = mpimg.imread(png)[..., :3]
+    non_white = (img < 0.95).any(axis=2).mean()
+    return non_white < 0.01 or img.std() < 0.02
+
+
+def expected_figures(work: Path) -> list[Path]:
+    return sorted((work / "results").rglob("*.png"))
+
+
+def test_report_and_provenance_files(finished_run):
+    work, _, proc = finished_run
+    report = work / "results/report.html"
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "lsecflow report" in html
+    # every figure of the run is embedded once, with its caption
+    pngs = expected_figures(work)
+    assert len(pngs) > 40
+    assert html.count("<img ") == len(pngs)
+    assert html.count("data:image/png;base64,") == len(pngs)
+    assert "Volcano plot: log2 fold change" in html and "Running enrichment scores" in html
+    # the overview names the QC verdict, DE counts, pathways and paracrine candidates of each dataset
+    overview = html[html.index("id='overview'"):html.index("<h2 id='dlpc_liver'>")]
+    for text in ("dlpc_liver", "tms_liver", "Purity:", "up</span>", "top pathways (GSEA)", "top paracrine candidates"):
+        assert text in overview
+    summary = pd.read_csv(work / "results/dlpc_liver/de/agonist_vs_chow.summary.tsv", sep="\t").iloc[0]
+    assert f"{summary['up']} up" in overview
+    # every format of every figure is written and linked (default formats: png, svg, pdf)
+    for png in pngs:
+        assert png.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+        assert "<svg" in png.with_suffix(".svg").read_text()[:3000]
+
+    prov = work / "results/provenance"
+    versions = pd.read_csv(prov / "versions.tsv", sep="\t")
+    row = versions[(versions["kind"] == "package") & (versions["name"] == "pydeseq2")].iloc[0]
+    assert row["version"] == metadata.version("pydeseq2")
+    assert {"hallmark", "lsec_tnf_axis"} <= set(versions.loc[versions["kind"] == "gene_set", "name"])
+    assert (versions["kind"] == "conda_pin").sum() > 10
+    inputs = pd.read_csv(prov / "inputs.sha256.tsv", sep="\t")
+    counts = inputs[(inputs["dataset"] == "dlpc_liver") & (inputs["role"] == "counts")].iloc[0]
+    assert counts["sha256"] == hashlib.sha256(Path(counts["path"]).read_bytes()).hexdigest()
+    assert {"sample_sheet", "qc_markers", "paracrine_factors", "receiver:tms_myeloid"} <= set(inputs["role"])
+    resolved = yaml.safe_load((prov / "config.resolved.yaml").read_text())
+    spec = resolved["datasets"]["dlpc_liver"]["spec"]
+    assert spec["de"]["alpha"] == 0.05 and spec["figures"]["volcano"]["label_top"] == 10
+    assert "report written" in (work / "logs/report/report.log").read_text()
+
+
+def test_report_in_headless_chromium(finished_run, chromium, tmp_path):
+    work, _, _ = finished_run
+    shot = tmp_path / "report.png"
+    state = open_in_browser(chromium, work / "results/report.html", shot)
+    assert state["js_errors"] == [] and state["console"] == [], state
+    assert state["broken"] == [], f"figures that did not load: {state['broken']}"
+    assert state["images"] == len(expected_figures(work))
+    assert state["status"] == "ok"
+    assert not is_blank(shot), "the report rendered as a blank page"
+    # keep the screenshot where a person can look at it
+    out = REPO / "results" / "test-artifacts"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report_screenshot.png").write_bytes(shot.read_bytes())
+
+
+def test_browser_check_catches_a_broken_figure_and_a_script_error(finished_run, chromium, tmp_path):
+    """The same check on a damaged copy must fail: one image's data cut, one script that throws, and a blank page."""
+    work, _, _ = finished_run
+    html = (work / "results/report.html").read_text()
+    start = html.index("data:image/png;base64,") + len("data:image/png;base64,")
+    damaged = html[:start] + "AAAA" + html[start + 5000:]
+    damaged = damaged.replace("</main>", "</main><script>undefinedFunctionOfTheReport();</script>", 1)
+    page = tmp_path / "damaged.html"
+    page.write_text(damaged)
+    state = open_in_browser(chromium, page, tmp_path / "damaged.png")
+    assert state["status"] == "problems"
+    assert len(state["broken"]) == 1
+    assert any("undefinedFunctionOfTheReport" in e for e in state["js_errors"])
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body></body></html>")
+    state = open_in_browser(chromium, blank, tmp_path / "blank.png")
+    assert state["status"] is None  # the report's script never ran
+    assert is_blank(tmp_path / "blank.png")

@@ -1,0 +1,82 @@
+"""Synthetic single-cell matrices for scale tests, made by bootstrapping real cells.
+
+SYNTHETIC DATA: every cell is a copy of a real cell (drawn with replacement),
+so expression profiles are real but the cell count, and the sample ids (each
+real sample split into ``replicates`` synthetic ones), are not. The file
+says so in ``uns["lsecflow_synthetic"]``. It is written block by block
+straight into HDF5, so a matrix larger than memory can be made.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int = 0, replicates: int = 10,
+                    chunk_size: int = 100_000, sample_key: str = "sample") -> Path:
+    """Write ``n_cells`` cells drawn with replacement from ``source`` to ``out`` (h5ad, CSR, uncompressed).
+
+    Parameters
+    ----------
+    source
+        Real cells x genes raw counts (in memory; small) with ``obs[sample_key]``.
+    n_cells
+        Cells to write.
+    replicates
+        Each synthetic cell's sample becomes ``<sample>_r<k>``, k drawn in
+        0..replicates-1, so pseudobulk has ``replicates`` x as many samples.
+    chunk_size
+        Cells generated and written per block (bounds memory).
+    """
+    from anndata.io import write_elem
+
+    from .ingest import atomic_path
+
+    rng = np.random.default_rng(seed)
+    X = sp.csr_matrix(source.X, dtype=np.float32)
+    obs_src = source.obs.reset_index(drop=True)
+    out = Path(out)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["encoding-type"], f.attrs["encoding-version"] = "anndata", "0.1.0"
+        group = f.create_group("X")
+        group.attrs["encoding-type"], group.attrs["encoding-version"] = "csr_matrix", "0.1.0"
+        group.attrs["shape"] = (n_cells, source.n_vars)
+        data = group.create_dataset("data", shape=(0,), maxshape=(None,), dtype="float32", chunks=(1 << 20,))
+        indices = group.create_dataset("indices", shape=(0,), maxshape=(None,), dtype="int32", chunks=(1 << 20,))
+        indptr = group.create_dataset("indptr", shape=(n_cells + 1,), dtype="int64")
+        indptr[0] = 0
+        obs_parts = []
+        nnz = 0
+        for start in range(0, n_cells, chunk_size):
+            size = min(chunk_size, n_cells - start)
+            pick = rng.integers(0, source.n_obs, size)
+            block = X[pick]
+            data.resize((nnz + block.nnz,))
+            indices.resize((nnz + block.nnz,))
+            data[nnz:] = block.data
+            indices[nnz:] = block.indices
+            indptr[start + 1:start + size + 1] = block.indptr[1:] + nnz
+            nnz += block.nnz
+            part = obs_src.iloc[pick].copy()
+            part[sample_key] = part[sample_key].astype(str) + "_r" + rng.integers(0, replicates, size).astype(str)
+            part["source_cell"] = source.obs_names[pick]
+            obs_parts.append(part)
+            log.info("synthetic cells written: %d of %d", start + size, n_cells)
+        obs = pd.concat(obs_parts, ignore_index=True)
+        obs.index = [f"synthetic_{i}" for i in range(n_cells)]
+        for col in obs.columns:
+            if obs[col].dtype == object:
+                obs[col] = obs[col].astype("category")
+        write_elem(f, "obs", obs)
+        write_elem(f, "var", source.var)
+        write_elem(f, "uns", {"lsecflow_synthetic": f"SYNTHETIC: {n_cells} cells bootstrapped (seed {seed}) from "
+                                                    f"{source.n_obs} real cells; samples split into {replicates}"})
+    return out

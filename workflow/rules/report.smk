@@ -1,0 +1,53 @@
+# Provenance (versions, resolved config, sha256 of every input) and the one
+# self-contained HTML report. Both are cheap and run on the submitting host.
+
+
+localrules:
+    provenance,
+    report,
+
+
+rule provenance:
+    """Package and gene-set versions, the resolved config, sha256 of every input file."""
+    input:
+        inputs=lambda wc: sorted({f[2] for n, d in DATASETS.items()
+                                  for f in dataset_input_files(n, d)}),
+    output:
+        **PROVENANCE,
+    params:
+        resolved=resolved_config(),
+        manifest=str(Path(workflow.basedir) / "resources/genesets/manifest.tsv"),
+        envs=str(Path(workflow.basedir) / "envs"),
+    log:
+        "logs/provenance/provenance.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/provenance.py"
+
+
+rule report:
+    """One self-contained HTML report: overview, every figure with its caption, tables, provenance."""
+    input:
+        results=sorted(set(_paths(report_manifest()))),
+        **PROVENANCE,
+    output:
+        REPORT,
+    params:
+        manifest=report_manifest(),
+        resolved=resolved_config(),
+        captions=str(Path(workflow.basedir) / "workflow/report"),
+    log:
+        "logs/report/report.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report.py"
