@@ -261,3 +261,20 @@ def test_paracrine_class_unknown(tmp_path, tiny):
     spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
     spec["paracrine"] = {"classes": ["hormone"]}
     expect_failure(tmp_path, spec, "paracrine.classes", "'hormone' is not one of")
+
+
+def test_figures_block_with_a_misspelt_key(tmp_path, tiny):
+    # a dataset's figures: block with a typo in a figure option
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    spec["figures"] = {"volcano": {"label_tops": 5}}
+    expect_failure(tmp_path, spec, "key 'figures.volcano'", "'label_tops'", "allowed keys", "label_top")
+
+
+def test_figures_formats_without_png(tmp_path, tiny):
+    # the main config asks for SVG and PDF only (the report needs PNG)
+    cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))},
+                       figures={"formats": ["svg", "pdf"]})
+    proc = run_snakemake(tmp_path, cfg)
+    assert proc.returncode != 0
+    assert "key 'figures.formats': must include png" in proc.stdout + proc.stderr
+    assert files_under(tmp_path / "results") == []

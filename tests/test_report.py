@@ -85,6 +85,12 @@ def test_report_and_provenance_files(finished_run):
     assert html.count("<img ") == len(pngs)
     assert html.count("data:image/png;base64,") == len(pngs)
     assert "Volcano plot: log2 fold change" in html and "Running enrichment scores" in html
+    # tables carry captions too
+    tested = [p for p in (work / "results").rglob("*.summary.tsv")
+              if pd.read_csv(p, sep="\t").iloc[0]["status"] == "tested"]
+    assert len(tested) >= 4 and html.count("DE table (pydeseq2") == len(tested)
+    assert "Flagged paracrine candidates" in html
+    assert "Preranked GSEA (gseapy) on the Wald statistic" in html
     # the overview names the QC verdict, DE counts, pathways and paracrine candidates of each dataset
     overview = html[html.index("id='overview'"):html.index("<h2 id='dlpc_liver'>")]
     for text in ("dlpc_liver", "tms_liver", "Purity:", "up</span>", "top pathways (GSEA)", "top paracrine candidates"):

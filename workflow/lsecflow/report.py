@@ -242,6 +242,7 @@ def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
                    f"{r.link(unit['de_table'])}</p>")
         out.append(table_html(top, ["symbol", "gene_id", "baseMean", "log2FoldChange", "lfcSE", "pvalue", "padj"],
                               row_class=lambda row: "up" if row["log2FoldChange"] > 0 else "down"))
+        out.append(f"<div class='meta'>{r.caption('table_de')}</div>")
     out.append(r.figures(unit["figures"]))
     return "\n".join(out)
 
@@ -258,6 +259,7 @@ def _enrichment_section(r: Renderer, unit: dict, n_rows: int) -> str:
                        f"{r.link(enr['ora'])}</p>")
             out.append(table_html(gsea.nsmallest(n_rows, ["padj", "pval"]),
                                   ["set", "size", "NES", "pval", "padj", "leading_edge"]))
+            out.append(f"<div class='meta'>{r.caption('table_gsea')}</div>")
         out.append(r.figures(enr["figures"]))
         out.append("</details>")
     return "\n".join(out)
@@ -274,6 +276,7 @@ def _paracrine_section(r: Renderer, unit: dict, n_rows: int) -> str:
            table_html(flagged.head(n_rows), ["rank", "symbol", "class", "priority", "log2FoldChange", "padj",
                                              "n_sources", "receptors"],
                       row_class=lambda row: "up" if row["log2FoldChange"] > 0 else "down"),
+           f"<div class='meta'>{r.caption('table_paracrine')}</div>",
            r.figures(par["figures"])]
     return "\n".join(out)
 

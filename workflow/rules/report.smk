@@ -1,10 +1,6 @@
 # Provenance (versions, resolved config, sha256 of every input) and the one
-# self-contained HTML report. Both are cheap and run on the submitting host.
-
-
-localrules:
-    provenance,
-    report,
+# self-contained HTML report. Both are cheap; on a cluster they are submitted
+# like every other job (tests/test_slurm.py checks that every job was).
 
 
 rule provenance:
@@ -12,6 +8,8 @@ rule provenance:
     input:
         inputs=lambda wc: sorted({f[2] for n, d in DATASETS.items()
                                   for f in dataset_input_files(n, d)}),
+        # after every dataset's ingest succeeded: a run stopped by bad input leaves no provenance behind
+        ingested=expand(f"{RESULTS}/{{dataset}}/counts.h5ad", dataset=list(DATASETS)),
     output:
         **PROVENANCE,
     params:
