@@ -315,10 +315,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_n
     if cell_type is not None:  # pseudobulk ids are "<sample>|<cell type>": label columns by sample
         vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
         groups.index = vst_df.columns
-    what = f"{contrast['target']} vs {contrast['reference']}"
-    if cell_type is not None:
-        what = f"{params['cell_types'][cell_type]}: {what}"
-    title = f"{params['name']} · {what}"
+    title = plots.unit_title(params, contrast_name, cell_type)
     de_opts = spec["de"]
     goi = figs["genes_of_interest"]
     vol, hm = figs["volcano"], figs["heatmap"]

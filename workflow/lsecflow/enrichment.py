@@ -153,10 +153,7 @@ def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad
     de_df = pd.read_csv(de_table, sep="\t")
     ranking = ranking_from_de(de_df)
     sets = read_gmt(spec["enrichment"]["files"][collection])
-    what = f"{contrast['target']} vs {contrast['reference']}"
-    if cell_type is not None:
-        what = f"{params['cell_types'][cell_type]}: {what}"
-    title = f"{params['name']} · {what} · {collection}"
+    title = f"{plots.unit_title(params, contrast_name, cell_type)} · {collection}"
     if res.empty:
         msg = (f"No gene set of {collection} has between its size limits of genes among the "
                f"{len(ranking)} ranked genes, so none was tested.")

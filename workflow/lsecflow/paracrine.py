@@ -327,14 +327,6 @@ def receivers_summary(pairs_out: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------- rule entry points
-def _title(params: dict, contrast_name: str, cell_type: str | None) -> str:
-    c = params["spec"]["contrasts"][contrast_name]
-    what = f"{c['target']} vs {c['reference']}"
-    if cell_type is not None:
-        what = f"{params['cell_types'][cell_type]}: {what}"
-    return f"{params['name']} · {what}"
-
-
 def run_sc_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, stem: str,
                      cells_qc: str | None = None, seed: int = 0) -> pd.DataFrame:
     """Rule entry point (single-cell): sender -> receiver scores for every pair and cell type.
@@ -430,7 +422,7 @@ def run_paracrine_figures(candidates: str, pairs: str, params: dict, contrast_na
 
     plots.configure(params["spec"].get("figures"))
     par = params["spec"]["paracrine"]
-    title = _title(params, contrast_name, cell_type)
+    title = plots.unit_title(params, contrast_name, cell_type)
     cand = pd.read_csv(candidates, sep="\t")
     table = pd.read_csv(pairs, sep="\t")
     flagged = cand[cand["flagged"]]

@@ -62,6 +62,15 @@ def configure(figures: dict | None) -> dict:
     return figures
 
 
+def unit_title(params: dict, contrast_name: str, cell_type: str | None = None) -> str:
+    """Figure title of a DE unit: ``<dataset> · [<cell type>: ]<target> vs <reference>``."""
+    c = params["spec"]["contrasts"][contrast_name]
+    what = f"{c['target']} vs {c['reference']}"
+    if cell_type is not None:
+        what = f"{params['cell_types'][cell_type]}: {what}"
+    return f"{params['name']} · {what}"
+
+
 def _significance(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.Series:
     sig = (res["padj"] < alpha) & (res["log2FoldChange"].abs() > lfc_threshold)
     return pd.Series(np.where(sig & (res["log2FoldChange"] > 0), "up",

@@ -204,11 +204,16 @@ def _top_pathways(unit: dict, n: int = 3) -> str:
     return "<br>".join(parts[:6]) or "<span class='meta'>none at padj &lt; 0.05</span>"
 
 
+def _flagged(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The flagged rows of a candidates table (the column is read back as text or bool)."""
+    return candidates[candidates["flagged"].astype(str).str.lower() == "true"]
+
+
 def _top_candidates(unit: dict, n: int = 5) -> str:
     if not unit.get("paracrine"):
         return "<span class='meta'>-</span>"
     cand = _read_tsv(unit["paracrine"]["candidates"])
-    top = cand[cand["flagged"].astype(str).str.lower() == "true"].head(n)
+    top = _flagged(cand).head(n)
     if top.empty:
         return "<span class='meta'>none flagged</span>"
     return ", ".join(f"{_esc(r['symbol'])} <span class='meta'>({_esc(r['class'])}, "
@@ -270,7 +275,7 @@ def _paracrine_section(r: Renderer, unit: dict, n_rows: int) -> str:
     if not par:
         return ""
     cand = _read_tsv(par["candidates"])
-    flagged = cand[cand["flagged"].astype(str).str.lower() == "true"]
+    flagged = _flagged(cand)
     out = [f"<h4>Paracrine candidates: {len(flagged)} flagged</h4>",
            f"<p class='meta'>full tables: {r.link(par['candidates'])}, {r.link(par['pairs'])}</p>",
            table_html(flagged.head(n_rows), ["rank", "symbol", "class", "priority", "log2FoldChange", "padj",
