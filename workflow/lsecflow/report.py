@@ -121,7 +121,7 @@ def table_html(df: pd.DataFrame, columns: list[str] | None = None, max_chars: in
 
 
 class Renderer:
-    """Builds the report; paths are read relative to ``root`` and linked relative to the report."""
+    """Renders figures and links; files are read as given and linked relative to the report file."""
 
     def __init__(self, out: Path, captions: Path):
         self.out = Path(out)
