@@ -7,7 +7,8 @@ Uses the DE table of the default run (results/dlpc_liver/de/disease_vs_chow.tsv;
 ratio lsecflow / direct (the wrapper's overhead). Machines here are noisy:
 compare the ratios, not the seconds.
 
-    .venv/bin/python bench/enrichment.py [--permutations 1000] [--threads 2] [--collections hallmark ...]
+    .venv/bin/python bench/enrichment.py [--method multilevel|permutation] [--permutations 1000] [--threads 2]
+        [--collections hallmark ...]
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--table", default=str(REPO / "results/dlpc_liver/de/disease_vs_chow.tsv"))
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--method", choices=enrichment.METHODS, default="multilevel")
     parser.add_argument("--collections", nargs="*")
     args = parser.parse_args()
     if not Path(args.table).exists():
@@ -43,19 +45,19 @@ def main() -> None:
     ranking = enrichment.ranking_from_de(table)
     tested = table[table["pvalue"].notna()]
     up = tested.loc[(tested["padj"] < 0.05) & (tested["log2FoldChange"] > 0), "symbol"]
-    print(f"{Path(args.table).name}: {len(ranking)} ranked genes, {args.permutations} permutations, "
-          f"{args.threads} threads")
+    print(f"{Path(args.table).name}: {len(ranking)} ranked genes, GSEA method {args.method}, "
+          f"{args.permutations} permutations, {args.threads} threads")
     for name in args.collections or list(files):
         sets = genesets.read_gmt(files[name])
         lo, hi = ds.spec["enrichment"]["size_limits"].get(name, [15, 500])
         kept = enrichment.filter_sets(sets, ranking.index, lo, hi)
         t0 = time.perf_counter()
-        gp.prerank(rnk=pd.DataFrame({"gene": ranking.index, "score": ranking.to_numpy()}), gene_sets=kept,
-                   min_size=lo, max_size=hi, permutation_num=args.permutations, weight=1.0, seed=0,
-                   threads=args.threads, outdir=None, no_plot=True, verbose=False)
+        gp.prerank(rnk=ranking, gene_sets=kept, min_size=lo, max_size=hi, permutation_num=args.permutations,
+                   weight=1.0, seed=0, threads=args.threads, outdir=None, no_plot=True, verbose=False,
+                   method=args.method)
         direct = time.perf_counter() - t0
         t0 = time.perf_counter()
-        enrichment.gsea(ranking, sets, lo, hi, args.permutations, 0, args.threads)
+        enrichment.gsea(ranking, sets, lo, hi, args.permutations, 0, args.threads, args.method)
         enrichment.ora(up, tested["symbol"], sets, lo, hi)
         ours = time.perf_counter() - t0
         print(f"  {name:18s} {len(kept):5d} sets  lsecflow {ours:7.1f} s  direct gseapy {direct:7.1f} s  "

@@ -16,21 +16,23 @@ from lsecflow.errors import InputDataError
 FGSEA = Path(__file__).parent / "data/fgsea_gse14308"
 
 
-@pytest.fixture(scope="module")
-def fgsea_run():
+@pytest.fixture(scope="module", params=["multilevel", "permutation"])
+def fgsea_run(request):
+    """fgsea's published example run through lsecflow with the shipped defaults (1,000 permutations)."""
     rnk = pd.read_csv(FGSEA / "naive.vs.th1.rnk.gz", sep="\t", dtype={"ID": str})
     ranking = pd.Series(rnk["t"].to_numpy(), index=rnk["ID"].to_numpy())
     ranking = ranking.sort_values(ascending=False, kind="stable")
     sets = genesets.read_gmt(FGSEA / "mouse.reactome.gmt.gz")
-    ours = enrichment.gsea(ranking, sets, min_size=15, max_size=500, permutations=2000, seed=1, threads=2)
+    ours = enrichment.gsea(ranking, sets, min_size=15, max_size=500, permutations=1000, seed=1, threads=2,
+                           method=request.param)
     ours["pathway"] = ours["set"].str.split("_", n=1).str[0]
     ref = pd.read_csv(FGSEA / "fgsea_res.tsv.gz", sep="\t", dtype={"pathway": str})
-    return ours.set_index("pathway"), ref.set_index("pathway")
+    return request.param, ours.set_index("pathway"), ref.set_index("pathway")
 
 
 @pytest.mark.slow
 def test_reproduces_published_fgsea(fgsea_run):
-    ours, ref = fgsea_run
+    method, ours, ref = fgsea_run
     both = ours.index.intersection(ref.index)
     assert len(both) == len(ref) == len(ours)  # same size filter, same sets tested
     rho = spearmanr(ours.loc[both, "NES"], ref.loc[both, "NES"]).statistic
@@ -38,12 +40,101 @@ def test_reproduces_published_fgsea(fgsea_run):
     top_ours = ours.assign(a=-ours["NES"].abs()).sort_values(["padj", "a"]).index[:20]
     sig_ours, sig_ref = set(ours.index[ours["padj"] < 0.05]), set(ref.index[ref["padj"] < 0.05])
     jaccard = len(sig_ours & sig_ref) / len(sig_ours | sig_ref)
-    print(f"Spearman NES {rho:.4f}; top-10 in top-20: {len(set(top_ref) & set(top_ours))}/10; "
+    print(f"{method}: Spearman NES {rho:.4f}; top-10 in top-20: {len(set(top_ref) & set(top_ours))}/10; "
           f"Jaccard padj<0.05 {jaccard:.3f} ({len(sig_ours)} vs {len(sig_ref)})")
     assert rho >= 0.99
     assert set(top_ref) <= set(top_ours)
     assert jaccard >= 0.9
     assert (ours["size"] == ref.loc[ours.index, "size"]).all()
+
+
+@pytest.mark.slow
+def test_pvalues_resolve_below_the_permutation_bound(fgsea_run):
+    """Multilevel (the default) goes below 1/(permutations+1) and agrees with fgsea where fgsea's p is precise."""
+    method, ours, ref = fgsea_run
+    bound = 1 / 1001
+    if method == "permutation":
+        assert ours["pval"].min() == pytest.approx(bound) and ours["log2err"].isna().all()
+        return
+    assert (ours["pval"] < bound).sum() >= 50, ours["pval"].nsmallest(5)
+    assert ours["log2err"].notna().all() and (ours["log2err"] > 0).all()
+    # fgsea saw no permutation as extreme for these: ~1/pval null sets, none as extreme, so the true p lies
+    # below 3 x its pval (95 % upper bound of a zero count); most of them lie far below
+    unresolved = ref.index[ref["nMoreExtreme"] == 0]
+    ratio = ours.loc[unresolved, "pval"] / ref.loc[unresolved, "pval"]
+    print(f"{len(unresolved)} sets fgsea left at its bound: ours / fgsea median {ratio.median():.2g}, max {ratio.max():.2g}")
+    assert (ratio < 3).all() and ratio.median() < 0.1
+    # where fgsea's p rests on >= 20 extreme permutations, the two estimates agree
+    precise = ref.index[ref["nMoreExtreme"] >= 20]
+    lr = np.log2(ours.loc[precise, "pval"] / ref.loc[precise, "pval"])
+    print(f"log2(p ours / p fgsea) over {len(precise)} sets: median {lr.median():.3f}, sd {lr.std():.3f}")
+    assert abs(lr.median()) < 0.15
+    assert (lr.abs() > 1).mean() < 0.05
+
+
+def _symmetric_ranking(n):
+    """Synthetic (planted-truth) ranking: n genes, scores symmetric around 0, so P(ES > 0) = 1/2 exactly."""
+    half = np.linspace(2, 0.05, n // 2)
+    return pd.Series(np.r_[half, -half[::-1]], index=[f"g{i:04d}" for i in range(n)])
+
+
+def _all_es(weights, positions):
+    """Exact ES (weight 1) of every set given as a row of sorted positions."""
+    n, k = len(weights), positions.shape[1]
+    w = weights[positions]
+    cw = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
+    misses = (positions - np.arange(k)) / (n - k)
+    top, bottom = (cw - misses).max(axis=1), (cw - w / w.sum(axis=1, keepdims=True) - misses).min(axis=1)
+    return np.where(top > -bottom, top, bottom)
+
+
+def test_multilevel_pvalues_match_exact_enumeration():
+    """Planted truth: 40 genes, sets of 5 -> all 658,008 sets enumerated, exact p-values down to ~3e-6."""
+    from itertools import combinations
+    ranking = _symmetric_ranking(40)
+    genes = ranking.index.to_numpy()
+    positions = np.array(list(combinations(range(40), 5)))
+    es = _all_es(np.abs(ranking.to_numpy()), positions)
+    pos_es, neg_es = np.sort(es[es > 0]), np.sort(es[es < 0])
+    order = np.argsort(-es, kind="stable")
+    picks = {f"rank{r}": order[r] for r in (0, 1, 10, 100, 1000, 10000, 50000)}
+    picks.update({f"bottom{r}": order[-1 - r] for r in (0, 50, 5000)})
+    sets = {name: list(genes[positions[i]]) for name, i in picks.items()}
+    res = enrichment.gsea(ranking, sets, min_size=5, max_size=5, permutations=1000, seed=0, eps=0).set_index("set")
+
+    def exact(e):  # fgsea's p: P(ES >= e | ES > 0), or the negative mirror
+        if e > 0:
+            return (len(pos_es) - np.searchsorted(pos_es, e - 1e-12)) / len(pos_es)
+        return np.searchsorted(neg_es, e + 1e-12, side="right") / len(neg_es)
+
+    res["exact"] = [exact(es[picks[s]]) for s in res.index]
+    assert np.allclose(res["ES"], [es[picks[s]] for s in res.index])
+    lr = np.log2(res["pval"] / res["exact"])
+    print(res.assign(log2_ratio=lr)[["ES", "pval", "exact", "log2err", "log2_ratio"]].to_string())
+    assert res.loc["rank0", "exact"] < 1 / 1001 and res.loc["rank0", "pval"] < 1 / 1001
+    assert (lr.abs() <= 2.5 * res["log2err"]).all()
+
+
+@pytest.mark.parametrize("n,k", [(200, 6), (1000, 8)])
+def test_multilevel_deep_tail_matches_exact(n, k):
+    """Planted truth: the set of the k top (bottom) genes is the only one with ES = 1 (-1): p = 2 / C(n, k)."""
+    from math import comb
+    ranking = _symmetric_ranking(n)
+    sets = {"top": list(ranking.index[:k]), "bottom": list(ranking.index[-k:])}
+    res = enrichment.gsea(ranking, sets, min_size=k, max_size=k, permutations=1000, seed=0, eps=0)
+    exact = 2 / comb(n, k)
+    lr = np.log2(res["pval"] / exact)
+    print(f"exact {exact:.3g}; ours {res['pval'].tolist()}; log2err {res['log2err'].tolist()}")
+    assert (lr.abs() <= 2.5 * res["log2err"]).all()
+    floored = enrichment.gsea(ranking, sets, min_size=k, max_size=k, permutations=1000, seed=0, eps=1e-6)
+    assert (floored["pval"] == 1e-6).all()  # the eps floor, reported as such
+    perm = enrichment.gsea(ranking, sets, min_size=k, max_size=k, permutations=1000, seed=0, method="permutation")
+    assert np.allclose(perm["pval"], 1 / 1001)  # permutations alone cannot go below their bound
+
+
+def test_unknown_gsea_method_is_refused():
+    with pytest.raises(ValueError, match="multilevel, permutation"):
+        enrichment.gsea(_symmetric_ranking(100), {"a": ["g0001"] * 20}, method="fast")
 
 
 def test_ranking_collapses_duplicates_deterministically():

@@ -95,10 +95,12 @@ def test_enrichment_outputs(finished_run):
     work, _, _ = finished_run
     folder = work / "results/dlpc_liver/enrichment/agonist_vs_chow"
     gsea = pd.read_csv(folder / "hallmark.gsea.tsv", sep="\t")
-    assert list(gsea.columns) == ["set", "size", "set_size", "ES", "NES", "pval", "padj", "fdr_gseapy",
+    assert list(gsea.columns) == ["set", "size", "set_size", "ES", "NES", "pval", "padj", "log2err", "fdr_gseapy",
                                   "leading_edge_size", "leading_edge"]
     assert gsea["set"].str.startswith("HALLMARK_").all() and (gsea["size"] >= 15).all()
-    assert (gsea["pval"] >= 1 / 201 - 1e-12).all() and (gsea["padj"] >= gsea["pval"] - 1e-12).all()  # 10 digits
+    # multilevel p-values (the default): each with its expected error; BH never below the p-value
+    assert (gsea["pval"] > 0).all() and (gsea["log2err"] > 0).all()
+    assert (gsea["padj"] >= gsea["pval"] - 1e-12).all()  # 10 digits
     ora = pd.read_csv(folder / "hallmark.ora.tsv", sep="\t")
     assert set(ora["direction"]) == {"up", "down"}
     assert (work / "results/tms_liver/enrichment/endothelial_cell_of_hepatic_sinusoid/old_vs_young/"
@@ -106,8 +108,9 @@ def test_enrichment_outputs(finished_run):
     for kind in ("gsea_dotplot", "running_scores", "leading_edge"):
         png = work / f"results/dlpc_liver/figures/agonist_vs_chow.hallmark.{kind}.png"
         assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000
-    assert "genes ranked by the Wald statistic" in (
-        work / "logs/enrichment/dlpc_liver/agonist_vs_chow/hallmark.log").read_text()
+    log_text = (work / "logs/enrichment/dlpc_liver/agonist_vs_chow/hallmark.log").read_text()
+    assert "genes ranked by the Wald statistic" in log_text
+    assert "GSEA method multilevel: 200 permutations, multilevel sample size 101, eps 1e-50" in log_text
 
 
 def test_paracrine_outputs(finished_run):

@@ -1,8 +1,18 @@
 """Pathway enrichment: preranked GSEA (gseapy) and over-representation (ORA).
 
-GSEA ranks genes by the DE Wald statistic. Its p-values come from gene-set
-permutations (gseapy); ``padj`` is Benjamini-Hochberg over the sets tested in
-one collection (as fgsea reports), gseapy's own FDR is kept as ``fdr_gseapy``.
+GSEA ranks genes by the DE Wald statistic and runs gseapy's ``prerank``.
+Two ways to its p-values (``enrichment.method``):
+
+* ``multilevel`` (default): fgsea's adaptive multilevel splitting
+  (Korotkevich et al. 2021, as ported in gseapy >= 1.3.1). ``permutations``
+  random gene sets give NES and the p-values of weak sets; strong sets get
+  p-values far below ``1 / permutations`` (down to ``eps``), each with
+  ``log2err``, fgsea's expected error of log2(p).
+* ``permutation``: classic gene-set permutations; p-values cannot go below
+  ``1 / (permutations + 1)``.
+
+``padj`` is Benjamini-Hochberg over the sets tested in one collection (as
+fgsea reports); gseapy's own FDR is kept as ``fdr_gseapy``.
 ORA tests the up- and down-regulated genes against all tested genes with a
 hypergeometric test.
 """
@@ -16,8 +26,9 @@ from scipy.stats import false_discovery_control, hypergeom
 
 log = logging.getLogger(__name__)
 
-GSEA_COLUMNS = ["set", "size", "set_size", "ES", "NES", "pval", "padj", "fdr_gseapy", "leading_edge_size",
-                "leading_edge"]
+GSEA_COLUMNS = ["set", "size", "set_size", "ES", "NES", "pval", "padj", "log2err", "fdr_gseapy",
+                "leading_edge_size", "leading_edge"]
+METHODS = ("multilevel", "permutation")
 
 
 def ranking_from_de(table: pd.DataFrame, column: str = "stat") -> pd.Series:
@@ -47,24 +58,49 @@ def filter_sets(sets: dict[str, list[str]], universe, min_size: int, max_size: i
 
 
 def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max_size: int = 500,
-         permutations: int = 10000, seed: int = 0, threads: int = 1) -> pd.DataFrame:
-    """Preranked GSEA with gseapy (weight 1, gene-set permutations).
+         permutations: int = 1000, seed: int = 0, threads: int = 1, method: str = "multilevel",
+         sample_size: int = 101, eps: float = 1e-50) -> pd.DataFrame:
+    """Preranked GSEA with gseapy (weight 1).
+
+    Parameters
+    ----------
+    ranking
+        Gene -> score, sorted decreasingly (:func:`ranking_from_de`).
+    sets
+        Set name -> genes; sets with ``min_size`` to ``max_size`` genes in the
+        ranking are tested.
+    permutations
+        Random gene sets for NES (and for p-values when ``method`` is
+        ``permutation``, or when they are the more precise estimate).
+    method
+        ``multilevel`` (fgsea's adaptive multilevel splitting; p-values down to
+        ``eps``) or ``permutation`` (p-values down to 1 / (permutations + 1)).
+    sample_size
+        Multilevel: random sets per level (odd; larger is more precise, slower).
+    eps
+        Multilevel: p-values below it are reported as ``eps`` (0: no floor).
 
     Returns
     -------
     pandas.DataFrame
         :data:`GSEA_COLUMNS`: ``size`` = genes of the set found in the
-        ranking, ``set_size`` = genes in the set; sorted by padj, pval,
-        -abs(NES), set.
+        ranking, ``set_size`` = genes in the set, ``log2err`` = fgsea's
+        expected standard deviation of log2(pval) (multilevel only; NaN with
+        ``permutation`` and where gseapy/fgsea could not estimate it); sorted
+        by padj, pval, -abs(NES), set.
     """
     import gseapy as gp
 
+    if method not in METHODS:
+        raise ValueError(f"GSEA method must be one of {', '.join(METHODS)}, not {method!r}")
     kept = filter_sets(sets, ranking.index, min_size, max_size)
     if not kept:
         return pd.DataFrame(columns=GSEA_COLUMNS)
-    rnk = pd.DataFrame({"gene": ranking.index, "score": ranking.to_numpy()})
+    rnk = pd.Series(ranking.to_numpy(dtype=float), index=ranking.index.astype(str))
+    extra = {"sample_size": int(sample_size), "eps": float(eps)} if method == "multilevel" else {}
     res = gp.prerank(rnk=rnk, gene_sets=kept, min_size=min_size, max_size=max_size, permutation_num=permutations,
-                     weight=1.0, seed=seed, threads=max(1, int(threads)), outdir=None, no_plot=True, verbose=False)
+                     weight=1.0, seed=seed, threads=max(1, int(threads)), outdir=None, no_plot=True, verbose=False,
+                     method=method, **extra)
     r = res.res2d
     out = pd.DataFrame({
         "set": r["Term"].astype(str).to_numpy(),
@@ -74,8 +110,16 @@ def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max
         "fdr_gseapy": r["FDR q-val"].astype(float).to_numpy(),
         "leading_edge": r["Lead_genes"].astype(str).str.replace(";", ",").to_numpy(),
     })
-    # gseapy reports p = 0 when no permutation is as extreme: give the permutation bound instead
-    out["pval"] = out["pval"].clip(lower=1.0 / (permutations + 1))
+    if method == "permutation":
+        # gseapy reports p = 0 when no permutation is as extreme: give the permutation bound instead
+        out["pval"] = out["pval"].clip(lower=1.0 / (permutations + 1))
+        out["log2err"] = np.nan
+    else:
+        out["log2err"] = r["log2err"].astype(float).to_numpy()
+        floored = int((out["pval"] <= eps).sum()) if eps > 0 else 0
+        if floored:
+            log.info("%d sets have p-values at the floor eps = %g (the true p-value is smaller; eps: 0 removes "
+                     "the floor)", floored, eps)
     out["size"] = out["set"].map(lambda s: len(kept[s]))
     out["set_size"] = out["set"].map(lambda s: len(sets[s]))
     out["leading_edge_size"] = out["leading_edge"].map(lambda s: len([g for g in s.split(",") if g]))
@@ -123,8 +167,13 @@ def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora
     sets = read_gmt(enr["files"][collection])
     log.info("%s: %d genes ranked by the Wald statistic; %d sets, %d with %d-%d genes in the ranking",
              collection, len(ranking), len(sets), len(filter_sets(sets, ranking.index, lo, hi)), lo, hi)
-    res = gsea(ranking, sets, lo, hi, enr["permutations"], seed, threads)
-    log.info("GSEA: %d sets tested, %d at padj < 0.05", len(res), int((res["padj"] < 0.05).sum()))
+    log.info("GSEA method %s: %d permutations%s, seed %d, %d threads", enr["method"], enr["permutations"],
+             f", multilevel sample size {enr['sample_size']}, eps {enr['eps']:g}" if enr["method"] == "multilevel" else "",
+             seed, threads)
+    res = gsea(ranking, sets, lo, hi, enr["permutations"], seed, threads, enr["method"], enr["sample_size"],
+               enr["eps"])
+    log.info("GSEA: %d sets tested, %d at padj < 0.05, smallest p-value %.3g", len(res),
+             int((res["padj"] < 0.05).sum()), res["pval"].min() if len(res) else np.nan)
     alpha, thr = spec["de"]["alpha"], spec["de"]["lfc_threshold"]
     tested = de_table[de_table["pvalue"].notna()]
     sig = (tested["padj"] < alpha) & (tested["log2FoldChange"].abs() > thr)
