@@ -84,10 +84,12 @@ def test_pair_table_complexes_take_the_minimum():
     pairs = pd.DataFrame({"ligand": ["Tgfb1"], "receptor": ["Tgfbr1_Tgfbr2"], "sources": ["x;y"], "n_sources": [2]})
     expr = pd.DataFrame({"fraction": [0.8, 0.3], "mean": [2.0, 1.0], "present": [True, False]},
                         index=["Tgfbr1", "Tgfbr2"])
-    t = paracrine.pair_table(cand, pairs, {"cells": expr, "empty": expr.iloc[:0]})
-    row = t.set_index("receiver").loc["cells"]
+    both = expr.assign(present=True)
+    t = paracrine.pair_table(cand, pairs, {"cells": expr, "empty": expr.iloc[:0], "both": both}).set_index("receiver")
+    row = t.loc["cells"]
     assert row["receptor_fraction"] == 0.3 and row["receptor_mean"] == 1.0 and not row["present"]
-    assert not t.set_index("receiver").loc["empty", "present"]
+    assert not t.loc["empty", "present"] and t.loc["empty", "receptor_fraction"] == 0.0
+    assert bool(t.loc["both", "present"])
 
 
 def test_receiver_table_with_non_numeric_value_is_named(tmp_path):

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
+from .lrdb import CLASSES
 
 log = logging.getLogger(__name__)
 
-CLASSES = ["cytokine", "chemokine", "growth factor", "protease/ECM regulator", "adhesion/contact", "other secreted"]
+# figure legend order and colours of the classes (lrdb.CLASSES holds the classes in the order they are decided)
 CLASS_COLOURS = {"cytokine": "#d73027", "chemokine": "#fc8d59", "growth factor": "#4575b4",
                  "protease/ECM regulator": "#7b3294", "adhesion/contact": "#1a9850", "other secreted": "#878787"}
 FACTOR_COLUMNS = ["gene", "class", "class_rule", "secreted", "ligand", "n_sources", "sources", "receptors"]
@@ -143,7 +144,11 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
 
 # ---------------------------------------------------------------- receivers
 def _complex_stat(per_gene: pd.DataFrame, complex_names) -> pd.DataFrame:
-    """Per-complex value = minimum over its subunits (NaN when a subunit is missing)."""
+    """Per-complex value = minimum over its subunits (a complex with a subunit missing is left out).
+
+    A single gene is a one-subunit complex; a boolean column becomes "every
+    subunit" (the minimum of 0/1).
+    """
     rows = {}
     for name in complex_names:
         parts = name.split("_")
@@ -298,15 +303,18 @@ def pair_table(candidates: pd.DataFrame, pairs: pd.DataFrame, receivers: dict[st
     flagged = candidates[candidates["flagged"]]
     if top_n:
         flagged = flagged.head(top_n)
+    per_candidate = [(cand, pairs[pairs["ligand"].str.split("_").apply(lambda parts, g=cand["symbol"]: g in parts)])
+                     for cand in flagged.to_dict(orient="records")]
+    receptors = sorted({r for _, mine in per_candidate for r in mine["receptor"]})
+    complexes = {name: _complex_stat(expr[["fraction", "mean", "present"]].astype(float), receptors)
+                 for name, expr in receivers.items()}
     rows = []
-    for cand in flagged.to_dict(orient="records"):
-        mine = pairs[pairs["ligand"].str.split("_").apply(lambda parts, g=cand["symbol"]: g in parts)]
+    for cand, mine in per_candidate:
         for p in mine.itertuples(index=False):
-            parts = p.receptor.split("_")
-            for name, expr in receivers.items():
-                if all(x in expr.index for x in parts):
-                    sub = expr.loc[parts]
-                    frac, mean, present = float(sub["fraction"].min()), float(sub["mean"].min()), bool(sub["present"].all())
+            for name, cx in complexes.items():
+                if p.receptor in cx.index:
+                    frac, mean, present = (float(cx.at[p.receptor, "fraction"]), float(cx.at[p.receptor, "mean"]),
+                                           bool(cx.at[p.receptor, "present"]))
                 else:
                     frac, mean, present = 0.0, np.nan, False
                 rows.append((cand["rank"], cand["symbol"], cand["class"], cand["log2FoldChange"], p.ligand, p.receptor,
@@ -455,7 +463,7 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
                     ha="left" if lfc >= 0 else "right", va="center", fontsize="x-small", color="#555555")
     ax.set_xlabel("log2 fold change (label: padj)   † ligand, secretion not confirmed by CellChat/CellPhoneDB/NABA",
                   fontsize="small")
-    present = [c for c in CLASSES if c in set(t["class"])]
+    present = [c for c in CLASS_COLOURS if c in set(t["class"])]
     ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize="small", frameon=False,
               loc="lower right")
     ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize="medium")
