@@ -11,7 +11,6 @@ from importlib import metadata
 from pathlib import Path
 
 import matplotlib.image as mpimg
-import numpy as np
 import pandas as pd
 import pytest
 import yaml

@@ -8,11 +8,8 @@ defaults (see the output guide in README.md for the remaining differences).
 """
 from __future__ import annotations
 
-import contextlib
-import io as _io
 import logging
 import time
-import warnings
 
 import anndata as ad
 import numpy as np
@@ -20,27 +17,13 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import false_discovery_control
 
+from .deseq2_rules import quiet_pydeseq2
 from .errors import InputDataError
 from .ingest import write_tsv_atomic
 
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
-
-
-@contextlib.contextmanager
-def _quiet():
-    """pydeseq2 prints progress to stdout/stderr; keep it for the log instead."""
-    buf = _io.StringIO()
-    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(buf), \
-            contextlib.redirect_stderr(buf):
-        warnings.simplefilter("always")
-        yield
-    for line in buf.getvalue().splitlines():
-        if line.strip():
-            log.debug("pydeseq2: %s", line.strip())
-    for w in caught:
-        log.info("pydeseq2 warning: %s", w.message)
 
 
 def _dense(X) -> np.ndarray:
@@ -115,7 +98,7 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], base: d
             raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
                                  "among the samples tested; drop it from the design")
     t0 = time.time()
-    with _quiet():
+    with quiet_pydeseq2():
         dds = DeseqDataSet(counts=counts, metadata=meta, design=design, refit_cooks=True,
                            inference=DefaultInference(n_cpus=max(1, int(threads))), quiet=True)
         dds.deseq2()
@@ -144,7 +127,7 @@ def contrast_results(dds, design_columns: list[str], contrast: dict, opts: dict)
     from .deseq2_rules import cooks_outliers, independent_filtering
 
     var, target, ref = contrast["variable"], contrast["target"], contrast["reference"]
-    with _quiet():
+    with quiet_pydeseq2():
         stats = DeseqStats(dds, contrast=[var, target, ref], alpha=opts["alpha"], cooks_filter=False,
                            independent_filter=False, inference=dds.inference, quiet=True)
         stats.summary()
@@ -169,7 +152,7 @@ def contrast_results(dds, design_columns: list[str], contrast: dict, opts: dict)
             raise InputDataError(f"LFC shrinkage needs {ref!r} as base level of {var!r}: fit with base={{{var!r}: {ref!r}}}")
         coef = _coef_name(stats.design_matrix, var, target)
         t0 = time.time()
-        with _quiet():
+        with quiet_pydeseq2():
             stats.lfc_shrink(coeff=coef)
         log.info("LFC shrinkage (apeGLM prior) on %s in %.1f s", coef, time.time() - t0)
         res["log2FoldChange_shrunk"] = stats.results_df["log2FoldChange"]

@@ -26,10 +26,32 @@ pydeseq2 objects.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.stats import f as f_dist
 from scipy.stats import false_discovery_control
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet_pydeseq2():
+    """Run pydeseq2 quietly: its prints go to the log (debug), its warnings to the log (info)."""
+    buf = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(buf), \
+            contextlib.redirect_stderr(buf):
+        warnings.simplefilter("always")
+        yield
+    for line in buf.getvalue().splitlines():
+        if line.strip():
+            log.debug("pydeseq2: %s", line.strip())
+    for w in caught:
+        log.info("pydeseq2 warning: %s", w.message)
 
 
 def clowess(x: np.ndarray, y: np.ndarray, f: float = 2 / 3, iters: int = 3, delta: float | None = None) -> np.ndarray:

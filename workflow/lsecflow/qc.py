@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .deseq2_rules import vst_from_dispersion_fit
+from .deseq2_rules import quiet_pydeseq2, vst_from_dispersion_fit
+from .ingest import write_text_atomic
 from .errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,7 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
     pick = order[np.round(np.linspace(0, len(order) - 1, min(nsub, len(order)))).astype(int)]
     sub = pd.DataFrame(X[:, pick].astype(np.int64), index=counts.index, columns=counts.columns[pick])
     meta = pd.DataFrame({"all": pd.Categorical(["a"] * len(sub))}, index=sub.index)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_pydeseq2():
         dds = DeseqDataSet(counts=sub, metadata=meta, design="~1", quiet=True)
         dds.obs["size_factors"] = sf
         dds.layers["normed_counts"] = sub.to_numpy() / sf[:, None]
@@ -280,7 +278,7 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
         "dominant_signature": purity["dominant"].value_counts().to_dict(),
         "sample_type": opts["sample_type"],
     }
-    (out / "verdict.json").write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", out / "verdict.json")
     design_cols = [c for c in adata.obs.columns if c != "sample"]
     qc_plots.plots.configure(params["spec"].get("figures"))
     qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, out, params["name"])
@@ -489,7 +487,7 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
         verdict.update(lsec_check(clusters, calls, labels, sc_spec["lsec_label"]))
     write_tsv_atomic(cells.rename_axis("cell").reset_index(), out / "cells.tsv")
     write_tsv_atomic(calls.rename_axis("cluster").reset_index(), out / "clusters.tsv")
-    (out / "verdict.json").write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", out / "verdict.json")
     qc_plots.plots.configure(params["spec"].get("figures"))
     qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, out, params["name"])
     log.info("QC verdict: %s", verdict)

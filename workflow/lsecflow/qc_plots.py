@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import plots
 from .plots import plt, save
 
 PALETTE = plt.get_cmap("tab10")
