@@ -103,7 +103,7 @@ def de_targets(name):
     """DE tables and figures of a dataset, one set per unit."""
     tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
     figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name),
-                     kind=["volcano", "ma", "heatmap"])
+                     kind=FIGURE_KINDS["de"])
     enrichment = expand(f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv", unit=de_units(name),
                         collection=list(DATASETS[name].spec["enrichment"]["files"]))
     enrichment_figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
@@ -154,6 +154,18 @@ def paracrine_targets(name):
 
 
 FIGURE_FORMATS = LSEC.config["figures"]["formats"]
+
+# The figures each drawing rule writes, by group (rules, targets and the report all read these lists).
+FIGURE_KINDS = {
+    "qc_bulk": ["metrics", "correlation", "pca", "purity"],
+    "qc_single_cell": ["cell_qc", "umap", "purity"],
+    "de": ["volcano", "ma", "heatmap"],
+    "enrichment": ["gsea_dotplot", "running_scores", "leading_edge"],
+    "receivers": ["paracrine_receivers"],
+    "paracrine": ["paracrine_candidates", "paracrine_pairs"],
+}
+# single-cell QC's purity figure has its own caption
+SC_QC_CAPTIONS = {"purity": "sc_purity"}
 
 # Figure kind -> caption file in workflow/report/ (used by Snakemake's --report and by lsecflow's own report).
 CAPTIONS = {
@@ -221,7 +233,7 @@ def report_manifest():
     for name, ds in DATASETS.items():
         base = f"{RESULTS}/{name}"
         bulk = ds.assay == "bulk"
-        qc_kinds = ["metrics", "correlation", "pca", "purity"] if bulk else ["cell_qc", "umap", "purity"]
+        qc_kinds = FIGURE_KINDS["qc_bulk"] if bulk else FIGURE_KINDS["qc_single_cell"]
         entry = {
             "assay": ds.assay,
             "species": ds.spec["species"],
@@ -229,28 +241,27 @@ def report_manifest():
             "qc": {"verdict": f"{base}/qc/verdict.json",
                    "table": f"{base}/qc/{'samples' if bulk else 'clusters'}.tsv",
                    "figures": figs(f"{base}/qc/", qc_kinds, f"{name} QC",
-                                   None if bulk else {"purity": "sc_purity"})},
+                                   None if bulk else SC_QC_CAPTIONS)},
             "units": [],
         }
         paracrine = set(paracrine_units(name))
         if paracrine and not bulk:
             entry["receivers"] = {"table": f"{base}/paracrine/receivers.tsv",
-                                  "figures": figs(f"{base}/figures/", ["paracrine_receivers"], name)}
+                                  "figures": figs(f"{base}/figures/", FIGURE_KINDS["receivers"], name)}
         for unit in de_units(name):
             title = _unit_title(ds, unit)
             u = {"unit": unit, "title": title, "anchor": re.sub(r"[^A-Za-z0-9_]+", "-", f"{name}-{unit}"),
                  "de_table": f"{base}/de/{unit}.tsv", "de_summary": f"{base}/de/{unit}.summary.tsv",
-                 "figures": figs(f"{base}/figures/{unit}.", ["volcano", "ma", "heatmap"], title),
+                 "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["de"], title),
                  "enrichment": [{"collection": c, "gsea": f"{base}/enrichment/{unit}/{c}.gsea.tsv",
                                  "ora": f"{base}/enrichment/{unit}/{c}.ora.tsv",
                                  "figures": figs(f"{base}/figures/{unit}.{c}.",
-                                                 ["gsea_dotplot", "running_scores", "leading_edge"], f"{title} · {c}")}
+                                                 FIGURE_KINDS["enrichment"], f"{title} · {c}")}
                                 for c in ds.spec["enrichment"]["files"]]}
             if unit in paracrine:
                 u["paracrine"] = {"candidates": f"{base}/paracrine/{unit}.candidates.tsv",
                                   "pairs": f"{base}/paracrine/{unit}.pairs.tsv",
-                                  "figures": figs(f"{base}/figures/{unit}.", ["paracrine_candidates", "paracrine_pairs"],
-                                                  title)}
+                                  "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["paracrine"], title)}
             entry["units"].append(u)
         manifest[name] = entry
     return manifest

@@ -60,7 +60,7 @@ rule de_figures:
         vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
         counts=de_counts,
     output:
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", ["volcano", "ma", "heatmap"], "DE"),
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["de"], "DE"),
     params:
         dataset=figure_params,
         contrast=unit_contrast,

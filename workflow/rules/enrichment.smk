@@ -30,7 +30,7 @@ rule enrichment_figures:
         counts=de_counts,
     output:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}.",
-                       ["gsea_dotplot", "running_scores", "leading_edge"], "Enrichment"),
+                       FIGURE_KINDS["enrichment"], "Enrichment"),
     params:
         dataset=figure_params,
         contrast=unit_contrast,

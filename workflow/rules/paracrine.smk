@@ -10,7 +10,7 @@ rule paracrine_receivers:
     output:
         scores=f"{RESULTS}/{{dataset}}/paracrine/receivers.tsv",
         expression=f"{RESULTS}/{{dataset}}/paracrine/expression.tsv.gz",
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/", ["paracrine_receivers"], "Paracrine"),
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/", FIGURE_KINDS["receivers"], "Paracrine"),
     params:
         dataset=figure_params,
         seed=LSEC.config["compute"]["seed"],
@@ -58,8 +58,7 @@ rule paracrine_figures:
         candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
         pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
     output:
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", ["paracrine_candidates", "paracrine_pairs"],
-                       "Paracrine"),
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["paracrine"], "Paracrine"),
     params:
         dataset=figure_params,
         contrast=unit_contrast,

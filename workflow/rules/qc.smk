@@ -13,7 +13,7 @@ rule qc_bulk:
         pca=f"{RESULTS}/{{dataset}}/qc/pca.tsv",
         purity=f"{RESULTS}/{{dataset}}/qc/purity.tsv",
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
-        **figure_files(f"{RESULTS}/{{dataset}}/qc/", ["metrics", "correlation", "pca", "purity"], "QC"),
+        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_bulk"], "QC"),
     params:
         dataset=figure_params,
         outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
@@ -40,8 +40,8 @@ rule qc_single_cell:
         cells=f"{RESULTS}/{{dataset}}/qc/cells.tsv",
         clusters=f"{RESULTS}/{{dataset}}/qc/clusters.tsv",
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
-        **figure_files(f"{RESULTS}/{{dataset}}/qc/", ["cell_qc", "umap", "purity"], "QC",
-                       caption_of={"purity": "sc_purity"}),
+        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_single_cell"], "QC",
+                       caption_of=SC_QC_CAPTIONS),
     params:
         dataset=figure_params,
         outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
