@@ -226,7 +226,7 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
     """
     import anndata as ad
 
-    from . import qc_plots
+    from . import plots, qc_plots
     from .ingest import write_tsv_atomic
 
     spec = params["spec"]
@@ -280,7 +280,7 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
     }
     write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", out / "verdict.json")
     design_cols = [c for c in adata.obs.columns if c != "sample"]
-    qc_plots.plots.configure(params["spec"].get("figures"))
+    plots.configure(params["spec"].get("figures"))
     qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, out, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict
@@ -451,7 +451,7 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
     """
     import anndata as ad
 
-    from . import qc_plots
+    from . import plots, qc_plots
     from .gpu import use_gpu
     from .ingest import write_tsv_atomic
 
@@ -488,7 +488,7 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
     write_tsv_atomic(cells.rename_axis("cell").reset_index(), out / "cells.tsv")
     write_tsv_atomic(calls.rename_axis("cluster").reset_index(), out / "clusters.tsv")
     write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", out / "verdict.json")
-    qc_plots.plots.configure(params["spec"].get("figures"))
+    plots.configure(params["spec"].get("figures"))
     qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, out, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict
