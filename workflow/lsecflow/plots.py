@@ -281,6 +281,14 @@ def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = "", sets=(), widt
                         c=-np.log10(top["padj"].clip(lower=1e-300)), cmap="viridis", edgecolors="black",
                         linewidths=0.4)
         fig.colorbar(sc, ax=ax, fraction=0.04, label="-log10 padj")
+        # dot size = genes of the set in the ranking: a legend with up to four sizes that occur
+        smax, vals = float(top["size"].max()), np.unique(top["size"].astype(int))
+        if len(vals) > 4:
+            vals = np.unique(np.round(np.linspace(vals.min(), vals.max(), 4)).astype(int))
+        handles = [ax.scatter([], [], s=20 + 180 * v / smax, color="#bbbbbb", edgecolors="black", linewidths=0.4)
+                   for v in vals]
+        ax.legend(handles, [str(v) for v in vals], title="genes in set", loc="best", fontsize="x-small",
+                  title_fontsize="x-small", framealpha=0.8)
         ax.set_yticks(range(len(top)))
         ax.set_yticklabels([s if len(s) <= 55 else s[:52] + "..." for s in top["set"]], fontsize="small")
     ax.axvline(0, color="#444444", lw=0.6)

@@ -263,7 +263,7 @@ def _enrichment_section(r: Renderer, unit: dict, n_rows: int) -> str:
             out.append(f"<p class='meta'>top {n_rows} sets by padj; full tables: {r.link(enr['gsea'])}, "
                        f"{r.link(enr['ora'])}</p>")
             out.append(table_html(gsea.nsmallest(n_rows, ["padj", "pval"]),
-                                  ["set", "size", "NES", "pval", "padj", "leading_edge"]))
+                                  ["set", "size", "NES", "pval", "padj", "log2err", "leading_edge"]))
             out.append(f"<div class='meta'>{r.caption('table_gsea')}</div>")
         out.append(r.figures(enr["figures"]))
         out.append("</details>")
