@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from .deseq2_rules import quiet_pydeseq2, vst_from_dispersion_fit
-from .ingest import write_text_atomic
 from .errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -227,7 +226,7 @@ def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
     import anndata as ad
 
     from . import plots, qc_plots
-    from .ingest import write_tsv_atomic
+    from .ingest import write_text_atomic, write_tsv_atomic
 
     spec = params["spec"]
     opts = spec["qc"]
@@ -453,7 +452,7 @@ def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, se
 
     from . import plots, qc_plots
     from .gpu import use_gpu
-    from .ingest import write_tsv_atomic
+    from .ingest import write_text_atomic, write_tsv_atomic
 
     spec = params["spec"]
     opts = spec["qc"]
