@@ -15,6 +15,7 @@ import pytest
 from conftest import DLPC_COUNTS, REPO, TMS_H5AD, dlpc_dataset, tms_dataset
 
 from lsecflow import paracrine
+from lsecflow.synthetic import spike_counts
 from lsecflow.config import load_dataset
 from lsecflow.errors import ConfigError, InputDataError
 
@@ -106,23 +107,22 @@ def test_single_cell_receivers_rejected_in_config(tmp_path):
 
 
 # ------------------------------------------------------------ positive control (real counts + planted spike)
-def spike_binomial(counts: pd.DataFrame, genes: list[str], samples: list[str], fold: float,
-                   seed: int) -> pd.DataFrame:
-    """SYNTHETIC SPIKE-IN on real counts: raise ``genes`` ``fold``-fold in ``samples``.
-
-    Each spiked count is redrawn as Binomial(library size, fold * count /
-    library size): the expected count is multiplied by ``fold`` and the
-    sampling noise is that of the new depth; the library sizes stay as they
-    are. A zero stays zero.
-    """
-    rng = np.random.default_rng(seed)
-    out = counts.copy()
-    lib = counts[samples].sum(axis=0)
-    for gene in genes:
-        for s in samples:
-            p = min(1.0, fold * counts.at[gene, s] / lib[s])
-            out.at[gene, s] = rng.binomial(int(lib[s]), p)
-    return out
+def test_spike_counts_planted_truth():
+    """The spike multiplies the expected count by ``fold``; zeros stay zero; seeded; no silent clipping."""
+    counts = pd.DataFrame({"s1": [50, 0, 1_000_000 - 50], "s2": [20, 3, 1_000_000 - 23], "s3": [7, 7, 999_986]},
+                          index=["g", "zero_in_s1", "rest"])
+    draws = np.array([spike_counts(counts, ["g", "zero_in_s1"], ["s1", "s2"], fold=4, seed=k).to_numpy()
+                      for k in range(400)])
+    mean = draws.mean(axis=0)
+    assert mean[0, 0] == pytest.approx(200, rel=0.03) and mean[0, 1] == pytest.approx(80, rel=0.05)
+    assert (draws[:, 1, 0] == 0).all() and mean[1, 1] == pytest.approx(12, rel=0.1)
+    assert (draws[:, :, 2] == counts["s3"].to_numpy()).all() and (draws[:, 2, :2] == counts.iloc[2, :2].to_numpy()).all()
+    one = spike_counts(counts, ["g"], ["s1"], fold=4, seed=7)
+    assert one.equals(spike_counts(counts, ["g"], ["s1"], fold=4, seed=7))
+    with pytest.raises(KeyError, match="Nope"):
+        spike_counts(counts, ["Nope"], ["s1"], fold=4, seed=0)
+    with pytest.raises(ValueError, match="exceeds its library size"):
+        spike_counts(counts, ["rest"], ["s1"], fold=4, seed=0)
 
 
 def _dlpc_de(counts: pd.DataFrame, contrast: str) -> pd.DataFrame:
@@ -145,14 +145,14 @@ def _dlpc_de(counts: pd.DataFrame, contrast: str) -> pd.DataFrame:
 @pytest.mark.slow
 def test_spike_in_positive_and_negative_control(mouse_factors):
     """Real DLPC counts, contrast disease_vs_chow. Spike: Mmp9, Tnf, Icam1, Cxcl1 raised four-fold in the
-    Disease samples (synthetic, see spike_binomial). Negative control: the same contrast unmodified."""
+    Disease samples (synthetic, see lsecflow.synthetic.spike_counts). Negative control: the same contrast unmodified."""
     raw = pd.read_csv(DLPC_COUNTS, sep="\t", index_col=0).rename(columns={"Sample724": "Sample725"})
     sheet = pd.read_csv(REPO / "config/samples/dlpc_liver.tsv", sep="\t", dtype=str).set_index("sample")
     ids = {"Mmp9": "ENSMUSG00000017737", "Tnf": "ENSMUSG00000024401", "Icam1": "ENSMUSG00000037405",
            "Cxcl1": "ENSMUSG00000029380"}
     rows = {g: raw.index[raw.index.str.startswith(i + ".")][0] for g, i in ids.items()}
     disease = list(sheet.index[sheet["Group"] == "Disease"])
-    spiked = spike_binomial(raw, list(rows.values()), disease, fold=4, seed=1)
+    spiked = spike_counts(raw, list(rows.values()), disease, fold=4, seed=1)
     par = copy.deepcopy(dlpc_dataset(DLPC_COUNTS).get("paracrine", {}))
     kw = dict(padj_cap=par.get("padj_cap", 10), evidence_saturation=par.get("evidence_saturation", 3))
 
@@ -180,7 +180,7 @@ def test_spike_in_positive_and_negative_control(mouse_factors):
     # The limit is depth, not the method: at 16-fold (baseMean ~14) Tnf passes independent filtering and is
     # flagged among the top 10 with its class (measured 2026-11-22: rank 7, padj 4e-4; at 8-fold, baseMean ~8.5,
     # p 3e-5, it is still filtered).
-    strong = paracrine.rank_candidates(_dlpc_de(spike_binomial(raw, list(rows.values()), disease, fold=16, seed=1),
+    strong = paracrine.rank_candidates(_dlpc_de(spike_counts(raw, list(rows.values()), disease, fold=16, seed=1),
                                                 "disease_vs_chow"), mouse_factors, 0.05, **kw)
     tnf16 = strong[strong["flagged"]].head(10).set_index("symbol")
     assert "Tnf" in tnf16.index and tnf16.at["Tnf", "class"] == "cytokine", strong.head(12)

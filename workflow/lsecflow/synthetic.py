@@ -1,10 +1,14 @@
-"""Synthetic single-cell matrices for scale tests, made by bootstrapping real cells.
+"""Synthetic data made from real counts: bootstrapped cells for scale tests, planted spikes for positive controls.
 
-SYNTHETIC DATA: every cell is a copy of a real cell (drawn with replacement),
+SYNTHETIC DATA (:func:`bootstrap_cells`): every cell is a copy of a real cell (drawn with replacement),
 so expression profiles are real but the cell count, and the sample ids (each
 real sample split into ``replicates`` synthetic ones), are not. The file
 says so in ``uns["lsecflow_synthetic"]``. It is written block by block
 straight into HDF5, so a matrix larger than memory can be made.
+
+SYNTHETIC SPIKE (:func:`spike_counts`): real counts with chosen genes raised
+in chosen samples, the planted truth of the paracrine positive control
+(``tests/test_paracrine.py``, ``bench/spike_in.py``).
 """
 from __future__ import annotations
 
@@ -79,4 +83,46 @@ def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int
         write_elem(f, "var", source.var)
         write_elem(f, "uns", {"lsecflow_synthetic": f"SYNTHETIC: {n_cells} cells bootstrapped (seed {seed}) from "
                                                     f"{source.n_obs} real cells; samples split into {replicates}"})
+    return out
+
+
+def spike_counts(counts: pd.DataFrame, genes: list[str], samples: list[str], fold: float,
+                 seed: int) -> pd.DataFrame:
+    """SYNTHETIC SPIKE-IN on real counts: raise ``genes`` ``fold``-fold in ``samples``.
+
+    Each spiked count is redrawn as ``Binomial(library size, fold * count /
+    library size)`` (binomial resampling): its expectation is the observed
+    count times ``fold`` and its noise is that of sampling at the same depth;
+    library sizes are those of the original columns. A zero stays zero.
+
+    Parameters
+    ----------
+    counts
+        Raw integer counts, genes (rows) x samples (columns).
+    genes, samples
+        Row and column labels to spike.
+    fold
+        Multiplier of the expected count (``fold * count`` may not exceed the
+        library size).
+    seed
+        Seed of the binomial draws (same seed, same spike).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``counts`` with the spiked cells replaced.
+    """
+    missing = [g for g in genes if g not in counts.index] + [s for s in samples if s not in counts.columns]
+    if missing:
+        raise KeyError(f"spike_counts: not in the count matrix: {missing}")
+    rng = np.random.default_rng(seed)
+    out = counts.copy()
+    lib = counts[samples].sum(axis=0)
+    for gene in genes:
+        for s in samples:
+            p = fold * counts.at[gene, s] / lib[s]
+            if p > 1:
+                raise ValueError(f"spike_counts: {fold} x {counts.at[gene, s]} counts of {gene} in {s} exceeds "
+                                 f"its library size {lib[s]}")
+            out.at[gene, s] = rng.binomial(int(lib[s]), p)
     return out
