@@ -8,7 +8,7 @@ import yaml
 from conftest import DLPC_COUNTS, REPO, dlpc_dataset, tms_dataset
 
 from lsecflow.annotation import annotate_genes, make_unique_symbols, strip_version
-from lsecflow.config import load_config, slugify
+from lsecflow.config import RULE_SPEC_KEYS, UndeclaredKeyError, guard_params, load_config, slugify
 from lsecflow.errors import ConfigError
 from lsecflow.formula import parse_design
 from lsecflow.ingest import build_counts
@@ -31,6 +31,52 @@ def test_shipped_config_validates_with_defaults():
     assert list(tms.cell_types.values())[0] == "endothelial cell of hepatic sinusoid"
     assert len(tms.cell_types) == 5
     assert cfg.config["compute"] == {"threads": 2, "seed": 0, "gpu": "auto", "pseudobulk_chunk": 100000}  # defaults
+
+
+def shipped():
+    return load_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), roots=[REPO])
+
+
+def test_rule_params_hold_only_the_declared_keys():
+    dlpc = shipped().datasets["dlpc_liver"]
+    p = dlpc.params(rule="enrichment")
+    assert set(p["spec"]) == {"assay", "species", "enrichment", "de"}
+    assert p["spec"]["de"] == {"alpha": 0.05, "lfc_threshold": dlpc.spec["de"]["lfc_threshold"]}
+    assert p["spec"]["enrichment"] == dlpc.spec["enrichment"] and p["rule"] == "enrichment"
+    ingest = dlpc.params(rule="ingest")["spec"]
+    assert set(ingest["qc"]) == {"markers"} and "figures" not in ingest and "paracrine" not in ingest
+    # plain dicts: Snakemake compares and stores them as parameters
+    assert type(p["spec"]) is dict and type(p["spec"]["de"]) is dict
+
+
+def test_scoped_spec_refuses_undeclared_keys_loudly():
+    spec = guard_params(shipped().datasets["dlpc_liver"].params(rule="enrichment"))["spec"]
+    assert spec["de"]["alpha"] == 0.05 and spec.get("enrichment")["method"] == "multilevel"
+    for read in (lambda: spec["qc"], lambda: spec.get("figures"), lambda: "paracrine" in spec,
+                 lambda: spec["de"]["min_count"], lambda: spec["de"].get("shrink", False)):
+        with pytest.raises(UndeclaredKeyError, match=r"rule 'enrichment' reads dataset key '(qc|figures|paracrine|"
+                                                     r"de\.min_count|de\.shrink)'"):
+            read()
+    assert not issubclass(UndeclaredKeyError, LookupError)  # an `except KeyError` cannot swallow it
+
+
+def test_rule_spec_keys_exist_and_match_the_rules():
+    cfg = shipped()
+    for rule, keys in RULE_SPEC_KEYS.items():
+        for key in keys:
+            section, _, sub = key.partition(".")
+            holders = [d for d in cfg.datasets.values() if section in d.spec and (not sub or sub in d.spec[section])]
+            assert holders, f"RULE_SPEC_KEYS[{rule!r}] names {key!r}, which no shipped dataset has"
+    import re
+    used = set()
+    for smk in (REPO / "workflow/rules").glob("*.smk"):
+        text = smk.read_text()
+        for block in [b for b in re.split(r"(?m)^(?=rule )", text) if b.startswith("rule ")]:
+            name = re.match(r"rule (\w+):", block).group(1)
+            for arg in re.findall(r'rule_params\("(\w+)"\)', block):
+                assert arg == name, f"{smk.name}: rule {name} uses rule_params({arg!r})"
+                used.add(arg)
+    assert used == set(RULE_SPEC_KEYS)
 
 
 @pytest.mark.parametrize("design, error", [

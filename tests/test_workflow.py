@@ -4,6 +4,7 @@ full Tabula Muris Senis sample)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, run_snakemake
 
 
@@ -162,6 +164,36 @@ def test_logs_and_rerun_is_a_no_op(finished_run):
     proc = run_snakemake(work, cfg, "--dry-run")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _planned_rules(work, cfg_path) -> tuple[set[str], str]:
+    proc = run_snakemake(work, cfg_path, "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    return set(re.findall(r"^rule (\w+):", out, flags=re.M)), out
+
+
+@pytest.mark.parametrize("section, key, value, expected", [
+    ("enrichment", "permutations", 300, {"enrichment", "enrichment_figures"}),
+    ("paracrine", "top_n", 7, {"paracrine", "paracrine_figures"}),
+])
+def test_config_edit_reruns_only_the_jobs_that_read_it(finished_run, section, key, value, expected):
+    """Snakemake reruns a job whose parameters changed; each rule gets only the dataset keys it reads
+    (lsecflow.config.RULE_SPEC_KEYS), so one edit replans only its own jobs (plus provenance and report,
+    which record the whole config, and the target rule all). Dry runs of the finished run, config edited."""
+    work, cfg, _ = finished_run
+    original = cfg.read_text()
+    edited = yaml.safe_load(original)
+    ds = edited["datasets"]["dlpc_liver"]
+    ds[section] = {**ds[section], key: value}  # a copy: the small config shares sections by YAML anchor
+    try:  # the same file, edited in place (ingest's parameters name the config file), then restored
+        cfg.write_text(yaml.safe_dump(edited, sort_keys=False))
+        rules, out = _planned_rules(work, cfg)
+    finally:
+        cfg.write_text(original)
+    assert rules == expected | {"provenance", "report", "all"}, out[-3000:]
+    outputs = re.findall(r"^\s+output: .*$", out, flags=re.M)
+    assert not [o for o in outputs if "tms_liver" in o], "\n".join(outputs)
 
 
 def snakemake_cli(*args: str) -> subprocess.CompletedProcess:

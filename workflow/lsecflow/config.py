@@ -67,22 +67,121 @@ class Dataset:
     def contrasts(self) -> dict:
         return self.spec["contrasts"]
 
-    def params(self, figures: bool = False) -> dict:
+    def params(self, figures: bool = False, rule: str | None = None) -> dict:
         """JSON-serialisable parameters handed to the rules' scripts.
 
-        The ``figures`` section is left out unless asked for, so editing a
-        figure setting reruns the figure jobs only, not the analyses.
+        With ``rule`` (a key of :data:`RULE_SPEC_KEYS`) the spec is cut to the
+        keys that rule reads, so editing, say, ``enrichment.permutations``
+        changes the parameters of the enrichment jobs only and Snakemake
+        reruns those (and what depends on their outputs), not QC or DE.
+        ``spec_keys`` then lists what was kept; :func:`lsecflow.snake.run`
+        turns the spec into a :class:`ScopedSpec`, so a rule that reads a key
+        it did not declare fails loudly instead of reading a default.
+        Without ``rule`` the whole spec is given; the ``figures`` section is
+        left out unless ``figures`` is true.
         """
-        spec = self.spec if figures else {k: v for k, v in self.spec.items() if k != "figures"}
-        return {
+        if rule is not None:
+            keys = RULE_SPEC_KEYS[rule]
+            spec = scoped_spec(self.spec, keys)
+        else:
+            spec = self.spec if figures else {k: v for k, v in self.spec.items() if k != "figures"}
+        out = {
             "name": self.name,
-            "source": self.source,
             "spec": spec,
             "format": self.format,
             "annotation": self.annotation,
             "design_columns": self.design_columns,
             "cell_types": self.cell_types,
         }
+        if rule is not None:
+            out["rule"], out["spec_keys"] = rule, list(keys)
+        if rule in (None, "ingest"):
+            # Only ingest's messages name the config file; kept out of the other rules'
+            # parameters so that they do not depend on the file's path.
+            out["source"] = self.source
+        return out
+
+
+#: The dataset keys each rule's function reads: top-level sections, or
+#: ``section.key`` for one key of a section. Everything else is withheld
+#: from that rule's parameters (see :meth:`Dataset.params`).
+RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
+    "ingest": ("assay", "species", "gene_ids", "counts", "samples", "single_cell", "qc.markers"),
+    "qc_bulk": ("assay", "species", "qc", "de.min_count", "de.min_samples", "figures"),
+    "qc_single_cell": ("assay", "species", "qc", "single_cell", "figures"),
+    "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),
+    "de": ("assay", "species", "design", "contrasts", "de", "qc.exclude"),
+    "de_figures": ("assay", "species", "contrasts", "de", "figures"),
+    "enrichment": ("assay", "species", "enrichment", "de.alpha", "de.lfc_threshold"),
+    "enrichment_figures": ("assay", "species", "contrasts", "enrichment", "figures"),
+    "paracrine_receivers": ("assay", "species", "single_cell", "paracrine", "figures"),
+    "paracrine": ("assay", "species", "paracrine", "de.alpha", "de.lfc_threshold"),
+    "paracrine_figures": ("assay", "species", "contrasts", "paracrine", "de.alpha", "figures"),
+}
+
+
+def scoped_spec(spec: dict, keys) -> dict:
+    """The part of ``spec`` named by ``keys`` (``section`` or ``section.key``), as plain dicts."""
+    out: dict = {}
+    for key in keys:
+        section, _, sub = key.partition(".")
+        if section not in spec:
+            continue
+        if not sub:
+            out[section] = copy.deepcopy(spec[section])
+        elif sub in spec[section]:
+            out.setdefault(section, {})[sub] = copy.deepcopy(spec[section][sub])
+    return out
+
+
+class UndeclaredKeyError(RuntimeError):
+    """A rule read a dataset key that :data:`RULE_SPEC_KEYS` does not give it (a bug in lsecflow)."""
+
+
+class ScopedSpec(dict):
+    """A rule's cut of a dataset spec that refuses keys the rule did not declare.
+
+    Reading (``[]``, ``get``, ``in``) an undeclared key raises
+    :class:`UndeclaredKeyError` rather than a ``KeyError`` or a default, so a
+    missing declaration cannot pass silently. Not a ``KeyError``: a caller's
+    ``except KeyError`` must not swallow it.
+    """
+
+    def __init__(self, data: dict, keys, rule: str, path: str = ""):
+        whole = {k.partition(".")[0] for k in keys if "." not in k}
+        parts: dict[str, list[str]] = {}
+        for k in keys:
+            section, _, sub = k.partition(".")
+            if sub and section not in whole:
+                parts.setdefault(section, []).append(sub)
+        self._allowed = whole | set(parts)
+        self._rule, self._path = rule, path
+        super().__init__({k: (ScopedSpec(v, parts[k], rule, f"{path}{k}.") if k in parts else v)
+                          for k, v in data.items()})
+
+    def _check(self, key) -> None:
+        if key not in self._allowed:
+            raise UndeclaredKeyError(f"rule {self._rule!r} reads dataset key '{self._path}{key}', which "
+                                     f"lsecflow.config.RULE_SPEC_KEYS[{self._rule!r}] does not declare")
+
+    def __getitem__(self, key):
+        self._check(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._check(key)
+        return super().get(key, default)
+
+    def __contains__(self, key) -> bool:
+        self._check(key)
+        return super().__contains__(key)
+
+
+def guard_params(params):
+    """``params`` with its spec wrapped in :class:`ScopedSpec` when it was cut for one rule; else as given."""
+    if isinstance(params, dict) and "spec_keys" in params and not isinstance(params["spec"], ScopedSpec):
+        params = dict(params, spec=ScopedSpec(params["spec"], params["spec_keys"], params["rule"]))
+    return params
 
 
 @dataclass

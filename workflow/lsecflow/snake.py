@@ -23,8 +23,14 @@ def run(snakemake, func, *args, **kwargs):
 
     An :class:`~lsecflow.errors.LsecflowError` is written to the log as one
     clear message and the job exits non-zero (Snakemake then removes the
-    job's outputs, so nothing partial is left).
+    job's outputs, so nothing partial is left). Parameters cut for one rule
+    (``Dataset.params(rule=...)``) reach ``func`` wrapped in
+    :class:`~lsecflow.config.ScopedSpec`.
     """
+    from .config import guard_params
+
+    args = tuple(guard_params(a) for a in args)
+    kwargs = {k: guard_params(v) for k, v in kwargs.items()}
     setup_logging(snakemake.log[0] if len(snakemake.log) else None)
     log = logging.getLogger("lsecflow")
     import os

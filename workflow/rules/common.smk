@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from lsecflow.config import load_config
+from lsecflow.config import RULE_SPEC_KEYS, load_config
 from lsecflow.errors import LsecflowError
 
 
@@ -56,9 +56,15 @@ wildcard_constraints:
     unit="|".join(map(re.escape, ALL_UNITS)),
 
 
-def dataset_params(wildcards):
-    """Validated spec of one dataset, handed to its scripts."""
-    return DATASETS[wildcards.dataset].params()
+def rule_params(rule_name):
+    """Params function for ``rule_name``: the dataset's validated spec cut to the keys that rule reads.
+
+    The keys are listed in lsecflow.config.RULE_SPEC_KEYS, so a config edit
+    changes (and reruns) only the jobs that read the edited key.
+    """
+    if rule_name not in RULE_SPEC_KEYS:
+        raise WorkflowError(f"rule_params: no RULE_SPEC_KEYS entry for rule {rule_name!r}")
+    return lambda wildcards: DATASETS[wildcards.dataset].params(rule=rule_name)
 
 
 def ingest_inputs(wildcards):
@@ -177,11 +183,6 @@ CAPTIONS = {
     "paracrine_candidates": "paracrine_candidates", "paracrine_pairs": "paracrine_pairs",
     "paracrine_receivers": "paracrine_receivers",
 }
-
-
-def figure_params(wildcards):
-    """Like dataset_params, plus the dataset's resolved figures: section (for rules that draw)."""
-    return DATASETS[wildcards.dataset].params(figures=True)
 
 
 def figure_files(prefix, kinds, category, caption_of=None):

@@ -10,7 +10,7 @@ rule pseudobulk:
         h5ad=f"{RESULTS}/{{dataset}}/de/pseudobulk.h5ad",
         table=f"{RESULTS}/{{dataset}}/de/pseudobulk_samples.tsv",
     params:
-        dataset=dataset_params,
+        dataset=rule_params("pseudobulk"),
         gpu=GPU_SETTING,
         chunk=LSEC.config["compute"]["pseudobulk_chunk"],
     log:
@@ -38,7 +38,7 @@ rule de:
         normalized=f"{RESULTS}/{{dataset}}/de/{{unit}}.normalized_counts.tsv.gz",
         vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
     params:
-        dataset=dataset_params,
+        dataset=rule_params("de"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
     log:
@@ -62,7 +62,7 @@ rule de_figures:
     output:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["de"], "DE"),
     params:
-        dataset=figure_params,
+        dataset=rule_params("de_figures"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",

@@ -7,7 +7,7 @@ rule enrichment:
         gsea=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
         ora=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.ora.tsv",
     params:
-        dataset=dataset_params,
+        dataset=rule_params("enrichment"),
         seed=LSEC.config["compute"]["seed"],
     log:
         "logs/enrichment/{dataset}/{unit}/{collection}.log",
@@ -32,7 +32,7 @@ rule enrichment_figures:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}.",
                        FIGURE_KINDS["enrichment"], "Enrichment"),
     params:
-        dataset=figure_params,
+        dataset=rule_params("enrichment_figures"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}.{wc.collection}",

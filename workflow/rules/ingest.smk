@@ -5,7 +5,7 @@ rule ingest:
     output:
         f"{RESULTS}/{{dataset}}/counts.h5ad",
     params:
-        dataset=dataset_params,
+        dataset=rule_params("ingest"),
     log:
         "logs/ingest/{dataset}.log",
     threads: 1

@@ -12,7 +12,7 @@ rule paracrine_receivers:
         expression=f"{RESULTS}/{{dataset}}/paracrine/expression.tsv.gz",
         **figure_files(f"{RESULTS}/{{dataset}}/figures/", FIGURE_KINDS["receivers"], "Paracrine"),
     params:
-        dataset=figure_params,
+        dataset=rule_params("paracrine_receivers"),
         seed=LSEC.config["compute"]["seed"],
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/paracrine_receivers",
     log:
@@ -37,7 +37,7 @@ rule paracrine:
         candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
         pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
     params:
-        dataset=dataset_params,
+        dataset=rule_params("paracrine"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
     log:
@@ -60,7 +60,7 @@ rule paracrine_figures:
     output:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["paracrine"], "Paracrine"),
     params:
-        dataset=figure_params,
+        dataset=rule_params("paracrine_figures"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",

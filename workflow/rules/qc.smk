@@ -15,7 +15,7 @@ rule qc_bulk:
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
         **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_bulk"], "QC"),
     params:
-        dataset=figure_params,
+        dataset=rule_params("qc_bulk"),
         outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
     wildcard_constraints:
         dataset=BULK_DATASETS,
@@ -43,7 +43,7 @@ rule qc_single_cell:
         **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_single_cell"], "QC",
                        caption_of=SC_QC_CAPTIONS),
     params:
-        dataset=figure_params,
+        dataset=rule_params("qc_single_cell"),
         outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
         seed=LSEC.config["compute"]["seed"],
         gpu=GPU_SETTING,
