@@ -53,8 +53,8 @@ def test_shipped_config_resolves_figures_per_dataset():
     figs = lsec.datasets["dlpc_liver"].spec["figures"]
     assert "Il23a" in figs["genes_of_interest"] and figs["formats"] == ["png", "svg", "pdf"]
     # analyses do not see the figures section, so editing it reruns figure jobs only
-    assert "figures" not in lsec.datasets["dlpc_liver"].params()["spec"]
-    assert "figures" in lsec.datasets["dlpc_liver"].params(figures=True)["spec"]
+    assert "figures" not in lsec.datasets["dlpc_liver"].params(rule="de")["spec"]
+    assert "figures" in lsec.datasets["dlpc_liver"].params(rule="de_figures")["spec"]
 
 
 def paper_params(work, panel: dict) -> dict:
@@ -63,7 +63,7 @@ def paper_params(work, panel: dict) -> dict:
     spec = copy.deepcopy(cfg["datasets"]["dlpc_liver"])
     spec["figures"] = panel
     cfg["datasets"] = {"dlpc_liver": spec}
-    return load_config(cfg, roots=[work, REPO]).datasets["dlpc_liver"].params(figures=True)
+    return load_config(cfg, roots=[work, REPO]).datasets["dlpc_liver"].params()
 
 
 def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):

@@ -67,7 +67,7 @@ class Dataset:
     def contrasts(self) -> dict:
         return self.spec["contrasts"]
 
-    def params(self, figures: bool = False, rule: str | None = None) -> dict:
+    def params(self, rule: str | None = None) -> dict:
         """JSON-serialisable parameters handed to the rules' scripts.
 
         With ``rule`` (a key of :data:`RULE_SPEC_KEYS`) the spec is cut to the
@@ -77,14 +77,13 @@ class Dataset:
         ``spec_keys`` then lists what was kept; :func:`lsecflow.snake.run`
         turns the spec into a :class:`ScopedSpec`, so a rule that reads a key
         it did not declare fails loudly instead of reading a default.
-        Without ``rule`` the whole spec is given; the ``figures`` section is
-        left out unless ``figures`` is true.
+        Without ``rule`` (tests, benchmarks) the whole spec is given.
         """
         if rule is not None:
             keys = RULE_SPEC_KEYS[rule]
             spec = scoped_spec(self.spec, keys)
         else:
-            spec = self.spec if figures else {k: v for k, v in self.spec.items() if k != "figures"}
+            spec = self.spec
         out = {
             "name": self.name,
             "spec": spec,
@@ -120,17 +119,28 @@ RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _split_keys(keys) -> dict[str, list[str] | None]:
+    """``section`` / ``section.key`` entries as ``{section: None (whole) or [key, ...]}``, in declared order."""
+    out: dict[str, list[str] | None] = {}
+    for key in keys:
+        section, _, sub = key.partition(".")
+        if not sub:
+            out[section] = None
+        elif out.get(section, []) is not None:
+            out.setdefault(section, []).append(sub)
+    return out
+
+
 def scoped_spec(spec: dict, keys) -> dict:
     """The part of ``spec`` named by ``keys`` (``section`` or ``section.key``), as plain dicts."""
     out: dict = {}
-    for key in keys:
-        section, _, sub = key.partition(".")
+    for section, subs in _split_keys(keys).items():
         if section not in spec:
             continue
-        if not sub:
+        if subs is None:
             out[section] = copy.deepcopy(spec[section])
-        elif sub in spec[section]:
-            out.setdefault(section, {})[sub] = copy.deepcopy(spec[section][sub])
+        elif part := {k: copy.deepcopy(spec[section][k]) for k in subs if k in spec[section]}:
+            out[section] = part
     return out
 
 
@@ -148,15 +158,10 @@ class ScopedSpec(dict):
     """
 
     def __init__(self, data: dict, keys, rule: str, path: str = ""):
-        whole = {k.partition(".")[0] for k in keys if "." not in k}
-        parts: dict[str, list[str]] = {}
-        for k in keys:
-            section, _, sub = k.partition(".")
-            if sub and section not in whole:
-                parts.setdefault(section, []).append(sub)
-        self._allowed = whole | set(parts)
+        split = _split_keys(keys)
+        self._allowed = set(split)
         self._rule, self._path = rule, path
-        super().__init__({k: (ScopedSpec(v, parts[k], rule, f"{path}{k}.") if k in parts else v)
+        super().__init__({k: (ScopedSpec(v, split[k], rule, f"{path}{k}.") if split.get(k) else v)
                           for k, v in data.items()})
 
     def _check(self, key) -> None:
