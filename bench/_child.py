@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_mod
 import resource
 import time
 
@@ -18,7 +19,13 @@ def measure(target, *args) -> tuple[float, float, object]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_wrapper, args=(target, args, queue))
     proc.start()
-    result = queue.get()
+    while True:  # a child that dies (an exception, the OOM killer) never answers: stop instead of waiting forever
+        try:
+            result = queue.get(timeout=2)
+            break
+        except queue_mod.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"benchmark child died with exit code {proc.exitcode} (its traceback is above)")
     proc.join()
     if proc.exitcode:
         raise RuntimeError(f"benchmark child failed with exit code {proc.exitcode}")

@@ -10,10 +10,14 @@ the ~0.2 GiB of Python + anndata + scanpy imports):
   reference  in memory: read the whole h5ad, sum per (sample, cell type) at once
   lsecflow   what the pseudobulk rule does: open the h5ad backed (on disk) and
              sum --chunk cells at a time
+  gpu        (--gpu) the same backed, chunked read, each block summed on the
+             GPU with cupy (what compute.gpu does for this rule)
 The reference runs at 100k only unless --reference-all. Ratios lsecflow /
-reference are printed (same machine, same session: compare ratios, not seconds).
+reference and gpu / lsecflow are printed (same machine, same session: compare
+ratios, not seconds). Every step's pseudobulk matrix must be identical (SHA-256
+of the summed counts), or the benchmark stops.
 
-    .venv/bin/python bench/pseudobulk_scale.py [--cells 100000 1000000] [--chunk 100000] [--workdir DIR]
+    .venv/bin/python bench/pseudobulk_scale.py [--cells 100000 1000000] [--chunk 100000] [--workdir DIR] [--gpu]
 """
 from __future__ import annotations
 
@@ -47,24 +51,35 @@ def make(n_cells: int, path: str) -> None:
     bootstrap_cells(real_cells(), n_cells, path, seed=0)
 
 
-def in_memory(path: str) -> int:
+def digest(pb) -> str:
+    """SHA-256 of a pseudobulk matrix's row names and int64 counts."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256("\n".join(pb.obs_names).encode())
+    h.update(np.ascontiguousarray(pb.X, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def in_memory(path: str) -> str:
     import anndata as ad
 
     from lsecflow.de import pseudobulk
 
     adata = ad.read_h5ad(path)
     pb, _ = pseudobulk(adata, "sample", "cell_type", 10, 0, chunk_size=adata.n_obs)
-    return int(pb.X.sum())
+    return digest(pb)
 
 
-def chunked(path: str, chunk: int) -> int:
+def chunked(path: str, chunk: int, gpu: bool = False) -> str:
     import anndata as ad
 
     from lsecflow.de import pseudobulk
 
     adata = ad.read_h5ad(path, backed="r")
-    pb, _ = pseudobulk(adata, "sample", "cell_type", 10, 0, chunk_size=chunk)
-    return int(pb.X.sum())
+    pb, _ = pseudobulk(adata, "sample", "cell_type", 10, 0, chunk_size=chunk, gpu=gpu)
+    return digest(pb)
 
 
 def main() -> None:
@@ -75,6 +90,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=100_000)
     parser.add_argument("--workdir", default="/tmp/lsecflow-bench")
     parser.add_argument("--reference-all", action="store_true", help="run the in-memory reference at every size")
+    parser.add_argument("--gpu", action="store_true", help="also sum on the GPU (needs cupy and a CUDA device)")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -92,11 +108,17 @@ def main() -> None:
             ref_wall, ref_rss, ref_total = measure(in_memory, str(path))
             assert ref_total == total, "chunked and in-memory sums differ"
             row.update(reference_s=ref_wall, reference_MiB=ref_rss)
+        if args.gpu:
+            gpu_wall, gpu_rss, gpu_total = measure(chunked, str(path), args.chunk, True)
+            assert gpu_total == total, "GPU and CPU sums differ"
+            row.update(gpu_s=gpu_wall, gpu_MiB=gpu_rss)
         rows.append(row)
         print(f"{n:>9,} cells: lsecflow (backed, chunk {args.chunk:,}) {wall:7.1f} s {rss:7.0f} MiB"
               + (f" | reference (in memory) {row['reference_s']:7.1f} s {row['reference_MiB']:7.0f} MiB | "
                  f"ratio time {wall / row['reference_s']:.2f}, memory {rss / row['reference_MiB']:.2f}"
-                 if "reference_s" in row else ""), flush=True)
+                 if "reference_s" in row else "")
+              + (f" | gpu {row['gpu_s']:7.1f} s {row['gpu_MiB']:7.0f} MiB host | ratio gpu/cpu time "
+                 f"{row['gpu_s'] / wall:.2f} (identical sums)" if "gpu_s" in row else ""), flush=True)
     big = max(rows, key=lambda r: r["cells"])
     print(f"peak RSS at {big['cells']:,} cells: {big['chunked_MiB'] / 1024:.2f} GiB "
           f"({'within' if big['chunked_MiB'] <= 4096 else 'OVER'} the 4 GiB budget)")

@@ -1,6 +1,7 @@
 """compute.gpu: the CPU fallback and its log line everywhere; the GPU path
-against the CPU path only where a GPU and rapids-singlecell are present
-(skipped cleanly otherwise, as in CI)."""
+against the CPU path only where a CUDA GPU and its libraries are present
+(cupy for the pseudobulk sums, rapids-singlecell too for the embedding;
+skipped cleanly otherwise, as in CI)."""
 from __future__ import annotations
 
 import logging
@@ -17,6 +18,8 @@ from lsecflow.errors import InputDataError
 
 HAS_GPU, WHY = gpu.gpu_status()
 needs_gpu = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU here: {WHY}")
+HAS_CUPY_GPU, WHY_CUPY = gpu.gpu_status("cupy")
+needs_cupy_gpu = pytest.mark.skipif(not HAS_CUPY_GPU, reason=f"no usable GPU here: {WHY_CUPY}")
 
 
 def test_auto_and_false_say_which_and_why(caplog):
@@ -31,13 +34,19 @@ def test_auto_and_false_say_which_and_why(caplog):
         assert lines[0].startswith("single-cell QC embedding runs on the GPU (rapids-singlecell): ")
     else:
         assert lines[0] == f"single-cell QC embedding runs on the CPU: compute.gpu is auto and {WHY}"
+    caplog.clear()
+    # the pseudobulk sums need cupy alone, so a node without rapids-singlecell still sums on its GPU
+    assert gpu.use_gpu("auto", "pseudobulk aggregation", needs="cupy") is HAS_CUPY_GPU
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith("pseudobulk aggregation runs on the GPU (cupy): ") if HAS_CUPY_GPU else \
+        line == f"pseudobulk aggregation runs on the CPU: compute.gpu is auto and {WHY_CUPY}"
 
 
-@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")
+@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU and rapids-singlecell")
 def test_true_without_a_gpu_is_a_clear_error():
-    with pytest.raises(InputDataError, match=r"config key 'compute.gpu' is true but pseudobulk aggregation cannot "
+    with pytest.raises(InputDataError, match=r"config key 'compute.gpu' is true but single-cell QC embedding cannot "
                                              r"use a GPU on this node: .*Set compute.gpu: auto"):
-        gpu.use_gpu(True, "pseudobulk aggregation")
+        gpu.use_gpu(True, "single-cell QC embedding")
 
 
 def test_true_requests_a_gpu_from_the_scheduler(tmp_path):
@@ -67,12 +76,44 @@ def tms_counts():
     return a
 
 
-@needs_gpu
+def test_group_sums_kernel_equals_sparse_product():
+    """The GPU path's arithmetic (gpu.group_sums_flat), run here with numpy on the real TMS counts:
+    the same integer sums as the CPU path's sparse product, left-out rows included."""
+    import scipy.sparse as sp
+
+    a = tms_counts()
+    X = sp.csr_matrix(a.X)
+    codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
+    n = int(codes.max()) + 1
+    codes[::7] = -1  # left out, as cells failing QC are
+    keep = np.flatnonzero(codes >= 0)
+    block = X[keep]
+    flat = gpu.group_sums_flat(np, block.indptr, block.indices, block.data, codes[keep], n, X.shape[1])
+    np.testing.assert_array_equal(flat, de.group_sums(X, codes, n, 100))
+    assert flat.sum() == block.sum(dtype=np.float64) > 0
+
+
+@needs_cupy_gpu
 def test_gpu_pseudobulk_sums_equal_cpu():
     a = tms_counts()
     codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
     n = int(codes.max()) + 1
     np.testing.assert_array_equal(de.group_sums(a.X, codes, n, 100, gpu=True), de.group_sums(a.X, codes, n, 100))
+
+
+@needs_cupy_gpu
+def test_gpu_pseudobulk_backed_with_mask_equals_cpu():
+    """What the pseudobulk rule does: the h5ad read backed, in blocks, with QC-failed cells left out."""
+    import anndata as ad
+
+    a = ad.read_h5ad(TMS_H5AD, backed="r")
+    a.obs["sample"] = a.obs["cell"].astype(str).str.split("_").str[1]
+    mask = np.random.default_rng(0).random(a.n_obs) < 0.8
+    cpu, cpu_cells = de.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777)
+    dev, dev_cells = de.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777, gpu=True)
+    assert cpu.n_obs > 5 and list(dev.obs_names) == list(cpu.obs_names)
+    np.testing.assert_array_equal(np.asarray(dev.X), np.asarray(cpu.X))
+    assert dev_cells.equals(cpu_cells)
 
 
 @needs_gpu

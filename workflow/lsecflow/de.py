@@ -195,7 +195,7 @@ def group_sums(X, codes: np.ndarray, n_groups: int, chunk_size: int = 100_000, g
     codes
         Group of each row (0 .. n_groups-1); -1 leaves a row out.
     gpu
-        Multiply on the GPU (cupy; see :mod:`lsecflow.gpu`); same sums.
+        Sum on the GPU (cupy; see :mod:`lsecflow.gpu`); same sums.
     """
     out = np.zeros((n_groups, X.shape[1]), dtype=np.int64)
     for start in range(0, X.shape[0], chunk_size):
@@ -417,7 +417,7 @@ def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str
     adata.obs["cell_type"] = labels
     pb, table = pseudobulk(adata, "sample", "cell_type", spec["pseudobulk"]["min_cells"],
                            spec["pseudobulk"]["min_counts"], mask=mask, chunk_size=chunk_size,
-                           gpu=use_gpu(gpu, "pseudobulk aggregation"))
+                           gpu=use_gpu(gpu, "pseudobulk aggregation", needs="cupy"))
     adata.file.close()
     for row in table[~table["kept"]].itertuples():
         log.info("pseudobulk %s / %s dropped: %s (%d cells, %d counts)", row.sample, row.cell_type, row.reason,

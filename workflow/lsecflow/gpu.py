@@ -1,8 +1,9 @@
 """GPU-optional single-cell steps (``compute.gpu: auto | true | false``).
 
 With a CUDA GPU and rapids-singlecell importable, the single-cell QC
-embedding (normalisation, HVG, PCA, neighbours, UMAP, Leiden) and the
-pseudobulk sums run on the GPU; otherwise on the CPU (scanpy, scipy). The
+embedding (normalisation, HVG, PCA, neighbours, UMAP, Leiden) runs on the
+GPU; the pseudobulk sums need only cupy and a CUDA GPU. Otherwise both run
+on the CPU (scanpy, scipy). The
 choice is made inside the job, on the node that runs it, and logged in one
 line saying which and why. ``true`` without a usable GPU is an error, not a
 silent fallback.
@@ -16,13 +17,22 @@ from .errors import InputDataError
 log = logging.getLogger(__name__)
 
 
-def gpu_status() -> tuple[bool, str]:
-    """(usable, why): rapids-singlecell and cupy importable and at least one CUDA device."""
+def gpu_status(needs: str = "rapids") -> tuple[bool, str]:
+    """(usable, why): at least one CUDA device and the libraries a step needs.
+
+    Parameters
+    ----------
+    needs
+        ``"rapids"`` (rapids-singlecell and cupy: the QC embedding) or
+        ``"cupy"`` (cupy alone: the pseudobulk sums).
+    """
     try:
         import cupy
-        import rapids_singlecell  # noqa: F401
+        if needs == "rapids":
+            import rapids_singlecell  # noqa: F401
     except ImportError as exc:
-        return False, f"rapids-singlecell/cupy not importable ({exc.name or exc}); pip install '.[gpu]' on a GPU node"
+        what = "rapids-singlecell/cupy" if needs == "rapids" else "cupy"
+        return False, f"{what} not importable ({exc.name or exc}); pip install '.[gpu]' on a GPU node"
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # cupy raises CUDARuntimeError without a driver
@@ -34,7 +44,7 @@ def gpu_status() -> tuple[bool, str]:
     return True, f"{n} CUDA device(s), using {name}"
 
 
-def use_gpu(setting, step: str) -> bool:
+def use_gpu(setting, step: str, needs: str = "rapids") -> bool:
     """Decide CPU or GPU for ``step`` from ``compute.gpu`` and log one line saying which and why.
 
     Parameters
@@ -43,6 +53,8 @@ def use_gpu(setting, step: str) -> bool:
         ``"auto"``, ``True`` or ``False`` (``compute.gpu``).
     step
         What runs, for the log line.
+    needs
+        What the GPU path of ``step`` imports (see :func:`gpu_status`).
 
     Raises
     ------
@@ -52,9 +64,9 @@ def use_gpu(setting, step: str) -> bool:
     if setting is False or setting == "false":
         log.info("%s runs on the CPU: compute.gpu is false", step)
         return False
-    ok, why = gpu_status()
+    ok, why = gpu_status(needs)
     if ok:
-        log.info("%s runs on the GPU (rapids-singlecell): %s", step, why)
+        log.info("%s runs on the GPU (%s): %s", step, "rapids-singlecell" if needs == "rapids" else "cupy", why)
         return True
     if setting is True or setting == "true":
         raise InputDataError(f"config key 'compute.gpu' is true but {step} cannot use a GPU on this node: {why}. "
@@ -79,12 +91,36 @@ def embed_and_cluster_gpu(a, n_top: int, n_comps: int, n_neighbors: int, resolut
     return a
 
 
-def group_sums_gpu(block, codes, n_groups: int):
-    """indicator @ block on the GPU (cupy sparse); returns a numpy array."""
-    import cupy
-    import cupyx.scipy.sparse as csp
-    import numpy as np
+def group_sums_flat(xp, indptr, indices, data, codes, n_groups: int, n_genes: int):
+    """Per-group column sums of one CSR block as a weighted bincount, written once for numpy and cupy.
 
-    indicator = csp.csr_matrix((cupy.ones(len(codes)), (cupy.asarray(codes), cupy.arange(len(codes)))),
-                               shape=(n_groups, len(codes)))
-    return (indicator @ csp.csr_matrix(block.astype(np.float64))).toarray().get()
+    Each stored value lands in bin ``codes[row] * n_genes + column``; sums
+    are float64, so integer counts stay exact (below 2**53). On the GPU this
+    moves only the block's three CSR arrays (no sparse-matrix product, no
+    host-side float64 copy).
+
+    Parameters
+    ----------
+    xp
+        ``numpy`` or ``cupy``; the arrays must live there.
+    indptr, indices, data
+        The block in CSR form (rows = cells).
+    codes
+        Group (0 .. n_groups-1) of each row of the block.
+
+    Returns
+    -------
+    ``n_groups x n_genes`` float64 array of ``xp``.
+    """
+    rows = xp.searchsorted(indptr, xp.arange(len(indices)), side="right") - 1
+    bins = codes[rows].astype(xp.int64) * n_genes + indices
+    return xp.bincount(bins, weights=data.astype(xp.float64), minlength=n_groups * n_genes).reshape(n_groups, n_genes)
+
+
+def group_sums_gpu(block, codes, n_groups: int):
+    """:func:`group_sums_flat` of a scipy CSR block on the GPU (cupy); returns a numpy array."""
+    import cupy
+
+    sums = group_sums_flat(cupy, cupy.asarray(block.indptr), cupy.asarray(block.indices), cupy.asarray(block.data),
+                           cupy.asarray(codes), n_groups, block.shape[1])
+    return sums.get()
