@@ -18,6 +18,22 @@ def load(datasets: dict, **top):
     return load_config({"datasets": datasets, **top}, roots=[REPO])
 
 
+def test_yaml_exponent_without_point_is_named_with_its_fix():
+    """PyYAML reads `eps: 1e-50` as the text '1e-50'; the error says so and how to write it."""
+    spec = dlpc_dataset(DLPC_COUNTS)
+    spec["enrichment"] = yaml.safe_load("eps: 1e-50\npermutations: 2e3\n")
+    assert spec["enrichment"]["eps"] == "1e-50"  # the YAML pitfall itself
+    with pytest.raises(ConfigError) as err:
+        load({"dlpc_liver": spec})
+    msg = str(err.value)
+    assert "key 'enrichment.eps': '1e-50' is not of type 'number' (YAML reads a number with an exponent but no " \
+           "decimal point as text: write 1.0e-50)" in msg
+    # an integer key gets no such hint: 2.0e3 would still not be an integer
+    assert "key 'enrichment.permutations': '2e3' is not of type 'integer'" in msg and "write 2.0e3" not in msg
+    spec["enrichment"] = yaml.safe_load("eps: 1.0e-50\n")
+    assert load({"dlpc_liver": spec}).datasets["dlpc_liver"].spec["enrichment"]["eps"] == 1e-50
+
+
 def test_shipped_config_validates_with_defaults():
     cfg = load_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), roots=[REPO])
     assert set(cfg.datasets) == {"dlpc_liver", "tms_liver"}

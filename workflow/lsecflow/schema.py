@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,13 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft7Validator)
 
 
+def _yaml_exponent_text(error: jsonschema.ValidationError) -> bool:
+    """A number refused as text because YAML 1.1 (PyYAML) reads ``1e-50`` as a string, not a float."""
+    expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+    return (error.validator == "type" and "number" in expected and isinstance(error.instance, str)
+            and re.fullmatch(r"[-+]?[0-9]+[eE][-+]?[0-9]+", error.instance) is not None)
+
+
 def _key_path(error: jsonschema.ValidationError, prefix: str) -> str:
     parts = [prefix] if prefix else []
     parts += [str(p) for p in error.absolute_path]
@@ -70,6 +78,10 @@ def validate(instance: Any, schema_name: str, source: str, prefix: str = "") -> 
             reason = err.message
             if err.validator == "additionalProperties":
                 reason = f"{err.message} (allowed keys: {', '.join(sorted(err.schema.get('properties', {})))})"
+            elif _yaml_exponent_text(err):
+                mantissa, _, exponent = err.instance.lower().partition("e")
+                reason = (f"{err.message} (YAML reads a number with an exponent but no decimal point as text: "
+                          f"write {mantissa}.0e{exponent})")
             lines.append(f"{source}: key '{_key_path(err, prefix)}': {reason}")
         raise ConfigError("invalid configuration\n  " + "\n  ".join(lines))
     return instance
