@@ -68,12 +68,19 @@ def test_true_requests_a_gpu_from_the_scheduler(tmp_path):
             assert request in block, block
 
 
-def tms_counts():
+def tms_counts(backed: bool = False):
+    """The shipped TMS cells, in memory or backed (read in blocks, as the pseudobulk rule does), with a sample column."""
     import anndata as ad
 
-    a = ad.read_h5ad(TMS_H5AD)
+    a = ad.read_h5ad(TMS_H5AD, backed="r" if backed else None)
     a.obs["sample"] = a.obs["cell"].astype(str).str.split("_").str[1]
     return a
+
+
+def cell_type_codes(a) -> tuple[np.ndarray, int]:
+    """Each cell's cell-type group (0 .. n-1) and the number of groups n."""
+    codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
+    return codes, int(codes.max()) + 1
 
 
 def test_group_sums_kernel_equals_sparse_product():
@@ -83,8 +90,7 @@ def test_group_sums_kernel_equals_sparse_product():
 
     a = tms_counts()
     X = sp.csr_matrix(a.X)
-    codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
-    n = int(codes.max()) + 1
+    codes, n = cell_type_codes(a)
     codes[::7] = -1  # left out, as cells failing QC are
     keep = np.flatnonzero(codes >= 0)
     block = X[keep]
@@ -96,18 +102,14 @@ def test_group_sums_kernel_equals_sparse_product():
 @needs_cupy_gpu
 def test_gpu_pseudobulk_sums_equal_cpu():
     a = tms_counts()
-    codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
-    n = int(codes.max()) + 1
+    codes, n = cell_type_codes(a)
     np.testing.assert_array_equal(de.group_sums(a.X, codes, n, 100, gpu=True), de.group_sums(a.X, codes, n, 100))
 
 
 @needs_cupy_gpu
 def test_gpu_pseudobulk_backed_with_mask_equals_cpu():
     """What the pseudobulk rule does: the h5ad read backed, in blocks, with QC-failed cells left out."""
-    import anndata as ad
-
-    a = ad.read_h5ad(TMS_H5AD, backed="r")
-    a.obs["sample"] = a.obs["cell"].astype(str).str.split("_").str[1]
+    a = tms_counts(backed=True)
     mask = np.random.default_rng(0).random(a.n_obs) < 0.8
     cpu, cpu_cells = de.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777)
     dev, dev_cells = de.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777, gpu=True)
