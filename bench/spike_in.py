@@ -82,9 +82,8 @@ def main() -> None:
             t0 = time.perf_counter()
             spiked = adata.copy()
             spiked.X = spike_counts(raw, rows, group, fold, seed).T.to_numpy()
-            dds = de.fit_model(spiked, ds.spec["design"], ds.design_columns, {var: contrast["reference"]}, opts,
-                               args.threads)
-            res = de.contrast_results(dds, ds.design_columns, contrast, opts).reset_index(drop=True)
+            dds = de.fit_model(spiked, ds.spec["design"], ds.design_columns, opts, contrasts=ds.contrasts)
+            res = de.contrast_results(dds, contrast, opts).reset_index(drop=True)
             kw = dict(alpha=opts["alpha"], lfc_threshold=opts["lfc_threshold"], direction=par["direction"],
                       padj_cap=par["padj_cap"], evidence_saturation=par["evidence_saturation"],
                       classes=par.get("classes"))

@@ -1,9 +1,10 @@
-"""Differential expression against DESeq2 1.38.3 (real DLPC data), and the
-pseudobulk path on the real Tabula Muris Senis sample."""
+"""Differential expression against R DESeq2 1.38.3 (real DLPC data; references made by
+tests/data/deseq2_reference/make_reference.R), and the pseudobulk path on the real Tabula Muris Senis sample."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,49 +29,248 @@ def shipped_dataset(name: str):
     return load_config(cfg, roots=[REPO]).datasets[name]
 
 
+def reference(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / f"{name}.tsv.gz", sep="\t", index_col=0)
+
+
+def assert_matches_deseq2(res: pd.DataFrame, ref: pd.DataFrame, label: str, lfc_r: float = 0.99999,
+                          na_mismatches: int = 0) -> None:
+    """log2FC r over tested genes (a p-value in both), identical padj < 0.05 sets, the same p-value and
+    padj NA pattern. A gene with a group of zero counts has its MLE at -inf: both tools stop where the
+    iteration limit leaves it (Anxa10 in the ~ batch + Group fit: -18.8 here, -18.0 in R; a Cook's outlier
+    -30 vs -17.8), so r >= lfc_r is asserted without genes at |LFC| > 15 in either table, and r >= 0.9999
+    with them."""
+    ref = ref.reindex(res.index)
+    assert ref.index.equals(res.index) and ref["baseMean"].notna().all(), label
+    both = res["pvalue"].notna() & ref["pvalue"].notna()
+    finite = both & (res["log2FoldChange"].abs() <= 15) & (ref["log2FoldChange"].abs() <= 15)
+    r_all = np.corrcoef(res.loc[both, "log2FoldChange"], ref.loc[both, "log2FoldChange"])[0, 1]
+    r = np.corrcoef(res.loc[finite, "log2FoldChange"], ref.loc[finite, "log2FoldChange"])[0, 1]
+    ours, theirs = set(res.index[res["padj"] < 0.05]), set(ref.index[ref["padj"] < 0.05])
+    print(f"{label}: r={r:.8f} ({int((both & ~finite).sum())} diverged genes out; with them {r_all:.8f}), "
+          f"{len(ours)} vs {len(theirs)} at padj < 0.05")
+    assert r >= lfc_r and r_all >= 0.9999, label
+    assert ours == theirs, f"{label}: {sorted(ours ^ theirs)[:10]}"
+    assert int((res["pvalue"].isna() != ref["pvalue"].isna()).sum()) <= na_mismatches, label
+    assert int((res["padj"].isna() != ref["padj"].isna()).sum()) <= na_mismatches, label
+
+
 @pytest.fixture(scope="module")
-def dlpc_fits():
-    """The workflow fits each contrast with its reference as base level; the
-    three contrasts need two fits (reference Chow, reference Disease)."""
+def dlpc():
+    """The shipped DLPC dataset and its counts (real data, 53,700 genes x 20 samples)."""
     ds = shipped_dataset("dlpc_liver")
     adata, _ = build_counts(ds.params())
-    fits = {ref: de.fit_model(adata, ds.spec["design"], ds.design_columns, {"Group": ref}, ds.spec["de"], threads=2)
-            for ref in ("Chow", "Disease")}
-    return ds, fits
+    return ds, adata
 
 
-@pytest.mark.slow
-def test_size_factors_and_dispersions_match_deseq2(dlpc_fits):
-    dds = dlpc_fits[1]["Chow"]
-    sf = pd.read_csv(REF / "deseq2_size_factors.tsv.gz", sep="\t", index_col=0)["size_factor"]
-    np.testing.assert_allclose(dds.obs["size_factors"].to_numpy(), sf.reindex(dds.obs_names).to_numpy(), rtol=1e-8)
-    disp = pd.read_csv(REF / "deseq2_dispersions.tsv.gz", sep="\t", index_col=0)["dispersion"]
+@pytest.fixture(scope="module")
+def dlpc_fit(dlpc):
+    """One fit of '~ Group' serves all three contrasts."""
+    ds, adata = dlpc
+    return de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+
+
+def test_size_factors_and_dispersions_match_deseq2(dlpc_fit):
+    dds = dlpc_fit
+    sf = reference("deseq2_size_factors")["size_factor"]
+    np.testing.assert_allclose(np.asarray(dds.sizeFactors, dtype=float), sf.reindex(dds.obs_names).to_numpy(),
+                               rtol=1e-10)
+    disp = reference("deseq2_dispersions")["dispersion"]
     assert len(disp) == dds.n_vars == 15974  # same gene filter
-    ours = pd.Series(dds.var["dispersions"].to_numpy(), index=dds.var_names)
-    rel = (ours / disp.reindex(ours.index) - 1).abs()
-    assert rel.median() < 0.005
+    ours = pd.Series(dds.var["dispersion"].to_numpy(dtype=float), index=dds.var_names)
+    np.testing.assert_allclose(ours.to_numpy(), disp.reindex(ours.index).to_numpy(), rtol=1e-4)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("contrast", list(CONTRASTS))
-def test_contrast_matches_deseq2(dlpc_fits, contrast):
-    ds, fits = dlpc_fits
-    dds = fits[ds.contrasts[contrast]["reference"]]
-    res = de.contrast_results(dds, ds.design_columns, ds.contrasts[contrast], ds.spec["de"]).set_index("gene_id")
-    ref = pd.read_csv(REF / f"deseq2_{CONTRASTS[contrast]}.tsv.gz", sep="\t", index_col=0).reindex(res.index)
-    both = res["log2FoldChange"].notna() & ref["log2FoldChange"].notna()
-    r = np.corrcoef(res.loc[both, "log2FoldChange"], ref.loc[both, "log2FoldChange"])[0, 1]
-    ours, theirs = set(res.index[res["padj"] < 0.05]), set(ref.index[ref["padj"] < 0.05])
-    jaccard = len(ours & theirs) / len(ours | theirs)
-    print(f"{contrast}: r={r:.5f} jaccard={jaccard:.4f} ({len(ours)} vs {len(theirs)} genes)")
-    assert r >= 0.998
-    assert jaccard >= 0.95
-    # without the genes refitted after outlier replacement, the fold changes agree to 1e-9
-    refit = dds.var["refitted"].reindex(res.index).fillna(False).to_numpy(dtype=bool)
-    r_rest = np.corrcoef(res.loc[both & ~refit, "log2FoldChange"], ref.loc[both & ~refit, "log2FoldChange"])[0, 1]
-    assert r_rest > 1 - 1e-9
+def test_contrast_matches_deseq2(dlpc, dlpc_fit, contrast):
+    ds, _ = dlpc
+    res = de.contrast_results(dlpc_fit, ds.contrasts[contrast], ds.spec["de"]).set_index("gene_id")
+    assert_matches_deseq2(res, reference(f"deseq2_{CONTRASTS[contrast]}"), contrast)
     assert (res["symbol"].notna()).all() and res.index.is_unique
     assert (res["padj"].dropna() >= res["pvalue"][res["padj"].notna()] - 1e-15).all()
+
+
+@pytest.fixture(scope="module")
+def dlpc_batch(dlpc):
+    """DLPC with the SYNTHETIC balanced batch column of make_reference.R (no real batch effect)."""
+    ds, adata = dlpc
+    sheet = pd.read_csv(REF / "synthetic_batch_sheet.tsv.gz", sep="\t", dtype=str).set_index("sample")
+    adata = adata.copy()
+    adata.obs["batch"] = sheet["batch"].reindex(adata.obs_names.astype(str)).to_numpy()
+    assert adata.obs["batch"].notna().all()
+    return ds, adata
+
+
+def test_two_factor_design_matches_deseq2(dlpc_batch):
+    ds, adata = dlpc_batch
+    dds = de.fit_model(adata, "~ batch + Group", ["batch", "Group"], ds.spec["de"], contrasts=ds.contrasts)
+    for contrast, ref in CONTRASTS.items():
+        res = de.contrast_results(dds, ds.contrasts[contrast], ds.spec["de"]).set_index("gene_id")
+        assert_matches_deseq2(res, reference(f"deseq2_batch_{ref}"), f"~ batch + Group, {contrast}")
+
+
+def test_lrt_matches_deseq2(dlpc_batch):
+    ds, adata = dlpc_batch
+    opts = dict(ds.spec["de"], test="lrt", reduced="~ batch")
+    dds = de.fit_model(adata, "~ batch + Group", ["batch", "Group"], opts, contrasts=ds.contrasts)
+    res = de.lrt_results(dds, opts).set_index("gene_id")
+    ref = reference("deseq2_lrt_Group")
+    # KNOWN GAP (in the session note): 2 of 15,974 genes sit on the other side of the Cook's cutoff
+    # (F(0.99, 4, 16) = 4.77): Anxa10 (a zero group, fit not converged; maxCooks 4.56 here, NA p-value in R)
+    # and ENSMUSG00000024972 (maxCooks 4.95 here, tested in R). The padj < 0.05 sets are identical.
+    assert_matches_deseq2(res, ref, "LRT ~ batch + Group vs ~ batch", na_mismatches=2)
+    stat = ref["stat"].reindex(res.index)
+    ok = res["pvalue"].notna() & ref["pvalue"].reindex(res.index).notna()
+    assert np.corrcoef(res.loc[ok, "stat"], stat[ok])[0, 1] > 0.99999
+    close = np.isclose(res.loc[ok, "stat"], stat[ok], rtol=1e-5, atol=1e-6)
+    assert close.mean() > 0.999, int((~close).sum())  # the rest: fits at the iteration limit
+    # every contrast table of an LRT fit carries the LRT's p-values (DESeq2's results(contrast=) after an LRT)
+    one = de.contrast_results(dds, ds.contrasts["agonist_vs_disease"], opts).set_index("gene_id")
+    np.testing.assert_array_equal(one["pvalue"].reindex(res.index).to_numpy(), res["pvalue"].to_numpy())
+
+
+def test_normal_shrinkage_matches_lfcshrink(dlpc, dlpc_fit):
+    ds, _ = dlpc
+    opts = dict(ds.spec["de"], shrink="normal")
+    for contrast, ref_name in CONTRASTS.items():
+        res = de.contrast_results(dlpc_fit, ds.contrasts[contrast], opts).set_index("gene_id")
+        plain = de.contrast_results(dlpc_fit, ds.contrasts[contrast], ds.spec["de"]).set_index("gene_id")
+        pd.testing.assert_frame_equal(res[plain.columns], plain)  # MLE columns and p-values untouched
+        ref = reference(f"deseq2_shrink_normal_{ref_name}").reindex(res.index)
+        both = res["log2FoldChange_shrunk"].notna() & ref["log2FoldChange"].notna()
+        assert both.sum() == ref["log2FoldChange"].notna().sum()
+        r = np.corrcoef(res.loc[both, "log2FoldChange_shrunk"], ref.loc[both, "log2FoldChange"])[0, 1]
+        print(f"lfcShrink normal {contrast}: r={r:.8f}")
+        assert r >= 0.999
+        np.testing.assert_allclose(res.loc[both, "log2FoldChange_shrunk"], ref.loc[both, "log2FoldChange"], atol=1e-4)
+        np.testing.assert_allclose(res.loc[both, "lfcSE_shrunk"], ref.loc[both, "lfcSE"], atol=1e-4)
+
+
+def test_normal_prior_variance_matches_deseq2(dlpc_fit):
+    """R: priorInfo(lfcShrink(dds, contrast = c("Group", "Disease", "Chow"), type = "normal"))$betaPriorVar
+    gives 0.1892616 for every Group level (printed by DESeq2 1.38.3 on this data)."""
+    from lsecflow.shrink import normal_prior_variance
+
+    assert normal_prior_variance(dlpc_fit) == pytest.approx({"Group": 0.1892616}, rel=1e-6)
+
+
+def test_apeglm_prior_keeps_strong_effects(dlpc, dlpc_fit):
+    """Scd1 in agonist_vs_disease: the apeGLM-type MAP, started at the MLE, keeps its sign and stays within 0.5."""
+    ds, _ = dlpc
+    opts = dict(ds.spec["de"], shrink="apeglm")
+    res = de.contrast_results(dlpc_fit, ds.contrasts["agonist_vs_disease"], opts)
+    scd1 = res[res["symbol"] == "Scd1"].iloc[0]
+    print(f"Scd1: MLE {scd1['log2FoldChange']:.3f}, shrunk {scd1['log2FoldChange_shrunk']:.3f}")
+    assert scd1["log2FoldChange"] < -2 and scd1["padj"] < 0.05
+    assert np.sign(scd1["log2FoldChange_shrunk"]) == np.sign(scd1["log2FoldChange"])
+    assert abs(scd1["log2FoldChange_shrunk"] - scd1["log2FoldChange"]) < 0.5
+    ok = res["log2FoldChange"].notna()
+    assert res.loc[ok, "log2FoldChange_shrunk"].notna().all()
+    assert (res.loc[ok, "log2FoldChange_shrunk"].abs() <= res.loc[ok, "log2FoldChange"].abs() + 1e-6).mean() > 0.95
+
+
+def test_apeglm_prior_lowers_error_on_planted_truth():
+    """SYNTHETIC: 3,000 genes x 4 vs 4 samples, negative binomial counts with a DESeq2-like dispersion trend;
+    90 % of genes have no effect, 10 % a log2 fold change drawn from N(0, 2). The shrunk estimates' mean
+    squared error against the truth is below the MLE's."""
+    rng = np.random.default_rng(11)
+    genes, n = 3000, 8
+    true = np.where(rng.random(genes) < 0.1, rng.normal(0, 2, genes), 0.0)
+    base = np.exp(rng.uniform(np.log(5), np.log(2000), genes))
+    disp = 0.05 + 2 / base
+    group = np.array(["ctrl"] * 4 + ["case"] * 4)
+    sf = rng.uniform(0.7, 1.4, n)
+    mu = base[None, :] * sf[:, None] * np.where(group[:, None] == "case", 2.0 ** true[None, :], 1.0)
+    counts = rng.negative_binomial(1 / disp[None, :], 1 / (1 + disp[None, :] * mu))
+    ids = [f"g{i}" for i in range(genes)]
+    adata = ad.AnnData(X=counts.astype(np.int64), obs=pd.DataFrame({"cond": group}, index=[f"s{i}" for i in range(n)]),
+                       var=pd.DataFrame({"gene_id": ids, "symbol": ids}, index=ids))
+    opts = {"min_count": 0, "min_samples": 1, "alpha": 0.05, "independent_filter_alpha": 0.1, "lfc_threshold": 0,
+            "cooks_filter": True, "independent_filter": True, "shrink": "apeglm", "fit_type": "parametric",
+            "size_factors": "ratio", "test": "wald"}
+    contrast = {"variable": "cond", "target": "case", "reference": "ctrl"}
+    dds = de.fit_model(adata, "~ cond", ["cond"], opts, contrasts={"c": contrast})
+    res = de.contrast_results(dds, contrast, opts).set_index("gene_id")
+    truth = pd.Series(true, index=ids).reindex(res.index)
+    ok = res["log2FoldChange"].notna()
+    mse_mle = float(((res.loc[ok, "log2FoldChange"] - truth[ok]) ** 2).mean())
+    mse_shrunk = float(((res.loc[ok, "log2FoldChange_shrunk"] - truth[ok]) ** 2).mean())
+    print(f"SYNTHETIC planted truth: MSE MLE {mse_mle:.4f}, apeglm-type {mse_shrunk:.4f}")
+    assert mse_shrunk < 0.8 * mse_mle
+    strong = ok & (truth.abs() > 3)
+    assert strong.sum() > 20 and (np.sign(res.loc[strong, "log2FoldChange_shrunk"]) == np.sign(truth[strong])).all()
+
+
+def _dlpc_variant(tmp_path, sheet: pd.DataFrame | None = None, counts_path: Path | None = None,
+                  contrasts: dict | None = None):
+    """The shipped DLPC dataset with its sheet, counts or contrasts replaced (files in tmp_path)."""
+    from conftest import DLPC_COUNTS, DLPC_SHEET, dlpc_dataset
+
+    sheet_path = DLPC_SHEET
+    if sheet is not None:
+        sheet_path = tmp_path / "sheet.tsv"
+        sheet.to_csv(sheet_path, sep="\t", index=False)
+    spec = dlpc_dataset(counts_path or DLPC_COUNTS, sheet_path)
+    if contrasts is not None:
+        spec["contrasts"] = contrasts
+    ds = load_config({"datasets": {"d": spec}}, roots=[REPO]).datasets["d"]
+    adata, _ = build_counts(ds.params())
+    return ds, adata
+
+
+def _tables(ds, adata) -> dict[str, pd.DataFrame]:
+    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+    return {name: de.contrast_results(dds, c, ds.spec["de"]).set_index("gene_id").sort_index()
+            for name, c in ds.contrasts.items()}
+
+
+@pytest.fixture(scope="module")
+def dlpc_tables(dlpc, dlpc_fit):
+    ds, _ = dlpc
+    return {name: de.contrast_results(dlpc_fit, c, ds.spec["de"]).set_index("gene_id").sort_index()
+            for name, c in ds.contrasts.items()}
+
+
+def _assert_same_calls(a: dict, b: dict, what: str) -> None:
+    for name in a:
+        x, y = a[name], b[name]
+        assert x.index.equals(y.index), what
+        assert set(x.index[x["padj"] < 0.05]) == set(y.index[y["padj"] < 0.05]), f"{what}: {name}"
+        np.testing.assert_allclose(x["log2FoldChange"], y["log2FoldChange"], atol=1e-6, err_msg=f"{what}: {name}")
+        assert np.array_equal(x["padj"].isna(), y["padj"].isna()), f"{what}: {name}"
+
+
+def test_invariant_to_sheet_row_order(tmp_path, dlpc_tables):
+    from conftest import DLPC_SHEET
+
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t", dtype=str)
+    shuffled = sheet.sample(frac=1, random_state=3).iloc[::-1]
+    assert not shuffled["sample"].equals(sheet["sample"])
+    _assert_same_calls(dlpc_tables, _tables(*_dlpc_variant(tmp_path, sheet=shuffled)), "sheet rows shuffled")
+
+
+def test_invariant_to_level_names(tmp_path, dlpc, dlpc_tables):
+    """'Disease/Agonist' -> 'Agonist' (moved 2310057J18Rik under pydeseq2) and 'Chow' -> 'zz_chow' (the base
+    level now sorts last by name)."""
+    from conftest import DLPC_SHEET
+
+    ds, _ = dlpc
+    names = {"Disease/Agonist": "Agonist", "Chow": "zz_chow"}
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t", dtype=str)
+    sheet["Group"] = sheet["Group"].replace(names)
+    contrasts = {n: {**c, "target": names.get(c["target"], c["target"]),
+                     "reference": names.get(c["reference"], c["reference"])} for n, c in ds.contrasts.items()}
+    _assert_same_calls(dlpc_tables, _tables(*_dlpc_variant(tmp_path, sheet=sheet, contrasts=contrasts)),
+                       "levels renamed")
+
+
+def test_invariant_to_matrix_column_order(tmp_path, dlpc_counts, dlpc_tables):
+    import gzip
+
+    path = tmp_path / "counts.reordered.tsv.gz"
+    with gzip.open(path, "wt") as fh:
+        dlpc_counts[list(reversed(dlpc_counts.columns))].to_csv(fh, sep="\t")
+    _assert_same_calls(dlpc_tables, _tables(*_dlpc_variant(tmp_path, counts_path=path)), "matrix columns reversed")
 
 
 @pytest.fixture(scope="module")
@@ -104,63 +304,55 @@ def test_pseudobulk_sums_and_reports_dropped(tms_pseudobulk):
     assert set(pb.obs["age_group"]) == {"OLD", "YOUNG"}  # per-sample columns carried over
 
 
+def _outputs(tmp_path, contrasts=("old_vs_young",)) -> dict:
+    return {c: {k: str(tmp_path / f"{c}.{k}.tsv{'.gz' if k in ('normalized', 'vst') else ''}")
+                for k in de.OUTPUT_KINDS} for c in contrasts}
+
+
 def test_pseudobulk_lsec_old_vs_young(tms_pseudobulk, tmp_path):
     ds, folder, _ = tms_pseudobulk
     slug = next(iter(ds.cell_types))  # LSECs come first
     assert ds.cell_types[slug] == ds.spec["single_cell"]["lsec_label"]
-    res = de.run_contrast(str(folder / "pb.h5ad"), ds.params(), "old_vs_young", str(tmp_path / "t.tsv"),
-                          str(tmp_path / "s.tsv"), str(tmp_path / "n.tsv.gz"), str(tmp_path / "v.tsv.gz"),
-                          threads=1, cell_type=slug)
+    out = _outputs(tmp_path)["old_vs_young"]
+    res = de.run_de(str(folder / "pb.h5ad"), ds.params(rule="de"), _outputs(tmp_path), cell_type=slug)["old_vs_young"]
     table = pd.read_csv(folder / "pb.tsv", sep="\t")
     n_lsec = int(table[(table["cell_type"] == ds.cell_types[slug]) & table["kept"]].shape[0])
-    written = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    written = pd.read_csv(out["table"], sep="\t")
     assert list(written.columns[:8]) == de.RESULT_COLUMNS
     tested = written["pvalue"].notna()
     assert tested.sum() > 50
     assert written.loc[tested, "log2FoldChange"].notna().all()
     assert (written["padj"].dropna() >= written.loc[written["padj"].notna(), "pvalue"] - 1e-15).all()
-    summary = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    summary = pd.read_csv(out["summary"], sep="\t")
     assert summary.loc[0, "tested"] == tested.sum()
     assert n_lsec >= 4 and len(res) == len(written)
-    vst = pd.read_csv(tmp_path / "v.tsv.gz", sep="\t", index_col=0)
-    norm = pd.read_csv(tmp_path / "n.tsv.gz", sep="\t", index_col=0)
+    vst = pd.read_csv(out["vst"], sep="\t", index_col=0)
+    norm = pd.read_csv(out["normalized"], sep="\t", index_col=0)
     assert vst.shape == norm.shape == (len(written), n_lsec)
     assert set(vst.index) == set(written["gene_id"]) and np.isfinite(vst.to_numpy()).all()
 
 
-@pytest.fixture(scope="module")
-def dlpc_small_counts(dlpc_small):
-    from conftest import dlpc_dataset
-
-    ds = load_config({"datasets": {"d": dlpc_dataset(dlpc_small)}}, roots=[REPO]).datasets["d"]
-    adata, _ = build_counts(ds.params())
-    return ds, adata
-
-
-@pytest.mark.slow
-def test_shrinkage_when_reference_is_not_the_first_level(dlpc_small_counts):
-    """agonist_vs_disease: 'Disease' is not the alphabetical base level 'Chow'.
-
-    Not compared with DESeq2's lfcShrink (no reference output); pydeseq2
-    0.5.4 can over-shrink strong effects here (README, output guide)."""
-    ds, adata = dlpc_small_counts
-    contrast = ds.contrasts["agonist_vs_disease"]
-    opts = dict(ds.spec["de"], shrink=True)
-    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, {"Group": "Disease"}, opts)
-    shrunk = de.contrast_results(dds, ds.design_columns, contrast, opts).set_index("gene_id")
-    plain = de.contrast_results(dds, ds.design_columns, contrast, dict(opts, shrink=False)).set_index("gene_id")
-    both = shrunk.join(plain[["log2FoldChange", "pvalue"]], rsuffix="_plain")
-    assert both["log2FoldChange"].equals(both["log2FoldChange_plain"])  # MLE column untouched
-    assert both["pvalue"].equals(both["pvalue_plain"])  # p-values unchanged by shrinkage
-    mle, post = both["log2FoldChange"], both["log2FoldChange_shrunk"]
-    ok = mle.notna() & post.notna()
-    assert ok.sum() > 1000
-    assert (post[ok].abs() <= mle[ok].abs() + 1e-6).mean() > 0.95  # shrinks towards 0
-    sig = ok & (both["padj"] < 0.05)
-    assert sig.sum() > 5 and (np.sign(post[sig]) == np.sign(mle[sig])).all()
-    # the same fit cannot shrink a contrast whose reference is not its base level
-    with pytest.raises(Exception, match="base level"):
-        de.contrast_results(dds, ds.design_columns, ds.contrasts["agonist_vs_chow"], opts)
+def test_one_fit_writes_every_contrast_and_the_lrt(dlpc, tmp_path):
+    """run_de fits once: three contrasts share the normalised counts and VST; test: lrt adds its table."""
+    ds, adata = dlpc
+    path = tmp_path / "counts.h5ad"
+    adata.write_h5ad(path)
+    params = ds.params(rule="de")
+    params["spec"] = dict(params["spec"], de=dict(params["spec"]["de"], test="lrt", reduced="~ 1"))
+    outs = _outputs(tmp_path, list(ds.contrasts))
+    lrt = {"table": str(tmp_path / "design.lrt.tsv"), "summary": str(tmp_path / "design.lrt.summary.tsv")}
+    de.run_de(str(path), params, outs, lrt=lrt)
+    first, *rest = outs.values()
+    for other in rest:
+        for kind in ("normalized", "vst"):
+            assert Path(first[kind]).read_bytes() == Path(other[kind]).read_bytes()
+    table = pd.read_csv(lrt["table"], sep="\t")
+    summary = pd.read_csv(lrt["summary"], sep="\t").iloc[0]
+    assert summary["status"] == "tested" and summary["significant"] == int((table["padj"] < 0.05).sum()) > 100
+    assert summary["test"] == "LRT ~ Group vs ~ 1"
+    one = pd.read_csv(first["table"], sep="\t").set_index("gene_id")
+    np.testing.assert_allclose(one["pvalue"].reindex(table["gene_id"]).to_numpy(), table["pvalue"].to_numpy(),
+                               equal_nan=True)
 
 
 def test_design_with_a_covariate(tms_pseudobulk, tmp_path):
@@ -170,9 +362,8 @@ def test_design_with_a_covariate(tms_pseudobulk, tmp_path):
     params["spec"] = dict(params["spec"], design="~ sex + age_group")
     params["design_columns"] = ["sex", "age_group"]
     slug = next(iter(ds.cell_types))
-    paths = [str(tmp_path / n) for n in ("t.tsv", "s.tsv", "n.tsv.gz", "v.tsv.gz")]
-    with_sex = de.run_contrast(str(folder / "pb.h5ad"), params, "old_vs_young", *paths, cell_type=slug)
-    without = de.run_contrast(str(folder / "pb.h5ad"), ds.params(), "old_vs_young", *paths, cell_type=slug)
+    with_sex = de.run_de(str(folder / "pb.h5ad"), params, _outputs(tmp_path), cell_type=slug)["old_vs_young"]
+    without = de.run_de(str(folder / "pb.h5ad"), ds.params(), _outputs(tmp_path), cell_type=slug)["old_vs_young"]
     merged = with_sex.set_index("gene_id").join(without.set_index("gene_id"), rsuffix="_1")
     assert not np.allclose(merged["log2FoldChange"], merged["log2FoldChange_1"])
     assert np.corrcoef(merged["log2FoldChange"], merged["log2FoldChange_1"])[0, 1] > 0.5
@@ -186,13 +377,13 @@ def test_cell_type_without_replicates_is_skipped_not_fatal(tms_pseudobulk, tmp_p
     params["spec"] = dict(params["spec"], pseudobulk=dict(params["spec"]["pseudobulk"], min_cells=40))
     de.run_pseudobulk(str(folder / "counts.h5ad"), params, str(tmp_path / "pb.h5ad"), str(tmp_path / "pb.tsv"))
     slug = next(iter(ds.cell_types))
-    paths = [str(tmp_path / n) for n in ("t.tsv", "s.tsv", "n.tsv.gz", "v.tsv.gz")]
-    res = de.run_contrast(str(tmp_path / "pb.h5ad"), params, "old_vs_young", *paths, cell_type=slug)
+    outs = _outputs(tmp_path)
+    res = de.run_de(str(tmp_path / "pb.h5ad"), params, outs, cell_type=slug)["old_vs_young"]
     assert res.empty
-    summary = pd.read_csv(tmp_path / "s.tsv", sep="\t").iloc[0]
+    summary = pd.read_csv(outs["old_vs_young"]["summary"], sep="\t").iloc[0]
     assert summary["status"].startswith("skipped: contrast 'old_vs_young': level 'OLD'")
     assert "endothelial cell of hepatic sinusoid" in summary["status"] and summary["tested"] == 0
-    assert list(pd.read_csv(tmp_path / "t.tsv", sep="\t").columns) == de.RESULT_COLUMNS
+    assert list(pd.read_csv(outs["old_vs_young"]["table"], sep="\t").columns) == de.RESULT_COLUMNS
 
 
 def test_pseudobulk_read_in_chunks_equals_in_memory(tms_pseudobulk, tmp_path):

@@ -87,7 +87,7 @@ def test_report_and_provenance_files(finished_run):
     # tables carry captions too
     tested = [p for p in (work / "results").rglob("*.summary.tsv")
               if pd.read_csv(p, sep="\t").iloc[0]["status"] == "tested"]
-    assert len(tested) >= 4 and html.count("DE table (pydeseq2") == len(tested)
+    assert len(tested) >= 4 and html.count("DE table (DESeq2 via its inmoose port") == len(tested)
     assert "Flagged paracrine candidates" in html
     assert "Preranked GSEA (gseapy) on the Wald statistic" in html
     # the overview names the QC verdict, DE counts, pathways and paracrine candidates of each dataset
@@ -103,8 +103,8 @@ def test_report_and_provenance_files(finished_run):
 
     prov = work / "results/provenance"
     versions = pd.read_csv(prov / "versions.tsv", sep="\t")
-    row = versions[(versions["kind"] == "package") & (versions["name"] == "pydeseq2")].iloc[0]
-    assert row["version"] == metadata.version("pydeseq2")
+    row = versions[(versions["kind"] == "package") & (versions["name"] == "inmoose")].iloc[0]
+    assert row["version"] == metadata.version("inmoose")
     assert {"hallmark", "lsec_tnf_axis"} <= set(versions.loc[versions["kind"] == "gene_set", "name"])
     assert (versions["kind"] == "conda_pin").sum() > 10
     inputs = pd.read_csv(prov / "inputs.sha256.tsv", sep="\t")

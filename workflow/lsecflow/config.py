@@ -255,6 +255,31 @@ def _check_contrasts(ds_name, source, spec, sheet, sheet_path, design_columns) -
                                   f"sheet {sheet_path} (levels: {', '.join(levels)})")
 
 
+def _design_terms(formula: str) -> set[str]:
+    return {t.strip() for t in formula.strip()[1:].split("+") if t.strip() not in ("", "1")}
+
+
+def _check_de_test(source, spec) -> None:
+    """``de.test: lrt`` needs ``de.reduced``: a design whose terms are a strict subset of the full design's."""
+    de = spec["de"]
+    if de["test"] != "lrt":
+        if "reduced" in de:
+            raise ConfigError(f"{source}: key 'de.reduced' is set but de.test is {de['test']!r}; "
+                              "set 'de.test: lrt' to use it, or remove de.reduced")
+        return
+    if "reduced" not in de:
+        raise ConfigError(f"{source}: key 'de.test' is 'lrt', which needs a reduced design: add "
+                          "de.reduced, e.g. 'reduced: \"~ 1\"' (or '~ batch' to test the other terms)")
+    full, reduced = _design_terms(spec["design"]), _design_terms(de["reduced"])
+    extra = sorted(reduced - full)
+    if extra:
+        raise ConfigError(f"{source}: key 'de.reduced': term(s) {', '.join(extra)} of {de['reduced']!r} are not "
+                          f"in the design {spec['design']!r}; the reduced design must drop terms, not add them")
+    if reduced == full:
+        raise ConfigError(f"{source}: key 'de.reduced': {de['reduced']!r} has every term of the design "
+                          f"{spec['design']!r}; drop the term(s) to test")
+
+
 def _mismatch(matrix_ids, sheet_ids, matrix_path, sheet_path, source) -> None:
     only_matrix = sorted(set(matrix_ids) - set(sheet_ids))
     only_sheet = sorted(set(sheet_ids) - set(matrix_ids))
@@ -363,6 +388,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
             raise ConfigError(f"sample sheet {sheet_path}: column {col!r} (used in the design) is empty for "
                               f"sample(s) {', '.join(empty)}")
     _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)
+    _check_de_test(source, spec)
 
     rename = spec["samples"]["rename"]
     cell_types: dict[str, str] = {}

@@ -1,29 +1,39 @@
-"""Differential expression with pydeseq2: bulk, and pseudobulk per cell type.
+"""Differential expression with DESeq2 (the ``inmoose.deseq2`` port): bulk, and pseudobulk per cell type.
 
-Each contrast is fitted with its own reference level as the base level of
-the design (``target`` over ``reference``), so LFC shrinkage is available for
-every contrast, whatever order the levels have in the sample sheet. Wald
-statistics, p-values and Cook's / independent filtering follow DESeq2's
-defaults (see the output guide in README.md for the remaining differences).
+One model is fitted per design (per dataset; per cell type for pseudobulk)
+and every contrast's table is extracted from it, as DESeq2's
+``results(dds, contrast = c(variable, target, reference))``. Cook's
+filtering, independent filtering, outlier replacement, the likelihood
+ratio test and ``lfcShrink(type = "normal")`` are DESeq2's own (ported
+line by line in inmoose); the apeGLM-type prior is :mod:`lsecflow.shrink`.
+
+Results must not depend on things that carry no information: samples are
+put in a canonical order (sorted by id) before fitting, and the levels of
+each design factor are ordered by role (the first contrast's reference is
+the base level) and then by first appearance among the sorted samples,
+never by their names.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import time
+import warnings
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.stats import false_discovery_control
 
-from .deseq2_rules import quiet_pydeseq2
 from .errors import InputDataError
-from .ingest import write_tsv_atomic
+from .ingest import atomic_path, write_tsv_atomic
 
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+#: Output files of each contrast (and of the LRT table), in the order the rule declares them.
+OUTPUT_KINDS = ("table", "summary", "normalized", "vst")
 
 
 def _dense(X) -> np.ndarray:
@@ -36,28 +46,36 @@ def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
     return (X >= min_count).sum(axis=0) >= min_samples
 
 
-def design_metadata(obs: pd.DataFrame, columns: list[str], base: dict[str, str]) -> pd.DataFrame:
-    """Design columns as categoricals; ``base[col]`` (if given) is the first level."""
+def level_order(values: pd.Series, base: str | None = None) -> list[str]:
+    """Levels of one design column: ``base`` first, then by first appearance in ``values``.
+
+    Never by name, so renaming a level cannot change the model's parametrisation.
+    """
+    seen = list(dict.fromkeys(values.astype(str)))
+    if base is not None:
+        seen = [base] + [lv for lv in seen if lv != base]
+    return seen
+
+
+def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | None = None) -> pd.DataFrame:
+    """Design columns as categoricals in canonical order (see :func:`level_order`).
+
+    The base level of a column is the reference of the first contrast on it.
+    ``obs`` must already be in canonical sample order.
+    """
+    base: dict[str, str] = {}
+    for contrast in (contrasts or {}).values():
+        base.setdefault(contrast["variable"], contrast["reference"])
     meta = pd.DataFrame(index=obs.index.astype(str))
     for col in columns:
         values = obs[col].astype(str)
-        levels = sorted(values.unique())
-        if col in base:
-            levels = [base[col]] + [lv for lv in levels if lv != base[col]]
-        meta[col] = pd.Categorical(values, categories=levels)
+        meta[col] = pd.Categorical(values, categories=level_order(values, base.get(col)))
     return meta
 
 
-def _coef_name(design_matrix: pd.DataFrame, variable: str, target: str) -> str:
-    wanted = f"{variable}[T.{target}]"
-    if wanted in design_matrix.columns:
-        return wanted
-    raise InputDataError(f"coefficient {wanted} not in the design matrix ({', '.join(design_matrix.columns)})")
-
-
-def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], base: dict[str, str], opts: dict,
-              threads: int = 1):
-    """Pre-filter genes and fit DESeq2's model with pydeseq2.
+def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: dict, *,
+              contrasts: dict | None = None, threads: int = 1):
+    """Pre-filter genes and fit DESeq2's model once for a design.
 
     Parameters
     ----------
@@ -68,22 +86,23 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], base: d
         Formula already checked by :func:`lsecflow.formula.parse_design`.
     design_columns
         Columns the design uses.
-    base
-        ``{column: level}`` used as base (reference) level of the design.
     opts
-        The dataset's ``de`` block (``min_count``, ``min_samples``).
+        The dataset's ``de`` block: ``min_count``, ``min_samples``,
+        ``fit_type``, ``size_factors``, ``test`` and ``reduced``.
+    contrasts
+        The dataset's contrasts (they choose each factor's base level).
     threads
-        CPUs for pydeseq2.
+        Unused (the port is vectorised); kept for the rule's signature.
 
     Returns
     -------
-    pydeseq2.dds.DeseqDataSet
-        Fitted (Cook's outliers replaced and refitted as in DESeq2);
-        ``var['symbol']`` carries the gene symbols.
+    inmoose.deseq2.DESeqDataSet
+        Fitted as ``DESeq(dds, fitType, sfType, test, reduced)``, samples
+        sorted by id; ``var['symbol']`` carries the gene symbols.
     """
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.default_inference import DefaultInference
+    from inmoose.deseq2 import DESeq, DESeqDataSet
 
+    adata = adata[np.argsort(adata.obs_names.astype(str).to_numpy(), kind="stable")]
     keep = filter_genes(adata.X, opts["min_count"], opts["min_samples"])
     log.info("gene filter (>= %d counts in >= %d samples): %d of %d genes kept",
              opts["min_count"], opts["min_samples"], int(keep.sum()), adata.n_vars)
@@ -92,74 +111,148 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], base: d
     sub = adata[:, keep]
     counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
                           columns=sub.var_names.astype(str))
-    meta = design_metadata(sub.obs, design_columns, base)
+    meta = design_metadata(sub.obs, design_columns, contrasts)
     for col in design_columns:
         if meta[col].nunique() < 2:
             raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
                                  "among the samples tested; drop it from the design")
+    test = opts.get("test", "wald")
+    kwargs = {"fitType": opts.get("fit_type", "parametric"), "sfType": opts.get("size_factors", "ratio"),
+              "test": "LRT" if test == "lrt" else "Wald"}
     t0 = time.time()
-    with quiet_pydeseq2():
-        dds = DeseqDataSet(counts=counts, metadata=meta, design=design, refit_cooks=True,
-                           inference=DefaultInference(n_cpus=max(1, int(threads))), quiet=True)
-        dds.deseq2()
+    with quiet_inmoose():
+        dds = DESeqDataSet(counts, meta, design=design)
+        # inmoose 0.9.1's nbinomLRT raises NotImplementedError: fit as for Wald, then add the LRT (add_lrt)
+        dds = DESeq(dds, quiet=True, fitType=kwargs["fitType"], sfType=kwargs["sfType"])
+        if test == "lrt":
+            add_lrt(dds, opts["reduced"])
     dds.var["symbol"] = sub.var["symbol"].astype(str).to_numpy()
-    log.info("model %s fitted on %d samples x %d genes in %.1f s (base levels %s); %d genes refitted "
-             "after Cook's outlier replacement", design, dds.n_obs, dds.n_vars, time.time() - t0, base,
-             int(dds.var.get("refitted", pd.Series(False)).sum()))
+    replaced = int(dds.var["replace"].fillna(False).astype(bool).sum()) if "replace" in dds.var else 0
+    log.info("model %s (%s test%s, fitType %s, sfType %s) fitted on %d samples x %d genes in %.1f s; "
+             "levels %s; %d genes refitted after Cook's outlier replacement", design, kwargs["test"],
+             f" against {opts['reduced']}" if test == "lrt" else "", kwargs["fitType"], kwargs["sfType"],
+             dds.n_obs, dds.n_vars, time.time() - t0,
+             {c: list(meta[c].cat.categories) for c in design_columns}, replaced)
     return dds
 
 
-def contrast_results(dds, design_columns: list[str], contrast: dict, opts: dict) -> pd.DataFrame:
-    """DESeq2 ``results()`` for one contrast of a fitted model.
+def add_lrt(dds, reduced: str) -> None:
+    """DESeq2's ``nbinomLRT`` on a fitted model (what inmoose 0.9.1 lacks).
 
-    Wald statistics come from pydeseq2; Cook's filtering and independent
-    filtering follow DESeq2 1.38 exactly (:mod:`lsecflow.deseq2_rules`).
+    The reduced design is fitted with the full model's dispersions and size
+    factors (on the outlier-replaced counts where DESeq2 replaced them);
+    ``LRTStatistic`` is the deviance difference, ``LRTPvalue`` its
+    chi-squared upper tail with the difference in coefficients as degrees of
+    freedom. ``results()`` then reports them (``dds.test = "LRT"``).
+    """
+    import patsy
+    from inmoose.deseq2.fitNbinomGLMs import fitNbinomGLMs
+    from scipy.stats import chi2
+
+    nz = ~dds.var["allZero"].to_numpy(dtype=bool)
+    sub = dds[:, nz].copy()
+    if "replace" in sub.var and "replaceCounts" in sub.layers:
+        rows = sub.var["replace"].fillna(False).to_numpy(dtype=bool)
+        X = np.asarray(sub.X, dtype=float).copy()
+        X[:, rows] = np.asarray(sub.layers["replaceCounts"], dtype=float)[:, rows]
+        sub.X = X
+    model = patsy.dmatrix(reduced, data=sub.obs, NA_action="raise")
+    fit = fitNbinomGLMs(sub, modelMatrix=model, alpha_hat=sub.var["dispersion"].astype(float),
+                        renameCols=False)
+    reduced_deviance = -2 * np.asarray(fit["logLike"], dtype=float)
+    stat = np.full(dds.n_vars, np.nan)
+    stat[nz] = reduced_deviance - dds.var["deviance"].to_numpy(dtype=float)[nz]
+    df = dds.design.shape[1] - model.shape[1]
+    dds.var["LRTStatistic"] = stat
+    dds.var["LRTPvalue"] = chi2.sf(stat, df)
+    for column in ("LRTStatistic", "LRTPvalue"):
+        dds.var.type[column] = "results"
+    dds.test = "LRT"
+
+
+@contextlib.contextmanager
+def quiet_inmoose():
+    """Run inmoose quietly: its INFO lines are dropped, its warnings go to our log (info)."""
+    lib = logging.getLogger("inmoose")
+    level = lib.level
+    lib.setLevel(logging.WARNING)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            lib.setLevel(level)
+    for w in caught:
+        log.info("inmoose warning: %s", w.message)
+
+
+def _results(dds, opts: dict, **kwargs) -> pd.DataFrame:
+    """DESeq2 ``results()`` with the dataset's filtering options, as a plain DataFrame."""
+    with quiet_inmoose():
+        res = dds.results(alpha=opts["independent_filter_alpha"], independentFiltering=opts["independent_filter"],
+                          cooksCutoff=None if opts["cooks_filter"] else False, **kwargs)
+    threshold = getattr(res, "filterThreshold", None)
+    res = pd.DataFrame(res).rename(columns={"adj_pvalue": "padj"})
+    res = res[["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]]
+    if opts["cooks_filter"]:
+        log.info("Cook's distance: %d genes flagged as outliers (p-value set to NA)",
+                 int((res["pvalue"].isna() & res["baseMean"].gt(0)).sum()))
+    if opts["independent_filter"] and threshold is not None:
+        log.info("independent filtering: baseMean threshold %.4g, %d genes filtered", float(threshold),
+                 int((res["pvalue"].notna() & res["padj"].isna()).sum()))
+    return res
+
+
+def _table(dds, res: pd.DataFrame) -> pd.DataFrame:
+    res = res.copy()
+    res.insert(0, "symbol", dds.var["symbol"].reindex(res.index).to_numpy())
+    res.insert(0, "gene_id", res.index.astype(str))
+    return sort_results(res.reset_index(drop=True))
+
+
+def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
+    """DESeq2 ``results(dds, contrast = c(variable, target, reference))`` for one contrast.
+
+    After ``test: lrt`` the statistic and p-values are the LRT's (as in
+    DESeq2); the fold changes are the contrast's. With ``opts['shrink']``
+    (``normal`` or ``apeglm``), ``log2FoldChange_shrunk`` and
+    ``lfcSE_shrunk`` are added; the other columns stay the MLE's.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`RESULT_COLUMNS` plus ``log2FoldChange_shrunk`` and
-        ``lfcSE_shrunk`` when ``opts['shrink']``; sorted by padj, pvalue,
-        gene_id.
+        Columns :data:`RESULT_COLUMNS` (plus the shrunk ones); sorted by
+        padj, pvalue, gene_id.
     """
-    from pydeseq2.ds import DeseqStats
-
-    from .deseq2_rules import cooks_outliers, independent_filtering
-
     var, target, ref = contrast["variable"], contrast["target"], contrast["reference"]
-    with quiet_pydeseq2():
-        stats = DeseqStats(dds, contrast=[var, target, ref], alpha=opts["alpha"], cooks_filter=False,
-                           independent_filter=False, inference=dds.inference, quiet=True)
-        stats.summary()
-    res = stats.results_df.copy()
-    if opts["cooks_filter"]:
-        outlier = cooks_outliers(dds, design_columns)
-        res.loc[outlier, "pvalue"] = np.nan
-        log.info("Cook's distance: %d genes flagged as outliers (p-value set to NA)", int(outlier.sum()))
-    pvalue = res["pvalue"].to_numpy()
-    if opts["independent_filter"]:
-        padj, threshold = independent_filtering(pvalue, res["baseMean"].to_numpy(),
-                                                opts["independent_filter_alpha"])
-        log.info("independent filtering: baseMean threshold %.4g, %d genes filtered", threshold,
-                 int((~np.isnan(pvalue) & np.isnan(padj)).sum()))
-    else:
-        padj = np.full(len(pvalue), np.nan)
-        ok = ~np.isnan(pvalue)
-        padj[ok] = false_discovery_control(pvalue[ok], method="bh")
-    res["padj"] = padj
-    if opts.get("shrink"):
-        if dds.obs[var].cat.categories[0] != ref:
-            raise InputDataError(f"LFC shrinkage needs {ref!r} as base level of {var!r}: fit with base={{{var!r}: {ref!r}}}")
-        coef = _coef_name(stats.design_matrix, var, target)
+    res = _results(dds, opts, contrast=[var, target, ref])
+    method = shrink_method(opts)
+    if method:
+        from .shrink import shrink_contrast
+
         t0 = time.time()
-        with quiet_pydeseq2():
-            stats.lfc_shrink(coeff=coef)
-        log.info("LFC shrinkage (apeGLM prior) on %s in %.1f s", coef, time.time() - t0)
-        res["log2FoldChange_shrunk"] = stats.results_df["log2FoldChange"]
-        res["lfcSE_shrunk"] = stats.results_df["lfcSE"]
-    res.insert(0, "symbol", dds.var["symbol"].reindex(res.index).to_numpy())
-    res.insert(0, "gene_id", res.index.astype(str))
-    return sort_results(res.reset_index(drop=True))
+        lfc, se = shrink_contrast(dds, contrast, res, method)
+        res["log2FoldChange_shrunk"], res["lfcSE_shrunk"] = lfc, se
+        log.info("LFC shrinkage (%s) of %s %s vs %s in %.1f s", method, var, target, ref, time.time() - t0)
+    return _table(dds, res)
+
+
+def lrt_results(dds, opts: dict) -> pd.DataFrame:
+    """DESeq2 ``results(dds)`` after ``DESeq(test = "LRT", reduced = ...)``.
+
+    ``stat`` is the deviance difference of full and reduced model,
+    ``pvalue`` its chi-squared p-value; ``log2FoldChange`` is DESeq2's
+    default coefficient (last level of the last design column over its base).
+    """
+    return _table(dds, _results(dds, opts))
+
+
+def shrink_method(opts: dict) -> str | None:
+    """``de.shrink`` as a method name: None, ``normal`` or ``apeglm`` (``true`` means ``apeglm``)."""
+    value = opts.get("shrink", False)
+    if value is True:
+        return "apeglm"
+    return value or None
 
 
 def sort_results(res: pd.DataFrame) -> pd.DataFrame:
@@ -265,14 +358,15 @@ def pseudobulk(adata: ad.AnnData, sample_key: str, cell_type_key: str, min_cells
 def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalised counts and VST (genes x samples, index ``gene_id``).
 
-    The VST applies the fitted dispersion trend of the design in closed form
-    (DESeq2's ``vst(blind = FALSE)``); no refit.
+    The VST applies the design's fitted dispersion trend (DESeq2's
+    ``vst(blind = FALSE)``, via ``getVarianceStabilizedData``); no refit.
     """
-    from .deseq2_rules import vst_from_dispersion_fit
+    from inmoose.deseq2.vst import getVarianceStabilizedData
 
-    normed = np.asarray(dds.layers["normed_counts"], dtype=float)
-    normalized = pd.DataFrame(normed.T, index=dds.var_names, columns=dds.obs_names)
-    vst = pd.DataFrame(vst_from_dispersion_fit(normed, dds.uns).T, index=dds.var_names, columns=dds.obs_names)
+    normalized = pd.DataFrame(np.asarray(dds.counts(normalized=True), dtype=float).T, index=dds.var_names,
+                              columns=dds.obs_names)
+    vst = pd.DataFrame(np.asarray(getVarianceStabilizedData(dds), dtype=float).T, index=dds.var_names,
+                       columns=dds.obs_names)
     for df in (normalized, vst):
         df.index.name = "gene_id"
     return normalized, vst
@@ -312,71 +406,119 @@ def run_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_n
     log.info("figures written: %s.{volcano,ma,heatmap}.{png,svg}", stem)
 
 
-def run_contrast(counts_h5ad: str, params: dict, contrast_name: str, table: str, summary: str,
-                 normalized_out: str, vst_out: str, threads: int = 1, cell_type: str | None = None) -> pd.DataFrame:
-    """Rule entry point: DE table and summary for one contrast.
+def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
+    summ = summarize(pd.DataFrame(columns=RESULT_COLUMNS), opts["alpha"], opts["lfc_threshold"])
+    summ.insert(0, "contrast", name)
+    summ["status"] = f"skipped: {msg}"
+    empty = pd.DataFrame(columns=["gene_id"])
+    write_tsv_atomic(summ, files["summary"])
+    write_tsv_atomic(empty, files["normalized"])
+    write_tsv_atomic(empty, files["vst"])
+    write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), files["table"])
+
+
+def _write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict, shared: dict) -> None:
+    """One table and its summary; the normalised counts and VST of the fit are written once and copied."""
+    summ = summarize(res, opts["alpha"], opts["lfc_threshold"])
+    summ.insert(0, "contrast", name)
+    summ["status"] = "tested"
+    log.info("%s: %d up, %d down at padj < %g", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"])
+    write_tsv_atomic(summ, files["summary"])
+    for kind in ("normalized", "vst"):
+        if kind in shared:
+            with atomic_path(files[kind]) as tmp:
+                shutil.copyfile(shared[kind], tmp)
+        else:
+            write_tsv_atomic(shared[f"{kind}_df"].reset_index(), files[kind])
+            shared[kind] = files[kind]
+    write_tsv_atomic(res, files["table"])
+
+
+def _too_few(adata: ad.AnnData, contrast: dict) -> str | None:
+    levels = adata.obs[contrast["variable"]].astype(str).value_counts()
+    for role in ("target", "reference"):
+        n = int(levels.get(contrast[role], 0))
+        if n < 2:
+            return (f"level {contrast[role]!r} of {contrast['variable']!r} has {n} sample(s); "
+                    "DESeq2 needs at least 2 per level")
+    return None
+
+
+def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None, threads: int = 1,
+           cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+    """Rule entry point: fit one design and write every contrast's table from it.
 
     Parameters
     ----------
     counts_h5ad
         ``counts.h5ad`` (bulk) or ``pseudobulk.h5ad`` (single-cell).
     params
-        ``Dataset.params()``.
-    contrast_name
-        Key in the dataset's ``contrasts``.
-    table, summary, normalized_out, vst_out
-        Output paths (TSV; ``.gz`` compresses, byte-stable).
+        ``Dataset.params(rule="de")``.
+    outputs
+        ``{contrast: {kind: path}}`` for every contrast, kinds
+        :data:`OUTPUT_KINDS` (TSV; ``.gz`` compresses, byte-stable).
+    lrt
+        ``{"table": path, "summary": path}`` for ``de.test: lrt``.
     cell_type
         Folder name (slug) of the cell type, for pseudobulk data.
+
+    Returns
+    -------
+    dict
+        ``{contrast: results table}`` (empty for skipped contrasts).
     """
     spec = params["spec"]
-    contrast = spec["contrasts"][contrast_name]
+    opts = spec["de"]
     adata = ad.read_h5ad(counts_h5ad)
+    where = ""
     if cell_type is not None:
         label = params["cell_types"][cell_type]
+        where = f" for cell type {label!r}"
         adata = adata[adata.obs["cell_type"].astype(str) == label].copy()
         log.info("cell type %r: %d pseudobulk samples", label, adata.n_obs)
     excluded = sorted(set(spec["qc"]["exclude"]) & set(adata.obs["sample"].astype(str)))
     if excluded:
         log.info("samples left out by qc.exclude: %s", ", ".join(excluded))
         adata = adata[~adata.obs["sample"].astype(str).isin(excluded)].copy()
-    levels = adata.obs[contrast["variable"]].astype(str).value_counts()
-    for role in ("target", "reference"):
-        n = int(levels.get(contrast[role], 0))
-        if n < 2:
-            where = f" for cell type {params['cell_types'][cell_type]!r}" if cell_type else ""
-            msg = (f"contrast {contrast_name!r}: level {contrast[role]!r} of {contrast['variable']!r} has {n} "
-                   f"sample(s){where}; DESeq2 needs at least 2 per level")
-            if cell_type is None:
-                raise InputDataError(msg)
-            # one cell type without replicates must not stop the other cell types: say so, write empty tables
-            log.warning("skipped: %s (lower pseudobulk.min_cells / min_counts, or leave the cell type out with "
-                        "pseudobulk.cell_types)", msg)
-            summ = summarize(pd.DataFrame(columns=RESULT_COLUMNS), spec["de"]["alpha"], spec["de"]["lfc_threshold"])
-            summ.insert(0, "contrast", contrast_name)
-            summ["status"] = f"skipped: {msg}"
-            empty = pd.DataFrame(columns=["gene_id"])
-            write_tsv_atomic(summ, summary)
-            write_tsv_atomic(empty, normalized_out)
-            write_tsv_atomic(empty, vst_out)
-            write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), table)
-            return pd.DataFrame(columns=RESULT_COLUMNS)
-    log.info("contrast %s: %s %s (n=%d) vs %s (n=%d)", contrast_name, contrast["variable"], contrast["target"],
-             levels[contrast["target"]], contrast["reference"], levels[contrast["reference"]])
-    dds = fit_model(adata, spec["design"], params["design_columns"], {contrast["variable"]: contrast["reference"]},
-                    spec["de"], threads)
-    res = contrast_results(dds, params["design_columns"], contrast, spec["de"])
+    problems = {name: _too_few(adata, c) for name, c in spec["contrasts"].items()}
+    for name, problem in problems.items():
+        if problem is None:
+            continue
+        msg = f"contrast {name!r}: {problem}{where}"
+        if cell_type is None:
+            raise InputDataError(msg)
+        # one cell type without replicates must not stop the other cell types: say so, write empty tables
+        log.warning("skipped: %s (lower pseudobulk.min_cells / min_counts, or leave the cell type out with "
+                    "pseudobulk.cell_types)", msg)
+        _write_skipped(outputs[name], name, msg, opts)
+    tested = [name for name, problem in problems.items() if problem is None]
+    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in problems}
+    if not tested:
+        if lrt is not None:
+            write_tsv_atomic(pd.DataFrame({"test": ["LRT"], "status": [f"skipped: no contrast testable{where}"]}),
+                             lrt["summary"])
+            write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), lrt["table"])
+        return results
+    dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"],
+                    threads=threads)
     normalized, vst = normalized_and_vst(dds)
-    summ = summarize(res, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
-    summ.insert(0, "contrast", contrast_name)
-    summ["status"] = "tested"
-    log.info("%s: %d up, %d down at padj < %g", contrast_name, summ.at[0, "up"], summ.at[0, "down"],
-             spec["de"]["alpha"])
-    write_tsv_atomic(summ, summary)
-    write_tsv_atomic(normalized.reset_index(), normalized_out)
-    write_tsv_atomic(vst.reset_index(), vst_out)
-    write_tsv_atomic(res, table)
-    return res
+    shared = {"normalized_df": normalized, "vst_df": vst}
+    for name in tested:
+        contrast = spec["contrasts"][name]
+        log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
+        results[name] = contrast_results(dds, contrast, opts)
+        _write_tested(outputs[name], name, results[name], opts, shared)
+    if lrt is not None:
+        table = lrt_results(dds, opts)
+        summ = summarize(table, opts["alpha"], 0)[["tested", "cooks_outliers", "independent_filtered", "alpha"]]
+        summ.insert(0, "test", f"LRT {spec['design']} vs {opts['reduced']}")
+        summ.insert(1, "significant", int((table["padj"] < opts["alpha"]).sum()))
+        summ["status"] = "tested"
+        log.info("LRT %s vs %s: %d genes at padj < %g", spec["design"], opts["reduced"],
+                 summ.at[0, "significant"], opts["alpha"])
+        write_tsv_atomic(summ, lrt["summary"])
+        write_tsv_atomic(table, lrt["table"])
+    return results
 
 
 def qc_pass_mask(cell_names, cells_qc: str, what: str) -> np.ndarray:

@@ -27,7 +27,7 @@ from .ingest import write_tsv_atomic
 
 log = logging.getLogger(__name__)
 
-PACKAGES = ["lsecflow", "snakemake", "snakemake-executor-plugin-slurm", "pydeseq2", "gseapy", "scanpy", "anndata",
+PACKAGES = ["lsecflow", "snakemake", "snakemake-executor-plugin-slurm", "inmoose", "gseapy", "scanpy", "anndata",
             "liana", "decoupler", "numpy", "scipy", "pandas", "statsmodels", "scikit-learn", "matplotlib", "h5py",
             "jsonschema", "rapids-singlecell", "cupy-cuda12x"]
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .deseq2_rules import quiet_pydeseq2, vst_from_dispersion_fit
 from .errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -125,33 +124,39 @@ def size_factors(counts: np.ndarray) -> np.ndarray:
 def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataFrame:
     """DESeq2's ``vst(blind = TRUE)``: parametric trend on ``nsub`` genes, closed-form transform.
 
-    Returns genes x samples (index = gene ids). Falls back to all genes with
-    mean normalised count > 5 when fewer than ``nsub`` exist.
+    As DESeq2's ``vst``: the genes with mean normalised count > 5, ordered
+    by mean, are sampled evenly; their dispersion trend (DESeq2's
+    ``estimateDispersionsGeneEst`` and ``estimateDispersionsFit``, inmoose's
+    port) transforms every gene. Falls back to all those genes when fewer
+    than ``nsub`` exist. Returns genes x samples (index = gene ids).
     """
-    from pydeseq2.dds import DeseqDataSet
+    from inmoose.deseq2 import DESeqDataSet, estimateDispersionsFit, estimateDispersionsGeneEst
+    from inmoose.deseq2.vst import getVarianceStabilizedData
+
+    from .de import quiet_inmoose
 
     X = counts.to_numpy(dtype=float)
     sf = size_factors(X)
-    norm = X / sf[:, None]
-    base_mean = norm.mean(axis=0)
+    base_mean = (X / sf[:, None]).mean(axis=0)
     idx = np.flatnonzero(base_mean > 5)
     if len(idx) < 10:
         raise InputDataError("fewer than 10 genes with mean normalised count > 5: cannot fit the VST")
     order = idx[np.argsort(base_mean[idx], kind="stable")]
     pick = order[np.round(np.linspace(0, len(order) - 1, min(nsub, len(order)))).astype(int)]
-    sub = pd.DataFrame(X[:, pick].astype(np.int64), index=counts.index, columns=counts.columns[pick])
-    meta = pd.DataFrame({"all": pd.Categorical(["a"] * len(sub))}, index=sub.index)
-    with quiet_pydeseq2():
-        dds = DeseqDataSet(counts=sub, metadata=meta, design="~1", quiet=True)
-        dds.obs["size_factors"] = sf
-        dds.layers["normed_counts"] = sub.to_numpy() / sf[:, None]
-        dds.fit_genewise_dispersions()
-        dds.var["_normed_means"] = dds.layers["normed_counts"].mean(axis=0)
-        dds.fit_dispersion_trend()
-    if "trend_coeffs" not in dds.uns:
-        log.warning("VST: parametric dispersion trend did not converge; using the mean dispersion %.4g",
-                    float(dds.uns["mean_disp"]))
-    vst = vst_from_dispersion_fit(norm, dds.uns)
+    meta = pd.DataFrame(index=counts.index.astype(str))
+    whole = pd.DataFrame(X.astype(np.int64), index=meta.index, columns=counts.columns.astype(str))
+    with quiet_inmoose():
+        full = DESeqDataSet(whole, meta, design="~ 1")
+        full.sizeFactors = sf
+        sub = DESeqDataSet(whole.iloc[:, pick], meta.copy(), design="~ 1")
+        sub.sizeFactors = sf
+        sub = estimateDispersionsGeneEst(sub, quiet=True)
+        sub = estimateDispersionsFit(sub, fitType="parametric", quiet=True)
+        full.setDispFunction(sub.dispersionFunction, estimateVar=False)
+        vst = np.asarray(getVarianceStabilizedData(full), dtype=float)
+    if sub.dispersionFunction.fitType != "parametric":
+        log.warning("VST: parametric dispersion trend did not converge; DESeq2's %s fit used instead",
+                    sub.dispersionFunction.fitType)
     return pd.DataFrame(vst.T, index=counts.columns, columns=counts.index)
 
 

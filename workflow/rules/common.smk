@@ -54,6 +54,7 @@ wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
     collection="|".join(map(re.escape, ALL_COLLECTIONS)) or NEVER,
     unit="|".join(map(re.escape, ALL_UNITS)),
+    cell_type="|".join(sorted({re.escape(c) for d in DATASETS.values() for c in d.cell_types})) or NEVER,
 
 
 def rule_params(rule_name):
@@ -98,6 +99,46 @@ def pseudobulk_inputs(wildcards):
     return inputs
 
 
+def fit_units(name):
+    """DE fits of a dataset: one (bulk) or one per cell type (pseudobulk)."""
+    return [""] if DATASETS[name].assay == "bulk" else list(DATASETS[name].cell_types)
+
+
+def de_rule_name(name):
+    """Name of a dataset's DE rule: de_<dataset> (characters other than letters, digits and _ as _)."""
+    return "de_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _fit_prefix(name):
+    return f"{RESULTS}/{{dataset}}/de/" + ("" if DATASETS[name].assay == "bulk" else "{cell_type}/")
+
+
+DE_OUTPUT_SUFFIXES = {"table": ".tsv", "summary": ".summary.tsv", "normalized": ".normalized_counts.tsv.gz",
+                      "vst": ".vst.tsv.gz"}
+
+
+def de_fit_outputs(name):
+    """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
+    (``<kind>_<i>``, i = the contrast's position in the config), and the LRT's table and summary."""
+    prefix = _fit_prefix(name)
+    outs = {f"{kind}_{i}": f"{prefix}{contrast}{suffix}" for i, contrast in enumerate(DATASETS[name].contrasts)
+            for kind, suffix in DE_OUTPUT_SUFFIXES.items()}
+    if DATASETS[name].spec["de"]["test"] == "lrt":
+        outs["lrt_table"] = f"{prefix}design.lrt.tsv"
+        outs["lrt_summary"] = f"{prefix}design.lrt.summary.tsv"
+    return outs
+
+
+def de_fit_log(name):
+    """Log of one DE fit: logs/de/<dataset>.log, or logs/de/<dataset>/<cell_type>.log."""
+    return "logs/de/{dataset}.log" if DATASETS[name].assay == "bulk" else "logs/de/{dataset}/{cell_type}.log"
+
+
+def fit_cell_type(wildcards):
+    """Cell-type folder of a DE fit (None for bulk)."""
+    return getattr(wildcards, "cell_type", None)
+
+
 def de_counts(wildcards):
     """Counts a DE job reads: the dataset's counts, or its pseudobulk."""
     if DATASETS[wildcards.dataset].assay == "bulk":
@@ -108,6 +149,8 @@ def de_counts(wildcards):
 def de_targets(name):
     """DE tables and figures of a dataset, one set per unit."""
     tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
+    if DATASETS[name].spec["de"]["test"] == "lrt":
+        tables += [f"{RESULTS}/{name}/de/{f + '/' if f else ''}design.lrt.tsv" for f in fit_units(name)]
     figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name),
                      kind=FIGURE_KINDS["de"])
     enrichment = expand(f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv", unit=de_units(name),

@@ -28,29 +28,35 @@ rule pseudobulk:
         "../scripts/pseudobulk.py"
 
 
-rule de:
-    """DESeq2 (pydeseq2) for one contrast (of one cell type's pseudobulk)."""
-    input:
-        counts=de_counts,
-    output:
-        table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
-        summary=f"{RESULTS}/{{dataset}}/de/{{unit}}.summary.tsv",
-        normalized=f"{RESULTS}/{{dataset}}/de/{{unit}}.normalized_counts.tsv.gz",
-        vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
-    params:
-        dataset=rule_params("de"),
-        contrast=unit_contrast,
-        cell_type=unit_cell_type,
-    log:
-        "logs/de/{dataset}/{unit}.log",
-    threads: LSEC.config["compute"]["threads"]
-    resources:
-        mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/de_contrast.py"
+# One DE job per design: per dataset (bulk) or per cell type (pseudobulk). It fits
+# the model once and writes every contrast's table (de_fit_outputs() in common.smk).
+# The contrasts differ between datasets, so each dataset gets its own rule
+# (de_<dataset>), made in this loop.
+for _name in DATASETS:
+
+    rule:
+        name:
+            de_rule_name(_name)
+        input:
+            counts=de_counts,
+        output:
+            **de_fit_outputs(_name),
+        params:
+            dataset=rule_params("de"),
+            contrasts=list(DATASETS[_name].contrasts),
+            cell_type=fit_cell_type,
+        log:
+            de_fit_log(_name),
+        wildcard_constraints:
+            dataset=re.escape(_name),
+        threads: LSEC.config["compute"]["threads"]
+        resources:
+            mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
+            runtime=lambda wc, attempt: 60 * attempt,
+        conda:
+            "../../envs/core.yaml"
+        script:
+            "../scripts/de.py"
 
 
 rule de_figures:
