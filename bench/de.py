@@ -1,20 +1,41 @@
-"""DE benchmark on the real DLPC data: wall time and peak RSS.
+"""DE benchmark: R DESeq2, pydeseq2 and lsecflow's DE in one run, on two datasets.
 
-Runs, each in a fresh child process (so peak memory is its own):
-  reference  plain pydeseq2 defaults: DeseqDataSet(~Group).deseq2() and
-             DeseqStats().summary() for the three contrasts
-  lsecflow   lsecflow.de.fit_model + contrast_results (DESeq2 filtering
-             rules) + normalised counts and VST, for the same contrasts
+Datasets:
+  dlpc       the real DLPC counts (20 samples, ~ Group, 15,974 genes after the
+             filter, three contrasts)
+  synthetic  SYNTHETIC negative-binomial counts, 30,000 genes x 48 samples,
+             ~ batch + condition (2 x 4 levels, 6 samples per cell), three
+             contrasts of condition (seeded; see make_synthetic())
 
-and prints each, and lsecflow / reference ratios (same machine, same
-session; machines here are noisy, so compare ratios, not seconds).
+Engines, each in a fresh process (peak RSS is its own):
+  R          DESeq() + results() per contrast, when `Rscript` with DESeq2 is
+             installed (apt-get install r-base-core r-bioc-deseq2); wall time
+             of the whole Rscript call (library loading included) and of the
+             fit alone
+  pydeseq2   DeseqDataSet.deseq2() + DeseqStats per contrast, when installed
+             (pip install -e ".[bench]")
+  lsecflow   lsecflow.de.fit_model once + contrast_results per contrast +
+             normalised counts and VST
 
-    .venv/bin/python bench/de.py [--threads 2] [--repeats 1]
+Prints wall time, peak RSS and ratios against R, and a profile of the ten
+costliest functions of lsecflow's DE (cProfile, cumulative time). With
+--workflow it also times the workflow's whole DLPC DE stage: `snakemake`
+started from the command line on a finished ingest, the DE job forced
+(Snakemake's start-up included).
+
+    .venv/bin/python bench/de.py [--datasets dlpc synthetic] [--workflow]
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,74 +43,201 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 
-CONTRASTS = [("Disease", "Chow"), ("Disease/Agonist", "Chow"), ("Disease/Agonist", "Disease")]
+R_SCRIPT = r"""
+suppressMessages(library(DESeq2))
+args <- commandArgs(trailingOnly = TRUE)
+counts <- as.matrix(read.delim(args[1], row.names = 1, check.names = FALSE))
+sheet <- read.delim(args[2], colClasses = "character", row.names = 1)
+counts <- counts[, rownames(sheet)]
+for (col in colnames(sheet)) sheet[[col]] <- factor(sheet[[col]])
+contrasts <- strsplit(strsplit(args[4], ";")[[1]], ",")
+t0 <- Sys.time()
+dds <- DESeqDataSetFromMatrix(counts, sheet, design = as.formula(args[3]))
+dds <- DESeq(dds, quiet = TRUE)
+for (k in contrasts) res <- results(dds, contrast = k)
+cat("FIT_SECONDS", as.numeric(Sys.time() - t0, units = "secs"), "\n")
+"""
 
 
-def _load():
+def make_synthetic(genes: int = 30_000, seed: int = 1):
+    """SYNTHETIC counts (genes x samples) and sheet: ~ batch + condition, 2 x 4 levels, 6 samples per cell."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    batch = np.repeat(["b1", "b2"], 24)
+    condition = np.tile(np.repeat(["c0", "c1", "c2", "c3"], 6), 2)
+    samples = [f"s{i:02d}" for i in range(48)]
+    base = np.exp(rng.uniform(np.log(1), np.log(5000), genes))
+    disp = 0.03 + 1.5 / base
+    effects = np.where(rng.random((genes, 4)) < 0.1, rng.normal(0, 1.5, (genes, 4)), 0.0)
+    effects[:, 0] = 0
+    level = np.searchsorted(["c0", "c1", "c2", "c3"], condition)
+    mu = base[:, None] * np.exp(np.log(2) * (effects[:, level] + 0.3 * (batch == "b2")[None, :]))
+    mu *= rng.uniform(0.6, 1.6, 48)[None, :]
+    counts = rng.negative_binomial(1 / disp[:, None], 1 / (1 + disp[:, None] * mu))
+    frame = pd.DataFrame(counts, index=[f"gene{i:05d}" for i in range(genes)], columns=samples)
+    sheet = pd.DataFrame({"sample": samples, "batch": batch, "condition": condition})
+    return frame, sheet
+
+
+def load(name: str):
+    """(counts genes x samples, sheet, design, contrasts [(var, target, ref)], de options)."""
+    import pandas as pd
     import yaml
 
     from lsecflow.config import load_config
     from lsecflow.ingest import build_counts
 
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cfg["datasets"] = {"dlpc_liver": cfg["datasets"]["dlpc_liver"]}
-    ds = load_config(cfg, roots=[REPO]).datasets["dlpc_liver"]
-    adata, _ = build_counts(ds.params())
-    return ds, adata
+    if name == "dlpc":
+        cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+        cfg["datasets"] = {"dlpc_liver": cfg["datasets"]["dlpc_liver"]}
+        ds = load_config(cfg, roots=[REPO]).datasets["dlpc_liver"]
+        adata, _ = build_counts(ds.params())
+        counts = pd.DataFrame(adata.X.T, index=adata.var_names, columns=adata.obs_names)
+        keep = (counts >= 10).sum(axis=1) >= 3
+        sheet = adata.obs[["Group"]].rename_axis("sample").reset_index()
+        contrasts = [(c["variable"], c["target"], c["reference"]) for c in ds.contrasts.values()]
+        return counts[keep], sheet, "~ Group", contrasts, ds.spec["de"]
+    counts, sheet = make_synthetic()
+    keep = (counts >= 10).sum(axis=1) >= 3
+    contrasts = [("condition", "c1", "c0"), ("condition", "c2", "c0"), ("condition", "c3", "c1")]
+    de = {"min_count": 10, "min_samples": 3, "alpha": 0.05, "independent_filter_alpha": 0.1, "lfc_threshold": 0,
+          "cooks_filter": True, "independent_filter": True, "shrink": False, "fit_type": "parametric",
+          "size_factors": "ratio", "test": "wald"}
+    return counts[keep], sheet, "~ batch + condition", contrasts, de
 
 
-def run_reference(threads: int) -> float:
-    import numpy as np
-    import pandas as pd
+def run_r(name: str) -> tuple[float, float, float]:
+    """(whole Rscript wall, fit seconds reported by R, peak RSS MiB) or raises when R/DESeq2 is missing."""
+    counts, sheet, design, contrasts, _ = load(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        counts.to_csv(f"{tmp}/counts.tsv", sep="\t")
+        sheet.to_csv(f"{tmp}/sheet.tsv", sep="\t", index=False)
+        Path(f"{tmp}/run.R").write_text(R_SCRIPT)
+        spec = ";".join(",".join(c) for c in contrasts)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        proc = subprocess.run(["Rscript", f"{tmp}/run.R", f"{tmp}/counts.tsv", f"{tmp}/sheet.tsv", design, spec],
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    fit = float(proc.stdout.split("FIT_SECONDS")[1].split()[0])
+    return wall, fit, rss if rss * 1024 > before else float("nan")
+
+
+def engine_pydeseq2(name: str) -> float:
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
 
-    ds, adata = _load()
+    counts, sheet, design, contrasts, _ = load(name)
     t0 = time.perf_counter()
-    X = np.asarray(adata.X)
-    keep = (X >= 10).sum(axis=0) >= 3
-    counts = pd.DataFrame(X[:, keep], index=adata.obs_names, columns=adata.var_names[keep])
-    inference = DefaultInference(n_cpus=threads)
-    dds = DeseqDataSet(counts=counts, metadata=adata.obs[["Group"]], design="~Group", inference=inference,
-                       quiet=True)
+    inference = DefaultInference(n_cpus=1)
+    dds = DeseqDataSet(counts=counts.T, metadata=sheet.set_index("sample").loc[counts.columns], design=design,
+                       inference=inference, quiet=True)
     dds.deseq2()
-    for target, ref in CONTRASTS:
-        DeseqStats(dds, contrast=["Group", target, ref], inference=inference, quiet=True).summary()
-    return time.perf_counter() - t0  # the fit only, not loading
+    for var, target, ref in contrasts:
+        DeseqStats(dds, contrast=[var, target, ref], inference=inference, quiet=True).summary()
+    return time.perf_counter() - t0
 
 
-def run_lsecflow(threads: int) -> float:
+def _lsecflow_de(name: str, profile: bool = False):
+    import anndata as ad
+    import inmoose.deseq2  # noqa: F401  (imported before the clock starts, as R's library(DESeq2) is)
+    import pandas as pd
+
     from lsecflow import de
 
-    ds, adata = _load()
+    counts, sheet, design, contrasts, opts = load(name)
+    obs = sheet.set_index("sample").loc[counts.columns]
+    adata = ad.AnnData(X=counts.T.to_numpy(), obs=obs,
+                       var=pd.DataFrame({"gene_id": counts.index, "symbol": counts.index}, index=counts.index))
+    named = {f"c{i}": {"variable": v, "target": t, "reference": r} for i, (v, t, r) in enumerate(contrasts)}
+    prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
-    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, {"Group": "Chow"}, ds.spec["de"], threads)
-    for name in ds.contrasts:
-        de.contrast_results(dds, ds.design_columns, ds.contrasts[name], ds.spec["de"])
+    if prof:
+        prof.enable()
+    dds = de.fit_model(adata, design, list(obs.columns), opts, contrasts=named)
+    for c in named.values():
+        de.contrast_results(dds, c, opts)
     de.normalized_and_vst(dds)
-    return time.perf_counter() - t0  # the fit only, not loading
+    if prof:
+        prof.disable()
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(10)
+        return time.perf_counter() - t0, out.getvalue()
+    return time.perf_counter() - t0
+
+
+def engine_lsecflow(name: str) -> float:
+    return _lsecflow_de(name)
+
+
+def workflow_stage(threads: int = 2) -> float:
+    """Wall seconds of `snakemake --forcerun de_dlpc_liver` on a finished DLPC ingest (start-up included)."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["datasets"] = {"dlpc_liver": cfg["datasets"]["dlpc_liver"]}
+    cfg["report"] = False
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        base = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--configfile", str(path),
+                "--directory", tmp, "--cores", str(threads), "--quiet"]
+        subprocess.run(base + ["--until", "ingest"], check=True, capture_output=True, cwd=REPO)
+        t0 = time.perf_counter()
+        subprocess.run(base + ["--until", "de_dlpc_liver", "--forcerun", "de_dlpc_liver"], check=True,
+                       capture_output=True, cwd=REPO)
+        return time.perf_counter() - t0
 
 
 def main() -> None:
     from _child import measure
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--datasets", nargs="+", default=["dlpc", "synthetic"], choices=["dlpc", "synthetic"])
+    parser.add_argument("--workflow", action="store_true", help="also time the workflow's DLPC DE stage")
     args = parser.parse_args()
-    rows = []
-    for rep in range(args.repeats):
-        for name, target in (("reference", run_reference), ("lsecflow", run_lsecflow)):
-            _, rss, wall = measure(target, args.threads)
-            rows.append((name, wall, rss))
-            print(f"run {rep + 1} {name:9s}: wall {wall:6.1f} s, peak RSS {rss:7.0f} MiB", flush=True)
-    ref = [r for r in rows if r[0] == "reference"]
-    ours = [r for r in rows if r[0] == "lsecflow"]
-    best = lambda rs, i: min(r[i] for r in rs)  # noqa: E731
-    print(f"DLPC (20 samples x 15,974 genes, 3 contrasts, {args.threads} threads)")
-    print(f"wall time ratio lsecflow/reference (best of {args.repeats}): {best(ours, 1) / best(ref, 1):.2f}")
-    print(f"peak RSS ratio  lsecflow/reference: {best(ours, 2) / best(ref, 2):.2f}")
+    have_r = shutil.which("Rscript") is not None
+    try:
+        import pydeseq2  # noqa: F401
+        have_py = True
+    except ImportError:
+        have_py = False
+    for name in args.datasets:
+        label = "DLPC (real)" if name == "dlpc" else "SYNTHETIC 30,000 genes x 48 samples, ~ batch + condition"
+        print(f"== {label}", flush=True)
+        r_wall = None
+        if have_r:
+            try:
+                r_wall, r_fit, r_rss = run_r(name)
+                print(f"R DESeq2   : Rscript wall {r_wall:6.1f} s (fit + results {r_fit:6.1f} s), "
+                      f"peak RSS {r_rss:6.0f} MiB", flush=True)
+            except RuntimeError as exc:
+                print(f"R DESeq2   : not run ({str(exc).strip().splitlines()[-1]})")
+        else:
+            print("R DESeq2   : not run (no Rscript; apt-get install r-base-core r-bioc-deseq2)")
+        rows = {}
+        if have_py:
+            rows["pydeseq2"] = measure(engine_pydeseq2, name)
+        else:
+            print("pydeseq2   : not run (pip install -e '.[bench]')")
+        rows["lsecflow"] = measure(engine_lsecflow, name)
+        for engine, (wall, rss, fit) in rows.items():
+            ratio = f", R/{engine} {r_wall / wall:5.2f}x (R wall incl. start-up; {r_fit / fit:5.2f}x fit only)" \
+                if r_wall else ""
+            print(f"{engine:10s} : wall {wall:6.1f} s (fit + results {fit:6.1f} s), peak RSS {rss:6.0f} MiB{ratio}",
+                  flush=True)
+        _, profile = _lsecflow_de(name, profile=True)
+        print("lsecflow DE, ten costliest functions (cumulative):")
+        print("\n".join(profile.splitlines()[:32]))
+    if args.workflow:
+        wall = workflow_stage()
+        print(f"workflow DLPC DE stage (snakemake --forcerun de_dlpc_liver, start-up included): {wall:.1f} s")
 
 
 if __name__ == "__main__":

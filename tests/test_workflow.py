@@ -160,7 +160,9 @@ def test_logs_and_rerun_is_a_no_op(finished_run):
     log = (work / "logs/ingest/dlpc_liver.log").read_text()
     assert "Sample724 renamed to Sample725" in log
     assert "duplicated symbol" in log or "without a symbol" in log
-    assert "model ~ Group fitted" in (work / "logs/de/dlpc_liver/disease_vs_chow.log").read_text()
+    de_log = (work / "logs/de/dlpc_liver.log").read_text()
+    assert "model ~ Group (Wald test" in de_log and de_log.count("fitted on 20 samples") == 1  # one fit, 3 contrasts
+    assert all(f"contrast {c}:" in de_log for c in ("disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease"))
     proc = run_snakemake(work, cfg, "--dry-run")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -213,6 +215,8 @@ def test_dry_run_plans_full_dag(configfile, tmp_path):
                          "--snakefile", str(REPO / "Snakefile"))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de", "de_figures", "enrichment",
-                 "enrichment_figures", "paracrine", "paracrine_figures", "paracrine_receivers"):
+    for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de_dlpc_liver", "de_tms_liver", "de_figures",
+                 "enrichment", "enrichment_figures", "paracrine", "paracrine_figures", "paracrine_receivers"):
         assert f"rule {rule}:" in out
+    # one DE fit per design: DLPC's three contrasts come from one job, TMS has one job per cell type
+    assert out.count("rule de_dlpc_liver:") == 1 and out.count("rule de_tms_liver:") == 5

@@ -121,9 +121,17 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
               "test": "LRT" if test == "lrt" else "Wald"}
     t0 = time.time()
     with quiet_inmoose():
-        dds = DESeqDataSet(counts, meta, design=design)
         # inmoose 0.9.1's nbinomLRT raises NotImplementedError: fit as for Wald, then add the LRT (add_lrt)
-        dds = DESeq(dds, quiet=True, fitType=kwargs["fitType"], sfType=kwargs["sfType"])
+        try:
+            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=kwargs["fitType"],
+                        sfType=kwargs["sfType"])
+        except NotImplementedError:
+            # the parametric trend did not converge: DESeq2 switches to its 'local' fit, which the port lacks
+            log.warning("the parametric dispersion trend did not converge; DESeq2 would use fitType 'local', "
+                        "which inmoose lacks: using fitType 'mean' (set de.fit_type: mean to choose it)")
+            kwargs["fitType"] = "mean"
+            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType="mean",
+                        sfType=kwargs["sfType"])
         if test == "lrt":
             add_lrt(dds, opts["reduced"])
     dds.var["symbol"] = sub.var["symbol"].astype(str).to_numpy()

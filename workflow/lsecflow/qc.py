@@ -151,12 +151,15 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
         sub = DESeqDataSet(whole.iloc[:, pick], meta.copy(), design="~ 1")
         sub.sizeFactors = sf
         sub = estimateDispersionsGeneEst(sub, quiet=True)
-        sub = estimateDispersionsFit(sub, fitType="parametric", quiet=True)
+        try:
+            sub = estimateDispersionsFit(sub, fitType="parametric", quiet=True)
+        except NotImplementedError:  # DESeq2 would switch to 'local', which the port lacks
+            sub = estimateDispersionsFit(sub, fitType="mean", quiet=True)
         full.setDispFunction(sub.dispersionFunction, estimateVar=False)
         vst = np.asarray(getVarianceStabilizedData(full), dtype=float)
     if sub.dispersionFunction.fitType != "parametric":
-        log.warning("VST: parametric dispersion trend did not converge; DESeq2's %s fit used instead",
-                    sub.dispersionFunction.fitType)
+        log.warning("VST: parametric dispersion trend did not converge; the %s dispersion used instead "
+                    "(DESeq2 would use its 'local' fit, which the inmoose port lacks)", sub.dispersionFunction.fitType)
     return pd.DataFrame(vst.T, index=counts.columns, columns=counts.index)
 
 

@@ -21,6 +21,8 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
             status = row.get("status", "tested")
             if status != "tested":
                 lines.append(f"    DE {rel}: {status}")
+            elif "significant" in row:  # design.lrt.summary.tsv
+                lines.append(f"    DE {rel}: {row['test']}, {row['significant']} genes at padj < {row['alpha']}")
             else:
                 lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
         for cand in sorted(folder.glob("paracrine/**/*.candidates.tsv")):

@@ -106,11 +106,12 @@ def fit_units(name):
 
 def de_rule_name(name):
     """Name of a dataset's DE rule: de_<dataset> (characters other than letters, digits and _ as _)."""
-    return "de_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return f"de_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
 
 
 def _fit_prefix(name):
-    return f"{RESULTS}/{{dataset}}/de/" + ("" if DATASETS[name].assay == "bulk" else "{cell_type}/")
+    cell = "" if DATASETS[name].assay == "bulk" else "{cell_type}/"
+    return f"{RESULTS}/{{dataset}}/de/{cell}"
 
 
 DE_OUTPUT_SUFFIXES = {"table": ".tsv", "summary": ".summary.tsv", "normalized": ".normalized_counts.tsv.gz",
@@ -150,7 +151,7 @@ def de_targets(name):
     """DE tables and figures of a dataset, one set per unit."""
     tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
     if DATASETS[name].spec["de"]["test"] == "lrt":
-        tables += [f"{RESULTS}/{name}/de/{f + '/' if f else ''}design.lrt.tsv" for f in fit_units(name)]
+        tables += [str(Path(RESULTS, name, "de", f, "design.lrt.tsv")) for f in fit_units(name)]
     figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name),
                      kind=FIGURE_KINDS["de"])
     enrichment = expand(f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv", unit=de_units(name),
