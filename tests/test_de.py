@@ -129,6 +129,15 @@ def test_lrt_matches_deseq2(dlpc_batch):
     np.testing.assert_array_equal(one["pvalue"].reindex(res.index).to_numpy(), res["pvalue"].to_numpy())
 
 
+def test_fit_type_mean_and_poscounts_match_deseq2(dlpc):
+    """DESeq(fitType = "mean", sfType = "poscounts"): the config keys de.fit_type and de.size_factors."""
+    ds, adata = dlpc
+    opts = dict(ds.spec["de"], fit_type="mean", size_factors="poscounts")
+    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, opts, contrasts=ds.contrasts)
+    res = de.contrast_results(dds, ds.contrasts["disease_vs_chow"], opts).set_index("gene_id")
+    assert_matches_deseq2(res, reference("deseq2_mean_poscounts_Disease_vs_Chow"), "fitType mean, sfType poscounts")
+
+
 def test_normal_shrinkage_matches_lfcshrink(dlpc, dlpc_fit):
     ds, _ = dlpc
     opts = dict(ds.spec["de"], shrink="normal")
