@@ -129,6 +129,40 @@ def test_contrast_variable_must_be_in_design(tmp_path):
         load({"d": spec})
 
 
+@pytest.mark.parametrize("de, error", [
+    ({"test": "lrt"}, "key 'de.test' is 'lrt', which needs a reduced design: add de.reduced"),
+    ({"test": "lrt", "reduced": "~ batch + Group"}, "'de.reduced': '~ batch \\+ Group' has every term"),
+    ({"test": "lrt", "reduced": "~ Group + sex"}, "column 'sex' of '~ Group \\+ sex' is not in the sample sheet"),
+    ({"test": "lrt", "reduced": "~ batch"}, None),
+    ({"reduced": "~ batch"}, "key 'de.reduced' is set but de.test is 'wald'"),
+    ({"fit_type": "local"}, "'local' is not one of \\['parametric', 'mean'\\]"),
+    ({"shrink": "ashr"}, "'ashr' is not one of"),
+])
+def test_de_test_and_options_checked_before_any_job(tmp_path, de, error):
+    """de.test / de.reduced / de.fit_type / de.shrink are refused at parse time with the key and the fix."""
+    sheet = pd.read_csv(REPO / "config/samples/dlpc_liver.tsv", sep="\t")
+    sheet["batch"] = ["a", "b"] * 10
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "s.tsv", design="~ batch + Group")
+    spec["de"] = {**spec["de"], **de}
+    if error is None:
+        assert load({"d": spec}).datasets["d"].spec["de"]["reduced"] == "~ batch"
+    else:
+        with pytest.raises(ConfigError, match=error):
+            load({"d": spec})
+
+
+def test_shrinkage_refused_for_interaction_designs(tmp_path):
+    sheet = pd.read_csv(REPO / "config/samples/dlpc_liver.tsv", sep="\t")
+    sheet["batch"] = ["a", "b"] * 10
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "s.tsv", design="~ batch + Group + batch:Group")
+    spec["de"] = {**spec["de"], "shrink": "normal"}
+    with pytest.raises(ConfigError, match="key 'de.shrink': LFC shrinkage is not available for a design with "
+                                          "interaction terms \\(batch:Group"):
+        load({"d": spec})
+
+
 def test_dataset_file_missing():
     with pytest.raises(ConfigError, match="does not exist"):
         load({"d": "config/datasets/nope.yaml"})

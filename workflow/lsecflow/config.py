@@ -259,9 +259,14 @@ def _design_terms(formula: str) -> set[str]:
     return {t.strip() for t in formula.strip()[1:].split("+") if t.strip() not in ("", "1")}
 
 
-def _check_de_test(source, spec) -> None:
-    """``de.test: lrt`` needs ``de.reduced``: a design whose terms are a strict subset of the full design's."""
+def _check_de_test(source, spec, columns) -> None:
+    """``de.test: lrt`` needs ``de.reduced``: a design whose terms are a strict subset of the full design's.
+    Shrinkage needs a design without interaction terms (as DESeq2's ``lfcShrink(type = "normal")``)."""
     de = spec["de"]
+    interactions = sorted(t for t in _design_terms(spec["design"]) if ":" in t)
+    if de["shrink"] and interactions:
+        raise ConfigError(f"{source}: key 'de.shrink': LFC shrinkage is not available for a design with interaction "
+                          f"terms ({', '.join(interactions)} in {spec['design']!r}); set 'shrink: false'")
     if de["test"] != "lrt":
         if "reduced" in de:
             raise ConfigError(f"{source}: key 'de.reduced' is set but de.test is {de['test']!r}; "
@@ -270,6 +275,7 @@ def _check_de_test(source, spec) -> None:
     if "reduced" not in de:
         raise ConfigError(f"{source}: key 'de.test' is 'lrt', which needs a reduced design: add "
                           "de.reduced, e.g. 'reduced: \"~ 1\"' (or '~ batch' to test the other terms)")
+    parse_design(de["reduced"], columns, source, key="de.reduced")
     full, reduced = _design_terms(spec["design"]), _design_terms(de["reduced"])
     extra = sorted(reduced - full)
     if extra:
@@ -388,7 +394,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
             raise ConfigError(f"sample sheet {sheet_path}: column {col!r} (used in the design) is empty for "
                               f"sample(s) {', '.join(empty)}")
     _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)
-    _check_de_test(source, spec)
+    _check_de_test(source, spec, list(sheet.columns))
 
     rename = spec["samples"]["rename"]
     cell_types: dict[str, str] = {}

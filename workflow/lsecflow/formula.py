@@ -9,7 +9,7 @@ _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _TERM = re.compile(rf"^{_IDENT}(:{_IDENT})*$")
 
 
-def parse_design(formula: str, columns, source: str = "config") -> list[str]:
+def parse_design(formula: str, columns, source: str = "config", key: str = "design") -> list[str]:
     """Check a design formula and return the sample-sheet columns it uses.
 
     Only ``~ a + b + a:b`` forms made of sample-sheet column names are
@@ -24,6 +24,8 @@ def parse_design(formula: str, columns, source: str = "config") -> list[str]:
         Column names of the sample sheet.
     source
         Where the formula came from, for the error message.
+    key
+        The config key holding it (``design``, ``de.reduced``).
 
     Returns
     -------
@@ -32,7 +34,7 @@ def parse_design(formula: str, columns, source: str = "config") -> list[str]:
     """
     text = formula.strip()
     if not text.startswith("~"):
-        raise ConfigError(f"{source}: key 'design': {formula!r} must start with '~' (e.g. '~ condition')")
+        raise ConfigError(f"{source}: key '{key}': {formula!r} must start with '~' (e.g. '~ condition')")
     body = text[1:].strip()
     if body in ("", "1"):
         return []
@@ -43,14 +45,14 @@ def parse_design(formula: str, columns, source: str = "config") -> list[str]:
             continue
         if not _TERM.match(term):
             raise ConfigError(
-                f"{source}: key 'design': term {term!r} of {formula!r} is not allowed; a design is "
+                f"{source}: key '{key}': term {term!r} of {formula!r} is not allowed; a design is "
                 "'~ column + column + column:column' using sample-sheet column names only "
                 "(no functions, operators or expressions)"
             )
         for name in term.split(":"):
             if name not in columns:
                 raise ConfigError(
-                    f"{source}: key 'design': column {name!r} of {formula!r} is not in the sample "
+                    f"{source}: key '{key}': column {name!r} of {formula!r} is not in the sample "
                     f"sheet (columns: {', '.join(map(str, columns))})"
                 )
             if name not in used:

@@ -14,7 +14,8 @@ Cauchy prior on the contrast's coefficient with scale
 ``min(sqrt(priorVar(mle)), 1)`` (Efron-Morris estimate from the MLEs and
 their standard errors), a wide normal prior (sd 15) on the other
 coefficients, the negative binomial likelihood with DESeq2's dispersions and
-size factors; the maximum a posteriori estimate is found by Newton steps
+size factors (on DESeq2's outlier-replaced counts for the genes it refitted,
+the counts their MLE comes from; R's apeglm is given the original counts); the maximum a posteriori estimate is found by Newton steps
 with backtracking **started at the MLE**, so strong, well-supported effects
 are not pulled to zero by a poor starting point. Its standard error is
 from the posterior curvature at the mode (Laplace).
@@ -281,7 +282,11 @@ def shrink_apeglm(dds, contrast: dict, res: pd.DataFrame) -> tuple[np.ndarray, n
                                                     for c in factors for lv in _factor_levels(dds, c)[1:]])
     start = (np.linalg.lstsq(X, X_old, rcond=None)[0] @ B_old.T).T
     start[:, coef] = mle[ok]
-    y = np.asarray(dds.counts(), dtype=float).T[ok]
+    y = np.asarray(dds.counts(), dtype=float)
+    if "replace" in dds.var and "replaceCounts" in dds.layers:  # the counts the MLE was fitted on
+        rows = dds.var["replace"].fillna(False).to_numpy(dtype=bool)
+        y[:, rows] = np.asarray(dds.layers["replaceCounts"], dtype=float)[:, rows]
+    y = y.T[ok]
     offset = np.log(np.asarray(dds.sizeFactors, dtype=float))[None, :]
     alpha = dds.var["dispersion"].to_numpy(dtype=float)[ok]
     beta, sd, _ = apeglm_map(y, X, offset, alpha, start, coef, scale)
