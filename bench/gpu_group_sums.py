@@ -6,7 +6,7 @@ equal strata per cell, Poisson(3)+1 values) and ``--groups`` random groups;
 it isolates the arithmetic that ``compute.gpu`` moves to the GPU from the
 h5ad reading that ``bench/pseudobulk_scale.py --gpu`` times with it.
 
-Both paths run ``lsecflow.de.group_sums`` in this process, one after the
+Both paths run ``lsecflow.pseudobulk.group_sums`` in this process, one after the
 other, ``--repeats`` times after a small warm-up (cupy's start-up); the sums
 must be identical. Prints each ratio gpu / cpu (same process: compare
 ratios, not seconds). Needs cupy and a CUDA GPU.
@@ -38,7 +38,7 @@ def synthetic_counts(rng, n_cells: int, n_genes: int, density: float):
 def main() -> None:
     import numpy as np
 
-    from lsecflow import de
+    from lsecflow import pseudobulk as de
     from lsecflow.gpu import gpu_status
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -65,7 +65,7 @@ def digest(pb) -> str:
 def in_memory(path: str) -> str:
     import anndata as ad
 
-    from lsecflow.de import pseudobulk
+    from lsecflow.pseudobulk import pseudobulk
 
     adata = ad.read_h5ad(path)
     pb, _ = pseudobulk(adata, "sample", "cell_type", 10, 0, chunk_size=adata.n_obs)
@@ -75,7 +75,7 @@ def in_memory(path: str) -> str:
 def chunked(path: str, chunk: int, gpu: bool = False) -> str:
     import anndata as ad
 
-    from lsecflow.de import pseudobulk
+    from lsecflow.pseudobulk import pseudobulk
 
     adata = ad.read_h5ad(path, backed="r")
     pb, _ = pseudobulk(adata, "sample", "cell_type", 10, 0, chunk_size=chunk, gpu=gpu)

@@ -12,6 +12,7 @@ import yaml
 from conftest import REPO
 
 from lsecflow import de
+from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
 from lsecflow.ingest import build_counts
 
@@ -293,7 +294,7 @@ def tms_pseudobulk(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pb")
     adata, _ = build_counts(ds.params())
     adata.write_h5ad(folder / "counts.h5ad")
-    de.run_pseudobulk(str(folder / "counts.h5ad"), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
+    pb.run_pseudobulk(str(folder / "counts.h5ad"), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
     return ds, folder, adata
 
 
@@ -389,7 +390,7 @@ def test_cell_type_without_replicates_is_skipped_not_fatal(tms_pseudobulk, tmp_p
     ds, folder, _ = tms_pseudobulk
     params = ds.params()
     params["spec"] = dict(params["spec"], pseudobulk=dict(params["spec"]["pseudobulk"], min_cells=40))
-    de.run_pseudobulk(str(folder / "counts.h5ad"), params, str(tmp_path / "pb.h5ad"), str(tmp_path / "pb.tsv"))
+    pb.run_pseudobulk(str(folder / "counts.h5ad"), params, str(tmp_path / "pb.h5ad"), str(tmp_path / "pb.tsv"))
     slug = next(iter(ds.cell_types))
     outs = _outputs(tmp_path)
     res = de.run_de(str(tmp_path / "pb.h5ad"), params, outs, cell_type=slug)["old_vs_young"]
@@ -408,10 +409,10 @@ def test_pseudobulk_read_in_chunks_equals_in_memory(tms_pseudobulk, tmp_path):
     cells = cells.copy()
     cells.obs["cell_type"] = cells.obs[ds.spec["single_cell"]["cell_type_key"]].astype(str)
     mask = np.arange(cells.n_obs) % 5 != 0  # leave every fifth cell out
-    whole, whole_table = de.pseudobulk(cells, "sample", "cell_type", 1, 0, mask=mask, chunk_size=10**9)
+    whole, whole_table = pb.pseudobulk(cells, "sample", "cell_type", 1, 0, mask=mask, chunk_size=10**9)
     backed = ad.read_h5ad(folder / "counts.h5ad", backed="r")
     backed.obs["cell_type"] = backed.obs[ds.spec["single_cell"]["cell_type_key"]].astype(str)
-    chunked, chunked_table = de.pseudobulk(backed, "sample", "cell_type", 1, 0, mask=mask, chunk_size=37)
+    chunked, chunked_table = pb.pseudobulk(backed, "sample", "cell_type", 1, 0, mask=mask, chunk_size=37)
     np.testing.assert_array_equal(np.asarray(chunked.X), np.asarray(whole.X))
     pd.testing.assert_frame_equal(chunked_table, whole_table)
     # and by hand: one group's sum over its unmasked cells

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from conftest import REPO, TMS_H5AD
 
-from lsecflow import de, gpu
+from lsecflow import gpu
+from lsecflow import pseudobulk as pb
 from lsecflow.errors import InputDataError
 
 HAS_GPU, WHY = gpu.gpu_status()
@@ -95,7 +96,7 @@ def test_group_sums_kernel_equals_sparse_product():
     keep = np.flatnonzero(codes >= 0)
     block = X[keep]
     flat = gpu.group_sums_flat(np, block.indptr, block.indices, block.data, codes[keep], n, X.shape[1])
-    np.testing.assert_array_equal(flat, de.group_sums(X, codes, n, 100))
+    np.testing.assert_array_equal(flat, pb.group_sums(X, codes, n, 100))
     assert flat.sum() == block.sum(dtype=np.float64) > 0
 
 
@@ -103,7 +104,7 @@ def test_group_sums_kernel_equals_sparse_product():
 def test_gpu_pseudobulk_sums_equal_cpu():
     a = tms_counts()
     codes, n = cell_type_codes(a)
-    np.testing.assert_array_equal(de.group_sums(a.X, codes, n, 100, gpu=True), de.group_sums(a.X, codes, n, 100))
+    np.testing.assert_array_equal(pb.group_sums(a.X, codes, n, 100, gpu=True), pb.group_sums(a.X, codes, n, 100))
 
 
 @needs_cupy_gpu
@@ -111,8 +112,8 @@ def test_gpu_pseudobulk_backed_with_mask_equals_cpu():
     """What the pseudobulk rule does: the h5ad read backed, in blocks, with QC-failed cells left out."""
     a = tms_counts(backed=True)
     mask = np.random.default_rng(0).random(a.n_obs) < 0.8
-    cpu, cpu_cells = de.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777)
-    dev, dev_cells = de.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777, gpu=True)
+    cpu, cpu_cells = pb.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777)
+    dev, dev_cells = pb.pseudobulk(a, "sample", "cell_type", 5, 0, mask=mask, chunk_size=777, gpu=True)
     assert cpu.n_obs > 5 and list(dev.obs_names) == list(cpu.obs_names)
     np.testing.assert_array_equal(np.asarray(dev.X), np.asarray(cpu.X))
     assert dev_cells.equals(cpu_cells)

@@ -354,7 +354,7 @@ def run_sc_receivers(counts_h5ad: str, params: dict, scores_out: str, expression
     key = spec["single_cell"]["cell_type_key"]
     adata = ad.read_h5ad(counts_h5ad)
     if cells_qc is not None:
-        from .de import cells_passing_qc
+        from .pseudobulk import cells_passing_qc
 
         adata = cells_passing_qc(adata, cells_qc, "the receiver scores")
     adata = adata[adata.obs[key].notna()].copy()

@@ -133,7 +133,7 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
     from inmoose.deseq2 import DESeqDataSet, estimateDispersionsFit, estimateDispersionsGeneEst
     from inmoose.deseq2.vst import getVarianceStabilizedData
 
-    from .de import quiet_inmoose
+    from .deseq2 import quiet_inmoose
 
     X = counts.to_numpy(dtype=float)
     sf = size_factors(X)

@@ -1,5 +1,5 @@
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.de import run_pseudobulk
+from lsecflow.pseudobulk import run_pseudobulk
 from lsecflow.snake import run
 
 run(snakemake, run_pseudobulk, snakemake.input.counts, snakemake.params.dataset, snakemake.output.h5ad,
