@@ -39,8 +39,9 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
         ax.set_xticks(range(len(samples)))
         ax.set_xticklabels(samples.index, rotation=90, fontsize="x-small")
     fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
-               loc="outside upper center", ncol=min(len(lut), 6), fontsize="small", frameon=False)
-    fig.suptitle(f"{name} · sample metrics", fontsize="large")
+               loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False,
+               title=design_cols[0] if design_cols else None, title_fontsize="small")
+    fig.suptitle(f"{name} · sample metrics", fontsize="large")  # legend below the panels: never over the title
     save(fig, out / "metrics")
     # 2. correlation heatmap with clustering
     dist = np.clip(1 - corr.to_numpy(), 0, None)
