@@ -124,7 +124,7 @@ def test_gpu_embedding_agrees_with_cpu():
     """Documented tolerance (README): Leiden clusters agree with the CPU's at adjusted Rand index >= 0.7."""
     from sklearn.metrics import adjusted_rand_score
 
-    from lsecflow.qc import embed_and_cluster
+    from lsecflow.qc_cells import embed_and_cluster
 
     a = tms_counts()
     opts = {"n_hvg": 500, "n_pcs": 30, "leiden_resolution": 1.0}

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from lsecflow import qc
+from lsecflow import qc, qc_cells
 from lsecflow.config import load_config
 from lsecflow.ingest import build_counts
 
@@ -98,7 +98,7 @@ def tms_qc(tmp_path_factory):
     adata, _ = build_counts(ds.params())
     out = tmp_path_factory.mktemp("qc_tms")
     adata.write_h5ad(out / "counts.h5ad")
-    verdict = qc.run_sc_qc(str(out / "counts.h5ad"), ds.params(), ds.spec["qc"]["markers"], str(out))
+    verdict = qc_cells.run_sc_qc(str(out / "counts.h5ad"), ds.params(), ds.spec["qc"]["markers"], str(out))
     return out, verdict
 
 
@@ -121,7 +121,7 @@ def test_lsec_clusters_recover_annotated_lsecs(tms_qc):
 def test_cell_thresholds_from_config(tmp_path):
     ds = shipped("tms_liver", min_counts=200_000)
     adata, _ = build_counts(ds.params())
-    cells = qc.cell_qc(adata, ds.spec["qc"])
+    cells = qc_cells.cell_qc(adata, ds.spec["qc"])
     total = np.asarray(adata.X.sum(axis=1)).ravel()
     assert (cells["qc_pass"].to_numpy() == (total >= 200_000)).all()
     assert (cells.loc[~cells["qc_pass"], "qc_reason"] == "low counts").all()

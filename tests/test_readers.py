@@ -17,7 +17,7 @@ import scipy.io
 import scipy.sparse as sp
 from conftest import TMS_H5AD
 
-from lsecflow import io
+from lsecflow import files
 from lsecflow.errors import InputDataError
 
 
@@ -35,8 +35,8 @@ def test_tsv_gz_roundtrip(tmp_path, bulk):
     path = tmp_path / "m.tsv.gz"
     with gzip.open(path, "wt") as fh:
         bulk.to_csv(fh, sep="\t")
-    assert io.detect_format(path) == "tsv"
-    got = io.read_bulk(path, "tsv")
+    assert files.detect_format(path) == "tsv"
+    got = files.read_bulk(path, "tsv")
     assert got.dtypes.unique().tolist() == [np.int64]
     pd.testing.assert_frame_equal(got, bulk.rename_axis("gene_id").astype(np.int64))
 
@@ -44,8 +44,8 @@ def test_tsv_gz_roundtrip(tmp_path, bulk):
 def test_csv(tmp_path, bulk):
     path = tmp_path / "m.csv"
     bulk.to_csv(path)
-    assert io.detect_format(path) == "csv"
-    assert io.read_bulk(path, "csv").equals(bulk.rename_axis("gene_id").astype(np.int64))
+    assert files.detect_format(path) == "csv"
+    assert files.read_bulk(path, "csv").equals(bulk.rename_axis("gene_id").astype(np.int64))
 
 
 def test_featurecounts(tmp_path, bulk):
@@ -55,14 +55,14 @@ def test_featurecounts(tmp_path, bulk):
     with open(path, "w") as fh:
         fh.write('# Program:featureCounts v2.0.6; Command:"featureCounts" "-a" "genes.gtf"\n')
         table.to_csv(fh, sep="\t")
-    assert io.detect_format(path) == "featurecounts"
-    assert io.bulk_header(path, "featurecounts") == list(bulk.columns)
-    got = io.read_bulk(path, "featurecounts")
+    assert files.detect_format(path) == "featurecounts"
+    assert files.bulk_header(path, "featurecounts") == list(bulk.columns)
+    got = files.read_bulk(path, "featurecounts")
     assert got.equals(bulk.rename_axis("gene_id").astype(np.int64))
 
 
 def test_h5ad_counts_in_X(tms):
-    got = io.read_single_cell(str(TMS_H5AD), "h5ad")
+    got = files.read_single_cell(str(TMS_H5AD), "h5ad")
     assert got.X.dtype == np.int32
     assert (got.X != sp.csr_matrix(tms.X).astype(np.int32)).nnz == 0
     assert list(got.obs_names) == list(tms.obs_names)
@@ -76,12 +76,12 @@ def test_h5ad_counts_in_layer_with_normalised_X(tmp_path, tms):
     sc.pp.normalize_total(a)
     sc.pp.log1p(a)
     a.write_h5ad(tmp_path / "layered.h5ad")
-    got = io.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "auto")
+    got = files.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "auto")
     assert (got.X != sp.csr_matrix(tms.X).astype(np.int32)).nnz == 0
     with pytest.raises(InputDataError, match="normalised or log-transformed"):
-        io.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "X")
+        files.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "X")
     with pytest.raises(InputDataError, match="counts.layer 'raw' not found"):
-        io.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "raw")
+        files.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "raw")
 
 
 def write_10x_mtx(adata: ad.AnnData, folder):
@@ -110,11 +110,11 @@ def write_10x_h5(adata: ad.AnnData, path):
 
 def test_10x_mtx_folder(tmp_path, tms):
     write_10x_mtx(tms, tmp_path / "mtx")
-    assert io.detect_format(tmp_path / "mtx") == "10x_mtx"
-    got = io.read_single_cell(str(tmp_path / "mtx"), "10x_mtx")
+    assert files.detect_format(tmp_path / "mtx") == "10x_mtx"
+    got = files.read_single_cell(str(tmp_path / "mtx"), "10x_mtx")
     assert list(got.var_names) == list(tms.var_names)
     assert (got.X != sp.csr_matrix(tms.X).astype(np.int32)).nnz == 0
-    assert list(io.peek_single_cell_obs(str(tmp_path / "mtx"), "10x_mtx").index) == list(tms.obs_names)
+    assert list(files.peek_single_cell_obs(str(tmp_path / "mtx"), "10x_mtx").index) == list(tms.obs_names)
 
 
 def test_10x_h5_and_several_samples(tmp_path, tms):
@@ -122,8 +122,8 @@ def test_10x_h5_and_several_samples(tmp_path, tms):
     old = tms[tms.obs["age_group"] == "OLD"]
     write_10x_h5(young, tmp_path / "young.h5")
     write_10x_h5(old, tmp_path / "old.h5")
-    assert io.detect_format(tmp_path / "young.h5") == "10x_h5"
-    got = io.read_single_cell({"young": str(tmp_path / "young.h5"), "old": str(tmp_path / "old.h5")}, "10x_h5")
+    assert files.detect_format(tmp_path / "young.h5") == "10x_h5"
+    got = files.read_single_cell({"young": str(tmp_path / "young.h5"), "old": str(tmp_path / "old.h5")}, "10x_h5")
     assert got.n_obs == tms.n_obs
     assert got.obs["_input_sample"].value_counts().to_dict() == {"old": old.n_obs, "young": young.n_obs}
     first = f"young:{young.obs_names[0]}"
@@ -133,18 +133,18 @@ def test_10x_h5_and_several_samples(tmp_path, tms):
 def test_unknown_extension(tmp_path):
     (tmp_path / "m.parquet").write_bytes(b"PAR1")
     with pytest.raises(InputDataError, match="unknown count-matrix format"):
-        io.detect_format(tmp_path / "m.parquet")
+        files.detect_format(tmp_path / "m.parquet")
 
 
 def test_header_only_matrix(tmp_path, bulk):
     path = tmp_path / "m.tsv"
     path.write_text("\t".join(["gene"] + list(bulk.columns)) + "\n")
     with pytest.raises(InputDataError, match="no gene rows"):
-        io.read_bulk(path, "tsv")
+        files.read_bulk(path, "tsv")
 
 
 def test_featurecounts_header_checked(tmp_path, bulk):
     path = tmp_path / "m.txt"
     bulk.to_csv(path, sep="\t")
     with pytest.raises(InputDataError, match="not featureCounts output"):
-        io.bulk_header(path, "featurecounts")
+        files.bulk_header(path, "featurecounts")

@@ -181,7 +181,7 @@ def _planned_rules(work, cfg_path) -> tuple[set[str], str]:
 ])
 def test_config_edit_reruns_only_the_jobs_that_read_it(finished_run, section, key, value, expected):
     """Snakemake reruns a job whose parameters changed; each rule gets only the dataset keys it reads
-    (lsecflow.config.RULE_SPEC_KEYS), so one edit replans only its own jobs (plus provenance and report,
+    (lsecflow.rule_params.RULE_SPEC_KEYS), so one edit replans only its own jobs (plus provenance and report,
     which record the whole config, and the target rule all). Dry runs of the finished run, config edited."""
     work, cfg, _ = finished_run
     original = cfg.read_text()

@@ -18,10 +18,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import io
+from . import files, genesets
 from .errors import ConfigError, InputDataError
-from .formula import parse_design
+from .formula import design_terms, parse_design
+from .markers import LSEC, load_markers
+from .rule_params import RULE_SPEC_KEYS, scoped_spec
 from .schema import validate
+from .sheets import apply_rename, cell_sample_ids, check_ids_match, read_sample_sheet
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -101,94 +104,6 @@ class Dataset:
         return out
 
 
-#: The dataset keys each rule's function reads: top-level sections, or
-#: ``section.key`` for one key of a section. Everything else is withheld
-#: from that rule's parameters (see :meth:`Dataset.params`).
-RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
-    "ingest": ("assay", "species", "gene_ids", "counts", "samples", "single_cell", "qc.markers"),
-    "qc_bulk": ("assay", "species", "qc", "de.min_count", "de.min_samples", "figures"),
-    "qc_single_cell": ("assay", "species", "qc", "single_cell", "figures"),
-    "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),
-    "de": ("assay", "species", "design", "contrasts", "de", "qc.exclude"),
-    "de_figures": ("assay", "species", "contrasts", "de", "figures"),
-    "enrichment": ("assay", "species", "enrichment", "de.alpha", "de.lfc_threshold"),
-    "enrichment_figures": ("assay", "species", "contrasts", "enrichment", "figures"),
-    "paracrine_receivers": ("assay", "species", "single_cell", "paracrine", "figures"),
-    "paracrine": ("assay", "species", "paracrine", "de.alpha", "de.lfc_threshold"),
-    "paracrine_figures": ("assay", "species", "contrasts", "paracrine", "de.alpha", "figures"),
-}
-
-
-def _split_keys(keys) -> dict[str, list[str] | None]:
-    """``section`` / ``section.key`` entries as ``{section: None (whole) or [key, ...]}``, in declared order."""
-    out: dict[str, list[str] | None] = {}
-    for key in keys:
-        section, _, sub = key.partition(".")
-        if not sub:
-            out[section] = None
-        elif out.get(section, []) is not None:
-            out.setdefault(section, []).append(sub)
-    return out
-
-
-def scoped_spec(spec: dict, keys) -> dict:
-    """The part of ``spec`` named by ``keys`` (``section`` or ``section.key``), as plain dicts."""
-    out: dict = {}
-    for section, subs in _split_keys(keys).items():
-        if section not in spec:
-            continue
-        if subs is None:
-            out[section] = copy.deepcopy(spec[section])
-        elif part := {k: copy.deepcopy(spec[section][k]) for k in subs if k in spec[section]}:
-            out[section] = part
-    return out
-
-
-class UndeclaredKeyError(RuntimeError):
-    """A rule read a dataset key that :data:`RULE_SPEC_KEYS` does not give it (a bug in lsecflow)."""
-
-
-class ScopedSpec(dict):
-    """A rule's cut of a dataset spec that refuses keys the rule did not declare.
-
-    Reading (``[]``, ``get``, ``in``) an undeclared key raises
-    :class:`UndeclaredKeyError` rather than a ``KeyError`` or a default, so a
-    missing declaration cannot pass silently. Not a ``KeyError``: a caller's
-    ``except KeyError`` must not swallow it.
-    """
-
-    def __init__(self, data: dict, keys, rule: str, path: str = ""):
-        split = _split_keys(keys)
-        self._allowed = set(split)
-        self._rule, self._path = rule, path
-        super().__init__({k: (ScopedSpec(v, split[k], rule, f"{path}{k}.") if split.get(k) else v)
-                          for k, v in data.items()})
-
-    def _check(self, key) -> None:
-        if key not in self._allowed:
-            raise UndeclaredKeyError(f"rule {self._rule!r} reads dataset key '{self._path}{key}', which "
-                                     f"lsecflow.config.RULE_SPEC_KEYS[{self._rule!r}] does not declare")
-
-    def __getitem__(self, key):
-        self._check(key)
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        self._check(key)
-        return super().get(key, default)
-
-    def __contains__(self, key) -> bool:
-        self._check(key)
-        return super().__contains__(key)
-
-
-def guard_params(params):
-    """``params`` with its spec wrapped in :class:`ScopedSpec` when it was cut for one rule; else as given."""
-    if isinstance(params, dict) and "spec_keys" in params and not isinstance(params["spec"], ScopedSpec):
-        params = dict(params, spec=ScopedSpec(params["spec"], params["spec_keys"], params["rule"]))
-    return params
-
-
 @dataclass
 class WorkflowConfig:
     results: str
@@ -207,31 +122,6 @@ def _read_yaml(path: Path, what: str) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys, found {type(data).__name__}")
     return data
-
-
-def read_sample_sheet(path: Path) -> pd.DataFrame:
-    """Read a TSV sample sheet; values stay strings, nothing is coerced."""
-    if not path.exists():
-        raise ConfigError(f"sample sheet {path} does not exist")
-    if path.stat().st_size == 0:
-        raise ConfigError(f"sample sheet {path}: file is empty")
-    try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except pd.errors.EmptyDataError as exc:
-        raise ConfigError(f"sample sheet {path}: file is empty") from exc
-    sheet.columns = [str(c).strip() for c in sheet.columns]
-    if "sample" not in sheet.columns:
-        raise ConfigError(
-            f"sample sheet {path}: required column 'sample' is missing (columns: {', '.join(sheet.columns)})"
-        )
-    if sheet.empty:
-        raise ConfigError(f"sample sheet {path}: has a header but no samples")
-    for i, row in enumerate(sheet.to_dict(orient="records")):
-        validate(row, "samples", f"sample sheet {path}", prefix=f"row {i + 2}")
-    dup = sorted(sheet["sample"][sheet["sample"].duplicated()].unique())
-    if dup:
-        raise ConfigError(f"sample sheet {path}: column 'sample': duplicated sample ids: {', '.join(dup)}")
-    return sheet.set_index("sample", drop=False).rename_axis(None)
 
 
 def _check_contrasts(ds_name, source, spec, sheet, sheet_path, design_columns) -> None:
@@ -255,15 +145,11 @@ def _check_contrasts(ds_name, source, spec, sheet, sheet_path, design_columns) -
                                   f"sheet {sheet_path} (levels: {', '.join(levels)})")
 
 
-def _design_terms(formula: str) -> set[str]:
-    return {t.strip() for t in formula.strip()[1:].split("+") if t.strip() not in ("", "1")}
-
-
 def _check_de_test(source, spec, columns) -> None:
     """``de.test: lrt`` needs ``de.reduced``: a design whose terms are a strict subset of the full design's.
     Shrinkage needs a design without interaction terms (as DESeq2's ``lfcShrink(type = "normal")``)."""
     de = spec["de"]
-    interactions = sorted(t for t in _design_terms(spec["design"]) if ":" in t)
+    interactions = sorted(t for t in design_terms(spec["design"]) if ":" in t)
     if de["shrink"] and interactions:
         raise ConfigError(f"{source}: key 'de.shrink': LFC shrinkage is not available for a design with interaction "
                           f"terms ({', '.join(interactions)} in {spec['design']!r}); set 'shrink: false'")
@@ -276,7 +162,7 @@ def _check_de_test(source, spec, columns) -> None:
         raise ConfigError(f"{source}: key 'de.test' is 'lrt', which needs a reduced design: add "
                           "de.reduced, e.g. 'reduced: \"~ 1\"' (or '~ batch' to test the other terms)")
     parse_design(de["reduced"], columns, source, key="de.reduced")
-    full, reduced = _design_terms(spec["design"]), _design_terms(de["reduced"])
+    full, reduced = design_terms(spec["design"]), design_terms(de["reduced"])
     extra = sorted(reduced - full)
     if extra:
         raise ConfigError(f"{source}: key 'de.reduced': term(s) {', '.join(extra)} of {de['reduced']!r} are not "
@@ -284,55 +170,6 @@ def _check_de_test(source, spec, columns) -> None:
     if reduced == full:
         raise ConfigError(f"{source}: key 'de.reduced': {de['reduced']!r} has every term of the design "
                           f"{spec['design']!r}; drop the term(s) to test")
-
-
-def _mismatch(matrix_ids, sheet_ids, matrix_path, sheet_path, source) -> None:
-    only_matrix = sorted(set(matrix_ids) - set(sheet_ids))
-    only_sheet = sorted(set(sheet_ids) - set(matrix_ids))
-    if only_matrix or only_sheet:
-        msg = (f"{source}: the count matrix {matrix_path} and the sample sheet {sheet_path} disagree.\n"
-               f"  in the matrix, not in the sheet: {', '.join(only_matrix) or '-'}\n"
-               f"  in the sheet, not in the matrix: {', '.join(only_sheet) or '-'}")
-        if only_matrix and only_sheet:
-            msg += (f"\n  If a sample was renamed, map matrix id -> sheet id under samples.rename, e.g. "
-                    f"'samples: {{rename: {{{only_matrix[0]}: {only_sheet[0]}}}}}'")
-        raise ConfigError(msg)
-
-
-def apply_rename(ids, rename: dict, source: str, what: str = "count matrix") -> list[str]:
-    """Apply ``samples.rename`` (matrix id -> sheet id); unknown keys are errors."""
-    ids = list(ids)
-    unknown = sorted(set(rename) - set(ids))
-    if unknown:
-        raise ConfigError(f"{source}: key 'samples.rename': {', '.join(map(repr, unknown))} "
-                          f"not a sample id of the {what}")
-    out = [rename.get(i, i) for i in ids]
-    dup = sorted({i for i in out if out.count(i) > 1})
-    if dup:
-        raise ConfigError(f"{source}: key 'samples.rename' makes sample ids collide: {', '.join(dup)}")
-    return out
-
-
-def cell_sample_ids(obs: pd.DataFrame, sc: dict, source: str) -> pd.Series:
-    """Sample id of each cell, from an obs column, the cell name or the input path."""
-    if "sample_key" in sc:
-        key = sc["sample_key"]
-        if key not in obs.columns:
-            raise ConfigError(f"{source}: key 'single_cell.sample_key': obs column {key!r} not found "
-                              f"(obs columns: {', '.join(map(str, obs.columns))})")
-        return obs[key].astype(str)
-    if "sample_from_cell_name" in sc:
-        sep, fieldno = sc["sample_from_cell_name"]["sep"], sc["sample_from_cell_name"]["field"]
-        parts = pd.Series(obs.index.astype(str), index=obs.index).str.split(sep, regex=False)
-        short = parts.str.len() <= fieldno
-        if short.any():
-            raise ConfigError(f"{source}: key 'single_cell.sample_from_cell_name': cell {obs.index[short][0]!r} "
-                              f"has no field {fieldno} when split on {sep!r}")
-        return parts.str[fieldno]
-    if "_input_sample" in obs.columns:
-        return obs["_input_sample"].astype(str)
-    raise ConfigError(f"{source}: single-cell data need 'single_cell.sample_key' (an obs column) or "
-                      "'single_cell.sample_from_cell_name', or counts.path as a mapping sample -> path")
 
 
 def merge_figures(base: dict, override: dict, source: str) -> dict:
@@ -378,12 +215,12 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     sheet_path = resolve_path(spec["samples"]["sheet"], roots)
     spec["samples"]["sheet"] = str(sheet_path)
     try:
-        fmt = io.detect_format(first, counts["format"])
+        fmt = files.detect_format(first, counts["format"])
     except InputDataError as exc:
         raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
     if isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
         raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
-    if (spec["assay"] == "single_cell") != (fmt in io.SINGLE_CELL_FORMATS):
+    if (spec["assay"] == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
         raise ConfigError(f"{source}: key 'assay' is {spec['assay']!r} but counts.format is {fmt!r}")
 
     sheet = read_sample_sheet(sheet_path)
@@ -401,13 +238,13 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     sc_obs = None
     try:
         if spec["assay"] == "bulk":
-            ids = apply_rename(io.bulk_header(first, fmt), rename, source)
-            _mismatch(ids, sheet.index, first, sheet_path, source)
+            ids = apply_rename(files.bulk_header(first, fmt), rename, source)
+            check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:
-            obs = io.peek_single_cell_obs(counts["path"], fmt)
+            obs = files.peek_single_cell_obs(counts["path"], fmt)
             ids = apply_rename(sorted(cell_sample_ids(obs, spec["single_cell"], source).unique()),
                                rename, source, "cells")
-            _mismatch(ids, sheet.index, first, sheet_path, source)
+            check_ids_match(ids, sheet.index, first, sheet_path, source)
             sc_obs = obs
     except InputDataError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
@@ -435,8 +272,6 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
 
 def _collections(spec: dict, source: str, roots: list[Path]) -> dict[str, str]:
     """Resolve, checksum and read every configured gene set collection (parse time)."""
-    from . import genesets
-
     folder = resolve_path("resources/genesets", roots)
     files: dict[str, str] = {}
     enr = spec["enrichment"]
@@ -459,8 +294,6 @@ def _collections(spec: dict, source: str, roots: list[Path]) -> dict[str, str]:
 
 def _paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str, str]) -> None:
     """Resolve the paracrine tables and check receiver tables (parse time)."""
-    from . import paracrine
-
     par = spec["paracrine"]
     for key in ("factors", "pairs"):
         path = par.get(key) or f"resources/paracrine/{spec['species']}.{key}.tsv.gz"
@@ -473,7 +306,7 @@ def _paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str,
     for name, path in list(par["receivers"].items()):
         par["receivers"][name] = str(resolve_path(path, roots))
         try:
-            paracrine.read_receiver_table(par["receivers"][name], name)
+            files.read_receiver_table(par["receivers"][name], name)
         except InputDataError as exc:
             raise ConfigError(f"{source}: key 'paracrine.receivers.{name}': {exc}") from exc
     if spec["assay"] != "bulk":
@@ -488,8 +321,6 @@ def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:
     sc = spec["single_cell"]
     key = sc["cell_type_key"]
     if sc["cell_types_from"] == "markers":
-        from .qc import LSEC, load_markers
-
         if key in obs.columns:
             raise ConfigError(f"{source}: key 'single_cell.cell_types_from' is markers but obs column {key!r} "
                               "already exists; set cell_type_key to a new column name")

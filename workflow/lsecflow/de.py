@@ -24,9 +24,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import plots
 from .deseq2 import add_lrt, quiet_inmoose
 from .errors import InputDataError
-from .ingest import atomic_path, write_tsv_atomic
+from .files import atomic_path, write_tsv_atomic
+from .shrink import shrink_contrast
+
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +188,6 @@ def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
     res = _results(dds, opts, contrast=[var, target, ref])
     method = shrink_method(opts)
     if method:
-        from .shrink import shrink_contrast
 
         t0 = time.time()
         lfc, se = shrink_contrast(dds, contrast, res, method)
@@ -253,8 +255,6 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
 def run_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_name: str, stem: str,
                 cell_type: str | None = None) -> None:
     """Rule entry point: volcano, MA and heatmap of one contrast (PNG + SVG)."""
-    from . import plots
-
     spec = params["spec"]
     figs = plots.configure(spec["figures"])
     contrast = spec["contrasts"][contrast_name]

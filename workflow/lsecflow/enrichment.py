@@ -24,6 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control, hypergeom
 
+from . import plots
+from .files import write_tsv_atomic
+from .genesets import read_gmt
+
 log = logging.getLogger(__name__)
 
 GSEA_COLUMNS = ["set", "size", "set_size", "ES", "NES", "pval", "padj", "log2err", "fdr_gseapy",
@@ -156,9 +160,6 @@ def ora(genes, universe, sets: dict[str, list[str]], min_size: int = 15, max_siz
 def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora_out: str, threads: int = 1,
                    seed: int = 0) -> None:
     """Rule entry point: GSEA and ORA of one DE table against one collection."""
-    from .ingest import write_tsv_atomic
-    from .genesets import read_gmt
-
     spec = params["spec"]
     enr = spec["enrichment"]
     lo, hi = enr["size_limits"].get(collection, [enr["min_size"], enr["max_size"]])
@@ -191,9 +192,6 @@ def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad
                            collection: str, contrast_name: str, stem: str, cell_type: str | None = None) -> None:
     """Rule entry point: dot plot, running scores and leading-edge heatmap (PNG + SVG)."""
     import anndata as ad
-
-    from . import plots
-    from .genesets import read_gmt
 
     spec = params["spec"]
     figs = plots.configure(spec["figures"])

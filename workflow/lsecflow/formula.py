@@ -58,3 +58,8 @@ def parse_design(formula: str, columns, source: str = "config", key: str = "desi
             if name not in used:
                 used.append(name)
     return used
+
+
+def design_terms(formula: str) -> set[str]:
+    """The terms of a checked design formula (``"~ a + b + a:b"`` -> ``{"a", "b", "a:b"}``; ``~ 1`` -> empty)."""
+    return {t.strip() for t in formula.strip()[1:].split("+") if t.strip() not in ("", "1")}

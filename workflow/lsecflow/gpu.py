@@ -76,7 +76,7 @@ def use_gpu(setting, step: str, needs: str = "rapids") -> bool:
 
 
 def embed_and_cluster_gpu(a, n_top: int, n_comps: int, n_neighbors: int, resolution: float, seed: int):
-    """The GPU twin of :func:`lsecflow.qc.embed_and_cluster` (same steps, rapids-singlecell); in place."""
+    """The GPU twin of :func:`lsecflow.qc_cells.embed_and_cluster` (same steps, rapids-singlecell); in place."""
     import rapids_singlecell as rsc
 
     rsc.get.anndata_to_GPU(a)

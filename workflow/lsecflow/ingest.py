@@ -1,20 +1,20 @@
 """Ingest: count matrix + sample sheet -> ``results/<dataset>/counts.h5ad``."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from . import io
+from . import files
 from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type
-from .config import apply_rename, cell_sample_ids, read_sample_sheet
 from .errors import InputDataError
+from .files import write_h5ad_atomic
+from .markers import call_cell_types
+from .sheets import apply_rename, cell_sample_ids, read_sample_sheet
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def _bulk(params: dict) -> ad.AnnData:
     spec = params["spec"]
     path = spec["counts"]["path"]
-    df = io.read_bulk(path, params["format"])
+    df = files.read_bulk(path, params["format"])
     summary = df.index[df.index.str.match(SUMMARY_ROWS)]
     if len(summary):
         log.info("%s: dropped %d HTSeq/STAR summary rows: %s", path, len(summary), ", ".join(summary))
@@ -45,7 +45,7 @@ def _bulk(params: dict) -> ad.AnnData:
 def _single_cell(params: dict) -> ad.AnnData:
     spec = params["spec"]
     sc = spec["single_cell"]
-    adata = io.read_single_cell(spec["counts"]["path"], params["format"], spec["counts"]["layer"])
+    adata = files.read_single_cell(spec["counts"]["path"], params["format"], spec["counts"]["layer"])
     raw = cell_sample_ids(adata.obs, sc, params["source"])
     rename = spec["samples"]["rename"]
     apply_rename(sorted(raw.unique()), rename, params["source"], "cells")
@@ -95,7 +95,6 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
     adata.var = var
     sc_spec = spec.get("single_cell", {})
     if spec["assay"] == "single_cell" and sc_spec.get("cell_types_from") == "markers":
-        from .qc import call_cell_types
 
         calls = call_cell_types(adata, spec["qc"]["markers"], params.get("seed", 0))
         adata.obs[sc_spec["cell_type_key"]] = pd.Categorical(calls.to_numpy())
@@ -113,41 +112,6 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
         log.debug("  %s", ", ".join(ids))
     adata.uns["lsecflow"] = {"ingest": json.dumps(report, sort_keys=True)}
     return adata, report
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; rename it into place on success.
-
-    A failure (or a kill) leaves no partial file under the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_tsv_atomic(df: pd.DataFrame, path, **kwargs) -> None:
-    """Write a TSV atomically (see :func:`atomic_path`); ``.gz`` paths are gzipped without a time stamp."""
-    compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, sep="\t", index=False, float_format="%.10g", compression=compression, **kwargs)
-
-
-def write_text_atomic(text: str, path) -> None:
-    """Write a text file atomically (see :func:`atomic_path`)."""
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
-
-
-def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
-    """Write an AnnData atomically (see :func:`atomic_path`)."""
-    with atomic_path(path) as tmp:
-        adata.write_h5ad(tmp, compression="gzip")
 
 
 def ingest(params: dict, output: str) -> dict:

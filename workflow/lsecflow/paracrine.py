@@ -10,24 +10,24 @@ built offline by :mod:`lsecflow.lrdb`. Here:
   receiver table for bulk data (:func:`bulk_expression`);
 * :func:`pair_table` lists ligand -> receptor pairs of the candidates with the
   receptor's expression in each receiver;
-* ``run_*`` functions are the rules' entry points.
+* ``run_*`` functions are the rules' entry points (figures: :mod:`lsecflow.paracrine_plots`).
 """
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import plots
 from .errors import InputDataError
+from .files import read_receiver_table, write_tsv_atomic
 from .lrdb import CLASSES
+from .paracrine_plots import receiver_dotplot
+from .pseudobulk import cells_passing_qc
 
 log = logging.getLogger(__name__)
 
-# figure legend order and colours of the classes (lrdb.CLASSES holds the classes in the order they are decided)
-CLASS_COLOURS = {"cytokine": "#d73027", "chemokine": "#fc8d59", "growth factor": "#4575b4",
-                 "protease/ECM regulator": "#7b3294", "adhesion/contact": "#1a9850", "other secreted": "#878787"}
 FACTOR_COLUMNS = ["gene", "class", "class_rule", "secreted", "ligand", "n_sources", "sources", "receptors"]
 PAIR_COLUMNS = ["ligand", "receptor", "sources", "n_sources"]
 
@@ -240,36 +240,6 @@ def liana_ranks(adata, cell_type_key: str, sender: str, pairs: pd.DataFrame, min
                                      "specificity_rank": "liana_specificity_rank"})
 
 
-def read_receiver_table(path, name: str) -> pd.DataFrame:
-    """A bulk receiver table: genes (first column, symbols) x samples, raw counts.
-
-    Every value must be a non-negative number; the first offending gene and
-    sample are named.
-    """
-    path = Path(path)
-    what = f"receiver table {name!r} ({path})"
-    if not path.exists():
-        raise InputDataError(f"{what}: file does not exist")
-    sep = "," if ".csv" in path.name else "\t"
-    try:
-        t = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{what}: cannot be read ({exc})") from exc
-    if t.shape[1] == 0 or t.shape[0] == 0:
-        raise InputDataError(f"{what}: needs a gene column and at least one sample column with rows")
-    values = t.apply(pd.to_numeric, errors="coerce")
-    bad = values.isna() | (values < 0)
-    if bad.to_numpy().any():
-        gene_pos, col_pos = np.argwhere(bad.to_numpy())[0]
-        raise InputDataError(f"{what}: column {t.columns[col_pos]!r}, gene {t.index[gene_pos]!r}: value "
-                             f"{t.iat[gene_pos, col_pos]!r} is not a non-negative number")
-    dup = t.index[t.index.duplicated()]
-    if len(dup):
-        raise InputDataError(f"{what}: gene {dup[0]!r} appears twice")
-    values.index = values.index.astype(str)
-    return values
-
-
 def bulk_expression(counts: pd.DataFrame, min_cpm: float) -> pd.DataFrame:
     """Per gene of a genes x samples count table: ``fraction`` of samples with
     CPM >= ``min_cpm``, ``mean`` log2(CPM + 1), ``present`` (mean CPM >= ``min_cpm``)."""
@@ -345,17 +315,12 @@ def run_sc_receivers(counts_h5ad: str, params: dict, scores_out: str, expression
     """
     import anndata as ad
 
-    from . import plots
-    from .ingest import write_tsv_atomic
-
     spec = params["spec"]
     plots.configure(spec.get("figures"))
     par = spec["paracrine"]
     key = spec["single_cell"]["cell_type_key"]
     adata = ad.read_h5ad(counts_h5ad)
     if cells_qc is not None:
-        from .pseudobulk import cells_passing_qc
-
         adata = cells_passing_qc(adata, cells_qc, "the receiver scores")
     adata = adata[adata.obs[key].notna()].copy()
     factors = load_factors(par["factors"])
@@ -390,7 +355,6 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
     single-cell data every cell type but the sender (``expression`` table of
     :func:`run_sc_receivers`).
     """
-    from .ingest import write_tsv_atomic
 
     spec = params["spec"]
     par, de_opts = spec["paracrine"], spec["de"]
@@ -421,115 +385,3 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
     write_tsv_atomic(cand, candidates_out)
     write_tsv_atomic(table, pairs_out)
     return cand
-
-
-def run_paracrine_figures(candidates: str, pairs: str, params: dict, contrast_name: str, stem: str,
-                          cell_type: str | None = None) -> None:
-    """Rule entry point: top candidates by class, and the ligand -> receptor dot plot (PNG + SVG)."""
-    from . import plots
-
-    plots.configure(params["spec"].get("figures"))
-    par = params["spec"]["paracrine"]
-    title = plots.unit_title(params, contrast_name, cell_type)
-    cand = pd.read_csv(candidates, sep="\t")
-    table = pd.read_csv(pairs, sep="\t")
-    flagged = cand[cand["flagged"]]
-    if flagged.empty:
-        msg = (f"No annotated secreted factor or ligand is DE at padj < {params['spec']['de']['alpha']} "
-               f"({int(cand['padj'].notna().sum())} tested).")
-        for kind in ("paracrine_candidates", "paracrine_pairs"):
-            plots.save(plots.message_figure(msg, title), f"{stem}.{kind}")
-        return
-    plots.save(candidate_plot(flagged.head(par["top_n"]), title=title), f"{stem}.paracrine_candidates")
-    plots.save(pair_dotplot(table, title=title), f"{stem}.paracrine_pairs")
-    log.info("paracrine figures written: %s.{paracrine_candidates,paracrine_pairs}.{png,svg}", stem)
-
-
-# ---------------------------------------------------------------- figures
-def candidate_plot(flagged: pd.DataFrame, title: str = ""):
-    """Horizontal bars: log2 fold change of the top candidates (by priority), coloured by class."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
-    t = flagged.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.6))
-    colours = [CLASS_COLOURS.get(c, "#444444") for c in t["class"]]
-    y = np.arange(len(t))
-    ax.barh(y, t["log2FoldChange"], color=colours, height=0.7)
-    ax.axvline(0, color="#333333", lw=0.6)
-    ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}  (#{int(r.rank)})" for r in t.itertuples()], fontsize="small")
-    for yi, (lfc, padj) in enumerate(zip(t["log2FoldChange"], t["padj"])):
-        ax.annotate(f"{padj:.1e}", (lfc, yi), xytext=(3 if lfc >= 0 else -3, 0), textcoords="offset points",
-                    ha="left" if lfc >= 0 else "right", va="center", fontsize="x-small", color="#555555")
-    ax.set_xlabel("log2 fold change (label: padj)   † ligand, secretion not confirmed by CellChat/CellPhoneDB/NABA",
-                  fontsize="small")
-    present = [c for c in CLASS_COLOURS if c in set(t["class"])]
-    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize="small", frameon=False,
-              loc="lower right")
-    ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize="medium")
-    fig.tight_layout()
-    return fig
-
-
-def _dots(ax, rows: list[str], cols: list[str], size: np.ndarray, colour: np.ndarray, edge: np.ndarray, cmap: str,
-          colour_label: str, size_label: str, fig):
-    xx, yy = np.meshgrid(np.arange(len(cols)), np.arange(len(rows)))
-    sc = ax.scatter(xx.ravel(), yy.ravel(), s=20 + 180 * np.nan_to_num(size.ravel()), c=colour.ravel(), cmap=cmap,
-                    edgecolors=np.where(edge.ravel(), "#000000", "none"), linewidths=0.8)
-    ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize="small")
-    ax.set_yticks(range(len(rows)), rows, fontsize="small")
-    ax.set_xlim(-0.6, len(cols) - 0.4)
-    ax.set_ylim(len(rows) - 0.5, -0.5)
-    fig.colorbar(sc, ax=ax, label=colour_label, shrink=0.6)
-    ax.set_xlabel(f"dot size: {size_label}; black ring: present", fontsize="small")
-
-
-def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
-    """Ligand -> receptor (rows) x receivers (columns): receptor fraction (size) and expression (colour)."""
-    import matplotlib.pyplot as plt
-
-    if table.empty:
-        from .plots import message_figure
-        return message_figure("The flagged candidates have no listed receptor.", title)
-    t = table.copy()
-    t["pair"] = t["ligand"] + " → " + t["receptor"]
-    best = (t.groupby("pair", sort=False).agg(rank=("rank", "first"), n=("n_sources", "first"),
-                                              present=("present", "sum"))
-            .sort_values(["rank", "present", "n"], ascending=[True, False, False]))
-    rows = list(best.index[:max_rows])
-    cols = list(dict.fromkeys(t["receiver"]))
-    t = t[t["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])
-    full = pd.MultiIndex.from_product([rows, cols])
-    frac = t["receptor_fraction"].reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
-    mean = t["receptor_mean"].reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
-    present = t["present"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(len(rows), len(cols))
-    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
-    _dots(ax, rows, cols, frac, mean, present, "viridis", "receptor mean expression", "fraction expressing", fig)
-    ax.set_title(f"{title}\nligand → receptor in each receiver", fontsize="medium")
-    fig.tight_layout()
-    return fig
-
-
-def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_rows: int = 30):
-    """Top expressed sender -> receiver pairs: receptor fraction (size), ligand x receptor mean (colour)."""
-    import matplotlib.pyplot as plt
-
-    expressed = scores[scores["expressed"]]
-    if expressed.empty:
-        from .plots import message_figure
-        return message_figure(f"No pair is expressed by {sender} and any receiver at the set fractions.", title)
-    t = expressed.assign(pair=expressed["ligand"] + " → " + expressed["receptor"])
-    rows = list(t.groupby("pair")["lr_product"].max().sort_values(ascending=False).index[:max_rows])
-    cols = sorted(scores["receiver"].unique())
-    allp = scores.assign(pair=scores["ligand"] + " → " + scores["receptor"])
-    allp = allp[allp["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])
-    full = pd.MultiIndex.from_product([rows, cols])
-    shape = (len(rows), len(cols))
-    frac = allp["receptor_fraction"].reindex(full).to_numpy(dtype=float).reshape(shape)
-    prod = allp["lr_product"].reindex(full).to_numpy(dtype=float).reshape(shape)
-    expr = allp["expressed"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(shape)
-    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
-    _dots(ax, rows, cols, frac, prod, expr, "magma_r", "ligand mean × receptor mean", "receptor fraction", fig)
-    ax.set_title(f"{title}\ntop pairs by ligand × receptor expression", fontsize="medium")
-    fig.tight_layout()
-    return fig

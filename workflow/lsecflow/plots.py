@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .files import atomic_path
+
 UP, DOWN, NS, FOCUS = "#b2182b", "#2166ac", "#bdbdbd", "#1b7837"
 FORMATS: list[str] = ["png", "svg"]
 DPI = 200
@@ -336,8 +338,6 @@ def save(fig, stem: str | Path) -> list[Path]:
     Files are written under a temporary name and renamed, so a failed job
     leaves no half-written figure.
     """
-    from .ingest import atomic_path
-
     stem = Path(stem)
     paths = []
     for ext in FORMATS:

@@ -23,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .ingest import write_tsv_atomic
+from .files import write_text_atomic, write_tsv_atomic
+
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,6 @@ def run_provenance(resolved: dict, versions_out: str, config_out: str, inputs_ou
         ``{"config": <validated top-level config>, "datasets": {name: {"spec": ..., "annotation": ...}}}``
         as built at parse time.
     """
-    from .ingest import write_text_atomic
-
     datasets = resolved["datasets"]
     versions = [package_versions()]
     for name, ds in datasets.items():

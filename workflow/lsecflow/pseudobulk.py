@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .ingest import write_h5ad_atomic, write_tsv_atomic
+from .files import write_h5ad_atomic, write_tsv_atomic
+from .gpu import group_sums_gpu, use_gpu
+
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,6 @@ def group_sums(X, codes: np.ndarray, n_groups: int, chunk_size: int = 100_000, g
             continue
         block = sp.csr_matrix(X[start:start + len(c)])[keep]
         if gpu:
-            from .gpu import group_sums_gpu
 
             out += np.rint(group_sums_gpu(block, c[keep], n_groups)).astype(np.int64)
             continue
@@ -115,8 +116,6 @@ def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str
     ``cells_qc`` (``qc/cells.tsv``), cells failing QC are left out. ``gpu``
     is ``compute.gpu`` (see :mod:`lsecflow.gpu`).
     """
-    from .gpu import use_gpu
-
     spec = params["spec"]
     adata = ad.read_h5ad(counts_h5ad, backed="r")
     log.info("pseudobulk of %d cells x %d genes, read %d cells at a time", adata.n_obs, adata.n_vars, chunk_size)

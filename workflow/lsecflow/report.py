@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .files import write_text_atomic
+
 log = logging.getLogger(__name__)
 
 CSS = """
@@ -306,8 +308,6 @@ def render_report(manifest: dict, resolved: dict, provenance: dict, out: str, ca
     n_rows
         Rows of each table shown (full tables are linked).
     """
-    from .ingest import write_text_atomic
-
     r = Renderer(Path(out), Path(captions))
     nav = ["<a href='#overview'><b>Overview</b></a>"]
     body = [overview(manifest)]

@@ -27,6 +27,8 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import norm
 
+from .errors import InputDataError
+
 LOG2E = np.log2(np.e)
 
 
@@ -71,7 +73,6 @@ def _design_factors(dds) -> list[str]:
     for term in dds.design.design_info.terms:
         names = [f.name() for f in term.factors]
         if len(names) > 1:
-            from .errors import InputDataError
 
             raise InputDataError(f"LFC shrinkage is not available for designs with interaction terms "
                                  f"({':'.join(names)}); set de.shrink: false")

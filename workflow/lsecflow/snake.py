@@ -5,6 +5,7 @@ import logging
 import sys
 
 from .errors import LsecflowError
+from .rule_params import guard_params
 
 
 def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> None:
@@ -25,10 +26,8 @@ def run(snakemake, func, *args, **kwargs):
     clear message and the job exits non-zero (Snakemake then removes the
     job's outputs, so nothing partial is left). Parameters cut for one rule
     (``Dataset.params(rule=...)``) reach ``func`` wrapped in
-    :class:`~lsecflow.config.ScopedSpec`.
+    :class:`~lsecflow.rule_params.ScopedSpec`.
     """
-    from .config import guard_params
-
     args = tuple(guard_params(a) for a in args)
     kwargs = {k: guard_params(v) for k, v in kwargs.items()}
     setup_logging(snakemake.log[0] if len(snakemake.log) else None)

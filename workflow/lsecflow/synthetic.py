@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .files import atomic_path
+
 log = logging.getLogger(__name__)
 
 
@@ -41,8 +43,6 @@ def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int
         Cells generated and written per block (bounds memory).
     """
     from anndata.io import write_elem
-
-    from .ingest import atomic_path
 
     rng = np.random.default_rng(seed)
     X = sp.csr_matrix(source.X, dtype=np.float32)

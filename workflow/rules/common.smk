@@ -8,7 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from lsecflow.config import RULE_SPEC_KEYS, load_config
+from lsecflow.config import load_config
+from lsecflow.rule_params import RULE_SPEC_KEYS
 from lsecflow.errors import LsecflowError
 
 
@@ -60,7 +61,7 @@ wildcard_constraints:
 def rule_params(rule_name):
     """Params function for ``rule_name``: the dataset's validated spec cut to the keys that rule reads.
 
-    The keys are listed in lsecflow.config.RULE_SPEC_KEYS, so a config edit
+    The keys are listed in lsecflow.rule_params.RULE_SPEC_KEYS, so a config edit
     changes (and reruns) only the jobs that read the edited key.
     """
     if rule_name not in RULE_SPEC_KEYS:

@@ -1,5 +1,5 @@
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.qc import run_sc_qc
+from lsecflow.qc_cells import run_sc_qc
 from lsecflow.snake import run
 
 run(snakemake, run_sc_qc, snakemake.input.counts, snakemake.params.dataset, snakemake.input.markers,

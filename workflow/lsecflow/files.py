@@ -1,15 +1,20 @@
-"""Readers for count matrices, and the checks that they hold raw counts.
+"""Files in and out: readers for count matrices (with the checks that they hold
+raw counts) and receiver tables, and the atomic writers every stage uses.
 
 Every reader returns genes/cells with their ids exactly as in the file; the
 checks refuse (never coerce) anything that is not a non-negative integer.
+A writer puts its file in place only when it is complete (a temporary name
+renamed on success), so a failed or killed job leaves nothing partial.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import os
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -323,3 +328,68 @@ def peek_single_cell_obs(path_spec, fmt: str) -> pd.DataFrame:
             obs["_input_sample"] = sample
         frames.append(obs)
     return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+
+def read_receiver_table(path, name: str) -> pd.DataFrame:
+    """A bulk receiver table: genes (first column, symbols) x samples, raw counts.
+
+    Every value must be a non-negative number; the first offending gene and
+    sample are named.
+    """
+    path = Path(path)
+    what = f"receiver table {name!r} ({path})"
+    if not path.exists():
+        raise InputDataError(f"{what}: file does not exist")
+    sep = "," if ".csv" in path.name else "\t"
+    try:
+        t = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{what}: cannot be read ({exc})") from exc
+    if t.shape[1] == 0 or t.shape[0] == 0:
+        raise InputDataError(f"{what}: needs a gene column and at least one sample column with rows")
+    values = t.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() | (values < 0)
+    if bad.to_numpy().any():
+        gene_pos, col_pos = np.argwhere(bad.to_numpy())[0]
+        raise InputDataError(f"{what}: column {t.columns[col_pos]!r}, gene {t.index[gene_pos]!r}: value "
+                             f"{t.iat[gene_pos, col_pos]!r} is not a non-negative number")
+    dup = t.index[t.index.duplicated()]
+    if len(dup):
+        raise InputDataError(f"{what}: gene {dup[0]!r} appears twice")
+    values.index = values.index.astype(str)
+    return values
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; rename it into place on success.
+
+    A failure (or a kill) leaves no partial file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_tsv_atomic(df: pd.DataFrame, path, **kwargs) -> None:
+    """Write a TSV atomically (see :func:`atomic_path`); ``.gz`` paths are gzipped without a time stamp."""
+    compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False, float_format="%.10g", compression=compression, **kwargs)
+
+
+def write_text_atomic(text: str, path) -> None:
+    """Write a text file atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
+    """Write an AnnData atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        adata.write_h5ad(tmp, compression="gzip")

@@ -1,0 +1,75 @@
+"""The package's structure: layers that only point down (no import cycle), internal imports at the top of
+each module, and no module over 400 lines."""
+from __future__ import annotations
+
+import ast
+
+from conftest import REPO
+
+PACKAGE = REPO / "workflow/lsecflow"
+MAX_LINES = 400
+
+
+def internal_imports(path) -> list[tuple[str, bool]]:
+    """(imported lsecflow module, imported inside a function?) for every relative import of a module."""
+    tree = ast.parse(path.read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue
+        nested, up = False, parents.get(node)
+        while up is not None:
+            nested |= isinstance(up, (ast.FunctionDef, ast.AsyncFunctionDef))
+            up = parents.get(up)
+        names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+        out += [(name, nested) for name in names]
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {p.stem: {m for m, _ in internal_imports(p)} - {p.stem} for p in PACKAGE.glob("*.py")}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_among_the_package_modules():
+    graph = import_graph()
+    assert {"de", "config", "files", "ingest", "paracrine"} <= set(graph)  # the walk sees the package
+    assert "files" in graph["ingest"] and "config" not in graph["ingest"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_internal_imports_sit_at_module_top():
+    nested = sorted(f"{p.name}: .{m}" for p in PACKAGE.glob("*.py") for m, inside in internal_imports(p) if inside)
+    assert nested == []
+
+
+def test_no_module_over_400_lines():
+    sizes = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.glob("*.py")}
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}

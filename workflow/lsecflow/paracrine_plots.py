@@ -1,0 +1,123 @@
+"""Paracrine figures: ranked candidates, ligand -> receptor dot plots (bulk receivers and cell types)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .plots import message_figure
+
+log = logging.getLogger(__name__)
+
+# figure legend order and colours of the classes (lrdb.CLASSES holds the classes in the order they are decided)
+CLASS_COLOURS = {"cytokine": "#d73027", "chemokine": "#fc8d59", "growth factor": "#4575b4",
+                 "protease/ECM regulator": "#7b3294", "adhesion/contact": "#1a9850", "other secreted": "#878787"}
+
+def run_paracrine_figures(candidates: str, pairs: str, params: dict, contrast_name: str, stem: str,
+                          cell_type: str | None = None) -> None:
+    """Rule entry point: top candidates by class, and the ligand -> receptor dot plot (PNG + SVG)."""
+    plots.configure(params["spec"].get("figures"))
+    par = params["spec"]["paracrine"]
+    title = plots.unit_title(params, contrast_name, cell_type)
+    cand = pd.read_csv(candidates, sep="\t")
+    table = pd.read_csv(pairs, sep="\t")
+    flagged = cand[cand["flagged"]]
+    if flagged.empty:
+        msg = (f"No annotated secreted factor or ligand is DE at padj < {params['spec']['de']['alpha']} "
+               f"({int(cand['padj'].notna().sum())} tested).")
+        for kind in ("paracrine_candidates", "paracrine_pairs"):
+            plots.save(plots.message_figure(msg, title), f"{stem}.{kind}")
+        return
+    plots.save(candidate_plot(flagged.head(par["top_n"]), title=title), f"{stem}.paracrine_candidates")
+    plots.save(pair_dotplot(table, title=title), f"{stem}.paracrine_pairs")
+    log.info("paracrine figures written: %s.{paracrine_candidates,paracrine_pairs}.{png,svg}", stem)
+
+
+# ---------------------------------------------------------------- figures
+def candidate_plot(flagged: pd.DataFrame, title: str = ""):
+    """Horizontal bars: log2 fold change of the top candidates (by priority), coloured by class."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    t = flagged.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.6))
+    colours = [CLASS_COLOURS.get(c, "#444444") for c in t["class"]]
+    y = np.arange(len(t))
+    ax.barh(y, t["log2FoldChange"], color=colours, height=0.7)
+    ax.axvline(0, color="#333333", lw=0.6)
+    ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}  (#{int(r.rank)})" for r in t.itertuples()], fontsize="small")
+    for yi, (lfc, padj) in enumerate(zip(t["log2FoldChange"], t["padj"])):
+        ax.annotate(f"{padj:.1e}", (lfc, yi), xytext=(3 if lfc >= 0 else -3, 0), textcoords="offset points",
+                    ha="left" if lfc >= 0 else "right", va="center", fontsize="x-small", color="#555555")
+    ax.set_xlabel("log2 fold change (label: padj)   † ligand, secretion not confirmed by CellChat/CellPhoneDB/NABA",
+                  fontsize="small")
+    present = [c for c in CLASS_COLOURS if c in set(t["class"])]
+    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize="small", frameon=False,
+              loc="lower right")
+    ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
+def _dots(ax, rows: list[str], cols: list[str], size: np.ndarray, colour: np.ndarray, edge: np.ndarray, cmap: str,
+          colour_label: str, size_label: str, fig):
+    xx, yy = np.meshgrid(np.arange(len(cols)), np.arange(len(rows)))
+    sc = ax.scatter(xx.ravel(), yy.ravel(), s=20 + 180 * np.nan_to_num(size.ravel()), c=colour.ravel(), cmap=cmap,
+                    edgecolors=np.where(edge.ravel(), "#000000", "none"), linewidths=0.8)
+    ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize="small")
+    ax.set_yticks(range(len(rows)), rows, fontsize="small")
+    ax.set_xlim(-0.6, len(cols) - 0.4)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    fig.colorbar(sc, ax=ax, label=colour_label, shrink=0.6)
+    ax.set_xlabel(f"dot size: {size_label}; black ring: present", fontsize="small")
+
+
+def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
+    """Ligand -> receptor (rows) x receivers (columns): receptor fraction (size) and expression (colour)."""
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        return message_figure("The flagged candidates have no listed receptor.", title)
+    t = table.copy()
+    t["pair"] = t["ligand"] + " → " + t["receptor"]
+    best = (t.groupby("pair", sort=False).agg(rank=("rank", "first"), n=("n_sources", "first"),
+                                              present=("present", "sum"))
+            .sort_values(["rank", "present", "n"], ascending=[True, False, False]))
+    rows = list(best.index[:max_rows])
+    cols = list(dict.fromkeys(t["receiver"]))
+    t = t[t["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])
+    full = pd.MultiIndex.from_product([rows, cols])
+    frac = t["receptor_fraction"].reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
+    mean = t["receptor_mean"].reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
+    present = t["present"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(len(rows), len(cols))
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
+    _dots(ax, rows, cols, frac, mean, present, "viridis", "receptor mean expression", "fraction expressing", fig)
+    ax.set_title(f"{title}\nligand → receptor in each receiver", fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
+def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_rows: int = 30):
+    """Top expressed sender -> receiver pairs: receptor fraction (size), ligand x receptor mean (colour)."""
+    import matplotlib.pyplot as plt
+
+    expressed = scores[scores["expressed"]]
+    if expressed.empty:
+        return message_figure(f"No pair is expressed by {sender} and any receiver at the set fractions.", title)
+    t = expressed.assign(pair=expressed["ligand"] + " → " + expressed["receptor"])
+    rows = list(t.groupby("pair")["lr_product"].max().sort_values(ascending=False).index[:max_rows])
+    cols = sorted(scores["receiver"].unique())
+    allp = scores.assign(pair=scores["ligand"] + " → " + scores["receptor"])
+    allp = allp[allp["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])
+    full = pd.MultiIndex.from_product([rows, cols])
+    shape = (len(rows), len(cols))
+    frac = allp["receptor_fraction"].reindex(full).to_numpy(dtype=float).reshape(shape)
+    prod = allp["lr_product"].reindex(full).to_numpy(dtype=float).reshape(shape)
+    expr = allp["expressed"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(shape)
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
+    _dots(ax, rows, cols, frac, prod, expr, "magma_r", "ligand mean × receptor mean", "receptor fraction", fig)
+    ax.set_title(f"{title}\ntop pairs by ligand × receptor expression", fontsize="medium")
+    fig.tight_layout()
+    return fig

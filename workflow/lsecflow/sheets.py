@@ -1,0 +1,83 @@
+"""Sample sheets and sample ids: reading a sheet (values kept as text), matching it to the matrix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ConfigError
+from .schema import validate
+
+
+def read_sample_sheet(path: Path) -> pd.DataFrame:
+    """Read a TSV sample sheet; values stay strings, nothing is coerced."""
+    if not path.exists():
+        raise ConfigError(f"sample sheet {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"sample sheet {path}: file is empty")
+    try:
+        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except pd.errors.EmptyDataError as exc:
+        raise ConfigError(f"sample sheet {path}: file is empty") from exc
+    sheet.columns = [str(c).strip() for c in sheet.columns]
+    if "sample" not in sheet.columns:
+        raise ConfigError(
+            f"sample sheet {path}: required column 'sample' is missing (columns: {', '.join(sheet.columns)})"
+        )
+    if sheet.empty:
+        raise ConfigError(f"sample sheet {path}: has a header but no samples")
+    for i, row in enumerate(sheet.to_dict(orient="records")):
+        validate(row, "samples", f"sample sheet {path}", prefix=f"row {i + 2}")
+    dup = sorted(sheet["sample"][sheet["sample"].duplicated()].unique())
+    if dup:
+        raise ConfigError(f"sample sheet {path}: column 'sample': duplicated sample ids: {', '.join(dup)}")
+    return sheet.set_index("sample", drop=False).rename_axis(None)
+
+
+def check_ids_match(matrix_ids, sheet_ids, matrix_path, sheet_path, source) -> None:
+    only_matrix = sorted(set(matrix_ids) - set(sheet_ids))
+    only_sheet = sorted(set(sheet_ids) - set(matrix_ids))
+    if only_matrix or only_sheet:
+        msg = (f"{source}: the count matrix {matrix_path} and the sample sheet {sheet_path} disagree.\n"
+               f"  in the matrix, not in the sheet: {', '.join(only_matrix) or '-'}\n"
+               f"  in the sheet, not in the matrix: {', '.join(only_sheet) or '-'}")
+        if only_matrix and only_sheet:
+            msg += (f"\n  If a sample was renamed, map matrix id -> sheet id under samples.rename, e.g. "
+                    f"'samples: {{rename: {{{only_matrix[0]}: {only_sheet[0]}}}}}'")
+        raise ConfigError(msg)
+
+
+def apply_rename(ids, rename: dict, source: str, what: str = "count matrix") -> list[str]:
+    """Apply ``samples.rename`` (matrix id -> sheet id); unknown keys are errors."""
+    ids = list(ids)
+    unknown = sorted(set(rename) - set(ids))
+    if unknown:
+        raise ConfigError(f"{source}: key 'samples.rename': {', '.join(map(repr, unknown))} "
+                          f"not a sample id of the {what}")
+    out = [rename.get(i, i) for i in ids]
+    dup = sorted({i for i in out if out.count(i) > 1})
+    if dup:
+        raise ConfigError(f"{source}: key 'samples.rename' makes sample ids collide: {', '.join(dup)}")
+    return out
+
+
+def cell_sample_ids(obs: pd.DataFrame, sc: dict, source: str) -> pd.Series:
+    """Sample id of each cell, from an obs column, the cell name or the input path."""
+    if "sample_key" in sc:
+        key = sc["sample_key"]
+        if key not in obs.columns:
+            raise ConfigError(f"{source}: key 'single_cell.sample_key': obs column {key!r} not found "
+                              f"(obs columns: {', '.join(map(str, obs.columns))})")
+        return obs[key].astype(str)
+    if "sample_from_cell_name" in sc:
+        sep, fieldno = sc["sample_from_cell_name"]["sep"], sc["sample_from_cell_name"]["field"]
+        parts = pd.Series(obs.index.astype(str), index=obs.index).str.split(sep, regex=False)
+        short = parts.str.len() <= fieldno
+        if short.any():
+            raise ConfigError(f"{source}: key 'single_cell.sample_from_cell_name': cell {obs.index[short][0]!r} "
+                              f"has no field {fieldno} when split on {sep!r}")
+        return parts.str[fieldno]
+    if "_input_sample" in obs.columns:
+        return obs["_input_sample"].astype(str)
+    raise ConfigError(f"{source}: single-cell data need 'single_cell.sample_key' (an obs column) or "
+                      "'single_cell.sample_from_cell_name', or counts.path as a mapping sample -> path")
