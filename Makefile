@@ -33,6 +33,8 @@ unlock: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check workflow tests bench
 
 test: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \

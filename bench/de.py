@@ -85,7 +85,6 @@ def load(name: str):
     """(counts genes x samples, sheet, design, contrasts [(var, target, ref)], de options)."""
     import pandas as pd
     import yaml
-
     from lsecflow.config import load_config
     from lsecflow.ingest import build_counts
 
@@ -148,7 +147,6 @@ def _lsecflow_de(name: str, profile: bool = False):
     import anndata as ad
     import inmoose.deseq2  # noqa: F401  (imported before the clock starts, as R's library(DESeq2) is)
     import pandas as pd
-
     from lsecflow import de
 
     counts, sheet, design, contrasts, opts = load(name)

@@ -25,7 +25,6 @@ def main() -> None:
     import gseapy as gp
     import pandas as pd
     import yaml
-
     from lsecflow import enrichment, genesets
     from lsecflow.config import load_config
 

@@ -37,7 +37,6 @@ def synthetic_counts(rng, n_cells: int, n_genes: int, density: float):
 
 def main() -> None:
     import numpy as np
-
     from lsecflow import pseudobulk as de
     from lsecflow.gpu import gpu_status
 

@@ -34,7 +34,6 @@ sys.path.insert(0, str(REPO / "bench"))
 def real_cells():
     """The shipped TMS sample after lsecflow's ingest (obs: sample, cell_type, ...)."""
     import yaml
-
     from lsecflow.config import load_config
     from lsecflow.ingest import build_counts
 
@@ -64,7 +63,6 @@ def digest(pb) -> str:
 
 def in_memory(path: str) -> str:
     import anndata as ad
-
     from lsecflow.pseudobulk import pseudobulk
 
     adata = ad.read_h5ad(path)
@@ -74,7 +72,6 @@ def in_memory(path: str) -> str:
 
 def chunked(path: str, chunk: int, gpu: bool = False) -> str:
     import anndata as ad
-
     from lsecflow.pseudobulk import pseudobulk
 
     adata = ad.read_h5ad(path, backed="r")

@@ -44,7 +44,6 @@ def _family_bh(de, factors):
 def main() -> None:
     import pandas as pd
     import yaml
-
     from lsecflow import de, paracrine
     from lsecflow.config import load_config
     from lsecflow.ingest import build_counts

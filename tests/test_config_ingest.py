@@ -6,13 +6,12 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import DLPC_COUNTS, REPO, dlpc_dataset, tms_dataset
-
 from lsecflow.annotation import annotate_genes, make_unique_symbols, strip_version
 from lsecflow.config import load_config, slugify
-from lsecflow.rule_params import RULE_SPEC_KEYS, UndeclaredKeyError, guard_params
 from lsecflow.errors import ConfigError
 from lsecflow.formula import parse_design
 from lsecflow.ingest import build_counts
+from lsecflow.rule_params import RULE_SPEC_KEYS, UndeclaredKeyError, guard_params
 
 
 def load(datasets: dict, **top):

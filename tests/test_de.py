@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO
-
 from lsecflow import de
 from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
@@ -426,7 +425,6 @@ def test_pseudobulk_read_in_chunks_equals_in_memory(tms_pseudobulk, tmp_path):
 def test_bootstrapped_synthetic_cells_are_labelled_copies_of_real_cells(tms_pseudobulk, tmp_path):
     """lsecflow.synthetic (the 1M-cell benchmark's generator): written in blocks, every row a real cell."""
     import anndata as ad
-
     from lsecflow.synthetic import bootstrap_cells
 
     _, _, cells = tms_pseudobulk

@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
-from scipy.stats import spearmanr
-
 from lsecflow import enrichment, genesets
 from lsecflow.errors import InputDataError
+from scipy.stats import spearmanr
 
 FGSEA = Path(__file__).parent / "data/fgsea_gse14308"
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO
-
 from lsecflow import plots
 from lsecflow.config import load_config, merge_figures
 from lsecflow.de import run_figures
@@ -44,7 +43,8 @@ def test_bad_dataset_figures_name_the_file_and_key(override, message):
 def test_formats_must_include_png(tmp_path):
     cfg = shipped_config()
     cfg["figures"]["formats"] = ["svg", "pdf"]
-    with pytest.raises(ConfigError, match=r"config: key 'figures.formats': must include png \(the HTML report embeds PNG files\); got svg, pdf"):
+    with pytest.raises(ConfigError, match=r"config: key 'figures.formats': must include png "
+                                          r"\(the HTML report embeds PNG files\); got svg, pdf"):
         load_config(cfg, roots=[REPO])
 
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, TMS_H5AD
-
 from lsecflow import gpu
 from lsecflow import pseudobulk as pb
 from lsecflow.errors import InputDataError
@@ -122,9 +121,8 @@ def test_gpu_pseudobulk_backed_with_mask_equals_cpu():
 @needs_gpu
 def test_gpu_embedding_agrees_with_cpu():
     """Documented tolerance (README): Leiden clusters agree with the CPU's at adjusted Rand index >= 0.7."""
-    from sklearn.metrics import adjusted_rand_score
-
     from lsecflow.qc_cells import embed_and_cluster
+    from sklearn.metrics import adjusted_rand_score
 
     a = tms_counts()
     opts = {"n_hvg": 500, "n_pcs": 30, "leiden_resolution": 1.0}

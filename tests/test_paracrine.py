@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DLPC_COUNTS, REPO, TMS_H5AD, dlpc_dataset, tms_dataset
-
 from lsecflow import paracrine
-from lsecflow.synthetic import spike_counts
 from lsecflow.config import load_dataset
 from lsecflow.errors import ConfigError, InputDataError
+from lsecflow.synthetic import spike_counts
 
 PARACRINE = REPO / "resources/paracrine"
 AXIS = {"Mmp9": "protease/ECM regulator", "Tnf": "cytokine", "Cxcl1": "chemokine", "Icam1": "adhesion/contact"}

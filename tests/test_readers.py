@@ -16,7 +16,6 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 from conftest import TMS_H5AD
-
 from lsecflow import files
 from lsecflow.errors import InputDataError
 

@@ -209,6 +209,16 @@ def test_lint_has_no_findings():
     assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
 
 
+def test_code_is_formatted_and_linted():
+    """What `make lint` runs besides Snakemake's lint: snakefmt on the rules, ruff on the Python (pyproject.toml)."""
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "workflow", "tests", "bench"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+
+
 @pytest.mark.parametrize("configfile", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
 def test_dry_run_plans_full_dag(configfile, tmp_path):
     proc = snakemake_cli("--configfile", f"config/{configfile}", "--dry-run", "--directory", str(tmp_path),

@@ -112,7 +112,8 @@ def annotate_genes(gene_ids, id_type: str, table_path, totals) -> tuple[pd.DataF
         unmapped = ids[mapped.isna().to_numpy()].tolist()
         mapped = mapped.fillna(pd.Series(stripped, index=ids))
     unique, groups = make_unique_symbols(mapped, totals)
-    var = pd.DataFrame({"gene_id": ids, "symbol": unique.to_numpy(), "symbol_duplicated": mapped.duplicated(keep=False).to_numpy()},
+    var = pd.DataFrame({"gene_id": ids, "symbol": unique.to_numpy(),
+                        "symbol_duplicated": mapped.duplicated(keep=False).to_numpy()},
                        index=ids)
     var.index.name = None
     report = {"n_genes": len(ids), "n_unmapped": len(unmapped), "unmapped_examples": unmapped[:20],

@@ -30,7 +30,6 @@ from .errors import InputDataError
 from .files import atomic_path, write_tsv_atomic
 from .shrink import shrink_contrast
 
-
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]

@@ -25,7 +25,6 @@ import yaml
 
 from .files import write_text_atomic, write_tsv_atomic
 
-
 log = logging.getLogger(__name__)
 
 PACKAGES = ["lsecflow", "snakemake", "snakemake-executor-plugin-slurm", "inmoose", "gseapy", "scanpy", "anndata",

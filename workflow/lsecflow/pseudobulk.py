@@ -11,7 +11,6 @@ import scipy.sparse as sp
 from .files import write_h5ad_atomic, write_tsv_atomic
 from .gpu import group_sums_gpu, use_gpu
 
-
 log = logging.getLogger(__name__)
 
 

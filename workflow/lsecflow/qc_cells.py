@@ -14,7 +14,6 @@ from .files import write_text_atomic, write_tsv_atomic
 from .gpu import embed_and_cluster_gpu, use_gpu
 from .markers import LSEC, load_markers, score_signatures
 
-
 log = logging.getLogger(__name__)
 
 

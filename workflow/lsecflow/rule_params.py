@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 
-
 #: The dataset keys each rule's function reads: top-level sections, or
 #: ``section.key`` for one key of a section. Everything else is withheld
 #: from that rule's parameters (see :meth:`Dataset.params`).

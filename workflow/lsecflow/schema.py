@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from .errors import ConfigError
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict:
     """Load ``workflow/schemas/<name>.schema.yaml``."""
     with open(SCHEMA_DIR / f"{name}.schema.yaml") as fh:

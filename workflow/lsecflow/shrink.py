@@ -15,9 +15,10 @@ Cauchy prior on the contrast's coefficient with scale
 their standard errors), a wide normal prior (sd 15) on the other
 coefficients, the negative binomial likelihood with DESeq2's dispersions and
 size factors (on DESeq2's outlier-replaced counts for the genes it refitted,
-the counts their MLE comes from; R's apeglm is given the original counts); the maximum a posteriori estimate is found by Newton steps
-with backtracking **started at the MLE**, so strong, well-supported effects
-are not pulled to zero by a poor starting point. Its standard error is
+the counts their MLE comes from; R's apeglm is given the original counts);
+the maximum a posteriori estimate is found by Newton steps with backtracking
+**started at the MLE**, so strong, well-supported effects are not pulled to
+zero by a poor starting point. Its standard error is
 from the posterior curvature at the mode (Laplace).
 """
 from __future__ import annotations

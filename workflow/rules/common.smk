@@ -115,16 +115,23 @@ def _fit_prefix(name):
     return f"{RESULTS}/{{dataset}}/de/{cell}"
 
 
-DE_OUTPUT_SUFFIXES = {"table": ".tsv", "summary": ".summary.tsv", "normalized": ".normalized_counts.tsv.gz",
-                      "vst": ".vst.tsv.gz"}
+DE_OUTPUT_SUFFIXES = {
+    "table": ".tsv",
+    "summary": ".summary.tsv",
+    "normalized": ".normalized_counts.tsv.gz",
+    "vst": ".vst.tsv.gz",
+}
 
 
 def de_fit_outputs(name):
     """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
     (``<kind>_<i>``, i = the contrast's position in the config), and the LRT's table and summary."""
     prefix = _fit_prefix(name)
-    outs = {f"{kind}_{i}": f"{prefix}{contrast}{suffix}" for i, contrast in enumerate(DATASETS[name].contrasts)
-            for kind, suffix in DE_OUTPUT_SUFFIXES.items()}
+    outs = {
+        f"{kind}_{i}": f"{prefix}{contrast}{suffix}"
+        for i, contrast in enumerate(DATASETS[name].contrasts)
+        for kind, suffix in DE_OUTPUT_SUFFIXES.items()
+    }
     if DATASETS[name].spec["de"]["test"] == "lrt":
         outs["lrt_table"] = f"{prefix}design.lrt.tsv"
         outs["lrt_summary"] = f"{prefix}design.lrt.summary.tsv"
@@ -153,12 +160,17 @@ def de_targets(name):
     tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
     if DATASETS[name].spec["de"]["test"] == "lrt":
         tables += [str(Path(RESULTS, name, "de", f, "design.lrt.tsv")) for f in fit_units(name)]
-    figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name),
-                     kind=FIGURE_KINDS["de"])
-    enrichment = expand(f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv", unit=de_units(name),
-                        collection=list(DATASETS[name].spec["enrichment"]["files"]))
-    enrichment_figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
-                                unit=de_units(name), collection=list(DATASETS[name].spec["enrichment"]["files"]))
+    figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name), kind=FIGURE_KINDS["de"])
+    enrichment = expand(
+        f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
+        unit=de_units(name),
+        collection=list(DATASETS[name].spec["enrichment"]["files"]),
+    )
+    enrichment_figures = expand(
+        f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
+        unit=de_units(name),
+        collection=list(DATASETS[name].spec["enrichment"]["files"]),
+    )
     return tables + figures + enrichment + enrichment_figures
 
 
@@ -184,8 +196,12 @@ def paracrine_inputs(wildcards):
     ds = DATASETS[wildcards.dataset]
     par = ds.spec["paracrine"]
     base = f"{RESULTS}/{wildcards.dataset}/de/{wildcards.unit}"
-    inputs = {"table": f"{base}.tsv", "normalized": f"{base}.normalized_counts.tsv.gz",
-              "factors": par["factors"], "pairs": par["pairs"]}
+    inputs = {
+        "table": f"{base}.tsv",
+        "normalized": f"{base}.normalized_counts.tsv.gz",
+        "factors": par["factors"],
+        "pairs": par["pairs"],
+    }
     if ds.assay == "bulk":
         inputs["receivers"] = list(par["receivers"].values())
     else:
@@ -197,8 +213,7 @@ def paracrine_targets(name):
     """Paracrine tables and figures of a dataset."""
     units = paracrine_units(name)
     targets = expand(f"{RESULTS}/{name}/paracrine/{{unit}}.candidates.tsv", unit=units)
-    targets += expand(f"{RESULTS}/{name}/figures/{{unit}}.paracrine_{{kind}}.png", unit=units,
-                      kind=["candidates", "pairs"])
+    targets += expand(f"{RESULTS}/{name}/figures/{{unit}}.paracrine_{{kind}}.png", unit=units, kind=["candidates", "pairs"])
     if units and DATASETS[name].assay != "bulk":
         targets.append(f"{RESULTS}/{name}/figures/paracrine_receivers.png")
     return targets
@@ -220,12 +235,21 @@ SC_QC_CAPTIONS = {"purity": "sc_purity"}
 
 # Figure kind -> caption file in workflow/report/ (used by Snakemake's --report and by lsecflow's own report).
 CAPTIONS = {
-    "metrics": "qc_metrics", "correlation": "qc_correlation", "pca": "qc_pca", "purity": "qc_purity",
-    "cell_qc": "qc_cells", "umap": "qc_umap", "sc_purity": "qc_sc_purity",
-    "volcano": "de_volcano", "ma": "de_ma", "heatmap": "de_heatmap",
-    "gsea_dotplot": "enrichment_dotplot", "running_scores": "enrichment_running_scores",
+    "metrics": "qc_metrics",
+    "correlation": "qc_correlation",
+    "pca": "qc_pca",
+    "purity": "qc_purity",
+    "cell_qc": "qc_cells",
+    "umap": "qc_umap",
+    "sc_purity": "qc_sc_purity",
+    "volcano": "de_volcano",
+    "ma": "de_ma",
+    "heatmap": "de_heatmap",
+    "gsea_dotplot": "enrichment_dotplot",
+    "running_scores": "enrichment_running_scores",
     "leading_edge": "enrichment_leading_edge",
-    "paracrine_candidates": "paracrine_candidates", "paracrine_pairs": "paracrine_pairs",
+    "paracrine_candidates": "paracrine_candidates",
+    "paracrine_pairs": "paracrine_pairs",
     "paracrine_receivers": "paracrine_receivers",
 }
 
@@ -242,8 +266,7 @@ def figure_files(prefix, kinds, category, caption_of=None):
             path = f"{prefix}{kind}.{ext}"
             key = (caption_of or {}).get(kind, kind)
             if ext == "png":
-                path = report(path, caption=f"../report/{CAPTIONS[key]}.rst", category=category,
-                              subcategory="{dataset}")
+                path = report(path, caption=f"../report/{CAPTIONS[key]}.rst", category=category, subcategory="{dataset}")
             outs[f"{kind}_{ext}"] = path
     return outs
 
@@ -272,8 +295,14 @@ def report_manifest():
     """Which files the report shows, per dataset and DE unit (the layout lives here, with the targets)."""
 
     def figs(prefix, kinds, title, caption_of=None):
-        return [{"path": f"{prefix}{k}.png", "caption": CAPTIONS[(caption_of or {}).get(k, k)],
-                 "title": f"{title} · {k.replace('_', ' ')}"} for k in kinds]
+        return [
+            {
+                "path": f"{prefix}{k}.png",
+                "caption": CAPTIONS[(caption_of or {}).get(k, k)],
+                "title": f"{title} · {k.replace('_', ' ')}",
+            }
+            for k in kinds
+        ]
 
     manifest = {}
     for name, ds in DATASETS.items():
@@ -284,30 +313,44 @@ def report_manifest():
             "assay": ds.assay,
             "species": ds.spec["species"],
             "description": ds.spec.get("description", ""),
-            "qc": {"verdict": f"{base}/qc/verdict.json",
-                   "table": f"{base}/qc/{'samples' if bulk else 'clusters'}.tsv",
-                   "figures": figs(f"{base}/qc/", qc_kinds, f"{name} QC",
-                                   None if bulk else SC_QC_CAPTIONS)},
+            "qc": {
+                "verdict": f"{base}/qc/verdict.json",
+                "table": f"{base}/qc/{'samples' if bulk else 'clusters'}.tsv",
+                "figures": figs(f"{base}/qc/", qc_kinds, f"{name} QC", None if bulk else SC_QC_CAPTIONS),
+            },
             "units": [],
         }
         paracrine = set(paracrine_units(name))
         if paracrine and not bulk:
-            entry["receivers"] = {"table": f"{base}/paracrine/receivers.tsv",
-                                  "figures": figs(f"{base}/figures/", FIGURE_KINDS["receivers"], name)}
+            entry["receivers"] = {
+                "table": f"{base}/paracrine/receivers.tsv",
+                "figures": figs(f"{base}/figures/", FIGURE_KINDS["receivers"], name),
+            }
         for unit in de_units(name):
             title = _unit_title(ds, unit)
-            u = {"unit": unit, "title": title, "anchor": re.sub(r"[^A-Za-z0-9_]+", "-", f"{name}-{unit}"),
-                 "de_table": f"{base}/de/{unit}.tsv", "de_summary": f"{base}/de/{unit}.summary.tsv",
-                 "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["de"], title),
-                 "enrichment": [{"collection": c, "gsea": f"{base}/enrichment/{unit}/{c}.gsea.tsv",
-                                 "ora": f"{base}/enrichment/{unit}/{c}.ora.tsv",
-                                 "figures": figs(f"{base}/figures/{unit}.{c}.",
-                                                 FIGURE_KINDS["enrichment"], f"{title} · {c}")}
-                                for c in ds.spec["enrichment"]["files"]]}
+            u = {
+                "unit": unit,
+                "title": title,
+                "anchor": re.sub(r"[^A-Za-z0-9_]+", "-", f"{name}-{unit}"),
+                "de_table": f"{base}/de/{unit}.tsv",
+                "de_summary": f"{base}/de/{unit}.summary.tsv",
+                "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["de"], title),
+                "enrichment": [
+                    {
+                        "collection": c,
+                        "gsea": f"{base}/enrichment/{unit}/{c}.gsea.tsv",
+                        "ora": f"{base}/enrichment/{unit}/{c}.ora.tsv",
+                        "figures": figs(f"{base}/figures/{unit}.{c}.", FIGURE_KINDS["enrichment"], f"{title} · {c}"),
+                    }
+                    for c in ds.spec["enrichment"]["files"]
+                ],
+            }
             if unit in paracrine:
-                u["paracrine"] = {"candidates": f"{base}/paracrine/{unit}.candidates.tsv",
-                                  "pairs": f"{base}/paracrine/{unit}.pairs.tsv",
-                                  "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["paracrine"], title)}
+                u["paracrine"] = {
+                    "candidates": f"{base}/paracrine/{unit}.candidates.tsv",
+                    "pairs": f"{base}/paracrine/{unit}.pairs.tsv",
+                    "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["paracrine"], title),
+                }
             entry["units"].append(u)
         manifest[name] = entry
     return manifest
@@ -330,8 +373,9 @@ def resolved_config():
     """The config as this run uses it: defaults filled, paths resolved (written to provenance/)."""
     return {
         "config": LSEC.config,
-        "datasets": {n: {"spec": d.spec, "annotation": d.annotation, "cell_types": d.cell_types}
-                     for n, d in DATASETS.items()},
+        "datasets": {
+            n: {"spec": d.spec, "annotation": d.annotation, "cell_types": d.cell_types} for n, d in DATASETS.items()
+        },
     }
 
 

@@ -9,12 +9,10 @@ rule pseudobulk:
     output:
         h5ad=f"{RESULTS}/{{dataset}}/de/pseudobulk.h5ad",
         table=f"{RESULTS}/{{dataset}}/de/pseudobulk_samples.tsv",
-    params:
-        dataset=rule_params("pseudobulk"),
-        gpu=GPU_SETTING,
-        chunk=LSEC.config["compute"]["pseudobulk_chunk"],
     log:
         "logs/pseudobulk/{dataset}.log",
+    conda:
+        SC_ENV
     threads: 1
     resources:
         # read in chunks of compute.pseudobulk_chunk cells: memory does not grow with the cell count
@@ -22,8 +20,10 @@ rule pseudobulk:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, input, attempt: max(30, int(input.size_mb / 50)) * attempt,
         gpu=GPU_REQUEST,
-    conda:
-        SC_ENV
+    params:
+        dataset=rule_params("pseudobulk"),
+        gpu=GPU_SETTING,
+        chunk=LSEC.config["compute"]["pseudobulk_chunk"],
     script:
         "../scripts/pseudobulk.py"
 
@@ -41,20 +41,20 @@ for _name in DATASETS:
             counts=de_counts,
         output:
             **de_fit_outputs(_name),
-        params:
-            dataset=rule_params("de"),
-            contrasts=list(DATASETS[_name].contrasts),
-            cell_type=fit_cell_type,
         log:
             de_fit_log(_name),
         wildcard_constraints:
             dataset=re.escape(_name),
+        conda:
+            "../../envs/core.yaml"
         threads: LSEC.config["compute"]["threads"]
         resources:
             mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
             runtime=lambda wc, attempt: 60 * attempt,
-        conda:
-            "../../envs/core.yaml"
+        params:
+            dataset=rule_params("de"),
+            contrasts=list(DATASETS[_name].contrasts),
+            cell_type=fit_cell_type,
         script:
             "../scripts/de.py"
 
@@ -67,18 +67,18 @@ rule de_figures:
         counts=de_counts,
     output:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["de"], "DE"),
+    log:
+        "logs/de_figures/{dataset}/{unit}.log",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         dataset=rule_params("de_figures"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",
-    log:
-        "logs/de_figures/{dataset}/{unit}.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    conda:
-        "../../envs/core.yaml"
     script:
         "../scripts/de_figures.py"

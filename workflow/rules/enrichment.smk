@@ -6,17 +6,17 @@ rule enrichment:
     output:
         gsea=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
         ora=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.ora.tsv",
-    params:
-        dataset=rule_params("enrichment"),
-        seed=LSEC.config["compute"]["seed"],
     log:
         "logs/enrichment/{dataset}/{unit}/{collection}.log",
+    conda:
+        "../../envs/enrichment.yaml"
     threads: LSEC.config["compute"]["threads"]
     resources:
         mem_mb=lambda wc, attempt: 3000 * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
-    conda:
-        "../../envs/enrichment.yaml"
+    params:
+        dataset=rule_params("enrichment"),
+        seed=LSEC.config["compute"]["seed"],
     script:
         "../scripts/enrichment.py"
 
@@ -29,20 +29,19 @@ rule enrichment_figures:
         vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
         counts=de_counts,
     output:
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}.",
-                       FIGURE_KINDS["enrichment"], "Enrichment"),
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}.", FIGURE_KINDS["enrichment"], "Enrichment"),
+    log:
+        "logs/enrichment_figures/{dataset}/{unit}/{collection}.log",
+    conda:
+        "../../envs/enrichment.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         dataset=rule_params("enrichment_figures"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}.{wc.collection}",
-    log:
-        "logs/enrichment_figures/{dataset}/{unit}/{collection}.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    conda:
-        "../../envs/enrichment.yaml"
     script:
         "../scripts/enrichment_figures.py"

@@ -4,15 +4,15 @@ rule ingest:
         unpack(ingest_inputs),
     output:
         f"{RESULTS}/{{dataset}}/counts.h5ad",
-    params:
-        dataset=rule_params("ingest"),
     log:
         "logs/ingest/{dataset}.log",
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: max(2000, int(20 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        dataset=rule_params("ingest"),
     script:
         "../scripts/ingest.py"

@@ -8,23 +8,23 @@ rule paracrine_receivers:
     input:
         unpack(paracrine_receiver_inputs),
     output:
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/", FIGURE_KINDS["receivers"], "Paracrine"),
         scores=f"{RESULTS}/{{dataset}}/paracrine/receivers.tsv",
         expression=f"{RESULTS}/{{dataset}}/paracrine/expression.tsv.gz",
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/", FIGURE_KINDS["receivers"], "Paracrine"),
-    params:
-        dataset=rule_params("paracrine_receivers"),
-        seed=LSEC.config["compute"]["seed"],
-        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/paracrine_receivers",
     log:
         "logs/paracrine_receivers/{dataset}.log",
     wildcard_constraints:
         dataset=SC_DATASETS,
+    conda:
+        "../../envs/paracrine.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: max(3000, int(40 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
-    conda:
-        "../../envs/paracrine.yaml"
+    params:
+        dataset=rule_params("paracrine_receivers"),
+        seed=LSEC.config["compute"]["seed"],
+        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/paracrine_receivers",
     script:
         "../scripts/paracrine_receivers.py"
 
@@ -36,18 +36,18 @@ rule paracrine:
     output:
         candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
         pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
-    params:
-        dataset=rule_params("paracrine"),
-        contrast=unit_contrast,
-        cell_type=unit_cell_type,
     log:
         "logs/paracrine/{dataset}/{unit}.log",
+    conda:
+        "../../envs/paracrine.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 15 * attempt,
-    conda:
-        "../../envs/paracrine.yaml"
+    params:
+        dataset=rule_params("paracrine"),
+        contrast=unit_contrast,
+        cell_type=unit_cell_type,
     script:
         "../scripts/paracrine.py"
 
@@ -59,18 +59,18 @@ rule paracrine_figures:
         pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
     output:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["paracrine"], "Paracrine"),
+    log:
+        "logs/paracrine_figures/{dataset}/{unit}.log",
+    conda:
+        "../../envs/paracrine.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         dataset=rule_params("paracrine_figures"),
         contrast=unit_contrast,
         cell_type=unit_cell_type,
         stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",
-    log:
-        "logs/paracrine_figures/{dataset}/{unit}.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    conda:
-        "../../envs/paracrine.yaml"
     script:
         "../scripts/paracrine_figures.py"

@@ -8,25 +8,25 @@ rule qc_bulk:
         counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
         markers=lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"],
     output:
+        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_bulk"], "QC"),
         samples=f"{RESULTS}/{{dataset}}/qc/samples.tsv",
         correlation=f"{RESULTS}/{{dataset}}/qc/correlation.tsv",
         pca=f"{RESULTS}/{{dataset}}/qc/pca.tsv",
         purity=f"{RESULTS}/{{dataset}}/qc/purity.tsv",
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
-        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_bulk"], "QC"),
-    params:
-        dataset=rule_params("qc_bulk"),
-        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
-    wildcard_constraints:
-        dataset=BULK_DATASETS,
     log:
         "logs/qc_bulk/{dataset}.log",
+    wildcard_constraints:
+        dataset=BULK_DATASETS,
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: max(3000, int(40 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        dataset=rule_params("qc_bulk"),
+        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
     script:
         "../scripts/qc_bulk.py"
 
@@ -37,26 +37,25 @@ rule qc_single_cell:
         counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
         markers=lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"],
     output:
+        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_single_cell"], "QC", caption_of=SC_QC_CAPTIONS),
         cells=f"{RESULTS}/{{dataset}}/qc/cells.tsv",
         clusters=f"{RESULTS}/{{dataset}}/qc/clusters.tsv",
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
-        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_single_cell"], "QC",
-                       caption_of=SC_QC_CAPTIONS),
-    params:
-        dataset=rule_params("qc_single_cell"),
-        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
-        seed=LSEC.config["compute"]["seed"],
-        gpu=GPU_SETTING,
-    wildcard_constraints:
-        dataset=SC_DATASETS,
     log:
         "logs/qc_single_cell/{dataset}.log",
+    wildcard_constraints:
+        dataset=SC_DATASETS,
+    conda:
+        SC_ENV
     threads: 1
     resources:
         mem_mb=lambda wc, input, attempt: max(4000, int(80 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=GPU_REQUEST,
-    conda:
-        SC_ENV
+    params:
+        dataset=rule_params("qc_single_cell"),
+        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
+        seed=LSEC.config["compute"]["seed"],
+        gpu=GPU_SETTING,
     script:
         "../scripts/qc_single_cell.py"

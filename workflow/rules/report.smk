@@ -6,24 +6,23 @@
 rule provenance:
     """Package and gene-set versions, the resolved config, sha256 of every input file."""
     input:
-        inputs=lambda wc: sorted({f[2] for n, d in DATASETS.items()
-                                  for f in dataset_input_files(n, d)}),
+        inputs=lambda wc: sorted({f[2] for n, d in DATASETS.items() for f in dataset_input_files(n, d)}),
         # after every dataset's ingest succeeded: a run stopped by bad input leaves no provenance behind
         ingested=expand(f"{RESULTS}/{{dataset}}/counts.h5ad", dataset=list(DATASETS)),
     output:
         **PROVENANCE,
-    params:
-        resolved=resolved_config(),
-        manifest=str(Path(workflow.basedir) / "resources/genesets/manifest.tsv"),
-        envs=str(Path(workflow.basedir) / "envs"),
     log:
         "logs/provenance/provenance.log",
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        resolved=resolved_config(),
+        manifest=str(Path(workflow.basedir) / "resources/genesets/manifest.tsv"),
+        envs=str(Path(workflow.basedir) / "envs"),
     script:
         "../scripts/provenance.py"
 
@@ -31,21 +30,21 @@ rule provenance:
 rule report:
     """One self-contained HTML report: overview, every figure with its caption, tables, provenance."""
     input:
-        results=sorted(set(_paths(report_manifest()))),
         **PROVENANCE,
+        results=sorted(set(_paths(report_manifest()))),
     output:
         REPORT,
-    params:
-        manifest=report_manifest(),
-        resolved=resolved_config(),
-        captions=str(Path(workflow.basedir) / "workflow/report"),
     log:
         "logs/report/report.log",
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        manifest=report_manifest(),
+        resolved=resolved_config(),
+        captions=str(Path(workflow.basedir) / "workflow/report"),
     script:
         "../scripts/report.py"
