@@ -73,3 +73,13 @@ def test_internal_imports_sit_at_module_top():
 def test_no_module_over_400_lines():
     sizes = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.glob("*.py")}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_each_script_calls_the_entry_point_named_after_its_rule():
+    """workflow/scripts/<rule>.py unpacks Snakemake's objects and calls lsecflow's run_<rule> (one per script)."""
+    scripts = sorted((REPO / "workflow/scripts").glob("*.py"))
+    assert len(scripts) >= 12
+    for script in scripts:
+        calls = {node.args[1].id for node in ast.walk(ast.parse(script.read_text()))
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run" and len(node.args) > 1}
+        assert calls == {f"run_{script.stem}"}, f"{script.name} calls {calls}"

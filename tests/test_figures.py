@@ -11,7 +11,7 @@ import yaml
 from conftest import REPO
 from lsecflow import plots
 from lsecflow.config import load_config, merge_figures
-from lsecflow.de import run_figures
+from lsecflow.de import run_de_figures
 from lsecflow.enrichment import run_enrichment_figures
 from lsecflow.errors import ConfigError
 
@@ -110,7 +110,7 @@ def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
 
     # the rule entry points write every configured format with that panel
     stem = tmp_path / "fig/disease_vs_chow"
-    run_figures(str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
+    run_de_figures(str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
                 str(res / "counts.h5ad"), params, "disease_vs_chow", str(stem))
     run_enrichment_figures(str(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv"),
                            str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),

@@ -24,7 +24,7 @@ def shipped(name: str, **qc_overrides):
 def run_bulk(tmp_path, ds, adata):
     path = tmp_path / "counts.h5ad"
     adata.write_h5ad(path)
-    verdict = qc.run_bulk_qc(str(path), ds.params(), ds.spec["qc"]["markers"], str(tmp_path))
+    verdict = qc.run_qc_bulk(str(path), ds.params(), ds.spec["qc"]["markers"], str(tmp_path))
     return verdict, pd.read_csv(tmp_path / "samples.tsv", sep="\t", index_col="sample_id")
 
 
@@ -97,7 +97,7 @@ def tms_qc(tmp_path_factory):
     adata, _ = build_counts(ds.params())
     out = tmp_path_factory.mktemp("qc_tms")
     adata.write_h5ad(out / "counts.h5ad")
-    verdict = qc_cells.run_sc_qc(str(out / "counts.h5ad"), ds.params(), ds.spec["qc"]["markers"], str(out))
+    verdict = qc_cells.run_qc_single_cell(str(out / "counts.h5ad"), ds.params(), ds.spec["qc"]["markers"], str(out))
     return out, verdict
 
 

@@ -251,7 +251,7 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     return normalized, vst
 
 
-def run_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_name: str, stem: str,
+def run_de_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_name: str, stem: str,
                 cell_type: str | None = None) -> None:
     """Rule entry point: volcano, MA and heatmap of one contrast (PNG + SVG)."""
     spec = params["spec"]

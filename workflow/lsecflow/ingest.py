@@ -114,7 +114,7 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
     return adata, report
 
 
-def ingest(params: dict, output: str) -> dict:
+def run_ingest(params: dict, output: str) -> dict:
     """Rule entry point: build the counts AnnData and write it to ``output``."""
     adata, report = build_counts(params)
     write_h5ad_atomic(adata, output)

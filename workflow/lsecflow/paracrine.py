@@ -305,7 +305,7 @@ def receivers_summary(pairs_out: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------- rule entry points
-def run_sc_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, stem: str,
+def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, stem: str,
                      cells_qc: str | None = None, seed: int = 0) -> pd.DataFrame:
     """Rule entry point (single-cell): sender -> receiver scores for every pair and cell type.
 
@@ -353,7 +353,7 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
     Receivers: for bulk data this dataset itself (whole tissue: is the
     receptor expressed at all?) and every ``paracrine.receivers`` table; for
     single-cell data every cell type but the sender (``expression`` table of
-    :func:`run_sc_receivers`).
+    :func:`run_paracrine_receivers`).
     """
 
     spec = params["spec"]

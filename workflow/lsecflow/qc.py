@@ -204,7 +204,7 @@ def deviant_genes(vst: pd.DataFrame, sample: str, symbols: pd.Series, n: int = 6
     return ", ".join(f"{symbols.get(g, g)} ({diff[g]:+.1f})" for g in top)
 
 
-def run_bulk_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str) -> dict:
+def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outdir: str) -> dict:
     """Rule entry point: bulk QC tables and figures into ``outdir``.
 
     Writes ``samples.tsv`` (metrics, outlier scores, purity, exclusion and

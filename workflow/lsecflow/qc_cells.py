@@ -136,7 +136,7 @@ def lsec_check(clusters: pd.Series, calls: pd.DataFrame, labels: pd.Series, lsec
     }
 
 
-def run_sc_qc(counts_h5ad: str, params: dict, markers_path: str, outdir: str, seed: int = 0,
+def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outdir: str, seed: int = 0,
               gpu="auto") -> dict:
     """Rule entry point: single-cell QC tables and figures into ``outdir``.
 

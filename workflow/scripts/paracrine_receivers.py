@@ -1,7 +1,7 @@
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.paracrine import run_sc_receivers
+from lsecflow.paracrine import run_paracrine_receivers
 from lsecflow.snake import run
 
-run(snakemake, run_sc_receivers, snakemake.input.counts, snakemake.params.dataset, snakemake.output.scores,
+run(snakemake, run_paracrine_receivers, snakemake.input.counts, snakemake.params.dataset, snakemake.output.scores,
     snakemake.output.expression, snakemake.params.stem, cells_qc=snakemake.input.get("cells_qc"),
     seed=snakemake.params.seed)
