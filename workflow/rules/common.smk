@@ -1,3 +1,6 @@
+# The table of contents of a run: validation at parse time, then the targets the
+# config asks for, the units of work, and the inputs and output names of the rules.
+#
 # Parse-time validation and target derivation. Everything in the config, the
 # dataset files, the sample sheets and the count-matrix headers is checked
 # here, before any job runs; a problem stops the run with one message naming
@@ -23,6 +26,7 @@ try:
 except LsecflowError as exc:
     raise WorkflowError(f"lsecflow: {exc}") from None
 
+
 RESULTS = LSEC.results
 
 # compute.gpu: auto | true | false (lsecflow.gpu decides inside each job, on its node).
@@ -34,189 +38,12 @@ SC_ENV = "../../envs/gpu.yaml" if GPU_SETTING is True else "../../envs/core.yaml
 DATASETS = LSEC.datasets
 
 
-def de_units(name):
-    """DE units of a dataset: <contrast> (bulk) or <cell_type>/<contrast>."""
-    ds = DATASETS[name]
-    if ds.assay == "bulk":
-        return list(ds.contrasts)
-    return [f"{ct}/{c}" for ct in ds.cell_types for c in ds.contrasts]
-
-
-NEVER = "(?!x)x"  # a wildcard pattern that matches nothing
-BULK_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay == "bulk") or NEVER
-SC_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay != "bulk") or NEVER
-ALL_UNITS = sorted({u for name in DATASETS for u in de_units(name)})
-
-
-ALL_COLLECTIONS = sorted({c for d in DATASETS.values() for c in d.spec["enrichment"]["files"]})
-
-
-wildcard_constraints:
-    dataset="|".join(map(re.escape, DATASETS)),
-    collection="|".join(map(re.escape, ALL_COLLECTIONS)) or NEVER,
-    unit="|".join(map(re.escape, ALL_UNITS)),
-    cell_type="|".join(sorted({re.escape(c) for d in DATASETS.values() for c in d.cell_types})) or NEVER,
-
-
-def rule_params(rule_name):
-    """Params function for ``rule_name``: the dataset's validated spec cut to the keys that rule reads.
-
-    The keys are listed in lsecflow.rule_params.RULE_SPEC_KEYS, so a config edit
-    changes (and reruns) only the jobs that read the edited key.
-    """
-    if rule_name not in RULE_SPEC_KEYS:
-        raise WorkflowError(f"rule_params: no RULE_SPEC_KEYS entry for rule {rule_name!r}")
-    return lambda wildcards: DATASETS[wildcards.dataset].params(rule=rule_name)
-
-
-def ingest_inputs(wildcards):
-    """The files ingest reads: counts (file, folder or several), sheet, annotation."""
-    ds = DATASETS[wildcards.dataset]
-    paths = ds.spec["counts"]["path"]
-    inputs = {
-        "counts": list(paths.values()) if isinstance(paths, dict) else paths,
-        "sheet": ds.spec["samples"]["sheet"],
-    }
-    if ds.annotation:
-        inputs["annotation"] = ds.annotation
-    return inputs
-
-
-def unit_contrast(wildcards):
-    """Contrast name of a DE unit."""
-    return wildcards.unit.rpartition("/")[2]
-
-
-def unit_cell_type(wildcards):
-    """Cell-type folder of a DE unit (None for bulk)."""
-    return wildcards.unit.rpartition("/")[0] or None
-
-
-def pseudobulk_inputs(wildcards):
-    """Counts, plus the per-cell QC table when failing cells are left out."""
-    inputs = {"counts": f"{RESULTS}/{wildcards.dataset}/counts.h5ad"}
-    if DATASETS[wildcards.dataset].spec["qc"]["filter_cells"]:
-        inputs["cells_qc"] = f"{RESULTS}/{wildcards.dataset}/qc/cells.tsv"
-    return inputs
-
-
-def fit_units(name):
-    """DE fits of a dataset: one (bulk) or one per cell type (pseudobulk)."""
-    return [""] if DATASETS[name].assay == "bulk" else list(DATASETS[name].cell_types)
-
-
-def de_rule_name(name):
-    """Name of a dataset's DE rule: de_<dataset> (characters other than letters, digits and _ as _)."""
-    return f"de_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
-
-
-def _fit_prefix(name):
-    cell = "" if DATASETS[name].assay == "bulk" else "{cell_type}/"
-    return f"{RESULTS}/{{dataset}}/de/{cell}"
-
-
-DE_OUTPUT_SUFFIXES = {
-    "table": ".tsv",
-    "summary": ".summary.tsv",
-    "normalized": ".normalized_counts.tsv.gz",
-    "vst": ".vst.tsv.gz",
+PROVENANCE = {
+    "versions": f"{RESULTS}/provenance/versions.tsv",
+    "inputs": f"{RESULTS}/provenance/inputs.sha256.tsv",
+    "config": f"{RESULTS}/provenance/config.resolved.yaml",
 }
-
-
-def de_fit_outputs(name):
-    """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
-    (``<kind>_<i>``, i = the contrast's position in the config), and the LRT's table and summary."""
-    prefix = _fit_prefix(name)
-    outs = {
-        f"{kind}_{i}": f"{prefix}{contrast}{suffix}"
-        for i, contrast in enumerate(DATASETS[name].contrasts)
-        for kind, suffix in DE_OUTPUT_SUFFIXES.items()
-    }
-    if DATASETS[name].spec["de"]["test"] == "lrt":
-        outs["lrt_table"] = f"{prefix}design.lrt.tsv"
-        outs["lrt_summary"] = f"{prefix}design.lrt.summary.tsv"
-    return outs
-
-
-def de_fit_log(name):
-    """Log of one DE fit: logs/de/<dataset>.log, or logs/de/<dataset>/<cell_type>.log."""
-    return "logs/de/{dataset}.log" if DATASETS[name].assay == "bulk" else "logs/de/{dataset}/{cell_type}.log"
-
-
-def fit_cell_type(wildcards):
-    """Cell-type folder of a DE fit (None for bulk)."""
-    return getattr(wildcards, "cell_type", None)
-
-
-def de_counts(wildcards):
-    """Counts a DE job reads: the dataset's counts, or its pseudobulk."""
-    if DATASETS[wildcards.dataset].assay == "bulk":
-        return f"{RESULTS}/{wildcards.dataset}/counts.h5ad"
-    return f"{RESULTS}/{wildcards.dataset}/de/pseudobulk.h5ad"
-
-
-def de_targets(name):
-    """DE tables and figures of a dataset, one set per unit."""
-    tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
-    if DATASETS[name].spec["de"]["test"] == "lrt":
-        tables += [str(Path(RESULTS, name, "de", f, "design.lrt.tsv")) for f in fit_units(name)]
-    figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name), kind=FIGURE_KINDS["de"])
-    enrichment = expand(
-        f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
-        unit=de_units(name),
-        collection=list(DATASETS[name].spec["enrichment"]["files"]),
-    )
-    enrichment_figures = expand(
-        f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
-        unit=de_units(name),
-        collection=list(DATASETS[name].spec["enrichment"]["files"]),
-    )
-    return tables + figures + enrichment + enrichment_figures
-
-
-def paracrine_units(name):
-    """DE units that get a paracrine table: every bulk contrast; the sender's units for single-cell data."""
-    ds = DATASETS[name]
-    if not ds.spec["paracrine"]["enabled"]:
-        return []
-    if ds.assay == "bulk":
-        return de_units(name)
-    sender = next(slug for slug, label in ds.cell_types.items() if label == ds.spec["paracrine"]["sender"])
-    return [f"{sender}/{c}" for c in ds.contrasts]
-
-
-def paracrine_receiver_inputs(wildcards):
-    """The pseudobulk inputs (counts, per-cell QC when used) plus the annotation tables."""
-    par = DATASETS[wildcards.dataset].spec["paracrine"]
-    return {**pseudobulk_inputs(wildcards), "pairs": par["pairs"], "factors": par["factors"]}
-
-
-def paracrine_inputs(wildcards):
-    """DE table, normalised counts, annotation, and the receivers' expression (tables or cell types)."""
-    ds = DATASETS[wildcards.dataset]
-    par = ds.spec["paracrine"]
-    base = f"{RESULTS}/{wildcards.dataset}/de/{wildcards.unit}"
-    inputs = {
-        "table": f"{base}.tsv",
-        "normalized": f"{base}.normalized_counts.tsv.gz",
-        "factors": par["factors"],
-        "pairs": par["pairs"],
-    }
-    if ds.assay == "bulk":
-        inputs["receivers"] = list(par["receivers"].values())
-    else:
-        inputs["expression"] = f"{RESULTS}/{wildcards.dataset}/paracrine/expression.tsv.gz"
-    return inputs
-
-
-def paracrine_targets(name):
-    """Paracrine tables and figures of a dataset."""
-    units = paracrine_units(name)
-    targets = expand(f"{RESULTS}/{name}/paracrine/{{unit}}.candidates.tsv", unit=units)
-    targets += expand(f"{RESULTS}/{name}/figures/{{unit}}.paracrine_{{kind}}.png", unit=units, kind=["candidates", "pairs"])
-    if units and DATASETS[name].assay != "bulk":
-        targets.append(f"{RESULTS}/{name}/figures/paracrine_receivers.png")
-    return targets
+REPORT = f"{RESULTS}/report.html"
 
 
 FIGURE_FORMATS = LSEC.config["figures"]["formats"]
@@ -254,21 +81,7 @@ CAPTIONS = {
 }
 
 
-def figure_files(prefix, kinds, category, caption_of=None):
-    """Named outputs ``<prefix><kind>.<ext>``: one per figure kind and configured format (figures.formats).
-
-    The PNG is registered for Snakemake's report with the kind's caption.
-    ``caption_of`` maps a kind to its CAPTIONS key when the two differ.
-    """
-    outs = {}
-    for kind in kinds:
-        for ext in FIGURE_FORMATS:
-            path = f"{prefix}{kind}.{ext}"
-            key = (caption_of or {}).get(kind, kind)
-            if ext == "png":
-                path = report(path, caption=f"../report/{CAPTIONS[key]}.rst", category=category, subcategory="{dataset}")
-            outs[f"{kind}_{ext}"] = path
-    return outs
+# --- targets: everything the config asks for (the output contract: docs/output.md) ----------------
 
 
 def all_targets():
@@ -284,111 +97,212 @@ def all_targets():
     return targets
 
 
-def _unit_title(ds, unit):
-    contrast = ds.contrasts[unit.rpartition("/")[2]]
-    what = f"{contrast['target']} vs {contrast['reference']}"
-    cell_type = unit.rpartition("/")[0]
-    return f"{ds.cell_types[cell_type]}: {what}" if cell_type else what
+def de_targets(name):
+    """DE tables and figures of a dataset, one set per unit."""
+    tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
+    if DATASETS[name].spec["de"]["test"] == "lrt":
+        tables += [str(Path(RESULTS, name, "de", f, "design.lrt.tsv")) for f in fit_units(name)]
+    figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name), kind=FIGURE_KINDS["de"])
+    enrichment = expand(
+        f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
+        unit=de_units(name),
+        collection=list(DATASETS[name].spec["enrichment"]["files"]),
+    )
+    enrichment_figures = expand(
+        f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
+        unit=de_units(name),
+        collection=list(DATASETS[name].spec["enrichment"]["files"]),
+    )
+    return tables + figures + enrichment + enrichment_figures
 
 
-def report_manifest():
-    """Which files the report shows, per dataset and DE unit (the layout lives here, with the targets)."""
-
-    def figs(prefix, kinds, title, caption_of=None):
-        return [
-            {
-                "path": f"{prefix}{k}.png",
-                "caption": CAPTIONS[(caption_of or {}).get(k, k)],
-                "title": f"{title} · {k.replace('_', ' ')}",
-            }
-            for k in kinds
-        ]
-
-    manifest = {}
-    for name, ds in DATASETS.items():
-        base = f"{RESULTS}/{name}"
-        bulk = ds.assay == "bulk"
-        qc_kinds = FIGURE_KINDS["qc_bulk"] if bulk else FIGURE_KINDS["qc_single_cell"]
-        entry = {
-            "assay": ds.assay,
-            "species": ds.spec["species"],
-            "description": ds.spec.get("description", ""),
-            "qc": {
-                "verdict": f"{base}/qc/verdict.json",
-                "table": f"{base}/qc/{'samples' if bulk else 'clusters'}.tsv",
-                "figures": figs(f"{base}/qc/", qc_kinds, f"{name} QC", None if bulk else SC_QC_CAPTIONS),
-            },
-            "units": [],
-        }
-        paracrine = set(paracrine_units(name))
-        if paracrine and not bulk:
-            entry["receivers"] = {
-                "table": f"{base}/paracrine/receivers.tsv",
-                "figures": figs(f"{base}/figures/", FIGURE_KINDS["receivers"], name),
-            }
-        for unit in de_units(name):
-            title = _unit_title(ds, unit)
-            u = {
-                "unit": unit,
-                "title": title,
-                "anchor": re.sub(r"[^A-Za-z0-9_]+", "-", f"{name}-{unit}"),
-                "de_table": f"{base}/de/{unit}.tsv",
-                "de_summary": f"{base}/de/{unit}.summary.tsv",
-                "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["de"], title),
-                "enrichment": [
-                    {
-                        "collection": c,
-                        "gsea": f"{base}/enrichment/{unit}/{c}.gsea.tsv",
-                        "ora": f"{base}/enrichment/{unit}/{c}.ora.tsv",
-                        "figures": figs(f"{base}/figures/{unit}.{c}.", FIGURE_KINDS["enrichment"], f"{title} · {c}"),
-                    }
-                    for c in ds.spec["enrichment"]["files"]
-                ],
-            }
-            if unit in paracrine:
-                u["paracrine"] = {
-                    "candidates": f"{base}/paracrine/{unit}.candidates.tsv",
-                    "pairs": f"{base}/paracrine/{unit}.pairs.tsv",
-                    "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["paracrine"], title),
-                }
-            entry["units"].append(u)
-        manifest[name] = entry
-    return manifest
+def paracrine_targets(name):
+    """Paracrine tables and figures of a dataset."""
+    units = paracrine_units(name)
+    targets = expand(f"{RESULTS}/{name}/paracrine/{{unit}}.candidates.tsv", unit=units)
+    targets += expand(f"{RESULTS}/{name}/figures/{{unit}}.paracrine_{{kind}}.png", unit=units, kind=["candidates", "pairs"])
+    if units and DATASETS[name].assay != "bulk":
+        targets.append(f"{RESULTS}/{name}/figures/paracrine_receivers.png")
+    return targets
 
 
-def _paths(obj):
-    """Every file path in a report manifest (values of keys other than the labels)."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if key in ("path", "verdict", "table", "de_table", "de_summary", "gsea", "ora", "candidates", "pairs"):
-                yield value
-            else:
-                yield from _paths(value)
-    elif isinstance(obj, list):
-        for item in obj:
-            yield from _paths(item)
+# --- units of work: DE fits and units, paracrine units --------------------------------------------
 
 
-def resolved_config():
-    """The config as this run uses it: defaults filled, paths resolved (written to provenance/)."""
-    return {
-        "config": LSEC.config,
-        "datasets": {
-            n: {"spec": d.spec, "annotation": d.annotation, "cell_types": d.cell_types} for n, d in DATASETS.items()
-        },
+def de_units(name):
+    """DE units of a dataset: <contrast> (bulk) or <cell_type>/<contrast>."""
+    ds = DATASETS[name]
+    if ds.assay == "bulk":
+        return list(ds.contrasts)
+    return [f"{ct}/{c}" for ct in ds.cell_types for c in ds.contrasts]
+
+
+def fit_units(name):
+    """DE fits of a dataset: one (bulk) or one per cell type (pseudobulk)."""
+    return [""] if DATASETS[name].assay == "bulk" else list(DATASETS[name].cell_types)
+
+
+def paracrine_units(name):
+    """DE units that get a paracrine table: every bulk contrast; the sender's units for single-cell data."""
+    ds = DATASETS[name]
+    if not ds.spec["paracrine"]["enabled"]:
+        return []
+    if ds.assay == "bulk":
+        return de_units(name)
+    sender = next(slug for slug, label in ds.cell_types.items() if label == ds.spec["paracrine"]["sender"])
+    return [f"{sender}/{c}" for c in ds.contrasts]
+
+
+def unit_contrast(wildcards):
+    """Contrast name of a DE unit."""
+    return wildcards.unit.rpartition("/")[2]
+
+
+def unit_cell_type(wildcards):
+    """Cell-type folder of a DE unit (None for bulk)."""
+    return wildcards.unit.rpartition("/")[0] or None
+
+
+def fit_cell_type(wildcards):
+    """Cell-type folder of a DE fit (None for bulk)."""
+    return getattr(wildcards, "cell_type", None)
+
+
+NEVER = "(?!x)x"  # a wildcard pattern that matches nothing
+BULK_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay == "bulk") or NEVER
+SC_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay != "bulk") or NEVER
+ALL_UNITS = sorted({u for name in DATASETS for u in de_units(name)})
+
+
+ALL_COLLECTIONS = sorted({c for d in DATASETS.values() for c in d.spec["enrichment"]["files"]})
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    collection="|".join(map(re.escape, ALL_COLLECTIONS)) or NEVER,
+    unit="|".join(map(re.escape, ALL_UNITS)),
+    cell_type="|".join(sorted({re.escape(c) for d in DATASETS.values() for c in d.cell_types})) or NEVER,
+
+
+# --- rule parameters and inputs -------------------------------------------------------------------
+
+
+def rule_params(rule_name):
+    """Params function for ``rule_name``: the dataset's validated spec cut to the keys that rule reads.
+
+    The keys are listed in lsecflow.rule_params.RULE_SPEC_KEYS, so a config edit
+    changes (and reruns) only the jobs that read the edited key.
+    """
+    if rule_name not in RULE_SPEC_KEYS:
+        raise WorkflowError(f"rule_params: no RULE_SPEC_KEYS entry for rule {rule_name!r}")
+    return lambda wildcards: DATASETS[wildcards.dataset].params(rule=rule_name)
+
+
+def ingest_inputs(wildcards):
+    """The files ingest reads: counts (file, folder or several), sheet, annotation."""
+    ds = DATASETS[wildcards.dataset]
+    paths = ds.spec["counts"]["path"]
+    inputs = {
+        "counts": list(paths.values()) if isinstance(paths, dict) else paths,
+        "sheet": ds.spec["samples"]["sheet"],
     }
+    if ds.annotation:
+        inputs["annotation"] = ds.annotation
+    return inputs
 
 
-PROVENANCE = {
-    "versions": f"{RESULTS}/provenance/versions.tsv",
-    "inputs": f"{RESULTS}/provenance/inputs.sha256.tsv",
-    "config": f"{RESULTS}/provenance/config.resolved.yaml",
+def pseudobulk_inputs(wildcards):
+    """Counts, plus the per-cell QC table when failing cells are left out."""
+    inputs = {"counts": f"{RESULTS}/{wildcards.dataset}/counts.h5ad"}
+    if DATASETS[wildcards.dataset].spec["qc"]["filter_cells"]:
+        inputs["cells_qc"] = f"{RESULTS}/{wildcards.dataset}/qc/cells.tsv"
+    return inputs
+
+
+def de_counts(wildcards):
+    """Counts a DE job reads: the dataset's counts, or its pseudobulk."""
+    if DATASETS[wildcards.dataset].assay == "bulk":
+        return f"{RESULTS}/{wildcards.dataset}/counts.h5ad"
+    return f"{RESULTS}/{wildcards.dataset}/de/pseudobulk.h5ad"
+
+
+def paracrine_receiver_inputs(wildcards):
+    """The pseudobulk inputs (counts, per-cell QC when used) plus the annotation tables."""
+    par = DATASETS[wildcards.dataset].spec["paracrine"]
+    return {**pseudobulk_inputs(wildcards), "pairs": par["pairs"], "factors": par["factors"]}
+
+
+def paracrine_inputs(wildcards):
+    """DE table, normalised counts, annotation, and the receivers' expression (tables or cell types)."""
+    ds = DATASETS[wildcards.dataset]
+    par = ds.spec["paracrine"]
+    base = f"{RESULTS}/{wildcards.dataset}/de/{wildcards.unit}"
+    inputs = {
+        "table": f"{base}.tsv",
+        "normalized": f"{base}.normalized_counts.tsv.gz",
+        "factors": par["factors"],
+        "pairs": par["pairs"],
+    }
+    if ds.assay == "bulk":
+        inputs["receivers"] = list(par["receivers"].values())
+    else:
+        inputs["expression"] = f"{RESULTS}/{wildcards.dataset}/paracrine/expression.tsv.gz"
+    return inputs
+
+
+# --- output names ---------------------------------------------------------------------------------
+
+
+DE_OUTPUT_SUFFIXES = {
+    "table": ".tsv",
+    "summary": ".summary.tsv",
+    "normalized": ".normalized_counts.tsv.gz",
+    "vst": ".vst.tsv.gz",
 }
-REPORT = f"{RESULTS}/report.html"
 
 
-def dataset_input_files(name, ds):
-    """(dataset, role, path) of every file a dataset reads (what provenance checksums)."""
-    from lsecflow.provenance import dataset_inputs
+def _fit_prefix(name):
+    cell = "" if DATASETS[name].assay == "bulk" else "{cell_type}/"
+    return f"{RESULTS}/{{dataset}}/de/{cell}"
 
-    return dataset_inputs(name, ds.spec, ds.annotation)
+
+def de_fit_outputs(name):
+    """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
+    (``<kind>_<i>``, i = the contrast's position in the config), and the LRT's table and summary."""
+    prefix = _fit_prefix(name)
+    outs = {
+        f"{kind}_{i}": f"{prefix}{contrast}{suffix}"
+        for i, contrast in enumerate(DATASETS[name].contrasts)
+        for kind, suffix in DE_OUTPUT_SUFFIXES.items()
+    }
+    if DATASETS[name].spec["de"]["test"] == "lrt":
+        outs["lrt_table"] = f"{prefix}design.lrt.tsv"
+        outs["lrt_summary"] = f"{prefix}design.lrt.summary.tsv"
+    return outs
+
+
+def de_fit_log(name):
+    """Log of one DE fit: logs/de/<dataset>.log, or logs/de/<dataset>/<cell_type>.log."""
+    return "logs/de/{dataset}.log" if DATASETS[name].assay == "bulk" else "logs/de/{dataset}/{cell_type}.log"
+
+
+def de_rule_name(name):
+    """Name of a dataset's DE rule: de_<dataset> (characters other than letters, digits and _ as _)."""
+    return f"de_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+
+
+def figure_files(prefix, kinds, category, caption_of=None):
+    """Named outputs ``<prefix><kind>.<ext>``: one per figure kind and configured format (figures.formats).
+
+    The PNG is registered for Snakemake's report with the kind's caption.
+    ``caption_of`` maps a kind to its CAPTIONS key when the two differ.
+    """
+    outs = {}
+    for kind in kinds:
+        for ext in FIGURE_FORMATS:
+            path = f"{prefix}{kind}.{ext}"
+            key = (caption_of or {}).get(kind, kind)
+            if ext == "png":
+                path = report(path, caption=f"../report/{CAPTIONS[key]}.rst", category=category, subcategory="{dataset}")
+            outs[f"{kind}_{ext}"] = path
+    return outs

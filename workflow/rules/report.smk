@@ -1,8 +1,3 @@
-# Provenance (versions, resolved config, sha256 of every input) and the one
-# self-contained HTML report. Both are cheap; on a cluster they are submitted
-# like every other job (tests/test_slurm.py checks that every job was).
-
-
 rule provenance:
     """Package and gene-set versions, the resolved config, sha256 of every input file."""
     input:

@@ -1,0 +1,108 @@
+# The report's layout (which files it shows, per dataset and DE unit) and the provenance inputs;
+# the targets themselves are in common.smk, the rules in report.smk.
+
+
+def _unit_title(ds, unit):
+    contrast = ds.contrasts[unit.rpartition("/")[2]]
+    what = f"{contrast['target']} vs {contrast['reference']}"
+    cell_type = unit.rpartition("/")[0]
+    return f"{ds.cell_types[cell_type]}: {what}" if cell_type else what
+
+
+def report_manifest():
+    """Which files the report shows, per dataset and DE unit (the layout lives here, with the targets)."""
+
+    def figs(prefix, kinds, title, caption_of=None):
+        return [
+            {
+                "path": f"{prefix}{k}.png",
+                "caption": CAPTIONS[(caption_of or {}).get(k, k)],
+                "title": f"{title} · {k.replace('_', ' ')}",
+            }
+            for k in kinds
+        ]
+
+    manifest = {}
+    for name, ds in DATASETS.items():
+        base = f"{RESULTS}/{name}"
+        bulk = ds.assay == "bulk"
+        qc_kinds = FIGURE_KINDS["qc_bulk"] if bulk else FIGURE_KINDS["qc_single_cell"]
+        entry = {
+            "assay": ds.assay,
+            "species": ds.spec["species"],
+            "description": ds.spec.get("description", ""),
+            "qc": {
+                "verdict": f"{base}/qc/verdict.json",
+                "table": f"{base}/qc/{'samples' if bulk else 'clusters'}.tsv",
+                "figures": figs(f"{base}/qc/", qc_kinds, f"{name} QC", None if bulk else SC_QC_CAPTIONS),
+            },
+            "units": [],
+        }
+        paracrine = set(paracrine_units(name))
+        if paracrine and not bulk:
+            entry["receivers"] = {
+                "table": f"{base}/paracrine/receivers.tsv",
+                "figures": figs(f"{base}/figures/", FIGURE_KINDS["receivers"], name),
+            }
+        for unit in de_units(name):
+            title = _unit_title(ds, unit)
+            u = {
+                "unit": unit,
+                "title": title,
+                "anchor": re.sub(r"[^A-Za-z0-9_]+", "-", f"{name}-{unit}"),
+                "de_table": f"{base}/de/{unit}.tsv",
+                "de_summary": f"{base}/de/{unit}.summary.tsv",
+                "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["de"], title),
+                "enrichment": [
+                    {
+                        "collection": c,
+                        "gsea": f"{base}/enrichment/{unit}/{c}.gsea.tsv",
+                        "ora": f"{base}/enrichment/{unit}/{c}.ora.tsv",
+                        "figures": figs(f"{base}/figures/{unit}.{c}.", FIGURE_KINDS["enrichment"], f"{title} · {c}"),
+                    }
+                    for c in ds.spec["enrichment"]["files"]
+                ],
+            }
+            if unit in paracrine:
+                u["paracrine"] = {
+                    "candidates": f"{base}/paracrine/{unit}.candidates.tsv",
+                    "pairs": f"{base}/paracrine/{unit}.pairs.tsv",
+                    "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["paracrine"], title),
+                }
+            entry["units"].append(u)
+        manifest[name] = entry
+    return manifest
+
+
+def _paths(obj):
+    """Every file path in a report manifest (values of keys other than the labels)."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in ("path", "verdict", "table", "de_table", "de_summary", "gsea", "ora", "candidates", "pairs"):
+                yield value
+            else:
+                yield from _paths(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _paths(item)
+
+
+def resolved_config():
+    """The config as this run uses it: defaults filled, paths resolved (written to provenance/)."""
+    return {
+        "config": LSEC.config,
+        "datasets": {
+            n: {"spec": d.spec, "annotation": d.annotation, "cell_types": d.cell_types} for n, d in DATASETS.items()
+        },
+    }
+
+
+def dataset_input_files(name, ds):
+    """(dataset, role, path) of every file a dataset reads (what provenance checksums)."""
+    from lsecflow.provenance import dataset_inputs
+
+    return dataset_inputs(name, ds.spec, ds.annotation)
+
+# Provenance (versions, resolved config, sha256 of every input) and the one
+# self-contained HTML report. Both are cheap; on a cluster they are submitted
+# like every other job (tests/test_slurm.py checks that every job was).
