@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from conftest import REPO
+from helpers import REPO
 
 PACKAGE = REPO / "workflow/lsecflow"
 MAX_LINES = 400

@@ -9,7 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DLPC_SHEET, dlpc_dataset, files_under, run_snakemake, tms_dataset, write_config
+from helpers import DLPC_SHEET, dlpc_dataset, files_under, run_snakemake, tms_dataset, write_config
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def test_empty_gmt_in_config(tmp_path, tiny):
 def test_gene_sets_of_the_wrong_species(tmp_path, tiny):
     import shutil
 
-    from conftest import REPO
+    from helpers import REPO
 
     shutil.copy(REPO / "resources/genesets/human_h.all.v7.1.symbols.gmt.gz", tmp_path / "hallmark_human.gmt.gz")
     spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import DLPC_COUNTS, REPO, dlpc_dataset, tms_dataset
+from helpers import DLPC_COUNTS, REPO, dlpc_dataset, tms_dataset
 from lsecflow.annotation import annotate_genes, make_unique_symbols, strip_version
 from lsecflow.config import load_config, slugify
 from lsecflow.errors import ConfigError

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 from lsecflow import de
 from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
@@ -218,7 +218,7 @@ def test_apeglm_prior_lowers_error_on_planted_truth():
 def _dlpc_variant(tmp_path, sheet: pd.DataFrame | None = None, counts_path: Path | None = None,
                   contrasts: dict | None = None):
     """The shipped DLPC dataset with its sheet, counts or contrasts replaced (files in tmp_path)."""
-    from conftest import DLPC_COUNTS, DLPC_SHEET, dlpc_dataset
+    from helpers import DLPC_COUNTS, DLPC_SHEET, dlpc_dataset
 
     sheet_path = DLPC_SHEET
     if sheet is not None:
@@ -255,7 +255,7 @@ def _assert_same_calls(a: dict, b: dict, what: str) -> None:
 
 
 def test_invariant_to_sheet_row_order(tmp_path, dlpc_tables):
-    from conftest import DLPC_SHEET
+    from helpers import DLPC_SHEET
 
     sheet = pd.read_csv(DLPC_SHEET, sep="\t", dtype=str)
     shuffled = sheet.sample(frac=1, random_state=3).iloc[::-1]
@@ -266,7 +266,7 @@ def test_invariant_to_sheet_row_order(tmp_path, dlpc_tables):
 def test_invariant_to_level_names(tmp_path, dlpc, dlpc_tables):
     """'Disease/Agonist' -> 'Agonist' (moved 2310057J18Rik under pydeseq2) and 'Chow' -> 'zz_chow' (the base
     level now sorts last by name)."""
-    from conftest import DLPC_SHEET
+    from helpers import DLPC_SHEET
 
     ds, _ = dlpc
     names = {"Disease/Agonist": "Agonist", "Chow": "zz_chow"}

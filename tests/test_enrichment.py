@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from helpers import REPO
 from lsecflow import enrichment, genesets
 from lsecflow.errors import InputDataError
 from scipy.stats import spearmanr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 from packaging.requirements import Requirement
 
 RULES = REPO / "workflow/rules"

@@ -8,7 +8,7 @@ import copy
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 from lsecflow import plots
 from lsecflow.config import load_config, merge_figures
 from lsecflow.de import run_de_figures

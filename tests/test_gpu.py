@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, TMS_H5AD
+from helpers import REPO, TMS_H5AD
 from lsecflow import gpu
 from lsecflow import pseudobulk as pb
 from lsecflow.errors import InputDataError

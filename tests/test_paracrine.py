@@ -12,7 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DLPC_COUNTS, REPO, TMS_H5AD, dlpc_dataset, tms_dataset
+from helpers import DLPC_COUNTS, REPO, TMS_H5AD, dlpc_dataset, tms_dataset
 from lsecflow import paracrine
 from lsecflow.config import load_dataset
 from lsecflow.errors import ConfigError, InputDataError

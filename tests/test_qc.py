@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 from lsecflow import qc, qc_cells
 from lsecflow.config import load_config
 from lsecflow.ingest import build_counts

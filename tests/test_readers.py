@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import scipy.io
 import scipy.sparse as sp
-from conftest import TMS_H5AD
+from helpers import TMS_H5AD
 from lsecflow import files
 from lsecflow.errors import InputDataError
 

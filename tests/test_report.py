@@ -14,7 +14,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

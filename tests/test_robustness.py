@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_snakemake, small_config
+from helpers import REPO, run_snakemake, small_config
 
 TABLES = ("*.tsv", "*.tsv.gz", "*.json")
 

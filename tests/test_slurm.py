@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_snakemake, small_config
+from helpers import REPO, run_snakemake, small_config
 
 SLURM = REPO / "tests/slurm"
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
+from helpers import REPO, run_snakemake
 
 
 def test_counts_h5ad_contents(finished_run, dlpc_small):
