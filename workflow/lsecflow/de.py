@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import plots
+from .calls import call_direction
 from .deseq2 import add_lrt, quiet_inmoose
 from .errors import InputDataError
 from .files import atomic_path, write_tsv_atomic
@@ -222,11 +223,11 @@ def sort_results(res: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataFrame:
     """Up/down counts at ``padj < alpha`` and ``|log2FC| > lfc_threshold``."""
-    sig = (res["padj"] < alpha) & (res["log2FoldChange"].abs() > lfc_threshold)
+    calls = call_direction(res, alpha, lfc_threshold)
     return pd.DataFrame({
         "tested": [int(res["pvalue"].notna().sum())],
-        "up": [int((sig & (res["log2FoldChange"] > 0)).sum())],
-        "down": [int((sig & (res["log2FoldChange"] < 0)).sum())],
+        "up": [int((calls == "up").sum())],
+        "down": [int((calls == "down").sum())],
         "cooks_outliers": [int(res["pvalue"].isna().sum())],
         "independent_filtered": [int((res["pvalue"].notna() & res["padj"].isna()).sum())],
         "alpha": [alpha],

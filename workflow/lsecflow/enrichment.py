@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control, hypergeom
 
 from . import plots
+from .calls import call_direction
 from .files import write_tsv_atomic
 from .genesets import read_gmt
 
@@ -177,9 +178,9 @@ def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora
              int((res["padj"] < 0.05).sum()), res["pval"].min() if len(res) else np.nan)
     alpha, thr = spec["de"]["alpha"], spec["de"]["lfc_threshold"]
     tested = de_table[de_table["pvalue"].notna()]
-    sig = (tested["padj"] < alpha) & (tested["log2FoldChange"].abs() > thr)
+    calls = call_direction(tested, alpha, thr)
     parts = []
-    for direction, mask in (("up", sig & (tested["log2FoldChange"] > 0)), ("down", sig & (tested["log2FoldChange"] < 0))):
+    for direction, mask in (("up", calls == "up"), ("down", calls == "down")):
         part = ora(tested.loc[mask, "symbol"].astype(str), tested["symbol"].astype(str), sets, lo, hi)
         part.insert(0, "direction", direction)
         parts.append(part)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots
+from .calls import is_significant
 from .errors import InputDataError
 from .files import read_receiver_table, write_tsv_atomic
 from .lrdb import CLASSES
@@ -126,7 +127,7 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
     if classes:
         t = t[t["class"].isin(classes)]
     lfc = t["log2FoldChange"].astype(float)
-    sig = (t["padj"] < alpha) & (lfc.abs() > lfc_threshold)
+    sig = is_significant(t, alpha, lfc_threshold)
     if direction == "up":
         sig &= lfc > 0
     elif direction == "down":

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .calls import call_direction
 from .files import atomic_path
 
 UP, DOWN, NS, FOCUS = "#b2182b", "#2166ac", "#bdbdbd", "#1b7837"
@@ -73,12 +74,6 @@ def unit_title(params: dict, contrast_name: str, cell_type: str | None = None) -
     return f"{params['name']} · {what}"
 
 
-def _significance(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.Series:
-    sig = (res["padj"] < alpha) & (res["log2FoldChange"].abs() > lfc_threshold)
-    return pd.Series(np.where(sig & (res["log2FoldChange"] > 0), "up",
-                              np.where(sig & (res["log2FoldChange"] < 0), "down", "ns")), index=res.index)
-
-
 def _labels(res: pd.DataFrame, n_top: int, genes_of_interest) -> pd.DataFrame:
     tested = res[res["pvalue"].notna()]
     top = tested.nsmallest(n_top, ["padj", "pvalue"]) if n_top else tested.iloc[:0]
@@ -109,7 +104,7 @@ def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
     tested = res[res["pvalue"].notna()].copy()
     if y == "padj":
         tested = tested[tested["padj"].notna()]
-    sig = _significance(tested, alpha, lfc_threshold)
+    sig = call_direction(tested, alpha, lfc_threshold)
     x = tested["log2FoldChange"].astype(float)
     yv = -np.log10(tested[y].astype(float).clip(lower=1e-300))
     clipped = pd.Series(False, index=tested.index)
@@ -152,7 +147,7 @@ def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
             figsize=(6, 4.5)):
     """MA plot: mean of normalised counts vs log2 fold change."""
     tested = res[res["pvalue"].notna()]
-    sig = _significance(tested, alpha, lfc_threshold)
+    sig = call_direction(tested, alpha, lfc_threshold)
     fig, ax = plt.subplots(figsize=figsize)
     for kind, colour in (("ns", NS), ("down", DOWN), ("up", UP)):
         m = sig == kind
