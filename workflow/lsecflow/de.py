@@ -260,16 +260,10 @@ def run_de_figures(table: str, vst: str, counts_h5ad: str, params: dict, contras
     contrast = spec["contrasts"][contrast_name]
     res = pd.read_csv(table, sep="\t")
     if res.empty:
-        for kind in ("volcano", "ma", "heatmap"):
-            plots.save(plots.message_figure("No DE table: this unit was skipped (see its .summary.tsv).",
-                                            f"{params['name']} · {contrast_name}"), f"{stem}.{kind}")
+        plots.save_placeholders("No DE table: this unit was skipped (see its .summary.tsv).",
+                                f"{params['name']} · {contrast_name}", stem, ("volcano", "ma", "heatmap"))
         return
-    vst_df = pd.read_csv(vst, sep="\t", index_col=0)
-    obs = ad.read_h5ad(counts_h5ad, backed="r").obs
-    groups = obs.loc[vst_df.columns, contrast["variable"]].astype(str)
-    if cell_type is not None:  # pseudobulk ids are "<sample>|<cell type>": label columns by sample
-        vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
-        groups.index = vst_df.columns
+    vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, contrast["variable"], cell_type is not None)
     title = plots.unit_title(params, contrast_name, cell_type)
     de_opts = spec["de"]
     goi = figs["genes_of_interest"]

@@ -192,7 +192,6 @@ def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora
 def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad: str, params: dict,
                            collection: str, contrast_name: str, stem: str, cell_type: str | None = None) -> None:
     """Rule entry point: dot plot, running scores and leading-edge heatmap (PNG + SVG)."""
-    import anndata as ad
 
     spec = params["spec"]
     figs = plots.configure(spec["figures"])
@@ -205,8 +204,7 @@ def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad
     if res.empty:
         msg = (f"No gene set of {collection} has between its size limits of genes among the "
                f"{len(ranking)} ranked genes, so none was tested.")
-        for kind in ("gsea_dotplot", "running_scores", "leading_edge"):
-            plots.save(plots.message_figure(msg, title), f"{stem}.{kind}")
+        plots.save_placeholders(msg, title, stem, ("gsea_dotplot", "running_scores", "leading_edge"))
         log.info("no set tested: placeholder figures written")
         return
     dot = figs["pathway_dotplot"]
@@ -214,12 +212,7 @@ def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad
                                   height=dot["height"]), f"{stem}.gsea_dotplot")
     plots.save(plots.running_score_panels(ranking, sets, res, n=figs["running_scores"]["n_top"], title=title),
                f"{stem}.running_scores")
-    vst_df = pd.read_csv(vst, sep="\t", index_col=0)
-    obs = ad.read_h5ad(counts_h5ad, backed="r").obs
-    groups = obs.loc[vst_df.columns, contrast["variable"]].astype(str)
-    if cell_type is not None:
-        vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
-        groups.index = vst_df.columns
+    vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, contrast["variable"], cell_type is not None)
     symbol_to_id = dict(zip(de_df["symbol"].astype(str), de_df["gene_id"].astype(str)))
     genes: list[str] = []
     for edge in res.nsmallest(3, ["padj", "pval"])["leading_edge"].fillna(""):

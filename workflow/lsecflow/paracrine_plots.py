@@ -27,8 +27,7 @@ def run_paracrine_figures(candidates: str, pairs: str, params: dict, contrast_na
     if flagged.empty:
         msg = (f"No annotated secreted factor or ligand is DE at padj < {params['spec']['de']['alpha']} "
                f"({int(cand['padj'].notna().sum())} tested).")
-        for kind in ("paracrine_candidates", "paracrine_pairs"):
-            plots.save(plots.message_figure(msg, title), f"{stem}.{kind}")
+        plots.save_placeholders(msg, title, stem, ("paracrine_candidates", "paracrine_pairs"))
         return
     plots.save(candidate_plot(flagged.head(par["top_n"]), title=title), f"{stem}.paracrine_candidates")
     plots.save(pair_dotplot(table, title=title), f"{stem}.paracrine_pairs")

@@ -327,6 +327,29 @@ def message_figure(message: str, title: str = "", figsize=(6, 2.5)):
     return fig
 
 
+def save_placeholders(message: str, title: str, stem: str | Path, kinds) -> None:
+    """Write a :func:`message_figure` as ``<stem>.<kind>`` for every kind a rule owes (nothing to draw)."""
+    for kind in kinds:
+        save(message_figure(message, title), f"{stem}.{kind}")
+
+
+def load_vst_and_groups(vst: str, counts_h5ad: str, variable: str, pseudobulk: bool = False
+                        ) -> tuple[pd.DataFrame, pd.Series]:
+    """VST matrix (genes x samples) of a DE unit and each sample's level of ``variable``.
+
+    Pseudobulk columns are ``<sample>|<cell type>``; they are relabelled by sample.
+    """
+    import anndata as ad
+
+    vst_df = pd.read_csv(vst, sep="\t", index_col=0)
+    obs = ad.read_h5ad(counts_h5ad, backed="r").obs
+    groups = obs.loc[vst_df.columns, variable].astype(str)
+    if pseudobulk:
+        vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
+        groups.index = vst_df.columns
+    return vst_df, groups
+
+
 def save(fig, stem: str | Path) -> list[Path]:
     """Save a figure in every configured format (:data:`FORMATS`) beside each other; close it.
 
