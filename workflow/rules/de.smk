@@ -11,6 +11,8 @@ rule pseudobulk:
         table=f"{RESULTS}/{{dataset}}/de/pseudobulk_samples.tsv",
     log:
         "logs/pseudobulk/{dataset}.log",
+    benchmark:
+        "benchmarks/pseudobulk/{dataset}.tsv"
     conda:
         SC_ENV
     threads: 1
@@ -43,6 +45,8 @@ for _name in DATASETS:
             **de_fit_outputs(_name),
         log:
             de_fit_log(_name),
+        benchmark:
+            de_fit_log(_name).replace("logs/", "benchmarks/", 1).replace(".log", ".tsv")
         wildcard_constraints:
             dataset=re.escape(_name),
         conda:
@@ -69,6 +73,8 @@ rule de_figures:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["de"], "DE"),
     log:
         "logs/de_figures/{dataset}/{unit}.log",
+    benchmark:
+        "benchmarks/de_figures/{dataset}/{unit}.tsv"
     conda:
         "../../envs/core.yaml"
     threads: 1

@@ -8,6 +8,8 @@ rule enrichment:
         ora=f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/{{collection}}.ora.tsv",
     log:
         "logs/enrichment/{dataset}/{unit}/{collection}.log",
+    benchmark:
+        "benchmarks/enrichment/{dataset}/{unit}/{collection}.tsv"
     conda:
         "../../envs/enrichment.yaml"
     threads: LSEC.config["compute"]["threads"]
@@ -32,6 +34,8 @@ rule enrichment_figures:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.{{collection}}.", FIGURE_KINDS["enrichment"], "Enrichment"),
     log:
         "logs/enrichment_figures/{dataset}/{unit}/{collection}.log",
+    benchmark:
+        "benchmarks/enrichment_figures/{dataset}/{unit}/{collection}.tsv"
     conda:
         "../../envs/enrichment.yaml"
     threads: 1

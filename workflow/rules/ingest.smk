@@ -6,6 +6,8 @@ rule ingest:
         f"{RESULTS}/{{dataset}}/counts.h5ad",
     log:
         "logs/ingest/{dataset}.log",
+    benchmark:
+        "benchmarks/ingest/{dataset}.tsv"
     conda:
         "../../envs/core.yaml"
     threads: 1

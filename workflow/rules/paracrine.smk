@@ -13,6 +13,8 @@ rule paracrine_receivers:
         expression=f"{RESULTS}/{{dataset}}/paracrine/expression.tsv.gz",
     log:
         "logs/paracrine_receivers/{dataset}.log",
+    benchmark:
+        "benchmarks/paracrine_receivers/{dataset}.tsv"
     wildcard_constraints:
         dataset=SC_DATASETS,
     conda:
@@ -38,6 +40,8 @@ rule paracrine:
         pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
     log:
         "logs/paracrine/{dataset}/{unit}.log",
+    benchmark:
+        "benchmarks/paracrine/{dataset}/{unit}.tsv"
     conda:
         "../../envs/paracrine.yaml"
     threads: 1
@@ -61,6 +65,8 @@ rule paracrine_figures:
         **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["paracrine"], "Paracrine"),
     log:
         "logs/paracrine_figures/{dataset}/{unit}.log",
+    benchmark:
+        "benchmarks/paracrine_figures/{dataset}/{unit}.tsv"
     conda:
         "../../envs/paracrine.yaml"
     threads: 1

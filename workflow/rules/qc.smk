@@ -16,6 +16,8 @@ rule qc_bulk:
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
     log:
         "logs/qc_bulk/{dataset}.log",
+    benchmark:
+        "benchmarks/qc_bulk/{dataset}.tsv"
     wildcard_constraints:
         dataset=BULK_DATASETS,
     conda:
@@ -43,6 +45,8 @@ rule qc_single_cell:
         verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
     log:
         "logs/qc_single_cell/{dataset}.log",
+    benchmark:
+        "benchmarks/qc_single_cell/{dataset}.tsv"
     wildcard_constraints:
         dataset=SC_DATASETS,
     conda:

@@ -8,6 +8,8 @@ rule provenance:
         **PROVENANCE,
     log:
         "logs/provenance/provenance.log",
+    benchmark:
+        "benchmarks/provenance/provenance.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1
@@ -31,6 +33,8 @@ rule report:
         REPORT,
     log:
         "logs/report/report.log",
+    benchmark:
+        "benchmarks/report/report.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1
