@@ -188,7 +188,6 @@ def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
     res = _results(dds, opts, contrast=[var, target, ref])
     method = shrink_method(opts)
     if method:
-
         t0 = time.time()
         lfc, se = shrink_contrast(dds, contrast, res, method)
         res["log2FoldChange_shrunk"], res["lfcSE_shrunk"] = lfc, se
@@ -253,7 +252,7 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def run_de_figures(table: str, vst: str, counts_h5ad: str, params: dict, contrast_name: str, stem: str,
-                cell_type: str | None = None) -> None:
+                   cell_type: str | None = None) -> None:
     """Rule entry point: volcano, MA and heatmap of one contrast (PNG + SVG)."""
     spec = params["spec"]
     figs = plots.configure(spec["figures"])

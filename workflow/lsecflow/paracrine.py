@@ -307,7 +307,7 @@ def receivers_summary(pairs_out: pd.DataFrame) -> pd.Series:
 
 # ---------------------------------------------------------------- rule entry points
 def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, stem: str,
-                     cells_qc: str | None = None, seed: int = 0) -> pd.DataFrame:
+                            cells_qc: str | None = None, seed: int = 0) -> pd.DataFrame:
     """Rule entry point (single-cell): sender -> receiver scores for every pair and cell type.
 
     Writes the per-pair scores (with liana ranks when ``paracrine.liana``),

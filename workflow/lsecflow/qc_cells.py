@@ -137,7 +137,7 @@ def lsec_check(clusters: pd.Series, calls: pd.DataFrame, labels: pd.Series, lsec
 
 
 def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outdir: str, seed: int = 0,
-              gpu="auto") -> dict:
+                       gpu="auto") -> dict:
     """Rule entry point: single-cell QC tables and figures into ``outdir``.
 
     Writes ``cells.tsv`` (metrics, doublets, pass/fail with reason, cluster,

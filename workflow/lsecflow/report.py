@@ -289,7 +289,7 @@ def _paracrine_section(r: Renderer, unit: dict, n_rows: int) -> str:
 
 
 def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, captions: str,
-                  n_rows: int = 15) -> Path:
+               n_rows: int = 15) -> Path:
     """Rule entry point: write the self-contained HTML report.
 
     Parameters
