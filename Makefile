@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete $(SMK_ARGS)
+	LSECFLOW_SUMMARY_BY_MAKE=1 $(BIN)/snakemake --snakefile Snakefile --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete $(SMK_ARGS)
 	@$(BIN)/python -m lsecflow.summary --configfile $(CONFIG)
 
 dry-run: $(STAMP)

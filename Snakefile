@@ -1,5 +1,7 @@
 # lsecflow: LSEC omics from raw counts to paracrine factors.
 # Run with `make run` (see README.md); config/config.yaml is the default.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -22,3 +24,12 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onsuccess:
+    # the summary of results, printed by the workflow itself (also for cluster and module runs);
+    # `make run` prints it after Snakemake instead, also when there was nothing to do
+    if not os.environ.get("LSECFLOW_SUMMARY_BY_MAKE"):
+        from lsecflow.summary import summarize_results
+
+        print(summarize_results(config, Path.cwd()))
