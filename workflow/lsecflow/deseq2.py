@@ -31,6 +31,16 @@ def quiet_inmoose():
         log.info("inmoose warning: %s", w.message)
 
 
+def fitted_counts(dds) -> np.ndarray:
+    """Samples x genes counts the model was fitted on: DESeq2's outlier-replaced counts for the genes it
+    refitted (``replace``), the original counts elsewhere."""
+    counts = np.asarray(dds.counts(), dtype=float).copy()
+    if "replace" in dds.var and "replaceCounts" in dds.layers:
+        rows = dds.var["replace"].fillna(False).to_numpy(dtype=bool)
+        counts[:, rows] = np.asarray(dds.layers["replaceCounts"], dtype=float)[:, rows]
+    return counts
+
+
 def add_lrt(dds, reduced: str) -> None:
     """DESeq2's ``nbinomLRT`` on a fitted model (what inmoose 0.9.1 lacks).
 
@@ -46,11 +56,7 @@ def add_lrt(dds, reduced: str) -> None:
 
     nz = ~dds.var["allZero"].to_numpy(dtype=bool)
     sub = dds[:, nz].copy()
-    if "replace" in sub.var and "replaceCounts" in sub.layers:
-        rows = sub.var["replace"].fillna(False).to_numpy(dtype=bool)
-        X = np.asarray(sub.X, dtype=float).copy()
-        X[:, rows] = np.asarray(sub.layers["replaceCounts"], dtype=float)[:, rows]
-        sub.X = X
+    sub.X = fitted_counts(dds)[:, nz]
     model = patsy.dmatrix(reduced, data=sub.obs, NA_action="raise")
     fit = fitNbinomGLMs(sub, modelMatrix=model, alpha_hat=sub.var["dispersion"].astype(float),
                         renameCols=False)

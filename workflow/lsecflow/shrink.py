@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import norm
 
+from .deseq2 import fitted_counts
 from .errors import InputDataError
 
 LOG2E = np.log2(np.e)
@@ -118,7 +119,7 @@ def normal_prior_variance(dds, upper: float = 0.05) -> dict[str, float]:
 
 def _normal_fit(dds):
     """The design refitted with DESeq2's normal prior on the expanded model matrix (cached on ``dds``)."""
-    cached = dds.uns.get("_lsecflow_normal_fit") if hasattr(dds, "uns") else None
+    cached = dds.uns.get("_lsecflow_normal_fit")
     if cached is not None:
         return cached
     from inmoose.deseq2 import nbinomWaldTest
@@ -159,22 +160,30 @@ def prior_variance_efron_morris(mle: np.ndarray, se: np.ndarray, lo: float = 1e-
     return float(brentq(objective, lo, hi, xtol=1e-12))
 
 
+def _treatment_design(dds, base: dict[str, str] | None = None) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Intercept + treatment-coded indicators of every design factor (samples x coefficients).
+
+    ``base`` overrides a factor's base level (default: the model's first level). Returns the matrix and,
+    per column, ``(factor, level)`` (``("", "Intercept")`` for the intercept).
+    """
+    columns, labels = [np.ones(dds.n_obs)], [("", "Intercept")]
+    for column in _design_factors(dds):
+        values = dds.obs[column].astype(str).to_numpy()
+        levels = _factor_levels(dds, column)
+        ref = (base or {}).get(column, levels[0])
+        for level in [lv for lv in levels if lv != ref]:
+            columns.append((values == level).astype(float))
+            labels.append((column, level))
+    return np.column_stack(columns), labels
+
+
 def _contrast_design(dds, contrast: dict) -> tuple[np.ndarray, int]:
     """Treatment-coded design with the contrast's reference as base level of its variable.
 
     Returns the matrix and the column index of ``target`` vs ``reference``.
     """
-    columns = [np.ones(dds.n_obs)]
-    coef = -1
-    for column in _design_factors(dds):
-        values = dds.obs[column].astype(str).to_numpy()
-        levels = _factor_levels(dds, column)
-        base = contrast["reference"] if column == contrast["variable"] else levels[0]
-        for level in [lv for lv in levels if lv != base]:
-            if column == contrast["variable"] and level == contrast["target"]:
-                coef = len(columns)
-            columns.append((values == level).astype(float))
-    return np.column_stack(columns), coef
+    X, labels = _treatment_design(dds, {contrast["variable"]: contrast["reference"]})
+    return X, labels.index((contrast["variable"], contrast["target"]))
 
 
 def _log_posterior(beta, X, y, offset, alpha, coef, scale, wide):
@@ -276,19 +285,12 @@ def shrink_apeglm(dds, contrast: dict, res: pd.DataFrame) -> tuple[np.ndarray, n
     scale = min(np.sqrt(prior_variance_efron_morris(mle, se)), 1.0)
     ok = ~np.isnan(mle) & ~dds.var["allZero"].to_numpy(dtype=bool)
     # the MLE in this parametrisation: same fitted linear predictor as the model's own coefficients
-    factors = _design_factors(dds)
-    names = ["Intercept"] + [f"{c}_{lv}_vs_{_factor_levels(dds, c)[0]}" for c in factors
-                             for lv in _factor_levels(dds, c)[1:]]
+    X_old, labels = _treatment_design(dds)
+    names = [lv if not c else f"{c}_{lv}_vs_{_factor_levels(dds, c)[0]}" for c, lv in labels]
     B_old = dds.var[names].to_numpy(dtype=float)[ok] * ln2
-    X_old = np.column_stack([np.ones(dds.n_obs)] + [(dds.obs[c].astype(str).to_numpy() == lv).astype(float)
-                                                    for c in factors for lv in _factor_levels(dds, c)[1:]])
     start = (np.linalg.lstsq(X, X_old, rcond=None)[0] @ B_old.T).T
     start[:, coef] = mle[ok]
-    y = np.asarray(dds.counts(), dtype=float)
-    if "replace" in dds.var and "replaceCounts" in dds.layers:  # the counts the MLE was fitted on
-        rows = dds.var["replace"].fillna(False).to_numpy(dtype=bool)
-        y[:, rows] = np.asarray(dds.layers["replaceCounts"], dtype=float)[:, rows]
-    y = y.T[ok]
+    y = fitted_counts(dds).T[ok]  # the counts the MLE was fitted on
     offset = np.log(np.asarray(dds.sizeFactors, dtype=float))[None, :]
     alpha = dds.var["dispersion"].to_numpy(dtype=float)[ok]
     beta, sd, _ = apeglm_map(y, X, offset, alpha, start, coef, scale)
