@@ -14,7 +14,7 @@ the candidate would get with it. It answers "would restricting the multiple
 testing to secreted factors rescue a low-count factor?".
 
     .venv/bin/python bench/spike_in.py [--folds 4 8 16] [--seeds 1 2 3]
-        [--genes Mmp9 Tnf Icam1 Cxcl1] [--contrast disease_vs_chow] [--threads 2]
+        [--genes Mmp9 Tnf Icam1 Cxcl1] [--contrast disease_vs_chow]
 
 Prints one row per fold x seed x gene, then per fold how often each gene made
 the top 10 flagged candidates. Each fit takes about a minute on 2 cores.
@@ -55,7 +55,6 @@ def main() -> None:
     parser.add_argument("--genes", nargs="+", default=["Mmp9", "Tnf", "Icam1", "Cxcl1"])
     parser.add_argument("--contrast", default="disease_vs_chow")
     parser.add_argument("--top", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())

@@ -76,7 +76,7 @@ def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | Non
 
 
 def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: dict, *,
-              contrasts: dict | None = None, threads: int = 1):
+              contrasts: dict | None = None):
     """Pre-filter genes and fit DESeq2's model once for a design.
 
     Parameters
@@ -93,8 +93,6 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
         ``fit_type``, ``size_factors``, ``test`` and ``reduced``.
     contrasts
         The dataset's contrasts (they choose each factor's base level).
-    threads
-        Unused (the port is vectorised); kept for the rule's signature.
 
     Returns
     -------
@@ -118,29 +116,25 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
         if meta[col].nunique() < 2:
             raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
                                  "among the samples tested; drop it from the design")
-    test = opts.get("test", "wald")
-    kwargs = {"fitType": opts.get("fit_type", "parametric"), "sfType": opts.get("size_factors", "ratio"),
-              "test": "LRT" if test == "lrt" else "Wald"}
+    test, fit_type, sf_type = opts.get("test", "wald"), opts.get("fit_type", "parametric"), opts.get("size_factors", "ratio")
     t0 = time.time()
     with quiet_inmoose():
         # inmoose 0.9.1's nbinomLRT raises NotImplementedError: fit as for Wald, then add the LRT (add_lrt)
         try:
-            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=kwargs["fitType"],
-                        sfType=kwargs["sfType"])
+            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type)
         except NotImplementedError:
             # the parametric trend did not converge: DESeq2 switches to its 'local' fit, which the port lacks
             log.warning("the parametric dispersion trend did not converge; DESeq2 would use fitType 'local', "
                         "which inmoose lacks: using fitType 'mean' (set de.fit_type: mean to choose it)")
-            kwargs["fitType"] = "mean"
-            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType="mean",
-                        sfType=kwargs["sfType"])
+            fit_type = "mean"
+            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type)
         if test == "lrt":
             add_lrt(dds, opts["reduced"])
     dds.var["symbol"] = sub.var["symbol"].astype(str).to_numpy()
     replaced = int(dds.var["replace"].fillna(False).astype(bool).sum()) if "replace" in dds.var else 0
     log.info("model %s (%s test%s, fitType %s, sfType %s) fitted on %d samples x %d genes in %.1f s; "
-             "levels %s; %d genes refitted after Cook's outlier replacement", design, kwargs["test"],
-             f" against {opts['reduced']}" if test == "lrt" else "", kwargs["fitType"], kwargs["sfType"],
+             "levels %s; %d genes refitted after Cook's outlier replacement", design, test.upper(),
+             f" against {opts['reduced']}" if test == "lrt" else "", fit_type, sf_type,
              dds.n_obs, dds.n_vars, time.time() - t0,
              {c: list(meta[c].cat.categories) for c in design_columns}, replaced)
     return dds
@@ -288,20 +282,13 @@ def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
     write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), files["table"])
 
 
-def _write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict, shared: dict) -> None:
-    """One table and its summary; the normalised counts and VST of the fit are written once and copied."""
+def _write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict) -> None:
+    """One contrast's table and its summary."""
     summ = summarize(res, opts["alpha"], opts["lfc_threshold"])
     summ.insert(0, "contrast", name)
     summ["status"] = "tested"
     log.info("%s: %d up, %d down at padj < %g", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"])
     write_tsv_atomic(summ, files["summary"])
-    for kind in ("normalized", "vst"):
-        if kind in shared:
-            with atomic_path(files[kind]) as tmp:
-                shutil.copyfile(shared[kind], tmp)
-        else:
-            write_tsv_atomic(shared[f"{kind}_df"].reset_index(), files[kind])
-            shared[kind] = files[kind]
     write_tsv_atomic(res, files["table"])
 
 
@@ -315,7 +302,7 @@ def _too_few(adata: ad.AnnData, contrast: dict) -> str | None:
     return None
 
 
-def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None, threads: int = 1,
+def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
            cell_type: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point: fit one design and write every contrast's table from it.
 
@@ -370,15 +357,19 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
                              lrt["summary"])
             write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), lrt["table"])
         return results
-    dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"],
-                    threads=threads)
-    normalized, vst = normalized_and_vst(dds)
-    shared = {"normalized_df": normalized, "vst_df": vst}
+    dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+    # the fit's normalised counts and VST: written once (first tested contrast), copied for the others
+    first = outputs[tested[0]]
+    for kind, table in zip(("normalized", "vst"), normalized_and_vst(dds)):
+        write_tsv_atomic(table.reset_index(), first[kind])
+        for name in tested[1:]:
+            with atomic_path(outputs[name][kind]) as tmp:
+                shutil.copyfile(first[kind], tmp)
     for name in tested:
         contrast = spec["contrasts"][name]
         log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
         results[name] = contrast_results(dds, contrast, opts)
-        _write_tested(outputs[name], name, results[name], opts, shared)
+        _write_tested(outputs[name], name, results[name], opts)
     if lrt is not None:
         table = lrt_results(dds, opts)
         summ = summarize(table, opts["alpha"], 0)[["tested", "cooks_outliers", "independent_filtered", "alpha"]]

@@ -51,7 +51,7 @@ for _name in DATASETS:
             dataset=re.escape(_name),
         conda:
             "../../envs/core.yaml"
-        threads: LSEC.config["compute"]["threads"]
+        threads: 1  # the DESeq2 port is vectorised, single-threaded
         resources:
             mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
             runtime=lambda wc, attempt: 60 * attempt,
