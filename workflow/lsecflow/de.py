@@ -133,7 +133,7 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     dds.var["symbol"] = sub.var["symbol"].astype(str).to_numpy()
     replaced = int(dds.var["replace"].fillna(False).astype(bool).sum()) if "replace" in dds.var else 0
     log.info("model %s (%s test%s, fitType %s, sfType %s) fitted on %d samples x %d genes in %.1f s; "
-             "levels %s; %d genes refitted after Cook's outlier replacement", design, test.upper(),
+             "levels %s; %d genes refitted after Cook's outlier replacement", design, "LRT" if test == "lrt" else "Wald",
              f" against {opts['reduced']}" if test == "lrt" else "", fit_type, sf_type,
              dds.n_obs, dds.n_vars, time.time() - t0,
              {c: list(meta[c].cat.categories) for c in design_columns}, replaced)
