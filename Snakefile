@@ -16,6 +16,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/de.smk"
 include: "workflow/rules/enrichment.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/paracrine.smk"
 include: "workflow/rules/report.smk"
 

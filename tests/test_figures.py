@@ -11,9 +11,8 @@ import yaml
 from helpers import REPO
 from lsecflow import plots
 from lsecflow.config import load_config, merge_figures
-from lsecflow.de import run_de_figures
-from lsecflow.enrichment import run_enrichment_figures
 from lsecflow.errors import ConfigError
+from lsecflow.figures import run_figures
 
 
 def shipped_config() -> dict:
@@ -53,8 +52,9 @@ def test_shipped_config_resolves_figures_per_dataset():
     figs = lsec.datasets["dlpc_liver"].spec["figures"]
     assert "Il23a" in figs["genes_of_interest"] and figs["formats"] == ["png", "svg", "pdf"]
     # analyses do not see the figures section, so editing it reruns figure jobs only
-    assert "figures" not in lsec.datasets["dlpc_liver"].params(rule="de")["spec"]
-    assert "figures" in lsec.datasets["dlpc_liver"].params(rule="de_figures")["spec"]
+    for analysis in ("de", "enrichment"):
+        assert "figures" not in lsec.datasets["dlpc_liver"].params(rule=analysis)["spec"]
+    assert "figures" in lsec.datasets["dlpc_liver"].params(rule="figures")["spec"]
 
 
 def paper_params(work, panel: dict) -> dict:
@@ -108,13 +108,12 @@ def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
     for f in (heat, dot, vol):
         plots.plt.close(f)
 
-    # the rule entry points write every configured format with that panel
+    # the rule entry point writes every configured format with that panel
     stem = tmp_path / "fig/disease_vs_chow"
-    run_de_figures(str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
-                str(res / "counts.h5ad"), params, "disease_vs_chow", str(stem))
-    run_enrichment_figures(str(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv"),
-                           str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
-                           str(res / "counts.h5ad"), params, "hallmark", "disease_vs_chow", f"{stem}.hallmark")
+    run_figures(str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
+                str(res / "counts.h5ad"), {"hallmark": str(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv")},
+                params, "disease_vs_chow", {k: f"{stem}.{k}.png" for k in ("volcano", "ma", "heatmap")},
+                {"hallmark": {k: f"{stem}.hallmark.{k}.png" for k in ("gsea_dotplot", "running_scores", "leading_edge")}})
     for kind in ("volcano", "ma", "heatmap", "hallmark.gsea_dotplot"):
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF-"), ("svg", b"<?xml")):
             assert (tmp_path / f"fig/disease_vs_chow.{kind}.{ext}").read_bytes()[:len(magic)] == magic

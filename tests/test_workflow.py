@@ -110,9 +110,14 @@ def test_enrichment_outputs(finished_run):
     for kind in ("gsea_dotplot", "running_scores", "leading_edge"):
         png = work / f"results/dlpc_liver/figures/agonist_vs_chow.hallmark.{kind}.png"
         assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000
-    log_text = (work / "logs/enrichment/dlpc_liver/agonist_vs_chow/hallmark.log").read_text()
+    # one enrichment job per DE unit runs every collection; one figure job per unit draws them
+    log_text = (work / "logs/enrichment/dlpc_liver/agonist_vs_chow.log").read_text()
     assert "genes ranked by the Wald statistic" in log_text
     assert "GSEA method multilevel: 200 permutations, multilevel sample size 101, eps 1e-50" in log_text
+    collections = yaml.safe_load((work / "config.yaml").read_text())["datasets"]["dlpc_liver"]["enrichment"]
+    assert all(f"{c}: " in log_text for c in collections["collections"]), log_text
+    fig_log = (work / "logs/figures/dlpc_liver/agonist_vs_chow.log").read_text()
+    assert "agonist_vs_chow.volcano.png" in fig_log and "agonist_vs_chow.hallmark.gsea_dotplot.png" in fig_log
 
 
 def test_paracrine_outputs(finished_run):
@@ -178,8 +183,8 @@ def _planned_rules(work, cfg_path) -> tuple[set[str], str]:
 
 
 @pytest.mark.parametrize("section, key, value, expected", [
-    ("enrichment", "permutations", 300, {"enrichment", "enrichment_figures"}),
-    ("paracrine", "top_n", 7, {"paracrine", "paracrine_figures"}),
+    ("enrichment", "permutations", 300, {"enrichment_dlpc_liver", "figures_dlpc_liver"}),
+    ("paracrine", "top_n", 7, {"paracrine"}),
 ])
 def test_config_edit_reruns_only_the_jobs_that_read_it(finished_run, section, key, value, expected):
     """Snakemake reruns a job whose parameters changed; each rule gets only the dataset keys it reads
@@ -227,8 +232,12 @@ def test_dry_run_plans_full_dag(configfile, tmp_path):
                          "--snakefile", str(REPO / "Snakefile"))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de_dlpc_liver", "de_tms_liver", "de_figures",
-                 "enrichment", "enrichment_figures", "paracrine", "paracrine_figures", "paracrine_receivers"):
+    for rule in ("ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de_dlpc_liver", "de_tms_liver",
+                 "enrichment_dlpc_liver", "enrichment_tms_liver", "figures_dlpc_liver", "figures_tms_liver", "paracrine",
+                 "paracrine_receivers"):
         assert f"rule {rule}:" in out
-    # one DE fit per design: DLPC's three contrasts come from one job, TMS has one job per cell type
+    # one DE fit per design: DLPC's three contrasts come from one job, TMS has one job per cell type;
+    # enrichment (every collection) and figures: one job per DE unit
     assert out.count("rule de_dlpc_liver:") == 1 and out.count("rule de_tms_liver:") == 5
+    for rule in ("enrichment", "figures"):
+        assert out.count(f"rule {rule}_dlpc_liver:") == 3 and out.count(f"rule {rule}_tms_liver:") == 5

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 GSEA_COLUMNS = ["set", "size", "set_size", "ES", "NES", "pval", "padj", "log2err", "fdr_gseapy",
                 "leading_edge_size", "leading_edge"]
 METHODS = ("multilevel", "permutation")
+#: The figures drawn of every collection's GSEA table.
+ENRICHMENT_FIGURES = ("gsea_dotplot", "running_scores", "leading_edge")
 
 
 def ranking_from_de(table: pd.DataFrame, column: str = "stat") -> pd.Series:
@@ -158,61 +160,86 @@ def ora(genes, universe, sets: dict[str, list[str]], min_size: int = 15, max_siz
     return out[["set", "overlap", "size", "expected", "fold_enrichment", "pval", "padj", "genes"]]
 
 
-def run_enrichment(table: str, params: dict, collection: str, gsea_out: str, ora_out: str, threads: int = 1,
+def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]], *, threads: int = 1,
                    seed: int = 0) -> None:
-    """Rule entry point: GSEA and ORA of one DE table against one collection."""
+    """Rule entry point: GSEA and ORA of one DE table against every collection of the dataset.
+
+    Parameters
+    ----------
+    table
+        The DE unit's results table.
+    params
+        ``Dataset.params(rule="enrichment")``.
+    outputs
+        ``{collection: {"gsea": path, "ora": path}}``, in the order the collections are run.
+    threads, seed
+        For gseapy's prerank.
+    """
     spec = params["spec"]
     enr = spec["enrichment"]
-    lo, hi = enr["size_limits"].get(collection, [enr["min_size"], enr["max_size"]])
     de_table = pd.read_csv(table, sep="\t")
     ranking = ranking_from_de(de_table)
-    sets = read_gmt(enr["files"][collection])
-    log.info("%s: %d genes ranked by the Wald statistic; %d sets, %d with %d-%d genes in the ranking",
-             collection, len(ranking), len(sets), len(filter_sets(sets, ranking.index, lo, hi)), lo, hi)
-    log.info("GSEA method %s: %d permutations%s, seed %d, %d threads", enr["method"], enr["permutations"],
-             f", multilevel sample size {enr['sample_size']}, eps {enr['eps']:g}" if enr["method"] == "multilevel" else "",
-             seed, threads)
-    res = gsea(ranking, sets, lo, hi, enr["permutations"], seed, threads, enr["method"], enr["sample_size"],
-               enr["eps"])
-    log.info("GSEA: %d sets tested, %d at padj < 0.05, smallest p-value %.3g", len(res),
-             int((res["padj"] < 0.05).sum()), res["pval"].min() if len(res) else np.nan)
     alpha, thr = spec["de"]["alpha"], spec["de"]["lfc_threshold"]
     tested = de_table[de_table["pvalue"].notna()]
     calls = call_direction(tested, alpha, thr)
-    parts = []
-    for direction, mask in (("up", calls == "up"), ("down", calls == "down")):
-        part = ora(tested.loc[mask, "symbol"].astype(str), tested["symbol"].astype(str), sets, lo, hi)
-        part.insert(0, "direction", direction)
-        parts.append(part)
-        log.info("ORA %s: %d genes, %d sets at padj < 0.05", direction, int(mask.sum()), int((part["padj"] < 0.05).sum()))
-    write_tsv_atomic(res, gsea_out)
-    write_tsv_atomic(pd.concat(parts, ignore_index=True), ora_out)
+    universe = tested["symbol"].astype(str)
+    log.info("%d genes ranked by the Wald statistic; ORA: %d up, %d down of %d tested; GSEA method %s: "
+             "%d permutations%s, seed %d, %d threads", len(ranking), int((calls == "up").sum()),
+             int((calls == "down").sum()), len(tested), enr["method"], enr["permutations"],
+             f", multilevel sample size {enr['sample_size']}, eps {enr['eps']:g}" if enr["method"] == "multilevel"
+             else "", seed, threads)
+    for collection, files in outputs.items():
+        lo, hi = enr["size_limits"].get(collection, [enr["min_size"], enr["max_size"]])
+        sets = read_gmt(enr["files"][collection])
+        res = gsea(ranking, sets, lo, hi, enr["permutations"], seed, threads, enr["method"], enr["sample_size"],
+                   enr["eps"])
+        parts = []
+        for direction in ("up", "down"):
+            part = ora(tested.loc[calls == direction, "symbol"].astype(str), universe, sets, lo, hi)
+            part.insert(0, "direction", direction)
+            parts.append(part)
+        ora_res = pd.concat(parts, ignore_index=True)
+        log.info("%s: %d sets, %d with %d-%d genes in the ranking; GSEA %d at padj < 0.05 (smallest p %.3g); "
+                 "ORA up %d, down %d at padj < 0.05", collection, len(sets), len(res), lo, hi,
+                 int((res["padj"] < 0.05).sum()), res["pval"].min() if len(res) else np.nan,
+                 *(int(((ora_res["direction"] == d) & (ora_res["padj"] < 0.05)).sum()) for d in ("up", "down")))
+        write_tsv_atomic(res, files["gsea"])
+        write_tsv_atomic(ora_res, files["ora"])
 
 
-def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad: str, params: dict,
-                           collection: str, contrast_name: str, stem: str, cell_type: str | None = None) -> None:
-    """Rule entry point: dot plot, running scores and leading-edge heatmap (PNG + SVG)."""
+def draw_enrichment_figures(res: pd.DataFrame, de_df: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series,
+                            sets: dict[str, list[str]], figs: dict, title: str, files: dict[str, str]) -> None:
+    """Dot plot, running scores and leading-edge heatmap of one collection's GSEA table.
 
-    spec = params["spec"]
-    figs = plots.configure(spec["figures"])
-    contrast = spec["contrasts"][contrast_name]
-    res = pd.read_csv(gsea_table, sep="\t", keep_default_na=False, na_values=[""])
-    de_df = pd.read_csv(de_table, sep="\t")
+    Parameters
+    ----------
+    res
+        The collection's GSEA table (:func:`gsea`).
+    de_df
+        The DE unit's results table (ranking, symbols).
+    vst_df, groups
+        VST matrix and each sample's level (:func:`lsecflow.plots.vst_and_groups`).
+    sets
+        The collection's gene sets.
+    figs
+        The dataset's resolved ``figures:`` section (after :func:`lsecflow.plots.configure`).
+    title
+        Figure title.
+    files
+        ``{kind: PNG path}`` for kinds gsea_dotplot, running_scores, leading_edge (other formats beside it).
+    """
+    stems = {kind: plots.stem_of(path) for kind, path in files.items()}
     ranking = ranking_from_de(de_df)
-    sets = read_gmt(spec["enrichment"]["files"][collection])
-    title = f"{plots.unit_title(params, contrast_name, cell_type)} · {collection}"
     if res.empty:
-        msg = (f"No gene set of {collection} has between its size limits of genes among the "
+        msg = (f"No gene set of this collection has between its size limits of genes among the "
                f"{len(ranking)} ranked genes, so none was tested.")
-        plots.save_placeholders(msg, title, stem, ("gsea_dotplot", "running_scores", "leading_edge"))
-        log.info("no set tested: placeholder figures written")
+        plots.save_placeholders(msg, title, stems.values())
         return
     dot = figs["pathway_dotplot"]
     plots.save(plots.gsea_dotplot(res, n=dot["n_top"], title=title, sets=dot["sets"], width=dot["width"],
-                                  height=dot["height"]), f"{stem}.gsea_dotplot")
+                                  height=dot["height"]), stems["gsea_dotplot"])
     plots.save(plots.running_score_panels(ranking, sets, res, n=figs["running_scores"]["n_top"], title=title),
-               f"{stem}.running_scores")
-    vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, contrast["variable"], cell_type is not None)
+               stems["running_scores"])
     symbol_to_id = dict(zip(de_df["symbol"].astype(str), de_df["gene_id"].astype(str)))
     genes: list[str] = []
     for edge in res.nsmallest(3, ["padj", "pval"])["leading_edge"].fillna(""):
@@ -221,5 +248,9 @@ def run_enrichment_figures(gsea_table: str, de_table: str, vst: str, counts_h5ad
     ids = [symbol_to_id[g] for g in genes if symbol_to_id[g] in vst_df.index]
     labels = [g for g in genes if symbol_to_id[g] in vst_df.index]
     plots.save(plots.expression_heatmap(vst_df, ids, labels, groups, title=f"{title}: leading edge of the top sets"),
-               f"{stem}.leading_edge")
-    log.info("enrichment figures written: %s.{gsea_dotplot,running_scores,leading_edge}.{png,svg}", stem)
+               stems["leading_edge"])
+
+
+def read_gsea_table(path: str) -> pd.DataFrame:
+    """A GSEA table as written by :func:`run_enrichment` (an empty leading edge stays an empty string)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])

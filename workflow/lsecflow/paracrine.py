@@ -24,7 +24,7 @@ from .calls import is_significant
 from .errors import InputDataError
 from .files import read_receiver_table, write_tsv_atomic
 from .lrdb import CLASSES
-from .paracrine_plots import receiver_dotplot
+from .paracrine_plots import draw_paracrine_figures, receiver_dotplot
 from .pseudobulk import cells_passing_qc
 
 log = logging.getLogger(__name__)
@@ -348,8 +348,10 @@ def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, exp
 
 
 def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: str, candidates_out: str,
-                  pairs_out: str, expression: str | None = None, cell_type: str | None = None) -> pd.DataFrame:
-    """Rule entry point: ranked paracrine candidates and their ligand -> receptor table for one DE unit.
+                  pairs_out: str, figures: dict[str, str], *, expression: str | None = None,
+                  cell_type: str | None = None) -> pd.DataFrame:
+    """Rule entry point: ranked paracrine candidates and their ligand -> receptor table for one DE unit,
+    and their figures (``figures``: ``{kind: PNG path}``, see :func:`draw_paracrine_figures`).
 
     Receivers: for bulk data this dataset itself (whole tissue: is the
     receptor expressed at all?) and every ``paracrine.receivers`` table; for
@@ -385,4 +387,5 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
              or "-")
     write_tsv_atomic(cand, candidates_out)
     write_tsv_atomic(table, pairs_out)
+    draw_paracrine_figures(cand, table, params, plots.unit_title(params, contrast_name, cell_type), figures)
     return cand

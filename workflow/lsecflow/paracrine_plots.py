@@ -15,23 +15,33 @@ log = logging.getLogger(__name__)
 CLASS_COLOURS = {"cytokine": "#d73027", "chemokine": "#fc8d59", "growth factor": "#4575b4",
                  "protease/ECM regulator": "#7b3294", "adhesion/contact": "#1a9850", "other secreted": "#878787"}
 
-def run_paracrine_figures(candidates: str, pairs: str, params: dict, contrast_name: str, stem: str,
-                          cell_type: str | None = None) -> None:
-    """Rule entry point: top candidates by class, and the ligand -> receptor dot plot (PNG + SVG)."""
-    plots.configure(params["spec"].get("figures"))
-    par = params["spec"]["paracrine"]
-    title = plots.unit_title(params, contrast_name, cell_type)
-    cand = pd.read_csv(candidates, sep="\t")
-    table = pd.read_csv(pairs, sep="\t")
+def draw_paracrine_figures(cand: pd.DataFrame, table: pd.DataFrame, params: dict, title: str,
+                           files: dict[str, str]) -> None:
+    """Top candidates by class, and the ligand -> receptor dot plot of one DE unit.
+
+    Parameters
+    ----------
+    cand, table
+        The unit's candidates and ligand -> receptor tables (:func:`lsecflow.paracrine.run_paracrine`).
+    params
+        Dataset params with the ``paracrine``, ``de.alpha`` and ``figures`` keys.
+    title
+        Figure title.
+    files
+        ``{kind: PNG path}`` for kinds paracrine_candidates, paracrine_pairs (other formats beside it).
+    """
+    plots.configure(params["spec"]["figures"])
+    stems = {kind: plots.stem_of(path) for kind, path in files.items()}
     flagged = cand[cand["flagged"]]
     if flagged.empty:
         msg = (f"No annotated secreted factor or ligand is DE at padj < {params['spec']['de']['alpha']} "
                f"({int(cand['padj'].notna().sum())} tested).")
-        plots.save_placeholders(msg, title, stem, ("paracrine_candidates", "paracrine_pairs"))
+        plots.save_placeholders(msg, title, stems.values())
         return
-    plots.save(candidate_plot(flagged.head(par["top_n"]), title=title), f"{stem}.paracrine_candidates")
-    plots.save(pair_dotplot(table, title=title), f"{stem}.paracrine_pairs")
-    log.info("paracrine figures written: %s.{paracrine_candidates,paracrine_pairs}.{png,svg}", stem)
+    plots.save(candidate_plot(flagged.head(params["spec"]["paracrine"]["top_n"]), title=title),
+               stems["paracrine_candidates"])
+    plots.save(pair_dotplot(table, title=title), stems["paracrine_pairs"])
+    log.info("paracrine figures: %s", ", ".join(map(str, files.values())))
 
 
 # ---------------------------------------------------------------- figures

@@ -327,10 +327,18 @@ def message_figure(message: str, title: str = "", figsize=(6, 2.5)):
     return fig
 
 
-def save_placeholders(message: str, title: str, stem: str | Path, kinds) -> None:
-    """Write a :func:`message_figure` as ``<stem>.<kind>`` for every kind a rule owes (nothing to draw)."""
-    for kind in kinds:
-        save(message_figure(message, title), f"{stem}.{kind}")
+def save_placeholders(message: str, title: str, stems) -> None:
+    """Write a :func:`message_figure` at every stem a rule owes (nothing to draw)."""
+    for stem in stems:
+        save(message_figure(message, title), stem)
+
+
+def stem_of(png: str | Path) -> Path:
+    """The stem of a figure's PNG output: ``a/b.volcano.png`` -> ``a/b.volcano`` (:func:`save` adds each format)."""
+    png = Path(png)
+    if png.suffix != ".png":
+        raise ValueError(f"not a PNG figure path: {png}")
+    return png.with_suffix("")
 
 
 def load_vst_and_groups(vst: str, counts_h5ad: str, variable: str, pseudobulk: bool = False

@@ -18,12 +18,10 @@ RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "qc_single_cell": ("assay", "species", "qc", "single_cell", "figures"),
     "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),
     "de": ("assay", "species", "design", "contrasts", "de", "qc.exclude"),
-    "de_figures": ("assay", "species", "contrasts", "de", "figures"),
     "enrichment": ("assay", "species", "enrichment", "de.alpha", "de.lfc_threshold"),
-    "enrichment_figures": ("assay", "species", "contrasts", "enrichment", "figures"),
+    "figures": ("assay", "species", "contrasts", "de", "enrichment", "figures"),
     "paracrine_receivers": ("assay", "species", "single_cell", "paracrine", "figures"),
-    "paracrine": ("assay", "species", "paracrine", "de.alpha", "de.lfc_threshold"),
-    "paracrine_figures": ("assay", "species", "contrasts", "paracrine", "de.alpha", "figures"),
+    "paracrine": ("assay", "species", "contrasts", "paracrine", "de.alpha", "de.lfc_threshold", "figures"),
 }
 
 

@@ -106,12 +106,12 @@ def de_targets(name):
     enrichment = expand(
         f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
         unit=de_units(name),
-        collection=list(DATASETS[name].spec["enrichment"]["files"]),
+        collection=list(collections(name)),
     )
     enrichment_figures = expand(
         f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
         unit=de_units(name),
-        collection=list(DATASETS[name].spec["enrichment"]["files"]),
+        collection=list(collections(name)),
     )
     return tables + figures + enrichment + enrichment_figures
 
@@ -174,12 +174,8 @@ SC_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay != "
 ALL_UNITS = sorted({u for name in DATASETS for u in de_units(name)})
 
 
-ALL_COLLECTIONS = sorted({c for d in DATASETS.values() for c in d.spec["enrichment"]["files"]})
-
-
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
-    collection="|".join(map(re.escape, ALL_COLLECTIONS)) or NEVER,
     unit="|".join(map(re.escape, ALL_UNITS)),
     cell_type="|".join(sorted({re.escape(c) for d in DATASETS.values() for c in d.cell_types})) or NEVER,
 
@@ -286,9 +282,37 @@ def de_fit_log(name):
     return "logs/de/{dataset}.log" if DATASETS[name].assay == "bulk" else "logs/de/{dataset}/{cell_type}.log"
 
 
-def de_rule_name(name):
-    """Name of a dataset's DE rule: de_<dataset> (characters other than letters, digits and _ as _)."""
-    return f"de_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+def dataset_rule_name(step, name):
+    """Name of the rule a loop makes for one dataset, <step>_<dataset>; characters other than letters,
+    digits and _ as _ (de_dlpc_liver, enrichment_dlpc_liver, figures_dlpc_liver)."""
+    return f"{step}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+
+
+def collections(name):
+    """A dataset's gene-set collections, name -> GMT file, in the order they run."""
+    return DATASETS[name].spec["enrichment"]["files"]
+
+
+def enrichment_outputs(name):
+    """Named outputs of one enrichment job (a DE unit): ``gsea_<i>`` and ``ora_<i>`` of every collection
+    (i = the collection's position in collections())."""
+    base = f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/"
+    outs = {}
+    for i, c in enumerate(collections(name)):
+        outs[f"gsea_{i}"] = f"{base}{c}.gsea.tsv"
+        outs[f"ora_{i}"] = f"{base}{c}.ora.tsv"
+    return outs
+
+
+def unit_figure_outputs(name):
+    """Named outputs of one DE unit's figure job: ``<kind>_<ext>`` of the DE figures and
+    ``<kind>_<ext>_<i>`` of collection i's enrichment figures."""
+    prefix = f"{RESULTS}/{{dataset}}/figures/{{unit}}."
+    outs = figure_files(prefix, FIGURE_KINDS["de"], "DE")
+    for i, c in enumerate(collections(name)):
+        enrichment = figure_files(f"{prefix}{c}.", FIGURE_KINDS["enrichment"], "Enrichment")
+        outs.update({f"{key}_{i}": path for key, path in enrichment.items()})
+    return outs
 
 
 def figure_files(prefix, kinds, category, caption_of=None):

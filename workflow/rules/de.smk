@@ -38,7 +38,7 @@ for _name in DATASETS:
 
     rule:
         name:
-            de_rule_name(_name)
+            dataset_rule_name("de", _name)
         input:
             counts=de_counts,
         output:
@@ -61,30 +61,3 @@ for _name in DATASETS:
             cell_type=fit_cell_type,
         script:
             "../scripts/de.py"
-
-
-rule de_figures:
-    """Volcano, MA plot and top-gene heatmap of one DE unit (PNG + SVG)."""
-    input:
-        table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
-        vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
-        counts=de_counts,
-    output:
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["de"], "DE"),
-    log:
-        "logs/de_figures/{dataset}/{unit}.log",
-    benchmark:
-        "benchmarks/de_figures/{dataset}/{unit}.tsv"
-    conda:
-        "../../envs/core.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    params:
-        dataset=rule_params("de_figures"),
-        contrast=unit_contrast,
-        cell_type=unit_cell_type,
-        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",
-    script:
-        "../scripts/de_figures.py"

@@ -32,10 +32,11 @@ rule paracrine_receivers:
 
 
 rule paracrine:
-    """Ranked paracrine candidates of one DE unit and their ligand -> receptor table."""
+    """Ranked paracrine candidates of one DE unit, their ligand -> receptor table, and both as figures."""
     input:
         unpack(paracrine_inputs),
     output:
+        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["paracrine"], "Paracrine"),
         candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
         pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
     log:
@@ -50,33 +51,8 @@ rule paracrine:
         runtime=lambda wc, attempt: 15 * attempt,
     params:
         dataset=rule_params("paracrine"),
+        figure_kinds=FIGURE_KINDS["paracrine"],
         contrast=unit_contrast,
         cell_type=unit_cell_type,
     script:
         "../scripts/paracrine.py"
-
-
-rule paracrine_figures:
-    """Top candidates coloured by class; ligand -> receptor dot plot across receivers."""
-    input:
-        candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
-        pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
-    output:
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["paracrine"], "Paracrine"),
-    log:
-        "logs/paracrine_figures/{dataset}/{unit}.log",
-    benchmark:
-        "benchmarks/paracrine_figures/{dataset}/{unit}.tsv"
-    conda:
-        "../../envs/paracrine.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    params:
-        dataset=rule_params("paracrine_figures"),
-        contrast=unit_contrast,
-        cell_type=unit_cell_type,
-        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/{wc.unit}",
-    script:
-        "../scripts/paracrine_figures.py"

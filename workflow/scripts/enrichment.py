@@ -2,5 +2,7 @@ import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).pa
 from lsecflow.enrichment import run_enrichment
 from lsecflow.snake import run
 
-run(snakemake, run_enrichment, snakemake.input.table, snakemake.params.dataset, snakemake.wildcards.collection,
-    snakemake.output.gsea, snakemake.output.ora, threads=snakemake.threads, seed=snakemake.params.seed)
+out = snakemake.output
+outputs = {c: {"gsea": out[f"gsea_{i}"], "ora": out[f"ora_{i}"]} for i, c in enumerate(snakemake.params.collections)}
+run(snakemake, run_enrichment, snakemake.input.table, snakemake.params.dataset, outputs, threads=snakemake.threads,
+    seed=snakemake.params.seed)

@@ -2,6 +2,7 @@ import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).pa
 from lsecflow.paracrine import run_paracrine
 from lsecflow.snake import run
 
-run(snakemake, run_paracrine, snakemake.input.table, snakemake.input.normalized, snakemake.params.dataset,
-    snakemake.params.contrast, snakemake.output.candidates, snakemake.output.pairs,
-    expression=snakemake.input.get("expression"), cell_type=snakemake.params.cell_type)
+out, par = snakemake.output, snakemake.params
+run(snakemake, run_paracrine, snakemake.input.table, snakemake.input.normalized, par.dataset, par.contrast,
+    out.candidates, out.pairs, {k: out[f"{k}_png"] for k in par.figure_kinds},
+    expression=snakemake.input.get("expression"), cell_type=par.cell_type)

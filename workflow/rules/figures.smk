@@ -1,0 +1,38 @@
+# The figures of every DE unit: volcano, MA plot and top-gene heatmap, and the
+# dot plot, running scores and leading-edge heatmap of each collection, drawn
+# in one job per unit (the DE table and VST read once). One rule per dataset
+# (figures_<dataset>), as its collections differ. Only this rule, QC and the
+# paracrine rules read the figures: section, so editing it redraws, not refits.
+for _name in DATASETS:
+
+    rule:
+        name:
+            dataset_rule_name("figures", _name)
+        input:
+            table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
+            vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
+            counts=de_counts,
+            gsea=[enrichment_outputs(_name)[f"gsea_{i}"] for i in range(len(collections(_name)))],
+        output:
+            **unit_figure_outputs(_name),
+        log:
+            "logs/figures/{dataset}/{unit}.log",
+        benchmark:
+            "benchmarks/figures/{dataset}/{unit}.tsv"
+        wildcard_constraints:
+            dataset=re.escape(_name),
+        conda:
+            "../../envs/enrichment.yaml"
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 2000 * attempt,
+            runtime=lambda wc, attempt: 30 * attempt,
+        params:
+            dataset=rule_params("figures"),
+            collections=list(collections(_name)),
+            de_kinds=FIGURE_KINDS["de"],
+            enrichment_kinds=FIGURE_KINDS["enrichment"],
+            contrast=unit_contrast,
+            cell_type=unit_cell_type,
+        script:
+            "../scripts/figures.py"

@@ -1,7 +1,0 @@
-import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.enrichment import run_enrichment_figures
-from lsecflow.snake import run
-
-run(snakemake, run_enrichment_figures, snakemake.input.gsea, snakemake.input.table, snakemake.input.vst,
-    snakemake.input.counts, snakemake.params.dataset, snakemake.wildcards.collection, snakemake.params.contrast,
-    snakemake.params.stem, cell_type=snakemake.params.cell_type)
