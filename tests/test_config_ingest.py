@@ -89,7 +89,7 @@ def test_rule_spec_keys_exist_and_match_the_rules():
         text = smk.read_text()
         for block in [b for b in re.split(r"(?m)^(?=\s*rule\b)", text) if b.lstrip().startswith("rule")]:
             # a rule made in a loop (one per dataset) is named by a function: dataset_rule_name() -> de_<dataset>
-            named = re.match(r"\s*rule (\w+):", block) or re.search(r"name:\s+(\w+)_rule_name\(", block)
+            named = re.match(r"\s*rule (\w+):", block) or re.search(r'name:\s+dataset_rule_name\("(\w+)"', block)
             name = named.group(1)
             for arg in re.findall(r'rule_params\("(\w+)"\)', block):
                 assert arg == name, f"{smk.name}: rule {name} uses rule_params({arg!r})"

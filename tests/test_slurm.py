@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import REPO, run_snakemake, small_config
 
 SLURM = REPO / "tests/slurm"
@@ -51,6 +52,13 @@ def test_small_config_runs_through_sbatch(slurm, tmp_path, dlpc_small, monkeypat
             monkeypatch.delenv(key)
     monkeypatch.setenv("SLURM_CONF", slurm["SLURM_CONF"])
     cfg = small_config(tmp_path, dlpc_small)
+    # every rule of both assays, with fewer DE units than the shared small run (SLURM adds ~10 s a job):
+    # one DLPC contrast, two TMS cell types (the sender and one receiver-side type)
+    spec = yaml.safe_load(cfg.read_text())
+    dlpc, tms = spec["datasets"]["dlpc_liver"], spec["datasets"]["tms_liver"]
+    dlpc["contrasts"] = {"disease_vs_chow": dlpc["contrasts"]["disease_vs_chow"]}
+    tms["pseudobulk"] = {**tms["pseudobulk"], "cell_types": [tms["single_cell"]["lsec_label"], "hepatocyte"]}
+    cfg.write_text(yaml.safe_dump(spec, sort_keys=False))
     proc = run_snakemake(tmp_path, cfg, "--profile", str(SLURM / "profile"), "--jobs", "4",
                          wrapper=["timeout", "-k", "15", "1500"], timeout=1600)
     out = proc.stdout + proc.stderr
@@ -78,3 +86,6 @@ def test_small_config_runs_through_sbatch(slurm, tmp_path, dlpc_small, monkeypat
     assert not missing, f"not listed by squeue: {missing}"
     assert all(listed[j] == "COMPLETED" for j in recorded.values()), listed
     assert (tmp_path / "results/dlpc_liver/paracrine/disease_vs_chow.candidates.tsv").exists()
+    rules = {p.relative_to(tmp_path / "logs").parts[0] for p in (tmp_path / "logs").rglob("*.log")}
+    assert rules == {"ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "de", "enrichment", "figures",
+                     "paracrine_receivers", "paracrine", "provenance", "report"}, rules  # every rule went through sbatch
