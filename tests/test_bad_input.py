@@ -1,6 +1,8 @@
 """Bad input: a clear message naming the culprit, a non-zero exit, no
-partial outputs. Every case runs the real Snakemake CLI on real data made
-bad in one place (the change is described in each test)."""
+partial outputs. Every case is real data made bad in one place (the change
+is described in each test); problems caught at parse time are checked
+through load_config, the others (and a few parse-time ones) through the real
+Snakemake CLI (see expect_failure)."""
 from __future__ import annotations
 
 import gzip
@@ -9,7 +11,10 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import DLPC_SHEET, dlpc_dataset, files_under, run_snakemake, tms_dataset, write_config
+import yaml
+from helpers import DLPC_SHEET, REPO, dlpc_dataset, files_under, run_snakemake, tms_dataset, write_config
+from lsecflow.config import load_config
+from lsecflow.errors import LsecflowError
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +29,24 @@ def write_tsv(df: pd.DataFrame, path) -> str:
     return str(path)
 
 
-def expect_failure(tmp_path, dataset: dict, *needles: str, name: str = "dlpc_liver"):
+def expect_failure(tmp_path, dataset: dict, *needles: str, name: str = "dlpc_liver", cli: bool = False):
+    """The run must stop with every needle in its message and leave no output.
+
+    A problem the workflow catches at parse time is tested through ``load_config`` (what the Snakefile
+    calls before any job), which is quick; one the jobs catch (ingest reads every count) through the real
+    Snakemake CLI: non-zero exit, the message in its output or the job's log, nothing under results/.
+    ``cli=True`` runs the CLI for a parse-time problem too (the message as a user sees it).
+    """
     cfg = write_config(tmp_path, {name: dataset})
+    if not cli:
+        try:
+            load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg))
+        except LsecflowError as exc:
+            message = str(exc)
+            for needle in needles:
+                assert needle in message, f"{needle!r} not in the parse-time error:\n{message}"
+            assert files_under(tmp_path / "results") == [], "parse-time validation wrote outputs"
+            return message
     proc = run_snakemake(tmp_path, cfg)
     out = proc.stdout + proc.stderr
     log_text = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log")) if (tmp_path / "logs").exists() else ""
@@ -40,7 +61,7 @@ def test_dlpc_without_rename_names_both_ids(tmp_path, tiny):
     # the published matrix as is (Sample724), the config without the rename
     spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
     spec["samples"]["rename"] = {}
-    out = expect_failure(tmp_path, spec, "Sample724", "Sample725", "samples.rename")
+    out = expect_failure(tmp_path, spec, "Sample724", "Sample725", "samples.rename", cli=True)
     assert "in the matrix, not in the sheet: Sample724" in out
     assert "in the sheet, not in the matrix: Sample725" in out
 

@@ -191,7 +191,7 @@ def tms_scores(tmp_path_factory):
     out = tmp_path_factory.mktemp("tms_paracrine")
     ds = load_dataset("tms_liver", tms_dataset(), "test", [REPO], {})
     scores = paracrine.run_paracrine_receivers(str(TMS_H5AD), ds.params(), str(out / "receivers.tsv"),
-                                        str(out / "expression.tsv.gz"), str(out / "receivers"), seed=0)
+                                        str(out / "expression.tsv.gz"), str(out / "receivers.png"), seed=0)
     return out, scores
 
 

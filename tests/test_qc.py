@@ -21,10 +21,17 @@ def shipped(name: str, **qc_overrides):
     return load_config({"datasets": {name: spec}}, roots=[REPO]).datasets[name]
 
 
+def named(folder, tables: dict[str, str], figures) -> tuple[dict[str, str], dict[str, str]]:
+    """The named outputs a QC rule passes: table name -> file in ``folder``, figure kind -> PNG."""
+    return ({k: str(folder / f) for k, f in tables.items()}, {k: str(folder / f"{k}.png") for k in figures})
+
+
 def run_bulk(tmp_path, ds, adata):
     path = tmp_path / "counts.h5ad"
     adata.write_h5ad(path)
-    verdict = qc.run_qc_bulk(str(path), ds.params(), ds.spec["qc"]["markers"], str(tmp_path))
+    tables = {k: f"{k}.tsv" for k in ("samples", "correlation", "pca", "purity")} | {"verdict": "verdict.json"}
+    verdict = qc.run_qc_bulk(str(path), ds.params(), ds.spec["qc"]["markers"],
+                             *named(tmp_path, tables, ("metrics", "correlation", "pca", "purity")))
     return verdict, pd.read_csv(tmp_path / "samples.tsv", sep="\t", index_col="sample_id")
 
 
@@ -97,7 +104,9 @@ def tms_qc(tmp_path_factory):
     adata, _ = build_counts(ds.params())
     out = tmp_path_factory.mktemp("qc_tms")
     adata.write_h5ad(out / "counts.h5ad")
-    verdict = qc_cells.run_qc_single_cell(str(out / "counts.h5ad"), ds.params(), ds.spec["qc"]["markers"], str(out))
+    tables = {"cells": "cells.tsv", "clusters": "clusters.tsv", "verdict": "verdict.json"}
+    verdict = qc_cells.run_qc_single_cell(str(out / "counts.h5ad"), ds.params(), ds.spec["qc"]["markers"],
+                                          *named(out, tables, ("cell_qc", "umap", "purity")))
     return out, verdict
 
 

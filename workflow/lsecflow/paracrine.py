@@ -306,13 +306,13 @@ def receivers_summary(pairs_out: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------- rule entry points
-def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, stem: str,
+def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, figure: str, *,
                             cells_qc: str | None = None, seed: int = 0) -> pd.DataFrame:
     """Rule entry point (single-cell): sender -> receiver scores for every pair and cell type.
 
     Writes the per-pair scores (with liana ranks when ``paracrine.liana``),
     the per-gene expression of every cell type, and a dot plot of the top
-    expressed pairs.
+    expressed pairs (``figure``: its PNG path; the other formats beside it).
     """
     import anndata as ad
 
@@ -343,7 +343,7 @@ def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, exp
     write_tsv_atomic(expression, expression_out)
     write_tsv_atomic(scores, scores_out)
     plots.save(receiver_dotplot(scores, par["sender"], title=f"{params['name']} · {par['sender']} -> receivers"),
-               stem)
+               plots.stem_of(figure))
     return scores
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -204,12 +203,14 @@ def deviant_genes(vst: pd.DataFrame, sample: str, symbols: pd.Series, n: int = 6
     return ", ".join(f"{symbols.get(g, g)} ({diff[g]:+.1f})" for g in top)
 
 
-def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outdir: str) -> dict:
-    """Rule entry point: bulk QC tables and figures into ``outdir``.
+def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict[str, str],
+                figures: dict[str, str]) -> dict:
+    """Rule entry point: bulk QC tables and figures.
 
-    Writes ``samples.tsv`` (metrics, outlier scores, purity, exclusion and
-    warnings per sample), ``correlation.tsv``, ``pca.tsv``, ``purity.tsv``,
-    ``verdict.json`` and the figures (in ``figures.formats``).
+    ``outputs`` names the files: ``samples`` (metrics, outlier scores,
+    purity, exclusion and warnings per sample), ``correlation``, ``pca``,
+    ``purity``, ``verdict`` (JSON); ``figures`` the PNG of each figure kind
+    (metrics, correlation, pca, purity; the other ``figures.formats`` beside it).
     """
     import anndata as ad
 
@@ -218,7 +219,6 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
     adata = ad.read_h5ad(counts_h5ad)
     counts = pd.DataFrame(np.asarray(adata.X), index=adata.obs_names.astype(str), columns=adata.var_names)
     symbols = adata.var["symbol"].astype(str)
-    out = Path(outdir)
     metrics = bulk_metrics(counts, symbols)
     expressed = counts.loc[:, (counts >= spec["de"]["min_count"]).sum(axis=0) >= spec["de"]["min_samples"]]
     vst = vst_blind(expressed, seed=params.get("seed", 0))
@@ -250,10 +250,10 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
         log.info("sample %s excluded from DE by qc.exclude", s)
     scores_out = scores.copy()
     scores_out.loc["variance_explained"] = explained
-    write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), out / "samples.tsv")
-    write_tsv_atomic(corr.rename_axis("sample").reset_index(), out / "correlation.tsv")
-    write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), out / "pca.tsv")
-    write_tsv_atomic(purity.rename_axis("sample").reset_index(), out / "purity.tsv")
+    write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), outputs["samples"])
+    write_tsv_atomic(corr.rename_axis("sample").reset_index(), outputs["correlation"])
+    write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), outputs["pca"])
+    write_tsv_atomic(purity.rename_axis("sample").reset_index(), outputs["purity"])
     verdict = {
         "n_samples": int(len(samples)),
         "outliers": sorted(samples.index[samples["outlier"]]),
@@ -262,9 +262,9 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outdir: str) 
         "dominant_signature": purity["dominant"].value_counts().to_dict(),
         "sample_type": opts["sample_type"],
     }
-    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", out / "verdict.json")
+    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", outputs["verdict"])
     design_cols = [c for c in adata.obs.columns if c != "sample"]
     plots.configure(params["spec"].get("figures"))
-    qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, out, params["name"])
+    qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, figures, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,13 +135,14 @@ def lsec_check(clusters: pd.Series, calls: pd.DataFrame, labels: pd.Series, lsec
     }
 
 
-def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outdir: str, seed: int = 0,
-                       gpu="auto") -> dict:
-    """Rule entry point: single-cell QC tables and figures into ``outdir``.
+def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outputs: dict[str, str],
+                       figures: dict[str, str], *, seed: int = 0, gpu="auto") -> dict:
+    """Rule entry point: single-cell QC tables and figures.
 
-    Writes ``cells.tsv`` (metrics, doublets, pass/fail with reason, cluster,
-    UMAP, signature scores and calls), ``clusters.tsv``, ``verdict.json`` and
-    the figures. ``gpu`` is ``compute.gpu`` (see :mod:`lsecflow.gpu`).
+    ``outputs`` names the files: ``cells`` (metrics, doublets, pass/fail with
+    reason, cluster, UMAP, signature scores and calls), ``clusters``,
+    ``verdict`` (JSON); ``figures`` the PNG of each figure kind (cell_qc,
+    umap, purity). ``gpu`` is ``compute.gpu`` (see :mod:`lsecflow.gpu`).
     """
     import anndata as ad
 
@@ -150,7 +150,6 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outdir
     opts = spec["qc"]
     sc_spec = spec["single_cell"]
     adata = ad.read_h5ad(counts_h5ad)
-    out = Path(outdir)
     cells = cell_qc(adata, opts, seed)
     thresholds = dict(cells.attrs["thresholds"])
     log.info("cell QC thresholds: %s; %d of %d cells pass", thresholds, int(cells["qc_pass"].sum()),
@@ -176,10 +175,10 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outdir
                "fail_reasons": cells.loc[~cells["qc_pass"], "qc_reason"].value_counts().to_dict()}
     if labels is not None:
         verdict.update(lsec_check(clusters, calls, labels, sc_spec["lsec_label"]))
-    write_tsv_atomic(cells.rename_axis("cell").reset_index(), out / "cells.tsv")
-    write_tsv_atomic(calls.rename_axis("cluster").reset_index(), out / "clusters.tsv")
-    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", out / "verdict.json")
+    write_tsv_atomic(cells.rename_axis("cell").reset_index(), outputs["cells"])
+    write_tsv_atomic(calls.rename_axis("cluster").reset_index(), outputs["clusters"])
+    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", outputs["verdict"])
     plots.configure(params["spec"].get("figures"))
-    qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, out, params["name"])
+    qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, figures, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict

@@ -1,12 +1,10 @@
 """QC figures (bulk and single-cell); each saved as PNG and SVG."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from .plots import plt, save
+from .plots import plt, save, stem_of
 
 PALETTE = plt.get_cmap("tab10")
 
@@ -19,8 +17,9 @@ def _colours(values: pd.Series) -> tuple[list, dict]:
 
 
 def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray,
-                 purity: pd.DataFrame, design_cols: list[str], out: Path, name: str) -> None:
-    """metrics, correlation (clustered), pca (one panel per sheet column), purity."""
+                 purity: pd.DataFrame, design_cols: list[str], files: dict[str, str], name: str) -> None:
+    """metrics, correlation (clustered), pca (one panel per sheet column), purity
+    (``files``: ``{kind: PNG path}``; the other formats beside it)."""
     from scipy.cluster.hierarchy import dendrogram, linkage
     from scipy.spatial.distance import squareform
 
@@ -42,7 +41,7 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
                loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False,
                title=design_cols[0] if design_cols else None, title_fontsize="small")
     fig.suptitle(f"{name} · sample metrics", fontsize="large")  # legend below the panels: never over the title
-    save(fig, out / "metrics")
+    save(fig, stem_of(files["metrics"]))
     # 2. correlation heatmap with clustering
     dist = np.clip(1 - corr.to_numpy(), 0, None)
     np.fill_diagonal(dist, 0)
@@ -65,7 +64,7 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     ax.set_yticklabels(ordered.index, fontsize="x-small")
     fig.colorbar(im, cax=fig.add_subplot(grid[2, 1]), label="Pearson r (VST)")
     fig.suptitle(f"{name} · sample correlation, average-linkage clustering", fontsize="large")
-    save(fig, out / "correlation")
+    save(fig, stem_of(files["correlation"]))
     # 3. PCA, one panel per sample-sheet column
     cols = design_cols or ["all"]
     fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 4), squeeze=False)
@@ -86,7 +85,7 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
                   fontsize="small", frameon=False)
     fig.suptitle(f"{name} · PCA of the most variable genes (VST)", fontsize="large")
     fig.tight_layout()
-    save(fig, out / "pca")
+    save(fig, stem_of(files["pca"]))
     # 4. purity: marker shares per sample (left) and signature scores (right)
     share_cols = [c for c in purity.columns if c.startswith("share_")]
     score_cols = [c for c in purity.columns if c.startswith("score_")]
@@ -112,12 +111,13 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     fig.colorbar(im, ax=hax, fraction=0.05, label="signature score: mean log2(CPM + 1) of its markers")
     fig.suptitle(f"{name} · LSEC identity and purity panel", fontsize="large")
     fig.tight_layout()
-    save(fig, out / "purity")
+    save(fig, stem_of(files["purity"]))
 
 
-def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], thresholds: dict, out: Path,
-               name: str) -> None:
-    """cell_qc (distributions and thresholds), umap (4 panels), purity (clusters x signatures)."""
+def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], thresholds: dict,
+               files: dict[str, str], name: str) -> None:
+    """cell_qc (distributions and thresholds), umap (4 panels), purity (clusters x signatures)
+    (``files``: ``{kind: PNG path}``; the other formats beside it)."""
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     for ax, (col, thr, log) in zip(axes, [("total_counts", thresholds["min_counts"], True),
                                           ("n_genes", thresholds["min_genes"], True),
@@ -130,7 +130,7 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
         ax.legend(fontsize="small", frameon=False)
     fig.suptitle(f"{name} · per-cell QC ({int(cells['qc_pass'].sum())} of {len(cells)} cells pass)", fontsize="large")
     fig.tight_layout()
-    save(fig, out / "cell_qc")
+    save(fig, stem_of(files["cell_qc"]))
     panels = [("leiden", "Leiden cluster"), ("cluster_call", "marker call of cluster")]
     if "cell_type_label" in cells:
         panels.append(("cell_type_label", "annotated cell type"))
@@ -152,7 +152,7 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
         ax.axis("off")
     fig.suptitle(f"{name} · UMAP", fontsize="large")
     fig.tight_layout()
-    save(fig, out / "umap")
+    save(fig, stem_of(files["umap"]))
     M = calls[[f"mean_score_{s}" for s in signatures]].to_numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(signatures) + 3, 0.35 * len(calls) + 1.8))
     im = ax.imshow(M, cmap="magma", aspect="auto")
@@ -164,4 +164,4 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
     plt.colorbar(im, ax=ax, fraction=0.04, label="mean signature score")
     ax.set_title(f"{name} · marker signatures per cluster", fontsize="large")
     fig.tight_layout()
-    save(fig, out / "purity")
+    save(fig, stem_of(files["purity"]))

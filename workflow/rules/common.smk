@@ -38,12 +38,42 @@ SC_ENV = "../../envs/gpu.yaml" if GPU_SETTING is True else "../../envs/core.yaml
 DATASETS = LSEC.datasets
 
 
-PROVENANCE = {
-    "versions": f"{RESULTS}/provenance/versions.tsv",
-    "inputs": f"{RESULTS}/provenance/inputs.sha256.tsv",
-    "config": f"{RESULTS}/provenance/config.resolved.yaml",
+# --- where every output goes: each pattern is written here once; rules, targets, input functions and the
+# report layout all build their paths with out() (the output contract: docs/output.md)
+PATHS = {
+    "counts": "{dataset}/counts.h5ad",
+    "qc": "{dataset}/qc/",  # + samples.tsv, cells.tsv, verdict.json, <figure>.<ext> ...
+    "pseudobulk": "{dataset}/de/pseudobulk",  # + .h5ad, _samples.tsv
+    "de": "{dataset}/de/{unit}",  # + DE_OUTPUT_SUFFIXES; {unit} = <contrast> or <cell_type>/<contrast>
+    "enrichment": "{dataset}/enrichment/{unit}/{collection}",  # + .gsea.tsv, .ora.tsv
+    "unit_figures": "{dataset}/figures/{unit}.",  # + <kind>.<ext>, <collection>.<kind>.<ext>
+    "dataset_figures": "{dataset}/figures/",  # + paracrine_receivers.<ext>
+    "paracrine": "{dataset}/paracrine/{unit}",  # + .candidates.tsv, .pairs.tsv
+    "receivers": "{dataset}/paracrine/",  # + receivers.tsv, expression.tsv.gz
+    "provenance": "provenance/",
+    "report": "report.html",
 }
-REPORT = f"{RESULTS}/report.html"
+# the files of one DE unit (PATHS["de"] + suffix)
+DE_OUTPUT_SUFFIXES = {
+    "table": ".tsv",
+    "summary": ".summary.tsv",
+    "normalized": ".normalized_counts.tsv.gz",
+    "vst": ".vst.tsv.gz",
+}
+
+
+def out(key, suffix="", **values):
+    """The path of output ``key`` (PATHS) plus ``suffix``, under the results folder, with the wildcards
+    given in ``values`` filled in and the others left as {wildcards} for Snakemake."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), f"{RESULTS}/{PATHS[key]}{suffix}")
+
+
+PROVENANCE = {
+    "versions": out("provenance", "versions.tsv"),
+    "inputs": out("provenance", "inputs.sha256.tsv"),
+    "config": out("provenance", "config.resolved.yaml"),
+}
+REPORT = out("report")
 
 
 FIGURE_FORMATS = LSEC.config["figures"]["formats"]
@@ -88,8 +118,8 @@ def all_targets():
     """Every output the config asks for (see the output contract in README.md)."""
     targets = []
     for name in DATASETS:
-        targets.append(f"{RESULTS}/{name}/counts.h5ad")
-        targets.append(f"{RESULTS}/{name}/qc/verdict.json")
+        targets.append(out("counts", dataset=name))
+        targets.append(out("qc", "verdict.json", dataset=name))
         targets += de_targets(name)
         targets += paracrine_targets(name)
     if LSEC.config["report"]:
@@ -99,17 +129,17 @@ def all_targets():
 
 def de_targets(name):
     """DE tables and figures of a dataset, one set per unit."""
-    tables = expand(f"{RESULTS}/{name}/de/{{unit}}.tsv", unit=de_units(name))
+    tables = expand(out("de", ".tsv", dataset=name), unit=de_units(name))
     if DATASETS[name].spec["de"]["test"] == "lrt":
-        tables += [str(Path(RESULTS, name, "de", f, "design.lrt.tsv")) for f in fit_units(name)]
-    figures = expand(f"{RESULTS}/{name}/figures/{{unit}}.{{kind}}.png", unit=de_units(name), kind=FIGURE_KINDS["de"])
+        tables += [out("de", ".lrt.tsv", dataset=name, unit=f"{f}/design" if f else "design") for f in fit_units(name)]
+    figures = expand(out("unit_figures", "{kind}.png", dataset=name), unit=de_units(name), kind=FIGURE_KINDS["de"])
     enrichment = expand(
-        f"{RESULTS}/{name}/enrichment/{{unit}}/{{collection}}.gsea.tsv",
+        out("enrichment", ".gsea.tsv", dataset=name),
         unit=de_units(name),
         collection=list(collections(name)),
     )
     enrichment_figures = expand(
-        f"{RESULTS}/{name}/figures/{{unit}}.{{collection}}.gsea_dotplot.png",
+        out("unit_figures", "{collection}.gsea_dotplot.png", dataset=name),
         unit=de_units(name),
         collection=list(collections(name)),
     )
@@ -119,10 +149,10 @@ def de_targets(name):
 def paracrine_targets(name):
     """Paracrine tables and figures of a dataset."""
     units = paracrine_units(name)
-    targets = expand(f"{RESULTS}/{name}/paracrine/{{unit}}.candidates.tsv", unit=units)
-    targets += expand(f"{RESULTS}/{name}/figures/{{unit}}.paracrine_{{kind}}.png", unit=units, kind=["candidates", "pairs"])
+    targets = expand(out("paracrine", ".candidates.tsv", dataset=name), unit=units)
+    targets += expand(out("unit_figures", "{kind}.png", dataset=name), unit=units, kind=FIGURE_KINDS["paracrine"])
     if units and DATASETS[name].assay != "bulk":
-        targets.append(f"{RESULTS}/{name}/figures/paracrine_receivers.png")
+        targets += [out("dataset_figures", f"{kind}.png", dataset=name) for kind in FIGURE_KINDS["receivers"]]
     return targets
 
 
@@ -209,17 +239,17 @@ def ingest_inputs(wildcards):
 
 def pseudobulk_inputs(wildcards):
     """Counts, plus the per-cell QC table when failing cells are left out."""
-    inputs = {"counts": f"{RESULTS}/{wildcards.dataset}/counts.h5ad"}
+    inputs = {"counts": out("counts", dataset=wildcards.dataset)}
     if DATASETS[wildcards.dataset].spec["qc"]["filter_cells"]:
-        inputs["cells_qc"] = f"{RESULTS}/{wildcards.dataset}/qc/cells.tsv"
+        inputs["cells_qc"] = out("qc", "cells.tsv", dataset=wildcards.dataset)
     return inputs
 
 
 def de_counts(wildcards):
     """Counts a DE job reads: the dataset's counts, or its pseudobulk."""
     if DATASETS[wildcards.dataset].assay == "bulk":
-        return f"{RESULTS}/{wildcards.dataset}/counts.h5ad"
-    return f"{RESULTS}/{wildcards.dataset}/de/pseudobulk.h5ad"
+        return out("counts", dataset=wildcards.dataset)
+    return out("pseudobulk", ".h5ad", dataset=wildcards.dataset)
 
 
 def paracrine_receiver_inputs(wildcards):
@@ -232,48 +262,34 @@ def paracrine_inputs(wildcards):
     """DE table, normalised counts, annotation, and the receivers' expression (tables or cell types)."""
     ds = DATASETS[wildcards.dataset]
     par = ds.spec["paracrine"]
-    base = f"{RESULTS}/{wildcards.dataset}/de/{wildcards.unit}"
     inputs = {
-        "table": f"{base}.tsv",
-        "normalized": f"{base}.normalized_counts.tsv.gz",
+        "table": out("de", DE_OUTPUT_SUFFIXES["table"], dataset=wildcards.dataset, unit=wildcards.unit),
+        "normalized": out("de", DE_OUTPUT_SUFFIXES["normalized"], dataset=wildcards.dataset, unit=wildcards.unit),
         "factors": par["factors"],
         "pairs": par["pairs"],
     }
     if ds.assay == "bulk":
         inputs["receivers"] = list(par["receivers"].values())
     else:
-        inputs["expression"] = f"{RESULTS}/{wildcards.dataset}/paracrine/expression.tsv.gz"
+        inputs["expression"] = out("receivers", "expression.tsv.gz", dataset=wildcards.dataset)
     return inputs
 
 
 # --- output names ---------------------------------------------------------------------------------
 
 
-DE_OUTPUT_SUFFIXES = {
-    "table": ".tsv",
-    "summary": ".summary.tsv",
-    "normalized": ".normalized_counts.tsv.gz",
-    "vst": ".vst.tsv.gz",
-}
-
-
-def _fit_prefix(name):
-    cell = "" if DATASETS[name].assay == "bulk" else "{cell_type}/"
-    return f"{RESULTS}/{{dataset}}/de/{cell}"
-
-
 def de_fit_outputs(name):
     """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
     (``<kind>_<i>``, i = the contrast's position in the config), and the LRT's table and summary."""
-    prefix = _fit_prefix(name)
+    cell = "" if DATASETS[name].assay == "bulk" else "{cell_type}/"
     outs = {
-        f"{kind}_{i}": f"{prefix}{contrast}{suffix}"
+        f"{kind}_{i}": out("de", suffix, unit=f"{cell}{contrast}")
         for i, contrast in enumerate(DATASETS[name].contrasts)
         for kind, suffix in DE_OUTPUT_SUFFIXES.items()
     }
     if DATASETS[name].spec["de"]["test"] == "lrt":
-        outs["lrt_table"] = f"{prefix}design.lrt.tsv"
-        outs["lrt_summary"] = f"{prefix}design.lrt.summary.tsv"
+        outs["lrt_table"] = out("de", ".lrt.tsv", unit=f"{cell}design")
+        outs["lrt_summary"] = out("de", ".lrt.summary.tsv", unit=f"{cell}design")
     return outs
 
 
@@ -296,18 +312,17 @@ def collections(name):
 def enrichment_outputs(name):
     """Named outputs of one enrichment job (a DE unit): ``gsea_<i>`` and ``ora_<i>`` of every collection
     (i = the collection's position in collections())."""
-    base = f"{RESULTS}/{{dataset}}/enrichment/{{unit}}/"
     outs = {}
     for i, c in enumerate(collections(name)):
-        outs[f"gsea_{i}"] = f"{base}{c}.gsea.tsv"
-        outs[f"ora_{i}"] = f"{base}{c}.ora.tsv"
+        outs[f"gsea_{i}"] = out("enrichment", ".gsea.tsv", collection=c)
+        outs[f"ora_{i}"] = out("enrichment", ".ora.tsv", collection=c)
     return outs
 
 
 def unit_figure_outputs(name):
     """Named outputs of one DE unit's figure job: ``<kind>_<ext>`` of the DE figures and
     ``<kind>_<ext>_<i>`` of collection i's enrichment figures."""
-    prefix = f"{RESULTS}/{{dataset}}/figures/{{unit}}."
+    prefix = out("unit_figures")
     outs = figure_files(prefix, FIGURE_KINDS["de"], "DE")
     for i, c in enumerate(collections(name)):
         enrichment = figure_files(f"{prefix}{c}.", FIGURE_KINDS["enrichment"], "Enrichment")

@@ -7,8 +7,8 @@ rule pseudobulk:
     input:
         unpack(pseudobulk_inputs),
     output:
-        h5ad=f"{RESULTS}/{{dataset}}/de/pseudobulk.h5ad",
-        table=f"{RESULTS}/{{dataset}}/de/pseudobulk_samples.tsv",
+        h5ad=out("pseudobulk", ".h5ad"),
+        table=out("pseudobulk", "_samples.tsv"),
     log:
         "logs/pseudobulk/{dataset}.log",
     benchmark:

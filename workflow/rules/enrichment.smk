@@ -7,7 +7,7 @@ for _name in DATASETS:
         name:
             dataset_rule_name("enrichment", _name)
         input:
-            table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
+            table=out("de", DE_OUTPUT_SUFFIXES["table"]),
             gmt=list(collections(_name).values()),
         output:
             **enrichment_outputs(_name),

@@ -9,8 +9,8 @@ for _name in DATASETS:
         name:
             dataset_rule_name("figures", _name)
         input:
-            table=f"{RESULTS}/{{dataset}}/de/{{unit}}.tsv",
-            vst=f"{RESULTS}/{{dataset}}/de/{{unit}}.vst.tsv.gz",
+            table=out("de", DE_OUTPUT_SUFFIXES["table"]),
+            vst=out("de", DE_OUTPUT_SUFFIXES["vst"]),
             counts=de_counts,
             gsea=[enrichment_outputs(_name)[f"gsea_{i}"] for i in range(len(collections(_name)))],
         output:

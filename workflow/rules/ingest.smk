@@ -3,7 +3,7 @@ rule ingest:
     input:
         unpack(ingest_inputs),
     output:
-        f"{RESULTS}/{{dataset}}/counts.h5ad",
+        out("counts"),
     log:
         "logs/ingest/{dataset}.log",
     benchmark:

@@ -8,9 +8,9 @@ rule paracrine_receivers:
     input:
         unpack(paracrine_receiver_inputs),
     output:
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/", FIGURE_KINDS["receivers"], "Paracrine"),
-        scores=f"{RESULTS}/{{dataset}}/paracrine/receivers.tsv",
-        expression=f"{RESULTS}/{{dataset}}/paracrine/expression.tsv.gz",
+        **figure_files(out("dataset_figures"), FIGURE_KINDS["receivers"], "Paracrine"),
+        scores=out("receivers", "receivers.tsv"),
+        expression=out("receivers", "expression.tsv.gz"),
     log:
         "logs/paracrine_receivers/{dataset}.log",
     benchmark:
@@ -26,7 +26,6 @@ rule paracrine_receivers:
     params:
         dataset=rule_params("paracrine_receivers"),
         seed=LSEC.config["compute"]["seed"],
-        stem=lambda wc: f"{RESULTS}/{wc.dataset}/figures/paracrine_receivers",
     script:
         "../scripts/paracrine_receivers.py"
 
@@ -36,9 +35,9 @@ rule paracrine:
     input:
         unpack(paracrine_inputs),
     output:
-        **figure_files(f"{RESULTS}/{{dataset}}/figures/{{unit}}.", FIGURE_KINDS["paracrine"], "Paracrine"),
-        candidates=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.candidates.tsv",
-        pairs=f"{RESULTS}/{{dataset}}/paracrine/{{unit}}.pairs.tsv",
+        **figure_files(out("unit_figures"), FIGURE_KINDS["paracrine"], "Paracrine"),
+        candidates=out("paracrine", ".candidates.tsv"),
+        pairs=out("paracrine", ".pairs.tsv"),
     log:
         "logs/paracrine/{dataset}/{unit}.log",
     benchmark:

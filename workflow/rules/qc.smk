@@ -5,15 +5,15 @@
 rule qc_bulk:
     """Bulk QC: metrics, VST correlation and PCA, outliers, purity panel."""
     input:
-        counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
+        counts=out("counts"),
         markers=lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"],
     output:
-        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_bulk"], "QC"),
-        samples=f"{RESULTS}/{{dataset}}/qc/samples.tsv",
-        correlation=f"{RESULTS}/{{dataset}}/qc/correlation.tsv",
-        pca=f"{RESULTS}/{{dataset}}/qc/pca.tsv",
-        purity=f"{RESULTS}/{{dataset}}/qc/purity.tsv",
-        verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
+        **figure_files(out("qc"), FIGURE_KINDS["qc_bulk"], "QC"),
+        samples=out("qc", "samples.tsv"),
+        correlation=out("qc", "correlation.tsv"),
+        pca=out("qc", "pca.tsv"),
+        purity=out("qc", "purity.tsv"),
+        verdict=out("qc", "verdict.json"),
     log:
         "logs/qc_bulk/{dataset}.log",
     benchmark:
@@ -28,7 +28,7 @@ rule qc_bulk:
         runtime=lambda wc, attempt: 30 * attempt,
     params:
         dataset=rule_params("qc_bulk"),
-        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
+        figure_kinds=FIGURE_KINDS["qc_bulk"],
     script:
         "../scripts/qc_bulk.py"
 
@@ -36,13 +36,13 @@ rule qc_bulk:
 rule qc_single_cell:
     """Single-cell QC: per-cell metrics, doublets, clusters, LSEC identity."""
     input:
-        counts=f"{RESULTS}/{{dataset}}/counts.h5ad",
+        counts=out("counts"),
         markers=lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"],
     output:
-        **figure_files(f"{RESULTS}/{{dataset}}/qc/", FIGURE_KINDS["qc_single_cell"], "QC", caption_of=SC_QC_CAPTIONS),
-        cells=f"{RESULTS}/{{dataset}}/qc/cells.tsv",
-        clusters=f"{RESULTS}/{{dataset}}/qc/clusters.tsv",
-        verdict=f"{RESULTS}/{{dataset}}/qc/verdict.json",
+        **figure_files(out("qc"), FIGURE_KINDS["qc_single_cell"], "QC", caption_of=SC_QC_CAPTIONS),
+        cells=out("qc", "cells.tsv"),
+        clusters=out("qc", "clusters.tsv"),
+        verdict=out("qc", "verdict.json"),
     log:
         "logs/qc_single_cell/{dataset}.log",
     benchmark:
@@ -58,7 +58,7 @@ rule qc_single_cell:
         gpu=GPU_REQUEST,
     params:
         dataset=rule_params("qc_single_cell"),
-        outdir=lambda wc: f"{RESULTS}/{wc.dataset}/qc",
+        figure_kinds=FIGURE_KINDS["qc_single_cell"],
         seed=LSEC.config["compute"]["seed"],
         gpu=GPU_SETTING,
     script:

@@ -3,7 +3,7 @@ rule provenance:
     input:
         inputs=lambda wc: sorted({f[2] for n, d in DATASETS.items() for f in dataset_input_files(n, d)}),
         # after every dataset's ingest succeeded: a run stopped by bad input leaves no provenance behind
-        ingested=expand(f"{RESULTS}/{{dataset}}/counts.h5ad", dataset=list(DATASETS)),
+        ingested=expand(out("counts"), dataset=list(DATASETS)),
     output:
         **PROVENANCE,
     log:

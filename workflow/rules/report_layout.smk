@@ -24,7 +24,6 @@ def report_manifest():
 
     manifest = {}
     for name, ds in DATASETS.items():
-        base = f"{RESULTS}/{name}"
         bulk = ds.assay == "bulk"
         qc_kinds = FIGURE_KINDS["qc_bulk"] if bulk else FIGURE_KINDS["qc_single_cell"]
         entry = {
@@ -32,17 +31,17 @@ def report_manifest():
             "species": ds.spec["species"],
             "description": ds.spec.get("description", ""),
             "qc": {
-                "verdict": f"{base}/qc/verdict.json",
-                "table": f"{base}/qc/{'samples' if bulk else 'clusters'}.tsv",
-                "figures": figs(f"{base}/qc/", qc_kinds, f"{name} QC", None if bulk else SC_QC_CAPTIONS),
+                "verdict": out("qc", "verdict.json", dataset=name),
+                "table": out("qc", "samples.tsv" if bulk else "clusters.tsv", dataset=name),
+                "figures": figs(out("qc", dataset=name), qc_kinds, f"{name} QC", None if bulk else SC_QC_CAPTIONS),
             },
             "units": [],
         }
         paracrine = set(paracrine_units(name))
         if paracrine and not bulk:
             entry["receivers"] = {
-                "table": f"{base}/paracrine/receivers.tsv",
-                "figures": figs(f"{base}/figures/", FIGURE_KINDS["receivers"], name),
+                "table": out("receivers", "receivers.tsv", dataset=name),
+                "figures": figs(out("dataset_figures", dataset=name), FIGURE_KINDS["receivers"], name),
             }
         for unit in de_units(name):
             title = _unit_title(ds, unit)
@@ -50,24 +49,28 @@ def report_manifest():
                 "unit": unit,
                 "title": title,
                 "anchor": re.sub(r"[^A-Za-z0-9_]+", "-", f"{name}-{unit}"),
-                "de_table": f"{base}/de/{unit}.tsv",
-                "de_summary": f"{base}/de/{unit}.summary.tsv",
-                "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["de"], title),
+                "de_table": out("de", DE_OUTPUT_SUFFIXES["table"], dataset=name, unit=unit),
+                "de_summary": out("de", DE_OUTPUT_SUFFIXES["summary"], dataset=name, unit=unit),
+                "figures": figs(out("unit_figures", dataset=name, unit=unit), FIGURE_KINDS["de"], title),
                 "enrichment": [
                     {
                         "collection": c,
-                        "gsea": f"{base}/enrichment/{unit}/{c}.gsea.tsv",
-                        "ora": f"{base}/enrichment/{unit}/{c}.ora.tsv",
-                        "figures": figs(f"{base}/figures/{unit}.{c}.", FIGURE_KINDS["enrichment"], f"{title} · {c}"),
+                        "gsea": out("enrichment", ".gsea.tsv", dataset=name, unit=unit, collection=c),
+                        "ora": out("enrichment", ".ora.tsv", dataset=name, unit=unit, collection=c),
+                        "figures": figs(
+                            out("unit_figures", f"{c}.", dataset=name, unit=unit),
+                            FIGURE_KINDS["enrichment"],
+                            f"{title} · {c}",
+                        ),
                     }
-                    for c in ds.spec["enrichment"]["files"]
+                    for c in collections(name)
                 ],
             }
             if unit in paracrine:
                 u["paracrine"] = {
-                    "candidates": f"{base}/paracrine/{unit}.candidates.tsv",
-                    "pairs": f"{base}/paracrine/{unit}.pairs.tsv",
-                    "figures": figs(f"{base}/figures/{unit}.", FIGURE_KINDS["paracrine"], title),
+                    "candidates": out("paracrine", ".candidates.tsv", dataset=name, unit=unit),
+                    "pairs": out("paracrine", ".pairs.tsv", dataset=name, unit=unit),
+                    "figures": figs(out("unit_figures", dataset=name, unit=unit), FIGURE_KINDS["paracrine"], title),
                 }
             entry["units"].append(u)
         manifest[name] = entry

@@ -2,6 +2,7 @@ import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).pa
 from lsecflow.paracrine import run_paracrine_receivers
 from lsecflow.snake import run
 
-run(snakemake, run_paracrine_receivers, snakemake.input.counts, snakemake.params.dataset, snakemake.output.scores,
-    snakemake.output.expression, snakemake.params.stem, cells_qc=snakemake.input.get("cells_qc"),
+out = snakemake.output
+run(snakemake, run_paracrine_receivers, snakemake.input.counts, snakemake.params.dataset, out.scores,
+    out.expression, out.paracrine_receivers_png, cells_qc=snakemake.input.get("cells_qc"),
     seed=snakemake.params.seed)

@@ -2,5 +2,7 @@ import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).pa
 from lsecflow.qc import run_qc_bulk
 from lsecflow.snake import run
 
-run(snakemake, run_qc_bulk, snakemake.input.counts, snakemake.params.dataset, snakemake.input.markers,
-    snakemake.params.outdir)
+out, par = snakemake.output, snakemake.params
+run(snakemake, run_qc_bulk, snakemake.input.counts, par.dataset, snakemake.input.markers,
+    {k: out[k] for k in ("samples", "correlation", "pca", "purity", "verdict")},
+    {k: out[f"{k}_png"] for k in par.figure_kinds})
