@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from . import plots
 from .calls import call_direction
 from .deseq2 import add_lrt, quiet_inmoose
 from .errors import InputDataError
@@ -243,39 +242,6 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     for df in (normalized, vst):
         df.index.name = "gene_id"
     return normalized, vst
-
-
-def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, params: dict, title: str,
-                    files: dict[str, str]) -> None:
-    """Volcano, MA plot and top-gene heatmap of one contrast.
-
-    Parameters
-    ----------
-    res
-        The contrast's results table (empty: the unit was skipped; placeholders are drawn).
-    vst_df, groups
-        VST matrix and each sample's level (:func:`lsecflow.plots.vst_and_groups`).
-    params
-        Dataset params with the ``de`` and ``figures`` sections (after :func:`lsecflow.plots.configure`).
-    title
-        Figure title.
-    files
-        ``{kind: PNG path}`` for kinds volcano, ma, heatmap (other formats beside it).
-    """
-    stems = {kind: plots.stem_of(path) for kind, path in files.items()}
-    if res.empty:
-        plots.save_placeholders("No DE table: this unit was skipped (see its .summary.tsv).", title, stems.values())
-        return
-    figs, de_opts = params["spec"]["figures"], params["spec"]["de"]
-    goi = figs["genes_of_interest"]
-    vol, hm = figs["volcano"], figs["heatmap"]
-    plots.save(plots.volcano(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, n_top=vol["label_top"],
-                             title=title, figsize=(vol["width"], vol["height"]), y=vol["y"], xlim=vol["xlim"],
-                             ylim=vol["ylim"]), stems["volcano"])
-    plots.save(plots.ma_plot(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, title=title,
-                             figsize=(figs["ma"]["width"], figs["ma"]["height"])), stems["ma"])
-    plots.save(plots.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
-                                      width=hm["width"], height=hm["height"]), stems["heatmap"])
 
 
 def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:

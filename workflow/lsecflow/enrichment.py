@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control, hypergeom
 
-from . import plots
 from .calls import call_direction
 from .files import write_tsv_atomic
 from .genesets import read_gmt
@@ -34,8 +33,6 @@ log = logging.getLogger(__name__)
 GSEA_COLUMNS = ["set", "size", "set_size", "ES", "NES", "pval", "padj", "log2err", "fdr_gseapy",
                 "leading_edge_size", "leading_edge"]
 METHODS = ("multilevel", "permutation")
-#: The figures drawn of every collection's GSEA table.
-ENRICHMENT_FIGURES = ("gsea_dotplot", "running_scores", "leading_edge")
 
 
 def ranking_from_de(table: pd.DataFrame, column: str = "stat") -> pd.Series:
@@ -205,50 +202,6 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
                  *(int(((ora_res["direction"] == d) & (ora_res["padj"] < 0.05)).sum()) for d in ("up", "down")))
         write_tsv_atomic(res, files["gsea"])
         write_tsv_atomic(ora_res, files["ora"])
-
-
-def draw_enrichment_figures(res: pd.DataFrame, de_df: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series,
-                            sets: dict[str, list[str]], figs: dict, title: str, files: dict[str, str]) -> None:
-    """Dot plot, running scores and leading-edge heatmap of one collection's GSEA table.
-
-    Parameters
-    ----------
-    res
-        The collection's GSEA table (:func:`gsea`).
-    de_df
-        The DE unit's results table (ranking, symbols).
-    vst_df, groups
-        VST matrix and each sample's level (:func:`lsecflow.plots.vst_and_groups`).
-    sets
-        The collection's gene sets.
-    figs
-        The dataset's resolved ``figures:`` section (after :func:`lsecflow.plots.configure`).
-    title
-        Figure title.
-    files
-        ``{kind: PNG path}`` for kinds gsea_dotplot, running_scores, leading_edge (other formats beside it).
-    """
-    stems = {kind: plots.stem_of(path) for kind, path in files.items()}
-    ranking = ranking_from_de(de_df)
-    if res.empty:
-        msg = (f"No gene set of this collection has between its size limits of genes among the "
-               f"{len(ranking)} ranked genes, so none was tested.")
-        plots.save_placeholders(msg, title, stems.values())
-        return
-    dot = figs["pathway_dotplot"]
-    plots.save(plots.gsea_dotplot(res, n=dot["n_top"], title=title, sets=dot["sets"], width=dot["width"],
-                                  height=dot["height"]), stems["gsea_dotplot"])
-    plots.save(plots.running_score_panels(ranking, sets, res, n=figs["running_scores"]["n_top"], title=title),
-               stems["running_scores"])
-    symbol_to_id = dict(zip(de_df["symbol"].astype(str), de_df["gene_id"].astype(str)))
-    genes: list[str] = []
-    for edge in res.nsmallest(3, ["padj", "pval"])["leading_edge"].fillna(""):
-        genes += [g for g in str(edge).split(",") if g and g in symbol_to_id and g not in genes]
-    genes = genes[:40]
-    ids = [symbol_to_id[g] for g in genes if symbol_to_id[g] in vst_df.index]
-    labels = [g for g in genes if symbol_to_id[g] in vst_df.index]
-    plots.save(plots.expression_heatmap(vst_df, ids, labels, groups, title=f"{title}: leading edge of the top sets"),
-               stems["leading_edge"])
 
 
 def read_gsea_table(path: str) -> pd.DataFrame:

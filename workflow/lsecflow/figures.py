@@ -12,11 +12,87 @@ import logging
 import pandas as pd
 
 from . import plots
-from .de import draw_de_figures
-from .enrichment import draw_enrichment_figures, read_gsea_table
+from .enrichment import ranking_from_de, read_gsea_table
 from .genesets import read_gmt
 
 log = logging.getLogger(__name__)
+
+
+def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, params: dict, title: str,
+                    files: dict[str, str]) -> None:
+    """Volcano, MA plot and top-gene heatmap of one contrast.
+
+    Parameters
+    ----------
+    res
+        The contrast's results table (empty: the unit was skipped; placeholders are drawn).
+    vst_df, groups
+        VST matrix and each sample's level (:func:`lsecflow.plots.vst_and_groups`).
+    params
+        Dataset params with the ``de`` and ``figures`` sections (after :func:`lsecflow.plots.configure`).
+    title
+        Figure title.
+    files
+        ``{kind: PNG path}`` for kinds volcano, ma, heatmap (other formats beside it).
+    """
+    stems = {kind: plots.stem_of(path) for kind, path in files.items()}
+    if res.empty:
+        plots.save_placeholders("No DE table: this unit was skipped (see its .summary.tsv).", title, stems.values())
+        return
+    figs, de_opts = params["spec"]["figures"], params["spec"]["de"]
+    goi = figs["genes_of_interest"]
+    vol, hm = figs["volcano"], figs["heatmap"]
+    plots.save(plots.volcano(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, n_top=vol["label_top"],
+                             title=title, figsize=(vol["width"], vol["height"]), y=vol["y"], xlim=vol["xlim"],
+                             ylim=vol["ylim"]), stems["volcano"])
+    plots.save(plots.ma_plot(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, title=title,
+                             figsize=(figs["ma"]["width"], figs["ma"]["height"])), stems["ma"])
+    plots.save(plots.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
+                                      width=hm["width"], height=hm["height"]), stems["heatmap"])
+
+
+def draw_enrichment_figures(res: pd.DataFrame, de_df: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series,
+                            sets: dict[str, list[str]], figs: dict, title: str, files: dict[str, str]) -> None:
+    """Dot plot, running scores and leading-edge heatmap of one collection's GSEA table.
+
+    Parameters
+    ----------
+    res
+        The collection's GSEA table (:func:`gsea`).
+    de_df
+        The DE unit's results table (ranking, symbols).
+    vst_df, groups
+        VST matrix and each sample's level (:func:`lsecflow.plots.vst_and_groups`).
+    sets
+        The collection's gene sets.
+    figs
+        The dataset's resolved ``figures:`` section (after :func:`lsecflow.plots.configure`).
+    title
+        Figure title.
+    files
+        ``{kind: PNG path}`` for kinds gsea_dotplot, running_scores, leading_edge (other formats beside it).
+    """
+    stems = {kind: plots.stem_of(path) for kind, path in files.items()}
+    ranking = ranking_from_de(de_df)
+    if res.empty:
+        msg = (f"No gene set of this collection has between its size limits of genes among the "
+               f"{len(ranking)} ranked genes, so none was tested.")
+        plots.save_placeholders(msg, title, stems.values())
+        return
+    dot = figs["pathway_dotplot"]
+    plots.save(plots.gsea_dotplot(res, n=dot["n_top"], title=title, sets=dot["sets"], width=dot["width"],
+                                  height=dot["height"]), stems["gsea_dotplot"])
+    plots.save(plots.running_score_panels(ranking, sets, res, n=figs["running_scores"]["n_top"], title=title),
+               stems["running_scores"])
+    symbol_to_id = dict(zip(de_df["symbol"].astype(str), de_df["gene_id"].astype(str)))
+    genes: list[str] = []
+    for edge in res.nsmallest(3, ["padj", "pval"])["leading_edge"].fillna(""):
+        genes += [g for g in str(edge).split(",") if g and g in symbol_to_id and g not in genes]
+    genes = genes[:40]
+    ids = [symbol_to_id[g] for g in genes if symbol_to_id[g] in vst_df.index]
+    labels = [g for g in genes if symbol_to_id[g] in vst_df.index]
+    plots.save(plots.expression_heatmap(vst_df, ids, labels, groups, title=f"{title}: leading edge of the top sets"),
+               stems["leading_edge"])
 
 
 def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], params: dict, contrast_name: str,

@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 
 from .calls import call_direction
 from .files import atomic_path
+from .pdf_fonts import share_pdf_font_subsets
 
 UP, DOWN, NS, FOCUS = "#b2182b", "#2166ac", "#bdbdbd", "#1b7837"
 FORMATS: list[str] = ["png", "svg"]
@@ -53,6 +54,7 @@ def configure(figures: dict | None) -> dict:
     global UP, DOWN, NS, FOCUS, FORMATS, DPI
     figures = figures or {}
     matplotlib.rcParams.update(STYLE)
+    share_pdf_font_subsets()  # one font subset per job, not per PDF
     if "font_size" in figures:
         matplotlib.rcParams["font.size"] = figures["font_size"]
     if "font_family" in figures:

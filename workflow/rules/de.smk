@@ -13,6 +13,7 @@ rule pseudobulk:
         "logs/pseudobulk/{dataset}.log",
     benchmark:
         "benchmarks/pseudobulk/{dataset}.tsv"
+    priority: 3  # heads the longest chain (single-cell QC -> pseudobulk -> DE per cell type)
     conda:
         SC_ENV
     threads: 1
@@ -49,6 +50,8 @@ for _name in DATASETS:
             de_fit_log(_name).replace("logs/", "benchmarks/", 1).replace(".log", ".tsv")
         wildcard_constraints:
             dataset=re.escape(_name),
+        # start the long chains (DE -> enrichment -> figures) first; figures fill the cores at the end
+        priority: 2
         conda:
             "../../envs/core.yaml"
         threads: 1  # the DESeq2 port is vectorised, single-threaded

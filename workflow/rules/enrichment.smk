@@ -17,6 +17,7 @@ for _name in DATASETS:
             "benchmarks/enrichment/{dataset}/{unit}.tsv"
         wildcard_constraints:
             dataset=re.escape(_name),
+        priority: 1
         conda:
             "../../envs/enrichment.yaml"
         threads: 1  # gseapy's multilevel GSEA runs on one core (threads change nothing, measured)

@@ -49,6 +49,7 @@ rule qc_single_cell:
         "benchmarks/qc_single_cell/{dataset}.tsv"
     wildcard_constraints:
         dataset=SC_DATASETS,
+    priority: 3  # heads the longest chain (single-cell QC -> pseudobulk -> DE per cell type)
     conda:
         SC_ENV
     threads: 1
