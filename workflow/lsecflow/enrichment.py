@@ -22,7 +22,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, hypergeom
 
 from .calls import call_direction
 from .files import write_tsv_atomic
@@ -94,6 +93,7 @@ def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max
         by padj, pval, -abs(NES), set.
     """
     import gseapy as gp
+    from scipy.stats import false_discovery_control  # heavy (0.5 s): not for jobs that only read GSEA tables
 
     if method not in METHODS:
         raise ValueError(f"GSEA method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -140,6 +140,8 @@ def ora(genes, universe, sets: dict[str, list[str]], min_size: int = 15, max_siz
     universe), ``expected``, ``fold_enrichment``, ``pval``, ``padj`` (BH)
     and the overlapping ``genes``.
     """
+    from scipy.stats import false_discovery_control, hypergeom  # heavy (0.5 s): see gsea()
+
     uni = set(universe)
     hits = set(genes) & uni
     kept = filter_sets(sets, uni, min_size, max_size)
