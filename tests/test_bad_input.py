@@ -201,7 +201,7 @@ def test_unsafe_contrast_name(tmp_path, tiny):
 
 def test_config_key_of_wrong_type(tmp_path, tiny):
     spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
-    spec["de"]["min_count"] = "ten"
+    spec.setdefault("de", {})["min_count"] = "ten"
     expect_failure(tmp_path, spec, "key 'de.min_count'", "'ten' is not of type 'integer'")
 
 

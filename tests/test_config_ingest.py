@@ -144,7 +144,7 @@ def test_de_test_and_options_checked_before_any_job(tmp_path, de, error):
     sheet["batch"] = ["a", "b"] * 10
     sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "s.tsv", design="~ batch + Group")
-    spec["de"] = {**spec["de"], **de}
+    spec["de"] = {**spec.get("de", {}), **de}
     if error is None:
         assert load({"d": spec}).datasets["d"].spec["de"]["reduced"] == "~ batch"
     else:
@@ -157,7 +157,7 @@ def test_shrinkage_refused_for_interaction_designs(tmp_path):
     sheet["batch"] = ["a", "b"] * 10
     sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "s.tsv", design="~ batch + Group + batch:Group")
-    spec["de"] = {**spec["de"], "shrink": "normal"}
+    spec["de"] = {**spec.get("de", {}), "shrink": "normal"}
     with pytest.raises(ConfigError, match="key 'de.shrink': LFC shrinkage is not available for a design with "
                                           "interaction terms \\(batch:Group"):
         load({"d": spec})

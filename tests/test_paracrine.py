@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, REPO, TMS_H5AD, dlpc_dataset, tms_dataset
 from lsecflow import paracrine
-from lsecflow.config import load_dataset
+from lsecflow.config import load_config, load_dataset
 from lsecflow.errors import ConfigError, InputDataError
 from lsecflow.synthetic import spike_counts
 
@@ -128,7 +128,7 @@ def _dlpc_de(counts: pd.DataFrame, contrast: str) -> pd.DataFrame:
     from lsecflow import annotation
     from lsecflow.de import contrast_results, fit_model
 
-    spec = dlpc_dataset(DLPC_COUNTS)
+    spec = load_config({"datasets": {"dlpc_liver": dlpc_dataset(DLPC_COUNTS)}}, roots=[REPO]).datasets["dlpc_liver"].spec
     sheet = pd.read_csv(REPO / "config/samples/dlpc_liver.tsv", sep="\t", dtype=str).set_index("sample")
     c = spec["contrasts"][contrast]
     ids = pd.Series(counts.index.str.split(".").str[0], index=counts.index)
