@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# config/config.yaml is the default. A config that lists datasets (--configfile, or a module's
+# `config:`) replaces it instead of being merged into it, so only the datasets it lists run; a
+# config without `datasets:` (e.g. --config report=false) still extends the default.
+if "datasets" not in config:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -57,7 +57,7 @@ def test_small_config_runs_through_sbatch(slurm, tmp_path, dlpc_small, monkeypat
     spec = yaml.safe_load(cfg.read_text())
     dlpc, tms = spec["datasets"]["dlpc_liver"], spec["datasets"]["tms_liver"]
     dlpc["contrasts"] = {"disease_vs_chow": dlpc["contrasts"]["disease_vs_chow"]}
-    tms["pseudobulk"] = {**tms["pseudobulk"], "cell_types": [tms["single_cell"]["lsec_label"], "hepatocyte"]}
+    tms["pseudobulk"] = {**tms["pseudobulk"], "cell_types": ["endothelial cell of hepatic sinusoid", "hepatocyte"]}
     cfg.write_text(yaml.safe_dump(spec, sort_keys=False))
     proc = run_snakemake(tmp_path, cfg, "--profile", str(SLURM / "profile"), "--jobs", "4",
                          wrapper=["timeout", "-k", "15", "1500"], timeout=1600)

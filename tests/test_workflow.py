@@ -241,3 +241,23 @@ def test_dry_run_plans_full_dag(configfile, tmp_path):
     assert out.count("rule de_dlpc_liver:") == 1 and out.count("rule de_tms_liver:") == 5
     for rule in ("enrichment", "figures"):
         assert out.count(f"rule {rule}_dlpc_liver:") == 3 and out.count(f"rule {rule}_tms_liver:") == 5
+
+
+def test_a_users_config_replaces_the_default(tmp_path):
+    """Run from the repository (where config/config.yaml, the default, lists both shipped datasets): a config
+    given with --configfile that lists one dataset plans that dataset alone; one without `datasets:` extends
+    the default (both datasets)."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"results": str(tmp_path / "results"),
+                                    "datasets": {"dlpc_liver": "config/datasets/dlpc_liver.yaml"}}))
+    proc = snakemake_cli("--configfile", str(mine), "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "rule de_dlpc_liver:" in out and "tms_liver" not in out, out[-3000:]
+    assert "extended by additional config" not in out
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "report": False}))
+    proc = snakemake_cli("--configfile", str(partial), "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "rule de_dlpc_liver:" in out and "rule de_tms_liver:" in out and "rule report:" not in out
