@@ -299,3 +299,40 @@ def test_figures_formats_without_png(tmp_path, tiny):
     assert proc.returncode != 0
     assert "key 'figures.formats': must include png" in proc.stdout + proc.stderr
     assert files_under(tmp_path / "results") == []
+
+
+# --- design values that would silently make wrong groups (each was exit 0 with fewer reference samples) ---
+@pytest.mark.parametrize("edit, needles", [
+    # a trailing space: 'Chow ' would be a level of its own
+    (lambda s: s.replace("Chow", "Chow ", 1), ["column 'Group'", "'Chow '", "leading/trailing whitespace"]),
+    # a case variant: 'chow' next to 'Chow'
+    (lambda s: s.replace("Chow", "chow", 1), ["column 'Group'", "differ only in case", "'Chow'", "'chow'"]),
+    # NA written by R or a spreadsheet
+    (lambda s: s.replace("Chow", "NA", 1), ["column 'Group'", "empty or missing", "'NA'"]),
+])
+def test_design_values_that_would_split_a_group(tmp_path, tiny, edit, needles):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(edit(DLPC_SHEET.read_text()))
+    first = next(line.split("\t")[0] for line in DLPC_SHEET.read_text().splitlines() if "\tChow" in line)
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), sheet), *needles, first)
+
+
+def test_duplicate_key_in_a_dataset_file(tmp_path, tiny):
+    # a second `contrasts:` block would silently replace the first
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
+    text = yaml.safe_dump(spec, sort_keys=False)
+    text += "contrasts:\n  only_this: {variable: Group, target: Disease, reference: Chow}\n"
+    (tmp_path / "d.yaml").write_text(text)
+    cfg = write_config(tmp_path, {"dlpc_liver": str(tmp_path / "d.yaml")})
+    with pytest.raises(LsecflowError, match=r"d\.yaml: key 'contrasts' appears twice \(lines \d+ and \d+\)"):
+        load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg))
+
+
+def test_duplicate_key_in_the_config_file(tmp_path, tiny):
+    # Snakemake's own YAML reader keeps the last `report:`; lsecflow reads the file again and refuses it
+    cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))})
+    cfg.write_text(cfg.read_text() + "report: false\nreport: true\n")
+    proc = run_snakemake(tmp_path, cfg, "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "key 'report' appears twice" in out and "config.yaml" in out, out[-2000:]
+    assert "Traceback" not in out and files_under(tmp_path / "results") == []

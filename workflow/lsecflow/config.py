@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from . import files, genesets
 from .errors import ConfigError, InputDataError
@@ -24,7 +23,8 @@ from .formula import design_terms, parse_design
 from .markers import LSEC, load_markers
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
 from .schema import validate
-from .sheets import apply_rename, cell_sample_ids, check_ids_match, read_sample_sheet
+from .sheets import apply_rename, cell_sample_ids, check_design_values, check_ids_match, read_sample_sheet
+from .strict_yaml import load_yaml
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -114,11 +114,7 @@ class WorkflowConfig:
 def _read_yaml(path: Path, what: str) -> dict:
     if not path.exists():
         raise ConfigError(f"{what}: file {path} does not exist")
-    try:
-        with open(path) as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    data = load_yaml(path)  # duplicate keys refused
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys, found {type(data).__name__}")
     return data
@@ -225,11 +221,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
 
     sheet = read_sample_sheet(sheet_path)
     design_columns = parse_design(spec["design"], list(sheet.columns), source)
-    for col in design_columns:
-        empty = sheet.index[sheet[col].str.strip() == ""].tolist()
-        if empty:
-            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} (used in the design) is empty for "
-                              f"sample(s) {', '.join(empty)}")
+    check_design_values(sheet, design_columns, sheet_path)
     _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)
     _check_de_test(source, spec, list(sheet.columns))
 
@@ -365,7 +357,8 @@ def check_output_folder(path: str, root: Path, source: str) -> None:
             return
 
 
-def load_config(config: dict, roots: list[Path] | None = None, source: str = "config") -> WorkflowConfig:
+def load_config(config: dict, roots: list[Path] | None = None, source: str = "config",
+                files=()) -> WorkflowConfig:
     """Validate a whole config (as Snakemake parsed it).
 
     Parameters
@@ -377,7 +370,11 @@ def load_config(config: dict, roots: list[Path] | None = None, source: str = "co
         the working directory).
     source
         Name of the config file, for messages.
+    files
+        The config files Snakemake parsed: read again to refuse duplicate keys (Snakemake keeps the last).
     """
+    for path in files:
+        load_yaml(path)
     roots = [Path(r) for r in (roots or [Path.cwd()])]
     cfg = validate(copy.deepcopy(config), "config", source)
     figures_raw = copy.deepcopy(cfg["figures"])

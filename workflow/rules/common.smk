@@ -22,7 +22,12 @@ def _config_source():
 
 
 try:
-    LSEC = load_config(config, roots=[Path.cwd(), Path(workflow.basedir)], source=_config_source())
+    LSEC = load_config(
+        config,
+        roots=[Path.cwd(), Path(workflow.basedir)],
+        source=_config_source(),
+        files=getattr(workflow, "configfiles", []),
+    )
 except LsecflowError as exc:
     raise WorkflowError(f"lsecflow: {exc}") from None
 
