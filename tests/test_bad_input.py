@@ -336,3 +336,15 @@ def test_duplicate_key_in_the_config_file(tmp_path, tiny):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "key 'report' appears twice" in out and "config.yaml" in out, out[-2000:]
     assert "Traceback" not in out and files_under(tmp_path / "results") == []
+
+
+@pytest.mark.parametrize("value", ["18446744073709551615", "1e20", "123456789012345678901234567890"])
+def test_count_too_large_to_store(tmp_path, tiny, value):
+    # each used to be written into counts.h5ad wrapped (-1, -2**63) or to stop with an IndexError
+    path = tmp_path / "c.tsv"
+    bad = tiny.astype(object)
+    gene = bad.index[9]
+    bad.loc[gene, "Sample741"] = value
+    bad.to_csv(path, sep="\t")
+    out = expect_failure(tmp_path, dlpc_dataset(path), "Sample741", gene, "is larger than 9,007,199,254,740,992")
+    assert "Traceback" not in out

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .count_checks import check_counts_dense, check_counts_sparse
 from .errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -170,60 +171,18 @@ def read_bulk(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
     for col in df.columns:
         if not pd.api.types.is_numeric_dtype(df[col]):
             values = pd.to_numeric(df[col], errors="coerce")
-            bad = df.index[values.isna() & df[col].notna()][0]
-            raise InputDataError(
-                f"{path}: sample {col!r}, gene {bad!r}: value {df.at[bad, col]!r} is not a number"
-            )
+            unparsed = values.isna() & df[col].notna()
+            if unparsed.any():
+                bad = df.index[unparsed][0]
+                raise InputDataError(
+                    f"{path}: sample {col!r}, gene {bad!r}: value {df.at[bad, col]!r} is not a number"
+                )
+            df[col] = values.astype(float)  # numbers pandas kept as text (too long for int64): checked below
     check_counts_dense(df, path)
     return df.astype(np.int64)
 
 
-def check_counts_dense(df: pd.DataFrame, source) -> None:
-    """Refuse NaN, infinite, negative or non-integer values (genes x samples)."""
-    values = df.to_numpy(dtype=float)
-    checks = [
-        (~np.isfinite(values), "is missing or not finite (NaN/Inf)"),
-        (values < 0, "is negative"),
-        (np.isfinite(values) & (values != np.round(values)), "is not an integer; raw counts are required"),
-    ]
-    for mask, what in checks:
-        if mask.any():
-            i, j = np.argwhere(mask)[0]
-            n = int(mask.sum())
-            raise InputDataError(
-                f"{source}: sample {df.columns[j]!r}, gene {df.index[i]!r}: value {df.iat[i, j]!r} {what} "
-                f"({n} such value{'s' if n > 1 else ''} in the matrix)"
-            )
-
-
 # --------------------------------------------------------------------------- single cell
-def check_counts_sparse(X, cell_names, gene_names, source) -> None:
-    """Refuse a cells x genes matrix that does not hold raw counts.
-
-    A matrix of normalised or log-transformed values (non-integer floats) is
-    refused with the first offending cell and gene named.
-    """
-    X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
-    data = X.data
-    checks = [
-        (~np.isfinite(data), "is missing or not finite (NaN/Inf)"),
-        (data < 0, "is negative"),
-        (np.isfinite(data) & (data != np.round(data)),
-         "is not an integer: this looks like normalised or log-transformed data, raw counts are required "
-         "(for h5ad, put raw counts in X or layers['counts'] and set counts.layer)"),
-    ]
-    for mask, what in checks:
-        if mask.any():
-            k = int(np.argmax(mask))
-            row = int(np.searchsorted(X.indptr, k, side="right") - 1)
-            col = int(X.indices[k])
-            n = int(mask.sum())
-            raise InputDataError(
-                f"{source}: cell {cell_names[row]!r}, gene {gene_names[col]!r}: value {data[k]!r} {what} "
-                f"({n} such value{'s' if n > 1 else ''})"
-            )
-
-
 def _read_one_single_cell(path: Path, fmt: str, layer: str = "auto"):
     import anndata as ad
     import scanpy as sc

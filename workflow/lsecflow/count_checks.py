@@ -1,0 +1,63 @@
+"""Checks that a count matrix holds raw read counts: finite, non-negative, integer and exactly storable.
+
+Each check refuses (never coerces) and names the first offending sample or cell, the gene and the value.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InputDataError
+
+#: The largest count accepted: every integer up to 2**53 is exact in float64 (the fits) and in int64
+#: (counts.h5ad); a larger value would be stored wrapped or rounded, so it is refused.
+MAX_COUNT = 2**53
+TOO_LARGE = f"is larger than {MAX_COUNT:,}, the largest count stored exactly; it cannot be a read count"
+
+
+def check_counts_dense(df: pd.DataFrame, source) -> None:
+    """Refuse NaN, infinite, negative, too large (> :data:`MAX_COUNT`) or non-integer values (genes x samples)."""
+    values = df.to_numpy(dtype=float)
+    checks = [
+        (~np.isfinite(values), "is missing or not finite (NaN/Inf)"),
+        (values < 0, "is negative"),
+        (values > MAX_COUNT, TOO_LARGE),
+        (np.isfinite(values) & (values != np.round(values)), "is not an integer; raw counts are required"),
+    ]
+    for mask, what in checks:
+        if mask.any():
+            i, j = np.argwhere(mask)[0]
+            n = int(mask.sum())
+            raise InputDataError(
+                f"{source}: sample {df.columns[j]!r}, gene {df.index[i]!r}: value {df.iat[i, j]!r} {what} "
+                f"({n} such value{'s' if n > 1 else ''} in the matrix)"
+            )
+
+
+def check_counts_sparse(X, cell_names, gene_names, source) -> None:
+    """Refuse a cells x genes matrix that does not hold raw counts.
+
+    A matrix of normalised or log-transformed values (non-integer floats) is
+    refused with the first offending cell and gene named.
+    """
+    X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+    data = X.data
+    checks = [
+        (~np.isfinite(data), "is missing or not finite (NaN/Inf)"),
+        (data < 0, "is negative"),
+        (data > MAX_COUNT, TOO_LARGE),
+        (np.isfinite(data) & (data != np.round(data)),
+         "is not an integer: this looks like normalised or log-transformed data, raw counts are required "
+         "(for h5ad, put raw counts in X or layers['counts'] and set counts.layer)"),
+    ]
+    for mask, what in checks:
+        if mask.any():
+            k = int(np.argmax(mask))
+            row = int(np.searchsorted(X.indptr, k, side="right") - 1)
+            col = int(X.indices[k])
+            n = int(mask.sum())
+            raise InputDataError(
+                f"{source}: cell {cell_names[row]!r}, gene {gene_names[col]!r}: value {data[k]!r} {what} "
+                f"({n} such value{'s' if n > 1 else ''})"
+            )
