@@ -120,7 +120,7 @@ def test_missing_sample_column(tmp_path, tiny):
     sheet = pd.read_csv(DLPC_SHEET, sep="\t").rename(columns={"sample": "Sample"})
     sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     expect_failure(tmp_path, dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv"),
-                   "required column 'sample' is missing", "s.tsv")
+                   "the sample id column 'sample' is missing", "s.tsv", "samples.id_column")
 
 
 def test_missing_design_column(tmp_path, tiny):

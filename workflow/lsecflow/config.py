@@ -219,7 +219,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     if (spec["assay"] == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
         raise ConfigError(f"{source}: key 'assay' is {spec['assay']!r} but counts.format is {fmt!r}")
 
-    sheet = read_sample_sheet(sheet_path)
+    sheet = read_sample_sheet(sheet_path, spec["samples"]["id_column"])
     design_columns = parse_design(spec["design"], list(sheet.columns), source)
     check_design_values(sheet, design_columns, sheet_path)
     _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)

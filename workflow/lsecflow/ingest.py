@@ -30,7 +30,7 @@ def _bulk(params: dict) -> ad.AnnData:
     df.columns = apply_rename(df.columns, spec["samples"]["rename"], params["source"])
     for old, new in spec["samples"]["rename"].items():
         log.info("sample %s renamed to %s (samples.rename)", old, new)
-    sheet = read_sample_sheet(Path(spec["samples"]["sheet"]))
+    sheet = read_sample_sheet(Path(spec["samples"]["sheet"]), spec["samples"]["id_column"])
     missing = sorted(set(sheet.index) ^ set(df.columns))
     if missing:  # the parse-time check makes this unreachable unless files changed since
         raise InputDataError(f"{path}: samples differ from sheet {spec['samples']['sheet']}: {', '.join(missing)}")
@@ -50,7 +50,7 @@ def _single_cell(params: dict) -> ad.AnnData:
     rename = spec["samples"]["rename"]
     apply_rename(sorted(raw.unique()), rename, params["source"], "cells")
     samples = raw.map(lambda s: rename.get(s, s))
-    sheet = read_sample_sheet(Path(spec["samples"]["sheet"]))
+    sheet = read_sample_sheet(Path(spec["samples"]["sheet"]), spec["samples"]["id_column"])
     missing = sorted(set(sheet.index) ^ set(samples.unique()))
     if missing:
         raise InputDataError(f"{spec['counts']['path']}: samples differ from sheet: {', '.join(missing)}")

@@ -8,29 +8,54 @@ import pandas as pd
 from .errors import ConfigError
 from .schema import validate
 
+#: Sample sheet delimiter by file extension.
+SHEET_DELIMITERS = {".tsv": "\t", ".txt": "\t", ".tab": "\t", ".csv": ","}
 
-def read_sample_sheet(path: Path) -> pd.DataFrame:
-    """Read a TSV sample sheet; values stay strings, nothing is coerced."""
+
+def read_sample_sheet(path: Path, id_column: str = "sample") -> pd.DataFrame:
+    """Read a sample sheet; values stay strings, nothing is coerced.
+
+    Parameters
+    ----------
+    path
+        ``.tsv``/``.txt``/``.tab`` (tab-separated) or ``.csv``; UTF-8 with or
+        without a byte-order mark; LF or CRLF line ends.
+    id_column
+        The column with the sample ids (``samples.id_column``); it is named
+        ``sample`` in what is returned, and index the rows.
+    """
+    path = Path(path)
     if not path.exists():
         raise ConfigError(f"sample sheet {path} does not exist")
+    sep = SHEET_DELIMITERS.get(path.suffix.lower())
+    if sep is None:
+        raise ConfigError(f"sample sheet {path}: unknown file type {path.suffix or '(no extension)'!r}; name it "
+                          ".tsv (tab-separated) or .csv (comma-separated)")
     if path.stat().st_size == 0:
         raise ConfigError(f"sample sheet {path}: file is empty")
     try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+        sheet = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None, encoding="utf-8-sig")
     except pd.errors.EmptyDataError as exc:
         raise ConfigError(f"sample sheet {path}: file is empty") from exc
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"sample sheet {path}: cannot be read as a {'CSV' if sep == ',' else 'TSV'} file in "
+                          f"UTF-8 ({exc})") from exc
     sheet.columns = [str(c).strip() for c in sheet.columns]
-    if "sample" not in sheet.columns:
-        raise ConfigError(
-            f"sample sheet {path}: required column 'sample' is missing (columns: {', '.join(sheet.columns)})"
-        )
+    if id_column not in sheet.columns:
+        raise ConfigError(f"sample sheet {path}: the sample id column {id_column!r} is missing (columns: "
+                          f"{', '.join(sheet.columns)}); name it with samples.id_column")
+    if id_column != "sample":
+        if "sample" in sheet.columns:
+            raise ConfigError(f"sample sheet {path}: has both 'sample' and the id column {id_column!r}; rename "
+                              "the 'sample' column")
+        sheet = sheet.rename(columns={id_column: "sample"})
     if sheet.empty:
         raise ConfigError(f"sample sheet {path}: has a header but no samples")
     for i, row in enumerate(sheet.to_dict(orient="records")):
         validate(row, "samples", f"sample sheet {path}", prefix=f"row {i + 2}")
     dup = sorted(sheet["sample"][sheet["sample"].duplicated()].unique())
     if dup:
-        raise ConfigError(f"sample sheet {path}: column 'sample': duplicated sample ids: {', '.join(dup)}")
+        raise ConfigError(f"sample sheet {path}: column {id_column!r}: duplicated sample ids: {', '.join(dup)}")
     return sheet.set_index("sample", drop=False).rename_axis(None)
 
 
