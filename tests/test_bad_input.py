@@ -348,3 +348,19 @@ def test_count_too_large_to_store(tmp_path, tiny, value):
     bad.to_csv(path, sep="\t")
     out = expect_failure(tmp_path, dlpc_dataset(path), "Sample741", gene, "is larger than 9,007,199,254,740,992")
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("batch, design", [
+    # a batch column that mirrors Group: batch and Group effects cannot be told apart
+    (lambda sheet: sheet["Group"].map({"Chow": "b1", "Disease": "b2", "Disease/Agonist": "b3"}), "~ batch + Group"),
+    # an interaction with a level combination no sample has: every Disease sample is in b1
+    (lambda sheet: pd.Series(np.where((sheet["Group"] != "Disease") & (np.arange(len(sheet)) % 2 == 0), "b2", "b1"),
+                             index=sheet.index), "~ batch + Group + batch:Group"),
+])
+def test_design_that_cannot_be_fitted(tmp_path, tiny, batch, design):
+    # was a LinAlgError (singular matrix) inside the DE job, after the dry run had passed
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t", dtype=str)
+    sheet["batch"] = batch(sheet)
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv", design=design)
+    expect_failure(tmp_path, spec, "key 'design'", "cannot be fitted on the 20 samples", "confounded")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import files, genesets
 from .errors import ConfigError, InputDataError
-from .formula import design_terms, parse_design
+from .formula import check_full_rank, design_terms, parse_design
 from .markers import LSEC, load_markers
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
 from .schema import validate
@@ -223,6 +223,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     design_columns = parse_design(spec["design"], list(sheet.columns), source)
     check_design_values(sheet, design_columns, sheet_path)
     _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)
+    check_full_rank(spec["design"], sheet[~sheet.index.isin(spec["qc"].get("exclude", []))], source, sheet_path)
     _check_de_test(source, spec, list(sheet.columns))
 
     rename = spec["samples"]["rename"]

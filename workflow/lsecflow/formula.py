@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .errors import ConfigError
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -63,3 +65,41 @@ def parse_design(formula: str, columns, source: str = "config", key: str = "desi
 def design_terms(formula: str) -> set[str]:
     """The terms of a checked design formula (``"~ a + b + a:b"`` -> ``{"a", "b", "a:b"}``; ``~ 1`` -> empty)."""
     return {t.strip() for t in formula.strip()[1:].split("+") if t.strip() not in ("", "1")}
+
+
+def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the sample sheet") -> None:
+    """Refuse a design that cannot be fitted on the sheet's samples (parse time).
+
+    The treatment-coded model matrix (as DESeq2 builds it) must have full
+    column rank; otherwise a coefficient is inestimable and the fit fails
+    inside the DE job (a singular matrix). The message names the first model
+    column that is a combination of the ones before it, and the sheet columns
+    involved. Values are taken as levels (text), as the DE does.
+
+    Parameters
+    ----------
+    formula
+        A design checked by :func:`parse_design`.
+    sheet
+        The sample sheet (one row per sample that is fitted), values as text.
+    """
+    import patsy  # only here: the parse-time rank check
+
+    columns = parse_design(formula, list(sheet.columns), source)
+    if not columns:
+        return
+    data = sheet[columns].astype(str).reset_index(drop=True)
+    body = " + ".join(f"C({t.replace(':', '):C(')})" if ":" in t else f"C({t})" for t in design_terms(formula))
+    matrix = patsy.dmatrix(body, data, return_type="dataframe")
+    rank = np.linalg.matrix_rank(matrix.to_numpy())
+    if rank == matrix.shape[1]:
+        return
+    kept = []
+    for name in matrix.columns:  # the first column that adds nothing to the ones before it
+        if np.linalg.matrix_rank(matrix[kept + [name]].to_numpy()) == len(kept):
+            raise ConfigError(
+                f"{source}: key 'design': {formula!r} cannot be fitted on the {len(data)} samples of "
+                f"{sheet_path}: model column {name!r} is a combination of the columns before it (rank {rank} of "
+                f"{matrix.shape[1]}), so its effect cannot be told apart; columns {', '.join(columns)} are "
+                "confounded or a level combination has no sample. Drop or merge a term, or add samples")
+        kept.append(name)
