@@ -27,7 +27,7 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
     res
         The contrast's results table (empty: the unit was skipped; placeholders are drawn).
     vst_df, groups
-        VST matrix and each sample's level (:func:`lsecflow.plots.vst_and_groups`).
+        VST matrix and each sample's level (:func:`lsecflow.plots.load_vst_and_groups`).
     params
         Dataset params with the ``de`` and ``figures`` sections (after :func:`lsecflow.plots.configure`).
     title
@@ -51,18 +51,21 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
                                       width=hm["width"], height=hm["height"]), stems["heatmap"])
 
 
-def draw_enrichment_figures(res: pd.DataFrame, de_df: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series,
-                            sets: dict[str, list[str]], figs: dict, title: str, files: dict[str, str]) -> None:
+def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id: dict[str, str],
+                            vst_df: pd.DataFrame, groups: pd.Series, sets: dict[str, list[str]], figs: dict,
+                            title: str, files: dict[str, str]) -> None:
     """Dot plot, running scores and leading-edge heatmap of one collection's GSEA table.
 
     Parameters
     ----------
     res
-        The collection's GSEA table (:func:`gsea`).
-    de_df
-        The DE unit's results table (ranking, symbols).
+        The collection's GSEA table (:func:`lsecflow.enrichment.gsea`).
+    ranking
+        The DE unit's gene ranking (:func:`lsecflow.enrichment.ranking_from_de`).
+    symbol_to_id
+        Symbol -> gene id of the DE table (leading-edge genes to VST rows).
     vst_df, groups
-        VST matrix and each sample's level (:func:`lsecflow.plots.vst_and_groups`).
+        VST matrix and each sample's level (:func:`lsecflow.plots.load_vst_and_groups`).
     sets
         The collection's gene sets.
     figs
@@ -73,7 +76,6 @@ def draw_enrichment_figures(res: pd.DataFrame, de_df: pd.DataFrame, vst_df: pd.D
         ``{kind: PNG path}`` for kinds gsea_dotplot, running_scores, leading_edge (other formats beside it).
     """
     stems = {kind: plots.stem_of(path) for kind, path in files.items()}
-    ranking = ranking_from_de(de_df)
     if res.empty:
         msg = (f"No gene set of this collection has between its size limits of genes among the "
                f"{len(ranking)} ranked genes, so none was tested.")
@@ -84,7 +86,6 @@ def draw_enrichment_figures(res: pd.DataFrame, de_df: pd.DataFrame, vst_df: pd.D
                                   height=dot["height"]), stems["gsea_dotplot"])
     plots.save(plots.running_score_panels(ranking, sets, res, n=figs["running_scores"]["n_top"], title=title),
                stems["running_scores"])
-    symbol_to_id = dict(zip(de_df["symbol"].astype(str), de_df["gene_id"].astype(str)))
     genes: list[str] = []
     for edge in res.nsmallest(3, ["padj", "pval"])["leading_edge"].fillna(""):
         genes += [g for g in str(edge).split(",") if g and g in symbol_to_id and g not in genes]
@@ -130,9 +131,11 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
         vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, variable, cell_type is not None)
     draw_de_figures(res, vst_df, groups, params, title, de_files)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
+    ranking = ranking_from_de(res)
+    symbol_to_id = dict(zip(res["symbol"].astype(str), res["gene_id"].astype(str)))
     for collection, files in enrichment_files.items():
         sets = read_gmt(spec["enrichment"]["files"][collection])
-        draw_enrichment_figures(read_gsea_table(gsea[collection]), res, vst_df, groups, sets, figs,
+        draw_enrichment_figures(read_gsea_table(gsea[collection]), ranking, symbol_to_id, vst_df, groups, sets, figs,
                                 f"{title} · {collection}", files)
         log.info("%s figures: %s", collection, ", ".join(map(str, files.values())))
     log.info("formats written beside each PNG: %s", ", ".join(plots.FORMATS))

@@ -120,7 +120,7 @@ CAPTIONS = {
 
 
 def all_targets():
-    """Every output the config asks for (see the output contract in README.md)."""
+    """Every output the config asks for (the output contract: docs/output.md)."""
     targets = []
     for name in DATASETS:
         targets.append(out("counts", dataset=name))
@@ -134,7 +134,7 @@ def all_targets():
 
 def de_targets(name):
     """DE tables and figures of a dataset, one set per unit."""
-    tables = expand(out("de", ".tsv", dataset=name), unit=de_units(name))
+    tables = expand(out("de", DE_OUTPUT_SUFFIXES["table"], dataset=name), unit=de_units(name))
     if DATASETS[name].spec["de"]["test"] == "lrt":
         tables += [out("de", ".lrt.tsv", dataset=name, unit=f"{f}/design" if f else "design") for f in fit_units(name)]
     figures = expand(out("unit_figures", "{kind}.png", dataset=name), unit=de_units(name), kind=FIGURE_KINDS["de"])
