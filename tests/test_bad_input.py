@@ -6,6 +6,7 @@ Snakemake CLI (see expect_failure)."""
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -364,3 +365,20 @@ def test_design_that_cannot_be_fitted(tmp_path, tiny, batch, design):
     sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv", design=design)
     expect_failure(tmp_path, spec, "key 'design'", "cannot be fitted on the 20 samples", "confounded")
+
+
+def test_truncated_gzip_counts(tmp_path, tiny):
+    # a cut-off download: the header reads, the rest ends mid-stream (was an EOFError traceback in ingest)
+    data = Path(write_tsv(tiny, tmp_path / "full.tsv.gz")).read_bytes()
+    (tmp_path / "c.tsv.gz").write_bytes(data[: len(data) // 2])
+    out = expect_failure(tmp_path, dlpc_dataset(tmp_path / "c.tsv.gz"), "c.tsv.gz", "cannot be read as a "
+                         "tab-separated count matrix", "is the file complete")
+    assert "Traceback" not in out
+
+
+def test_binary_file_declared_as_tsv(tmp_path, tiny):
+    # an h5ad given with counts.format: tsv (was a UnicodeDecodeError traceback)
+    spec = dlpc_dataset(REPO / "resources/data/tms_liver/tms_liver_sample_counts.h5ad")
+    spec["counts"]["format"] = "tsv"
+    expect_failure(tmp_path, spec, "tms_liver_sample_counts.h5ad", "cannot be read as a tab-separated count matrix",
+                   "counts.format")

@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import logging
 import os
+import zlib
 from pathlib import Path
 
 import anndata as ad
@@ -38,6 +39,18 @@ def _open_text(path: Path):
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt")
     return open(path)
+
+
+@contextlib.contextmanager
+def _reading(path: Path, fmt: str):
+    """Turn a reader's failure (truncated gzip, binary data, malformed rows) into a message naming the file."""
+    try:
+        yield
+    except (EOFError, OSError, UnicodeDecodeError, zlib.error, pd.errors.ParserError) as exc:
+        what = {"csv": "comma-separated", "featurecounts": "featureCounts"}.get(fmt, "tab-separated")
+        raise InputDataError(f"{path}: cannot be read as a {what} count matrix ({type(exc).__name__}: {exc}); "
+                             "is the file complete (a cut-off download or copy), and is counts.format right?"
+                             ) from exc
 
 
 def _first_line(path: Path) -> str:
@@ -108,7 +121,7 @@ def bulk_header(path: str | os.PathLike, fmt: str) -> list[str]:
     path = Path(path)
     _check_exists(path)
     sep = "," if fmt == "csv" else "\t"
-    with _open_text(path) as fh:
+    with _reading(path, fmt), _open_text(path) as fh:
         header = None
         for line in fh:
             if not line.strip() or (fmt == "featurecounts" and line.startswith("#")):
@@ -148,8 +161,9 @@ def read_bulk(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
     path = Path(path)
     samples = bulk_header(path, fmt)
     sep = "," if fmt == "csv" else "\t"
-    df = pd.read_csv(path, sep=sep, comment="#" if fmt == "featurecounts" else None, dtype={0: str},
-                     low_memory=False)
+    with _reading(path, fmt):
+        df = pd.read_csv(path, sep=sep, comment="#" if fmt == "featurecounts" else None, dtype={0: str},
+                         low_memory=False)
     gene_col = df.columns[0]
     if fmt == "featurecounts":
         df = df.drop(columns=FEATURECOUNTS_ANNOTATION[1:])
