@@ -294,6 +294,12 @@ def _paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str,
         par[key] = str(resolve_path(path, roots))
         if not Path(par[key]).exists():
             raise ConfigError(f"{source}: key 'paracrine.{key}': file {par[key]} does not exist")
+    tables = [spec["qc"]["markers"], f"resources/markers/{spec['species']}.contaminants.tsv",
+              *par["contamination"]["signatures"]]
+    par["contamination"]["signatures"] = [_marker_table(t, roots, source, "paracrine.contamination.signatures")
+                                          for t in tables]
+    par["sources"] = _marker_table(par.get("sources") or f"resources/paracrine/{spec['species']}.sources.tsv",
+                                   roots, source, "paracrine.sources")
     if par["receivers"] and spec["assay"] != "bulk":
         raise ConfigError(f"{source}: key 'paracrine.receivers' is for bulk data; single-cell receivers are the "
                           "other cell types of the dataset")
@@ -309,6 +315,18 @@ def _paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str,
         if par["sender"] not in cell_types.values():
             raise ConfigError(f"{source}: key 'paracrine.sender': {par['sender']!r} is not one of the cell types "
                               f"tested ({', '.join(cell_types.values())})")
+
+
+def _marker_table(path: str, roots: list[Path], source: str, key: str) -> str:
+    """A marker-style table (cell_type, gene) resolved and read once at parse time."""
+    resolved = str(resolve_path(path, roots))
+    if not Path(resolved).exists():
+        raise ConfigError(f"{source}: key '{key}': file {resolved} does not exist")
+    try:
+        load_markers(resolved)
+    except InputDataError as exc:
+        raise ConfigError(f"{source}: key '{key}': {exc}") from exc
+    return resolved
 
 
 def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:

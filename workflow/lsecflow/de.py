@@ -24,17 +24,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .calls import call_direction
+from .calls import call_direction, is_significant
 from .deseq2 import add_lrt, quiet_inmoose
 from .errors import InputDataError
 from .files import atomic_path, write_tsv_atomic
-from .shrink import shrink_contrast
 
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 #: Output files of each contrast (and of the LRT table), in the order the rule declares them.
-OUTPUT_KINDS = ("table", "summary", "normalized", "vst")
+OUTPUT_KINDS = ("table", "summary", "normalized", "vst", "loo")
 
 
 def _dense(X) -> np.ndarray:
@@ -74,6 +73,28 @@ def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | Non
     return meta
 
 
+def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None):
+    """What the model is fitted on: samples sorted by id, genes through the pre-filter.
+
+    Returns
+    -------
+    tuple
+        ``(adata, counts, meta)``: the sorted, filtered AnnData; its counts
+        (samples x genes, int64 DataFrame); the design columns as
+        categoricals (:func:`design_metadata`).
+    """
+    adata = adata[np.argsort(adata.obs_names.astype(str).to_numpy(), kind="stable")]
+    keep = filter_genes(adata.X, opts["min_count"], opts["min_samples"])
+    log.info("gene filter (>= %d counts in >= %d samples): %d of %d genes kept",
+             opts["min_count"], opts["min_samples"], int(keep.sum()), adata.n_vars)
+    if keep.sum() == 0:
+        raise InputDataError("no gene passes the DE pre-filter (de.min_count, de.min_samples)")
+    sub = adata[:, keep]
+    counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
+                          columns=sub.var_names.astype(str))
+    return sub, counts, design_metadata(sub.obs, design_columns, contrasts)
+
+
 def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: dict, *,
               contrasts: dict | None = None):
     """Pre-filter genes and fit DESeq2's model once for a design.
@@ -101,16 +122,7 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     """
     from inmoose.deseq2 import DESeq, DESeqDataSet
 
-    adata = adata[np.argsort(adata.obs_names.astype(str).to_numpy(), kind="stable")]
-    keep = filter_genes(adata.X, opts["min_count"], opts["min_samples"])
-    log.info("gene filter (>= %d counts in >= %d samples): %d of %d genes kept",
-             opts["min_count"], opts["min_samples"], int(keep.sum()), adata.n_vars)
-    if keep.sum() == 0:
-        raise InputDataError("no gene passes the DE pre-filter (de.min_count, de.min_samples)")
-    sub = adata[:, keep]
-    counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
-                          columns=sub.var_names.astype(str))
-    meta = design_metadata(sub.obs, design_columns, contrasts)
+    sub, counts, meta = model_inputs(adata, design_columns, opts, contrasts)
     for col in design_columns:
         if meta[col].nunique() < 2:
             raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
@@ -130,6 +142,7 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
         if test == "lrt":
             add_lrt(dds, opts["reduced"])
     dds.var["symbol"] = sub.var["symbol"].astype(str).to_numpy()
+    dds.uns["lsecflow_fit"] = {"fit_type": fit_type, "size_factors": sf_type}
     replaced = int(dds.var["replace"].fillna(False).astype(bool).sum()) if "replace" in dds.var else 0
     log.info("model %s (%s test%s, fitType %s, sfType %s) fitted on %d samples x %d genes in %.1f s; "
              "levels %s; %d genes refitted after Cook's outlier replacement", design, "LRT" if test == "lrt" else "Wald",
@@ -182,6 +195,8 @@ def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
     method = shrink_method(opts)
     if method:
         t0 = time.time()
+        from .shrink import shrink_contrast  # scipy.optimize: imported only when shrinking
+
         lfc, se = shrink_contrast(dds, contrast, res, method)
         res["log2FoldChange_shrunk"], res["lfcSE_shrunk"] = lfc, se
         log.info("LFC shrinkage (%s) of %s %s vs %s in %.1f s", method, var, target, ref, time.time() - t0)
@@ -244,6 +259,26 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     return normalized, vst
 
 
+LOO_COLUMNS = ["symbol", "gene_id", "left_out", "log2FoldChange", "pvalue"]
+
+
+def leave_one_out_table(dds, design: str, contrast: dict, table: pd.DataFrame, opts: dict,
+                        symbols=None) -> pd.DataFrame:
+    """Leave-one-out refits (:func:`lsecflow.trust.leave_one_out`) of the contrast's significant genes
+    (padj < alpha, |log2FC| > lfc_threshold) whose symbol is in ``symbols`` (None: none)."""
+    from .trust import leave_one_out
+
+    if symbols is None:
+        return pd.DataFrame(columns=LOO_COLUMNS)
+    sig = table[is_significant(table, opts["alpha"], opts["lfc_threshold"]) & table["symbol"].astype(str).isin(symbols)]
+    t0 = time.time()
+    loo = leave_one_out(dds, design, contrast, list(sig["gene_id"]))
+    loo.insert(0, "symbol", loo["gene_id"].map(table.set_index("gene_id")["symbol"]))
+    log.info("leave-one-out: %d significant annotated factors refitted without each of %d samples in %.1f s",
+             len(sig), loo["left_out"].nunique(), time.time() - t0)
+    return loo[LOO_COLUMNS]
+
+
 def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
     summ = summarize(pd.DataFrame(columns=RESULT_COLUMNS), opts["alpha"], opts["lfc_threshold"])
     summ.insert(0, "contrast", name)
@@ -253,6 +288,7 @@ def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
     write_tsv_atomic(empty, files["normalized"])
     write_tsv_atomic(empty, files["vst"])
     write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), files["table"])
+    write_tsv_atomic(pd.DataFrame(columns=LOO_COLUMNS), files["loo"])
 
 
 def _write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict) -> None:
@@ -275,6 +311,21 @@ def _too_few(adata: ad.AnnData, contrast: dict) -> str | None:
     return None
 
 
+def fit_samples(adata: ad.AnnData, params: dict, cell_type: str | None = None) -> ad.AnnData:
+    """The samples one DE fit uses: the cell type's pseudobulk samples (``cell_type``: its folder
+    name), less ``qc.exclude``."""
+    spec = params["spec"]
+    if cell_type is not None:
+        label = params["cell_types"][cell_type]
+        adata = adata[adata.obs["cell_type"].astype(str) == label].copy()
+        log.info("cell type %r: %d pseudobulk samples", label, adata.n_obs)
+    excluded = sorted(set(spec["qc"]["exclude"]) & set(adata.obs["sample"].astype(str)))
+    if excluded:
+        log.info("samples left out by qc.exclude: %s", ", ".join(excluded))
+        adata = adata[~adata.obs["sample"].astype(str).isin(excluded)].copy()
+    return adata
+
+
 def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
            cell_type: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point: fit one design and write every contrast's table from it.
@@ -287,7 +338,10 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         ``Dataset.params(rule="de")``.
     outputs
         ``{contrast: {kind: path}}`` for every contrast, kinds
-        :data:`OUTPUT_KINDS` (TSV; ``.gz`` compresses, byte-stable).
+        :data:`OUTPUT_KINDS` (TSV; ``.gz`` compresses, byte-stable). ``loo``:
+        the leave-one-out refits of the significant genes that are paracrine
+        factors (:func:`leave_one_out_table`; empty with ``paracrine.enabled``
+        or ``paracrine.robustness`` false), read by the paracrine step.
     lrt
         ``{"table": path, "summary": path}`` for ``de.test: lrt``.
     cell_type
@@ -300,17 +354,8 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     """
     spec = params["spec"]
     opts = spec["de"]
-    adata = ad.read_h5ad(counts_h5ad)
-    where = ""
-    if cell_type is not None:
-        label = params["cell_types"][cell_type]
-        where = f" for cell type {label!r}"
-        adata = adata[adata.obs["cell_type"].astype(str) == label].copy()
-        log.info("cell type %r: %d pseudobulk samples", label, adata.n_obs)
-    excluded = sorted(set(spec["qc"]["exclude"]) & set(adata.obs["sample"].astype(str)))
-    if excluded:
-        log.info("samples left out by qc.exclude: %s", ", ".join(excluded))
-        adata = adata[~adata.obs["sample"].astype(str).isin(excluded)].copy()
+    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
+    where = "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
     problems = {name: _too_few(adata, c) for name, c in spec["contrasts"].items()}
     for name, problem in problems.items():
         if problem is None:
@@ -331,6 +376,12 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
             write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), lrt["table"])
         return results
     dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+    par = spec["paracrine"]
+    loo_symbols = None
+    if par["enabled"] and par["robustness"]:
+        from .paracrine import load_factors
+
+        loo_symbols = set(load_factors(par["factors"]).index)
     # the fit's normalised counts and VST: written once (first tested contrast), copied for the others
     first = outputs[tested[0]]
     for kind, table in zip(("normalized", "vst"), normalized_and_vst(dds)):
@@ -343,6 +394,8 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
         results[name] = contrast_results(dds, contrast, opts)
         _write_tested(outputs[name], name, results[name], opts)
+        write_tsv_atomic(leave_one_out_table(dds, spec["design"], contrast, results[name], opts, loo_symbols),
+                         outputs[name]["loo"])
     if lrt is not None:
         table = lrt_results(dds, opts)
         summ = summarize(table, opts["alpha"], 0)[["tested", "cooks_outliers", "independent_filtered", "alpha"]]

@@ -362,6 +362,13 @@ def write_text_atomic(text: str, path) -> None:
         Path(tmp).write_text(text)
 
 
+def write_json_atomic(data, path) -> None:
+    """Write JSON (indented, keys sorted, newline at the end) atomically."""
+    import json
+
+    write_text_atomic(json.dumps(data, indent=2, sort_keys=True) + "\n", path)
+
+
 def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
     """Write an AnnData atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:

@@ -135,12 +135,24 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
     t["direction"] = np.where(lfc > 0, "up", np.where(lfc < 0, "down", ""))
     t["flagged"] = sig.to_numpy()
     t["priority"] = priority_score(lfc, t["padj"], t["n_sources"], padj_cap, evidence_saturation)
-    order = np.lexsort((t["symbol"].to_numpy(), -t["priority"].to_numpy(), ~t["flagged"].to_numpy()))
+    cols = ["symbol", "gene_id", "flagged", "direction", "class", "priority", "log2FoldChange", "padj",
+            "pvalue", "baseMean", "n_sources", "sources", "secreted", "class_rule", "receptors"]
+    return order_candidates(t[cols + [c for c in t.columns if c not in cols and c == "log2FoldChange_shrunk"]])
+
+
+def order_candidates(t: pd.DataFrame) -> pd.DataFrame:
+    """Flagged candidates first, then (with the checks' columns) those that survive every
+    leave-one-out refit, then those following no contaminant signature, then by priority;
+    ``rank`` 1, 2, ... for the flagged ones. Unflagged genes follow by priority, without rank."""
+    t = t.drop(columns="rank", errors="ignore")
+    survives = (t["survives"].astype("boolean").fillna(True).astype(bool) if "survives" in t
+                else pd.Series(True, index=t.index))
+    clean = t["contamination"].fillna("").eq("") if "contamination" in t else pd.Series(True, index=t.index)
+    order = np.lexsort((t["symbol"].to_numpy(), -t["priority"].to_numpy(), ~clean.to_numpy(),
+                        ~survives.to_numpy(), ~t["flagged"].to_numpy(dtype=bool)))
     t = t.iloc[order].reset_index(drop=True)
     t.insert(0, "rank", pd.array([i + 1 if f else pd.NA for i, f in enumerate(t["flagged"])], dtype="Int64"))
-    cols = ["rank", "symbol", "gene_id", "flagged", "direction", "class", "priority", "log2FoldChange", "padj",
-            "pvalue", "baseMean", "n_sources", "sources", "secreted", "class_rule", "receptors"]
-    return t[cols + [c for c in t.columns if c not in cols and c == "log2FoldChange_shrunk"]]
+    return t
 
 
 # ---------------------------------------------------------------- receivers
@@ -192,6 +204,13 @@ def sc_receiver_scores(adata, cell_type_key: str, sender: str, pairs: pd.DataFra
     expressing and mean log-normalised expression. ``lr_mean`` is the mean of
     the two means (CellPhoneDB's statistic), ``lr_product`` their product;
     ``expressed`` requires both fractions >= ``min_fraction``.
+    ``specificity`` is NATMI's specificity weight: ``ligand_specificity`` (the
+    sender's share of the ligand's mean over all cell types) times
+    ``receptor_specificity`` (the receiver's share of the receptor's).
+
+    Rows are ordered: expressed pairs first, then by specificity, then by
+    ``lr_product`` -- what the sender says specifically before what every
+    cell type says (B2m, App).
     """
     genes = {g for name in pd.concat([pairs["ligand"], pairs["receptor"]]) for g in name.split("_")}
     frac, mean = cell_type_expression(adata, cell_type_key, sorted(genes))
@@ -214,10 +233,22 @@ def sc_receiver_scores(adata, cell_type_key: str, sender: str, pairs: pd.DataFra
     out["lr_mean"] = (out["ligand_mean"] + out["receptor_mean"]) / 2
     out["lr_product"] = out["ligand_mean"] * out["receptor_mean"]
     out["expressed"] = (out["ligand_fraction"] >= min_fraction) & (out["receptor_fraction"] >= min_fraction)
+    # specificity (NATMI's specificity weight): the sender's share of the ligand's mean expression over
+    # all cell types, times the receiver's share of the receptor's
+    rec_share = _shares(rec_mean)
+    out["ligand_specificity"] = _shares(lig_mean)[sender].reindex(out["ligand"]).to_numpy()
+    out["receptor_specificity"] = [rec_share.at[r, rc] for r, rc in zip(out["receptor"], out["receiver"])]
+    out["specificity"] = out["ligand_specificity"] * out["receptor_specificity"]
     first = out["ligand"].str.split("_").str[0]
     out["ligand_class"] = first.map(factors["class"]).fillna("")
-    return out.sort_values(["expressed", "lr_product", "ligand", "receptor", "receiver"],
-                           ascending=[False, False, True, True, True], ignore_index=True)
+    return out.sort_values(["expressed", "specificity", "lr_product", "ligand", "receptor", "receiver"],
+                           ascending=[False, False, False, True, True, True], ignore_index=True)
+
+
+def _shares(mean: pd.DataFrame) -> pd.DataFrame:
+    """Each cell type's share of a gene's (complex's) summed mean expression (0 where nobody expresses it)."""
+    total = mean.sum(axis=1)
+    return mean.div(total.where(total > 0), axis=0).fillna(0.0)
 
 
 def liana_ranks(adata, cell_type_key: str, sender: str, pairs: pd.DataFrame, min_fraction: float, seed: int,
@@ -348,17 +379,22 @@ def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, exp
 
 
 def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: str, candidates_out: str,
-                  pairs_out: str, figures: dict[str, str], *, expression: str | None = None,
-                  cell_type: str | None = None) -> pd.DataFrame:
+                  pairs_out: str, figures: dict[str, str], *, checks: dict[str, str] | None = None,
+                  expression: str | None = None, cell_type: str | None = None) -> pd.DataFrame:
     """Rule entry point: ranked paracrine candidates and their ligand -> receptor table for one DE unit,
-    and their figures (``figures``: ``{kind: PNG path}``, see :func:`draw_paracrine_figures`).
+    the checks on each candidate, and the figures (``figures``: ``{kind: PNG path}``, see
+    :func:`draw_paracrine_figures`).
 
     Receivers: for bulk data this dataset itself (whole tissue: is the
     receptor expressed at all?) and every ``paracrine.receivers`` table; for
     single-cell data every cell type but the sender (``expression`` table of
     :func:`run_paracrine_receivers`).
-    """
 
+    ``checks`` (see :func:`check_candidates`): inputs ``counts`` (for the
+    samples' design columns), ``loo`` (the DE step's leave-one-out refits),
+    ``vst``, and outputs ``robustness`` (the refits with their padj) and
+    ``contamination`` (every sample's signature scores).
+    """
     spec = params["spec"]
     par, de_opts = spec["paracrine"], spec["de"]
     de = pd.read_csv(de_table, sep="\t")
@@ -366,9 +402,12 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
     pairs = load_pairs(par["pairs"], par["min_pair_sources"])
     cand = rank_candidates(de, factors, de_opts["alpha"], de_opts["lfc_threshold"], par["direction"],
                            par["padj_cap"], par["evidence_saturation"], par.get("classes"))
+    expr_table = None if expression is None else pd.read_csv(expression, sep="\t")
+    if checks is not None:
+        cand = check_candidates(cand, de, params, checks, contrast_name, cell_type, expr_table)
     receivers: dict[str, pd.DataFrame] = {}
-    if expression is not None:
-        receivers = sc_expression_tables(pd.read_csv(expression, sep="\t"), par["min_fraction"], par["sender"])
+    if expr_table is not None:
+        receivers = sc_expression_tables(expr_table, par["min_fraction"], par["sender"])
     else:
         norm = pd.read_csv(normalized, sep="\t", index_col=0)
         if len(norm):
@@ -389,3 +428,84 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
     write_tsv_atomic(table, pairs_out)
     draw_paracrine_figures(cand, table, params, plots.unit_title(params, contrast_name, cell_type), figures)
     return cand
+
+
+def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: dict[str, str], contrast_name: str,
+                     cell_type: str | None, expression: pd.DataFrame | None) -> pd.DataFrame:
+    """Add the checks' columns to a candidates table and order it by them (:func:`order_candidates`).
+
+    * single samples (``paracrine.robustness``): the DE step's leave-one-out refits
+      (:func:`lsecflow.trust.leave_one_out`) get their padj (:func:`lsecflow.trust.loo_padj`) and go to
+      ``files['robustness']``; :func:`lsecflow.trust.robustness_columns` judges each flagged candidate;
+    * contamination: every sample's signature scores go to ``files['contamination']``, each flagged
+      candidate is checked with :func:`lsecflow.trust.contamination_columns`;
+    * source: from the cell types' expression (single-cell) or the marker and source tables.
+
+    ``marks`` says in words why a flagged candidate is marked; ``passes`` is flagged and unmarked.
+    """
+    import anndata as ad
+    import patsy
+
+    from . import trust
+
+    spec = params["spec"]
+    par, de_opts = spec["paracrine"], spec["de"]
+    flagged = cand[cand["flagged"]]
+    loo = pd.read_csv(files["loo"], sep="\t", dtype={"gene_id": str, "left_out": str})
+    loo["padj"] = trust.loo_padj(de, loo) if len(loo) else pd.Series(dtype=float)
+    write_tsv_atomic(loo, files["robustness"])
+    if par["robustness"] and len(flagged) and loo.empty:
+        log.info("leave-one-out: no refit (no sample of the contrast's groups can be left out with >= 2 kept)")
+    cand = cand.join(trust.robustness_columns(cand, loo, de_opts["alpha"], de_opts["lfc_threshold"]), on="gene_id")
+    cand["driven_by"] = cand["driven_by"].fillna("")
+    # contamination: signature scores of every sample, then the flagged candidates' profiles
+    sender = par.get("sender", trust.LSEC) if spec["assay"] != "bulk" else trust.LSEC
+    signatures = trust.load_signatures(par["contamination"]["signatures"], exclude={trust.LSEC, sender})
+    vst = pd.read_csv(files["vst"], sep="\t", index_col=0)
+    scores = pd.DataFrame(index=vst.columns)
+    cont = pd.DataFrame({"contamination": "", "contamination_r": np.nan}, index=pd.Index([], dtype=object))
+    if len(vst):
+        vst.index = vst.index.map(de.set_index("gene_id")["symbol"].astype(str))
+        vst = vst[vst.index.notna()].groupby(level=0).mean()
+        scores = trust.signature_scores(vst, signatures)
+        obs = ad.read_h5ad(files["counts"], backed="r").obs
+        design = np.asarray(patsy.dmatrix(spec["design"], data=_design_frame(obs, vst.columns, params)))
+        cont = trust.contamination_columns(list(flagged["symbol"]), vst, signatures, design,
+                                           par["contamination"]["min_r"])
+    write_tsv_atomic(scores.rename_axis("sample").reset_index(), files["contamination"])
+    cand = cand.join(cont, on="symbol")
+    cand["contamination"] = cand["contamination"].fillna("")
+    # where the factor is made
+    if expression is not None:
+        src = trust.source_from_expression(cand["symbol"], expression, sender, par["source_min_share"])
+    else:
+        made = trust.load_sources([*par["contamination"]["signatures"], par["sources"]])
+        src = trust.source_from_tables(cand["symbol"], made)
+    cand = cand.join(src, on="symbol")
+    cand["marks"] = [_marks(r) for r in cand.itertuples(index=False)]
+    cand["passes"] = cand["flagged"] & cand["marks"].eq("")
+    marked = cand[cand["flagged"] & ~cand["passes"]]
+    log.info("checks: %d of %d flagged candidates marked%s", len(marked), len(flagged),
+             "".join(f"; {r.symbol}: {r.marks}" for r in marked.head(10).itertuples()))
+    return order_candidates(cand)
+
+
+def _design_frame(obs: pd.DataFrame, samples, params) -> pd.DataFrame:
+    """The design columns of ``samples`` (VST column order) as categoricals, for patsy."""
+    from .de import design_metadata
+
+    obs = obs.copy()
+    obs.index = obs.index.astype(str)
+    return design_metadata(obs.loc[list(samples)], params["design_columns"], params["spec"]["contrasts"])
+
+
+def _marks(row) -> str:
+    """Why a flagged candidate is marked, in words ("" when it is not)."""
+    if not row.flagged:
+        return ""
+    out = []
+    if pd.notna(row.survives) and not row.survives:  # NaN: not assessed
+        out.append(f"driven by {row.driven_by} (leave-one-out: {row.loo_unflagged} refits lose the call)")
+    if row.contamination:
+        out.append(f"follows the {row.contamination} signature (r = {row.contamination_r:.2f})")
+    return "; ".join(out)

@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 CLASS_COLOURS = {"cytokine": "#d73027", "chemokine": "#fc8d59", "growth factor": "#4575b4",
                  "protease/ECM regulator": "#7b3294", "adhesion/contact": "#1a9850", "other secreted": "#878787"}
 
+MARKED_COLOUR = "#c8c8c8"  # candidates marked by the checks (lsecflow.paracrine.check_candidates)
+
+
 def draw_paracrine_figures(cand: pd.DataFrame, table: pd.DataFrame, params: dict, title: str,
                            files: dict[str, str]) -> None:
     """Top candidates by class, and the ligand -> receptor dot plot of one DE unit.
@@ -38,7 +41,12 @@ def draw_paracrine_figures(cand: pd.DataFrame, table: pd.DataFrame, params: dict
                f"({int(cand['padj'].notna().sum())} tested).")
         plots.save_placeholders(msg, title, stems.values())
         return
-    plots.save(candidate_plot(flagged.head(params["spec"]["paracrine"]["top_n"]), title=title),
+    shown = flagged
+    if params["spec"]["paracrine"]["hide_marked"] and "passes" in cand:
+        shown = flagged[flagged["passes"].astype(bool)]
+        log.info("paracrine.hide_marked: %d marked candidates left out of the figure (kept in the table)",
+                 len(flagged) - len(shown))
+    plots.save(candidate_plot(shown.head(params["spec"]["paracrine"]["top_n"]), title=title),
                stems["paracrine_candidates"])
     plots.save(pair_dotplot(table, title=title), stems["paracrine_pairs"])
     log.info("paracrine figures: %s", ", ".join(map(str, files.values())))
@@ -50,21 +58,32 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
+    if flagged.empty:
+        return message_figure("Every flagged candidate is marked by the checks (paracrine.hide_marked: true); "
+                              "see the candidates table.", title)
     t = flagged.iloc[::-1]
+    marked = t["marks"].fillna("").astype(str).ne("").to_numpy() if "marks" in t else np.zeros(len(t), bool)
     fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.6))
-    colours = [CLASS_COLOURS.get(c, "#444444") for c in t["class"]]
+    colours = [MARKED_COLOUR if m else CLASS_COLOURS.get(c, "#444444") for c, m in zip(t["class"], marked)]
     y = np.arange(len(t))
     ax.barh(y, t["log2FoldChange"], color=colours, height=0.7)
     ax.axvline(0, color="#333333", lw=0.6)
-    ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}  (#{int(r.rank)})" for r in t.itertuples()], fontsize="small")
+    ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}{' ×' if m else ''}  (#{int(r.rank)})"
+                      for r, m in zip(t.itertuples(), marked)], fontsize="small")
+    for label, m in zip(ax.get_yticklabels(), marked):
+        if m:
+            label.set_color(MARKED_COLOUR)
     for yi, (lfc, padj) in enumerate(zip(t["log2FoldChange"], t["padj"])):
         ax.annotate(f"{padj:.1e}", (lfc, yi), xytext=(3 if lfc >= 0 else -3, 0), textcoords="offset points",
                     ha="left" if lfc >= 0 else "right", va="center", fontsize="x-small", color="#555555")
     ax.set_xlabel("log2 fold change (label: padj)   † ligand, secretion not confirmed by CellChat/CellPhoneDB/NABA",
                   fontsize="small")
-    present = [c for c in CLASS_COLOURS if c in set(t["class"])]
-    ax.legend(handles=[Patch(color=CLASS_COLOURS[c], label=c) for c in present], fontsize="small", frameon=False,
-              loc="lower right")
+    present = [c for c in CLASS_COLOURS if c in set(t.loc[~marked, "class"] if len(t) else [])]
+    handles = [Patch(color=CLASS_COLOURS[c], label=c) for c in present]
+    if marked.any():
+        handles.append(Patch(color=MARKED_COLOUR, label="× marked: one sample drives it, or it follows a "
+                                                        "contaminant signature (table: marks)"))
+    ax.legend(handles=handles, fontsize="small", frameon=False, loc="lower right")
     ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize="medium")
     fig.tight_layout()
     return fig
@@ -109,14 +128,16 @@ def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
 
 
 def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_rows: int = 30):
-    """Top expressed sender -> receiver pairs: receptor fraction (size), ligand x receptor mean (colour)."""
+    """Top expressed sender -> receiver pairs in the scores' order (specificity first, see
+    :func:`lsecflow.paracrine.sc_receiver_scores`): receptor fraction (size), ligand x receptor mean (colour)."""
     import matplotlib.pyplot as plt
 
     expressed = scores[scores["expressed"]]
     if expressed.empty:
         return message_figure(f"No pair is expressed by {sender} and any receiver at the set fractions.", title)
     t = expressed.assign(pair=expressed["ligand"] + " → " + expressed["receptor"])
-    rows = list(t.groupby("pair")["lr_product"].max().sort_values(ascending=False).index[:max_rows])
+    # the scores come ordered (expressed, specificity, magnitude): a pair's first row is its best
+    rows = list(dict.fromkeys(t["pair"]))[:max_rows]
     cols = sorted(scores["receiver"].unique())
     allp = scores.assign(pair=scores["ligand"] + " → " + scores["receptor"])
     allp = allp[allp["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])
@@ -127,6 +148,7 @@ def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_row
     expr = allp["expressed"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(shape)
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
     _dots(ax, rows, cols, frac, prod, expr, "magma_r", "ligand mean × receptor mean", "receptor fraction", fig)
-    ax.set_title(f"{title}\ntop pairs by ligand × receptor expression", fontsize="medium")
+    ax.set_title(f"{title}\ntop pairs by specificity (sender's share of the ligand × receiver's share of the "
+                 "receptor), then ligand × receptor mean", fontsize="medium")
     fig.tight_layout()
     return fig

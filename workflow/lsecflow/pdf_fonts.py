@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from io import BytesIO
 
 #: Characters whose glyphs every shared PDF font subset holds (see :func:`share_pdf_font_subsets`).
-COMMON_CHARACTERS = "".join(chr(c) for c in range(0x20, 0x7F)) + "·−→≤≥±×µ"
+COMMON_CHARACTERS = "".join(chr(c) for c in range(0x20, 0x7F)) + "·−→≤≥±×µ†"
 
 
 def share_pdf_font_subsets() -> bool:

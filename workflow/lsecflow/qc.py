@@ -12,7 +12,6 @@ type dominates the marker signal, not a cell fraction.
 """
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
@@ -21,7 +20,7 @@ import pandas as pd
 from . import plots, qc_plots
 from .deseq2 import quiet_inmoose
 from .errors import InputDataError
-from .files import write_text_atomic, write_tsv_atomic
+from .files import write_json_atomic, write_tsv_atomic
 from .markers import LSEC, load_markers
 
 log = logging.getLogger(__name__)
@@ -262,7 +261,7 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
         "dominant_signature": purity["dominant"].value_counts().to_dict(),
         "sample_type": opts["sample_type"],
     }
-    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", outputs["verdict"])
+    write_json_atomic(verdict, outputs["verdict"])
     design_cols = [c for c in adata.obs.columns if c != "sample"]
     plots.configure(params["spec"].get("figures"))
     qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, figures, params["name"])

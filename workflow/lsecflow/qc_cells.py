@@ -2,14 +2,13 @@
 from the marker signatures, and the LSEC recovery check."""
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
 import pandas as pd
 
 from . import plots, qc_plots
-from .files import write_text_atomic, write_tsv_atomic
+from .files import write_json_atomic, write_tsv_atomic
 from .gpu import embed_and_cluster_gpu, use_gpu
 from .markers import LSEC, load_markers, score_signatures
 
@@ -177,7 +176,7 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, output
         verdict.update(lsec_check(clusters, calls, labels, sc_spec["lsec_label"]))
     write_tsv_atomic(cells.rename_axis("cell").reset_index(), outputs["cells"])
     write_tsv_atomic(calls.rename_axis("cluster").reset_index(), outputs["clusters"])
-    write_text_atomic(json.dumps(verdict, indent=2, sort_keys=True) + "\n", outputs["verdict"])
+    write_json_atomic(verdict, outputs["verdict"])
     plots.configure(params["spec"].get("figures"))
     qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, figures, params["name"])
     log.info("QC verdict: %s", verdict)

@@ -64,6 +64,7 @@ DE_OUTPUT_SUFFIXES = {
     "summary": ".summary.tsv",
     "normalized": ".normalized_counts.tsv.gz",
     "vst": ".vst.tsv.gz",
+    "loo": ".loo.tsv",  # leave-one-out refits of the significant paracrine factors
 }
 
 
@@ -273,6 +274,11 @@ def paracrine_inputs(wildcards):
         "factors": par["factors"],
         "pairs": par["pairs"],
     }
+    inputs["counts"] = de_counts(wildcards)
+    for kind in ("vst", "loo"):
+        inputs[kind] = out("de", DE_OUTPUT_SUFFIXES[kind], dataset=wildcards.dataset, unit=wildcards.unit)
+    inputs["signatures"] = par["contamination"]["signatures"]
+    inputs["sources"] = par["sources"]
     if ds.assay == "bulk":
         inputs["receivers"] = list(par["receivers"].values())
     else:

@@ -31,13 +31,16 @@ rule paracrine_receivers:
 
 
 rule paracrine:
-    """Ranked paracrine candidates of one DE unit, their ligand -> receptor table, and both as figures."""
+    """Ranked paracrine candidates of one DE unit with their checks (leave-one-out refits, contamination,
+    source), their ligand -> receptor table, and both as figures."""
     input:
         unpack(paracrine_inputs),
     output:
         **figure_files(out("unit_figures"), FIGURE_KINDS["paracrine"], "Paracrine"),
         candidates=out("paracrine", ".candidates.tsv"),
         pairs=out("paracrine", ".pairs.tsv"),
+        robustness=out("paracrine", ".robustness.tsv"),
+        contamination=out("paracrine", ".contamination.tsv"),
     log:
         "logs/paracrine/{dataset}/{unit}.log",
     benchmark:

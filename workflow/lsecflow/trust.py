@@ -1,0 +1,297 @@
+"""Checks on each paracrine candidate: single samples, contamination, and where the factor is made.
+
+* :func:`leave_one_out` refits the flagged genes with each sample of the
+  contrast's two groups left out, under the full fit's dispersion prior, and
+  :func:`robustness_columns` says whether the call survives every refit and,
+  if not, which sample drives it;
+* :func:`contamination_columns` marks a candidate whose across-sample profile
+  follows a contaminant signature (after the design's effects are removed);
+* :func:`source_columns` says where the factor is made: from the share of its
+  expression per cell type when cell types are known, else from the shipped
+  marker and source tables.
+
+Method notes and measurements: ``docs/paracrine.md``.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError
+from .markers import LSEC
+
+log = logging.getLogger(__name__)
+
+ROBUSTNESS_COLUMNS = ["survives", "driven_by", "loo_unflagged", "loo_min_abs_lfc", "loo_max_padj"]
+
+
+# ---------------------------------------------------------------- leave one out
+def left_out_samples(meta: pd.DataFrame, contrast: dict, min_left: int = 2) -> tuple[list[str], list[str]]:
+    """Samples of the contrast's two groups that can be left out (their group keeps ``min_left``),
+    and those that cannot."""
+    values = meta[contrast["variable"]].astype(str)
+    usable, kept = [], []
+    for level in (contrast["target"], contrast["reference"]):
+        members = list(values.index[values == level])
+        (usable if len(members) > min_left else kept).extend(members)
+    return usable, kept
+
+
+def leave_one_out(dds, design: str, contrast: dict, genes: list[str]) -> pd.DataFrame:
+    """Refit ``genes`` of a fitted model with each sample of the contrast's groups left out in turn.
+
+    Each refit is DESeq2's on the remaining samples with two things held
+    from the full fit: the dispersion trend and the prior variance of log
+    dispersions (re-estimating them needs every gene). Size factors are
+    re-estimated on all genes; gene-wise and MAP dispersions, the GLM and the
+    Wald test are redone on the original counts. All refits run as one
+    weighted fit (weight 0 for the left-out sample, which drops it from
+    DESeq2's likelihoods), which is what makes the step cheap. Outlier
+    replacement and Cook's filtering are not redone.
+
+    Parameters
+    ----------
+    dds
+        A model fitted by :func:`lsecflow.de.fit_model`.
+    design
+        Its formula.
+    contrast
+        ``variable``, ``target``, ``reference``.
+    genes
+        Gene ids to refit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table: ``gene_id``, ``left_out``, ``log2FoldChange``, ``pvalue``.
+    """
+    from inmoose.deseq2 import (
+        DESeqDataSet,
+        estimateDispersionsGeneEst,
+        estimateDispersionsMAP,
+        estimateSizeFactorsForMatrix,
+        nbinomWaldTest,
+    )
+
+    from .deseq2 import quiet_inmoose
+
+    columns = ["gene_id", "left_out", "log2FoldChange", "pvalue"]
+    meta = dds.obs[[c for c in dds.obs.columns if isinstance(dds.obs[c].dtype, pd.CategoricalDtype)]]
+    samples, _ = left_out_samples(meta, contrast)
+    ids = pd.Index(dds.var_names.astype(str))
+    genes = [g for g in genes if g in ids]
+    if not samples or not genes:
+        return pd.DataFrame(columns=columns)
+    full = np.asarray(dds.counts(), dtype=float)
+    y = full[:, ids.get_indexer(genes)]
+    sf_type = "ratio" if dds.uns["lsecflow_fit"]["size_factors"] == "ratio" else "poscounts"
+    n = dds.n_obs
+    X = np.tile(y, (1, len(samples)))
+    norm, weights = np.ones(X.shape), np.ones(X.shape)
+    for k, s in enumerate(samples):
+        keep = dds.obs_names.astype(str) != s
+        sf = np.ones(n)
+        sf[keep] = np.asarray(estimateSizeFactorsForMatrix(full[keep], type_=sf_type), dtype=float).ravel()
+        cols = slice(k * len(genes), (k + 1) * len(genes))
+        norm[:, cols] = sf[:, None]
+        weights[~keep, cols] = 0.0
+    names = [f"{g}\t{s}" for s in samples for g in genes]
+    sub = DESeqDataSet(pd.DataFrame(X.astype(np.int64), index=dds.obs_names, columns=names), meta.copy(),
+                       design=design)
+    sub.normalizationFactors = norm
+    sub.layers["weights"] = weights
+    fn = dds.dispersionFunction
+    with quiet_inmoose():
+        sub = estimateDispersionsGeneEst(sub)
+        # the trend is evaluated at each refit's own mean of normalised counts (left-out sample excluded)
+        sub.var["baseMean"] = (X / norm * weights).sum(axis=0) / weights.sum(axis=0)
+        sub.setDispFunction(fn, estimateVar=False)
+        sub = estimateDispersionsMAP(sub, dispPriorVar=fn.dispPriorVar)
+        sub = nbinomWaldTest(sub)
+        res = sub.results(contrast=[contrast["variable"], contrast["target"], contrast["reference"]],
+                          independentFiltering=False, cooksCutoff=False)
+    res = pd.DataFrame(res)
+    return pd.DataFrame({"gene_id": [g for _ in samples for g in genes],
+                         "left_out": [s for s in samples for _ in genes],
+                         "log2FoldChange": res["log2FoldChange"].to_numpy(dtype=float),
+                         "pvalue": res["pvalue"].to_numpy(dtype=float)})
+
+
+def loo_padj(table: pd.DataFrame, loo: pd.DataFrame) -> pd.Series:
+    """Benjamini-Hochberg padj of each refit.
+
+    The refitted genes' p-values replace theirs among the full table's
+    p-values (the genes that kept a padj there: independent filtering and
+    Cook's filtering as in the full fit), and BH is redone; the other genes
+    keep their full-fit p-values.
+    """
+    from scipy.stats import false_discovery_control
+
+    base = table.set_index("gene_id")
+    tested = base["padj"].notna()
+    p_full = base.loc[tested, "pvalue"].astype(float)
+    out = pd.Series(np.nan, index=loo.index)
+    for sample, grp in loo.groupby("left_out", sort=False):
+        p = p_full.copy()
+        mine = grp[grp["gene_id"].isin(p.index)]
+        p.loc[mine["gene_id"]] = mine["pvalue"].fillna(1.0).to_numpy()
+        q = pd.Series(false_discovery_control(p.to_numpy()), index=p.index)
+        out.loc[mine.index] = q.loc[mine["gene_id"]].to_numpy()
+    return out
+
+
+def robustness_columns(cand: pd.DataFrame, loo: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataFrame:
+    """Per flagged candidate (index ``gene_id``): does the call survive every leave-one-out refit?
+
+    A refit keeps the call when its padj < ``alpha``, its |log2FC| >
+    ``lfc_threshold`` and the fold change keeps its sign. Columns:
+    ``survives``; ``driven_by``, the left-out sample whose refit moves the
+    candidate furthest (highest padj) when that refit loses the call, else
+    empty; ``loo_unflagged`` ("k of n" refits that lose it);
+    ``loo_min_abs_lfc``; ``loo_max_padj``.
+    """
+    flagged = cand[cand["flagged"]].set_index("gene_id")
+    rows = {}
+    for gene, grp in loo.groupby("gene_id", sort=False):
+        if gene not in flagged.index:
+            continue
+        sign = np.sign(flagged.at[gene, "log2FoldChange"])
+        padj = grp["padj"].fillna(1.0)
+        keeps = (padj < alpha) & (grp["log2FoldChange"].abs() > lfc_threshold) & \
+                (np.sign(grp["log2FoldChange"]) == sign)
+        worst = grp.loc[padj.idxmax()]
+        rows[gene] = {"survives": bool(keeps.all()),
+                      "driven_by": "" if keeps.all() else str(worst["left_out"]),
+                      "loo_unflagged": f"{int((~keeps).sum())} of {len(grp)}",
+                      "loo_min_abs_lfc": float(grp["log2FoldChange"].abs().min()),
+                      "loo_max_padj": float(padj.max())}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=ROBUSTNESS_COLUMNS)
+
+
+# ---------------------------------------------------------------- contamination
+def load_signatures(paths, exclude=()) -> dict[str, list[str]]:
+    """Signatures (``cell_type`` -> genes) from marker-style tables (``cell_type``, ``gene``), in order;
+    a name met again adds its genes. ``exclude``: names left out (the LSEC's own signature)."""
+    from .markers import load_markers
+
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        for name, genes in load_markers(path).items():
+            if name not in exclude:
+                out.setdefault(name, [])
+                out[name] += [g for g in genes if g not in out[name]]
+    return out
+
+
+def _residuals(y: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """Rows of ``y`` (features x samples) less their least-squares fit on the design (samples x p)."""
+    beta, *_ = np.linalg.lstsq(design, y.T, rcond=None)
+    return y - (design @ beta).T
+
+
+def signature_scores(vst: pd.DataFrame, signatures: dict[str, list[str]], leave_out: str | None = None) -> pd.DataFrame:
+    """Per sample and signature: the mean z-score (over samples) of the signature's genes in ``vst``
+    (genes as symbols x samples), ``leave_out`` excluded; signatures without a gene are left out."""
+    z = vst.sub(vst.mean(axis=1), axis=0).div(vst.std(axis=1).replace(0, np.nan), axis=0)
+    scores = {}
+    for name, genes in signatures.items():
+        present = [g for g in genes if g != leave_out and g in z.index and z.loc[g].notna().all()]
+        if present:
+            scores[name] = z.loc[present].mean(axis=0)
+    return pd.DataFrame(scores)
+
+
+def contamination_columns(symbols: list[str], vst: pd.DataFrame, signatures: dict[str, list[str]],
+                          design: np.ndarray, min_r: float) -> pd.DataFrame:
+    """Per candidate symbol: the contaminant signature its profile follows, if any.
+
+    Both the candidate's VST profile and each signature's score (mean
+    z-score of its genes, the candidate itself left out) are residualised on
+    the design matrix, so that an effect of the conditions (a whole group
+    induced) does not count; a candidate whose residual profile correlates
+    with a signature's at Pearson r >= ``min_r`` is marked with that
+    signature (the highest r if several). Needs >= 4 residual degrees of
+    freedom, else nothing is assessed (empty columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index symbol; ``contamination`` (signature name or ""),
+        ``contamination_r`` (the highest r over the signatures).
+    """
+    out = pd.DataFrame({"contamination": "", "contamination_r": np.nan}, index=pd.Index(symbols, dtype=object))
+    df = design.shape[0] - np.linalg.matrix_rank(design)
+    if df < 4:
+        log.info("contamination check skipped: %d residual degrees of freedom (needs >= 4)", df)
+        return out
+    base = signature_scores(vst, signatures)
+    for sym in symbols:
+        if sym not in vst.index or vst.loc[sym].std() == 0:
+            continue
+        scores = base if not any(sym in genes for genes in signatures.values()) else \
+            signature_scores(vst, signatures, leave_out=sym)
+        if scores.empty:
+            continue
+        res = _residuals(np.vstack([vst.loc[sym].to_numpy(dtype=float), scores.T.to_numpy(dtype=float)]), design)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.array([np.corrcoef(res[0], row)[0, 1] for row in res[1:]])
+        if np.all(np.isnan(r)):
+            continue
+        best = int(np.nanargmax(r))
+        out.at[sym, "contamination_r"] = float(r[best])
+        if r[best] >= min_r:
+            out.at[sym, "contamination"] = str(scores.columns[best])
+    return out
+
+
+# ---------------------------------------------------------------- where the factor is made
+def load_sources(paths, exclude=()) -> dict[str, list[str]]:
+    """Gene symbol -> cell types that make it, from marker-style tables (``cell_type``, ``gene``)."""
+    made: dict[str, list[str]] = {}
+    for name, genes in load_signatures(paths, exclude).items():
+        for g in genes:
+            made.setdefault(g, []).append(name)
+    return made
+
+
+def source_from_tables(symbols, made: dict[str, list[str]], lsec: str = LSEC) -> pd.DataFrame:
+    """``source`` (cell types the tables list for the gene, or "") and ``lsec_source``
+    (yes: the LSEC is listed; no: only other cell types are; unknown: none is)."""
+    rows = {}
+    for sym in symbols:
+        types = made.get(sym, [])
+        rows[sym] = {"source": "; ".join(types), "lsec_share": np.nan,
+                     "lsec_source": "yes" if lsec in types else ("no" if types else "unknown")}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["source", "lsec_share", "lsec_source"])
+
+
+def source_from_expression(symbols, expression: pd.DataFrame, sender: str, min_share: float) -> pd.DataFrame:
+    """Source of each factor from cell-type expression (long table ``gene``, ``cell_type``, ``mean``).
+
+    A cell type's *share* is its mean log-normalised expression over the sum
+    of all cell types' means. ``source`` lists the cell types with share >=
+    ``min_share``, largest first ("type (share)"); ``lsec_share`` is the
+    sender's; ``lsec_source`` is yes when the sender reaches ``min_share``,
+    no when it does not, unknown when the gene is not measured.
+    """
+    mean = expression.pivot_table(index="gene", columns="cell_type", values="mean", aggfunc="first")
+    total = mean.sum(axis=1)
+    rows = {}
+    for sym in symbols:
+        if sym not in mean.index or not total.get(sym, 0) > 0:
+            rows[sym] = {"source": "", "lsec_share": np.nan, "lsec_source": "unknown"}
+            continue
+        share = (mean.loc[sym] / total[sym]).sort_values(ascending=False, kind="stable")
+        top = share[share >= min_share]
+        lsec = float(share.get(sender, 0.0))
+        rows[sym] = {"source": "; ".join(f"{ct} ({v:.0%})" for ct, v in top.items()),
+                     "lsec_share": lsec, "lsec_source": "yes" if lsec >= min_share else "no"}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["source", "lsec_share", "lsec_source"])
+
+
+def check_expression_table(expression: pd.DataFrame, path) -> None:
+    missing = {"gene", "cell_type", "mean"} - set(expression.columns)
+    if missing:
+        raise InputDataError(f"cell-type expression table {path}: column(s) {', '.join(sorted(missing))} missing")
