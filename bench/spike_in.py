@@ -44,7 +44,7 @@ def _family_bh(de, factors):
 def main() -> None:
     import pandas as pd
     import yaml
-    from lsecflow import de, paracrine
+    from lsecflow import de, lrdb, paracrine
     from lsecflow.config import load_config
     from lsecflow.ingest import build_counts
     from lsecflow.synthetic import spike_counts
@@ -69,7 +69,7 @@ def main() -> None:
     rows = [by_symbol[g] for g in args.genes]
     raw = pd.DataFrame(adata.X.T, index=adata.var_names, columns=adata.obs_names)
     par = ds.spec["paracrine"]
-    factors = paracrine.load_factors(par["factors"])
+    factors = lrdb.load_factors(par["factors"])
     opts = ds.spec["de"]
     print(f"SYNTHETIC spike of {', '.join(args.genes)} in the {len(group)} '{contrast['target']}' samples; "
           f"contrast {args.contrast}; DE settings of config/datasets/dlpc_liver.yaml", flush=True)

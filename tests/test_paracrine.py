@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, REPO, TMS_H5AD, dlpc_dataset, tms_dataset
-from lsecflow import paracrine
+from lsecflow import lrdb, paracrine, receivers
 from lsecflow.config import load_config, load_dataset
 from lsecflow.errors import ConfigError, InputDataError
 from lsecflow.synthetic import spike_counts
@@ -24,7 +24,7 @@ AXIS = {"Mmp9": "protease/ECM regulator", "Tnf": "cytokine", "Cxcl1": "chemokine
 
 @pytest.fixture(scope="module")
 def mouse_factors():
-    return paracrine.load_factors(PARACRINE / "mouse.factors.tsv.gz")
+    return lrdb.load_factors(PARACRINE / "mouse.factors.tsv.gz")
 
 
 def test_rebuild_is_byte_identical(tmp_path):
@@ -39,7 +39,7 @@ def test_rebuild_is_byte_identical(tmp_path):
 
 @pytest.mark.parametrize("species", ["mouse", "human"])
 def test_tnf_axis_classes_and_receptors(species):
-    factors = paracrine.load_factors(PARACRINE / f"{species}.factors.tsv.gz")
+    factors = lrdb.load_factors(PARACRINE / f"{species}.factors.tsv.gz")
     name = (lambda g: g) if species == "mouse" else str.upper
     for gene, cls in AXIS.items():
         assert factors.at[name(gene), "class"] == cls, (gene, factors.loc[name(gene)].to_dict())
@@ -47,7 +47,7 @@ def test_tnf_axis_classes_and_receptors(species):
     assert name("Cxcr2") in factors.at[name("Cxcl1"), "receptors"].split(";")
     assert factors.at[name("Tnf"), "secreted"] and factors.at[name("Tnf"), "n_sources"] >= 5
     # every class is used, and every row has at least one source
-    assert set(factors["class"]) == set(paracrine.CLASSES)
+    assert set(factors["class"]) == set(lrdb.CLASSES)
     assert (factors["n_sources"] >= 1).all()
     assert (factors["sources"].str.len() > 0).all()
 
@@ -85,7 +85,7 @@ def test_pair_table_complexes_take_the_minimum():
     expr = pd.DataFrame({"fraction": [0.8, 0.3], "mean": [2.0, 1.0], "present": [True, False]},
                         index=["Tgfbr1", "Tgfbr2"])
     both = expr.assign(present=True)
-    t = paracrine.pair_table(cand, pairs, {"cells": expr, "empty": expr.iloc[:0], "both": both}).set_index("receiver")
+    t = receivers.pair_table(cand, pairs, {"cells": expr, "empty": expr.iloc[:0], "both": both}).set_index("receiver")
     row = t.loc["cells"]
     assert row["receptor_fraction"] == 0.3 and row["receptor_mean"] == 1.0 and not row["present"]
     assert not t.loc["empty", "present"] and t.loc["empty", "receptor_fraction"] == 0.0
@@ -190,7 +190,7 @@ def test_spike_in_positive_and_negative_control(mouse_factors):
 def tms_scores(tmp_path_factory):
     out = tmp_path_factory.mktemp("tms_paracrine")
     ds = load_dataset("tms_liver", tms_dataset(), "test", [REPO], {})
-    scores = paracrine.run_paracrine_receivers(str(TMS_H5AD), ds.params(), str(out / "receivers.tsv"),
+    scores = receivers.run_paracrine_receivers(str(TMS_H5AD), ds.params(), str(out / "receivers.tsv"),
                                         str(out / "expression.tsv.gz"), str(out / "receivers.png"), seed=0)
     return out, scores
 

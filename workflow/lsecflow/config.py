@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import files, genesets
+from . import files
+from .dataset_files import marker_table, resolve_collections, resolve_paracrine
 from .errors import ConfigError, InputDataError
+from .files import resolve_path
 from .formula import check_full_rank, design_terms, parse_design
 from .markers import LSEC, load_markers
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
@@ -36,17 +38,6 @@ def slugify(label: str) -> str:
     """
     slug = re.sub(r"[^A-Za-z0-9_-]+", "_", str(label)).strip("_-")
     return slug or "unnamed"
-
-
-def resolve_path(path: str, roots: list[Path]) -> Path:
-    """Resolve a relative path against the working directory, then the workflow folder."""
-    p = Path(os.path.expanduser(str(path)))
-    if p.is_absolute():
-        return p
-    for root in roots:
-        if (root / p).exists():
-            return root / p
-    return roots[0] / p
 
 
 @dataclass
@@ -245,15 +236,13 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     unknown = sorted(set(spec["qc"]["exclude"]) - set(sheet.index))
     if unknown:
         raise ConfigError(f"{source}: key 'qc.exclude': {', '.join(map(repr, unknown))} not in sample sheet {sheet_path}")
-    markers = spec["qc"].get("markers") or f"resources/markers/{spec['species']}.tsv"
-    spec["qc"]["markers"] = str(resolve_path(markers, roots))
-    if not Path(spec["qc"]["markers"]).exists():
-        raise ConfigError(f"{source}: key 'qc.markers': file {spec['qc']['markers']} does not exist")
+    spec["qc"]["markers"] = marker_table(spec["qc"].get("markers") or f"resources/markers/{spec['species']}.tsv",
+                                         roots, source, "qc.markers")
     if sc_obs is not None:
         cell_types = _cell_types(spec, sc_obs, source)
 
-    spec["enrichment"]["files"] = _collections(spec, source, roots)
-    _paracrine(spec, source, roots, cell_types)
+    spec["enrichment"]["files"] = resolve_collections(spec, source, roots)
+    resolve_paracrine(spec, source, roots, cell_types)
 
     ann = None
     if spec["gene_ids"] != "symbol":
@@ -261,72 +250,6 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         if not Path(ann).exists():
             raise ConfigError(f"config: key 'annotation.{spec['species']}': file {ann} does not exist")
     return Dataset(name, source, spec, sheet, fmt, design_columns, ann, cell_types)
-
-
-def _collections(spec: dict, source: str, roots: list[Path]) -> dict[str, str]:
-    """Resolve every configured gene set collection: shipped ones checksummed, the user's read (parse time)."""
-    folder = resolve_path("resources/genesets", roots)
-    files: dict[str, str] = {}
-    enr = spec["enrichment"]
-    try:
-        for name in enr["collections"]:
-            files[name] = str(genesets.shipped_collection(folder, name, spec["species"]))
-        for name, path in enr["gmt"].items():
-            if name in files:
-                raise ConfigError(f"{source}: key 'enrichment.gmt.{name}': name already used by a shipped collection")
-            files[name] = str(resolve_path(path, roots))
-            # a user's GMT is read and its symbols checked against the species; a shipped one is
-            # checked by its sha256 against the manifest, which records its species
-            genesets.check_species(genesets.read_gmt(files[name]), spec["species"], files[name])
-    except InputDataError as exc:
-        raise ConfigError(f"{source}: key 'enrichment': {exc}") from exc
-    for name, limits in enr["size_limits"].items():
-        if limits[0] > limits[1]:
-            raise ConfigError(f"{source}: key 'enrichment.size_limits.{name}': min {limits[0]} > max {limits[1]}")
-    return files
-
-
-def _paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str, str]) -> None:
-    """Resolve the paracrine tables and check receiver tables (parse time)."""
-    par = spec["paracrine"]
-    for key in ("factors", "pairs"):
-        path = par.get(key) or f"resources/paracrine/{spec['species']}.{key}.tsv.gz"
-        par[key] = str(resolve_path(path, roots))
-        if not Path(par[key]).exists():
-            raise ConfigError(f"{source}: key 'paracrine.{key}': file {par[key]} does not exist")
-    tables = [spec["qc"]["markers"], f"resources/markers/{spec['species']}.contaminants.tsv",
-              *par["contamination"]["signatures"]]
-    par["contamination"]["signatures"] = [_marker_table(t, roots, source, "paracrine.contamination.signatures")
-                                          for t in tables]
-    par["sources"] = _marker_table(par.get("sources") or f"resources/paracrine/{spec['species']}.sources.tsv",
-                                   roots, source, "paracrine.sources")
-    if par["receivers"] and spec["assay"] != "bulk":
-        raise ConfigError(f"{source}: key 'paracrine.receivers' is for bulk data; single-cell receivers are the "
-                          "other cell types of the dataset")
-    for name, path in list(par["receivers"].items()):
-        par["receivers"][name] = str(resolve_path(path, roots))
-        try:
-            files.read_receiver_table(par["receivers"][name], name)
-        except InputDataError as exc:
-            raise ConfigError(f"{source}: key 'paracrine.receivers.{name}': {exc}") from exc
-    if spec["assay"] != "bulk":
-        sc = spec["single_cell"]
-        par.setdefault("sender", sc["lsec_label"])
-        if par["sender"] not in cell_types.values():
-            raise ConfigError(f"{source}: key 'paracrine.sender': {par['sender']!r} is not one of the cell types "
-                              f"tested ({', '.join(cell_types.values())})")
-
-
-def _marker_table(path: str, roots: list[Path], source: str, key: str) -> str:
-    """A marker-style table (cell_type, gene) resolved and read once at parse time."""
-    resolved = str(resolve_path(path, roots))
-    if not Path(resolved).exists():
-        raise ConfigError(f"{source}: key '{key}': file {resolved} does not exist")
-    try:
-        load_markers(resolved)
-    except InputDataError as exc:
-        raise ConfigError(f"{source}: key '{key}': {exc}") from exc
-    return resolved
 
 
 def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:

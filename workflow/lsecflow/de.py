@@ -28,6 +28,10 @@ from .calls import call_direction, is_significant
 from .deseq2 import add_lrt, quiet_inmoose
 from .errors import InputDataError
 from .files import atomic_path, write_tsv_atomic
+from .formula import design_metadata
+from .lrdb import load_factors
+from .shrink import shrink_contrast
+from .trust import leave_one_out
 
 log = logging.getLogger(__name__)
 
@@ -44,33 +48,6 @@ def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
     """Genes with at least ``min_count`` counts in at least ``min_samples`` samples."""
     X = _dense(X)
     return (X >= min_count).sum(axis=0) >= min_samples
-
-
-def level_order(values: pd.Series, base: str | None = None) -> list[str]:
-    """Levels of one design column: ``base`` first, then by first appearance in ``values``.
-
-    Never by name, so renaming a level cannot change the model's parametrisation.
-    """
-    seen = list(dict.fromkeys(values.astype(str)))
-    if base is not None:
-        seen = [base] + [lv for lv in seen if lv != base]
-    return seen
-
-
-def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | None = None) -> pd.DataFrame:
-    """Design columns as categoricals in canonical order (see :func:`level_order`).
-
-    The base level of a column is the reference of the first contrast on it.
-    ``obs`` must already be in canonical sample order.
-    """
-    base: dict[str, str] = {}
-    for contrast in (contrasts or {}).values():
-        base.setdefault(contrast["variable"], contrast["reference"])
-    meta = pd.DataFrame(index=obs.index.astype(str))
-    for col in columns:
-        values = obs[col].astype(str)
-        meta[col] = pd.Categorical(values, categories=level_order(values, base.get(col)))
-    return meta
 
 
 def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None):
@@ -195,8 +172,6 @@ def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
     method = shrink_method(opts)
     if method:
         t0 = time.time()
-        from .shrink import shrink_contrast  # scipy.optimize: imported only when shrinking
-
         lfc, se = shrink_contrast(dds, contrast, res, method)
         res["log2FoldChange_shrunk"], res["lfcSE_shrunk"] = lfc, se
         log.info("LFC shrinkage (%s) of %s %s vs %s in %.1f s", method, var, target, ref, time.time() - t0)
@@ -266,8 +241,6 @@ def leave_one_out_table(dds, design: str, contrast: dict, table: pd.DataFrame, o
                         symbols=None) -> pd.DataFrame:
     """Leave-one-out refits (:func:`lsecflow.trust.leave_one_out`) of the contrast's significant genes
     (padj < alpha, |log2FC| > lfc_threshold) whose symbol is in ``symbols`` (None: none)."""
-    from .trust import leave_one_out
-
     if symbols is None:
         return pd.DataFrame(columns=LOO_COLUMNS)
     sig = table[is_significant(table, opts["alpha"], opts["lfc_threshold"]) & table["symbol"].astype(str).isin(symbols)]
@@ -379,8 +352,6 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     par = spec["paracrine"]
     loo_symbols = None
     if par["enabled"] and par["robustness"]:
-        from .paracrine import load_factors
-
         loo_symbols = set(load_factors(par["factors"]).index)
     # the fit's normalised counts and VST: written once (first tested contrast), copied for the others
     first = outputs[tested[0]]

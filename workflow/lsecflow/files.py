@@ -373,3 +373,14 @@ def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
     """Write an AnnData atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         adata.write_h5ad(tmp, compression="gzip")
+
+
+def resolve_path(path: str, roots: list[Path]) -> Path:
+    """Resolve a relative path against the working directory, then the workflow folder."""
+    p = Path(os.path.expanduser(str(path)))
+    if p.is_absolute():
+        return p
+    for root in roots:
+        if (root / p).exists():
+            return root / p
+    return roots[0] / p

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 from .errors import ConfigError
 
@@ -103,3 +104,30 @@ def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the
                 f"{matrix.shape[1]}), so its effect cannot be told apart; columns {', '.join(columns)} are "
                 "confounded or a level combination has no sample. Drop or merge a term, or add samples")
         kept.append(name)
+
+
+def level_order(values: pd.Series, base: str | None = None) -> list[str]:
+    """Levels of one design column: ``base`` first, then by first appearance in ``values``.
+
+    Never by name, so renaming a level cannot change the model's parametrisation.
+    """
+    seen = list(dict.fromkeys(values.astype(str)))
+    if base is not None:
+        seen = [base] + [lv for lv in seen if lv != base]
+    return seen
+
+
+def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | None = None) -> pd.DataFrame:
+    """Design columns as categoricals in canonical order (see :func:`level_order`).
+
+    The base level of a column is the reference of the first contrast on it.
+    ``obs`` must already be in canonical sample order.
+    """
+    base: dict[str, str] = {}
+    for contrast in (contrasts or {}).values():
+        base.setdefault(contrast["variable"], contrast["reference"])
+    meta = pd.DataFrame(index=obs.index.astype(str))
+    for col in columns:
+        values = obs[col].astype(str)
+        meta[col] = pd.Categorical(values, categories=level_order(values, base.get(col)))
+    return meta

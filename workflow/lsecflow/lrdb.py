@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import InputDataError
 from .genesets import read_gmt
 
 CLASSES = ["chemokine", "cytokine", "growth factor", "protease/ECM regulator", "adhesion/contact", "other secreted"]
@@ -244,3 +245,51 @@ def write_gz(table: pd.DataFrame, path: Path) -> None:
     """Write a gzipped TSV with a fixed gzip time stamp, so rebuilds are byte-identical."""
     with open(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
         gz.write(table.to_csv(sep="\t", index=False).encode())
+
+
+# ---------------------------------------------------------------- reading the built tables
+FACTOR_COLUMNS = ["gene", "class", "class_rule", "secreted", "ligand", "n_sources", "sources", "receptors"]
+PAIR_COLUMNS = ["ligand", "receptor", "sources", "n_sources"]
+
+
+def _read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{what} {path}: cannot be read as a TSV table ({exc})") from exc
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputDataError(f"{what} {path}: column(s) {', '.join(missing)} missing "
+                             f"(columns: {', '.join(table.columns)})")
+    return table
+
+
+def load_factors(path) -> pd.DataFrame:
+    """Factor annotation indexed by gene symbol (see :mod:`lsecflow.lrdb`)."""
+    t = _read_checked(path, FACTOR_COLUMNS, "paracrine factors table")
+    bad = sorted(set(t["class"]) - set(CLASSES))
+    if bad:
+        raise InputDataError(f"paracrine factors table {path}: column 'class': unknown class(es) "
+                             f"{', '.join(map(repr, bad))} (allowed: {', '.join(CLASSES)})")
+    n = pd.to_numeric(t["n_sources"], errors="coerce")
+    if n.isna().any():
+        raise InputDataError(f"paracrine factors table {path}: column 'n_sources' is not a number for gene "
+                             f"{t.loc[n.isna(), 'gene'].iloc[0]!r}")
+    t["n_sources"] = n.astype(int)
+    for col in ("secreted", "ligand"):
+        t[col] = t[col].str.lower() == "true"
+    dup = t["gene"][t["gene"].duplicated()]
+    if len(dup):
+        raise InputDataError(f"paracrine factors table {path}: column 'gene': {dup.iloc[0]!r} appears twice")
+    return t.set_index("gene", drop=False).rename_axis(None)
+
+
+def load_pairs(path, min_sources: int = 1) -> pd.DataFrame:
+    """Ligand -> receptor pairs listed by at least ``min_sources`` databases."""
+    t = _read_checked(path, PAIR_COLUMNS, "ligand-receptor pairs table")
+    n = pd.to_numeric(t["n_sources"], errors="coerce")
+    if n.isna().any():
+        raise InputDataError(f"ligand-receptor pairs table {path}: column 'n_sources' is not a number for pair "
+                             f"{t.loc[n.isna(), 'ligand'].iloc[0]} -> {t.loc[n.isna(), 'receptor'].iloc[0]}")
+    t["n_sources"] = n.astype(int)
+    return t[t["n_sources"] >= min_sources].reset_index(drop=True)

@@ -19,8 +19,9 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .deseq2 import quiet_inmoose
 from .errors import InputDataError
-from .markers import LSEC
+from .markers import LSEC, load_markers
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,6 @@ def leave_one_out(dds, design: str, contrast: dict, genes: list[str]) -> pd.Data
         estimateSizeFactorsForMatrix,
         nbinomWaldTest,
     )
-
-    from .deseq2 import quiet_inmoose
 
     columns = ["gene_id", "left_out", "log2FoldChange", "pvalue"]
     meta = dds.obs[[c for c in dds.obs.columns if isinstance(dds.obs[c].dtype, pd.CategoricalDtype)]]
@@ -174,8 +173,6 @@ def robustness_columns(cand: pd.DataFrame, loo: pd.DataFrame, alpha: float, lfc_
 def load_signatures(paths, exclude=()) -> dict[str, list[str]]:
     """Signatures (``cell_type`` -> genes) from marker-style tables (``cell_type``, ``gene``), in order;
     a name met again adds its genes. ``exclude``: names left out (the LSEC's own signature)."""
-    from .markers import load_markers
-
     out: dict[str, list[str]] = {}
     for path in paths:
         for name, genes in load_markers(path).items():

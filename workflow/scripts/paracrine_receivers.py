@@ -1,5 +1,5 @@
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.paracrine import run_paracrine_receivers
+from lsecflow.receivers import run_paracrine_receivers
 from lsecflow.snake import run
 
 out = snakemake.output
