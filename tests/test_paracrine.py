@@ -231,3 +231,30 @@ def test_tms_hgf_met_by_hand(tms_scores):
     wnt = scores[(scores["ligand"] == "Wnt2") & (scores["receptor"] == "Fzd7_Lrp6") & (scores["receiver"] == "hepatocyte")]
     fz, lrp = list(a.var_names).index("Fzd7"), list(a.var_names).index("Lrp6")
     assert wnt.iloc[0]["receptor_fraction"] == pytest.approx(min((X[hep, fz] > 0).mean(), (X[hep, lrp] > 0).mean()))
+
+
+def test_tms_receivers_ranked_by_specificity(tms_scores):
+    """The figure's top rows are what the LSEC says specifically, not what every cell says: no ligand among
+    its top 10 rows is expressed (count > 0) in more than 80 % of the cells of every cell type (B2m, App
+    ...), and LSEC Hgf -> hepatocyte Met (angiocrine HGF) is among the hepatocytes' top 20 pairs."""
+    from lsecflow.paracrine_plots import receiver_figure_pairs
+
+    out, scores = tms_scores
+    expr = pd.read_csv(out / "expression.tsv.gz", sep="\t")
+    frac = expr.pivot(index="gene", columns="cell_type", values="fraction")
+    everywhere = set(frac.index[(frac > 0.8).all(axis=1)])
+    assert {"B2m", "H2-K1"} <= everywhere  # what the old magnitude ranking put first
+    top10 = receiver_figure_pairs(scores, 10)
+    ligands = {part for pair in top10 for part in pair.split(" → ")[0].split("_")}
+    assert not ligands & everywhere, top10
+    hep = scores[scores["expressed"] & (scores["receiver"] == "hepatocyte")].reset_index(drop=True)
+    where = hep.index[(hep["ligand"] == "Hgf") & (hep["receptor"] == "Met")]
+    assert len(where) == 1 and where[0] < 20, hep.head(25)[["ligand", "receptor", "specificity"]]
+    # the order is the documented one: expressed first, then specificity (NATMI's weight), then magnitude
+    shown = scores[scores["expressed"]]
+    assert shown["specificity"].is_monotonic_decreasing
+    row = scores[(scores["ligand"] == "Hgf") & (scores["receptor"] == "Met") & (scores["receiver"] == "hepatocyte")]
+    mean = expr.pivot(index="gene", columns="cell_type", values="mean")
+    lsec = "endothelial cell of hepatic sinusoid"
+    expected = mean.at["Hgf", lsec] / mean.loc["Hgf"].sum() * mean.at["Met", "hepatocyte"] / mean.loc["Met"].sum()
+    assert row.iloc[0]["specificity"] == pytest.approx(expected)

@@ -237,19 +237,24 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
 LOO_COLUMNS = ["symbol", "gene_id", "left_out", "log2FoldChange", "pvalue"]
 
 
-def leave_one_out_table(dds, design: str, contrast: dict, table: pd.DataFrame, opts: dict,
-                        symbols=None) -> pd.DataFrame:
-    """Leave-one-out refits (:func:`lsecflow.trust.leave_one_out`) of the contrast's significant genes
-    (padj < alpha, |log2FC| > lfc_threshold) whose symbol is in ``symbols`` (None: none)."""
+def leave_one_out_tables(dds, design: str, contrasts: dict, tables: dict[str, pd.DataFrame], opts: dict,
+                         symbols=None) -> dict[str, pd.DataFrame]:
+    """Leave-one-out refits (:func:`lsecflow.trust.leave_one_out`) of each contrast's significant genes
+    (padj < alpha, |log2FC| > lfc_threshold) whose symbol is in ``symbols`` (None: none), per contrast."""
+    empty = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
     if symbols is None:
-        return pd.DataFrame(columns=LOO_COLUMNS)
-    sig = table[is_significant(table, opts["alpha"], opts["lfc_threshold"]) & table["symbol"].astype(str).isin(symbols)]
+        return empty
+    genes = {name: list(t.loc[is_significant(t, opts["alpha"], opts["lfc_threshold"])
+                              & t["symbol"].astype(str).isin(symbols), "gene_id"]) for name, t in tables.items()}
     t0 = time.time()
-    loo = leave_one_out(dds, design, contrast, list(sig["gene_id"]))
-    loo.insert(0, "symbol", loo["gene_id"].map(table.set_index("gene_id")["symbol"]))
-    log.info("leave-one-out: %d significant annotated factors refitted without each of %d samples in %.1f s",
-             len(sig), loo["left_out"].nunique(), time.time() - t0)
-    return loo[LOO_COLUMNS]
+    loo = leave_one_out(dds, design, {name: contrasts[name] for name in tables}, genes)
+    log.info("leave-one-out: %s significant annotated factors refitted without each of %d samples in %.1f s",
+             " + ".join(str(len(g)) for g in genes.values()), loo["left_out"].nunique(), time.time() - t0)
+    for name, part in loo.groupby("contrast", sort=False):
+        part = part.copy()
+        part.insert(0, "symbol", part["gene_id"].map(tables[name].set_index("gene_id")["symbol"]))
+        empty[name] = part[LOO_COLUMNS].reset_index(drop=True)
+    return empty
 
 
 def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
@@ -313,7 +318,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         ``{contrast: {kind: path}}`` for every contrast, kinds
         :data:`OUTPUT_KINDS` (TSV; ``.gz`` compresses, byte-stable). ``loo``:
         the leave-one-out refits of the significant genes that are paracrine
-        factors (:func:`leave_one_out_table`; empty with ``paracrine.enabled``
+        factors (:func:`leave_one_out_tables`; empty with ``paracrine.enabled``
         or ``paracrine.robustness`` false), read by the paracrine step.
     lrt
         ``{"table": path, "summary": path}`` for ``de.test: lrt``.
@@ -365,8 +370,10 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
         results[name] = contrast_results(dds, contrast, opts)
         _write_tested(outputs[name], name, results[name], opts)
-        write_tsv_atomic(leave_one_out_table(dds, spec["design"], contrast, results[name], opts, loo_symbols),
-                         outputs[name]["loo"])
+    loo = leave_one_out_tables(dds, spec["design"], spec["contrasts"], {n: results[n] for n in tested}, opts,
+                               loo_symbols)
+    for name, table in loo.items():
+        write_tsv_atomic(table, outputs[name]["loo"])
     if lrt is not None:
         table = lrt_results(dds, opts)
         summ = summarize(table, opts["alpha"], 0)[["tested", "cooks_outliers", "independent_filtered", "alpha"]]

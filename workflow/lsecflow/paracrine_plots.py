@@ -127,17 +127,24 @@ def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
     return fig
 
 
+def receiver_figure_pairs(scores: pd.DataFrame, max_rows: int = 30) -> list[str]:
+    """The rows of the receivers figure: "ligand → receptor" of expressed pairs, best first.
+
+    The scores come ordered (expressed, specificity, magnitude; see
+    :func:`lsecflow.receivers.sc_receiver_scores`): a pair's first row is its best.
+    """
+    expressed = scores[scores["expressed"].astype(bool)]
+    return list(dict.fromkeys(expressed["ligand"] + " → " + expressed["receptor"]))[:max_rows]
+
+
 def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_rows: int = 30):
     """Top expressed sender -> receiver pairs in the scores' order (specificity first, see
-    :func:`lsecflow.paracrine.sc_receiver_scores`): receptor fraction (size), ligand x receptor mean (colour)."""
+    :func:`lsecflow.receivers.sc_receiver_scores`): receptor fraction (size), ligand x receptor mean (colour)."""
     import matplotlib.pyplot as plt
 
-    expressed = scores[scores["expressed"]]
-    if expressed.empty:
+    rows = receiver_figure_pairs(scores, max_rows)
+    if not rows:
         return message_figure(f"No pair is expressed by {sender} and any receiver at the set fractions.", title)
-    t = expressed.assign(pair=expressed["ligand"] + " → " + expressed["receptor"])
-    # the scores come ordered (expressed, specificity, magnitude): a pair's first row is its best
-    rows = list(dict.fromkeys(t["pair"]))[:max_rows]
     cols = sorted(scores["receiver"].unique())
     allp = scores.assign(pair=scores["ligand"] + " → " + scores["receptor"])
     allp = allp[allp["pair"].isin(rows)].drop_duplicates(["pair", "receiver"]).set_index(["pair", "receiver"])

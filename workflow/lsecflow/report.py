@@ -211,15 +211,41 @@ def _flagged(candidates: pd.DataFrame) -> pd.DataFrame:
     return candidates[candidates["flagged"].astype(str).str.lower() == "true"]
 
 
+def _passing(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Flagged candidates that pass every check (all of them when the table has no checks)."""
+    if "passes" not in flagged:
+        return flagged
+    return flagged[flagged["passes"].astype(str).str.lower() == "true"]
+
+
+def marked_summary(flagged: pd.DataFrame) -> str:
+    """How many flagged candidates the checks marked, and why (plain text; "" when none or no checks)."""
+    if "marks" not in flagged:
+        return ""
+    marks = flagged["marks"].fillna("").astype(str)
+    marked = marks[marks != ""]
+    if marked.empty:
+        return ""
+    driven = int(marked.str.contains("driven by").sum())
+    cont = marked[marked.str.contains("signature")]
+    sigs = sorted(set(cont.str.extract(r"follows the (.+?) signature")[0].dropna()))
+    why = [f"{driven} driven by one sample"] if driven else []
+    if len(cont):
+        why.append(f"{len(cont)} following a contaminant signature ({', '.join(sigs)})")
+    return f"{len(marked)} of {len(flagged)} flagged marked: {'; '.join(why)}"
+
+
 def _top_candidates(unit: dict, n: int = 5) -> str:
     if not unit.get("paracrine"):
         return "<span class='meta'>-</span>"
-    cand = _read_tsv(unit["paracrine"]["candidates"])
-    top = _flagged(cand).head(n)
+    flagged = _flagged(_read_tsv(unit["paracrine"]["candidates"]))
+    top = _passing(flagged).head(n)
+    note = marked_summary(flagged)
+    note = f"<br><span class='meta'>{_esc(note)}</span>" if note else ""
     if top.empty:
-        return "<span class='meta'>none flagged</span>"
+        return f"<span class='meta'>{'none flagged' if flagged.empty else 'none passes the checks'}</span>{note}"
     return ", ".join(f"{_esc(r['symbol'])} <span class='meta'>({_esc(r['class'])}, "
-                     f"log2FC {r['log2FoldChange']:.1f})</span>" for _, r in top.iterrows())
+                     f"log2FC {r['log2FoldChange']:.1f})</span>" for _, r in top.iterrows()) + note
 
 
 def overview(manifest: dict) -> str:
@@ -234,7 +260,7 @@ def overview(manifest: dict) -> str:
         rows = "".join(f"<tr><td><a href='#{_esc(u['anchor'])}'>{_esc(u['title'])}</a></td><td>{_de_counts(u)}</td>"
                        f"<td>{_top_pathways(u)}</td><td>{_top_candidates(u)}</td></tr>" for u in ds["units"])
         out.append("<table><thead><tr><th>contrast</th><th>DE genes</th><th>top pathways (GSEA)</th>"
-                   f"<th>top paracrine candidates</th></tr></thead><tbody>{rows}</tbody></table>")
+                   f"<th>top paracrine candidates (passing every check)</th></tr></thead><tbody>{rows}</tbody></table>")
     return "\n".join(out)
 
 
@@ -278,10 +304,13 @@ def _paracrine_section(r: Renderer, unit: dict, n_rows: int) -> str:
         return ""
     cand = _read_tsv(par["candidates"])
     flagged = _flagged(cand)
+    checks = [c for c in ("source", "marks") if c in flagged]
+    note = marked_summary(flagged)
     out = [f"<h4>Paracrine candidates: {len(flagged)} flagged</h4>",
+           f"<p>{_esc(note)}</p>" if note else "",
            f"<p class='meta'>full tables: {r.link(par['candidates'])}, {r.link(par['pairs'])}</p>",
            table_html(flagged.head(n_rows), ["rank", "symbol", "class", "priority", "log2FoldChange", "padj",
-                                             "n_sources", "receptors"],
+                                             "n_sources", *checks, "receptors"],
                       row_class=lambda row: "up" if row["log2FoldChange"] > 0 else "down"),
            f"<div class='meta'>{r.caption('table_paracrine')}</div>",
            r.figures(par["figures"])]

@@ -40,17 +40,17 @@ def left_out_samples(meta: pd.DataFrame, contrast: dict, min_left: int = 2) -> t
     return usable, kept
 
 
-def leave_one_out(dds, design: str, contrast: dict, genes: list[str]) -> pd.DataFrame:
-    """Refit ``genes`` of a fitted model with each sample of the contrast's groups left out in turn.
+def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str, list[str]]) -> pd.DataFrame:
+    """Refit genes of a fitted model with each sample of a contrast's groups left out in turn.
 
     Each refit is DESeq2's on the remaining samples with two things held
     from the full fit: the dispersion trend and the prior variance of log
     dispersions (re-estimating them needs every gene). Size factors are
     re-estimated on all genes; gene-wise and MAP dispersions, the GLM and the
-    Wald test are redone on the original counts. All refits run as one
-    weighted fit (weight 0 for the left-out sample, which drops it from
-    DESeq2's likelihoods), which is what makes the step cheap. Outlier
-    replacement and Cook's filtering are not redone.
+    Wald test are redone on the original counts. One refit per left-out
+    sample serves every contrast whose groups hold it (the model is the
+    design's, the contrasts are read from it). Outlier replacement and
+    Cook's filtering are not redone.
 
     Parameters
     ----------
@@ -58,15 +58,15 @@ def leave_one_out(dds, design: str, contrast: dict, genes: list[str]) -> pd.Data
         A model fitted by :func:`lsecflow.de.fit_model`.
     design
         Its formula.
-    contrast
-        ``variable``, ``target``, ``reference``.
+    contrasts
+        ``{name: {variable, target, reference}}``.
     genes
-        Gene ids to refit.
+        ``{name: gene ids}`` to refit for each contrast.
 
     Returns
     -------
     pandas.DataFrame
-        Long table: ``gene_id``, ``left_out``, ``log2FoldChange``, ``pvalue``.
+        Long table: ``contrast``, ``gene_id``, ``left_out``, ``log2FoldChange``, ``pvalue``.
     """
     from inmoose.deseq2 import (
         DESeqDataSet,
@@ -76,46 +76,38 @@ def leave_one_out(dds, design: str, contrast: dict, genes: list[str]) -> pd.Data
         nbinomWaldTest,
     )
 
-    columns = ["gene_id", "left_out", "log2FoldChange", "pvalue"]
     meta = dds.obs[[c for c in dds.obs.columns if isinstance(dds.obs[c].dtype, pd.CategoricalDtype)]]
-    samples, _ = left_out_samples(meta, contrast)
     ids = pd.Index(dds.var_names.astype(str))
-    genes = [g for g in genes if g in ids]
-    if not samples or not genes:
-        return pd.DataFrame(columns=columns)
-    full = np.asarray(dds.counts(), dtype=float)
-    y = full[:, ids.get_indexer(genes)]
+    genes = {name: [g for g in gs if g in ids] for name, gs in genes.items()}
+    plan: dict[str, list[str]] = {}  # left-out sample -> contrasts that leave it out
+    for name, contrast in contrasts.items():
+        if genes.get(name):
+            for s in left_out_samples(meta, contrast)[0]:
+                plan.setdefault(s, []).append(name)
+    counts = pd.DataFrame(np.asarray(dds.counts(), dtype=np.int64), index=dds.obs_names.astype(str), columns=ids)
     sf_type = "ratio" if dds.uns["lsecflow_fit"]["size_factors"] == "ratio" else "poscounts"
-    n = dds.n_obs
-    X = np.tile(y, (1, len(samples)))
-    norm, weights = np.ones(X.shape), np.ones(X.shape)
-    for k, s in enumerate(samples):
-        keep = dds.obs_names.astype(str) != s
-        sf = np.ones(n)
-        sf[keep] = np.asarray(estimateSizeFactorsForMatrix(full[keep], type_=sf_type), dtype=float).ravel()
-        cols = slice(k * len(genes), (k + 1) * len(genes))
-        norm[:, cols] = sf[:, None]
-        weights[~keep, cols] = 0.0
-    names = [f"{g}\t{s}" for s in samples for g in genes]
-    sub = DESeqDataSet(pd.DataFrame(X.astype(np.int64), index=dds.obs_names, columns=names), meta.copy(),
-                       design=design)
-    sub.normalizationFactors = norm
-    sub.layers["weights"] = weights
     fn = dds.dispersionFunction
-    with quiet_inmoose():
-        sub = estimateDispersionsGeneEst(sub)
-        # the trend is evaluated at each refit's own mean of normalised counts (left-out sample excluded)
-        sub.var["baseMean"] = (X / norm * weights).sum(axis=0) / weights.sum(axis=0)
-        sub.setDispFunction(fn, estimateVar=False)
-        sub = estimateDispersionsMAP(sub, dispPriorVar=fn.dispPriorVar)
-        sub = nbinomWaldTest(sub)
-        res = sub.results(contrast=[contrast["variable"], contrast["target"], contrast["reference"]],
-                          independentFiltering=False, cooksCutoff=False)
-    res = pd.DataFrame(res)
-    return pd.DataFrame({"gene_id": [g for _ in samples for g in genes],
-                         "left_out": [s for s in samples for _ in genes],
-                         "log2FoldChange": res["log2FoldChange"].to_numpy(dtype=float),
-                         "pvalue": res["pvalue"].to_numpy(dtype=float)})
+    rows = []
+    for s, names in plan.items():
+        keep = counts.index != s
+        wanted = list(dict.fromkeys(g for name in names for g in genes[name]))
+        sub = DESeqDataSet(counts.loc[keep, wanted], meta[keep].copy(), design=design)
+        sub.sizeFactors = np.asarray(estimateSizeFactorsForMatrix(counts.to_numpy()[keep], type_=sf_type),
+                                     dtype=float).ravel()
+        with quiet_inmoose():
+            sub = estimateDispersionsGeneEst(sub)
+            sub.setDispFunction(fn, estimateVar=False)
+            sub = estimateDispersionsMAP(sub, dispPriorVar=fn.dispPriorVar)
+            sub = nbinomWaldTest(sub)
+            for name in names:
+                c = contrasts[name]
+                res = pd.DataFrame(sub.results(contrast=[c["variable"], c["target"], c["reference"]],
+                                               independentFiltering=False, cooksCutoff=False)).loc[genes[name]]
+                rows.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": s,
+                                          "log2FoldChange": res["log2FoldChange"].to_numpy(dtype=float),
+                                          "pvalue": res["pvalue"].to_numpy(dtype=float)}))
+    columns = ["contrast", "gene_id", "left_out", "log2FoldChange", "pvalue"]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
 def loo_padj(table: pd.DataFrame, loo: pd.DataFrame) -> pd.Series:
