@@ -82,6 +82,9 @@ def test_tff2_is_marked_and_left_out_of_the_overview(dlpc_checked):
     scores = pd.read_csv(folder / "contamination.tsv", sep="\t", index_col=0)
     assert scores["gastric epithelium"].idxmax() == "Sample756"
     assert "LSEC" not in scores and {"hepatocyte", "Kupffer/macrophage"} <= set(scores)
+    # whole liver: the panel's cell types are constituents, not contaminants -- nothing is marked for
+    # following them; the one a candidate follows is a hint of its source
+    assert not cand["contamination"].isin(["hepatocyte", "Kupffer/macrophage", "stellate"]).any()
 
 
 @pytest.mark.slow
@@ -161,13 +164,19 @@ def test_contamination_follows_residuals_not_groups():
         3 + 2 * group + noise[4], 7 + 2 * group + noise[5],  # a signature induced with the group
     ]), index=["Induced", "Tff2", "Muc6", "Gkn3", "Mac1", "Mac2"], columns=samples)
     sigs = {"gastric epithelium": ["Muc6", "Gkn3", "Tff2"], "macrophage": ["Mac1", "Mac2"]}
-    out = trust.contamination_columns(["Induced", "Tff2"], vst, sigs, design, 0.8)
-    assert out.at["Tff2", "contamination"] == "gastric epithelium" and out.at["Tff2", "contamination_r"] > 0.9
-    assert out.at["Induced", "contamination"] == ""
+    out = trust.follows_signature(["Induced", "Tff2"], vst, sigs, design, 0.8)
+    assert out.at["Tff2", "signature"] == "gastric epithelium" and out.at["Tff2", "r"] > 0.9
+    assert out.at["Induced", "signature"] == ""
+    # the score leaves the gene itself out: the same r by hand from Muc6 and Gkn3 alone
+    z = vst.sub(vst.mean(axis=1), axis=0).div(vst.std(axis=1), axis=0)
+    score = z.loc[["Muc6", "Gkn3"]].mean()
+    hat = design @ np.linalg.pinv(design)
+    res = lambda v: v - hat @ v  # noqa: E731
+    assert out.at["Tff2", "r"] == pytest.approx(np.corrcoef(res(z.loc["Tff2"].to_numpy()), res(score.to_numpy()))[0, 1])
     # too few residual degrees of freedom: nothing is assessed
     mixed = [0, 1, 6, 7, 8]  # 5 samples, 2 coefficients: 3 residual degrees of freedom
-    few = trust.contamination_columns(["Tff2"], vst.iloc[:, mixed], sigs, design[mixed], 0.8)
-    assert few.at["Tff2", "contamination"] == "" and np.isnan(few.at["Tff2", "contamination_r"])
+    few = trust.follows_signature(["Tff2"], vst.iloc[:, mixed], sigs, design[mixed], 0.8)
+    assert few.at["Tff2", "signature"] == "" and np.isnan(few.at["Tff2", "r"])
 
 
 def test_tms_source_from_the_cell_types(finished_run):
@@ -199,14 +208,40 @@ def test_shipped_signature_tables_read():
         assert made[{"mouse": "Hgf", "human": "HGF"}[species]] == ["LSEC"]
 
 
+def _subset(adata):
+    """Real DLPC counts cut to the most expressed genes plus a few factors (fast fits)."""
+    keep = adata.var["symbol"].isin(["Tff2", "Muc6", "Gkn3", "Lcn2", "Saa1", "Saa2", "Hp", "Alb", "Apoa1"])
+    return adata[:, keep | (np.asarray(adata.X.sum(axis=0)).ravel() > 5e5)].copy()
+
+
+def test_full_refits_bring_their_own_padj(dlpc, tmp_path):
+    """paracrine.robustness_refit: full refits the whole model without each sample; the refits' padj is
+    DESeq2's own (BH over every gene of that refit), not recomputed by the paracrine step."""
+    params, adata = dlpc
+    par = {**params["spec"]["paracrine"], "robustness_refit": "full"}
+    params = {**params, "spec": {**params["spec"], "paracrine": par}}
+    sub = _subset(adata)
+    cand = checked(tmp_path, params, sub).set_index("symbol")
+    loo = pd.read_csv(tmp_path / "loo.tsv", sep="\t")
+    assert len(loo) and loo["padj"].notna().any() and set(loo["left_out"]) <= set(sub.obs_names)
+    # one refit by hand: the same padj
+    from lsecflow.de import fit_model as fit
+
+    s = loo["left_out"].iloc[0]
+    spec = params["spec"]
+    ref = contrast_results(fit(sub[sub.obs_names != s].copy(), spec["design"], params["design_columns"], spec["de"],
+                               contrasts=spec["contrasts"]), spec["contrasts"][CONTRAST], spec["de"])
+    mine = loo[loo["left_out"] == s].merge(ref[["gene_id", "padj"]], on="gene_id", suffixes=("", "_ref"))
+    np.testing.assert_allclose(mine["padj"], mine["padj_ref"])
+    assert cand.loc[cand["flagged"], "loo_unflagged"].notna().all()
+
+
 def test_checks_can_be_switched_off(dlpc, tmp_path):
     """paracrine.robustness false: no refits in the DE step, nothing judged on them (contamination and
     source still run)."""
     params, adata = dlpc
     params = {**params, "spec": {**params["spec"], "paracrine": {**params["spec"]["paracrine"], "robustness": False}}}
-    sub = adata[:, adata.var["symbol"].isin(["Tff2", "Muc6", "Gkn3", "Lcn2", "Saa1", "Alb", "Apoa1"])
-                | (np.asarray(adata.X.sum(axis=0)).ravel() > 5e5)].copy()
-    cand = checked(tmp_path, params, sub)
+    cand = checked(tmp_path, params, _subset(adata))
     assert pd.read_csv(tmp_path / "loo.tsv", sep="\t").empty
     assert cand["survives"].isna().all() and cand["driven_by"].eq("").all()
     assert ad.read_h5ad(tmp_path / "counts.h5ad").n_obs == 20

@@ -1,5 +1,6 @@
 """The one rule that calls a gene differentially expressed, used by every stage (summaries, figures, ORA,
-paracrine flags): ``padj < alpha`` and ``|log2FoldChange| > lfc_threshold`` (``de.alpha``, ``de.lfc_threshold``)."""
+paracrine flags): ``padj < alpha`` and ``|log2FoldChange| > lfc_threshold`` (``de.alpha``, ``de.lfc_threshold``);
+the summary counts and the stable order of a DE table."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,3 +18,24 @@ def call_direction(table: pd.DataFrame, alpha: float, lfc_threshold: float) -> p
     sig = is_significant(table, alpha, lfc_threshold)
     lfc = table["log2FoldChange"].astype(float)
     return pd.Series(np.where(sig & (lfc > 0), "up", np.where(sig & (lfc < 0), "down", "ns")), index=table.index)
+
+
+def sort_results(res: pd.DataFrame) -> pd.DataFrame:
+    """Stable order: padj, then pvalue, then gene id (missing values last)."""
+    order = np.lexsort((res["gene_id"].to_numpy(), res["pvalue"].fillna(np.inf).to_numpy(),
+                        res["padj"].fillna(np.inf).to_numpy()))
+    return res.iloc[order].reset_index(drop=True)
+
+
+def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataFrame:
+    """Up/down counts at ``padj < alpha`` and ``|log2FC| > lfc_threshold``."""
+    calls = call_direction(res, alpha, lfc_threshold)
+    return pd.DataFrame({
+        "tested": [int(res["pvalue"].notna().sum())],
+        "up": [int((calls == "up").sum())],
+        "down": [int((calls == "down").sum())],
+        "cooks_outliers": [int(res["pvalue"].isna().sum())],
+        "independent_filtered": [int((res["pvalue"].notna() & res["padj"].isna()).sum())],
+        "alpha": [alpha],
+        "lfc_threshold": [lfc_threshold],
+    })

@@ -41,8 +41,7 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
         par[key] = str(resolve_path(path, roots))
         if not Path(par[key]).exists():
             raise ConfigError(f"{source}: key 'paracrine.{key}': file {par[key]} does not exist")
-    tables = [spec["qc"]["markers"], f"resources/markers/{spec['species']}.contaminants.tsv",
-              *par["contamination"]["signatures"]]
+    tables = [f"resources/markers/{spec['species']}.contaminants.tsv", *par["contamination"]["signatures"]]
     par["contamination"]["signatures"] = [marker_table(t, roots, source, "paracrine.contamination.signatures")
                                           for t in tables]
     par["sources"] = marker_table(par.get("sources") or f"resources/paracrine/{spec['species']}.sources.tsv",

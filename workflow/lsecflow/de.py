@@ -24,14 +24,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .calls import call_direction, is_significant
+from .calls import is_significant, sort_results, summarize
 from .deseq2 import add_lrt, quiet_inmoose
 from .errors import InputDataError
 from .files import atomic_path, write_tsv_atomic
 from .formula import design_metadata
 from .lrdb import load_factors
 from .shrink import shrink_contrast
-from .trust import leave_one_out
+from .trust import leave_one_out, left_out_samples
 
 log = logging.getLogger(__name__)
 
@@ -196,27 +196,6 @@ def shrink_method(opts: dict) -> str | None:
     return value or None
 
 
-def sort_results(res: pd.DataFrame) -> pd.DataFrame:
-    """Stable order: padj, then pvalue, then gene id (missing values last)."""
-    order = np.lexsort((res["gene_id"].to_numpy(), res["pvalue"].fillna(np.inf).to_numpy(),
-                        res["padj"].fillna(np.inf).to_numpy()))
-    return res.iloc[order].reset_index(drop=True)
-
-
-def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataFrame:
-    """Up/down counts at ``padj < alpha`` and ``|log2FC| > lfc_threshold``."""
-    calls = call_direction(res, alpha, lfc_threshold)
-    return pd.DataFrame({
-        "tested": [int(res["pvalue"].notna().sum())],
-        "up": [int((calls == "up").sum())],
-        "down": [int((calls == "down").sum())],
-        "cooks_outliers": [int(res["pvalue"].isna().sum())],
-        "independent_filtered": [int((res["pvalue"].notna() & res["padj"].isna()).sum())],
-        "alpha": [alpha],
-        "lfc_threshold": [lfc_threshold],
-    })
-
-
 def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalised counts and VST (genes x samples, index ``gene_id``).
 
@@ -234,27 +213,52 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     return normalized, vst
 
 
-LOO_COLUMNS = ["symbol", "gene_id", "left_out", "log2FoldChange", "pvalue"]
+LOO_COLUMNS = ["symbol", "gene_id", "left_out", "log2FoldChange", "pvalue", "padj"]
 
 
-def leave_one_out_tables(dds, design: str, contrasts: dict, tables: dict[str, pd.DataFrame], opts: dict,
+def leave_one_out_tables(dds, adata: ad.AnnData, params: dict, tables: dict[str, pd.DataFrame],
                          symbols=None) -> dict[str, pd.DataFrame]:
-    """Leave-one-out refits (:func:`lsecflow.trust.leave_one_out`) of each contrast's significant genes
-    (padj < alpha, |log2FC| > lfc_threshold) whose symbol is in ``symbols`` (None: none), per contrast."""
-    empty = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
+    """Leave-one-out refits of each contrast's significant genes (padj < alpha, |log2FC| >
+    lfc_threshold) whose symbol is in ``symbols`` (None: none), per contrast.
+
+    ``paracrine.robustness_refit``: ``held_prior`` refits those genes under the full fit's dispersion
+    prior (:func:`lsecflow.trust.leave_one_out`; padj is left to the paracrine step); ``full`` refits
+    the whole model on the remaining samples (:func:`fit_model`, every gene, BH over all of them).
+    """
+    spec = params["spec"]
+    opts, contrasts = spec["de"], {name: spec["contrasts"][name] for name in tables}
+    out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
     if symbols is None:
-        return empty
+        return out
     genes = {name: list(t.loc[is_significant(t, opts["alpha"], opts["lfc_threshold"])
                               & t["symbol"].astype(str).isin(symbols), "gene_id"]) for name, t in tables.items()}
     t0 = time.time()
-    loo = leave_one_out(dds, design, {name: contrasts[name] for name in tables}, genes)
-    log.info("leave-one-out: %s significant annotated factors refitted without each of %d samples in %.1f s",
-             " + ".join(str(len(g)) for g in genes.values()), loo["left_out"].nunique(), time.time() - t0)
+    if spec["paracrine"]["robustness_refit"] == "held_prior":
+        loo = leave_one_out(dds, spec["design"], contrasts, genes).assign(padj=np.nan)
+    else:
+        parts, meta = [], dds.obs[params["design_columns"]]
+        plan: dict[str, list[str]] = {}  # left-out sample -> contrasts that leave it out (one fit serves them)
+        for name, c in contrasts.items():
+            for s in left_out_samples(meta, c)[0] if genes[name] else []:
+                plan.setdefault(s, []).append(name)
+        for s, names in plan.items():
+            sub = adata[adata.obs_names.astype(str) != s].copy()
+            fit = fit_model(sub, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+            for name in names:
+                res = contrast_results(fit, contrasts[name], opts).set_index("gene_id").reindex(genes[name])
+                parts.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": s,
+                                           "log2FoldChange": res["log2FoldChange"].to_numpy(dtype=float),
+                                           "pvalue": res["pvalue"].to_numpy(dtype=float),
+                                           "padj": res["padj"].to_numpy(dtype=float)}))
+        loo = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["contrast", *LOO_COLUMNS])
+    log.info("leave-one-out (%s refits): %s significant annotated factors refitted without each of %d samples "
+             "in %.1f s", spec["paracrine"]["robustness_refit"], " + ".join(str(len(g)) for g in genes.values()),
+             loo["left_out"].nunique(), time.time() - t0)
     for name, part in loo.groupby("contrast", sort=False):
         part = part.copy()
         part.insert(0, "symbol", part["gene_id"].map(tables[name].set_index("gene_id")["symbol"]))
-        empty[name] = part[LOO_COLUMNS].reset_index(drop=True)
-    return empty
+        out[name] = part[LOO_COLUMNS].reset_index(drop=True)
+    return out
 
 
 def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
@@ -370,8 +374,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
         results[name] = contrast_results(dds, contrast, opts)
         _write_tested(outputs[name], name, results[name], opts)
-    loo = leave_one_out_tables(dds, spec["design"], spec["contrasts"], {n: results[n] for n in tested}, opts,
-                               loo_symbols)
+    loo = leave_one_out_tables(dds, adata, params, {n: results[n] for n in tested}, loo_symbols)
     for name, table in loo.items():
         write_tsv_atomic(table, outputs[name]["loo"])
     if lrt is not None:

@@ -167,9 +167,11 @@ def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: 
     * single samples (``paracrine.robustness``): the DE step's leave-one-out refits
       (:func:`lsecflow.trust.leave_one_out`) get their padj (:func:`lsecflow.trust.loo_padj`) and go to
       ``files['robustness']``; :func:`lsecflow.trust.robustness_columns` judges each flagged candidate;
-    * contamination: every sample's signature scores go to ``files['contamination']``, each flagged
-      candidate is checked with :func:`lsecflow.trust.contamination_columns`;
-    * source: from the cell types' expression (single-cell) or the marker and source tables.
+    * contamination: every sample's signature scores go to ``files['contamination']``; each flagged
+      candidate is checked with :func:`lsecflow.trust.follows_signature` against the contaminant
+      tissues (and, in LSEC isolations and single-cell LSEC units, the purity panel's other cell types);
+    * source: from the cell types' expression (single-cell) or the marker and source tables, and in
+      whole tissue the panel cell type whose signature the candidate follows.
 
     ``marks`` says in words why a flagged candidate is marked; ``passes`` is flagged and unmarked.
     """
@@ -180,35 +182,48 @@ def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: 
     par, de_opts = spec["paracrine"], spec["de"]
     flagged = cand[cand["flagged"]]
     loo = pd.read_csv(files["loo"], sep="\t", dtype={"gene_id": str, "left_out": str})
-    loo["padj"] = trust.loo_padj(de, loo) if len(loo) else pd.Series(dtype=float)
+    if len(loo) and loo["padj"].isna().all():  # held-prior refits: BH among the full fit's p-values
+        loo["padj"] = trust.loo_padj(de, loo)
     write_tsv_atomic(loo, files["robustness"])
     if par["robustness"] and len(flagged) and loo.empty:
         log.info("leave-one-out: no refit (no sample of the contrast's groups can be left out with >= 2 kept)")
     cand = cand.join(trust.robustness_columns(cand, loo, de_opts["alpha"], de_opts["lfc_threshold"]), on="gene_id")
     cand["driven_by"] = cand["driven_by"].fillna("")
-    # contamination: signature scores of every sample, then the flagged candidates' profiles
+    # contamination: every sample scored on every signature; the flagged candidates' profiles checked
     sender = par.get("sender", trust.LSEC) if spec["assay"] != "bulk" else trust.LSEC
-    signatures = trust.load_signatures(par["contamination"]["signatures"], exclude={trust.LSEC, sender})
+    foreign = trust.load_signatures(par["contamination"]["signatures"], exclude={trust.LSEC, sender})
+    panel = trust.load_signatures([spec["qc"]["markers"]], exclude={trust.LSEC, sender})
+    # in LSEC isolations and LSEC pseudobulk the panel's other liver cell types are contaminants; in whole
+    # tissue they are constituents, and a candidate following one hints at its source
+    panel_contaminates = spec["assay"] != "bulk" or spec["qc"]["sample_type"] == "lsec"
+    contaminants = {**panel, **foreign} if panel_contaminates else foreign
     vst = pd.read_csv(files["vst"], sep="\t", index_col=0)
     scores = pd.DataFrame(index=vst.columns)
-    cont = pd.DataFrame({"contamination": "", "contamination_r": np.nan}, index=pd.Index([], dtype=object))
+    empty = pd.DataFrame({"signature": "", "r": np.nan}, index=pd.Index([], dtype=object))
+    cont, constituent = empty, empty
     if len(vst):
         vst.index = vst.index.map(de.set_index("gene_id")["symbol"].astype(str))
         vst = vst[vst.index.notna()].groupby(level=0).mean()
-        scores = trust.signature_scores(vst, signatures)
+        scores = trust.signature_scores(vst, {**panel, **foreign})
         obs = ad.read_h5ad(files["counts"], backed="r").obs
         design = np.asarray(patsy.dmatrix(spec["design"], data=_design_frame(obs, vst.columns, params)))
-        cont = trust.contamination_columns(list(flagged["symbol"]), vst, signatures, design,
-                                           par["contamination"]["min_r"])
+        symbols, min_r = list(flagged["symbol"]), par["contamination"]["min_r"]
+        cont = trust.follows_signature(symbols, vst, contaminants, design, min_r)
+        if not panel_contaminates:
+            constituent = trust.follows_signature(symbols, vst, panel, design, min_r)
     write_tsv_atomic(scores.rename_axis("sample").reset_index(), files["contamination"])
-    cand = cand.join(cont, on="symbol")
+    cand = cand.join(cont.rename(columns={"signature": "contamination", "r": "contamination_r"}), on="symbol")
     cand["contamination"] = cand["contamination"].fillna("")
     # where the factor is made
     if expression is not None:
         src = trust.source_from_expression(cand["symbol"], expression, sender, par["source_min_share"])
     else:
-        made = trust.load_sources([*par["contamination"]["signatures"], par["sources"]])
+        made = trust.load_sources([spec["qc"]["markers"], *par["contamination"]["signatures"], par["sources"]])
         src = trust.source_from_tables(cand["symbol"], made)
+        hint = constituent[constituent["signature"] != ""]
+        for sym, row in hint.iterrows():  # whole tissue: the constituent cell type the profile follows
+            if src.at[sym, "source"] == "":
+                src.at[sym, "source"] = f"{row['signature']} (follows its signature, r = {row['r']:.2f})"
     cand = cand.join(src, on="symbol")
     cand["marks"] = [_marks(r) for r in cand.itertuples(index=False)]
     cand["passes"] = cand["flagged"] & cand["marks"].eq("")
@@ -231,7 +246,10 @@ def _marks(row) -> str:
         return ""
     out = []
     if pd.notna(row.survives) and not row.survives:  # NaN: not assessed
-        out.append(f"driven by {row.driven_by} (leave-one-out: {row.loo_unflagged} refits lose the call)")
+        lost = int(str(row.loo_unflagged).split()[0])
+        out.append(f"driven by {row.driven_by} (the only one of {row.loo_unflagged.split()[-1]} leave-one-out "
+                   "refits that loses the call)" if lost == 1 else
+                   f"fragile: {row.loo_unflagged} leave-one-out refits lose the call (most: without {row.driven_by})")
     if row.contamination:
         out.append(f"follows the {row.contamination} signature (r = {row.contamination_r:.2f})")
     return "; ".join(out)

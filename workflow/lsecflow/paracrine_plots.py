@@ -81,8 +81,8 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
     present = [c for c in CLASS_COLOURS if c in set(t.loc[~marked, "class"] if len(t) else [])]
     handles = [Patch(color=CLASS_COLOURS[c], label=c) for c in present]
     if marked.any():
-        handles.append(Patch(color=MARKED_COLOUR, label="× marked: one sample drives it, or it follows a "
-                                                        "contaminant signature (table: marks)"))
+        handles.append(Patch(color=MARKED_COLOUR, label="× marked: a leave-one-out refit loses it, or it follows "
+                                                        "a contaminant signature (table: marks)"))
     ax.legend(handles=handles, fontsize="small", frameon=False, loc="lower right")
     ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize="medium")
     fig.tight_layout()

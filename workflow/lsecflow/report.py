@@ -226,10 +226,12 @@ def marked_summary(flagged: pd.DataFrame) -> str:
     marked = marks[marks != ""]
     if marked.empty:
         return ""
-    driven = int(marked.str.contains("driven by").sum())
+    driven, fragile = int(marked.str.contains("driven by").sum()), int(marked.str.contains("fragile").sum())
     cont = marked[marked.str.contains("signature")]
     sigs = sorted(set(cont.str.extract(r"follows the (.+?) signature")[0].dropna()))
     why = [f"{driven} driven by one sample"] if driven else []
+    if fragile:
+        why.append(f"{fragile} lost in several leave-one-out refits")
     if len(cont):
         why.append(f"{len(cont)} following a contaminant signature ({', '.join(sigs)})")
     return f"{len(marked)} of {len(flagged)} flagged marked: {'; '.join(why)}"

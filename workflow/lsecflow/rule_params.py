@@ -18,11 +18,12 @@ RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "qc_single_cell": ("assay", "species", "qc", "single_cell", "figures"),
     "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),
     "de": ("assay", "species", "design", "contrasts", "de", "qc.exclude", "paracrine.enabled",
-           "paracrine.robustness", "paracrine.factors"),
+           "paracrine.robustness", "paracrine.robustness_refit", "paracrine.factors"),
     "enrichment": ("assay", "species", "enrichment", "de.alpha", "de.lfc_threshold"),
     "figures": ("assay", "species", "contrasts", "de", "enrichment", "figures"),
     "paracrine_receivers": ("assay", "species", "single_cell", "paracrine", "figures"),
-    "paracrine": ("assay", "species", "design", "contrasts", "paracrine", "de.alpha", "de.lfc_threshold", "figures"),
+    "paracrine": ("assay", "species", "design", "contrasts", "paracrine", "de.alpha", "de.lfc_threshold",
+                  "qc.markers", "qc.sample_type", "figures"),
 }
 
 

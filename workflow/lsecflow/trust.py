@@ -4,8 +4,9 @@
   contrast's two groups left out, under the full fit's dispersion prior, and
   :func:`robustness_columns` says whether the call survives every refit and,
   if not, which sample drives it;
-* :func:`contamination_columns` marks a candidate whose across-sample profile
-  follows a contaminant signature (after the design's effects are removed);
+* :func:`follows_signature` finds the signature a candidate's across-sample
+  profile follows (after the design's effects are removed): a contaminant
+  tissue, or in whole tissue a constituent cell type (a hint of the source);
 * :func:`source_columns` says where the factor is made: from the share of its
   expression per cell type when cell types are known, else from the shipped
   marker and source tables.
@@ -144,21 +145,22 @@ def robustness_columns(cand: pd.DataFrame, loo: pd.DataFrame, alpha: float, lfc_
     ``loo_min_abs_lfc``; ``loo_max_padj``.
     """
     flagged = cand[cand["flagged"]].set_index("gene_id")
-    rows = {}
-    for gene, grp in loo.groupby("gene_id", sort=False):
-        if gene not in flagged.index:
-            continue
-        sign = np.sign(flagged.at[gene, "log2FoldChange"])
-        padj = grp["padj"].fillna(1.0)
-        keeps = (padj < alpha) & (grp["log2FoldChange"].abs() > lfc_threshold) & \
-                (np.sign(grp["log2FoldChange"]) == sign)
-        worst = grp.loc[padj.idxmax()]
-        rows[gene] = {"survives": bool(keeps.all()),
-                      "driven_by": "" if keeps.all() else str(worst["left_out"]),
-                      "loo_unflagged": f"{int((~keeps).sum())} of {len(grp)}",
-                      "loo_min_abs_lfc": float(grp["log2FoldChange"].abs().min()),
-                      "loo_max_padj": float(padj.max())}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=ROBUSTNESS_COLUMNS)
+    t = loo[loo["gene_id"].isin(flagged.index)].copy()
+    if t.empty:
+        return pd.DataFrame(columns=ROBUSTNESS_COLUMNS)
+    t["padj"] = t["padj"].fillna(1.0)
+    sign = np.sign(t["gene_id"].map(flagged["log2FoldChange"]))
+    t["lost"] = ~((t["padj"] < alpha) & (t["log2FoldChange"].abs() > lfc_threshold)
+                  & (np.sign(t["log2FoldChange"]) == sign))
+    t["abs_lfc"] = t["log2FoldChange"].abs()
+    g = t.groupby("gene_id", sort=False)
+    worst = t.loc[g["padj"].idxmax(), ["gene_id", "left_out"]].set_index("gene_id")["left_out"]
+    out = pd.DataFrame({"lost": g["lost"].sum(), "n": g.size(), "loo_min_abs_lfc": g["abs_lfc"].min(),
+                        "loo_max_padj": g["padj"].max()})
+    out["survives"] = out["lost"] == 0
+    out["driven_by"] = np.where(out["survives"], "", worst.reindex(out.index).astype(str))
+    out["loo_unflagged"] = [f"{int(k)} of {int(n)}" for k, n in zip(out["lost"], out["n"])]
+    return out[ROBUSTNESS_COLUMNS]
 
 
 # ---------------------------------------------------------------- contamination
@@ -174,64 +176,76 @@ def load_signatures(paths, exclude=()) -> dict[str, list[str]]:
     return out
 
 
-def _residuals(y: np.ndarray, design: np.ndarray) -> np.ndarray:
-    """Rows of ``y`` (features x samples) less their least-squares fit on the design (samples x p)."""
-    beta, *_ = np.linalg.lstsq(design, y.T, rcond=None)
-    return y - (design @ beta).T
+def _zscores(vst: pd.DataFrame) -> pd.DataFrame:
+    return vst.sub(vst.mean(axis=1), axis=0).div(vst.std(axis=1).replace(0, np.nan), axis=0)
 
 
-def signature_scores(vst: pd.DataFrame, signatures: dict[str, list[str]], leave_out: str | None = None) -> pd.DataFrame:
+def _members(z: pd.DataFrame, signatures: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each signature's genes that ``z`` has (finite everywhere); signatures without one are left out."""
+    ok = set(z.index[z.notna().all(axis=1)])
+    members = {name: [g for g in dict.fromkeys(genes) if g in ok] for name, genes in signatures.items()}
+    return {name: genes for name, genes in members.items() if genes}
+
+
+def signature_scores(vst: pd.DataFrame, signatures: dict[str, list[str]]) -> pd.DataFrame:
     """Per sample and signature: the mean z-score (over samples) of the signature's genes in ``vst``
-    (genes as symbols x samples), ``leave_out`` excluded; signatures without a gene are left out."""
-    z = vst.sub(vst.mean(axis=1), axis=0).div(vst.std(axis=1).replace(0, np.nan), axis=0)
-    scores = {}
-    for name, genes in signatures.items():
-        present = [g for g in genes if g != leave_out and g in z.index and z.loc[g].notna().all()]
-        if present:
-            scores[name] = z.loc[present].mean(axis=0)
-    return pd.DataFrame(scores)
+    (genes as symbols x samples); signatures without a gene are left out."""
+    z = _zscores(vst)
+    return pd.DataFrame({name: z.loc[genes].mean(axis=0) for name, genes in _members(z, signatures).items()})
 
 
-def contamination_columns(symbols: list[str], vst: pd.DataFrame, signatures: dict[str, list[str]],
-                          design: np.ndarray, min_r: float) -> pd.DataFrame:
-    """Per candidate symbol: the contaminant signature its profile follows, if any.
+def follows_signature(symbols: list[str], vst: pd.DataFrame, signatures: dict[str, list[str]],
+                      design: np.ndarray, min_r: float) -> pd.DataFrame:
+    """Per symbol: the signature its profile follows, if any.
 
-    Both the candidate's VST profile and each signature's score (mean
-    z-score of its genes, the candidate itself left out) are residualised on
-    the design matrix, so that an effect of the conditions (a whole group
-    induced) does not count; a candidate whose residual profile correlates
-    with a signature's at Pearson r >= ``min_r`` is marked with that
-    signature (the highest r if several). Needs >= 4 residual degrees of
-    freedom, else nothing is assessed (empty columns).
+    Both the gene's VST profile and each signature's score (mean z-score of
+    its genes, the gene itself left out) are residualised on the design
+    matrix, so that an effect of the conditions (a whole group induced) does
+    not count; a gene whose residual profile correlates with a signature's at
+    Pearson r >= ``min_r`` follows that signature (the highest r if several).
+    Needs >= 4 residual degrees of freedom, else nothing is assessed.
 
     Returns
     -------
     pandas.DataFrame
-        Index symbol; ``contamination`` (signature name or ""),
-        ``contamination_r`` (the highest r over the signatures).
+        Index symbol; ``signature`` (name or ""), ``r`` (the highest r over the signatures).
     """
-    out = pd.DataFrame({"contamination": "", "contamination_r": np.nan}, index=pd.Index(symbols, dtype=object))
+    out = pd.DataFrame({"signature": "", "r": np.nan}, index=pd.Index(symbols, dtype=object))
     df = design.shape[0] - np.linalg.matrix_rank(design)
-    if df < 4:
-        log.info("contamination check skipped: %d residual degrees of freedom (needs >= 4)", df)
+    z = _zscores(vst)
+    members = _members(z, signatures)
+    if df < 4 or not members:
+        if df < 4:
+            log.info("signature check skipped: %d residual degrees of freedom (needs >= 4)", df)
         return out
-    base = signature_scores(vst, signatures)
-    for sym in symbols:
-        if sym not in vst.index or vst.loc[sym].std() == 0:
+    names = list(members)
+    sums = np.vstack([z.loc[members[n]].sum(axis=0).to_numpy() for n in names])  # signatures x samples
+    sizes = np.array([len(members[n]) for n in names], dtype=float)
+    genes = [g for g in dict.fromkeys(symbols) if g in z.index and z.loc[g].notna().all()]
+    if not genes:
+        return out
+    zg = z.loc[genes].to_numpy(dtype=float)
+    inside = np.array([[g in set(members[n]) for n in names] for g in genes])  # genes x signatures
+    # each gene's own signature scores, itself left out (a signature of that gene alone: no score)
+    left = sizes[None, :] - inside
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = (sums[None, :, :] - inside[:, :, None] * zg[:, None, :]) / left[:, :, None]
+    scores[left == 0] = np.nan
+    hat = design @ np.linalg.pinv(design)  # rows of a matrix less their least-squares fit: a - a @ hat.T
+    rg = zg - zg @ hat.T
+    flat = scores.reshape(-1, scores.shape[-1])
+    rs = (flat - flat @ hat.T).reshape(scores.shape)
+    rg_c = rg - rg.mean(axis=1, keepdims=True)
+    rs_c = rs - rs.mean(axis=2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (rs_c * rg_c[:, None, :]).sum(axis=2) / np.sqrt((rs_c ** 2).sum(axis=2) * (rg_c ** 2).sum(axis=1)[:, None])
+    for k, g in enumerate(genes):
+        if np.all(np.isnan(r[k])):
             continue
-        scores = base if not any(sym in genes for genes in signatures.values()) else \
-            signature_scores(vst, signatures, leave_out=sym)
-        if scores.empty:
-            continue
-        res = _residuals(np.vstack([vst.loc[sym].to_numpy(dtype=float), scores.T.to_numpy(dtype=float)]), design)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.array([np.corrcoef(res[0], row)[0, 1] for row in res[1:]])
-        if np.all(np.isnan(r)):
-            continue
-        best = int(np.nanargmax(r))
-        out.at[sym, "contamination_r"] = float(r[best])
-        if r[best] >= min_r:
-            out.at[sym, "contamination"] = str(scores.columns[best])
+        best = int(np.nanargmax(r[k]))
+        out.at[g, "r"] = float(r[k, best])
+        if r[k, best] >= min_r:
+            out.at[g, "signature"] = names[best]
     return out
 
 
