@@ -142,6 +142,15 @@ def test_refits_agree_with_full_refits(dlpc):
     assert max(dp) < 1.0 and sorted(dp)[len(dp) * 3 // 4] < 0.05, dp
 
 
+def test_benjamini_hochberg_matches_scipy():
+    from scipy.stats import false_discovery_control
+
+    p = np.random.default_rng(1).uniform(size=500) ** 3
+    np.testing.assert_allclose(trust.benjamini_hochberg(p), false_discovery_control(p))
+    np.testing.assert_allclose(trust.benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2])),
+                               [0.04, 0.16 / 3, 0.16 / 3, 0.2])  # R: p.adjust(c(.01, .04, .03, .2), "BH")
+
+
 def test_left_out_samples_keep_two_per_group():
     meta = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "c"]}, index=list("uvwxyz"))
     usable, kept = trust.left_out_samples(meta, {"variable": "g", "target": "a", "reference": "b"})

@@ -111,6 +111,18 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (R's ``p.adjust(p, "BH")``; numpy only: scipy.stats costs
+    ~0.7 s to import in a job that needs nothing else from it)."""
+    p = np.asarray(p, dtype=float)
+    n = len(p)
+    order = np.argsort(p)[::-1]
+    q = np.minimum.accumulate(p[order] * n / np.arange(n, 0, -1))
+    out = np.empty(n)
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
 def loo_padj(table: pd.DataFrame, loo: pd.DataFrame) -> pd.Series:
     """Benjamini-Hochberg padj of each refit.
 
@@ -119,8 +131,6 @@ def loo_padj(table: pd.DataFrame, loo: pd.DataFrame) -> pd.Series:
     Cook's filtering as in the full fit), and BH is redone; the other genes
     keep their full-fit p-values.
     """
-    from scipy.stats import false_discovery_control
-
     base = table.set_index("gene_id")
     tested = base["padj"].notna()
     p_full = base.loc[tested, "pvalue"].astype(float)
@@ -129,7 +139,7 @@ def loo_padj(table: pd.DataFrame, loo: pd.DataFrame) -> pd.Series:
         p = p_full.copy()
         mine = grp[grp["gene_id"].isin(p.index)]
         p.loc[mine["gene_id"]] = mine["pvalue"].fillna(1.0).to_numpy()
-        q = pd.Series(false_discovery_control(p.to_numpy()), index=p.index)
+        q = pd.Series(benjamini_hochberg(p.to_numpy()), index=p.index)
         out.loc[mine.index] = q.loc[mine["gene_id"]].to_numpy()
     return out
 
