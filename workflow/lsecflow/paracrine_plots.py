@@ -63,10 +63,11 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
                               "see the candidates table.", title)
     t = flagged.iloc[::-1]
     marked = t["marks"].fillna("").astype(str).ne("").to_numpy() if "marks" in t else np.zeros(len(t), bool)
-    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.6))
+    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 2.4))
     colours = [MARKED_COLOUR if m else CLASS_COLOURS.get(c, "#444444") for c, m in zip(t["class"], marked)]
     y = np.arange(len(t))
-    ax.barh(y, t["log2FoldChange"], color=colours, height=0.7)
+    ax.barh(y, t["log2FoldChange"], color=colours, height=0.7, hatch=["///" if m else "" for m in marked],
+            edgecolor=["#9a9a9a" if m else "none" for m in marked], linewidth=0)
     ax.axvline(0, color="#333333", lw=0.6)
     ax.set_yticks(y, [f"{r.symbol}{'' if r.secreted else ' †'}{' ×' if m else ''}  (#{int(r.rank)})"
                       for r, m in zip(t.itertuples(), marked)], fontsize="small")
@@ -81,10 +82,12 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
     present = [c for c in CLASS_COLOURS if c in set(t.loc[~marked, "class"] if len(t) else [])]
     handles = [Patch(color=CLASS_COLOURS[c], label=c) for c in present]
     if marked.any():
-        handles.append(Patch(color=MARKED_COLOUR, label="× marked: a leave-one-out refit loses it, or it follows "
-                                                        "a contaminant signature (table: marks)"))
-    ax.legend(handles=handles, fontsize="small", frameon=False, loc="lower right")
-    ax.set_title(f"{title}\nparacrine candidates ranked by priority", fontsize="medium")
+        handles.append(Patch(facecolor=MARKED_COLOUR, edgecolor="#9a9a9a", hatch="///", label="× marked (table: marks)"))
+    # below the axis: over the bars it would hide the lowest ones
+    ax.legend(handles=handles, fontsize="small", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+              ncol=3)
+    ax.set_title(f"{title}\nparacrine candidates: those passing the checks first, then by priority",
+                 fontsize="medium")
     fig.tight_layout()
     return fig
 

@@ -27,10 +27,12 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
                 lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
         for cand in sorted(folder.glob("paracrine/**/*.candidates.tsv")):
             table = pd.read_csv(cand, sep="\t")
-            top = table[table["flagged"].astype(bool)].head(5)
+            flagged = table[table["flagged"].astype(bool)]
+            passing = flagged[flagged["passes"].astype(bool)] if "passes" in flagged else flagged
             rel = cand.relative_to(folder / "paracrine").as_posix().removesuffix(".candidates.tsv")
-            names = ", ".join(f"{s} ({c})" for s, c in zip(top["symbol"], top["class"])) or "none flagged"
-            lines.append(f"    paracrine {rel}: {int(table['flagged'].sum())} flagged; top: {names}")
+            top = passing.head(5)
+            names = ", ".join(f"{s} ({c})" for s, c in zip(top["symbol"], top["class"])) or "none"
+            lines.append(f"    paracrine {rel}: {len(flagged)} flagged, {len(passing)} pass the checks; top: {names}")
     report = root / results / "report.html"
     lines.append(f"  report: {report.resolve() if report.exists() else 'not built yet (README, Status)'}")
     lines.append("  logs: logs/<rule>/...")
