@@ -203,6 +203,35 @@ def test_tms_source_from_the_cell_types(finished_run):
     assert cand.at["Ahsg", "lsec_share"] == pytest.approx(ahsg[TMS_LSEC] / ahsg.sum())
 
 
+def test_bulk_sources_from_a_single_cell_reference(dlpc, tmp_path):
+    """paracrine.source_reference: a per-cell-type expression table decides for the genes it measures
+    (here the real Tabula Muris Senis cells' table, as the single-cell path writes it)."""
+    from helpers import TMS_H5AD
+    from lsecflow.receivers import cell_type_expression
+
+    cells = ad.read_h5ad(TMS_H5AD)
+    frac, mean = cell_type_expression(cells, "cell_type", ["Hgf", "Ahsg", "Saa1"])
+    table = mean.stack().rename("mean").rename_axis(["gene", "cell_type"]).reset_index()
+    table.to_csv(tmp_path / "expression.tsv", sep="\t", index=False)
+    cfg = {"datasets": {"dlpc_liver": dlpc_dataset(DLPC_COUNTS, paracrine={"source_reference": {
+        "expression": str(tmp_path / "expression.tsv"), "lsec_label": TMS_LSEC}})}}
+    params = load_config(cfg, roots=[REPO]).datasets["dlpc_liver"].params()
+    params["spec"]["contrasts"] = {CONTRAST: params["spec"]["contrasts"][CONTRAST]}
+    cand = checked(tmp_path / "run", params, _subset(dlpc[1])).set_index("symbol")
+    assert {"Hgf", "Ahsg"} <= set(table["gene"]) and "Saa1" not in set(table["gene"])  # 726 genes only
+    # the reference decides for what it measures: shares, not the tables' plain "LSEC" / "hepatocyte"
+    assert cand.at["Hgf", "source"].startswith(f"{TMS_LSEC} (") and cand.at["Hgf", "lsec_source"] == "yes"
+    ahsg = mean.loc["Ahsg"]
+    assert cand.at["Ahsg", "source"].startswith("hepatocyte (") and cand.at["Ahsg", "lsec_source"] == "no"
+    assert cand.at["Ahsg", "lsec_share"] == pytest.approx(ahsg[TMS_LSEC] / ahsg.sum())
+    # the tables for the rest
+    assert cand.at["Saa1", "source"] == "hepatocyte" and np.isnan(cand.at["Saa1", "lsec_share"])
+    bad = {"datasets": {"dlpc_liver": dlpc_dataset(DLPC_COUNTS, paracrine={"source_reference": {
+        "expression": str(tmp_path / "expression.tsv"), "lsec_label": "LSEC"}})}}
+    with pytest.raises(Exception, match="no cell type 'LSEC'"):
+        load_config(bad, roots=[REPO])
+
+
 def test_sources_from_tables():
     made = {"Hgf": ["LSEC"], "Saa1": ["hepatocyte"]}
     out = trust.source_from_tables(["Hgf", "Saa1", "Nope"], made)
@@ -219,7 +248,7 @@ def test_shipped_signature_tables_read():
 
 def _subset(adata):
     """Real DLPC counts cut to the most expressed genes plus a few factors (fast fits)."""
-    keep = adata.var["symbol"].isin(["Tff2", "Muc6", "Gkn3", "Lcn2", "Saa1", "Saa2", "Hp", "Alb", "Apoa1"])
+    keep = adata.var["symbol"].isin(["Tff2", "Muc6", "Gkn3", "Lcn2", "Saa1", "Saa2", "Hp", "Alb", "Apoa1", "Hgf", "Ahsg"])
     return adata[:, keep | (np.asarray(adata.X.sum(axis=0)).ravel() > 5e5)].copy()
 
 

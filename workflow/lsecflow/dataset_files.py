@@ -46,6 +46,16 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
                                           for t in tables]
     par["sources"] = marker_table(par.get("sources") or f"resources/paracrine/{spec['species']}.sources.tsv",
                                    roots, source, "paracrine.sources")
+    ref = par.get("source_reference")
+    if ref:
+        if spec["assay"] != "bulk":
+            raise ConfigError(f"{source}: key 'paracrine.source_reference' is for bulk data; single-cell data take "
+                              "the sources from their own cell types")
+        ref["expression"] = str(resolve_path(ref["expression"], roots))
+        try:
+            files.read_expression_reference(ref["expression"], ref["lsec_label"])
+        except InputDataError as exc:
+            raise ConfigError(f"{source}: key 'paracrine.source_reference': {exc}") from exc
     if par["receivers"] and spec["assay"] != "bulk":
         raise ConfigError(f"{source}: key 'paracrine.receivers' is for bulk data; single-cell receivers are the "
                           "other cell types of the dataset")

@@ -279,6 +279,8 @@ def paracrine_inputs(wildcards):
         inputs[kind] = out("de", DE_OUTPUT_SUFFIXES[kind], dataset=wildcards.dataset, unit=wildcards.unit)
     inputs["signatures"] = par["contamination"]["signatures"]
     inputs["sources"] = par["sources"]
+    if par.get("source_reference"):
+        inputs["source_reference"] = par["source_reference"]["expression"]
     if ds.assay == "bulk":
         inputs["receivers"] = list(par["receivers"].values())
     else:
