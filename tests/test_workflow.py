@@ -129,7 +129,16 @@ def test_paracrine_outputs(finished_run):
     flagged = cand[cand["flagged"]]
     assert len(flagged) > 0 and (flagged["padj"] < 0.05).all()
     assert list(flagged["rank"]) == list(range(1, len(flagged) + 1))
-    assert flagged["priority"].is_monotonic_decreasing
+    # ordered by the checks (survives every leave-one-out refit, follows no contaminant), then priority
+    survives = flagged["survives"].astype(str).str.lower() == "true"
+    clean = flagged["contamination"].fillna("") == ""
+    group = (~survives).astype(int) * 2 + (~clean).astype(int)
+    assert group.is_monotonic_increasing
+    for _, part in flagged.groupby(group):
+        assert part["priority"].is_monotonic_decreasing
+    assert ((flagged["marks"].fillna("") == "") == flagged["passes"].astype(bool)).all()
+    robust = pd.read_csv(folder / "disease_vs_chow.robustness.tsv", sep="\t")
+    assert set(robust["symbol"]) == set(flagged["symbol"]) and robust["padj"].notna().all()
     pairs = pd.read_csv(folder / "disease_vs_chow.pairs.tsv", sep="\t")
     # receivers: this dataset and the configured receiver table (real TMS myeloid counts)
     assert set(pairs["receiver"]) == {"dlpc_liver (this dataset)", "tms_myeloid"}
