@@ -151,6 +151,25 @@ def test_benjamini_hochberg_matches_scipy():
                                [0.04, 0.16 / 3, 0.16 / 3, 0.2])  # R: p.adjust(c(.01, .04, .03, .2), "BH")
 
 
+def test_a_refit_the_design_cannot_take_is_skipped(caplog):
+    """SYNTHETIC negative-binomial counts, ~ batch + group: batch b3 holds a single sample, so the model
+    without it has an empty batch column. That refit is skipped with a warning; the others run."""
+    rng = np.random.default_rng(3)
+    n_genes, samples = 300, [f"s{i}" for i in range(9)]
+    obs = pd.DataFrame({"group": ["A"] * 4 + ["B"] * 5, "batch": ["b1", "b2"] * 4 + ["b3"]}, index=samples)
+    mu = rng.gamma(2, 50, n_genes)[None, :] * np.where(np.arange(9)[:, None] >= 4, 2.0, 1.0)
+    counts = rng.negative_binomial(5, 5 / (5 + mu))
+    adata = ad.AnnData(counts, obs=obs, var=pd.DataFrame({"symbol": [f"g{i}" for i in range(n_genes)]},
+                                                         index=[f"g{i}" for i in range(n_genes)]))
+    opts = {"min_count": 1, "min_samples": 1, "fit_type": "parametric", "size_factors": "ratio", "test": "wald"}
+    contrast = {"variable": "group", "target": "B", "reference": "A"}
+    dds = fit_model(adata, "~ batch + group", ["batch", "group"], opts, contrasts={"c": contrast})
+    with caplog.at_level("WARNING"):
+        loo = trust.leave_one_out(dds, "~ batch + group", {"c": contrast}, {"c": ["g1", "g2"]})
+    assert set(loo["left_out"]) == set(samples) - {"s8"}
+    assert "no refit without s8" in caplog.text
+
+
 def test_left_out_samples_keep_two_per_group():
     meta = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "c"]}, index=list("uvwxyz"))
     usable, kept = trust.left_out_samples(meta, {"variable": "g", "target": "a", "reference": "b"})

@@ -243,7 +243,11 @@ def leave_one_out_tables(dds, adata: ad.AnnData, params: dict, tables: dict[str,
                 plan.setdefault(s, []).append(name)
         for s, names in plan.items():
             sub = adata[adata.obs_names.astype(str) != s].copy()
-            fit = fit_model(sub, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+            try:
+                fit = fit_model(sub, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+            except (InputDataError, ValueError, np.linalg.LinAlgError) as exc:
+                log.warning("leave-one-out: no refit without %s (%s); the candidates are judged on the others", s, exc)
+                continue
             for name in names:
                 res = contrast_results(fit, contrasts[name], opts).set_index("gene_id").reindex(genes[name])
                 parts.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": s,
