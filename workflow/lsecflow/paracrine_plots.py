@@ -142,7 +142,7 @@ def receiver_figure_pairs(scores: pd.DataFrame, max_rows: int = 30) -> list[str]
 
 def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_rows: int = 30):
     """Top expressed sender -> receiver pairs in the scores' order (specificity first, see
-    :func:`lsecflow.receivers.sc_receiver_scores`): receptor fraction (size), ligand x receptor mean (colour)."""
+    :func:`lsecflow.receivers.sc_receiver_scores`): receptor fraction (size), specificity (colour)."""
     import matplotlib.pyplot as plt
 
     rows = receiver_figure_pairs(scores, max_rows)
@@ -154,10 +154,11 @@ def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_row
     full = pd.MultiIndex.from_product([rows, cols])
     shape = (len(rows), len(cols))
     frac = allp["receptor_fraction"].reindex(full).to_numpy(dtype=float).reshape(shape)
-    prod = allp["lr_product"].reindex(full).to_numpy(dtype=float).reshape(shape)
+    spec = allp["specificity"].reindex(full).to_numpy(dtype=float).reshape(shape)
     expr = allp["expressed"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(shape)
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
-    _dots(ax, rows, cols, frac, prod, expr, "magma_r", "ligand mean × receptor mean", "receptor fraction", fig)
+    _dots(ax, rows, cols, frac, spec, expr, "magma_r", "specificity (sender's ligand share × receiver's receptor share)",
+          "receptor fraction", fig)
     ax.set_title(f"{title}\ntop pairs by specificity (sender's share of the ligand × receiver's share of the "
                  "receptor), then ligand × receptor mean", fontsize="medium")
     fig.tight_layout()
