@@ -8,6 +8,7 @@ from . import files, genesets
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .markers import load_markers
+from .trust import read_expression_reference
 
 
 def resolve_collections(spec: dict, source: str, roots: list[Path]) -> dict[str, str]:
@@ -53,7 +54,7 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
                               "the sources from their own cell types")
         ref["expression"] = str(resolve_path(ref["expression"], roots))
         try:
-            files.read_expression_reference(ref["expression"], ref["lsec_label"])
+            read_expression_reference(ref["expression"], ref["lsec_label"])
         except InputDataError as exc:
             raise ConfigError(f"{source}: key 'paracrine.source_reference': {exc}") from exc
     if par["receivers"] and spec["assay"] != "bulk":

@@ -384,23 +384,3 @@ def resolve_path(path: str, roots: list[Path]) -> Path:
         if (root / p).exists():
             return root / p
     return roots[0] / p
-
-
-def read_expression_reference(path, lsec_label: str) -> pd.DataFrame:
-    """A per-cell-type expression table (``gene``, ``cell_type``, ``mean``) that names ``lsec_label``."""
-    if not Path(path).exists():
-        raise InputDataError(f"{path}: file does not exist")
-    try:
-        table = pd.read_csv(path, sep="\t")
-    except (EOFError, OSError, UnicodeDecodeError, zlib.error, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputDataError(f"{path}: cannot be read as a tab-separated table ({type(exc).__name__}: {exc})") from exc
-    missing = [c for c in ("gene", "cell_type", "mean") if c not in table.columns]
-    if missing:
-        raise InputDataError(f"{path}: column(s) {', '.join(missing)} missing (columns: {', '.join(table.columns)})")
-    if lsec_label not in set(table["cell_type"].astype(str)):
-        raise InputDataError(f"{path}: no cell type {lsec_label!r} (cell types: "
-                             f"{', '.join(sorted(set(table['cell_type'].astype(str))))})")
-    mean = pd.to_numeric(table["mean"], errors="coerce")
-    if mean.isna().any():
-        raise InputDataError(f"{path}: column 'mean' is not a number for gene {table.loc[mean.isna(), 'gene'].iloc[0]!r}")
-    return table.assign(mean=mean)

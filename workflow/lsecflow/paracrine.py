@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import plots, trust
 from .calls import is_significant
-from .files import read_expression_reference, read_receiver_table, write_tsv_atomic
+from .files import read_receiver_table, write_tsv_atomic
 from .formula import design_metadata
 from .lrdb import load_factors, load_pairs
 from .paracrine_plots import draw_paracrine_figures
@@ -222,7 +222,7 @@ def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: 
         src = trust.source_from_tables(cand["symbol"], made)
         if par.get("source_reference"):  # a single-cell reference decides for the factors it measures
             ref = par["source_reference"]
-            table = read_expression_reference(ref["expression"], ref["lsec_label"])
+            table = trust.read_expression_reference(ref["expression"], ref["lsec_label"])
             by_ref = trust.source_from_expression(cand["symbol"], table, ref["lsec_label"], par["source_min_share"])
             measured = by_ref["lsec_source"] != "unknown"
             src.loc[measured] = by_ref.loc[measured]
