@@ -31,8 +31,11 @@ def dlpc():
 
 
 def checked(folder, params, adata) -> pd.DataFrame:
-    """DE (with the leave-one-out refits) and the paracrine step with every check, in-process."""
+    """DE (with the leave-one-out refits) and the paracrine step with every check, in-process (figures as
+    small PNGs only: their content is tested in test_figures)."""
     folder.mkdir(parents=True, exist_ok=True)
+    params = {**params, "spec": {**params["spec"], "figures": {**params["spec"]["figures"], "formats": ["png"],
+                                                               "dpi": 50}}}
     adata.write_h5ad(folder / "counts.h5ad")
     files = {k: str(folder / f"{k}.tsv") for k in OUTPUT_KINDS}
     run_de(str(folder / "counts.h5ad"), params, {CONTRAST: files})
