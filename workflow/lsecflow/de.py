@@ -31,7 +31,7 @@ from .files import atomic_path, write_tsv_atomic
 from .formula import design_metadata
 from .lrdb import load_factors
 from .shrink import shrink_contrast
-from .trust import leave_one_out, left_out_samples
+from .trust import leave_one_out, refit_plan
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +236,8 @@ def leave_one_out_tables(dds, adata: ad.AnnData, params: dict, tables: dict[str,
     if spec["paracrine"]["robustness_refit"] == "held_prior":
         loo = leave_one_out(dds, spec["design"], contrasts, genes).assign(padj=np.nan)
     else:
-        parts, meta = [], dds.obs[params["design_columns"]]
-        plan: dict[str, list[str]] = {}  # left-out sample -> contrasts that leave it out (one fit serves them)
-        for name, c in contrasts.items():
-            for s in left_out_samples(meta, c)[0] if genes[name] else []:
-                plan.setdefault(s, []).append(name)
-        for s, names in plan.items():
+        parts = []
+        for s, names in refit_plan(dds.obs[params["design_columns"]], contrasts, genes).items():
             sub = adata[adata.obs_names.astype(str) != s].copy()
             try:
                 fit = fit_model(sub, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])

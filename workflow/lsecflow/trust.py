@@ -7,9 +7,9 @@
 * :func:`follows_signature` finds the signature a candidate's across-sample
   profile follows (after the design's effects are removed): a contaminant
   tissue, or in whole tissue a constituent cell type (a hint of the source);
-* :func:`source_columns` says where the factor is made: from the share of its
-  expression per cell type when cell types are known, else from the shipped
-  marker and source tables.
+* :func:`source_from_expression` and :func:`source_from_tables` say where the
+  factor is made: from the share of its expression per cell type when cell
+  types are known, else from the shipped marker and source tables.
 
 Method notes and measurements: ``docs/paracrine.md``.
 """
@@ -20,6 +20,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .calls import is_significant
 from .deseq2 import quiet_inmoose
 from .errors import InputDataError
 from .markers import LSEC, load_markers
@@ -39,6 +40,17 @@ def left_out_samples(meta: pd.DataFrame, contrast: dict, min_left: int = 2) -> t
         members = list(values.index[values == level])
         (usable if len(members) > min_left else kept).extend(members)
     return usable, kept
+
+
+def refit_plan(meta: pd.DataFrame, contrasts: dict[str, dict], genes: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Left-out sample -> the contrasts (those with genes to refit) whose groups hold it; one refit
+    without that sample serves them all (see :func:`left_out_samples`)."""
+    plan: dict[str, list[str]] = {}
+    for name, contrast in contrasts.items():
+        if genes.get(name):
+            for s in left_out_samples(meta, contrast)[0]:
+                plan.setdefault(s, []).append(name)
+    return plan
 
 
 def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str, list[str]]) -> pd.DataFrame:
@@ -80,11 +92,7 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
     meta = dds.obs[[c for c in dds.obs.columns if isinstance(dds.obs[c].dtype, pd.CategoricalDtype)]]
     ids = pd.Index(dds.var_names.astype(str))
     genes = {name: [g for g in gs if g in ids] for name, gs in genes.items()}
-    plan: dict[str, list[str]] = {}  # left-out sample -> contrasts that leave it out
-    for name, contrast in contrasts.items():
-        if genes.get(name):
-            for s in left_out_samples(meta, contrast)[0]:
-                plan.setdefault(s, []).append(name)
+    plan = refit_plan(meta, contrasts, genes)
     counts = pd.DataFrame(np.asarray(dds.counts(), dtype=np.int64), index=dds.obs_names.astype(str), columns=ids)
     sf_type = "ratio" if dds.uns["lsecflow_fit"]["size_factors"] == "ratio" else "poscounts"
     fn = dds.dispersionFunction
@@ -165,8 +173,7 @@ def robustness_columns(cand: pd.DataFrame, loo: pd.DataFrame, alpha: float, lfc_
         return pd.DataFrame(columns=ROBUSTNESS_COLUMNS)
     t["padj"] = t["padj"].fillna(1.0)
     sign = np.sign(t["gene_id"].map(flagged["log2FoldChange"]))
-    t["lost"] = ~((t["padj"] < alpha) & (t["log2FoldChange"].abs() > lfc_threshold)
-                  & (np.sign(t["log2FoldChange"]) == sign))
+    t["lost"] = ~(is_significant(t, alpha, lfc_threshold) & (np.sign(t["log2FoldChange"]) == sign))
     t["abs_lfc"] = t["log2FoldChange"].abs()
     g = t.groupby("gene_id", sort=False)
     worst = t.loc[g["padj"].idxmax(), ["gene_id", "left_out"]].set_index("gene_id")["left_out"]
