@@ -1,6 +1,6 @@
 """The one rule that calls a gene differentially expressed, used by every stage (summaries, figures, ORA,
 paracrine flags): ``padj < alpha`` and ``|log2FoldChange| > lfc_threshold`` (``de.alpha``, ``de.lfc_threshold``);
-the summary counts and the stable order of a DE table."""
+the summary counts and the stable order of a DE table; the flagged and passing rows of a candidates table."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,3 +39,15 @@ def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataF
         "alpha": [alpha],
         "lfc_threshold": [lfc_threshold],
     })
+
+
+def flagged_candidates(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The flagged rows of a paracrine candidates table (the column is read back as text or bool)."""
+    return candidates[candidates["flagged"].astype(str).str.lower() == "true"]
+
+
+def passing_candidates(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Flagged candidates that pass every check (all of them when the table has no checks)."""
+    if "passes" not in flagged:
+        return flagged
+    return flagged[flagged["passes"].astype(str).str.lower() == "true"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import files
-from .dataset_files import marker_table, resolve_collections, resolve_paracrine
+from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .formula import check_full_rank, design_terms, parse_design
@@ -246,9 +246,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
 
     ann = None
     if spec["gene_ids"] != "symbol":
-        ann = str(resolve_path(annotation[spec["species"]], roots))
-        if not Path(ann).exists():
-            raise ConfigError(f"config: key 'annotation.{spec['species']}': file {ann} does not exist")
+        ann = existing_file(annotation[spec["species"]], roots, "config", f"annotation.{spec['species']}")
     return Dataset(name, source, spec, sheet, fmt, design_columns, ann, cell_types)
 
 

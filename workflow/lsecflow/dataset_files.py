@@ -38,10 +38,8 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
     """Resolve the paracrine tables and check receiver tables (parse time)."""
     par = spec["paracrine"]
     for key in ("factors", "pairs"):
-        path = par.get(key) or f"resources/paracrine/{spec['species']}.{key}.tsv.gz"
-        par[key] = str(resolve_path(path, roots))
-        if not Path(par[key]).exists():
-            raise ConfigError(f"{source}: key 'paracrine.{key}': file {par[key]} does not exist")
+        par[key] = existing_file(par.get(key) or f"resources/paracrine/{spec['species']}.{key}.tsv.gz", roots,
+                                 source, f"paracrine.{key}")
     tables = [f"resources/markers/{spec['species']}.contaminants.tsv", *par["contamination"]["signatures"]]
     par["contamination"]["signatures"] = [marker_table(t, roots, source, "paracrine.contamination.signatures")
                                           for t in tables]
@@ -74,11 +72,17 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
                               f"tested ({', '.join(cell_types.values())})")
 
 
-def marker_table(path: str, roots: list[Path], source: str, key: str) -> str:
-    """A marker-style table (cell_type, gene) resolved and read once at parse time."""
+def existing_file(path: str, roots: list[Path], source: str, key: str) -> str:
+    """``path`` resolved (:func:`lsecflow.files.resolve_path`); a file that does not exist is refused."""
     resolved = str(resolve_path(path, roots))
     if not Path(resolved).exists():
         raise ConfigError(f"{source}: key '{key}': file {resolved} does not exist")
+    return resolved
+
+
+def marker_table(path: str, roots: list[Path], source: str, key: str) -> str:
+    """A marker-style table (cell_type, gene) resolved and read once at parse time."""
+    resolved = existing_file(path, roots, source, key)
     try:
         load_markers(resolved)
     except InputDataError as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .calls import flagged_candidates, passing_candidates
 from .files import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -206,18 +207,6 @@ def _top_pathways(unit: dict, n: int = 3) -> str:
     return "<br>".join(parts[:6]) or "<span class='meta'>none at padj &lt; 0.05</span>"
 
 
-def _flagged(candidates: pd.DataFrame) -> pd.DataFrame:
-    """The flagged rows of a candidates table (the column is read back as text or bool)."""
-    return candidates[candidates["flagged"].astype(str).str.lower() == "true"]
-
-
-def _passing(flagged: pd.DataFrame) -> pd.DataFrame:
-    """Flagged candidates that pass every check (all of them when the table has no checks)."""
-    if "passes" not in flagged:
-        return flagged
-    return flagged[flagged["passes"].astype(str).str.lower() == "true"]
-
-
 def marked_summary(flagged: pd.DataFrame) -> str:
     """How many flagged candidates the checks marked, and why (plain text; "" when none or no checks)."""
     if "marks" not in flagged:
@@ -240,8 +229,8 @@ def marked_summary(flagged: pd.DataFrame) -> str:
 def _top_candidates(unit: dict, n: int = 5) -> str:
     if not unit.get("paracrine"):
         return "<span class='meta'>-</span>"
-    flagged = _flagged(_read_tsv(unit["paracrine"]["candidates"]))
-    top = _passing(flagged).head(n)
+    flagged = flagged_candidates(_read_tsv(unit["paracrine"]["candidates"]))
+    top = passing_candidates(flagged).head(n)
     note = marked_summary(flagged)
     note = f"<br><span class='meta'>{_esc(note)}</span>" if note else ""
     if top.empty:
@@ -305,7 +294,7 @@ def _paracrine_section(r: Renderer, unit: dict, n_rows: int) -> str:
     if not par:
         return ""
     cand = _read_tsv(par["candidates"])
-    flagged = _flagged(cand)
+    flagged = flagged_candidates(cand)
     checks = [c for c in ("source", "marks") if c in flagged]
     note = marked_summary(flagged)
     out = [f"<h4>Paracrine candidates: {len(flagged)} flagged</h4>",

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .calls import flagged_candidates, passing_candidates
+
 
 def summarize_results(config: dict, root: Path = Path(".")) -> str:
     """A short text: per dataset, the result folder and DE up/down counts."""
@@ -27,8 +29,8 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
                 lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
         for cand in sorted(folder.glob("paracrine/**/*.candidates.tsv")):
             table = pd.read_csv(cand, sep="\t")
-            flagged = table[table["flagged"].astype(bool)]
-            passing = flagged[flagged["passes"].astype(bool)] if "passes" in flagged else flagged
+            flagged = flagged_candidates(table)
+            passing = passing_candidates(flagged)
             rel = cand.relative_to(folder / "paracrine").as_posix().removesuffix(".candidates.tsv")
             top = passing.head(5)
             names = ", ".join(f"{s} ({c})" for s, c in zip(top["symbol"], top["class"])) or "none"
