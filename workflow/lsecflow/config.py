@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import files
+from . import files, protein_tables
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
@@ -201,14 +201,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         first = counts["path"]
     sheet_path = resolve_path(spec["samples"]["sheet"], roots)
     spec["samples"]["sheet"] = str(sheet_path)
-    try:
-        fmt = files.detect_format(first, counts["format"])
-    except InputDataError as exc:
-        raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
-    if isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
-        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
-    if (spec["assay"] == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
-        raise ConfigError(f"{source}: key 'assay' is {spec['assay']!r} but counts.format is {fmt!r}")
+    fmt = _count_format(spec, first, source)
 
     sheet = read_sample_sheet(sheet_path, spec["samples"]["id_column"])
     design_columns = parse_design(spec["design"], list(sheet.columns), source)
@@ -221,7 +214,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     cell_types: dict[str, str] = {}
     sc_obs = None
     try:
-        if spec["assay"] == "bulk":
+        if spec["assay"] == "proteomics":
+            protein_tables.sample_columns(first, fmt, list(sheet.index), spec["proteomics"], sheet)
+        elif spec["assay"] == "bulk":
             ids = apply_rename(files.bulk_header(first, fmt), rename, source)
             check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:
@@ -248,6 +243,42 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     if spec["gene_ids"] != "symbol":
         ann = existing_file(annotation[spec["species"]], roots, "config", f"annotation.{spec['species']}")
     return Dataset(name, source, spec, sheet, fmt, design_columns, ann, cell_types)
+
+
+def _count_format(spec: dict, first: str, source: str) -> str:
+    """The counts format, declared or detected, checked against the assay (and, for proteomics, the
+    keys that only it reads)."""
+    counts, assay = spec["counts"], spec["assay"]
+    proteomic_format = counts["format"] in protein_tables.PROTEOMICS_FORMATS
+    if (assay == "proteomics") != (spec["gene_ids"] == "protein"):
+        raise ConfigError(f"{source}: key 'gene_ids': {spec['gene_ids']!r} with assay {assay!r}; a proteomics table "
+                          "takes 'gene_ids: protein' (its ids are protein groups), counts take ensembl, "
+                          "ensembl_version or symbol")
+    if assay == "proteomics":
+        try:
+            files.detect_format(first, "tsv")  # exists, not empty
+            if counts["format"] == "auto":
+                return protein_tables.detect_protein_format(protein_tables.read_header(first))
+        except InputDataError as exc:
+            raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
+        if not proteomic_format:
+            raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r} but assay is 'proteomics' "
+                              f"(one of: auto, {', '.join(protein_tables.PROTEOMICS_FORMATS)})")
+        return counts["format"]
+    if proteomic_format:
+        raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r}, a protein table; set "
+                          "'assay: proteomics'")
+    if spec["de"].get("trend") or spec["de"].get("robust"):
+        raise ConfigError(f"{source}: keys 'de.trend' / 'de.robust' are limma's, for assay proteomics only")
+    try:
+        fmt = files.detect_format(first, counts["format"])
+    except InputDataError as exc:
+        raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
+    if isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
+        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
+    if (assay == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
+        raise ConfigError(f"{source}: key 'assay' is {assay!r} but counts.format is {fmt!r}")
+    return fmt
 
 
 def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:

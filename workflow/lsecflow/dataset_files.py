@@ -47,7 +47,7 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
                                    roots, source, "paracrine.sources")
     ref = par.get("source_reference")
     if ref:
-        if spec["assay"] != "bulk":
+        if spec["assay"] == "single_cell":
             raise ConfigError(f"{source}: key 'paracrine.source_reference' is for bulk data; single-cell data take "
                               "the sources from their own cell types")
         ref["expression"] = str(resolve_path(ref["expression"], roots))
@@ -55,7 +55,7 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
             read_expression_reference(ref["expression"], ref["lsec_label"])
         except InputDataError as exc:
             raise ConfigError(f"{source}: key 'paracrine.source_reference': {exc}") from exc
-    if par["receivers"] and spec["assay"] != "bulk":
+    if par["receivers"] and spec["assay"] == "single_cell":
         raise ConfigError(f"{source}: key 'paracrine.receivers' is for bulk data; single-cell receivers are the "
                           "other cell types of the dataset")
     for name, path in list(par["receivers"].items()):
@@ -64,7 +64,7 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
             files.read_receiver_table(par["receivers"][name], name)
         except InputDataError as exc:
             raise ConfigError(f"{source}: key 'paracrine.receivers.{name}': {exc}") from exc
-    if spec["assay"] != "bulk":
+    if spec["assay"] == "single_cell":
         sc = spec["single_cell"]
         par.setdefault("sender", sc["lsec_label"])
         if par["sender"] not in cell_types.values():

@@ -283,13 +283,14 @@ def _write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict) -> None
     write_tsv_atomic(res, files["table"])
 
 
-def _too_few(adata: ad.AnnData, contrast: dict) -> str | None:
+def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
+    """Why a contrast cannot be tested (a level with fewer than 2 samples), or None."""
     levels = adata.obs[contrast["variable"]].astype(str).value_counts()
     for role in ("target", "reference"):
         n = int(levels.get(contrast[role], 0))
         if n < 2:
             return (f"level {contrast[role]!r} of {contrast['variable']!r} has {n} sample(s); "
-                    "DESeq2 needs at least 2 per level")
+                    f"{method} needs at least 2 per level")
     return None
 
 
@@ -338,7 +339,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     opts = spec["de"]
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
     where = "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
-    problems = {name: _too_few(adata, c) for name, c in spec["contrasts"].items()}
+    problems = {name: too_few(adata, c) for name, c in spec["contrasts"].items()}
     for name, problem in problems.items():
         if problem is None:
             continue

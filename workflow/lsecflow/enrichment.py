@@ -37,11 +37,15 @@ METHODS = ("multilevel", "permutation")
 def ranking_from_de(table: pd.DataFrame, column: str = "stat") -> pd.Series:
     """Symbol -> score from a DE table, one value per symbol.
 
-    Genes without a statistic are dropped. Duplicate symbols keep the entry
+    Genes without a statistic are dropped; a protein group of several genes (``A;B``) gives each gene
+    its statistic. Duplicate symbols keep the entry
     with the largest absolute score (ties: smallest gene id). The result is
     sorted decreasingly (ties by symbol), so it is the same on every run.
     """
     df = table[["gene_id", "symbol", column]].dropna()
+    # a protein group of several genes (proteomics, "A;B") ranks each of its genes
+    df = df.assign(symbol=df["symbol"].astype(str).str.split(";")).explode("symbol")
+    df = df[df["symbol"].str.strip() != ""].assign(symbol=lambda d: d["symbol"].str.strip())
     df = df.assign(_abs=df[column].abs()).sort_values(["symbol", "_abs", "gene_id"], ascending=[True, False, True])
     df = df.drop_duplicates("symbol")
     ranking = pd.Series(df[column].to_numpy(dtype=float), index=df["symbol"].astype(str).to_numpy())

@@ -11,6 +11,7 @@ import logging
 
 import pandas as pd
 
+from .protein_tables import split_genes
 from . import plots
 from .enrichment import ranking_from_de, read_gsea_table
 from .genesets import read_gmt
@@ -129,10 +130,15 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     else:
         variable = spec["contrasts"][contrast_name]["variable"]
         vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, variable, cell_type is not None)
+        if "AveExpr" in res:  # proteomics: the matrix the moderated tests saw
+            vst_df.attrs["value"] = "log2 intensity"
     draw_de_figures(res, vst_df, groups, params, title, de_files)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
     ranking = ranking_from_de(res)
-    symbol_to_id = dict(zip(res["symbol"].astype(str), res["gene_id"].astype(str)))
+    symbol_to_id: dict[str, str] = {}
+    for symbol, gene_id in zip(res["symbol"].astype(str), res["gene_id"].astype(str)):
+        for name in (symbol, *split_genes(symbol)):  # a protein group's genes point at it too
+            symbol_to_id.setdefault(name, gene_id)
     for collection, files in enrichment_files.items():
         sets = read_gmt(spec["enrichment"]["files"][collection])
         draw_enrichment_figures(read_gsea_table(gsea[collection]), ranking, symbol_to_id, vst_df, groups, sets, figs,

@@ -9,8 +9,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from . import files
-from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type
+from . import files, protein_tables
+from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type, load_symbol_table, make_unique_symbols
 from .errors import InputDataError
 from .files import write_h5ad_atomic
 from .markers import call_cell_types
@@ -40,6 +40,34 @@ def _bulk(params: dict) -> ad.AnnData:
         raise InputDataError(f"{path}: sample(s) with zero counts in every gene: {', '.join(zero)}")
     adata = ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=sheet.copy(), var=pd.DataFrame(index=df.index))
     return adata
+
+
+def _proteomics(params: dict) -> tuple[ad.AnnData, dict]:
+    """A protein table -> AnnData: intensities as read (float, NaN = blank; zeros kept, the preprocessing
+    decides what they mean), ``var`` gene_id / symbol / description, and how many gene names are the
+    species' symbols."""
+    spec = params["spec"]
+    path = spec["counts"]["path"]
+    sheet = read_sample_sheet(Path(spec["samples"]["sheet"]), spec["samples"]["id_column"])
+    values, var, report = protein_tables.read_protein_table(path, params["format"], list(sheet.index),
+                                                             spec["proteomics"], spec["species"], sheet)
+    genes = [protein_tables.split_genes(s) for s in var["symbol"]]
+    # two protein groups of one gene: the one with the larger summed intensity keeps the name
+    var["symbol"], report["duplicated_symbols"] = make_unique_symbols(var["symbol"], values.sum(axis=1))
+    adata = ad.AnnData(X=values.T.to_numpy(dtype=float), obs=sheet.copy(), var=var)
+    report["protein_groups_with_several_genes"] = int(sum(len(g) > 1 for g in genes))
+    if params.get("annotation"):
+        known = set(load_symbol_table(params["annotation"]).to_numpy())
+        named = [g for g, i in zip(genes, var["gene_id"]) if g != [i]]
+        mapped = sum(any(x in known for x in g) for g in named)
+        report["gene_names_of_species"] = f"{mapped} of {len(named)}"
+        log.info("%s: %d of %d protein groups with a gene name have a %s gene symbol (annotation %s)", path, mapped,
+                 len(named), spec["species"], params["annotation"])
+        if named and mapped < 0.1 * len(named):
+            log.warning("%s: only %d of %d gene names are %s symbols -- is 'species' right?", path, mapped, len(named),
+                        spec["species"])
+    report["n_unmapped"] = 0
+    return adata, report
 
 
 def _single_cell(params: dict) -> ad.AnnData:
@@ -88,11 +116,14 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
         ingest report (also stored in ``uns['lsecflow']``).
     """
     spec = params["spec"]
-    adata = _bulk(params) if spec["assay"] == "bulk" else _single_cell(params)
-    check_id_type(adata.var_names, spec["gene_ids"], spec["counts"]["path"])
-    totals = np.asarray(adata.X.sum(axis=0)).ravel()
-    var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals)
-    adata.var = var
+    if spec["assay"] == "proteomics":
+        adata, report = _proteomics(params)
+    else:
+        adata = _bulk(params) if spec["assay"] == "bulk" else _single_cell(params)
+        check_id_type(adata.var_names, spec["gene_ids"], spec["counts"]["path"])
+        totals = np.asarray(adata.X.sum(axis=0)).ravel()
+        var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals)
+        adata.var = var
     sc_spec = spec.get("single_cell", {})
     if spec["assay"] == "single_cell" and sc_spec.get("cell_types_from") == "markers":
 
@@ -103,9 +134,10 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
     report.update({"dataset": params["name"], "assay": spec["assay"], "species": spec["species"],
                    "gene_ids": spec["gene_ids"], "format": params["format"], "n_obs": int(adata.n_obs),
                    "renamed_samples": spec["samples"]["rename"]})
-    log.info("%s: %d %s x %d genes", params["name"], adata.n_obs,
-             "samples" if spec["assay"] == "bulk" else "cells", adata.n_vars)
-    log.info("%d gene ids without a symbol in the annotation (kept, id used as symbol)", report["n_unmapped"])
+    log.info("%s: %d %s x %d %s", params["name"], adata.n_obs, "cells" if spec["assay"] == "single_cell" else "samples",
+             adata.n_vars, "proteins" if spec["assay"] == "proteomics" else "genes")
+    if spec["assay"] != "proteomics":
+        log.info("%d gene ids without a symbol in the annotation (kept, id used as symbol)", report["n_unmapped"])
     for sym, ids in report["duplicated_symbols"].items():
         log.info("duplicated symbol %s: %s keeps it (largest total count), others get <symbol>_<id>",
                  sym, ids[0] if len(ids) else "")

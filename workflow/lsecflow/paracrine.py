@@ -24,6 +24,7 @@ from .files import read_receiver_table, write_tsv_atomic
 from .formula import design_metadata
 from .lrdb import load_factors, load_pairs
 from .paracrine_plots import draw_paracrine_figures
+from .protein_tables import split_genes
 from .receivers import bulk_expression, pair_table, receivers_summary, sc_expression_tables
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,8 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
         One row per annotated gene in the DE table: flagged ones first by
         priority (``rank`` 1, 2, ...), then the others by priority (no rank).
     """
-    t = de[de["symbol"].astype(str).isin(factors.index)].copy()
-    t["symbol"] = t["symbol"].astype(str)
+    t = de.assign(symbol=factor_symbols(de["symbol"], factors.index))
+    t = t[t["symbol"].isin(factors.index)].copy()
     f = factors.loc[t["symbol"]]
     for col in ("class", "secreted", "n_sources", "sources", "receptors", "class_rule"):
         t[col] = f[col].to_numpy()
@@ -87,9 +88,24 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
     t["direction"] = np.where(lfc > 0, "up", np.where(lfc < 0, "down", ""))
     t["flagged"] = sig.to_numpy()
     t["priority"] = priority_score(lfc, t["padj"], t["n_sources"], padj_cap, evidence_saturation)
+    level = "AveExpr" if "AveExpr" in t else "baseMean"  # proteomics: mean log2 intensity
     cols = ["symbol", "gene_id", "flagged", "direction", "class", "priority", "log2FoldChange", "padj",
-            "pvalue", "baseMean", "n_sources", "sources", "secreted", "class_rule", "receptors"]
+            "pvalue", level, "n_sources", "sources", "secreted", "class_rule", "receptors"]
     return order_candidates(t[cols + [c for c in t.columns if c not in cols and c == "log2FoldChange_shrunk"]])
+
+
+def factor_symbols(symbols, factors) -> pd.Series:
+    """Each DE symbol as the factor it names: itself, or for a protein group of several genes
+    (``A;B``, proteomics) the first of its genes that is an annotated factor (matched on any)."""
+    known = set(factors)
+
+    def one(symbol: str) -> str:
+        if symbol in known or ";" not in symbol:
+            return symbol
+        return next((g for g in split_genes(symbol) if g in known), symbol)
+
+    symbols = pd.Series(symbols).astype(str)
+    return symbols.map(one)
 
 
 def order_candidates(t: pd.DataFrame) -> pd.DataFrame:
@@ -140,7 +156,7 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
         receivers = sc_expression_tables(expr_table, par["min_fraction"], par["sender"])
     else:
         norm = pd.read_csv(normalized, sep="\t", index_col=0)
-        if len(norm):
+        if len(norm) and spec["assay"] == "bulk":  # a secretome's proteins say nothing of receptor expression
             symbols = de.set_index("gene_id")["symbol"].astype(str)
             norm.index = norm.index.map(symbols)
             norm = norm[norm.index.notna()].groupby(level=0).sum()
@@ -190,20 +206,21 @@ def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: 
     cand = cand.join(trust.robustness_columns(cand, loo, de_opts["alpha"], de_opts["lfc_threshold"]), on="gene_id")
     cand["driven_by"] = cand["driven_by"].fillna("")
     # contamination: every sample scored on every signature; the flagged candidates' profiles checked
-    sender = par.get("sender", trust.LSEC) if spec["assay"] != "bulk" else trust.LSEC
+    sender = par.get("sender", trust.LSEC) if spec["assay"] == "single_cell" else trust.LSEC
     foreign = trust.load_signatures(par["contamination"]["signatures"], exclude={trust.LSEC, sender})
     panel = trust.load_signatures([spec["qc"]["markers"]], exclude={trust.LSEC, sender})
     # in LSEC isolations and LSEC pseudobulk the panel's other liver cell types are contaminants; in whole
     # tissue they are constituents, and a candidate following one hints at its source
-    panel_contaminates = spec["assay"] != "bulk" or spec["qc"]["sample_type"] == "lsec"
+    panel_contaminates = spec["assay"] == "single_cell" or spec["qc"]["sample_type"] == "lsec"
     contaminants = {**panel, **foreign} if panel_contaminates else foreign
     vst = pd.read_csv(files["vst"], sep="\t", index_col=0)
     scores = pd.DataFrame(index=vst.columns)
     empty = pd.DataFrame({"signature": "", "r": np.nan}, index=pd.Index([], dtype=object))
     cont, constituent = empty, empty
     if len(vst):
-        vst.index = vst.index.map(de.set_index("gene_id")["symbol"].astype(str))
-        vst = vst[vst.index.notna()].groupby(level=0).mean()
+        vst.index = vst.index.map(factor_symbols(de.set_index("gene_id")["symbol"], cand["symbol"]))
+        # proteomics without imputation: proteins with a missing value are not assessed
+        vst = vst[vst.index.notna()].dropna().groupby(level=0).mean()
         scores = trust.signature_scores(vst, {**panel, **foreign})
         obs = ad.read_h5ad(files["counts"], backed="r").obs
         design = np.asarray(patsy.dmatrix(spec["design"], data=_design_frame(obs, vst.columns, params)))

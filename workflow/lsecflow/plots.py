@@ -147,20 +147,22 @@ def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
 
 def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_of_interest=(), title: str = "",
             figsize=(6, 4.5)):
-    """MA plot: mean of normalised counts vs log2 fold change."""
+    """MA plot: mean of normalised counts (proteomics: mean log2 intensity, ``AveExpr``) vs log2 fold change."""
     tested = res[res["pvalue"].notna()]
+    x = "AveExpr" if "AveExpr" in res else "baseMean"
     sig = call_direction(tested, alpha, lfc_threshold)
     fig, ax = plt.subplots(figsize=figsize)
     for kind, colour in (("ns", NS), ("down", DOWN), ("up", UP)):
         m = sig == kind
-        ax.scatter(tested.loc[m, "baseMean"], tested.loc[m, "log2FoldChange"], s=5, c=colour, linewidths=0,
+        ax.scatter(tested.loc[m, x], tested.loc[m, "log2FoldChange"], s=5, c=colour, linewidths=0,
                    rasterized=True, label=f"{kind} ({int(m.sum())})")
     for _, row in tested[tested["symbol"].isin(list(genes_of_interest))].iterrows():
-        ax.annotate(row["symbol"], (row["baseMean"], row["log2FoldChange"]), xytext=(3, 3),
+        ax.annotate(row["symbol"], (row[x], row["log2FoldChange"]), xytext=(3, 3),
                     textcoords="offset points", fontsize="small", color=FOCUS)
-    ax.set_xscale("log")
+    if x == "baseMean":
+        ax.set_xscale("log")
     ax.axhline(0, color="#444444", lw=0.6)
-    ax.set_xlabel("mean of normalised counts")
+    ax.set_xlabel("mean of normalised counts" if x == "baseMean" else "mean log2 intensity")
     ax.set_ylabel("log2 fold change")
     ax.set_title(title, fontsize="large")
     ax.legend(fontsize="small", frameon=False)
@@ -209,7 +211,8 @@ def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: 
     top = pd.DataFrame({"gene_id": gene_ids, "symbol": labels})
     order = groups.sort_values(kind="stable").index
     mat = vst.loc[top["gene_id"], order].to_numpy(dtype=float)
-    mat = (mat - mat.mean(axis=1, keepdims=True)) / np.maximum(mat.std(axis=1, keepdims=True), 1e-12)
+    with np.errstate(invalid="ignore"):  # a protein missing in a sample: an empty cell
+        mat = (mat - np.nanmean(mat, axis=1, keepdims=True)) / np.maximum(np.nanstd(mat, axis=1, keepdims=True), 1e-12)
     height = height or max(3.5, 0.16 * len(top) + 2.0)
     width = width or max(5.0, 0.3 * len(order) + 3.0)
     fig = plt.figure(figsize=(width, height), layout="constrained")
@@ -235,7 +238,7 @@ def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: 
     ax.set_yticklabels(top["symbol"], fontsize="x-small")
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels(order, rotation=90, fontsize="x-small")
-    fig.colorbar(im, cax=cax, label="row z-score (VST)")
+    fig.colorbar(im, cax=cax, label=f"row z-score ({vst.attrs.get('value', 'VST')})")
     return fig
 
 

@@ -9,7 +9,7 @@ from .plots import plt, save, stem_of
 PALETTE = plt.get_cmap("tab10")
 
 
-def _colours(values: pd.Series) -> tuple[list, dict]:
+def group_colours(values: pd.Series) -> tuple[list, dict]:
     levels = list(dict.fromkeys(sorted(values.astype(str))))
     cmap = plt.get_cmap("tab20" if len(levels) > 10 else "tab10")
     lut = {lv: cmap(i % cmap.N) for i, lv in enumerate(levels)}
@@ -20,11 +20,8 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
                  purity: pd.DataFrame, design_cols: list[str], files: dict[str, str], name: str) -> None:
     """metrics, correlation (clustered), pca (one panel per sheet column), purity
     (``files``: ``{kind: PNG path}``; the other formats beside it)."""
-    from scipy.cluster.hierarchy import dendrogram, linkage
-    from scipy.spatial.distance import squareform
-
     group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
-    colours, lut = _colours(group)
+    colours, lut = group_colours(group)
     # 1. metrics
     fig, axes = plt.subplots(2, 2, figsize=(max(6, 0.35 * len(samples) + 2), 6), sharex=True, layout="constrained")
     for ax, (col, label) in zip(axes.ravel(), [("library_size", "library size (reads)"),
@@ -42,50 +39,10 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
                title=design_cols[0] if design_cols else None, title_fontsize="small")
     fig.suptitle(f"{name} · sample metrics", fontsize="large")  # legend below the panels: never over the title
     save(fig, stem_of(files["metrics"]))
-    # 2. correlation heatmap with clustering
-    dist = np.clip(1 - corr.to_numpy(), 0, None)
-    np.fill_diagonal(dist, 0)
-    Z = linkage(squareform(dist, checks=False), method="average")
-    fig = plt.figure(figsize=(7, 7.5), layout="constrained")
-    grid = fig.add_gridspec(3, 2, height_ratios=[1.2, 0.25, 6], width_ratios=[1, 0.04])
-    dax = fig.add_subplot(grid[0, 0])
-    order = dendrogram(Z, ax=dax, no_labels=True, color_threshold=0, above_threshold_color="#555555")["leaves"]
-    dax.axis("off")
-    bax = fig.add_subplot(grid[1, 0])
-    bax.imshow([list(range(len(order)))], aspect="auto", cmap=plt.matplotlib.colors.ListedColormap(
-        [colours[i] for i in order]))
-    bax.axis("off")
-    ax = fig.add_subplot(grid[2, 0])
-    ordered = corr.iloc[order, order]
-    im = ax.imshow(ordered.to_numpy(), cmap="viridis", interpolation="nearest")
-    ax.set_xticks(range(len(order)))
-    ax.set_xticklabels(ordered.columns, rotation=90, fontsize="x-small")
-    ax.set_yticks(range(len(order)))
-    ax.set_yticklabels(ordered.index, fontsize="x-small")
-    fig.colorbar(im, cax=fig.add_subplot(grid[2, 1]), label="Pearson r (VST)")
-    fig.suptitle(f"{name} · sample correlation, average-linkage clustering", fontsize="large")
-    save(fig, stem_of(files["correlation"]))
-    # 3. PCA, one panel per sample-sheet column
-    cols = design_cols or ["all"]
-    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 4), squeeze=False)
-    for ax, col in zip(axes[0], cols):
-        values = samples[col] if col in samples else pd.Series("all", index=samples.index)
-        c, lut_c = _colours(values)
-        ax.scatter(scores["PC1"], scores["PC2"], c=c, s=40, edgecolors="white", linewidths=0.5)
-        out_mask = samples["outlier"].to_numpy(dtype=bool)
-        ax.scatter(scores["PC1"][out_mask], scores["PC2"][out_mask], s=140, facecolors="none", edgecolors="red",
-                   linewidths=1.5, label="outlier")
-        for s in samples.index[out_mask | samples["excluded"].to_numpy(dtype=bool)]:
-            ax.annotate(s, (scores.at[s, "PC1"], scores.at[s, "PC2"]), fontsize="small", xytext=(4, 4),
-                        textcoords="offset points")
-        ax.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
-        ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)" if len(explained) > 1 else "PC2")
-        ax.set_title(col, fontsize="medium")
-        ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut_c.items()],
-                  fontsize="small", frameon=False)
-    fig.suptitle(f"{name} · PCA of the most variable genes (VST)", fontsize="large")
-    fig.tight_layout()
-    save(fig, stem_of(files["pca"]))
+    correlation_figure(corr, colours, f"{name} · sample correlation, average-linkage clustering", "Pearson r (VST)",
+                       files["correlation"])
+    pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable genes (VST)",
+               files["pca"])
     # 4. purity: marker shares per sample (left) and signature scores (right)
     share_cols = [c for c in purity.columns if c.startswith("share_")]
     score_cols = [c for c in purity.columns if c.startswith("score_")]
@@ -112,6 +69,60 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     fig.suptitle(f"{name} · LSEC identity and purity panel", fontsize="large")
     fig.tight_layout()
     save(fig, stem_of(files["purity"]))
+
+
+def correlation_figure(corr: pd.DataFrame, colours: list, title: str, label: str, png: str) -> None:
+    """Sample x sample correlation heatmap, average-linkage clustered, a colour bar of the samples' groups."""
+    from scipy.cluster.hierarchy import dendrogram, linkage
+    from scipy.spatial.distance import squareform
+
+    dist = np.clip(1 - corr.to_numpy(), 0, None)
+    np.fill_diagonal(dist, 0)
+    Z = linkage(squareform(dist, checks=False), method="average")
+    fig = plt.figure(figsize=(7, 7.5), layout="constrained")
+    grid = fig.add_gridspec(3, 2, height_ratios=[1.2, 0.25, 6], width_ratios=[1, 0.04])
+    dax = fig.add_subplot(grid[0, 0])
+    order = dendrogram(Z, ax=dax, no_labels=True, color_threshold=0, above_threshold_color="#555555")["leaves"]
+    dax.axis("off")
+    bax = fig.add_subplot(grid[1, 0])
+    bax.imshow([list(range(len(order)))], aspect="auto", cmap=plt.matplotlib.colors.ListedColormap(
+        [colours[i] for i in order]))
+    bax.axis("off")
+    ax = fig.add_subplot(grid[2, 0])
+    ordered = corr.iloc[order, order]
+    im = ax.imshow(ordered.to_numpy(), cmap="viridis", interpolation="nearest")
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels(ordered.columns, rotation=90, fontsize="x-small")
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels(ordered.index, fontsize="x-small")
+    fig.colorbar(im, cax=fig.add_subplot(grid[2, 1]), label=label)
+    fig.suptitle(title, fontsize="large")
+    save(fig, stem_of(png))
+
+
+def pca_figure(samples: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray, design_cols: list[str],
+               title: str, png: str) -> None:
+    """PC1 x PC2, one panel per sample-sheet column; outliers ringed, outliers and excluded samples named."""
+    cols = design_cols or ["all"]
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 4), squeeze=False)
+    for ax, col in zip(axes[0], cols):
+        values = samples[col] if col in samples else pd.Series("all", index=samples.index)
+        c, lut_c = group_colours(values)
+        ax.scatter(scores["PC1"], scores["PC2"], c=c, s=40, edgecolors="white", linewidths=0.5)
+        out_mask = samples["outlier"].to_numpy(dtype=bool)
+        ax.scatter(scores["PC1"][out_mask], scores["PC2"][out_mask], s=140, facecolors="none", edgecolors="red",
+                   linewidths=1.5, label="outlier")
+        for s in samples.index[out_mask | samples["excluded"].to_numpy(dtype=bool)]:
+            ax.annotate(s, (scores.at[s, "PC1"], scores.at[s, "PC2"]), fontsize="small", xytext=(4, 4),
+                        textcoords="offset points")
+        ax.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
+        ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)" if len(explained) > 1 else "PC2")
+        ax.set_title(col, fontsize="medium")
+        ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut_c.items()],
+                  fontsize="small", frameon=False)
+    fig.suptitle(title, fontsize="large")
+    fig.tight_layout()
+    save(fig, stem_of(png))
 
 
 def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], thresholds: dict,
@@ -141,7 +152,7 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
             sc_ = ax.scatter(cells["UMAP1"], cells["UMAP2"], c=cells[col], s=6, cmap="viridis")
             plt.colorbar(sc_, ax=ax, fraction=0.04)
         else:
-            c, lut = _colours(cells[col])
+            c, lut = group_colours(cells[col])
             ax.scatter(cells["UMAP1"], cells["UMAP2"], c=c, s=6)
             ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut.items()],
                       fontsize="x-small", frameon=False, loc="best", markerscale=0.8)

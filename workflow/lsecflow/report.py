@@ -176,6 +176,14 @@ def _qc_summary(ds: dict) -> tuple[str, str]:
         if "share_LSEC" in samples:
             purity += f"; LSEC share median {samples['share_LSEC'].median():.2f}"
         purity += f" ({verdict.get('sample_type', '')} samples)"
+    elif ds["assay"] == "proteomics":
+        outliers = verdict.get("outliers", [])
+        state = "warn" if outliers else "ok"
+        text = (f"{verdict['n_samples']} samples; {verdict['proteins_kept']} of {verdict['proteins_in_table']} "
+                f"proteins pass the valid-value filter ({verdict['missing_fraction_kept']:.1%} of their values "
+                f"missing, {verdict['imputed_values']} imputed); outliers: {', '.join(outliers) or 'none'}; "
+                f"excluded: {', '.join(verdict.get('excluded', [])) or 'none'}")
+        purity = "not assessed for protein intensities (no LSEC marker panel)"
     else:
         state = "ok" if verdict.get("labelled_lsec_in_lsec_clusters", 0) >= 0.8 else "warn"
         text = (f"{verdict['n_cells']} cells, {verdict['n_pass']} pass QC; {verdict['n_clusters']} clusters "
@@ -264,7 +272,8 @@ def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
         top = table[table["padj"].notna()].head(n_rows)
         out.append(f"<p class='meta'>{n_rows} most significant of {len(table)} genes; full table: "
                    f"{r.link(unit['de_table'])}</p>")
-        out.append(table_html(top, ["symbol", "gene_id", "baseMean", "log2FoldChange", "lfcSE", "pvalue", "padj"],
+        level = "AveExpr" if "AveExpr" in table else "baseMean"  # proteomics: mean log2 intensity
+        out.append(table_html(top, ["symbol", "gene_id", level, "log2FoldChange", "lfcSE", "pvalue", "padj"],
                               row_class=lambda row: "up" if row["log2FoldChange"] > 0 else "down"))
         out.append(f"<div class='meta'>{r.caption('table_de')}</div>")
     out.append(r.figures(unit["figures"]))
@@ -337,6 +346,8 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
         body.append(f"<h2 id='{_esc(name)}'>{_esc(name)}</h2>")
         body.append(f"<h3 id='{_esc(name)}-qc'>Quality control</h3>")
         body.append(f"<p class='meta'>tables: {r.link(ds['qc']['table'])}, {r.link(ds['qc']['verdict'])}</p>")
+        if ds["qc"].get("preprocessing"):  # proteomics: each preprocessing step with its counts
+            body.append("<h4>Preprocessing</h4>" + table_html(_read_tsv(ds["qc"]["preprocessing"])))
         body.append(r.figures(ds["qc"]["figures"]))
         if ds.get("receivers"):
             body.append(f"<h3 id='{_esc(name)}-receivers'>Paracrine receivers</h3>")

@@ -13,12 +13,13 @@ import copy
 #: ``section.key`` for one key of a section. Everything else is withheld
 #: from that rule's parameters (see :meth:`Dataset.params`).
 RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
-    "ingest": ("assay", "species", "gene_ids", "counts", "samples", "single_cell", "qc.markers"),
+    "ingest": ("assay", "species", "gene_ids", "counts", "samples", "single_cell", "qc.markers", "proteomics"),
     "qc_bulk": ("assay", "species", "qc", "de.min_count", "de.min_samples", "figures"),
+    "qc_proteomics": ("assay", "species", "qc", "proteomics", "contrasts", "figures"),
     "qc_single_cell": ("assay", "species", "qc", "single_cell", "figures"),
     "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),
     "de": ("assay", "species", "design", "contrasts", "de", "qc.exclude", "paracrine.enabled",
-           "paracrine.robustness", "paracrine.robustness_refit", "paracrine.factors"),
+           "paracrine.robustness", "paracrine.robustness_refit", "paracrine.factors", "proteomics"),
     "enrichment": ("assay", "species", "enrichment", "de.alpha", "de.lfc_threshold"),
     "figures": ("assay", "species", "contrasts", "de", "enrichment", "figures"),
     "paracrine_receivers": ("assay", "species", "single_cell", "paracrine", "figures"),

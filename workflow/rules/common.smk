@@ -87,6 +87,7 @@ FIGURE_FORMATS = LSEC.config["figures"]["formats"]
 # The figures each drawing rule writes, by group (rules, targets and the report all read these lists).
 FIGURE_KINDS = {
     "qc_bulk": ["metrics", "correlation", "pca", "purity"],
+    "qc_proteomics": ["missing", "intensities", "correlation", "pca"],
     "qc_single_cell": ["cell_qc", "umap", "purity"],
     "de": ["volcano", "ma", "heatmap"],
     "enrichment": ["gsea_dotplot", "running_scores", "leading_edge"],
@@ -103,6 +104,8 @@ CAPTIONS = {
     "pca": "qc_pca",
     "purity": "qc_purity",
     "cell_qc": "qc_cells",
+    "missing": "qc_missing",
+    "intensities": "qc_intensities",
     "umap": "qc_umap",
     "sc_purity": "qc_sc_purity",
     "volcano": "de_volcano",
@@ -157,7 +160,7 @@ def paracrine_targets(name):
     units = paracrine_units(name)
     targets = expand(out("paracrine", ".candidates.tsv", dataset=name), unit=units)
     targets += expand(out("unit_figures", "{kind}.png", dataset=name), unit=units, kind=FIGURE_KINDS["paracrine"])
-    if units and DATASETS[name].assay != "bulk":
+    if units and DATASETS[name].assay == "single_cell":
         targets += [out("dataset_figures", f"{kind}.png", dataset=name) for kind in FIGURE_KINDS["receivers"]]
     return targets
 
@@ -166,24 +169,25 @@ def paracrine_targets(name):
 
 
 def de_units(name):
-    """DE units of a dataset: <contrast> (bulk) or <cell_type>/<contrast>."""
+    """DE units of a dataset: <contrast> (bulk, proteomics) or <cell_type>/<contrast>."""
     ds = DATASETS[name]
-    if ds.assay == "bulk":
+    if ds.assay != "single_cell":
         return list(ds.contrasts)
     return [f"{ct}/{c}" for ct in ds.cell_types for c in ds.contrasts]
 
 
 def fit_units(name):
-    """DE fits of a dataset: one (bulk) or one per cell type (pseudobulk)."""
-    return [""] if DATASETS[name].assay == "bulk" else list(DATASETS[name].cell_types)
+    """DE fits of a dataset: one (bulk, proteomics) or one per cell type (pseudobulk)."""
+    return [""] if DATASETS[name].assay != "single_cell" else list(DATASETS[name].cell_types)
 
 
 def paracrine_units(name):
-    """DE units that get a paracrine table: every bulk contrast; the sender's units for single-cell data."""
+    """DE units that get a paracrine table: every bulk or proteomics contrast; the sender's units for
+    single-cell data."""
     ds = DATASETS[name]
     if not ds.spec["paracrine"]["enabled"]:
         return []
-    if ds.assay == "bulk":
+    if ds.assay != "single_cell":
         return de_units(name)
     sender = next(slug for slug, label in ds.cell_types.items() if label == ds.spec["paracrine"]["sender"])
     return [f"{sender}/{c}" for c in ds.contrasts]
@@ -206,7 +210,8 @@ def fit_cell_type(wildcards):
 
 NEVER = "(?!x)x"  # a wildcard pattern that matches nothing
 BULK_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay == "bulk") or NEVER
-SC_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay != "bulk") or NEVER
+SC_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay == "single_cell") or NEVER
+PROTEOMICS_DATASETS = "|".join(re.escape(n) for n, d in DATASETS.items() if d.assay == "proteomics") or NEVER
 ALL_UNITS = sorted({u for name in DATASETS for u in de_units(name)})
 
 
@@ -252,8 +257,8 @@ def pseudobulk_inputs(wildcards):
 
 
 def de_counts(wildcards):
-    """Counts a DE job reads: the dataset's counts, or its pseudobulk."""
-    if DATASETS[wildcards.dataset].assay == "bulk":
+    """Counts a DE job reads: the dataset's counts (intensities), or its pseudobulk."""
+    if DATASETS[wildcards.dataset].assay != "single_cell":
         return out("counts", dataset=wildcards.dataset)
     return out("pseudobulk", ".h5ad", dataset=wildcards.dataset)
 
@@ -281,7 +286,7 @@ def paracrine_inputs(wildcards):
     inputs["sources"] = par["sources"]
     if par.get("source_reference"):
         inputs["source_reference"] = par["source_reference"]["expression"]
-    if ds.assay == "bulk":
+    if ds.assay != "single_cell":
         inputs["receivers"] = list(par["receivers"].values())
     else:
         inputs["expression"] = out("receivers", "expression.tsv.gz", dataset=wildcards.dataset)
@@ -294,7 +299,7 @@ def paracrine_inputs(wildcards):
 def de_fit_outputs(name):
     """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
     (``<kind>_<i>``, i = the contrast's position in the config), and the LRT's table and summary."""
-    cell = "" if DATASETS[name].assay == "bulk" else "{cell_type}/"
+    cell = "" if DATASETS[name].assay != "single_cell" else "{cell_type}/"
     outs = {
         f"{kind}_{i}": out("de", suffix, unit=f"{cell}{contrast}")
         for i, contrast in enumerate(DATASETS[name].contrasts)
@@ -308,7 +313,7 @@ def de_fit_outputs(name):
 
 def de_fit_log(name):
     """Log of one DE fit: logs/de/<dataset>.log, or logs/de/<dataset>/<cell_type>.log."""
-    return "logs/de/{dataset}.log" if DATASETS[name].assay == "bulk" else "logs/de/{dataset}/{cell_type}.log"
+    return "logs/de/{dataset}.log" if DATASETS[name].assay != "single_cell" else "logs/de/{dataset}/{cell_type}.log"
 
 
 def dataset_rule_name(step, name):

@@ -64,5 +64,6 @@ for _name in DATASETS:
             dataset=rule_params("de"),
             contrasts=list(DATASETS[_name].contrasts),
             cell_type=fit_cell_type,
+            seed=LSEC.config["compute"]["seed"],  # proteomics imputation
         script:
-            "../scripts/de.py"
+            "../scripts/de_proteomics.py" if DATASETS[_name].assay == "proteomics" else "../scripts/de.py"

@@ -33,6 +33,38 @@ rule qc_bulk:
         "../scripts/qc_bulk.py"
 
 
+rule qc_proteomics:
+    """Proteomics QC: missing values, intensities before and after normalisation, correlation, PCA, outliers."""
+    input:
+        counts=out("counts"),
+    output:
+        **figure_files(out("qc"), FIGURE_KINDS["qc_proteomics"], "QC"),
+        samples=out("qc", "samples.tsv"),
+        proteins=out("qc", "proteins.tsv.gz"),
+        preprocessing=out("qc", "preprocessing.tsv"),
+        correlation=out("qc", "correlation.tsv"),
+        pca=out("qc", "pca.tsv"),
+        verdict=out("qc", "verdict.json"),
+    log:
+        "logs/qc_proteomics/{dataset}.log",
+    benchmark:
+        "benchmarks/qc_proteomics/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=PROTEOMICS_DATASETS,
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input, attempt: max(2000, int(40 * input.size_mb)) * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    params:
+        dataset=rule_params("qc_proteomics"),
+        figure_kinds=FIGURE_KINDS["qc_proteomics"],
+        seed=LSEC.config["compute"]["seed"],
+    script:
+        "../scripts/qc_proteomics.py"
+
+
 rule qc_single_cell:
     """Single-cell QC: per-cell metrics, doublets, clusters, LSEC identity."""
     input:

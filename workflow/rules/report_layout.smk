@@ -24,21 +24,23 @@ def report_manifest():
 
     manifest = {}
     for name, ds in DATASETS.items():
-        bulk = ds.assay == "bulk"
-        qc_kinds = FIGURE_KINDS["qc_bulk"] if bulk else FIGURE_KINDS["qc_single_cell"]
+        single_cell = ds.assay == "single_cell"
+        qc_kinds = FIGURE_KINDS[f"qc_{ds.assay}"]
         entry = {
             "assay": ds.assay,
             "species": ds.spec["species"],
             "description": ds.spec.get("description", ""),
             "qc": {
                 "verdict": out("qc", "verdict.json", dataset=name),
-                "table": out("qc", "samples.tsv" if bulk else "clusters.tsv", dataset=name),
-                "figures": figs(out("qc", dataset=name), qc_kinds, f"{name} QC", None if bulk else SC_QC_CAPTIONS),
+                "table": out("qc", "clusters.tsv" if single_cell else "samples.tsv", dataset=name),
+                "figures": figs(out("qc", dataset=name), qc_kinds, f"{name} QC", SC_QC_CAPTIONS if single_cell else None),
             },
             "units": [],
         }
         paracrine = set(paracrine_units(name))
-        if paracrine and not bulk:
+        if ds.assay == "proteomics":
+            entry["qc"]["preprocessing"] = out("qc", "preprocessing.tsv", dataset=name)
+        if paracrine and single_cell:
             entry["receivers"] = {
                 "table": out("receivers", "receivers.tsv", dataset=name),
                 "figures": figs(out("dataset_figures", dataset=name), FIGURE_KINDS["receivers"], name),
@@ -81,7 +83,8 @@ def _paths(obj):
     """Every file path in a report manifest (values of keys other than the labels)."""
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if key in ("path", "verdict", "table", "de_table", "de_summary", "gsea", "ora", "candidates", "pairs"):
+            if key in ("path", "verdict", "table", "de_table", "de_summary", "gsea", "ora", "candidates", "pairs",
+                       "preprocessing"):
                 yield value
             else:
                 yield from _paths(value)

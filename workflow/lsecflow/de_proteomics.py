@@ -1,0 +1,127 @@
+"""Differential abundance of proteins (``assay: proteomics``): the preprocessing of
+:mod:`lsecflow.proteomics`, then limma's moderated tests (:mod:`lsecflow.limma`) for every contrast.
+
+The files are those of the counts path (:data:`lsecflow.de.OUTPUT_KINDS`): the table, its summary,
+``normalized`` and ``vst`` (both the matrix the tests saw: log2, filtered, normalised, imputed where
+configured; missing cells empty), and ``loo`` -- limma refits of the significant annotated factors with
+each sample left out (the whole fit redone on the other samples, BH among all proteins).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from . import limma
+from .calls import is_significant, sort_results, summarize
+from .de import LOO_COLUMNS, fit_samples, too_few
+from .errors import InputDataError
+from .files import atomic_path, write_tsv_atomic
+from .formula import design_metadata
+from .lrdb import load_factors
+from .paracrine import factor_symbols
+from .proteomics import filter_groups, preprocess, protein_matrix
+from .trust import refit_plan
+
+log = logging.getLogger(__name__)
+
+
+def protein_tables(values: pd.DataFrame, imputed: pd.DataFrame, var: pd.DataFrame, obs: pd.DataFrame,
+                   stats: dict[str, pd.DataFrame], contrasts: dict) -> dict[str, pd.DataFrame]:
+    """The limma statistics with each protein's names and its observed / imputed value counts."""
+    out = {}
+    observed = values.notna() & ~imputed
+    for name, t in stats.items():
+        c = contrasts[name]
+        level = obs.loc[values.columns, c["variable"]].astype(str).to_numpy()
+        t = t.copy()
+        t.insert(0, "description", var.loc[t.index, "description"].astype(str).to_numpy())
+        t.insert(0, "symbol", var.loc[t.index, "symbol"].astype(str).to_numpy())
+        t.insert(0, "gene_id", t.index.astype(str))
+        t["n_valid_target"] = observed.loc[:, level == c["target"]].sum(axis=1).to_numpy()
+        t["n_valid_reference"] = observed.loc[:, level == c["reference"]].sum(axis=1).to_numpy()
+        t["n_imputed"] = imputed.loc[:, np.isin(level, [c["target"], c["reference"]])].sum(axis=1).to_numpy()
+        out[name] = sort_results(t[limma.RESULT_COLUMNS].reset_index(drop=True))
+    return out
+
+
+def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
+                  tables: dict[str, pd.DataFrame], symbols: set | None) -> dict[str, pd.DataFrame]:
+    """Per contrast, its significant annotated factors refitted with each sample of its groups left out
+    (one limma fit per left-out sample serves every contrast whose groups hold it)."""
+    out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
+    if symbols is None:
+        return out
+    genes = {}
+    for name, t in tables.items():
+        sig = is_significant(t, opts["alpha"], opts["lfc_threshold"])
+        genes[name] = list(t.loc[sig & factor_symbols(t["symbol"], symbols).isin(symbols), "gene_id"])
+    t0, parts = time.time(), []
+    for sample, names in refit_plan(meta, contrasts, genes).items():
+        keep = values.columns != sample
+        try:
+            stats, _ = limma.contrast_tables(values.loc[:, keep], meta.loc[keep], design,
+                                             {n: contrasts[n] for n in names}, opts)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            log.warning("leave-one-out: no refit without %s (%s); the candidates are judged on the others", sample, exc)
+            continue
+        for name in names:
+            res = stats[name].reindex(genes[name])
+            parts.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": sample,
+                                       "log2FoldChange": res["log2FoldChange"].to_numpy(),
+                                       "pvalue": res["pvalue"].to_numpy(), "padj": res["padj"].to_numpy()}))
+    log.info("leave-one-out (limma refits): %s significant annotated factors refitted in %.1f s",
+             " + ".join(str(len(g)) for g in genes.values()), time.time() - t0)
+    for name, part in (pd.concat(parts).groupby("contrast", sort=False) if parts else []):
+        part = part.assign(symbol=part["gene_id"].map(tables[name].set_index("gene_id")["symbol"]))
+        out[name] = part[LOO_COLUMNS].reset_index(drop=True)
+    return out
+
+
+def run_protein_de(counts_h5ad: str, params: dict, outputs: dict, *, seed: int = 0, lrt: dict | None = None,
+                   cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+    """Rule entry point of a proteomics dataset: preprocess, fit once per base level, write every
+    contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`).
+
+    ``lrt`` and ``cell_type`` are not used by this assay (refused at parse time)."""
+    spec = params["spec"]
+    opts = {**spec["de"]}
+    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
+    for name, c in spec["contrasts"].items():
+        problem = too_few(adata, c, "limma")
+        if problem:
+            raise InputDataError(f"contrast {name!r}: {problem}")
+    raw = protein_matrix(adata)
+    obs = adata.obs.copy()
+    obs.index = obs.index.astype(str)
+    obs = obs.loc[raw.columns]
+    pre = preprocess(raw, filter_groups(obs, spec["proteomics"], spec["contrasts"]), spec["proteomics"], seed)
+    meta = design_metadata(obs, params["design_columns"], spec["contrasts"])
+    stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts)
+    tables = protein_tables(pre.values, pre.imputed, adata.var.set_index(adata.var_names.astype(str)), obs, stats,
+                            spec["contrasts"])
+    names = list(spec["contrasts"])
+    matrix = pre.values.rename_axis("gene_id").reset_index()
+    first = outputs[names[0]]
+    for kind in ("normalized", "vst"):
+        write_tsv_atomic(matrix, first[kind])
+        for name in names[1:]:
+            with atomic_path(outputs[name][kind]) as tmp:
+                shutil.copyfile(first[kind], tmp)
+    for name in names:
+        summ = summarize(tables[name], opts["alpha"], opts["lfc_threshold"])
+        summ.insert(0, "contrast", name)
+        summ["status"] = "tested"
+        log.info("%s: %d up, %d down at padj < %g", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"])
+        write_tsv_atomic(summ, outputs[name]["summary"])
+        write_tsv_atomic(tables[name], outputs[name]["table"])
+    par = spec["paracrine"]
+    symbols = set(load_factors(par["factors"]).index) if par["enabled"] and par["robustness"] else None
+    loo = leave_one_out(pre.values, meta, spec["design"], spec["contrasts"], opts, tables, symbols)
+    for name, table in loo.items():
+        write_tsv_atomic(table, outputs[name]["loo"])
+    return tables

@@ -1,0 +1,251 @@
+"""Protein-level intensity tables: MaxQuant ``proteinGroups.txt``, FragPipe ``combined_protein.tsv``,
+DIA-NN ``pg_matrix.tsv`` and a generic table (also for antibody and cytokine arrays).
+
+Each reader returns the intensities exactly as in the file (proteins x samples, float; 0 stays 0, it
+becomes "missing" in :mod:`lsecflow.proteomics`), after removing the rows the search engine marks as
+decoys or contaminants, each removal counted. The sample -> column mapping is read from the header
+alone, so the parse-time check can name a sheet's sample whose column is not in the table.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+PROTEOMICS_FORMATS = ("maxquant", "fragpipe", "diann", "protein_table")
+
+#: Per format: id, gene-name and description columns, and each quantity's column pattern ({} = sample).
+LAYOUTS = {
+    "maxquant": {"id": "Protein IDs", "gene": "Gene names", "description": ("Protein names", "Fasta headers"),
+                 "columns": {"lfq": "LFQ intensity {}", "intensity": "Intensity {}"}},
+    "fragpipe": {"id": "Protein ID", "gene": "Gene", "description": ("Description",),
+                 "columns": {"lfq": "{} MaxLFQ Intensity", "intensity": "{} Intensity"}},
+    "diann": {"id": "Protein.Group", "gene": "Genes", "description": ("First.Protein.Description",),
+              "columns": {}},
+}
+#: MaxQuant's "+" flags: rows removed with ``proteomics.remove_flagged``.
+MAXQUANT_FLAGS = ("Reverse", "Potential contaminant", "Only identified by site")
+#: DIA-NN annotation columns (every other column is a run).
+DIANN_ANNOTATION = ("Protein.Group", "Protein.Ids", "Protein.Names", "Genes", "First.Protein.Description",
+                    "N.Sequences", "N.Proteotypic.Sequences")
+#: The species' name in FragPipe's ``Organism`` column.
+ORGANISMS = {"human": "Homo sapiens", "mouse": "Mus musculus"}
+
+
+def _sep(path: Path) -> str:
+    return "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+
+
+def read_header(path: str | os.PathLike) -> list[str]:
+    """Column names of a protein table (first line only)."""
+    path = Path(path)
+    try:
+        header = pd.read_csv(path, sep=_sep(path), nrows=0).columns
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputDataError(f"{path}: cannot be read as a protein table ({type(exc).__name__}: {exc})") from exc
+    return [str(c) for c in header]
+
+
+def detect_protein_format(header: list[str]) -> str:
+    """``maxquant``, ``fragpipe`` or ``diann`` when the header is one of theirs, else ``protein_table``."""
+    cols = set(header)
+    if "Protein IDs" in cols and any(c.startswith(("LFQ intensity ", "Intensity ")) for c in header):
+        return "maxquant"
+    if "Protein ID" in cols and any(c.endswith((" MaxLFQ Intensity", " Intensity")) for c in header):
+        return "fragpipe"
+    if "Protein.Group" in cols:
+        return "diann"
+    return "protein_table"
+
+
+def _run_name(column: str) -> str:
+    """A DIA-NN run column (a raw-file path) as a sample name: the file name without folder and extension."""
+    base = re.split(r"[\\/]", column)[-1]
+    return re.sub(r"\.(raw|mzml|d|wiff|dia)$", "", base, flags=re.IGNORECASE)
+
+
+def annotation_columns(fmt: str, opts: dict, header: list[str]) -> tuple[str, str | None, str | None]:
+    """The (id, gene name, description) columns of a table; gene and description None when absent."""
+    if fmt == "protein_table":
+        ident = opts.get("id_column") or header[0]
+        gene = opts.get("gene_column")
+        for key, col in (("id_column", ident), ("gene_column", gene)):
+            if col is not None and col not in header:
+                raise InputDataError(f"proteomics.{key} {col!r} is not a column of the table "
+                                     f"(columns: {', '.join(header[:12])}{' ...' if len(header) > 12 else ''})")
+        return ident, gene, None
+    layout = LAYOUTS[fmt]
+    if layout["id"] not in header:
+        raise InputDataError(f"no {layout['id']!r} column: not a {fmt} table (set counts.format)")
+    desc = next((c for c in layout["description"] if c in header), None)
+    return layout["id"], layout["gene"] if layout["gene"] in header else None, desc
+
+
+def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | None = None) -> dict[str, str]:
+    """Each sample's intensity column in the table at ``path``.
+
+    ``proteomics.column_key`` names a sample-sheet column holding each sample's table column; without
+    it the column is found from the sample id by the format's pattern (MaxQuant ``LFQ intensity <s>``
+    or ``Intensity <s>``; FragPipe ``<s> MaxLFQ Intensity`` or ``<s> Intensity``; DIA-NN the run whose
+    file name, without folder and extension, is the sample id; a generic table the column named so).
+    A sample whose column is missing is an error naming the sample, the column and the file.
+    """
+    header = read_header(path)
+    ident, gene, desc = annotation_columns(fmt, opts, header)
+    key = opts.get("column_key")
+    if key:
+        if sheet is None or key not in sheet.columns:
+            raise InputDataError(f"proteomics.column_key {key!r} is not a column of the sample sheet")
+        wanted = {s: str(sheet.at[s, key]) for s in samples}
+    elif fmt in ("maxquant", "fragpipe"):
+        pattern = LAYOUTS[fmt]["columns"][opts.get("intensity", "lfq")]
+        wanted = {s: pattern.format(s) for s in samples}
+    elif fmt == "diann":
+        runs = {_run_name(c): c for c in header if c not in DIANN_ANNOTATION}
+        wanted = {s: runs.get(s, s) for s in samples}
+    else:
+        wanted = {s: s for s in samples}
+    present = set(header)
+    missing = [(s, c) for s, c in wanted.items() if c not in present]
+    if missing:
+        values = [c for c in header if c not in {ident, gene, desc}]
+        what = (f"the sheet's column {key!r} names" if key else "the expected column is")
+        raise InputDataError(
+            f"{path}: {len(missing)} sample(s) have no intensity column in the table: "
+            + "; ".join(f"sample {s!r}: {what} {c!r}" for s, c in missing[:5])
+            + f". Intensity-like columns in the table: {', '.join(values[:8]) or 'none'}"
+            + ("" if key else "; name each sample's column in a sample-sheet column and set proteomics.column_key"))
+    used = pd.Series(list(wanted.values()))
+    dup = used[used.duplicated()].unique()
+    if len(dup):
+        raise InputDataError(f"{path}: column {dup[0]!r} is given to more than one sample")
+    return wanted
+
+
+def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str) -> pd.Series:
+    """Rows to remove, by reason: MaxQuant "+" flags; FragPipe decoys/contaminants (``rev_``/``contam_``)
+    and rows of another organism; DIA-NN and generic tables: none."""
+    reasons = pd.Series("", index=df.index)
+    if not opts.get("remove_flagged", True):
+        return reasons
+    if fmt == "maxquant":
+        for flag in MAXQUANT_FLAGS:
+            if flag in df.columns:
+                hit = (df[flag].astype(str).str.strip() == "+") & reasons.eq("")
+                reasons[hit] = flag
+    elif fmt == "fragpipe":
+        prot = df["Protein"].astype(str) if "Protein" in df.columns else pd.Series("", index=df.index)
+        reasons[prot.str.startswith("rev_")] = "decoy (rev_)"
+        reasons[prot.str.startswith("contam_") & reasons.eq("")] = "contaminant (contam_)"
+        organism = opts.get("organism") or ORGANISMS[species]
+        if "Organism" in df.columns:
+            reasons[(df["Organism"].astype(str) != organism) & reasons.eq("")] = f"organism not {organism}"
+    return reasons
+
+
+def _numeric(df: pd.DataFrame, path, ids: pd.Series) -> pd.DataFrame:
+    """Intensities as float; a value that is not a number, or is negative, is an error naming it."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        raw = df[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna() & raw.astype(str).str.strip().ne("")
+        if bad.any():
+            i = bad.to_numpy().nonzero()[0][0]
+            raise InputDataError(f"{path}: column {col!r}, protein {ids.iloc[i]!r}: value {raw.iloc[i]!r} "
+                                 "is not a number")
+        neg = values < 0
+        if neg.any():
+            i = neg.to_numpy().nonzero()[0][0]
+            raise InputDataError(f"{path}: column {col!r}, protein {ids.iloc[i]!r}: intensity {raw.iloc[i]!r} "
+                                 "is negative (intensities are on the linear scale, >= 0; for a table already "
+                                 "on the log scale set proteomics.log2: false)")
+        out[col] = values.astype(float)
+    return out
+
+
+def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
+                       sheet: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read a protein table.
+
+    Parameters
+    ----------
+    path
+        The table (TSV, or CSV for the generic format; gzip ok).
+    fmt
+        One of :data:`PROTEOMICS_FORMATS`.
+    samples
+        Sample ids (sheet order); ``sheet`` the sample sheet (for ``proteomics.column_key``).
+    opts
+        The dataset's ``proteomics`` block.
+    species
+        ``human`` or ``mouse`` (FragPipe's organism filter).
+
+    Returns
+    -------
+    (values, var, report)
+        Intensities (protein ids x samples, float; missing cells NaN, zeros kept); per protein
+        ``gene_id`` (the table's id), ``symbol`` (gene names, ``;``-joined for groups of several; the
+        id when there is none) and ``description``; and counts of what was removed and why.
+    """
+    path = Path(path)
+    columns = sample_columns(path, fmt, list(samples), opts, sheet)
+    header = read_header(path)
+    ident, gene, desc = annotation_columns(fmt, opts, header)
+    try:
+        df = pd.read_csv(path, sep=_sep(path), dtype=str, keep_default_na=False, na_values=["", "NA", "NaN"],
+                         low_memory=False)
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputDataError(f"{path}: cannot be read as a protein table ({type(exc).__name__}: {exc})") from exc
+    report: dict = {"rows_in_table": int(len(df))}
+    if df.empty:
+        raise InputDataError(f"{path}: the table has a header but no protein rows")
+    ids = df[ident].astype(str).str.strip()
+    blank = df[ident].isna() | ids.eq("")
+    if blank.any():
+        raise InputDataError(f"{path}: {int(blank.sum())} row(s) have no protein id in column {ident!r} "
+                             f"(first at line {int(blank.to_numpy().nonzero()[0][0]) + 2})")
+    reasons = _flagged(df, fmt, opts, species)
+    report["removed"] = {k: int(v) for k, v in reasons[reasons != ""].value_counts().sort_index().items()}
+    for reason, n in report["removed"].items():
+        log.info("%s: %d rows removed: %s", path, n, reason)
+    keep = reasons.eq("").to_numpy()
+    df, ids = df[keep], ids[keep]
+    values = _numeric(df[list(columns.values())], path, ids)
+    values.columns = list(columns)
+    values.index = ids.to_numpy()
+    symbols = (df[gene].fillna("").astype(str).str.strip() if gene else pd.Series("", index=df.index)).to_numpy()
+    var = pd.DataFrame({"gene_id": ids.to_numpy(), "symbol": np.where(symbols == "", ids.to_numpy(), symbols),
+                        "description": df[desc].fillna("").astype(str).to_numpy() if desc else ""},
+                       index=ids.to_numpy())
+    values, var = _duplicates(values, var, path, opts.get("duplicate_ids", "error"), report)
+    report["proteins"] = int(len(values))
+    return values, var, report
+
+
+def _duplicates(values, var, path, how: str, report: dict):
+    """Rows sharing an id: an error, or (``proteomics.duplicate_ids: mean``, e.g. an array's replicate
+    spots) averaged, missing values ignored."""
+    dup = values.index[values.index.duplicated()].unique()
+    if not len(dup):
+        return values, var
+    if how != "mean":
+        raise InputDataError(f"{path}: {len(dup)} protein id(s) appear on more than one row (first: {dup[0]!r}); "
+                             "for replicate spots of an array set proteomics.duplicate_ids: mean")
+    report["replicate_rows_averaged"] = int(values.index.duplicated().sum())
+    log.info("%s: %d ids on several rows (replicate spots): averaged", path, len(dup))
+    values = values.groupby(level=0, sort=False).mean()
+    return values, var[~var.index.duplicated()].loc[values.index]
+
+
+def split_genes(symbol: str) -> list[str]:
+    """The gene names of a protein group (``;``-separated, as MaxQuant, FragPipe and DIA-NN write them)."""
+    return [g.strip() for g in str(symbol).split(";") if g.strip()]

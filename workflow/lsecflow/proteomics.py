@@ -1,0 +1,180 @@
+"""Protein intensities to the matrix the moderated tests see: the preprocessing steps of
+``assay: proteomics``, each one logged with its counts.
+
+In order (each step set in the dataset's ``proteomics`` block):
+
+1. ``zero_is_missing``: an intensity of 0 means "not quantified" (MaxQuant, FragPipe, DIA-NN) -> missing;
+2. ``log2``: log2 of the intensities, no pseudo-count (false for a table already on a log scale);
+3. proteins missing in every sample are dropped (counted);
+4. the valid-value filter: at least ``min_valid`` values in ``each`` group (or in ``any`` group) of
+   ``filter_by`` (default: the variable of the first contrast);
+5. ``normalize``: ``median`` (each sample's median over the kept proteins subtracted, the mean of the
+   medians added back), ``quantile`` (limma's ``normalizeQuantiles``, missing values allowed) or ``none``;
+6. ``impute``: ``none`` (limma fits each protein on its observed samples) or ``downshift``
+   (left-censored: a sample's missing values drawn from a normal ``shift`` SDs below its mean with
+   ``width`` x its SD; seeded), the imputed cells flagged.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+NORMALIZATIONS = ("median", "quantile", "none")
+
+
+@dataclass
+class Preprocessed:
+    """The result of :func:`preprocess` (proteins x samples)."""
+
+    values: pd.DataFrame
+    """What the tests see: log2, filtered, normalised (and imputed)."""
+    imputed: pd.DataFrame
+    """True where a value was imputed."""
+    before: pd.DataFrame
+    """log2 intensities of the kept proteins before normalisation (for the QC figure)."""
+    steps: list[dict] = field(default_factory=list)
+    """One record per step: ``step``, ``proteins``, ``missing`` (cells), ``detail``."""
+
+
+def protein_matrix(adata: ad.AnnData) -> pd.DataFrame:
+    """Intensities of an ingested proteomics AnnData as proteins x samples, samples sorted by id."""
+    adata = adata[np.argsort(adata.obs_names.astype(str).to_numpy(), kind="stable")]
+    return pd.DataFrame(np.asarray(adata.X, dtype=float).T, index=adata.var_names.astype(str),
+                        columns=adata.obs_names.astype(str))
+
+
+def filter_groups(obs: pd.DataFrame, opts: dict, contrasts: dict) -> pd.Series:
+    """Each sample's group for the valid-value filter: ``proteomics.filter_by``, else the variable of the
+    first contrast."""
+    column = opts.get("filter_by") or next(iter(contrasts.values()))["variable"]
+    if column not in obs.columns:
+        raise InputDataError(f"proteomics.filter_by: {column!r} is not a sample-sheet column")
+    return obs[column].astype(str)
+
+
+def valid_filter(log2: pd.DataFrame, groups: pd.Series, min_valid: int, within: str = "each") -> pd.Series:
+    """True for proteins with at least ``min_valid`` observed values in each (``within='each'``) or in at
+    least one (``'any'``) group."""
+    counts = log2.notna().T.groupby(groups.reindex(log2.columns).to_numpy()).sum().T
+    ok = counts >= min_valid
+    return ok.all(axis=1) if within == "each" else ok.any(axis=1)
+
+
+def median_centre(x: pd.DataFrame) -> pd.DataFrame:
+    """Subtract each sample's median (missing values ignored), add back the mean of the medians."""
+    med = x.median(axis=0, skipna=True)
+    return x - med + med.mean()
+
+
+def normalize_quantiles(x: pd.DataFrame) -> pd.DataFrame:
+    """limma's ``normalizeQuantiles(A, ties = TRUE)``, missing values allowed (R's algorithm: each column's
+    observed quantiles interpolated onto a common grid, averaged, and mapped back by rank)."""
+    A = x.to_numpy(dtype=float).copy()
+    n, m = A.shape
+    if m == 1 or n < 2:
+        return x.copy()
+    grid = np.arange(n) / (n - 1)
+    S = np.empty((n, m))
+    nobs = np.empty(m, dtype=int)
+    for j in range(m):
+        obs = np.sort(A[~np.isnan(A[:, j]), j])
+        nobs[j] = len(obs)
+        if nobs[j] < 2:
+            raise InputDataError(f"quantile normalisation: sample {x.columns[j]!r} has fewer than 2 values")
+        S[:, j] = obs if nobs[j] == n else np.interp(grid, np.arange(nobs[j]) / (nobs[j] - 1), obs)
+    mean = S.mean(axis=1)
+    for j in range(m):
+        ok = ~np.isnan(A[:, j])
+        r = rankdata(A[ok, j], method="average")
+        A[ok, j] = np.interp((r - 1) / (nobs[j] - 1), grid, mean)
+    return pd.DataFrame(A, index=x.index, columns=x.columns)
+
+
+def impute_downshift(x: pd.DataFrame, shift: float = 1.8, width: float = 0.3, seed: int = 0
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Left-censored imputation (Perseus' default): in each sample, missing values are drawn from a normal
+    with mean ``mean - shift * sd`` and SD ``width * sd`` of that sample's observed values.
+
+    Returns the imputed matrix and the mask of imputed cells. The draws come from one
+    ``numpy.random.default_rng(seed)``, samples in column order, so a run is reproducible.
+    """
+    rng = np.random.default_rng(seed)
+    out = x.copy()
+    mask = x.isna()
+    for col in x.columns:
+        miss = mask[col].to_numpy()
+        observed = x[col].dropna()
+        if miss.any():
+            if len(observed) < 2:
+                raise InputDataError(f"imputation: sample {col!r} has fewer than 2 values to learn from")
+            mu, sd = float(observed.mean()), float(observed.std(ddof=1))
+            out.loc[miss, col] = rng.normal(mu - shift * sd, width * sd, int(miss.sum()))
+    return out, mask
+
+
+def _record(steps: list, step: str, x: pd.DataFrame, detail: str) -> None:
+    steps.append({"step": step, "proteins": int(x.shape[0]), "missing": int(x.isna().to_numpy().sum()),
+                  "detail": detail})
+    log.info("%s: %d proteins, %d missing values (%s)", step, x.shape[0], steps[-1]["missing"], detail)
+
+
+def preprocess(raw: pd.DataFrame, groups: pd.Series, opts: dict, seed: int = 0) -> Preprocessed:
+    """Run the preprocessing steps on raw intensities (proteins x samples, as read).
+
+    Parameters
+    ----------
+    raw
+        Intensities on the linear scale (or on a log scale with ``log2: false``).
+    groups
+        Each sample's group for the valid-value filter (:func:`filter_groups`).
+    opts
+        The dataset's ``proteomics`` block.
+    seed
+        Seed of the imputation.
+    """
+    steps: list[dict] = []
+    x = raw.astype(float).copy()
+    _record(steps, "input", x, f"{x.shape[1]} samples")
+    if opts.get("zero_is_missing", True):
+        zeros = int((x == 0).to_numpy().sum())
+        x = x.mask(x == 0)
+        _record(steps, "zero_is_missing", x, f"{zeros} zero intensities set to missing")
+    if opts.get("log2", True):
+        x = np.log2(x)
+        _record(steps, "log2", x, "log2 of the intensities")
+    empty = x.index[x.isna().all(axis=1)]
+    x = x.drop(index=empty)
+    _record(steps, "drop_all_missing", x, f"{len(empty)} proteins without a value in any sample dropped"
+            + (f" (first: {', '.join(map(str, empty[:3]))})" if len(empty) else ""))
+    for col in x.columns:
+        if x[col].isna().all():
+            raise InputDataError(f"sample {col!r} has no quantified protein (every intensity missing or 0)")
+    keep = valid_filter(x, groups, opts.get("min_valid", 2), opts.get("min_valid_in", "each"))
+    x = x[keep]
+    _record(steps, "valid_filter", x, f">= {opts.get('min_valid', 2)} values in {opts.get('min_valid_in', 'each')} "
+            f"group of {sorted(groups.unique())}: {int((~keep).sum())} proteins removed")
+    if x.empty:
+        raise InputDataError(f"no protein passes the valid-value filter (proteomics.min_valid "
+                             f"{opts.get('min_valid', 2)} in {opts.get('min_valid_in', 'each')} group); lower it")
+    before = x.copy()
+    method = opts.get("normalize", "median")
+    if method == "median":
+        x = median_centre(x)
+    elif method == "quantile":
+        x = normalize_quantiles(x)
+    _record(steps, "normalize", x, method)
+    imputed = pd.DataFrame(False, index=x.index, columns=x.columns)
+    if opts.get("impute", "none") == "downshift":
+        x, imputed = impute_downshift(x, opts.get("impute_shift", 1.8), opts.get("impute_width", 0.3), seed)
+        _record(steps, "impute", x, f"{int(imputed.to_numpy().sum())} values imputed (down-shifted normal, "
+                f"shift {opts.get('impute_shift', 1.8)} SD, width {opts.get('impute_width', 0.3)} SD, seed {seed})")
+    return Preprocessed(values=x, imputed=imputed, before=before, steps=steps)

@@ -1,0 +1,173 @@
+"""QC of a proteomics dataset: missing values per sample and protein, intensity distributions before
+and after normalisation, sample correlation and PCA (as for bulk), outlier flags.
+
+The preprocessing is the DE step's (:func:`lsecflow.proteomics.preprocess`) on every sample of the
+sheet (``qc.exclude`` is shown, not applied), so the figures show what the tests see.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .files import write_json_atomic, write_tsv_atomic
+from .plots import plt, save, stem_of
+from .proteomics import filter_groups, preprocess, protein_matrix
+from .qc import outliers, pca
+from .qc_plots import group_colours, correlation_figure, pca_figure
+
+log = logging.getLogger(__name__)
+
+
+def observed_mask(raw: pd.DataFrame, opts: dict) -> pd.DataFrame:
+    """True where a protein was quantified in a sample (a value, and not 0 when 0 means missing)."""
+    seen = raw.notna()
+    return seen & (raw != 0) if opts.get("zero_is_missing", True) else seen
+
+
+def sample_metrics(raw: pd.DataFrame, pre, opts: dict) -> pd.DataFrame:
+    """Per sample: proteins quantified (of the table), missing share among the kept proteins, median log2
+    intensity before and after normalisation, values imputed."""
+    seen = observed_mask(raw, opts)
+    return pd.DataFrame({
+        "quantified": seen.sum(axis=0),
+        "missing_fraction_kept": pre.before.isna().mean(axis=0),
+        "median_log2_before": pre.before.median(axis=0),
+        "median_log2_normalised": pre.values.mask(pre.imputed).median(axis=0),
+        "imputed": pre.imputed.sum(axis=0),
+    })
+
+
+def protein_metrics(raw: pd.DataFrame, pre, var: pd.DataFrame, opts: dict) -> pd.DataFrame:
+    """Per protein of the table: values observed, missing share, mean log2 intensity, kept by the filter."""
+    seen = observed_mask(raw, opts)
+    log2 = np.log2(raw.where(seen)) if opts.get("log2", True) else raw.where(seen)
+    return pd.DataFrame({
+        "gene_id": raw.index, "symbol": var.loc[raw.index, "symbol"].to_numpy(),
+        "n_valid": seen.sum(axis=1).to_numpy(), "missing_fraction": 1 - seen.mean(axis=1).to_numpy(),
+        "mean_log2": log2.mean(axis=1).to_numpy(), "kept": raw.index.isin(pre.values.index),
+    })
+
+
+def missing_figure(samples: pd.DataFrame, proteins: pd.DataFrame, group: pd.Series, title: str, png: str) -> None:
+    """Left: proteins quantified per sample; right: share of samples missing per protein against its mean
+    intensity (missing values concentrated at low intensity are left-censored, not random)."""
+    colours, lut = group_colours(group.loc[samples.index])
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(max(9, 0.3 * len(samples) + 6), 4.2),
+                                 gridspec_kw={"width_ratios": [max(1.0, len(samples) / 12), 1]})
+    ax.bar(range(len(samples)), samples["quantified"], color=colours)
+    ax.set_xticks(range(len(samples)))
+    ax.set_xticklabels(samples.index, rotation=90, fontsize="x-small")
+    ax.set_ylabel("proteins quantified")
+    ax.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
+              fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(lut), 6))
+    seen = proteins[proteins["n_valid"] > 0]
+    bx.scatter(seen["mean_log2"], seen["missing_fraction"], s=6, alpha=0.5, linewidths=0,
+               c=np.where(seen["kept"], "#2166ac", "#bdbdbd"), rasterized=True)
+    bins = pd.qcut(seen["mean_log2"], q=min(10, max(1, len(seen) // 20)), duplicates="drop")
+    binned = seen.groupby(bins, observed=True).agg(x=("mean_log2", "median"), y=("missing_fraction", "mean"))
+    bx.plot(binned["x"], binned["y"], color="black", lw=1.5, label="mean per intensity decile")
+    bx.set_xlabel("mean log2 intensity (where quantified)")
+    bx.set_ylabel("share of samples missing")
+    bx.legend(handles=[plt.Line2D([], [], marker="o", ls="", color="#2166ac", label="kept by the filter"),
+                       plt.Line2D([], [], marker="o", ls="", color="#bdbdbd", label="removed"),
+                       plt.Line2D([], [], color="black", label="mean per intensity decile")],
+              fontsize="small", frameon=False)
+    fig.suptitle(title, fontsize="large")
+    fig.tight_layout()
+    save(fig, stem_of(png))
+
+
+def intensities_figure(pre, group: pd.Series, method: str, title: str, png: str) -> None:
+    """Box plots of each sample's log2 intensities before and after normalisation (imputed values apart)."""
+    order = list(pre.values.columns)
+    colours, _ = group_colours(group.loc[order])
+    fig, axes = plt.subplots(1, 2, figsize=(max(9, 0.45 * len(order) + 4), 4.2), sharey=True)
+    panels = [(pre.before, "before normalisation"),
+              (pre.values.mask(pre.imputed), f"after normalisation ({method})")]
+    for ax, (mat, label) in zip(axes, panels):
+        data = [mat[c].dropna().to_numpy() for c in order]
+        box = ax.boxplot(data, patch_artist=True, showfliers=False, widths=0.6,
+                         medianprops={"color": "black", "linewidth": 1.2})
+        for patch, colour in zip(box["boxes"], colours):
+            patch.set_facecolor(colour)
+            patch.set_alpha(0.8)
+        ax.set_xticks(range(1, len(order) + 1))
+        ax.set_xticklabels(order, rotation=90, fontsize="x-small")
+        ax.set_title(label, fontsize="medium")
+    if pre.imputed.to_numpy().any():
+        imp = [pre.values[c][pre.imputed[c]].to_numpy() for c in order]
+        axes[1].scatter(np.concatenate([np.full(len(v), i + 1.25) for i, v in enumerate(imp)]),
+                        np.concatenate(imp), s=3, color="#b2182b", alpha=0.4, label="imputed", rasterized=True)
+        axes[1].legend(fontsize="small", frameon=False)
+    axes[0].set_ylabel("log2 intensity (proteins kept by the filter)")
+    fig.suptitle(title, fontsize="large")
+    fig.tight_layout()
+    save(fig, stem_of(png))
+
+
+def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], figures: dict[str, str], *,
+                      seed: int = 0) -> dict:
+    """Rule entry point: proteomics QC tables and figures.
+
+    ``outputs``: ``samples`` (metrics, outlier scores, exclusion, warnings), ``proteins`` (per protein of
+    the table), ``preprocessing`` (each step with its protein and missing-value counts),
+    ``correlation``, ``pca``, ``verdict`` (JSON). ``figures``: the PNG of each kind (missing,
+    intensities, correlation, pca).
+    """
+    import anndata as ad
+
+    spec = params["spec"]
+    opts, prot = spec["qc"], spec["proteomics"]
+    adata = ad.read_h5ad(counts_h5ad)
+    raw = protein_matrix(adata)
+    obs = adata.obs.copy()
+    obs.index = obs.index.astype(str)
+    obs = obs.loc[raw.columns]
+    pre = preprocess(raw, filter_groups(obs, prot, spec["contrasts"]), prot, seed)
+    var = adata.var.set_index(adata.var_names.astype(str))
+    metrics = sample_metrics(raw, pre, prot)
+    proteins = protein_metrics(raw, pre, var, prot)
+    corr = pre.values.corr(method="pearson")  # pairwise-complete
+    complete = pre.values.dropna()
+    scores, explained = pca(complete, ntop=opts["pca_top_genes"])
+    flags = outliers(corr, scores, explained, opts["outlier_threshold"])
+    samples = pd.concat([obs.astype(str), metrics, flags], axis=1)
+    samples["excluded"] = samples.index.isin(opts["exclude"])
+    samples["warning"] = ["outlier: " + r if o else "" for o, r in zip(samples["outlier"], samples["outlier_reason"])]
+    for s, w in samples["warning"].items():
+        if w:
+            log.warning("sample %s: %s", s, w)
+    scores_out = scores.copy()
+    scores_out.loc["variance_explained"] = explained
+    write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), outputs["samples"])
+    write_tsv_atomic(proteins, outputs["proteins"])
+    write_tsv_atomic(pd.DataFrame(pre.steps), outputs["preprocessing"])
+    write_tsv_atomic(corr.rename_axis("sample").reset_index(), outputs["correlation"])
+    write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), outputs["pca"])
+    verdict = {
+        "n_samples": int(len(samples)),
+        "outliers": sorted(samples.index[samples["outlier"]]),
+        "excluded": list(opts["exclude"]),
+        "proteins_in_table": int(len(raw)),
+        "proteins_kept": int(len(pre.values)),
+        "proteins_in_pca": int(len(complete)),
+        "missing_fraction_kept": round(float(pre.before.isna().to_numpy().mean()), 4),
+        "imputed_values": int(pre.imputed.to_numpy().sum()),
+    }
+    write_json_atomic(verdict, outputs["verdict"])
+    design_cols = [c for c in params["design_columns"]] or [c for c in obs.columns if c != "sample"][:1]
+    group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
+    plots.configure(spec.get("figures"))
+    name = params["name"]
+    missing_figure(samples, proteins, group, f"{name} · quantified proteins and missing values", figures["missing"])
+    intensities_figure(pre, group, prot["normalize"], f"{name} · log2 intensities per sample", figures["intensities"])
+    colours, _ = group_colours(group)
+    correlation_figure(corr, colours, f"{name} · sample correlation (log2 intensities), average-linkage clustering",
+                       "Pearson r (log2 intensity)", figures["correlation"])
+    pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable proteins "
+               f"({len(complete)} without a missing value)", figures["pca"])
+    log.info("QC verdict: %s", verdict)
+    return verdict
