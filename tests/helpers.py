@@ -20,6 +20,10 @@ DLPC_SHEET = REPO / "config/samples/dlpc_liver.tsv"
 TMS_H5AD = REPO / "resources/data/tms_liver/tms_liver_sample_counts.h5ad"
 TMS_SHEET = REPO / "config/samples/tms_liver.tsv"
 DESEQ2_REF = SHARED / "dlpc_liver_bulk/deseq2_reference"
+UPS1_TABLE = REPO / "resources/data/ups1_spikein/proteinGroups_trimmed.tsv.gz"
+UPS1_TRUTH = REPO / "resources/data/ups1_spikein/truth.tsv.gz"
+#: the endothelial secretome (no licence: read from ../shared by tests only, never shipped)
+SECRETOME = SHARED / "ec_secretome_cpp"
 
 
 
@@ -30,6 +34,25 @@ def dlpc_dataset(counts: Path, sheet: Path = DLPC_SHEET, **overrides) -> dict:
     spec["samples"]["sheet"] = str(sheet)
     for key, value in overrides.items():
         spec[key] = value
+    return spec
+
+
+
+def ups1_dataset(table: Path = UPS1_TABLE, **overrides) -> dict:
+    """The shipped UPS1 spike-in dataset spec (absolute paths); ``overrides`` replace top-level keys."""
+    spec = yaml.safe_load((REPO / "config/datasets/ups1_spikein.yaml").read_text())
+    spec["counts"]["path"] = str(table)
+    spec["samples"]["sheet"] = str(REPO / spec["samples"]["sheet"])
+    spec.update(overrides)
+    return spec
+
+
+def secretome_dataset(**overrides) -> dict:
+    """config/datasets/ec_secretome.yaml pointed at the staged copy in ../shared (tests only)."""
+    spec = yaml.safe_load((REPO / "config/datasets/ec_secretome.yaml").read_text())
+    spec["counts"]["path"] = str(SECRETOME / "proteins_maxlfq.tsv.gz")
+    spec["samples"]["sheet"] = str(SECRETOME / "samples.tsv")
+    spec.update(overrides)
     return spec
 
 

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .limma_robust import ebayes_robust
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +57,76 @@ def design_matrix(meta: pd.DataFrame, design: str, variable: str | None = None, 
     return patsy.dmatrix(design, meta)
 
 
-def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False):
-    """``eBayes(lmFit(values, design))`` (proteins x samples, NaN = missing)."""
-    from inmoose.limma import eBayes, lmFit
+def _estimable(X: np.ndarray) -> np.ndarray:
+    """Columns of ``X`` kept by R's pivoted QR: each, in order, unless it adds nothing to those before it."""
+    kept: list[int] = []
+    for j in range(X.shape[1]):
+        if np.linalg.matrix_rank(X[:, kept + [j]]) > len(kept):
+            kept.append(j)
+    return np.array(kept, dtype=int)
 
-    return eBayes(lmFit(values.to_numpy(dtype=float), design_mat), trend=trend, robust=robust)
+
+def lm_fit(values: np.ndarray, design_mat):
+    """limma's ``lmFit(values, design)`` (least squares, no weights), one batch per missing-value pattern.
+
+    inmoose's ``lmFit`` fits every protein on its own (statsmodels, ~1 ms each) as soon as one value is
+    missing anywhere, and fails where a protein's observed samples leave a coefficient inestimable
+    (a whole group missing). Here the proteins sharing a pattern of observed samples are solved
+    together by least squares, and, as R's ``lm.fit``, a coefficient that the observed design cannot
+    estimate is NA (the others fitted without it; residual df = observed samples - rank).
+    """
+    from inmoose.limma import MArrayLM
+
+    X = np.asarray(design_mat, dtype=float)
+    names = list(design_mat.design_info.column_names)
+    n, p = values.shape[0], X.shape[1]
+    beta, su = np.full((n, p), np.nan), np.full((n, p), np.nan)
+    sigma, df_res = np.full(n, np.nan), np.zeros(n)
+    observed = np.isfinite(values)
+    patterns, which = np.unique(observed, axis=0, return_inverse=True)
+    for k, pattern in enumerate(patterns):
+        rows = np.flatnonzero(which.ravel() == k)
+        if not pattern.any():
+            continue
+        cols = _estimable(X[pattern])
+        Xo = X[np.ix_(pattern, cols)]
+        Y = values[np.ix_(rows, np.flatnonzero(pattern))].T  # observed samples x proteins
+        coef, *_ = np.linalg.lstsq(Xo, Y, rcond=None)
+        beta[np.ix_(rows, cols)] = coef.T
+        su[np.ix_(rows, cols)] = np.sqrt(np.diag(np.linalg.inv(Xo.T @ Xo)))
+        df = pattern.sum() - len(cols)
+        df_res[rows] = df
+        if df > 0:
+            sigma[rows] = np.sqrt(((Y - Xo @ coef) ** 2).sum(axis=0) / df)
+    index = pd.RangeIndex(n)
+    fitted = MArrayLM(pd.DataFrame(beta, index=index, columns=names), pd.DataFrame(su, index=index, columns=names),
+                      sigma, df_res, pd.DataFrame(np.linalg.inv(X.T @ X), index=names, columns=names))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing row: NaN, as limma's rowMeans
+        fitted.Amean = np.nanmean(values, axis=1)
+    fitted.genes, fitted.method, fitted.design = None, "ls", design_mat
+    return fitted
+
+
+def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False):
+    """``eBayes(lmFit(values, design), trend, robust)`` (proteins x samples, NaN = missing); the robust
+    empirical Bayes is :mod:`lsecflow.limma_robust` (inmoose lacks it), without a trend."""
+    from inmoose.limma import eBayes
+
+    lm = lm_fit(values.to_numpy(dtype=float), design_mat)
+    if robust:
+        if trend:
+            raise ValueError("de.robust with de.trend is not available (limma's loessFit is not ported)")
+        return ebayes_robust(lm)
+    return eBayes(lm, trend=trend)
+
+
+def df_total(fitted) -> np.ndarray:
+    """limma's ``df.total``: residual plus prior df, capped at the pooled residual df. Computed here:
+    inmoose 0.9.1's eBayes uses the right value for its p-values but leaves a different one in
+    ``fit.df_total`` for proteins with missing values (found against R's treat)."""
+    res = np.asarray(fitted.df_residual, dtype=float)
+    return np.minimum(res + np.asarray(fitted.df_prior, dtype=float), np.nansum(res))
 
 
 def treat(fitted, j: int, lfc: float) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +138,7 @@ def treat(fitted, j: int, lfc: float) -> tuple[np.ndarray, np.ndarray]:
     """
     coef = np.asarray(fitted.coefficients, dtype=float)[:, j]
     se = np.asarray(fitted.stdev_unscaled, dtype=float)[:, j] * np.sqrt(np.asarray(fitted.s2_post, dtype=float))
-    df = np.asarray(fitted.df_total, dtype=float)
+    df = df_total(fitted)
     right, left = (np.abs(coef) - lfc) / se, (np.abs(coef) + lfc) / se
     p = stats.t.sf(right, df) + stats.t.sf(left, df)
     t = np.where(coef > lfc, np.maximum(right, 0), np.where(coef < -lfc, -np.maximum(right, 0), 0.0))
@@ -91,7 +159,7 @@ def coefficient_table(fitted, j: int, lfc_threshold: float = 0.0) -> pd.DataFram
         b = np.asarray(fitted.lods, dtype=float)[:, j]
     return pd.DataFrame({"AveExpr": np.asarray(fitted.Amean, dtype=float), "log2FoldChange": coef, "lfcSE": se,
                          "stat": t, "pvalue": p, "padj": bh(p), "B": b,
-                         "df_total": np.asarray(fitted.df_total, dtype=float), "s2_post": s2_post})
+                         "df_total": df_total(fitted), "s2_post": s2_post})
 
 
 def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict
@@ -131,7 +199,7 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         tables[name] = coefficient_table(fitted, names.index(wanted), opts.get("lfc_threshold", 0.0))
         tables[name].index = values.index
         if not prior:
-            prior = {"df_prior": float(np.atleast_1d(fitted.df_prior)[0]),
+            prior = {"df_prior": float(np.median(np.atleast_1d(fitted.df_prior))),
                      "s2_prior": float(np.median(np.atleast_1d(fitted.s2_prior)))}
     log.info("limma: %d proteins x %d samples, %d contrasts from %d fit(s) in %.1f s; eBayes (trend %s, robust %s) "
              "df.prior %.4g, s2.prior %.4g", values.shape[0], values.shape[1], len(contrasts), len(fits),

@@ -1,0 +1,79 @@
+# R limma references for lsecflow's proteomics path, made from the UPS1
+# spike-in table shipped in resources/data/ups1_spikein (GPL-2).
+# Run from the repository root:
+#   Rscript tests/data/limma/make_reference.R
+# (R 4.2.2, limma 3.54.1: apt-get install r-base-core r-bioc-limma)
+# Writes, beside this script, one table per variant (one row per kept protein
+# group, input order):
+#   ups1.median.tsv.gz        reference preprocessing (0 -> NA, log2, >= 2 values
+#                          in each group, median centring), lmFit + eBayes()
+#   ups1.treat.tsv.gz         the same fit, treat(lfc = 0.5) / topTreat
+#   ups1.trend.tsv.gz      the same matrix, eBayes(trend = TRUE)
+#   ups1.robust.tsv.gz     the same matrix, eBayes(robust = TRUE)
+#   ups1.quantile.tsv.gz      normalizeQuantiles() instead of median centring
+#   ups1.quantile_matrix.tsv.gz  the quantile-normalised matrix itself
+#   ups1.rank_deficient.tsv.gz  median matrix with the first 3 proteins missing in
+#                          every fmol25 run (their fmol25 coefficient is not
+#                          estimable), lmFit(~ group) + eBayes(), coefficient 2
+suppressPackageStartupMessages(library(limma))
+
+out_dir <- "tests/data/limma"
+tab <- read.delim("resources/data/ups1_spikein/proteinGroups_trimmed.tsv.gz", check.names = FALSE,
+                  stringsAsFactors = FALSE, na.strings = "", quote = "",
+                  colClasses = c(`Protein IDs` = "character", id = "character"))
+smp <- read.delim("config/samples/ups1_spikein.tsv", stringsAsFactors = FALSE)
+
+flag <- function(v) !is.na(v) & v == "+"
+tab <- tab[!(flag(tab$Reverse) | flag(tab$`Potential contaminant`) | flag(tab$`Only identified by site`)), ]
+x <- as.matrix(tab[, paste("LFQ intensity", smp$sample)])
+colnames(x) <- smp$sample
+rownames(x) <- tab$`Protein IDs`
+x[x == 0] <- NA
+x <- log2(x)
+group <- factor(smp$group, levels = c("fmol10", "fmol25"))
+ok <- rep(TRUE, nrow(x))
+for (g in levels(group)) ok <- ok & rowSums(!is.na(x[, group == g, drop = FALSE])) >= 2
+x <- x[ok, , drop = FALSE]
+med <- apply(x, 2, median, na.rm = TRUE)
+x_median <- sweep(x, 2, med, "-") + mean(med)
+x_quantile <- normalizeQuantiles(x)
+
+design <- model.matrix(~ 0 + group)
+colnames(design) <- levels(group)
+cm <- makeContrasts(fmol25 - fmol10, levels = design)
+
+write_tt <- function(fit, file, treat = FALSE) {
+  tt <- if (treat) topTreat(fit, coef = 1, number = Inf, sort.by = "none")
+        else topTable(fit, coef = 1, number = Inf, sort.by = "none")
+  stopifnot(identical(rownames(tt), rownames(fit$coefficients)))
+  res <- data.frame(protein_ids = rownames(tt), logFC = tt$logFC, AveExpr = tt$AveExpr, t = tt$t,
+                    P.Value = tt$P.Value, adj.P.Val = tt$adj.P.Val,
+                    df_total = fit$df.total, s2_post = fit$s2.post,
+                    df_prior = rep_len(fit$df.prior, nrow(tt)), check.names = FALSE)
+  gz <- gzfile(file.path(out_dir, file), "w")
+  write.table(format(res, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE)
+  close(gz)
+  cat(sprintf("%s: %d proteins, %d at adj.P < 0.05\n", file, nrow(res), sum(res$adj.P.Val < 0.05)))
+}
+
+fit_median <- contrasts.fit(lmFit(x_median, design), cm)
+write_tt(eBayes(fit_median), "ups1.median.tsv.gz")
+write_tt(treat(fit_median, lfc = 0.5), "ups1.treat.tsv.gz", treat = TRUE)
+write_tt(eBayes(fit_median, trend = TRUE), "ups1.trend.tsv.gz")
+write_tt(eBayes(fit_median, robust = TRUE), "ups1.robust.tsv.gz")
+write_tt(eBayes(contrasts.fit(lmFit(x_quantile, design), cm)), "ups1.quantile.tsv.gz")
+x_rd <- x_median
+x_rd[1:3, group == "fmol25"] <- NA
+fit_rd <- eBayes(lmFit(x_rd, model.matrix(~ group)))
+rd <- data.frame(protein_ids = rownames(x_rd), logFC = fit_rd$coefficients[, 2],
+                 se_unscaled = fit_rd$stdev.unscaled[, 2], sigma = fit_rd$sigma, df_residual = fit_rd$df.residual,
+                 t = fit_rd$t[, 2], P.Value = fit_rd$p.value[, 2], s2_post = fit_rd$s2.post, check.names = FALSE)
+gz <- gzfile(file.path(out_dir, "ups1.rank_deficient.tsv.gz"), "w")
+write.table(format(rd, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+close(gz)
+gz <- gzfile(file.path(out_dir, "ups1.quantile_matrix.tsv.gz"), "w")
+write.table(data.frame(protein_ids = rownames(x), format(as.data.frame(x_quantile), digits = 15), check.names = FALSE),
+            gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+close(gz)
+cat(sprintf("limma %s, R %s\n", as.character(packageVersion("limma")),
+            paste(R.version$major, R.version$minor, sep = ".")))

@@ -1,0 +1,164 @@
+"""limma's robust empirical Bayes (``eBayes(robust = TRUE)``, Phipson et al. 2016), which ``inmoose.limma``
+0.9.1 lacks: ``fitFDistRobustly`` and the moderated statistics that follow from it, ported line by line
+from limma 3.54.1 (R/fitFDistRobustly.R, R/squeezeVar.R, R/ebayes.R) without a covariate (``trend``
+with ``robust`` is refused at parse time: it needs limma's ``loessFit``, not ported).
+
+A protein whose residual variance is an outlier among the others gets a smaller prior df (its own
+variance counts for more), instead of one prior df for all.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, stats
+
+
+def _gauss_uniform(n: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """statmod's ``gauss.quad.prob(n, dist = "uniform")``: nodes and weights on [0, 1]."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    return (x + 1) / 2, w / 2
+
+
+def _winsorized_moments(df1: float, df2: float, tail: np.ndarray) -> tuple[float, float]:
+    """Mean and variance of the Winsorised log-F(df1, df2) (limma's ``winsorizedMoments``)."""
+    nodes01, weights = _gauss_uniform()
+    fq = stats.f.ppf([tail[0], 1 - tail[1]], df1, df2) if np.isfinite(df2) else \
+        stats.chi2.ppf([tail[0], 1 - tail[1]], df1) / df1
+    zq = np.log(fq)
+    q = fq / (1 + fq)
+    nodes = q[0] + (q[1] - q[0]) * nodes01
+    fnodes = nodes / (1 - nodes)
+    znodes = np.log(fnodes)
+    dens = (stats.f.pdf(fnodes, df1, df2) if np.isfinite(df2) else stats.chi2.pdf(fnodes * df1, df1) * df1)
+    f = dens / (1 - nodes) ** 2
+    q21 = q[1] - q[0]
+    m = q21 * np.sum(weights * f * znodes) + np.sum(zq * tail)
+    v = q21 * np.sum(weights * f * (znodes - m) ** 2) + np.sum((zq - m) ** 2 * tail)
+    return float(m), float(v)
+
+
+def fit_f_dist_robustly(x: np.ndarray, df1, winsor_tail_p=(0.05, 0.1)) -> dict:
+    """limma's ``fitFDistRobustly(x, df1)`` (no covariate): ``scale``, ``df2`` and per-variance ``df2_shrunk``."""
+    from inmoose.limma import fitFDist
+
+    x = np.asarray(x, dtype=float).copy()
+    n = len(x)
+    df1 = np.broadcast_to(np.asarray(df1, dtype=float), x.shape).copy()
+    ok = ~np.isnan(x) & np.isfinite(df1) & (df1 > 1e-6)
+    if not ok.all():
+        fit = fit_f_dist_robustly(x[ok], df1[ok], winsor_tail_p)
+        shrunk = x.copy()
+        shrunk[ok], shrunk[~ok] = fit["df2_shrunk"], fit["df2"]
+        return {"scale": fit["scale"], "df2": fit["df2"], "df2_shrunk": shrunk}
+    m = np.median(x)
+    if m <= 0:
+        raise ValueError("variances are mostly <= 0")
+    x[x < m * 1e-12] = m * 1e-12
+    non_robust = fitFDist(x, df1)
+    tail = np.resize(np.asarray(winsor_tail_p, dtype=float), 2)
+    if np.all(tail < 1 / n):
+        return {"scale": non_robust["scale"], "df2": non_robust["df2"], "df2_shrunk": np.full(n, non_robust["df2"])}
+    # unequal df1: move each variance to the quantile it would have at the largest df1
+    df1max = df1.max()
+    low = df1 < df1max - 1e-14
+    if low.any():
+        s, d2 = non_robust["scale"], non_robust["df2"]
+        f = x[low] / s
+        pupper = stats.f.logsf(f, df1[low], d2)
+        plower = stats.f.logcdf(f, df1[low], d2)
+        up = pupper < plower
+        f[up] = stats.f.isf(np.exp(pupper[up]), df1max, d2)
+        f[~up] = stats.f.ppf(np.exp(plower[~up]), df1max, d2)
+        x[low] = f * s
+    df1 = float(df1max)
+    z = np.log(x)
+    ztrend = stats.trim_mean(z, tail[1])
+    zresid = z - ztrend
+    zrq = np.quantile(zresid, [tail[0], 1 - tail[1]])  # R's type-7 quantiles
+    zwins = np.clip(zresid, zrq[0], zrq[1])
+    zwmean = zwins.mean()
+    zwvar = np.mean((zwins - zwmean) ** 2) * n / (n - 1)
+    mom_inf = _winsorized_moments(df1, np.inf, tail)
+    funval_inf = np.log(zwvar / mom_inf[1])
+    if funval_inf <= 0:  # df2 = Inf: no variance spread beyond sampling
+        ztc = ztrend + zwmean - mom_inf[0]
+        fstat = np.exp(z - ztc)
+        tail_p = stats.chi2.sf(fstat * df1, df1)
+        r = stats.rankdata(fstat)
+        prob_not = np.minimum(tail_p / ((n - r + 0.5) / n), 1)
+        shrunk = np.full(n, np.inf)
+        out = prob_not < 1
+        if out.any():
+            shrunk[out] = prob_not[out] * n * df1
+            o = np.argsort(tail_p, kind="stable")
+            shrunk[o] = np.maximum.accumulate(shrunk[o])
+        return {"scale": float(np.exp(ztc)), "df2": np.inf, "df2_shrunk": shrunk}
+    if not np.isfinite(non_robust["df2"]):
+        return {"scale": non_robust["scale"], "df2": np.inf, "df2_shrunk": np.full(n, np.inf)}
+
+    def fun(v):  # on the link scale v = df2 / (1 + df2); v = 1 is df2 = Inf
+        return funval_inf if v >= 1 else np.log(zwvar / _winsorized_moments(df1, v / (1 - v), tail)[1])
+
+    rbx = non_robust["df2"] / (1 + non_robust["df2"])
+    funval_low = fun(rbx)
+    if funval_low >= 0:
+        df2 = non_robust["df2"]
+    else:  # R: uniroot(fun, c(rbx, 1), tol = 1e-8)
+        root = optimize.brentq(fun, rbx, 1.0, xtol=1e-8)
+        df2 = root / (1 - root)
+    mom = _winsorized_moments(df1, df2, tail)
+    ztc = ztrend + zwmean - mom[0]
+    fstat = np.exp(z - ztc)
+    log_tail = stats.f.logsf(fstat, df1, df2)
+    r = stats.rankdata(fstat)
+    log_not = np.minimum(log_tail - (np.log(n - r + 0.5) - np.log(n)), 0)
+    prob_not, prob_out = np.exp(log_not), -np.expm1(log_not)
+    if (log_not < 0).any():
+        min_log = log_tail.min()
+        if min_log == -np.inf:
+            shrunk = prob_not * df2
+        else:
+            df2_out = np.log(0.5) / min_log * df2
+            df2_out = np.log(0.5) / stats.f.logsf(fstat.max(), df1, df2_out) * df2_out
+            shrunk = prob_not * df2 + prob_out * df2_out
+        o = np.argsort(log_tail, kind="stable")
+        ordered = shrunk[o]
+        means = np.cumsum(ordered) / np.arange(1, n + 1)
+        imin = int(np.argmin(means))
+        ordered[: imin + 1] = means[imin]
+        shrunk[o] = np.maximum.accumulate(ordered)
+    else:
+        shrunk = np.full(n, df2)
+    return {"scale": float(np.exp(ztc)), "df2": float(df2), "df2_shrunk": shrunk}
+
+
+def ebayes_robust(fitted, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
+    """``eBayes(fit, robust = TRUE)`` on an ``lmFit`` result: sets ``df_prior`` (per protein), ``s2_prior``,
+    ``s2_post``, ``df_total``, ``t``, ``p_value`` and ``lods`` on ``fitted`` and returns it."""
+    from inmoose.limma import tmixture_matrix
+
+    coef = np.asarray(fitted.coefficients, dtype=float)
+    su = np.asarray(fitted.stdev_unscaled, dtype=float)
+    sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
+    df_res = np.asarray(fitted.df_residual, dtype=float)
+    var = sigma2.copy()
+    var[df_res == 0] = 0
+    fit = fit_f_dist_robustly(var, df_res)
+    df_prior, s2_prior = fit["df2_shrunk"], fit["scale"]
+    finite = np.isfinite(df_prior)
+    s2_post = np.full(len(var), s2_prior)
+    s2_post[finite] = (df_res[finite] * var[finite] + df_prior[finite] * s2_prior) / (df_res[finite] + df_prior[finite])
+    t = coef / su / np.sqrt(s2_post)[:, None]
+    df_total = np.minimum(df_res + df_prior, np.nansum(df_res))
+    p = 2 * stats.t.sf(np.abs(t), df_total[:, None])
+    var_prior = np.asarray(tmixture_matrix(t, su, df_total, proportion, np.array(stdev_coef_lim) ** 2 / s2_prior),
+                           dtype=float)
+    var_prior = np.where(np.isnan(var_prior), 1 / s2_prior, var_prior)
+    r = (su ** 2 + var_prior[None, :]) / su ** 2
+    t2 = t ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kernel = np.where((df_prior > 1e6)[:, None], t2 * (1 - 1 / r) / 2,
+                          (1 + df_total[:, None]) / 2 * np.log((t2 + df_total[:, None]) / (t2 + df_total[:, None] / r)))
+    fitted.df_prior, fitted.s2_prior, fitted.s2_post, fitted.df_total = df_prior, s2_prior, s2_post, df_total
+    fitted.t, fitted.p_value = t, p
+    fitted.lods = np.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
+    return fitted
