@@ -37,10 +37,13 @@ def rule_envs_and_scripts() -> dict[str, tuple[str | None, str | None]]:
         for named, body in zip(blocks[1::2], blocks[2::2]):
             name = named.strip() if named else re.search(r'dataset_rule_name\("(\w+)"', body).group(1)
             env = re.search(r'^\s+conda:\n\s+"?([^"\n]+)"?', body, flags=re.M)
-            script = re.search(r'^\s+script:\n\s+"([^"]+)"', body, flags=re.M)
+            script = re.search(r'^\s+script:\n(\s+[^\n]+)', body, flags=re.M)
             envs = ENV_VARIABLES.get(env.group(1), [env.group(1)]) if env else []
-            out[name] = ([(RULES / e).resolve().relative_to(REPO).as_posix() for e in envs],
-                         script and (RULES / script.group(1)).resolve())
+            envs = [(RULES / e).resolve().relative_to(REPO).as_posix() for e in envs]
+            # a rule may choose its script by assay (`"a.py" if ... else "b.py"`): each is checked
+            scripts = re.findall(r'"([^"]+\.py)"', script.group(1)) if script else [None]
+            for i, path in enumerate(scripts):
+                out[name if i == 0 else f"{name}:{Path(path).stem}"] = (envs, path and (RULES / path).resolve())
     return out
 
 
@@ -125,7 +128,7 @@ def constraints() -> dict[str, str]:
 
 def test_every_rule_names_an_env_and_a_script():
     rules = rule_envs_and_scripts()
-    assert len(rules) == 11 and {"de", "enrichment", "figures"} <= set(rules)  # loop-made rules too
+    assert len(rules) == 13 and {"de", "de:de", "enrichment", "figures", "qc_proteomics"} <= set(rules)  # loop-made too
     missing = [r for r, (envs, script) in rules.items() if not envs]
     assert missing == [], f"rules without conda: {missing}"
     for rule, (envs, script) in rules.items():

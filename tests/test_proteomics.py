@@ -22,7 +22,7 @@ from lsecflow import limma, protein_tables, proteomics
 from lsecflow.calls import is_significant
 from lsecflow.config import load_config
 from lsecflow.de import OUTPUT_KINDS
-from lsecflow.de_proteomics import run_protein_de
+from lsecflow.de_proteomics import run_de_proteomics
 from lsecflow.errors import InputDataError, LsecflowError
 from lsecflow.formula import design_metadata
 from lsecflow.ingest import run_ingest
@@ -242,7 +242,7 @@ def test_ups1_truth_and_fold_change_threshold(tmp_path):
         h5ad = tmp_path / f"counts_{threshold}.h5ad"
         run_ingest(ds.params(rule="ingest"), str(h5ad))
         outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"{threshold}.{k}.tsv") for k in OUTPUT_KINDS}}
-        table = run_protein_de(str(h5ad), ds.params(rule="de"), outputs)["fmol25_vs_fmol10"]
+        table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs)["fmol25_vs_fmol10"]
         table = ups1_truth(table)
         called = is_significant(table, 0.05, threshold)
         ups1 = table[table["class"] == "UPS1_human"]
