@@ -233,7 +233,9 @@ def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: 
                  fontweight="bold")
     if title:
         fig.suptitle(title, fontsize="large")
-    im = ax.imshow(mat, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5, interpolation="nearest")
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("#9e9e9e")  # a value missing in a sample (proteomics): grey, not the white of z = 0
+    im = ax.imshow(mat, aspect="auto", cmap=cmap, vmin=-2.5, vmax=2.5, interpolation="nearest")
     ax.set_yticks(range(len(top)))
     ax.set_yticklabels(top["symbol"], fontsize="x-small")
     ax.set_xticks(range(len(order)))
