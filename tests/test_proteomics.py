@@ -367,6 +367,12 @@ def test_all_missing_proteins_and_samples(tmp_path):
     assert str(len(empty)) in dropped["detail"] and empty[0] in dropped["detail"]
     with pytest.raises(InputDataError, match="sample 'D_R1' has no quantified protein"):
         proteomics.preprocess(values.assign(D_R1=0.0), sheet["group"], {})
+
+    def zero_run(df):
+        df["LFQ intensity D_R1"] = "0"
+    with pytest.raises(InputDataError, match=r"proteinGroups.txt.gz: column 'LFQ intensity D_R1' \(sample 'D_R1'\) "
+                                             "has no quantified protein"):
+        protein_tables.read_protein_table(bad_table(tmp_path, zero_run), "maxquant", sheet.index, {}, "human", sheet)
     with pytest.raises(InputDataError, match="no protein passes the valid-value filter"):
         proteomics.preprocess(values, sheet["group"], {"min_valid": 4})
 

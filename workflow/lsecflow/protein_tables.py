@@ -222,6 +222,15 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     values = _numeric(df[list(columns.values())], path, ids)
     values.columns = list(columns)
     values.index = ids.to_numpy()
+    quantified = values.notna() & (values != 0)
+    for sample in values.columns[~quantified.any(axis=0).to_numpy()]:
+        raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified protein: "
+                             "every value is 0 or empty; is it the right column, or a failed run to leave out?")
+    empty = values.index[~quantified.any(axis=1).to_numpy()]
+    report["proteins_without_a_value"] = int(len(empty))
+    if len(empty):
+        log.info("%s: %d proteins have no value in any sample (kept here, dropped and counted by the preprocessing; "
+                 "first: %s)", path, len(empty), ", ".join(map(str, empty[:3])))
     symbols = (df[gene].fillna("").astype(str).str.strip() if gene else pd.Series("", index=df.index)).to_numpy()
     var = pd.DataFrame({"gene_id": ids.to_numpy(), "symbol": np.where(symbols == "", ids.to_numpy(), symbols),
                         "description": df[desc].fillna("").astype(str).to_numpy() if desc else ""},
