@@ -173,6 +173,18 @@ def test_ups1_matches_r_limma(variant, opts, normalize):
     np.testing.assert_allclose(ours.loc[ref.index, "pvalue"], ref["P.Value"], rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.skipif(not (SECRETOME.parent / "ups1_yeast_spikein").exists(), reason="../shared not staged")
+def test_ups1_matches_the_staged_reference():
+    """The staged UPS1 reference (../shared, made by its own make_reference.R from the same table)."""
+    ours, _, _, _ = ups1_fit()
+    ref = pd.read_csv(SECRETOME.parent / "ups1_yeast_spikein/limma_reference_fmol25_vs_fmol10.tsv", sep="\t",
+                      dtype={"id": str})
+    ids = pd.read_csv(UPS1_TABLE, sep="\t", dtype=str, usecols=["id", "Protein IDs"]).set_index("id")["Protein IDs"]
+    ref.index = ref["id"].map(ids)
+    assert len(ref) == 1470
+    assert_matches(agreement(ours, ref))
+
+
 def test_batched_lm_fit_equals_inmoose_and_r():
     """limma.lm_fit (one solve per missing-value pattern) gives inmoose's lmFit + eBayes where that works,
     and R's results where it does not: proteins whose observed samples leave a coefficient inestimable
