@@ -16,8 +16,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import (REPO, SECRETOME, UPS1_TABLE, UPS1_TRUTH, files_under, run_snakemake, secretome_dataset,
-                     ups1_dataset, write_config)
+from helpers import (
+    REPO,
+    SECRETOME,
+    UPS1_TABLE,
+    UPS1_TRUTH,
+    files_under,
+    run_snakemake,
+    secretome_dataset,
+    ups1_dataset,
+    write_config,
+)
 from lsecflow import limma, protein_tables, proteomics
 from lsecflow.calls import is_significant
 from lsecflow.config import load_config

@@ -11,10 +11,10 @@ import logging
 
 import pandas as pd
 
-from .protein_tables import split_genes
 from . import plots
 from .enrichment import ranking_from_de, read_gsea_table
 from .genesets import read_gmt
+from .protein_tables import split_genes
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from .files import write_json_atomic, write_tsv_atomic
 from .plots import plt, save, stem_of
 from .proteomics import filter_groups, preprocess, protein_matrix
 from .qc import outliers, pca
-from .qc_plots import group_colours, correlation_figure, pca_figure
+from .qc_plots import correlation_figure, group_colours, pca_figure
 
 log = logging.getLogger(__name__)
 

@@ -83,8 +83,18 @@ def _paths(obj):
     """Every file path in a report manifest (values of keys other than the labels)."""
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if key in ("path", "verdict", "table", "de_table", "de_summary", "gsea", "ora", "candidates", "pairs",
-                       "preprocessing"):
+            if key in (
+                "path",
+                "verdict",
+                "table",
+                "de_table",
+                "de_summary",
+                "gsea",
+                "ora",
+                "candidates",
+                "pairs",
+                "preprocessing",
+            ):
                 yield value
             else:
                 yield from _paths(value)
