@@ -32,7 +32,27 @@ rule all:
         all_targets(),
 
 
+# One results folder, one run (lsecflow.lock): taken when the jobs start, released when the run ends;
+# `make unlock` (snakemake --unlock) clears one left by a killed run (common.smk).
+onstart:
+    from lsecflow.lock import acquire
+
+    try:
+        acquire(RESULTS, Path.cwd())
+    except LsecflowError as exc:
+        raise WorkflowError(f"lsecflow: {exc}") from None
+
+
+onerror:
+    from lsecflow.lock import release
+
+    release(RESULTS)
+
+
 onsuccess:
+    from lsecflow.lock import release
+
+    release(RESULTS)
     # the summary of results, printed by the workflow itself (also for cluster and module runs);
     # `make run` prints it after Snakemake instead, also when there was nothing to do
     if not os.environ.get("LSECFLOW_SUMMARY_BY_MAKE"):

@@ -13,6 +13,7 @@ from helpers import REPO
 from lsecflow import de
 from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
+from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 
 REF = Path(__file__).parent / "data/deseq2_reference"
@@ -435,3 +436,27 @@ def test_bootstrapped_synthetic_cells_are_labelled_copies_of_real_cells(tms_pseu
     np.testing.assert_array_equal(syn.X.toarray(), src.X.toarray())
     assert (syn.obs["sample"].astype(str).str.rsplit("_r", n=1).str[0] == src.obs["sample"].astype(str).to_numpy()).all()
     assert syn.obs["sample"].nunique() == 4 * cells.obs["sample"].nunique()
+
+
+def test_numeric_covariate_matches_deseq2(tmp_path):
+    """A design column declared numeric (``numeric: [weight]``) is one slope, as in R; the SYNTHETIC weight of
+    make_reference.R (no real effect) on the real DLPC counts, through the config, ingest and one fit."""
+    sheet = pd.read_csv(REF / "synthetic_numeric_sheet.tsv.gz", sep="\t", dtype=str)
+    path = tmp_path / "sheet.tsv"
+    sheet.to_csv(path, sep="\t", index=False)
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    spec = yaml.safe_load((REPO / "config/datasets/dlpc_liver.yaml").read_text())
+    spec.update(design="~ weight + Group", numeric=["weight"])
+    spec["samples"]["sheet"] = str(path)
+    cfg["datasets"] = {"dlpc_liver": spec}
+    ds = load_config(cfg, roots=[REPO]).datasets["dlpc_liver"]
+    adata, _ = build_counts(ds.params())
+    assert adata.obs["weight"].dtype == float
+    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+    assert dds.obsm["design"].shape[1] == 4  # intercept, one slope, two Group levels
+    res = de.contrast_results(dds, ds.contrasts["disease_vs_chow"], ds.spec["de"]).set_index("gene_id")
+    assert_matches_deseq2(res, reference("deseq2_numeric_Disease_vs_Chow"), "~ weight + Group (numeric weight)")
+    spec["numeric"] = []  # undeclared: refused, never silently 5 levels
+    with pytest.raises(LsecflowError, match=r"holds numbers \(20, 21.5, 23, 24.5\).*'numeric: \[weight\]'.*"
+                                            r"'categorical: \[weight\]'"):
+        load_config(cfg, roots=[REPO])

@@ -21,7 +21,7 @@ from . import files, protein_tables
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
-from .formula import check_full_rank, design_terms, parse_design
+from .formula import check_full_rank, check_numeric, design_terms, parse_design
 from .markers import LSEC, load_markers
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
 from .schema import validate
@@ -137,6 +137,10 @@ def _check_de_test(source, spec, columns) -> None:
     Shrinkage needs a design without interaction terms (as DESeq2's ``lfcShrink(type = "normal")``)."""
     de = spec["de"]
     interactions = sorted(t for t in design_terms(spec["design"]) if ":" in t)
+    numeric = sorted(set(spec.get("numeric", [])) & set(parse_design(spec["design"], columns, source)))
+    if de["shrink"] and numeric:
+        raise ConfigError(f"{source}: key 'de.shrink': LFC shrinkage is not available with a numeric design column "
+                          f"({', '.join(numeric)}); set 'shrink: false'")
     if de["shrink"] and interactions:
         raise ConfigError(f"{source}: key 'de.shrink': LFC shrinkage is not available for a design with interaction "
                           f"terms ({', '.join(interactions)} in {spec['design']!r}); set 'shrink: false'")
@@ -207,7 +211,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     design_columns = parse_design(spec["design"], list(sheet.columns), source)
     check_design_values(sheet, design_columns, sheet_path)
     _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)
-    check_full_rank(spec["design"], sheet[~sheet.index.isin(spec["qc"].get("exclude", []))], source, sheet_path)
+    check_numeric(spec, sheet, design_columns, sheet_path, source)
+    check_full_rank(spec["design"], sheet[~sheet.index.isin(spec["qc"].get("exclude", []))], source, sheet_path,
+                    numeric=spec["numeric"])
     _check_de_test(source, spec, list(sheet.columns))
 
     rename = spec["samples"]["rename"]

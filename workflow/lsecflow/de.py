@@ -125,7 +125,8 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
              "levels %s; %d genes refitted after Cook's outlier replacement", design, "LRT" if test == "lrt" else "Wald",
              f" against {opts['reduced']}" if test == "lrt" else "", fit_type, sf_type,
              dds.n_obs, dds.n_vars, time.time() - t0,
-             {c: list(meta[c].cat.categories) for c in design_columns}, replaced)
+             {c: list(meta[c].cat.categories) if isinstance(meta[c].dtype, pd.CategoricalDtype) else "numeric"
+              for c in design_columns}, replaced)
     return dds
 
 

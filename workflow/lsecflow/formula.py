@@ -68,7 +68,8 @@ def design_terms(formula: str) -> set[str]:
     return {t.strip() for t in formula.strip()[1:].split("+") if t.strip() not in ("", "1")}
 
 
-def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the sample sheet") -> None:
+def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the sample sheet",
+                    numeric=()) -> None:
     """Refuse a design that cannot be fitted on the sheet's samples (parse time).
 
     The treatment-coded model matrix (as DESeq2 builds it) must have full
@@ -83,6 +84,8 @@ def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the
         A design checked by :func:`parse_design`.
     sheet
         The sample sheet (one row per sample that is fitted), values as text.
+    numeric
+        Design columns declared numeric (``numeric:``): modelled as numbers, not levels.
     """
     import patsy  # only here: the parse-time rank check
 
@@ -90,7 +93,13 @@ def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the
     if not columns:
         return
     data = sheet[columns].astype(str).reset_index(drop=True)
-    body = " + ".join(f"C({t.replace(':', '):C(')})" if ":" in t else f"C({t})" for t in design_terms(formula))
+    for col in set(numeric) & set(columns):
+        data[col] = data[col].astype(float)
+
+    def term(t: str) -> str:
+        return ":".join(name if name in numeric else f"C({name})" for name in t.split(":"))
+
+    body = " + ".join(term(t) for t in sorted(design_terms(formula)))
     matrix = patsy.dmatrix(body, data, return_type="dataframe")
     rank = np.linalg.matrix_rank(matrix.to_numpy())
     if rank == matrix.shape[1]:
@@ -118,7 +127,8 @@ def level_order(values: pd.Series, base: str | None = None) -> list[str]:
 
 
 def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | None = None) -> pd.DataFrame:
-    """Design columns as categoricals in canonical order (see :func:`level_order`).
+    """Design columns as categoricals in canonical order (see :func:`level_order`); a column stored as
+    float (declared ``numeric:``, converted at ingest) stays a number.
 
     The base level of a column is the reference of the first contrast on it.
     ``obs`` must already be in canonical sample order.
@@ -128,6 +138,45 @@ def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | Non
         base.setdefault(contrast["variable"], contrast["reference"])
     meta = pd.DataFrame(index=obs.index.astype(str))
     for col in columns:
+        if pd.api.types.is_float_dtype(obs[col]):  # declared numeric (ingest stores those as float)
+            meta[col] = obs[col].to_numpy(dtype=float)
+            continue
         values = obs[col].astype(str)
         meta[col] = pd.Categorical(values, categories=level_order(values, base.get(col)))
     return meta
+
+
+def check_numeric(spec: dict, sheet: pd.DataFrame, design_columns: list[str], sheet_path, source: str) -> None:
+    """Numbers in the design are modelled as declared, never guessed (parse time).
+
+    A column in ``numeric:`` must hold a number for every sample and cannot be a contrast's variable;
+    a design column whose values all look like numbers must be declared ``numeric:`` (one slope) or
+    ``categorical:`` (each value a level).
+    """
+    numeric, categorical = list(spec.get("numeric", [])), list(spec.get("categorical", []))
+    for key, names in (("numeric", numeric), ("categorical", categorical)):
+        unknown = [n for n in names if n not in sheet.columns]
+        if unknown:
+            raise ConfigError(f"{source}: key '{key}': {', '.join(map(repr, unknown))} not a column of sample sheet "
+                              f"{sheet_path} (columns: {', '.join(sheet.columns)})")
+    both = sorted(set(numeric) & set(categorical))
+    if both:
+        raise ConfigError(f"{source}: keys 'numeric' and 'categorical' both list {', '.join(map(repr, both))}")
+    for col in design_columns:
+        values = sheet[col].astype(str)
+        parsed = pd.to_numeric(values.str.strip(), errors="coerce")
+        if col in numeric:
+            bad = values[parsed.isna() | ~np.isfinite(parsed)]
+            if len(bad):
+                raise ConfigError(f"sample sheet {sheet_path}: column {col!r} is declared numeric but sample "
+                                  f"{bad.index[0]!r} has {bad.iloc[0]!r}, not a number ({len(bad)} value(s))")
+            for name, c in spec["contrasts"].items():
+                if c["variable"] == col:
+                    raise ConfigError(f"{source}: key 'contrasts.{name}.variable': {col!r} is numeric (a slope, "
+                                      "not groups); a contrast compares two levels of a categorical column")
+        elif col not in categorical and parsed.notna().all():
+            example = ", ".join(sorted(set(values), key=lambda v: float(v))[:4])
+            raise ConfigError(
+                f"{source}: design column {col!r} of sample sheet {sheet_path} holds numbers ({example}); say how "
+                f"to model it: 'numeric: [{col}]' (one coefficient per unit, e.g. age) or 'categorical: [{col}]' "
+                f"(each value a group of its own, e.g. batch 1, 2, 3)")

@@ -38,8 +38,17 @@ def _bulk(params: dict) -> ad.AnnData:
     zero = df.columns[df.sum(axis=0) == 0].tolist()
     if zero:
         raise InputDataError(f"{path}: sample(s) with zero counts in every gene: {', '.join(zero)}")
-    adata = ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=sheet.copy(), var=pd.DataFrame(index=df.index))
+    adata = ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=typed_obs(sheet, spec), var=pd.DataFrame(index=df.index))
     return adata
+
+
+def typed_obs(sheet: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """The sample sheet as ``obs``: text, except the columns declared ``numeric:`` (floats; checked at parse
+    time), which the design then models as numbers (:func:`lsecflow.formula.design_metadata`)."""
+    obs = sheet.copy()
+    for col in spec["numeric"]:
+        obs[col] = obs[col].astype(str).str.strip().astype(float)
+    return obs
 
 
 def _proteomics(params: dict) -> tuple[ad.AnnData, dict]:
@@ -54,7 +63,7 @@ def _proteomics(params: dict) -> tuple[ad.AnnData, dict]:
     genes = [protein_tables.split_genes(s) for s in var["symbol"]]
     # two protein groups of one gene: the one with the larger summed intensity keeps the name
     var["symbol"], report["duplicated_symbols"] = make_unique_symbols(var["symbol"], values.sum(axis=1))
-    adata = ad.AnnData(X=values.T.to_numpy(dtype=float), obs=sheet.copy(), var=var)
+    adata = ad.AnnData(X=values.T.to_numpy(dtype=float), obs=typed_obs(sheet, spec), var=var)
     report["protein_groups_with_several_genes"] = int(sum(len(g) > 1 for g in genes))
     if params.get("annotation"):
         known = set(load_symbol_table(params["annotation"]).to_numpy())
@@ -95,7 +104,7 @@ def _single_cell(params: dict) -> ad.AnnData:
                     f"{obs.index[i]!r} but sample sheet {spec['samples']['sheet']} says {values[i]!r} for "
                     f"its sample {samples.iloc[i]!r} ({len(bad)} cells disagree)"
                 )
-        obs[col] = pd.Categorical(values)
+        obs[col] = values.astype(float) if col in spec["numeric"] else pd.Categorical(values)
     adata.obs = obs
     return adata
 

@@ -13,7 +13,8 @@ import copy
 #: ``section.key`` for one key of a section. Everything else is withheld
 #: from that rule's parameters (see :meth:`Dataset.params`).
 RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
-    "ingest": ("assay", "species", "gene_ids", "counts", "samples", "single_cell", "qc.markers", "proteomics"),
+    "ingest": ("assay", "species", "gene_ids", "counts", "samples", "single_cell", "qc.markers", "proteomics",
+               "numeric"),
     "qc_bulk": ("assay", "species", "qc", "de.min_count", "de.min_samples", "figures"),
     "qc_proteomics": ("assay", "species", "qc", "proteomics", "contrasts", "figures"),
     "qc_single_cell": ("assay", "species", "qc", "single_cell", "figures"),

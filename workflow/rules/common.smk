@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from lsecflow.config import load_config
+from lsecflow.digests import DigestCache, content_digests
 from lsecflow.rule_params import RULE_SPEC_KEYS
 from lsecflow.errors import LsecflowError
 
@@ -33,6 +34,13 @@ except LsecflowError as exc:
 
 
 RESULTS = LSEC.results
+
+if "--unlock" in sys.argv:  # `make unlock`: also the results folder's lock of a killed run (lsecflow.lock)
+    from lsecflow.lock import clear
+
+    _holder = clear(RESULTS)
+    if _holder:
+        print(f"lsecflow: removed the lock of results folder {RESULTS} left by {_holder}", file=sys.stderr)
 
 # compute.gpu: auto | true | false (lsecflow.gpu decides inside each job, on its node).
 # Only `true` asks the scheduler for a GPU (gpu=1; the SLURM plugin submits it as --gpus=1)
@@ -222,6 +230,32 @@ wildcard_constraints:
 
 
 # --- rule parameters and inputs -------------------------------------------------------------------
+
+
+DIGESTS = DigestCache()
+
+
+def content_of(*sources):
+    """Params function of a rule that reads user or resource files: their sha256 (lsecflow.digests), so an
+    edited sheet, matrix or GMT reruns what depends on it even with an old mtime (cp -p, rsync -a).
+
+    ``sources``: paths, lists or dicts of paths, or functions of the wildcards returning one (the rule's
+    input functions). A function of the wildcards, not of ``input``: Snakemake ignores parameters
+    derived from the input when it decides what to rerun.
+    """
+
+    def flatten(value):
+        if isinstance(value, dict):
+            return [p for v in value.values() for p in flatten(v)]
+        if isinstance(value, (list, tuple)):
+            return [p for v in value for p in flatten(v)]
+        return [value]
+
+    def params(wildcards):
+        paths = [p for src in sources for p in flatten(src(wildcards) if callable(src) else src)]
+        return content_digests(paths, RESULTS, DIGESTS)
+
+    return params
 
 
 def rule_params(rule_name):

@@ -61,6 +61,7 @@ for _name in DATASETS:
             mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
             runtime=lambda wc, attempt: 60 * attempt,
         params:
+            content=content_of(DATASETS[_name].spec["paracrine"]["factors"]),
             dataset=rule_params("de"),
             contrasts=list(DATASETS[_name].contrasts),
             cell_type=fit_cell_type,

@@ -25,6 +25,7 @@ for _name in DATASETS:
             mem_mb=lambda wc, attempt: 3000 * attempt,
             runtime=lambda wc, attempt: 60 * attempt,
         params:
+            content=content_of(list(collections(_name).values())),
             dataset=rule_params("enrichment"),
             collections=list(collections(_name)),
             seed=LSEC.config["compute"]["seed"],

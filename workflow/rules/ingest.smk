@@ -15,6 +15,7 @@ rule ingest:
         mem_mb=lambda wc, input, attempt: max(2000, int(20 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
+        content=content_of(ingest_inputs),
         dataset=rule_params("ingest"),
     script:
         "../scripts/ingest.py"

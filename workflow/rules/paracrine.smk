@@ -24,6 +24,7 @@ rule paracrine_receivers:
         mem_mb=lambda wc, input, attempt: max(3000, int(40 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
+        content=content_of(paracrine_receiver_inputs),
         dataset=rule_params("paracrine_receivers"),
         seed=LSEC.config["compute"]["seed"],
     script:
@@ -52,6 +53,7 @@ rule paracrine:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 15 * attempt,
     params:
+        content=content_of(paracrine_inputs),
         dataset=rule_params("paracrine"),
         figure_kinds=FIGURE_KINDS["paracrine"],
         contrast=unit_contrast,

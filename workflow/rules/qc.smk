@@ -27,6 +27,7 @@ rule qc_bulk:
         mem_mb=lambda wc, input, attempt: max(3000, int(40 * input.size_mb)) * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
+        content=content_of(lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"]),
         dataset=rule_params("qc_bulk"),
         figure_kinds=FIGURE_KINDS["qc_bulk"],
     script:
@@ -90,6 +91,7 @@ rule qc_single_cell:
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=GPU_REQUEST,
     params:
+        content=content_of(lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"]),
         dataset=rule_params("qc_single_cell"),
         figure_kinds=FIGURE_KINDS["qc_single_cell"],
         seed=LSEC.config["compute"]["seed"],

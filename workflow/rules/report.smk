@@ -17,6 +17,7 @@ rule provenance:
         mem_mb=1000,
         runtime=30,
     params:
+        content=content_of(lambda wc: sorted({f[2] for n, d in DATASETS.items() for f in dataset_input_files(n, d)})),
         resolved=resolved_config(),
         manifest=str(Path(workflow.basedir) / "resources/genesets/manifest.tsv"),
         envs=str(Path(workflow.basedir) / "envs"),

@@ -9,6 +9,10 @@
 #   deseq2_lrt_Group.tsv.gz          LRT, full ~ batch + Group, reduced ~ batch
 #   deseq2_shrink_normal_<contrast>.tsv.gz  ~ Group, lfcShrink(type = "normal")
 #   deseq2_mean_poscounts_Disease_vs_Chow.tsv.gz  ~ Group, DESeq(fitType = "mean", sfType = "poscounts")
+#   deseq2_numeric_Disease_vs_Chow.tsv.gz  design ~ weight + Group, weight a number
+# `weight` is SYNTHETIC too (synthetic_numeric_sheet.tsv.gz): 20 + 1.5 x (rank of the
+# sample id modulo 5), a numeric covariate with no real effect, to check that a number
+# in the design is modelled as one slope (numeric: [weight]), as DESeq2 does.
 # `batch` is SYNTHETIC (no such column in the published sheet): within each
 # Group, samples sorted by id alternate b1, b2, b1, ... so the design is
 # balanced and of full rank. It carries no real batch effect.
@@ -47,5 +51,10 @@ for (n in names(contrasts)) {
 opt <- DESeq(DESeqDataSetFromMatrix(counts, sheet, design = ~ Group), fitType = "mean", sfType = "poscounts",
              quiet = TRUE)
 save(results(opt, contrast = contrasts$Disease_vs_Chow), "deseq2_mean_poscounts_Disease_vs_Chow")
+sheet$weight <- 20 + 1.5 * ((seq_len(nrow(sheet)) - 1) %% 5)
+write.table(sheet[, c("sample", "Group", "weight")], gzfile(file.path(out, "synthetic_numeric_sheet.tsv.gz")),
+            sep = "\t", quote = FALSE, row.names = FALSE)
+num <- DESeq(DESeqDataSetFromMatrix(counts, sheet, design = ~ weight + Group), quiet = TRUE)
+save(results(num, contrast = contrasts$Disease_vs_Chow), "deseq2_numeric_Disease_vs_Chow")
 message("DESeq2 ", packageVersion("DESeq2"), " (", R.version.string, "): done in ",
         round(as.numeric(Sys.time() - t0, units = "secs"), 1), " s")
