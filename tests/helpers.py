@@ -103,10 +103,15 @@ def receiver_table(folder: Path, cell_type: str = "myeloid leukocyte") -> Path:
 
 
 def small_config(folder: Path, dlpc_counts_path: Path) -> Path:
-    """The small real-data config of the integration tests (2 fast collections, one bulk receiver table)."""
+    """The small real-data config of the integration tests (2 fast collections, one bulk receiver table), and
+    for DLPC a user GMT of olfactory receptors, none expressed in liver: no set can be tested (a warning in
+    the log and the report)."""
     fast = {"collections": ["hallmark", "lsec_tnf_axis"], "permutations": 200}
+    olfactory = folder / "olfactory.gmt"
+    olfactory.write_text("OLFACTORY_RECEPTORS\tuser\tOlfr1\tOlfr2\tOlfr8\tOlfr10\tOlfr11\tOlfr12\n")
     par = {"receivers": {"tms_myeloid": str(receiver_table(folder))}}
-    return write_config(folder, {"dlpc_liver": dlpc_dataset(dlpc_counts_path, enrichment=fast, paracrine=par),
+    dlpc_enrichment = dict(fast, gmt={"olfactory": str(olfactory)})
+    return write_config(folder, {"dlpc_liver": dlpc_dataset(dlpc_counts_path, enrichment=dlpc_enrichment, paracrine=par),
                                  "tms_liver": tms_dataset(enrichment=fast)})
 
 

@@ -26,12 +26,16 @@ def check_id_type(gene_ids, id_type: str, source) -> None:
         return
     ids = pd.Index(gene_ids).astype(str)
     bad = ids[~ids.str.match(pattern)]
+    padded = bad[bad.str.strip().str.match(pattern)]
+    if len(padded):
+        raise InputDataError(f"{source}: gene id {padded[0]!r} has leading or trailing whitespace ({len(padded)} ids); "
+                             "remove it")
     if len(bad):
         hint = {"ensembl": "ids with a version suffix need gene_ids: ensembl_version",
                 "ensembl_version": "ids without a version suffix need gene_ids: ensembl"}[id_type]
         raise InputDataError(
             f"{source}: {len(bad)} of {len(ids)} gene ids do not match gene_ids: {id_type} "
-            f"(first: {', '.join(bad[:5])}); {hint}, symbols need gene_ids: symbol"
+            f"(first: {', '.join(map(repr, bad[:5]))}); {hint}, symbols need gene_ids: symbol"
         )
 
 

@@ -23,6 +23,7 @@ from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .formula import check_full_rank, check_numeric, design_terms, parse_design
 from .markers import LSEC, load_markers
+from .matrix_layout import check_bulk_layout
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
 from .schema import validate
 from .sheets import apply_rename, cell_sample_ids, check_design_values, check_ids_match, read_sample_sheet
@@ -223,6 +224,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         if spec["assay"] == "proteomics":
             protein_tables.sample_columns(first, fmt, list(sheet.index), spec["proteomics"], sheet)
         elif spec["assay"] == "bulk":
+            check_bulk_layout(first, fmt)
             ids = apply_rename(files.bulk_header(first, fmt), rename, source)
             check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:

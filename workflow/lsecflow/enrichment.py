@@ -186,7 +186,8 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
     tested = de_table[de_table["pvalue"].notna()]
     calls = call_direction(tested, alpha, thr)
     universe = tested["symbol"].astype(str)
-    log.info("%d genes ranked by the Wald statistic; ORA: %d up, %d down of %d tested; GSEA method %s: "
+    log.info("%d genes ranked by the DE statistic (Wald; proteomics: moderated t); ORA: %d up, %d down of %d tested; "
+             "GSEA method %s: "
              "%d permutations%s, seed %d, %d threads", len(ranking), int((calls == "up").sum()),
              int((calls == "down").sum()), len(tested), enr["method"], enr["permutations"],
              f", multilevel sample size {enr['sample_size']}, eps {enr['eps']:g}" if enr["method"] == "multilevel"
@@ -194,6 +195,7 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
     for collection, files in outputs.items():
         lo, hi = enr["size_limits"].get(collection, [enr["min_size"], enr["max_size"]])
         sets = read_gmt(enr["files"][collection])
+        warn_no_overlap(collection, enr["files"][collection], sets, ranking, lo, hi, spec["species"])
         res = gsea(ranking, sets, lo, hi, enr["permutations"], seed, threads, enr["method"], enr["sample_size"],
                    enr["eps"])
         parts = []
@@ -208,6 +210,30 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
                  *(int(((ora_res["direction"] == d) & (ora_res["padj"] < 0.05)).sum()) for d in ("up", "down")))
         write_tsv_atomic(res, files["gsea"])
         write_tsv_atomic(ora_res, files["ora"])
+
+
+def no_overlap_reason(sets: dict[str, list[str]], genes, lo: int, hi: int, species: str) -> str:
+    """Why no set of a collection can be tested on ``genes`` ("" when some can): no gene in common (an id
+    type or species mismatch), or no set within the size limits."""
+    genes = set(map(str, genes))
+    in_gmt = {g for members in sets.values() for g in members}
+    common = in_gmt & genes
+    if not common:
+        return (f"none of its {len(in_gmt)} genes is in the data (GMT e.g. {', '.join(sorted(in_gmt)[:3])}; data e.g. "
+                f"{', '.join(sorted(genes)[:3])}): a GMT of another species or id type? The dataset is {species}; "
+                "GMT files must hold its gene symbols")
+    if not any(lo <= len(set(m) & genes) <= hi for m in sets.values()):
+        return (f"{len(common)} of its genes are in the data, but no set has {lo}-{hi} of them "
+                "(enrichment.min_size / max_size / size_limits)")
+    return ""
+
+
+def warn_no_overlap(collection: str, path: str, sets: dict, ranking: pd.Series, lo: int, hi: int, species: str
+                    ) -> None:
+    """A warning in the job's log when a collection cannot be tested (the report says it too)."""
+    reason = no_overlap_reason(sets, ranking.index, lo, hi, species)
+    if reason:
+        log.warning("%s (%s): no gene set can be tested: %s", collection, path, reason)
 
 
 def read_gsea_table(path: str) -> pd.DataFrame:

@@ -176,10 +176,14 @@ def read_bulk(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
     missing = df.index[df.index.isin(["", "nan"]) | pd.isna(df.index)]
     if len(missing):
         raise InputDataError(f"{path}: {len(missing)} row(s) have no gene id")
+    padded = df.index[df.index != df.index.str.strip()]
+    if len(padded):
+        raise InputDataError(f"{path}: gene id {padded[0]!r} (line {df.index.get_loc(padded[0]) + 2}) has leading or "
+                             f"trailing whitespace ({len(padded)} ids); remove it, or the id matches no annotation")
     dup = df.index[df.index.duplicated()].unique()
     if len(dup):
         raise InputDataError(
-            f"{path}: duplicated gene ids ({len(dup)}): {', '.join(map(str, dup[:10]))}"
+            f"{path}: duplicated gene ids ({len(dup)}): {', '.join(map(repr, dup[:10]))}"
             + (" ..." if len(dup) > 10 else "")
         )
     for col in df.columns:

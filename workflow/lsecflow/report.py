@@ -24,7 +24,9 @@ import pandas as pd
 import yaml
 
 from .calls import flagged_candidates, passing_candidates
+from .enrichment import no_overlap_reason, ranking_from_de
 from .files import write_text_atomic
+from .genesets import read_gmt
 
 log = logging.getLogger(__name__)
 
@@ -280,13 +282,19 @@ def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
     return "\n".join(out)
 
 
-def _enrichment_section(r: Renderer, unit: dict, n_rows: int) -> str:
+def _enrichment_section(r: Renderer, unit: dict, n_rows: int, species: str = "") -> str:
     out = []
     for enr in unit["enrichment"]:
         gsea = _read_tsv(enr["gsea"])
         n_sig = int((gsea["padj"] < 0.05).sum()) if not gsea.empty else 0
-        out.append(f"<details><summary>Enrichment · {_esc(enr['collection'])}: {len(gsea)} sets tested, "
-                   f"{n_sig} at padj &lt; 0.05</summary>")
+        why = ""
+        if gsea.empty and enr.get("gmt") and Path(enr["gmt"]).exists():  # say why nothing was tested
+            table = _read_tsv(unit["de_table"])
+            genes = ranking_from_de(table).index if len(table) else []
+            why = no_overlap_reason(read_gmt(enr["gmt"]), genes, *enr["size_limits"], species)
+        warn = f" <span class='verdict-warn'>no set could be tested: {_esc(why)}</span>" if why else ""
+        out.append(f"<details{' open' if why else ''}><summary>Enrichment · {_esc(enr['collection'])}: {len(gsea)} "
+                   f"sets tested, {n_sig} at padj &lt; 0.05{warn}</summary>")
         if not gsea.empty:
             out.append(f"<p class='meta'>top {n_rows} sets by padj; full tables: {r.link(enr['gsea'])}, "
                        f"{r.link(enr['ora'])}</p>")
@@ -360,7 +368,7 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
             body.append(f"<h3 id='{_esc(unit['anchor'])}'>{_esc(unit['title'])}</h3>")
             body.append(_de_section(r, unit, n_rows))
             body.append(_paracrine_section(r, unit, n_rows))
-            body.append(_enrichment_section(r, unit, n_rows))
+            body.append(_enrichment_section(r, unit, n_rows, ds["species"]))
         log.info("report: dataset %s rendered (%d figures so far)", name, r.n_figures)
 
     nav.append("<a class='ds' href='#provenance'>Provenance</a>")

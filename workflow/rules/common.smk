@@ -236,7 +236,7 @@ DIGESTS = DigestCache()
 
 
 def content_of(*sources):
-    """Params function of a rule that reads user or resource files: their sha256 (lsecflow.digests), so an
+    """Params function for the jobs that read user or resource files -- their sha256 (lsecflow.digests), so an
     edited sheet, matrix or GMT reruns what depends on it even with an old mtime (cp -p, rsync -a).
 
     ``sources``: paths, lists or dicts of paths, or functions of the wildcards returning one (the rule's

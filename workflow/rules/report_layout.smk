@@ -57,6 +57,10 @@ def report_manifest():
                 "enrichment": [
                     {
                         "collection": c,
+                        "gmt": collections(name)[c],
+                        "size_limits": ds.spec["enrichment"]["size_limits"].get(
+                            c, [ds.spec["enrichment"]["min_size"], ds.spec["enrichment"]["max_size"]]
+                        ),
                         "gsea": out("enrichment", ".gsea.tsv", dataset=name, unit=unit, collection=c),
                         "ora": out("enrichment", ".ora.tsv", dataset=name, unit=unit, collection=c),
                         "figures": figs(

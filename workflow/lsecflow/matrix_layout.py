@@ -1,0 +1,62 @@
+"""Parse-time checks of a bulk matrix's layout, from its first rows: causes named, not their symptoms.
+
+A matrix whose gene-id column is not the first, whose data rows end with a separator the header
+lacks (a trailing tab), or whose annotation columns sit among the samples would otherwise fail
+later with a misleading message ("duplicated gene ids", or a rename hint pairing a column name
+with a sample). Reads the header and the first ``n_rows`` data rows only.
+"""
+from __future__ import annotations
+
+from .errors import InputDataError
+from .files import _open_text
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_bulk_layout(path, fmt: str, n_rows: int = 20) -> None:
+    """Refuse a TSV/CSV matrix whose first rows show a layout problem, naming the line or column and the fix."""
+    if fmt not in ("tsv", "csv"):
+        return
+    sep = "," if fmt == "csv" else "\t"
+    lines: list[str] = []
+    with _open_text(path) as fh:
+        for line in fh:
+            if line.strip():
+                lines.append(line.rstrip("\r\n"))
+            if len(lines) > n_rows:
+                break
+    if len(lines) < 2:
+        return
+    header = lines[0].split(sep)
+    rows = [line.split(sep) for line in lines[1:]]
+    name, escaped = ("a tab", "\\t") if sep == "\t" else ("a comma", ",")
+    for i, row in enumerate(rows):
+        if len(row) > len(header):
+            extra = row[len(header):]
+            if all(not x.strip() for x in extra):
+                raise InputDataError(
+                    f"{path}: line {i + 2} has {len(row)} fields but the header has {len(header)}: the data rows "
+                    f"end with {name} (an empty last field) that the header lacks. Remove the trailing separator "
+                    f"from the data rows (e.g. sed 's/{escaped}$//')")
+            raise InputDataError(f"{path}: line {i + 2} has {len(row)} values but the header names {len(header)} "
+                                 "columns (the gene id and one column per sample)")
+    cells = lambda j: [r[j].strip().strip('"') for r in rows if len(r) > j]  # noqa: E731
+    for j in range(1, len(header)):
+        values = [v for v in cells(j) if v]
+        if values and not any(_is_number(v) for v in values):
+            raise InputDataError(
+                f"{path}: column {j + 1} ({header[j].strip()!r}) holds text, not counts (first values: "
+                f"{', '.join(map(repr, values[:3]))}). The gene ids must be the first column and every other column "
+                "one sample: move the id column first and drop annotation columns (featureCounts output: "
+                "counts.format: featurecounts)")
+    first = [v for v in cells(0) if v]
+    if first and all(_is_number(v) for v in first):
+        raise InputDataError(
+            f"{path}: the first column ({header[0].strip()!r}) holds numbers ({', '.join(map(repr, first[:3]))}), "
+            "not gene ids: the gene ids must be the first column")
