@@ -8,7 +8,7 @@ ratio test and ``lfcShrink(type = "normal")`` are DESeq2's own (ported
 line by line in inmoose); the apeGLM-type prior is :mod:`lsecflow.shrink`.
 
 Results must not depend on things that carry no information: samples are
-put in a canonical order (sorted by id) before fitting, and the levels of
+put in a canonical order (samples and genes sorted by id) before fitting, and the levels of
 each design factor are ordered by role (the first contrast's reference is
 the base level) and then by first appearance among the sorted samples,
 never by their names.
@@ -51,7 +51,7 @@ def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
 
 
 def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None):
-    """What the model is fitted on: samples sorted by id, genes through the pre-filter.
+    """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter.
 
     Returns
     -------
@@ -61,6 +61,7 @@ def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contr
         categoricals (:func:`design_metadata`).
     """
     adata = adata[np.argsort(adata.obs_names.astype(str).to_numpy(), kind="stable")]
+    adata = adata[:, np.argsort(adata.var_names.astype(str).to_numpy(), kind="stable")]  # row order carries nothing
     keep = filter_genes(adata.X, opts["min_count"], opts["min_samples"])
     log.info("gene filter (>= %d counts in >= %d samples): %d of %d genes kept",
              opts["min_count"], opts["min_samples"], int(keep.sum()), adata.n_vars)
