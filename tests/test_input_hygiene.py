@@ -157,3 +157,26 @@ def test_gmt_without_overlap_is_a_warning_in_log_and_report(finished_run):
         in log_text and "The dataset is mouse" in log_text
     html = (work / "results/report.html").read_text()
     assert "no set could be tested: none of its 6 genes is in the data" in html
+
+
+def test_a_folder_not_writable_is_one_message_with_the_traceback_in_the_log(tmp_path, capsys):
+    """What a job prints when it cannot write (a read-only results subfolder, a full disk): one line naming
+    the file and the cause; the traceback only in the job's log. (Simulated with the error the writer would
+    get: the tests run as root, for whom a read-only folder is writable.)"""
+    from types import SimpleNamespace
+
+    from lsecflow.snake import run
+
+    log = tmp_path / "job.log"
+    job = SimpleNamespace(log=[str(log)], rule="qc_bulk")
+
+    def writes_into_a_read_only_folder():
+        raise PermissionError(13, "Permission denied", str(tmp_path / "results/qc/.samples.tsv.tmp"))
+
+    with pytest.raises(SystemExit) as exc:
+        run(job, writes_into_a_read_only_folder)
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "cannot read or write" in err and "results/qc/.samples.tsv.tmp: Permission denied" in err
+    assert "Traceback" not in err
+    assert "Traceback (most recent call last)" in log.read_text()

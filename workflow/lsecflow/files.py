@@ -140,7 +140,10 @@ def bulk_header(path: str | os.PathLike, fmt: str) -> list[str]:
     else:
         samples = [h.strip().strip('"') for h in header[1:]]
     if not samples:
-        raise InputDataError(f"{path}: no sample columns in the header")
+        other = "\t" if sep == "," else ","
+        hint = f"; the header has {'tabs' if other == chr(9) else 'commas'}: set counts.format: " \
+               f"{'tsv' if other == chr(9) else 'csv'}" if other in (header[0] if header else "") else ""
+        raise InputDataError(f"{path}: no sample columns in the header{hint}")
     empty = [i + 2 for i, s in enumerate(samples) if not s]
     if empty:
         raise InputDataError(f"{path}: sample column(s) {empty} have an empty name in the header")

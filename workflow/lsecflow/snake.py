@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 from .errors import LsecflowError
 from .rule_params import guard_params
@@ -23,7 +24,8 @@ def run(snakemake, func, *args, **kwargs):
     """Run ``func`` for a Snakemake ``script:``, logging to the rule's log.
 
     An :class:`~lsecflow.errors.LsecflowError` is written to the log as one
-    clear message and the job exits non-zero (Snakemake then removes the
+    clear message (an ``OSError`` -- a folder not writable, a full disk -- too,
+    with its traceback in the log file only) and the job exits non-zero (Snakemake then removes the
     job's outputs, so nothing partial is left). Parameters cut for one rule
     (``Dataset.params(rule=...)``) reach ``func`` wrapped in
     :class:`~lsecflow.rule_params.ScopedSpec`.
@@ -40,6 +42,15 @@ def run(snakemake, func, *args, **kwargs):
         result = func(*args, **kwargs)
     except LsecflowError as exc:
         log.error("%s", exc)
+        sys.exit(1)
+    except OSError as exc:  # a folder not writable, a full disk: one message; the traceback in the job's log only
+        log.error("cannot read or write %s: %s (%s); check that the folder exists and is writable and that the disk "
+                  "is not full", exc.filename or "a file", exc.strerror or exc, type(exc).__name__)
+        if len(snakemake.log):
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            with open(snakemake.log[0], "a") as fh:  # after the last line the log handler writes
+                traceback.print_exc(file=fh)
         sys.exit(1)
     log.info("rule %s finished", snakemake.rule)
     return result
