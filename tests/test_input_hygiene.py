@@ -11,10 +11,11 @@ import json
 import os
 import socket
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import DLPC_SHEET, dlpc_dataset, files_under, run_snakemake, write_config
+from helpers import DLPC_SHEET, REPO, dlpc_dataset, files_under, run_snakemake, write_config
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,54 @@ def test_a_folder_not_writable_is_one_message_with_the_traceback_in_the_log(tmp_
     assert "cannot read or write" in err and "results/qc/.samples.tsv.tmp: Permission denied" in err
     assert "Traceback" not in err
     assert "Traceback (most recent call last)" in log.read_text()
+
+
+def nfcore_salmon(tiny: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
+    """SYNTHETIC nf-core/rnaseq-shaped ``salmon.merged.gene_counts.tsv``: the real DLPC counts with a
+    ``gene_name`` column and small fractional parts (salmon estimates), columns as nf-core writes them."""
+    rng = np.random.default_rng(0)
+    frac = rng.uniform(-0.3, 0.3, tiny.shape) * (tiny.to_numpy() > 0)
+    est = pd.DataFrame(np.round(tiny.to_numpy() + frac, 3), index=tiny.index, columns=tiny.columns)
+    est.insert(0, "gene_name", symbols.reindex(tiny.index.str.replace(r"\.\d+$", "", regex=True)).fillna("").to_numpy())
+    return est.rename_axis("gene_id").reset_index()
+
+
+def test_nfcore_salmon_matrix_and_a_lab_sheet_give_the_tsv_routes_de(tmp_path, tiny):
+    """The DLPC sheet as a lab sends it (CSV, BOM, CRLF, id column 'sample_id') and an nf-core salmon matrix
+    (estimated counts, gene_name): refused without counts.round (the message names it); with it, the DE tables
+    equal the TSV route's on the rounded counts, and the symbols are the matrix's own."""
+    from lsecflow.annotation import load_symbol_table
+
+    symbols = load_symbol_table(REPO / "resources/annotation/mouse.gene_symbols.tsv.gz")
+    salmon = nfcore_salmon(tiny, symbols)
+    nf = tmp_path / "nf"
+    nf.mkdir()
+    salmon.to_csv(nf / "salmon.merged.gene_counts.tsv", sep="\t", index=False)
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t", dtype=str).rename(columns={"sample": "sample_id"})
+    (nf / "samples.csv").write_bytes(("\ufeff" + sheet.to_csv(index=False, lineterminator="\r\n")).encode())
+    spec = dlpc_dataset(nf / "salmon.merged.gene_counts.tsv", nf / "samples.csv")
+    spec["samples"]["id_column"] = "sample_id"
+    spec["paracrine"] = {"enabled": False}
+    refusal = refused(nf, dict(spec), "is not an integer", "counts.round: true")
+    assert "gene_name" not in refusal.split("is not an integer")[0][-200:]  # a count named, not the name column
+    spec["counts"]["round"] = True
+    cfg_nf = write_config(nf, {"dlpc_liver": spec}, report=False)
+    # the TSV route: the same counts, rounded, as a plain matrix with the shipped sheet
+    tsv = tmp_path / "tsv"
+    tsv.mkdir()
+    rounded = salmon.drop(columns="gene_name").set_index("gene_id").round().astype(int)
+    rounded.to_csv(tsv / "counts.tsv", sep="\t")
+    cfg_tsv = write_config(tsv, {"dlpc_liver": dict(dlpc_dataset(tsv / "counts.tsv"), paracrine={"enabled": False})},
+                           report=False)
+    tables = {}
+    for name, folder, cfg in (("nf", nf, cfg_nf), ("tsv", tsv, cfg_tsv)):
+        target = str(folder / "results/dlpc_liver/de/disease_vs_chow.tsv")
+        proc = run_snakemake(folder, cfg, target)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        tables[name] = pd.read_csv(target, sep="\t")
+    assert "non-integer values (estimated counts) rounded" in (nf / "logs/ingest/dlpc_liver.log").read_text()
+    cols = [c for c in tables["tsv"].columns if c != "symbol"]
+    pd.testing.assert_frame_equal(tables["nf"][cols], tables["tsv"][cols])
+    named = salmon.set_index("gene_id")["gene_name"]
+    got = tables["nf"].set_index("gene_id")["symbol"]
+    assert (got == named.reindex(got.index)).mean() > 0.95  # the matrix's names (duplicates get _<id>)

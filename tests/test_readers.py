@@ -16,7 +16,7 @@ import pytest
 import scipy.io
 import scipy.sparse as sp
 from helpers import TMS_H5AD
-from lsecflow import files
+from lsecflow import bulk_counts, files
 from lsecflow.errors import InputDataError
 
 
@@ -35,7 +35,7 @@ def test_tsv_gz_roundtrip(tmp_path, bulk):
     with gzip.open(path, "wt") as fh:
         bulk.to_csv(fh, sep="\t")
     assert files.detect_format(path) == "tsv"
-    got = files.read_bulk(path, "tsv")
+    got, _ = bulk_counts.read_bulk(path, "tsv")
     assert got.dtypes.unique().tolist() == [np.int64]
     pd.testing.assert_frame_equal(got, bulk.rename_axis("gene_id").astype(np.int64))
 
@@ -44,7 +44,28 @@ def test_csv(tmp_path, bulk):
     path = tmp_path / "m.csv"
     bulk.to_csv(path)
     assert files.detect_format(path) == "csv"
-    assert files.read_bulk(path, "csv").equals(bulk.rename_axis("gene_id").astype(np.int64))
+    assert bulk_counts.read_bulk(path, "csv")[0].equals(bulk.rename_axis("gene_id").astype(np.int64))
+
+
+def test_nfcore_rsem_and_named_columns(tmp_path, bulk):
+    """nf-core/rnaseq's RSEM merged matrix (gene_id, transcript_id(s), samples; SYNTHETIC transcript column on
+    the real counts): recognised as such; another layout through counts.id_column / name_column / drop_columns."""
+    rsem = bulk.rename_axis("gene_id").reset_index()
+    rsem.insert(1, "transcript_id(s)", [f"T{i}.1,T{i}.2" for i in range(len(rsem))])
+    path = tmp_path / "rsem.merged.gene_counts.tsv"
+    rsem.to_csv(path, sep="\t", index=False)
+    got, names = bulk_counts.read_bulk(path, "tsv")
+    assert names is None
+    pd.testing.assert_frame_equal(got, bulk.rename_axis("gene_id").astype(np.int64))
+    other = rsem.rename(columns={"gene_id": "ensembl", "transcript_id(s)": "tx"})
+    other.insert(0, "symbol", [f"G{i}" for i in range(len(other))])  # ids second, names first
+    other.to_csv(path, sep="\t", index=False)
+    counts = {"id_column": "ensembl", "name_column": "symbol", "drop_columns": ["tx"]}
+    got, names = bulk_counts.read_bulk(path, "tsv", counts)
+    pd.testing.assert_frame_equal(got, bulk.rename_axis("gene_id").astype(np.int64))
+    assert names.iloc[3] == "G3" and names.index[3] == bulk.index[3]
+    with pytest.raises(InputDataError, match="counts.drop_columns 'nope' is not a column"):
+        bulk_counts.read_bulk(path, "tsv", dict(counts, drop_columns=["nope"]))
 
 
 def test_featurecounts(tmp_path, bulk):
@@ -55,8 +76,8 @@ def test_featurecounts(tmp_path, bulk):
         fh.write('# Program:featureCounts v2.0.6; Command:"featureCounts" "-a" "genes.gtf"\n')
         table.to_csv(fh, sep="\t")
     assert files.detect_format(path) == "featurecounts"
-    assert files.bulk_header(path, "featurecounts") == list(bulk.columns)
-    got = files.read_bulk(path, "featurecounts")
+    assert bulk_counts.bulk_header(path, "featurecounts") == list(bulk.columns)
+    got, _ = bulk_counts.read_bulk(path, "featurecounts")
     assert got.equals(bulk.rename_axis("gene_id").astype(np.int64))
 
 
@@ -139,11 +160,11 @@ def test_header_only_matrix(tmp_path, bulk):
     path = tmp_path / "m.tsv"
     path.write_text("\t".join(["gene"] + list(bulk.columns)) + "\n")
     with pytest.raises(InputDataError, match="no gene rows"):
-        files.read_bulk(path, "tsv")
+        bulk_counts.read_bulk(path, "tsv")
 
 
 def test_featurecounts_header_checked(tmp_path, bulk):
     path = tmp_path / "m.txt"
     bulk.to_csv(path, sep="\t")
     with pytest.raises(InputDataError, match="not featureCounts output"):
-        files.bulk_header(path, "featurecounts")
+        bulk_counts.bulk_header(path, "featurecounts")

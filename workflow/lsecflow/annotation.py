@@ -92,12 +92,13 @@ def make_unique_symbols(symbols: pd.Series, totals: pd.Series) -> tuple[pd.Serie
     return out, groups
 
 
-def annotate_genes(gene_ids, id_type: str, table_path, totals) -> tuple[pd.DataFrame, dict]:
+def annotate_genes(gene_ids, id_type: str, table_path, totals, names=None) -> tuple[pd.DataFrame, dict]:
     """Build ``var`` with ``gene_id`` and a unique ``symbol`` column.
 
     Ensembl ids are mapped to symbols through ``table_path`` (version suffix
     stripped for the look-up); unmapped ids keep the id (without version) as
-    symbol. Symbol ids are used as they are.
+    symbol. Symbol ids are used as they are. ``names`` (the matrix's own gene
+    names, ``counts.name_column``) win over the table where they are not empty.
 
     Returns
     -------
@@ -115,6 +116,10 @@ def annotate_genes(gene_ids, id_type: str, table_path, totals) -> tuple[pd.DataF
         mapped = pd.Series(table.reindex(stripped.str.replace("_PAR_Y", "", regex=False)).to_numpy(), index=ids)
         unmapped = ids[mapped.isna().to_numpy()].tolist()
         mapped = mapped.fillna(pd.Series(stripped, index=ids))
+    if names is not None:
+        given = pd.Series(np.asarray(names, dtype=object), index=ids).fillna("").astype(str).str.strip()
+        mapped = mapped.where(given == "", given)
+        unmapped = [i for i in unmapped if given[i] == ""]
     unique, groups = make_unique_symbols(mapped, totals)
     var = pd.DataFrame({"gene_id": ids, "symbol": unique.to_numpy(),
                         "symbol_duplicated": mapped.duplicated(keep=False).to_numpy()},

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import files, protein_tables
+from . import bulk_counts, files, protein_tables
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
@@ -224,8 +224,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         if spec["assay"] == "proteomics":
             protein_tables.sample_columns(first, fmt, list(sheet.index), spec["proteomics"], sheet)
         elif spec["assay"] == "bulk":
-            check_bulk_layout(first, fmt)
-            ids = apply_rename(files.bulk_header(first, fmt), rename, source)
+            ident, name, drop, _ = bulk_counts.columns(first, fmt, counts)
+            check_bulk_layout(first, fmt, ident=ident, skip={name, *drop})
+            ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source)
             check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:
             obs = files.peek_single_cell_obs(counts["path"], fmt)

@@ -23,7 +23,9 @@ def check_counts_dense(df: pd.DataFrame, source) -> None:
         (~np.isfinite(values), "is missing or not finite (NaN/Inf)"),
         (values < 0, "is negative"),
         (values > MAX_COUNT, TOO_LARGE),
-        (np.isfinite(values) & (values != np.round(values)), "is not an integer; raw counts are required"),
+        (np.isfinite(values) & (values != np.round(values)),
+         "is not an integer; raw counts are required (estimated counts from salmon or RSEM, e.g. nf-core/rnaseq's "
+         "merged gene matrices: set counts.round: true to round them)"),
     ]
     for mask, what in checks:
         if mask.any():

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .count_checks import check_counts_dense, check_counts_sparse
+from .count_checks import check_counts_sparse
 from .errors import InputDataError
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("tsv", "csv", "featurecounts", "h5ad", "10x_mtx", "10x_h5")
 SINGLE_CELL_FORMATS = ("h5ad", "10x_mtx", "10x_h5")
-FEATURECOUNTS_ANNOTATION = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
+FEATURECOUNTS_ANNOTATION = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]  # (bulk_counts.py reads them)
 
 
 def _strip_gz(name: str) -> str:
@@ -104,103 +104,6 @@ def detect_format(path: str | os.PathLike, declared: str = "auto") -> str:
         f"{path}: unknown count-matrix format (extension {suffix or 'none'!r}); name the format in "
         f"counts.format, one of: {', '.join(FORMATS)}"
     )
-
-
-# --------------------------------------------------------------------------- bulk
-def _featurecounts_sample(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return base[:-4] if base.endswith(".bam") else base
-
-
-def bulk_header(path: str | os.PathLike, fmt: str) -> list[str]:
-    """Sample ids of a bulk matrix, read from its header line only.
-
-    featureCounts columns are BAM paths: the sample id is the file name
-    without folder and ``.bam`` (documented in config/README).
-    """
-    path = Path(path)
-    _check_exists(path)
-    sep = "," if fmt == "csv" else "\t"
-    with _reading(path, fmt), _open_text(path) as fh:
-        header = None
-        for line in fh:
-            if not line.strip() or (fmt == "featurecounts" and line.startswith("#")):
-                continue
-            header = line.rstrip("\r\n").split(sep)
-            break
-    if header is None:
-        raise InputDataError(f"{path}: file is empty")
-    if fmt == "featurecounts":
-        if header[:6] != FEATURECOUNTS_ANNOTATION:
-            raise InputDataError(
-                f"{path}: not featureCounts output: the first columns are {header[:6]}, "
-                f"expected {FEATURECOUNTS_ANNOTATION}"
-            )
-        samples = [_featurecounts_sample(h) for h in header[6:]]
-    else:
-        samples = [h.strip().strip('"') for h in header[1:]]
-    if not samples:
-        other = "\t" if sep == "," else ","
-        hint = f"; the header has {'tabs' if other == chr(9) else 'commas'}: set counts.format: " \
-               f"{'tsv' if other == chr(9) else 'csv'}" if other in (header[0] if header else "") else ""
-        raise InputDataError(f"{path}: no sample columns in the header{hint}")
-    empty = [i + 2 for i, s in enumerate(samples) if not s]
-    if empty:
-        raise InputDataError(f"{path}: sample column(s) {empty} have an empty name in the header")
-    dup = sorted({s for s in samples if samples.count(s) > 1})
-    if dup:
-        raise InputDataError(f"{path}: duplicated sample ids in the header: {', '.join(dup)}")
-    return samples
-
-
-def read_bulk(path: str | os.PathLike, fmt: str) -> pd.DataFrame:
-    """Read a genes x samples bulk matrix and check it holds raw counts.
-
-    Returns
-    -------
-    pandas.DataFrame
-        int64 counts, index = gene ids (as in the file), columns = sample ids.
-    """
-    path = Path(path)
-    samples = bulk_header(path, fmt)
-    sep = "," if fmt == "csv" else "\t"
-    with _reading(path, fmt):
-        df = pd.read_csv(path, sep=sep, comment="#" if fmt == "featurecounts" else None, dtype={0: str},
-                         low_memory=False)
-    gene_col = df.columns[0]
-    if fmt == "featurecounts":
-        df = df.drop(columns=FEATURECOUNTS_ANNOTATION[1:])
-    df = df.set_index(gene_col)
-    df.columns = samples
-    df.index = df.index.astype(str)
-    df.index.name = "gene_id"
-    if df.shape[0] == 0:
-        raise InputDataError(f"{path}: the matrix has a header but no gene rows")
-    missing = df.index[df.index.isin(["", "nan"]) | pd.isna(df.index)]
-    if len(missing):
-        raise InputDataError(f"{path}: {len(missing)} row(s) have no gene id")
-    padded = df.index[df.index != df.index.str.strip()]
-    if len(padded):
-        raise InputDataError(f"{path}: gene id {padded[0]!r} (line {df.index.get_loc(padded[0]) + 2}) has leading or "
-                             f"trailing whitespace ({len(padded)} ids); remove it, or the id matches no annotation")
-    dup = df.index[df.index.duplicated()].unique()
-    if len(dup):
-        raise InputDataError(
-            f"{path}: duplicated gene ids ({len(dup)}): {', '.join(map(repr, dup[:10]))}"
-            + (" ..." if len(dup) > 10 else "")
-        )
-    for col in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[col]):
-            values = pd.to_numeric(df[col], errors="coerce")
-            unparsed = values.isna() & df[col].notna()
-            if unparsed.any():
-                bad = df.index[unparsed][0]
-                raise InputDataError(
-                    f"{path}: sample {col!r}, gene {bad!r}: value {df.at[bad, col]!r} is not a number"
-                )
-            df[col] = values.astype(float)  # numbers pandas kept as text (too long for int64): checked below
-    check_counts_dense(df, path)
-    return df.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- single cell

@@ -9,7 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from . import files, protein_tables
+from . import bulk_counts, files, protein_tables
 from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type, load_symbol_table, make_unique_symbols
 from .errors import InputDataError
 from .files import write_h5ad_atomic
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def _bulk(params: dict) -> ad.AnnData:
     spec = params["spec"]
     path = spec["counts"]["path"]
-    df = files.read_bulk(path, params["format"])
+    df, names = bulk_counts.read_bulk(path, params["format"], spec["counts"])
     summary = df.index[df.index.str.match(SUMMARY_ROWS)]
     if len(summary):
         log.info("%s: dropped %d HTSeq/STAR summary rows: %s", path, len(summary), ", ".join(summary))
@@ -38,8 +38,10 @@ def _bulk(params: dict) -> ad.AnnData:
     zero = df.columns[df.sum(axis=0) == 0].tolist()
     if zero:
         raise InputDataError(f"{path}: sample(s) with zero counts in every gene: {', '.join(zero)}")
-    adata = ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=typed_obs(sheet, spec), var=pd.DataFrame(index=df.index))
-    return adata
+    var = pd.DataFrame(index=df.index)
+    if names is not None:  # gene names from the matrix (counts.name_column, nf-core's gene_name)
+        var["name_from_matrix"] = names.reindex(df.index).to_numpy()
+    return ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=typed_obs(sheet, spec), var=var)
 
 
 def typed_obs(sheet: pd.DataFrame, spec: dict) -> pd.DataFrame:
@@ -131,7 +133,8 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
         adata = _bulk(params) if spec["assay"] == "bulk" else _single_cell(params)
         check_id_type(adata.var_names, spec["gene_ids"], spec["counts"]["path"])
         totals = np.asarray(adata.X.sum(axis=0)).ravel()
-        var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals)
+        names = adata.var["name_from_matrix"] if "name_from_matrix" in adata.var else None
+        var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals, names)
         adata.var = var
     sc_spec = spec.get("single_cell", {})
     if spec["assay"] == "single_cell" and sc_spec.get("cell_types_from") == "markers":

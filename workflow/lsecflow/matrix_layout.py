@@ -19,8 +19,12 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def check_bulk_layout(path, fmt: str, n_rows: int = 20) -> None:
-    """Refuse a TSV/CSV matrix whose first rows show a layout problem, naming the line or column and the fix."""
+def check_bulk_layout(path, fmt: str, n_rows: int = 20, ident: str | None = None, skip=()) -> None:
+    """Refuse a TSV/CSV matrix whose first rows show a layout problem, naming the line or column and the fix.
+
+    ``ident``: the gene-id column (``counts.id_column``; default the first); ``skip``: the other columns that
+    are not samples by config (``counts.name_column``, ``drop_columns``).
+    """
     if fmt not in ("tsv", "csv"):
         return
     sep = "," if fmt == "csv" else "\t"
@@ -45,18 +49,23 @@ def check_bulk_layout(path, fmt: str, n_rows: int = 20) -> None:
                     f"end with {name} (an empty last field) that the header lacks. Remove the trailing separator "
                     f"from the data rows (e.g. sed 's/{escaped}$//')")
             raise InputDataError(f"{path}: line {i + 2} has {len(row)} values but the header names {len(header)} "
-                                 "columns (the gene id and one column per sample)")
+                                 "columns (the gene id and one column per sample); a header without a name for "
+                                 "the gene-id column (R's write.table with row names) needs one added")
     cells = lambda j: [r[j].strip().strip('"') for r in rows if len(r) > j]  # noqa: E731
-    for j in range(1, len(header)):
+    names = [h.strip().strip('"') for h in header]
+    id_at = names.index(ident) if ident in names else 0
+    for j in range(len(header)):
+        if j == id_at or names[j] in skip:
+            continue
         values = [v for v in cells(j) if v]
         if values and not any(_is_number(v) for v in values):
             raise InputDataError(
                 f"{path}: column {j + 1} ({header[j].strip()!r}) holds text, not counts (first values: "
-                f"{', '.join(map(repr, values[:3]))}). The gene ids must be the first column and every other column "
-                "one sample: move the id column first and drop annotation columns (featureCounts output: "
-                "counts.format: featurecounts)")
-    first = [v for v in cells(0) if v]
+                f"{', '.join(map(repr, values[:3]))}). The gene ids must be the first column (or the one named by "
+                "counts.id_column) and every other column one sample: name annotation columns in "
+                "counts.name_column or counts.drop_columns (featureCounts output: counts.format: featurecounts)")
+    first = [v for v in cells(id_at) if v]
     if first and all(_is_number(v) for v in first):
         raise InputDataError(
-            f"{path}: the first column ({header[0].strip()!r}) holds numbers ({', '.join(map(repr, first[:3]))}), "
-            "not gene ids: the gene ids must be the first column")
+            f"{path}: the gene-id column ({header[id_at].strip()!r}) holds numbers ({', '.join(map(repr, first[:3]))}), "
+            "not gene ids: the gene ids must be the first column, or name their column in counts.id_column")
