@@ -26,3 +26,12 @@ def test_every_doc_is_linked_from_the_readme_and_every_link_resolves():
     for page in [REPO / "README.md", *docs]:
         for link in _links(page):
             assert (page.parent / link).exists(), f"{page.name}: broken link {link}"
+
+
+def test_every_config_key_is_described_and_config_readme_is_current():
+    """config/README.md is generated from the schemas' descriptions (python -m lsecflow.config_docs)."""
+    from lsecflow import config_docs
+
+    assert config_docs.missing_descriptions() == [], "keys without a description in workflow/schemas"
+    assert (REPO / "config/README.md").read_text() == config_docs.render(), \
+        "config/README.md is stale: .venv/bin/python -m lsecflow.config_docs > config/README.md"
