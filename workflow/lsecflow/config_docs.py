@@ -47,13 +47,17 @@ def missing_descriptions() -> list[str]:
 
 def _type(node: dict) -> str:
     if "enum" in node:
-        return " \\| ".join(f"`{yaml.safe_dump(v).strip().removesuffix('...').strip()}`" for v in node["enum"])
+        return " \\| ".join(f"`{_yaml(v)}`" for v in node["enum"])
     t = node.get("type", "")
     if isinstance(t, list):
         return " or ".join(t)
     if "oneOf" in node:
         return " or ".join(o.get("type", "") for o in node["oneOf"])
     return t
+
+
+def _yaml(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
 def _cell(text) -> str:
@@ -71,8 +75,7 @@ def render() -> str:
                 "| key | type | default | meaning |", "|---|---|---|---|"]
         for key, node in keys(schema):
             shown = f"{prefix}.{key}" if prefix and prefix != "sample sheet column" else key
-            default = f"`{_cell(yaml.safe_dump(node['default'], default_flow_style=True).strip().removesuffix('...').strip())}`" \
-                if "default" in node else ""
+            default = f"`{_cell(_yaml(node['default']))}`" if "default" in node else ""
             out.append(f"| `{shown}` | {_type(node)} | {default} | {_cell(node.get('description', ''))} |")
         out.append("")
     return "\n".join(out)
