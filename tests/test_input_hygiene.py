@@ -232,3 +232,27 @@ def test_nfcore_salmon_matrix_and_a_lab_sheet_give_the_tsv_routes_de(tmp_path, t
     named = salmon.set_index("gene_id")["gene_name"]
     got = tables["nf"].set_index("gene_id")["symbol"]
     assert (got == named.reindex(got.index)).mean() > 0.95  # the matrix's names (duplicates get _<id>)
+
+
+def test_a_finished_run_copied_elsewhere_plans_nothing(tmp_path, tiny):
+    """Relocatable runs: the run folder (config, sheet, counts, results, .snakemake) copied with its
+    timestamps to another place has nothing to do there -- no absolute path in rule inputs or parameters."""
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "sheet.tsv").write_text(DLPC_SHEET.read_text())
+    with gzip.open(run / "counts.tsv.gz", "wt") as fh:
+        tiny.to_csv(fh, sep="\t")
+    spec = dlpc_dataset(run / "counts.tsv.gz", run / "sheet.tsv", paracrine={"enabled": False})
+    spec["counts"]["path"], spec["samples"]["sheet"] = "counts.tsv.gz", "sheet.tsv"  # relative to the run folder
+    (run / "config.yaml").write_text(yaml.safe_dump({"results": "results", "report": False,
+                                                     "datasets": {"dlpc_liver": spec}}))
+    target = "results/dlpc_liver/de/disease_vs_chow.tsv"
+    first = run_snakemake(run, run / "config.yaml", target)
+    assert first.returncode == 0, first.stderr[-3000:]
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(run, moved, symlinks=True)  # copy2: timestamps kept
+    again = run_snakemake(moved, moved / "config.yaml", target, "--dry-run")
+    out = again.stdout + again.stderr
+    assert again.returncode == 0 and "Nothing to be done" in out, out[-3000:]

@@ -286,11 +286,15 @@ def write_h5ad_atomic(adata: ad.AnnData, path: str | os.PathLike) -> None:
 
 
 def resolve_path(path: str, roots: list[Path]) -> Path:
-    """Resolve a relative path against the working directory, then the workflow folder."""
+    """Resolve a relative path against the working directory, then the workflow folder.
+
+    A path found under the working directory stays relative to it, so rule inputs and parameters do not
+    hold the run folder's absolute location: a finished run copied elsewhere plans nothing.
+    """
     p = Path(os.path.expanduser(str(path)))
     if p.is_absolute():
         return p
     for root in roots:
         if (root / p).exists():
-            return root / p
+            return p if Path(root).resolve() == Path.cwd().resolve() else root / p
     return roots[0] / p

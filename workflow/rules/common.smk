@@ -18,7 +18,13 @@ from lsecflow.errors import LsecflowError
 
 
 def _config_source():
-    files = [str(f) for f in getattr(workflow, "configfiles", [])]
+    # relative to the run folder when inside it: the name reaches ingest's parameters, and a copied run
+    # must not plan anything (relocatable runs)
+    cwd = Path.cwd().resolve()
+    files = [
+        str(Path(f).resolve().relative_to(cwd)) if Path(f).resolve().is_relative_to(cwd) else str(f)
+        for f in getattr(workflow, "configfiles", [])
+    ]
     return ", ".join(files) if files else "config"
 
 
