@@ -9,7 +9,11 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+# the repository (this file is workflow/rules/common.smk): shipped resources and the lsecflow package are
+# found here also when lsecflow is used as a Snakemake module from another folder (workflow.basedir is then
+# the importing workflow's folder)
+REPO_ROOT = Path(workflow.current_basedir).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "workflow"))
 
 from lsecflow.config import load_config
 from lsecflow.digests import DigestCache, content_digests
@@ -31,7 +35,7 @@ def _config_source():
 try:
     LSEC = load_config(
         config,
-        roots=[Path.cwd(), Path(workflow.basedir)],
+        roots=[Path.cwd(), REPO_ROOT],
         source=_config_source(),
         files=getattr(workflow, "configfiles", []),
     )

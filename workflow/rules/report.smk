@@ -19,8 +19,8 @@ rule provenance:
     params:
         content=content_of(lambda wc: sorted({f[2] for n, d in DATASETS.items() for f in dataset_input_files(n, d)})),
         resolved=resolved_config(),
-        manifest=str(Path(workflow.basedir) / "resources/genesets/manifest.tsv"),
-        envs=str(Path(workflow.basedir) / "envs"),
+        manifest=str(REPO_ROOT / "resources/genesets/manifest.tsv"),
+        envs=str(REPO_ROOT / "envs"),
     script:
         "../scripts/provenance.py"
 
@@ -45,6 +45,6 @@ rule report:
     params:
         manifest=report_manifest(),
         resolved=resolved_config(),
-        captions=str(Path(workflow.basedir) / "workflow/report"),
+        captions=str(REPO_ROOT / "workflow/report"),
     script:
         "../scripts/report.py"
