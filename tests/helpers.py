@@ -110,7 +110,8 @@ def small_config(folder: Path, dlpc_counts_path: Path) -> Path:
     olfactory = folder / "olfactory.gmt"
     olfactory.write_text("OLFACTORY_RECEPTORS\tuser\tOlfr1\tOlfr2\tOlfr8\tOlfr10\tOlfr11\tOlfr12\n")
     par = {"receivers": {"tms_myeloid": str(receiver_table(folder))}}
-    dlpc_enrichment = dict(fast, gmt={"olfactory": str(olfactory)})
+    # relative to the run folder (as a user writes it): the provenance then names it the same in every run
+    dlpc_enrichment = dict(fast, gmt={"olfactory": olfactory.name})
     return write_config(folder, {"dlpc_liver": dlpc_dataset(dlpc_counts_path, enrichment=dlpc_enrichment, paracrine=par),
                                  "tms_liver": tms_dataset(enrichment=fast)})
 

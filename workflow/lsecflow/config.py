@@ -224,8 +224,8 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         if spec["assay"] == "proteomics":
             protein_tables.sample_columns(first, fmt, list(sheet.index), spec["proteomics"], sheet)
         elif spec["assay"] == "bulk":
-            ident, name, drop, _ = bulk_counts.columns(first, fmt, counts)
-            check_bulk_layout(first, fmt, ident=ident, skip={name, *drop})
+            id_col, name_col, drop_cols, _ = bulk_counts.columns(first, fmt, counts)
+            check_bulk_layout(first, fmt, ident=id_col, skip={name_col, *drop_cols})
             ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source)
             check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:
