@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, REPO, dlpc_dataset
 from lsecflow import report, trust
+from lsecflow.calls import benjamini_hochberg
 from lsecflow.config import load_config
 from lsecflow.de import OUTPUT_KINDS, contrast_results, fit_model, run_de
 from lsecflow.ingest import build_counts
@@ -149,9 +150,11 @@ def test_benjamini_hochberg_matches_scipy():
     from scipy.stats import false_discovery_control
 
     p = np.random.default_rng(1).uniform(size=500) ** 3
-    np.testing.assert_allclose(trust.benjamini_hochberg(p), false_discovery_control(p))
-    np.testing.assert_allclose(trust.benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2])),
+    np.testing.assert_allclose(benjamini_hochberg(p), false_discovery_control(p))
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2])),
                                [0.04, 0.16 / 3, 0.16 / 3, 0.2])  # R: p.adjust(c(.01, .04, .03, .2), "BH")
+    # a missing p-value stays missing and is not counted (R: p.adjust(c(.01, NA, .03), "BH") = .02 NA .03)
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.01, np.nan, 0.03])), [0.02, np.nan, 0.03])
 
 
 def test_a_refit_the_design_cannot_take_is_skipped(caplog):

@@ -13,6 +13,22 @@ def is_significant(table: pd.DataFrame, alpha: float, lfc_threshold: float) -> p
     return (table["padj"].astype(float) < alpha) & (lfc.abs() > lfc_threshold)
 
 
+def benjamini_hochberg(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (R's ``p.adjust(p, "BH")``): a missing p-value stays missing and is
+    not counted. numpy only (scipy.stats costs ~0.7 s to import in a job that needs nothing else from it)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    n = int(ok.sum())
+    if n:
+        order = np.argsort(p[ok])[::-1]
+        q = np.minimum.accumulate(p[ok][order] * n / np.arange(n, 0, -1))
+        adjusted = np.empty(n)
+        adjusted[order] = np.minimum(q, 1.0)
+        out[ok] = adjusted
+    return out
+
+
 def call_direction(table: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.Series:
     """``up``, ``down`` or ``ns`` per row, by :func:`is_significant` and the sign of the fold change."""
     sig = is_significant(table, alpha, lfc_threshold)

@@ -83,7 +83,7 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
 
 
 def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: int = 0, lrt: dict | None = None,
-                   cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+                      cell_type: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point of a proteomics dataset: preprocess, fit once per base level, write every
     contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`).
 

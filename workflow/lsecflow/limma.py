@@ -21,28 +21,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .calls import benjamini_hochberg
 from .limma_robust import ebayes_robust
 
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["gene_id", "symbol", "description", "AveExpr", "log2FoldChange", "lfcSE", "stat", "pvalue",
                   "padj", "B", "n_valid_target", "n_valid_reference", "n_imputed", "df_total", "s2_post"]
-
-
-def bh(p) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (R's ``p.adjust(method = "BH")``; NaN stays NaN, not counted)."""
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    q = p[ok]
-    n = len(q)
-    if n:
-        order = np.argsort(q)[::-1]
-        adj = np.minimum.accumulate(q[order] * n / np.arange(n, 0, -1))
-        res = np.empty(n)
-        res[order] = np.minimum(adj, 1.0)
-        out[ok] = res
-    return out
 
 
 def design_matrix(meta: pd.DataFrame, design: str, variable: str | None = None, reference: str | None = None):
@@ -158,7 +143,7 @@ def coefficient_table(fitted, j: int, lfc_threshold: float = 0.0) -> pd.DataFram
         t, p = np.asarray(fitted.t, dtype=float)[:, j], np.asarray(fitted.p_value, dtype=float)[:, j]
         b = np.asarray(fitted.lods, dtype=float)[:, j]
     return pd.DataFrame({"AveExpr": np.asarray(fitted.Amean, dtype=float), "log2FoldChange": coef, "lfcSE": se,
-                         "stat": t, "pvalue": p, "padj": bh(p), "B": b,
+                         "stat": t, "pvalue": p, "padj": benjamini_hochberg(p), "B": b,
                          "df_total": df_total(fitted), "s2_post": s2_post})
 
 

@@ -20,7 +20,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .calls import is_significant
+from .calls import benjamini_hochberg, is_significant
 from .deseq2 import quiet_inmoose
 from .errors import InputDataError
 from .markers import LSEC, load_markers
@@ -122,18 +122,6 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
                                           "pvalue": res["pvalue"].to_numpy(dtype=float)}))
     columns = ["contrast", "gene_id", "left_out", "log2FoldChange", "pvalue"]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
-
-
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (R's ``p.adjust(p, "BH")``; numpy only: scipy.stats costs
-    ~0.7 s to import in a job that needs nothing else from it)."""
-    p = np.asarray(p, dtype=float)
-    n = len(p)
-    order = np.argsort(p)[::-1]
-    q = np.minimum.accumulate(p[order] * n / np.arange(n, 0, -1))
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
 
 
 def loo_padj(table: pd.DataFrame, loo: pd.DataFrame) -> pd.Series:
