@@ -414,3 +414,20 @@ def test_counts_h5ad_holds_the_intensities(tmp_path):
     a = ad.read_h5ad(out)
     assert a.shape == (6, 2350) and a.X.dtype == np.float64
     assert a.var.loc["P01375", "symbol"] == "TNF"
+
+
+def test_protein_groups_match_factors_on_any_gene():
+    """A protein group of several genes is a candidate when any of its genes is an annotated factor; a factor
+    that also has a group of its own keeps that one (real annotation table, a SYNTHETIC 4-row DE table)."""
+    from lsecflow.lrdb import load_factors
+    from lsecflow.paracrine import rank_candidates
+
+    factors = load_factors(REPO / "resources/paracrine/human.factors.tsv.gz")
+    de = pd.DataFrame({"gene_id": ["P1", "P2", "P3", "P4"], "symbol": ["YBR1;EGF", "TNF", "YCR2", "CXCL8;XX1"],
+                       "AveExpr": 20.0, "log2FoldChange": [1.5, 1.2, 0.1, -1.0], "pvalue": [1e-6, 1e-5, 0.5, 1e-4],
+                       "padj": [1e-5, 1e-4, 0.6, 1e-3]})
+    cand = rank_candidates(de, factors, 0.05)
+    assert set(cand["symbol"]) == {"EGF", "TNF", "CXCL8"} and cand.set_index("symbol").at["EGF", "gene_id"] == "P1"
+    both = pd.concat([de, de.iloc[[0]].assign(gene_id="P5", symbol="EGF")], ignore_index=True)
+    cand = rank_candidates(both, factors, 0.05)
+    assert (cand["symbol"] == "EGF").sum() == 1 and cand.set_index("symbol").at["EGF", "gene_id"] == "P5"

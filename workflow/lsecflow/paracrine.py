@@ -72,8 +72,11 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
         One row per annotated gene in the DE table: flagged ones first by
         priority (``rank`` 1, 2, ...), then the others by priority (no rank).
     """
-    t = de.assign(symbol=factor_symbols(de["symbol"], factors.index))
-    t = t[t["symbol"].isin(factors.index)].copy()
+    t = de.assign(symbol=factor_symbols(de["symbol"], factors.index), _exact=de["symbol"].astype(str))
+    t = t[t["symbol"].isin(factors.index)]
+    # a factor named by a protein group of several genes and also on its own: the group that is only it wins
+    t = t.assign(_exact=t["_exact"] == t["symbol"]).sort_values("_exact", ascending=False, kind="stable")
+    t = t.drop_duplicates("symbol").drop(columns="_exact").sort_index().copy()
     f = factors.loc[t["symbol"]]
     for col in ("class", "secreted", "n_sources", "sources", "receptors", "class_rule"):
         t[col] = f[col].to_numpy()
