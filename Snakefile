@@ -53,7 +53,8 @@ onsuccess:
     from lsecflow.lock import release
 
     release(RESULTS)
-    # the summary of results, printed by the workflow itself (also for cluster and module runs);
+    # the summary of results, printed by the workflow itself (also for cluster runs; Snakemake does not run a
+    # module's handlers, so a workflow importing lsecflow prints it itself if it wants it);
     # `make run` prints it after Snakemake instead, also when there was nothing to do
     if not os.environ.get("LSECFLOW_SUMMARY_BY_MAKE"):
         from lsecflow.summary import summarize_results
