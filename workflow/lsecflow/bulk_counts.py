@@ -19,7 +19,7 @@ import pandas as pd
 
 from .count_checks import check_counts_dense
 from .errors import InputDataError
-from .files import FEATURECOUNTS_ANNOTATION, _check_exists, _open_text, _reading
+from .files import FEATURECOUNTS_ANNOTATION, check_exists, open_text, reading
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _featurecounts_sample(name: str) -> str:
 
 def _header(path: Path, fmt: str) -> list[str]:
     sep = "," if fmt == "csv" else "\t"
-    with _reading(path, fmt), _open_text(path) as fh:
+    with reading(path, fmt), open_text(path) as fh:
         for line in fh:
             if not line.strip() or (fmt == "featurecounts" and line.startswith("#")):
                 continue
@@ -47,9 +47,11 @@ def _header(path: Path, fmt: str) -> list[str]:
 def columns(path, fmt: str, counts: dict | None = None) -> tuple[str, str | None, list[str], list[str]]:
     """(id column, name column or None, the other non-sample columns, the sample columns as in the header)."""
     path = Path(path)
-    _check_exists(path)
-    header = _header(path, fmt)
-    counts = counts or {}
+    check_exists(path)
+    return _columns(_header(path, fmt), path, fmt, counts or {})
+
+
+def _columns(header: list[str], path, fmt: str, counts: dict) -> tuple[str, str | None, list[str], list[str]]:
     if fmt == "featurecounts":
         if header[:6] != FEATURECOUNTS_ANNOTATION:
             raise InputDataError(f"{path}: not featureCounts output: the first columns are {header[:6]}, "
@@ -73,12 +75,17 @@ def bulk_header(path: str | os.PathLike, fmt: str, counts: dict | None = None) -
     without folder and ``.bam``.
     """
     path = Path(path)
-    _, _, _, raw = columns(path, fmt, counts)
+    check_exists(path)
+    return _sample_ids(_header(path, fmt), path, fmt, counts or {})
+
+
+def _sample_ids(header: list[str], path, fmt: str, counts: dict) -> list[str]:
+    _, _, _, raw = _columns(header, path, fmt, counts)
     samples = [_featurecounts_sample(h) for h in raw] if fmt == "featurecounts" else raw
     if not samples:
         sep = "," if fmt == "csv" else "\t"
         other = "\t" if sep == "," else ","
-        first = _header(path, fmt)[0]
+        first = header[0]
         hint = (f"; the header has {'tabs' if other == chr(9) else 'commas'}: set counts.format: "
                 f"{'tsv' if other == chr(9) else 'csv'}") if other in first else ""
         raise InputDataError(f"{path}: no sample columns in the header{hint}")
@@ -102,11 +109,12 @@ def read_bulk(path: str | os.PathLike, fmt: str, counts: dict | None = None) -> 
     """
     path = Path(path)
     counts = counts or {}
-    ident, name, drop, raw = columns(path, fmt, counts)
-    samples = bulk_header(path, fmt, counts)
+    check_exists(path)
+    header = _header(path, fmt)  # read once: columns and sample ids come from it
+    ident, name, drop, raw = _columns(header, path, fmt, counts)
+    samples = _sample_ids(header, path, fmt, counts)
     sep = "," if fmt == "csv" else "\t"
-    header = _header(path, fmt)
-    with _reading(path, fmt):
+    with reading(path, fmt):
         df = pd.read_csv(path, sep=sep, comment="#" if fmt == "featurecounts" else None,
                          dtype={header.index(ident): str}, low_memory=False)
     if len(df.columns) == len(header):

@@ -34,7 +34,7 @@ def _strip_gz(name: str) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
-def _open_text(path: Path):
+def open_text(path: Path):
     path = Path(path)
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt")
@@ -42,7 +42,7 @@ def _open_text(path: Path):
 
 
 @contextlib.contextmanager
-def _reading(path: Path, fmt: str):
+def reading(path: Path, fmt: str):
     """Turn a reader's failure (truncated gzip, binary data, malformed rows) into a message naming the file."""
     try:
         yield
@@ -55,7 +55,7 @@ def _reading(path: Path, fmt: str):
 
 def _first_line(path: Path) -> str:
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for line in fh:
                 if line.strip():
                     return line
@@ -64,7 +64,7 @@ def _first_line(path: Path) -> str:
     raise InputDataError(f"{path}: file is empty")
 
 
-def _check_exists(path: Path) -> None:
+def check_exists(path: Path) -> None:
     if not path.exists():
         raise InputDataError(f"{path}: no such file or folder")
     if path.is_file() and path.stat().st_size == 0:
@@ -80,7 +80,7 @@ def detect_format(path: str | os.PathLike, declared: str = "auto") -> str:
     output is recognised by its header). Anything else is refused.
     """
     path = Path(path)
-    _check_exists(path)
+    check_exists(path)
     if declared != "auto":
         if declared not in FORMATS:
             raise InputDataError(f"{path}: unknown format {declared!r} (known: {', '.join(FORMATS)})")
@@ -188,7 +188,7 @@ def peek_single_cell_obs(path_spec, fmt: str) -> pd.DataFrame:
 
     frames = []
     for sample, path in single_cell_paths(path_spec).items():
-        _check_exists(path)
+        check_exists(path)
         if fmt == "h5ad":
             try:
                 obs = ad.read_h5ad(path, backed="r").obs.copy()

@@ -8,7 +8,7 @@ with a sample). Reads the header and the first ``n_rows`` data rows only.
 from __future__ import annotations
 
 from .errors import InputDataError
-from .files import _open_text, _reading
+from .files import open_text, reading
 
 
 def _is_number(value: str) -> bool:
@@ -29,7 +29,7 @@ def check_bulk_layout(path, fmt: str, n_rows: int = 20, ident: str | None = None
         return
     sep = "," if fmt == "csv" else "\t"
     lines: list[str] = []
-    with _reading(path, fmt), _open_text(path) as fh:  # a cut-off gzip: a message, not EOFError
+    with reading(path, fmt), open_text(path) as fh:  # a cut-off gzip: a message, not EOFError
         for line in fh:
             if line.strip():
                 lines.append(line.rstrip("\r\n"))
