@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
+from .proteomics import observed_mask
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     values = _numeric(df[list(columns.values())], path, ids)
     values.columns = list(columns)
     values.index = ids.to_numpy()
-    quantified = values.notna() & (values != 0)
+    quantified = observed_mask(values, {"zero_is_missing": True})  # 0 or empty: not quantified
     for sample in values.columns[~quantified.any(axis=0).to_numpy()]:
         raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified protein: "
                              "every value is 0 or empty; is it the right column, or a failed run to leave out?")

@@ -52,6 +52,12 @@ def protein_matrix(adata: ad.AnnData) -> pd.DataFrame:
                         columns=adata.obs_names.astype(str))
 
 
+def observed_mask(raw: pd.DataFrame, opts: dict) -> pd.DataFrame:
+    """True where a protein was quantified in a sample (a value, and not 0 when 0 means missing)."""
+    seen = raw.notna()
+    return seen & (raw != 0) if opts.get("zero_is_missing", True) else seen
+
+
 def filter_groups(obs: pd.DataFrame, opts: dict, contrasts: dict) -> pd.Series:
     """Each sample's group for the valid-value filter: ``proteomics.filter_by``, else the variable of the
     first contrast."""

@@ -14,17 +14,11 @@ import pandas as pd
 from . import plots
 from .files import write_json_atomic, write_tsv_atomic
 from .plots import plt, save, stem_of
-from .proteomics import filter_groups, preprocess, protein_matrix
+from .proteomics import filter_groups, observed_mask, preprocess, protein_matrix
 from .qc import outliers, pca
 from .qc_plots import correlation_figure, group_colours, pca_figure
 
 log = logging.getLogger(__name__)
-
-
-def observed_mask(raw: pd.DataFrame, opts: dict) -> pd.DataFrame:
-    """True where a protein was quantified in a sample (a value, and not 0 when 0 means missing)."""
-    seen = raw.notna()
-    return seen & (raw != 0) if opts.get("zero_is_missing", True) else seen
 
 
 def sample_metrics(raw: pd.DataFrame, pre, opts: dict) -> pd.DataFrame:
@@ -158,7 +152,7 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
         "imputed_values": int(pre.imputed.to_numpy().sum()),
     }
     write_json_atomic(verdict, outputs["verdict"])
-    design_cols = [c for c in params["design_columns"]] or [c for c in obs.columns if c != "sample"][:1]
+    design_cols = list(params["design_columns"]) or [c for c in obs.columns if c != "sample"][:1]
     group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
     plots.configure(spec.get("figures"))
     name = params["name"]
