@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 from helpers import REPO
-from lsecflow import de
+from lsecflow import de, de_files
 from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
 from lsecflow.errors import LsecflowError
@@ -321,7 +321,7 @@ def test_pseudobulk_sums_and_reports_dropped(tms_pseudobulk):
 
 def _outputs(tmp_path, contrasts=("old_vs_young",)) -> dict:
     return {c: {k: str(tmp_path / f"{c}.{k}.tsv{'.gz' if k in ('normalized', 'vst') else ''}")
-                for k in de.OUTPUT_KINDS} for c in contrasts}
+                for k in de_files.OUTPUT_KINDS} for c in contrasts}
 
 
 def test_pseudobulk_lsec_old_vs_young(tms_pseudobulk, tmp_path):

@@ -30,7 +30,7 @@ from helpers import (
 from lsecflow import limma, protein_tables, proteomics
 from lsecflow.calls import is_significant
 from lsecflow.config import load_config
-from lsecflow.de import OUTPUT_KINDS
+from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.de_proteomics import run_de_proteomics
 from lsecflow.errors import InputDataError, LsecflowError
 from lsecflow.formula import design_metadata

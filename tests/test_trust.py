@@ -11,7 +11,8 @@ from helpers import DLPC_COUNTS, REPO, dlpc_dataset
 from lsecflow import report, trust
 from lsecflow.calls import benjamini_hochberg
 from lsecflow.config import load_config
-from lsecflow.de import OUTPUT_KINDS, contrast_results, fit_model, run_de
+from lsecflow.de import contrast_results, fit_model, run_de
+from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.ingest import build_counts
 from lsecflow.paracrine import run_paracrine
 from lsecflow.synthetic import spike_counts

@@ -16,7 +16,6 @@ never by their names.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 
 import anndata as ad
@@ -24,20 +23,25 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .calls import is_significant, sort_results, summarize
+from .calls import is_significant, sort_results
+from .de_files import (
+    LOO_COLUMNS,
+    RESULT_COLUMNS,
+    loo_factors,
+    write_loo,
+    write_lrt,
+    write_lrt_skipped,
+    write_shared,
+    write_skipped,
+    write_tested,
+)
 from .deseq2 import add_lrt, quiet_inmoose
 from .errors import InputDataError
-from .files import atomic_path, write_tsv_atomic
 from .formula import design_metadata
-from .lrdb import load_factors
 from .shrink import shrink_contrast
 from .trust import leave_one_out, refit_plan
 
 log = logging.getLogger(__name__)
-
-RESULT_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
-#: Output files of each contrast (and of the LRT table), in the order the rule declares them.
-OUTPUT_KINDS = ("table", "summary", "normalized", "vst", "loo")
 
 
 def _dense(X) -> np.ndarray:
@@ -215,9 +219,6 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     return normalized, vst
 
 
-LOO_COLUMNS = ["symbol", "gene_id", "left_out", "log2FoldChange", "pvalue", "padj"]
-
-
 def leave_one_out_tables(dds, adata: ad.AnnData, params: dict, tables: dict[str, pd.DataFrame],
                          symbols=None) -> dict[str, pd.DataFrame]:
     """Leave-one-out refits of each contrast's significant genes (padj < alpha, |log2FC| >
@@ -263,28 +264,6 @@ def leave_one_out_tables(dds, adata: ad.AnnData, params: dict, tables: dict[str,
     return out
 
 
-def _write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
-    summ = summarize(pd.DataFrame(columns=RESULT_COLUMNS), opts["alpha"], opts["lfc_threshold"])
-    summ.insert(0, "contrast", name)
-    summ["status"] = f"skipped: {msg}"
-    empty = pd.DataFrame(columns=["gene_id"])
-    write_tsv_atomic(summ, files["summary"])
-    write_tsv_atomic(empty, files["normalized"])
-    write_tsv_atomic(empty, files["vst"])
-    write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), files["table"])
-    write_tsv_atomic(pd.DataFrame(columns=LOO_COLUMNS), files["loo"])
-
-
-def _write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict) -> None:
-    """One contrast's table and its summary."""
-    summ = summarize(res, opts["alpha"], opts["lfc_threshold"])
-    summ.insert(0, "contrast", name)
-    summ["status"] = "tested"
-    log.info("%s: %d up, %d down at padj < %g", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"])
-    write_tsv_atomic(summ, files["summary"])
-    write_tsv_atomic(res, files["table"])
-
-
 def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
     """Why a contrast cannot be tested (a level with fewer than 2 samples), or None."""
     levels = adata.obs[contrast["variable"]].astype(str).value_counts()
@@ -323,7 +302,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         ``Dataset.params(rule="de")``.
     outputs
         ``{contrast: {kind: path}}`` for every contrast, kinds
-        :data:`OUTPUT_KINDS` (TSV; ``.gz`` compresses, byte-stable). ``loo``:
+        :data:`lsecflow.de_files.OUTPUT_KINDS` (TSV; ``.gz`` compresses, byte-stable). ``loo``:
         the leave-one-out refits of the significant genes that are paracrine
         factors (:func:`leave_one_out_tables`; empty with ``paracrine.enabled``
         or ``paracrine.robustness`` false), read by the paracrine step.
@@ -340,54 +319,46 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     spec = params["spec"]
     opts = spec["de"]
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
-    where = "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
-    problems = {name: too_few(adata, c) for name, c in spec["contrasts"].items()}
-    for name, problem in problems.items():
-        if problem is None:
-            continue
-        msg = f"contrast {name!r}: {problem}{where}"
-        if cell_type is None:
-            raise InputDataError(msg)
-        # one cell type without replicates must not stop the other cell types: say so, write empty tables
-        log.warning("skipped: %s (lower pseudobulk.min_cells / min_counts, or leave the cell type out with "
-                    "pseudobulk.cell_types)", msg)
-        _write_skipped(outputs[name], name, msg, opts)
-    tested = [name for name, problem in problems.items() if problem is None]
-    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in problems}
+    tested = testable(adata, params, outputs, cell_type)
+    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
     if not tested:
         if lrt is not None:
-            write_tsv_atomic(pd.DataFrame({"test": ["LRT"], "status": [f"skipped: no contrast testable{where}"]}),
-                             lrt["summary"])
-            write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), lrt["table"])
+            write_lrt_skipped(lrt, f"no contrast testable{_cell_type_label(params, cell_type)}")
         return results
     dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
-    par = spec["paracrine"]
-    loo_symbols = None
-    if par["enabled"] and par["robustness"]:
-        loo_symbols = set(load_factors(par["factors"]).index)
-    # the fit's normalised counts and VST: written once (first tested contrast), copied for the others
-    first = outputs[tested[0]]
-    for kind, table in zip(("normalized", "vst"), normalized_and_vst(dds)):
-        write_tsv_atomic(table.reset_index(), first[kind])
-        for name in tested[1:]:
-            with atomic_path(outputs[name][kind]) as tmp:
-                shutil.copyfile(first[kind], tmp)
+    normalized, vst = normalized_and_vst(dds)
+    write_shared({"normalized": normalized.reset_index(), "vst": vst.reset_index()}, outputs, tested)
     for name in tested:
         contrast = spec["contrasts"][name]
         log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
         results[name] = contrast_results(dds, contrast, opts)
-        _write_tested(outputs[name], name, results[name], opts)
-    loo = leave_one_out_tables(dds, adata, params, {n: results[n] for n in tested}, loo_symbols)
-    for name, table in loo.items():
-        write_tsv_atomic(table, outputs[name]["loo"])
+        write_tested(outputs[name], name, results[name], opts)
+    write_loo(leave_one_out_tables(dds, adata, params, {n: results[n] for n in tested}, loo_factors(spec)), outputs)
     if lrt is not None:
-        table = lrt_results(dds, opts)
-        summ = summarize(table, opts["alpha"], 0)[["tested", "cooks_outliers", "independent_filtered", "alpha"]]
-        summ.insert(0, "test", f"LRT {spec['design']} vs {opts['reduced']}")
-        summ.insert(1, "significant", int((table["padj"] < opts["alpha"]).sum()))
-        summ["status"] = "tested"
-        log.info("LRT %s vs %s: %d genes at padj < %g", spec["design"], opts["reduced"],
-                 summ.at[0, "significant"], opts["alpha"])
-        write_tsv_atomic(summ, lrt["summary"])
-        write_tsv_atomic(table, lrt["table"])
+        write_lrt(lrt_results(dds, opts), spec, lrt)
     return results
+
+
+def _cell_type_label(params: dict, cell_type: str | None) -> str:
+    return "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
+
+
+def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | None = None) -> list[str]:
+    """The contrasts the samples can test. An untestable contrast stops a bulk dataset; for one
+    cell type of pseudobulk data it is logged and gets empty files saying why (the other cell
+    types must not stop)."""
+    spec = params["spec"]
+    where = _cell_type_label(params, cell_type)
+    tested = []
+    for name, contrast in spec["contrasts"].items():
+        problem = too_few(adata, contrast)
+        if problem is None:
+            tested.append(name)
+            continue
+        msg = f"contrast {name!r}: {problem}{where}"
+        if cell_type is None:
+            raise InputDataError(msg)
+        log.warning("skipped: %s (lower pseudobulk.min_cells / min_counts, or leave the cell type out with "
+                    "pseudobulk.cell_types)", msg)
+        write_skipped(outputs[name], name, msg, spec["de"])
+    return tested

@@ -1,7 +1,7 @@
 """Differential abundance of proteins (``assay: proteomics``): the preprocessing of
 :mod:`lsecflow.proteomics`, then limma's moderated tests (:mod:`lsecflow.limma`) for every contrast.
 
-The files are those of the counts path (:data:`lsecflow.de.OUTPUT_KINDS`): the table, its summary,
+The files are those of the counts path (:data:`lsecflow.de_files.OUTPUT_KINDS`): the table, its summary,
 ``normalized`` and ``vst`` (both the matrix the tests saw: log2, filtered, normalised, imputed where
 configured; missing cells empty), and ``loo`` -- limma refits of the significant annotated factors with
 each sample left out (the whole fit redone on the other samples, BH among all proteins).
@@ -9,7 +9,6 @@ each sample left out (the whole fit redone on the other samples, BH among all pr
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 
 import anndata as ad
@@ -17,14 +16,13 @@ import numpy as np
 import pandas as pd
 
 from . import limma
-from .calls import is_significant, sort_results, summarize
-from .de import LOO_COLUMNS, fit_samples, too_few
+from .calls import is_significant, sort_results
+from .de import fit_samples, too_few
+from .de_files import LOO_COLUMNS, loo_factors, write_loo, write_shared, write_tested
 from .errors import InputDataError
-from .files import atomic_path, write_tsv_atomic
 from .formula import design_metadata
-from .lrdb import load_factors
 from .paracrine import factor_symbols
-from .proteomics import filter_groups, preprocess, protein_matrix
+from .proteomics import preprocess_dataset
 from .trust import refit_plan
 
 log = logging.getLogger(__name__)
@@ -95,33 +93,15 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
         problem = too_few(adata, c, "limma")
         if problem:
             raise InputDataError(f"contrast {name!r}: {problem}")
-    raw = protein_matrix(adata)
-    obs = adata.obs.copy()
-    obs.index = obs.index.astype(str)
-    obs = obs.loc[raw.columns]
-    pre = preprocess(raw, filter_groups(obs, spec["proteomics"], spec["contrasts"]), spec["proteomics"], seed)
+    _, obs, pre = preprocess_dataset(adata, spec, seed)
     meta = design_metadata(obs, params["design_columns"], spec["contrasts"])
     stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts)
     tables = protein_tables(pre.values, pre.imputed, adata.var.set_index(adata.var_names.astype(str)), obs, stats,
                             spec["contrasts"])
-    names = list(spec["contrasts"])
     matrix = pre.values.rename_axis("gene_id").reset_index()
-    first = outputs[names[0]]
-    for kind in ("normalized", "vst"):
-        write_tsv_atomic(matrix, first[kind])
-        for name in names[1:]:
-            with atomic_path(outputs[name][kind]) as tmp:
-                shutil.copyfile(first[kind], tmp)
-    for name in names:
-        summ = summarize(tables[name], opts["alpha"], opts["lfc_threshold"])
-        summ.insert(0, "contrast", name)
-        summ["status"] = "tested"
-        log.info("%s: %d up, %d down at padj < %g", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"])
-        write_tsv_atomic(summ, outputs[name]["summary"])
-        write_tsv_atomic(tables[name], outputs[name]["table"])
-    par = spec["paracrine"]
-    symbols = set(load_factors(par["factors"]).index) if par["enabled"] and par["robustness"] else None
-    loo = leave_one_out(pre.values, meta, spec["design"], spec["contrasts"], opts, tables, symbols)
-    for name, table in loo.items():
-        write_tsv_atomic(table, outputs[name]["loo"])
+    write_shared({"normalized": matrix, "vst": matrix}, outputs, list(spec["contrasts"]))
+    for name in spec["contrasts"]:
+        write_tested(outputs[name], name, tables[name], opts)
+    write_loo(leave_one_out(pre.values, meta, spec["design"], spec["contrasts"], opts, tables, loo_factors(spec)),
+              outputs)
     return tables

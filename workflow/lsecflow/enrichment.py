@@ -182,10 +182,8 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
     enr = spec["enrichment"]
     de_table = pd.read_csv(table, sep="\t")
     ranking = ranking_from_de(de_table)
-    alpha, thr = spec["de"]["alpha"], spec["de"]["lfc_threshold"]
     tested = de_table[de_table["pvalue"].notna()]
-    calls = call_direction(tested, alpha, thr)
-    universe = tested["symbol"].astype(str)
+    calls = call_direction(tested, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
     log.info("%d genes ranked by the DE statistic (Wald; proteomics: moderated t); ORA: %d up, %d down of %d tested; "
              "GSEA method %s: "
              "%d permutations%s, seed %d, %d threads", len(ranking), int((calls == "up").sum()),
@@ -198,18 +196,25 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
         warn_no_overlap(collection, enr["files"][collection], sets, ranking, lo, hi, spec["species"])
         res = gsea(ranking, sets, lo, hi, enr["permutations"], seed, threads, enr["method"], enr["sample_size"],
                    enr["eps"])
-        parts = []
-        for direction in ("up", "down"):
-            part = ora(tested.loc[calls == direction, "symbol"].astype(str), universe, sets, lo, hi)
-            part.insert(0, "direction", direction)
-            parts.append(part)
-        ora_res = pd.concat(parts, ignore_index=True)
+        ora_res = ora_both(tested, calls, sets, lo, hi)
         log.info("%s: %d sets, %d with %d-%d genes in the ranking; GSEA %d at padj < 0.05 (smallest p %.3g); "
                  "ORA up %d, down %d at padj < 0.05", collection, len(sets), len(res), lo, hi,
                  int((res["padj"] < 0.05).sum()), res["pval"].min() if len(res) else np.nan,
                  *(int(((ora_res["direction"] == d) & (ora_res["padj"] < 0.05)).sum()) for d in ("up", "down")))
         write_tsv_atomic(res, files["gsea"])
         write_tsv_atomic(ora_res, files["ora"])
+
+
+def ora_both(tested: pd.DataFrame, calls: pd.Series, sets: dict[str, list[str]], lo: int, hi: int) -> pd.DataFrame:
+    """:func:`ora` of the up and of the down genes (``calls``) against every tested gene, one table
+    with a ``direction`` column."""
+    universe = tested["symbol"].astype(str)
+    parts = []
+    for direction in ("up", "down"):
+        part = ora(tested.loc[calls == direction, "symbol"].astype(str), universe, sets, lo, hi)
+        part.insert(0, "direction", direction)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def no_overlap_reason(sets: dict[str, list[str]], genes, lo: int, hi: int, species: str) -> str:

@@ -97,6 +97,27 @@ def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id:
                stems["leading_edge"])
 
 
+def symbol_index(res: pd.DataFrame) -> dict[str, str]:
+    """Gene id of each symbol of a DE table (the first one); a protein group's genes point at it too."""
+    symbol_to_id: dict[str, str] = {}
+    for symbol, gene_id in zip(res["symbol"].astype(str), res["gene_id"].astype(str)):
+        for name in (symbol, *split_genes(symbol)):
+            symbol_to_id.setdefault(name, gene_id)
+    return symbol_to_id
+
+
+def unit_matrix(res: pd.DataFrame, vst: str, counts_h5ad: str, variable: str, pseudobulk: bool
+                ) -> tuple[pd.DataFrame, pd.Series]:
+    """The unit's VST (proteomics: the log2 intensities the tests saw) and each sample's group; empty
+    for a skipped unit, whose GSEA tables are empty too."""
+    if res.empty:
+        return pd.DataFrame(), pd.Series(dtype=str)
+    vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, variable, pseudobulk)
+    if "AveExpr" in res:
+        vst_df.attrs["value"] = "log2 intensity"
+    return vst_df, groups
+
+
 def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], params: dict, contrast_name: str,
                 de_files: dict[str, str], enrichment_files: dict[str, dict[str, str]], *,
                 cell_type: str | None = None) -> None:
@@ -125,20 +146,12 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     figs = plots.configure(spec["figures"])
     title = plots.unit_title(params, contrast_name, cell_type)
     res = pd.read_csv(table, sep="\t")
-    if res.empty:  # a skipped unit: no VST, and every GSEA table is empty too
-        vst_df, groups = pd.DataFrame(), pd.Series(dtype=str)
-    else:
-        variable = spec["contrasts"][contrast_name]["variable"]
-        vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, variable, cell_type is not None)
-        if "AveExpr" in res:  # proteomics: the matrix the moderated tests saw
-            vst_df.attrs["value"] = "log2 intensity"
+    vst_df, groups = unit_matrix(res, vst, counts_h5ad, spec["contrasts"][contrast_name]["variable"],
+                                 cell_type is not None)
     draw_de_figures(res, vst_df, groups, params, title, de_files)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
     ranking = ranking_from_de(res)
-    symbol_to_id: dict[str, str] = {}
-    for symbol, gene_id in zip(res["symbol"].astype(str), res["gene_id"].astype(str)):
-        for name in (symbol, *split_genes(symbol)):  # a protein group's genes point at it too
-            symbol_to_id.setdefault(name, gene_id)
+    symbol_to_id = symbol_index(res)
     for collection, files in enrichment_files.items():
         sets = read_gmt(spec["enrichment"]["files"][collection])
         draw_enrichment_figures(read_gsea_table(gsea[collection]), ranking, symbol_to_id, vst_df, groups, sets, figs,

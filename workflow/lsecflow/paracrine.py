@@ -154,29 +154,45 @@ def run_paracrine(de_table: str, normalized: str, params: dict, contrast_name: s
     expr_table = None if expression is None else pd.read_csv(expression, sep="\t")
     if checks is not None:
         cand = check_candidates(cand, de, params, checks, contrast_name, cell_type, expr_table)
-    receivers: dict[str, pd.DataFrame] = {}
-    if expr_table is not None:
-        receivers = sc_expression_tables(expr_table, par["min_fraction"], par["sender"])
-    else:
-        norm = pd.read_csv(normalized, sep="\t", index_col=0)
-        if len(norm) and spec["assay"] == "bulk":  # a secretome's proteins say nothing of receptor expression
-            symbols = de.set_index("gene_id")["symbol"].astype(str)
-            norm.index = norm.index.map(symbols)
-            norm = norm[norm.index.notna()].groupby(level=0).sum()
-            receivers[f"{params['name']} (this dataset)"] = bulk_expression(norm, par["receiver_min_cpm"])
-        for name, path in par["receivers"].items():
-            receivers[name] = bulk_expression(read_receiver_table(path, name), par["receiver_min_cpm"])
+    receivers = receiver_tables(de, normalized, expr_table, params)
     table = pair_table(cand, pairs, receivers)
     cand["receivers"] = cand["symbol"].map(receivers_summary(table)).fillna("")
-    n = int(cand["flagged"].sum())
-    log.info("%s: %d annotated factors tested, %d flagged (padj < %g, direction %s); top: %s", contrast_name,
-             int(cand["padj"].notna().sum()), n, de_opts["alpha"], par["direction"],
-             ", ".join(f"{sym} ({cls})" for sym, cls in zip(cand["symbol"][:min(n, 5)], cand["class"][:min(n, 5)]))
-             or "-")
+    log_flagged(cand, contrast_name, de_opts["alpha"], par["direction"])
     write_tsv_atomic(cand, candidates_out)
     write_tsv_atomic(table, pairs_out)
     draw_paracrine_figures(cand, table, params, plots.unit_title(params, contrast_name, cell_type), figures)
     return cand
+
+
+def receiver_tables(de: pd.DataFrame, normalized: str, expression: pd.DataFrame | None, params: dict
+                    ) -> dict[str, pd.DataFrame]:
+    """Who hears the factors: ``{receiver: expression table}``. Single-cell data: every cell type of
+    ``expression`` but the sender. Bulk: this dataset itself (whole tissue: is the receptor expressed
+    at all?; not for a secretome, whose proteins say nothing of receptor expression) and every
+    ``paracrine.receivers`` table."""
+    spec = params["spec"]
+    par = spec["paracrine"]
+    if expression is not None:
+        return sc_expression_tables(expression, par["min_fraction"], par["sender"])
+    receivers = {}
+    norm = pd.read_csv(normalized, sep="\t", index_col=0)
+    if len(norm) and spec["assay"] == "bulk":
+        symbols = de.set_index("gene_id")["symbol"].astype(str)
+        norm.index = norm.index.map(symbols)
+        norm = norm[norm.index.notna()].groupby(level=0).sum()
+        receivers[f"{params['name']} (this dataset)"] = bulk_expression(norm, par["receiver_min_cpm"])
+    for name, path in par["receivers"].items():
+        receivers[name] = bulk_expression(read_receiver_table(path, name), par["receiver_min_cpm"])
+    return receivers
+
+
+def log_flagged(cand: pd.DataFrame, contrast_name: str, alpha: float, direction: str) -> None:
+    """One log line: factors tested, flagged, and the top five flagged."""
+    n = int(cand["flagged"].sum())
+    log.info("%s: %d annotated factors tested, %d flagged (padj < %g, direction %s); top: %s", contrast_name,
+             int(cand["padj"].notna().sum()), n, alpha, direction,
+             ", ".join(f"{sym} ({cls})" for sym, cls in zip(cand["symbol"][:min(n, 5)], cand["class"][:min(n, 5)]))
+             or "-")
 
 
 def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: dict[str, str], contrast_name: str,
@@ -194,26 +210,49 @@ def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: 
 
     ``marks`` says in words why a flagged candidate is marked; ``passes`` is flagged and unmarked.
     """
-    import anndata as ad
-    import patsy
-
     spec = params["spec"]
-    par, de_opts = spec["paracrine"], spec["de"]
-    flagged = cand[cand["flagged"]]
+    sender = spec["paracrine"].get("sender", trust.LSEC) if spec["assay"] == "single_cell" else trust.LSEC
+    n_flagged = int(cand["flagged"].sum())
+    cand = robustness_check(cand, de, files, params)
+    cand, constituent = contamination_check(cand, de, files, params, sender)
+    cand = cand.join(source_check(cand, expression, constituent, params, sender), on="symbol")
+    cand["marks"] = [_marks(r) for r in cand.itertuples(index=False)]
+    cand["passes"] = cand["flagged"] & cand["marks"].eq("")
+    marked = cand[cand["flagged"] & ~cand["passes"]]
+    log.info("checks: %d of %d flagged candidates marked%s", len(marked), n_flagged,
+             "".join(f"; {r.symbol}: {r.marks}" for r in marked.head(10).itertuples()))
+    return order_candidates(cand)
+
+
+def robustness_check(cand: pd.DataFrame, de: pd.DataFrame, files: dict[str, str], params: dict) -> pd.DataFrame:
+    """Single samples: the DE step's leave-one-out refits (``files['loo']``) get their padj and go to
+    ``files['robustness']``; each flagged candidate is judged on them (``survives``, ``driven_by``, ...)."""
+    par, de_opts = params["spec"]["paracrine"], params["spec"]["de"]
     loo = pd.read_csv(files["loo"], sep="\t", dtype={"gene_id": str, "left_out": str})
     if len(loo) and loo["padj"].isna().all():  # held-prior refits: BH among the full fit's p-values
         loo["padj"] = trust.loo_padj(de, loo)
     write_tsv_atomic(loo, files["robustness"])
-    if par["robustness"] and len(flagged) and loo.empty:
+    if par["robustness"] and cand["flagged"].any() and loo.empty:
         log.info("leave-one-out: no refit (no sample of the contrast's groups can be left out with >= 2 kept)")
     cand = cand.join(trust.robustness_columns(cand, loo, de_opts["alpha"], de_opts["lfc_threshold"]), on="gene_id")
     cand["driven_by"] = cand["driven_by"].fillna("")
-    # contamination: every sample scored on every signature; the flagged candidates' profiles checked
-    sender = par.get("sender", trust.LSEC) if spec["assay"] == "single_cell" else trust.LSEC
+    return cand
+
+
+def contamination_check(cand: pd.DataFrame, de: pd.DataFrame, files: dict[str, str], params: dict, sender: str
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contamination: every sample scored on every signature (``files['contamination']``); each flagged
+    candidate's VST profile checked against the contaminant signatures (``contamination``,
+    ``contamination_r``). In LSEC isolations and LSEC pseudobulk the panel's other liver cell types are
+    contaminants; in whole tissue they are constituents, and the second table returned names the one a
+    candidate follows (a source hint)."""
+    import anndata as ad
+    import patsy
+
+    spec = params["spec"]
+    par = spec["paracrine"]
     foreign = trust.load_signatures(par["contamination"]["signatures"], exclude={trust.LSEC, sender})
     panel = trust.load_signatures([spec["qc"]["markers"]], exclude={trust.LSEC, sender})
-    # in LSEC isolations and LSEC pseudobulk the panel's other liver cell types are contaminants; in whole
-    # tissue they are constituents, and a candidate following one hints at its source
     panel_contaminates = spec["assay"] == "single_cell" or spec["qc"]["sample_type"] == "lsec"
     contaminants = {**panel, **foreign} if panel_contaminates else foreign
     vst = pd.read_csv(files["vst"], sep="\t", index_col=0)
@@ -227,36 +266,37 @@ def check_candidates(cand: pd.DataFrame, de: pd.DataFrame, params: dict, files: 
         scores = trust.signature_scores(vst, {**panel, **foreign})
         obs = ad.read_h5ad(files["counts"], backed="r").obs
         design = np.asarray(patsy.dmatrix(spec["design"], data=_design_frame(obs, vst.columns, params)))
-        symbols, min_r = list(flagged["symbol"]), par["contamination"]["min_r"]
+        symbols, min_r = list(cand.loc[cand["flagged"], "symbol"]), par["contamination"]["min_r"]
         cont = trust.follows_signature(symbols, vst, contaminants, design, min_r)
         if not panel_contaminates:
             constituent = trust.follows_signature(symbols, vst, panel, design, min_r)
     write_tsv_atomic(scores.rename_axis("sample").reset_index(), files["contamination"])
     cand = cand.join(cont.rename(columns={"signature": "contamination", "r": "contamination_r"}), on="symbol")
     cand["contamination"] = cand["contamination"].fillna("")
-    # where the factor is made
+    return cand, constituent
+
+
+def source_check(cand: pd.DataFrame, expression: pd.DataFrame | None, constituent: pd.DataFrame, params: dict,
+                 sender: str) -> pd.DataFrame:
+    """Where each factor is made (``source``, ``lsec_share``, ``lsec_source``, by symbol): the cell types'
+    expression (single-cell), else the marker and source tables, a configured single-cell reference for
+    the factors it measures, and in whole tissue the constituent cell type whose signature it follows."""
+    spec = params["spec"]
+    par = spec["paracrine"]
     if expression is not None:
-        src = trust.source_from_expression(cand["symbol"], expression, sender, par["source_min_share"])
-    else:
-        made = trust.load_sources([spec["qc"]["markers"], *par["contamination"]["signatures"], par["sources"]])
-        src = trust.source_from_tables(cand["symbol"], made)
-        if par.get("source_reference"):  # a single-cell reference decides for the factors it measures
-            ref = par["source_reference"]
-            table = trust.read_expression_reference(ref["expression"], ref["lsec_label"])
-            by_ref = trust.source_from_expression(cand["symbol"], table, ref["lsec_label"], par["source_min_share"])
-            measured = by_ref["lsec_source"] != "unknown"
-            src.loc[measured] = by_ref.loc[measured]
-        hint = constituent[constituent["signature"] != ""]
-        for sym, row in hint.iterrows():  # whole tissue: the constituent cell type the profile follows
-            if src.at[sym, "source"] == "":
-                src.at[sym, "source"] = f"{row['signature']} (follows its signature, r = {row['r']:.2f})"
-    cand = cand.join(src, on="symbol")
-    cand["marks"] = [_marks(r) for r in cand.itertuples(index=False)]
-    cand["passes"] = cand["flagged"] & cand["marks"].eq("")
-    marked = cand[cand["flagged"] & ~cand["passes"]]
-    log.info("checks: %d of %d flagged candidates marked%s", len(marked), len(flagged),
-             "".join(f"; {r.symbol}: {r.marks}" for r in marked.head(10).itertuples()))
-    return order_candidates(cand)
+        return trust.source_from_expression(cand["symbol"], expression, sender, par["source_min_share"])
+    made = trust.load_sources([spec["qc"]["markers"], *par["contamination"]["signatures"], par["sources"]])
+    src = trust.source_from_tables(cand["symbol"], made)
+    if par.get("source_reference"):  # a single-cell reference decides for the factors it measures
+        ref = par["source_reference"]
+        table = trust.read_expression_reference(ref["expression"], ref["lsec_label"])
+        by_ref = trust.source_from_expression(cand["symbol"], table, ref["lsec_label"], par["source_min_share"])
+        measured = by_ref["lsec_source"] != "unknown"
+        src.loc[measured] = by_ref.loc[measured]
+    for sym, row in constituent[constituent["signature"] != ""].iterrows():
+        if src.at[sym, "source"] == "":
+            src.at[sym, "source"] = f"{row['signature']} (follows its signature, r = {row['r']:.2f})"
+    return src
 
 
 def _design_frame(obs: pd.DataFrame, samples, params) -> pd.DataFrame:

@@ -184,3 +184,21 @@ def preprocess(raw: pd.DataFrame, groups: pd.Series, opts: dict, seed: int = 0) 
         _record(steps, "impute", x, f"{int(imputed.to_numpy().sum())} values imputed (down-shifted normal, "
                 f"shift {opts.get('impute_shift', 1.8)} SD, width {opts.get('impute_width', 0.3)} SD, seed {seed})")
     return Preprocessed(values=x, imputed=imputed, before=before, steps=steps)
+
+
+def preprocess_dataset(adata: ad.AnnData, spec: dict, seed: int = 0
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, Preprocessed]:
+    """:func:`preprocess` on an ingested dataset, as QC and DE both run it.
+
+    Returns
+    -------
+    tuple
+        ``(raw, obs, pre)``: the intensities (proteins x samples, sorted by id), the sample
+        sheet in the same order (index as text), and the preprocessed matrix.
+    """
+    raw = protein_matrix(adata)
+    obs = adata.obs.copy()
+    obs.index = obs.index.astype(str)
+    obs = obs.loc[raw.columns]
+    opts = spec["proteomics"]
+    return raw, obs, preprocess(raw, filter_groups(obs, opts, spec["contrasts"]), opts, seed)

@@ -202,6 +202,60 @@ def deviant_genes(vst: pd.DataFrame, sample: str, symbols: pd.Series, n: int = 6
     return ", ".join(f"{symbols.get(g, g)} ({diff[g]:+.1f})" for g in top)
 
 
+def write_sample_tables(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray,
+                        outputs: dict[str, str]) -> None:
+    """The per-sample QC tables every assay writes: ``samples``, ``correlation`` and ``pca`` (the
+    scores with a last row ``variance_explained``); each sample's warning is logged."""
+    for s, w in samples["warning"].items():
+        if w:
+            log.warning("sample %s: %s", s, w)
+    scores_out = scores.copy()
+    scores_out.loc["variance_explained"] = explained
+    write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), outputs["samples"])
+    write_tsv_atomic(corr.rename_axis("sample").reset_index(), outputs["correlation"])
+    write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), outputs["pca"])
+
+
+def sample_structure(vst: pd.DataFrame, symbols: pd.Series, opts: dict):
+    """Correlation, PCA and outlier flags of the samples (VST); an outlier's reason names its most
+    deviant genes. Returns ``(corr, scores, explained, flags)``."""
+    corr = vst.corr(method="pearson")
+    scores, explained = pca(vst, ntop=opts["pca_top_genes"])
+    flags = outliers(corr, scores, explained, opts["outlier_threshold"])
+    for s in flags.index[flags["outlier"]]:
+        flags.at[s, "outlier_reason"] += "; most deviant genes: " + deviant_genes(vst, s, symbols)
+    return corr, scores, explained, flags
+
+
+def sample_warnings(samples: pd.DataFrame, purity: pd.DataFrame, opts: dict) -> list[str]:
+    """Each sample's warning: an LSEC isolation whose marker signal is not LSEC-dominated, an outlier."""
+    warnings = []
+    for s in samples.index:
+        w = []
+        if opts["sample_type"] == "lsec" and f"share_{LSEC}" in purity:
+            share = purity.at[s, f"share_{LSEC}"]
+            dominant = purity.at[s, "dominant"]
+            if dominant != LSEC or share < 1 - opts["max_contaminant_share"]:
+                w.append(f"declared LSEC but LSEC markers are {share:.0%} of the panel's signal (dominant: "
+                         f"{dominant}); likely contaminated")
+        if samples.at[s, "outlier"]:
+            w.append("outlier: " + samples.at[s, "outlier_reason"])
+        warnings.append("; ".join(w))
+    return warnings
+
+
+def bulk_verdict(samples: pd.DataFrame, purity: pd.DataFrame, opts: dict) -> dict:
+    """The run-level QC summary (``verdict.json``)."""
+    return {
+        "n_samples": int(len(samples)),
+        "outliers": sorted(samples.index[samples["outlier"]]),
+        "excluded": list(opts["exclude"]),
+        "contamination_warnings": sorted(samples.index[samples["warning"].str.contains("contaminated")]),
+        "dominant_signature": purity["dominant"].value_counts().to_dict(),
+        "sample_type": opts["sample_type"],
+    }
+
+
 def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict[str, str],
                 figures: dict[str, str]) -> dict:
     """Rule entry point: bulk QC tables and figures.
@@ -218,52 +272,20 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
     adata = ad.read_h5ad(counts_h5ad)
     counts = pd.DataFrame(np.asarray(adata.X), index=adata.obs_names.astype(str), columns=adata.var_names)
     symbols = adata.var["symbol"].astype(str)
-    metrics = bulk_metrics(counts, symbols)
     expressed = counts.loc[:, (counts >= spec["de"]["min_count"]).sum(axis=0) >= spec["de"]["min_samples"]]
-    vst = vst_blind(expressed, seed=params.get("seed", 0))
-    corr = vst.corr(method="pearson")
-    scores, explained = pca(vst, ntop=opts["pca_top_genes"])
-    flags = outliers(corr, scores, explained, opts["outlier_threshold"])
-    for s in flags.index[flags["outlier"]]:
-        flags.at[s, "outlier_reason"] += "; most deviant genes: " + deviant_genes(vst, s, symbols)
+    corr, scores, explained, flags = sample_structure(vst_blind(expressed, seed=params.get("seed", 0)), symbols, opts)
     purity = purity_panel(counts, symbols, load_markers(markers_path))
-    samples = pd.concat([adata.obs.astype(str), metrics, flags, purity], axis=1)
+    samples = pd.concat([adata.obs.astype(str), bulk_metrics(counts, symbols), flags, purity], axis=1)
     samples["excluded"] = samples.index.isin(opts["exclude"])
-    warnings = []
-    for s in samples.index:
-        w = []
-        if opts["sample_type"] == "lsec" and f"share_{LSEC}" in purity:
-            share = purity.at[s, f"share_{LSEC}"]
-            dominant = purity.at[s, "dominant"]
-            if dominant != LSEC or share < 1 - opts["max_contaminant_share"]:
-                w.append(f"declared LSEC but LSEC markers are {share:.0%} of the panel's signal (dominant: "
-                         f"{dominant}); likely contaminated")
-        if samples.at[s, "outlier"]:
-            w.append("outlier: " + samples.at[s, "outlier_reason"])
-        warnings.append("; ".join(w))
-    samples["warning"] = warnings
-    for s, w in zip(samples.index, warnings):
-        if w:
-            log.warning("sample %s: %s", s, w)
+    samples["warning"] = sample_warnings(samples, purity, opts)
     for s in opts["exclude"]:
         log.info("sample %s excluded from DE by qc.exclude", s)
-    scores_out = scores.copy()
-    scores_out.loc["variance_explained"] = explained
-    write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), outputs["samples"])
-    write_tsv_atomic(corr.rename_axis("sample").reset_index(), outputs["correlation"])
-    write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), outputs["pca"])
+    write_sample_tables(samples, corr, scores, explained, outputs)
     write_tsv_atomic(purity.rename_axis("sample").reset_index(), outputs["purity"])
-    verdict = {
-        "n_samples": int(len(samples)),
-        "outliers": sorted(samples.index[samples["outlier"]]),
-        "excluded": list(opts["exclude"]),
-        "contamination_warnings": sorted(s for s, w in zip(samples.index, warnings) if "contaminated" in w),
-        "dominant_signature": purity["dominant"].value_counts().to_dict(),
-        "sample_type": opts["sample_type"],
-    }
+    verdict = bulk_verdict(samples, purity, opts)
     write_json_atomic(verdict, outputs["verdict"])
     design_cols = [c for c in adata.obs.columns if c != "sample"]
-    plots.configure(params["spec"].get("figures"))
+    plots.configure(spec.get("figures"))
     qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, figures, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict

@@ -134,6 +134,33 @@ def lsec_check(clusters: pd.Series, calls: pd.DataFrame, labels: pd.Series, lsec
     }
 
 
+def cell_table(cells: pd.DataFrame, adata, embedded, scores: pd.DataFrame, labels: pd.Series | None,
+               calls: pd.DataFrame) -> pd.DataFrame:
+    """The per-cell QC table: metrics and pass/fail (``cells``), sample, given label, cluster, UMAP,
+    signature scores, the cell's and its cluster's call."""
+    clusters = embedded.obs["leiden"].astype(str)
+    cells["sample"] = adata.obs["sample"].astype(str)
+    if labels is not None:
+        cells["cell_type_label"] = labels
+    cells["leiden"] = clusters
+    cells["UMAP1"], cells["UMAP2"] = embedded.obsm["X_umap"][:, 0], embedded.obsm["X_umap"][:, 1]
+    cells = cells.join(scores.add_prefix("score_"))
+    cells["cell_call"] = scores.idxmax(axis=1)
+    cells["cluster_call"] = clusters.map(calls["call"]).to_numpy()
+    return cells
+
+
+def sc_verdict(cells: pd.DataFrame, thresholds: dict, calls: pd.DataFrame, labels: pd.Series | None,
+               lsec_label: str) -> dict:
+    """The run-level QC summary (``verdict.json``), with the LSEC cluster check when cells carry labels."""
+    verdict = {"n_cells": int(len(cells)), "n_pass": int(cells["qc_pass"].sum()),
+               "thresholds": thresholds, "n_clusters": int(len(calls)),
+               "fail_reasons": cells.loc[~cells["qc_pass"], "qc_reason"].value_counts().to_dict()}
+    if labels is not None:
+        verdict.update(lsec_check(cells["leiden"], calls, labels, lsec_label))
+    return verdict
+
+
 def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outputs: dict[str, str],
                        figures: dict[str, str], *, seed: int = 0, gpu="auto") -> dict:
     """Rule entry point: single-cell QC tables and figures.
@@ -146,38 +173,24 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, output
     import anndata as ad
 
     spec = params["spec"]
-    opts = spec["qc"]
-    sc_spec = spec["single_cell"]
+    opts, sc_spec = spec["qc"], spec["single_cell"]
     adata = ad.read_h5ad(counts_h5ad)
     cells = cell_qc(adata, opts, seed)
     thresholds = dict(cells.attrs["thresholds"])
     log.info("cell QC thresholds: %s; %d of %d cells pass", thresholds, int(cells["qc_pass"].sum()),
              len(cells))
-    a = embed_and_cluster(adata, opts, seed, gpu=use_gpu(gpu, "single-cell QC embedding"))
-    markers = load_markers(markers_path, set(a.var["symbol"].astype(str)))
+    embedded = embed_and_cluster(adata, opts, seed, gpu=use_gpu(gpu, "single-cell QC embedding"))
+    markers = load_markers(markers_path, set(embedded.var["symbol"].astype(str)))
     log.info("marker signatures found: %s", {k: len(v) for k, v in markers.items()})
-    scores = score_signatures(a, markers, seed)
-    clusters = a.obs["leiden"].astype(str)
-    label_key = sc_spec["cell_type_key"]
-    labels = adata.obs[label_key].astype(str) if label_key in adata.obs else None
-    calls = cluster_calls(clusters, scores, labels, sc_spec["lsec_label"])
-    cells["sample"] = adata.obs["sample"].astype(str)
-    if labels is not None:
-        cells["cell_type_label"] = labels
-    cells["leiden"] = clusters
-    cells["UMAP1"], cells["UMAP2"] = a.obsm["X_umap"][:, 0], a.obsm["X_umap"][:, 1]
-    cells = cells.join(scores.add_prefix("score_"))
-    cells["cell_call"] = scores.idxmax(axis=1)
-    cells["cluster_call"] = clusters.map(calls["call"]).to_numpy()
-    verdict = {"n_cells": int(len(cells)), "n_pass": int(cells["qc_pass"].sum()),
-               "thresholds": thresholds, "n_clusters": int(len(calls)),
-               "fail_reasons": cells.loc[~cells["qc_pass"], "qc_reason"].value_counts().to_dict()}
-    if labels is not None:
-        verdict.update(lsec_check(clusters, calls, labels, sc_spec["lsec_label"]))
+    scores = score_signatures(embedded, markers, seed)
+    labels = adata.obs[sc_spec["cell_type_key"]].astype(str) if sc_spec["cell_type_key"] in adata.obs else None
+    calls = cluster_calls(embedded.obs["leiden"].astype(str), scores, labels, sc_spec["lsec_label"])
+    cells = cell_table(cells, adata, embedded, scores, labels, calls)
+    verdict = sc_verdict(cells, thresholds, calls, labels, sc_spec["lsec_label"])
     write_tsv_atomic(cells.rename_axis("cell").reset_index(), outputs["cells"])
     write_tsv_atomic(calls.rename_axis("cluster").reset_index(), outputs["clusters"])
     write_json_atomic(verdict, outputs["verdict"])
-    plots.configure(params["spec"].get("figures"))
+    plots.configure(spec.get("figures"))
     qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, figures, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict

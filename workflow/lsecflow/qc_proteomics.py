@@ -14,8 +14,8 @@ import pandas as pd
 from . import plots
 from .files import write_json_atomic, write_tsv_atomic
 from .plots import plt, save, stem_of
-from .proteomics import filter_groups, observed_mask, preprocess, protein_matrix
-from .qc import outliers, pca
+from .proteomics import observed_mask, preprocess_dataset
+from .qc import outliers, pca, write_sample_tables
 from .qc_plots import correlation_figure, group_colours, pca_figure
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,35 @@ def intensities_figure(pre, group: pd.Series, method: str, title: str, png: str)
     save(fig, stem_of(png))
 
 
+def proteomics_verdict(samples: pd.DataFrame, raw: pd.DataFrame, pre, n_complete: int, opts: dict) -> dict:
+    """The run-level QC summary (``verdict.json``)."""
+    return {
+        "n_samples": int(len(samples)),
+        "outliers": sorted(samples.index[samples["outlier"]]),
+        "excluded": list(opts["exclude"]),
+        "proteins_in_table": int(len(raw)),
+        "proteins_kept": int(len(pre.values)),
+        "proteins_in_pca": int(n_complete),
+        "missing_fraction_kept": round(float(pre.before.isna().to_numpy().mean()), 4),
+        "imputed_values": int(pre.imputed.to_numpy().sum()),
+    }
+
+
+def proteomics_figures(samples: pd.DataFrame, proteins: pd.DataFrame, pre, corr: pd.DataFrame, scores, explained,
+                       design_cols: list[str], n_complete: int, spec: dict, name: str, figures: dict[str, str]) -> None:
+    """The four QC figures (``figures``: the PNG of each kind; the other formats beside it)."""
+    group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
+    plots.configure(spec.get("figures"))
+    missing_figure(samples, proteins, group, f"{name} · quantified proteins and missing values", figures["missing"])
+    intensities_figure(pre, group, spec["proteomics"]["normalize"], f"{name} · log2 intensities per sample",
+                       figures["intensities"])
+    colours, _ = group_colours(group)
+    correlation_figure(corr, colours, f"{name} · sample correlation (log2 intensities), average-linkage clustering",
+                       "Pearson r (log2 intensity)", figures["correlation"])
+    pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable proteins "
+               f"({n_complete} without a missing value)", figures["pca"])
+
+
 def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], figures: dict[str, str], *,
                       seed: int = 0) -> dict:
     """Rule entry point: proteomics QC tables and figures.
@@ -116,52 +145,22 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     spec = params["spec"]
     opts, prot = spec["qc"], spec["proteomics"]
     adata = ad.read_h5ad(counts_h5ad)
-    raw = protein_matrix(adata)
-    obs = adata.obs.copy()
-    obs.index = obs.index.astype(str)
-    obs = obs.loc[raw.columns]
-    pre = preprocess(raw, filter_groups(obs, prot, spec["contrasts"]), prot, seed)
-    var = adata.var.set_index(adata.var_names.astype(str))
-    metrics = sample_metrics(raw, pre, prot)
-    proteins = protein_metrics(raw, pre, var, prot)
+    raw, obs, pre = preprocess_dataset(adata, spec, seed)
+    proteins = protein_metrics(raw, pre, adata.var.set_index(adata.var_names.astype(str)), prot)
     corr = pre.values.corr(method="pearson")  # pairwise-complete
     complete = pre.values.dropna()
     scores, explained = pca(complete, ntop=opts["pca_top_genes"])
     flags = outliers(corr, scores, explained, opts["outlier_threshold"])
-    samples = pd.concat([obs.astype(str), metrics, flags], axis=1)
+    samples = pd.concat([obs.astype(str), sample_metrics(raw, pre, prot), flags], axis=1)
     samples["excluded"] = samples.index.isin(opts["exclude"])
     samples["warning"] = ["outlier: " + r if o else "" for o, r in zip(samples["outlier"], samples["outlier_reason"])]
-    for s, w in samples["warning"].items():
-        if w:
-            log.warning("sample %s: %s", s, w)
-    scores_out = scores.copy()
-    scores_out.loc["variance_explained"] = explained
-    write_tsv_atomic(samples.rename_axis("sample_id").reset_index(), outputs["samples"])
+    write_sample_tables(samples, corr, scores, explained, outputs)
     write_tsv_atomic(proteins, outputs["proteins"])
     write_tsv_atomic(pd.DataFrame(pre.steps), outputs["preprocessing"])
-    write_tsv_atomic(corr.rename_axis("sample").reset_index(), outputs["correlation"])
-    write_tsv_atomic(scores_out.rename_axis("sample").reset_index(), outputs["pca"])
-    verdict = {
-        "n_samples": int(len(samples)),
-        "outliers": sorted(samples.index[samples["outlier"]]),
-        "excluded": list(opts["exclude"]),
-        "proteins_in_table": int(len(raw)),
-        "proteins_kept": int(len(pre.values)),
-        "proteins_in_pca": int(len(complete)),
-        "missing_fraction_kept": round(float(pre.before.isna().to_numpy().mean()), 4),
-        "imputed_values": int(pre.imputed.to_numpy().sum()),
-    }
+    verdict = proteomics_verdict(samples, raw, pre, len(complete), opts)
     write_json_atomic(verdict, outputs["verdict"])
     design_cols = list(params["design_columns"]) or [c for c in obs.columns if c != "sample"][:1]
-    group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
-    plots.configure(spec.get("figures"))
-    name = params["name"]
-    missing_figure(samples, proteins, group, f"{name} · quantified proteins and missing values", figures["missing"])
-    intensities_figure(pre, group, prot["normalize"], f"{name} · log2 intensities per sample", figures["intensities"])
-    colours, _ = group_colours(group)
-    correlation_figure(corr, colours, f"{name} · sample correlation (log2 intensities), average-linkage clustering",
-                       "Pearson r (log2 intensity)", figures["correlation"])
-    pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable proteins "
-               f"({len(complete)} without a missing value)", figures["pca"])
+    proteomics_figures(samples, proteins, pre, corr, scores, explained, design_cols, len(complete), spec,
+                       params["name"], figures)
     log.info("QC verdict: %s", verdict)
     return verdict

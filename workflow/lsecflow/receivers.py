@@ -206,6 +206,24 @@ def receivers_summary(pairs_out: pd.DataFrame) -> pd.Series:
 
 
 # ---------------------------------------------------------------- rule entry point
+def with_liana_ranks(scores: pd.DataFrame, adata, key: str, pairs: pd.DataFrame, par: dict, seed: int
+                     ) -> pd.DataFrame:
+    """``scores`` with liana's rank_aggregate columns for the pairs it holds."""
+    used = pairs[pairs["ligand"].isin(scores["ligand"]) & pairs["receptor"].isin(scores["receptor"])]
+    ranks = liana_ranks(adata, key, par["sender"], used, par["min_fraction"], seed, par["liana_permutations"])
+    scores = scores.merge(ranks, on=["ligand", "receptor", "receiver"], how="left")
+    log.info("liana rank_aggregate: %d sender rows ranked", int(scores["liana_magnitude_rank"].notna().sum()))
+    return scores
+
+
+def expression_table(adata, key: str, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Long table (gene, cell_type, fraction, mean) of every gene of the pairs (complexes split)."""
+    genes = sorted({g for name in pd.concat([pairs["ligand"], pairs["receptor"]]) for g in name.split("_")})
+    frac, mean = cell_type_expression(adata, key, genes)
+    return (frac.stack().rename("fraction").to_frame().join(mean.stack().rename("mean"))
+            .rename_axis(["gene", "cell_type"]).reset_index())
+
+
 def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, expression_out: str, figure: str, *,
                             cells_qc: str | None = None, seed: int = 0) -> pd.DataFrame:
     """Rule entry point (single-cell): sender -> receiver scores for every pair and cell type.
@@ -229,14 +247,8 @@ def run_paracrine_receivers(counts_h5ad: str, params: dict, scores_out: str, exp
     log.info("%d pairs listed by >= %d databases; sender %r", len(pairs), par["min_pair_sources"], par["sender"])
     scores = sc_receiver_scores(adata, key, par["sender"], pairs, factors, par["min_fraction"])
     if par["liana"] and len(scores):
-        used = pairs[pairs["ligand"].isin(scores["ligand"]) & pairs["receptor"].isin(scores["receptor"])]
-        ranks = liana_ranks(adata, key, par["sender"], used, par["min_fraction"], seed, par["liana_permutations"])
-        scores = scores.merge(ranks, on=["ligand", "receptor", "receiver"], how="left")
-        log.info("liana rank_aggregate: %d sender rows ranked", int(scores["liana_magnitude_rank"].notna().sum()))
-    genes = sorted({g for name in pd.concat([pairs["ligand"], pairs["receptor"]]) for g in name.split("_")})
-    frac, mean = cell_type_expression(adata, key, genes)
-    expression = (frac.stack().rename("fraction").to_frame().join(mean.stack().rename("mean"))
-                  .rename_axis(["gene", "cell_type"]).reset_index())
+        scores = with_liana_ranks(scores, adata, key, pairs, par, seed)
+    expression = expression_table(adata, key, pairs)
     n_expr = scores.groupby("receiver")["expressed"].sum()
     for rc, n in n_expr.items():
         log.info("%s -> %s: %d expressed pairs (both fractions >= %g)", par["sender"], rc, n, par["min_fraction"])

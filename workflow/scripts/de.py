@@ -1,5 +1,6 @@
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.de import OUTPUT_KINDS, run_de
+from lsecflow.de import run_de
+from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.snake import run
 
 out = snakemake.output

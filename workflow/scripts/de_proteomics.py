@@ -1,5 +1,5 @@
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.de import OUTPUT_KINDS
+from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.de_proteomics import run_de_proteomics
 from lsecflow.snake import run
 

@@ -1,0 +1,85 @@
+"""The DE stage's files: their columns, and the writers the DESeq2 (:mod:`lsecflow.de`) and limma
+(:mod:`lsecflow.de_proteomics`) entry points share."""
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pandas as pd
+
+from .calls import summarize
+from .files import atomic_path, write_tsv_atomic
+from .lrdb import load_factors
+
+log = logging.getLogger("lsecflow.de")
+
+RESULT_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
+LOO_COLUMNS = ["symbol", "gene_id", "left_out", "log2FoldChange", "pvalue", "padj"]
+#: Output files of each contrast (and of the LRT table), in the order the rule declares them.
+OUTPUT_KINDS = ("table", "summary", "normalized", "vst", "loo")
+
+
+def write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
+    """Empty files of a contrast that cannot be tested, its summary saying why."""
+    summ = summarize(pd.DataFrame(columns=RESULT_COLUMNS), opts["alpha"], opts["lfc_threshold"])
+    summ.insert(0, "contrast", name)
+    summ["status"] = f"skipped: {msg}"
+    empty = pd.DataFrame(columns=["gene_id"])
+    write_tsv_atomic(summ, files["summary"])
+    write_tsv_atomic(empty, files["normalized"])
+    write_tsv_atomic(empty, files["vst"])
+    write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), files["table"])
+    write_tsv_atomic(pd.DataFrame(columns=LOO_COLUMNS), files["loo"])
+
+
+def write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict) -> None:
+    """One contrast's table and its summary."""
+    summ = summarize(res, opts["alpha"], opts["lfc_threshold"])
+    summ.insert(0, "contrast", name)
+    summ["status"] = "tested"
+    log.info("%s: %d up, %d down at padj < %g", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"])
+    write_tsv_atomic(summ, files["summary"])
+    write_tsv_atomic(res, files["table"])
+
+
+def write_shared(matrices: dict[str, pd.DataFrame], outputs: dict, names: list[str]) -> None:
+    """Matrices one fit gives every contrast (``normalized``, ``vst``): written once, to the first
+    contrast's file, and copied byte for byte for the others."""
+    first = outputs[names[0]]
+    for kind, table in matrices.items():
+        write_tsv_atomic(table, first[kind])
+        for name in names[1:]:
+            with atomic_path(outputs[name][kind]) as tmp:
+                shutil.copyfile(first[kind], tmp)
+
+
+def write_loo(loo: dict[str, pd.DataFrame], outputs: dict) -> None:
+    """Each contrast's leave-one-out refits (``loo`` file)."""
+    for name, table in loo.items():
+        write_tsv_atomic(table, outputs[name]["loo"])
+
+
+def loo_factors(spec: dict) -> set[str] | None:
+    """The paracrine factors whose calls are refitted without each sample, or None when the
+    paracrine step or its robustness check is off."""
+    par = spec["paracrine"]
+    return set(load_factors(par["factors"]).index) if par["enabled"] and par["robustness"] else None
+
+
+def write_lrt(table: pd.DataFrame, spec: dict, lrt: dict) -> None:
+    """``de.test: lrt``: the likelihood ratio test's table and its one-row summary."""
+    opts = spec["de"]
+    summ = summarize(table, opts["alpha"], 0)[["tested", "cooks_outliers", "independent_filtered", "alpha"]]
+    summ.insert(0, "test", f"LRT {spec['design']} vs {opts['reduced']}")
+    summ.insert(1, "significant", int((table["padj"] < opts["alpha"]).sum()))
+    summ["status"] = "tested"
+    log.info("LRT %s vs %s: %d genes at padj < %g", spec["design"], opts["reduced"],
+             summ.at[0, "significant"], opts["alpha"])
+    write_tsv_atomic(summ, lrt["summary"])
+    write_tsv_atomic(table, lrt["table"])
+
+
+def write_lrt_skipped(lrt: dict, why: str) -> None:
+    """Empty LRT files, the summary saying why."""
+    write_tsv_atomic(pd.DataFrame({"test": ["LRT"], "status": [f"skipped: {why}"]}), lrt["summary"])
+    write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), lrt["table"])
