@@ -1,4 +1,5 @@
-"""Shared fixtures (a finished workflow run, real data slices); helpers they use live in helpers.py."""
+"""Shared fixtures (a finished workflow run, real data slices, the TMS pseudobulk) for tests/unit,
+tests/workflow and tests/project; plain helpers and paths live in helpers.py (imported, never conftest)."""
 from __future__ import annotations
 
 import gzip
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import DLPC_COUNTS, run_snakemake, small_config  # noqa: E402
+from helpers import DLPC_COUNTS, run_snakemake, shipped_dataset, small_config  # noqa: E402
+from lsecflow import pseudobulk as pb  # noqa: E402
+from lsecflow.ingest import build_counts  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +54,21 @@ def copy_to(tmp_path):
         shutil.copy(src, dst)
         return dst
     return _copy
+
+
+@pytest.fixture(scope="module")
+def tms_pseudobulk(tmp_path_factory):
+    """The shipped TMS cells summed to pseudobulk (real data): (dataset, folder, cells)."""
+    ds = shipped_dataset("tms_liver")
+    folder = tmp_path_factory.mktemp("pb")
+    adata, _ = build_counts(ds.params())
+    adata.write_h5ad(folder / "counts.h5ad")
+    pb.run_pseudobulk(str(folder / "counts.h5ad"), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
+    return ds, folder, adata
+
+
+@pytest.fixture(scope="module")
+def tiny(dlpc_counts) -> pd.DataFrame:
+    """300 most expressed real DLPC genes x 20 samples (header as published)."""
+    return dlpc_counts.loc[dlpc_counts.sum(axis=1).sort_values(ascending=False).index[:300]].copy()
+

@@ -3,16 +3,19 @@ that use them are in conftest.py. Real data come from resources/ (shipped) and, 
 the project does not ship, from ../shared (tests only)."""
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+from lsecflow.config import load_config  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DLPC_COUNTS = REPO / "resources/data/dlpc_liver/counts.tsv.gz"
@@ -22,6 +25,12 @@ TMS_SHEET = REPO / "config/samples/tms_liver.tsv"
 DESEQ2_REF = SHARED / "dlpc_liver_bulk/deseq2_reference"
 UPS1_TABLE = REPO / "resources/data/ups1_spikein/proteinGroups_trimmed.tsv.gz"
 UPS1_TRUTH = REPO / "resources/data/ups1_spikein/truth.tsv.gz"
+UPS1_SHEET = REPO / "config/samples/ups1_spikein.tsv"
+LIMMA_REF = REPO / "tests/data/limma"
+PARACRINE = REPO / "resources/paracrine"
+PACKAGE = REPO / "workflow/lsecflow"
+#: the TNF axis of Hoang et al. and each factor's class in the shipped factor table
+TNF_AXIS_CLASSES = {"Mmp9": "protease/ECM regulator", "Tnf": "cytokine", "Cxcl1": "chemokine", "Icam1": "adhesion/contact"}
 #: the endothelial secretome (no licence: read from ../shared by tests only, never shipped)
 SECRETOME = SHARED / "ec_secretome_cpp"
 
@@ -119,3 +128,65 @@ def small_config(folder: Path, dlpc_counts_path: Path) -> Path:
 
 def files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def ups1_sheet() -> pd.DataFrame:
+    return pd.read_csv(UPS1_SHEET, sep="\t", dtype=str).set_index("sample", drop=False)
+
+
+def r_table(name: str) -> pd.DataFrame:
+    """A table written by make_reference.R (R's format() pads values, NA included)."""
+    t = pd.read_csv(LIMMA_REF / name, sep="\t", index_col=0, dtype=str)
+    return t.apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
+
+
+def agreement(ours: pd.DataFrame, ref: pd.DataFrame) -> dict:
+    """Pearson r of logFC and t, max |difference|, Jaccard of the adj.P < 0.05 sets (ours indexed like ref)."""
+    ours = ours.loc[ref.index]
+    a, b = set(ref.index[ours["padj"] < 0.05]), set(ref.index[ref["adj.P.Val"] < 0.05])
+    return {"r_lfc": np.corrcoef(ours["log2FoldChange"], ref["logFC"])[0, 1],
+            "r_t": np.corrcoef(ours["stat"], ref["t"])[0, 1],
+            "max_lfc": float(np.abs(ours["log2FoldChange"] - ref["logFC"]).max()),
+            "max_t": float(np.abs(ours["stat"] - ref["t"]).max()),
+            "jaccard": len(a & b) / len(a | b) if a | b else 1.0, "n_ref": len(b)}
+
+
+def assert_matches(stats: dict, tol: float = 1e-8) -> None:
+    """The acceptance thresholds (r >= 0.9999, Jaccard >= 0.99), and the port's actual closeness."""
+    assert stats["r_lfc"] >= 0.9999 and stats["r_t"] >= 0.9999 and stats["jaccard"] >= 0.99, stats
+    assert stats["max_lfc"] < tol and stats["max_t"] < tol, stats
+
+
+def bad_table(tmp_path, edit) -> str:
+    """The real UPS1 table with one edit (``edit(df)`` changes the DataFrame in place)."""
+    df = pd.read_csv(UPS1_TABLE, sep="\t", dtype=str, keep_default_na=False)
+    edit(df)
+    path = tmp_path / "proteinGroups.txt.gz"
+    with gzip.open(path, "wt") as fh:
+        df.to_csv(fh, sep="\t", index=False)
+    return str(path)
+
+
+def named(folder, tables: dict[str, str], figures) -> tuple[dict[str, str], dict[str, str]]:
+    """The named outputs a QC rule passes: table name -> file in ``folder``, figure kind -> PNG."""
+    return ({k: str(folder / f) for k, f in tables.items()}, {k: str(folder / f"{k}.png") for k in figures})
+
+
+def load_datasets(datasets: dict, **top):
+    """``load_config`` of ``datasets`` (and top-level keys), paths relative to the repository."""
+    return load_config({"datasets": datasets, **top}, roots=[REPO])
+
+
+def load_one(tmp_path, spec: dict):
+    """``load_config`` of one dataset ``spec`` written to a config in ``tmp_path``, as the Snakefile reads it."""
+    cfg = write_config(tmp_path, {"p": spec})
+    return load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg))
+
+
+def shipped_dataset(name: str, **qc_overrides):
+    """A shipped dataset as config/config.yaml runs it (its other top-level keys too), ``qc:`` keys overridden."""
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    spec = yaml.safe_load((REPO / cfg["datasets"][name]).read_text())
+    spec.setdefault("qc", {}).update(qc_overrides)
+    cfg["datasets"] = {name: spec}
+    return load_config(cfg, roots=[REPO]).datasets[name]

@@ -8,7 +8,7 @@ Reads the primary tables in ``sources/`` (provenance in ``README.md``), the
 NABA matrisome GMTs in ``resources/genesets`` and the BioMart orthologs in
 ``resources/annotation``; writes ``{mouse,human}.pairs.tsv.gz`` and
 ``{mouse,human}.factors.tsv.gz``. The logic lives in ``lsecflow.lrdb``;
-``tests/test_paracrine.py`` checks that a rebuild is byte-identical.
+``tests/unit/test_lrdb.py`` checks that a rebuild is byte-identical.
 """
 import sys
 from pathlib import Path

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure Debian's chromium is installed for tests/test_report.py; print its path.
+# Make sure Debian's chromium is installed for tests/workflow/test_report.py; print its path.
 # Installs it with apt when missing (root; about 20 s). Exit 3 when apt cannot install it.
 set -euo pipefail
 if ! command -v chromium >/dev/null; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a real single-node SLURM (22.05, Debian 12) on localhost for tests/test_slurm.py.
+# Start a real single-node SLURM (22.05, Debian 12) on localhost for tests/workflow/test_slurm.py.
 # Usage: tests/slurm/start.sh STATE_DIR   (writes slurm.conf, logs and pids there; stop with stop.sh STATE_DIR)
 # Installs munge + slurm from Debian packages when missing (root, apt; exit 3 if that fails). No systemd needed.
 set -euo pipefail

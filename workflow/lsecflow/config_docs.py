@@ -3,7 +3,7 @@ contrast, a sample sheet and the figures section, with its type, default and mea
 
     .venv/bin/python -m lsecflow.config_docs > config/README.md
 
-``tests/test_docs.py`` fails when a key has no description or the file is not the current rendering.
+``tests/project/test_docs.py`` fails when a key has no description or the file is not the current rendering.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _cell(text) -> str:
 def render() -> str:
     out = ["# Every config key", "",
            "Generated from `workflow/schemas/*.schema.yaml` by `python -m lsecflow.config_docs` (do not edit by hand;",
-           "`tests/test_docs.py` checks it is current). Examples with comments: `config/config.yaml` and",
+           "`tests/project/test_docs.py` checks it is current). Examples with comments: `config/config.yaml` and",
            "`config/datasets/*.yaml`; every dataset key written out: [docs/dataset.md](../docs/dataset.md).", ""]
     for name, title, prefix in SECTIONS:
         schema = yaml.safe_load((SCHEMAS / name).read_text())

@@ -8,7 +8,7 @@ straight into HDF5, so a matrix larger than memory can be made.
 
 SYNTHETIC SPIKE (:func:`spike_counts`): real counts with chosen genes raised
 in chosen samples, the planted truth of the paracrine positive control
-(``tests/test_paracrine.py``, ``bench/spike_in.py``).
+(``tests/unit/test_synthetic.py``, ``tests/unit/test_paracrine.py``, ``bench/spike_in.py``).
 """
 from __future__ import annotations
 

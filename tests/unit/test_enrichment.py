@@ -1,18 +1,15 @@
-"""Enrichment: reproduction of fgsea's published result, ORA, gene set checks."""
+"""lsecflow.enrichment: GSEA reproducing fgsea's published result, multilevel p-values against exact
+enumeration, ORA against the hypergeometric by hand."""
 from __future__ import annotations
-
-import gzip
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import REPO
 from lsecflow import enrichment, genesets
-from lsecflow.errors import InputDataError
 from scipy.stats import spearmanr
 
-FGSEA = Path(__file__).parent / "data/fgsea_gse14308"
+FGSEA = REPO / "tests/data/fgsea_gse14308"
 
 
 @pytest.fixture(scope="module", params=["multilevel", "permutation"])
@@ -27,6 +24,22 @@ def fgsea_run(request):
     ours["pathway"] = ours["set"].str.split("_", n=1).str[0]
     ref = pd.read_csv(FGSEA / "fgsea_res.tsv.gz", sep="\t", dtype={"pathway": str})
     return request.param, ours.set_index("pathway"), ref.set_index("pathway")
+
+
+def _symmetric_ranking(n):
+    """Synthetic (planted-truth) ranking: n genes, scores symmetric around 0, so P(ES > 0) = 1/2 exactly."""
+    half = np.linspace(2, 0.05, n // 2)
+    return pd.Series(np.r_[half, -half[::-1]], index=[f"g{i:04d}" for i in range(n)])
+
+
+def _all_es(weights, positions):
+    """Exact ES (weight 1) of every set given as a row of sorted positions."""
+    n, k = len(weights), positions.shape[1]
+    w = weights[positions]
+    cw = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
+    misses = (positions - np.arange(k)) / (n - k)
+    top, bottom = (cw - misses).max(axis=1), (cw - w / w.sum(axis=1, keepdims=True) - misses).min(axis=1)
+    return np.where(top > -bottom, top, bottom)
 
 
 @pytest.mark.slow
@@ -69,22 +82,6 @@ def test_pvalues_resolve_below_the_permutation_bound(fgsea_run):
     print(f"log2(p ours / p fgsea) over {len(precise)} sets: median {lr.median():.3f}, sd {lr.std():.3f}")
     assert abs(lr.median()) < 0.15
     assert (lr.abs() > 1).mean() < 0.05
-
-
-def _symmetric_ranking(n):
-    """Synthetic (planted-truth) ranking: n genes, scores symmetric around 0, so P(ES > 0) = 1/2 exactly."""
-    half = np.linspace(2, 0.05, n // 2)
-    return pd.Series(np.r_[half, -half[::-1]], index=[f"g{i:04d}" for i in range(n)])
-
-
-def _all_es(weights, positions):
-    """Exact ES (weight 1) of every set given as a row of sorted positions."""
-    n, k = len(weights), positions.shape[1]
-    w = weights[positions]
-    cw = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
-    misses = (positions - np.arange(k)) / (n - k)
-    top, bottom = (cw - misses).max(axis=1), (cw - w / w.sum(axis=1, keepdims=True) - misses).min(axis=1)
-    return np.where(top > -bottom, top, bottom)
 
 
 def test_multilevel_pvalues_match_exact_enumeration():
@@ -153,46 +150,3 @@ def test_ora_matches_hypergeometric_by_hand():
     assert res.at["S", "overlap"] == 10 and res.at["T", "overlap"] == 1
     assert res.at["S", "pval"] == pytest.approx(hypergeom.sf(9, 100, 20, 11))
     assert res.at["S", "expected"] == pytest.approx(11 * 20 / 100)
-
-
-def write_gmt(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-@pytest.mark.parametrize("text, match", [
-    ("", "empty GMT"),
-    ("SET_A\tdesc\n", "line 1: a GMT line needs"),
-    ("SET_A\tdesc\tMmp9\nSET_A\tdesc\tTnf\n", "line 2: gene set 'SET_A' defined twice"),
-    ("\tdesc\tMmp9\n", "line 1: empty gene set name"),
-])
-def test_malformed_gmt(tmp_path, text, match):
-    with pytest.raises(InputDataError, match=match):
-        genesets.read_gmt(write_gmt(tmp_path / "bad.gmt", text))
-
-
-def test_species_mismatch_is_refused():
-    human = genesets.read_gmt(REPO / "resources/genesets/human_h.all.v7.1.symbols.gmt.gz")
-    with pytest.raises(InputDataError, match="look human.*dataset is mouse"):
-        genesets.check_species(human, "mouse", "human_h.all")
-    genesets.check_species(genesets.read_gmt(REPO / "resources/genesets/mouse_h.all.v7.1.symbols.gmt.gz"),
-                           "mouse", "mouse_h.all")
-
-
-def test_shipped_collections_match_manifest(tmp_path):
-    folder = REPO / "resources/genesets"
-    manifest = genesets.load_manifest(folder)
-    assert set(manifest["collection"]) == {"hallmark", "reactome_pid_naba", "go_bp", "matrisome", "lsec_tnf_axis"}
-    for row in manifest.itertuples():
-        path = genesets.shipped_collection(folder, row.collection, row.species)
-        assert len(genesets.read_gmt(path)) > 0
-    # a modified file is caught
-    (tmp_path / "manifest.tsv").write_text((folder / "manifest.tsv").read_text())
-    for f in folder.glob("*.gmt.gz"):
-        (tmp_path / f.name).write_bytes(f.read_bytes())
-    with gzip.open(tmp_path / "mouse_h.all.v7.1.symbols.gmt.gz", "at") as fh:
-        fh.write("EXTRA\tx\tMmp9\n")
-    with pytest.raises(InputDataError, match="sha256 differs"):
-        genesets.shipped_collection(tmp_path, "hallmark", "mouse")
-    curated = genesets.read_gmt(genesets.shipped_collection(folder, "lsec_tnf_axis", "mouse"))
-    assert curated["LSEC_TNF_IGAP_AXIS_HOANG2022"] == ["Il23a", "Tnf", "Mmp9", "Icam1", "Cxcl1", "Cxcl2"]

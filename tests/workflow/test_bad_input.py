@@ -18,12 +18,6 @@ from lsecflow.config import load_config
 from lsecflow.errors import LsecflowError
 
 
-@pytest.fixture(scope="module")
-def tiny(dlpc_counts) -> pd.DataFrame:
-    """300 most expressed real DLPC genes x 20 samples (header as published)."""
-    return dlpc_counts.loc[dlpc_counts.sum(axis=1).sort_values(ascending=False).index[:300]].copy()
-
-
 def write_tsv(df: pd.DataFrame, path) -> str:
     with gzip.open(path, "wt") as fh:
         df.to_csv(fh, sep="\t")

@@ -2,8 +2,7 @@
 with a message naming the cause (never a traceback), nothing partial left behind; results are rerun on a
 changed input even when its mtime is old; one results folder serves one run at a time.
 
-Real data: a 300-gene slice of the shipped DLPC matrix and its sheet, each made bad in one place.
-"""
+Real data: a 300-gene slice of the shipped DLPC matrix and its sheet, each made bad in one place."""
 from __future__ import annotations
 
 import gzip
@@ -18,18 +17,6 @@ import yaml
 from helpers import DLPC_SHEET, REPO, dlpc_dataset, files_under, run_snakemake, write_config
 
 
-@pytest.fixture(scope="module")
-def tiny(dlpc_counts) -> pd.DataFrame:
-    """300 most expressed real DLPC genes x 20 samples (header as published)."""
-    return dlpc_counts.loc[dlpc_counts.sum(axis=1).sort_values(ascending=False).index[:300]].copy()
-
-
-def write_text_matrix(text: str, path) -> str:
-    with gzip.open(path, "wt") as fh:
-        fh.write(text)
-    return str(path)
-
-
 def refused(tmp_path, dataset: dict, *needles: str) -> str:
     """The CLI stops with every needle in its output, no traceback shown, nothing under results/."""
     cfg = write_config(tmp_path, {"dlpc_liver": dataset})
@@ -41,6 +28,33 @@ def refused(tmp_path, dataset: dict, *needles: str) -> str:
     assert "Traceback (most recent call last)" not in out, out[-3000:]
     assert files_under(tmp_path / "results") == [], "partial outputs left behind"
     return out
+
+
+def write_text_matrix(text: str, path) -> str:
+    with gzip.open(path, "wt") as fh:
+        fh.write(text)
+    return str(path)
+
+
+def tiny_ingest(tmp_path, tiny):
+    """Config and target of the ingest job alone on the tiny slice (own sheet, so it can be edited)."""
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text(DLPC_SHEET.read_text())
+    counts = tmp_path / "counts.tsv.gz"
+    with gzip.open(counts, "wt") as fh:
+        tiny.to_csv(fh, sep="\t")
+    cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(counts, sheet)}, report=False)
+    return cfg, sheet, str(tmp_path / "results/dlpc_liver/counts.h5ad")
+
+
+def nfcore_salmon(tiny: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
+    """SYNTHETIC nf-core/rnaseq-shaped ``salmon.merged.gene_counts.tsv``: the real DLPC counts with a
+    ``gene_name`` column and small fractional parts (salmon estimates), columns as nf-core writes them."""
+    rng = np.random.default_rng(0)
+    frac = rng.uniform(-0.3, 0.3, tiny.shape) * (tiny.to_numpy() > 0)
+    est = pd.DataFrame(np.round(tiny.to_numpy() + frac, 3), index=tiny.index, columns=tiny.columns)
+    est.insert(0, "gene_name", symbols.reindex(tiny.index.str.replace(r"\.\d+$", "", regex=True)).fillna("").to_numpy())
+    return est.rename_axis("gene_id").reset_index()
 
 
 def test_number_levels_must_be_declared(tmp_path, tiny):
@@ -84,17 +98,6 @@ def test_gene_id_with_trailing_space_is_shown(tmp_path, tiny):
     with gzip.open(path, "wt") as fh:
         bad.to_csv(fh, sep="\t")
     refused(tmp_path, dlpc_dataset(path), f"gene id {bad.index[5]!r} (line 7) has leading or trailing whitespace")
-
-
-def tiny_ingest(tmp_path, tiny):
-    """Config and target of the ingest job alone on the tiny slice (own sheet, so it can be edited)."""
-    sheet = tmp_path / "sheet.tsv"
-    sheet.write_text(DLPC_SHEET.read_text())
-    counts = tmp_path / "counts.tsv.gz"
-    with gzip.open(counts, "wt") as fh:
-        tiny.to_csv(fh, sep="\t")
-    cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(counts, sheet)}, report=False)
-    return cfg, sheet, str(tmp_path / "results/dlpc_liver/counts.h5ad")
 
 
 def test_changed_sheet_with_old_mtime_reruns(tmp_path, tiny):
@@ -181,16 +184,6 @@ def test_a_folder_not_writable_is_one_message_with_the_traceback_in_the_log(tmp_
     assert "cannot read or write" in err and "results/qc/.samples.tsv.tmp: Permission denied" in err
     assert "Traceback" not in err
     assert "Traceback (most recent call last)" in log.read_text()
-
-
-def nfcore_salmon(tiny: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
-    """SYNTHETIC nf-core/rnaseq-shaped ``salmon.merged.gene_counts.tsv``: the real DLPC counts with a
-    ``gene_name`` column and small fractional parts (salmon estimates), columns as nf-core writes them."""
-    rng = np.random.default_rng(0)
-    frac = rng.uniform(-0.3, 0.3, tiny.shape) * (tiny.to_numpy() > 0)
-    est = pd.DataFrame(np.round(tiny.to_numpy() + frac, 3), index=tiny.index, columns=tiny.columns)
-    est.insert(0, "gene_name", symbols.reindex(tiny.index.str.replace(r"\.\d+$", "", regex=True)).fillna("").to_numpy())
-    return est.rename_axis("gene_id").reset_index()
 
 
 def test_nfcore_salmon_matrix_and_a_lab_sheet_give_the_tsv_routes_de(tmp_path, tiny):

@@ -16,6 +16,18 @@ import yaml
 from helpers import REPO, run_snakemake
 
 
+def _planned_rules(work, cfg_path) -> tuple[set[str], str]:
+    proc = run_snakemake(work, cfg_path, "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    return set(re.findall(r"^rule (\w+):", out, flags=re.M)), out
+
+
+def snakemake_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
 def test_counts_h5ad_contents(finished_run, dlpc_small):
     work, _, _ = finished_run
     raw = pd.read_csv(dlpc_small, sep="\t", index_col=0)
@@ -184,13 +196,6 @@ def test_logs_and_rerun_is_a_no_op(finished_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def _planned_rules(work, cfg_path) -> tuple[set[str], str]:
-    proc = run_snakemake(work, cfg_path, "--dry-run")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    return set(re.findall(r"^rule (\w+):", out, flags=re.M)), out
-
-
 @pytest.mark.parametrize("section, key, value, expected", [
     ("enrichment", "permutations", 300, {"enrichment_dlpc_liver", "figures_dlpc_liver"}),
     ("paracrine", "top_n", 7, {"paracrine"}),
@@ -212,11 +217,6 @@ def test_config_edit_reruns_only_the_jobs_that_read_it(finished_run, section, ke
     assert rules == expected | {"provenance", "report", "all"}, out[-3000:]
     outputs = re.findall(r"^\s+output: .*$", out, flags=re.M)
     assert not [o for o in outputs if "tms_liver" in o], "\n".join(outputs)
-
-
-def snakemake_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_lint_has_no_findings():

@@ -6,8 +6,13 @@ import importlib.util
 from helpers import REPO
 
 spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench/run.py")
+
+
 bench_run = importlib.util.module_from_spec(spec)
+
+
 spec.loader.exec_module(bench_run)
+
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
-from helpers import REPO
+from helpers import PACKAGE, REPO
 
-PACKAGE = REPO / "workflow/lsecflow"
-MAX_LINES = 400
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
 
 
 def internal_imports(path) -> list[tuple[str, bool]]:
@@ -32,26 +54,7 @@ def import_graph() -> dict[str, set[str]]:
     return {p.stem: {m for m, _ in internal_imports(p)} - {p.stem} for p in PACKAGE.glob("*.py")}
 
 
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node):
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        state[node] = 2
-        stack.pop()
-        return None
-
-    for node in sorted(graph):
-        if node not in state and (found := visit(node)):
-            return found
-    return None
+MAX_LINES = 400
 
 
 def test_the_cycle_finder_finds_a_planted_cycle():
@@ -86,3 +89,18 @@ def test_each_script_calls_the_entry_point_named_after_its_rule():
         calls = {node.args[1].id for node in ast.walk(ast.parse(script.read_text()))
                  if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run" and len(node.args) > 1}
         assert calls == {f"run_{script.stem}"}, f"{script.name} calls {calls}"
+
+
+def test_unit_tests_mirror_the_package():
+    """tests/unit/test_<module>[_<aspect>].py tests lsecflow.<module>; Snakemake runs sit in tests/workflow,
+    repository checks in tests/project, and nothing else lies loose in tests/."""
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    strays = {p.name: p.stem[5:] for p in (REPO / "tests/unit").glob("test_*.py")
+              if not any(p.stem[5:] == m or p.stem[5:].startswith(m + "_") for m in modules)}
+    assert strays == {}, f"unit test files naming no module of the package: {strays}"
+    loose = sorted(p.name for p in (REPO / "tests").glob("test_*.py"))
+    assert loose == [], f"test files outside tests/unit, tests/workflow, tests/project: {loose}"
+    for folder in ("unit", "project"):
+        runs = [p.name for p in (REPO / "tests" / folder).glob("test_*.py") if p.name != Path(__file__).name
+                and re.search(r"run_snakemake\(|snakemake_cli\(|\"snakemake\"", p.read_text())]
+        assert runs == [], f"tests/{folder} runs Snakemake (they belong in tests/workflow): {runs}"

@@ -14,18 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO
+from helpers import PACKAGE, REPO
 from packaging.requirements import Requirement
 
 RULES = REPO / "workflow/rules"
-PACKAGE = REPO / "workflow/lsecflow"
 
-# import name -> package name in conda-forge / pyproject (where they differ)
-CONDA_NAME = {"yaml": "pyyaml", "sklearn": "scikit-learn", "skimage": "scikit-image", "igraph": "python-igraph",
-              "matplotlib": "matplotlib-base", "rapids_singlecell": "rapids-singlecell", "cupy": "cupy"}
+
 # conda: directives that name a variable of common.smk, and every env it can be
 ENV_VARIABLES = {"SC_ENV": ["../../envs/core.yaml", "../../envs/gpu.yaml"]}
-PYPROJECT_NAME = {"matplotlib-base": "matplotlib", "python-igraph": "igraph"}
 
 
 def rule_envs_and_scripts() -> dict[str, tuple[str | None, str | None]]:
@@ -45,6 +41,13 @@ def rule_envs_and_scripts() -> dict[str, tuple[str | None, str | None]]:
             for i, path in enumerate(scripts):
                 out[name if i == 0 else f"{name}:{Path(path).stem}"] = (envs, path and (RULES / path).resolve())
     return out
+
+
+
+
+# import name -> package name in conda-forge / pyproject (where they differ)
+CONDA_NAME = {"yaml": "pyyaml", "sklearn": "scikit-learn", "skimage": "scikit-image", "igraph": "python-igraph",
+              "matplotlib": "matplotlib-base", "rapids_singlecell": "rapids-singlecell", "cupy": "cupy"}
 
 
 def _optional(node: ast.AST, parents: dict) -> bool:
@@ -115,6 +118,9 @@ def env_packages(env_file: str) -> dict[str, str]:
         name, _, version = pin.replace("==", "=").partition("=")
         out[re.sub(r"\[.*\]", "", name).lower()] = version
     return out
+
+
+PYPROJECT_NAME = {"matplotlib-base": "matplotlib", "python-igraph": "igraph"}
 
 
 def constraints() -> dict[str, str]:

@@ -14,8 +14,7 @@ Corruptions (one per example, at a random place): whitespace around a level, a c
 an NA-like design value, a non-integer, negative or overflowing count, a truncated gzip, a duplicated
 gene id, a duplicated sample id, a duplicated key in the dataset file. Each must raise an
 ``LsecflowError`` (a message naming the problem; never another exception, which would be a traceback)
-in the parse-time checks or in ingest -- before any DE job.
-"""
+in the parse-time checks or in ingest -- before any DE job."""
 from __future__ import annotations
 
 import csv
@@ -36,6 +35,8 @@ from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 
 LEVELS = ["Chow", "Disease", "Disease/Agonist"]
+
+
 def examples(n: int) -> settings:
     """``n`` examples, derandomised (the same examples on every run: a failure reproduces in CI), no deadline."""
     return settings(max_examples=n, deadline=None, derandomize=True, database=None,
@@ -121,6 +122,10 @@ def write_dialect(folder: Path, slice_: pd.DataFrame, d: dict) -> tuple[Path, Pa
     return counts_path, sheet_path
 
 
+CORRUPTIONS = ["level_whitespace", "level_case", "level_na", "non_integer", "negative", "overflow", "huge_float",
+               "truncated_gzip", "duplicated_gene", "duplicated_sample", "duplicated_yaml_key"]
+
+
 @examples(200)
 @given(d=dialects)
 def test_valid_dialects_give_the_same_model(slice_, reference, d):
@@ -147,10 +152,6 @@ def test_valid_dialects_give_the_same_de_tables(slice_, reference, d):
         dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
         for name, contrast in ds.contrasts.items():
             pd.testing.assert_frame_equal(de.contrast_results(dds, contrast, ds.spec["de"]), ref_tables[name])
-
-
-CORRUPTIONS = ["level_whitespace", "level_case", "level_na", "non_integer", "negative", "overflow", "huge_float",
-               "truncated_gzip", "duplicated_gene", "duplicated_sample", "duplicated_yaml_key"]
 
 
 @examples(200)
@@ -202,4 +203,3 @@ def test_corruptions_stop_with_an_lsecflow_error(slice_, kind, row, gene, column
     if kind in ("non_integer", "negative", "overflow", "huge_float"):
         sample = slice_.columns[column]
         assert sample in message or sample.replace("Sample724", "Sample725") in message, message
-

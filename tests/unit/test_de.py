@@ -1,5 +1,6 @@
-"""Differential expression against R DESeq2 1.38.3 (real DLPC data; references made by
-tests/data/deseq2_reference/make_reference.R), and the pseudobulk path on the real Tabula Muris Senis sample."""
+"""lsecflow.de: differential expression against R DESeq2 1.38.3 on the real DLPC data (references made by
+tests/data/deseq2_reference/make_reference.R): Wald, two-factor, LRT, shrinkage, invariance to things that
+carry no information, and one fit writing every contrast (bulk and pseudobulk of the real Tabula Muris Senis)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,29 +10,42 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO
+from helpers import REPO, shipped_dataset
 from lsecflow import de, de_files
 from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
 from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 
-REF = Path(__file__).parent / "data/deseq2_reference"
+REF = REPO / "tests/data/deseq2_reference"
+
+
+
+
+def reference(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / f"{name}.tsv.gz", sep="\t", index_col=0)
+
+
+@pytest.fixture(scope="module")
+def dlpc():
+    """The shipped DLPC dataset and its counts (real data, 53,700 genes x 20 samples)."""
+    ds = shipped_dataset("dlpc_liver")
+    adata, _ = build_counts(ds.params())
+    return ds, adata
+
+
+@pytest.fixture(scope="module")
+def dlpc_fit(dlpc):
+    """One fit of '~ Group' serves all three contrasts."""
+    ds, adata = dlpc
+    return de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+
+
 CONTRASTS = {  # lsecflow contrast -> DESeq2 reference table
     "disease_vs_chow": "Disease_vs_Chow",
     "agonist_vs_chow": "DiseaseAgonist_vs_Chow",
     "agonist_vs_disease": "DiseaseAgonist_vs_Disease",
 }
-
-
-def shipped_dataset(name: str):
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cfg["datasets"] = {name: cfg["datasets"][name]}
-    return load_config(cfg, roots=[REPO]).datasets[name]
-
-
-def reference(name: str) -> pd.DataFrame:
-    return pd.read_csv(REF / f"{name}.tsv.gz", sep="\t", index_col=0)
 
 
 def assert_matches_deseq2(res: pd.DataFrame, ref: pd.DataFrame, label: str, lfc_r: float = 0.99999,
@@ -57,18 +71,60 @@ def assert_matches_deseq2(res: pd.DataFrame, ref: pd.DataFrame, label: str, lfc_
 
 
 @pytest.fixture(scope="module")
-def dlpc():
-    """The shipped DLPC dataset and its counts (real data, 53,700 genes x 20 samples)."""
-    ds = shipped_dataset("dlpc_liver")
+def dlpc_batch(dlpc):
+    """DLPC with the SYNTHETIC balanced batch column of make_reference.R (no real batch effect)."""
+    ds, adata = dlpc
+    sheet = pd.read_csv(REF / "synthetic_batch_sheet.tsv.gz", sep="\t", dtype=str).set_index("sample")
+    adata = adata.copy()
+    adata.obs["batch"] = sheet["batch"].reindex(adata.obs_names.astype(str)).to_numpy()
+    assert adata.obs["batch"].notna().all()
+    return ds, adata
+
+
+def _dlpc_variant(tmp_path, sheet: pd.DataFrame | None = None, counts_path: Path | None = None,
+                  contrasts: dict | None = None):
+    """The shipped DLPC dataset with its sheet, counts or contrasts replaced (files in tmp_path)."""
+    from helpers import DLPC_COUNTS, DLPC_SHEET, dlpc_dataset
+
+    sheet_path = DLPC_SHEET
+    if sheet is not None:
+        sheet_path = tmp_path / "sheet.tsv"
+        sheet.to_csv(sheet_path, sep="\t", index=False)
+    spec = dlpc_dataset(counts_path or DLPC_COUNTS, sheet_path)
+    if contrasts is not None:
+        spec["contrasts"] = contrasts
+    ds = load_config({"datasets": {"d": spec}}, roots=[REPO]).datasets["d"]
     adata, _ = build_counts(ds.params())
     return ds, adata
 
 
+def _tables(ds, adata) -> dict[str, pd.DataFrame]:
+    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+    return {name: de.contrast_results(dds, c, ds.spec["de"]).set_index("gene_id").sort_index()
+            for name, c in ds.contrasts.items()}
+
+
 @pytest.fixture(scope="module")
-def dlpc_fit(dlpc):
-    """One fit of '~ Group' serves all three contrasts."""
-    ds, adata = dlpc
-    return de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+def dlpc_tables(dlpc, dlpc_fit):
+    ds, _ = dlpc
+    return {name: de.contrast_results(dlpc_fit, c, ds.spec["de"]).set_index("gene_id").sort_index()
+            for name, c in ds.contrasts.items()}
+
+
+def _assert_same_calls(a: dict, b: dict, what: str) -> None:
+    for name in a:
+        x, y = a[name], b[name]
+        assert x.index.equals(y.index), what
+        assert set(x.index[x["padj"] < 0.05]) == set(y.index[y["padj"] < 0.05]), f"{what}: {name}"
+        np.testing.assert_allclose(x["log2FoldChange"], y["log2FoldChange"], atol=1e-6, err_msg=f"{what}: {name}")
+        assert np.array_equal(x["padj"].isna(), y["padj"].isna()), f"{what}: {name}"
+
+
+
+
+def _outputs(tmp_path, contrasts=("old_vs_young",)) -> dict:
+    return {c: {k: str(tmp_path / f"{c}.{k}.tsv{'.gz' if k in ('normalized', 'vst') else ''}")
+                for k in de_files.OUTPUT_KINDS} for c in contrasts}
 
 
 def test_size_factors_and_dispersions_match_deseq2(dlpc_fit):
@@ -89,17 +145,6 @@ def test_contrast_matches_deseq2(dlpc, dlpc_fit, contrast):
     assert_matches_deseq2(res, reference(f"deseq2_{CONTRASTS[contrast]}"), contrast)
     assert (res["symbol"].notna()).all() and res.index.is_unique
     assert (res["padj"].dropna() >= res["pvalue"][res["padj"].notna()] - 1e-15).all()
-
-
-@pytest.fixture(scope="module")
-def dlpc_batch(dlpc):
-    """DLPC with the SYNTHETIC balanced batch column of make_reference.R (no real batch effect)."""
-    ds, adata = dlpc
-    sheet = pd.read_csv(REF / "synthetic_batch_sheet.tsv.gz", sep="\t", dtype=str).set_index("sample")
-    adata = adata.copy()
-    adata.obs["batch"] = sheet["batch"].reindex(adata.obs_names.astype(str)).to_numpy()
-    assert adata.obs["batch"].notna().all()
-    return ds, adata
 
 
 def test_two_factor_design_matches_deseq2(dlpc_batch):
@@ -216,45 +261,6 @@ def test_apeglm_prior_lowers_error_on_planted_truth():
     assert strong.sum() > 20 and (np.sign(res.loc[strong, "log2FoldChange_shrunk"]) == np.sign(truth[strong])).all()
 
 
-def _dlpc_variant(tmp_path, sheet: pd.DataFrame | None = None, counts_path: Path | None = None,
-                  contrasts: dict | None = None):
-    """The shipped DLPC dataset with its sheet, counts or contrasts replaced (files in tmp_path)."""
-    from helpers import DLPC_COUNTS, DLPC_SHEET, dlpc_dataset
-
-    sheet_path = DLPC_SHEET
-    if sheet is not None:
-        sheet_path = tmp_path / "sheet.tsv"
-        sheet.to_csv(sheet_path, sep="\t", index=False)
-    spec = dlpc_dataset(counts_path or DLPC_COUNTS, sheet_path)
-    if contrasts is not None:
-        spec["contrasts"] = contrasts
-    ds = load_config({"datasets": {"d": spec}}, roots=[REPO]).datasets["d"]
-    adata, _ = build_counts(ds.params())
-    return ds, adata
-
-
-def _tables(ds, adata) -> dict[str, pd.DataFrame]:
-    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
-    return {name: de.contrast_results(dds, c, ds.spec["de"]).set_index("gene_id").sort_index()
-            for name, c in ds.contrasts.items()}
-
-
-@pytest.fixture(scope="module")
-def dlpc_tables(dlpc, dlpc_fit):
-    ds, _ = dlpc
-    return {name: de.contrast_results(dlpc_fit, c, ds.spec["de"]).set_index("gene_id").sort_index()
-            for name, c in ds.contrasts.items()}
-
-
-def _assert_same_calls(a: dict, b: dict, what: str) -> None:
-    for name in a:
-        x, y = a[name], b[name]
-        assert x.index.equals(y.index), what
-        assert set(x.index[x["padj"] < 0.05]) == set(y.index[y["padj"] < 0.05]), f"{what}: {name}"
-        np.testing.assert_allclose(x["log2FoldChange"], y["log2FoldChange"], atol=1e-6, err_msg=f"{what}: {name}")
-        assert np.array_equal(x["padj"].isna(), y["padj"].isna()), f"{what}: {name}"
-
-
 def test_invariant_to_sheet_row_order(tmp_path, dlpc_tables):
     from helpers import DLPC_SHEET
 
@@ -286,42 +292,6 @@ def test_invariant_to_matrix_column_order(tmp_path, dlpc_counts, dlpc_tables):
     with gzip.open(path, "wt") as fh:
         dlpc_counts[list(reversed(dlpc_counts.columns))].to_csv(fh, sep="\t")
     _assert_same_calls(dlpc_tables, _tables(*_dlpc_variant(tmp_path, counts_path=path)), "matrix columns reversed")
-
-
-@pytest.fixture(scope="module")
-def tms_pseudobulk(tmp_path_factory):
-    ds = shipped_dataset("tms_liver")
-    folder = tmp_path_factory.mktemp("pb")
-    adata, _ = build_counts(ds.params())
-    adata.write_h5ad(folder / "counts.h5ad")
-    pb.run_pseudobulk(str(folder / "counts.h5ad"), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
-    return ds, folder, adata
-
-
-def test_pseudobulk_sums_and_reports_dropped(tms_pseudobulk):
-    ds, folder, cells = tms_pseudobulk
-    import anndata as ad
-
-    pb = ad.read_h5ad(folder / "pb.h5ad")
-    table = pd.read_csv(folder / "pb.tsv", sep="\t")
-    lsec = ds.spec["single_cell"]["lsec_label"]
-    # one row per (plate, cell type) present; sums equal the cells' counts
-    assert len(table) == cells.obs.groupby(["sample", "cell_type"], observed=True).ngroups
-    row = pb.obs.index[(pb.obs["sample"] == "B000767") & (pb.obs["cell_type"] == lsec)][0]
-    mask = (cells.obs["sample"] == "B000767").to_numpy() & (cells.obs["cell_type"] == lsec).to_numpy()
-    np.testing.assert_array_equal(pb[row].X.ravel(), np.asarray(cells.X[mask].sum(axis=0)).ravel())
-    kept = table[table["kept"]]
-    assert (kept["n_cells"] >= ds.spec["pseudobulk"]["min_cells"]).all()
-    assert (kept["n_counts"] >= ds.spec["pseudobulk"]["min_counts"]).all()
-    dropped = table[~table["kept"]]
-    assert len(dropped) > 0 and dropped["reason"].str.len().gt(0).all()
-    assert pb.n_obs == len(kept)
-    assert set(pb.obs["age_group"]) == {"OLD", "YOUNG"}  # per-sample columns carried over
-
-
-def _outputs(tmp_path, contrasts=("old_vs_young",)) -> dict:
-    return {c: {k: str(tmp_path / f"{c}.{k}.tsv{'.gz' if k in ('normalized', 'vst') else ''}")
-                for k in de_files.OUTPUT_KINDS} for c in contrasts}
 
 
 def test_pseudobulk_lsec_old_vs_young(tms_pseudobulk, tmp_path):
@@ -399,43 +369,6 @@ def test_cell_type_without_replicates_is_skipped_not_fatal(tms_pseudobulk, tmp_p
     assert summary["status"].startswith("skipped: contrast 'old_vs_young': level 'OLD'")
     assert "endothelial cell of hepatic sinusoid" in summary["status"] and summary["tested"] == 0
     assert list(pd.read_csv(outs["old_vs_young"]["table"], sep="\t").columns) == de.RESULT_COLUMNS
-
-
-def test_pseudobulk_read_in_chunks_equals_in_memory(tms_pseudobulk, tmp_path):
-    """Backed (on-disk) input summed 37 cells at a time gives the in-memory sums exactly, QC mask included."""
-    import anndata as ad
-
-    ds, folder, cells = tms_pseudobulk
-    cells = cells.copy()
-    cells.obs["cell_type"] = cells.obs[ds.spec["single_cell"]["cell_type_key"]].astype(str)
-    mask = np.arange(cells.n_obs) % 5 != 0  # leave every fifth cell out
-    whole, whole_table = pb.pseudobulk(cells, "sample", "cell_type", 1, 0, mask=mask, chunk_size=10**9)
-    backed = ad.read_h5ad(folder / "counts.h5ad", backed="r")
-    backed.obs["cell_type"] = backed.obs[ds.spec["single_cell"]["cell_type_key"]].astype(str)
-    chunked, chunked_table = pb.pseudobulk(backed, "sample", "cell_type", 1, 0, mask=mask, chunk_size=37)
-    np.testing.assert_array_equal(np.asarray(chunked.X), np.asarray(whole.X))
-    pd.testing.assert_frame_equal(chunked_table, whole_table)
-    # and by hand: one group's sum over its unmasked cells
-    sel = (cells.obs["sample"] == "B000767").to_numpy() & (cells.obs["cell_type"] == "hepatocyte").to_numpy() & mask
-    row = chunked.obs.index.get_loc("B000767|hepatocyte")
-    np.testing.assert_array_equal(np.asarray(chunked.X[row]).ravel(),
-                                  np.asarray(cells.X[sel].sum(axis=0)).ravel().astype(np.int64))
-    assert chunked_table.set_index(["sample", "cell_type"]).loc[("B000767", "hepatocyte"), "n_cells"] == sel.sum()
-
-
-def test_bootstrapped_synthetic_cells_are_labelled_copies_of_real_cells(tms_pseudobulk, tmp_path):
-    """lsecflow.synthetic (the 1M-cell benchmark's generator): written in blocks, every row a real cell."""
-    import anndata as ad
-    from lsecflow.synthetic import bootstrap_cells
-
-    _, _, cells = tms_pseudobulk
-    out = bootstrap_cells(cells, 2_345, tmp_path / "syn.h5ad", seed=3, replicates=4, chunk_size=500)
-    syn = ad.read_h5ad(out)
-    assert syn.shape == (2_345, cells.n_vars) and syn.uns["lsecflow_synthetic"].startswith("SYNTHETIC:")
-    src = cells[syn.obs["source_cell"].astype(str).to_numpy()]
-    np.testing.assert_array_equal(syn.X.toarray(), src.X.toarray())
-    assert (syn.obs["sample"].astype(str).str.rsplit("_r", n=1).str[0] == src.obs["sample"].astype(str).to_numpy()).all()
-    assert syn.obs["sample"].nunique() == 4 * cells.obs["sample"].nunique()
 
 
 def test_numeric_covariate_matches_deseq2(tmp_path):

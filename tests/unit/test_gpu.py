@@ -5,21 +5,39 @@ skipped cleanly otherwise, as in CI)."""
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-import yaml
-from helpers import REPO, TMS_H5AD
+from helpers import TMS_H5AD
 from lsecflow import gpu
 from lsecflow import pseudobulk as pb
 from lsecflow.errors import InputDataError
 
 HAS_GPU, WHY = gpu.gpu_status()
-needs_gpu = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU here: {WHY}")
+
+
 HAS_CUPY_GPU, WHY_CUPY = gpu.gpu_status("cupy")
+
+
+def tms_counts(backed: bool = False):
+    """The shipped TMS cells, in memory or backed (read in blocks, as the pseudobulk rule does), with a sample column."""
+    import anndata as ad
+
+    a = ad.read_h5ad(TMS_H5AD, backed="r" if backed else None)
+    a.obs["sample"] = a.obs["cell"].astype(str).str.split("_").str[1]
+    return a
+
+
+def cell_type_codes(a) -> tuple[np.ndarray, int]:
+    """Each cell's cell-type group (0 .. n-1) and the number of groups n."""
+    codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
+    return codes, int(codes.max()) + 1
+
+
 needs_cupy_gpu = pytest.mark.skipif(not HAS_CUPY_GPU, reason=f"no usable GPU here: {WHY_CUPY}")
+
+
+needs_gpu = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU here: {WHY}")
 
 
 def test_auto_and_false_say_which_and_why(caplog):
@@ -49,38 +67,6 @@ def test_true_without_a_gpu_is_a_clear_error():
         gpu.use_gpu(True, "single-cell QC embedding")
 
 
-def test_true_requests_a_gpu_from_the_scheduler(tmp_path):
-    """compute.gpu: true gives the GPU-optional rules gpu=1 (SLURM: --gpus=1) and the GPU env; auto gives neither."""
-    for setting, request in ((True, "gpu=1"), ("auto", "gpu=0")):
-        cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-        cfg["compute"]["gpu"] = setting
-        cfg["datasets"] = {"tms_liver": str(REPO / "config/datasets/tms_liver.yaml")}
-        path = tmp_path / f"config_{setting}.yaml"
-        path.write_text(yaml.safe_dump(cfg))
-        proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                               "--configfile", str(path), "--directory", str(tmp_path / str(setting)), "--dry-run",
-                               "--printshellcmds"], capture_output=True, text=True, timeout=300, cwd=REPO)
-        out = proc.stdout + proc.stderr
-        assert proc.returncode == 0, out[-3000:]
-        for rule in ("qc_single_cell", "pseudobulk"):
-            block = out[out.index(f"rule {rule}:"):]
-            block = block[:block.index("\n\n")]
-            assert request in block, block
-
-
-def tms_counts(backed: bool = False):
-    """The shipped TMS cells, in memory or backed (read in blocks, as the pseudobulk rule does), with a sample column."""
-    import anndata as ad
-
-    a = ad.read_h5ad(TMS_H5AD, backed="r" if backed else None)
-    a.obs["sample"] = a.obs["cell"].astype(str).str.split("_").str[1]
-    return a
-
-
-def cell_type_codes(a) -> tuple[np.ndarray, int]:
-    """Each cell's cell-type group (0 .. n-1) and the number of groups n."""
-    codes = np.asarray(a.obs["cell_type"].astype("category").cat.codes, dtype=np.int64)
-    return codes, int(codes.max()) + 1
 
 
 def test_group_sums_kernel_equals_sparse_product():

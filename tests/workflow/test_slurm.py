@@ -5,8 +5,7 @@ munged, slurmctld and slurmd; stop.sh stops exactly those processes. The run
 uses the SLURM executor plugin with tests/slurm/profile. Proof that every job
 went through sbatch: the submission lines in Snakemake's log, the SLURM job
 id each job wrote into its own log (all distinct), and those ids listed by
-``squeue --states=all``.
-"""
+``squeue --states=all``."""
 from __future__ import annotations
 
 import os

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, REPO, dlpc_dataset
 from lsecflow import report, trust
-from lsecflow.calls import benjamini_hochberg
 from lsecflow.config import load_config
 from lsecflow.de import contrast_results, fit_model, run_de
 from lsecflow.de_files import OUTPUT_KINDS
@@ -18,8 +17,6 @@ from lsecflow.paracrine import run_paracrine
 from lsecflow.synthetic import spike_counts
 
 CONTRAST = "disease_vs_chow"
-AXIS = ["Mmp9", "Icam1", "Cxcl1"]
-TMS_LSEC = "endothelial cell of hepatic sinusoid"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +45,16 @@ def checked(folder, params, adata) -> pd.DataFrame:
                          str(folder / "pairs.tsv"), figures, checks=checks)
 
 
+@pytest.fixture(scope="module")
+def dlpc_checked(dlpc, tmp_path_factory):
+    params, adata = dlpc
+    folder = tmp_path_factory.mktemp("dlpc_checked")
+    return folder, checked(folder, params, adata).set_index("symbol")
+
+
+AXIS = ["Mmp9", "Icam1", "Cxcl1"]
+
+
 def spiked(adata, genes: list[str], samples: list[str], fold: float, seed: int):
     """SYNTHETIC: real counts with ``genes`` raised ``fold``-fold in ``samples`` (lsecflow.synthetic)."""
     raw = pd.DataFrame(adata.X.T, index=adata.var_names, columns=adata.obs_names)
@@ -57,11 +64,13 @@ def spiked(adata, genes: list[str], samples: list[str], fold: float, seed: int):
     return out
 
 
-@pytest.fixture(scope="module")
-def dlpc_checked(dlpc, tmp_path_factory):
-    params, adata = dlpc
-    folder = tmp_path_factory.mktemp("dlpc_checked")
-    return folder, checked(folder, params, adata).set_index("symbol")
+TMS_LSEC = "endothelial cell of hepatic sinusoid"
+
+
+def _subset(adata):
+    """Real DLPC counts cut to the most expressed genes plus a few factors (fast fits)."""
+    keep = adata.var["symbol"].isin(["Tff2", "Muc6", "Gkn3", "Lcn2", "Saa1", "Saa2", "Hp", "Alb", "Apoa1", "Hgf", "Ahsg"])
+    return adata[:, keep | (np.asarray(adata.X.sum(axis=0)).ravel() > 5e5)].copy()
 
 
 @pytest.mark.slow
@@ -145,17 +154,6 @@ def test_refits_agree_with_full_refits(dlpc):
     # the held prior moves a p-value at most ~5-fold (measured: Fgl1 without Sample745, 3.5e-5 vs 6.3e-6);
     # most agree to a few percent
     assert max(dp) < 1.0 and sorted(dp)[len(dp) * 3 // 4] < 0.05, dp
-
-
-def test_benjamini_hochberg_matches_scipy():
-    from scipy.stats import false_discovery_control
-
-    p = np.random.default_rng(1).uniform(size=500) ** 3
-    np.testing.assert_allclose(benjamini_hochberg(p), false_discovery_control(p))
-    np.testing.assert_allclose(benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2])),
-                               [0.04, 0.16 / 3, 0.16 / 3, 0.2])  # R: p.adjust(c(.01, .04, .03, .2), "BH")
-    # a missing p-value stays missing and is not counted (R: p.adjust(c(.01, NA, .03), "BH") = .02 NA .03)
-    np.testing.assert_allclose(benjamini_hochberg(np.array([0.01, np.nan, 0.03])), [0.02, np.nan, 0.03])
 
 
 def test_a_refit_the_design_cannot_take_is_skipped(caplog):
@@ -270,12 +268,6 @@ def test_shipped_signature_tables_read():
         assert {"gastric epithelium", "intestinal epithelium", "pancreatic acinar", "erythrocyte (blood)"} == set(sigs)
         made = trust.load_sources([REPO / f"resources/paracrine/{species}.sources.tsv"])
         assert made[{"mouse": "Hgf", "human": "HGF"}[species]] == ["LSEC"]
-
-
-def _subset(adata):
-    """Real DLPC counts cut to the most expressed genes plus a few factors (fast fits)."""
-    keep = adata.var["symbol"].isin(["Tff2", "Muc6", "Gkn3", "Lcn2", "Saa1", "Saa2", "Hp", "Alb", "Apoa1", "Hgf", "Ahsg"])
-    return adata[:, keep | (np.asarray(adata.X.sum(axis=0)).ravel() > 5e5)].copy()
 
 
 def test_full_refits_bring_their_own_padj(dlpc, tmp_path):

@@ -16,6 +16,11 @@ import pytest
 import yaml
 from helpers import REPO
 
+
+def expected_figures(work: Path) -> list[Path]:
+    return sorted((work / "results").rglob("*.png"))
+
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -67,10 +72,6 @@ def is_blank(png: Path) -> bool:
     img = mpimg.imread(png)[..., :3]
     non_white = (img < 0.95).any(axis=2).mean()
     return non_white < 0.01 or img.std() < 0.02
-
-
-def expected_figures(work: Path) -> list[Path]:
-    return sorted((work / "results").rglob("*.png"))
 
 
 def test_report_and_provenance_files(finished_run):

@@ -1,0 +1,27 @@
+"""lsecflow.annotation: gene ids to symbols (versions stripped, unmapped ids kept, duplicate symbols made
+unique by total count)."""
+from __future__ import annotations
+
+import pandas as pd
+from lsecflow.annotation import annotate_genes, make_unique_symbols, strip_version
+
+
+def test_duplicate_symbols_resolved_by_total_count():
+    symbols = pd.Series(["A", "B", "A", "A"], index=["g1", "g2", "g3", "g4"])
+    totals = pd.Series([5, 1, 9, 9], index=symbols.index)
+    unique, groups = make_unique_symbols(symbols, totals)
+    # g3 and g4 tie on the largest total: the smaller id keeps the symbol
+    assert unique.to_dict() == {"g1": "A_g1", "g2": "B", "g3": "A", "g4": "A_g4"}
+    assert groups == {"A": ["g3", "g4", "g1"]}
+    again, _ = make_unique_symbols(symbols.iloc[::-1], totals.iloc[::-1])
+    assert again.sort_index().equals(unique.sort_index())  # order of input does not matter
+
+
+def test_annotation_strips_versions_and_keeps_unmapped(tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("gene_id\tsymbol\nENSMUSG00000000001\tGnai3\nENSMUSG00000000028\tCdc45\n")
+    ids = ["ENSMUSG00000000001.5", "ENSMUSG00000000028.16", "ENSMUSG00000099999.1"]
+    var, report = annotate_genes(ids, "ensembl_version", table, [10, 5, 1])
+    assert var["symbol"].tolist() == ["Gnai3", "Cdc45", "ENSMUSG00000099999"]
+    assert report["n_unmapped"] == 1
+    assert list(strip_version(["ENSG00000182378.14_PAR_Y"])) == ["ENSG00000182378_PAR_Y"]

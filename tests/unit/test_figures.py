@@ -1,0 +1,78 @@
+"""lsecflow.figures: a paper's panel (volcano labels and limits, heatmap genes, pathway dot plot sets) set by
+the config alone, drawn from a real run's DE and GSEA tables."""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import yaml
+from helpers import REPO
+from lsecflow import plots
+from lsecflow.config import load_config
+from lsecflow.figures import run_figures
+
+
+def paper_params(work, panel: dict) -> dict:
+    """Dataset params of the finished run with a paper's figures: block, resolved as the workflow does."""
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    spec = copy.deepcopy(cfg["datasets"]["dlpc_liver"])
+    spec["figures"] = panel
+    cfg["datasets"] = {"dlpc_liver": spec}
+    return load_config(cfg, roots=[work, REPO]).datasets["dlpc_liver"].params()
+
+
+def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
+    """A user's figures: block gives exactly the requested heatmap rows, dot-plot sets, labels and formats."""
+    work, _, _ = finished_run
+    monkeypatch.chdir(work)
+    res = work / "results/dlpc_liver"
+    de = pd.read_csv(res / "de/disease_vs_chow.tsv", sep="\t")
+    gsea = pd.read_csv(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv", sep="\t")
+    vst = pd.read_csv(res / "de/disease_vs_chow.vst.tsv.gz", sep="\t", index_col=0)
+    tested = de.dropna(subset=["padj"])
+    genes = tested["symbol"].iloc[[3, 0, 7]].tolist() + ["NotAGene"]
+    sets = gsea["set"].iloc[[5, 1]].tolist() + ["HALLMARK_NOT_A_SET"]
+    focus = tested[tested["log2FoldChange"].abs() < 1].iloc[-1]["symbol"]  # not significant, inside the limits
+    panel = {"font_size": 10, "genes_of_interest": [focus],
+             "volcano": {"label_top": 0, "y": "padj", "xlim": [-2, 2], "ylim": 5, "width": 4, "height": 4},
+             "heatmap": {"genes": genes}, "pathway_dotplot": {"sets": sets, "width": 6}}
+    params = paper_params(work, panel)
+    figs = plots.configure(params["spec"]["figures"])
+    assert plots.plt.rcParams["font.size"] == 10 and plots.FORMATS == ["png", "svg", "pdf"]
+
+    heat = plots.top_gene_heatmap(vst, de, pd.Series("g", index=vst.columns), genes=figs["heatmap"]["genes"])
+    assert [t.get_text() for t in heat.axes[1].get_yticklabels()] == genes[:3]  # exactly these rows, in order
+    assert "not in the matrix: NotAGene" in heat._suptitle.get_text()
+
+    dot = plots.gsea_dotplot(gsea, sets=figs["pathway_dotplot"]["sets"], width=6)
+    shown = [t.get_text() for t in dot.axes[0].get_yticklabels()]
+    assert sorted(shown) == sorted(s if len(s) <= 55 else s[:52] + "..." for s in sets[:2])
+    assert "not tested: HALLMARK_NOT_A_SET" in dot.axes[0].get_xlabel()
+    assert dot.get_size_inches()[0] == 6
+
+    vol = plots.volcano(de, 0.05, 0, figs["genes_of_interest"], n_top=figs["volcano"]["label_top"], y="padj",
+                        xlim=[-2, 2], ylim=5, figsize=(4, 4))
+    ax = vol.axes[0]
+    assert [t.get_text() for t in ax.texts] == [focus]  # label_top 0: only the gene of interest
+    assert (tested["log2FoldChange"].abs() > 2).any()  # so the limits below really clip something
+    for coll in ax.collections:
+        offsets = coll.get_offsets()
+        if len(offsets):
+            assert offsets[:, 0].min() >= -2 and offsets[:, 0].max() <= 2 and offsets[:, 1].max() <= 5
+    assert ax.get_ylabel() == "-log10 adjusted p-value"
+    for f in (heat, dot, vol):
+        plots.plt.close(f)
+
+    # the rule entry point writes every configured format with that panel
+    stem = tmp_path / "fig/disease_vs_chow"
+    run_figures(str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
+                str(res / "counts.h5ad"), {"hallmark": str(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv")},
+                params, "disease_vs_chow", {k: f"{stem}.{k}.png" for k in ("volcano", "ma", "heatmap")},
+                {"hallmark": {k: f"{stem}.hallmark.{k}.png" for k in ("gsea_dotplot", "running_scores", "leading_edge")}})
+    for kind in ("volcano", "ma", "heatmap", "hallmark.gsea_dotplot"):
+        for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF-"), ("svg", b"<?xml")):
+            assert (tmp_path / f"fig/disease_vs_chow.{kind}.{ext}").read_bytes()[:len(magic)] == magic
+    svg = (tmp_path / "fig/disease_vs_chow.heatmap.svg").read_text()
+    for gene in genes[:3]:
+        assert f">{gene}<" in svg  # text stays text in SVG, and the rows are the panel's genes
+    assert not list((tmp_path / "fig").glob(".*.tmp"))

@@ -1,0 +1,120 @@
+"""lsecflow.limma and lsecflow.limma_robust: moderated tests against R limma on the real UPS1 spike-in and the
+endothelial secretome (FragPipe; no licence, so read from ../shared and skipped cleanly without it), and the
+batched lm_fit against inmoose and R."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import (
+    SECRETOME,
+    UPS1_TABLE,
+    agreement,
+    assert_matches,
+    r_table,
+    ups1_sheet,
+)
+from lsecflow import limma, protein_tables, proteomics
+from lsecflow.formula import design_metadata
+
+UPS1_CONTRAST = {"fmol25_vs_fmol10": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
+
+
+
+
+
+
+
+
+def ups1_fit(opts: dict | None = None, normalize: str = "median"):
+    """The UPS1 table through the reference preprocessing (or quantile normalisation) and limma."""
+    sheet = ups1_sheet()
+    values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
+    pre = proteomics.preprocess(values, sheet["group"], {"normalize": normalize})
+    meta = design_metadata(sheet.loc[pre.values.columns], ["group"], UPS1_CONTRAST)
+    stats, prior = limma.contrast_tables(pre.values, meta, "~ group", UPS1_CONTRAST,
+                                         {"lfc_threshold": 0.0, **(opts or {})})
+    return stats["fmol25_vs_fmol10"], pre, var, prior
+
+
+
+
+needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").exists(),
+                                     reason="the secretome is not shipped (no licence); staged in ../shared only")
+
+
+# ------------------------------------------------------------------------------------------ limma vs R
+@pytest.mark.parametrize("variant, opts, normalize", [
+    ("median", {}, "median"),
+    ("treat", {"lfc_threshold": 0.5}, "median"),
+    ("trend", {"trend": True}, "median"),
+    ("robust", {"robust": True}, "median"),
+    ("quantile", {}, "quantile"),
+])
+def test_ups1_matches_r_limma(variant, opts, normalize):
+    ours, _, _, _ = ups1_fit(opts, normalize)
+    ref = r_table(f"ups1.{variant}.tsv.gz")
+    assert_matches(agreement(ours, ref))
+    np.testing.assert_allclose(ours.loc[ref.index, "s2_post"], ref["s2_post"], rtol=1e-8)
+    np.testing.assert_allclose(ours.loc[ref.index, "df_total"], ref["df_total"], rtol=1e-6)
+    np.testing.assert_allclose(ours.loc[ref.index, "pvalue"], ref["P.Value"], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.skipif(not (SECRETOME.parent / "ups1_yeast_spikein").exists(), reason="../shared not staged")
+def test_ups1_matches_the_staged_reference():
+    """The staged UPS1 reference (../shared, made by its own make_reference.R from the same table)."""
+    ours, _, _, _ = ups1_fit()
+    ref = pd.read_csv(SECRETOME.parent / "ups1_yeast_spikein/limma_reference_fmol25_vs_fmol10.tsv", sep="\t",
+                      dtype={"id": str})
+    ids = pd.read_csv(UPS1_TABLE, sep="\t", dtype=str, usecols=["id", "Protein IDs"]).set_index("id")["Protein IDs"]
+    ref.index = ref["id"].map(ids)
+    assert len(ref) == 1470
+    assert_matches(agreement(ours, ref))
+
+
+def test_batched_lm_fit_equals_inmoose_and_r():
+    """limma.lm_fit (one solve per missing-value pattern) gives inmoose's lmFit + eBayes where that works,
+    and R's results where it does not: proteins whose observed samples leave a coefficient inestimable
+    (a whole group missing; R: NA coefficient, df = observed - rank; inmoose 0.9.1: a singular-matrix error)."""
+    from inmoose.limma import eBayes, lmFit
+
+    _, pre, _, _ = ups1_fit()
+    meta = design_metadata(ups1_sheet().loc[pre.values.columns], ["group"], UPS1_CONTRAST)
+    design = limma.design_matrix(meta, "~ group", "group", "fmol10")
+    ref, ours = eBayes(lmFit(pre.values.to_numpy(), design)), limma.fit(pre.values, design)
+    for key in ("coefficients", "stdev_unscaled", "sigma", "df_residual", "Amean", "s2_post", "t", "p_value"):
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float),
+                                   np.asarray(getattr(ref, key), dtype=float), rtol=1e-8, atol=1e-12, err_msg=key)
+    values = pre.values.copy()
+    values.iloc[:3, :3] = np.nan  # C_R1..C_R3 are the fmol25 runs
+    with pytest.raises(np.linalg.LinAlgError):
+        lmFit(values.to_numpy(), design)
+    ours = limma.fit(values, design)
+    r = r_table("ups1.rank_deficient.tsv.gz")
+    assert r["logFC"].isna().sum() == 3 and np.isnan(np.asarray(ours.coefficients)[:3, 1]).all()
+    for key, col in (("coefficients", "logFC"), ("stdev_unscaled", "se_unscaled"), ("t", "t"), ("p_value", "P.Value")):
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
+    for key, col in (("sigma", "sigma"), ("df_residual", "df_residual"), ("s2_post", "s2_post")):
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+
+
+@needs_secretome
+def test_secretome_matches_r_limma():
+    """The staged secretome through the reference preprocessing: every contrast against R limma."""
+    sheet = pd.read_csv(SECRETOME / "samples.tsv", sep="\t", dtype=str).set_index("sample", drop=False)
+    opts = {"column_key": "intensity_column", "organism": "Homo sapiens"}
+    path = SECRETOME / "proteins_maxlfq.tsv.gz"
+    assert protein_tables.detect_protein_format(protein_tables.read_header(path)) == "fragpipe"
+    values, _, report = protein_tables.read_protein_table(path, "fragpipe", sheet.index, opts, "human", sheet)
+    assert report["removed"] == {"organism not Homo sapiens": 9}
+    pre = proteomics.preprocess(values, sheet["group"], {})
+    assert len(pre.values) == 1395 and int(pre.values.isna().to_numpy().sum()) == 654
+    contrasts = {f"{t}_vs_PBS": {"variable": "group", "target": t, "reference": "PBS"} for t in ("CPPP", "CPPS", "MPP")}
+    meta = design_metadata(sheet.loc[pre.values.columns], ["group"], contrasts)
+    stats, prior = limma.contrast_tables(pre.values, meta, "~ group", contrasts, {"lfc_threshold": 0.0})
+    assert prior["df_prior"] == pytest.approx(4.754, abs=1e-3) and prior["s2_prior"] == pytest.approx(0.07781, rel=1e-3)
+    for name in contrasts:
+        ref = pd.read_csv(SECRETOME / f"limma_reference_{name}.tsv", sep="\t", index_col="protein_id")
+        stats_name = agreement(stats[name], ref)
+        assert_matches(stats_name)
+    assert int((stats["CPPP_vs_PBS"]["padj"] < 0.05).sum()) == 378

@@ -1,0 +1,107 @@
+"""lsecflow.protein_tables: MaxQuant, DIA-NN and generic protein tables on the real UPS1 data (flagged rows
+removed and counted), and bad tables named with their column and protein."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import (
+    UPS1_TABLE,
+    bad_table,
+    files_under,
+    load_one,
+    ups1_dataset,
+    ups1_sheet,
+)
+from lsecflow import protein_tables
+from lsecflow.errors import InputDataError, LsecflowError
+from lsecflow.ingest import run_ingest
+
+
+def layouts_of_ups1(tmp_path):
+    """The real UPS1 LFQ values written as a DIA-NN pg_matrix and as a generic table with replicate rows."""
+    sheet = ups1_sheet()
+    values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
+    runs = {s: f"D:\\raw\\2016\\{s}.raw" for s in sheet.index}
+    diann = pd.DataFrame({"Protein.Group": values.index, "Protein.Ids": values.index, "Protein.Names": "",
+                          "Genes": var["symbol"].to_numpy(), "First.Protein.Description": ""})
+    for s, run in runs.items():
+        diann[run] = values[s].replace(0, np.nan).to_numpy()
+    diann_path = tmp_path / "report.pg_matrix.tsv"
+    diann.to_csv(diann_path, sep="\t", index=False)
+    generic = values.head(200).rename_axis("analyte").reset_index()
+    spots = pd.concat([generic, generic.assign(**{s: generic[s] * 1.5 for s in sheet.index})])  # two spots each
+    generic_path = tmp_path / "array.csv"
+    spots.to_csv(generic_path, index=False)
+    return values, diann_path, generic_path
+
+
+
+
+
+
+# ------------------------------------------------------------------------------------------ readers
+def test_maxquant_reader_removes_and_counts_flagged_rows():
+    sheet = ups1_sheet()
+    header = protein_tables.read_header(UPS1_TABLE)
+    assert protein_tables.detect_protein_format(header) == "maxquant"
+    values, var, report = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
+    # 24 decoys + 10 contaminants (one also 'only identified by site' is counted once, under its first flag)
+    assert report["removed"] == {"Potential contaminant": 10, "Reverse": 24}
+    assert values.shape == (2384 - 34, 6) and list(values.columns) == list(sheet.index)
+    assert not any(i.startswith(("REV__", "CON__")) for i in values.index)
+    raw = pd.read_csv(UPS1_TABLE, sep="\t", dtype={"Protein IDs": str})
+    # (in this table six decoys' 'Protein IDs' lost their REV__ prefix: the Reverse flag removes them)
+    raw = raw[raw["Reverse"].ne("+")].set_index("Protein IDs")
+    assert np.array_equal(values["C_R1"].to_numpy(), raw.loc[values.index, "LFQ intensity C_R1"].to_numpy())
+    # the raw intensities on request; a protein group of several genes keeps them all
+    raw_int, _, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {"intensity": "intensity"},
+                                                      "human", sheet)
+    assert np.array_equal(raw_int["D_R2"].to_numpy(), raw.loc[raw_int.index, "Intensity D_R2"].to_numpy())
+    assert var["symbol"].str.contains(";").sum() > 0
+
+
+def test_diann_and_generic_layouts(tmp_path):
+    sheet = ups1_sheet()
+    values, diann_path, generic_path = layouts_of_ups1(tmp_path)
+    assert protein_tables.detect_protein_format(protein_tables.read_header(diann_path)) == "diann"
+    got, var, _ = protein_tables.read_protein_table(diann_path, "diann", sheet.index, {}, "human", sheet)
+    # runs matched by file name; DIA-NN writes missing values as blanks (read as NaN, never as 0)
+    pd.testing.assert_frame_equal(got.fillna(0), values, check_names=False)
+    assert protein_tables.detect_protein_format(protein_tables.read_header(generic_path)) == "protein_table"
+    with pytest.raises(InputDataError, match="appear on more than one row.*duplicate_ids: mean"):
+        protein_tables.read_protein_table(generic_path, "protein_table", sheet.index, {}, "human", sheet)
+    avg, _, report = protein_tables.read_protein_table(generic_path, "protein_table", sheet.index,
+                                                       {"duplicate_ids": "mean"}, "human", sheet)
+    assert report["replicate_rows_averaged"] == 200
+    np.testing.assert_allclose(avg.to_numpy(), values.head(200).to_numpy() * 1.25)
+
+
+def test_table_without_intensity_columns(tmp_path):
+    path = bad_table(tmp_path, lambda df: df.drop(columns=[c for c in df.columns if "intensity" in c.lower()],
+                                                  inplace=True))
+    with pytest.raises(LsecflowError) as exc:
+        load_one(tmp_path, ups1_dataset(table=path))
+    msg = str(exc.value)
+    assert path in msg and "sample 'C_R1'" in msg and "'LFQ intensity C_R1'" in msg
+
+
+def test_sheet_names_columns_not_in_table(tmp_path):
+    sheet = ups1_sheet().assign(column=lambda d: "LFQ intensity " + d["sample"])
+    sheet.loc["D_R3", "column"] = "LFQ intensity D_R9"
+    sheet_path = tmp_path / "sheet.tsv"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    spec = ups1_dataset(samples={"sheet": str(sheet_path)})
+    spec["proteomics"]["column_key"] = "column"
+    with pytest.raises(LsecflowError, match=r"sample 'D_R3': the sheet's column 'column' names 'LFQ intensity D_R9'"):
+        load_one(tmp_path, spec)
+
+
+def test_non_numeric_intensity_names_column_and_protein(tmp_path):
+    def edit(df):
+        df.loc[df["Protein IDs"] == "P01375", "LFQ intensity D_R2"] = "n.d."
+    ds = load_one(tmp_path, ups1_dataset(table=bad_table(tmp_path, edit))).datasets["p"]
+    out = tmp_path / "results/counts.h5ad"
+    with pytest.raises(InputDataError, match=r"column 'LFQ intensity D_R2', protein 'P01375': value 'n.d.' is not a number"):
+        run_ingest(ds.params(rule="ingest"), str(out))
+    assert files_under(tmp_path / "results") == []

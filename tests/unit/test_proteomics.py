@@ -1,0 +1,65 @@
+"""lsecflow.proteomics: preprocessing of the real UPS1 intensities (limma's quantile normalisation, the valid
+value filter, downshift imputation), and all-missing proteins and samples."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import (
+    UPS1_TABLE,
+    bad_table,
+    r_table,
+    ups1_sheet,
+)
+from lsecflow import protein_tables, proteomics
+from lsecflow.errors import InputDataError
+
+
+# ------------------------------------------------------------------------------------------ preprocessing
+def test_quantile_normalisation_is_limmas():
+    sheet = ups1_sheet()
+    values, _, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
+    pre = proteomics.preprocess(values, sheet["group"], {"normalize": "quantile"})
+    ref = r_table("ups1.quantile_matrix.tsv.gz")
+    ours = pre.values.loc[ref.index, ref.columns]
+    assert ours.isna().equals(ref.isna())
+    assert float(np.nanmax(np.abs(ours.to_numpy() - ref.to_numpy()))) < 1e-9
+
+
+def test_filter_and_imputation():
+    sheet = ups1_sheet()
+    values, _, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
+    each = proteomics.preprocess(values, sheet["group"], {})
+    anyg = proteomics.preprocess(values, sheet["group"], {"min_valid_in": "any"})
+    assert len(each.values) == 1470 < len(anyg.values)
+    steps = {s["step"]: s for s in each.steps}
+    assert steps["valid_filter"]["proteins"] == 1470 and steps["normalize"]["missing"] == 193
+    imp = proteomics.preprocess(values, sheet["group"], {"min_valid_in": "any", "impute": "downshift"}, seed=7)
+    again = proteomics.preprocess(values, sheet["group"], {"min_valid_in": "any", "impute": "downshift"}, seed=7)
+    pd.testing.assert_frame_equal(imp.values, again.values)  # seeded
+    assert int(imp.imputed.to_numpy().sum()) == int(anyg.values.isna().to_numpy().sum()) > 0
+    assert not imp.values.isna().to_numpy().any()
+    for s in imp.values.columns:  # left-censored: drawn below the sample's observed values
+        drawn, seen = imp.values[s][imp.imputed[s]], imp.values[s][~imp.imputed[s]]
+        assert drawn.mean() < seen.mean() - 1.0 * seen.std()
+
+
+def test_all_missing_proteins_and_samples(tmp_path):
+    """All-missing proteins are dropped and counted (first ones named); a sample without any value, and a
+    table where no protein passes the filter, stop with the sample / the filter named."""
+    sheet = ups1_sheet()
+    values, _, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
+    pre = proteomics.preprocess(values, sheet["group"], {})
+    dropped = next(s for s in pre.steps if s["step"] == "drop_all_missing")
+    empty = values.index[(values == 0).all(axis=1)]
+    assert str(len(empty)) in dropped["detail"] and empty[0] in dropped["detail"]
+    with pytest.raises(InputDataError, match="sample 'D_R1' has no quantified protein"):
+        proteomics.preprocess(values.assign(D_R1=0.0), sheet["group"], {})
+
+    def zero_run(df):
+        df["LFQ intensity D_R1"] = "0"
+    with pytest.raises(InputDataError, match=r"proteinGroups.txt.gz: column 'LFQ intensity D_R1' \(sample 'D_R1'\) "
+                                             "has no quantified protein"):
+        protein_tables.read_protein_table(bad_table(tmp_path, zero_run), "maxquant", sheet.index, {}, "human", sheet)
+    with pytest.raises(InputDataError, match="no protein passes the valid-value filter"):
+        proteomics.preprocess(values, sheet["group"], {"min_valid": 4})
