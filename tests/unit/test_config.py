@@ -53,7 +53,7 @@ def test_shipped_config_validates_with_defaults():
     tms = cfg.datasets["tms_liver"]
     assert list(tms.cell_types.values())[0] == "endothelial cell of hepatic sinusoid"
     assert len(tms.cell_types) == 5
-    assert cfg.config["compute"] == {"threads": 2, "seed": 0, "gpu": "auto", "pseudobulk_chunk": 100000}  # defaults
+    assert cfg.config["compute"] == {"threads": 2, "seed": 0, "gpu": "auto", "cell_chunk": 20000}  # defaults
 
 
 def test_contrast_variable_must_be_in_design(tmp_path):
@@ -176,3 +176,10 @@ def test_proteomics_keys_are_checked(tmp_path):
         load_one(tmp_path, ups1_dataset(de={"trend": True, "robust": True}))
     with pytest.raises(LsecflowError, match="counts.format' is 'tsv' but assay is 'proteomics'"):
         load_one(tmp_path, ups1_dataset(counts={"path": str(UPS1_TABLE), "format": "tsv"}))
+
+
+def test_removing_doublets_needs_doublet_scores():
+    spec = tms_dataset()
+    spec["qc"] = {**spec.get("qc", {}), "remove_doublets": True, "doublets": "none"}
+    with pytest.raises(ConfigError, match=r"qc.remove_doublets' is true but qc.doublets is none"):
+        load_datasets({"tms": spec})

@@ -237,6 +237,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     except InputDataError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
 
+    if spec["qc"]["remove_doublets"] and spec["qc"]["doublets"] == "none":
+        raise ConfigError(f"{source}: key 'qc.remove_doublets' is true but qc.doublets is none: no doublet is "
+                          "called. Set qc.doublets: scrublet, or remove_doublets: false")
     unknown = sorted(set(spec["qc"]["exclude"]) - set(sheet.index))
     if unknown:
         raise ConfigError(f"{source}: key 'qc.exclude': {', '.join(map(repr, unknown))} not in sample sheet {sheet_path}")

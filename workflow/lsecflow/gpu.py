@@ -75,20 +75,18 @@ def use_gpu(setting, step: str, needs: str = "rapids") -> bool:
     return False
 
 
-def embed_and_cluster_gpu(a, n_top: int, n_comps: int, n_neighbors: int, resolution: float, seed: int):
-    """The GPU twin of :func:`lsecflow.qc_cells.embed_and_cluster` (same steps, rapids-singlecell); in place."""
+def embed_and_cluster_gpu(hvg, n_comps: int, n_neighbors: int, resolution: float, seed: int):
+    """The GPU twin of :func:`lsecflow.qc_cells.embed_and_cluster` (PCA, neighbours, UMAP, Leiden of the
+    log-normalised highly variable genes) with rapids-singlecell; in place."""
     import rapids_singlecell as rsc
 
-    rsc.get.anndata_to_GPU(a)
-    rsc.pp.normalize_total(a, target_sum=1e4)
-    rsc.pp.log1p(a)
-    rsc.pp.highly_variable_genes(a, n_top_genes=n_top, flavor="seurat")
-    rsc.pp.pca(a, n_comps=n_comps, mask_var="highly_variable")
-    rsc.pp.neighbors(a, n_neighbors=n_neighbors, random_state=seed)
-    rsc.tl.umap(a, random_state=seed)
-    rsc.tl.leiden(a, resolution=resolution, random_state=seed)
-    rsc.get.anndata_to_CPU(a)
-    return a
+    rsc.get.anndata_to_GPU(hvg)
+    rsc.pp.pca(hvg, n_comps=n_comps)
+    rsc.pp.neighbors(hvg, n_neighbors=n_neighbors, random_state=seed)
+    rsc.tl.umap(hvg, random_state=seed)
+    rsc.tl.leiden(hvg, resolution=resolution, random_state=seed)
+    rsc.get.anndata_to_CPU(hvg)
+    return hvg
 
 
 def group_sums_flat(xp, indptr, indices, data, codes, n_groups: int, n_genes: int):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
-from . import plots, qc_plots
+from . import cell_blocks, plots, qc_plots
+from .cell_blocks import Steps
 from .files import write_json_atomic, write_tsv_atomic
 from .gpu import embed_and_cluster_gpu, use_gpu
-from .markers import LSEC, load_markers, score_signatures
+from .markers import LSEC, load_markers
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +24,15 @@ def mad_limits(values: np.ndarray, nmads: float) -> tuple[float, float]:
     return med - nmads * mad, med + nmads * mad
 
 
-def cell_qc(adata, opts: dict, seed: int = 0) -> pd.DataFrame:
-    """Per-cell metrics, thresholds (config or MAD) and scrublet doublet scores.
+def qc_calls(cells: pd.DataFrame, opts: dict, has_mito: bool = True) -> pd.DataFrame:
+    """Thresholds (config, else ``nmads`` MADs of the log counts, log genes and mitochondrial fraction)
+    and each cell's pass / fail with its reasons; the thresholds used are in ``.attrs['thresholds']``.
 
-    Returns a table with ``total_counts``, ``n_genes``, ``mito_fraction``,
-    ``doublet_score``, ``predicted_doublet``, ``qc_pass`` and ``qc_reason``;
-    the thresholds used are in ``.attrs['thresholds']``.
+    ``cells``: per-cell ``total_counts``, ``n_genes``, ``mito_fraction``, ``doublet_score``,
+    ``predicted_doublet`` (:func:`lsecflow.cell_blocks.scan`); ``has_mito``: the matrix has mitochondrial
+    genes (without, no mitochondrial threshold applies).
     """
-    import scanpy as sc
-
-    X = adata.X
-    total = np.asarray(X.sum(axis=1)).ravel().astype(float)
-    n_genes = np.asarray((X > 0).sum(axis=1)).ravel().astype(float)
-    sym = adata.var["symbol"].astype(str)
-    mito = sym.str.match(r"^(mt-|MT-)").to_numpy()
-    mito_frac = np.asarray(X[:, mito].sum(axis=1)).ravel() / np.maximum(total, 1) if mito.any() else np.zeros(len(total))
+    total, n_genes, mito_frac = (cells[c].to_numpy() for c in ("total_counts", "n_genes", "mito_fraction"))
     nm = opts["nmads"]
     lo_counts = opts.get("min_counts")
     if lo_counts is None:
@@ -46,18 +42,8 @@ def cell_qc(adata, opts: dict, seed: int = 0) -> pd.DataFrame:
         lo_genes = float(np.expm1(mad_limits(np.log1p(n_genes), nm)[0]))
     hi_mito = opts.get("max_mito_fraction")
     if hi_mito is None:
-        hi_mito = float(mad_limits(mito_frac, nm)[1]) if mito.any() else 1.0
-    table = pd.DataFrame({"total_counts": total, "n_genes": n_genes, "mito_fraction": mito_frac},
-                         index=adata.obs_names)
-    try:
-        tmp = adata.copy()
-        sc.pp.scrublet(tmp, random_state=seed, verbose=False)
-        table["doublet_score"] = tmp.obs["doublet_score"].to_numpy()
-        table["predicted_doublet"] = tmp.obs["predicted_doublet"].astype(bool).to_numpy()
-    except Exception as exc:  # noqa: BLE001 - scrublet fails on tiny or degenerate data; say so, go on
-        log.warning("scrublet could not run (%s): doublet scores left empty", exc)
-        table["doublet_score"] = np.nan
-        table["predicted_doublet"] = False
+        hi_mito = float(mad_limits(mito_frac, nm)[1]) if has_mito else 1.0
+    table = cells.copy()
     reasons = []
     for row in table.itertuples():
         r = []
@@ -76,31 +62,37 @@ def cell_qc(adata, opts: dict, seed: int = 0) -> pd.DataFrame:
     return table
 
 
-def embed_and_cluster(adata, opts: dict, seed: int = 0, gpu: bool = False):
-    """Normalise, HVG, PCA, neighbours, UMAP and Leiden; returns a new AnnData.
+def mito_genes(var: pd.DataFrame) -> np.ndarray:
+    """Mitochondrial genes (symbols starting mt- / MT-)."""
+    return var["symbol"].astype(str).str.match(r"^(mt-|MT-)").to_numpy()
 
-    scanpy on the CPU; with ``gpu`` the same steps with rapids-singlecell
-    (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
+
+def cell_qc(adata, opts: dict, seed: int = 0, chunk: int = 20_000) -> pd.DataFrame:
+    """Per-cell metrics, scrublet doublet scores (per block of ``chunk`` cells) and pass / fail
+    (:func:`qc_calls`) of an AnnData in memory or backed."""
+    mito = mito_genes(adata.var)
+    scan = cell_blocks.scan(adata.X, adata.obs_names, mito, chunk, seed, doublets=opts.get("doublets") != "none")
+    return qc_calls(scan.cells, opts, bool(mito.any()))
+
+
+def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, gpu: bool = False) -> ad.AnnData:
+    """PCA, neighbours, UMAP and Leiden of the log-normalised highly variable genes (in place).
+
+    scanpy on the CPU (its defaults: ARPACK PCA with implicit centring, so the sparse matrix is never
+    densified; neighbours by pynndescent beyond 4,096 cells); with ``gpu`` the same steps with
+    rapids-singlecell (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
     """
     import scanpy as sc
 
-    a = adata.copy()
-    a.X = a.X.astype(np.float32)
-    a.layers["counts"] = a.X.copy()
-    n_top = min(opts["n_hvg"], a.n_vars)
-    n_comps = int(min(opts["n_pcs"], a.n_obs - 1, a.n_vars - 1))
+    n_neighbors = min(15, hvg.n_obs - 1)
     if gpu:
-
-        return embed_and_cluster_gpu(a, n_top, n_comps, min(15, a.n_obs - 1), opts["leiden_resolution"], seed)
-    sc.pp.normalize_total(a, target_sum=1e4)
-    sc.pp.log1p(a)
-    sc.pp.highly_variable_genes(a, n_top_genes=n_top, flavor="seurat")
-    sc.pp.pca(a, n_comps=n_comps, mask_var="highly_variable", random_state=seed)
-    sc.pp.neighbors(a, n_neighbors=min(15, a.n_obs - 1), random_state=seed)
-    sc.tl.umap(a, random_state=seed)
-    sc.tl.leiden(a, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
+        return embed_and_cluster_gpu(hvg, n_comps, n_neighbors, opts["leiden_resolution"], seed)
+    sc.pp.pca(hvg, n_comps=n_comps, random_state=seed)
+    sc.pp.neighbors(hvg, n_neighbors=n_neighbors, random_state=seed)
+    sc.tl.umap(hvg, random_state=seed)
+    sc.tl.leiden(hvg, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
                  random_state=seed)
-    return a
+    return hvg
 
 
 def cluster_calls(clusters: pd.Series, scores: pd.DataFrame, labels: pd.Series | None,
@@ -134,12 +126,12 @@ def lsec_check(clusters: pd.Series, calls: pd.DataFrame, labels: pd.Series, lsec
     }
 
 
-def cell_table(cells: pd.DataFrame, adata, embedded, scores: pd.DataFrame, labels: pd.Series | None,
-               calls: pd.DataFrame) -> pd.DataFrame:
+def cell_table(cells: pd.DataFrame, obs: pd.DataFrame, embedded: ad.AnnData, scores: pd.DataFrame,
+               labels: pd.Series | None, calls: pd.DataFrame) -> pd.DataFrame:
     """The per-cell QC table: metrics and pass/fail (``cells``), sample, given label, cluster, UMAP,
     signature scores, the cell's and its cluster's call."""
     clusters = embedded.obs["leiden"].astype(str)
-    cells["sample"] = adata.obs["sample"].astype(str)
+    cells["sample"] = obs["sample"].astype(str)
     if labels is not None:
         cells["cell_type_label"] = labels
     cells["leiden"] = clusters
@@ -161,36 +153,71 @@ def sc_verdict(cells: pd.DataFrame, thresholds: dict, calls: pd.DataFrame, label
     return verdict
 
 
+def embedding_and_scores(adata, scan: cell_blocks.Scan, opts: dict, markers_path: str, chunk: int, seed: int,
+                         gpu: bool, steps: Steps) -> tuple[ad.AnnData, pd.DataFrame]:
+    """Second pass and what follows it: the log-normalised highly variable genes embedded and clustered
+    (:func:`embed_and_cluster`), and every cell's marker signature scores."""
+    var = adata.var
+    hvg = cell_blocks.seurat_hvg(scan.genes, min(opts["n_hvg"], adata.n_vars))
+    log_mean = pd.Series(scan.genes["log_mean"].to_numpy(), index=adata.var_names)
+    markers = load_markers(markers_path, set(var["symbol"].astype(str)))
+    log.info("%d highly variable genes; marker signatures found: %s", int(hvg.sum()),
+             {k: len(v) for k, v in markers.items()})
+    symbol_to_var = pd.Series(adata.var_names, index=var["symbol"].astype(str).to_numpy())
+    signatures = {ct: [symbol_to_var[g] for g in genes if g in symbol_to_var.index] for ct, genes in markers.items()}
+    signatures = {ct: genes for ct, genes in signatures.items() if genes}
+    scored = cell_blocks.score_columns(log_mean, signatures, seed)
+    columns = np.union1d(np.flatnonzero(hvg), adata.var_names.get_indexer(scored))
+    with steps("log-normalised HVG and signature genes (second pass)"):
+        values = cell_blocks.log_columns(adata.X, columns, chunk)
+    at = pd.Series(np.arange(len(columns)), index=columns)
+    embedded = ad.AnnData(values[:, at[np.flatnonzero(hvg)].to_numpy()], obs=pd.DataFrame(index=adata.obs_names),
+                          var=var.iloc[np.flatnonzero(hvg)].copy())
+    n_comps = int(min(opts["n_pcs"], adata.n_obs - 1, adata.n_vars - 1))
+    with steps(f"embedding ({'GPU' if gpu else 'CPU'}): PCA, neighbours, UMAP, Leiden"):
+        embed_and_cluster(embedded, opts, n_comps, seed, gpu)
+    with steps("signature scores"):
+        scores = cell_blocks.signature_scores(values[:, at[adata.var_names.get_indexer(scored)].to_numpy()], scored,
+                                              log_mean, signatures, seed)
+    scores.index = adata.obs_names
+    return embedded, scores
+
+
 def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, outputs: dict[str, str],
-                       figures: dict[str, str], *, seed: int = 0, gpu="auto") -> dict:
-    """Rule entry point: single-cell QC tables and figures.
+                       figures: dict[str, str], *, seed: int = 0, gpu="auto", chunk: int = 20_000) -> dict:
+    """Rule entry point: single-cell QC tables and figures, the matrix read ``chunk`` cells at a time
+    (:mod:`lsecflow.cell_blocks`), so memory grows with the cells' tables and the highly variable genes,
+    not with the whole matrix.
 
     ``outputs`` names the files: ``cells`` (metrics, doublets, pass/fail with
     reason, cluster, UMAP, signature scores and calls), ``clusters``,
     ``verdict`` (JSON); ``figures`` the PNG of each figure kind (cell_qc,
     umap, purity). ``gpu`` is ``compute.gpu`` (see :mod:`lsecflow.gpu`).
     """
-    import anndata as ad
-
     spec = params["spec"]
     opts, sc_spec = spec["qc"], spec["single_cell"]
-    adata = ad.read_h5ad(counts_h5ad)
-    cells = cell_qc(adata, opts, seed)
+    steps = Steps("single-cell QC")
+    adata = ad.read_h5ad(counts_h5ad, backed="r")
+    log.info("%d cells x %d genes, read %d cells at a time", adata.n_obs, adata.n_vars, chunk)
+    mito = mito_genes(adata.var)
+    if opts["doublets"] == "none":
+        log.info("doublet scores skipped (qc.doublets: none)")
+    with steps("metrics, doublets and gene statistics (first pass)"):
+        scan = cell_blocks.scan(adata.X, adata.obs_names, mito, chunk, seed, doublets=opts["doublets"] == "scrublet")
+    cells = qc_calls(scan.cells, opts, bool(mito.any()))
     thresholds = dict(cells.attrs["thresholds"])
-    log.info("cell QC thresholds: %s; %d of %d cells pass", thresholds, int(cells["qc_pass"].sum()),
-             len(cells))
-    embedded = embed_and_cluster(adata, opts, seed, gpu=use_gpu(gpu, "single-cell QC embedding"))
-    markers = load_markers(markers_path, set(embedded.var["symbol"].astype(str)))
-    log.info("marker signatures found: %s", {k: len(v) for k, v in markers.items()})
-    scores = score_signatures(embedded, markers, seed)
+    log.info("cell QC thresholds: %s; %d of %d cells pass", thresholds, int(cells["qc_pass"].sum()), len(cells))
+    embedded, scores = embedding_and_scores(adata, scan, opts, markers_path, chunk, seed,
+                                            use_gpu(gpu, "single-cell QC embedding"), steps)
     labels = adata.obs[sc_spec["cell_type_key"]].astype(str) if sc_spec["cell_type_key"] in adata.obs else None
     calls = cluster_calls(embedded.obs["leiden"].astype(str), scores, labels, sc_spec["lsec_label"])
-    cells = cell_table(cells, adata, embedded, scores, labels, calls)
+    cells = cell_table(cells, adata.obs, embedded, scores, labels, calls)
     verdict = sc_verdict(cells, thresholds, calls, labels, sc_spec["lsec_label"])
-    write_tsv_atomic(cells.rename_axis("cell").reset_index(), outputs["cells"])
-    write_tsv_atomic(calls.rename_axis("cluster").reset_index(), outputs["clusters"])
-    write_json_atomic(verdict, outputs["verdict"])
-    plots.configure(spec.get("figures"))
-    qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, figures, params["name"])
+    with steps("tables and figures"):
+        write_tsv_atomic(cells.rename_axis("cell").reset_index(), outputs["cells"])
+        write_tsv_atomic(calls.rename_axis("cluster").reset_index(), outputs["clusters"])
+        write_json_atomic(verdict, outputs["verdict"])
+        plots.configure(spec.get("figures"))
+        qc_plots.sc_figures(cells, calls, list(scores.columns), thresholds, figures, params["name"])
     log.info("QC verdict: %s", verdict)
     return verdict

@@ -147,13 +147,16 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
         panels.append(("cell_type_label", "annotated cell type"))
     panels.append(("doublet_score", "scrublet doublet score"))
     fig, axes = plt.subplots(2, 2, figsize=(10, 9))
+    # dots shrink as cells grow (an atlas is a density, not dots); drawn as an image in SVG / PDF, so a
+    # million cells do not become a million vector paths
+    dot = dict(s=float(np.clip(30_000 / max(len(cells), 1), 0.2, 6)), rasterized=True, linewidths=0)
     for ax, (col, title) in zip(axes.ravel(), panels):
         if cells[col].dtype.kind in "fi" and col != "leiden":
-            sc_ = ax.scatter(cells["UMAP1"], cells["UMAP2"], c=cells[col], s=6, cmap="viridis")
+            sc_ = ax.scatter(cells["UMAP1"], cells["UMAP2"], c=cells[col], cmap="viridis", **dot)
             plt.colorbar(sc_, ax=ax, fraction=0.04)
         else:
             c, lut = group_colours(cells[col])
-            ax.scatter(cells["UMAP1"], cells["UMAP2"], c=c, s=6)
+            ax.scatter(cells["UMAP1"], cells["UMAP2"], c=c, **dot)
             ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut.items()],
                       fontsize="x-small", frameon=False, loc="best", markerscale=0.8)
         ax.set_title(title, fontsize="medium")

@@ -86,6 +86,41 @@ def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int
     return out
 
 
+def expand_genes(source: ad.AnnData, n_genes: int, seed: int = 0, keep: tuple[float, float] = (0.05, 0.6)
+                 ) -> ad.AnnData:
+    """SYNTHETIC: ``source``'s real genes and binomially thinned copies of them, ``n_genes`` in all, so that
+    a bootstrap of a small real sample has an atlas's number of genes.
+
+    Copy ``k`` of a gene has a probability ``p`` drawn once (uniform in ``keep``): each cell's count is
+    kept with probability ``p`` (else 0; a droplet atlas detects far fewer genes per cell than the
+    Smart-seq2 source) and then binomially thinned with the same ``p``. The real genes keep their ids
+    and symbols; a copy is ``<id>-syn<k>`` with symbol ``<symbol>-syn<k>``, so it is neither a marker nor
+    mitochondrial. ``uns["lsecflow_synthetic"]`` says so.
+    """
+    rng = np.random.default_rng(seed)
+    X = sp.csc_matrix(source.X).astype(np.int64)
+    reps = int(np.ceil(n_genes / source.n_vars))
+    blocks, var = [sp.csc_matrix(X)], [source.var]
+    for k in range(1, reps):
+        p = rng.uniform(*keep, source.n_vars)
+        thinned = X.copy()
+        per_entry = np.repeat(p, np.diff(thinned.indptr))
+        thinned.data = rng.binomial(thinned.data, per_entry) * (rng.random(len(per_entry)) < per_entry)
+        thinned.eliminate_zeros()
+        blocks.append(thinned)
+        copy = source.var.copy()
+        copy.index = copy.index.astype(str) + f"-syn{k}"
+        for col in ("gene_id", "symbol"):
+            if col in copy:
+                copy[col] = copy[col].astype(str) + f"-syn{k}"
+        var.append(copy)
+    out = ad.AnnData(sp.hstack(blocks, format="csr")[:, :n_genes].astype(np.int32), obs=source.obs.copy(),
+                     var=pd.concat(var).iloc[:n_genes])
+    out.uns["lsecflow_synthetic"] = (f"SYNTHETIC: {source.n_vars} real genes and binomially thinned copies of them "
+                                     f"({n_genes} genes, seed {seed}, kept fraction {keep[0]}-{keep[1]})")
+    return out
+
+
 def spike_counts(counts: pd.DataFrame, genes: list[str], samples: list[str], fold: float,
                  seed: int) -> pd.DataFrame:
     """SYNTHETIC SPIKE-IN on real counts: raise ``genes`` ``fold``-fold in ``samples``.

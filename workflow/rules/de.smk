@@ -18,7 +18,7 @@ rule pseudobulk:
         SC_ENV
     threads: 1
     resources:
-        # read in chunks of compute.pseudobulk_chunk cells: memory does not grow with the cell count
+        # read in chunks of compute.cell_chunk cells: memory does not grow with the cell count
         # (1,000,000 cells: see bench/pseudobulk_scale.py and the README)
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, input, attempt: max(30, int(input.size_mb / 50)) * attempt,
@@ -26,7 +26,7 @@ rule pseudobulk:
     params:
         dataset=rule_params("pseudobulk"),
         gpu=GPU_SETTING,
-        chunk=LSEC.config["compute"]["pseudobulk_chunk"],
+        chunk=LSEC.config["compute"]["cell_chunk"],
     script:
         "../scripts/pseudobulk.py"
 

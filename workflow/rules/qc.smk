@@ -96,5 +96,6 @@ rule qc_single_cell:
         figure_kinds=FIGURE_KINDS["qc_single_cell"],
         seed=LSEC.config["compute"]["seed"],
         gpu=GPU_SETTING,
+        chunk=LSEC.config["compute"]["cell_chunk"],
     script:
         "../scripts/qc_single_cell.py"

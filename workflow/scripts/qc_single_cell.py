@@ -5,4 +5,4 @@ from lsecflow.snake import run
 out, par = snakemake.output, snakemake.params
 run(snakemake, run_qc_single_cell, snakemake.input.counts, par.dataset, snakemake.input.markers,
     {k: out[k] for k in ("cells", "clusters", "verdict")}, {k: out[f"{k}_png"] for k in par.figure_kinds},
-    seed=par.seed, gpu=par.gpu)
+    seed=par.seed, gpu=par.gpu, chunk=par.chunk)

@@ -1,0 +1,176 @@
+"""Single-cell QC at scale: wall time per step and peak memory at 100,000 and 1,000,000 cells.
+
+SYNTHETIC DATA: the real Tabula Muris Senis liver cells of the shipped dataset (after lsecflow's ingest,
+468 cells x 726 genes) widened to --genes genes with binomially thinned copies of the real genes
+(``lsecflow.synthetic.expand_genes``) and bootstrapped with replacement to the wanted number of cells
+(``lsecflow.synthetic.bootstrap_cells``, each real sample split into 10); every file says so in its ``uns``.
+
+Each step runs in a fresh child process (peak RSS is its own, imports included):
+  lsecflow   the rule's function (lsecflow.qc_cells.run_qc_single_cell): the h5ad opened backed and read
+             --chunk cells at a time (metrics, scrublet per block, gene statistics; then the highly variable
+             and signature genes), PCA / neighbours / UMAP / Leiden of the HVG, tables and figures
+  reference  the whole matrix in memory as before (scanpy: scrublet, normalise, log1p, HVG, PCA,
+             neighbours, UMAP, Leiden, signature scores); only up to --reference-max cells. With
+             --doublets scrublet keep that at 20,000: scrublet densifies the matrix it scores (about 11 GiB
+             at 20,000 cells x 20,000 genes), so the whole matrix of 100,000 cells does not fit in 24 GiB
+  gpu        (--gpu) lsecflow with compute.gpu: true (rapids-singlecell for the embedding)
+Ratios are lsecflow / reference and gpu / lsecflow (same machine, same session: compare ratios).
+
+    .venv/bin/python bench/sc_scale.py [--cells 100000 1000000] [--genes 20000] [--chunk 20000]
+                                       [--workdir DIR] [--reference-max 20000] [--doublets scrublet|none] [--gpu]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def dataset():
+    import yaml
+    from lsecflow.config import load_config
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["datasets"] = {"tms_liver": cfg["datasets"]["tms_liver"]}
+    return load_config(cfg, roots=[REPO]).datasets["tms_liver"]
+
+
+def make(n_cells: int, n_genes: int, path: Path) -> None:
+    from lsecflow.ingest import build_counts
+    from lsecflow.synthetic import bootstrap_cells, expand_genes
+
+    real, _ = build_counts(dataset().params())
+    bootstrap_cells(expand_genes(real, n_genes, seed=0), n_cells, path, seed=0)
+
+
+class _StepLog(logging.Handler):
+    """Collects the ``Steps`` lines of lsecflow.cell_blocks: {step: seconds}."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = {}
+
+    def emit(self, record):
+        if record.msg.startswith("%s · %s:"):
+            self.steps[record.args[1]] = record.args[2]
+
+
+def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str) -> dict:
+    from lsecflow import qc_cells
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    handler = _StepLog()
+    logging.getLogger("lsecflow.cell_blocks").addHandler(handler)
+    ds = dataset()
+    params = ds.params()
+    params["spec"]["qc"]["doublets"] = doublets
+    Path(out).mkdir(parents=True, exist_ok=True)
+    tables = {"cells": f"{out}/cells.tsv", "clusters": f"{out}/clusters.tsv", "verdict": f"{out}/verdict.json"}
+    figures = {k: f"{out}/{k}.png" for k in ("cell_qc", "umap", "purity")}
+    verdict = qc_cells.run_qc_single_cell(path, params, ds.spec["qc"]["markers"], tables, figures, seed=0,
+                                          gpu=gpu, chunk=chunk)
+    import pandas as pd
+
+    missing = int(pd.read_csv(tables["cells"], sep="\t", usecols=["doublet_score"])["doublet_score"].isna().sum())
+    if missing and doublets == "scrublet":
+        raise RuntimeError(f"{missing} cells have no doublet score: scrublet failed (see the log)")
+    return {"steps": handler.steps, "n_clusters": verdict["n_clusters"], "n_pass": verdict["n_pass"]}
+
+
+def run_reference(path: str, doublets: str) -> dict:
+    """The whole-matrix path, in memory (scanpy), timed per step."""
+    import anndata as ad
+    import numpy as np
+    import scanpy as sc
+    from lsecflow.markers import load_markers, score_signatures
+
+    steps, t = {}, time.perf_counter()
+
+    def lap(name):
+        nonlocal t
+        steps[name] = time.perf_counter() - t
+        t = time.perf_counter()
+
+    ds = dataset()
+    opts = ds.spec["qc"]
+    adata = ad.read_h5ad(path)
+    lap("read")
+    if doublets == "scrublet":
+        tmp = adata.copy()
+        sc.pp.scrublet(tmp, random_state=0, verbose=False)
+        del tmp
+        lap("scrublet")
+    a = adata.copy()
+    a.X = a.X.astype(np.float32)
+    sc.pp.normalize_total(a, target_sum=1e4)
+    sc.pp.log1p(a)
+    sc.pp.highly_variable_genes(a, n_top_genes=min(opts["n_hvg"], a.n_vars), flavor="seurat")
+    lap("normalise and HVG")
+    sc.pp.pca(a, n_comps=opts["n_pcs"], mask_var="highly_variable", random_state=0)
+    sc.pp.neighbors(a, n_neighbors=15, random_state=0)
+    sc.tl.umap(a, random_state=0)
+    sc.tl.leiden(a, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
+                 random_state=0)
+    lap("PCA, neighbours, UMAP, Leiden")
+    score_signatures(a, load_markers(ds.spec["qc"]["markers"], set(a.var["symbol"].astype(str))), 0)
+    lap("signature scores")
+    return {"steps": steps, "n_clusters": int(a.obs["leiden"].nunique())}
+
+
+def main() -> None:
+    from _child import measure
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cells", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--genes", type=int, default=20_000)
+    ap.add_argument("--chunk", type=int, default=20_000)
+    ap.add_argument("--workdir", default="/tmp/lsecflow_sc_scale")
+    ap.add_argument("--reference-max", type=int, default=20_000)
+    ap.add_argument("--gpu", action="store_true")
+    ap.add_argument("--doublets", choices=["scrublet", "none"], default="scrublet",
+                    help="qc.doublets: scrublet scores doublets (lsecflow per block, the reference on the whole "
+                         "matrix), none skips it in both")
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for n in args.cells:
+        path = work / f"synthetic_{n}x{args.genes}.h5ad"
+        if not path.exists():
+            t0 = time.perf_counter()
+            measure(make, n, args.genes, path)
+            print(f"made {path.name} ({path.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+        row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
+               "doublets": args.doublets}
+        for name, target, extra in (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets)),
+                                    ("reference", run_reference, (args.doublets,)),
+                                    ("gpu", run_lsecflow, (str(work / f"out_gpu_{n}"), args.chunk, True, args.doublets))):
+            if (name == "reference" and n > args.reference_max) or (name == "gpu" and not args.gpu):
+                continue
+            wall, rss, info = measure(target, str(path), *extra)
+            row[name] = {"wall_s": round(wall, 1), "peak_gib": round(rss / 1024, 2),
+                         "steps": {k: round(v, 1) for k, v in info["steps"].items()}, "n_clusters": info["n_clusters"]}
+            print(f"{n:>9,} cells  {name:<9} {wall:8.1f} s  peak {rss / 1024:6.2f} GiB  "
+                  + "; ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items()), flush=True)
+        for a, b in (("lsecflow", "reference"), ("gpu", "lsecflow")):
+            if a in row and b in row:
+                row[f"{a}/{b}"] = {"time": round(row[a]["wall_s"] / row[b]["wall_s"], 2),
+                                   "memory": round(row[a]["peak_gib"] / row[b]["peak_gib"], 2)}
+                print(f"{'':>9}        ratio {a}/{b}: time {row[f'{a}/{b}']['time']}, "
+                      f"memory {row[f'{a}/{b}']['memory']}", flush=True)
+        results.append(row)
+    out = work / f"results_{'_'.join(map(str, args.cells))}_{args.doublets}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()

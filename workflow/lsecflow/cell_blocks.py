@@ -1,0 +1,215 @@
+"""Single-cell matrices read block by block (a backed h5ad), so that QC memory does not grow with the
+whole matrix: per-cell metrics and doublet scores, per-gene statistics (highly variable genes, the
+reference bins of signature scores), and the log-normalised columns the embedding and the scores need.
+
+Each quantity is the one scanpy computes on the whole matrix in memory:
+
+* normalisation and log1p are row-wise (:func:`scanpy.pp.normalize_total`, :func:`scanpy.pp.log1p` on
+  each block give the whole matrix's values bit for bit);
+* highly variable genes (``flavor="seurat"``): the gene means and variances of the normalised counts are
+  summed over blocks (float64), then binned and ranked by scanpy's own code;
+* signature scores (:func:`scanpy.tl.score_genes`): the control genes are drawn from the gene means of
+  the log data as scanpy draws them (same bins, same random state), and each cell's score is the mean of
+  its signature genes minus the mean of the controls;
+* doublets: scrublet runs per block of cells (on the whole matrix when it fits in one block).
+
+Two passes over the file: :func:`scan` (metrics, doublets, gene statistics), then :func:`log_columns`
+(the chosen genes' log-normalised values).
+"""
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from dataclasses import dataclass
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+log = logging.getLogger(__name__)
+
+TARGET_SUM = 1e4
+
+
+def peak_rss_gib() -> float:
+    """Peak resident memory of this process so far (GiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+class Steps:
+    """Times named steps and logs each with the process's peak memory so far."""
+
+    def __init__(self, what: str):
+        self.what, self.times = what, {}
+
+    def __call__(self, step: str):
+        steps = self
+
+        class _Step:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                steps.times[step] = time.perf_counter() - self.t0
+                log.info("%s · %s: %.1f s, peak memory %.2f GiB", steps.what, step, steps.times[step], peak_rss_gib())
+
+        return _Step()
+
+
+def row_blocks(X, chunk: int):
+    """``(start, stop, block)`` over the rows of ``X`` (in memory or backed), ``chunk`` rows at a time;
+    each block a scipy CSR matrix of the stored type."""
+    for start in range(0, X.shape[0], chunk):
+        stop = min(start + chunk, X.shape[0])
+        yield start, stop, sp.csr_matrix(X[start:stop])
+
+
+def log_normalise(block: sp.csr_matrix) -> sp.csr_matrix:
+    """scanpy's ``normalize_total(target_sum=1e4)`` then ``log1p`` of a block of raw counts (row-wise, so
+    a block gets exactly the values of the whole matrix)."""
+    import scanpy as sc
+
+    a = ad.AnnData(block.astype(np.float32))
+    sc.pp.normalize_total(a, target_sum=TARGET_SUM)
+    sc.pp.log1p(a)
+    return a.X
+
+
+@dataclass
+class Scan:
+    """What the first pass finds: per cell (``cells``: total_counts, n_genes, mito_fraction, doublet_score,
+    predicted_doublet) and per gene (``genes``: mean and variance of the normalised counts, as scanpy's
+    seurat HVG flavour computes them; ``log_mean``: mean of the log-normalised values)."""
+
+    cells: pd.DataFrame
+    genes: pd.DataFrame
+
+
+def scan(X, obs_names, mito: np.ndarray, chunk: int, seed: int = 0, doublets: bool = True) -> Scan:
+    """First pass: per-cell metrics and doublet scores, per-gene sums (float64) of the normalised counts
+    (scanpy's ``expm1`` of the log data), of their squares and of the log data.
+
+    Parameters
+    ----------
+    X
+        Cells x genes raw counts, in memory or backed.
+    mito
+        Boolean mask of the mitochondrial genes.
+    chunk
+        Cells per block (also the unit scrublet runs on).
+    doublets
+        Run scrublet (else the doublet columns stay empty).
+    """
+    n, g = X.shape
+    total, n_genes, mito_counts = np.zeros(n), np.zeros(n), np.zeros(n)
+    doublet, predicted = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    s1, s2, slog = np.zeros(g), np.zeros(g), np.zeros(g)
+    for start, stop, block in row_blocks(X, chunk):
+        total[start:stop] = np.asarray(block.sum(axis=1)).ravel().astype(float)
+        n_genes[start:stop] = np.asarray((block > 0).sum(axis=1)).ravel()
+        if mito.any():
+            mito_counts[start:stop] = np.asarray(block[:, mito].sum(axis=1)).ravel().astype(float)
+        if doublets:
+            doublet[start:stop], predicted[start:stop] = scrublet_scores(block, seed)
+        lg = log_normalise(block)
+        slog += np.asarray(lg.sum(axis=0, dtype=np.float64)).ravel()
+        norm = lg.copy()
+        norm.data = np.expm1(norm.data)
+        s1 += np.asarray(norm.sum(axis=0, dtype=np.float64)).ravel()
+        norm.data = norm.data.astype(np.float64) ** 2
+        s2 += np.asarray(norm.sum(axis=0)).ravel()
+        log.info("scanned %d of %d cells (peak memory %.2f GiB)", stop, n, peak_rss_gib())
+    mean = s1 / n
+    var = (s2 - n * mean**2) / max(n - 1, 1)
+    cells = pd.DataFrame({"total_counts": total, "n_genes": n_genes,
+                          "mito_fraction": mito_counts / np.maximum(total, 1) if mito.any() else np.zeros(n),
+                          "doublet_score": doublet, "predicted_doublet": predicted}, index=obs_names)
+    genes = pd.DataFrame({"mean": mean, "var": np.maximum(var, 0), "log_mean": slog / n})
+    return Scan(cells, genes)
+
+
+def scrublet_scores(block: sp.csr_matrix, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scanpy's scrublet on one block of raw counts: (doublet score, predicted doublet); NaN / False with a
+    warning where scrublet cannot run (tiny or degenerate blocks)."""
+    import scanpy as sc
+
+    a = ad.AnnData(block.copy())
+    try:
+        sc.pp.scrublet(a, random_state=seed, verbose=False)
+    except Exception as exc:  # noqa: BLE001 - scrublet fails on tiny or degenerate data; say so, go on
+        log.warning("scrublet could not run on %d cells (%s): doublet scores left empty", block.shape[0], exc)
+        return np.full(block.shape[0], np.nan), np.zeros(block.shape[0], dtype=bool)
+    return a.obs["doublet_score"].to_numpy(), a.obs["predicted_doublet"].astype(bool).to_numpy()
+
+
+def seurat_hvg(genes: pd.DataFrame, n_top: int) -> np.ndarray:
+    """Highly variable genes (scanpy ``flavor="seurat"``, ``n_top_genes``) from the per-gene mean and
+    variance of the normalised counts: the dispersion, binned by mean (20 bins), normalised within its
+    bin, the ``n_top`` highest. The binning and selection are scanpy's own functions (pinned version;
+    a test compares with :func:`scanpy.pp.highly_variable_genes`)."""
+    from scanpy.preprocessing._highly_variable_genes import _get_disp_stats, _get_mean_bins, _nth_highest
+
+    mean, var = genes["mean"].to_numpy().copy(), genes["var"].to_numpy()
+    mean[mean == 0] = 1e-12
+    dispersion = var / mean
+    dispersion[dispersion == 0] = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = pd.DataFrame({"means": np.log1p(mean), "dispersions": np.log(dispersion)})
+    df["mean_bin"] = _get_mean_bins(df["means"], "seurat", 20)
+    stats = _get_disp_stats(df, "seurat")
+    norm = ((df["dispersions"] - stats["avg"]) / stats["dev"]).to_numpy()
+    cutoff = _nth_highest(norm.copy(), min(n_top, len(norm)))
+    return np.nan_to_num(norm, nan=-np.inf) >= cutoff
+
+
+def control_genes(log_mean: pd.Series, gene_list: list[str], ctrl_size: int = 50, n_bins: int = 25) -> pd.Index:
+    """The reference genes of :func:`scanpy.tl.score_genes` (``ctrl_as_ref=True``): per expression bin of
+    the signature's genes, ``ctrl_size`` genes drawn from that bin (numpy's global random state, which
+    the caller seeds as scanpy does), less the signature's own genes."""
+    avg = log_mean[np.isfinite(log_mean)]
+    n_items = int(np.round(len(avg) / (n_bins - 1)))
+    cut = avg.rank(method="min") // n_items
+    control = pd.Index([], dtype="string")
+    for c in np.unique(cut.loc[gene_list]):
+        r_genes = cut[cut == c].index
+        if ctrl_size < len(r_genes):
+            r_genes = r_genes.to_series().sample(ctrl_size).index
+        control = control.union(r_genes.difference(gene_list))
+    return control
+
+
+def log_columns(X, columns: np.ndarray, chunk: int) -> sp.csr_matrix:
+    """Second pass: the log-normalised values of ``columns`` (gene positions) for every cell, CSR float32."""
+    parts = []
+    for start, stop, block in row_blocks(X, chunk):
+        parts.append(log_normalise(block)[:, columns])
+        log.info("read the %d chosen genes of %d of %d cells", len(columns), stop, X.shape[0])
+    return sp.vstack(parts, format="csr")
+
+
+def signature_scores(values: sp.csr_matrix, names: pd.Index, log_mean: pd.Series,
+                     signatures: dict[str, list[str]], seed: int = 0) -> pd.DataFrame:
+    """:func:`scanpy.tl.score_genes` of every signature (``signatures``: var names), as scanpy computes it
+    on the whole log-normalised matrix, from ``values`` (cells x ``names``, which hold each signature's
+    genes and controls, see :func:`score_columns`) and the genes' log means."""
+    col = pd.Series(np.arange(len(names)), index=names)
+    out = {}
+    for ct, genes in signatures.items():
+        np.random.seed(seed)
+        control = control_genes(log_mean, genes)
+        mean_of = [np.asarray(values[:, col[list(g)].to_numpy()].sum(axis=1, dtype=np.float64)).ravel() / len(g)
+                   for g in (genes, control)]
+        out[ct] = mean_of[0] - mean_of[1]
+    return pd.DataFrame(out)
+
+
+def score_columns(log_mean: pd.Series, signatures: dict[str, list[str]], seed: int = 0) -> pd.Index:
+    """Every gene the signature scores read: the signatures' genes and their controls (drawn as
+    :func:`signature_scores` draws them)."""
+    names = pd.Index([], dtype="string")
+    for genes in signatures.values():
+        np.random.seed(seed)
+        names = names.union(pd.Index(genes)).union(control_genes(log_mean, genes))
+    return names
