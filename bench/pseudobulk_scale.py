@@ -31,16 +31,21 @@ sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 
 
-def real_cells():
-    """The shipped TMS sample after lsecflow's ingest (obs: sample, cell_type, ...)."""
+def tms_dataset():
+    """The shipped TMS dataset as config/config.yaml runs it."""
     import yaml
     from lsecflow.config import load_config
-    from lsecflow.ingest import build_counts
 
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
     cfg["datasets"] = {"tms_liver": cfg["datasets"]["tms_liver"]}
-    ds = load_config(cfg, roots=[REPO]).datasets["tms_liver"]
-    adata, _ = build_counts(ds.params())
+    return load_config(cfg, roots=[REPO]).datasets["tms_liver"]
+
+
+def real_cells():
+    """The shipped TMS sample after lsecflow's ingest (obs: sample, cell_type, ...)."""
+    from lsecflow.ingest import build_counts
+
+    adata, _ = build_counts(tms_dataset().params())
     return adata
 
 

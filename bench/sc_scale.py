@@ -34,20 +34,16 @@ sys.path.insert(0, str(REPO / "bench"))
 
 
 def dataset():
-    import yaml
-    from lsecflow.config import load_config
+    from pseudobulk_scale import tms_dataset
 
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cfg["datasets"] = {"tms_liver": cfg["datasets"]["tms_liver"]}
-    return load_config(cfg, roots=[REPO]).datasets["tms_liver"]
+    return tms_dataset()
 
 
 def make(n_cells: int, n_genes: int, path: Path) -> None:
-    from lsecflow.ingest import build_counts
     from lsecflow.synthetic import bootstrap_cells, expand_genes
+    from pseudobulk_scale import real_cells
 
-    real, _ = build_counts(dataset().params())
-    bootstrap_cells(expand_genes(real, n_genes, seed=0), n_cells, path, seed=0)
+    bootstrap_cells(expand_genes(real_cells(), n_genes, seed=0), n_cells, path, seed=0)
 
 
 class _StepLog(logging.Handler):

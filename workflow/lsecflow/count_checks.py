@@ -16,17 +16,23 @@ MAX_COUNT = 2**53
 TOO_LARGE = f"is larger than {MAX_COUNT:,}, the largest count stored exactly; it cannot be a read count"
 
 
-def check_counts_dense(df: pd.DataFrame, source) -> None:
-    """Refuse NaN, infinite, negative, too large (> :data:`MAX_COUNT`) or non-integer values (genes x samples)."""
-    values = df.to_numpy(dtype=float)
-    checks = [
+def value_problems(values: np.ndarray, not_integer: str) -> list[tuple[np.ndarray, str]]:
+    """(mask, what is wrong) of each refused kind of value: missing or infinite, negative, too large
+    (> :data:`MAX_COUNT`), not an integer (``not_integer`` says why that matters for this input)."""
+    return [
         (~np.isfinite(values), "is missing or not finite (NaN/Inf)"),
         (values < 0, "is negative"),
         (values > MAX_COUNT, TOO_LARGE),
-        (np.isfinite(values) & (values != np.round(values)),
-         "is not an integer; raw counts are required (estimated counts from salmon or RSEM, e.g. nf-core/rnaseq's "
-         "merged gene matrices: set counts.round: true to round them)"),
+        (np.isfinite(values) & (values != np.round(values)), not_integer),
     ]
+
+
+def check_counts_dense(df: pd.DataFrame, source) -> None:
+    """Refuse NaN, infinite, negative, too large (> :data:`MAX_COUNT`) or non-integer values (genes x samples)."""
+    values = df.to_numpy(dtype=float)
+    checks = value_problems(values, "is not an integer; raw counts are required (estimated counts from salmon or "
+                                    "RSEM, e.g. nf-core/rnaseq's merged gene matrices: set counts.round: true to "
+                                    "round them)")
     for mask, what in checks:
         if mask.any():
             i, j = np.argwhere(mask)[0]
@@ -44,15 +50,9 @@ def check_counts_sparse(X, cell_names, gene_names, source) -> None:
     refused with the first offending cell and gene named.
     """
     X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
-    data = X.data
-    checks = [
-        (~np.isfinite(data), "is missing or not finite (NaN/Inf)"),
-        (data < 0, "is negative"),
-        (data > MAX_COUNT, TOO_LARGE),
-        (np.isfinite(data) & (data != np.round(data)),
-         "is not an integer: this looks like normalised or log-transformed data, raw counts are required "
-         "(for h5ad, put raw counts in X or layers['counts'] and set counts.layer)"),
-    ]
+    checks = value_problems(X.data, "is not an integer: this looks like normalised or log-transformed data, raw "
+                                    "counts are required (for h5ad, put raw counts in X or layers['counts'] and set "
+                                    "counts.layer)")
     for mask, what in checks:
         if mask.any():
             k = int(np.argmax(mask))
@@ -60,6 +60,6 @@ def check_counts_sparse(X, cell_names, gene_names, source) -> None:
             col = int(X.indices[k])
             n = int(mask.sum())
             raise InputDataError(
-                f"{source}: cell {cell_names[row]!r}, gene {gene_names[col]!r}: value {data[k]!r} {what} "
+                f"{source}: cell {cell_names[row]!r}, gene {gene_names[col]!r}: value {X.data[k]!r} {what} "
                 f"({n} such value{'s' if n > 1 else ''})"
             )

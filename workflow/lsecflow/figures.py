@@ -65,16 +65,12 @@ def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id:
         The DE unit's gene ranking (:func:`lsecflow.enrichment.ranking_from_de`).
     symbol_to_id
         Symbol -> gene id of the DE table (leading-edge genes to VST rows).
-    vst_df, groups
-        VST matrix and each sample's level (:func:`lsecflow.plots.load_vst_and_groups`).
     sets
         The collection's gene sets.
     figs
         The dataset's resolved ``figures:`` section (after :func:`lsecflow.plots.configure`).
-    title
-        Figure title.
-    files
-        ``{kind: PNG path}`` for kinds gsea_dotplot, running_scores, leading_edge (other formats beside it).
+    vst_df, groups, title, files
+        As for :func:`draw_de_figures`; ``files`` for kinds gsea_dotplot, running_scores, leading_edge.
     """
     stems = {kind: plots.stem_of(path) for kind, path in files.items()}
     if res.empty:
