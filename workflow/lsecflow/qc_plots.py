@@ -151,14 +151,21 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
     # million cells do not become a million vector paths
     dot = dict(s=float(np.clip(30_000 / max(len(cells), 1), 0.2, 6)), rasterized=True, linewidths=0)
     for ax, (col, title) in zip(axes.ravel(), panels):
-        if cells[col].dtype.kind in "fi" and col != "leiden":
+        if cells[col].dtype.kind in "fi" and col != "leiden" and cells[col].isna().all():
+            ax.text(0.5, 0.5, "not computed (qc.doublets: none)", ha="center", va="center", transform=ax.transAxes)
+        elif cells[col].dtype.kind in "fi" and col != "leiden":
             sc_ = ax.scatter(cells["UMAP1"], cells["UMAP2"], c=cells[col], cmap="viridis", **dot)
             plt.colorbar(sc_, ax=ax, fraction=0.04)
         else:
             c, lut = group_colours(cells[col])
             ax.scatter(cells["UMAP1"], cells["UMAP2"], c=c, **dot)
-            ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut.items()],
-                      fontsize="x-small", frameon=False, loc="best", markerscale=0.8)
+            if len(lut) <= 20:
+                ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut.items()],
+                          fontsize="x-small", frameon=False, loc="best", markerscale=0.8)
+            else:  # too many for a legend: each level's name at its median position
+                centres = cells.groupby(cells[col].astype(str), observed=True)[["UMAP1", "UMAP2"]].median()
+                for level, (x, y) in centres.iterrows():
+                    ax.text(x, y, level, fontsize=4, ha="center", va="center")
         ax.set_title(title, fontsize="medium")
         ax.set_xticks([])
         ax.set_yticks([])

@@ -87,7 +87,13 @@ rule qc_single_cell:
         SC_ENV
     threads: 1
     resources:
-        mem_mb=lambda wc, input, attempt: max(4000, int(80 * input.size_mb)) * attempt,
+        # the matrix is read in blocks: memory follows the cells and scrublet's block (job_resources)
+        mem_mb=lambda wc, input, attempt: single_cell_qc_mb(
+            h5ad_shape(input.counts),
+            LSEC.config["compute"]["cell_chunk"],
+            DATASETS[wc.dataset].spec["qc"]["doublets"] == "scrublet",
+        )
+        * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=GPU_REQUEST,
     params:

@@ -1,0 +1,31 @@
+"""lsecflow.job_resources: what the single-cell QC job asks the scheduler for, from its input's shape."""
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import scipy.sparse as sp
+from helpers import TMS_H5AD
+from lsecflow.job_resources import h5ad_shape, single_cell_qc_mb
+
+
+def test_shape_is_read_without_the_matrix(tmp_path):
+    assert h5ad_shape(TMS_H5AD) == (468, 726)
+    dense = tmp_path / "dense.h5ad"
+    ad.AnnData(np.ones((3, 5), dtype=np.float32)).write_h5ad(dense)
+    assert h5ad_shape(dense) == (3, 5)
+    sparse = tmp_path / "sparse.h5ad"
+    ad.AnnData(sp.random(7, 4, density=0.5, format="csr", dtype=np.float32)).write_h5ad(sparse)
+    assert h5ad_shape(sparse) == (7, 4)
+    assert h5ad_shape(tmp_path / "not_yet.h5ad") is None  # a dry run: the ingest has not run
+
+
+def test_memory_follows_cells_and_scrublets_block_not_the_matrix():
+    """Measured peaks (bench/sc_scale.py, docs/benchmarks.md): 11.0 GiB at 1M cells x 20k genes without
+    doublet scores, 11.4 GiB for scrublet on a block of 20k cells x 20k genes."""
+    assert single_cell_qc_mb(None, 20_000, True) == 4000
+    assert single_cell_qc_mb((468, 726), 20_000, True) == 4000  # the shipped sample: the floor
+    atlas = single_cell_qc_mb((1_000_000, 20_000), 20_000, False)
+    assert 11.0 * 1024 <= atlas <= 14 * 1024
+    block = single_cell_qc_mb((100_000, 20_000), 20_000, True)
+    assert 11.4 * 1024 <= block <= 14 * 1024 and single_cell_qc_mb((100_000, 20_000), 20_000, False) == 4000
+    assert single_cell_qc_mb((100_000, 20_000), 5_000, True) < block  # smaller blocks, less for scrublet
