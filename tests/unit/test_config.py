@@ -183,3 +183,8 @@ def test_removing_doublets_needs_doublet_scores():
     spec["qc"] = {**spec.get("qc", {}), "remove_doublets": True, "doublets": "none"}
     with pytest.raises(ConfigError, match=r"qc.remove_doublets' is true but qc.doublets is none"):
         load_datasets({"tms": spec})
+
+
+def test_a_renamed_key_says_its_new_name():
+    with pytest.raises(ConfigError, match=r"'pseudobulk_chunk' is now 'cell_chunk'"):
+        load_datasets({"tms": tms_dataset()}, compute={"pseudobulk_chunk": 50_000})

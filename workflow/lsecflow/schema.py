@@ -15,6 +15,10 @@ from .errors import ConfigError
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
+#: keys renamed since a release, so an old config's error says what to write instead
+RENAMED = {"pseudobulk_chunk": "cell_chunk"}
+
+
 @cache
 def load_schema(name: str) -> dict:
     """Load ``workflow/schemas/<name>.schema.yaml``."""
@@ -78,6 +82,7 @@ def validate(instance: Any, schema_name: str, source: str, prefix: str = "") -> 
             reason = err.message
             if err.validator == "additionalProperties":
                 reason = f"{err.message} (allowed keys: {', '.join(sorted(err.schema.get('properties', {})))})"
+                reason += "".join(f"; {old!r} is now {new!r}" for old, new in RENAMED.items() if old in err.instance)
             elif _yaml_exponent_text(err):
                 mantissa, _, exponent = err.instance.lower().partition("e")
                 reason = (f"{err.message} (YAML reads a number with an exponent but no decimal point as text: "
