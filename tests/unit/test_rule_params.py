@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import pytest
-from helpers import REPO, shipped_dataset
+import yaml
+from helpers import REPO
+from lsecflow.config import load_config
 from lsecflow.rule_params import RULE_SPEC_KEYS, UndeclaredKeyError, guard_params
 
 
+def shipped_config():
+    """The shipped config/config.yaml, loaded as the Snakefile loads it."""
+    return load_config(yaml.safe_load((REPO / "config/config.yaml").read_text()), roots=[REPO])
+
+
 def test_rule_params_hold_only_the_declared_keys():
-    dlpc = shipped_dataset().datasets["dlpc_liver"]
+    dlpc = shipped_config().datasets["dlpc_liver"]
     p = dlpc.params(rule="enrichment")
     assert set(p["spec"]) == {"assay", "species", "enrichment", "de"}
     assert p["spec"]["de"] == {"alpha": 0.05, "lfc_threshold": dlpc.spec["de"]["lfc_threshold"]}
@@ -19,7 +26,7 @@ def test_rule_params_hold_only_the_declared_keys():
 
 
 def test_scoped_spec_refuses_undeclared_keys_loudly():
-    spec = guard_params(shipped_dataset().datasets["dlpc_liver"].params(rule="enrichment"))["spec"]
+    spec = guard_params(shipped_config().datasets["dlpc_liver"].params(rule="enrichment"))["spec"]
     assert spec["de"]["alpha"] == 0.05 and spec.get("enrichment")["method"] == "multilevel"
     for read in (lambda: spec["qc"], lambda: spec.get("figures"), lambda: "paracrine" in spec,
                  lambda: spec["de"]["min_count"], lambda: spec["de"].get("shrink", False)):
@@ -30,7 +37,7 @@ def test_scoped_spec_refuses_undeclared_keys_loudly():
 
 
 def test_rule_spec_keys_exist_and_match_the_rules():
-    cfg = shipped_dataset()
+    cfg = shipped_config()
     for rule, keys in RULE_SPEC_KEYS.items():
         for key in keys:
             section, _, sub = key.partition(".")
