@@ -47,7 +47,7 @@ def make(n_cells: int, n_genes: int, path: Path) -> None:
 
 
 class _StepLog(logging.Handler):
-    """Collects the ``Steps`` lines of lsecflow.cell_blocks: {step: seconds}."""
+    """Collects the ``timed`` lines of lsecflow.cell_blocks: {step: seconds}."""
 
     def __init__(self):
         super().__init__()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import anndata as ad
@@ -38,24 +39,12 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-class Steps:
-    """Times named steps and logs each with the process's peak memory so far."""
-
-    def __init__(self, what: str):
-        self.what, self.times = what, {}
-
-    def __call__(self, step: str):
-        steps = self
-
-        class _Step:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                steps.times[step] = time.perf_counter() - self.t0
-                log.info("%s · %s: %.1f s, peak memory %.2f GiB", steps.what, step, steps.times[step], peak_rss_gib())
-
-        return _Step()
+@contextmanager
+def timed(step: str, what: str = "single-cell QC"):
+    """Log the wall time of the ``with`` block and the process's peak memory so far."""
+    t0 = time.perf_counter()
+    yield
+    log.info("%s · %s: %.1f s, peak memory %.2f GiB", what, step, time.perf_counter() - t0, peak_rss_gib())
 
 
 def row_blocks(X, chunk: int):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import cell_blocks, plots, qc_plots
-from .cell_blocks import Steps
+from .cell_blocks import timed
 from .files import write_json_atomic, write_tsv_atomic
 from .gpu import embed_and_cluster_gpu, use_gpu
 from .markers import LSEC, load_markers
@@ -154,7 +154,7 @@ def sc_verdict(cells: pd.DataFrame, thresholds: dict, calls: pd.DataFrame, label
 
 
 def embedding_and_scores(adata, scan: cell_blocks.Scan, opts: dict, markers_path: str, chunk: int, seed: int,
-                         gpu: bool, steps: Steps) -> tuple[ad.AnnData, pd.DataFrame]:
+                         gpu: bool) -> tuple[ad.AnnData, pd.DataFrame]:
     """Second pass and what follows it: the log-normalised highly variable genes embedded and clustered
     (:func:`embed_and_cluster`), and every cell's marker signature scores."""
     var = adata.var
@@ -168,15 +168,15 @@ def embedding_and_scores(adata, scan: cell_blocks.Scan, opts: dict, markers_path
     signatures = {ct: genes for ct, genes in signatures.items() if genes}
     scored = cell_blocks.score_columns(log_mean, signatures, seed)
     columns = np.union1d(np.flatnonzero(hvg), adata.var_names.get_indexer(scored))
-    with steps("log-normalised HVG and signature genes (second pass)"):
+    with timed("log-normalised HVG and signature genes (second pass)"):
         values = cell_blocks.log_columns(adata.X, columns, chunk)
     at = pd.Series(np.arange(len(columns)), index=columns)
     embedded = ad.AnnData(values[:, at[np.flatnonzero(hvg)].to_numpy()], obs=pd.DataFrame(index=adata.obs_names),
                           var=var.iloc[np.flatnonzero(hvg)].copy())
     n_comps = int(min(opts["n_pcs"], adata.n_obs - 1, adata.n_vars - 1))
-    with steps(f"embedding ({'GPU' if gpu else 'CPU'}): PCA, neighbours, UMAP, Leiden"):
+    with timed(f"embedding ({'GPU' if gpu else 'CPU'}): PCA, neighbours, UMAP, Leiden"):
         embed_and_cluster(embedded, opts, n_comps, seed, gpu)
-    with steps("signature scores"):
+    with timed("signature scores"):
         scores = cell_blocks.signature_scores(values[:, at[adata.var_names.get_indexer(scored)].to_numpy()], scored,
                                               log_mean, signatures, seed)
     scores.index = adata.obs_names
@@ -196,24 +196,23 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, output
     """
     spec = params["spec"]
     opts, sc_spec = spec["qc"], spec["single_cell"]
-    steps = Steps("single-cell QC")
     adata = ad.read_h5ad(counts_h5ad, backed="r")
     log.info("%d cells x %d genes, read %d cells at a time", adata.n_obs, adata.n_vars, chunk)
     mito = mito_genes(adata.var)
     if opts["doublets"] == "none":
         log.info("doublet scores skipped (qc.doublets: none)")
-    with steps("metrics, doublets and gene statistics (first pass)"):
+    with timed("metrics, doublets and gene statistics (first pass)"):
         scan = cell_blocks.scan(adata.X, adata.obs_names, mito, chunk, seed, doublets=opts["doublets"] == "scrublet")
     cells = qc_calls(scan.cells, opts, bool(mito.any()))
     thresholds = dict(cells.attrs["thresholds"])
     log.info("cell QC thresholds: %s; %d of %d cells pass", thresholds, int(cells["qc_pass"].sum()), len(cells))
     embedded, scores = embedding_and_scores(adata, scan, opts, markers_path, chunk, seed,
-                                            use_gpu(gpu, "single-cell QC embedding"), steps)
+                                            use_gpu(gpu, "single-cell QC embedding"))
     labels = adata.obs[sc_spec["cell_type_key"]].astype(str) if sc_spec["cell_type_key"] in adata.obs else None
     calls = cluster_calls(embedded.obs["leiden"].astype(str), scores, labels, sc_spec["lsec_label"])
     cells = cell_table(cells, adata.obs, embedded, scores, labels, calls)
     verdict = sc_verdict(cells, thresholds, calls, labels, sc_spec["lsec_label"])
-    with steps("tables and figures"):
+    with timed("tables and figures"):
         write_tsv_atomic(cells.rename_axis("cell").reset_index(), outputs["cells"])
         write_tsv_atomic(calls.rename_axis("cluster").reset_index(), outputs["clusters"])
         write_json_atomic(verdict, outputs["verdict"])
