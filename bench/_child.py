@@ -30,3 +30,15 @@ def measure(target, *args) -> tuple[float, float, object]:
     if proc.exitcode:
         raise RuntimeError(f"benchmark child failed with exit code {proc.exitcode}")
     return result
+
+
+def ensure_made(path, make, *args) -> None:
+    """Make the benchmark's input ``path`` with ``make(*args, path)`` in a child process unless it exists;
+    print its size and the time taken."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        t0 = time.perf_counter()
+        measure(make, *args, path)
+        print(f"made {path} ({path.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +84,7 @@ def chunked(path: str, chunk: int, gpu: bool = False) -> str:
 
 
 def main() -> None:
-    from _child import measure
+    from _child import ensure_made, measure
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -99,11 +98,7 @@ def main() -> None:
     rows = []
     for n in args.cells:
         path = work / f"tms_bootstrap_{n}.h5ad"
-        if not path.exists():
-            t0 = time.perf_counter()
-            measure(make, n, str(path))
-            print(f"made {path} ({path.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - t0:.0f} s",
-                  flush=True)
+        ensure_made(path, make, n)
         wall, rss, total = measure(chunked, str(path), args.chunk)
         row = {"cells": n, "chunked_s": wall, "chunked_MiB": rss}
         if n == min(args.cells) or args.reference_all:

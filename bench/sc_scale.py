@@ -121,7 +121,7 @@ def run_reference(path: str, doublets: str) -> dict:
 
 
 def main() -> None:
-    from _child import measure
+    from _child import ensure_made, measure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -139,11 +139,7 @@ def main() -> None:
     results = []
     for n in args.cells:
         path = work / f"synthetic_{n}x{args.genes}.h5ad"
-        if not path.exists():
-            t0 = time.perf_counter()
-            measure(make, n, args.genes, path)
-            print(f"made {path.name} ({path.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - t0:.0f} s",
-                  flush=True)
+        ensure_made(path, make, n, args.genes)
         row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
                "doublets": args.doublets}
         for name, target, extra in (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets)),

@@ -178,27 +178,34 @@ def log_columns(X, columns: np.ndarray, chunk: int) -> sp.csr_matrix:
     return sp.vstack(parts, format="csr")
 
 
-def signature_scores(values: sp.csr_matrix, names: pd.Index, log_mean: pd.Series,
-                     signatures: dict[str, list[str]], seed: int = 0) -> pd.DataFrame:
-    """:func:`scanpy.tl.score_genes` of every signature (``signatures``: var names), as scanpy computes it
-    on the whole log-normalised matrix, from ``values`` (cells x ``names``, which hold each signature's
-    genes and controls, see :func:`score_columns`) and the genes' log means."""
-    col = pd.Series(np.arange(len(names)), index=names)
+def score_genes(log_mean: pd.Series, signatures: dict[str, list[str]], seed: int = 0
+                ) -> dict[str, tuple[list[str], pd.Index]]:
+    """Each signature's genes and its control genes, drawn as :func:`scanpy.tl.score_genes` draws them
+    (numpy's global random state seeded with ``seed`` before each signature)."""
     out = {}
     for ct, genes in signatures.items():
         np.random.seed(seed)
-        control = control_genes(log_mean, genes)
+        out[ct] = (genes, control_genes(log_mean, genes))
+    return out
+
+
+def score_columns(scored: dict[str, tuple[list[str], pd.Index]]) -> pd.Index:
+    """Every gene the signature scores read (:func:`score_genes`): the signatures' genes and controls."""
+    names = pd.Index([], dtype="string")
+    for genes, control in scored.values():
+        names = names.union(pd.Index(genes)).union(control)
+    return names
+
+
+def signature_scores(values: sp.csr_matrix, names: pd.Index, scored: dict[str, tuple[list[str], pd.Index]]
+                     ) -> pd.DataFrame:
+    """:func:`scanpy.tl.score_genes` of every signature, as scanpy computes it on the whole log-normalised
+    matrix: the mean of its genes minus the mean of its controls (``scored``, :func:`score_genes`), from
+    ``values`` (cells x ``names``, :func:`score_columns`)."""
+    col = pd.Series(np.arange(len(names)), index=names)
+    out = {}
+    for ct, (genes, control) in scored.items():
         mean_of = [np.asarray(values[:, col[list(g)].to_numpy()].sum(axis=1, dtype=np.float64)).ravel() / len(g)
                    for g in (genes, control)]
         out[ct] = mean_of[0] - mean_of[1]
     return pd.DataFrame(out)
-
-
-def score_columns(log_mean: pd.Series, signatures: dict[str, list[str]], seed: int = 0) -> pd.Index:
-    """Every gene the signature scores read: the signatures' genes and their controls (drawn as
-    :func:`signature_scores` draws them)."""
-    names = pd.Index([], dtype="string")
-    for genes in signatures.values():
-        np.random.seed(seed)
-        names = names.union(pd.Index(genes)).union(control_genes(log_mean, genes))
-    return names

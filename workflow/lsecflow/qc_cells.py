@@ -166,8 +166,9 @@ def embedding_and_scores(adata, scan: cell_blocks.Scan, opts: dict, markers_path
     symbol_to_var = pd.Series(adata.var_names, index=var["symbol"].astype(str).to_numpy())
     signatures = {ct: [symbol_to_var[g] for g in genes if g in symbol_to_var.index] for ct, genes in markers.items()}
     signatures = {ct: genes for ct, genes in signatures.items() if genes}
-    scored = cell_blocks.score_columns(log_mean, signatures, seed)
-    columns = np.union1d(np.flatnonzero(hvg), adata.var_names.get_indexer(scored))
+    scored = cell_blocks.score_genes(log_mean, signatures, seed)
+    names = cell_blocks.score_columns(scored)
+    columns = np.union1d(np.flatnonzero(hvg), adata.var_names.get_indexer(names))
     with timed("log-normalised HVG and signature genes (second pass)"):
         values = cell_blocks.log_columns(adata.X, columns, chunk)
     at = pd.Series(np.arange(len(columns)), index=columns)
@@ -177,8 +178,8 @@ def embedding_and_scores(adata, scan: cell_blocks.Scan, opts: dict, markers_path
     with timed(f"embedding ({'GPU' if gpu else 'CPU'}): PCA, neighbours, UMAP, Leiden"):
         embed_and_cluster(embedded, opts, n_comps, seed, gpu)
     with timed("signature scores"):
-        scores = cell_blocks.signature_scores(values[:, at[adata.var_names.get_indexer(scored)].to_numpy()], scored,
-                                              log_mean, signatures, seed)
+        scores = cell_blocks.signature_scores(values[:, at[adata.var_names.get_indexer(names)].to_numpy()], names,
+                                              scored)
     scores.index = adata.obs_names
     return embedded, scores
 
