@@ -35,7 +35,7 @@ from .de_files import (
     write_skipped,
     write_tested,
 )
-from .deseq2 import add_lrt, quiet_inmoose
+from .deseq2 import as_in_r, quiet_inmoose
 from .errors import InputDataError
 from .formula import design_metadata
 from .shrink import shrink_contrast
@@ -111,18 +111,17 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
                                  "among the samples tested; drop it from the design")
     test, fit_type, sf_type = opts.get("test", "wald"), opts.get("fit_type", "parametric"), opts.get("size_factors", "ratio")
     t0 = time.time()
-    with quiet_inmoose():
-        # inmoose 0.9.1's nbinomLRT raises NotImplementedError: fit as for Wald, then add the LRT (add_lrt)
+    how = dict(test="LRT", reduced=opts["reduced"]) if test == "lrt" else {}
+    # inmoose 0.9.1 lacks nbinomLRT and runs its optim fallback differently from R: as_in_r supplies both
+    with quiet_inmoose(), as_in_r():
         try:
-            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type)
+            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
         except NotImplementedError:
             # the parametric trend did not converge: DESeq2 switches to its 'local' fit, which the port lacks
             log.warning("the parametric dispersion trend did not converge; DESeq2 would use fitType 'local', "
                         "which inmoose lacks: using fitType 'mean' (set de.fit_type: mean to choose it)")
             fit_type = "mean"
-            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type)
-        if test == "lrt":
-            add_lrt(dds, opts["reduced"])
+            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
     dds.var["symbol"] = sub.var["symbol"].astype(str).to_numpy()
     dds.uns["lsecflow_fit"] = {"fit_type": fit_type, "size_factors": sf_type}
     replaced = int(dds.var["replace"].fillna(False).astype(bool).sum()) if "replace" in dds.var else 0

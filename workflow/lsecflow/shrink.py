@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from .deseq2 import fitted_counts
+from .deseq2 import as_in_r, fitted_counts
 from .errors import InputDataError
 
 LOG2E = np.log2(np.e)
@@ -134,7 +134,8 @@ def _normal_fit(dds):
     for layer in ("H", "mu"):  # inmoose reuses them only on a path that fails; the MLE refit gives the same
         if layer in fit.layers:
             del fit.layers[layer]
-    fit = nbinomWaldTest(fit, betaPrior=True, betaPriorVar=variance, modelMatrixType="expanded", quiet=True)
+    with as_in_r():
+        fit = nbinomWaldTest(fit, betaPrior=True, betaPriorVar=variance, modelMatrixType="expanded", quiet=True)
     dds.uns["_lsecflow_normal_fit"] = fit
     return fit
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .calls import benjamini_hochberg, is_significant
-from .deseq2 import quiet_inmoose
+from .deseq2 import as_in_r, quiet_inmoose
 from .errors import InputDataError
 from .markers import LSEC, load_markers
 
@@ -104,7 +104,7 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
             sub = DESeqDataSet(counts.loc[keep, wanted], meta[keep].copy(), design=design)
             sub.sizeFactors = np.asarray(estimateSizeFactorsForMatrix(counts.to_numpy()[keep], type_=sf_type),
                                          dtype=float).ravel()
-            with quiet_inmoose():
+            with quiet_inmoose(), as_in_r():
                 sub = estimateDispersionsGeneEst(sub)
                 sub.setDispFunction(fn, estimateVar=False)
                 sub = estimateDispersionsMAP(sub, dispPriorVar=fn.dispPriorVar)
