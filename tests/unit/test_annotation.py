@@ -3,7 +3,9 @@ unique by total count)."""
 from __future__ import annotations
 
 import pandas as pd
-from lsecflow.annotation import annotate_genes, make_unique_symbols, strip_version
+import pytest
+from lsecflow.annotation import annotate_genes, check_id_type, drop_ids, make_unique_symbols, strip_version
+from lsecflow.errors import InputDataError
 
 
 def test_duplicate_symbols_resolved_by_total_count():
@@ -25,3 +27,20 @@ def test_annotation_strips_versions_and_keeps_unmapped(tmp_path):
     assert var["symbol"].tolist() == ["Gnai3", "Cdc45", "ENSMUSG00000099999"]
     assert report["n_unmapped"] == 1
     assert list(strip_version(["ENSG00000182378.14_PAR_Y"])) == ["ENSG00000182378_PAR_Y"]
+
+
+def test_ids_of_another_kind_name_the_key_that_drops_them():
+    """Ensembl GTFs before release 76 carry LRG_ records among the gene ids (the airway counts: 425 of
+    64,102): refused, with the counts.drop_ids value that leaves them out; dropped when it is set."""
+    ids = pd.Index(["ENSG00000000003", "ENSG00000000005", "LRG_1", "LRG_10"])
+    with pytest.raises(InputDataError, match=r"2 of 4 gene ids do not match gene_ids: ensembl .*"
+                                             r"set counts.drop_ids: '\^LRG_'"):
+        check_id_type(ids, "ensembl", "m.csv")
+    keep = drop_ids(ids, "^LRG_", "m.csv")
+    assert keep.tolist() == [True, True, False, False]
+    check_id_type(ids[keep], "ensembl", "m.csv")
+    assert drop_ids(ids, None, "m.csv").all()
+    # ids with mixed prefixes (or none): no guess at a pattern
+    with pytest.raises(InputDataError) as err:
+        check_id_type(pd.Index(["ENSG00000000003", "LRG_1", "foo"]), "ensembl", "m.csv")
+    assert "drop_ids" not in str(err.value)

@@ -188,3 +188,10 @@ def test_removing_doublets_needs_doublet_scores():
 def test_a_renamed_key_says_its_new_name():
     with pytest.raises(ConfigError, match=r"'pseudobulk_chunk' is now 'cell_chunk'"):
         load_datasets({"tms": tms_dataset()}, compute={"pseudobulk_chunk": 50_000})
+
+
+def test_drop_ids_must_be_a_regular_expression():
+    spec = dlpc_dataset(DLPC_COUNTS)
+    spec["counts"]["drop_ids"] = "^LRG_("
+    with pytest.raises(ConfigError, match=r"key 'counts.drop_ids': '\^LRG_\(' is not a regular expression"):
+        load_datasets({"dlpc_liver": spec})

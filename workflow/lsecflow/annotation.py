@@ -33,10 +33,40 @@ def check_id_type(gene_ids, id_type: str, source) -> None:
     if len(bad):
         hint = {"ensembl": "ids with a version suffix need gene_ids: ensembl_version",
                 "ensembl_version": "ids without a version suffix need gene_ids: ensembl"}[id_type]
+        prefixes = pd.Series(bad).str.extract(r"^([A-Za-z]+_)", expand=False)
+        if len(bad) < len(ids) and prefixes.notna().all() and prefixes.nunique() == 1:
+            # rows of another kind that share a prefix (LRG_ records of older Ensembl GTFs): name the key that drops them
+            hint += f"; to leave these out, set counts.drop_ids: '^{prefixes.iloc[0]}'"
         raise InputDataError(
             f"{source}: {len(bad)} of {len(ids)} gene ids do not match gene_ids: {id_type} "
-            f"(first: {', '.join(map(repr, bad[:5]))}); {hint}, symbols need gene_ids: symbol"
+            f"(first: {', '.join(map(repr, bad[:5]))}); {hint}; symbols need gene_ids: symbol"
         )
+
+
+def drop_ids(gene_ids, pattern: str | None, source) -> np.ndarray:
+    """Which genes to keep under ``counts.drop_ids`` (a regular expression matched from the start of each id).
+
+    Parameters
+    ----------
+    gene_ids
+        The matrix's gene ids.
+    pattern
+        ``counts.drop_ids``, or None (keep all).
+    source
+        The matrix, for the log line.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of the genes kept; the dropped ones are logged (count and first five).
+    """
+    ids = pd.Index(gene_ids).astype(str)
+    if not pattern:
+        return np.ones(len(ids), dtype=bool)
+    hit = ids.str.match(pattern)
+    log.info("%s: %d gene ids match counts.drop_ids %r and are left out%s", source, int(hit.sum()), pattern,
+             f" (first: {', '.join(ids[hit][:5])})" if hit.any() else "")
+    return ~hit
 
 
 def strip_version(gene_ids) -> pd.Index:

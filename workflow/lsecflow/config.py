@@ -208,6 +208,12 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     spec["samples"]["sheet"] = str(sheet_path)
     fmt = _count_format(spec, first, source)
 
+    if counts.get("drop_ids"):
+        try:
+            re.compile(counts["drop_ids"])
+        except re.error as exc:
+            raise ConfigError(f"{source}: key 'counts.drop_ids': {counts['drop_ids']!r} is not a regular expression "
+                              f"({exc})") from exc
     sheet = read_sample_sheet(sheet_path, spec["samples"]["id_column"])
     design_columns = parse_design(spec["design"], list(sheet.columns), source)
     check_design_values(sheet, design_columns, sheet_path)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import bulk_counts, files, protein_tables
-from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type, load_symbol_table, make_unique_symbols
+from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type, drop_ids, load_symbol_table, make_unique_symbols
 from .errors import InputDataError
 from .files import write_h5ad_atomic
 from .markers import call_cell_types
@@ -131,6 +131,9 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
         adata, report = _proteomics(params)
     else:
         adata = _bulk(params) if spec["assay"] == "bulk" else _single_cell(params)
+        keep = drop_ids(adata.var_names, spec["counts"].get("drop_ids"), spec["counts"]["path"])
+        if not keep.all():
+            adata = adata[:, keep].copy()
         check_id_type(adata.var_names, spec["gene_ids"], spec["counts"]["path"])
         totals = np.asarray(adata.X.sum(axis=0)).ravel()
         names = adata.var["name_from_matrix"] if "name_from_matrix" in adata.var else None
