@@ -7,6 +7,9 @@ CONFIG ?= config/config.yaml
 CORES  ?= all
 SMK_ARGS ?=
 PYTEST_ARGS ?=
+# tests run in parallel, one worker per core (pytest-xdist); the scheduler in tests/conftest.py keeps
+# each file, and the files sharing the finished run, on one worker. XDIST= runs them in one process.
+XDIST ?= -n auto --dist loadscope
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -37,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check workflow tests bench
 
 test: $(STAMP)
-	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 clean:

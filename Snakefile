@@ -53,10 +53,17 @@ onsuccess:
     from lsecflow.lock import release
 
     release(RESULTS)
-    # the summary of results, printed by the workflow itself (also for cluster runs; Snakemake does not run a
-    # module's handlers, so a workflow importing lsecflow prints it itself if it wants it);
-    # `make run` prints it after Snakemake instead, also when there was nothing to do
+    # the summary of results, printed by the workflow itself (also for cluster runs and, chained below, when
+    # lsecflow is a module); `make run` prints it after Snakemake instead, also when there was nothing to do
     if not os.environ.get("LSECFLOW_SUMMARY_BY_MAKE"):
         from lsecflow.summary import summarize_results
 
         print(summarize_results(config, Path.cwd()))
+
+
+# As a module (`module lsecflow: ...` + `use rule * from lsecflow`), Snakemake would run none of the three
+# handlers above: they are chained to the importer's here, so the lock and the summary work there too.
+if not workflow.modifier.is_main_snakefile():
+    from lsecflow.snake import chain_handlers
+
+    chain_handlers(workflow, onstart=onstart.func, onsuccess=onsuccess.func, onerror=onerror.func)

@@ -16,6 +16,32 @@ from lsecflow import pseudobulk as pb  # noqa: E402
 from lsecflow.ingest import build_counts  # noqa: E402
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """Work split for pytest-xdist (``make test`` runs ``-n auto``): a test file goes to one worker whole, so
+    its module fixtures are made once, and every file that uses the shared finished run goes to the same
+    worker, so that run is made once. (xdist's own ``loadgroup`` marks do not take with pytest 9.2.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = Path(config.rootpath)
+    sources = {p.relative_to(root).as_posix(): p.read_text() for p in (root / "tests").rglob("test_*.py")}
+    shared = {path for path, text in sources.items() if "finished_run" in text}
+    # the longest units start first (the shared run, then files with tests marked slow): none is left alone at the end
+    first = ["finished_run", *sorted(path for path, text in sources.items() if "mark.slow" in text and path not in shared)]
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "finished_run" if path in shared else path
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed(first):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return ByFile(config, log)
+
+
 @pytest.fixture(scope="session")
 def dlpc_counts() -> pd.DataFrame:
     """The real DLPC matrix, genes x samples (as published: Sample724)."""
@@ -71,4 +97,5 @@ def tms_pseudobulk(tmp_path_factory):
 def tiny(dlpc_counts) -> pd.DataFrame:
     """300 most expressed real DLPC genes x 20 samples (header as published)."""
     return dlpc_counts.loc[dlpc_counts.sum(axis=1).sort_values(ascending=False).index[:300]].copy()
+
 

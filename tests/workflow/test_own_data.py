@@ -13,6 +13,7 @@ import csv
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from helpers import run_snakemake
 
@@ -50,6 +51,7 @@ def write_as_r_does(folder) -> None:
     coldata.to_csv(folder / "airway_coldata.csv", quoting=csv.QUOTE_NONNUMERIC)
 
 
+@pytest.mark.slow
 def test_airway_goes_through_by_config_alone(tmp_path):
     write_as_r_does(tmp_path)
     cfg = tmp_path / "config.yaml"

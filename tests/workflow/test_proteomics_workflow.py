@@ -37,6 +37,7 @@ needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").
                                      reason="the secretome is not shipped (no licence); staged in ../shared only")
 
 
+@pytest.mark.slow
 def test_workflow_ups1(proteomics_run):
     res = proteomics_run / "ups1"
     table = pd.read_csv(res / "de/fmol25_vs_fmol10.tsv", sep="\t", index_col="gene_id")
@@ -54,6 +55,7 @@ def test_workflow_ups1(proteomics_run):
 
 
 @needs_secretome
+@pytest.mark.slow
 def test_workflow_secretome_report(proteomics_run):
     res = proteomics_run / "secretome"
     table = pd.read_csv(res / "de/CPPP_vs_PBS.tsv", sep="\t", index_col="gene_id")

@@ -54,3 +54,30 @@ def run(snakemake, func, *args, **kwargs):
         sys.exit(1)
     log.info("rule %s finished", snakemake.rule)
     return result
+
+
+def chain_handlers(workflow, **handlers) -> None:
+    """Run lsecflow's ``onstart`` / ``onsuccess`` / ``onerror`` when it is imported as a Snakemake module.
+
+    Snakemake 9 keeps only the main Snakefile's handlers (``Workflow.onsuccess`` stores a module's in the
+    module's namespace, where nothing calls it). This chains each of lsecflow's after the importer's
+    handler registered so far (Snakemake's private ``Workflow._onstart`` etc.; the pinned 9.27 is tested
+    by tests/workflow/test_module.py). An importer that defines its own handler after the ``use rule``
+    line replaces the chain, as it would replace any earlier handler.
+
+    Parameters
+    ----------
+    workflow
+        Snakemake's ``workflow`` object.
+    **handlers
+        ``onstart=``, ``onsuccess=``, ``onerror=``: functions of Snakemake's ``log`` argument.
+    """
+    for name, ours in handlers.items():
+        attribute = f"_{name}"
+        theirs = getattr(workflow, attribute)
+
+        def both(log, theirs=theirs, ours=ours):
+            theirs(log)
+            ours(log)
+
+        setattr(workflow, attribute, both)
