@@ -40,6 +40,8 @@ def test_ids_of_another_kind_name_the_key_that_drops_them():
     assert keep.tolist() == [True, True, False, False]
     check_id_type(ids[keep], "ensembl", "m.csv")
     assert drop_ids(ids, None, "m.csv").all()
+    with pytest.raises(InputDataError, match="matches every one of its 4 gene ids"):
+        drop_ids(ids, "^(ENSG|LRG)", "m.csv")
     # ids with mixed prefixes (or none): no guess at a pattern
     with pytest.raises(InputDataError) as err:
         check_id_type(pd.Index(["ENSG00000000003", "LRG_1", "foo"]), "ensembl", "m.csv")

@@ -64,6 +64,9 @@ def drop_ids(gene_ids, pattern: str | None, source) -> np.ndarray:
     if not pattern:
         return np.ones(len(ids), dtype=bool)
     hit = ids.str.match(pattern)
+    if len(ids) and hit.all():
+        raise InputDataError(f"{source}: counts.drop_ids {pattern!r} matches every one of its {len(ids)} gene ids "
+                             f"(first: {', '.join(map(repr, ids[:3]))}); nothing would be left")
     log.info("%s: %d gene ids match counts.drop_ids %r and are left out%s", source, int(hit.sum()), pattern,
              f" (first: {', '.join(ids[hit][:5])})" if hit.any() else "")
     return ~hit

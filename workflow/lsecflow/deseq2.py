@@ -86,7 +86,8 @@ def nbinomLRT(obj, full=None, reduced=None, betaTol=1e-8, maxit=100, useOptim=Tr
         ``DESeqDataSet`` with dispersions (``estimateDispersions``).
     full, reduced
         Design matrices (patsy), as inmoose's ``DESeq`` passes them; the full
-        one is the dataset's design.
+        one must be the dataset's design (its columns are named as the Wald
+        path names them, for ``results(contrast = ...)``).
     betaTol, maxit, useOptim, useQR, minmu
         As in ``fitNbinomGLMs``.
     quiet, type_
@@ -111,6 +112,8 @@ def nbinomLRT(obj, full=None, reduced=None, betaTol=1e-8, maxit=100, useOptim=Tr
         raise ValueError("provide a reduced design for the LRT")
     minmu = 0.5 if minmu is None else minmu
     full = obj.design if full is None else full
+    if list(full.design_info.column_names) != list(obj.design.design_info.column_names):
+        raise ValueError("nbinomLRT: the full model must be the dataset's design (as DESeq passes it)")
     df = full.shape[1] - reduced.shape[1]
     if df < 1:
         raise ValueError("less than one degree of freedom, perhaps full and reduced models are not in the correct order")
