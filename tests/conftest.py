@@ -16,6 +16,7 @@ from lsecflow import pseudobulk as pb  # noqa: E402
 from lsecflow.ingest import build_counts  # noqa: E402
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: harmless where xdist is not installed
 def pytest_xdist_make_scheduler(config, log):
     """Work split for pytest-xdist (``make test`` runs ``-n auto``): a test file goes to one worker whole, so
     its module fixtures are made once, and every file that uses the shared finished run goes to the same
