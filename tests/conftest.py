@@ -98,5 +98,3 @@ def tms_pseudobulk(tmp_path_factory):
 def tiny(dlpc_counts) -> pd.DataFrame:
     """300 most expressed real DLPC genes x 20 samples (header as published)."""
     return dlpc_counts.loc[dlpc_counts.sum(axis=1).sort_values(ascending=False).index[:300]].copy()
-
-
