@@ -36,6 +36,7 @@ from .de_files import (
     write_tested,
 )
 from .deseq2 import as_in_r, quiet_inmoose
+from .deseq2_kernels import kernels
 from .errors import InputDataError
 from .formula import design_metadata
 from .shrink import shrink_contrast
@@ -136,7 +137,7 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
 
 def _results(dds, opts: dict, **kwargs) -> pd.DataFrame:
     """DESeq2 ``results()`` with the dataset's filtering options, as a plain DataFrame."""
-    with quiet_inmoose():
+    with quiet_inmoose(), kernels():
         res = dds.results(alpha=opts["independent_filter_alpha"], independentFiltering=opts["independent_filter"],
                           cooksCutoff=None if opts["cooks_filter"] else False, **kwargs)
     threshold = getattr(res, "filterThreshold", None)

@@ -5,7 +5,8 @@
 - Its optim fallback (genes whose IRLS does not converge) is scipy's TNC with a
   mis-scaled gradient: :func:`fitNbinomGLMsOptim` runs R's L-BFGS-B as R does.
 
-:func:`as_in_r` puts both into inmoose for the duration of a ``DESeq`` call;
+:func:`as_in_r` puts both into inmoose for the duration of a ``DESeq`` call,
+with the faster kernels of :mod:`lsecflow.deseq2_kernels` (same algorithms);
 :func:`quiet_inmoose` keeps the port's progress lines out of the job logs.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 import warnings
 
 import numpy as np
+
+from .deseq2_kernels import kernels
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,8 @@ def fitted_counts(dds) -> np.ndarray:
 def as_in_r():
     """Within the block, inmoose's ``DESeq`` runs :func:`nbinomLRT` (its own is a stub raising
     ``NotImplementedError``; replaced where ``DESeq`` and ``refitWithoutOutliers`` call it) and
-    :func:`fitNbinomGLMsOptim` (R's optimiser, replacing scipy's TNC in ``fitNbinomGLMs``).
-    Restored on exit."""
+    :func:`fitNbinomGLMsOptim` (R's optimiser, replacing scipy's TNC in ``fitNbinomGLMs``), and the
+    dispersion and IRLS kernels of :mod:`lsecflow.deseq2_kernels`. Restored on exit."""
     import importlib
 
     core, outliers, fitting = (importlib.import_module(f"inmoose.deseq2.{name}")
@@ -60,7 +63,8 @@ def as_in_r():
     core.nbinomLRT = outliers.nbinomLRT = nbinomLRT
     fitting.fitNbinomGLMsOptim = fitNbinomGLMsOptim
     try:
-        yield
+        with kernels():
+            yield
     finally:
         core.nbinomLRT, outliers.nbinomLRT, fitting.fitNbinomGLMsOptim = saved
 
