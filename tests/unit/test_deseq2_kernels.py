@@ -119,3 +119,34 @@ def test_dlpc_fit_is_the_same_without_the_kernels(dlpc_shipped, monkeypatch):
         assert (fast["pvalue"].isna() == slow["pvalue"].isna()).all() and (fast["padj"].isna() == slow["padj"].isna()).all()
         np.testing.assert_allclose(fast["log2FoldChange"], slow["log2FoldChange"], rtol=1e-6, atol=1e-9, err_msg=name)
         np.testing.assert_allclose(fast["pvalue"], slow["pvalue"], rtol=1e-3, err_msg=name)
+
+
+def test_trigamma_equals_scipys():
+    from scipy.special import polygamma
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(1e-4, 10, 20_000), np.exp(rng.uniform(0, 25, 20_000)),
+                        rng.poisson(3, 20_000) + rng.uniform(0.01, 50, 20_000), [1.0, 9.999, 10.0, 10.001]])
+    np.testing.assert_allclose(deseq2_kernels.trigamma(x), polygamma(1, x), rtol=1e-14)
+
+
+def test_deviance_density_is_inmooses_to_the_bit(inputs):
+    """fitBeta's deviance: the mean-free coefficient computed once, the rest per step, the same operations
+    as inmoose's dnbinom_mu (so the convergence test sees the same numbers)."""
+    from inmoose.utils import dnbinom_mu
+
+    d = inputs
+    size = 1.0 / d["alpha"]
+    coeff = deseq2_kernels.nb_log_coefficient(d["y"], size)
+    for scale in (1.0, 1e-3, 1e3):
+        mu = d["mu"] * scale
+        np.testing.assert_array_equal(deseq2_kernels.nb_log_density(coeff, d["y"], size, mu),
+                                      dnbinom_mu(d["y"], size, mu, True))
+
+
+def test_r_factor_is_numpys_qr():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(50, 7, 26)).transpose(0, 2, 1)  # a column-major stack, as fitBeta builds it
+    expected = np.linalg.qr(a, mode="r")
+    np.testing.assert_array_equal(deseq2_kernels.r_factor(a.copy()), expected)
+    np.testing.assert_array_equal(deseq2_kernels.r_factor(np.ascontiguousarray(a)), expected)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from scipy.special import digamma, polygamma, xlog1py, xlogy
+from scipy.special import digamma, gammaln, xlog1py, xlogy
 from scipy.special import loggamma as lgamma
 
 
@@ -105,38 +105,90 @@ def dlog_posterior(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_si
     return (ll_part + cr_term) * alpha + prior_part
 
 
+def trigamma(x) -> np.ndarray:
+    """The trigamma function (``scipy.special.polygamma(1, x)``) for ``x > 0``, about 8x faster: the
+    recurrence ``psi1(x) = psi1(x + 1) + 1/x^2`` up to ``x >= 10``, then the asymptotic series to the
+    ``B_14`` term (relative error below 1e-14; a test compares with scipy)."""
+    x = np.array(x, dtype=float, copy=True)
+    acc = np.zeros_like(x)
+    small = x < 10
+    if small.any():
+        xs, a = x[small], np.zeros(int(small.sum()))
+        for _ in range(10):
+            step = xs < 10
+            if not step.any():
+                break
+            a += np.where(step, 1.0 / (xs * xs), 0.0)
+            xs = np.where(step, xs + 1.0, xs)
+        acc[small], x[small] = a, xs
+    z = 1.0 / (x * x)
+    series = z * (1 / 6 - z * (1 / 30 - z * (1 / 42 - z * (1 / 30 - z * (5 / 66 - z * (691 / 2730 - z * 7 / 6))))))
+    return acc + 1.0 / x + 0.5 * z + series / x
+
+
 def d2log_posterior(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq, usePrior, weights,
                     useWeights, weightThreshold, useCR):
     """inmoose's ``d2log_posterior`` (second derivative in log alpha), each gene's own sums (see the module
-    note)."""
+    note); the first-derivative part from the same terms rather than a second :func:`dlog_posterior` call."""
     if not _plain(log_alpha, y, mu, weights):
         return _original("d2log_posterior")(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq,
                                             usePrior, weights, useWeights, weightThreshold, useCR)
     alpha = np.exp(log_alpha)
     if useCR:
-        w, s2, s3 = _cr_weights(mu, alpha, weights, useWeights, weightThreshold, (-1, -2, -3))
+        (w,) = _cr_weights(mu, alpha, weights, useWeights, weightThreshold)
         b_i = np.linalg.inv(xtwx(x, w))
-        db, d2b = xtwx(x, -s2), xtwx(x, 2.0 * s3)
+        db, d2b = xtwx(x, -(w * w)), xtwx(x, 2.0 * (w * w * w))
         bdb = b_i @ db
         ddetb = np.trace(bdb, axis1=-2, axis2=-1)
         d2detb = ddetb**2 - np.einsum("gij,gji->g", bdb, bdb) + np.einsum("gij,gji->g", b_i, d2b)
         cr_term = 0.5 * ddetb**2 - 0.5 * d2detb
+        cr_first = -0.5 * ddetb
     else:
-        cr_term = 0.0
+        cr_term = cr_first = 0.0
     a = alpha[None, :]
     a1, a2 = 1.0 / a, np.power(a, -2)
     amu = a * mu
     first = _dll_terms(y, mu, alpha)
-    second = (-1 * a2 * polygamma(1, a1) + np.power(mu, 2) * a * np.power(1 + amu, -2)
-              + a2 * polygamma(1, y + a1) + a2 * y * np.power(mu + a1, -2))
+    second = (-1 * a2 * trigamma(a1) + np.power(mu, 2) * a * np.power(1 + amu, -2)
+              + a2 * trigamma(y + a1) + a2 * y * np.power(mu + a1, -2))
     if useWeights:
         first, second = weights * first, weights * second
-    ll_part = -2 * np.power(alpha, -3) * first.sum(axis=0) + np.power(alpha, -2) * second.sum(axis=0)
+    first = first.sum(axis=0)
+    ll_part = -2 * np.power(alpha, -3) * first + np.power(alpha, -2) * second.sum(axis=0)
+    dlog = (np.power(alpha, -2) * first + cr_first) * alpha  # dlog_posterior without its prior
     prior_part = -1.0 / log_alpha_prior_sigmasq if usePrior else 0.0
-    return ((ll_part + cr_term) * np.power(alpha, 2)
-            + dlog_posterior(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq, False, weights,
-                             useWeights, weightThreshold, useCR)
-            + prior_part)
+    return (ll_part + cr_term) * np.power(alpha, 2) + dlog + prior_part
+
+
+def r_factor(a: np.ndarray) -> np.ndarray:
+    """``numpy.linalg.qr(a, mode="r")`` of a stack of float64 matrices, overwriting ``a``.
+
+    numpy's ``qr`` first copies its input into C order; the stack built here is already in LAPACK's
+    column-major order (a transposed view), so that copy is a full transposition (it took longer than the
+    factorisation itself). This calls the same LAPACK kernel (numpy's ``qr_r_raw`` gufunc, ``dgeqrf``) on
+    the array as it is, and falls back to ``numpy.linalg.qr`` where that private gufunc is missing."""
+    try:
+        from numpy.linalg import _umath_linalg
+
+        _umath_linalg.qr_r_raw(a, signature="d->d")
+    except (ImportError, AttributeError, TypeError):
+        return np.linalg.qr(a, mode="r")
+    k = min(a.shape[-2:])
+    return np.triu(a[..., :k, :])
+
+
+def nb_log_coefficient(k, size):
+    """The part of the negative binomial log density without the mean (inmoose's ``nbinom_logpmf``:
+    ``lgamma(size + k) - lgamma(k + 1) - lgamma(size)``), computed once per IRLS fit."""
+    return gammaln(size + k) - gammaln(k + 1) - gammaln(size)
+
+
+def nb_log_density(coeff, k, size, mu):
+    """inmoose's ``dnbinom_mu(k, size, mu, log=True)`` (``nbinom_logpmf(k, size, size / (size + mu))``)
+    from its coefficient (:func:`nb_log_coefficient`): the same operations in the same order."""
+    with np.errstate(divide="ignore"):
+        p = size / (size + mu)
+        return coeff + xlogy(size, p) + xlog1py(k, -p)
 
 
 def fitBeta(y, x, nf, alpha_hat, contrast, beta_mat, lambda_, weights, useWeights, tol, maxit, useQR, minmu):
@@ -155,8 +207,6 @@ def fitBeta(y, x, nf, alpha_hat, contrast, beta_mat, lambda_, weights, useWeight
     beta_mat
         Genes x P starting coefficients (natural log scale).
     """
-    from inmoose.utils import dnbinom_mu
-
     n, g = y.shape
     p = x.shape[1]
     assert alpha_hat.shape == (g,) and beta_mat.shape == (g, p) and nf.shape == y.shape == weights.shape
@@ -166,6 +216,7 @@ def fitBeta(y, x, nf, alpha_hat, contrast, beta_mat, lambda_, weights, useWeight
     sqrt_ridge = np.sqrt(ridge)
     mu_hat = np.maximum(nf * np.exp(x @ beta_mat.T), minmu)
     dev, dev_old = np.zeros(g), np.zeros(g)
+    coeff = nb_log_coefficient(y, 1.0 / alpha_hat)
     idx = np.repeat(True, g)
     for t in range(maxit):
         if not idx.any():
@@ -186,7 +237,7 @@ def fitBeta(y, x, nf, alpha_hat, contrast, beta_mat, lambda_, weights, useWeight
             np.multiply(np.ascontiguousarray(z.T), sw, out=aug_t[:, p, :n])
             aug_t[:, :p, n:] = sqrt_ridge
             aug_t[:, p, n:] = 0.0
-            r = np.linalg.qr(aug_t.transpose(0, 2, 1), mode="r")
+            r = r_factor(aug_t.transpose(0, 2, 1))
             beta_hat = np.linalg.solve(r[:, :p, :p], r[:, :p, p:]).squeeze(-1)
         else:
             beta_hat = np.linalg.solve(xtwx(x, w_vec) + ridge, ((z * w_vec).T @ x)[:, :, None]).squeeze(-1)
@@ -198,7 +249,7 @@ def fitBeta(y, x, nf, alpha_hat, contrast, beta_mat, lambda_, weights, useWeight
         idx = newidx
         mu_hat[:, idx] = np.maximum(nf[:, idx] * np.exp(x @ beta_hat[subidx, :].T), minmu)
         dev[idx] = 0.0
-        dens = dnbinom_mu(y[:, idx], 1.0 / alpha_hat[idx], mu_hat[:, idx], True)
+        dens = nb_log_density(coeff[:, idx], y[:, idx], 1.0 / alpha_hat[idx], mu_hat[:, idx])
         dev[idx] -= 2.0 * np.sum(weights[:, idx] * dens if useWeights else dens, axis=0)
         conv_test = np.abs(dev - dev_old) / (np.abs(dev) + 0.1)
         nanidx = np.isnan(conv_test)
