@@ -13,10 +13,8 @@ from lsecflow import gpu
 from lsecflow import pseudobulk as pb
 from lsecflow.errors import InputDataError
 
-HAS_GPU, WHY = gpu.gpu_status()
-
-
-HAS_CUPY_GPU, WHY_CUPY = gpu.gpu_status("cupy")
+HAS_GPU, WHY = gpu.gpu_status()  # cupy and a CUDA device: single-cell QC and pseudobulk
+HAS_RAPIDS_GPU, WHY_RAPIDS = gpu.gpu_status("rapids")
 
 
 def tms_counts(backed: bool = False):
@@ -34,7 +32,6 @@ def cell_type_codes(a) -> tuple[np.ndarray, int]:
     return codes, int(codes.max()) + 1
 
 
-needs_cupy_gpu = pytest.mark.skipif(not HAS_CUPY_GPU, reason=f"no usable GPU here: {WHY_CUPY}")
 
 
 needs_gpu = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU here: {WHY}")
@@ -45,26 +42,26 @@ def test_auto_and_false_say_which_and_why(caplog):
     assert gpu.use_gpu(False, "pseudobulk aggregation") is False
     assert "pseudobulk aggregation runs on the CPU: compute.gpu is false" in caplog.text
     caplog.clear()
-    assert gpu.use_gpu("auto", "single-cell QC embedding") is HAS_GPU
+    assert gpu.use_gpu("auto", "single-cell QC") is HAS_GPU
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1  # one line, saying which and why
     if HAS_GPU:
-        assert lines[0].startswith("single-cell QC embedding runs on the GPU (rapids-singlecell): ")
+        assert lines[0].startswith("single-cell QC runs on the GPU (cupy): ")
     else:
-        assert lines[0] == f"single-cell QC embedding runs on the CPU: compute.gpu is auto and {WHY}"
+        assert lines[0] == f"single-cell QC runs on the CPU: compute.gpu is auto and {WHY}"
     caplog.clear()
-    # the pseudobulk sums need cupy alone, so a node without rapids-singlecell still sums on its GPU
-    assert gpu.use_gpu("auto", "pseudobulk aggregation", needs="cupy") is HAS_CUPY_GPU
+    # rapids-singlecell is asked for by name only; cupy alone is enough for every GPU step
+    assert gpu.use_gpu("auto", "embedding", needs="rapids") is HAS_RAPIDS_GPU
     [line] = [r.getMessage() for r in caplog.records]
-    assert line.startswith("pseudobulk aggregation runs on the GPU (cupy): ") if HAS_CUPY_GPU else \
-        line == f"pseudobulk aggregation runs on the CPU: compute.gpu is auto and {WHY_CUPY}"
+    assert line.startswith("embedding runs on the GPU (rapids-singlecell): ") if HAS_RAPIDS_GPU else \
+        line == f"embedding runs on the CPU: compute.gpu is auto and {WHY_RAPIDS}"
 
 
-@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU and rapids-singlecell")
+@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU and cupy")
 def test_true_without_a_gpu_is_a_clear_error():
-    with pytest.raises(InputDataError, match=r"config key 'compute.gpu' is true but single-cell QC embedding cannot "
+    with pytest.raises(InputDataError, match=r"config key 'compute.gpu' is true but single-cell QC cannot "
                                              r"use a GPU on this node: .*Set compute.gpu: auto"):
-        gpu.use_gpu(True, "single-cell QC embedding")
+        gpu.use_gpu(True, "single-cell QC")
 
 
 
@@ -85,14 +82,14 @@ def test_group_sums_kernel_equals_sparse_product():
     assert flat.sum() == block.sum(dtype=np.float64) > 0
 
 
-@needs_cupy_gpu
+@needs_gpu
 def test_gpu_pseudobulk_sums_equal_cpu():
     a = tms_counts()
     codes, n = cell_type_codes(a)
     np.testing.assert_array_equal(pb.group_sums(a.X, codes, n, 100, gpu=True), pb.group_sums(a.X, codes, n, 100))
 
 
-@needs_cupy_gpu
+@needs_gpu
 def test_gpu_pseudobulk_backed_with_mask_equals_cpu():
     """What the pseudobulk rule does: the h5ad read backed, in blocks, with QC-failed cells left out."""
     a = tms_counts(backed=True)

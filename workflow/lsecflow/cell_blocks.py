@@ -4,8 +4,9 @@ reference bins of signature scores), and the log-normalised columns the embeddin
 
 Each quantity is the one scanpy computes on the whole matrix in memory:
 
-* normalisation and log1p are row-wise (:func:`scanpy.pp.normalize_total`, :func:`scanpy.pp.log1p` on
-  each block give the whole matrix's values bit for bit);
+* normalisation and log1p are row-wise, with scanpy's arithmetic (:mod:`lsecflow.cell_arrays`: each
+  block gives the values of :func:`scanpy.pp.normalize_total` and :func:`scanpy.pp.log1p` on the whole
+  matrix bit for bit on the CPU; numpy or cupy, as ``compute.gpu`` chooses);
 * highly variable genes (``flavor="seurat"``): the gene means and variances of the normalised counts are
   summed over blocks (float64), then binned and ranked by scanpy's own code;
 * signature scores (:func:`scanpy.tl.score_genes`): the control genes are drawn from the gene means of
@@ -29,9 +30,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-log = logging.getLogger(__name__)
+from .cell_arrays import block_stats, log_normalised_columns
 
-TARGET_SUM = 1e4
+log = logging.getLogger(__name__)
 
 
 def peak_rss_gib() -> float:
@@ -55,17 +56,6 @@ def row_blocks(X, chunk: int):
         yield start, stop, sp.csr_matrix(X[start:stop])
 
 
-def log_normalise(block: sp.csr_matrix) -> sp.csr_matrix:
-    """scanpy's ``normalize_total(target_sum=1e4)`` then ``log1p`` of a block of raw counts (row-wise, so
-    a block gets exactly the values of the whole matrix)."""
-    import scanpy as sc
-
-    a = ad.AnnData(block.astype(np.float32))
-    sc.pp.normalize_total(a, target_sum=TARGET_SUM)
-    sc.pp.log1p(a)
-    return a.X
-
-
 @dataclass
 class Scan:
     """What the first pass finds: per cell (``cells``: total_counts, n_genes, mito_fraction, doublet_score,
@@ -76,9 +66,10 @@ class Scan:
     genes: pd.DataFrame
 
 
-def scan(X, obs_names, mito: np.ndarray, chunk: int, seed: int = 0, doublets: bool = True) -> Scan:
+def scan(X, obs_names, mito: np.ndarray, chunk: int, seed: int = 0, doublets: bool = True, xp=np) -> Scan:
     """First pass: per-cell metrics and doublet scores, per-gene sums (float64) of the normalised counts
-    (scanpy's ``expm1`` of the log data), of their squares and of the log data.
+    (scanpy's ``expm1`` of the log data), of their squares and of the log data
+    (:func:`lsecflow.cell_arrays.block_stats`, on ``xp``'s device).
 
     Parameters
     ----------
@@ -89,26 +80,22 @@ def scan(X, obs_names, mito: np.ndarray, chunk: int, seed: int = 0, doublets: bo
     chunk
         Cells per block (also the unit scrublet runs on).
     doublets
-        Run scrublet (else the doublet columns stay empty).
+        Run scrublet (else the doublet columns stay empty); on the CPU, whatever ``xp``.
+    xp
+        ``numpy`` or ``cupy`` (:func:`lsecflow.cell_arrays.array_module`).
     """
     n, g = X.shape
     total, n_genes, mito_counts = np.zeros(n), np.zeros(n), np.zeros(n)
     doublet, predicted = np.full(n, np.nan), np.zeros(n, dtype=bool)
     s1, s2, slog = np.zeros(g), np.zeros(g), np.zeros(g)
     for start, stop, block in row_blocks(X, chunk):
-        total[start:stop] = np.asarray(block.sum(axis=1)).ravel().astype(float)
-        n_genes[start:stop] = np.asarray((block > 0).sum(axis=1)).ravel()
-        if mito.any():
-            mito_counts[start:stop] = np.asarray(block[:, mito].sum(axis=1)).ravel().astype(float)
+        stats = block_stats(block, mito, xp)
+        total[start:stop], n_genes[start:stop], mito_counts[start:stop] = stats["total"], stats["n_genes"], stats["mito"]
+        s1 += stats["s1"]
+        s2 += stats["s2"]
+        slog += stats["slog"]
         if doublets:
             doublet[start:stop], predicted[start:stop] = scrublet_scores(block, seed)
-        lg = log_normalise(block)
-        slog += np.asarray(lg.sum(axis=0, dtype=np.float64)).ravel()
-        norm = lg.copy()
-        norm.data = np.expm1(norm.data)
-        s1 += np.asarray(norm.sum(axis=0, dtype=np.float64)).ravel()
-        norm.data = norm.data.astype(np.float64) ** 2
-        s2 += np.asarray(norm.sum(axis=0)).ravel()
         log.info("scanned %d of %d cells (peak memory %.2f GiB)", stop, n, peak_rss_gib())
     mean = s1 / n
     var = (s2 - n * mean**2) / max(n - 1, 1)
@@ -169,11 +156,12 @@ def control_genes(log_mean: pd.Series, gene_list: list[str], ctrl_size: int = 50
     return control
 
 
-def log_columns(X, columns: np.ndarray, chunk: int) -> sp.csr_matrix:
-    """Second pass: the log-normalised values of ``columns`` (gene positions) for every cell, CSR float32."""
+def log_columns(X, columns: np.ndarray, totals: np.ndarray, chunk: int, xp=np) -> sp.csr_matrix:
+    """Second pass: the log-normalised values of ``columns`` (gene positions) for every cell, CSR float32,
+    each cell normalised by its total count (``totals``: :attr:`Scan.cells` ``total_counts``)."""
     parts = []
     for start, stop, block in row_blocks(X, chunk):
-        parts.append(log_normalise(block)[:, columns])
+        parts.append(log_normalised_columns(block, columns, totals[start:stop], xp))
         log.info("read the %d chosen genes of %d of %d cells", len(columns), stop, X.shape[0])
     return sp.vstack(parts, format="csr")
 

@@ -1,9 +1,11 @@
 """GPU-optional single-cell steps (``compute.gpu: auto | true | false``).
 
-With a CUDA GPU and rapids-singlecell importable, the single-cell QC
-embedding (normalisation, HVG, PCA, neighbours, UMAP, Leiden) runs on the
-GPU; the pseudobulk sums need only cupy and a CUDA GPU. Otherwise both run
-on the CPU (scanpy, scipy). The
+With a CUDA GPU and cupy, the single-cell QC's normalisation, gene
+statistics, PCA and exact neighbours run on the GPU (:mod:`lsecflow.cell_arrays`,
+the same code as on the CPU with cupy for numpy), and so do UMAP and
+Leiden where rapids-singlecell is importable (every embedding step on it);
+the pseudobulk sums need only cupy. Otherwise everything runs on the CPU
+(numpy, scipy, scanpy). The
 choice is made inside the job, on the node that runs it, and logged in one
 line saying which and why. ``true`` without a usable GPU is an error, not a
 silent fallback.
@@ -17,14 +19,14 @@ from .errors import InputDataError
 log = logging.getLogger(__name__)
 
 
-def gpu_status(needs: str = "rapids") -> tuple[bool, str]:
+def gpu_status(needs: str = "cupy") -> tuple[bool, str]:
     """(usable, why): at least one CUDA device and the libraries a step needs.
 
     Parameters
     ----------
     needs
-        ``"rapids"`` (rapids-singlecell and cupy: the QC embedding) or
-        ``"cupy"`` (cupy alone: the pseudobulk sums).
+        ``"cupy"`` (cupy alone: single-cell QC and the pseudobulk sums) or ``"rapids"``
+        (rapids-singlecell too).
     """
     try:
         import cupy
@@ -44,7 +46,7 @@ def gpu_status(needs: str = "rapids") -> tuple[bool, str]:
     return True, f"{n} CUDA device(s), using {name}"
 
 
-def use_gpu(setting, step: str, needs: str = "rapids") -> bool:
+def use_gpu(setting, step: str, needs: str = "cupy") -> bool:
     """Decide CPU or GPU for ``step`` from ``compute.gpu`` and log one line saying which and why.
 
     Parameters
@@ -73,6 +75,13 @@ def use_gpu(setting, step: str, needs: str = "rapids") -> bool:
                              "Set compute.gpu: auto to fall back to the CPU.")
     log.info("%s runs on the CPU: compute.gpu is auto and %s", step, why)
     return False
+
+
+def rapids_available() -> bool:
+    """rapids-singlecell is importable (then the GPU embedding runs every step on it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("rapids_singlecell") is not None
 
 
 def embed_and_cluster_gpu(hvg, n_comps: int, n_neighbors: int, resolution: float, seed: int):

@@ -7,11 +7,13 @@ import logging
 import anndata as ad
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from . import cell_blocks, plots, qc_plots
 from .cell_blocks import timed
 from .files import write_json_atomic, write_tsv_atomic
-from .gpu import embed_and_cluster_gpu, use_gpu
+from .cell_arrays import BlockedKnn, array_module, covariance_pca
+from .gpu import embed_and_cluster_gpu, rapids_available, use_gpu
 from .markers import LSEC, load_markers
 
 log = logging.getLogger(__name__)
@@ -75,23 +77,37 @@ def cell_qc(adata, opts: dict, seed: int = 0, chunk: int = 20_000) -> pd.DataFra
     return qc_calls(scan.cells, opts, bool(mito.any()))
 
 
-def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, gpu: bool = False) -> ad.AnnData:
+def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, gpu: bool = False,
+                      chunk: int = 20_000, exact_knn: bool | None = None) -> ad.AnnData:
     """PCA, neighbours, UMAP and Leiden of the log-normalised highly variable genes (in place).
 
-    scanpy on the CPU (its defaults: ARPACK PCA with implicit centring, so the sparse matrix is never
-    densified; neighbours by pynndescent beyond 4,096 cells); with ``gpu`` the same steps with
-    rapids-singlecell (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
+    PCA from the genes' covariance, accumulated ``chunk`` cells at a time
+    (:func:`lsecflow.cell_arrays.covariance_pca`; exact, the subspace of scanpy's ARPACK PCA); neighbours
+    by scanpy (its defaults: pynndescent beyond 4,096 cells) or, with ``exact_knn`` (the GPU's default),
+    by exact blocked distance products (:class:`lsecflow.cell_arrays.BlockedKnn`); UMAP and Leiden by
+    scanpy. With ``gpu`` the PCA and neighbours run on cupy, or every step on rapids-singlecell where it
+    is importable (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
     """
     import scanpy as sc
 
     n_neighbors = min(15, hvg.n_obs - 1)
-    if gpu:
+    if gpu and rapids_available():
         return embed_and_cluster_gpu(hvg, n_comps, n_neighbors, opts["leiden_resolution"], seed)
-    sc.pp.pca(hvg, n_comps=n_comps, random_state=seed)
-    sc.pp.neighbors(hvg, n_neighbors=n_neighbors, random_state=seed)
-    sc.tl.umap(hvg, random_state=seed)
-    sc.tl.leiden(hvg, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
-                 random_state=seed)
+    xp = array_module(gpu)
+    with timed(f"PCA ({'cupy' if gpu else 'numpy'}, covariance, {n_comps} components)"):
+        pca = covariance_pca(sp.csr_matrix(hvg.X), n_comps, xp, chunk)
+    hvg.obsm["X_pca"], hvg.varm["PCs"] = pca["scores"], pca["loadings"]
+    hvg.uns["pca"] = {"variance": pca["variance"], "variance_ratio": pca["variance_ratio"],
+                      "params": {"zero_center": True, "solver": "covariance_eigh"}}
+    exact = gpu if exact_knn is None else exact_knn
+    with timed(f"neighbours ({'exact, blocked on ' + ('cupy' if gpu else 'numpy') if exact else 'scanpy'})"):
+        sc.pp.neighbors(hvg, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed,
+                        transformer=BlockedKnn(n_neighbors, xp) if exact else None)
+    with timed("UMAP (scanpy)"):
+        sc.tl.umap(hvg, random_state=seed)
+    with timed("Leiden (scanpy, igraph)"):
+        sc.tl.leiden(hvg, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
+                     random_state=seed)
     return hvg
 
 
@@ -170,13 +186,14 @@ def embedding_and_scores(adata, scan: cell_blocks.Scan, opts: dict, markers_path
     names = cell_blocks.score_columns(scored)
     columns = np.union1d(np.flatnonzero(hvg), adata.var_names.get_indexer(names))
     with timed("log-normalised HVG and signature genes (second pass)"):
-        values = cell_blocks.log_columns(adata.X, columns, chunk)
+        values = cell_blocks.log_columns(adata.X, columns, scan.cells["total_counts"].to_numpy(), chunk,
+                                         array_module(gpu))
     at = pd.Series(np.arange(len(columns)), index=columns)
     embedded = ad.AnnData(values[:, at[np.flatnonzero(hvg)].to_numpy()], obs=pd.DataFrame(index=adata.obs_names),
                           var=var.iloc[np.flatnonzero(hvg)].copy())
     n_comps = int(min(opts["n_pcs"], adata.n_obs - 1, adata.n_vars - 1))
     with timed(f"embedding ({'GPU' if gpu else 'CPU'}): PCA, neighbours, UMAP, Leiden"):
-        embed_and_cluster(embedded, opts, n_comps, seed, gpu)
+        embed_and_cluster(embedded, opts, n_comps, seed, gpu, chunk)
     with timed("signature scores"):
         scores = cell_blocks.signature_scores(values[:, at[adata.var_names.get_indexer(names)].to_numpy()], names,
                                               scored)
@@ -202,13 +219,17 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, output
     mito = mito_genes(adata.var)
     if opts["doublets"] == "none":
         log.info("doublet scores skipped (qc.doublets: none)")
+    on_gpu = use_gpu(gpu, "single-cell QC (normalisation, gene statistics, PCA, neighbours)", needs="cupy")
+    if on_gpu:
+        log.info("UMAP and Leiden run %s", "on the GPU (rapids-singlecell)" if rapids_available() else
+                 "on the CPU (scanpy): rapids-singlecell is not importable")
     with timed("metrics, doublets and gene statistics (first pass)"):
-        scan = cell_blocks.scan(adata.X, adata.obs_names, mito, chunk, seed, doublets=opts["doublets"] == "scrublet")
+        scan = cell_blocks.scan(adata.X, adata.obs_names, mito, chunk, seed, doublets=opts["doublets"] == "scrublet",
+                                xp=array_module(on_gpu))
     cells = qc_calls(scan.cells, opts, bool(mito.any()))
     thresholds = dict(cells.attrs["thresholds"])
     log.info("cell QC thresholds: %s; %d of %d cells pass", thresholds, int(cells["qc_pass"].sum()), len(cells))
-    embedded, scores = embedding_and_scores(adata, scan, opts, markers_path, chunk, seed,
-                                            use_gpu(gpu, "single-cell QC embedding"))
+    embedded, scores = embedding_and_scores(adata, scan, opts, markers_path, chunk, seed, on_gpu)
     labels = adata.obs[sc_spec["cell_type_key"]].astype(str) if sc_spec["cell_type_key"] in adata.obs else None
     calls = cluster_calls(embedded.obs["leiden"].astype(str), scores, labels, sc_spec["lsec_label"])
     cells = cell_table(cells, adata.obs, embedded, scores, labels, calls)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int = 0, replicates: int = 10,
-                    chunk_size: int = 100_000, sample_key: str = "sample") -> Path:
+                    chunk_size: int = 100_000, sample_key: str = "sample", thin: float | None = None) -> Path:
     """Write ``n_cells`` cells drawn with replacement from ``source`` to ``out`` (h5ad, CSR, uncompressed).
 
     Parameters
@@ -41,6 +41,10 @@ def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int
         0..replicates-1, so pseudobulk has ``replicates`` x as many samples.
     chunk_size
         Cells generated and written per block (bounds memory).
+    thin
+        If given, each drawn cell's counts are binomially thinned (each molecule kept with this
+        probability), so that copies of one real cell are distinct cells rather than exact duplicates
+        (exact duplicates tie at distance 0, which makes nearest neighbours a matter of tie-breaking).
     """
     from anndata.io import write_elem
 
@@ -63,6 +67,9 @@ def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int
             size = min(chunk_size, n_cells - start)
             pick = rng.integers(0, source.n_obs, size)
             block = X[pick]
+            if thin is not None:
+                block.data = rng.binomial(block.data.astype(np.int64), thin).astype(np.float32)
+                block.eliminate_zeros()
             data.resize((nnz + block.nnz,))
             indices.resize((nnz + block.nnz,))
             data[nnz:] = block.data
@@ -82,7 +89,8 @@ def bootstrap_cells(source: ad.AnnData, n_cells: int, out: str | Path, seed: int
         write_elem(f, "obs", obs)
         write_elem(f, "var", source.var)
         write_elem(f, "uns", {"lsecflow_synthetic": f"SYNTHETIC: {n_cells} cells bootstrapped (seed {seed}) from "
-                                                    f"{source.n_obs} real cells; samples split into {replicates}"})
+                                                    f"{source.n_obs} real cells; samples split into {replicates}"
+                                                    + (f"; counts binomially thinned (p = {thin})" if thin else "")})
     return out
 
 
