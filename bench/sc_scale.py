@@ -13,8 +13,13 @@ Each step runs in a fresh child process (peak RSS is its own, imports included):
              neighbours, UMAP, Leiden, signature scores); only up to --reference-max cells. With
              --doublets scrublet keep that at 20,000: scrublet densifies the matrix it scores (about 11 GiB
              at 20,000 cells x 20,000 genes), so the whole matrix of 100,000 cells does not fit in 24 GiB
-  gpu        (--gpu) lsecflow with compute.gpu: true (rapids-singlecell for the embedding)
+  gpu        (--gpu) lsecflow with compute.gpu: true: the same code on cupy (normalisation, gene statistics,
+             covariance PCA, exact blocked kNN; lsecflow.cell_arrays), UMAP and Leiden by scanpy unless
+             rapids-singlecell is importable; the device memory is cupy's pool at the end (it keeps freed
+             blocks, so this is its high-water mark)
 Ratios are lsecflow / reference and gpu / lsecflow (same machine, same session: compare ratios).
+Agreement (each run saves its embedding): PCA subspace cosine, kNN overlap and Leiden ARI of lsecflow
+against the reference and of gpu against lsecflow (issue 25's bounds: >= 0.999, >= 0.95, >= 0.7).
 
     .venv/bin/python bench/sc_scale.py [--cells 100000 1000000] [--genes 20000] [--chunk 20000]
                                        [--workdir DIR] [--reference-max 20000] [--doublets scrublet|none] [--gpu]
@@ -58,8 +63,47 @@ class _StepLog(logging.Handler):
             self.steps[record.args[1]] = record.args[2]
 
 
+def save_embedding(adata, path: str) -> None:
+    """What the agreement check reads: PCA loadings, each cell's neighbour indices, Leiden labels."""
+    import numpy as np
+
+    d = adata.obsp["distances"].tocsr()
+    width = int(np.diff(d.indptr).max())
+    knn = np.full((adata.n_obs, width), -1, dtype=np.int64)
+    for i in range(adata.n_obs):
+        row = d.indices[d.indptr[i]:d.indptr[i + 1]]
+        knn[i, :len(row)] = row
+    np.savez(path, pcs=np.asarray(adata.varm["PCs"]), knn=knn, leiden=adata.obs["leiden"].astype(str).to_numpy(),
+             genes=adata.var_names.astype(str).to_numpy())
+
+
+def agreement(a: str, b: str) -> dict:
+    """Subspace cosine of the PCA loadings (on the genes both used), mean kNN overlap, Leiden ARI."""
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
+
+    x, y = np.load(a, allow_pickle=True), np.load(b, allow_pickle=True)
+    common, ia, ib = np.intersect1d(x["genes"], y["genes"], return_indices=True)
+    qa, _ = np.linalg.qr(x["pcs"][ia])
+    qb, _ = np.linalg.qr(y["pcs"][ib])
+    cos = float(np.linalg.svd(qa.T @ qb, compute_uv=False).min()) if len(common) == len(x["genes"]) else float("nan")
+    overlap = float(np.mean([len(np.intersect1d(r[r >= 0], s[s >= 0])) / max((r >= 0).sum(), 1)
+                             for r, s in zip(x["knn"], y["knn"])]))
+    return {"pca_subspace_cosine": round(cos, 6), "knn_overlap": round(overlap, 4),
+            "leiden_ari": round(float(adjusted_rand_score(x["leiden"], y["leiden"])), 3)}
+
+
 def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str) -> dict:
     from lsecflow import qc_cells
+
+    embed = qc_cells.embed_and_cluster
+
+    def embed_and_save(hvg, *args, **kwargs):
+        result = embed(hvg, *args, **kwargs)
+        save_embedding(result, f"{out}/embedding.npz")
+        return result
+
+    qc_cells.embed_and_cluster = embed_and_save
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     handler = _StepLog()
@@ -77,10 +121,16 @@ def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str) -> d
     missing = int(pd.read_csv(tables["cells"], sep="\t", usecols=["doublet_score"])["doublet_score"].isna().sum())
     if missing and doublets == "scrublet":
         raise RuntimeError(f"{missing} cells have no doublet score: scrublet failed (see the log)")
-    return {"steps": handler.steps, "n_clusters": verdict["n_clusters"], "n_pass": verdict["n_pass"]}
+    info = {"steps": handler.steps, "n_clusters": verdict["n_clusters"], "n_pass": verdict["n_pass"],
+            "embedding": f"{out}/embedding.npz"}
+    if gpu:
+        import cupy
+
+        info["device_gib"] = cupy.get_default_memory_pool().total_bytes() / 2**30
+    return info
 
 
-def run_reference(path: str, doublets: str) -> dict:
+def run_reference(path: str, out: str, doublets: str) -> dict:
     """The whole-matrix path, in memory (scanpy), timed per step."""
     import anndata as ad
     import numpy as np
@@ -115,9 +165,13 @@ def run_reference(path: str, doublets: str) -> dict:
     sc.tl.leiden(a, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
                  random_state=0)
     lap("PCA, neighbours, UMAP, Leiden")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    hvg = a[:, a.var["highly_variable"].to_numpy()].copy()
+    hvg.varm["PCs"] = a.varm["PCs"][a.var["highly_variable"].to_numpy()]
+    save_embedding(hvg, f"{out}/embedding.npz")
     score_signatures(a, load_markers(ds.spec["qc"]["markers"], set(a.var["symbol"].astype(str))), 0)
     lap("signature scores")
-    return {"steps": steps, "n_clusters": int(a.obs["leiden"].nunique())}
+    return {"steps": steps, "n_clusters": int(a.obs["leiden"].nunique()), "embedding": f"{out}/embedding.npz"}
 
 
 def main() -> None:
@@ -143,14 +197,18 @@ def main() -> None:
         row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
                "doublets": args.doublets}
         for name, target, extra in (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets)),
-                                    ("reference", run_reference, (args.doublets,)),
+                                    ("reference", run_reference, (str(work / f"out_ref_{n}"), args.doublets)),
                                     ("gpu", run_lsecflow, (str(work / f"out_gpu_{n}"), args.chunk, True, args.doublets))):
             if (name == "reference" and n > args.reference_max) or (name == "gpu" and not args.gpu):
                 continue
             wall, rss, info = measure(target, str(path), *extra)
             row[name] = {"wall_s": round(wall, 1), "peak_gib": round(rss / 1024, 2),
-                         "steps": {k: round(v, 1) for k, v in info["steps"].items()}, "n_clusters": info["n_clusters"]}
-            print(f"{n:>9,} cells  {name:<9} {wall:8.1f} s  peak {rss / 1024:6.2f} GiB  "
+                         "steps": {k: round(v, 1) for k, v in info["steps"].items()}, "n_clusters": info["n_clusters"],
+                         "embedding": info["embedding"]}
+            if "device_gib" in info:
+                row[name]["device_gib"] = round(info["device_gib"], 2)
+            print(f"{n:>9,} cells  {name:<9} {wall:8.1f} s  peak {rss / 1024:6.2f} GiB"
+                  + (f" (device {info['device_gib']:.2f} GiB)" if "device_gib" in info else "") + "  "
                   + "; ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items()), flush=True)
         for a, b in (("lsecflow", "reference"), ("gpu", "lsecflow")):
             if a in row and b in row:
@@ -158,6 +216,8 @@ def main() -> None:
                                    "memory": round(row[a]["peak_gib"] / row[b]["peak_gib"], 2)}
                 print(f"{'':>9}        ratio {a}/{b}: time {row[f'{a}/{b}']['time']}, "
                       f"memory {row[f'{a}/{b}']['memory']}", flush=True)
+                row[f"{a}/{b}"]["agreement"] = agreement(row[a]["embedding"], row[b]["embedding"])
+                print(f"{'':>9}        agreement {a} vs {b}: {row[f'{a}/{b}']['agreement']}", flush=True)
         results.append(row)
     out = work / f"results_{'_'.join(map(str, args.cells))}_{args.doublets}.json"
     out.write_text(json.dumps(results, indent=1))
