@@ -110,8 +110,11 @@ def test_hvg_and_signature_scores_equal_scanpy(both_paths):
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("on_gpu, exact_knn", [(False, False), (False, True), pytest.param(True, True, marks=pytest.mark.skipif(
-    not HAS_GPU, reason=f"no usable GPU here: {WHY}"))], ids=["cpu", "cpu-exact-knn", "gpu"])
+ON_GPU = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU here: {WHY}")
+
+
+@pytest.mark.parametrize("on_gpu, exact_knn", [(False, False), (False, True), pytest.param(True, True, marks=ON_GPU)],
+                         ids=["cpu", "cpu-exact-knn", "gpu"])
 def test_embedding_agrees_with_the_whole_matrix(both_paths, on_gpu, exact_knn):
     """The blocked path (second pass, covariance PCA in blocks of chunk cells, neighbours, UMAP, Leiden)
     against scanpy on the whole matrix. ``cpu-exact-knn`` runs the GPU's code path with numpy: exact

@@ -34,7 +34,8 @@ def gpu_status(needs: str = "cupy") -> tuple[bool, str]:
             import rapids_singlecell  # noqa: F401
     except ImportError as exc:
         what = "rapids-singlecell/cupy" if needs == "rapids" else "cupy"
-        return False, f"{what} not importable ({exc.name or exc}); pip install '.[gpu]' on a GPU node"
+        extra = "rapids" if needs == "rapids" else "gpu"
+        return False, f"{what} not importable ({exc.name or exc}); pip install '.[{extra}]' on a GPU node"
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # cupy raises CUDARuntimeError without a driver

@@ -10,9 +10,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import cell_blocks, plots, qc_plots
+from .cell_arrays import BlockedKnn, array_module, covariance_pca
 from .cell_blocks import timed
 from .files import write_json_atomic, write_tsv_atomic
-from .cell_arrays import BlockedKnn, array_module, covariance_pca
 from .gpu import embed_and_cluster_gpu, rapids_available, use_gpu
 from .markers import LSEC, load_markers
 
