@@ -7,7 +7,8 @@ Datasets:
              ~ batch + condition (2 x 4 levels, 6 samples per cell), three
              contrasts of condition (seeded; see make_synthetic())
 
-Engines, each in a fresh process (peak RSS is its own):
+Every engine reads the same input: the filtered counts and the sheet, written as TSV before any clock
+starts. Engines, each in a fresh process (peak RSS is its own):
   R          DESeq() + results() per contrast, when `Rscript` with DESeq2 is
              installed (apt-get install r-base-core r-bioc-deseq2); wall time
              of the whole Rscript call (library loading included) and of the
@@ -108,17 +109,38 @@ def load(name: str):
     return counts[keep], sheet, "~ batch + condition", contrasts, de
 
 
-def run_r(name: str) -> tuple[float, float, float]:
+def write_inputs(name: str, folder: str) -> None:
+    """The dataset as every engine reads it (not timed): the filtered counts and the sheet as TSV, the
+    design, contrasts and DE options as JSON."""
+    import json
+
+    counts, sheet, design, contrasts, opts = load(name)
+    counts.to_csv(f"{folder}/counts.tsv", sep="\t")
+    sheet.to_csv(f"{folder}/sheet.tsv", sep="\t", index=False)
+    Path(f"{folder}/spec.json").write_text(json.dumps({"design": design, "contrasts": contrasts, "opts": opts}))
+
+
+def read_inputs(folder: str):
+    """What :func:`write_inputs` wrote: (counts genes x samples, sheet, design, contrasts, de options)."""
+    import json
+
+    import pandas as pd
+
+    counts = pd.read_csv(f"{folder}/counts.tsv", sep="\t", index_col=0)
+    sheet = pd.read_csv(f"{folder}/sheet.tsv", sep="\t", dtype=str)
+    spec = json.loads(Path(f"{folder}/spec.json").read_text())
+    return counts, sheet, spec["design"], [tuple(c) for c in spec["contrasts"]], spec["opts"]
+
+
+def run_r(folder: str) -> tuple[float, float, float]:
     """(whole Rscript wall, fit seconds reported by R, peak RSS MiB) or raises when R/DESeq2 is missing."""
-    counts, sheet, design, contrasts, _ = load(name)
+    _, _, design, contrasts, _ = read_inputs(folder)
     with tempfile.TemporaryDirectory() as tmp:
-        counts.to_csv(f"{tmp}/counts.tsv", sep="\t")
-        sheet.to_csv(f"{tmp}/sheet.tsv", sep="\t", index=False)
         Path(f"{tmp}/run.R").write_text(R_SCRIPT)
         spec = ";".join(",".join(c) for c in contrasts)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
-        proc = subprocess.run(["Rscript", f"{tmp}/run.R", f"{tmp}/counts.tsv", f"{tmp}/sheet.tsv", design, spec],
+        proc = subprocess.run(["Rscript", f"{tmp}/run.R", f"{folder}/counts.tsv", f"{folder}/sheet.tsv", design, spec],
                               capture_output=True, text=True)
         wall = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -128,12 +150,12 @@ def run_r(name: str) -> tuple[float, float, float]:
     return wall, fit, rss if rss * 1024 > before else float("nan")
 
 
-def engine_pydeseq2(name: str) -> float:
+def engine_pydeseq2(folder: str) -> float:
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
 
-    counts, sheet, design, contrasts, _ = load(name)
+    counts, sheet, design, contrasts, _ = read_inputs(folder)
     t0 = time.perf_counter()
     inference = DefaultInference(n_cpus=1)
     dds = DeseqDataSet(counts=counts.T, metadata=sheet.set_index("sample").loc[counts.columns], design=design,
@@ -144,13 +166,13 @@ def engine_pydeseq2(name: str) -> float:
     return time.perf_counter() - t0
 
 
-def _lsecflow_de(name: str, profile: bool = False):
+def _lsecflow_de(folder: str, profile: bool = False):
     import anndata as ad
     import inmoose.deseq2  # noqa: F401  (imported before the clock starts, as R's library(DESeq2) is)
     import pandas as pd
     from lsecflow import de
 
-    counts, sheet, design, contrasts, opts = load(name)
+    counts, sheet, design, contrasts, opts = read_inputs(folder)
     obs = sheet.set_index("sample").loc[counts.columns]
     adata = ad.AnnData(X=counts.T.to_numpy(), obs=obs,
                        var=pd.DataFrame({"gene_id": counts.index, "symbol": counts.index}, index=counts.index))
@@ -173,8 +195,8 @@ def _lsecflow_de(name: str, profile: bool = False):
     return seconds, time.perf_counter() - t1
 
 
-def engine_lsecflow(name: str) -> float:
-    seconds, vst = _lsecflow_de(name)
+def engine_lsecflow(folder: str) -> float:
+    seconds, vst = _lsecflow_de(folder)
     print(f"lsecflow   : normalised counts + VST (written by the DE job too, not in R's timing) {vst:5.2f} s",
           flush=True)
     return seconds
@@ -216,9 +238,11 @@ def main() -> None:
         label = "DLPC (real)" if name == "dlpc" else "SYNTHETIC 30,000 genes x 48 samples, ~ batch + condition"
         print(f"== {label}", flush=True)
         r_wall = None
+        folder = tempfile.mkdtemp(prefix=f"lsecflow_bench_de_{name}_")
+        write_inputs(name, folder)
         if have_r:
             try:
-                r_wall, r_fit, r_rss = run_r(name)
+                r_wall, r_fit, r_rss = run_r(folder)
                 print(f"R DESeq2   : Rscript wall {r_wall:6.1f} s (fit + results {r_fit:6.1f} s), "
                       f"peak RSS {r_rss:6.0f} MiB", flush=True)
             except RuntimeError as exc:
@@ -227,18 +251,19 @@ def main() -> None:
             print("R DESeq2   : not run (no Rscript; apt-get install r-base-core r-bioc-deseq2)")
         rows = {}
         if have_py:
-            rows["pydeseq2"] = measure(engine_pydeseq2, name)
+            rows["pydeseq2"] = measure(engine_pydeseq2, folder)
         else:
             print("pydeseq2   : not run (pip install -e '.[bench]')")
-        rows["lsecflow"] = measure(engine_lsecflow, name)
+        rows["lsecflow"] = measure(engine_lsecflow, folder)
         for engine, (wall, rss, fit) in rows.items():
             ratio = f", R/{engine} {r_wall / wall:5.2f}x (R wall incl. start-up; {r_fit / fit:5.2f}x fit only)" \
                 if r_wall else ""
             print(f"{engine:10s} : wall {wall:6.1f} s (fit + results {fit:6.1f} s), peak RSS {rss:6.0f} MiB{ratio}",
                   flush=True)
-        _, profile = _lsecflow_de(name, profile=True)
+        _, profile = _lsecflow_de(folder, profile=True)
         print("lsecflow DE, ten costliest functions (cumulative):")
         print("\n".join(profile.splitlines()[:32]))
+        shutil.rmtree(folder)
     if args.workflow:
         wall = workflow_stage()
         print(f"workflow DLPC DE stage (snakemake --forcerun de_dlpc_liver, start-up included): {wall:.1f} s")

@@ -44,7 +44,7 @@ def to_host(a) -> np.ndarray:
 def csr_arrays(block: sp.csr_matrix, xp):
     """``(data, indices, rows)`` of a scipy CSR block on ``xp``'s device; ``rows`` is each stored value's row."""
     if xp is np:
-        rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+        rows = np.repeat(np.arange(block.shape[0], dtype=np.int32), np.diff(block.indptr))
     else:  # cupy.repeat takes no array of repeats: each value's row by a search of indptr
         rows = xp.searchsorted(xp.asarray(block.indptr), xp.arange(block.nnz), side="right") - 1
     return xp.asarray(block.data), xp.asarray(block.indices), rows
@@ -81,7 +81,8 @@ def block_stats(block: sp.csr_matrix, mito: np.ndarray, xp) -> dict[str, np.ndar
     data, indices, rows = csr_arrays(block, xp)
     values = data.astype(xp.float64)
     total = xp.bincount(rows, weights=values, minlength=n)
-    n_genes = xp.bincount(rows, weights=(data > 0).astype(xp.float64), minlength=n)
+    stored_zero = rows[data == 0]  # explicit zeros are rare: count them, not the non-zeros
+    n_genes = xp.diff(xp.asarray(block.indptr)) - xp.bincount(stored_zero, minlength=n)
     is_mito = xp.asarray(mito)[indices]
     mito_counts = xp.bincount(rows, weights=xp.where(is_mito, values, 0.0), minlength=n)
     lg = log_normalise_data(data, rows, total, xp)
