@@ -3,7 +3,8 @@
 SYNTHETIC DATA: the real Tabula Muris Senis liver cells of the shipped dataset (after lsecflow's ingest,
 468 cells x 726 genes) widened to --genes genes with binomially thinned copies of the real genes
 (``lsecflow.synthetic.expand_genes``) and bootstrapped with replacement to the wanted number of cells
-(``lsecflow.synthetic.bootstrap_cells``, each real sample split into 10); every file says so in its ``uns``.
+(``lsecflow.synthetic.bootstrap_cells``, each real sample split into 10, each draw's counts binomially thinned
+to 80 % so that copies are distinct cells); every file says so in its ``uns``.
 
 Each step runs in a fresh child process (peak RSS is its own, imports included):
   lsecflow   the rule's function (lsecflow.qc_cells.run_qc_single_cell): the h5ad opened backed and read
@@ -44,11 +45,16 @@ def dataset():
     return tms_dataset()
 
 
+#: each bootstrapped cell's counts binomially thinned to 80 %, so that copies of a real cell are distinct cells
+#: (exact duplicates tie at distance 0 and make the kNN agreement a matter of tie-breaking)
+THIN = 0.8
+
+
 def make(n_cells: int, n_genes: int, path: Path) -> None:
     from lsecflow.synthetic import bootstrap_cells, expand_genes
     from pseudobulk_scale import real_cells
 
-    bootstrap_cells(expand_genes(real_cells(), n_genes, seed=0), n_cells, path, seed=0)
+    bootstrap_cells(expand_genes(real_cells(), n_genes, seed=0), n_cells, path, seed=0, thin=THIN)
 
 
 class _StepLog(logging.Handler):
@@ -192,7 +198,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for n in args.cells:
-        path = work / f"synthetic_{n}x{args.genes}.h5ad"
+        path = work / f"synthetic_{n}x{args.genes}_thin{THIN}.h5ad"
         ensure_made(path, make, n, args.genes)
         row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
                "doublets": args.doublets}
