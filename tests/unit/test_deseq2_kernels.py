@@ -150,3 +150,13 @@ def test_r_factor_is_numpys_qr():
     expected = np.linalg.qr(a, mode="r")
     np.testing.assert_array_equal(deseq2_kernels.r_factor(a.copy()), expected)
     np.testing.assert_array_equal(deseq2_kernels.r_factor(np.ascontiguousarray(a)), expected)
+
+
+def test_grid_shapes_go_to_inmooses_own(inputs):
+    """fitDispGrid evaluates a grid of log-dispersions per gene ((20, 1) or (20, genes)): inmoose's code."""
+    d = inputs
+    grid = np.linspace(-5, 2, 20)[:, None]
+    kw = dict(y=d["y"][:, :30], mu=d["mu"][:, :30], x=d["x"], log_alpha_prior_mean=np.zeros(30),
+              log_alpha_prior_sigmasq=1.0, usePrior=False, weights=d["weights"][:, :30], useWeights=False,
+              weightThreshold=0.2, useCR=True)
+    np.testing.assert_array_equal(deseq2_kernels.log_posterior(grid, **kw), cpp.log_posterior(grid, **kw))

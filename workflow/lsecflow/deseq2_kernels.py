@@ -24,6 +24,8 @@ here: inmoose 0.9.1 sums its likelihood part over all genes (``np.sum`` without 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 
 import numpy as np
 from scipy.special import digamma, gammaln, xlog1py, xlogy
@@ -52,19 +54,29 @@ def _cr_weights(mu, alpha, weights, useWeights, weightThreshold, powers=(-1,)):
     return out
 
 
-def _plain(log_alpha, y, mu, weights):
-    """Whether a call has the shapes the fast kernels handle (one log-dispersion per gene, 2-D counts)."""
-    return (isinstance(log_alpha, np.ndarray) and log_alpha.ndim == 1 and y.ndim == 2 and mu.ndim == 2
-            and weights.ndim == 2 and y.shape[1] == log_alpha.shape[0])
+def _plain_or_inmoose(kernel):
+    """Run ``kernel`` on the shapes it handles (one log-dispersion per gene, 2-D counts, means and
+    weights); other calls (the dispersion grid's) go to inmoose's function of the same name."""
+
+    signature = inspect.signature(kernel)
+
+    @functools.wraps(kernel)
+    def dispatch(*args, **kwargs):
+        a = signature.bind(*args, **kwargs).arguments
+        log_alpha, y, mu, weights = a["log_alpha"], a["y"], a["mu"], a["weights"]
+        if (isinstance(log_alpha, np.ndarray) and log_alpha.ndim == 1 and y.ndim == 2 and mu.ndim == 2
+                and weights.ndim == 2 and y.shape[1] == log_alpha.shape[0]):
+            return kernel(*args, **kwargs)
+        return _original(kernel.__name__)(*args, **kwargs)
+
+    return dispatch
 
 
+@_plain_or_inmoose
 def log_posterior(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq, usePrior, weights,
                   useWeights, weightThreshold, useCR):
     """inmoose's ``log_posterior`` (DESeq2.cpp ``log_posterior``), the Cox-Reid determinant from
     :func:`xtwx`; other shapes (the dispersion grid) go to inmoose's own."""
-    if not _plain(log_alpha, y, mu, weights):
-        return _original("log_posterior")(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq,
-                                          usePrior, weights, useWeights, weightThreshold, useCR)
     alpha = np.exp(log_alpha)
     if useCR:
         (w,) = _cr_weights(mu, alpha, weights, useWeights, weightThreshold)
@@ -86,12 +98,10 @@ def _dll_terms(y, mu, alpha):
     return digamma(a1) + np.log(1 + amu) - amu / (1.0 + amu) - digamma(y + a1) + y / (mu + a1)
 
 
+@_plain_or_inmoose
 def dlog_posterior(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq, usePrior, weights,
                    useWeights, weightThreshold, useCR):
     """inmoose's ``dlog_posterior`` (derivative in log alpha), the Cox-Reid trace from :func:`xtwx`."""
-    if not _plain(log_alpha, y, mu, weights):
-        return _original("dlog_posterior")(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq,
-                                           usePrior, weights, useWeights, weightThreshold, useCR)
     alpha = np.exp(log_alpha)
     if useCR:
         w, s2 = _cr_weights(mu, alpha, weights, useWeights, weightThreshold, (-1, -2))
@@ -126,13 +136,11 @@ def trigamma(x) -> np.ndarray:
     return acc + 1.0 / x + 0.5 * z + series / x
 
 
+@_plain_or_inmoose
 def d2log_posterior(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq, usePrior, weights,
                     useWeights, weightThreshold, useCR):
     """inmoose's ``d2log_posterior`` (second derivative in log alpha), each gene's own sums (see the module
     note); the first-derivative part from the same terms rather than a second :func:`dlog_posterior` call."""
-    if not _plain(log_alpha, y, mu, weights):
-        return _original("d2log_posterior")(log_alpha, y, mu, x, log_alpha_prior_mean, log_alpha_prior_sigmasq,
-                                            usePrior, weights, useWeights, weightThreshold, useCR)
     alpha = np.exp(log_alpha)
     if useCR:
         (w,) = _cr_weights(mu, alpha, weights, useWeights, weightThreshold)
