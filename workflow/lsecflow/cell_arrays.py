@@ -12,8 +12,9 @@
   a block of query cells against all cells at a time), as a kNN transformer that
   :func:`scanpy.pp.neighbors` takes, so scanpy builds the connectivities as always.
 
-On the CPU the arrays are numpy and scipy.sparse; on the GPU cupy and cupyx.scipy.sparse, the blocks moved
-to the device one at a time and every result moved back to the host.
+The blocks are read on the host (scipy CSR); on the GPU each block's arrays (a CSR block's three arrays, or
+a dense block for the PCA) move to the device one at a time as cupy arrays, and every result comes back to
+the host as numpy.
 """
 from __future__ import annotations
 
