@@ -74,27 +74,25 @@ def save_embedding(adata, path: str) -> None:
     import numpy as np
 
     d = adata.obsp["distances"].tocsr()
-    width = int(np.diff(d.indptr).max())
-    knn = np.full((adata.n_obs, width), -1, dtype=np.int64)
-    for i in range(adata.n_obs):
-        row = d.indices[d.indptr[i]:d.indptr[i + 1]]
-        knn[i, :len(row)] = row
-    np.savez(path, pcs=np.asarray(adata.varm["PCs"]), knn=knn, leiden=adata.obs["leiden"].astype(str).to_numpy(),
-             genes=adata.var_names.astype(str).to_numpy())
+    np.savez(path, pcs=np.asarray(adata.varm["PCs"]), knn_indptr=d.indptr, knn_indices=d.indices,
+             leiden=adata.obs["leiden"].astype(str).to_numpy(), genes=adata.var_names.astype(str).to_numpy())
 
 
 def agreement(a: str, b: str) -> dict:
-    """Subspace cosine of the PCA loadings (on the genes both used), mean kNN overlap, Leiden ARI."""
+    """Subspace cosine of the PCA loadings (on the genes both used), mean kNN overlap, Leiden ARI
+    (lsecflow.cell_arrays' measures, as the agreement tests use them)."""
     import numpy as np
+    import scipy.sparse as sp
+    from lsecflow.cell_arrays import knn_overlap, subspace_cosine
     from sklearn.metrics import adjusted_rand_score
 
     x, y = np.load(a, allow_pickle=True), np.load(b, allow_pickle=True)
     common, ia, ib = np.intersect1d(x["genes"], y["genes"], return_indices=True)
-    qa, _ = np.linalg.qr(x["pcs"][ia])
-    qb, _ = np.linalg.qr(y["pcs"][ib])
-    cos = float(np.linalg.svd(qa.T @ qb, compute_uv=False).min()) if len(common) == len(x["genes"]) else float("nan")
-    overlap = float(np.mean([len(np.intersect1d(r[r >= 0], s[s >= 0])) / max((r >= 0).sum(), 1)
-                             for r, s in zip(x["knn"], y["knn"])]))
+    cos = subspace_cosine(x["pcs"][ia], y["pcs"][ib]) if len(common) == len(x["genes"]) else float("nan")
+    n = len(x["leiden"])
+    graph = [sp.csr_matrix((np.ones(len(z["knn_indices"])), z["knn_indices"], z["knn_indptr"]), shape=(n, n))
+             for z in (x, y)]
+    overlap = knn_overlap(*graph)
     return {"pca_subspace_cosine": round(cos, 6), "knn_overlap": round(overlap, 4),
             "leiden_ari": round(float(adjusted_rand_score(x["leiden"], y["leiden"])), 3)}
 

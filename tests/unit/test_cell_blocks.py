@@ -55,21 +55,6 @@ def in_memory(adata: ad.AnnData, seed: int = 0) -> ad.AnnData:
     return a
 
 
-def knn_overlap(a: ad.AnnData, b: ad.AnnData) -> float:
-    """Mean share of each cell's neighbours found by both (the distance graphs' sparsity patterns)."""
-    da, db = a.obsp["distances"].tocsr(), b.obsp["distances"].tocsr()
-    shared = [len(np.intersect1d(da.indices[da.indptr[i]:da.indptr[i + 1]], db.indices[db.indptr[i]:db.indptr[i + 1]]))
-              / max(da.indptr[i + 1] - da.indptr[i], 1) for i in range(a.n_obs)]
-    return float(np.mean(shared))
-
-
-def subspace_cosine(u: np.ndarray, v: np.ndarray) -> float:
-    """Cosine of the largest principal angle between two loading subspaces (1 = the same subspace)."""
-    qu, _ = np.linalg.qr(u)
-    qv, _ = np.linalg.qr(v)
-    return float(np.linalg.svd(qu.T @ qv, compute_uv=False).min())
-
-
 @pytest.fixture(scope="module", params=["tms", "bootstrap"])
 def both_paths(request, matrices):
     path, chunk = matrices[request.param]
@@ -125,8 +110,8 @@ def test_embedding_agrees_with_the_whole_matrix(both_paths, on_gpu, exact_knn):
     values = cell_blocks.log_columns(backed.X, np.flatnonzero(hvg), scan.cells["total_counts"].to_numpy(), chunk, xp)
     ours = ad.AnnData(values, var=full.var.iloc[np.flatnonzero(hvg)].copy())
     qc_cells.embed_and_cluster(ours, OPTS, OPTS["n_pcs"], seed=0, gpu=on_gpu, chunk=chunk // 3, exact_knn=exact_knn)
-    cos = subspace_cosine(ours.varm["PCs"], ref.varm["PCs"][hvg])
-    overlap = knn_overlap(ours, ref)
+    cos = cell_arrays.subspace_cosine(ours.varm["PCs"], ref.varm["PCs"][hvg])
+    overlap = cell_arrays.knn_overlap(ours.obsp["distances"], ref.obsp["distances"])
     ari = adjusted_rand_score(ref.obs["leiden"], ours.obs["leiden"])
     print(f"{name} (gpu={on_gpu}, exact kNN={exact_knn}): PCA subspace cosine {cos:.6f}, kNN overlap {overlap:.4f}, "
           f"Leiden ARI {ari:.3f}")

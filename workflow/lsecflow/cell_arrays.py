@@ -193,3 +193,20 @@ class BlockedKnn:
         idx, dist = exact_knn(np.asarray(X), self.n_neighbors - 1, self.xp, self.block)
         indptr = np.arange(0, idx.size + 1, idx.shape[1])
         return sp.csr_matrix((dist.ravel(), idx.ravel(), indptr), shape=(n, n))
+
+
+def subspace_cosine(u: np.ndarray, v: np.ndarray) -> float:
+    """Cosine of the largest principal angle between two loading subspaces (genes x components; 1 = the
+    same subspace): how the agreement tests and bench/sc_scale.py compare two PCAs."""
+    qu, _ = np.linalg.qr(u)
+    qv, _ = np.linalg.qr(v)
+    return float(np.linalg.svd(qu.T @ qv, compute_uv=False).min())
+
+
+def knn_overlap(a: sp.csr_matrix, b: sp.csr_matrix) -> float:
+    """Mean share of each cell's neighbours in ``a`` also found in ``b`` (two cells x cells distance graphs,
+    compared by their sparsity patterns)."""
+    a, b = sp.csr_matrix(a), sp.csr_matrix(b)
+    shared = [len(np.intersect1d(a.indices[a.indptr[i]:a.indptr[i + 1]], b.indices[b.indptr[i]:b.indptr[i + 1]]))
+              / max(a.indptr[i + 1] - a.indptr[i], 1) for i in range(a.shape[0])]
+    return float(np.mean(shared))
