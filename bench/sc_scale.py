@@ -15,15 +15,19 @@ Each step runs in a fresh child process (peak RSS is its own, imports included):
              --doublets scrublet keep that at 20,000: scrublet densifies the matrix it scores (about 11 GiB
              at 20,000 cells x 20,000 genes), so the whole matrix of 100,000 cells does not fit in 24 GiB
   gpu        (--gpu) lsecflow with compute.gpu: true: the same code on cupy (normalisation, gene statistics,
-             covariance PCA, exact blocked kNN; lsecflow.cell_arrays), UMAP and Leiden by scanpy unless
-             rapids-singlecell is importable; the device memory is cupy's pool at the end (it keeps freed
-             blocks, so this is its high-water mark)
+             covariance PCA, exact blocked kNN, the UMAP layout; lsecflow.cell_arrays), Leiden by scanpy
+             (all on rapids-singlecell if it is importable); the device memory is cupy's pool at the end (it
+             keeps freed blocks, so this is its high-water mark)
+  gpu-code   (--gpu-code-on-cpu) the GPU's code path run with numpy (exact blocked kNN, lsecflow's UMAP
+             layout): what the GPU run computes, measured where no GPU is
 Ratios are lsecflow / reference and gpu / lsecflow (same machine, same session: compare ratios).
 Agreement (each run saves its embedding): PCA subspace cosine, kNN overlap and Leiden ARI of lsecflow
-against the reference and of gpu against lsecflow (issue 25's bounds: >= 0.999, >= 0.95, >= 0.7).
+against the reference and of gpu (or gpu-code) against lsecflow (issue 25's bounds: >= 0.999, >= 0.95,
+>= 0.7), and each UMAP's share of cells' PCA neighbours kept (lsecflow.cell_arrays.neighbour_preservation).
 
     .venv/bin/python bench/sc_scale.py [--cells 100000 1000000] [--genes 20000] [--chunk 20000]
                                        [--workdir DIR] [--reference-max 20000] [--doublets scrublet|none] [--gpu]
+                                       [--gpu-code-on-cpu]
 """
 from __future__ import annotations
 
@@ -75,15 +79,17 @@ def save_embedding(adata, path: str) -> None:
 
     d = adata.obsp["distances"].tocsr()
     np.savez(path, pcs=np.asarray(adata.varm["PCs"]), knn_indptr=d.indptr, knn_indices=d.indices,
-             leiden=adata.obs["leiden"].astype(str).to_numpy(), genes=adata.var_names.astype(str).to_numpy())
+             leiden=adata.obs["leiden"].astype(str).to_numpy(), genes=adata.var_names.astype(str).to_numpy(),
+             scores=np.asarray(adata.obsm["X_pca"]), umap=np.asarray(adata.obsm["X_umap"]))
 
 
 def agreement(a: str, b: str) -> dict:
     """Subspace cosine of the PCA loadings (on the genes both used), mean kNN overlap, Leiden ARI
-    (lsecflow.cell_arrays' measures, as the agreement tests use them)."""
+    (lsecflow.cell_arrays' measures, as the agreement tests use them), and each UMAP's share of 2,000 random
+    cells' 15 nearest neighbours in its own PCA space kept among their 15 nearest in the UMAP."""
     import numpy as np
     import scipy.sparse as sp
-    from lsecflow.cell_arrays import knn_overlap, subspace_cosine
+    from lsecflow.cell_arrays import knn_overlap, neighbour_preservation, subspace_cosine
     from sklearn.metrics import adjusted_rand_score
 
     x, y = np.load(a, allow_pickle=True), np.load(b, allow_pickle=True)
@@ -93,16 +99,20 @@ def agreement(a: str, b: str) -> dict:
     graph = [sp.csr_matrix((np.ones(len(z["knn_indices"])), z["knn_indices"], z["knn_indptr"]), shape=(n, n))
              for z in (x, y)]
     overlap = knn_overlap(*graph)
+    kept = [round(neighbour_preservation(z["scores"], z["umap"], sample=2000), 3) for z in (x, y)]
     return {"pca_subspace_cosine": round(cos, 6), "knn_overlap": round(overlap, 4),
-            "leiden_ari": round(float(adjusted_rand_score(x["leiden"], y["leiden"])), 3)}
+            "leiden_ari": round(float(adjusted_rand_score(x["leiden"], y["leiden"])), 3),
+            "umap_neighbours_kept": kept}
 
 
-def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str) -> dict:
+def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str, gpu_code: bool = False) -> dict:
     from lsecflow import qc_cells
 
     embed = qc_cells.embed_and_cluster
 
     def embed_and_save(hvg, *args, **kwargs):
+        if gpu_code:
+            kwargs.update(exact_knn=True, array_umap=True)
         result = embed(hvg, *args, **kwargs)
         save_embedding(result, f"{out}/embedding.npz")
         return result
@@ -188,6 +198,8 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/lsecflow_sc_scale")
     ap.add_argument("--reference-max", type=int, default=20_000)
     ap.add_argument("--gpu", action="store_true")
+    ap.add_argument("--gpu-code-on-cpu", action="store_true",
+                    help="also run the GPU's code path with numpy (exact kNN, lsecflow's UMAP layout)")
     ap.add_argument("--doublets", choices=["scrublet", "none"], default="scrublet",
                     help="qc.doublets: scrublet scores doublets (lsecflow per block, the reference on the whole "
                          "matrix), none skips it in both")
@@ -200,10 +212,13 @@ def main() -> None:
         ensure_made(path, make, n, args.genes)
         row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
                "doublets": args.doublets}
-        for name, target, extra in (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets)),
-                                    ("reference", run_reference, (str(work / f"out_ref_{n}"), args.doublets)),
-                                    ("gpu", run_lsecflow, (str(work / f"out_gpu_{n}"), args.chunk, True, args.doublets))):
-            if (name == "reference" and n > args.reference_max) or (name == "gpu" and not args.gpu):
+        runs = (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets)),
+                ("reference", run_reference, (str(work / f"out_ref_{n}"), args.doublets)),
+                ("gpu", run_lsecflow, (str(work / f"out_gpu_{n}"), args.chunk, True, args.doublets)),
+                ("gpu-code", run_lsecflow, (str(work / f"out_gpucode_{n}"), args.chunk, False, args.doublets, True)))
+        for name, target, extra in runs:
+            if ((name == "reference" and n > args.reference_max) or (name == "gpu" and not args.gpu)
+                    or (name == "gpu-code" and not args.gpu_code_on_cpu)):
                 continue
             wall, rss, info = measure(target, str(path), *extra)
             row[name] = {"wall_s": round(wall, 1), "peak_gib": round(rss / 1024, 2),
@@ -214,7 +229,7 @@ def main() -> None:
             print(f"{n:>9,} cells  {name:<9} {wall:8.1f} s  peak {rss / 1024:6.2f} GiB"
                   + (f" (device {info['device_gib']:.2f} GiB)" if "device_gib" in info else "") + "  "
                   + "; ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items()), flush=True)
-        for a, b in (("lsecflow", "reference"), ("gpu", "lsecflow")):
+        for a, b in (("lsecflow", "reference"), ("gpu", "lsecflow"), ("gpu-code", "lsecflow")):
             if a in row and b in row:
                 row[f"{a}/{b}"] = {"time": round(row[a]["wall_s"] / row[b]["wall_s"], 2),
                                    "memory": round(row[a]["peak_gib"] / row[b]["peak_gib"], 2)}

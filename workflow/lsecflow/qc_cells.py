@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import cell_blocks, plots, qc_plots
-from .cell_arrays import BlockedKnn, array_module, covariance_pca
+from .cell_arrays import BlockedKnn, array_module, covariance_pca, pca_init, umap_layout
 from .cell_blocks import timed
 from .files import write_json_atomic, write_tsv_atomic
 from .gpu import embed_and_cluster_gpu, rapids_available, use_gpu
@@ -78,15 +78,17 @@ def cell_qc(adata, opts: dict, seed: int = 0, chunk: int = 20_000) -> pd.DataFra
 
 
 def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, gpu: bool = False,
-                      chunk: int = 20_000, exact_knn: bool | None = None) -> ad.AnnData:
+                      chunk: int = 20_000, exact_knn: bool | None = None, array_umap: bool | None = None) -> ad.AnnData:
     """PCA, neighbours, UMAP and Leiden of the log-normalised highly variable genes (in place).
 
     PCA from the genes' covariance, accumulated ``chunk`` cells at a time
     (:func:`lsecflow.cell_arrays.covariance_pca`; exact, the subspace of scanpy's ARPACK PCA); neighbours
-    by scanpy (its defaults: pynndescent beyond 4,096 cells) or, with ``exact_knn`` (the GPU's default),
-    by exact blocked distance products (:class:`lsecflow.cell_arrays.BlockedKnn`); UMAP and Leiden by
-    scanpy. With ``gpu`` the PCA and neighbours run on cupy, or every step on rapids-singlecell where it
-    is importable (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
+    by scanpy (its defaults: pynndescent beyond 4,096 cells) or, with ``exact_knn``, by exact blocked
+    distance products (:class:`lsecflow.cell_arrays.BlockedKnn`); UMAP by scanpy (spectral start) or, with
+    ``array_umap``, by :func:`lsecflow.cell_arrays.umap_layout` from the first two PCs (scanpy's defaults:
+    ``min_dist`` 0.5, ``spread`` 1); Leiden by scanpy (igraph). With ``gpu`` the PCA, neighbours and UMAP
+    layout run on cupy (``exact_knn`` and ``array_umap`` default to ``gpu``), or every step on
+    rapids-singlecell where it is importable (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
     """
     import scanpy as sc
 
@@ -103,12 +105,29 @@ def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, 
     with timed(f"neighbours ({'exact, blocked on ' + ('cupy' if gpu else 'numpy') if exact else 'scanpy'})"):
         sc.pp.neighbors(hvg, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed,
                         transformer=BlockedKnn(n_neighbors, xp) if exact else None)
-    with timed("UMAP (scanpy)"):
-        sc.tl.umap(hvg, random_state=seed)
+    if gpu if array_umap is None else array_umap:
+        with timed(f"UMAP (layout on {'cupy' if gpu else 'numpy'}, PCA start)"):
+            umap_from_pca(hvg, xp, seed)
+    else:
+        with timed("UMAP (scanpy)"):
+            sc.tl.umap(hvg, random_state=seed)
     with timed("Leiden (scanpy, igraph)"):
         sc.tl.leiden(hvg, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
                      random_state=seed)
     return hvg
+
+
+def umap_from_pca(hvg: ad.AnnData, xp, seed: int = 0, min_dist: float = 0.5, spread: float = 1.0) -> None:
+    """UMAP coordinates (``obsm["X_umap"]``) by :func:`lsecflow.cell_arrays.umap_layout` on ``xp``, from the
+    neighbours' fuzzy graph (``obsp["connectivities"]``) and the first two PCs, with scanpy's ``min_dist``
+    and ``spread``; ``uns["umap"]`` records the parameters as scanpy does, and how the layout was made."""
+    from umap.umap_ import find_ab_params
+
+    a, b = find_ab_params(spread, min_dist)
+    hvg.obsm["X_umap"] = umap_layout(hvg.obsp["connectivities"], pca_init(hvg.obsm["X_pca"], seed), xp,
+                                     a=float(a), b=float(b), seed=seed)
+    hvg.uns["umap"] = {"params": {"a": float(a), "b": float(b), "min_dist": min_dist, "spread": spread,
+                                  "init": "pca", "layout": "lsecflow.cell_arrays.umap_layout"}}
 
 
 def cluster_calls(clusters: pd.Series, scores: pd.DataFrame, labels: pd.Series | None,
@@ -219,10 +238,12 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, output
     mito = mito_genes(adata.var)
     if opts["doublets"] == "none":
         log.info("doublet scores skipped (qc.doublets: none)")
-    on_gpu = use_gpu(gpu, "single-cell QC (normalisation, gene statistics, PCA, neighbours)", needs="cupy")
+    on_gpu = use_gpu(gpu, "single-cell QC (normalisation, gene statistics, PCA, neighbours, UMAP layout)",
+                     needs="cupy")
     if on_gpu:
         log.info("UMAP and Leiden run %s", "on the GPU (rapids-singlecell)" if rapids_available() else
-                 "on the CPU (scanpy): rapids-singlecell is not importable")
+                 "as lsecflow's UMAP layout on the GPU (cupy) and Leiden on the CPU (scanpy, igraph): "
+                 "rapids-singlecell is not importable")
     with timed("metrics, doublets and gene statistics (first pass)"):
         scan = cell_blocks.scan(adata.X, adata.obs_names, mito, chunk, seed, doublets=opts["doublets"] == "scrublet",
                                 xp=array_module(on_gpu))
