@@ -241,9 +241,9 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, output
     on_gpu = use_gpu(gpu, "single-cell QC (normalisation, gene statistics, PCA, neighbours, UMAP layout)",
                      needs="cupy")
     if on_gpu:
-        log.info("UMAP and Leiden run %s", "on the GPU (rapids-singlecell)" if rapids_available() else
-                 "as lsecflow's UMAP layout on the GPU (cupy) and Leiden on the CPU (scanpy, igraph): "
-                 "rapids-singlecell is not importable")
+        log.info("%s", "UMAP and Leiden run on the GPU (rapids-singlecell)" if rapids_available() else
+                 "the UMAP layout runs on the GPU (cupy, lsecflow.cell_arrays.umap_layout), Leiden on the CPU "
+                 "(scanpy, igraph): rapids-singlecell is not importable")
     with timed("metrics, doublets and gene statistics (first pass)"):
         scan = cell_blocks.scan(adata.X, adata.obs_names, mito, chunk, seed, doublets=opts["doublets"] == "scrublet",
                                 xp=array_module(on_gpu))
