@@ -286,3 +286,13 @@ def test_smallest_k_by_minima_is_argpartition(tms_log):
     np.testing.assert_array_equal(by_minima[0], by_sort[0])
     np.testing.assert_array_equal(by_minima[1], by_sort[1])
     assert (np.diff(by_minima[1], axis=1) >= 0).all() and d2.min() == by_minima[1][:, 0].min()  # input untouched
+
+
+def test_repeat_index_by_search_is_numpys_repeat():
+    """cupy's way to each CSR value's row (a search of the cumulative ends) run with numpy: numpy's repeat,
+    empty rows included (the real TMS rows' counts of stored values, with two empty rows added)."""
+    raw = ad.read_h5ad(TMS_H5AD).X.tocsr()
+    counts = np.concatenate([[0], np.diff(raw.indptr), [0, 3]])
+    np.testing.assert_array_equal(cell_arrays.repeat_index(counts, np, by_search=True),
+                                  cell_arrays.repeat_index(counts, np, by_search=False))
+    assert len(cell_arrays.repeat_index(np.zeros(3, dtype=int), np, by_search=True)) == 0

@@ -44,10 +44,11 @@ def to_host(a) -> np.ndarray:
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
-def repeat_index(counts, xp):
+def repeat_index(counts, xp, by_search: bool | None = None):
     """Each position ``i`` repeated ``counts[i]`` times (``np.repeat(arange(len(counts)), counts)``; cupy's
-    ``repeat`` takes no array of repeats, so there each entry's position comes from a search of the ends)."""
-    if xp is np:
+    ``repeat`` takes no array of repeats, so there (``by_search``, the default on cupy) each entry's
+    position comes from a search of the cumulative ends)."""
+    if not ((xp is not np) if by_search is None else by_search):
         return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     ends = xp.cumsum(counts)
     total = int(ends[-1]) if len(ends) else 0
