@@ -120,9 +120,9 @@ def _dense(block: sp.csr_matrix, xp):
     block = sp.csr_matrix(block)
     block.sum_duplicates()
     data, indices, rows = csr_arrays(block, xp)
-    dense = xp.zeros(block.shape, dtype=xp.float64)
-    dense.ravel()[rows * block.shape[1] + indices] = data  # flat positions: numpy's 2-d fancy assignment is 10x slower
-    return dense
+    flat = xp.zeros(block.shape[0] * block.shape[1], dtype=xp.float64)
+    flat[rows * block.shape[1] + indices] = data  # flat positions: numpy's 2-d fancy assignment is 10x slower
+    return flat.reshape(block.shape)
 
 
 def covariance_pca(X: sp.csr_matrix, n_comps: int, xp=np, chunk: int = 20_000) -> dict[str, np.ndarray]:
