@@ -105,7 +105,8 @@ def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, 
     with timed(f"neighbours ({'exact, blocked on ' + ('cupy' if gpu else 'numpy') if exact else 'scanpy'})"):
         sc.pp.neighbors(hvg, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed,
                         transformer=BlockedKnn(n_neighbors, xp) if exact else None)
-    if gpu if array_umap is None else array_umap:
+    own_umap = gpu if array_umap is None else array_umap
+    if own_umap:
         with timed(f"UMAP (layout on {'cupy' if gpu else 'numpy'}, PCA start)"):
             umap_from_pca(hvg, xp, seed)
     else:
