@@ -368,5 +368,5 @@ def neighbour_preservation(points: np.ndarray, layout: np.ndarray, k: int = 15, 
     queries = np.arange(n) if sample is None or sample >= n else np.random.default_rng(seed).choice(n, sample, False)
     near = [NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z[queries], return_distance=False)
             for z in (np.asarray(points), np.asarray(layout))]
-    kept = [len(np.setdiff1d(np.intersect1d(a, b), [q])) for q, a, b in zip(queries, *near)]
+    kept = [len(np.intersect1d(a[a != q][:k], b[b != q][:k])) for q, a, b in zip(queries, *near)]
     return float(np.mean(kept) / k)
