@@ -267,7 +267,8 @@ def umap_layout(graph: sp.spmatrix, init: np.ndarray, xp=np, *, a: float, b: flo
     up to 10,000 cells, else 200; the initial layout rescaled to [0, 10].
 
     What differs: umap-learn updates one edge after another, each seeing the positions its predecessors
-    moved. Here an epoch's edges are split at random into ``batches`` groups, and each group's gradients
+    moved. Here an epoch's edges are dealt into ``batches`` groups (every ``batches``-th edge, so a cell's
+    consecutive edges land in different groups, and each group reads the edge arrays in order), and each group's gradients
     are computed from the same positions and summed per cell. Summed at once, many pushes on one cell add
     up where one after another they would not (cells sitting on top of each other at the start all repel
     each other at full strength): 1.6 % of 100,000 cells ended beyond 3x the embedding's radius, one 36x;
@@ -313,9 +314,8 @@ def umap_layout(graph: sp.spmatrix, init: np.ndarray, xp=np, *, a: float, b: flo
     alpha = initial_alpha
     for epoch in range(n_epochs):
         due = xp.flatnonzero(next_sample <= epoch)
-        if batches > 1:
-            due = due[rng.permutation(len(due))]
-        for edges in xp.array_split(due, batches):
+        for group in range(batches):
+            edges = due[group::batches]
             j, k = head[edges], tail[edges]
             diff = pos[j] - pos[k]
             d2 = (diff * diff).sum(axis=1)
