@@ -266,15 +266,15 @@ def umap_layout(graph: sp.spmatrix, init: np.ndarray, xp=np, *, a: float, b: flo
     clip; ``0.001`` in the denominator); the learning rate falls linearly from ``initial_alpha``; 500 epochs
     up to 10,000 cells, else 200; the initial layout rescaled to [0, 10].
 
-    What differs: umap-learn updates one edge after another, each seeing the positions its predecessors
-    moved. Here an epoch's edges are dealt into ``batches`` groups (every ``batches``-th edge, so a cell's
-    consecutive edges land in different groups, and each group reads the edge arrays in order), and each group's gradients
-    are computed from the same positions and summed per cell. Summed at once, many pushes on one cell add
-    up where one after another they would not (cells sitting on top of each other at the start all repel
-    each other at full strength): 1.6 % of 100,000 cells ended beyond 3x the embedding's radius, one 36x;
-    so each cell's summed move per group is also clipped to +-``max_step`` (4) times the learning rate, the
-    bound umap-learn puts on one update. With both, on 100,000 bootstrapped cells the layout kept the share of each cell's 15
-    nearest neighbours in PCA space among its 15 nearest in the layout (0.181) that umap-learn's kept (0.184);
+    What differs: umap-learn updates one edge after another, each seeing the positions its predecessors moved.
+    Here an epoch's edges are dealt into ``batches`` groups (every ``batches``-th edge, so a cell's consecutive
+    edges land in different groups, and each group reads the edge arrays in order), and each group's gradients
+    are computed from the same positions and summed per cell. Summed at once, many pushes on one cell add up
+    where one after another they would not (cells sitting on top of each other at the start all repel each other
+    at full strength): 1.6 % of 100,000 cells ended beyond 3x the embedding's radius, one 36x; so each cell's
+    summed move per group is also clipped to +-``max_step`` (4) times the learning rate, the bound umap-learn
+    puts on one update. With both, on 100,000 bootstrapped cells the layout kept the share of each cell's 15
+    nearest neighbours in PCA space among its 15 nearest in the layout (0.180) that umap-learn's kept (0.184);
     see docs/benchmarks.md.
 
     Parameters
