@@ -164,7 +164,7 @@ def run_reference(path: str, out: str, doublets: str) -> dict:
     lap("read")
     if doublets == "scrublet":
         tmp = adata.copy()
-        sc.pp.scrublet(tmp, random_state=0, verbose=False)
+        sc.pp.scrublet(tmp, random_state=0, verbose=False, use_approx_neighbors=False)  # as lsecflow
         del tmp
         lap("scrublet")
     a = adata.copy()

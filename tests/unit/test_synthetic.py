@@ -40,3 +40,26 @@ def test_spike_counts_planted_truth():
         spike_counts(counts, ["Nope"], ["s1"], fold=4, seed=0)
     with pytest.raises(ValueError, match="exceeds its library size"):
         spike_counts(counts, ["rest"], ["s1"], fold=4, seed=0)
+
+
+# ------------------------------------------------------------ planted doublets (real cells summed in pairs)
+def test_planted_doublets_are_sums_of_two_cells_of_different_types(tms_pseudobulk):
+    """bench/scrublet_neighbours.py's truth: the planted rows are each the sum of two real cells of different
+    types, every other row is unchanged, and the same seed plants the same doublets."""
+    from lsecflow.synthetic import plant_doublets
+
+    _, _, cells = tms_pseudobulk
+    X = cells.X.toarray()
+    types = cells.obs["cell_type"].astype(str).to_numpy()
+    out, truth = plant_doublets(cells.X, types, 0.1, seed=4)
+    assert out.shape == X.shape and truth.sum() == int(0.1 * cells.n_obs)
+    dense = out.toarray()
+    np.testing.assert_array_equal(dense[~truth], X[~truth])
+    for row in dense[truth][:10]:  # find the two parents: a pair of real cells whose sum is the row
+        hits = [(i, j) for i in range(len(X)) if (X[i] <= row).all()
+                for j in range(len(X)) if j != i and np.array_equal(X[i] + X[j], row)]
+        assert hits and any(types[i] != types[j] for i, j in hits), "a planted row is not two cells of different types"
+    again, same = plant_doublets(cells.X, types, 0.1, seed=4)
+    assert (same == truth).all() and (again != out).nnz == 0
+    with pytest.raises(ValueError, match="two labels"):
+        plant_doublets(cells.X, np.full(cells.n_obs, "LSEC"), 0.1)

@@ -9,6 +9,10 @@ straight into HDF5, so a matrix larger than memory can be made.
 SYNTHETIC SPIKE (:func:`spike_counts`): real counts with chosen genes raised
 in chosen samples, the planted truth of the paracrine positive control
 (``tests/unit/test_synthetic.py``, ``tests/unit/test_paracrine.py``, ``bench/spike_in.py``).
+
+SYNTHETIC DOUBLETS (:func:`plant_doublets`): real cells with some replaced by the sum of two cells of
+different types, the planted truth of the doublet scores (``tests/unit/test_cell_blocks.py``,
+``bench/scrublet_neighbours.py``).
 """
 from __future__ import annotations
 
@@ -127,6 +131,47 @@ def expand_genes(source: ad.AnnData, n_genes: int, seed: int = 0, keep: tuple[fl
     out.uns["lsecflow_synthetic"] = (f"SYNTHETIC: {source.n_vars} real genes and binomially thinned copies of them "
                                      f"({n_genes} genes, seed {seed}, kept fraction {keep[0]}-{keep[1]})")
     return out
+
+
+def plant_doublets(X: sp.spmatrix, labels: np.ndarray, fraction: float, seed: int = 0
+                   ) -> tuple[sp.csr_matrix, np.ndarray]:
+    """SYNTHETIC DOUBLETS: ``fraction`` of the cells of ``X`` replaced by the sum of the raw counts of two
+    cells with different ``labels`` (heterotypic doublets, the kind scrublet finds), in place, so the cell
+    count and order stay.
+
+    Parameters
+    ----------
+    X
+        Cells x genes raw counts.
+    labels
+        Each cell's type; a doublet's two parents differ in it.
+    fraction
+        Share of the cells replaced (rounded down to whole cells).
+    seed
+        Seed of the choice of replaced cells and parents.
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix, numpy.ndarray)
+        The counts with the doublets and the boolean truth (True: a planted doublet).
+    """
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        raise ValueError("plant_doublets: heterotypic doublets need at least two labels")
+    rng = np.random.default_rng(seed)
+    X = sp.csr_matrix(X)
+    n = X.shape[0]
+    replaced = np.sort(rng.choice(n, int(fraction * n), replace=False))
+    first = rng.integers(n, size=len(replaced))
+    second = np.empty_like(first)
+    for i, a in enumerate(first):  # the second parent: any cell of another type
+        second[i] = rng.choice(np.flatnonzero(labels != labels[a]))
+    truth = np.zeros(n, dtype=bool)
+    truth[replaced] = True
+    keep = sp.diags((~truth).astype(X.dtype)) @ X
+    pick = sp.csr_matrix((np.ones(2 * len(replaced), dtype=X.dtype), (np.r_[replaced, replaced], np.r_[first, second])),
+                         shape=(n, n))
+    return sp.csr_matrix(keep + pick @ X), truth
 
 
 def spike_counts(counts: pd.DataFrame, genes: list[str], samples: list[str], fold: float,
