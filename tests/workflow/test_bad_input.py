@@ -1,11 +1,14 @@
 """Bad input: a clear message naming the culprit, a non-zero exit, no
 partial outputs. Every case is real data made bad in one place (the change
 is described in each test); problems caught at parse time are checked
-through load_config, the others (and a few parse-time ones) through the real
-Snakemake CLI (see expect_failure)."""
+through load_config, those the ingest job catches through its function
+(run_ingest), and a few of each kind through the real Snakemake CLI, where
+the message must reach the user and the failed job leave nothing behind
+(see expect_failure)."""
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 
 import anndata as ad
@@ -16,6 +19,8 @@ import yaml
 from helpers import DLPC_SHEET, REPO, dlpc_dataset, files_under, run_snakemake, tms_dataset, write_config
 from lsecflow.config import load_config
 from lsecflow.errors import LsecflowError
+from lsecflow.ingest import run_ingest
+from lsecflow.rule_params import guard_params
 
 
 def write_tsv(df: pd.DataFrame, path) -> str:
@@ -28,20 +33,34 @@ def expect_failure(tmp_path, dataset: dict, *needles: str, name: str = "dlpc_liv
     """The run must stop with every needle in its message and leave no output.
 
     A problem the workflow catches at parse time is tested through ``load_config`` (what the Snakefile
-    calls before any job), which is quick; one the jobs catch (ingest reads every count) through the real
-    Snakemake CLI: non-zero exit, the message in its output or the job's log, nothing under results/.
-    ``cli=True`` runs the CLI for a parse-time problem too (the message as a user sees it).
+    calls before any job), one the ingest job catches (it reads every count) through ``run_ingest`` with
+    the parameters the rule passes it (an :class:`LsecflowError` naming the culprit, no output file): both
+    quick. ``cli=True`` runs the real Snakemake CLI instead (the message as a user sees it): non-zero exit,
+    the message in its output or the job's log, nothing under results/. The CLI's handling of a job's
+    error is one code path (``lsecflow.snake.run``, then Snakemake removes the job's outputs); the tests
+    marked ``cli=True`` keep it covered for ingest's errors, a parse-time error and an unreadable file.
+    A problem neither catches (a later job's) goes through the CLI too.
     """
     cfg = write_config(tmp_path, {name: dataset})
     if not cli:
         try:
-            load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg))
+            config = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg))
         except LsecflowError as exc:
             message = str(exc)
             for needle in needles:
                 assert needle in message, f"{needle!r} not in the parse-time error:\n{message}"
             assert files_under(tmp_path / "results") == [], "parse-time validation wrote outputs"
             return message
+        out = tmp_path / "results" / name / "counts.h5ad"
+        try:
+            run_ingest(guard_params(config.datasets[name].params(rule="ingest")), str(out))
+        except LsecflowError as exc:
+            message = str(exc)
+            for needle in needles:
+                assert needle in message, f"{needle!r} not in the ingest job's error:\n{message}"
+            assert files_under(tmp_path / "results") == [], "the failed ingest left files behind"
+            return message
+        shutil.rmtree(tmp_path / "results")
     proc = run_snakemake(tmp_path, cfg)
     out = proc.stdout + proc.stderr
     log_text = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log")) if (tmp_path / "logs").exists() else ""
@@ -80,7 +99,7 @@ def test_nan_count(tmp_path, tiny):
     bad = tiny.astype(float)
     gene = bad.index[9]
     bad.loc[gene, "Sample726"] = np.nan
-    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")), "Sample726", gene, "NaN")
+    expect_failure(tmp_path, dlpc_dataset(write_tsv(bad, tmp_path / "c.tsv.gz")), "Sample726", gene, "NaN", cli=True)
 
 
 def test_non_numeric_count(tmp_path, tiny):
@@ -162,7 +181,7 @@ def test_normalised_single_cell_matrix(tmp_path):
     sc.pp.log1p(adata)
     adata.write_h5ad(tmp_path / "norm.h5ad")
     expect_failure(tmp_path, tms_dataset(tmp_path / "norm.h5ad"), "norm.h5ad", "normalised or log-transformed",
-                   "cell 'A16_B000767_B009945_S16.mm10-plus-4-0'", name="tms_liver")
+                   "cell 'A16_B000767_B009945_S16.mm10-plus-4-0'", name="tms_liver", cli=True)
 
 
 def test_all_zero_sample(tmp_path, tiny):
@@ -290,9 +309,8 @@ def test_figures_formats_without_png(tmp_path, tiny):
     # the main config asks for SVG and PDF only (the report needs PNG)
     cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))},
                        figures={"formats": ["svg", "pdf"]})
-    proc = run_snakemake(tmp_path, cfg)
-    assert proc.returncode != 0
-    assert "key 'figures.formats': must include png" in proc.stdout + proc.stderr
+    with pytest.raises(LsecflowError, match=r"key 'figures.formats': must include png"):
+        load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg))
     assert files_under(tmp_path / "results") == []
 
 
@@ -366,7 +384,7 @@ def test_truncated_gzip_counts(tmp_path, tiny):
     data = Path(write_tsv(tiny, tmp_path / "full.tsv.gz")).read_bytes()
     (tmp_path / "c.tsv.gz").write_bytes(data[: len(data) // 2])
     out = expect_failure(tmp_path, dlpc_dataset(tmp_path / "c.tsv.gz"), "c.tsv.gz", "cannot be read as a "
-                         "tab-separated count matrix", "is the file complete")
+                         "tab-separated count matrix", "is the file complete", cli=True)
     assert "Traceback" not in out
 
 
