@@ -42,24 +42,23 @@ def expect_failure(tmp_path, dataset: dict, *needles: str, name: str = "dlpc_liv
     A problem neither catches (a later job's) goes through the CLI too.
     """
     cfg = write_config(tmp_path, {name: dataset})
+
+    def stopped(exc: LsecflowError, where: str) -> str:
+        for needle in needles:
+            assert needle in str(exc), f"{needle!r} not in the {where} error:\n{exc}"
+        assert files_under(tmp_path / "results") == [], f"the {where} check left files behind"
+        return str(exc)
+
     if not cli:
         try:
             config = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg))
         except LsecflowError as exc:
-            message = str(exc)
-            for needle in needles:
-                assert needle in message, f"{needle!r} not in the parse-time error:\n{message}"
-            assert files_under(tmp_path / "results") == [], "parse-time validation wrote outputs"
-            return message
-        out = tmp_path / "results" / name / "counts.h5ad"
+            return stopped(exc, "parse-time")
         try:
-            run_ingest(guard_params(config.datasets[name].params(rule="ingest")), str(out))
+            run_ingest(guard_params(config.datasets[name].params(rule="ingest")),
+                       str(tmp_path / "results" / name / "counts.h5ad"))
         except LsecflowError as exc:
-            message = str(exc)
-            for needle in needles:
-                assert needle in message, f"{needle!r} not in the ingest job's error:\n{message}"
-            assert files_under(tmp_path / "results") == [], "the failed ingest left files behind"
-            return message
+            return stopped(exc, "ingest job's")
         shutil.rmtree(tmp_path / "results")
     proc = run_snakemake(tmp_path, cfg)
     out = proc.stdout + proc.stderr
