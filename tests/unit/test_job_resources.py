@@ -5,7 +5,7 @@ import anndata as ad
 import numpy as np
 import scipy.sparse as sp
 from helpers import TMS_H5AD
-from lsecflow.job_resources import h5ad_shape, single_cell_qc_mb
+from lsecflow.job_resources import h5ad_shape, single_cell_qc_mb, single_cell_qc_minutes
 
 
 def test_shape_is_read_without_the_matrix(tmp_path):
@@ -30,3 +30,15 @@ def test_memory_follows_cells_and_scrublets_block_not_the_matrix():
     block = single_cell_qc_mb((100_000, 20_000), 20_000, True)
     assert 11.4 * 1024 <= block <= 14 * 1024 and single_cell_qc_mb((100_000, 20_000), 20_000, False) == 4000
     assert single_cell_qc_mb((100_000, 20_000), 5_000, True) < block  # smaller blocks, less for scrublet
+
+
+def test_run_time_follows_cells_and_doublet_scores():
+    """Measured (bench/sc_scale.py, 2 cores, docs/benchmarks.md): 1M cells x 20k genes took 1,482 s without
+    doublet scores and 4,077 s with scrublet; the request is twice that, never under an hour."""
+    assert single_cell_qc_minutes(None, 20_000, True) == 60  # a dry run: the ingest has not run
+    assert single_cell_qc_minutes((468, 726), 20_000, True) == 60  # the shipped sample: the floor
+    without = single_cell_qc_minutes((1_000_000, 20_000), 20_000, False)
+    with_scrublet = single_cell_qc_minutes((1_000_000, 20_000), 20_000, True)
+    assert 2 * 1_482 / 60 <= without <= 3 * 1_482 / 60
+    assert 2 * 4_077 / 60 <= with_scrublet <= 3 * 4_077 / 60
+    assert single_cell_qc_minutes((1_000_000, 20_000), 5_000, True) < with_scrublet  # smaller blocks, less search

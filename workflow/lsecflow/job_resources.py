@@ -29,3 +29,23 @@ def single_cell_qc_mb(shape: tuple[int, int] | None, chunk: int, doublets: bool)
     if doublets:
         need = max(need, 1500 + 3.5 * min(chunk, cells) * genes * 8 / 2**20)
     return int(max(4000, need))
+
+
+#: seconds a cell of single-cell QC takes on a 2-core node without doublet scores (metrics, HVG, PCA,
+#: neighbours, UMAP, Leiden, tables and figures: 1,482 s and 1,711 s at 1M cells in two runs) and scrublet's
+#: seconds a cell in a block of 20,000 cells (2,366 s at 1M; its neighbour search grows with the block), from
+#: bench/sc_scale.py (docs/benchmarks.md)
+QC_SECONDS_PER_CELL = 1.7e-3
+SCRUBLET_SECONDS_PER_CELL = 2.4e-3
+
+
+def single_cell_qc_minutes(shape: tuple[int, int] | None, chunk: int, doublets: bool, margin: float = 2.0) -> int:
+    """Run time (minutes) single-cell QC asks for: the measured seconds per cell (``QC_SECONDS_PER_CELL``,
+    plus ``SCRUBLET_SECONDS_PER_CELL`` scaled by the block size when scrublet runs) times ``margin`` for
+    slower or busier nodes, at least an hour (the shipped sample takes seconds; a dry run knows no shape).
+    A job that runs out of time is retried with twice as much (the rule multiplies by the attempt)."""
+    if shape is None:
+        return 60
+    cells = shape[0]
+    per_cell = QC_SECONDS_PER_CELL + (SCRUBLET_SECONDS_PER_CELL * min(chunk, cells) / 20_000 if doublets else 0.0)
+    return int(max(60, -(-margin * cells * per_cell // 60)))

@@ -19,7 +19,7 @@ from lsecflow.config import load_config
 from lsecflow.digests import DigestCache, content_digests
 from lsecflow.rule_params import RULE_SPEC_KEYS
 from lsecflow.errors import LsecflowError
-from lsecflow.job_resources import h5ad_shape, single_cell_qc_mb
+from lsecflow.job_resources import h5ad_shape, single_cell_qc_mb, single_cell_qc_minutes
 
 
 def _config_source():

@@ -87,14 +87,19 @@ rule qc_single_cell:
         SC_ENV
     threads: 1
     resources:
-        # the matrix is read in blocks: memory follows the cells and scrublet's block (job_resources)
+        # the matrix is read in blocks: memory and run time follow the cells and scrublet's block (job_resources)
         mem_mb=lambda wc, input, attempt: single_cell_qc_mb(
             h5ad_shape(input.counts),
             LSEC.config["compute"]["cell_chunk"],
             DATASETS[wc.dataset].spec["qc"]["doublets"] == "scrublet",
         )
         * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=lambda wc, input, attempt: single_cell_qc_minutes(
+            h5ad_shape(input.counts),
+            LSEC.config["compute"]["cell_chunk"],
+            DATASETS[wc.dataset].spec["qc"]["doublets"] == "scrublet",
+        )
+        * attempt,
         gpu=GPU_REQUEST,
     params:
         content=content_of(lambda wc: DATASETS[wc.dataset].spec["qc"]["markers"]),
