@@ -11,8 +11,8 @@ in chosen samples, the planted truth of the paracrine positive control
 (``tests/unit/test_synthetic.py``, ``tests/unit/test_paracrine.py``, ``bench/spike_in.py``).
 
 SYNTHETIC DOUBLETS (:func:`plant_doublets`): real cells with some replaced by the sum of two cells of
-different types, the planted truth of the doublet scores (``tests/unit/test_cell_blocks.py``,
-``bench/scrublet_neighbours.py``).
+different types, the planted truth of the doublet scores (``bench/scrublet_neighbours.py``; tested in
+``tests/unit/test_synthetic.py``).
 """
 from __future__ import annotations
 
@@ -136,8 +136,8 @@ def expand_genes(source: ad.AnnData, n_genes: int, seed: int = 0, keep: tuple[fl
 def plant_doublets(X: sp.spmatrix, labels: np.ndarray, fraction: float, seed: int = 0
                    ) -> tuple[sp.csr_matrix, np.ndarray]:
     """SYNTHETIC DOUBLETS: ``fraction`` of the cells of ``X`` replaced by the sum of the raw counts of two
-    cells with different ``labels`` (heterotypic doublets, the kind scrublet finds), in place, so the cell
-    count and order stay.
+    cells with different ``labels`` (heterotypic doublets, the kind scrublet finds), each at the replaced
+    cell's position, so the cell count and order stay (``X`` itself is not changed).
 
     Parameters
     ----------
