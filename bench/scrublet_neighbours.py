@@ -45,12 +45,12 @@ def run(path: str, n_cells: int, fraction: float, exact: bool) -> dict:
     import anndata as ad
     import scanpy as sc
 
-    X, _ = block_with_doublets(path, n_cells, fraction)
+    X, truth = block_with_doublets(path, n_cells, fraction)
     a = ad.AnnData(X)
     sc.pp.scrublet(a, random_state=0, verbose=False, use_approx_neighbors=False if exact else None)
     return {"scores": a.obs["doublet_score"].to_numpy().tolist(),
             "called": a.obs["predicted_doublet"].to_numpy().astype(bool).tolist(),
-            "threshold": float(a.uns["scrublet"]["threshold"])}
+            "threshold": float(a.uns["scrublet"]["threshold"]), "truth": truth.tolist()}
 
 
 def main() -> None:
@@ -72,10 +72,13 @@ def main() -> None:
     ensure_made(path, make, args.source_cells, args.genes)
     rows = []
     for n in args.cells:
-        truth = block_with_doublets(str(path), n, args.fraction)[1]
-        row = {"cells": n, "planted": int(truth.sum())}
+        row, truth = {"cells": n}, None
         for name, exact in (("exact", True), ("approx", False)):
             wall, rss, out = measure(run, str(path), n, args.fraction, exact)
+            if truth is None:  # the block and its planted doublets, as the child made them (seeded: the same in both)
+                truth = np.asarray(out["truth"])
+                row["planted"] = int(truth.sum())
+            assert (np.asarray(out["truth"]) == truth).all(), "the two runs planted different doublets"
             scores, called = np.asarray(out["scores"]), np.asarray(out["called"])
             row[name] = {"wall_s": round(wall, 1), "peak_gib": round(rss / 1024, 2), "threshold": round(out["threshold"], 3),
                          "auc": round(roc_auc_score(truth, scores), 4), "called": int(called.sum()),
