@@ -14,14 +14,17 @@ import logging
 import os
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .count_checks import check_counts_sparse
 from .errors import InputDataError
+
+if TYPE_CHECKING:  # imported where a function reads or writes h5ad: the parse-time config check needs no anndata
+    import anndata as ad
 
 log = logging.getLogger(__name__)
 

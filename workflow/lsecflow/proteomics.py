@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from .errors import InputDataError
+
+if TYPE_CHECKING:  # the config check at parse time imports this module: anndata and scipy.stats load when used
+    import anndata as ad
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ def median_centre(x: pd.DataFrame) -> pd.DataFrame:
 def normalize_quantiles(x: pd.DataFrame) -> pd.DataFrame:
     """limma's ``normalizeQuantiles(A, ties = TRUE)``, missing values allowed (R's algorithm: each column's
     observed quantiles interpolated onto a common grid, averaged, and mapped back by rank)."""
+    from scipy.stats import rankdata
+
     A = x.to_numpy(dtype=float).copy()
     n, m = A.shape
     if m == 1 or n < 2:
