@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from helpers import PACKAGE, REPO
@@ -110,9 +112,6 @@ def test_the_parse_time_check_loads_no_analysis_library():
     """Snakemake parses the workflow at every start and, on a cluster, once more inside every job: what
     common.smk imports (lsecflow.config and the modules it needs) must not load the analysis stack.
     anndata and scipy.stats were loaded there for type hints and one rank call: 0.6 s of a 2.3 s dry run."""
-    import subprocess
-    import sys
-
     heavy = ("anndata", "scipy.stats", "scanpy", "matplotlib", "sklearn", "h5py", "numba")
     smk = (REPO / "workflow/rules/common.smk").read_text()
     modules = sorted(set(re.findall(r"^from (lsecflow\.\w+) import", smk, flags=re.M)))
