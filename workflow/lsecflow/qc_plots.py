@@ -174,15 +174,52 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
     fig.suptitle(f"{name} · UMAP", fontsize="large")
     fig.tight_layout()
     save(fig, stem_of(files["umap"]))
+    save(cluster_signature_heatmap(calls, signatures, name), stem_of(files["purity"]))
+
+
+#: Clusters drawn one labelled row each; above this the rows are grouped by call (an atlas has hundreds)
+LABELLED_CLUSTERS = 60
+
+
+def cluster_signature_heatmap(calls: pd.DataFrame, signatures: list[str], name: str,
+                              max_labelled: int = LABELLED_CLUSTERS):
+    """Mean signature score per Leiden cluster (rows) and signature (columns).
+
+    Up to ``max_labelled`` clusters, one labelled row each ("cluster 3 (n=120) → LSEC"), in cluster order.
+    Above that, a row a cluster makes the figure metres tall and its labels unreadable (473 clusters of
+    100,000 bootstrapped cells: 167 inches, 1700 x 33,470 pixels, 13.7 s to save as PNG, SVG and PDF,
+    against 0.6 s now): the rows are then grouped by call (in ``signatures`` order), largest cluster first
+    within a call, the figure is 12 inches tall, and each group is labelled once with its clusters and
+    cells. ``clusters.tsv`` holds every cluster's values either way.
+    """
+    n = len(calls)
+    grouped = n > max_labelled
+    if grouped:
+        rank = {s: i for i, s in enumerate(signatures)}
+        key = pd.DataFrame({"call": calls["call"].map(rank).fillna(len(rank)).to_numpy(),
+                            "size": -calls["n_cells"].to_numpy()})
+        calls = calls.iloc[key.sort_values(["call", "size"], kind="stable").index.to_numpy()]
     M = calls[[f"mean_score_{s}" for s in signatures]].to_numpy()
-    fig, ax = plt.subplots(figsize=(1.1 * len(signatures) + 3, 0.35 * len(calls) + 1.8))
-    im = ax.imshow(M, cmap="magma", aspect="auto")
+    fig, ax = plt.subplots(figsize=(1.1 * len(signatures) + 3, 12 if grouped else 0.35 * n + 1.8))
+    im = ax.imshow(M, cmap="magma", aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(signatures)))
     ax.set_xticklabels(signatures, rotation=30, ha="right", fontsize="medium")
-    ax.set_yticks(range(len(calls)))
-    ax.set_yticklabels([f"cluster {c} (n={n}) → {call}" for c, n, call in
-                        zip(calls.index, calls["n_cells"], calls["call"])], fontsize="small")
+    if grouped:
+        call = calls["call"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, call[1:] != call[:-1]])
+        ends = np.r_[starts[1:], n]
+        ax.set_yticks((starts + ends - 1) / 2)
+        ax.set_yticklabels([f"{call[a]}: {b - a} clusters, {int(calls['n_cells'].iloc[a:b].sum()):,} cells"
+                            for a, b in zip(starts, ends)], fontsize="small")
+        for a in starts[1:]:
+            ax.axhline(a - 0.5, color="white", lw=1)
+        title = f"{name} · marker signatures per cluster\n{n} clusters, grouped by call (each one in clusters.tsv)"
+    else:
+        ax.set_yticks(range(n))
+        ax.set_yticklabels([f"cluster {c} (n={k}) → {call}" for c, k, call in
+                            zip(calls.index, calls["n_cells"], calls["call"])], fontsize="small")
+        title = f"{name} · marker signatures per cluster"
     plt.colorbar(im, ax=ax, fraction=0.04, label="mean signature score")
-    ax.set_title(f"{name} · marker signatures per cluster", fontsize="large")
+    ax.set_title(title, fontsize="large")
     fig.tight_layout()
-    save(fig, stem_of(files["purity"]))
+    return fig
