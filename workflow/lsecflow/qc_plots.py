@@ -188,7 +188,7 @@ def cluster_signature_heatmap(calls: pd.DataFrame, signatures: list[str], name: 
     Up to ``max_labelled`` clusters, one labelled row each ("cluster 3 (n=120) → LSEC"), in cluster order.
     Above that, a row a cluster makes the figure metres tall and its labels unreadable (473 clusters of
     100,000 bootstrapped cells: 167 inches, 1700 x 33,470 pixels, 13.7 s to save as PNG, SVG and PDF,
-    against 0.6 s now): the rows are then grouped by call (in ``signatures`` order), largest cluster first
+    against 0.5 s now): the rows are then grouped by call (in ``signatures`` order), largest cluster first
     within a call, the figure is 12 inches tall, and each group is labelled once with its clusters and
     cells. ``clusters.tsv`` holds every cluster's values either way.
     """
