@@ -196,9 +196,8 @@ def cluster_signature_heatmap(calls: pd.DataFrame, signatures: list[str], name: 
     grouped = n > max_labelled
     if grouped:
         rank = {s: i for i, s in enumerate(signatures)}
-        key = pd.DataFrame({"call": calls["call"].map(rank).fillna(len(rank)).to_numpy(),
-                            "size": -calls["n_cells"].to_numpy()})
-        calls = calls.iloc[key.sort_values(["call", "size"], kind="stable").index.to_numpy()]
+        calls = calls.iloc[np.lexsort((-calls["n_cells"].to_numpy(),
+                                       calls["call"].map(rank).fillna(len(rank)).to_numpy()))]
     M = calls[[f"mean_score_{s}" for s in signatures]].to_numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(signatures) + 3, 12 if grouped else 0.35 * n + 1.8))
     im = ax.imshow(M, cmap="magma", aspect="auto", interpolation="nearest")
