@@ -172,8 +172,8 @@ def test_shipped_config_resolves_figures_per_dataset():
 def test_proteomics_keys_are_checked(tmp_path):
     with pytest.raises(LsecflowError, match="gene_ids: protein"):
         load_one(tmp_path, ups1_dataset(gene_ids="symbol"))
-    with pytest.raises(LsecflowError, match="'de.trend' and 'de.robust'.*choose one"):
-        load_one(tmp_path, ups1_dataset(de={"trend": True, "robust": True}))
+    both = load_one(tmp_path, ups1_dataset(de={"trend": True, "robust": True}))  # eBayes(trend, robust): allowed
+    assert {k: both.datasets["p"].spec["de"][k] for k in ("trend", "robust")} == {"trend": True, "robust": True}
     with pytest.raises(LsecflowError, match="counts.format' is 'tsv' but assay is 'proteomics'"):
         load_one(tmp_path, ups1_dataset(counts={"path": str(UPS1_TABLE), "format": "tsv"}))
 

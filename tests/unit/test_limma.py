@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import (
+    LIMMA_REF,
     SECRETOME,
     UPS1_TABLE,
     agreement,
@@ -18,12 +19,6 @@ from lsecflow import limma, protein_tables, proteomics
 from lsecflow.formula import design_metadata
 
 UPS1_CONTRAST = {"fmol25_vs_fmol10": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
-
-
-
-
-
-
 
 
 def ups1_fit(opts: dict | None = None, normalize: str = "median"):
@@ -49,6 +44,7 @@ needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").
     ("treat", {"lfc_threshold": 0.5}, "median"),
     ("trend", {"trend": True}, "median"),
     ("robust", {"robust": True}, "median"),
+    ("robust_trend", {"trend": True, "robust": True}, "median"),
     ("quantile", {}, "quantile"),
 ])
 def test_ups1_matches_r_limma(variant, opts, normalize):
@@ -96,6 +92,43 @@ def test_batched_lm_fit_equals_inmoose_and_r():
         np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
     for key, col in (("sigma", "sigma"), ("df_residual", "df_residual"), ("s2_post", "s2_post")):
         np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+
+
+def test_lowess_matches_r():
+    """limma_robust.lowess / loess_fit (the trend of eBayes(trend = TRUE, robust = TRUE)) against R's lowess
+    (defaults) and limma's loessFit(span = 0.4) on a seeded x with ties and y with 5 % outliers."""
+    from lsecflow.limma_robust import loess_fit, lowess
+
+    ref = pd.read_csv(LIMMA_REF / "lowess.tsv.gz", sep="\t")
+    x, y = ref["x"].to_numpy(), ref["y"].to_numpy()
+    assert len(np.unique(x)) < len(x) / 2  # ties, handled as R handles them
+    fitted, residuals = loess_fit(y, x, span=0.4)
+    np.testing.assert_allclose(fitted, ref["loessfit"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(residuals, y - ref["loessfit"], rtol=0, atol=1e-12)
+    order = np.argsort(x, kind="stable")
+    default = np.empty(len(x))
+    default[order] = lowess(x[order], y[order])
+    np.testing.assert_allclose(default, ref["lowess"], rtol=0, atol=1e-12)
+    assert np.abs(default - ref["loessfit"]).max() > 0.01  # the two spans give different curves
+
+
+def test_robust_trend_without_residual_df_matches_r():
+    """eBayes(trend = TRUE, robust = TRUE) when some proteins have no residual df (one value per group):
+    R leaves them out of the fit and interpolates their prior variance along the trend of the others."""
+    _, pre, _, _ = ups1_fit()
+    sheet = ups1_sheet().loc[pre.values.columns]
+    values = pre.values.copy()
+    for g in ("fmol10", "fmol25"):
+        values.iloc[:4, np.flatnonzero(sheet["group"].to_numpy() == g)[1:]] = np.nan
+    meta = design_metadata(sheet, ["group"], UPS1_CONTRAST)
+    ours = limma.fit(values, limma.design_matrix(meta, "~ group", "group", "fmol10"), trend=True, robust=True)
+    r = r_table("ups1.robust_trend_df0.tsv.gz")
+    assert (np.asarray(ours.df_residual)[:4] == 0).all()
+    for key, col in (("coefficients", "logFC"), ("t", "t"), ("p_value", "P.Value")):
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
+    for key, col in (("s2_prior", "s2_prior"), ("s2_post", "s2_post"), ("df_prior", "df_prior")):
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+    assert r["s2_prior"].nunique() > 1000  # a trend, one prior variance per protein
 
 
 @needs_secretome

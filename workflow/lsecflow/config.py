@@ -273,9 +273,6 @@ def _count_format(spec: dict, first: str, source: str) -> str:
                           "takes 'gene_ids: protein' (its ids are protein groups), counts take ensembl, "
                           "ensembl_version or symbol")
     if assay == "proteomics":
-        if spec["de"]["trend"] and spec["de"]["robust"]:
-            raise ConfigError(f"{source}: keys 'de.trend' and 'de.robust': limma's robust empirical Bayes with an "
-                              "intensity trend is not available here (its loessFit is not ported); choose one")
         try:
             files.detect_format(first, "tsv")  # exists, not empty
             if counts["format"] == "auto":

@@ -95,14 +95,12 @@ def lm_fit(values: np.ndarray, design_mat):
 
 def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False):
     """``eBayes(lmFit(values, design), trend, robust)`` (proteins x samples, NaN = missing); the robust
-    empirical Bayes is :mod:`lsecflow.limma_robust` (inmoose lacks it), without a trend."""
+    empirical Bayes, with or without the trend, is :mod:`lsecflow.limma_robust` (inmoose lacks it)."""
     from inmoose.limma import eBayes
 
     lm = lm_fit(values.to_numpy(dtype=float), design_mat)
     if robust:
-        if trend:
-            raise ValueError("de.robust with de.trend is not available (limma's loessFit is not ported)")
-        return ebayes_robust(lm)
+        return ebayes_robust(lm, trend=trend)
     return eBayes(lm, trend=trend)
 
 

@@ -1,7 +1,8 @@
 """limma's robust empirical Bayes (``eBayes(robust = TRUE)``, Phipson et al. 2016), which ``inmoose.limma``
-0.9.1 lacks: ``fitFDistRobustly`` and the moderated statistics that follow from it, ported line by line
-from limma 3.54.1 (R/fitFDistRobustly.R, R/squeezeVar.R, R/ebayes.R) without a covariate (``trend``
-with ``robust`` is refused at parse time: it needs limma's ``loessFit``, not ported).
+0.9.1 lacks: ``fitFDistRobustly`` and the moderated statistics that follow from it, after limma 3.54.1
+(R/fitFDistRobustly.R, R/squeezeVar.R, R/ebayes.R), with or without an intensity trend
+(``eBayes(trend = TRUE, robust = TRUE)``: the trend of the log variances is limma's ``loessFit``, i.e.
+R's ``lowess``, :func:`lowess`).
 
 A protein whose residual variance is an outlier among the others gets a smaller prior df (its own
 variance counts for more), instead of one prior df for all.
@@ -10,6 +11,115 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import optimize, stats
+
+
+def _seq_sum(v: np.ndarray) -> float:
+    """Left-to-right sum (as a C loop adds), not numpy's pairwise one: keeps lowess within rounding of R's."""
+    return float(np.cumsum(v)[-1]) if len(v) else 0.0
+
+
+def _cube(v):
+    return v * v * v
+
+
+def _local_line(x: np.ndarray, y: np.ndarray, xs: float, nleft: int, nright: int, rw: np.ndarray | None
+                ) -> float | None:
+    """The weighted local line of :func:`lowess` at ``xs`` over the sorted ``x[nleft..nright]`` (and the
+    ties beyond ``nright``): tricube weights of the distance over the window's radius ``h`` (1 within
+    0.001 h, 0 beyond 0.999 h), times the robustness weights ``rw`` when given; ``None`` when every weight
+    is zero."""
+    h = max(xs - x[nleft], x[nright] - xs)
+    r = np.abs(x[nleft:] - xs)
+    beyond = (r > 0.999 * h) & (x[nleft:] > xs)
+    end = int(np.argmax(beyond)) if beyond.any() else len(r)  # the first point right of xs past 0.999 h
+    r, xw, yw = r[:end], x[nleft:nleft + end], y[nleft:nleft + end]
+    w = np.where(r <= 0.999 * h, np.where(r <= 0.001 * h, 1.0, _cube(1.0 - _cube(r / h))), 0.0)
+    if rw is not None:
+        w = w * rw[nleft:nleft + end]
+    a = _seq_sum(w)
+    if a <= 0:
+        return None
+    w = w / a
+    if h > 0:
+        centre = _seq_sum(w * xw)
+        b = xs - centre
+        c = _seq_sum(w * (xw - centre) * (xw - centre))
+        if np.sqrt(c) > 0.001 * (x[-1] - x[0]):  # spread enough to fit a slope
+            w = w * (b / c * (xw - centre) + 1.0)
+    return _seq_sum(w * yw)
+
+
+def lowess(x: np.ndarray, y: np.ndarray, f: float = 2 / 3, iterations: int = 3, delta: float | None = None
+           ) -> np.ndarray:
+    """R's ``lowess(x, y, f, iter, delta)`` (Cleveland 1979) for ``x`` sorted increasingly: fitted values.
+
+    Each fitted point is a weighted straight line through its ``f * n`` nearest neighbours (tricube
+    weights); points within ``delta`` of the last fitted one are interpolated linearly (ties copy it);
+    ``iterations`` robustness rounds then down-weight large residuals (bisquare of the residual over six
+    times their median). ``delta`` defaults to R's, 1 % of the range of ``x``.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+    if n < 2:
+        return y.copy()
+    if delta is None:
+        delta = 0.01 * (x[-1] - x[0])
+    ns = max(2, min(n, int(f * n + 1e-7)))
+    ys, rw = np.empty(n), None
+    for step in range(iterations + 1):
+        nleft, nright, last, i = 0, ns - 1, -1, 0
+        while True:
+            if nright < n - 1 and x[i] - x[nleft] > x[nright + 1] - x[i]:
+                nleft, nright = nleft + 1, nright + 1  # the window moves right while that narrows it
+                continue
+            fitted = _local_line(x, y, x[i], nleft, nright, rw)
+            ys[i] = y[i] if fitted is None else fitted
+            if last < i - 1:  # skipped points: interpolate
+                alpha = (x[last + 1:i] - x[last]) / (x[i] - x[last])
+                ys[last + 1:i] = alpha * ys[i] + (1.0 - alpha) * ys[last]
+            last = i
+            cut = x[last] + delta
+            i = last + 1
+            while i < n and x[i] <= cut:
+                if x[i] == x[last]:
+                    ys[i] = ys[last]
+                    last = i
+                i += 1
+            i = max(last + 1, i - 1)
+            if last >= n - 1:
+                break
+        res = y - ys
+        if step == iterations:
+            break
+        ares = np.abs(res)
+        m1 = n // 2
+        part = np.partition(ares, [n - m1 - 1, m1] if n % 2 == 0 else [m1])
+        cmad = 3.0 * (part[m1] + part[n - m1 - 1]) if n % 2 == 0 else 6.0 * part[m1]
+        if cmad < 1e-7 * (_seq_sum(ares) / n):  # residuals effectively zero
+            break
+        rw = np.where(ares <= 0.001 * cmad, 1.0,
+                      np.where(ares <= 0.999 * cmad, (1.0 - (ares / cmad) * (ares / cmad)) ** 2, 0.0))
+    return ys
+
+
+def loess_fit(y: np.ndarray, x: np.ndarray, span: float = 0.3, iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """limma's ``loessFit(y, x, span, iterations)`` without weights: R's ``lowess`` of the finite pairs
+    (``iter = iterations - 1``), ``(fitted, residuals)`` in input order, NaN where ``x`` or ``y`` is not finite."""
+    y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    fitted = np.full(len(y), np.nan)
+    obs = np.isfinite(y) & np.isfinite(x)
+    nobs = int(obs.sum())
+    if nobs == 0:
+        return fitted, fitted.copy()
+    if span < 1 / nobs:
+        fitted[obs] = y[obs]
+    else:
+        o = np.argsort(x[obs], kind="stable")
+        xo = x[obs][o]
+        part = np.empty(nobs)
+        part[o] = lowess(xo, y[obs][o], span, iterations - 1, 0.01 * (xo[-1] - xo[0]))
+        fitted[obs] = part
+    return fitted, y - fitted
 
 
 def _gauss_uniform(n: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -36,32 +146,65 @@ def _winsorized_moments(df1: float, df2: float, tail: np.ndarray) -> tuple[float
     return float(m), float(v)
 
 
-def fit_f_dist_robustly(x: np.ndarray, df1, winsor_tail_p=(0.05, 0.1)) -> dict:
-    """limma's ``fitFDistRobustly(x, df1)`` (no covariate): ``scale``, ``df2`` and per-variance ``df2_shrunk``."""
+def _approx(x: np.ndarray, y: np.ndarray, xout: np.ndarray) -> np.ndarray:
+    """R's ``approx(x, y, xout, rule = 2, ties = mean)``: linear interpolation, tied ``x`` averaged,
+    constant beyond the ends."""
+    ux, inv = np.unique(x, return_inverse=True)
+    uy = np.bincount(inv, weights=y) / np.bincount(inv)
+    return np.interp(xout, ux, uy)
+
+
+def _scale(v):
+    """A scalar scale as a float, a per-variance (trended) one as an array."""
+    return float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float)
+
+
+def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05, 0.1)) -> dict:
+    """limma's ``fitFDistRobustly(x, df1, covariate)``: ``scale`` (one per variance when ``covariate`` is
+    given: the trend), ``df2`` and per-variance ``df2_shrunk``.
+
+    With a covariate (``eBayes(trend = TRUE, robust = TRUE)``: the proteins' average log intensity), the
+    log variances' trend is limma's ``loessFit(z, covariate, span = 0.4)`` (:func:`loess_fit`) and the
+    Winsorised residuals around it give ``df2``; the non-robust start is ``fitFDist`` with the covariate
+    (inmoose's, a spline trend).
+    """
     from inmoose.limma import fitFDist
 
     x = np.asarray(x, dtype=float).copy()
     n = len(x)
     df1 = np.broadcast_to(np.asarray(df1, dtype=float), x.shape).copy()
+    if covariate is not None:
+        covariate = np.asarray(covariate, dtype=float).copy()
+        if len(covariate) != n:
+            raise ValueError("x and covariate are different lengths")
+        if not np.isfinite(covariate).all():
+            raise ValueError("covariate contains NA or infinite values")
     ok = ~np.isnan(x) & np.isfinite(df1) & (df1 > 1e-6)
     if not ok.all():
-        fit = fit_f_dist_robustly(x[ok], df1[ok], winsor_tail_p)
+        fit = fit_f_dist_robustly(x[ok], df1[ok], None if covariate is None else covariate[ok], winsor_tail_p)
         shrunk = x.copy()
         shrunk[ok], shrunk[~ok] = fit["df2_shrunk"], fit["df2"]
-        return {"scale": fit["scale"], "df2": fit["df2"], "df2_shrunk": shrunk}
+        scale = fit["scale"]
+        if covariate is not None:  # the trend at the left-out variances' covariate, interpolated
+            scale = np.empty(n)
+            scale[ok] = fit["scale"]
+            scale[~ok] = np.exp(_approx(covariate[ok], np.log(fit["scale"]), covariate[~ok]))
+        return {"scale": scale, "df2": fit["df2"], "df2_shrunk": shrunk}
     m = np.median(x)
     if m <= 0:
         raise ValueError("variances are mostly <= 0")
     x[x < m * 1e-12] = m * 1e-12
-    non_robust = fitFDist(x, df1)
+    non_robust = fitFDist(x, df1, covariate=None if covariate is None else covariate.copy())
     tail = np.resize(np.asarray(winsor_tail_p, dtype=float), 2)
     if np.all(tail < 1 / n):
-        return {"scale": non_robust["scale"], "df2": non_robust["df2"], "df2_shrunk": np.full(n, non_robust["df2"])}
+        return {"scale": _scale(non_robust["scale"]), "df2": non_robust["df2"],
+                "df2_shrunk": np.full(n, non_robust["df2"])}
     # unequal df1: move each variance to the quantile it would have at the largest df1
     df1max = df1.max()
     low = df1 < df1max - 1e-14
     if low.any():
         s, d2 = non_robust["scale"], non_robust["df2"]
+        s = s if np.ndim(s) == 0 else np.asarray(s)[low]
         f = x[low] / s
         pupper = stats.f.logsf(f, df1[low], d2)
         plower = stats.f.logcdf(f, df1[low], d2)
@@ -71,8 +214,11 @@ def fit_f_dist_robustly(x: np.ndarray, df1, winsor_tail_p=(0.05, 0.1)) -> dict:
         x[low] = f * s
     df1 = float(df1max)
     z = np.log(x)
-    ztrend = stats.trim_mean(z, tail[1])
-    zresid = z - ztrend
+    if covariate is None:
+        ztrend = stats.trim_mean(z, tail[1])
+        zresid = z - ztrend
+    else:
+        ztrend, zresid = loess_fit(z, covariate, span=0.4)
     zrq = np.quantile(zresid, [tail[0], 1 - tail[1]])  # R's type-7 quantiles
     zwins = np.clip(zresid, zrq[0], zrq[1])
     zwmean = zwins.mean()
@@ -91,9 +237,9 @@ def fit_f_dist_robustly(x: np.ndarray, df1, winsor_tail_p=(0.05, 0.1)) -> dict:
             shrunk[out] = prob_not[out] * n * df1
             o = np.argsort(tail_p, kind="stable")
             shrunk[o] = np.maximum.accumulate(shrunk[o])
-        return {"scale": float(np.exp(ztc)), "df2": np.inf, "df2_shrunk": shrunk}
+        return {"scale": _scale(np.exp(ztc)), "df2": np.inf, "df2_shrunk": shrunk}
     if not np.isfinite(non_robust["df2"]):
-        return {"scale": non_robust["scale"], "df2": np.inf, "df2_shrunk": np.full(n, np.inf)}
+        return {"scale": _scale(non_robust["scale"]), "df2": np.inf, "df2_shrunk": np.full(n, np.inf)}
 
     def fun(v):  # on the link scale v = df2 / (1 + df2); v = 1 is df2 = Inf
         return funval_inf if v >= 1 else np.log(zwvar / _winsorized_moments(df1, v / (1 - v), tail)[1])
@@ -128,12 +274,13 @@ def fit_f_dist_robustly(x: np.ndarray, df1, winsor_tail_p=(0.05, 0.1)) -> dict:
         shrunk[o] = np.maximum.accumulate(ordered)
     else:
         shrunk = np.full(n, df2)
-    return {"scale": float(np.exp(ztc)), "df2": float(df2), "df2_shrunk": shrunk}
+    return {"scale": _scale(np.exp(ztc)), "df2": float(df2), "df2_shrunk": shrunk}
 
 
-def ebayes_robust(fitted, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
-    """``eBayes(fit, robust = TRUE)`` on an ``lmFit`` result: sets ``df_prior`` (per protein), ``s2_prior``,
-    ``s2_post``, ``df_total``, ``t``, ``p_value`` and ``lods`` on ``fitted`` and returns it."""
+def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
+    """``eBayes(fit, robust = TRUE, trend)`` on an ``lmFit`` result: sets ``df_prior`` (per protein),
+    ``s2_prior`` (per protein with ``trend``: the trend over ``fitted.Amean``), ``s2_post``, ``df_total``,
+    ``t``, ``p_value`` and ``lods`` on ``fitted`` and returns it."""
     from inmoose.limma import tmixture_matrix
 
     coef = np.asarray(fitted.coefficients, dtype=float)
@@ -142,17 +289,19 @@ def ebayes_robust(fitted, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
     df_res = np.asarray(fitted.df_residual, dtype=float)
     var = sigma2.copy()
     var[df_res == 0] = 0
-    fit = fit_f_dist_robustly(var, df_res)
+    fit = fit_f_dist_robustly(var, df_res, np.asarray(fitted.Amean, dtype=float) if trend else None)
     df_prior, s2_prior = fit["df2_shrunk"], fit["scale"]
     finite = np.isfinite(df_prior)
-    s2_post = np.full(len(var), s2_prior)
-    s2_post[finite] = (df_res[finite] * var[finite] + df_prior[finite] * s2_prior) / (df_res[finite] + df_prior[finite])
+    s2_post = np.broadcast_to(s2_prior, var.shape).astype(float)  # a copy
+    s2_post[finite] = ((df_res[finite] * var[finite] + df_prior[finite] * s2_post[finite])
+                       / (df_res[finite] + df_prior[finite]))
     t = coef / su / np.sqrt(s2_post)[:, None]
     df_total = np.minimum(df_res + df_prior, np.nansum(df_res))
     p = 2 * stats.t.sf(np.abs(t), df_total[:, None])
-    var_prior = np.asarray(tmixture_matrix(t, su, df_total, proportion, np.array(stdev_coef_lim) ** 2 / s2_prior),
-                           dtype=float)
-    var_prior = np.where(np.isnan(var_prior), 1 / s2_prior, var_prior)
+    var_prior = np.asarray(tmixture_matrix(t, su, df_total, proportion,
+                                           np.array(stdev_coef_lim) ** 2 / np.median(s2_prior)), dtype=float)
+    failed = np.isnan(var_prior)
+    var_prior[failed] = np.resize(1 / np.atleast_1d(s2_prior), int(failed.sum()))  # R recycles 1 / s2.prior
     r = (su ** 2 + var_prior[None, :]) / su ** 2
     t2 = t ** 2
     with np.errstate(invalid="ignore", divide="ignore"):

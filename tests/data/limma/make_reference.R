@@ -10,6 +10,12 @@
 #   ups1.treat.tsv.gz         the same fit, treat(lfc = 0.5) / topTreat
 #   ups1.trend.tsv.gz      the same matrix, eBayes(trend = TRUE)
 #   ups1.robust.tsv.gz     the same matrix, eBayes(robust = TRUE)
+#   ups1.robust_trend.tsv.gz  the same matrix, eBayes(trend = TRUE, robust = TRUE)
+#   ups1.robust_trend_df0.tsv.gz  median matrix with proteins 1-4 down to one value per group (no
+#                          residual df: their prior scale is interpolated along the trend),
+#                          lmFit(~ group) + eBayes(trend = TRUE, robust = TRUE), coefficient 2
+#   lowess.tsv.gz          a seeded x (ties: one decimal) and y (5 % outliers) with loessFit(y, x,
+#                          span = 0.4)$fitted and lowess(x, y)$y (R's defaults), for lsecflow's lowess
 #   ups1.quantile.tsv.gz      normalizeQuantiles() instead of median centring
 #   ups1.quantile_matrix.tsv.gz  the quantile-normalised matrix itself
 #   ups1.rank_deficient.tsv.gz  median matrix with the first 3 proteins missing in
@@ -61,6 +67,7 @@ write_tt(eBayes(fit_median), "ups1.median.tsv.gz")
 write_tt(treat(fit_median, lfc = 0.5), "ups1.treat.tsv.gz", treat = TRUE)
 write_tt(eBayes(fit_median, trend = TRUE), "ups1.trend.tsv.gz")
 write_tt(eBayes(fit_median, robust = TRUE), "ups1.robust.tsv.gz")
+write_tt(eBayes(fit_median, trend = TRUE, robust = TRUE), "ups1.robust_trend.tsv.gz")
 write_tt(eBayes(contrasts.fit(lmFit(x_quantile, design), cm)), "ups1.quantile.tsv.gz")
 x_rd <- x_median
 x_rd[1:3, group == "fmol25"] <- NA
@@ -70,6 +77,26 @@ rd <- data.frame(protein_ids = rownames(x_rd), logFC = fit_rd$coefficients[, 2],
                  t = fit_rd$t[, 2], P.Value = fit_rd$p.value[, 2], s2_post = fit_rd$s2.post, check.names = FALSE)
 gz <- gzfile(file.path(out_dir, "ups1.rank_deficient.tsv.gz"), "w")
 write.table(format(rd, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+close(gz)
+x_df0 <- x_median
+for (g in levels(group)) x_df0[1:4, which(group == g)[-1]] <- NA
+fit_df0 <- eBayes(lmFit(x_df0, model.matrix(~ group)), trend = TRUE, robust = TRUE)
+stopifnot(all(fit_df0$df.residual[1:4] == 0))
+df0 <- data.frame(protein_ids = rownames(x_df0), logFC = fit_df0$coefficients[, 2], t = fit_df0$t[, 2],
+                  P.Value = fit_df0$p.value[, 2], s2_prior = fit_df0$s2.prior, s2_post = fit_df0$s2.post,
+                  df_prior = fit_df0$df.prior, check.names = FALSE)
+gz <- gzfile(file.path(out_dir, "ups1.robust_trend_df0.tsv.gz"), "w")
+write.table(format(df0, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+close(gz)
+set.seed(7)
+lx <- round(runif(400, 20, 30), 1)
+ly <- sin(lx / 2) + rnorm(400, sd = 0.3)
+out <- sample(400, 20)
+ly[out] <- ly[out] + 3
+lw <- data.frame(x = lx, y = ly, loessfit = loessFit(ly, lx, span = 0.4)$fitted,
+                 lowess = lowess(lx, ly)$y[rank(lx, ties.method = "first")])
+gz <- gzfile(file.path(out_dir, "lowess.tsv.gz"), "w")
+write.table(format(lw, digits = 17), gz, sep = "\t", quote = FALSE, row.names = FALSE)
 close(gz)
 gz <- gzfile(file.path(out_dir, "ups1.quantile_matrix.tsv.gz"), "w")
 write.table(data.frame(protein_ids = rownames(x), format(as.data.frame(x_quantile), digits = 15), check.names = FALSE),
