@@ -185,7 +185,8 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
             prior = {"df_prior": float(np.median(np.atleast_1d(fitted.df_prior))),
                      "s2_prior": float(np.median(np.atleast_1d(fitted.s2_prior)))}
     log.info("limma: %d proteins x %d samples, %d contrasts from %d fit(s) in %.1f s; eBayes (trend %s, robust %s) "
-             "df.prior %.4g, s2.prior %.4g", values.shape[0], values.shape[1], len(contrasts), len(fits),
+             "df.prior %.4g, s2.prior %.4g (medians where per protein)", values.shape[0], values.shape[1],
+             len(contrasts), len(fits),
              time.time() - t0, opts.get("trend", False), opts.get("robust", False), prior.get("df_prior", np.nan),
              prior.get("s2_prior", np.nan))
     return tables, prior
