@@ -172,8 +172,15 @@ def test_shipped_config_resolves_figures_per_dataset():
 def test_proteomics_keys_are_checked(tmp_path):
     with pytest.raises(LsecflowError, match="gene_ids: protein"):
         load_one(tmp_path, ups1_dataset(gene_ids="symbol"))
-    both = load_one(tmp_path, ups1_dataset(de={"trend": True, "robust": True}))  # eBayes(trend, robust): allowed
-    assert {k: both.datasets["p"].spec["de"][k] for k in ("trend", "robust")} == {"trend": True, "robust": True}
+    both = load_one(tmp_path, ups1_dataset(de={"trend": True, "robust": True, "lm_method": "robust"}))
+    assert {k: both.datasets["p"].spec["de"][k] for k in ("trend", "robust", "lm_method")} == \
+        {"trend": True, "robust": True, "lm_method": "robust"}
+    with pytest.raises(ConfigError, match="key 'de.lm_method': 'huber' is not one of"):
+        load_one(tmp_path, ups1_dataset(de={"lm_method": "huber"}))
+    counts = dlpc_dataset(DLPC_COUNTS)
+    counts["de"] = {"lm_method": "robust"}
+    with pytest.raises(ConfigError, match="'de.lm_method' are limma's, for assay proteomics only"):
+        load_datasets({"dlpc_liver": counts})
     with pytest.raises(LsecflowError, match="counts.format' is 'tsv' but assay is 'proteomics'"):
         load_one(tmp_path, ups1_dataset(counts={"path": str(UPS1_TABLE), "format": "tsv"}))
 

@@ -45,6 +45,7 @@ needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").
     ("trend", {"trend": True}, "median"),
     ("robust", {"robust": True}, "median"),
     ("robust_trend", {"trend": True, "robust": True}, "median"),
+    ("lmfit_robust", {"lm_method": "robust"}, "median"),
     ("quantile", {}, "quantile"),
 ])
 def test_ups1_matches_r_limma(variant, opts, normalize):
@@ -110,6 +111,30 @@ def test_lowess_matches_r():
     default[order] = lowess(x[order], y[order])
     np.testing.assert_allclose(default, ref["lowess"], rtol=0, atol=1e-12)
     assert np.abs(default - ref["loessfit"]).max() > 0.01  # the two spans give different curves
+
+
+def test_robust_lm_fit_matches_r_where_rlm_is_unfitted_or_unconverged(caplog):
+    """lmFit(method = "robust"): proteins with no more values than coefficients are not fitted (R's mrlm:
+    NA, df 0), and R's 102 proteins whose rlm does not converge in 20 iterations are counted in one warning
+    and agree with R's last iterate (they are part of the reference table)."""
+    _, pre, _, _ = ups1_fit()
+    sheet = ups1_sheet().loc[pre.values.columns]
+    values = pre.values.copy()
+    for g in ("fmol10", "fmol25"):
+        values.iloc[:4, np.flatnonzero(sheet["group"].to_numpy() == g)[1:]] = np.nan
+    meta = design_metadata(sheet, ["group"], UPS1_CONTRAST)
+    with caplog.at_level("WARNING", logger="lsecflow.limma"):
+        ours = limma.fit(values, limma.design_matrix(meta, "~ group", "group", "fmol10"), method="robust")
+    r = r_table("ups1.lmfit_robust_df0.tsv.gz")
+    assert r["logFC"].isna().sum() == 4 and np.isnan(np.asarray(ours.coefficients)[:4]).all()
+    for key, col in (("coefficients", "logFC"), ("stdev_unscaled", "se_unscaled"), ("t", "t"), ("p_value", "P.Value")):
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
+    for key, col in (("sigma", "sigma"), ("df_residual", "df_residual"), ("s2_post", "s2_post")):
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="lsecflow.limma"):
+        ups1_fit({"lm_method": "robust"})
+    assert "102 of 1470 proteins did not converge" in caplog.text  # R: 102 "'rlm' failed to converge" warnings
 
 
 def test_robust_trend_without_residual_df_matches_r():

@@ -286,8 +286,9 @@ def _count_format(spec: dict, first: str, source: str) -> str:
     if proteomic_format:
         raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r}, a protein table; set "
                           "'assay: proteomics'")
-    if spec["de"].get("trend") or spec["de"].get("robust"):
-        raise ConfigError(f"{source}: keys 'de.trend' / 'de.robust' are limma's, for assay proteomics only")
+    if spec["de"].get("trend") or spec["de"].get("robust") or spec["de"].get("lm_method", "ls") != "ls":
+        raise ConfigError(f"{source}: keys 'de.trend' / 'de.robust' / 'de.lm_method' are limma's, for assay "
+                          "proteomics only")
     try:
         fmt = files.detect_format(first, counts["format"])
     except InputDataError as exc:

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from .calls import benjamini_hochberg
-from .limma_robust import ebayes_robust
+from .limma_robust import ebayes_robust, rlm_solve
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,29 @@ def _estimable(X: np.ndarray) -> np.ndarray:
     return np.array(kept, dtype=int)
 
 
-def lm_fit(values: np.ndarray, design_mat):
-    """limma's ``lmFit(values, design)`` (least squares, no weights), one batch per missing-value pattern.
+def _ls_solve(Xo: np.ndarray, Y: np.ndarray):
+    """Least squares of every column of ``Y`` (observed samples x proteins) on ``Xo``: coefficients
+    (p x proteins), unscaled standard errors (p, shared), residual sigma (NaN without residual df)."""
+    coef, *_ = np.linalg.lstsq(Xo, Y, rcond=None)
+    su = np.sqrt(np.diag(np.linalg.inv(Xo.T @ Xo)))
+    df = Xo.shape[0] - Xo.shape[1]
+    sigma = np.sqrt(((Y - Xo @ coef) ** 2).sum(axis=0) / df) if df > 0 else np.full(Y.shape[1], np.nan)
+    return coef, su, sigma
+
+
+def lm_fit(values: np.ndarray, design_mat, method: str = "ls"):
+    """limma's ``lmFit(values, design, method)`` (no weights), one batch per missing-value pattern.
 
     inmoose's ``lmFit`` fits every protein on its own (statsmodels, ~1 ms each) as soon as one value is
     missing anywhere, and fails where a protein's observed samples leave a coefficient inestimable
     (a whole group missing). Here the proteins sharing a pattern of observed samples are solved
-    together by least squares, and, as R's ``lm.fit``, a coefficient that the observed design cannot
-    estimate is NA (the others fitted without it; residual df = observed samples - rank).
+    together, and, as R's ``lm.fit``, a coefficient that the observed design cannot estimate is NA (the
+    others fitted without it; residual df = observed samples - rank).
+
+    ``method="robust"`` is ``lmFit(method = "robust")``: M-estimation with Huber's psi, MASS's ``rlm``
+    defaults (:func:`lsecflow.limma_robust.rlm_solve`); as limma's ``mrlm``, a protein with no more observed
+    samples than the design has columns is not fitted (NA). Where R's ``rlm`` stops ("'x' is singular":
+    a whole group missing), the estimable coefficients are fitted and the others are NA, as for ``ls``.
     """
     from inmoose.limma import MArrayLM
 
@@ -69,36 +84,43 @@ def lm_fit(values: np.ndarray, design_mat):
     sigma, df_res = np.full(n, np.nan), np.zeros(n)
     observed = np.isfinite(values)
     patterns, which = np.unique(observed, axis=0, return_inverse=True)
+    not_converged = 0
     for k, pattern in enumerate(patterns):
         rows = np.flatnonzero(which.ravel() == k)
-        if not pattern.any():
+        if not pattern.any() or (method == "robust" and pattern.sum() <= p):
             continue
         cols = _estimable(X[pattern])
         Xo = X[np.ix_(pattern, cols)]
         Y = values[np.ix_(rows, np.flatnonzero(pattern))].T  # observed samples x proteins
-        coef, *_ = np.linalg.lstsq(Xo, Y, rcond=None)
+        if method == "robust":
+            coef, se, sig, converged = rlm_solve(Xo, Y)
+            not_converged += int((~converged).sum())
+        else:
+            coef, se, sig = _ls_solve(Xo, Y)
         beta[np.ix_(rows, cols)] = coef.T
-        su[np.ix_(rows, cols)] = np.sqrt(np.diag(np.linalg.inv(Xo.T @ Xo)))
-        df = pattern.sum() - len(cols)
-        df_res[rows] = df
-        if df > 0:
-            sigma[rows] = np.sqrt(((Y - Xo @ coef) ** 2).sum(axis=0) / df)
+        su[np.ix_(rows, cols)] = se
+        df_res[rows] = pattern.sum() - len(cols)
+        sigma[rows] = sig
+    if not_converged:
+        log.warning("lmFit(method = 'robust'): %d of %d proteins did not converge in rlm's 20 iterations (R warns "
+                    "\"'rlm' failed to converge\" for each); their last iterate is used, as in R", not_converged, n)
     index = pd.RangeIndex(n)
     fitted = MArrayLM(pd.DataFrame(beta, index=index, columns=names), pd.DataFrame(su, index=index, columns=names),
                       sigma, df_res, pd.DataFrame(np.linalg.inv(X.T @ X), index=names, columns=names))
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing row: NaN, as limma's rowMeans
         fitted.Amean = np.nanmean(values, axis=1)
-    fitted.genes, fitted.method, fitted.design = None, "ls", design_mat
+    fitted.genes, fitted.method, fitted.design = None, method, design_mat
     return fitted
 
 
-def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False):
-    """``eBayes(lmFit(values, design), trend, robust)`` (proteins x samples, NaN = missing); the robust
-    empirical Bayes, with or without the trend, is :mod:`lsecflow.limma_robust` (inmoose lacks it)."""
+def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False, method: str = "ls"):
+    """``eBayes(lmFit(values, design, method), trend, robust)`` (proteins x samples, NaN = missing); the
+    robust empirical Bayes, with or without the trend, and the robust ``lmFit`` are
+    :mod:`lsecflow.limma_robust` (inmoose lacks them)."""
     from inmoose.limma import eBayes
 
-    lm = lm_fit(values.to_numpy(dtype=float), design_mat)
+    lm = lm_fit(values.to_numpy(dtype=float), design_mat, method)
     if robust:
         return ebayes_robust(lm, trend=trend)
     return eBayes(lm, trend=trend)
@@ -172,7 +194,7 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         key = (c["variable"], c["reference"])
         if key not in fits:
             fits[key] = fit(values, design_matrix(meta, design, *key), opts.get("trend", False),
-                            opts.get("robust", False))
+                            opts.get("robust", False), opts.get("lm_method", "ls"))
         fitted = fits[key]
         cols = fitted.coefficients.columns if hasattr(fitted.coefficients, "columns") else None
         wanted = f"{c['variable']}[T.{c['target']}]"
@@ -184,9 +206,9 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         if not prior:
             prior = {"df_prior": float(np.median(np.atleast_1d(fitted.df_prior))),
                      "s2_prior": float(np.median(np.atleast_1d(fitted.s2_prior)))}
-    log.info("limma: %d proteins x %d samples, %d contrasts from %d fit(s) in %.1f s; eBayes (trend %s, robust %s) "
-             "df.prior %.4g, s2.prior %.4g (medians where per protein)", values.shape[0], values.shape[1],
-             len(contrasts), len(fits),
-             time.time() - t0, opts.get("trend", False), opts.get("robust", False), prior.get("df_prior", np.nan),
+    log.info("limma: %d proteins x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s), eBayes "
+             "(trend %s, robust %s) df.prior %.4g, s2.prior %.4g (medians where per protein)", values.shape[0],
+             values.shape[1], len(contrasts), len(fits), time.time() - t0, opts.get("lm_method", "ls"),
+             opts.get("trend", False), opts.get("robust", False), prior.get("df_prior", np.nan),
              prior.get("s2_prior", np.nan))
     return tables, prior

@@ -1,16 +1,21 @@
-"""limma's robust empirical Bayes (``eBayes(robust = TRUE)``, Phipson et al. 2016), which ``inmoose.limma``
-0.9.1 lacks: ``fitFDistRobustly`` and the moderated statistics that follow from it, after limma 3.54.1
-(R/fitFDistRobustly.R, R/squeezeVar.R, R/ebayes.R), with or without an intensity trend
-(``eBayes(trend = TRUE, robust = TRUE)``: the trend of the log variances is limma's ``loessFit``, i.e.
-R's ``lowess``, :func:`lowess`).
+"""limma's robust options, which ``inmoose.limma`` 0.9.1 lacks:
 
-A protein whose residual variance is an outlier among the others gets a smaller prior df (its own
-variance counts for more), instead of one prior df for all.
+* the robust empirical Bayes (``eBayes(robust = TRUE)``, Phipson et al. 2016): ``fitFDistRobustly`` and the
+  moderated statistics that follow from it, after limma 3.54.1 (R/fitFDistRobustly.R, R/squeezeVar.R,
+  R/ebayes.R), with or without an intensity trend (``eBayes(trend = TRUE, robust = TRUE)``: the trend of
+  the log variances is limma's ``loessFit``, i.e. R's ``lowess``, :func:`lowess`). A protein whose residual
+  variance is an outlier among the others gets a smaller prior df (its own variance counts for more),
+  instead of one prior df for all;
+* the robust linear model (``lmFit(method = "robust")``, limma's ``mrlm``): each protein fitted by
+  M-estimation with MASS's ``rlm`` defaults (:func:`rlm_solve`), so that one outlying sample moves the
+  coefficient less than in least squares.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import optimize, stats
+
+HUBER_K = 1.345  # MASS::psi.huber's k (95 % efficiency at the normal)
 
 
 def _seq_sum(v: np.ndarray) -> float:
@@ -311,3 +316,58 @@ def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_c
     fitted.t, fitted.p_value = t, p
     fitted.lods = np.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
     return fitted
+
+
+def rlm_solve(Xo: np.ndarray, Y: np.ndarray, k: float = HUBER_K, maxit: int = 20, acc: float = 1e-4):
+    """MASS's ``rlm(x, y)`` with its defaults (Huber's psi, ``scale.est = "MAD"``, least-squares start,
+    ``maxit = 20``, ``acc = 1e-4`` on the residuals) for every column of ``Y``, as limma's ``mrlm`` calls it.
+
+    Iteratively reweighted least squares, all proteins of a missing-value pattern at once: each round the
+    scale is the median absolute residual / 0.6745, each sample's weight ``min(1, k / |residual / scale|)``,
+    and a protein stops once its residuals change by at most ``acc`` (relative). A zero scale stops that
+    protein where it is (R: ``done``).
+
+    Parameters
+    ----------
+    Xo
+        Observed samples x coefficients, full column rank.
+    Y
+        Observed samples x proteins.
+
+    Returns
+    -------
+    (coefficients (p x proteins), unscaled standard errors (proteins x p: ``sqrt(diag((X'WX)^-1))`` at the
+    final weights, limma's ``chol2inv(out$qr$qr)``), sigma (proteins: rlm's ``s``, the last scale),
+    converged (proteins; where False, R warns "'rlm' failed to converge" and keeps the last iterate, as here))
+    """
+    n, m = Y.shape
+    coef, *_ = np.linalg.lstsq(Xo, Y, rcond=None)
+    resid = Y - Xo @ coef
+    w = np.ones((n, m))
+    scale = np.full(m, np.nan)
+    active, converged = np.ones(m, dtype=bool), np.zeros(m, dtype=bool)
+    for _ in range(maxit):
+        idx = np.flatnonzero(active)
+        old = resid[:, idx]
+        s = np.median(np.abs(old), axis=0) / 0.6745
+        scale[idx] = s
+        zero = s == 0
+        converged[idx[zero]], active[idx[zero]] = True, False
+        idx, old, s = idx[~zero], old[:, ~zero], s[~zero]
+        if not len(idx):
+            break
+        with np.errstate(divide="ignore"):
+            wi = np.minimum(1.0, k / np.abs(old / s))
+        w[:, idx] = wi
+        gram = np.einsum("ij,im,ik->mjk", Xo, wi, Xo)
+        rhs = np.einsum("ij,im,im->mj", Xo, wi, Y[:, idx])
+        ci = np.linalg.solve(gram, rhs[..., None])[..., 0].T
+        coef[:, idx] = ci
+        resid[:, idx] = Y[:, idx] - Xo @ ci
+        change = np.sqrt(((old - resid[:, idx]) ** 2).sum(axis=0) / np.maximum(1e-20, (old ** 2).sum(axis=0)))
+        done = change <= acc
+        converged[idx[done]], active[idx[done]] = True, False
+        if not active.any():
+            break
+    su = np.sqrt(np.diagonal(np.linalg.inv(np.einsum("ij,im,ik->mjk", Xo, w, Xo)), axis1=1, axis2=2))
+    return coef, su, scale, converged

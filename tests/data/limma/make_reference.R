@@ -14,6 +14,10 @@
 #   ups1.robust_trend_df0.tsv.gz  median matrix with proteins 1-4 down to one value per group (no
 #                          residual df: their prior scale is interpolated along the trend),
 #                          lmFit(~ group) + eBayes(trend = TRUE, robust = TRUE), coefficient 2
+#   ups1.lmfit_robust.tsv.gz  lmFit(method = "robust") (MASS::rlm, Huber) + eBayes() on the median matrix
+#   ups1.lmfit_robust_df0.tsv.gz  the robust lmFit on the matrix of ups1.robust_trend_df0 (proteins 1-4:
+#                          two values for two coefficients, not fitted), lmFit(~ group) + eBayes(),
+#                          coefficient 2
 #   lowess.tsv.gz          a seeded x (ties: one decimal) and y (5 % outliers) with loessFit(y, x,
 #                          span = 0.4)$fitted and lowess(x, y)$y (R's defaults), for lsecflow's lowess
 #   ups1.quantile.tsv.gz      normalizeQuantiles() instead of median centring
@@ -87,6 +91,16 @@ df0 <- data.frame(protein_ids = rownames(x_df0), logFC = fit_df0$coefficients[, 
                   df_prior = fit_df0$df.prior, check.names = FALSE)
 gz <- gzfile(file.path(out_dir, "ups1.robust_trend_df0.tsv.gz"), "w")
 write.table(format(df0, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+close(gz)
+write_tt(eBayes(contrasts.fit(lmFit(x_median, design, method = "robust"), cm)), "ups1.lmfit_robust.tsv.gz")
+fit_rdf0 <- eBayes(lmFit(x_df0, model.matrix(~ group), method = "robust"))
+stopifnot(all(is.na(fit_rdf0$coefficients[1:4, ])))
+rdf0 <- data.frame(protein_ids = rownames(x_df0), logFC = fit_rdf0$coefficients[, 2],
+                   se_unscaled = fit_rdf0$stdev.unscaled[, 2], sigma = fit_rdf0$sigma,
+                   df_residual = fit_rdf0$df.residual, t = fit_rdf0$t[, 2], P.Value = fit_rdf0$p.value[, 2],
+                   s2_post = fit_rdf0$s2.post, check.names = FALSE)
+gz <- gzfile(file.path(out_dir, "ups1.lmfit_robust_df0.tsv.gz"), "w")
+write.table(format(rdf0, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
 close(gz)
 set.seed(7)
 lx <- round(runif(400, 20, 30), 1)
