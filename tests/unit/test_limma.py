@@ -34,6 +34,27 @@ def ups1_fit(opts: dict | None = None, normalize: str = "median"):
 
 
 
+def fit_one_value_per_group(**fit_args):
+    """limma.fit of the UPS1 median matrix with proteins 1-4 down to one value per group (make_reference.R's
+    x_df0: no residual df for least squares, two values for two coefficients for rlm), ``~ group``."""
+    _, pre, _, _ = ups1_fit()
+    sheet = ups1_sheet().loc[pre.values.columns]
+    values = pre.values.copy()
+    for g in ("fmol10", "fmol25"):
+        values.iloc[:4, np.flatnonzero(sheet["group"].to_numpy() == g)[1:]] = np.nan
+    meta = design_metadata(sheet, ["group"], UPS1_CONTRAST)
+    return limma.fit(values, limma.design_matrix(meta, "~ group", "group", "fmol10"), **fit_args)
+
+
+def assert_fit_matches(ours, r: pd.DataFrame, coefficient: dict[str, str], per_protein: dict[str, str]) -> None:
+    """An eBayes fit against R's table within 1e-8 (relative): ``coefficient`` attributes (the second
+    coefficient) and ``per_protein`` ones, each mapped to its column in ``r``."""
+    for key, col in coefficient.items():
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
+    for key, col in per_protein.items():
+        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+
+
 needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").exists(),
                                      reason="the secretome is not shipped (no licence); staged in ../shared only")
 
@@ -89,10 +110,9 @@ def test_batched_lm_fit_equals_inmoose_and_r():
     ours = limma.fit(values, design)
     r = r_table("ups1.rank_deficient.tsv.gz")
     assert r["logFC"].isna().sum() == 3 and np.isnan(np.asarray(ours.coefficients)[:3, 1]).all()
-    for key, col in (("coefficients", "logFC"), ("stdev_unscaled", "se_unscaled"), ("t", "t"), ("p_value", "P.Value")):
-        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
-    for key, col in (("sigma", "sigma"), ("df_residual", "df_residual"), ("s2_post", "s2_post")):
-        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+    assert_fit_matches(ours, r, {"coefficients": "logFC", "stdev_unscaled": "se_unscaled", "t": "t",
+                                 "p_value": "P.Value"}, {"sigma": "sigma", "df_residual": "df_residual",
+                                                         "s2_post": "s2_post"})
 
 
 def test_lowess_matches_r():
@@ -117,20 +137,13 @@ def test_robust_lm_fit_matches_r_where_rlm_is_unfitted_or_unconverged(caplog):
     """lmFit(method = "robust"): proteins with no more values than coefficients are not fitted (R's mrlm:
     NA, df 0), and R's 102 proteins whose rlm does not converge in 20 iterations are counted in one warning
     and agree with R's last iterate (they are part of the reference table)."""
-    _, pre, _, _ = ups1_fit()
-    sheet = ups1_sheet().loc[pre.values.columns]
-    values = pre.values.copy()
-    for g in ("fmol10", "fmol25"):
-        values.iloc[:4, np.flatnonzero(sheet["group"].to_numpy() == g)[1:]] = np.nan
-    meta = design_metadata(sheet, ["group"], UPS1_CONTRAST)
     with caplog.at_level("WARNING", logger="lsecflow.limma"):
-        ours = limma.fit(values, limma.design_matrix(meta, "~ group", "group", "fmol10"), method="robust")
+        ours = fit_one_value_per_group(method="robust")
     r = r_table("ups1.lmfit_robust_df0.tsv.gz")
     assert r["logFC"].isna().sum() == 4 and np.isnan(np.asarray(ours.coefficients)[:4]).all()
-    for key, col in (("coefficients", "logFC"), ("stdev_unscaled", "se_unscaled"), ("t", "t"), ("p_value", "P.Value")):
-        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
-    for key, col in (("sigma", "sigma"), ("df_residual", "df_residual"), ("s2_post", "s2_post")):
-        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+    assert_fit_matches(ours, r, {"coefficients": "logFC", "stdev_unscaled": "se_unscaled", "t": "t",
+                                 "p_value": "P.Value"}, {"sigma": "sigma", "df_residual": "df_residual",
+                                                         "s2_post": "s2_post"})
     caplog.clear()
     with caplog.at_level("WARNING", logger="lsecflow.limma"):
         ups1_fit({"lm_method": "robust"})
@@ -140,19 +153,11 @@ def test_robust_lm_fit_matches_r_where_rlm_is_unfitted_or_unconverged(caplog):
 def test_robust_trend_without_residual_df_matches_r():
     """eBayes(trend = TRUE, robust = TRUE) when some proteins have no residual df (one value per group):
     R leaves them out of the fit and interpolates their prior variance along the trend of the others."""
-    _, pre, _, _ = ups1_fit()
-    sheet = ups1_sheet().loc[pre.values.columns]
-    values = pre.values.copy()
-    for g in ("fmol10", "fmol25"):
-        values.iloc[:4, np.flatnonzero(sheet["group"].to_numpy() == g)[1:]] = np.nan
-    meta = design_metadata(sheet, ["group"], UPS1_CONTRAST)
-    ours = limma.fit(values, limma.design_matrix(meta, "~ group", "group", "fmol10"), trend=True, robust=True)
+    ours = fit_one_value_per_group(trend=True, robust=True)
     r = r_table("ups1.robust_trend_df0.tsv.gz")
     assert (np.asarray(ours.df_residual)[:4] == 0).all()
-    for key, col in (("coefficients", "logFC"), ("t", "t"), ("p_value", "P.Value")):
-        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float)[:, 1], r[col], rtol=1e-8, err_msg=key)
-    for key, col in (("s2_prior", "s2_prior"), ("s2_post", "s2_post"), ("df_prior", "df_prior")):
-        np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float), r[col], rtol=1e-8, err_msg=key)
+    assert_fit_matches(ours, r, {"coefficients": "logFC", "t": "t", "p_value": "P.Value"},
+                       {"s2_prior": "s2_prior", "s2_post": "s2_post", "df_prior": "df_prior"})
     assert r["s2_prior"].nunique() > 1000  # a trend, one prior variance per protein
 
 
