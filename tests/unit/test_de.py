@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from helpers import REPO, shipped_dataset
-from lsecflow import de, de_files
+from lsecflow import de, de_files, enrichment
 from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
 from lsecflow.errors import LsecflowError
@@ -332,6 +332,13 @@ def test_one_fit_writes_every_contrast_and_the_lrt(dlpc, tmp_path):
     one = pd.read_csv(first["table"], sep="\t").set_index("gene_id")
     np.testing.assert_allclose(one["pvalue"].reindex(table["gene_id"]).to_numpy(), table["pvalue"].to_numpy(),
                                equal_nan=True)
+    # GSEA of an LRT contrast: the table's stat is the unsigned deviance, the ranking the contrast's Wald z
+    assert (one["stat"].dropna() >= 0).all()
+    ranking = enrichment.gsea_ranking(one.reset_index(), "lrt")
+    assert (ranking > 0).sum() > 1000 and (ranking < 0).sum() > 1000
+    by_symbol = one.dropna(subset=["stat"]).drop_duplicates("symbol", keep=False).set_index("symbol")
+    shared = by_symbol.index.intersection(ranking.index)
+    np.testing.assert_allclose(ranking[shared], by_symbol.loc[shared, "log2FoldChange"] / by_symbol.loc[shared, "lfcSE"])
 
 
 def test_design_with_a_covariate(tms_pseudobulk, tmp_path):

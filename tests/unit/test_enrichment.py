@@ -141,6 +141,17 @@ def test_ranking_collapses_duplicates_deterministically():
     assert r.equals(enrichment.ranking_from_de(table.iloc[::-1]))
 
 
+def test_lrt_tables_rank_by_the_contrasts_wald_statistic():
+    """SYNTHETIC (hand-made table): after de.test lrt, ``stat`` is the LRT deviance (>= 0), so GSEA would
+    see no direction; the ranking is the contrast's log2FoldChange / lfcSE, signed. Wald tables keep stat."""
+    table = pd.DataFrame({"gene_id": ["g1", "g2", "g3", "g4"], "symbol": ["A", "B", "C", "D"],
+                          "stat": [9.0, 4.0, 1.0, np.nan], "log2FoldChange": [-3.0, 1.0, 0.5, 1.0],
+                          "lfcSE": [1.0, 0.5, 0.5, np.nan]})
+    lrt = enrichment.gsea_ranking(table, "lrt")
+    assert lrt.to_dict() == {"B": 2.0, "C": 1.0, "A": -3.0}  # D: no standard error, not ranked
+    assert enrichment.gsea_ranking(table, "wald").equals(enrichment.ranking_from_de(table))
+
+
 def test_ora_matches_hypergeometric_by_hand():
     universe = [f"g{i}" for i in range(100)]
     sets = {"S": [f"g{i}" for i in range(20)], "T": [f"g{i}" for i in range(50, 80)]}

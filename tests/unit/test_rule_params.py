@@ -17,7 +17,7 @@ def test_rule_params_hold_only_the_declared_keys():
     dlpc = shipped_config().datasets["dlpc_liver"]
     p = dlpc.params(rule="enrichment")
     assert set(p["spec"]) == {"assay", "species", "enrichment", "de"}
-    assert p["spec"]["de"] == {"alpha": 0.05, "lfc_threshold": dlpc.spec["de"]["lfc_threshold"]}
+    assert p["spec"]["de"] == {"alpha": 0.05, "lfc_threshold": dlpc.spec["de"]["lfc_threshold"], "test": "wald"}
     assert p["spec"]["enrichment"] == dlpc.spec["enrichment"] and p["rule"] == "enrichment"
     ingest = dlpc.params(rule="ingest")["spec"]
     assert set(ingest["qc"]) == {"markers"} and "figures" not in ingest and "paracrine" not in ingest
