@@ -12,7 +12,7 @@ import logging
 import pandas as pd
 
 from . import plots
-from .enrichment import ranking_from_de, read_gsea_table
+from .enrichment import gsea_ranking, read_gsea_table
 from .genesets import read_gmt
 from .protein_tables import split_genes
 
@@ -62,7 +62,7 @@ def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id:
     res
         The collection's GSEA table (:func:`lsecflow.enrichment.gsea`).
     ranking
-        The DE unit's gene ranking (:func:`lsecflow.enrichment.ranking_from_de`).
+        The DE unit's gene ranking, as GSEA ran on it (:func:`lsecflow.enrichment.gsea_ranking`).
     symbol_to_id
         Symbol -> gene id of the DE table (leading-edge genes to VST rows).
     sets
@@ -146,7 +146,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
                                  cell_type is not None)
     draw_de_figures(res, vst_df, groups, params, title, de_files)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
-    ranking = ranking_from_de(res)
+    ranking = gsea_ranking(res, spec["de"].get("test", "wald"))  # the ranking GSEA ran on
     symbol_to_id = symbol_index(res)
     for collection, files in enrichment_files.items():
         sets = read_gmt(spec["enrichment"]["files"][collection])
