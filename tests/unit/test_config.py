@@ -71,6 +71,7 @@ def test_contrast_variable_must_be_in_design(tmp_path):
     ({"test": "lrt", "reduced": "~ batch + Group"}, "'de.reduced': '~ batch \\+ Group' has every term"),
     ({"test": "lrt", "reduced": "~ Group + sex"}, "column 'sex' of '~ Group \\+ sex' is not in the sample sheet"),
     ({"test": "lrt", "reduced": "~ batch"}, None),
+    ({"test": "lrt", "reduced": "~ batch", "lfc_threshold": 1}, "'de.lfc_threshold' is 1 with de.test 'lrt'.*Wald"),
     ({"reduced": "~ batch"}, "key 'de.reduced' is set but de.test is 'wald'"),
     ({"fit_type": "local"}, "'local' is not one of \\['parametric', 'mean'\\]"),
     ({"shrink": "ashr"}, "'ashr' is not one of"),

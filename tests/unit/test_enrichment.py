@@ -141,15 +141,18 @@ def test_ranking_collapses_duplicates_deterministically():
     assert r.equals(enrichment.ranking_from_de(table.iloc[::-1]))
 
 
-def test_lrt_tables_rank_by_the_contrasts_wald_statistic():
+def test_lrt_and_threshold_tables_rank_by_the_contrasts_wald_statistic():
     """SYNTHETIC (hand-made table): after de.test lrt, ``stat`` is the LRT deviance (>= 0), so GSEA would
-    see no direction; the ranking is the contrast's log2FoldChange / lfcSE, signed. Wald tables keep stat."""
+    see no direction, and with a fold-change threshold it is 0 below it; the ranking is then the contrast's
+    log2FoldChange / lfcSE, signed. Plain Wald tables keep stat."""
     table = pd.DataFrame({"gene_id": ["g1", "g2", "g3", "g4"], "symbol": ["A", "B", "C", "D"],
                           "stat": [9.0, 4.0, 1.0, np.nan], "log2FoldChange": [-3.0, 1.0, 0.5, 1.0],
                           "lfcSE": [1.0, 0.5, 0.5, np.nan]})
     lrt = enrichment.gsea_ranking(table, "lrt")
     assert lrt.to_dict() == {"B": 2.0, "C": 1.0, "A": -3.0}  # D: no standard error, not ranked
     assert enrichment.gsea_ranking(table, "wald").equals(enrichment.ranking_from_de(table))
+    # a test against |log2FC| <= 1 (lfcThreshold, treat): stat is 0 below it; the ranking is not
+    assert enrichment.gsea_ranking(table.assign(stat=[2.0, 0.0, 0.0, np.nan]), "wald", 1.0).equals(lrt)
 
 
 def test_ora_matches_hypergeometric_by_hand():

@@ -150,6 +150,10 @@ def _check_de_test(source, spec, columns) -> None:
             raise ConfigError(f"{source}: key 'de.reduced' is set but de.test is {de['test']!r}; "
                               "set 'de.test: lrt' to use it, or remove de.reduced")
         return
+    if de.get("lfc_threshold", 0):
+        raise ConfigError(f"{source}: key 'de.lfc_threshold' is {de['lfc_threshold']} with de.test 'lrt'; a test "
+                          "against a fold-change threshold is a Wald test (DESeq2 refuses it for the LRT): set "
+                          "'de.test: wald', or 'de.lfc_threshold: 0'")
     if "reduced" not in de:
         raise ConfigError(f"{source}: key 'de.test' is 'lrt', which needs a reduced design: add "
                           "de.reduced, e.g. 'reduced: \"~ 1\"' (or '~ batch' to test the other terms)")

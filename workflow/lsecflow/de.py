@@ -136,7 +136,11 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
 
 
 def _results(dds, opts: dict, **kwargs) -> pd.DataFrame:
-    """DESeq2 ``results()`` with the dataset's filtering options, as a plain DataFrame."""
+    """DESeq2 ``results()`` with the dataset's filtering options, as a plain DataFrame; a Wald test with
+    ``de.lfc_threshold`` > 0 tests ``|log2FC| > threshold`` (``lfcThreshold``, ``altHypothesis =
+    "greaterAbs"``: ``stat`` and the p-values are the thresholded test's, as in DESeq2)."""
+    if opts.get("test", "wald") == "wald" and opts.get("lfc_threshold", 0):
+        kwargs["lfcThreshold"] = float(opts["lfc_threshold"])
     with quiet_inmoose(), kernels():
         res = dds.results(alpha=opts["independent_filter_alpha"], independentFiltering=opts["independent_filter"],
                           cooksCutoff=None if opts["cooks_filter"] else False, **kwargs)
@@ -237,7 +241,7 @@ def leave_one_out_tables(dds, adata: ad.AnnData, params: dict, tables: dict[str,
                               & t["symbol"].astype(str).isin(symbols), "gene_id"]) for name, t in tables.items()}
     t0 = time.time()
     if spec["paracrine"]["robustness_refit"] == "held_prior":
-        loo = leave_one_out(dds, spec["design"], contrasts, genes).assign(padj=np.nan)
+        loo = leave_one_out(dds, spec["design"], contrasts, genes, opts.get("lfc_threshold", 0)).assign(padj=np.nan)
     else:
         parts = []
         for s, names in refit_plan(dds.obs[params["design_columns"]], contrasts, genes).items():

@@ -1,8 +1,9 @@
 """Pathway enrichment: preranked GSEA (gseapy) and over-representation (ORA).
 
 GSEA ranks genes by the contrast's DE statistic (:func:`gsea_ranking`: DESeq2's Wald statistic, limma's
-moderated t; after ``de.test: lrt``, whose ``stat`` is the unsigned LRT deviance, the contrast's Wald
-statistic ``log2FoldChange / lfcSE``) and runs gseapy's ``prerank``.
+moderated t; after ``de.test: lrt`` or with ``de.lfc_threshold`` > 0, whose ``stat`` is then the unsigned
+LRT deviance or the thresholded test, the same statistic as ``log2FoldChange / lfcSE``) and runs gseapy's
+``prerank``.
 Two ways to its p-values (``enrichment.method``):
 
 * ``multilevel`` (default): fgsea's adaptive multilevel splitting
@@ -55,16 +56,16 @@ def ranking_from_de(table: pd.DataFrame, column: str = "stat") -> pd.Series:
     return ranking.iloc[order]
 
 
-def gsea_ranking(table: pd.DataFrame, test: str = "wald") -> pd.Series:
-    """The GSEA ranking of a contrast's DE table (:func:`ranking_from_de`), signed: ``stat`` (DESeq2's Wald
-    statistic, limma's moderated t), except after ``test="lrt"``: there ``stat`` is the LRT's deviance of
-    the whole design (>= 0, no direction), so the contrast's Wald statistic ``log2FoldChange / lfcSE`` ranks
-    the genes instead (DESeq2's Wald ``stat`` at lfcThreshold 0; the LRT and Wald fits share the
-    coefficients and their standard errors)."""
-    if test != "lrt":
+def gsea_ranking(table: pd.DataFrame, test: str = "wald", lfc_threshold: float = 0.0) -> pd.Series:
+    """The GSEA ranking of a contrast's DE table (:func:`ranking_from_de`), signed and unthresholded:
+    ``stat`` (DESeq2's Wald statistic, limma's moderated t) where it is that, else the contrast's
+    ``log2FoldChange / lfcSE`` (the same Wald statistic or moderated t): after ``test="lrt"`` ``stat`` is
+    the LRT's deviance of the whole design (>= 0, no direction), and with ``lfc_threshold`` > 0 it is the
+    test against the threshold (DESeq2's lfcThreshold, limma's treat: 0 for every gene below it)."""
+    if test != "lrt" and not lfc_threshold:
         return ranking_from_de(table)
-    wald = table["log2FoldChange"] / table["lfcSE"]
-    return ranking_from_de(table.assign(wald_stat=wald.where(np.isfinite(wald))), "wald_stat")
+    z = table["log2FoldChange"] / table["lfcSE"]
+    return ranking_from_de(table.assign(wald_stat=z.where(np.isfinite(z))), "wald_stat")
 
 
 def filter_sets(sets: dict[str, list[str]], universe, min_size: int, max_size: int) -> dict[str, list[str]]:
@@ -195,14 +196,16 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
     spec = params["spec"]
     enr = spec["enrichment"]
     de_table = pd.read_csv(table, sep="\t")
-    test = spec["de"].get("test", "wald")
-    ranking = gsea_ranking(de_table, test)
+    test, threshold = spec["de"].get("test", "wald"), spec["de"]["lfc_threshold"]
+    ranking = gsea_ranking(de_table, test, threshold)
     tested = de_table[de_table["pvalue"].notna()]
     calls = call_direction(tested, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
     log.info("%d genes ranked by %s; ORA: %d up, %d down of %d tested; GSEA method %s: "
              "%d permutations%s, seed %d, %d threads", len(ranking),
-             "the contrast's Wald statistic, log2FoldChange / lfcSE (the table's stat is the LRT's, unsigned)"
-             if test == "lrt" else "the DE statistic (Wald; proteomics: moderated t)", int((calls == "up").sum()),
+             "log2FoldChange / lfcSE (the contrast's Wald statistic or moderated t; the table's stat is the "
+             + ("LRT's, unsigned)" if test == "lrt" else f"test against |log2FC| <= {threshold})")
+             if test == "lrt" or threshold else "the DE statistic (Wald; proteomics: moderated t)",
+             int((calls == "up").sum()),
              int((calls == "down").sum()), len(tested), enr["method"], enr["permutations"],
              f", multilevel sample size {enr['sample_size']}, eps {enr['eps']:g}" if enr["method"] == "multilevel"
              else "", seed, threads)

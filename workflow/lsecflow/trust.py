@@ -53,7 +53,8 @@ def refit_plan(meta: pd.DataFrame, contrasts: dict[str, dict], genes: dict[str, 
     return plan
 
 
-def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str, list[str]]) -> pd.DataFrame:
+def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str, list[str]],
+                  lfc_threshold: float = 0.0) -> pd.DataFrame:
     """Refit genes of a fitted model with each sample of a contrast's groups left out in turn.
 
     Each refit is DESeq2's on the remaining samples with two things held
@@ -75,6 +76,8 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
         ``{name: {variable, target, reference}}``.
     genes
         ``{name: gene ids}`` to refit for each contrast.
+    lfc_threshold
+        The full fit's ``de.lfc_threshold``: the refits' Wald tests are against it too.
 
     Returns
     -------
@@ -116,7 +119,8 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
             for name in names:
                 c = contrasts[name]
                 res = pd.DataFrame(sub.results(contrast=[c["variable"], c["target"], c["reference"]],
-                                               independentFiltering=False, cooksCutoff=False)).loc[genes[name]]
+                                               lfcThreshold=float(lfc_threshold), independentFiltering=False,
+                                               cooksCutoff=False)).loc[genes[name]]
                 rows.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": s,
                                           "log2FoldChange": res["log2FoldChange"].to_numpy(dtype=float),
                                           "pvalue": res["pvalue"].to_numpy(dtype=float)}))

@@ -10,6 +10,7 @@
 #   deseq2_shrink_normal_<contrast>.tsv.gz  ~ Group, lfcShrink(type = "normal")
 #   deseq2_mean_poscounts_Disease_vs_Chow.tsv.gz  ~ Group, DESeq(fitType = "mean", sfType = "poscounts")
 #   deseq2_numeric_Disease_vs_Chow.tsv.gz  design ~ weight + Group, weight a number
+#   deseq2_lfc1_Disease_vs_Chow.tsv.gz  ~ Group, results(lfcThreshold = 1): H0 |log2FC| <= 1 (greaterAbs)
 # `weight` is SYNTHETIC too (synthetic_numeric_sheet.tsv.gz): 20 + 1.5 x (rank of the
 # sample id modulo 5), a numeric covariate with no real effect, to check that a number
 # in the design is modelled as one slope (numeric: [weight]), as DESeq2 does.
@@ -48,6 +49,7 @@ one <- DESeq(DESeqDataSetFromMatrix(counts, sheet, design = ~ Group), quiet = TR
 for (n in names(contrasts)) {
   save(lfcShrink(one, contrast = contrasts[[n]], type = "normal", quiet = TRUE), paste0("deseq2_shrink_normal_", n))
 }
+save(results(one, contrast = contrasts$Disease_vs_Chow, lfcThreshold = 1), "deseq2_lfc1_Disease_vs_Chow")
 opt <- DESeq(DESeqDataSetFromMatrix(counts, sheet, design = ~ Group), fitType = "mean", sfType = "poscounts",
              quiet = TRUE)
 save(results(opt, contrast = contrasts$Disease_vs_Chow), "deseq2_mean_poscounts_Disease_vs_Chow")
