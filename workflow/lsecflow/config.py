@@ -19,9 +19,10 @@ import pandas as pd
 
 from . import bulk_counts, files, protein_tables
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
+from .de_options import check_de_keys_for_assay, check_de_test
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
-from .formula import check_full_rank, check_numeric, design_terms, parse_design
+from .formula import check_full_rank, check_numeric, parse_design
 from .markers import LSEC, load_markers
 from .matrix_layout import check_bulk_layout
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
@@ -133,41 +134,6 @@ def _check_contrasts(ds_name, source, spec, sheet, sheet_path, design_columns) -
                                   f"sheet {sheet_path} (levels: {', '.join(levels)})")
 
 
-def _check_de_test(source, spec, columns) -> None:
-    """``de.test: lrt`` needs ``de.reduced``: a design whose terms are a strict subset of the full design's.
-    Shrinkage needs a design without interaction terms (as DESeq2's ``lfcShrink(type = "normal")``)."""
-    de = spec["de"]
-    interactions = sorted(t for t in design_terms(spec["design"]) if ":" in t)
-    numeric = sorted(set(spec.get("numeric", [])) & set(parse_design(spec["design"], columns, source)))
-    if de["shrink"] and numeric:
-        raise ConfigError(f"{source}: key 'de.shrink': LFC shrinkage is not available with a numeric design column "
-                          f"({', '.join(numeric)}); set 'shrink: false'")
-    if de["shrink"] and interactions:
-        raise ConfigError(f"{source}: key 'de.shrink': LFC shrinkage is not available for a design with interaction "
-                          f"terms ({', '.join(interactions)} in {spec['design']!r}); set 'shrink: false'")
-    if de["test"] != "lrt":
-        if "reduced" in de:
-            raise ConfigError(f"{source}: key 'de.reduced' is set but de.test is {de['test']!r}; "
-                              "set 'de.test: lrt' to use it, or remove de.reduced")
-        return
-    if de.get("lfc_threshold", 0):
-        raise ConfigError(f"{source}: key 'de.lfc_threshold' is {de['lfc_threshold']} with de.test 'lrt'; a test "
-                          "against a fold-change threshold is a Wald test (DESeq2 refuses it for the LRT): set "
-                          "'de.test: wald', or 'de.lfc_threshold: 0'")
-    if "reduced" not in de:
-        raise ConfigError(f"{source}: key 'de.test' is 'lrt', which needs a reduced design: add "
-                          "de.reduced, e.g. 'reduced: \"~ 1\"' (or '~ batch' to test the other terms)")
-    parse_design(de["reduced"], columns, source, key="de.reduced")
-    full, reduced = design_terms(spec["design"]), design_terms(de["reduced"])
-    extra = sorted(reduced - full)
-    if extra:
-        raise ConfigError(f"{source}: key 'de.reduced': term(s) {', '.join(extra)} of {de['reduced']!r} are not "
-                          f"in the design {spec['design']!r}; the reduced design must drop terms, not add them")
-    if reduced == full:
-        raise ConfigError(f"{source}: key 'de.reduced': {de['reduced']!r} has every term of the design "
-                          f"{spec['design']!r}; drop the term(s) to test")
-
-
 def merge_figures(base: dict, override: dict, source: str) -> dict:
     """The ``figures:`` section of a dataset: its own block merged over the config's, then validated.
 
@@ -225,7 +191,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     check_numeric(spec, sheet, design_columns, sheet_path, source)
     check_full_rank(spec["design"], sheet[~sheet.index.isin(spec["qc"].get("exclude", []))], source, sheet_path,
                     numeric=spec["numeric"])
-    _check_de_test(source, spec, list(sheet.columns))
+    check_de_test(source, spec, list(sheet.columns))
 
     rename = spec["samples"]["rename"]
     cell_types: dict[str, str] = {}
@@ -276,6 +242,7 @@ def _count_format(spec: dict, first: str, source: str) -> str:
         raise ConfigError(f"{source}: key 'gene_ids': {spec['gene_ids']!r} with assay {assay!r}; a proteomics table "
                           "takes 'gene_ids: protein' (its ids are protein groups), counts take ensembl, "
                           "ensembl_version or symbol")
+    check_de_keys_for_assay(spec, source)
     if assay == "proteomics":
         try:
             files.detect_format(first, "tsv")  # exists, not empty
@@ -290,9 +257,6 @@ def _count_format(spec: dict, first: str, source: str) -> str:
     if proteomic_format:
         raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r}, a protein table; set "
                           "'assay: proteomics'")
-    if spec["de"].get("trend") or spec["de"].get("robust") or spec["de"].get("lm_method", "ls") != "ls":
-        raise ConfigError(f"{source}: keys 'de.trend' / 'de.robust' / 'de.lm_method' are limma's, for assay "
-                          "proteomics only")
     try:
         fmt = files.detect_format(first, counts["format"])
     except InputDataError as exc:
