@@ -154,11 +154,12 @@ def test_proteomics_keys_are_checked(tmp_path):
         {"trend": True, "robust": True, "lm_method": "robust"}
     with pytest.raises(ConfigError, match="key 'de.lm_method': 'huber' is not one of"):
         load_one(tmp_path, ups1_dataset(de={"lm_method": "huber"}))
-    with pytest.raises(ConfigError, match=r"key\(s\) de.test, de.reduced, de.shrink are DESeq2's, for count assays"):
+    with pytest.raises(ConfigError, match=r"assay 'proteomics' does not read key\(s\) set here: de.test, "
+                                          r"de.reduced, de.shrink are DESeq2's, for count assays"):
         load_one(tmp_path, ups1_dataset(de={"test": "lrt", "reduced": "~ 1", "shrink": "normal", "min_count": 10}))
     counts = dlpc_dataset(DLPC_COUNTS)
     counts["de"] = {"lm_method": "robust"}
-    with pytest.raises(ConfigError, match=r"key\(s\) de.lm_method are limma's, for assay proteomics only"):
+    with pytest.raises(ConfigError, match=r"de.lm_method is limma's, for assay proteomics only"):
         load_datasets({"dlpc_liver": counts})
     with pytest.raises(LsecflowError, match="counts.format' is 'tsv' but assay is 'proteomics'"):
         load_one(tmp_path, ups1_dataset(counts={"path": str(UPS1_TABLE), "format": "tsv"}))

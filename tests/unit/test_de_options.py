@@ -1,12 +1,10 @@
-"""lsecflow.de_options: the de: block checked at parse time (through load_datasets, as the Snakefile runs
-it, and directly): DESeq2's test, reduced design, shrinkage and fold-change threshold against the design;
-keys of the other assay's engine refused."""
+"""lsecflow.de_options: the de: block checked at parse time through load_datasets, as the Snakefile runs
+it: DESeq2's test, reduced design, shrinkage and fold-change threshold against the design."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, REPO, dlpc_dataset, load_datasets
-from lsecflow.de_options import DESEQ2_ONLY_KEYS, LIMMA_ONLY_KEYS, check_de_keys_for_assay, keys_set
 from lsecflow.errors import ConfigError
 
 
@@ -33,16 +31,3 @@ def test_de_test_and_options_checked_before_any_job(tmp_path, de, error):
         with pytest.raises(ConfigError, match=error):
             load_datasets({"d": spec})
 
-
-def test_only_keys_off_their_default_count():
-    """A key written with its default value is harmless (nothing changes), so only changed ones are named."""
-    assert keys_set({"test": "wald", "shrink": False, "min_count": 10}, DESEQ2_ONLY_KEYS) == []
-    assert keys_set({"test": "lrt", "reduced": "~ 1", "min_count": 5}, DESEQ2_ONLY_KEYS) == \
-        ["de.test", "de.reduced", "de.min_count"]
-    assert keys_set({"lm_method": "ls", "trend": True}, LIMMA_ONLY_KEYS) == ["de.trend"]
-    check_de_keys_for_assay({"assay": "bulk", "de": {"shrink": "normal"}}, "x")
-    check_de_keys_for_assay({"assay": "proteomics", "de": {"robust": True}}, "x")
-    with pytest.raises(ConfigError, match=r"x: key\(s\) de.fit_type are DESeq2's"):
-        check_de_keys_for_assay({"assay": "proteomics", "de": {"fit_type": "mean"}}, "x")
-    with pytest.raises(ConfigError, match=r"x: key\(s\) de.robust are limma's"):
-        check_de_keys_for_assay({"assay": "single_cell", "de": {"robust": True}}, "x")

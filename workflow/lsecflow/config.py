@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import bulk_counts, files, protein_tables
+from .assay_keys import check_keys_for_assay
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
-from .de_options import check_de_keys_for_assay, check_de_test
+from .de_options import check_de_test
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .formula import check_full_rank, check_numeric, parse_design
@@ -242,7 +243,7 @@ def _count_format(spec: dict, first: str, source: str) -> str:
         raise ConfigError(f"{source}: key 'gene_ids': {spec['gene_ids']!r} with assay {assay!r}; a proteomics table "
                           "takes 'gene_ids: protein' (its ids are protein groups), counts take ensembl, "
                           "ensembl_version or symbol")
-    check_de_keys_for_assay(spec, source)
+    check_keys_for_assay(spec, source)
     if assay == "proteomics":
         try:
             files.detect_format(first, "tsv")  # exists, not empty

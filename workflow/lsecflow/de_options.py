@@ -1,39 +1,10 @@
-"""Parse-time checks of a dataset's ``de:`` block (called by :func:`lsecflow.config.load_dataset`): DESeq2's
-test, reduced design and shrinkage against the design, and which keys each assay reads (DESeq2's for counts,
-limma's for proteomics), so that a key the dataset's engine would ignore is refused, not dropped silently."""
+"""Parse-time checks of a dataset's ``de:`` block against its design (called by
+:func:`lsecflow.config.load_dataset`): DESeq2's test, reduced design, shrinkage and fold-change threshold.
+Which ``de`` keys each assay reads: :mod:`lsecflow.assay_keys`."""
 from __future__ import annotations
 
 from .errors import ConfigError
 from .formula import design_terms, parse_design
-from .schema import load_schema
-
-DESEQ2_ONLY_KEYS = ("test", "reduced", "shrink", "fit_type", "size_factors", "cooks_filter", "independent_filter",
-                    "independent_filter_alpha", "min_count", "min_samples")
-"""``de`` keys that only DESeq2 (bulk and pseudobulk counts) reads."""
-LIMMA_ONLY_KEYS = ("trend", "robust", "lm_method")
-"""``de`` keys that only limma (proteomics) reads."""
-
-
-def keys_set(de: dict, keys) -> list[str]:
-    """Those of ``keys`` that ``de`` gives a value other than their schema default, as ``de.<key>``."""
-    defaults = load_schema("dataset")["properties"]["de"]["properties"]
-    return [f"de.{k}" for k in keys if k in de and de[k] != defaults[k].get("default", object())]
-
-
-def check_de_keys_for_assay(spec: dict, source: str) -> None:
-    """Refuse ``de`` keys that the dataset's engine does not read: DESeq2's on a proteomics dataset, limma's
-    on counts (each named, with what the engine does read)."""
-    if spec["assay"] == "proteomics":
-        wrong = keys_set(spec["de"], DESEQ2_ONLY_KEYS)
-        if wrong:
-            raise ConfigError(f"{source}: key(s) {', '.join(wrong)} are DESeq2's, for count assays; a proteomics "
-                              "dataset is tested by limma (de.trend, de.robust, de.lm_method, de.lfc_threshold, "
-                              "de.alpha): remove them")
-    else:
-        wrong = keys_set(spec["de"], LIMMA_ONLY_KEYS)
-        if wrong:
-            raise ConfigError(f"{source}: key(s) {', '.join(wrong)} are limma's, for assay proteomics only; counts "
-                              "are tested by DESeq2 (de.test, de.shrink, de.fit_type, ...): remove them")
 
 
 def check_de_test(source, spec, columns) -> None:

@@ -1,0 +1,56 @@
+"""lsecflow.assay_keys: keys of another assay's engine or blocks refused at parse time, named; a key written
+with its default let through. Through load_datasets on the real DLPC (bulk) and UPS1 (proteomics) datasets,
+and directly."""
+from __future__ import annotations
+
+import pytest
+from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets, load_one, ups1_dataset
+from lsecflow.assay_keys import ASSAY_KEYS, check_keys_for_assay, keys_set
+from lsecflow.errors import ConfigError
+from lsecflow.schema import load_schema
+
+
+def test_only_keys_off_their_default_count():
+    assert keys_set({"de": {"test": "wald", "shrink": False, "min_count": 10}}, ["de.test", "de.shrink",
+                                                                                   "de.min_count"]) == []
+    assert keys_set({"de": {"test": "lrt", "reduced": "~ 1", "min_count": 5}},
+                    ["de.test", "de.reduced", "de.min_count"]) == ["de.test", "de.reduced", "de.min_count"]
+    check_keys_for_assay({"assay": "bulk", "de": {"shrink": "normal"}}, "x")
+    check_keys_for_assay({"assay": "proteomics", "de": {"robust": True}}, "x")
+    with pytest.raises(ConfigError, match=r"x: assay 'proteomics' does not read key\(s\) set here: de.fit_type is "
+                                          r"DESeq2's, for count assays"):
+        check_keys_for_assay({"assay": "proteomics", "de": {"fit_type": "mean"}}, "x")
+    with pytest.raises(ConfigError, match=r"de.robust is limma's, for assay proteomics only; qc.n_hvg is single-cell "
+                                          r"QC's, for assay single_cell only"):
+        check_keys_for_assay({"assay": "bulk", "de": {"robust": True}, "qc": {"n_hvg": 500}}, "x")
+
+
+@pytest.mark.parametrize("extra, error", [
+    ({"proteomics": {"normalize": "quantile"}}, "proteomics.normalize is for assay proteomics only"),
+    ({"pseudobulk": {"min_cells": 5}}, "pseudobulk.min_cells is for assay single_cell only"),
+    ({"single_cell": {"cell_type_key": "x"}}, "single_cell.cell_type_key is for assay single_cell only"),
+    ({"qc": {"leiden_resolution": 2.0}}, "qc.leiden_resolution is single-cell QC's"),
+    ({"paracrine": {"liana": False}}, "paracrine.liana is single-cell receivers'"),
+    ({"de": {"trend": True}}, "de.trend is limma's"),
+    ({"proteomics": {"normalize": "median"}, "qc": {"n_hvg": 2000}}, None),  # defaults: nothing to say
+])
+def test_bulk_dataset_refuses_what_it_would_not_read(extra, error):
+    spec = dlpc_dataset(DLPC_COUNTS)
+    spec.update(extra)
+    if error is None:
+        load_datasets({"d": spec})
+    else:
+        with pytest.raises(ConfigError, match=error):
+            load_datasets({"d": spec})
+
+
+def test_proteomics_dataset_refuses_single_cell_blocks(tmp_path):
+    with pytest.raises(ConfigError, match="pseudobulk.min_cells is for assay single_cell only"):
+        load_one(tmp_path, ups1_dataset(pseudobulk={"min_cells": 5}))
+
+
+def test_every_listed_key_is_in_the_schema():
+    """Each key of the table exists in the dataset schema (a renamed key would otherwise stop being checked)."""
+    props = load_schema("dataset")["properties"]
+    missing = [k for k in ASSAY_KEYS if k.split(".", 1)[1] not in props[k.split(".", 1)[0]]["properties"]]
+    assert missing == [] and len(ASSAY_KEYS) > 30

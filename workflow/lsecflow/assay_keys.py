@@ -1,0 +1,61 @@
+"""Keys that only some assays read, refused on the others at parse time (called by
+:func:`lsecflow.config.load_dataset`), so that a setting the dataset's engine would ignore is named instead
+of dropped silently: DESeq2's ``de`` keys on a proteomics dataset, limma's on counts, the ``proteomics``
+block off proteomics, the single-cell blocks and QC keys off single-cell data.
+
+A key written with its schema default changes nothing and is let through.
+"""
+from __future__ import annotations
+
+from .errors import ConfigError
+from .schema import load_schema
+
+COUNTS, SINGLE_CELL, PROTEOMICS = ("bulk", "single_cell"), ("single_cell",), ("proteomics",)
+
+DESEQ2_ONLY_KEYS = ("test", "reduced", "shrink", "fit_type", "size_factors", "cooks_filter", "independent_filter",
+                    "independent_filter_alpha", "min_count", "min_samples")
+"""``de`` keys that only DESeq2 (bulk and pseudobulk counts) reads."""
+LIMMA_ONLY_KEYS = ("trend", "robust", "lm_method")
+"""``de`` keys that only limma (proteomics) reads."""
+SINGLE_CELL_QC_KEYS = ("nmads", "min_counts", "min_genes", "max_mito_fraction", "remove_doublets", "doublets",
+                       "filter_cells", "n_hvg", "n_pcs", "leiden_resolution")
+"""``qc`` keys of single-cell QC only."""
+
+ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    **{f"de.{k}": (COUNTS, "DESeq2's, for count assays") for k in DESEQ2_ONLY_KEYS},
+    **{f"de.{k}": (PROTEOMICS, "limma's, for assay proteomics only") for k in LIMMA_ONLY_KEYS},
+    **{f"proteomics.{k}": (PROTEOMICS, "for assay proteomics only")
+       for k in load_schema("dataset")["properties"]["proteomics"]["properties"]},
+    **{f"{section}.{k}": (SINGLE_CELL, "for assay single_cell only")
+       for section in ("single_cell", "pseudobulk")
+       for k in load_schema("dataset")["properties"][section]["properties"]},
+    **{f"qc.{k}": (SINGLE_CELL, "single-cell QC's, for assay single_cell only") for k in SINGLE_CELL_QC_KEYS},
+    **{f"paracrine.{k}": (SINGLE_CELL, "single-cell receivers', for assay single_cell only")
+       for k in ("liana", "liana_permutations")},
+}
+"""``section.key`` -> (the assays that read it, what to say elsewhere)."""
+
+
+def keys_set(spec: dict, keys) -> list[str]:
+    """Those of ``keys`` (``section.key``) that ``spec`` gives a value other than their schema default."""
+    props = load_schema("dataset")["properties"]
+    out = []
+    for dotted in keys:
+        section, key = dotted.split(".", 1)
+        block = spec.get(section) or {}
+        if key in block and block[key] != props[section]["properties"][key].get("default", object()):
+            out.append(dotted)
+    return out
+
+
+def check_keys_for_assay(spec: dict, source: str) -> None:
+    """Refuse keys that the dataset's assay does not read (:data:`ASSAY_KEYS`), each named, grouped by why."""
+    wrong = keys_set(spec, [k for k, (assays, _) in ASSAY_KEYS.items() if spec["assay"] not in assays])
+    if not wrong:
+        return
+    by_reason: dict[str, list[str]] = {}
+    for key in wrong:
+        by_reason.setdefault(ASSAY_KEYS[key][1], []).append(key)
+    said = "; ".join(f"{', '.join(keys)} {'is' if len(keys) == 1 else 'are'} {why}" for why, keys in by_reason.items())
+    raise ConfigError(f"{source}: assay {spec['assay']!r} does not read key(s) set here: {said}. Remove them "
+                      "(nothing is applied silently)")
