@@ -90,7 +90,12 @@ def test_report_and_provenance_files(finished_run):
               if pd.read_csv(p, sep="\t").iloc[0]["status"] == "tested"]
     assert len(tested) >= 4 and html.count("DE table (DESeq2 via its inmoose port") == len(tested)
     assert "Flagged paracrine candidates" in html
-    assert "Preranked GSEA (gseapy) on the Wald statistic" in html
+    assert "Preranked GSEA (gseapy) on the contrast's Wald statistic" in html
+    # each dataset's methods paragraphs, from this run's settings and versions
+    for name in ("dlpc_liver", "tms_liver"):
+        assert f"<h3 id='{name}-methods'>Methods</h3>" in html
+    methods = html[html.index("<h3 id='dlpc_liver-methods'>"):html.index("<h2 id='tms_liver'>")]
+    assert f"inmoose {metadata.version('inmoose')}" in methods and "design ~ Group" in methods
     # the overview names the QC verdict, DE counts, pathways and paracrine candidates of each dataset
     overview = html[html.index("id='overview'"):html.index("<h2 id='dlpc_liver'>")]
     for text in ("dlpc_liver", "tms_liver", "Purity:", "up</span>", "top pathways (GSEA)", "top paracrine candidates"):

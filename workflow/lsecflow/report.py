@@ -22,6 +22,7 @@ from .calls import flagged_candidates, passing_candidates
 from .enrichment import no_overlap_reason, ranking_from_de
 from .files import write_text_atomic
 from .genesets import read_gmt
+from .methods import methods_text, package_versions
 from .report_html import Renderer, esc, page_html, read_tsv, table_html
 
 log = logging.getLogger(__name__)
@@ -212,8 +213,12 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
     r = Renderer(Path(out), Path(captions))
     nav = ["<a href='#overview'><b>Overview</b></a>"]
     body = [overview(manifest)]
+    versions = package_versions(read_tsv(provenance["versions"]))
+    seed = resolved.get("config", {}).get("compute", {}).get("seed", 0)
     for name, ds in manifest.items():
         dataset_section(r, name, ds, n_rows, nav, body)
+        nav.append(f"<a class='sub' href='#{esc(name)}-methods'>methods</a>")
+        body.append(methods_section(name, methods_text(resolved["datasets"][name]["spec"], versions, seed)))
         log.info("report: dataset %s rendered (%d figures so far)", name, r.n_figures)
     nav.append("<a class='ds' href='#provenance'>Provenance</a>")
     body.append(provenance_section(r, provenance, resolved))
@@ -245,6 +250,13 @@ def dataset_section(r: Renderer, name: str, ds: dict, n_rows: int, nav: list[str
         body.append(_de_section(r, unit, n_rows))
         body.append(_paracrine_section(r, unit, n_rows))
         body.append(_enrichment_section(r, unit, n_rows, ds["species"]))
+
+
+def methods_section(name: str, paragraphs: list[str]) -> str:
+    """A dataset's methods paragraphs (:func:`lsecflow.methods.methods_text`) under their heading."""
+    return (f"<h3 id='{esc(name)}-methods'>Methods</h3><p class='meta'>Written from this run's settings and versions "
+            "(lsecflow.methods), for a paper's methods section: check it against what you report before use.</p>"
+            + "".join(f"<p class='methods'>{esc(p)}</p>" for p in paragraphs))
 
 
 def provenance_section(r: Renderer, provenance: dict, resolved: dict) -> str:

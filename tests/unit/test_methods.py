@@ -1,0 +1,95 @@
+"""lsecflow.methods: the methods paragraphs say what the run did, from its settings and versions, on the
+shipped datasets (bulk DLPC, single-cell TMS, proteomics UPS1) and with settings changed one at a time."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from helpers import shipped_dataset, ups1_dataset
+from lsecflow.config import load_config
+from lsecflow.methods import methods_text
+
+VERSIONS = {"lsecflow": "0.1.0", "snakemake": "9.27.1", "python": "3.11.7", "inmoose": "0.9.1", "gseapy": "1.3.1",
+            "scanpy": "1.11.5"}
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory):
+    from helpers import load_one
+
+    ups1 = load_one(tmp_path_factory.mktemp("ups1"), ups1_dataset()).datasets["p"].spec
+    return {"dlpc": shipped_dataset("dlpc_liver").spec, "tms": shipped_dataset("tms_liver").spec, "ups1": ups1}
+
+
+def text(spec: dict, **changes) -> str:
+    """The methods of ``spec`` with ``section.key=value`` changes (``de__test="lrt"``)."""
+    spec = copy.deepcopy(spec)
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        spec[section][key] = value
+    return "\n".join(methods_text(spec, VERSIONS, seed=7))
+
+
+def test_bulk_defaults(specs):
+    t = text(specs["dlpc"])
+    for phrase in ("Mouse data were analysed with lsecflow 0.1.0 (Snakemake 9.27.1, Python 3.11.7)",
+                   "at least 10 counts in at least 3 samples", "inmoose 0.9.1", "design ~ Group",
+                   "Disease vs Chow (Group); Disease/Agonist vs Chow (Group)", "median-of-ratios size factors",
+                   "a parametric dispersion trend and Wald tests.", "independent filtering on the mean count (alpha 0.1)",
+                   "Genes with an adjusted p-value below 0.05 were called.", "gseapy 1.3.1", "seed 7",
+                   "1000 permutations", "lsec_tnf_axis: 3-500", "under the full fit's dispersion trend and prior"):
+        assert phrase in t, phrase
+    assert "shrunk" not in t and "above 0" not in t
+
+
+@pytest.mark.parametrize("changes, says, not_says", [
+    ({"de__lfc_threshold": 1.0}, ["Wald tests against |log2 fold change| <= 1.0", "and |log2 fold change| above 1.0"],
+     []),
+    ({"de__test": "lrt", "de__reduced": "~ 1"}, ["a likelihood-ratio test of ~ Group against ~ 1"], ["Wald tests"]),
+    ({"de__shrink": "normal"}, ["shrunk with a normal prior"], []),
+    ({"de__fit_type": "mean", "de__size_factors": "poscounts"}, ["poscounts size factors, a mean dispersion"], []),
+    ({"de__independent_filter": False, "de__cooks_filter": False}, ["Benjamini-Hochberg. Genes"],
+     ["independent filtering"]),
+    ({"enrichment__method": "permutation", "enrichment__permutations": 2000},
+     ["p-values from 2000 gene-set permutations"], ["multilevel"]),
+    ({"paracrine__robustness": False, "paracrine__direction": "up"}, ["below 0.05 up in the target"], ["refitted"]),
+    ({"paracrine__enabled": False}, [], ["Paracrine"]),
+    ({"qc__exclude": ["Sample725"]}, ["Samples left out of the analysis: Sample725."], []),
+])
+def test_bulk_settings_change_the_text(specs, changes, says, not_says):
+    t = text(specs["dlpc"], **changes)
+    assert all(p in t for p in says), (says, t)
+    assert not any(p in t for p in not_says), not_says
+
+
+def test_single_cell(specs):
+    t = text(specs["tms"])
+    assert "log counts no more than 5 MADs below the median" in t and "Scrublet (scanpy 1.11.5)" in t
+    assert "summed per sample and cell type (pseudobulk)" in t and "within each cell type" in t
+    t = text(specs["tms"], qc__min_counts=500, qc__max_mito_fraction=0.2, qc__doublets="none")
+    assert "at least 500 counts" in t and "at most 0.2" in t and "Scrublet" not in t
+
+
+def test_proteomics(specs):
+    t = text(specs["ups1"])
+    for phrase in ("LFQ intensities were read from the MaxQuant proteinGroups table", "at least 2 valid values in each",
+                   "median-centred", "least squares (limma's lmFit)", "(limma's eBayes) and moderated t-tests",
+                   "Proteins with an adjusted p-value below 0.05", "on each contrast's moderated t", "(limma refitted)"):
+        assert phrase in t, phrase
+    assert "DESeq2" not in t and "inmoose" not in t
+    t = text(specs["ups1"], de__lm_method="robust", de__trend=True, de__robust=True, de__lfc_threshold=0.5,
+             proteomics__impute="downshift", proteomics__normalize="quantile")
+    for phrase in ("robust regression (M-estimation with Huber's psi", "eBayes, trend = TRUE, robust = TRUE",
+                   "treat against |log2 fold change| <= 0.5", "quantile-normalised", "down-shifted by 1.8 SD",
+                   "(seed 7)"):
+        assert phrase in t, phrase
+
+
+def test_every_shipped_dataset_gets_four_paragraphs():
+    import yaml
+    from helpers import REPO
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for name, ds in load_config(cfg, roots=[REPO]).datasets.items():
+        paragraphs = methods_text(ds.spec, VERSIONS, 0)
+        assert len(paragraphs) == 4 and all(p.endswith(".") for p in paragraphs), name

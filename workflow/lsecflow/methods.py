@@ -1,0 +1,166 @@
+"""A methods paragraph per dataset, written from the settings and versions this run used (for a paper's
+methods section; shown in the report under each dataset). Every number and option comes from the resolved
+dataset spec or the provenance's versions table; the text says what lsecflow does with them.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+
+def package_versions(versions: pd.DataFrame) -> dict[str, str]:
+    """``name -> version`` of the ``package`` and ``python`` rows of provenance's versions.tsv."""
+    rows = versions[versions["kind"].isin(["package", "python"])]
+    return dict(zip(rows["name"].astype(str), rows["version"].astype(str)))
+
+
+def _v(versions: dict[str, str], name: str) -> str:
+    v = versions.get(name, "")
+    return f" {v}" if v and v != "not installed" else ""
+
+
+TABLES = {"maxquant": "MaxQuant proteinGroups", "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix",
+          "protein_table": "protein"}
+
+
+def _contrasts(spec: dict) -> str:
+    return "; ".join(f"{c['target']} vs {c['reference']} ({c['variable']})" for c in spec["contrasts"].values())
+
+
+def _input_paragraph(spec: dict, versions: dict[str, str]) -> str:
+    de, qc = spec["de"], spec["qc"]
+    head = (f"{spec['species'].capitalize()} data were analysed with lsecflow{_v(versions, 'lsecflow')} "
+            f"(Snakemake{_v(versions, 'snakemake')}, Python{_v(versions, 'python')}).")
+    excluded = f" Samples left out of the analysis: {', '.join(qc['exclude'])}." if qc.get("exclude") else ""
+    if spec["assay"] == "proteomics":
+        p = spec["proteomics"]
+        fmt = spec["counts"]["format"]
+        kind = ("LFQ " if p["intensity"] == "lfq" else "raw ") if fmt in ("maxquant", "fragpipe") else ""
+        steps = [f"{kind}intensities were read from the {TABLES.get(fmt, 'protein')} table"]
+        if p["remove_flagged"]:
+            steps.append("decoy, contaminant and site-only rows were removed")
+        if p["zero_is_missing"]:
+            steps.append("zero intensities were treated as missing")
+        if p["log2"]:
+            steps.append("values were log2-transformed")
+        steps.append(f"proteins with at least {p['min_valid']} valid values in "
+                     f"{'each' if p['min_valid_in'] == 'each' else 'at least one'} group were kept")
+        steps.append({"median": "samples were median-centred (each sample's median subtracted, the mean of the "
+                                "medians added back)",
+                      "quantile": "samples were quantile-normalised (limma's normalizeQuantiles)",
+                      "none": "no normalisation was applied"}[p["normalize"]])
+        steps.append("missing values were left missing (each protein fitted on its observed samples)"
+                     if p["impute"] == "none" else
+                     f"missing values were imputed from a normal distribution down-shifted by {p['impute_shift']} "
+                     f"SD with width {p['impute_width']} SD of each sample (seed {spec.get('seed', 'compute.seed')})")
+        return f"{head} {'; '.join(steps)}.{excluded}"
+    if spec["assay"] == "single_cell":
+        limits = []
+        for key, what in (("min_counts", "counts"), ("min_genes", "detected genes")):
+            limits.append(f"at least {qc[key]} {what}" if qc.get(key) is not None else
+                          f"log {what} no more than {qc['nmads']} MADs below the median")
+        mito = (f"a mitochondrial fraction of at most {qc['max_mito_fraction']}" if qc.get("max_mito_fraction")
+                is not None else f"a mitochondrial fraction no more than {qc['nmads']} MADs above the median")
+        doublets = ("" if qc["doublets"] == "none" else
+                    f" Doublets were scored with Scrublet (scanpy{_v(versions, 'scanpy')}) per block of cells"
+                    + (" and predicted doublets removed." if qc["remove_doublets"] else " and kept in the data."))
+        pb = spec["pseudobulk"]
+        return (f"{head} Cells were kept with {', '.join(limits)} and {mito}"
+                f"{'' if qc['filter_cells'] else ' (cells failing QC were nevertheless summed)'}.{doublets} "
+                f"Counts were summed per sample and cell type (pseudobulk); a sample's cell type needed at least "
+                f"{pb['min_cells']} cells and {pb['min_counts']} counts. Genes with at least {de['min_count']} "
+                f"counts in at least {de['min_samples']} pseudobulk samples were tested.{excluded}")
+    return (f"{head} Gene-level counts were tested for genes with at least {de['min_count']} counts in at least "
+            f"{de['min_samples']} samples.{excluded}")
+
+
+def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
+    de = spec["de"]
+    threshold = de["lfc_threshold"]
+    called = (f"{'Proteins' if spec['assay'] == 'proteomics' else 'Genes'} with an adjusted p-value below "
+              f"{de['alpha']}"
+              + (f" and |log2 fold change| above {threshold}" if threshold else "") + " were called.")
+    if spec["assay"] == "proteomics":
+        fit = ("robust regression (M-estimation with Huber's psi, as limma's lmFit(method = \"robust\"))"
+               if de["lm_method"] == "robust" else "least squares (limma's lmFit)")
+        ebayes = "empirical Bayes moderation (limma's eBayes" + ", ".join(
+            [""] + [o for o, on in (("trend = TRUE", de["trend"]), ("robust = TRUE", de["robust"])) if on]) + ")"
+        test = (f"limma's treat against |log2 fold change| <= {threshold}" if threshold else "moderated t-tests")
+        return (f"Differential abundance ({_contrasts(spec)}) was tested with the design {spec['design']}: each "
+                f"protein fitted by {fit}, with {ebayes} and {test}, as implemented in lsecflow's port of limma "
+                f"(checked against R limma 3.54.1). P-values were adjusted by Benjamini-Hochberg. {called}")
+    how = (f"a likelihood-ratio test of {spec['design']} against {de['reduced']} (every contrast carries its "
+           "p-values)" if de["test"] == "lrt" else
+           f"Wald tests against |log2 fold change| <= {threshold}" if threshold else "Wald tests")
+    filters = ["independent filtering on the mean count (alpha " f"{de['independent_filter_alpha']})"
+               if de["independent_filter"] else "",
+               "Cook's distance outlier handling" if de["cooks_filter"] else ""]
+    filters = [f for f in filters if f]
+    shrink = {"normal": " Log2 fold changes were also shrunk with a normal prior (DESeq2's lfcShrink type "
+                        "\"normal\") for display; tests use the unshrunk estimates.",
+              "apeglm": " Log2 fold changes were also shrunk with an apeGLM-type Cauchy prior for display; tests "
+                        "use the unshrunk estimates."}.get("apeglm" if de["shrink"] is True else de["shrink"] or "", "")
+    unit = " within each cell type" if spec["assay"] == "single_cell" else ""
+    return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with DESeq2's negative binomial model "
+            f"as implemented in inmoose{_v(versions, 'inmoose')} (a Python port of DESeq2, with lsecflow's ports of "
+            f"the steps it lacks; checked against R DESeq2 1.38.3): design {spec['design']}, "
+            f"{'median-of-ratios' if de['size_factors'] == 'ratio' else 'poscounts'} size factors, a "
+            f"{de['fit_type']} dispersion trend and {how}. P-values were adjusted by Benjamini-Hochberg"
+            f"{' after ' + ' and '.join(filters) if filters else ''}. {called}{shrink}")
+
+
+def _enrichment_paragraph(spec: dict, versions: dict[str, str]) -> str:
+    enr = spec["enrichment"]
+    stat = ("moderated t" if spec["assay"] == "proteomics" else
+            "Wald statistic (log2 fold change / its standard error)")
+    method = (f"p-values by fgsea's adaptive multilevel method ({enr['permutations']} permutations, sample size "
+              f"{enr['sample_size']}, floor {enr['eps']:g})" if enr["method"] == "multilevel" else
+              f"p-values from {enr['permutations']} gene-set permutations")
+    collections = list(enr["collections"]) + list(enr.get("gmt", {}))
+    limits = "; ".join(f"{c}: {lo}-{hi}" for c, (lo, hi) in enr["size_limits"].items() if c in collections)
+    return (f"Gene sets ({', '.join(collections)}; versions in the provenance) were tested by preranked GSEA "
+            f"(gseapy{_v(versions, 'gseapy')}) on each contrast's {stat}, {method}, seed {spec.get('seed', 0)}, "
+            f"for sets of {enr['min_size']}-{enr['max_size']} genes in the ranking"
+            f"{f' ({limits})' if limits else ''}, and by over-representation of the up- and down-regulated genes "
+            "among all tested genes (hypergeometric test). P-values were adjusted by Benjamini-Hochberg within "
+            "each collection.")
+
+
+def _paracrine_paragraph(spec: dict) -> str:
+    par, de = spec["paracrine"], spec["de"]
+    if not par["enabled"]:
+        return ""
+    direction = {"both": "in either direction", "up": "up in the target", "down": "down in the target"}
+    checks = []
+    if par["robustness"]:
+        how = ("limma refitted" if spec["assay"] == "proteomics" else
+               "under the full fit's dispersion trend and prior" if par["robustness_refit"] == "held_prior"
+               else "the whole model refitted")
+        checks.append(f"refitted with each sample of the contrast's two groups left out in turn ({how})")
+    checks.append(f"compared with contaminant-tissue signatures after removing the design's effects (Pearson r >= "
+                  f"{par['contamination']['min_r']} marks it)")
+    checks.append("assigned the cell types that make it")
+    return (f"Paracrine candidates were the annotated secreted factors and ligands (lsecflow's offline annotation; "
+            f"ligand-receptor pairs listed by at least {par['min_pair_sources']} resources) with an adjusted p-value "
+            f"below {de['alpha']} {direction[par['direction']]}"
+            + (f" and |log2 fold change| above {de['lfc_threshold']}" if de["lfc_threshold"] else "")
+            + f", ranked by |log2 fold change| x min(-log10 padj, {par['padj_cap']}) x min(supporting resources, "
+            f"{par['evidence_saturation']}) / {par['evidence_saturation']}. Each candidate was "
+            + "; ".join(checks) + ".")
+
+
+def methods_text(spec: dict, versions: dict[str, str], seed: int | None = None) -> list[str]:
+    """The methods paragraphs of one dataset: input and QC, differential testing, enrichment, paracrine.
+
+    Parameters
+    ----------
+    spec
+        The dataset's resolved spec (defaults filled), as the run used it.
+    versions
+        :func:`package_versions` of the run's provenance.
+    seed
+        ``compute.seed`` (random steps: GSEA, imputation, single-cell embedding).
+    """
+    spec = {**spec, "seed": 0 if seed is None else seed}
+    paragraphs = [_input_paragraph(spec, versions), _de_paragraph(spec, versions),
+                  _enrichment_paragraph(spec, versions), _paracrine_paragraph(spec)]
+    return [p for p in paragraphs if p]
