@@ -26,7 +26,7 @@ def _contrasts(spec: dict) -> str:
     return "; ".join(f"{c['target']} vs {c['reference']} ({c['variable']})" for c in spec["contrasts"].values())
 
 
-def _input_paragraph(spec: dict, versions: dict[str, str]) -> str:
+def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
     de, qc = spec["de"], spec["qc"]
     head = (f"{spec['species'].capitalize()} data were analysed with lsecflow{_v(versions, 'lsecflow')} "
             f"(Snakemake{_v(versions, 'snakemake')}, Python{_v(versions, 'python')}).")
@@ -51,7 +51,7 @@ def _input_paragraph(spec: dict, versions: dict[str, str]) -> str:
         steps.append("missing values were left missing (each protein fitted on its observed samples)"
                      if p["impute"] == "none" else
                      f"missing values were imputed from a normal distribution down-shifted by {p['impute_shift']} "
-                     f"SD with width {p['impute_width']} SD of each sample (seed {spec.get('seed', 'compute.seed')})")
+                     f"SD with width {p['impute_width']} SD of each sample (seed {seed})")
         return f"{head} {'; '.join(steps)}.{excluded}"
     if spec["assay"] == "single_cell":
         limits = []
@@ -108,7 +108,7 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
             f"{' after ' + ' and '.join(filters) if filters else ''}. {called}{shrink}")
 
 
-def _enrichment_paragraph(spec: dict, versions: dict[str, str]) -> str:
+def _enrichment_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
     enr = spec["enrichment"]
     stat = ("moderated t" if spec["assay"] == "proteomics" else
             "Wald statistic (log2 fold change / its standard error)")
@@ -118,7 +118,7 @@ def _enrichment_paragraph(spec: dict, versions: dict[str, str]) -> str:
     collections = list(enr["collections"]) + list(enr.get("gmt", {}))
     limits = "; ".join(f"{c}: {lo}-{hi}" for c, (lo, hi) in enr["size_limits"].items() if c in collections)
     return (f"Gene sets ({', '.join(collections)}; versions in the provenance) were tested by preranked GSEA "
-            f"(gseapy{_v(versions, 'gseapy')}) on each contrast's {stat}, {method}, seed {spec.get('seed', 0)}, "
+            f"(gseapy{_v(versions, 'gseapy')}) on each contrast's {stat}, {method}, seed {seed}, "
             f"for sets of {enr['min_size']}-{enr['max_size']} genes in the ranking"
             f"{f' ({limits})' if limits else ''}, and by over-representation of the up- and down-regulated genes "
             "among all tested genes (hypergeometric test). P-values were adjusted by Benjamini-Hochberg within "
@@ -148,7 +148,7 @@ def _paracrine_paragraph(spec: dict) -> str:
             + "; ".join(checks) + ".")
 
 
-def methods_text(spec: dict, versions: dict[str, str], seed: int | None = None) -> list[str]:
+def methods_text(spec: dict, versions: dict[str, str], seed: int = 0) -> list[str]:
     """The methods paragraphs of one dataset: input and QC, differential testing, enrichment, paracrine.
 
     Parameters
@@ -160,7 +160,6 @@ def methods_text(spec: dict, versions: dict[str, str], seed: int | None = None) 
     seed
         ``compute.seed`` (random steps: GSEA, imputation, single-cell embedding).
     """
-    spec = {**spec, "seed": 0 if seed is None else seed}
-    paragraphs = [_input_paragraph(spec, versions), _de_paragraph(spec, versions),
-                  _enrichment_paragraph(spec, versions), _paracrine_paragraph(spec)]
+    paragraphs = [_input_paragraph(spec, versions, seed), _de_paragraph(spec, versions),
+                  _enrichment_paragraph(spec, versions, seed), _paracrine_paragraph(spec)]
     return [p for p in paragraphs if p]

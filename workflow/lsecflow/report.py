@@ -213,7 +213,8 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
     r = Renderer(Path(out), Path(captions))
     nav = ["<a href='#overview'><b>Overview</b></a>"]
     body = [overview(manifest)]
-    versions = package_versions(read_tsv(provenance["versions"]))
+    versions_table = read_tsv(provenance["versions"])
+    versions = package_versions(versions_table)
     seed = resolved.get("config", {}).get("compute", {}).get("seed", 0)
     for name, ds in manifest.items():
         dataset_section(r, name, ds, n_rows, nav, body)
@@ -221,7 +222,7 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
         body.append(methods_section(name, methods_text(resolved["datasets"][name]["spec"], versions, seed)))
         log.info("report: dataset %s rendered (%d figures so far)", name, r.n_figures)
     nav.append("<a class='ds' href='#provenance'>Provenance</a>")
-    body.append(provenance_section(r, provenance, resolved))
+    body.append(provenance_section(r, provenance, resolved, versions_table))
     page = page_html(nav, body, len(manifest), r.n_figures)
     write_text_atomic(page, out)
     log.info("report written: %s (%d figures, %.1f MB)", out, r.n_figures, len(page) / 1e6)
@@ -259,9 +260,9 @@ def methods_section(name: str, paragraphs: list[str]) -> str:
             + "".join(f"<p class='methods'>{esc(p)}</p>" for p in paragraphs))
 
 
-def provenance_section(r: Renderer, provenance: dict, resolved: dict) -> str:
-    """Tool and gene-set versions, the inputs' sha256 and the resolved config."""
-    versions = read_tsv(provenance["versions"])
+def provenance_section(r: Renderer, provenance: dict, resolved: dict, versions: pd.DataFrame) -> str:
+    """Tool and gene-set versions (``versions``: versions.tsv, read once by :func:`run_report`), the inputs' sha256
+    and the resolved config."""
     inputs = read_tsv(provenance["inputs"])
     return ("<h2 id='provenance'>Provenance</h2>"
             f"<p class='meta'>files: {r.link(provenance['versions'])}, {r.link(provenance['inputs'])}, "
