@@ -200,12 +200,12 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
     ranking = gsea_ranking(de_table, test, threshold)
     tested = de_table[de_table["pvalue"].notna()]
     calls = call_direction(tested, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
+    ranked_by = "the DE statistic (Wald; proteomics: moderated t)"
+    if test == "lrt" or threshold:
+        stat_is = "the LRT's, unsigned" if test == "lrt" else f"the test against |log2FC| <= {threshold}"
+        ranked_by = f"log2FoldChange / lfcSE (the contrast's Wald statistic or moderated t; the table's stat is {stat_is})"
     log.info("%d genes ranked by %s; ORA: %d up, %d down of %d tested; GSEA method %s: "
-             "%d permutations%s, seed %d, %d threads", len(ranking),
-             "log2FoldChange / lfcSE (the contrast's Wald statistic or moderated t; the table's stat is the "
-             + ("LRT's, unsigned)" if test == "lrt" else f"test against |log2FC| <= {threshold})")
-             if test == "lrt" or threshold else "the DE statistic (Wald; proteomics: moderated t)",
-             int((calls == "up").sum()),
+             "%d permutations%s, seed %d, %d threads", len(ranking), ranked_by, int((calls == "up").sum()),
              int((calls == "down").sum()), len(tested), enr["method"], enr["permutations"],
              f", multilevel sample size {enr['sample_size']}, eps {enr['eps']:g}" if enr["method"] == "multilevel"
              else "", seed, threads)
