@@ -69,8 +69,8 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
                 f"Counts were summed per sample and cell type (pseudobulk); a sample's cell type needed at least "
                 f"{pb['min_cells']} cells and {pb['min_counts']} counts. Genes with at least {de['min_count']} "
                 f"counts in at least {de['min_samples']} pseudobulk samples were tested.{excluded}")
-    return (f"{head} Gene-level counts were tested for genes with at least {de['min_count']} counts in at least "
-            f"{de['min_samples']} samples.{excluded}")
+    return (f"{head} From the gene-level counts, genes with at least {de['min_count']} counts in at least "
+            f"{de['min_samples']} samples were tested.{excluded}")
 
 
 def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
