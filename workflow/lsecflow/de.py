@@ -35,6 +35,7 @@ from .de_files import (
     write_skipped,
     write_tested,
 )
+from .de_options import shrink_method
 from .deseq2 import as_in_r, quiet_inmoose
 from .deseq2_kernels import kernels
 from .errors import InputDataError
@@ -196,14 +197,6 @@ def lrt_results(dds, opts: dict) -> pd.DataFrame:
     default coefficient (last level of the last design column over its base).
     """
     return _table(dds, _results(dds, opts))
-
-
-def shrink_method(opts: dict) -> str | None:
-    """``de.shrink`` as a method name: None, ``normal`` or ``apeglm`` (``true`` means ``apeglm``)."""
-    value = opts.get("shrink", False)
-    if value is True:
-        return "apeglm"
-    return value or None
 
 
 def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:

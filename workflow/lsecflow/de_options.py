@@ -1,6 +1,7 @@
-"""Parse-time checks of a dataset's ``de:`` block against its design (called by
-:func:`lsecflow.config.load_dataset`): DESeq2's test, reduced design, shrinkage and fold-change threshold.
-Which ``de`` keys each assay reads: :mod:`lsecflow.assay_keys`."""
+"""A dataset's ``de:`` block: its parse-time checks against the design (called by
+:func:`lsecflow.config.load_dataset`: DESeq2's test, reduced design, shrinkage and fold-change threshold) and
+the meaning of ``de.shrink`` (:func:`shrink_method`, read by the DE job and the methods text). Which ``de``
+keys each assay reads: :mod:`lsecflow.assay_keys`."""
 from __future__ import annotations
 
 from .errors import ConfigError
@@ -40,3 +41,11 @@ def check_de_test(source, spec, columns) -> None:
     if reduced == full:
         raise ConfigError(f"{source}: key 'de.reduced': {de['reduced']!r} has every term of the design "
                           f"{spec['design']!r}; drop the term(s) to test")
+
+
+def shrink_method(opts: dict) -> str | None:
+    """``de.shrink`` as a method name: None, ``normal`` or ``apeglm`` (``true`` means ``apeglm``)."""
+    value = opts.get("shrink", False)
+    if value is True:
+        return "apeglm"
+    return value or None

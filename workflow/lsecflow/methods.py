@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .de_options import shrink_method
+
 
 def package_versions(versions: pd.DataFrame) -> dict[str, str]:
     """``name -> version`` of the ``package`` and ``python`` rows of provenance's versions.tsv."""
@@ -82,8 +84,8 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
     if spec["assay"] == "proteomics":
         fit = ("robust regression (M-estimation with Huber's psi, as limma's lmFit(method = \"robust\"))"
                if de["lm_method"] == "robust" else "least squares (limma's lmFit)")
-        ebayes = "empirical Bayes moderation (limma's eBayes" + ", ".join(
-            [""] + [o for o, on in (("trend = TRUE", de["trend"]), ("robust = TRUE", de["robust"])) if on]) + ")"
+        options = [o for o, on in (("trend = TRUE", de["trend"]), ("robust = TRUE", de["robust"])) if on]
+        ebayes = f"empirical Bayes moderation (limma's eBayes{''.join(', ' + o for o in options)})"
         test = (f"limma's treat against |log2 fold change| <= {threshold}" if threshold else "moderated t-tests")
         return (f"Differential abundance ({_contrasts(spec)}) was tested with the design {spec['design']}: each "
                 f"protein fitted by {fit}, with {ebayes} and {test}, as implemented in lsecflow's port of limma "
@@ -91,14 +93,15 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
     how = (f"a likelihood-ratio test of {spec['design']} against {de['reduced']} (every contrast carries its "
            "p-values)" if de["test"] == "lrt" else
            f"Wald tests against |log2 fold change| <= {threshold}" if threshold else "Wald tests")
-    filters = ["independent filtering on the mean count (alpha " f"{de['independent_filter_alpha']})"
-               if de["independent_filter"] else "",
-               "Cook's distance outlier handling" if de["cooks_filter"] else ""]
-    filters = [f for f in filters if f]
+    filters = []
+    if de["independent_filter"]:
+        filters.append(f"independent filtering on the mean count (alpha {de['independent_filter_alpha']})")
+    if de["cooks_filter"]:
+        filters.append("Cook's distance outlier handling")
     shrink = {"normal": " Log2 fold changes were also shrunk with a normal prior (DESeq2's lfcShrink type "
                         "\"normal\") for display; tests use the unshrunk estimates.",
               "apeglm": " Log2 fold changes were also shrunk with an apeGLM-type Cauchy prior for display; tests "
-                        "use the unshrunk estimates."}.get("apeglm" if de["shrink"] is True else de["shrink"] or "", "")
+                        "use the unshrunk estimates.", None: ""}[shrink_method(de)]
     unit = " within each cell type" if spec["assay"] == "single_cell" else ""
     return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with DESeq2's negative binomial model "
             f"as implemented in inmoose{_v(versions, 'inmoose')} (a Python port of DESeq2, with lsecflow's ports of "
