@@ -353,7 +353,7 @@ def test_one_fit_writes_every_contrast_and_the_lrt(dlpc, tmp_path):
                                equal_nan=True)
     # GSEA of an LRT contrast: the table's stat is the unsigned deviance, the ranking the contrast's Wald z
     assert (one["stat"].dropna() >= 0).all()
-    ranking = enrichment.gsea_ranking(one.reset_index(), "lrt")
+    ranking = enrichment.gsea_ranking(one.reset_index(), {"test": "lrt"})
     assert (ranking > 0).sum() > 1000 and (ranking < 0).sum() > 1000
     by_symbol = one.dropna(subset=["stat"]).drop_duplicates("symbol", keep=False).set_index("symbol")
     shared = by_symbol.index.intersection(ranking.index)

@@ -148,11 +148,12 @@ def test_lrt_and_threshold_tables_rank_by_the_contrasts_wald_statistic():
     table = pd.DataFrame({"gene_id": ["g1", "g2", "g3", "g4"], "symbol": ["A", "B", "C", "D"],
                           "stat": [9.0, 4.0, 1.0, np.nan], "log2FoldChange": [-3.0, 1.0, 0.5, 1.0],
                           "lfcSE": [1.0, 0.5, 0.5, np.nan]})
-    lrt = enrichment.gsea_ranking(table, "lrt")
+    lrt = enrichment.gsea_ranking(table, {"test": "lrt"})
     assert lrt.to_dict() == {"B": 2.0, "C": 1.0, "A": -3.0}  # D: no standard error, not ranked
-    assert enrichment.gsea_ranking(table, "wald").equals(enrichment.ranking_from_de(table))
+    assert enrichment.gsea_ranking(table, {"test": "wald"}).equals(enrichment.ranking_from_de(table))
     # a test against |log2FC| <= 1 (lfcThreshold, treat): stat is 0 below it; the ranking is not
-    assert enrichment.gsea_ranking(table.assign(stat=[2.0, 0.0, 0.0, np.nan]), "wald", 1.0).equals(lrt)
+    thresholded = table.assign(stat=[2.0, 0.0, 0.0, np.nan])
+    assert enrichment.gsea_ranking(thresholded, {"test": "wald", "lfc_threshold": 1.0}).equals(lrt)
 
 
 def test_ora_matches_hypergeometric_by_hand():

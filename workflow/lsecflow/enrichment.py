@@ -56,13 +56,24 @@ def ranking_from_de(table: pd.DataFrame, column: str = "stat") -> pd.Series:
     return ranking.iloc[order]
 
 
-def gsea_ranking(table: pd.DataFrame, test: str = "wald", lfc_threshold: float = 0.0) -> pd.Series:
+def stat_is_not_the_wald(de: dict) -> str | None:
+    """Why a contrast table's ``stat`` is not its signed Wald statistic / moderated t under these ``de``
+    options (``test``, ``lfc_threshold``), or None when it is: after ``test: lrt`` it is the LRT's deviance
+    of the whole design (>= 0, no direction); with ``lfc_threshold`` > 0 it is the test against the threshold
+    (DESeq2's lfcThreshold, limma's treat: 0 for every gene below it)."""
+    if de.get("test", "wald") == "lrt":
+        return "the LRT's, unsigned"
+    if de.get("lfc_threshold", 0):
+        return f"the test against |log2FC| <= {de['lfc_threshold']}"
+    return None
+
+
+def gsea_ranking(table: pd.DataFrame, de: dict) -> pd.Series:
     """The GSEA ranking of a contrast's DE table (:func:`ranking_from_de`), signed and unthresholded:
-    ``stat`` (DESeq2's Wald statistic, limma's moderated t) where it is that, else the contrast's
-    ``log2FoldChange / lfcSE`` (the same Wald statistic or moderated t): after ``test="lrt"`` ``stat`` is
-    the LRT's deviance of the whole design (>= 0, no direction), and with ``lfc_threshold`` > 0 it is the
-    test against the threshold (DESeq2's lfcThreshold, limma's treat: 0 for every gene below it)."""
-    if test != "lrt" and not lfc_threshold:
+    ``stat`` (DESeq2's Wald statistic, limma's moderated t) where it is that, else
+    (:func:`stat_is_not_the_wald`, from the dataset's ``de`` options) the contrast's ``log2FoldChange /
+    lfcSE``, the same Wald statistic or moderated t."""
+    if stat_is_not_the_wald(de) is None:
         return ranking_from_de(table)
     z = table["log2FoldChange"] / table["lfcSE"]
     return ranking_from_de(table.assign(wald_stat=z.where(np.isfinite(z))), "wald_stat")
@@ -196,14 +207,12 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
     spec = params["spec"]
     enr = spec["enrichment"]
     de_table = pd.read_csv(table, sep="\t")
-    test, threshold = spec["de"].get("test", "wald"), spec["de"]["lfc_threshold"]
-    ranking = gsea_ranking(de_table, test, threshold)
+    ranking = gsea_ranking(de_table, spec["de"])
     tested = de_table[de_table["pvalue"].notna()]
     calls = call_direction(tested, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
-    ranked_by = "the DE statistic (Wald; proteomics: moderated t)"
-    if test == "lrt" or threshold:
-        stat_is = "the LRT's, unsigned" if test == "lrt" else f"the test against |log2FC| <= {threshold}"
-        ranked_by = f"log2FoldChange / lfcSE (the contrast's Wald statistic or moderated t; the table's stat is {stat_is})"
+    stat_is = stat_is_not_the_wald(spec["de"])
+    ranked_by = ("the DE statistic (Wald; proteomics: moderated t)" if stat_is is None else
+                 f"log2FoldChange / lfcSE (the contrast's Wald statistic or moderated t; the table's stat is {stat_is})")
     log.info("%d genes ranked by %s; ORA: %d up, %d down of %d tested; GSEA method %s: "
              "%d permutations%s, seed %d, %d threads", len(ranking), ranked_by, int((calls == "up").sum()),
              int((calls == "down").sum()), len(tested), enr["method"], enr["permutations"],

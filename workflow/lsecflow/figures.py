@@ -146,7 +146,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
                                  cell_type is not None)
     draw_de_figures(res, vst_df, groups, params, title, de_files)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
-    ranking = gsea_ranking(res, spec["de"].get("test", "wald"), spec["de"]["lfc_threshold"])  # as GSEA ran
+    ranking = gsea_ranking(res, spec["de"])  # the ranking GSEA ran on
     symbol_to_id = symbol_index(res)
     for collection, files in enrichment_files.items():
         sets = read_gmt(spec["enrichment"]["files"][collection])
