@@ -48,7 +48,7 @@ def rule_envs_and_scripts() -> dict[str, tuple[str | None, str | None]]:
 # import name -> package name in conda-forge / pyproject (where they differ)
 CONDA_NAME = {"yaml": "pyyaml", "sklearn": "scikit-learn", "skimage": "scikit-image", "igraph": "python-igraph",
               "umap": "umap-learn", "matplotlib": "matplotlib-base", "rapids_singlecell": "rapids-singlecell",
-              "cupy": "cupy"}
+              "cupy": "cupy", "skmisc": "scikit-misc"}
 
 
 def _optional(node: ast.AST, parents: dict) -> bool:

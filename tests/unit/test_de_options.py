@@ -1,11 +1,12 @@
 """lsecflow.de_options: the de: block checked at parse time through load_datasets, as the Snakefile runs
-it: DESeq2's test, reduced design, shrinkage and fold-change threshold against the design."""
+it: DESeq2's test, reduced design, shrinkage and fold-change threshold against the design; DEqMS's needs."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import DLPC_COUNTS, REPO, dlpc_dataset, load_datasets
-from lsecflow.errors import ConfigError
+from helpers import DLPC_COUNTS, REPO, dlpc_dataset, load_datasets, ups1_dataset
+from lsecflow.de_options import deqms_method
+from lsecflow.errors import ConfigError, LsecflowError
 
 
 @pytest.mark.parametrize("de, error", [
@@ -31,3 +32,44 @@ def test_de_test_and_options_checked_before_any_job(tmp_path, de, error):
         with pytest.raises(ConfigError, match=error):
             load_datasets({"d": spec})
 
+
+
+@pytest.mark.parametrize("de, proteomics, error", [
+    ({"deqms": True}, {"count_column": "Razor + unique peptides"}, None),
+    ({"deqms": "nls", "lm_method": "robust"}, {"count_column": "Razor + unique peptides"}, None),
+    ({"deqms": True}, {}, "key 'de.deqms' needs each protein's peptide or PSM count: set proteomics.count_column"),
+    ({}, {"count_column": "Razor + unique peptides"}, "'proteomics.count_column' is set but only DEqMS reads it"),
+    ({"deqms": True, "trend": True, "lfc_threshold": 1}, {"count_column": "Razor + unique peptides"},
+     "'de.deqms' cannot go with de.trend, de.lfc_threshold: DEqMS replaces eBayes's prior"),
+    ({"deqms": True, "robust": True}, {"count_column": "Razor + unique peptides"}, "cannot go with de.robust"),
+    ({"deqms": True}, {"count_column": "Peptide count"},
+     "proteomics.count_column 'Peptide count': no column 'Peptide count'. Count-like columns in the table: "
+     "Peptides, Razor \\+ unique peptides, Unique peptides, MS/MS count"),
+    ({"deqms": True}, {"count_column": "Razor + unique peptides {}"},
+     "sample 'C_R1': no column 'Razor \\+ unique peptides C_R1'"),
+    ({"deqms": "ebayes"}, {}, "'ebayes' is not one of"),
+])
+def test_deqms_options_checked_before_any_job(de, proteomics, error):
+    """de.deqms and proteomics.count_column on the real UPS1 table: each needs the other, DEqMS refuses
+    eBayes's and treat's options, and a count column not in the table is named with the table's count-like
+    columns."""
+    spec = ups1_dataset()
+    spec["de"] = {**spec.get("de", {}), **de}
+    spec["proteomics"] = {**spec["proteomics"], **proteomics}
+    if error is None:
+        assert load_datasets({"p": spec}).datasets["p"].spec["de"]["deqms"] == de["deqms"]
+    else:
+        with pytest.raises(LsecflowError, match=error):
+            load_datasets({"p": spec})
+
+
+def test_deqms_is_refused_on_counts():
+    spec = dlpc_dataset(DLPC_COUNTS)
+    spec["de"] = {"deqms": True}
+    with pytest.raises(ConfigError, match="de.deqms is limma's, for assay proteomics only"):
+        load_datasets({"d": spec})
+
+
+def test_deqms_method():
+    assert [deqms_method({"deqms": v}) for v in (False, True, "loess", "nls")] == [None, "loess", "loess", "nls"]
+    assert deqms_method({}) is None

@@ -9,6 +9,7 @@ from helpers import (
     REPO,
     UPS1_TABLE,
     UPS1_TRUTH,
+    r_table,
     ups1_dataset,
     write_config,
 )
@@ -53,3 +54,25 @@ def test_ups1_truth_and_fold_change_threshold(tmp_path):
     assert results[0.0] == (pytest.approx(41 / 83, abs=1e-9), 42)  # all 42 called; R limma's FDP 41 / 83
     # treat against |log2FC| > 0.5: the yeast FDP more than halves; two noisy UPS1 proteins (MB, C5) drop out
     assert results[0.5][0] < results[0.0][0] / 2 and results[0.5][1] >= 40
+
+
+def test_deqms_from_the_config_matches_r_and_the_truth(tmp_path):
+    """de.deqms with proteomics.count_column through load_config, ingest (the counts travel in the h5ad) and the
+    DE entry point: R DEqMS's table (make_reference.R, ups1.deqms) and the UPS1 truth (all 42 called)."""
+    spec = ups1_dataset(de={"deqms": True})
+    spec["proteomics"]["count_column"] = "Razor + unique peptides"
+    cfg = write_config(tmp_path, {"ups1": spec})
+    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"deqms.{k}.tsv") for k in OUTPUT_KINDS}}
+    table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs)["fmol25_vs_fmol10"]
+    ref = r_table("ups1.deqms.tsv.gz")
+    ours = table.set_index("gene_id").loc[ref.index]
+    np.testing.assert_allclose(ours["stat"], ref["sca_t"], rtol=1e-9)
+    np.testing.assert_allclose(ours["padj"], ref["sca_adj"], rtol=1e-9)
+    written = pd.read_csv(outputs["fmol25_vs_fmol10"]["table"], sep="\t")
+    assert int((written["padj"] < 0.05).sum()) == int((ref["sca_adj"] < 0.05).sum()) == 91
+    truth = ups1_truth(table)
+    called = is_significant(truth, 0.05, 0.0)
+    assert int(called[truth["class"] == "UPS1_human"].sum()) == 42

@@ -83,6 +83,10 @@ def test_proteomics(specs):
                    "treat against |log2 fold change| <= 0.5", "quantile-normalised", "down-shifted by 1.8 SD",
                    "(seed 7)"):
         assert phrase in t, phrase
+    t = text(specs["ups1"], de__deqms="nls", proteomics__count_column="Razor + unique peptides")
+    assert ("DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"nls\"; a prior variance that "
+            "follows each protein's count in the table's column 'Razor + unique peptides'") in t
+    assert "limma's eBayes" not in t
 
 
 def test_every_shipped_dataset_gets_four_paragraphs():

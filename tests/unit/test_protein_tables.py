@@ -105,3 +105,34 @@ def test_non_numeric_intensity_names_column_and_protein(tmp_path):
     with pytest.raises(InputDataError, match=r"column 'LFQ intensity D_R2', protein 'P01375': value 'n.d.' is not a number"):
         run_ingest(ds.params(rule="ingest"), str(out))
     assert files_under(tmp_path / "results") == []
+
+
+# ------------------------------------------------------------------------------------------ peptide counts
+def test_count_column_total_and_per_sample(tmp_path):
+    """proteomics.count_column: one column as is; with {} one column per sample, the smallest kept (DEqMS's
+    vignette), here on the real UPS1 table with per-sample columns planted from its total (labelled)."""
+    sheet = ups1_sheet()
+    opts = {"count_column": "Razor + unique peptides"}
+    _, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, opts, "human", sheet)
+    total = pd.read_csv(UPS1_TABLE, sep="\t", dtype=str).set_index("Protein IDs")
+    assert var.loc["P01375", "count"] == float(total.loc["P01375", "Razor + unique peptides"])
+
+    def per_sample(df):  # planted: each run's count is the total minus the run's index (clipped at 0)
+        for i, s in enumerate(sheet.index):
+            df[f"Razor + unique peptides {s}"] = (df["Razor + unique peptides"].astype(int) - i).clip(lower=0)
+        df.loc[df["Protein IDs"] == "P01375", "Razor + unique peptides D_R2"] = 0
+    path = bad_table(tmp_path, per_sample)
+    _, var2, _ = protein_tables.read_protein_table(path, "maxquant", sheet.index,
+                                                   {"count_column": "Razor + unique peptides {}"}, "human", sheet)
+    expected = (var["count"] - (len(sheet) - 1)).clip(lower=0)
+    expected["P01375"] = 0
+    pd.testing.assert_series_equal(var2["count"], expected, check_names=False)
+
+
+def test_count_column_value_not_a_number(tmp_path):
+    def edit(df):
+        df.loc[df["Protein IDs"] == "P01375", "Razor + unique peptides"] = "-"
+    sheet = ups1_sheet()
+    with pytest.raises(InputDataError, match=r"column 'Razor \+ unique peptides', protein 'P01375': value '-' is not"):
+        protein_tables.read_protein_table(bad_table(tmp_path, edit), "maxquant", sheet.index,
+                                          {"count_column": "Razor + unique peptides"}, "human", sheet)

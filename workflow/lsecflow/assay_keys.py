@@ -15,7 +15,7 @@ COUNTS, SINGLE_CELL, PROTEOMICS = ("bulk", "single_cell"), ("single_cell",), ("p
 DESEQ2_ONLY_KEYS = ("test", "reduced", "shrink", "fit_type", "size_factors", "cooks_filter", "independent_filter",
                     "independent_filter_alpha", "min_count", "min_samples")
 """``de`` keys that only DESeq2 (bulk and pseudobulk counts) reads."""
-LIMMA_ONLY_KEYS = ("trend", "robust", "lm_method")
+LIMMA_ONLY_KEYS = ("trend", "robust", "lm_method", "deqms")
 """``de`` keys that only limma (proteomics) reads."""
 SINGLE_CELL_QC_KEYS = ("nmads", "min_counts", "min_genes", "max_mito_fraction", "remove_doublets", "doublets",
                        "filter_cells", "n_hvg", "n_pcs", "leiden_resolution")

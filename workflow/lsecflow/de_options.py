@@ -1,7 +1,7 @@
-"""A dataset's ``de:`` block: its parse-time checks against the design (called by
-:func:`lsecflow.config.load_dataset`: DESeq2's test, reduced design, shrinkage and fold-change threshold) and
-the meaning of ``de.shrink`` (:func:`shrink_method`, read by the DE job and the methods text). Which ``de``
-keys each assay reads: :mod:`lsecflow.assay_keys`."""
+"""A dataset's ``de:`` block: its parse-time checks (called by :func:`lsecflow.config.load_dataset`: DESeq2's
+test, reduced design, shrinkage and fold-change threshold against the design; DEqMS's needs) and the meaning of
+``de.shrink`` (:func:`shrink_method`, read by the DE job and the methods text). Which ``de`` keys each assay
+reads: :mod:`lsecflow.assay_keys`."""
 from __future__ import annotations
 
 from .errors import ConfigError
@@ -43,9 +43,37 @@ def check_de_test(source, spec, columns) -> None:
                           f"{spec['design']!r}; drop the term(s) to test")
 
 
+def check_deqms(source, spec) -> None:
+    """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads; DEqMS replaces eBayes's prior,
+    so eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot go with it."""
+    if spec["assay"] != "proteomics":
+        return
+    de, column = spec["de"], spec["proteomics"].get("count_column")
+    if not de.get("deqms"):
+        if column:
+            raise ConfigError(f"{source}: key 'proteomics.count_column' is set but only DEqMS reads it: set "
+                              "'de.deqms: true' (or loess / nls), or remove count_column")
+        return
+    if not column:
+        raise ConfigError(f"{source}: key 'de.deqms' needs each protein's peptide or PSM count: set "
+                          "proteomics.count_column (e.g. 'Razor + unique peptides' for MaxQuant, 'Combined Total "
+                          "Peptides' for FragPipe)")
+    clash = [f"de.{k}" for k in ("trend", "robust", "lfc_threshold") if de.get(k)]
+    if clash:
+        raise ConfigError(f"{source}: key 'de.deqms' cannot go with {', '.join(clash)}: DEqMS replaces eBayes's prior "
+                          "(trend, robust) and has no test against a fold-change threshold (treat); remove "
+                          f"{'it' if len(clash) == 1 else 'them'}, or set 'de.deqms: false'")
+
+
 def shrink_method(opts: dict) -> str | None:
     """``de.shrink`` as a method name: None, ``normal`` or ``apeglm`` (``true`` means ``apeglm``)."""
     value = opts.get("shrink", False)
     if value is True:
         return "apeglm"
     return value or None
+
+
+def deqms_method(opts: dict) -> str | None:
+    """``de.deqms`` as DEqMS's ``fit.method``: None (off), ``loess`` (``true`` too, DEqMS's default) or ``nls``."""
+    value = opts.get("deqms", False)
+    return "loess" if value is True else value or None

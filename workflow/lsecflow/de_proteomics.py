@@ -47,8 +47,23 @@ def protein_tables(values: pd.DataFrame, imputed: pd.DataFrame, var: pd.DataFram
     return out
 
 
+def peptide_counts(var: pd.DataFrame, proteins: pd.Index, spec: dict) -> pd.Series | None:
+    """The tested proteins' peptide / PSM counts for ``de.deqms`` (None when DEqMS is off); a tested protein
+    without a count is an error naming it and the column (DEqMS stops on NA too)."""
+    if not spec["de"].get("deqms"):
+        return None
+    count = var["count"].reindex(proteins).astype(float)
+    if count.isna().any():
+        raise InputDataError(f"{spec['counts']['path']}: proteomics.count_column "
+                             f"{spec['proteomics']['count_column']!r} has no count for {int(count.isna().sum())} "
+                             f"tested protein(s) (first: {count.index[count.isna()][0]!r}); DEqMS needs one for "
+                             "every protein it tests")
+    return count
+
+
 def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                  tables: dict[str, pd.DataFrame], symbols: set | None) -> dict[str, pd.DataFrame]:
+                  tables: dict[str, pd.DataFrame], symbols: set | None,
+                  count: pd.Series | None = None) -> dict[str, pd.DataFrame]:
     """Per contrast, its significant annotated factors refitted with each sample of its groups left out
     (one limma fit per left-out sample serves every contrast whose groups hold it)."""
     out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
@@ -63,7 +78,7 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
         keep = values.columns != sample
         try:
             stats, _ = limma.contrast_tables(values.loc[:, keep], meta.loc[keep], design,
-                                             {n: contrasts[n] for n in names}, opts)
+                                             {n: contrasts[n] for n in names}, opts, count)
         except (ValueError, np.linalg.LinAlgError) as exc:
             log.warning("leave-one-out: no refit without %s (%s); the candidates are judged on the others", sample, exc)
             continue
@@ -95,13 +110,14 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
             raise InputDataError(f"contrast {name!r}: {problem}")
     _, obs, pre = preprocess_dataset(adata, spec, seed)
     meta = design_metadata(obs, params["design_columns"], spec["contrasts"])
-    stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts)
-    tables = protein_tables(pre.values, pre.imputed, adata.var.set_index(adata.var_names.astype(str)), obs, stats,
-                            spec["contrasts"])
+    var = adata.var.set_index(adata.var_names.astype(str))
+    count = peptide_counts(var, pre.values.index, spec)
+    stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts, count)
+    tables = protein_tables(pre.values, pre.imputed, var, obs, stats, spec["contrasts"])
     matrix = pre.values.rename_axis("gene_id").reset_index()
     write_shared({"normalized": matrix, "vst": matrix}, outputs, list(spec["contrasts"]))
     for name in spec["contrasts"]:
         write_tested(outputs[name], name, tables[name], opts)
-    write_loo(leave_one_out(pre.values, meta, spec["design"], spec["contrasts"], opts, tables, loo_factors(spec)),
-              outputs)
+    write_loo(leave_one_out(pre.values, meta, spec["design"], spec["contrasts"], opts, tables, loo_factors(spec),
+                            count), outputs)
     return tables

@@ -9,7 +9,8 @@ group-means design. The empirical Bayes prior (``s2.prior``, ``df.prior``) depen
 residual variances, which do not depend on the parametrisation.
 
 ``de.lfc_threshold`` > 0 tests ``|log2FC| > threshold`` with limma's ``treat`` (McCarthy and Smyth
-2009), as ``lfcThreshold`` does for counts; ``B`` is then not defined (NA).
+2009), as ``lfcThreshold`` does for counts; ``B`` is then not defined (NA). ``de.deqms`` replaces eBayes's
+prior by DEqMS's, which depends on each protein's peptide count (:mod:`lsecflow.deqms`; ``B`` NA too).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from .calls import benjamini_hochberg
+from .de_options import deqms_method
+from .deqms import spectra_count_ebayes
 from .limma_robust import ebayes_robust, rlm_solve
 
 log = logging.getLogger(__name__)
@@ -114,13 +117,20 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls"):
     return fitted
 
 
-def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False, method: str = "ls"):
+def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False, method: str = "ls",
+        deqms: str | None = None, count=None):
     """``eBayes(lmFit(values, design, method), trend, robust)`` (proteins x samples, NaN = missing); the
     robust empirical Bayes, with or without the trend, and the robust ``lmFit`` are
-    :mod:`lsecflow.limma_robust` (inmoose lacks them)."""
+    :mod:`lsecflow.limma_robust` (inmoose lacks them). With ``deqms`` (``loess`` or ``nls``),
+    ``spectraCounteBayes`` of the ``lmFit`` result on ``count`` (per protein, ``values``' order) instead."""
     from inmoose.limma import eBayes
 
     lm = lm_fit(values.to_numpy(dtype=float), design_mat, method)
+    if deqms:
+        dq = spectra_count_ebayes(lm, count, deqms)
+        lm.t, lm.p_value, lm.s2_post, lm.s2_prior = dq["t"], dq["p_value"], dq["s2_post"], dq["s2_prior"]
+        lm.df_prior, lm.lods, lm.deqms = dq["df_prior"], np.full(dq["t"].shape, np.nan), dq
+        return lm
     if robust:
         return ebayes_robust(lm, trend=trend)
     return eBayes(lm, trend=trend)
@@ -129,7 +139,10 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
 def df_total(fitted) -> np.ndarray:
     """limma's ``df.total``: residual plus prior df, capped at the pooled residual df. Computed here:
     inmoose 0.9.1's eBayes uses the right value for its p-values but leaves a different one in
-    ``fit.df_total`` for proteins with missing values (found against R's treat)."""
+    ``fit.df_total`` for proteins with missing values (found against R's treat). DEqMS: its own df
+    (``d0 + df.residual``, not capped)."""
+    if getattr(fitted, "deqms", None) is not None:
+        return fitted.deqms["df_total"]
     res = np.asarray(fitted.df_residual, dtype=float)
     return np.minimum(res + np.asarray(fitted.df_prior, dtype=float), np.nansum(res))
 
@@ -167,8 +180,8 @@ def coefficient_table(fitted, j: int, lfc_threshold: float = 0.0) -> pd.DataFram
                          "df_total": df_total(fitted), "s2_post": s2_post})
 
 
-def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict
-                    ) -> tuple[dict[str, pd.DataFrame], dict]:
+def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
+                    count: pd.Series | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """Fit the design and extract every contrast (one fit per base level needed).
 
     Parameters
@@ -180,7 +193,9 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
     contrasts
         name -> ``{variable, target, reference}``.
     opts
-        The dataset's ``de`` block (``lfc_threshold``, ``trend``, ``robust``).
+        The dataset's ``de`` block (``lfc_threshold``, ``trend``, ``robust``, ``lm_method``, ``deqms``).
+    count
+        Peptide / PSM count per protein (index = ``values``' index), for ``de.deqms``.
 
     Returns
     -------
@@ -190,11 +205,15 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
     """
     tables, fits, prior = {}, {}, {}
     t0 = time.time()
+    smoother = deqms_method(opts)
+    if smoother and count is None:
+        raise ValueError("de.deqms needs each protein's peptide count (proteomics.count_column)")
+    counts = None if count is None else count.reindex(values.index).to_numpy(dtype=float)
     for name, c in contrasts.items():
         key = (c["variable"], c["reference"])
         if key not in fits:
             fits[key] = fit(values, design_matrix(meta, design, *key), opts.get("trend", False),
-                            opts.get("robust", False), opts.get("lm_method", "ls"))
+                            opts.get("robust", False), opts.get("lm_method", "ls"), smoother, counts)
         fitted = fits[key]
         cols = fitted.coefficients.columns if hasattr(fitted.coefficients, "columns") else None
         wanted = f"{c['variable']}[T.{c['target']}]"
@@ -204,11 +223,12 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         tables[name] = coefficient_table(fitted, names.index(wanted), opts.get("lfc_threshold", 0.0))
         tables[name].index = values.index
         if not prior:
-            prior = {"df_prior": float(np.median(np.atleast_1d(fitted.df_prior))),
-                     "s2_prior": float(np.median(np.atleast_1d(fitted.s2_prior)))}
-    log.info("limma: %d proteins x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s), eBayes "
-             "(trend %s, robust %s) df.prior %.4g, s2.prior %.4g (medians where per protein)", values.shape[0],
-             values.shape[1], len(contrasts), len(fits), time.time() - t0, opts.get("lm_method", "ls"),
-             opts.get("trend", False), opts.get("robust", False), prior.get("df_prior", np.nan),
-             prior.get("s2_prior", np.nan))
+            prior = {"df_prior": float(np.nanmedian(np.atleast_1d(fitted.df_prior))),
+                     "s2_prior": float(np.nanmedian(np.atleast_1d(fitted.s2_prior)))}
+    moderation = (f"DEqMS ({smoother} trend over peptide count)" if smoother else
+                  f"eBayes (trend {opts.get('trend', False)}, robust {opts.get('robust', False)})")
+    log.info("limma: %d proteins x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s), %s "
+             "df.prior %.4g, s2.prior %.4g (medians where per protein)", values.shape[0], values.shape[1],
+             len(contrasts), len(fits), time.time() - t0, opts.get("lm_method", "ls"), moderation,
+             prior.get("df_prior", np.nan), prior.get("s2_prior", np.nan))
     return tables, prior

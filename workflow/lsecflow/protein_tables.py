@@ -128,7 +128,26 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     dup = used[used.duplicated()].unique()
     if len(dup):
         raise InputDataError(f"{path}: column {dup[0]!r} is given to more than one sample")
+    count_columns(path, header, samples, opts)
     return wanted
+
+
+def count_columns(path, header: list[str], samples, opts: dict) -> list[str]:
+    """The column(s) of ``proteomics.count_column`` (each protein's peptide / PSM count, for DEqMS): the
+    column itself, or with ``{}`` one per sample (``{}`` = the sample id); [] when not set. A column not in
+    the table is an error naming it (and the sample)."""
+    pattern = opts.get("count_column")
+    if not pattern:
+        return []
+    wanted = {s: pattern.format(s) for s in samples} if "{}" in pattern else {None: pattern}
+    missing = [(s, c) for s, c in wanted.items() if c not in set(header)]
+    if missing:
+        like = [c for c in header if re.search(r"peptide|spectral|psm|count|precursor", c, flags=re.IGNORECASE)]
+        raise InputDataError(
+            f"{path}: proteomics.count_column {pattern!r}: "
+            + "; ".join(f"{'sample ' + repr(s) + ': ' if s is not None else ''}no column {c!r}" for s, c in missing[:5])
+            + f". Count-like columns in the table: {', '.join(like[:8]) or 'none'}")
+    return list(wanted.values())
 
 
 def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str) -> pd.Series:
@@ -152,8 +171,8 @@ def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str) -> pd.Series:
     return reasons
 
 
-def _numeric(df: pd.DataFrame, path, ids: pd.Series) -> pd.DataFrame:
-    """Intensities as float; a value that is not a number, or is negative, is an error naming it."""
+def _numeric(df: pd.DataFrame, path, ids: pd.Series, what: str = "intensity") -> pd.DataFrame:
+    """Intensities (or counts) as float; a value that is not a number, or is negative, is an error naming it."""
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
         raw = df[col]
@@ -166,9 +185,10 @@ def _numeric(df: pd.DataFrame, path, ids: pd.Series) -> pd.DataFrame:
         neg = values < 0
         if neg.any():
             i = neg.to_numpy().nonzero()[0][0]
-            raise InputDataError(f"{path}: column {col!r}, protein {ids.iloc[i]!r}: intensity {raw.iloc[i]!r} "
-                                 "is negative (intensities are on the linear scale, >= 0; for a table already "
-                                 "on the log scale set proteomics.log2: false)")
+            raise InputDataError(f"{path}: column {col!r}, protein {ids.iloc[i]!r}: {what} {raw.iloc[i]!r} "
+                                 "is negative" + (" (intensities are on the linear scale, >= 0; for a table already "
+                                                  "on the log scale set proteomics.log2: false)"
+                                                  if what == "intensity" else ""))
         out[col] = values.astype(float)
     return out
 
@@ -195,7 +215,8 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     (values, var, report)
         Intensities (protein ids x samples, float; missing cells NaN, zeros kept); per protein
         ``gene_id`` (the table's id), ``symbol`` (gene names, ``;``-joined for groups of several; the
-        id when there is none) and ``description``; and counts of what was removed and why.
+        id when there is none), ``description`` and, with ``proteomics.count_column``, ``count`` (its
+        peptide / PSM count); and counts of what was removed and why.
     """
     path = Path(path)
     columns = sample_columns(path, fmt, list(samples), opts, sheet)
@@ -236,6 +257,9 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     var = pd.DataFrame({"gene_id": ids.to_numpy(), "symbol": np.where(symbols == "", ids.to_numpy(), symbols),
                         "description": df[desc].fillna("").astype(str).to_numpy() if desc else ""},
                        index=ids.to_numpy())
+    counted = count_columns(path, header, list(samples), opts)
+    if counted:  # several (one per sample): the smallest, as DEqMS's vignette
+        var["count"] = _numeric(df[counted], path, ids, "count").min(axis=1).to_numpy()
     values, var = _duplicates(values, var, path, opts.get("duplicate_ids", "error"), report)
     report["proteins"] = int(len(values))
     return values, var, report

@@ -25,6 +25,14 @@
 #   ups1.rank_deficient.tsv.gz  median matrix with the first 3 proteins missing in
 #                          every fmol25 run (their fmol25 coefficient is not
 #                          estimable), lmFit(~ group) + eBayes(), coefficient 2
+#   ups1.deqms.tsv.gz      DEqMS: spectraCounteBayes(fit, fit.method = "loess") on the fit of
+#                          ups1.median, count = MaxQuant's 'Razor + unique peptides'
+#   ups1.deqms_nls.tsv.gz  the same, fit.method = "nls"
+#   ups1.deqms_zero.tsv.gz  loess, the counts of proteins 1-5 set to 0 and 1 added to every count
+#                          (DEqMS's vignette: "add pseudocount 1 to all proteins")
+# DEqMS is not packaged for Debian: it is installed from its source (github yafeng/DEqMS @b2c7a6e,
+# Bioconductor's DEqMS 1.25; the later commit 45f8a3f does not parse) with R CMD INSTALL, after
+# apt-get install r-cran-ggplot2 r-cran-matrixstats.
 suppressPackageStartupMessages(library(limma))
 
 out_dir <- "tests/data/limma"
@@ -116,5 +124,27 @@ gz <- gzfile(file.path(out_dir, "ups1.quantile_matrix.tsv.gz"), "w")
 write.table(data.frame(protein_ids = rownames(x), format(as.data.frame(x_quantile), digits = 15), check.names = FALSE),
             gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
 close(gz)
+suppressPackageStartupMessages(library(DEqMS))
+fit_dq <- eBayes(fit_median)
+peptides <- setNames(tab$`Razor + unique peptides`, tab$`Protein IDs`)[rownames(fit_dq$coefficients)]
+write_deqms <- function(count, method, file) {
+  fit_dq$count <- count
+  d <- spectraCounteBayes(fit_dq, fit.method = method, coef_col = 1)
+  y_pred <- if (method == "nls") log(fitted(d$model)) else fitted(d$model)
+  res <- data.frame(protein_ids = rownames(d$coefficients), count = count, logFC = d$coefficients[, 1],
+                    sca_t = d$sca.t[, 1], sca_P = d$sca.p[, 1], sca_adj = p.adjust(d$sca.p[, 1], "BH"),
+                    post_var = d$sca.postvar, prior_var = d$sca.priorvar, post_df = d$df.residual + d$sca.dfprior,
+                    d0 = d$sca.dfprior, trend = y_pred, check.names = FALSE)
+  gz <- gzfile(file.path(out_dir, file), "w")
+  write.table(format(res, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE)
+  close(gz)
+  cat(sprintf("%s: d0 %g, %d at adj.P < 0.05\n", file, d$sca.dfprior, sum(res$sca_adj < 0.05)))
+}
+write_deqms(peptides, "loess", "ups1.deqms.tsv.gz")
+write_deqms(peptides, "nls", "ups1.deqms_nls.tsv.gz")
+zero <- peptides
+zero[1:5] <- 0
+write_deqms(zero + 1, "loess", "ups1.deqms_zero.tsv.gz")
+cat(sprintf("DEqMS %s\n", as.character(packageVersion("DEqMS"))))
 cat(sprintf("limma %s, R %s\n", as.character(packageVersion("limma")),
             paste(R.version$major, R.version$minor, sep = ".")))

@@ -1,0 +1,127 @@
+"""lsecflow.deqms: DEqMS's spectraCounteBayes against R DEqMS 1.25 on the real UPS1 spike-in (peptide counts
+read from its MaxQuant table), and the cases R cannot answer (no residual df, a variance of 0)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import UPS1_TABLE, r_table, ups1_sheet
+from lsecflow import deqms, limma, protein_tables, proteomics
+from lsecflow.formula import design_metadata
+from scipy import special
+
+CONTRAST = {"fmol25_vs_fmol10": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
+PEPTIDES = {"count_column": "Razor + unique peptides"}
+
+
+def ups1_matrix():
+    """The UPS1 reference preprocessing (median centring) with each protein's 'Razor + unique peptides'."""
+    sheet = ups1_sheet()
+    values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, PEPTIDES, "human", sheet)
+    pre = proteomics.preprocess(values, sheet["group"], {"normalize": "median"})
+    meta = design_metadata(sheet.loc[pre.values.columns], ["group"], CONTRAST)
+    return pre.values, meta, var["count"]
+
+
+def deqms_table(values, meta, count, method="loess"):
+    stats, prior = limma.contrast_tables(values, meta, "~ group", CONTRAST, {"lfc_threshold": 0.0, "deqms": method},
+                                         count)
+    return stats["fmol25_vs_fmol10"], prior
+
+
+@pytest.mark.parametrize("variant, method, zeroed", [("deqms", "loess", False), ("deqms_nls", "nls", False),
+                                                      ("deqms_zero", "loess", True)])
+def test_ups1_matches_r_deqms(variant, method, zeroed):
+    """t, p, BH, posterior variance, df and d0 as R's spectraCounteBayes (loess within 1e-9, nls -- R's
+    iterative nls against the exact least squares here -- within 1e-6); the same calls. ``deqms_zero``: five
+    counts of 0, so 1 is added to every count, as R was given."""
+    values, meta, count = ups1_matrix()
+    ref = r_table(f"ups1.{variant}.tsv.gz")
+    if zeroed:
+        count = count.copy()
+        count.loc[ref.index[:5]] = 0
+    np.testing.assert_array_equal(count.loc[ref.index] + zeroed, ref["count"])  # the reader's counts are R's
+    ours, prior = deqms_table(values, meta, count, method)
+    ours = ours.loc[ref.index]
+    tol = 1e-9 if method == "loess" else 1e-6
+    for col, r_col in (("stat", "sca_t"), ("pvalue", "sca_P"), ("padj", "sca_adj"), ("s2_post", "post_var"),
+                       ("df_total", "post_df")):
+        np.testing.assert_allclose(ours[col], ref[r_col], rtol=tol, err_msg=col)
+    np.testing.assert_allclose(ours["log2FoldChange"], ref["logFC"], rtol=1e-12, atol=1e-12)
+    assert prior["df_prior"] == ref["d0"].iloc[0]
+    assert set(ref.index[ours["padj"] < 0.05]) == set(ref.index[ref["sca_adj"] < 0.05])
+    assert ours["B"].isna().all()  # limma's B belongs to eBayes's prior, not DEqMS's
+
+
+def test_trend_is_r_loess():
+    """The smoothed log variance is R's loess(log(sigma^2) ~ log2(count), span = 0.75) to 1e-12."""
+    values, meta, count = ups1_matrix()
+    ref = r_table("ups1.deqms.tsv.gz")
+    fit = limma.lm_fit(values.loc[ref.index].to_numpy(float), limma.design_matrix(meta, "~ group", "group", "fmol10"))
+    out = deqms.spectra_count_ebayes(fit, ref["count"].to_numpy(float), "loess")
+    np.testing.assert_allclose(out["trend"], ref["trend"], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("target_d0", [0.7, 3.0, 4.6, 12.3])
+def test_prior_df_is_the_grid_point_nearest_the_moment(target_d0):
+    """With (e - e_trend)^2 - trigamma(df/2) averaging to trigamma(d0/2), DEqMS's grid search lands on d0."""
+    df = np.full(50, 4.0)
+    spread = np.sqrt(special.polygamma(1, target_d0 / 2) + special.polygamma(1, df / 2))
+    e = np.where(np.arange(50) % 2 == 0, spread, -spread)
+    assert deqms.prior_df(e, np.zeros(50), df) == pytest.approx(target_d0)
+
+
+def test_proteins_without_residual_df_are_not_tested_and_do_not_move_the_others(caplog):
+    """Four proteins down to one value per group have no residual df: NA (R's DEqMS would misalign its
+    loess fit), and the other proteins get exactly what DEqMS gives without those four."""
+    values, meta, count = ups1_matrix()
+    cut = values.copy()
+    for g in ("fmol10", "fmol25"):
+        cut.iloc[:4, np.flatnonzero(meta["group"].astype(str).to_numpy() == g)[1:]] = np.nan
+    with caplog.at_level(logging.WARNING, logger="lsecflow.deqms"):
+        full, _ = deqms_table(cut, meta, count)
+    assert "4 proteins have no residual df and are not tested" in caplog.text
+    assert full.iloc[:4][["stat", "pvalue", "padj", "s2_post"]].isna().all().all()
+    assert full.iloc[:4]["log2FoldChange"].notna().all()
+    rest, _ = deqms_table(cut.iloc[4:], meta, count)
+    np.testing.assert_allclose(full.iloc[4:]["stat"], rest["stat"], rtol=1e-12)
+    np.testing.assert_allclose(full.iloc[4:]["pvalue"], rest["pvalue"], rtol=1e-12)
+
+
+def test_a_protein_of_zero_variance_is_read_off_the_trend(caplog):
+    """A protein whose residual variance is exactly 0 (where R's loess stops on log 0) is left out of the
+    smoothing and tested with the prior at its count; the other proteins are as without it."""
+    values, meta, count = ups1_matrix()
+    count = count.reindex(values.index)
+    fit = limma.lm_fit(values.to_numpy(float), limma.design_matrix(meta, "~ group", "group", "fmol10"))
+    fit.sigma = np.asarray(fit.sigma, dtype=float).copy()
+    fit.sigma[10] = 0.0
+    with caplog.at_level(logging.WARNING, logger="lsecflow.deqms"):
+        out = deqms.spectra_count_ebayes(fit, count.to_numpy(float), "loess")
+    assert "1 proteins have a residual variance of 0" in caplog.text
+    assert np.isfinite(out["t"][10, 1]) and out["s2_post"][10] > 0 and np.isfinite(out["trend"][10])
+    # its prior is the trend at its count: another protein with that count and residual df shares it
+    df = np.asarray(fit.df_residual)
+    same = np.flatnonzero((count.to_numpy() == count.iloc[10]) & (df == df[10]) & (np.arange(len(count)) != 10))[0]
+    assert out["s2_prior"][10] == pytest.approx(out["s2_prior"][same], rel=1e-9)
+    keep = np.arange(len(count)) != 10
+    rest = limma.lm_fit(values.to_numpy(float)[keep], limma.design_matrix(meta, "~ group", "group", "fmol10"))
+    without = deqms.spectra_count_ebayes(rest, count.to_numpy(float)[keep], "loess")
+    np.testing.assert_allclose(out["t"][keep, 1], without["t"][:, 1], rtol=1e-12)
+
+
+def test_counts_are_needed():
+    values, meta, _ = ups1_matrix()
+    with pytest.raises(ValueError, match="de.deqms needs each protein's peptide count"):
+        deqms_table(values, meta, None)
+
+
+def test_nls_trend_is_the_least_squares_of_a_plus_b_over_count():
+    """nls(sigma^2 ~ a + b / count) is linear in a and b: on values planted exactly on such a curve the
+    trend returns it (log) exactly."""
+    count = np.array([1, 2, 3, 5, 8, 13, 21], dtype=float)
+    sigma2 = 0.02 + 0.3 / count
+    np.testing.assert_allclose(deqms.trend(count, sigma2, "nls"), np.log(sigma2), rtol=1e-12)
+    assert pd.isna(deqms.trend(count, np.r_[sigma2[:-1], np.nan], "nls")[-1])
