@@ -45,7 +45,7 @@ def test_workflow_ups1(proteomics_run):
     steps = pd.read_csv(res / "qc/preprocessing.tsv", sep="\t").set_index("step")
     assert steps.loc["valid_filter", "proteins"] == 1470
     assert json.loads((res / "qc/verdict.json").read_text())["proteins_kept"] == 1470
-    for kind in ("missing", "intensities", "correlation", "pca"):
+    for kind in ("missing", "intensities", "correlation", "pca", "variance"):
         assert (res / f"qc/{kind}.png").stat().st_size > 10_000
     cand = pd.read_csv(res / "paracrine/fmol25_vs_fmol10.candidates.tsv", sep="\t")
     flagged = cand[cand["flagged"]]

@@ -1,5 +1,6 @@
 """QC of a proteomics dataset: missing values per sample and protein, intensity distributions before
-and after normalisation, sample correlation and PCA (as for bulk), outlier flags.
+and after normalisation, sample correlation and PCA (as for bulk), outlier flags, and the residual
+variances against intensity and peptide count (the diagnostics for ``de.trend`` and ``de.deqms``).
 
 The preprocessing is the DE step's (:func:`lsecflow.proteomics.preprocess`) on every sample of the
 sheet (``qc.exclude`` is shown, not applied), so the figures show what the tests see.
@@ -11,8 +12,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from . import plots
+from . import limma, plots
+from .de_options import deqms_method
+from .deqms import trend as count_trend
 from .files import write_json_atomic, write_tsv_atomic
+from .formula import design_metadata
 from .plots import plt, save, stem_of
 from .proteomics import observed_mask, preprocess_dataset
 from .qc import outliers, pca, write_sample_tables
@@ -102,6 +106,78 @@ def intensities_figure(pre, group: pd.Series, method: str, title: str, png: str)
     save(fig, stem_of(png))
 
 
+#: Peptide counts drawn one box each in the variance figure (DEqMS's VarianceBoxplot draws up to 20).
+MAX_COUNT_BOX = 20
+
+
+def variance_fits(values: pd.DataFrame, obs: pd.DataFrame, spec: dict, design_cols: list[str],
+                  count: pd.Series | None) -> pd.DataFrame:
+    """Per protein, what the variance figure draws: the average log2 intensity, the residual variance of the
+    design's least-squares fit (NaN without residual df), eBayes's prior variance without and with
+    ``trend`` and, given peptide counts, the count and DEqMS's trend of the log variance over it."""
+    meta = design_metadata(obs.loc[values.columns], design_cols, spec["contrasts"])
+    design = limma.design_matrix(meta, spec["design"])
+    flat, trended = limma.fit(values, design), limma.fit(values, design, trend=True)
+    df = np.asarray(flat.df_residual, dtype=float)
+    sigma2 = np.where(df > 0, np.asarray(flat.sigma, dtype=float) ** 2, np.nan)
+    out = pd.DataFrame({"amean": np.asarray(flat.Amean, dtype=float), "sigma2": sigma2,
+                        "prior": np.broadcast_to(np.asarray(flat.s2_prior, dtype=float), sigma2.shape),
+                        "prior_trend": np.broadcast_to(np.asarray(trended.s2_prior, dtype=float), sigma2.shape)},
+                       index=values.index)
+    if count is not None:
+        out["count"] = count.reindex(values.index).to_numpy(dtype=float)
+        known = out["count"].notna().to_numpy()
+        method = deqms_method(spec["de"]) or "loess"
+        out["count_trend"] = np.nan
+        out.loc[known, "count_trend"] = count_trend(np.maximum(out["count"].to_numpy()[known], 1),
+                                                    sigma2[known], method) / np.log(2)
+    return out
+
+
+def variance_figure(fits: pd.DataFrame, spec: dict, title: str, png: str) -> None:
+    """Left: log2 residual variance against average intensity, with eBayes's prior (flat) and its trend
+    (``de.trend``); right: by peptide count, one box per count, with DEqMS's trend (``de.deqms``)."""
+    de = spec["de"]
+    in_use = (f"DEqMS ({deqms_method(de)})" if deqms_method(de) else
+              "eBayes, trend" if de["trend"] else "eBayes")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    ok = fits["sigma2"].notna() & (fits["sigma2"] > 0)
+    y = np.log2(fits.loc[ok, "sigma2"])
+    ax = axes[0]
+    ax.scatter(fits.loc[ok, "amean"], y, s=4, color="#636363", alpha=0.4, rasterized=True, linewidths=0)
+    order = fits.loc[ok, "amean"].sort_values().index
+    ax.plot(fits.loc[order, "amean"], np.log2(fits.loc[order, "prior_trend"]), color="#b2182b", lw=1.5,
+            label="eBayes prior, trend = TRUE")
+    ax.axhline(np.log2(fits["prior"].iloc[0]), color="#2166ac", lw=1.5, ls="--", label="eBayes prior")
+    ax.set_xlabel("average log2 intensity")
+    ax.set_ylabel("log2 residual variance")
+    ax.set_title("by intensity (de.trend)", fontsize="medium")
+    ax.legend(fontsize="small", frameon=False)
+    ax = axes[1]
+    if "count" in fits:
+        shown = ok & (fits["count"] <= MAX_COUNT_BOX) & fits["count"].notna()
+        counts = sorted(fits.loc[shown, "count"].unique())
+        ax.boxplot([np.log2(fits.loc[shown & (fits["count"] == c), "sigma2"]) for c in counts], positions=counts,
+                   widths=0.6, showfliers=False, medianprops={"color": "black"})
+        curve = fits.loc[shown].groupby("count")["count_trend"].median()
+        ax.plot(curve.index, curve.to_numpy(), color="#b2182b", lw=1.5,
+                label=f"DEqMS trend ({deqms_method(de) or 'loess'})")
+        ax.set_xticks(counts)
+        ax.set_xticklabels([f"{c:g}" for c in counts], fontsize="x-small")
+        ax.set_xlabel(f"peptide count ({spec['proteomics']['count_column']})")
+        ax.legend(fontsize="small", frameon=False)
+        beyond = int((ok & (fits["count"] > MAX_COUNT_BOX)).sum())
+        note = f"; {beyond} proteins above {MAX_COUNT_BOX} not drawn" if beyond else ""
+        ax.set_title(f"by peptide count (de.deqms){note}", fontsize="medium")
+    else:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no peptide counts: set proteomics.count_column\n(and de.deqms) to see the variance "
+                "by peptide count", ha="center", va="center", fontsize="small", transform=ax.transAxes)
+    fig.suptitle(f"{title} (in use: {in_use})", fontsize="large")
+    fig.tight_layout()
+    save(fig, stem_of(png))
+
+
 def proteomics_verdict(samples: pd.DataFrame, raw: pd.DataFrame, pre, n_complete: int, opts: dict) -> dict:
     """The run-level QC summary (``verdict.json``)."""
     return {
@@ -117,8 +193,9 @@ def proteomics_verdict(samples: pd.DataFrame, raw: pd.DataFrame, pre, n_complete
 
 
 def proteomics_figures(samples: pd.DataFrame, proteins: pd.DataFrame, pre, corr: pd.DataFrame, scores, explained,
-                       design_cols: list[str], n_complete: int, spec: dict, name: str, figures: dict[str, str]) -> None:
-    """The four QC figures (``figures``: the PNG of each kind; the other formats beside it)."""
+                       design_cols: list[str], n_complete: int, spec: dict, name: str, figures: dict[str, str],
+                       fits: pd.DataFrame) -> None:
+    """The five QC figures (``figures``: the PNG of each kind; the other formats beside it)."""
     group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
     plots.configure(spec.get("figures"))
     missing_figure(samples, proteins, group, f"{name} · quantified proteins and missing values", figures["missing"])
@@ -129,6 +206,7 @@ def proteomics_figures(samples: pd.DataFrame, proteins: pd.DataFrame, pre, corr:
                        "Pearson r (log2 intensity)", figures["correlation"])
     pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable proteins "
                f"({n_complete} without a missing value)", figures["pca"])
+    variance_figure(fits, spec, f"{name} · residual variances of the design's fit, all samples", figures["variance"])
 
 
 def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], figures: dict[str, str], *,
@@ -138,7 +216,7 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     ``outputs``: ``samples`` (metrics, outlier scores, exclusion, warnings), ``proteins`` (per protein of
     the table), ``preprocessing`` (each step with its protein and missing-value counts),
     ``correlation``, ``pca``, ``verdict`` (JSON). ``figures``: the PNG of each kind (missing,
-    intensities, correlation, pca).
+    intensities, correlation, pca, variance).
     """
     import anndata as ad
 
@@ -160,7 +238,10 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     verdict = proteomics_verdict(samples, raw, pre, len(complete), opts)
     write_json_atomic(verdict, outputs["verdict"])
     design_cols = list(params["design_columns"]) or [c for c in obs.columns if c != "sample"][:1]
+    var = adata.var.set_index(adata.var_names.astype(str))
+    fits = variance_fits(pre.values, obs, spec, list(params["design_columns"]),
+                         var["count"] if "count" in var else None)
     proteomics_figures(samples, proteins, pre, corr, scores, explained, design_cols, len(complete), spec,
-                       params["name"], figures)
+                       params["name"], figures, fits)
     log.info("QC verdict: %s", verdict)
     return verdict

@@ -1,0 +1,52 @@
+"""lsecflow.qc_proteomics: the QC job on the real UPS1 spike-in, and its variance figure's numbers (the
+diagnostics for de.trend and de.deqms) against R."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers import UPS1_TABLE, load_one, r_table, ups1_dataset, ups1_sheet
+from lsecflow import limma, protein_tables, proteomics
+from lsecflow.formula import design_metadata
+from lsecflow.ingest import run_ingest
+from lsecflow.qc_proteomics import run_qc_proteomics, variance_fits
+
+CONTRAST = {"fmol25_vs_fmol10": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
+QC_TABLES = ("samples", "proteins", "preprocessing", "correlation", "pca", "verdict")
+QC_FIGURES = ("missing", "intensities", "correlation", "pca", "variance")
+
+
+def test_variance_fits_are_limmas_and_deqms():
+    """The figure's prior is eBayes's (as the DE step's), its trend over peptide count R DEqMS's loess."""
+    sheet = ups1_sheet()
+    values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index,
+                                                       {"count_column": "Razor + unique peptides"}, "human", sheet)
+    pre = proteomics.preprocess(values, sheet["group"], {"normalize": "median"})
+    spec = {"design": "~ group", "contrasts": CONTRAST, "de": {"deqms": True}}
+    fits = variance_fits(pre.values, sheet, spec, ["group"], var["count"])
+    meta = design_metadata(sheet.loc[pre.values.columns], ["group"], CONTRAST)
+    _, prior = limma.contrast_tables(pre.values, meta, "~ group", CONTRAST, {"lfc_threshold": 0.0})
+    assert fits["prior"].iloc[0] == pytest.approx(prior["s2_prior"], rel=1e-12)
+    ref = r_table("ups1.deqms.tsv.gz")
+    np.testing.assert_allclose(fits.loc[ref.index, "count_trend"] * np.log(2), ref["trend"], rtol=1e-12)
+    assert fits["prior_trend"].nunique() > 100  # one per intensity
+
+
+@pytest.mark.parametrize("with_counts", [True, False])
+def test_qc_job_draws_the_variance_figure(tmp_path, with_counts):
+    """The QC job on the ingested UPS1 table writes its tables and five figures, the variance figure with or
+    without peptide counts (without them its right panel says how to get them)."""
+    spec = ups1_dataset()
+    if with_counts:
+        spec["de"] = {"deqms": True}
+        spec["proteomics"]["count_column"] = "Razor + unique peptides"
+    ds = load_one(tmp_path, spec).datasets["p"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {k: str(tmp_path / f"{k}.{'json' if k == 'verdict' else 'tsv'}") for k in QC_TABLES}
+    figures = {k: str(tmp_path / f"{k}.png") for k in QC_FIGURES}
+    verdict = run_qc_proteomics(str(h5ad), ds.params(), outputs, figures)
+    assert verdict["proteins_kept"] == 1470 == json.loads((tmp_path / "verdict.json").read_text())["proteins_kept"]
+    for kind in QC_FIGURES:
+        assert (tmp_path / f"{kind}.png").stat().st_size > 10_000, kind
