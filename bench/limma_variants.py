@@ -1,6 +1,6 @@
 """limma's options against the UPS1 known truth: calls, UPS1 proteins recovered and the yeast false-discovery
-proportion for each combination of ``de.lm_method``, ``de.trend`` and ``de.robust``, and DEqMS (``de.deqms``,
-on MaxQuant's 'Razor + unique peptides').
+proportion for each combination of ``de.lm_method``, ``de.trend`` and ``de.robust``, DEqMS (``de.deqms``,
+on MaxQuant's 'Razor + unique peptides') and each ``proteomics.impute`` method (then limma's defaults).
 
 The shipped UPS1 table (resources/data/ups1_spikein: 48 human UPS1 proteins spiked at 25 vs 10 fmol into
 yeast, 3 runs each; truth.tsv.gz) through the reference preprocessing (1,470 proteins pass the filter, 42
@@ -34,6 +34,8 @@ VARIANTS = {
     "DEqMS (nls)": {"deqms": "nls"},
     "robust lmFit, DEqMS (loess)": {"lm_method": "robust", "deqms": "loess"},
 }
+#: Imputations (``proteomics.impute``; seed 0), each followed by limma's defaults.
+IMPUTATIONS = ("downshift", "mindet", "minprob", "knn")
 
 
 def main() -> None:
@@ -53,8 +55,11 @@ def main() -> None:
     n_ups1 = int((klass == "UPS1_human").sum())
     print(f"| options | called | UPS1 called (of {n_ups1}) | yeast called | observed FDP | UPS1 in the top {n_ups1} by p "
           "|\n|---|---|---|---|---|---|")
-    for name, opts in VARIANTS.items():
-        stats, _ = limma.contrast_tables(pre.values, meta, "~ group", contrast, {"lfc_threshold": 0.0, **opts},
+    runs = [(name, pre.values, opts) for name, opts in VARIANTS.items()]
+    runs += [(f"impute {m}", proteomics.preprocess(values, sheet["group"], {"impute": m}).values, {})
+             for m in IMPUTATIONS]
+    for name, matrix, opts in runs:
+        stats, _ = limma.contrast_tables(matrix, meta, "~ group", contrast, {"lfc_threshold": 0.0, **opts},
                                          var["count"])
         called = stats["c"]["padj"] < 0.05
         ups1, yeast = int((called & (klass == "UPS1_human")).sum()), int((called & (klass == "yeast")).sum())

@@ -83,6 +83,10 @@ def test_proteomics(specs):
                    "treat against |log2 fold change| <= 0.5", "quantile-normalised", "down-shifted by 1.8 SD",
                    "(seed 7)"):
         assert phrase in t, phrase
+    for method, says in (("mindet", "set to each sample's 0.01 quantile (imputeLCMD's MinDet)"),
+                         ("minprob", "centred on each sample's 0.01 quantile with 1 x the median protein SD"),
+                         ("knn", "imputed from the 10 nearest proteins")):
+        assert says in text(specs["ups1"], proteomics__impute=method), method
     t = text(specs["ups1"], de__deqms="nls", proteomics__count_column="Razor + unique peptides")
     assert ("DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"nls\"; a prior variance that "
             "follows each protein's count in the table's column 'Razor + unique peptides'") in t

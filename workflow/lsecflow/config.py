@@ -24,6 +24,7 @@ from .de_options import check_de_test, check_deqms
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .formula import check_full_rank, check_numeric, parse_design
+from .imputation import check_impute
 from .markers import LSEC, load_markers
 from .matrix_layout import check_bulk_layout
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
@@ -194,6 +195,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
                     numeric=spec["numeric"])
     check_de_test(source, spec, list(sheet.columns))
     check_deqms(source, spec)
+    check_impute(source, spec)
 
     rename = spec["samples"]["rename"]
     cell_types: dict[str, str] = {}

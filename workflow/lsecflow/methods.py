@@ -50,10 +50,17 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
                                 "medians added back)",
                       "quantile": "samples were quantile-normalised (limma's normalizeQuantiles)",
                       "none": "no normalisation was applied"}[p["normalize"]])
-        steps.append("missing values were left missing (each protein fitted on its observed samples)"
-                     if p["impute"] == "none" else
-                     f"missing values were imputed from a normal distribution down-shifted by {p['impute_shift']} "
-                     f"SD with width {p['impute_width']} SD of each sample (seed {seed})")
+        steps.append({
+            "none": "missing values were left missing (each protein fitted on its observed samples)",
+            "downshift": f"missing values were imputed from a normal distribution down-shifted by {p['impute_shift']} "
+                         f"SD with width {p['impute_width']} SD of each sample (seed {seed})",
+            "mindet": f"missing values were set to each sample's {p['impute_quantile']} quantile (imputeLCMD's "
+                      "MinDet)",
+            "minprob": f"missing values were drawn from a normal centred on each sample's {p['impute_quantile']} "
+                       f"quantile with {p['impute_tune_sigma']} x the median protein SD (imputeLCMD's MinProb; "
+                       f"seed {seed})",
+            "knn": f"missing values were imputed from the {p['impute_k']} nearest proteins (impute.knn's "
+                   "algorithm)"}[p["impute"]])
         return f"{head} {'; '.join(steps)}.{excluded}"
     if spec["assay"] == "single_cell":
         limits = []

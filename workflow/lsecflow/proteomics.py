@@ -10,9 +10,9 @@ In order (each step set in the dataset's ``proteomics`` block):
    ``filter_by`` (default: the variable of the first contrast);
 5. ``normalize``: ``median`` (each sample's median over the kept proteins subtracted, the mean of the
    medians added back), ``quantile`` (limma's ``normalizeQuantiles``, missing values allowed) or ``none``;
-6. ``impute``: ``none`` (limma fits each protein on its observed samples) or ``downshift``
-   (left-censored: a sample's missing values drawn from a normal ``shift`` SDs below its mean with
-   ``width`` x its SD; seeded), the imputed cells flagged.
+6. ``impute``: ``none`` (limma fits each protein on its observed samples), or one of
+   :mod:`lsecflow.imputation`'s methods (``downshift``, ``mindet``, ``minprob``, ``knn``), the imputed
+   cells flagged.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
+from .imputation import impute
 
 if TYPE_CHECKING:  # the config check at parse time imports this module: anndata and scipy.stats load when used
     import anndata as ad
@@ -109,28 +110,6 @@ def normalize_quantiles(x: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(A, index=x.index, columns=x.columns)
 
 
-def impute_downshift(x: pd.DataFrame, shift: float = 1.8, width: float = 0.3, seed: int = 0
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Left-censored imputation (Perseus' default): in each sample, missing values are drawn from a normal
-    with mean ``mean - shift * sd`` and SD ``width * sd`` of that sample's observed values.
-
-    Returns the imputed matrix and the mask of imputed cells. The draws come from one
-    ``numpy.random.default_rng(seed)``, samples in column order, so a run is reproducible.
-    """
-    rng = np.random.default_rng(seed)
-    out = x.copy()
-    mask = x.isna()
-    for col in x.columns:
-        miss = mask[col].to_numpy()
-        observed = x[col].dropna()
-        if miss.any():
-            if len(observed) < 2:
-                raise InputDataError(f"imputation: sample {col!r} has fewer than 2 values to learn from")
-            mu, sd = float(observed.mean()), float(observed.std(ddof=1))
-            out.loc[miss, col] = rng.normal(mu - shift * sd, width * sd, int(miss.sum()))
-    return out, mask
-
-
 def _record(steps: list, step: str, x: pd.DataFrame, detail: str) -> None:
     steps.append({"step": step, "proteins": int(x.shape[0]), "missing": int(x.isna().to_numpy().sum()),
                   "detail": detail})
@@ -182,11 +161,9 @@ def preprocess(raw: pd.DataFrame, groups: pd.Series, opts: dict, seed: int = 0) 
     elif method == "quantile":
         x = normalize_quantiles(x)
     _record(steps, "normalize", x, method)
-    imputed = pd.DataFrame(False, index=x.index, columns=x.columns)
-    if opts.get("impute", "none") == "downshift":
-        x, imputed = impute_downshift(x, opts.get("impute_shift", 1.8), opts.get("impute_width", 0.3), seed)
-        _record(steps, "impute", x, f"{int(imputed.to_numpy().sum())} values imputed (down-shifted normal, "
-                f"shift {opts.get('impute_shift', 1.8)} SD, width {opts.get('impute_width', 0.3)} SD, seed {seed})")
+    x, imputed, detail = impute(x, opts, seed)
+    if opts.get("impute", "none") != "none":
+        _record(steps, "impute", x, detail)
     return Preprocessed(values=x, imputed=imputed, before=before, steps=steps)
 
 

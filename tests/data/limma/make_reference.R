@@ -30,6 +30,14 @@
 #   ups1.deqms_nls.tsv.gz  the same, fit.method = "nls"
 #   ups1.deqms_zero.tsv.gz  loess, the counts of proteins 1-5 set to 0 and 1 added to every count
 #                          (DEqMS's vignette: "add pseudocount 1 to all proteins")
+#   ups1.knn.tsv.gz        impute::impute.knn(k = 10) of the median matrix (193 missing values)
+#   ups1.knn_sparse_input.tsv.gz  the median matrix with 1,500 more cells removed (seeded; 15 proteins then
+#                          miss more than half their values: R's mean imputation), and
+#   ups1.knn_sparse.tsv.gz  its impute.knn(k = 10)
+#   ups1.mindet.tsv.gz     imputeLCMD's impute.MinDet(q = 0.01) of the median matrix (its code, below:
+#                          imputeLCMD 2.1 needs packages Debian lacks), and
+#   ups1.minprob_sd.tsv    impute.MinProb's SD of the draws for q = 0.01, tune.sigma = 1 and 2
+#                          (apt-get install r-bioc-impute)
 # DEqMS is not packaged for Debian: it is installed from its source (github yafeng/DEqMS @b2c7a6e,
 # Bioconductor's DEqMS 1.25; the later commit 45f8a3f does not parse) with R CMD INSTALL, after
 # apt-get install r-cran-ggplot2 r-cran-matrixstats.
@@ -146,5 +154,29 @@ zero <- peptides
 zero[1:5] <- 0
 write_deqms(zero + 1, "loess", "ups1.deqms_zero.tsv.gz")
 cat(sprintf("DEqMS %s\n", as.character(packageVersion("DEqMS"))))
+suppressPackageStartupMessages(library(impute))
+write_matrix <- function(m, file) {
+  gz <- gzfile(file.path(out_dir, file), "w")
+  write.table(data.frame(protein_ids = rownames(m), format(as.data.frame(m), digits = 17), check.names = FALSE),
+              gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+  close(gz)
+}
+write_matrix(impute.knn(x_median, k = 10)$data, "ups1.knn.tsv.gz")
+set.seed(3)
+x_sparse <- x_median
+x_sparse[sample(length(x_sparse), 1500)] <- NA
+write_matrix(x_sparse, "ups1.knn_sparse_input.tsv.gz")
+write_matrix(impute.knn(x_sparse, k = 10)$data, "ups1.knn_sparse.tsv.gz")
+# imputeLCMD 2.1's impute.MinDet and the SD of impute.MinProb, line for line
+min_det <- x_median
+low <- apply(x_median, 2, quantile, prob = 0.01, na.rm = TRUE)
+for (i in seq_len(ncol(x_median))) min_det[which(is.na(x_median[, i])), i] <- low[i]
+write_matrix(min_det, "ups1.mindet.tsv.gz")
+seen <- apply(!is.na(x_median), 1, sum) / ncol(x_median)
+prot_sd <- apply(x_median[which(seen > 0.5), ], 1, sd, na.rm = TRUE)
+write.table(data.frame(q = 0.01, tune_sigma = c(1, 2), sd = format(median(prot_sd, na.rm = TRUE) * c(1, 2), digits = 17),
+                       low = paste(format(low, digits = 17), collapse = ",")),
+            file.path(out_dir, "ups1.minprob_sd.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+cat(sprintf("impute %s\n", as.character(packageVersion("impute"))))
 cat(sprintf("limma %s, R %s\n", as.character(packageVersion("limma")),
             paste(R.version$major, R.version$minor, sep = ".")))

@@ -1,0 +1,105 @@
+"""lsecflow.imputation: the proteomics imputations on the real UPS1 spike-in against R (impute::impute.knn,
+imputeLCMD's MinDet and MinProb's spread, tests/data/limma/make_reference.R), the random draws judged by
+their planted centre and spread, and the parse-time check of the method's keys."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import LIMMA_REF, UPS1_TABLE, load_datasets, r_table, ups1_dataset, ups1_sheet
+from lsecflow import imputation, protein_tables, proteomics
+from lsecflow.errors import ConfigError, InputDataError
+
+
+def median_matrix(**opts) -> proteomics.Preprocessed:
+    sheet = ups1_sheet()
+    values, _, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
+    return proteomics.preprocess(values, sheet["group"], {"normalize": "median", **opts}, seed=5)
+
+
+def r_matrix(name: str, like: pd.DataFrame) -> pd.DataFrame:
+    return r_table(name).loc[like.index, like.columns]
+
+
+def test_knn_through_the_preprocessing_is_r_impute_knn():
+    """proteomics.impute: knn on the reference preprocessing gives R's impute.knn(k = 10) to 1e-12, and the
+    193 imputed cells are flagged."""
+    pre = median_matrix(impute="knn")
+    missing = median_matrix().values.isna()
+    ref = r_matrix("ups1.knn.tsv.gz", pre.values)
+    np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
+    assert pre.imputed.equals(missing) and int(missing.to_numpy().sum()) == 193
+    assert pre.steps[-1]["step"] == "impute" and "193 values imputed (mean of the 10 nearest" in pre.steps[-1]["detail"]
+
+
+def test_knn_with_sparse_rows_is_r_impute_knn():
+    """1,500 more cells removed (R's seeded mask, shipped): 15 proteins then miss over half their values and
+    take the column means, as in R; every cell within 1e-12."""
+    sparse = r_table("ups1.knn_sparse_input.tsv.gz")
+    assert int((sparse.isna().sum(axis=1) > 3).sum()) == 15
+    ours = imputation.knn(sparse, k=10)
+    np.testing.assert_allclose(ours.to_numpy(), r_table("ups1.knn_sparse.tsv.gz").to_numpy(), rtol=1e-12)
+
+
+def test_knn_refuses_a_sample_missing_most_proteins():
+    x = median_matrix().values.copy()
+    x.iloc[: int(0.85 * len(x)), 2] = np.nan
+    with pytest.raises(InputDataError, match=f"sample {x.columns[2]!r} misses .*more than 80%"):
+        imputation.knn(x)
+
+
+def test_mindet_is_imputelcmd():
+    pre = median_matrix(impute="mindet")
+    np.testing.assert_allclose(pre.values.to_numpy(), r_matrix("ups1.mindet.tsv.gz", pre.values).to_numpy(),
+                               rtol=1e-14)
+
+
+def test_minprob_draws_around_the_low_quantile_with_imputelcmds_spread():
+    """MinProb's SD is R's (median SD of proteins seen in over half the samples, x tune_sigma); its draws,
+    planted around each sample's 1 % quantile, centre there and spread so; a seed repeats them."""
+    x = median_matrix().values
+    ref = pd.read_csv(LIMMA_REF / "ups1.minprob_sd.tsv", sep="\t")
+    for _, row in ref.iterrows():
+        assert imputation.min_prob_sd(x, row["tune_sigma"]) == pytest.approx(row["sd"], rel=1e-12)
+    low = dict(zip(ups1_sheet().index, map(float, ref.at[0, "low"].split(","))))
+    assert {c: float(np.quantile(x[c].dropna(), 0.01)) for c in x.columns} == pytest.approx(low, rel=1e-14)
+    big = pd.concat([x] * 40, ignore_index=True)  # 40 copies: enough draws per sample to judge them
+    low = {c: float(np.quantile(big[c].dropna(), 0.01)) for c in big.columns}  # the copies' own quantile
+    out = imputation.min_prob(big, 0.01, 1.0, seed=3)
+    draws = out.where(big.isna())
+    sd = ref.at[0, "sd"]
+    for col in big.columns:
+        d = draws[col].dropna()
+        assert abs(d.mean() - low[col]) < 4 * sd / np.sqrt(len(d)), col
+        assert d.std() == pytest.approx(sd, rel=0.25), col
+    assert out.equals(imputation.min_prob(big, 0.01, 1.0, seed=3))
+    assert not out.equals(imputation.min_prob(big, 0.01, 1.0, seed=4))
+
+
+def test_downshift_is_centred_below_each_sample():
+    x = median_matrix().values
+    out = imputation.downshift(pd.concat([x] * 20, ignore_index=True), 1.8, 0.3, seed=1)
+    big = pd.concat([x] * 20, ignore_index=True)
+    for col in x.columns:
+        obs = x[col].dropna()
+        d = out[col][big[col].isna()]
+        assert abs(d.mean() - (obs.mean() - 1.8 * obs.std())) < 4 * 0.3 * obs.std() / np.sqrt(len(d))
+
+
+@pytest.mark.parametrize("proteomics_opts, error", [
+    ({"impute": "knn", "impute_k": 5}, None),
+    ({"impute": "minprob", "impute_quantile": 0.05, "impute_tune_sigma": 0.5}, None),
+    ({"impute": "knn", "impute_shift": 2.0}, "proteomics.impute_shift are not read by proteomics.impute 'knn' "
+                                             "\\(impute_shift is for downshift\\)"),
+    ({"impute": "mindet", "impute_tune_sigma": 2, "impute_k": 3}, "impute_k, proteomics.impute_tune_sigma"),
+    ({"impute_quantile": 0.05}, "not read by proteomics.impute 'none' \\(impute_quantile is for mindet / minprob\\)"),
+    ({"impute": "knn", "impute_shift": 1.8}, None),  # written with its default: changes nothing
+])
+def test_keys_of_another_method_are_refused_at_parse_time(proteomics_opts, error):
+    spec = ups1_dataset()
+    spec["proteomics"] = {**spec["proteomics"], **proteomics_opts}
+    if error is None:
+        assert load_datasets({"p": spec}).datasets["p"].spec["proteomics"]["impute"] == proteomics_opts["impute"]
+    else:
+        with pytest.raises(ConfigError, match=error):
+            load_datasets({"p": spec})

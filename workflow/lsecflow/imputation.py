@@ -1,0 +1,167 @@
+"""Missing protein intensities filled in (``proteomics.impute``), on the log2, filtered, normalised matrix.
+
+Left-censored methods (a value is missing because it was below detection, so it is drawn low):
+
+- ``downshift``: Perseus' default -- per sample, a normal ``impute_shift`` SDs below the sample's mean with
+  ``impute_width`` x its SD;
+- ``mindet``: imputeLCMD's ``impute.MinDet`` -- per sample, its ``impute_quantile`` quantile (R's type 7);
+- ``minprob``: imputeLCMD's ``impute.MinProb`` -- per sample, draws from a normal centred on that quantile
+  with SD = ``impute_tune_sigma`` x the median of the SDs of the proteins observed in more than half of
+  the samples (one draw per protein of the sample, the missing ones kept, as R does).
+
+Missing at random:
+
+- ``knn``: ``impute::impute.knn(k = impute_k)`` -- for each protein with a missing value, the ``k`` proteins
+  nearest in the samples where it was observed (Euclidean, averaged over the coordinates both have), and
+  each missing value the mean of those neighbours' values there (the column mean where none has one);
+  proteins missing in more than half of the samples (``rowmax`` 0.5) take the column means, and a sample
+  missing in more than 80 % of the proteins (``colmax``) is an error, as in R. R splits tables of more than
+  1,500 proteins by two-means clustering (a speed device, randomised); here every protein is searched,
+  which is what R computes up to 1,500.
+
+The random methods draw from ``numpy.random.default_rng(seed)`` (``compute.seed``), samples in column
+order: reproducible, but not R's random numbers.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, InputDataError
+from .schema import load_schema
+
+IMPUTATIONS = ("none", "downshift", "mindet", "minprob", "knn")
+#: The ``proteomics`` keys each method reads (the others must keep their defaults).
+METHOD_KEYS = {"downshift": ("impute_shift", "impute_width"), "mindet": ("impute_quantile",),
+               "minprob": ("impute_quantile", "impute_tune_sigma"), "knn": ("impute_k",)}
+
+
+def _observed(x: pd.DataFrame, col, need: int = 2) -> pd.Series:
+    observed = x[col].dropna()
+    if len(observed) < need:
+        raise InputDataError(f"imputation: sample {col!r} has fewer than {need} values to learn from")
+    return observed
+
+
+def downshift(x: pd.DataFrame, shift: float = 1.8, width: float = 0.3, seed: int = 0) -> pd.DataFrame:
+    """Perseus' left-censored imputation: each sample's missing values drawn from a normal with mean
+    ``mean - shift * sd`` and SD ``width * sd`` of that sample's observed values."""
+    rng = np.random.default_rng(seed)
+    out = x.copy()
+    for col in x.columns:
+        miss = x[col].isna().to_numpy()
+        if miss.any():
+            observed = _observed(x, col)
+            mu, sd = float(observed.mean()), float(observed.std(ddof=1))
+            out.loc[miss, col] = rng.normal(mu - shift * sd, width * sd, int(miss.sum()))
+    return out
+
+
+def min_det(x: pd.DataFrame, q: float = 0.01) -> pd.DataFrame:
+    """imputeLCMD's ``impute.MinDet``: each sample's missing values set to its ``q`` quantile (R's default
+    type 7, numpy's ``linear``)."""
+    low = pd.Series({col: float(np.quantile(_observed(x, col, 1), q)) for col in x.columns})
+    return x.fillna(low)
+
+
+def min_prob_sd(x: pd.DataFrame, tune_sigma: float = 1.0) -> float:
+    """``impute.MinProb``'s SD: ``tune_sigma`` x the median SD (n - 1) of the proteins observed in more than
+    half of the samples."""
+    seen = x.notna().sum(axis=1) / x.shape[1] > 0.5
+    sds = x[seen].std(axis=1, ddof=1).dropna()
+    if sds.empty:
+        raise InputDataError("imputation minprob: no protein is observed in more than half of the samples and "
+                             "twice, so the spread of the draws cannot be learnt")
+    return float(sds.median()) * tune_sigma
+
+
+def min_prob(x: pd.DataFrame, q: float = 0.01, tune_sigma: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """imputeLCMD's ``impute.MinProb``: per sample, a normal centred on the ``q`` quantile with SD
+    :func:`min_prob_sd`; one draw per protein, the missing ones kept (R's order of draws)."""
+    rng = np.random.default_rng(seed)
+    sd = min_prob_sd(x, tune_sigma)
+    out = x.copy()
+    for col in x.columns:
+        centre = float(np.quantile(_observed(x, col, 1), q))
+        draws = rng.normal(centre, sd, len(x))
+        miss = x[col].isna().to_numpy()
+        out.loc[miss, col] = draws[miss]
+    return out
+
+
+def knn(x: pd.DataFrame, k: int = 10, rowmax: float = 0.5, colmax: float = 0.8) -> pd.DataFrame:
+    """``impute::impute.knn(x, k, rowmax, colmax)`` without R's split of large tables (module notes)."""
+    values = x.to_numpy(dtype=float)
+    miss = np.isnan(values)
+    n = values.shape[1]
+    heavy = miss.sum(axis=0) > colmax * len(values)
+    if heavy.any():
+        col = x.columns[np.flatnonzero(heavy)[0]]
+        raise InputDataError(f"imputation knn: sample {col!r} misses {int(miss[:, heavy][:, 0].sum())} of "
+                             f"{len(values)} proteins (more than {colmax:.0%}; impute.knn's colmax)")
+    over = miss.sum(axis=1) > int(rowmax * n)
+    rows = np.flatnonzero(~over)
+    sub, sub_miss = values[rows], miss[rows]
+    seen = ~sub_miss
+    filled = np.where(sub_miss, 0.0, sub)
+    out = sub.copy()
+    for i in np.flatnonzero(sub_miss.any(axis=1)):
+        cols = seen[i]
+        both = seen[:, cols]
+        shared = both.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dist = (((filled[:, cols] - sub[i, cols]) ** 2) * both).sum(axis=1) / shared
+        dist[shared == 0] = np.inf
+        dist[i] = np.inf
+        near = np.argsort(dist, kind="stable")[:k]
+        for j in np.flatnonzero(sub_miss[i]):
+            have = seen[near, j]
+            out[i, j] = sub[near[have], j].mean() if have.any() else np.nan
+    col_mean = np.nanmean(np.where(sub_miss, np.nan, sub), axis=0)
+    result = values.copy()
+    result[rows] = np.where(np.isnan(out), col_mean, out)
+    result[over] = np.where(miss[over], col_mean, values[over])
+    return pd.DataFrame(result, index=x.index, columns=x.columns)
+
+
+def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``proteomics.impute`` on ``x``: the filled matrix, the mask of imputed cells and a one-line detail
+    for the preprocessing log."""
+    method = opts.get("impute", "none")
+    mask = x.isna()
+    q, k = opts.get("impute_quantile", 0.01), opts.get("impute_k", 10)
+    if method == "none" or not mask.to_numpy().any():
+        return x, mask & False, f"0 values imputed ({method})"
+    if method == "downshift":
+        shift, width = opts.get("impute_shift", 1.8), opts.get("impute_width", 0.3)
+        out = downshift(x, shift, width, seed)
+        how = f"down-shifted normal, shift {shift} SD, width {width} SD, seed {seed}"
+    elif method == "mindet":
+        out, how = min_det(x, q), f"each sample's {q} quantile (MinDet)"
+    elif method == "minprob":
+        sigma = opts.get("impute_tune_sigma", 1.0)
+        out = min_prob(x, q, sigma, seed)
+        how = f"normal at each sample's {q} quantile, SD {min_prob_sd(x, sigma):.4g} (MinProb), seed {seed}"
+    elif method == "knn":
+        out, how = knn(x, k), f"mean of the {k} nearest proteins (impute.knn)"
+    else:
+        raise ValueError(f"unknown imputation {method!r}")
+    return out, mask, f"{int(mask.to_numpy().sum())} values imputed ({how})"
+
+
+def check_impute(source, spec: dict) -> None:
+    """At parse time: refuse a key of another imputation method set off its default (it would be ignored)."""
+    if spec["assay"] != "proteomics":
+        return
+    opts = spec["proteomics"]
+    defaults = {k: v.get("default") for k, v in load_schema("dataset")["properties"]["proteomics"]["properties"].items()}
+    method = opts.get("impute", "none")
+    wanted = set(METHOD_KEYS.get(method, ()))
+    stray = sorted(key for keys in METHOD_KEYS.values() for key in keys
+                   if key not in wanted and key in opts and opts[key] != defaults.get(key))
+    if stray:
+        users = {key: [m for m, keys in METHOD_KEYS.items() if key in keys] for key in stray}
+        raise ConfigError(f"{source}: key(s) {', '.join('proteomics.' + key for key in stray)} are not read by "
+                          f"proteomics.impute {method!r} (" + "; ".join(f"{key} is for {' / '.join(m)}"
+                                                                        for key, m in users.items())
+                          + "); remove them or choose that method")
