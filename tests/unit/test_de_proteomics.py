@@ -72,6 +72,7 @@ def test_deqms_from_the_config_matches_r_and_the_truth(tmp_path):
     np.testing.assert_allclose(ours["stat"], ref["sca_t"], rtol=1e-9)
     np.testing.assert_allclose(ours["padj"], ref["sca_adj"], rtol=1e-9)
     written = pd.read_csv(outputs["fmol25_vs_fmol10"]["table"], sep="\t")
+    np.testing.assert_array_equal(written.set_index("gene_id").loc[ref.index, "peptide_count"], ref["count"])
     assert int((written["padj"] < 0.05).sum()) == int((ref["sca_adj"] < 0.05).sum()) == 91
     truth = ups1_truth(table)
     called = is_significant(truth, 0.05, 0.0)

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 def protein_tables(values: pd.DataFrame, imputed: pd.DataFrame, var: pd.DataFrame, obs: pd.DataFrame,
                    stats: dict[str, pd.DataFrame], contrasts: dict) -> dict[str, pd.DataFrame]:
-    """The limma statistics with each protein's names and its observed / imputed value counts."""
+    """The limma statistics with each protein's names, its observed / imputed value counts and, where the
+    table gives one (``proteomics.count_column``), its ``peptide_count``."""
     out = {}
     observed = values.notna() & ~imputed
     for name, t in stats.items():
@@ -43,7 +44,10 @@ def protein_tables(values: pd.DataFrame, imputed: pd.DataFrame, var: pd.DataFram
         t["n_valid_target"] = observed.loc[:, level == c["target"]].sum(axis=1).to_numpy()
         t["n_valid_reference"] = observed.loc[:, level == c["reference"]].sum(axis=1).to_numpy()
         t["n_imputed"] = imputed.loc[:, np.isin(level, [c["target"], c["reference"]])].sum(axis=1).to_numpy()
-        out[name] = sort_results(t[limma.RESULT_COLUMNS].reset_index(drop=True))
+        extra = []
+        if "count" in var.columns:
+            t["peptide_count"], extra = var.loc[t.index, "count"].to_numpy(), ["peptide_count"]
+        out[name] = sort_results(t[limma.RESULT_COLUMNS + extra].reset_index(drop=True))
     return out
 
 
