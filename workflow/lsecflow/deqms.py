@@ -16,8 +16,8 @@ A port of DEqMS's ``spectraCounteBayes`` (Bioconductor DEqMS 1.25, github yafeng
 
 Departures from R, where R gives no answer: proteins without residual df are not tested (NA; R's
 ``loess`` drops their NA variance and DEqMS then recycles a shorter fitted vector over all proteins),
-and a protein whose residual variance is exactly 0 (``log 0``: R's ``loess`` stops) is left out of the
-smoothing and gets the trend at its count. A count of 0 anywhere: 1 is added to every count (DEqMS's
+and a protein whose residual variance is exactly 0 (``log 0``: R's ``loess`` stops, and its prior df
+becomes infinite) is left out of the loess and of the prior df, and gets the trend at its count. A count of 0 anywhere: 1 is added to every count (DEqMS's
 vignette, "add pseudocount 1 to all proteins"), logged.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 from scipy import special, stats
 
 log = logging.getLogger(__name__)
+
 
 def _loess(x: np.ndarray, y: np.ndarray, span: float = 0.75):
     """R's ``loess(y ~ x, span)`` with its defaults: the fitted values and the model (whose ``predict``
@@ -49,18 +50,19 @@ def trend(count: np.ndarray, sigma2: np.ndarray, method: str) -> np.ndarray:
     sigma2
         Residual variance per protein (NaN without residual df).
     method
-        ``loess`` (``loess(log(sigma^2) ~ log2(count), span = 0.75)``) or ``nls``
-        (``log`` of ``nls(sigma^2 ~ a + b / count)``, started at DEqMS's (0.1, 0.05)).
+        ``loess`` (``loess(log(sigma^2) ~ log2(count), span = 0.75)``; variances of 0 left out, their
+        trend read off the fit) or ``nls`` (``log`` of ``nls(sigma^2 ~ a + b / count)``, whose least-squares
+        solution is linear, so exact whatever nls's start).
     """
     out = np.full(len(count), np.nan)
     usable = np.isfinite(sigma2)
-    fit = usable & (sigma2 > 0)
     if method == "nls":
-        X = np.column_stack([np.ones(int(fit.sum())), 1 / count[fit]])
-        (a, b), *_ = np.linalg.lstsq(X, sigma2[fit], rcond=None)
+        X = np.column_stack([np.ones(int(usable.sum())), 1 / count[usable]])
+        (a, b), *_ = np.linalg.lstsq(X, sigma2[usable], rcond=None)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[usable] = np.log(a + b / count[usable])
         return out
+    fit = usable & (sigma2 > 0)
     x = np.log2(count)
     out[fit], model = _loess(x[fit], np.log(sigma2[fit]))
     zero = usable & ~fit
@@ -113,8 +115,9 @@ def spectra_count_ebayes(fitted, count, method: str = "loess") -> dict:
     if (~tested).any():
         log.warning("DEqMS: %d proteins have no residual df and are not tested (NA)", int((~tested).sum()))
     if (sigma2[tested] == 0).any():
-        log.warning("DEqMS: %d proteins have a residual variance of 0: left out of the %s trend (log 0), "
-                    "their prior variance read off it at their count", int((sigma2[tested] == 0).sum()), method)
+        log.warning("DEqMS: %d proteins have a residual variance of 0 (log 0): left out of the prior df%s, their "
+                    "prior variance read off the trend at their count", int((sigma2[tested] == 0).sum()),
+                    " and the loess" if method == "loess" else "")
     dfn = np.where(tested, df, np.nan)
     with np.errstate(divide="ignore"):
         y = np.log(sigma2)
