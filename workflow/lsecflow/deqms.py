@@ -16,9 +16,9 @@ A port of DEqMS's ``spectraCounteBayes`` (Bioconductor DEqMS 1.25, github yafeng
 
 Departures from R, where R gives no answer: proteins without residual df are not tested (NA; R's
 ``loess`` drops their NA variance and DEqMS then recycles a shorter fitted vector over all proteins),
-and a protein whose residual variance is exactly 0 (``log 0``: R's ``loess`` stops, and its prior df
-becomes infinite) is left out of the loess and of the prior df, and gets the trend at its count. A
-count of 0 anywhere: 1 is added to every count (DEqMS's vignette, "add pseudocount 1 to all
+and a protein whose residual variance is exactly 0 (``log 0``: R's ``loess`` stops, and its infinite
+term would spoil the prior df) is left out of the loess and of the prior df, and gets the trend at its
+count. A count of 0 anywhere: 1 is added to every count (DEqMS's vignette, "add pseudocount 1 to all
 proteins"), logged.
 """
 from __future__ import annotations
