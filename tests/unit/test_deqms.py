@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from helpers import UPS1_TABLE, r_table, ups1_sheet
 from lsecflow import deqms, limma, protein_tables, proteomics
+from lsecflow.errors import InputDataError
 from lsecflow.formula import design_metadata
 from scipy import special
 
@@ -125,3 +126,13 @@ def test_nls_trend_is_the_least_squares_of_a_plus_b_over_count():
     sigma2 = 0.02 + 0.3 / count
     np.testing.assert_allclose(deqms.trend(count, sigma2, "nls"), np.log(sigma2), rtol=1e-12)
     assert pd.isna(deqms.trend(count, np.r_[sigma2[:-1], np.nan], "nls")[-1])
+
+
+def test_too_few_proteins_for_the_loess_is_a_clear_error():
+    """R's loess warns and fits five points anyway; skmisc raises: the error says what to do instead."""
+    values, meta, count = ups1_matrix()
+    with pytest.raises(InputDataError, match="loess of the log variances over log2 peptide count failed on 5 "
+                                             "proteins.*use de.deqms: nls, or limma's eBayes"):
+        deqms_table(values.head(5), meta, count)
+    table, _ = deqms_table(values.head(5), meta, count, "nls")
+    assert table["stat"].notna().all()

@@ -3,6 +3,7 @@ diagnostics for de.trend and de.deqms) against R."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -10,21 +11,26 @@ from helpers import UPS1_TABLE, load_one, r_table, ups1_dataset, ups1_sheet
 from lsecflow import limma, protein_tables, proteomics
 from lsecflow.formula import design_metadata
 from lsecflow.ingest import run_ingest
-from lsecflow.qc_proteomics import run_qc_proteomics, variance_fits
+from lsecflow.qc_proteomics import run_qc_proteomics, variance_figure, variance_fits
 
 CONTRAST = {"fmol25_vs_fmol10": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
 QC_TABLES = ("samples", "proteins", "preprocessing", "correlation", "pca", "verdict")
 QC_FIGURES = ("missing", "intensities", "correlation", "pca", "variance")
 
 
-def test_variance_fits_are_limmas_and_deqms():
-    """The figure's prior is eBayes's (as the DE step's), its trend over peptide count R DEqMS's loess."""
+def ups1_preprocessed():
+    """The UPS1 reference preprocessing, its sheet and its peptide counts."""
     sheet = ups1_sheet()
     values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index,
                                                        {"count_column": "Razor + unique peptides"}, "human", sheet)
-    pre = proteomics.preprocess(values, sheet["group"], {"normalize": "median"})
+    return proteomics.preprocess(values, sheet["group"], {"normalize": "median"}), sheet, var["count"]
+
+
+def test_variance_fits_are_limmas_and_deqms():
+    """The figure's prior is eBayes's (as the DE step's), its trend over peptide count R DEqMS's loess."""
+    pre, sheet, count = ups1_preprocessed()
     spec = {"design": "~ group", "contrasts": CONTRAST, "de": {"deqms": True}}
-    fits = variance_fits(pre.values, sheet, spec, ["group"], var["count"])
+    fits = variance_fits(pre.values, sheet, spec, ["group"], count)
     meta = design_metadata(sheet.loc[pre.values.columns], ["group"], CONTRAST)
     _, prior = limma.contrast_tables(pre.values, meta, "~ group", CONTRAST, {"lfc_threshold": 0.0})
     assert fits["prior"].iloc[0] == pytest.approx(prior["s2_prior"], rel=1e-12)
@@ -33,14 +39,10 @@ def test_variance_fits_are_limmas_and_deqms():
     assert fits["prior_trend"].nunique() > 100  # one per intensity
 
 
-@pytest.mark.parametrize("with_counts", [True, False])
-def test_qc_job_draws_the_variance_figure(tmp_path, with_counts):
-    """The QC job on the ingested UPS1 table writes its tables and five figures, the variance figure with or
-    without peptide counts (without them its right panel says how to get them)."""
-    spec = ups1_dataset()
-    if with_counts:
-        spec["de"] = {"deqms": True}
-        spec["proteomics"]["count_column"] = "Razor + unique peptides"
+def test_qc_job_draws_the_variance_figure(tmp_path):
+    """The QC job on the ingested UPS1 table (with its peptide counts) writes its tables and five figures."""
+    spec = ups1_dataset(de={"deqms": True})
+    spec["proteomics"]["count_column"] = "Razor + unique peptides"
     ds = load_one(tmp_path, spec).datasets["p"]
     h5ad = tmp_path / "counts.h5ad"
     run_ingest(ds.params(rule="ingest"), str(h5ad))
@@ -50,3 +52,23 @@ def test_qc_job_draws_the_variance_figure(tmp_path, with_counts):
     assert verdict["proteins_kept"] == 1470 == json.loads((tmp_path / "verdict.json").read_text())["proteins_kept"]
     for kind in QC_FIGURES:
         assert (tmp_path / f"{kind}.png").stat().st_size > 10_000, kind
+
+
+@pytest.mark.parametrize("n_proteins", [3, 8])
+def test_variance_figure_of_a_small_array(tmp_path, caplog, n_proteins):
+    """A cytokine array of a few analytes: eBayes's trend and DEqMS's loess cannot be fitted, so the figure
+    goes without those lines (each logged) instead of failing the QC job; without counts its right panel
+    says how to get them."""
+    pre, sheet, count = ups1_preprocessed()
+    small = pre.values.dropna().head(n_proteins)
+    spec = {"design": "~ group", "contrasts": CONTRAST, "de": {"deqms": True, "trend": False},
+            "proteomics": {"count_column": "Razor + unique peptides"}}
+    with caplog.at_level(logging.WARNING, logger="lsecflow.qc_proteomics"):
+        fits = variance_fits(small, sheet, spec, ["group"], count)
+        plain = variance_fits(small, sheet, spec, ["group"], None)
+    assert fits["prior_trend"].isna().all() and "no eBayes trend" in caplog.text
+    if n_proteins == 3:
+        assert fits["count_trend"].isna().all() and "no DEqMS trend (DEqMS: the loess" in caplog.text
+    for name, table in (("counts", fits), ("plain", plain)):
+        variance_figure(table, spec, "small", str(tmp_path / f"{name}.png"))
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000

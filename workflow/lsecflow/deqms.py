@@ -28,6 +28,8 @@ import logging
 import numpy as np
 from scipy import special, stats
 
+from .errors import InputDataError
+
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +39,12 @@ def _loess(x: np.ndarray, y: np.ndarray, span: float = 0.75):
     from skmisc.loess import loess
 
     model = loess(x, y, span=span)
-    model.fit()
+    try:
+        model.fit()
+    except ValueError as exc:  # dloess's numerical warnings, which R prints and skmisc raises
+        raise InputDataError(f"DEqMS: the loess of the log variances over log2 peptide count failed on "
+                             f"{len(x)} proteins with {len(np.unique(x))} distinct counts ({exc}); with so few, "
+                             "use de.deqms: nls, or limma's eBayes (de.deqms: false)") from exc
     return np.asarray(model.outputs.fitted_values, dtype=float), model
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from . import limma, plots
 from .de_options import deqms_method
 from .deqms import trend as count_trend
+from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
 from .plots import plt, save, stem_of
@@ -117,20 +118,26 @@ def variance_fits(values: pd.DataFrame, obs: pd.DataFrame, spec: dict, design_co
     ``trend`` and, given peptide counts, the count and DEqMS's trend of the log variance over it."""
     meta = design_metadata(obs.loc[values.columns], design_cols, spec["contrasts"])
     design = limma.design_matrix(meta, spec["design"])
-    flat, trended = limma.fit(values, design), limma.fit(values, design, trend=True)
+    flat = limma.fit(values, design)
     df = np.asarray(flat.df_residual, dtype=float)
     sigma2 = np.where(df > 0, np.asarray(flat.sigma, dtype=float) ** 2, np.nan)
     out = pd.DataFrame({"amean": np.asarray(flat.Amean, dtype=float), "sigma2": sigma2,
                         "prior": np.broadcast_to(np.asarray(flat.s2_prior, dtype=float), sigma2.shape),
-                        "prior_trend": np.broadcast_to(np.asarray(trended.s2_prior, dtype=float), sigma2.shape)},
-                       index=values.index)
+                        "prior_trend": np.nan}, index=values.index)
+    try:  # a trend needs more proteins than a small array may have: the figure then goes without it
+        out["prior_trend"] = np.broadcast_to(np.asarray(limma.fit(values, design, trend=True).s2_prior, dtype=float),
+                                             sigma2.shape)
+    except Exception as exc:  # inmoose's trend fails with KeyError or RuntimeError on few proteins
+        log.warning("variance figure: no eBayes trend for %d proteins (%s: %s)", len(values), type(exc).__name__, exc)
     if count is not None:
         out["count"] = count.reindex(values.index).to_numpy(dtype=float)
         known = out["count"].notna().to_numpy()
-        method = deqms_method(spec["de"]) or "loess"
         out["count_trend"] = np.nan
-        out.loc[known, "count_trend"] = count_trend(np.maximum(out["count"].to_numpy()[known], 1),
-                                                    sigma2[known], method) / np.log(2)
+        try:
+            out.loc[known, "count_trend"] = count_trend(np.maximum(out["count"].to_numpy()[known], 1), sigma2[known],
+                                                        deqms_method(spec["de"]) or "loess") / np.log(2)
+        except InputDataError as exc:
+            log.warning("variance figure: no DEqMS trend (%s)", exc)
     return out
 
 
@@ -146,8 +153,9 @@ def variance_figure(fits: pd.DataFrame, spec: dict, title: str, png: str) -> Non
     ax = axes[0]
     ax.scatter(fits.loc[ok, "amean"], y, s=4, color="#636363", alpha=0.4, rasterized=True, linewidths=0)
     order = fits.loc[ok, "amean"].sort_values().index
-    ax.plot(fits.loc[order, "amean"], np.log2(fits.loc[order, "prior_trend"]), color="#b2182b", lw=1.5,
-            label="eBayes prior, trend = TRUE")
+    if fits["prior_trend"].notna().any():
+        ax.plot(fits.loc[order, "amean"], np.log2(fits.loc[order, "prior_trend"]), color="#b2182b", lw=1.5,
+                label="eBayes prior, trend = TRUE")
     ax.axhline(np.log2(fits["prior"].iloc[0]), color="#2166ac", lw=1.5, ls="--", label="eBayes prior")
     ax.set_xlabel("average log2 intensity")
     ax.set_ylabel("log2 residual variance")
@@ -159,13 +167,14 @@ def variance_figure(fits: pd.DataFrame, spec: dict, title: str, png: str) -> Non
         counts = sorted(fits.loc[shown, "count"].unique())
         ax.boxplot([np.log2(fits.loc[shown & (fits["count"] == c), "sigma2"]) for c in counts], positions=counts,
                    widths=0.6, showfliers=False, medianprops={"color": "black"})
-        curve = fits.loc[shown].groupby("count")["count_trend"].median()
-        ax.plot(curve.index, curve.to_numpy(), color="#b2182b", lw=1.5,
-                label=f"DEqMS trend ({deqms_method(de) or 'loess'})")
+        curve = fits.loc[shown].groupby("count")["count_trend"].median().dropna()
+        if len(curve):
+            ax.plot(curve.index, curve.to_numpy(), color="#b2182b", lw=1.5,
+                    label=f"DEqMS trend ({deqms_method(de) or 'loess'})")
+            ax.legend(fontsize="small", frameon=False)
         ax.set_xticks(counts)
         ax.set_xticklabels([f"{c:g}" for c in counts], fontsize="x-small")
         ax.set_xlabel(f"peptide count ({spec['proteomics']['count_column']})")
-        ax.legend(fontsize="small", frameon=False)
         beyond = int((ok & (fits["count"] > MAX_COUNT_BOX)).sum())
         note = f"; {beyond} proteins above {MAX_COUNT_BOX} not drawn" if beyond else ""
         ax.set_title(f"by peptide count (de.deqms){note}", fontsize="medium")
