@@ -89,8 +89,10 @@ def test_proteomics(specs):
         assert says in text(specs["ups1"], proteomics__impute=method), method
     t = text(specs["ups1"], de__deqms="nls", proteomics__count_column="Razor + unique peptides")
     assert ("DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"nls\"; a prior variance that "
-            "follows each protein's count in the table's column 'Razor + unique peptides'") in t
+            "follows each protein's count, the table's column 'Razor + unique peptides',") in t
     assert "limma's eBayes" not in t
+    t = text(specs["ups1"], de__deqms=True, proteomics__count_column="Razor + unique peptides {}")
+    assert "the smallest over the samples of the table's columns 'Razor + unique peptides <sample>'" in t
 
 
 def test_every_shipped_dataset_gets_four_paragraphs():

@@ -94,10 +94,12 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
         options = [o for o, on in (("trend = TRUE", de["trend"]), ("robust = TRUE", de["robust"])) if on]
         ebayes = f"empirical Bayes moderation (limma's eBayes{''.join(', ' + o for o in options)})"
         if deqms_method(de):
+            column = spec["proteomics"]["count_column"]
+            where = (f"the smallest over the samples of the table's columns '{column.replace('{}', '<sample>')}'"
+                     if "{}" in column else f"the table's column '{column}'")
             ebayes = (f"DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"{deqms_method(de)}\"; "
-                      f"a prior variance that follows each protein's count in the table's column "
-                      f"'{spec['proteomics']['count_column']}', as implemented in lsecflow's port, checked against "
-                      "R DEqMS 1.25)")
+                      f"a prior variance that follows each protein's count, {where}, as implemented in lsecflow's "
+                      "port, checked against R DEqMS 1.25)")
         test = (f"limma's treat against |log2 fold change| <= {threshold}" if threshold else "moderated t-tests")
         return (f"Differential abundance ({_contrasts(spec)}) was tested with the design {spec['design']}: each "
                 f"protein fitted by {fit}, with {ebayes} and {test}, as implemented in lsecflow's port of limma "
