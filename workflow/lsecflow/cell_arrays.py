@@ -61,6 +61,29 @@ def csr_arrays(block: sp.csr_matrix, xp):
     return xp.asarray(block.data), xp.asarray(block.indices), rows
 
 
+def row_sums(values, indptr: np.ndarray, rows, xp):
+    """Per-row sums of a CSR block's stored ``values`` (float64; 0 for an empty row): on the CPU by segment
+    (``np.add.reduceat`` over ``indptr``, ~7x faster than ``bincount`` with weights), on cupy by ``bincount``."""
+    n = len(indptr) - 1
+    if xp is not np:
+        return xp.bincount(rows, weights=values, minlength=n)
+    out = np.zeros(n)
+    starts = np.asarray(indptr[:-1])
+    filled = np.flatnonzero(np.diff(indptr) > 0)
+    if len(filled):
+        out[filled] = np.add.reduceat(np.asarray(values, dtype=np.float64), starts[filled])
+    return out
+
+
+def column_sums(values, indices, indptr: np.ndarray, n_columns: int, xp):
+    """Per-column sums of a CSR block's stored ``values`` (float64): on the CPU by scipy's sparse column sum
+    (~2.5x faster than ``bincount`` with weights), on cupy by ``bincount``."""
+    if xp is not np:
+        return xp.bincount(indices, weights=values, minlength=n_columns)
+    X = sp.csr_matrix((np.asarray(values, dtype=np.float64), indices, indptr), shape=(len(indptr) - 1, n_columns))
+    return np.asarray(X.sum(axis=0)).ravel()
+
+
 def log_normalise_data(data, rows, totals, xp):
     """scanpy's ``normalize_total(target_sum=1e4)`` + ``log1p`` of the stored values of a CSR block, with
     scanpy's arithmetic (float32: each value divided by its cell's total / 1e4, then ``log1p``), so a block
@@ -90,18 +113,19 @@ def block_stats(block: sp.csr_matrix, mito: np.ndarray, xp) -> dict[str, np.ndar
     """
     n, g = block.shape
     data, indices, rows = csr_arrays(block, xp)
+    indptr = block.indptr if xp is np else xp.asarray(block.indptr)
     values = data.astype(xp.float64)
-    total = xp.bincount(rows, weights=values, minlength=n)
+    total = row_sums(values, block.indptr, rows, xp)
     stored_zero = rows[data == 0]  # explicit zeros are rare: count them, not the non-zeros
-    n_genes = xp.diff(xp.asarray(block.indptr)) - xp.bincount(stored_zero, minlength=n)
+    n_genes = xp.diff(indptr) - xp.bincount(stored_zero, minlength=n)
     is_mito = xp.asarray(mito)[indices]
-    mito_counts = xp.bincount(rows, weights=xp.where(is_mito, values, 0.0), minlength=n)
+    mito_counts = row_sums(xp.where(is_mito, values, 0.0), block.indptr, rows, xp) if mito.any() else xp.zeros(n)
     lg = log_normalise_data(data, rows, total, xp)
     norm = xp.expm1(lg).astype(xp.float64)
     out = {"total": total, "n_genes": n_genes, "mito": mito_counts,
-           "slog": xp.bincount(indices, weights=lg.astype(xp.float64), minlength=g),
-           "s1": xp.bincount(indices, weights=norm, minlength=g),
-           "s2": xp.bincount(indices, weights=norm * norm, minlength=g)}
+           "slog": column_sums(lg, indices, block.indptr, g, xp),
+           "s1": column_sums(norm, indices, block.indptr, g, xp),
+           "s2": column_sums(norm * norm, indices, block.indptr, g, xp)}
     return {k: to_host(v) for k, v in out.items()}
 
 
