@@ -1,6 +1,7 @@
 """limma's options against the UPS1 known truth: calls, UPS1 proteins recovered and the yeast false-discovery
 proportion for each combination of ``de.lm_method``, ``de.trend`` and ``de.robust``, DEqMS (``de.deqms``,
-on MaxQuant's 'Razor + unique peptides') and each ``proteomics.impute`` method (then limma's defaults).
+on MaxQuant's 'Razor + unique peptides'), each ``proteomics.impute`` method and the other normalisations (then
+limma's defaults).
 
 The shipped UPS1 table (resources/data/ups1_spikein: 48 human UPS1 proteins spiked at 25 vs 10 fmol into
 yeast, 3 runs each; truth.tsv.gz) through the reference preprocessing (1,470 proteins pass the filter, 42
@@ -58,6 +59,8 @@ def main() -> None:
     runs = [(name, pre.values, opts) for name, opts in VARIANTS.items()]
     runs += [(f"impute {m}", proteomics.preprocess(values, sheet["group"], {"impute": m}).values, {})
              for m in IMPUTATIONS]
+    runs += [(f"normalize {m}", proteomics.preprocess(values, sheet["group"], {"normalize": m}).values, {})
+             for m in ("quantile", "cyclicloess")]
     for name, matrix, opts in runs:
         stats, _ = limma.contrast_tables(matrix, meta, "~ group", contrast, {"lfc_threshold": 0.0, **opts},
                                          var["count"])

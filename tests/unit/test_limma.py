@@ -68,6 +68,7 @@ needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").
     ("robust_trend", {"trend": True, "robust": True}, "median"),
     ("lmfit_robust", {"lm_method": "robust"}, "median"),
     ("quantile", {}, "quantile"),
+    ("cyclicloess", {}, "cyclicloess"),
 ])
 def test_ups1_matches_r_limma(variant, opts, normalize):
     ours, _, _, _ = ups1_fit(opts, normalize)

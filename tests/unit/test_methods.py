@@ -83,6 +83,8 @@ def test_proteomics(specs):
                    "treat against |log2 fold change| <= 0.5", "quantile-normalised", "down-shifted by 1.8 SD",
                    "(seed 7)"):
         assert phrase in t, phrase
+    assert "normalised by cyclic loess (limma's normalizeCyclicLoess" in text(specs["ups1"],
+                                                                               proteomics__normalize="cyclicloess")
     for method, says in (("mindet", "set to each sample's 0.01 quantile (imputeLCMD's MinDet)"),
                          ("minprob", "centred on each sample's 0.01 quantile with 1 x the median protein SD"),
                          ("knn", "imputed from the 10 nearest proteins")):

@@ -49,6 +49,8 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
         steps.append({"median": "samples were median-centred (each sample's median subtracted, the mean of the "
                                 "medians added back)",
                       "quantile": "samples were quantile-normalised (limma's normalizeQuantiles)",
+                      "cyclicloess": "samples were normalised by cyclic loess (limma's normalizeCyclicLoess, "
+                                     "method \"fast\", span 0.7, 3 iterations)",
                       "none": "no normalisation was applied"}[p["normalize"]])
         steps.append({
             "none": "missing values were left missing (each protein fitted on its observed samples)",

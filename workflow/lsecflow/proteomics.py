@@ -9,7 +9,8 @@ In order (each step set in the dataset's ``proteomics`` block):
 4. the valid-value filter: at least ``min_valid`` values in ``each`` group (or in ``any`` group) of
    ``filter_by`` (default: the variable of the first contrast);
 5. ``normalize``: ``median`` (each sample's median over the kept proteins subtracted, the mean of the
-   medians added back), ``quantile`` (limma's ``normalizeQuantiles``, missing values allowed) or ``none``;
+   medians added back), ``quantile`` (limma's ``normalizeQuantiles``, missing values allowed),
+   ``cyclicloess`` (limma's ``normalizeCyclicLoess``, method "fast") or ``none``;
 6. ``impute``: ``none`` (limma fits each protein on its observed samples), or one of
    :mod:`lsecflow.imputation`'s methods (``downshift``, ``mindet``, ``minprob``, ``knn``), the imputed
    cells flagged.
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # the config check at parse time imports this module: anndata
 
 log = logging.getLogger(__name__)
 
-NORMALIZATIONS = ("median", "quantile", "none")
+NORMALIZATIONS = ("median", "quantile", "cyclicloess", "none")
 
 
 @dataclass
@@ -110,6 +111,22 @@ def normalize_quantiles(x: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(A, index=x.index, columns=x.columns)
 
 
+def normalize_cyclic_loess(x: pd.DataFrame, span: float = 0.7, iterations: int = 3) -> pd.DataFrame:
+    """limma's ``normalizeCyclicLoess(x, span = 0.7, iterations = 3, method = "fast")``: ``iterations``
+    times, each sample's difference from the proteins' mean (``rowMeans(na.rm = TRUE)``) is smoothed
+    against that mean by ``loessFit`` (R's ``lowess``) and subtracted; missing values stay missing."""
+    from .limma_robust import loess_fit
+
+    A = x.to_numpy(dtype=float).copy()
+    for _ in range(iterations):
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(A, axis=1)
+        for i in range(A.shape[1]):
+            fitted, _ = loess_fit(A[:, i] - mean, mean, span)
+            A[:, i] = A[:, i] - fitted
+    return pd.DataFrame(A, index=x.index, columns=x.columns)
+
+
 def _record(steps: list, step: str, x: pd.DataFrame, detail: str) -> None:
     steps.append({"step": step, "proteins": int(x.shape[0]), "missing": int(x.isna().to_numpy().sum()),
                   "detail": detail})
@@ -160,6 +177,8 @@ def preprocess(raw: pd.DataFrame, groups: pd.Series, opts: dict, seed: int = 0) 
         x = median_centre(x)
     elif method == "quantile":
         x = normalize_quantiles(x)
+    elif method == "cyclicloess":
+        x = normalize_cyclic_loess(x)
     _record(steps, "normalize", x, method)
     x, imputed, detail = impute(x, opts, seed)
     if opts.get("impute", "none") != "none":

@@ -30,6 +30,9 @@
 #   ups1.deqms_nls.tsv.gz  the same, fit.method = "nls"
 #   ups1.deqms_zero.tsv.gz  loess, the counts of proteins 1-5 set to 0 and 1 added to every count
 #                          (DEqMS's vignette: "add pseudocount 1 to all proteins")
+#   ups1.cyclicloess_matrix.tsv.gz  normalizeCyclicLoess() (method "fast", span 0.7, 3 iterations) of the
+#                          filtered log2 matrix instead of median centring, and
+#   ups1.cyclicloess.tsv.gz   lmFit + eBayes() on it
 #   ups1.knn.tsv.gz        impute::impute.knn(k = 10) of the median matrix (193 missing values)
 #   ups1.knn_sparse_input.tsv.gz  the median matrix with 1,500 more cells removed (seeded; 15 proteins then
 #                          miss more than half their values: R's mean imputation), and
@@ -89,6 +92,8 @@ write_tt(eBayes(fit_median, trend = TRUE), "ups1.trend.tsv.gz")
 write_tt(eBayes(fit_median, robust = TRUE), "ups1.robust.tsv.gz")
 write_tt(eBayes(fit_median, trend = TRUE, robust = TRUE), "ups1.robust_trend.tsv.gz")
 write_tt(eBayes(contrasts.fit(lmFit(x_quantile, design), cm)), "ups1.quantile.tsv.gz")
+x_cyclic <- normalizeCyclicLoess(x)
+write_tt(eBayes(contrasts.fit(lmFit(x_cyclic, design), cm)), "ups1.cyclicloess.tsv.gz")
 x_rd <- x_median
 x_rd[1:3, group == "fmol25"] <- NA
 fit_rd <- eBayes(lmFit(x_rd, model.matrix(~ group)))
@@ -127,6 +132,10 @@ lw <- data.frame(x = lx, y = ly, loessfit = loessFit(ly, lx, span = 0.4)$fitted,
                  lowess = lowess(lx, ly)$y[rank(lx, ties.method = "first")])
 gz <- gzfile(file.path(out_dir, "lowess.tsv.gz"), "w")
 write.table(format(lw, digits = 17), gz, sep = "\t", quote = FALSE, row.names = FALSE)
+close(gz)
+gz <- gzfile(file.path(out_dir, "ups1.cyclicloess_matrix.tsv.gz"), "w")
+write.table(data.frame(protein_ids = rownames(x), format(as.data.frame(x_cyclic), digits = 15), check.names = FALSE),
+            gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
 close(gz)
 gz <- gzfile(file.path(out_dir, "ups1.quantile_matrix.tsv.gz"), "w")
 write.table(data.frame(protein_ids = rownames(x), format(as.data.frame(x_quantile), digits = 15), check.names = FALSE),
