@@ -1,5 +1,5 @@
-"""lsecflow.proteomics: preprocessing of the real UPS1 intensities (limma's quantile and cyclic loess normalisation, the valid
-value filter, downshift imputation), and all-missing proteins and samples."""
+"""lsecflow.proteomics: preprocessing of the real UPS1 intensities (limma's quantile and cyclic loess
+normalisation, the valid value filter, downshift imputation), and all-missing proteins and samples."""
 from __future__ import annotations
 
 import numpy as np
