@@ -16,6 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 from lsecflow.config import load_config  # noqa: E402
+from lsecflow.errors import LsecflowError  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DLPC_COUNTS = REPO / "resources/data/dlpc_liver/counts.tsv.gz"
@@ -175,6 +176,18 @@ def named(folder, tables: dict[str, str], figures) -> tuple[dict[str, str], dict
 def load_datasets(datasets: dict, **top):
     """``load_config`` of ``datasets`` (and top-level keys), paths relative to the repository."""
     return load_config({"datasets": datasets, **top}, roots=[REPO])
+
+
+def loaded_or_refused(datasets: dict, error: str | None, refusal=LsecflowError):
+    """``load_datasets(datasets)`` when ``error`` is None; else the check that it refuses them with ``refusal``
+    matching ``error`` (then None)."""
+    import pytest
+
+    if error is None:
+        return load_datasets(datasets)
+    with pytest.raises(refusal, match=error):
+        load_datasets(datasets)
+    return None
 
 
 def load_one(tmp_path, spec: dict):

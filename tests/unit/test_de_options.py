@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import DLPC_COUNTS, REPO, dlpc_dataset, load_datasets, ups1_dataset
+from helpers import DLPC_COUNTS, REPO, dlpc_dataset, load_datasets, loaded_or_refused, ups1_dataset
 from lsecflow.de_options import deqms_method
-from lsecflow.errors import ConfigError, LsecflowError
+from lsecflow.errors import ConfigError
 
 
 @pytest.mark.parametrize("de, error", [
@@ -26,11 +26,8 @@ def test_de_test_and_options_checked_before_any_job(tmp_path, de, error):
     sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "s.tsv", design="~ batch + Group")
     spec["de"] = {**spec.get("de", {}), **de}
-    if error is None:
-        assert load_datasets({"d": spec}).datasets["d"].spec["de"]["reduced"] == "~ batch"
-    else:
-        with pytest.raises(ConfigError, match=error):
-            load_datasets({"d": spec})
+    loaded = loaded_or_refused({"d": spec}, error, ConfigError)
+    assert loaded is None or loaded.datasets["d"].spec["de"]["reduced"] == "~ batch"
 
 
 
@@ -56,11 +53,8 @@ def test_deqms_options_checked_before_any_job(de, proteomics, error):
     spec = ups1_dataset()
     spec["de"] = {**spec.get("de", {}), **de}
     spec["proteomics"] = {**spec["proteomics"], **proteomics}
-    if error is None:
-        assert load_datasets({"p": spec}).datasets["p"].spec["de"]["deqms"] == de["deqms"]
-    else:
-        with pytest.raises(LsecflowError, match=error):
-            load_datasets({"p": spec})
+    loaded = loaded_or_refused({"p": spec}, error)
+    assert loaded is None or loaded.datasets["p"].spec["de"]["deqms"] == de["deqms"]
 
 
 def test_deqms_is_refused_on_counts():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import LIMMA_REF, UPS1_TABLE, load_datasets, r_table, ups1_dataset, ups1_sheet
+from helpers import LIMMA_REF, UPS1_TABLE, loaded_or_refused, r_table, ups1_dataset, ups1_sheet
 from lsecflow import imputation, protein_tables, proteomics
 from lsecflow.errors import ConfigError, InputDataError
 
@@ -98,8 +98,5 @@ def test_downshift_is_centred_below_each_sample():
 def test_keys_of_another_method_are_refused_at_parse_time(proteomics_opts, error):
     spec = ups1_dataset()
     spec["proteomics"] = {**spec["proteomics"], **proteomics_opts}
-    if error is None:
-        assert load_datasets({"p": spec}).datasets["p"].spec["proteomics"]["impute"] == proteomics_opts["impute"]
-    else:
-        with pytest.raises(ConfigError, match=error):
-            load_datasets({"p": spec})
+    loaded = loaded_or_refused({"p": spec}, error, ConfigError)
+    assert loaded is None or loaded.datasets["p"].spec["proteomics"]["impute"] == proteomics_opts["impute"]
