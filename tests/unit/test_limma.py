@@ -117,9 +117,9 @@ def test_batched_lm_fit_equals_inmoose_and_r():
 
 
 def test_lowess_matches_r():
-    """limma_robust.lowess / loess_fit (the trend of eBayes(trend = TRUE, robust = TRUE)) against R's lowess
+    """lowess.lowess / loess_fit (the trend of eBayes(trend = TRUE, robust = TRUE)) against R's lowess
     (defaults) and limma's loessFit(span = 0.4) on a seeded x with ties and y with 5 % outliers."""
-    from lsecflow.limma_robust import loess_fit, lowess
+    from lsecflow.lowess import loess_fit, lowess
 
     ref = pd.read_csv(LIMMA_REF / "lowess.tsv.gz", sep="\t")
     x, y = ref["x"].to_numpy(), ref["y"].to_numpy()

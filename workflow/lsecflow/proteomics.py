@@ -26,6 +26,7 @@ import pandas as pd
 
 from .errors import InputDataError
 from .imputation import impute
+from .lowess import loess_fit
 
 if TYPE_CHECKING:  # the config check at parse time imports this module: anndata and scipy.stats load when used
     import anndata as ad
@@ -115,8 +116,6 @@ def normalize_cyclic_loess(x: pd.DataFrame, span: float = 0.7, iterations: int =
     """limma's ``normalizeCyclicLoess(x, span = 0.7, iterations = 3, method = "fast")``: ``iterations``
     times, each sample's difference from the proteins' mean (``rowMeans(na.rm = TRUE)``) is smoothed
     against that mean by ``loessFit`` (R's ``lowess``) and subtracted; missing values stay missing."""
-    from .limma_robust import loess_fit
-
     A = x.to_numpy(dtype=float).copy()
     for _ in range(iterations):
         with np.errstate(invalid="ignore"):
