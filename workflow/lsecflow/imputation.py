@@ -30,7 +30,6 @@ import pandas as pd
 from .errors import ConfigError, InputDataError
 from .schema import load_schema
 
-IMPUTATIONS = ("none", "downshift", "mindet", "minprob", "knn")
 #: The ``proteomics`` keys each method reads (the others must keep their defaults).
 METHOD_KEYS = {"downshift": ("impute_shift", "impute_width"), "mindet": ("impute_quantile",),
                "minprob": ("impute_quantile", "impute_tune_sigma"), "knn": ("impute_k",)}
@@ -131,7 +130,7 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
     mask = x.isna()
     q, k = opts.get("impute_quantile", 0.01), opts.get("impute_k", 10)
     if method == "none" or not mask.to_numpy().any():
-        return x, mask & False, f"0 values imputed ({method})"
+        return x, pd.DataFrame(False, index=x.index, columns=x.columns), f"0 values imputed ({method})"
     if method == "downshift":
         shift, width = opts.get("impute_shift", 1.8), opts.get("impute_width", 0.3)
         out = downshift(x, shift, width, seed)

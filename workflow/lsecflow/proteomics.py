@@ -33,8 +33,6 @@ if TYPE_CHECKING:  # the config check at parse time imports this module: anndata
 
 log = logging.getLogger(__name__)
 
-NORMALIZATIONS = ("median", "quantile", "cyclicloess", "none")
-
 
 @dataclass
 class Preprocessed:
