@@ -135,6 +135,18 @@ def ups1_sheet() -> pd.DataFrame:
     return pd.read_csv(UPS1_SHEET, sep="\t", dtype=str).set_index("sample", drop=False)
 
 
+def ups1_preprocessed(proteomics_opts: dict | None = None, seed: int = 0):
+    """The real UPS1 table read with its 'Razor + unique peptides' (``var["count"]``) and preprocessed as the
+    limma reference (median centring) unless ``proteomics_opts`` say otherwise: ``(pre, sheet, var)``."""
+    from lsecflow import protein_tables, proteomics
+
+    sheet = ups1_sheet()
+    values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index,
+                                                       {"count_column": "Razor + unique peptides"}, "human", sheet)
+    pre = proteomics.preprocess(values, sheet["group"], {"normalize": "median", **(proteomics_opts or {})}, seed)
+    return pre, sheet, var
+
+
 def r_table(name: str) -> pd.DataFrame:
     """A table written by make_reference.R (R's format() pads values, NA included)."""
     t = pd.read_csv(LIMMA_REF / name, sep="\t", index_col=0, dtype=str)

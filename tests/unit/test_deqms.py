@@ -7,23 +7,20 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import UPS1_TABLE, r_table, ups1_sheet
-from lsecflow import deqms, limma, protein_tables, proteomics
+from helpers import r_table, ups1_preprocessed
+from lsecflow import deqms, limma
 from lsecflow.errors import InputDataError
 from lsecflow.formula import design_metadata
 from scipy import special
 
 CONTRAST = {"fmol25_vs_fmol10": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
-PEPTIDES = {"count_column": "Razor + unique peptides"}
 
 
 def ups1_matrix():
-    """The UPS1 reference preprocessing (median centring) with each protein's 'Razor + unique peptides'."""
-    sheet = ups1_sheet()
-    values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, PEPTIDES, "human", sheet)
-    pre = proteomics.preprocess(values, sheet["group"], {"normalize": "median"})
-    meta = design_metadata(sheet.loc[pre.values.columns], ["group"], CONTRAST)
-    return pre.values, meta, var["count"]
+    """The UPS1 reference preprocessing (median centring), its design and each protein's 'Razor + unique
+    peptides'."""
+    pre, sheet, var = ups1_preprocessed()
+    return pre.values, design_metadata(sheet.loc[pre.values.columns], ["group"], CONTRAST), var["count"]
 
 
 def deqms_table(values, meta, count, method="loess"):

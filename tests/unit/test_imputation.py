@@ -6,15 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import LIMMA_REF, UPS1_TABLE, loaded_or_refused, r_table, ups1_dataset, ups1_sheet
-from lsecflow import imputation, protein_tables, proteomics
+from helpers import LIMMA_REF, loaded_or_refused, r_table, ups1_dataset, ups1_preprocessed, ups1_sheet
+from lsecflow import imputation, proteomics
 from lsecflow.errors import ConfigError, InputDataError
 
 
 def median_matrix(**opts) -> proteomics.Preprocessed:
-    sheet = ups1_sheet()
-    values, _, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index, {}, "human", sheet)
-    return proteomics.preprocess(values, sheet["group"], {"normalize": "median", **opts}, seed=5)
+    return ups1_preprocessed(opts, seed=5)[0]
 
 
 def r_matrix(name: str, like: pd.DataFrame) -> pd.DataFrame:

@@ -7,8 +7,8 @@ import logging
 
 import numpy as np
 import pytest
-from helpers import UPS1_TABLE, load_one, r_table, ups1_dataset, ups1_sheet
-from lsecflow import limma, protein_tables, proteomics
+from helpers import load_one, r_table, ups1_dataset, ups1_preprocessed
+from lsecflow import limma
 from lsecflow.formula import design_metadata
 from lsecflow.ingest import run_ingest
 from lsecflow.qc_proteomics import run_qc_proteomics, variance_figure, variance_fits
@@ -18,19 +18,11 @@ QC_TABLES = ("samples", "proteins", "preprocessing", "correlation", "pca", "verd
 QC_FIGURES = ("missing", "intensities", "correlation", "pca", "variance")
 
 
-def ups1_preprocessed():
-    """The UPS1 reference preprocessing, its sheet and its peptide counts."""
-    sheet = ups1_sheet()
-    values, var, _ = protein_tables.read_protein_table(UPS1_TABLE, "maxquant", sheet.index,
-                                                       {"count_column": "Razor + unique peptides"}, "human", sheet)
-    return proteomics.preprocess(values, sheet["group"], {"normalize": "median"}), sheet, var["count"]
-
-
 def test_variance_fits_are_limmas_and_deqms():
     """The figure's prior is eBayes's (as the DE step's), its trend over peptide count R DEqMS's loess."""
-    pre, sheet, count = ups1_preprocessed()
+    pre, sheet, var = ups1_preprocessed()
     spec = {"design": "~ group", "contrasts": CONTRAST, "de": {"deqms": True}}
-    fits = variance_fits(pre.values, sheet, spec, ["group"], count)
+    fits = variance_fits(pre.values, sheet, spec, ["group"], var["count"])
     meta = design_metadata(sheet.loc[pre.values.columns], ["group"], CONTRAST)
     _, prior = limma.contrast_tables(pre.values, meta, "~ group", CONTRAST, {"lfc_threshold": 0.0})
     assert fits["prior"].iloc[0] == pytest.approx(prior["s2_prior"], rel=1e-12)
@@ -59,12 +51,12 @@ def test_variance_figure_of_a_small_array(tmp_path, caplog, n_proteins):
     """A cytokine array of a few analytes: eBayes's trend and DEqMS's loess cannot be fitted, so the figure
     goes without those lines (each logged) instead of failing the QC job; without counts its right panel
     says how to get them."""
-    pre, sheet, count = ups1_preprocessed()
+    pre, sheet, var = ups1_preprocessed()
     small = pre.values.dropna().head(n_proteins)
     spec = {"design": "~ group", "contrasts": CONTRAST, "de": {"deqms": True, "trend": False},
             "proteomics": {"count_column": "Razor + unique peptides"}}
     with caplog.at_level(logging.WARNING, logger="lsecflow.qc_proteomics"):
-        fits = variance_fits(small, sheet, spec, ["group"], count)
+        fits = variance_fits(small, sheet, spec, ["group"], var["count"])
         plain = variance_fits(small, sheet, spec, ["group"], None)
     assert fits["prior_trend"].isna().all() and "no eBayes trend" in caplog.text
     if n_proteins == 3:
