@@ -129,6 +129,37 @@ def test_count_column_total_and_per_sample(tmp_path):
     pd.testing.assert_series_equal(var2["count"], expected, check_names=False)
 
 
+def test_per_sample_count_columns_follow_the_tables_run_names(tmp_path):
+    """With proteomics.column_key the sheet's ids are not the table's run names: ``{}`` in count_column is the
+    run name read off each sample's intensity column (here 'mouse1' ... read from 'LFQ intensity C_R1' ...),
+    through the parse-time check and the ingest; a run without its count column is named."""
+    runs = list(ups1_sheet().index)
+
+    def per_run(df):  # planted: each run's count is the total minus the run's position (clipped at 0)
+        for i, run in enumerate(runs):
+            df[f"Razor + unique peptides {run}"] = (df["Razor + unique peptides"].astype(int) - i).clip(lower=0)
+    table = bad_table(tmp_path, per_run)
+    sheet = ups1_sheet().assign(column=lambda d: "LFQ intensity " + d["sample"])
+    sheet["sample"] = [f"mouse{i + 1}" for i in range(len(sheet))]
+    sheet_path = tmp_path / "sheet.tsv"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    spec = ups1_dataset(table=table, samples={"sheet": str(sheet_path)}, de={"deqms": True})
+    spec["proteomics"].update(column_key="column", count_column="Razor + unique peptides {}")
+    ds = load_one(tmp_path, spec).datasets["p"]
+    read = sheet.set_index("sample", drop=False)
+    _, var, _ = protein_tables.read_protein_table(table, "maxquant", read.index, ds.spec["proteomics"], "human", read)
+    _, total, _ = protein_tables.read_protein_table(table, "maxquant", read.index,
+                                                    {**ds.spec["proteomics"], "count_column": "Razor + unique peptides"},
+                                                    "human", read)
+    pd.testing.assert_series_equal(var["count"], (total["count"] - (len(runs) - 1)).clip(lower=0), check_names=False)
+    assert protein_tables.run_name("LFQ intensity C_R1", "maxquant", {}, "mouse1") == "C_R1"
+    assert protein_tables.run_name("HIT_C_1 MaxLFQ Intensity", "fragpipe", {}, "s") == "HIT_C_1"
+    assert protein_tables.run_name("odd column", "maxquant", {}, "mouse1") == "mouse1"
+    spec["proteomics"]["count_column"] = "{} Spectral Count"
+    with pytest.raises(LsecflowError, match=r"sample 'mouse1': no column 'C_R1 Spectral Count'"):
+        load_one(tmp_path, spec)
+
+
 def test_count_column_value_not_a_number(tmp_path):
     def edit(df):
         df.loc[df["Protein IDs"] == "P01375", "Razor + unique peptides"] = "-"

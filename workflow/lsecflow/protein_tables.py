@@ -128,18 +128,34 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     dup = used[used.duplicated()].unique()
     if len(dup):
         raise InputDataError(f"{path}: column {dup[0]!r} is given to more than one sample")
-    count_columns(path, header, samples, opts)
+    count_columns(path, header, wanted, fmt, opts)
     return wanted
 
 
-def count_columns(path, header: list[str], samples, opts: dict) -> list[str]:
+def run_name(column: str, fmt: str, opts: dict, sample: str) -> str:
+    """A sample's name in the table, read off its intensity column: MaxQuant and FragPipe's column without the
+    format's prefix / suffix (``LFQ intensity C_R1`` -> ``C_R1``), DIA-NN's run file name, a generic table's
+    column itself; the sample id where the column does not follow the pattern."""
+    if fmt == "diann":
+        return _run_name(column)
+    if fmt not in LAYOUTS:
+        return column
+    prefix, suffix = LAYOUTS[fmt]["columns"][opts.get("intensity", "lfq")].split("{}")
+    if column.startswith(prefix) and column.endswith(suffix) and len(column) > len(prefix) + len(suffix):
+        return column[len(prefix):len(column) - len(suffix)]
+    return sample
+
+
+def count_columns(path, header: list[str], columns: dict[str, str], fmt: str, opts: dict) -> list[str]:
     """The column(s) of ``proteomics.count_column`` (each protein's peptide / PSM count, for DEqMS): the
-    column itself, or with ``{}`` one per sample (``{}`` = the sample id); [] when not set. A column not in
-    the table is an error naming it (and the sample)."""
+    column itself, or with ``{}`` one per sample, ``{}`` being the sample's name in the table
+    (:func:`run_name` of its intensity column, ``columns``: sample -> column); [] when not set. A column
+    not in the table is an error naming it (and the sample)."""
     pattern = opts.get("count_column")
     if not pattern:
         return []
-    wanted = {s: pattern.format(s) for s in samples} if "{}" in pattern else {None: pattern}
+    wanted = ({s: pattern.format(run_name(c, fmt, opts, s)) for s, c in columns.items()} if "{}" in pattern
+              else {None: pattern})
     missing = [(s, c) for s, c in wanted.items() if c not in set(header)]
     if missing:
         like = [c for c in header if re.search(r"peptide|spectral|psm|count|precursor", c, flags=re.IGNORECASE)]
@@ -257,7 +273,7 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     var = pd.DataFrame({"gene_id": ids.to_numpy(), "symbol": np.where(symbols == "", ids.to_numpy(), symbols),
                         "description": df[desc].fillna("").astype(str).to_numpy() if desc else ""},
                        index=ids.to_numpy())
-    counted = count_columns(path, header, list(samples), opts)
+    counted = count_columns(path, header, columns, fmt, opts)
     if counted:  # several (one per sample): the smallest, as DEqMS's vignette
         var["count"] = _numeric(df[counted], path, ids, "count").min(axis=1).to_numpy()
     values, var = _duplicates(values, var, path, opts.get("duplicate_ids", "error"), report)
