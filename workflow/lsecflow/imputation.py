@@ -136,13 +136,13 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
         out = downshift(x, shift, width, seed)
         how = f"down-shifted normal, shift {shift} SD, width {width} SD, seed {seed}"
     elif method == "mindet":
-        out, how = min_det(x, q), f"each sample's {q} quantile (MinDet)"
+        out, how = min_det(x, q), f"each sample's {q} quantile, MinDet"
     elif method == "minprob":
         sigma = opts.get("impute_tune_sigma", 1.0)
         out = min_prob(x, q, sigma, seed)
-        how = f"normal at each sample's {q} quantile, SD {min_prob_sd(x, sigma):.4g} (MinProb), seed {seed}"
+        how = f"normal at each sample's {q} quantile, SD {min_prob_sd(x, sigma):.4g}, MinProb, seed {seed}"
     elif method == "knn":
-        out, how = knn(x, k), f"mean of the {k} nearest proteins (impute.knn)"
+        out, how = knn(x, k), f"mean of the {k} nearest proteins, impute.knn"
     else:
         raise ValueError(f"unknown imputation {method!r}")
     return out, mask, f"{int(mask.to_numpy().sum())} values imputed ({how})"
