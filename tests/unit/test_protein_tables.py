@@ -2,6 +2,8 @@
 removed and counted), and bad tables named with their column and protein."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,12 +99,21 @@ def test_sheet_names_columns_not_in_table(tmp_path):
         load_one(tmp_path, spec)
 
 
-def test_non_numeric_intensity_names_column_and_protein(tmp_path):
+@pytest.mark.parametrize("column, value, counted", [("LFQ intensity D_R2", "n.d.", False),
+                                                     ("Razor + unique peptides", "-", True)])
+def test_non_numeric_value_names_column_and_protein(tmp_path, column, value, counted):
+    """A value that is not a number, in an intensity column or in the peptide-count column that DEqMS reads:
+    the ingest names the column, the protein and the value, and leaves nothing behind."""
     def edit(df):
-        df.loc[df["Protein IDs"] == "P01375", "LFQ intensity D_R2"] = "n.d."
-    ds = load_one(tmp_path, ups1_dataset(table=bad_table(tmp_path, edit))).datasets["p"]
+        df.loc[df["Protein IDs"] == "P01375", column] = value
+    spec = ups1_dataset(table=bad_table(tmp_path, edit))
+    if counted:
+        spec["de"] = {"deqms": True}
+        spec["proteomics"]["count_column"] = column
+    ds = load_one(tmp_path, spec).datasets["p"]
     out = tmp_path / "results/counts.h5ad"
-    with pytest.raises(InputDataError, match=r"column 'LFQ intensity D_R2', protein 'P01375': value 'n.d.' is not a number"):
+    with pytest.raises(InputDataError, match=rf"column '{re.escape(column)}', protein 'P01375': value '{re.escape(value)}' "
+                                             "is not a number"):
         run_ingest(ds.params(rule="ingest"), str(out))
     assert files_under(tmp_path / "results") == []
 
@@ -158,12 +169,3 @@ def test_per_sample_count_columns_follow_the_tables_run_names(tmp_path):
     spec["proteomics"]["count_column"] = "{} Spectral Count"
     with pytest.raises(LsecflowError, match=r"sample 'mouse1': no column 'C_R1 Spectral Count'"):
         load_one(tmp_path, spec)
-
-
-def test_count_column_value_not_a_number(tmp_path):
-    def edit(df):
-        df.loc[df["Protein IDs"] == "P01375", "Razor + unique peptides"] = "-"
-    sheet = ups1_sheet()
-    with pytest.raises(InputDataError, match=r"column 'Razor \+ unique peptides', protein 'P01375': value '-' is not"):
-        protein_tables.read_protein_table(bad_table(tmp_path, edit), "maxquant", sheet.index,
-                                          {"count_column": "Razor + unique peptides"}, "human", sheet)
