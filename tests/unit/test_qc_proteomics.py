@@ -19,7 +19,8 @@ QC_FIGURES = ("missing", "intensities", "correlation", "pca", "variance")
 
 
 def test_variance_fits_are_limmas_and_deqms():
-    """The figure's prior is eBayes's (as the DE step's), its trend over peptide count R DEqMS's loess."""
+    """The figure's prior is eBayes's (as the DE step's), its trend over peptide count R DEqMS's loess, with
+    DEqMS's pseudo-count where a count is 0."""
     pre, sheet, var = ups1_preprocessed()
     spec = {"design": "~ group", "contrasts": CONTRAST, "de": {"deqms": True}}
     fits = variance_fits(pre.values, sheet, spec, ["group"], var["count"])
@@ -29,6 +30,12 @@ def test_variance_fits_are_limmas_and_deqms():
     ref = r_table("ups1.deqms.tsv.gz")
     np.testing.assert_allclose(fits.loc[ref.index, "count_trend"] * np.log(2), ref["trend"], rtol=1e-12)
     assert fits["prior_trend"].nunique() > 100  # one per intensity
+    # five counts of 0: the figure's trend takes DEqMS's pseudo-count, as the DE step and R (ups1.deqms_zero)
+    zeroed = var["count"].copy()
+    zeroed.loc[ref.index[:5]] = 0
+    fits = variance_fits(pre.values, sheet, spec, ["group"], zeroed)
+    np.testing.assert_allclose(fits.loc[ref.index, "count_trend"] * np.log(2), r_table("ups1.deqms_zero.tsv.gz")["trend"],
+                               rtol=1e-12)
 
 
 def test_qc_job_draws_the_variance_figure(tmp_path):

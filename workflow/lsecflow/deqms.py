@@ -80,6 +80,17 @@ def trend(count: np.ndarray, sigma2: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
+def with_pseudo_count(count) -> np.ndarray:
+    """The counts as DEqMS uses them: with a count of 0 anywhere, 1 added to every count (its vignette's
+    pseudo-count; logged), else as given."""
+    count = np.asarray(count, dtype=float)
+    if (count == 0).any():
+        log.info("DEqMS: %d proteins have a count of 0; 1 is added to every count (DEqMS's pseudo-count)",
+                 int((count == 0).sum()))
+        return count + 1
+    return count
+
+
 def prior_df(e: np.ndarray, e_trend: np.ndarray, df: np.ndarray) -> float:
     """DEqMS's prior df: the first local minimum over d0 = 0.1, 0.2, ... (at most 10 x the number of
     proteins with residual df) of ``|mean((e - e_trend)^2 - trigamma(df / 2)) - trigamma(d0 / 2)|``."""
@@ -111,11 +122,7 @@ def spectra_count_ebayes(fitted, count, method: str = "loess") -> dict:
         NaN without residual df), ``df_prior`` (d0), ``trend`` (the smoothed log variance), ``count`` (as
         used, after any pseudo-count).
     """
-    count = np.asarray(count, dtype=float)
-    if (count == 0).any():
-        log.info("DEqMS: %d proteins have a count of 0; 1 is added to every count (DEqMS's pseudo-count)",
-                 int((count == 0).sum()))
-        count = count + 1
+    count = with_pseudo_count(count)
     df = np.asarray(fitted.df_residual, dtype=float)
     sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
     sigma2[df == 0] = np.nan

@@ -15,6 +15,7 @@ import pandas as pd
 from . import limma, plots
 from .de_options import deqms_method
 from .deqms import trend as count_trend
+from .deqms import with_pseudo_count
 from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
@@ -134,8 +135,8 @@ def variance_fits(values: pd.DataFrame, obs: pd.DataFrame, spec: dict, design_co
         known = out["count"].notna().to_numpy()
         out["count_trend"] = np.nan
         try:
-            out.loc[known, "count_trend"] = count_trend(np.maximum(out["count"].to_numpy()[known], 1), sigma2[known],
-                                                        deqms_method(spec["de"]) or "loess") / np.log(2)
+            out.loc[known, "count_trend"] = count_trend(with_pseudo_count(out["count"].to_numpy()[known]),
+                                                        sigma2[known], deqms_method(spec["de"]) or "loess") / np.log(2)
         except InputDataError as exc:
             log.warning("variance figure: no DEqMS trend (%s)", exc)
     return out
