@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .assay_keys import keys_set
 from .errors import ConfigError, InputDataError
-from .schema import load_schema
 
 #: The ``proteomics`` keys each method reads (the others must keep their defaults).
 METHOD_KEYS = {"downshift": ("impute_shift", "impute_width"), "mindet": ("impute_quantile",),
@@ -152,12 +152,9 @@ def check_impute(source, spec: dict) -> None:
     """At parse time: refuse a key of another imputation method set off its default (it would be ignored)."""
     if spec["assay"] != "proteomics":
         return
-    opts = spec["proteomics"]
-    defaults = {k: v.get("default") for k, v in load_schema("dataset")["properties"]["proteomics"]["properties"].items()}
-    method = opts.get("impute", "none")
-    wanted = set(METHOD_KEYS.get(method, ()))
-    stray = sorted(key for keys in METHOD_KEYS.values() for key in keys
-                   if key not in wanted and key in opts and opts[key] != defaults.get(key))
+    method = spec["proteomics"].get("impute", "none")
+    others = sorted({key for keys in METHOD_KEYS.values() for key in keys} - set(METHOD_KEYS.get(method, ())))
+    stray = [dotted.split(".", 1)[1] for dotted in keys_set(spec, [f"proteomics.{key}" for key in others])]
     if stray:
         users = {key: [m for m, keys in METHOD_KEYS.items() if key in keys] for key in stray}
         raise ConfigError(f"{source}: key(s) {', '.join('proteomics.' + key for key in stray)} are not read by "
