@@ -19,6 +19,7 @@ from . import limma
 from .calls import is_significant, sort_results
 from .de import fit_samples, too_few
 from .de_files import LOO_COLUMNS, loo_factors, write_loo, write_shared, write_tested
+from .de_options import deqms_method
 from .errors import InputDataError
 from .formula import design_metadata
 from .paracrine import factor_symbols
@@ -54,7 +55,7 @@ def protein_tables(values: pd.DataFrame, imputed: pd.DataFrame, var: pd.DataFram
 def peptide_counts(var: pd.DataFrame, proteins: pd.Index, spec: dict) -> pd.Series | None:
     """The tested proteins' peptide / PSM counts for ``de.deqms`` (None when DEqMS is off); a tested protein
     without a count is an error naming it and the column (DEqMS stops on NA too)."""
-    if not spec["de"].get("deqms"):
+    if not deqms_method(spec["de"]):
         return None
     count = var["count"].reindex(proteins).astype(float)
     if count.isna().any():
