@@ -25,7 +25,7 @@ from scipy import stats
 from .calls import benjamini_hochberg
 from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
-from .limma_robust import ebayes_robust, rlm_solve
+from .limma_robust import ebayes_robust, log_odds, rlm_solve
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +54,26 @@ def _estimable(X: np.ndarray) -> np.ndarray:
     return np.array(kept, dtype=int)
 
 
-def _ls_solve(Xo: np.ndarray, Y: np.ndarray):
+def _ls_solve(Xo: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None):
     """Least squares of every column of ``Y`` (observed samples x proteins) on ``Xo``: coefficients
-    (p x proteins), unscaled standard errors (p, shared), residual sigma (NaN without residual df)."""
-    coef, *_ = np.linalg.lstsq(Xo, Y, rcond=None)
-    su = np.sqrt(np.diag(np.linalg.inv(Xo.T @ Xo)))
+    (p x proteins), unscaled standard errors (p, shared; proteins x p with weights), residual sigma (NaN
+    without residual df). ``W`` (as ``Y``): weighted least squares per column, as R's ``lm.wfit``."""
     df = Xo.shape[0] - Xo.shape[1]
-    sigma = np.sqrt(((Y - Xo @ coef) ** 2).sum(axis=0) / df) if df > 0 else np.full(Y.shape[1], np.nan)
+    if W is None:
+        coef, *_ = np.linalg.lstsq(Xo, Y, rcond=None)
+        su = np.sqrt(np.diag(np.linalg.inv(Xo.T @ Xo)))
+        resid2 = (Y - Xo @ coef) ** 2
+    else:
+        cov = np.linalg.inv(np.einsum("sp,sg,sq->gpq", Xo, W, Xo))  # (X'WX)^-1 per column
+        coef = np.einsum("gpq,sq,sg->pg", cov, Xo, W * Y)
+        su = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        resid2 = W * (Y - Xo @ coef) ** 2
+    sigma = np.sqrt(resid2.sum(axis=0) / df) if df > 0 else np.full(Y.shape[1], np.nan)
     return coef, su, sigma
 
 
-def lm_fit(values: np.ndarray, design_mat, method: str = "ls"):
-    """limma's ``lmFit(values, design, method)`` (no weights), one batch per missing-value pattern.
+def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarray | None = None):
+    """limma's ``lmFit(values, design, method, weights)``, one batch per missing-value pattern.
 
     inmoose's ``lmFit`` fits every protein on its own (statsmodels, ~1 ms each) as soon as one value is
     missing anywhere, and fails where a protein's observed samples leave a coefficient inestimable
@@ -77,7 +85,12 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls"):
     defaults (:func:`lsecflow.limma_robust.rlm_solve`); as limma's ``mrlm``, a protein with no more observed
     samples than the design has columns is not fitted (NA). Where R's ``rlm`` stops ("'x' is singular":
     a whole group missing), the estimable coefficients are fitted and the others are NA, as for ``ls``.
+
+    ``weights`` (as ``values``, positive; ``method="ls"`` only): weighted least squares per row, voom's
+    precision weights (:mod:`lsecflow.voom`).
     """
+    if weights is not None and method != "ls":
+        raise ValueError("lm_fit: weights go with method 'ls' only")
     from inmoose.limma import MArrayLM
 
     X = np.asarray(design_mat, dtype=float)
@@ -99,7 +112,8 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls"):
             coef, se, sig, converged = rlm_solve(Xo, Y)
             not_converged += int((~converged).sum())
         else:
-            coef, se, sig = _ls_solve(Xo, Y)
+            W = None if weights is None else weights[np.ix_(rows, np.flatnonzero(pattern))].T
+            coef, se, sig = _ls_solve(Xo, Y, W)
         beta[np.ix_(rows, cols)] = coef.T
         su[np.ix_(rows, cols)] = se
         df_res[rows] = pattern.sum() - len(cols)
@@ -118,14 +132,16 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls"):
 
 
 def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False, method: str = "ls",
-        deqms: str | None = None, count=None):
+        deqms: str | None = None, count=None, weights: pd.DataFrame | None = None):
     """``eBayes(lmFit(values, design, method), trend, robust)`` (proteins x samples, NaN = missing); the
     robust empirical Bayes, with or without the trend, and the robust ``lmFit`` are
     :mod:`lsecflow.limma_robust` (inmoose lacks them). With ``deqms`` (``loess`` or ``nls``),
-    ``spectraCounteBayes`` of the ``lmFit`` result on ``count`` (per protein, ``values``' order) instead."""
+    ``spectraCounteBayes`` of the ``lmFit`` result on ``count`` (per protein, ``values``' order) instead.
+    ``weights`` (as ``values``): observation weights of the least-squares fit (voom's)."""
     from inmoose.limma import eBayes
 
-    lm = lm_fit(values.to_numpy(dtype=float), design_mat, method)
+    lm = lm_fit(values.to_numpy(dtype=float), design_mat, method,
+                None if weights is None else weights.to_numpy(dtype=float))
     if deqms:
         dq = spectra_count_ebayes(lm, count, deqms)
         lm.t, lm.p_value, lm.s2_post, lm.s2_prior = dq["t"], dq["p_value"], dq["s2_post"], dq["s2_prior"]
@@ -133,7 +149,10 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
         return lm
     if robust:
         return ebayes_robust(lm, trend=trend)
-    return eBayes(lm, trend=trend)
+    fitted = eBayes(lm, trend=trend)
+    fitted.lods = log_odds(np.asarray(fitted.t, dtype=float), np.asarray(fitted.stdev_unscaled, dtype=float),
+                           df_total(fitted), fitted.df_prior, fitted.s2_prior)  # R's B (inmoose's is off, see there)
+    return fitted
 
 
 def df_total(fitted) -> np.ndarray:
@@ -181,7 +200,8 @@ def coefficient_table(fitted, j: int, lfc_threshold: float = 0.0) -> pd.DataFram
 
 
 def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                    count: pd.Series | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+                    count: pd.Series | None = None, weights: pd.DataFrame | None = None
+                    ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Fit the design and extract every contrast (one fit per base level needed).
 
     Parameters
@@ -196,6 +216,8 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         The dataset's ``de`` block (``lfc_threshold``, ``trend``, ``robust``, ``lm_method``, ``deqms``).
     count
         Peptide / PSM count per protein (index = ``values``' index), for ``de.deqms``.
+    weights
+        Observation weights as ``values`` (voom's precision weights, :mod:`lsecflow.voom`), or None.
 
     Returns
     -------
@@ -213,7 +235,7 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         key = (c["variable"], c["reference"])
         if key not in fits:
             fits[key] = fit(values, design_matrix(meta, design, *key), opts.get("trend", False),
-                            opts.get("robust", False), opts.get("lm_method", "ls"), smoother, counts)
+                            opts.get("robust", False), opts.get("lm_method", "ls"), smoother, counts, weights)
         fitted = fits[key]
         cols = fitted.coefficients.columns if hasattr(fitted.coefficients, "columns") else None
         wanted = f"{c['variable']}[T.{c['target']}]"

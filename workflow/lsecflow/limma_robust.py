@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, stats
 
-from .lowess import loess_fit
+from .lowess import approx, loess_fit
 
 HUBER_K = 1.345  # MASS::psi.huber's k (95 % efficiency at the normal)
 
@@ -42,14 +42,6 @@ def _winsorized_moments(df1: float, df2: float, tail: np.ndarray) -> tuple[float
     m = q21 * np.sum(weights * f * znodes) + np.sum(zq * tail)
     v = q21 * np.sum(weights * f * (znodes - m) ** 2) + np.sum((zq - m) ** 2 * tail)
     return float(m), float(v)
-
-
-def _approx(x: np.ndarray, y: np.ndarray, xout: np.ndarray) -> np.ndarray:
-    """R's ``approx(x, y, xout, rule = 2, ties = mean)``: linear interpolation, tied ``x`` averaged,
-    constant beyond the ends."""
-    ux, inv = np.unique(x, return_inverse=True)
-    uy = np.bincount(inv, weights=y) / np.bincount(inv)
-    return np.interp(xout, ux, uy)
 
 
 def _scale(v):
@@ -86,7 +78,7 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
         if covariate is not None:  # the trend at the left-out variances' covariate, interpolated
             scale = np.empty(n)
             scale[ok] = fit["scale"]
-            scale[~ok] = np.exp(_approx(covariate[ok], np.log(fit["scale"]), covariate[~ok]))
+            scale[~ok] = np.exp(approx(covariate[ok], np.log(fit["scale"]), covariate[~ok]))
         return {"scale": scale, "df2": fit["df2"], "df2_shrunk": shrunk}
     m = np.median(x)
     if m <= 0:
@@ -175,12 +167,38 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
     return {"scale": _scale(np.exp(ztc)), "df2": float(df2), "df2_shrunk": shrunk}
 
 
+def log_odds(t: np.ndarray, su: np.ndarray, df_total: np.ndarray, df_prior, s2_prior, proportion: float = 0.01,
+             stdev_coef_lim=(0.1, 4)) -> np.ndarray:
+    """eBayes's ``lods`` (B, genes x coefficients) from its moderated t, unscaled standard errors, total and prior
+    df and prior variance, as limma 3.54's ``.ebayes``: ``var.prior`` per coefficient by ``tmixture.vector``.
+
+    inmoose 0.9.1's ``tmixture_matrix`` hands every column the same ``df`` array, which its
+    ``tmixture_vector`` overwrites (``df[df < max] = max``): where the total df differ between genes (missing
+    values, a robust prior) the later columns' ``var.prior`` and the kernel's df were not R's, and B was off
+    by up to 2 on UPS1. Here each column gets its own copy, and the kernel is R's
+    ``log((t^2 + df) / (t^2 / r + df))``."""
+    from inmoose.limma import tmixture_vector
+
+    df_total = np.asarray(df_total, dtype=float)
+    s2_prior = np.asarray(s2_prior, dtype=float)
+    lim = np.array(stdev_coef_lim) ** 2 / np.median(s2_prior)
+    var_prior = np.array([tmixture_vector(t[:, j], su[:, j], df_total.copy(), proportion, lim)
+                          for j in range(t.shape[1])], dtype=float)
+    failed = np.isnan(var_prior)
+    var_prior[failed] = np.resize(1 / np.atleast_1d(s2_prior), int(failed.sum()))  # R recycles 1 / s2.prior
+    r = (su ** 2 + var_prior[None, :]) / su ** 2
+    t2 = t ** 2
+    infinite = np.broadcast_to(np.asarray(df_prior, dtype=float) > 1e6, df_total.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kernel = np.where(infinite[:, None], t2 * (1 - 1 / r) / 2,
+                          (1 + df_total[:, None]) / 2 * np.log((t2 + df_total[:, None]) / (t2 / r + df_total[:, None])))
+    return np.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
+
+
 def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
     """``eBayes(fit, robust = TRUE, trend)`` on an ``lmFit`` result: sets ``df_prior`` (per protein),
     ``s2_prior`` (per protein with ``trend``: the trend over ``fitted.Amean``), ``s2_post``, ``df_total``,
     ``t``, ``p_value`` and ``lods`` on ``fitted`` and returns it."""
-    from inmoose.limma import tmixture_matrix
-
     coef = np.asarray(fitted.coefficients, dtype=float)
     su = np.asarray(fitted.stdev_unscaled, dtype=float)
     sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
@@ -196,18 +214,9 @@ def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_c
     t = coef / su / np.sqrt(s2_post)[:, None]
     df_total = np.minimum(df_res + df_prior, np.nansum(df_res))
     p = 2 * stats.t.sf(np.abs(t), df_total[:, None])
-    var_prior = np.asarray(tmixture_matrix(t, su, df_total, proportion,
-                                           np.array(stdev_coef_lim) ** 2 / np.median(s2_prior)), dtype=float)
-    failed = np.isnan(var_prior)
-    var_prior[failed] = np.resize(1 / np.atleast_1d(s2_prior), int(failed.sum()))  # R recycles 1 / s2.prior
-    r = (su ** 2 + var_prior[None, :]) / su ** 2
-    t2 = t ** 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        kernel = np.where((df_prior > 1e6)[:, None], t2 * (1 - 1 / r) / 2,
-                          (1 + df_total[:, None]) / 2 * np.log((t2 + df_total[:, None]) / (t2 + df_total[:, None] / r)))
     fitted.df_prior, fitted.s2_prior, fitted.s2_post, fitted.df_total = df_prior, s2_prior, s2_post, df_total
     fitted.t, fitted.p_value = t, p
-    fitted.lods = np.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
+    fitted.lods = log_odds(t, su, df_total, df_prior, s2_prior, proportion, stdev_coef_lim)
     return fitted
 
 

@@ -1,7 +1,8 @@
 """R's ``lowess`` (Cleveland's algorithm, as R's C ``clowess``) and limma's ``loessFit`` without weights,
 on numpy alone: the intensity trend of ``eBayes(trend = TRUE, robust = TRUE)``
 (:mod:`lsecflow.limma_robust`) and the smoother of ``normalizeCyclicLoess``
-(:func:`lsecflow.proteomics.normalize_cyclic_loess`)."""
+(:func:`lsecflow.proteomics.normalize_cyclic_loess`) and of ``voom``'s mean-variance trend
+(:mod:`lsecflow.voom`), with R's ``approx`` for reading such a trend."""
 from __future__ import annotations
 
 import numpy as np
@@ -94,6 +95,14 @@ def lowess(x: np.ndarray, y: np.ndarray, f: float = 2 / 3, iterations: int = 3, 
         rw = np.where(ares <= 0.001 * cmad, 1.0,
                       np.where(ares <= 0.999 * cmad, (1.0 - (ares / cmad) * (ares / cmad)) ** 2, 0.0))
     return ys
+
+
+def approx(x: np.ndarray, y: np.ndarray, xout: np.ndarray) -> np.ndarray:
+    """R's ``approx(x, y, xout, rule = 2, ties = mean)``: linear interpolation, tied ``x`` averaged,
+    constant beyond the ends."""
+    ux, inv = np.unique(x, return_inverse=True)
+    uy = np.bincount(inv, weights=y) / np.bincount(inv)
+    return np.interp(xout, ux, uy)
 
 
 def loess_fit(y: np.ndarray, x: np.ndarray, span: float = 0.3, iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,8 @@
 #   ups1.lmfit_robust_df0.tsv.gz  the robust lmFit on the matrix of ups1.robust_trend_df0 (proteins 1-4:
 #                          two values for two coefficients, not fitted), lmFit(~ group) + eBayes(),
 #                          coefficient 2
+#   ups1.lods.tsv.gz       B (eBayes's lods) of coefficient 2 of lmFit(x_median, ~ group) with eBayes(),
+#                          trend, robust and both (columns plain, trend, robust, robust_trend)
 #   lowess.tsv.gz          a seeded x (ties: one decimal) and y (5 % outliers) with loessFit(y, x,
 #                          span = 0.4)$fitted and lowess(x, y)$y (R's defaults), for lsecflow's lowess
 #   ups1.quantile.tsv.gz      normalizeQuantiles() instead of median centring
@@ -122,6 +124,15 @@ rdf0 <- data.frame(protein_ids = rownames(x_df0), logFC = fit_rdf0$coefficients[
                    s2_post = fit_rdf0$s2.post, check.names = FALSE)
 gz <- gzfile(file.path(out_dir, "ups1.lmfit_robust_df0.tsv.gz"), "w")
 write.table(format(rdf0, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+close(gz)
+lfit <- lmFit(x_median, model.matrix(~ group))
+lods <- data.frame(protein_ids = rownames(x_median), check.names = FALSE)
+for (v in list(c("plain", FALSE, FALSE), c("trend", TRUE, FALSE), c("robust", FALSE, TRUE),
+               c("robust_trend", TRUE, TRUE))) {
+  lods[[v[1]]] <- eBayes(lfit, trend = as.logical(v[2]), robust = as.logical(v[3]))$lods[, 2]
+}
+gz <- gzfile(file.path(out_dir, "ups1.lods.tsv.gz"), "w")
+write.table(format(lods, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE)
 close(gz)
 set.seed(7)
 lx <- round(runif(400, 20, 30), 1)
