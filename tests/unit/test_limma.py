@@ -193,3 +193,29 @@ def test_secretome_matches_r_limma():
         stats_name = agreement(stats[name], ref)
         assert_matches(stats_name)
     assert int((stats["CPPP_vs_PBS"]["padj"] < 0.05).sum()) == 378
+
+
+def test_fast_trend_gives_inmoose_numbers():
+    """limma_robust.fast_trend (linear-time spline basis and effects) against inmoose's own functions: the
+    spline basis identical, the eBayes(trend = TRUE) fit of UPS1 the same within rounding, and inmoose's
+    functions back in place afterwards."""
+    import inmoose.utils.lm as lm
+    import inmoose.utils.splines as splines
+    from inmoose.limma import eBayes
+    from lsecflow.limma_robust import fast_trend, spline_design
+
+    x = np.sort(np.random.default_rng(1).uniform(0, 10, 300))
+    knots = np.r_[[0.0] * 4, 2.5, 5, 7.5, [10.0] * 4]
+    for derivs, xx in ((0, x), ([0, 1], x[:2]), ([2, 2], x[:2])):
+        np.testing.assert_array_equal(spline_design(knots, xx, 4, derivs), splines.spline_design(knots, xx, 4, derivs))
+    _, pre, _, _ = ups1_fit()
+    meta = design_metadata(ups1_sheet().loc[pre.values.columns], ["group"], UPS1_CONTRAST)
+    design = limma.design_matrix(meta, "~ group", "group", "fmol10")
+    slow = eBayes(limma.lm_fit(pre.values.to_numpy(), design), trend=True)
+    originals = splines.spline_design, lm.lm_wfit.effects
+    with fast_trend():
+        fast = eBayes(limma.lm_fit(pre.values.to_numpy(), design), trend=True)
+    assert (splines.spline_design, lm.lm_wfit.effects) == originals
+    for key in ("s2_prior", "df_prior", "s2_post"):
+        np.testing.assert_allclose(np.asarray(getattr(fast, key), dtype=float),
+                                   np.asarray(getattr(slow, key), dtype=float), rtol=1e-10, err_msg=key)

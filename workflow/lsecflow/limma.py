@@ -25,7 +25,7 @@ from scipy import stats
 from .calls import benjamini_hochberg
 from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
-from .limma_robust import ebayes_robust, log_odds, rlm_solve
+from .limma_robust import ebayes_robust, fast_trend, log_odds, rlm_solve
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,10 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
         lm.t, lm.p_value, lm.s2_post, lm.s2_prior = dq["t"], dq["p_value"], dq["s2_post"], dq["s2_prior"]
         lm.df_prior, lm.lods, lm.deqms = dq["df_prior"], np.full(dq["t"].shape, np.nan), dq
         return lm
-    if robust:
-        return ebayes_robust(lm, trend=trend)
-    fitted = eBayes(lm, trend=trend)
+    with fast_trend():
+        if robust:
+            return ebayes_robust(lm, trend=trend)
+        fitted = eBayes(lm, trend=trend)
     fitted.lods = log_odds(np.asarray(fitted.t, dtype=float), np.asarray(fitted.stdev_unscaled, dtype=float),
                            df_total(fitted), fitted.df_prior, fitted.s2_prior)  # R's B (inmoose's is off, see there)
     return fitted

@@ -8,9 +8,14 @@
   instead of one prior df for all;
 * the robust linear model (``lmFit(method = "robust")``, limma's ``mrlm``): each protein fitted by
   M-estimation with MASS's ``rlm`` defaults (:func:`rlm_solve`), so that one outlying sample moves the
-  coefficient less than in least squares.
+  coefficient less than in least squares;
+
+and two repairs of inmoose's eBayes: :func:`log_odds` (R's B) and :func:`fast_trend` (its spline fit in
+linear time and memory, for the trend of 20,000 genes).
 """
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 from scipy import optimize, stats
@@ -165,6 +170,59 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
     else:
         shrunk = np.full(n, df2)
     return {"scale": _scale(np.exp(ztc)), "df2": float(df2), "df2_shrunk": shrunk}
+
+
+def spline_design(knots, x, order: int, derivs=0) -> np.ndarray:
+    """``inmoose.utils.splines.spline_design`` (R's ``splines::splineDesign``) with the same numbers: each
+    basis function evaluated by scipy's ``splev`` once per derivative order over all points, where inmoose's
+    evaluates it over all points once per point (quadratic: 60 s for eBayes(trend = TRUE) of 16,000 genes)."""
+    from scipy.interpolate import splev
+
+    x = np.asarray(x, dtype=float)
+    der = np.zeros(len(x), dtype=int)
+    d = np.asarray(derivs)
+    if d.ndim == 0:
+        der[:] = d
+    else:
+        der[:len(d)] = d
+    n_bases = len(knots) - order
+    res = np.empty((len(x), n_bases))
+    for i in range(n_bases):
+        coefs = np.zeros(n_bases)
+        coefs[i] = 1
+        for value in np.unique(der):
+            rows = der == value
+            res[rows, i] = splev(x[rows], (knots, coefs, order - 1), der=int(value))
+    return res
+
+
+def _effects(self) -> np.ndarray:
+    """``lm.fit``'s effects, ``Q' y`` with the complete ``Q`` of the design's QR, applied by LAPACK's
+    ``dormqr`` instead of forming ``Q`` (n x n: 2 GiB and 7 s for 16,000 genes in inmoose's)."""
+    from scipy.linalg import lapack
+
+    if self._effects is None:
+        qr, tau, _, _ = lapack.dgeqrf(np.asarray(self.fit.model.wexog, dtype=float))
+        y = np.asarray(self.fit.model.wendog, dtype=float)[:, None].copy()
+        lwork = int(lapack.dormqr("L", "T", qr, tau, y, -1)[1][0])
+        self._effects = lapack.dormqr("L", "T", qr, tau, y, lwork)[0][:, 0]
+    return self._effects
+
+
+@contextlib.contextmanager
+def fast_trend():
+    """Within the block, inmoose's eBayes ``trend`` (``fitFDist`` with a covariate) builds its natural-spline
+    basis with :func:`spline_design` and its regression effects with :func:`_effects`: the same numbers
+    (within rounding), in linear time and memory. Restored on exit."""
+    import inmoose.utils.lm as lm
+    import inmoose.utils.splines as splines
+
+    saved = splines.spline_design, lm.lm_wfit.effects
+    splines.spline_design, lm.lm_wfit.effects = spline_design, property(_effects)
+    try:
+        yield
+    finally:
+        splines.spline_design, lm.lm_wfit.effects = saved
 
 
 def log_odds(t: np.ndarray, su: np.ndarray, df_total: np.ndarray, df_prior, s2_prior, proportion: float = 0.01,
