@@ -19,13 +19,17 @@ starts. Engines, each in a fresh process (peak RSS is its own):
              same work as R's and pydeseq2's timed part); the normalised
              counts and VST that the DE job also writes are timed apart
 
+With --voom also limma-voom: R (edgeR's calcNormFactors, voom, lmFit + eBayes per contrast, when edgeR is
+installed: apt-get install r-bioc-limma r-bioc-edger) against lsecflow's ``de.engine: voom``
+(lsecflow.de_voom.voom_tables: the same steps, one fit per reference level).
+
 Prints wall time, peak RSS and ratios against R, and a profile of the ten
 costliest functions of lsecflow's DE (cProfile, cumulative time). With
 --workflow it also times the workflow's whole DLPC DE stage: `snakemake`
 started from the command line on a finished ingest, the DE job forced
 (Snakemake's start-up included).
 
-    .venv/bin/python bench/de.py [--datasets dlpc synthetic] [--workflow]
+    .venv/bin/python bench/de.py [--datasets dlpc synthetic] [--workflow] [--voom]
 """
 from __future__ import annotations
 
@@ -45,18 +49,34 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 
-R_SCRIPT = r"""
-suppressMessages(library(DESeq2))
+R_READ = r"""
 args <- commandArgs(trailingOnly = TRUE)
 counts <- as.matrix(read.delim(args[1], row.names = 1, check.names = FALSE))
 sheet <- read.delim(args[2], colClasses = "character", row.names = 1)
 counts <- counts[, rownames(sheet)]
 for (col in colnames(sheet)) sheet[[col]] <- factor(sheet[[col]])
 contrasts <- strsplit(strsplit(args[4], ";")[[1]], ",")
+"""
+"""What both R scripts read (not timed): the filtered counts, the sheet, the contrasts."""
+
+R_SCRIPT = "suppressMessages(library(DESeq2))" + R_READ + r"""
 t0 <- Sys.time()
 dds <- DESeqDataSetFromMatrix(counts, sheet, design = as.formula(args[3]))
 dds <- DESeq(dds, quiet = TRUE)
 for (k in contrasts) res <- results(dds, contrast = k)
+cat("FIT_SECONDS", as.numeric(Sys.time() - t0, units = "secs"), "\n")
+"""
+
+R_VOOM_SCRIPT = "suppressMessages({library(limma); library(edgeR)})" + R_READ + r"""
+form <- as.formula(args[3])
+t0 <- Sys.time()
+v <- voom(calcNormFactors(DGEList(counts)), model.matrix(form, sheet))
+for (k in contrasts) {
+  s <- sheet
+  s[[k[1]]] <- relevel(s[[k[1]]], ref = k[3])
+  d <- model.matrix(form, s)
+  res <- topTable(eBayes(lmFit(v, d)), coef = paste0(k[1], k[2]), number = Inf, sort.by = "none")
+}
 cat("FIT_SECONDS", as.numeric(Sys.time() - t0, units = "secs"), "\n")
 """
 
@@ -132,11 +152,12 @@ def read_inputs(folder: str):
     return counts, sheet, spec["design"], [tuple(c) for c in spec["contrasts"]], spec["opts"]
 
 
-def run_r(folder: str) -> tuple[float, float, float]:
-    """(whole Rscript wall, fit seconds reported by R, peak RSS MiB) or raises when R/DESeq2 is missing."""
+def run_r(folder: str, script: str = R_SCRIPT) -> tuple[float, float, float]:
+    """(whole Rscript wall, fit seconds reported by R, peak RSS MiB) of ``script`` (DESeq2's, or
+    :data:`R_VOOM_SCRIPT`) or raises when R or its packages are missing."""
     _, _, design, contrasts, _ = read_inputs(folder)
     with tempfile.TemporaryDirectory() as tmp:
-        Path(f"{tmp}/run.R").write_text(R_SCRIPT)
+        Path(f"{tmp}/run.R").write_text(script)
         spec = ";".join(",".join(c) for c in contrasts)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
@@ -202,6 +223,22 @@ def engine_lsecflow(folder: str) -> float:
     return seconds
 
 
+def engine_voom(folder: str) -> float:
+    """lsecflow's limma-voom (``de.engine: voom``): TMM, voom, one weighted fit per reference level, eBayes."""
+    import pandas as pd
+    from lsecflow import de_voom
+    from lsecflow.formula import design_metadata
+
+    counts, sheet, design, contrasts, opts = read_inputs(folder)
+    named = {f"c{i}": {"variable": v, "target": t, "reference": r} for i, (v, t, r) in enumerate(contrasts)}
+    obs = sheet.set_index("sample").loc[counts.columns]
+    t0 = time.perf_counter()
+    meta = design_metadata(obs, list(obs.columns), named)
+    de_voom.voom_tables(counts, meta, design, named, {**opts, "trend": False, "robust": False},
+                        pd.Series(counts.index, index=counts.index))
+    return time.perf_counter() - t0
+
+
 def workflow_stage(threads: int = 2) -> float:
     """Wall seconds of `snakemake --forcerun de_dlpc_liver` on a finished DLPC ingest (start-up included)."""
     import yaml
@@ -227,6 +264,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["dlpc", "synthetic"], choices=["dlpc", "synthetic"])
     parser.add_argument("--workflow", action="store_true", help="also time the workflow's DLPC DE stage")
+    parser.add_argument("--voom", action="store_true", help="also R limma-voom and lsecflow's de.engine: voom")
     args = parser.parse_args()
     have_r = shutil.which("Rscript") is not None
     try:
@@ -259,6 +297,19 @@ def main() -> None:
             ratio = f", R/{engine} {r_wall / wall:5.2f}x (R wall incl. start-up; {r_fit / fit:5.2f}x fit only)" \
                 if r_wall else ""
             print(f"{engine:10s} : wall {wall:6.1f} s (fit + results {fit:6.1f} s), peak RSS {rss:6.0f} MiB{ratio}",
+                  flush=True)
+        if args.voom:
+            try:
+                rv_wall, rv_fit, rv_rss = run_r(folder, R_VOOM_SCRIPT) if have_r else (None, None, None)
+            except RuntimeError as exc:
+                rv_wall = None
+                print(f"R voom     : not run ({str(exc).strip().splitlines()[-1]})")
+            if rv_wall:
+                print(f"R voom     : Rscript wall {rv_wall:6.1f} s (TMM + voom + fits {rv_fit:6.2f} s), "
+                      f"peak RSS {rv_rss:6.0f} MiB", flush=True)
+            wall, rss, fit = measure(engine_voom, folder)
+            ratio = f", R/lsecflow {rv_wall / wall:5.2f}x wall, {rv_fit / fit:5.2f}x fit" if rv_wall else ""
+            print(f"voom       : wall {wall:6.1f} s (TMM + voom + fits {fit:6.2f} s), peak RSS {rss:6.0f} MiB{ratio}",
                   flush=True)
         _, profile = _lsecflow_de(folder, profile=True)
         print("lsecflow DE, ten costliest functions (cumulative):")

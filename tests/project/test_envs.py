@@ -36,7 +36,7 @@ def rule_envs_and_scripts() -> dict[str, tuple[str | None, str | None]]:
             script = re.search(r'^\s+script:\n(\s+[^\n]+)', body, flags=re.M)
             envs = ENV_VARIABLES.get(env.group(1), [env.group(1)]) if env else []
             envs = [(RULES / e).resolve().relative_to(REPO).as_posix() for e in envs]
-            # a rule may choose its script by assay (`"a.py" if ... else "b.py"`): each is checked
+            # a rule may choose its script by assay or engine (`{"x": "a.py", ...}[...]`): each is checked
             scripts = re.findall(r'"([^"]+\.py)"', script.group(1)) if script else [None]
             for i, path in enumerate(scripts):
                 out[name if i == 0 else f"{name}:{Path(path).stem}"] = (envs, path and (RULES / path).resolve())
@@ -135,7 +135,8 @@ def constraints() -> dict[str, str]:
 
 def test_every_rule_names_an_env_and_a_script():
     rules = rule_envs_and_scripts()
-    assert len(rules) == 13 and {"de", "de:de", "enrichment", "figures", "qc_proteomics"} <= set(rules)  # loop-made too
+    assert len(rules) == 14 and {"de", "de:de_voom", "de:de_proteomics", "enrichment", "figures",
+                                 "qc_proteomics"} <= set(rules)  # loop-made too, one script per DE engine
     missing = [r for r, (envs, script) in rules.items() if not envs]
     assert missing == [], f"rules without conda: {missing}"
     for rule, (envs, script) in rules.items():

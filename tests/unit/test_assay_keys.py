@@ -20,9 +20,37 @@ def test_only_keys_off_their_default_count():
     with pytest.raises(ConfigError, match=r"x: assay 'proteomics' does not read key\(s\) set here: de.fit_type is "
                                           r"DESeq2's, for count assays"):
         check_keys_for_assay({"assay": "proteomics", "de": {"fit_type": "mean"}}, "x")
-    with pytest.raises(ConfigError, match=r"de.robust is limma's, for assay proteomics only; qc.n_hvg is single-cell "
-                                          r"QC's, for assay single_cell only"):
+    with pytest.raises(ConfigError, match=r"x: assay 'bulk' with de.engine 'deseq2' does not read key\(s\) set here: "
+                                          r"de.robust is limma's eBayes options, for assay proteomics or de.engine "
+                                          r"voom; qc.n_hvg is single-cell QC's, for assay single_cell only"):
         check_keys_for_assay({"assay": "bulk", "de": {"robust": True}, "qc": {"n_hvg": 500}}, "x")
+
+
+@pytest.mark.parametrize("de, error", [
+    ({"engine": "voom", "trend": True, "robust": True, "lfc_threshold": 0.5, "min_count": 5}, None),
+    ({"engine": "voom", "shrink": "normal", "fit_type": "mean"},
+     r"assay 'bulk' with de.engine 'voom' does not read key\(s\) set here: de.shrink, de.fit_type are DESeq2's, for "
+     r"count assays with de.engine deseq2"),
+    ({"engine": "voom", "test": "lrt", "reduced": "~ 1"}, r"de.test, de.reduced are DESeq2's"),
+    ({"engine": "voom", "lm_method": "robust"}, r"de.lm_method is limma's, for assay proteomics only"),
+    ({"engine": "voom", "independent_filter": False}, r"de.independent_filter is DESeq2's"),
+    ({"engine": "deseq2", "trend": True}, r"with de.engine 'deseq2' does not read key\(s\) set here: de.trend is "
+                                          r"limma's eBayes options"),
+])
+def test_voom_engine_reads_ebayes_keys_and_refuses_deseq2s(de, error):
+    """de.engine: voom reads limma's eBayes keys and the pre-filter; DESeq2's keys are named, not ignored."""
+    spec = dlpc_dataset(DLPC_COUNTS, de=de)
+    if error is None:
+        assert load_datasets({"d": spec}).datasets["d"].spec["de"]["engine"] == "voom"
+    else:
+        with pytest.raises(ConfigError, match=error):
+            load_datasets({"d": spec})
+
+
+def test_proteomics_refuses_an_engine(tmp_path):
+    with pytest.raises(ConfigError, match=r"assay 'proteomics' does not read key\(s\) set here: de.engine is for "
+                                          r"count assays only"):
+        load_one(tmp_path, ups1_dataset(de={"engine": "voom"}))
 
 
 @pytest.mark.parametrize("extra, error", [

@@ -55,6 +55,12 @@ def test_bulk_defaults(specs):
     ({"paracrine__robustness": False, "paracrine__direction": "up"}, ["below 0.05 up in the target"], ["refitted"]),
     ({"paracrine__enabled": False}, [], ["Paracrine"]),
     ({"qc__exclude": ["Sample725"]}, ["Samples left out of the analysis: Sample725."], []),
+    ({"de__engine": "voom"}, ["tested with limma-voom", "edgeR's TMM", "moderated t-tests (eBayes)",
+                              "GSEA (gseapy 1.3.1) on each contrast's moderated t", "(TMM, voom and limma refitted)",
+                              "R limma 3.54.1 and edgeR 3.40.2"], ["DESeq2", "Wald", "dispersion"]),
+    ({"de__engine": "voom", "de__trend": True, "de__robust": True, "de__lfc_threshold": 0.5},
+     ["limma's treat against |log2 fold change| <= 0.5"], ["eBayes"]),
+    ({"de__engine": "voom", "de__trend": True}, ["moderated t-tests (eBayes, trend = TRUE)"], []),
 ])
 def test_bulk_settings_change_the_text(specs, changes, says, not_says):
     t = text(specs["dlpc"], **changes)

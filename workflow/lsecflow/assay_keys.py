@@ -1,28 +1,39 @@
 """Keys that only some assays read, refused on the others at parse time (called by
 :func:`lsecflow.config.load_dataset`), so that a setting the dataset's engine would ignore is named instead
-of dropped silently: DESeq2's ``de`` keys on a proteomics dataset, limma's on counts, the ``proteomics``
+of dropped silently: DESeq2's ``de`` keys on a proteomics dataset or under ``de.engine: voom``, limma's on
+DESeq2's counts, the ``proteomics``
 block off proteomics, the single-cell blocks and QC keys off single-cell data.
 
 A key written with its schema default changes nothing and is let through.
 """
 from __future__ import annotations
 
+from .de_options import de_engine
 from .errors import ConfigError
 from .schema import load_schema
 
 COUNTS, SINGLE_CELL, PROTEOMICS = ("bulk", "single_cell"), ("single_cell",), ("proteomics",)
+DESEQ2, EBAYES = ("deseq2",), ("voom", "limma")
+"""DE engines (:func:`lsecflow.de_options.de_engine`): a key may be read by an assay or by an engine."""
 
 DESEQ2_ONLY_KEYS = ("test", "reduced", "shrink", "fit_type", "size_factors", "cooks_filter", "independent_filter",
-                    "independent_filter_alpha", "min_count", "min_samples")
-"""``de`` keys that only DESeq2 (bulk and pseudobulk counts) reads."""
-LIMMA_ONLY_KEYS = ("trend", "robust", "lm_method", "deqms")
-"""``de`` keys that only limma (proteomics) reads."""
+                    "independent_filter_alpha")
+"""``de`` keys that only DESeq2 (counts, ``de.engine: deseq2``) reads."""
+COUNT_KEYS = ("engine", "min_count", "min_samples")
+"""``de`` keys of count assays, whichever engine."""
+EBAYES_KEYS = ("trend", "robust")
+"""``de`` keys of limma's eBayes: proteomics, and counts with ``de.engine: voom``."""
+LIMMA_ONLY_KEYS = ("lm_method", "deqms")
+"""``de`` keys that only limma on proteins reads."""
 SINGLE_CELL_QC_KEYS = ("nmads", "min_counts", "min_genes", "max_mito_fraction", "remove_doublets", "doublets",
                        "filter_cells", "n_hvg", "n_pcs", "leiden_resolution")
 """``qc`` keys of single-cell QC only."""
 
 ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
-    **{f"de.{k}": (COUNTS, "DESeq2's, for count assays") for k in DESEQ2_ONLY_KEYS},
+    **{f"de.{k}": (DESEQ2, "DESeq2's, for count assays with de.engine deseq2") for k in DESEQ2_ONLY_KEYS},
+    **{f"de.{k}": (COUNTS, "for count assays only") for k in COUNT_KEYS},
+    **{f"de.{k}": (EBAYES, "limma's eBayes options, for assay proteomics or de.engine voom")
+       for k in EBAYES_KEYS},
     **{f"de.{k}": (PROTEOMICS, "limma's, for assay proteomics only") for k in LIMMA_ONLY_KEYS},
     **{f"proteomics.{k}": (PROTEOMICS, "for assay proteomics only")
        for k in load_schema("dataset")["properties"]["proteomics"]["properties"]},
@@ -33,7 +44,7 @@ ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f"paracrine.{k}": (SINGLE_CELL, "single-cell receivers', for assay single_cell only")
        for k in ("liana", "liana_permutations")},
 }
-"""``section.key`` -> (the assays that read it, what to say elsewhere)."""
+"""``section.key`` -> (the assays or DE engines that read it, what to say elsewhere)."""
 
 
 def keys_set(spec: dict, keys) -> list[str]:
@@ -49,13 +60,16 @@ def keys_set(spec: dict, keys) -> list[str]:
 
 
 def check_keys_for_assay(spec: dict, source: str) -> None:
-    """Refuse keys that the dataset's assay does not read (:data:`ASSAY_KEYS`), each named, grouped by why."""
-    wrong = keys_set(spec, [k for k, (assays, _) in ASSAY_KEYS.items() if spec["assay"] not in assays])
+    """Refuse keys that the dataset's assay and DE engine do not read (:data:`ASSAY_KEYS`), each named, grouped
+    by why."""
+    readers = {spec["assay"], de_engine(spec)}
+    wrong = keys_set(spec, [k for k, (who, _) in ASSAY_KEYS.items() if not readers & set(who)])
     if not wrong:
         return
     by_reason: dict[str, list[str]] = {}
     for key in wrong:
         by_reason.setdefault(ASSAY_KEYS[key][1], []).append(key)
     said = "; ".join(f"{', '.join(keys)} {'is' if len(keys) == 1 else 'are'} {why}" for why, keys in by_reason.items())
-    raise ConfigError(f"{source}: assay {spec['assay']!r} does not read key(s) set here: {said}. Remove them "
+    engine = f" with de.engine {de_engine(spec)!r}" if spec["assay"] != "proteomics" else ""
+    raise ConfigError(f"{source}: assay {spec['assay']!r}{engine} does not read key(s) set here: {said}. Remove them "
                       "(nothing is applied silently)")

@@ -57,7 +57,8 @@ def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
 
 
 def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None):
-    """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter.
+    """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter; a design
+    column left with a single level is an error.
 
     Returns
     -------
@@ -76,7 +77,12 @@ def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contr
     sub = adata[:, keep]
     counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
                           columns=sub.var_names.astype(str))
-    return sub, counts, design_metadata(sub.obs, design_columns, contrasts)
+    meta = design_metadata(sub.obs, design_columns, contrasts)
+    for col in design_columns:
+        if meta[col].nunique() < 2:
+            raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
+                                 "among the samples tested; drop it from the design")
+    return sub, counts, meta
 
 
 def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: dict, *,
@@ -107,10 +113,6 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     from inmoose.deseq2 import DESeq, DESeqDataSet
 
     sub, counts, meta = model_inputs(adata, design_columns, opts, contrasts)
-    for col in design_columns:
-        if meta[col].nunique() < 2:
-            raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
-                                 "among the samples tested; drop it from the design")
     test, fit_type, sf_type = opts.get("test", "wald"), opts.get("fit_type", "parametric"), opts.get("size_factors", "ratio")
     t0 = time.time()
     how = dict(test="LRT", reduced=opts["reduced"]) if test == "lrt" else {}
@@ -340,7 +342,8 @@ def _cell_type_label(params: dict, cell_type: str | None) -> str:
     return "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
 
 
-def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | None = None) -> list[str]:
+def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | None = None,
+             method: str = "DESeq2") -> list[str]:
     """The contrasts the samples can test. An untestable contrast stops a bulk dataset; for one
     cell type of pseudobulk data it is logged and gets empty files saying why (the other cell
     types must not stop)."""
@@ -348,7 +351,7 @@ def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | No
     where = _cell_type_label(params, cell_type)
     tested = []
     for name, contrast in spec["contrasts"].items():
-        problem = too_few(adata, contrast)
+        problem = too_few(adata, contrast, method)
         if problem is None:
             tested.append(name)
             continue

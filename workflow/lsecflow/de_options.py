@@ -1,6 +1,7 @@
 """A dataset's ``de:`` block: its parse-time checks (called by :func:`lsecflow.config.load_dataset`: DESeq2's
-test, reduced design, shrinkage and fold-change threshold against the design; DEqMS's needs) and the meaning of
-``de.shrink`` (:func:`shrink_method`, read by the DE job and the methods text). Which ``de`` keys each assay
+test, reduced design, shrinkage and fold-change threshold against the design; DEqMS's needs), the meaning of
+``de.shrink`` (:func:`shrink_method`, read by the DE job and the methods text) and of ``de.engine``
+(:func:`de_engine`, with each engine's labels). Which ``de`` keys each assay
 reads: :mod:`lsecflow.assay_keys`."""
 from __future__ import annotations
 
@@ -63,6 +64,22 @@ def check_deqms(source, spec) -> None:
         raise ConfigError(f"{source}: key 'de.deqms' cannot go with {', '.join(clash)}: DEqMS replaces eBayes's prior "
                           "(trend, robust) and has no test against a fold-change threshold (treat); remove "
                           f"{'it' if len(clash) == 1 else 'them'}, or set 'de.deqms: false'")
+
+
+ENGINE_LABELS = {"deseq2": "DESeq2", "voom": "limma-voom", "limma": "limma"}
+"""Each DE engine's name in logs and texts."""
+LEVELS = {"deseq2": ("baseMean", "mean of normalised counts"), "voom": ("AveExpr", "mean log2 CPM"),
+          "limma": ("AveExpr", "mean log2 intensity")}
+"""Each engine's mean-level column in the DE table and its axis label."""
+VALUES = {"deseq2": "VST", "voom": "log2 CPM", "limma": "log2 intensity"}
+"""What each engine's ``vst`` matrix holds (heatmap colour-bar labels)."""
+
+
+def de_engine(spec: dict) -> str:
+    """The DE engine of a dataset: ``limma`` for proteomics, else ``de.engine`` (``deseq2``, ``voom``)."""
+    if spec.get("assay") == "proteomics":
+        return "limma"
+    return (spec.get("de") or {}).get("engine", "deseq2")
 
 
 def shrink_method(opts: dict) -> str | None:

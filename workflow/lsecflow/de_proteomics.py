@@ -68,9 +68,13 @@ def peptide_counts(var: pd.DataFrame, proteins: pd.Index, spec: dict) -> pd.Seri
 
 def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
                   tables: dict[str, pd.DataFrame], symbols: set | None,
-                  count: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+                  count: pd.Series | None = None, prepare=None) -> dict[str, pd.DataFrame]:
     """Per contrast, its significant annotated factors refitted with each sample of its groups left out
-    (one limma fit per left-out sample serves every contrast whose groups hold it)."""
+    (one limma fit per left-out sample serves every contrast whose groups hold it).
+
+    ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights)``
+    when the matrix itself depends on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`); by
+    default the kept columns of ``values``, unweighted."""
     out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
     if symbols is None:
         return out
@@ -82,8 +86,9 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     for sample, names in refit_plan(meta, contrasts, genes).items():
         keep = values.columns != sample
         try:
-            stats, _ = limma.contrast_tables(values.loc[:, keep], meta.loc[keep], design,
-                                             {n: contrasts[n] for n in names}, opts, count)
+            kept, weights = (values.loc[:, keep], None) if prepare is None else prepare(keep)
+            stats, _ = limma.contrast_tables(kept, meta.loc[keep], design, {n: contrasts[n] for n in names}, opts,
+                                             count, weights)
         except (ValueError, np.linalg.LinAlgError) as exc:
             log.warning("leave-one-out: no refit without %s (%s); the candidates are judged on the others", sample, exc)
             continue

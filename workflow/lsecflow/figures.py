@@ -12,6 +12,7 @@ import logging
 import pandas as pd
 
 from . import plots
+from .de_options import LEVELS, VALUES, de_engine
 from .enrichment import gsea_ranking, read_gsea_table
 from .genesets import read_gmt
 from .protein_tables import split_genes
@@ -47,7 +48,8 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
                              title=title, figsize=(vol["width"], vol["height"]), y=vol["y"], xlim=vol["xlim"],
                              ylim=vol["ylim"]), stems["volcano"])
     plots.save(plots.ma_plot(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, title=title,
-                             figsize=(figs["ma"]["width"], figs["ma"]["height"])), stems["ma"])
+                             figsize=(figs["ma"]["width"], figs["ma"]["height"]),
+                             level=LEVELS[de_engine(params["spec"])]), stems["ma"])
     plots.save(plots.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
                                       width=hm["width"], height=hm["height"]), stems["heatmap"])
 
@@ -102,15 +104,14 @@ def symbol_index(res: pd.DataFrame) -> dict[str, str]:
     return symbol_to_id
 
 
-def unit_matrix(res: pd.DataFrame, vst: str, counts_h5ad: str, variable: str, pseudobulk: bool
-                ) -> tuple[pd.DataFrame, pd.Series]:
-    """The unit's VST (proteomics: the log2 intensities the tests saw) and each sample's group; empty
-    for a skipped unit, whose GSEA tables are empty too."""
+def unit_matrix(res: pd.DataFrame, vst: str, counts_h5ad: str, variable: str, pseudobulk: bool,
+                engine: str = "deseq2") -> tuple[pd.DataFrame, pd.Series]:
+    """The unit's VST (voom: log2 CPM; proteomics: the log2 intensities the tests saw; what it holds in
+    ``attrs['value']``) and each sample's group; empty for a skipped unit, whose GSEA tables are empty too."""
     if res.empty:
         return pd.DataFrame(), pd.Series(dtype=str)
     vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, variable, pseudobulk)
-    if "AveExpr" in res:
-        vst_df.attrs["value"] = "log2 intensity"
+    vst_df.attrs["value"] = VALUES[engine]
     return vst_df, groups
 
 
@@ -143,7 +144,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     title = plots.unit_title(params, contrast_name, cell_type)
     res = pd.read_csv(table, sep="\t")
     vst_df, groups = unit_matrix(res, vst, counts_h5ad, spec["contrasts"][contrast_name]["variable"],
-                                 cell_type is not None)
+                                 cell_type is not None, de_engine(spec))
     draw_de_figures(res, vst_df, groups, params, title, de_files)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
     ranking = gsea_ranking(res, spec["de"])  # the ranking GSEA ran on

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .de_options import deqms_method, shrink_method
+from .de_options import de_engine, deqms_method, shrink_method
 
 
 def package_versions(versions: pd.DataFrame) -> dict[str, str]:
@@ -106,6 +106,17 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
         return (f"Differential abundance ({_contrasts(spec)}) was tested with the design {spec['design']}: each "
                 f"protein fitted by {fit}, with {ebayes} and {test}, as implemented in lsecflow's port of limma "
                 f"(checked against R limma 3.54.1). P-values were adjusted by Benjamini-Hochberg. {called}")
+    unit = " within each cell type" if spec["assay"] == "single_cell" else ""
+    if de_engine(spec) == "voom":
+        options = [o for o, on in (("trend = TRUE", de["trend"]), ("robust = TRUE", de["robust"])) if on]
+        test = (f"limma's treat against |log2 fold change| <= {threshold}" if threshold else
+                f"moderated t-tests (eBayes{''.join(', ' + o for o in options)})")
+        return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with limma-voom: genes with at least "
+                f"{de['min_count']} counts in at least {de['min_samples']} samples were kept, library sizes "
+                "normalised by edgeR's TMM, log2 counts per million weighted by voom's mean-variance trend, fitted "
+                f"by weighted least squares with the design {spec['design']} and tested by {test}, as implemented "
+                "in lsecflow's ports (checked against R limma 3.54.1 and edgeR 3.40.2). P-values were adjusted by "
+                f"Benjamini-Hochberg. {called}")
     how = (f"a likelihood-ratio test of {spec['design']} against {de['reduced']} (every contrast carries its "
            "p-values)" if de["test"] == "lrt" else
            f"Wald tests against |log2 fold change| <= {threshold}" if threshold else "Wald tests")
@@ -118,7 +129,6 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                         "\"normal\") for display; tests use the unshrunk estimates.",
               "apeglm": " Log2 fold changes were also shrunk with an apeGLM-type Cauchy prior for display; tests "
                         "use the unshrunk estimates.", None: ""}[shrink_method(de)]
-    unit = " within each cell type" if spec["assay"] == "single_cell" else ""
     return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with DESeq2's negative binomial model "
             f"as implemented in inmoose{_v(versions, 'inmoose')} (a Python port of DESeq2, with lsecflow's ports of "
             f"the steps it lacks; checked against R DESeq2 1.38.3): design {spec['design']}, "
@@ -129,7 +139,7 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
 
 def _enrichment_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
     enr = spec["enrichment"]
-    stat = ("moderated t" if spec["assay"] == "proteomics" else
+    stat = ("moderated t" if de_engine(spec) != "deseq2" else
             "Wald statistic (log2 fold change / its standard error)")
     method = (f"p-values by fgsea's adaptive multilevel method ({enr['permutations']} permutations, sample size "
               f"{enr['sample_size']}, floor {enr['eps']:g})" if enr["method"] == "multilevel" else
@@ -152,6 +162,7 @@ def _paracrine_paragraph(spec: dict) -> str:
     checks = []
     if par["robustness"]:
         how = ("limma refitted" if spec["assay"] == "proteomics" else
+               "TMM, voom and limma refitted" if de_engine(spec) == "voom" else
                "under the full fit's dispersion trend and prior" if par["robustness_refit"] == "held_prior"
                else "the whole model refitted")
         checks.append(f"refitted with each sample of the contrast's two groups left out in turn ({how})")

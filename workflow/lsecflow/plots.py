@@ -146,10 +146,11 @@ def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
 
 
 def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_of_interest=(), title: str = "",
-            figsize=(6, 4.5)):
-    """MA plot: mean of normalised counts (proteomics: mean log2 intensity, ``AveExpr``) vs log2 fold change."""
+            figsize=(6, 4.5), level: tuple[str, str] = ("baseMean", "mean of normalised counts")):
+    """MA plot: the mean level (``level``: its column and axis label, :data:`lsecflow.de_options.LEVELS`; DESeq2's
+    ``baseMean`` on a log axis, limma's ``AveExpr``, log2 CPM or intensity) vs log2 fold change."""
     tested = res[res["pvalue"].notna()]
-    x = "AveExpr" if "AveExpr" in res else "baseMean"
+    x, label = level
     sig = call_direction(tested, alpha, lfc_threshold)
     fig, ax = plt.subplots(figsize=figsize)
     for kind, colour in (("ns", NS), ("down", DOWN), ("up", UP)):
@@ -162,7 +163,7 @@ def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
     if x == "baseMean":
         ax.set_xscale("log")
     ax.axhline(0, color="#444444", lw=0.6)
-    ax.set_xlabel("mean of normalised counts" if x == "baseMean" else "mean log2 intensity")
+    ax.set_xlabel(label)
     ax.set_ylabel("log2 fold change")
     ax.set_title(title, fontsize="large")
     ax.legend(fontsize="small", frameon=False)

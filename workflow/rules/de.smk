@@ -56,7 +56,7 @@ for _name in DATASETS:
         priority: 2
         conda:
             "../../envs/core.yaml"
-        threads: 1  # the DESeq2 port is vectorised, single-threaded
+        threads: 1  # the DESeq2 and limma ports are vectorised, single-threaded
         resources:
             mem_mb=lambda wc, input, attempt: max(4000, int(60 * input.size_mb)) * attempt,
             runtime=lambda wc, attempt: 60 * attempt,
@@ -66,5 +66,6 @@ for _name in DATASETS:
             contrasts=list(DATASETS[_name].contrasts),
             cell_type=fit_cell_type,
             seed=LSEC.config["compute"]["seed"],  # proteomics imputation
+        # one script per DE engine (de_options.de_engine): DESeq2, limma-voom, limma on proteins
         script:
-            "../scripts/de_proteomics.py" if DATASETS[_name].assay == "proteomics" else "../scripts/de.py"
+            {"deseq2": "../scripts/de.py", "voom": "../scripts/de_voom.py", "limma": "../scripts/de_proteomics.py"}[de_engine(DATASETS[_name].spec)]

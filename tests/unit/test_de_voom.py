@@ -1,0 +1,74 @@
+"""lsecflow.de_voom (``de.engine: voom``): every contrast's table against R limma-voom on the real DLPC counts
+(tests/data/voom/make_reference.R: TMM, voom, lmFit, eBayes / treat), and the rule's entry point from a
+config: its files, the leave-one-out refits, and the same table as R."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets
+from lsecflow.de_files import OUTPUT_KINDS
+from lsecflow.de_voom import COLUMNS, run_de_voom, voom_tables
+from lsecflow.formula import design_metadata
+from lsecflow.ingest import run_ingest
+from test_voom import VOOM_REF, dlpc_filtered
+
+CONTRASTS = {"Disease_vs_Chow": {"variable": "Group", "target": "Disease", "reference": "Chow"},
+             "DiseaseAgonist_vs_Disease": {"variable": "Group", "target": "Disease/Agonist", "reference": "Disease"}}
+R_COLUMNS = {"log2FoldChange": "logFC", "AveExpr": "AveExpr", "stat": "t", "pvalue": "P.Value", "padj": "adj.P.Val",
+             "B": "B", "s2_post": "s2_post", "df_total": "df_total"}
+
+
+def assert_like_r(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
+    """Every statistic R wrote within 1e-8 (relative; p-values also 1e-12 absolute), and the same calls."""
+    ours = ours.set_index("gene_id").loc[ref.index]
+    for col, r_col in R_COLUMNS.items():
+        if r_col in ref:
+            np.testing.assert_allclose(ours[col], ref[r_col], rtol=1e-8, atol=1e-12 if col in ("pvalue", "padj") else 0,
+                                       err_msg=col)
+    assert ((ours["padj"] < 0.05) == (ref["adj.P.Val"] < 0.05)).all()
+
+
+@pytest.mark.parametrize("reference, design, contrast, opts", [
+    ("voom_Disease_vs_Chow", "~ Group", "Disease_vs_Chow", {}),
+    ("voom_DiseaseAgonist_vs_Disease", "~ Group", "DiseaseAgonist_vs_Disease", {}),
+    ("voom_trend_robust_Disease_vs_Chow", "~ Group", "Disease_vs_Chow", {"trend": True, "robust": True}),
+    ("voom_treat1_Disease_vs_Chow", "~ Group", "Disease_vs_Chow", {"lfc_threshold": 1.0}),
+    ("voom_batch_Disease_vs_Chow", "~ batch + Group", "Disease_vs_Chow", {}),
+])
+def test_tables_match_r_limma_voom(reference, design, contrast, opts):
+    counts, sheet = dlpc_filtered()
+    columns = ["batch", "Group"] if "batch" in design else ["Group"]
+    meta = design_metadata(sheet, columns, CONTRASTS)
+    symbols = pd.Series("x", index=counts.index)
+    tables, log_cpm = voom_tables(counts, meta, design, {contrast: CONTRASTS[contrast]},
+                                  {"lfc_threshold": 0.0, **opts}, symbols)
+    ref = pd.read_csv(VOOM_REF / f"{reference}.tsv.gz", sep="\t", index_col=0)
+    assert list(tables[contrast].columns) == COLUMNS and len(ref) == len(counts) == 15974
+    assert_like_r(tables[contrast], ref)
+    if opts.get("lfc_threshold"):
+        assert tables[contrast]["B"].isna().all()  # treat has no B, as topTreat
+
+
+def test_entry_point_from_config(tmp_path):
+    """de.engine: voom through load_config, ingest and run_de_voom: R's table, the four other files of each
+    contrast, and leave-one-out refits of the significant paracrine factors (voom redone without each sample)."""
+    ds = load_datasets({"dlpc_liver": dlpc_dataset(DLPC_COUNTS, de={"engine": "voom"})}).datasets["dlpc_liver"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {c: {k: str(tmp_path / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
+    tables = run_de_voom(str(h5ad), ds.params(rule="de"), outputs)
+    assert_like_r(tables["disease_vs_chow"], pd.read_csv(VOOM_REF / "voom_Disease_vs_Chow.tsv.gz", sep="\t",
+                                                         index_col=0))
+    written = pd.read_csv(outputs["agonist_vs_chow"]["table"], sep="\t")
+    assert list(written.columns) == COLUMNS and (written["padj"] < 0.05).sum() > 500
+    log_cpm = pd.read_csv(outputs["agonist_vs_chow"]["vst"], sep="\t", index_col=0)
+    cpm = pd.read_csv(outputs["agonist_vs_chow"]["normalized"], sep="\t", index_col=0)
+    factors = pd.read_csv(VOOM_REF / "norm_factors.tsv.gz", sep="\t", index_col=0)["norm_factor"]
+    np.testing.assert_allclose(cpm.sum(axis=0) * factors.loc[cpm.columns], 1e6, rtol=1e-10)  # CPM of TMM libraries
+    assert log_cpm.shape == cpm.shape == (15974, 20)
+    loo = pd.read_csv(outputs["agonist_vs_chow"]["loo"], sep="\t")
+    sig = set(written.loc[written["padj"] < 0.05, "gene_id"])
+    in_groups = dlpc_filtered()[1]["Group"].isin(["Chow", "Disease/Agonist"]).sum()
+    assert len(loo) > 100 and set(loo["gene_id"]) <= sig and loo["left_out"].nunique() == in_groups
+    assert (pd.read_csv(outputs["disease_vs_chow"]["summary"], sep="\t")["status"] == "tested").all()

@@ -1,0 +1,118 @@
+"""Differential expression of counts with limma-voom (``de.engine: voom``), bulk and pseudobulk per cell type.
+
+The genes that pass the pre-filter (as for DESeq2), edgeR's TMM factors on them, ``voom``'s log2-CPM and
+precision weights (:mod:`lsecflow.voom`), then limma's weighted ``lmFit`` and ``eBayes`` (``de.trend``,
+``de.robust``) or ``treat`` (``de.lfc_threshold``) for every contrast (:mod:`lsecflow.limma`): R's
+``voom(calcNormFactors(DGEList(counts)), design)`` then ``lmFit`` / ``eBayes``, checked against R by
+``tests/data/voom/make_reference.R``. Library sizes are the filtered genes' sums (edgeR's
+``keep.lib.sizes = FALSE``).
+
+The files are those of DESeq2's path (:data:`lsecflow.de_files.OUTPUT_KINDS`): the table (limma's columns,
+``AveExpr`` the mean log2 CPM), its summary, ``normalized`` (TMM-normalised CPM), ``vst`` (voom's log2 CPM,
+the matrix the tests saw) and ``loo`` (TMM, voom and limma redone without each sample).
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from . import limma
+from .calls import sort_results
+from .de import fit_samples, model_inputs, testable
+from .de_files import RESULT_COLUMNS, loo_factors, write_loo, write_shared, write_tested
+from .de_proteomics import leave_one_out
+from .voom import tmm_factors, voom
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["gene_id", "symbol", "AveExpr", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj", "B", "df_total",
+           "s2_post"]
+"""A voom DE table's columns (limma's topTable, named as DESeq2's tables where they mean the same)."""
+
+
+def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """voom's log2 CPM and weights (genes x samples) of raw ``counts`` (genes x samples, ``meta``'s order),
+    library sizes the column sums times edgeR's TMM factors."""
+    x = counts.to_numpy(dtype=float)
+    lib = x.sum(axis=0) * tmm_factors(x)
+    v = voom(x, np.asarray(limma.design_matrix(meta, design)), lib)
+    return (pd.DataFrame(v.E, index=counts.index, columns=counts.columns),
+            pd.DataFrame(v.weights, index=counts.index, columns=counts.columns))
+
+
+def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
+    """Counts per million of the TMM-effective library sizes (genes x samples), edgeR's ``cpm(y)``."""
+    x = counts.to_numpy(dtype=float)
+    lib = x.sum(axis=0) * tmm_factors(x)
+    return pd.DataFrame(x / lib * 1e6, index=counts.index, columns=counts.columns)
+
+
+def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
+                symbols: pd.Series) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Every contrast's limma-voom table, and voom's log2 CPM.
+
+    Parameters
+    ----------
+    counts
+        Genes x samples raw counts, through the pre-filter, columns in ``meta``'s order.
+    meta
+        Design columns as categoricals (:func:`lsecflow.formula.design_metadata`).
+    contrasts
+        name -> ``{variable, target, reference}``.
+    opts
+        The dataset's ``de`` block (``trend``, ``robust``, ``lfc_threshold``).
+    symbols
+        Gene symbol per gene id.
+
+    Returns
+    -------
+    (tables, log_cpm)
+        :data:`COLUMNS` per contrast, sorted by padj, pvalue, gene_id; voom's ``E``.
+    """
+    t0 = time.time()
+    values, weights = voom_matrices(counts, meta, design)
+    log.info("voom: %d genes x %d samples, TMM factors %s, weights %.3g-%.3g (median %.3g) in %.1f s",
+             *values.shape, ", ".join(f"{f:.3f}" for f in tmm_factors(counts.to_numpy(dtype=float))),
+             float(weights.to_numpy().min()), float(weights.to_numpy().max()), float(np.median(weights.to_numpy())),
+             time.time() - t0)
+    stats, _ = limma.contrast_tables(values, meta, design, contrasts, opts, weights=weights)
+    tables = {}
+    for name, t in stats.items():
+        t = t.copy()
+        t.insert(0, "symbol", symbols.reindex(t.index).to_numpy())
+        t.insert(0, "gene_id", t.index.astype(str))
+        tables[name] = sort_results(t[COLUMNS].reset_index(drop=True))
+    return tables, values
+
+
+def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
+                cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+    """Rule entry point of ``de.engine: voom``: fit the design once per base level and write every
+    contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`).
+
+    ``lrt`` is not used (``de.test`` is DESeq2's, refused at parse time with this engine)."""
+    spec = params["spec"]
+    opts = spec["de"]
+    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
+    tested = testable(adata, params, outputs, cell_type, "limma-voom")
+    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
+    if not tested:
+        return results
+    sub, counts, meta = model_inputs(adata, params["design_columns"], opts, spec["contrasts"])
+    counts = counts.T  # genes x samples
+    contrasts = {name: spec["contrasts"][name] for name in tested}
+    symbols = pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index)
+    tables, log_cpm = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
+                  "vst": log_cpm.rename_axis("gene_id").reset_index()}, outputs, tested)
+    for name in tested:
+        results[name] = tables[name]
+        write_tested(outputs[name], name, tables[name], opts)
+    write_loo(leave_one_out(log_cpm, meta, spec["design"], contrasts, opts, tables, loo_factors(spec),
+                            prepare=lambda keep: voom_matrices(counts.loc[:, keep], meta.loc[keep], spec["design"])),
+              outputs)
+    return results
