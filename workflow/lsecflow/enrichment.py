@@ -26,7 +26,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .calls import call_direction
+from .calls import benjamini_hochberg, call_direction
 from .files import write_tsv_atomic
 from .genesets import read_gmt
 
@@ -123,7 +123,6 @@ def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max
         by padj, pval, -abs(NES), set.
     """
     import gseapy as gp
-    from scipy.stats import false_discovery_control  # heavy (0.5 s): not for jobs that only read GSEA tables
 
     if method not in METHODS:
         raise ValueError(f"GSEA method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -157,7 +156,12 @@ def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max
     out["size"] = out["set"].map(lambda s: len(kept[s]))
     out["set_size"] = out["set"].map(lambda s: len(sets[s]))
     out["leading_edge_size"] = out["leading_edge"].map(lambda s: len([g for g in s.split(",") if g]))
-    out["padj"] = false_discovery_control(out["pval"].to_numpy(), method="bh")
+    missing = out.loc[out["pval"].isna(), "set"]
+    if len(missing):
+        log.warning("%d set(s) without a p-value (gseapy/fgsea: too few null enrichment scores of the set's sign; "
+                    "more permutations may help): %s; their padj is NA and they do not count in the BH "
+                    "adjustment of the others, as R's p.adjust", len(missing), ", ".join(missing[:5]))
+    out["padj"] = benjamini_hochberg(out["pval"].to_numpy())
     order = np.lexsort((out["set"].to_numpy(), -out["NES"].abs().to_numpy(), out["pval"].to_numpy(),
                         out["padj"].to_numpy()))
     return out.iloc[order][GSEA_COLUMNS].reset_index(drop=True)
@@ -170,7 +174,7 @@ def ora(genes, universe, sets: dict[str, list[str]], min_size: int = 15, max_siz
     universe), ``expected``, ``fold_enrichment``, ``pval``, ``padj`` (BH)
     and the overlapping ``genes``.
     """
-    from scipy.stats import false_discovery_control, hypergeom  # heavy (0.5 s): see gsea()
+    from scipy.stats import hypergeom  # heavy (0.5 s): not for jobs that only read enrichment tables
 
     uni = set(universe)
     hits = set(genes) & uni
@@ -184,7 +188,7 @@ def ora(genes, universe, sets: dict[str, list[str]], min_size: int = 15, max_siz
         rows.append((name, k, K, expected, k / expected if expected else np.nan,
                      float(hypergeom.sf(k - 1, N, K, n)) if k else 1.0, ",".join(overlap)))
     out = pd.DataFrame(rows, columns=["set", "overlap", "size", "expected", "fold_enrichment", "pval", "genes"])
-    out["padj"] = false_discovery_control(out["pval"].to_numpy(), method="bh") if len(out) else []
+    out["padj"] = benjamini_hochberg(out["pval"].to_numpy())
     out = out.sort_values(["padj", "pval", "set"], kind="stable").reset_index(drop=True)
     return out[["set", "overlap", "size", "expected", "fold_enrichment", "pval", "padj", "genes"]]
 
