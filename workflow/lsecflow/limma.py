@@ -1,5 +1,6 @@
-"""Moderated statistics for protein intensities: limma's ``lmFit`` + ``eBayes`` (the ``inmoose.limma`` port),
-and ``treat`` for a fold-change threshold.
+"""Moderated statistics for protein intensities, and for voom's log2 CPM with their weights
+(:mod:`lsecflow.de_voom`): limma's ``lmFit`` + ``eBayes`` (the ``inmoose.limma`` port), and ``treat`` for a
+fold-change threshold.
 
 Each protein is fitted on its observed samples (missing values stay missing, as in limma). A contrast
 ``variable: target vs reference`` is read as a coefficient of the treatment-coded design with
@@ -250,8 +251,9 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
                      "s2_prior": float(np.nanmedian(np.atleast_1d(fitted.s2_prior)))}
     moderation = (f"DEqMS ({smoother} trend over peptide count)" if smoother else
                   f"eBayes (trend {opts.get('trend', False)}, robust {opts.get('robust', False)})")
-    log.info("limma: %d proteins x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s), %s "
-             "df.prior %.4g, s2.prior %.4g (medians where per protein)", values.shape[0], values.shape[1],
+    log.info("limma: %d %s x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s), %s "
+             "df.prior %.4g, s2.prior %.4g (medians where per feature)", values.shape[0],
+             "genes (voom weights)" if weights is not None else "proteins", values.shape[1],
              len(contrasts), len(fits), time.time() - t0, opts.get("lm_method", "ls"), moderation,
              prior.get("df_prior", np.nan), prior.get("s2_prior", np.nan))
     return tables, prior
