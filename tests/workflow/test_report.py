@@ -88,7 +88,7 @@ def test_report_and_provenance_files(finished_run):
     # tables carry captions too
     tested = [p for p in (work / "results").rglob("*.summary.tsv")
               if pd.read_csv(p, sep="\t").iloc[0]["status"] == "tested"]
-    assert len(tested) >= 4 and html.count("DE table (DESeq2 via its inmoose port") == len(tested)
+    assert len(tested) >= 4 and html.count("DE table, one fit per design. DESeq2 (counts") == len(tested)
     assert "Flagged paracrine candidates" in html
     assert "Preranked GSEA (gseapy) on the contrast's Wald statistic" in html
     # each dataset's methods paragraphs, from this run's settings and versions

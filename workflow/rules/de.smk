@@ -68,4 +68,6 @@ for _name in DATASETS:
             seed=LSEC.config["compute"]["seed"],  # proteomics imputation
         # one script per DE engine (de_options.de_engine): DESeq2, limma-voom, limma on proteins
         script:
-            {"deseq2": "../scripts/de.py", "voom": "../scripts/de_voom.py", "limma": "../scripts/de_proteomics.py"}[de_engine(DATASETS[_name].spec)]
+            {"deseq2": "../scripts/de.py", "voom": "../scripts/de_voom.py", "limma": "../scripts/de_proteomics.py"}[
+                de_engine(DATASETS[_name].spec)
+            ]
