@@ -15,7 +15,7 @@ def run_bulk(tmp_path, ds, adata):
     adata.write_h5ad(path)
     tables = {k: f"{k}.tsv" for k in ("samples", "correlation", "pca", "purity")} | {"verdict": "verdict.json"}
     verdict = qc.run_qc_bulk(str(path), ds.params(), ds.spec["qc"]["markers"],
-                             *named(tmp_path, tables, ("metrics", "correlation", "pca", "purity")))
+                             *named(tmp_path, tables, ("metrics", "correlation", "pca", "purity", "mean_variance")))
     return verdict, pd.read_csv(tmp_path / "samples.tsv", sep="\t", index_col="sample_id")
 
 
@@ -35,11 +35,28 @@ def test_whole_liver_is_hepatocyte_dominated_and_lsec_claim_is_refused(dlpc_decl
     assert (samples["share_hepatocyte"] > 0.9).all()
     assert verdict["contamination_warnings"] == sorted(samples.index)  # every sample warned
     assert samples["warning"].str.contains("declared LSEC but LSEC markers").all()
-    for name in ("metrics", "correlation", "pca", "purity"):
+    for name in ("metrics", "correlation", "pca", "purity", "mean_variance"):
         assert (out / f"{name}.png").stat().st_size > 10_000 and (out / f"{name}.svg").exists()
     purity = pd.read_csv(out / "purity.tsv", sep="\t", index_col="sample")
     shares = purity.filter(like="share_")
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+
+
+def test_mean_variance_trend_is_vooms_on_the_design(dlpc_declared_lsec):
+    """The QC figure's trend is voom's under the dataset's design on the pre-filtered genes: the same weights
+    as R's voom (tests/data/voom, every 100th gene), read off the figure's line at each fitted value."""
+    from test_voom import VOOM_REF
+
+    _, _, _, adata = dlpc_declared_lsec
+    ds = shipped_dataset("dlpc_liver")
+    counts = pd.DataFrame(np.asarray(adata.X), index=adata.obs_names.astype(str), columns=adata.var_names)
+    expressed = counts.loc[:, (counts >= 10).sum(axis=0) >= 3]
+    v = qc.mean_variance(expressed, adata.obs, ds.params())
+    ref = pd.read_csv(VOOM_REF / "voom_weights.tsv.gz", sep="\t")
+    weights = pd.DataFrame(v.weights.T, index=expressed.index, columns=expressed.columns)
+    ours = [weights.at[s, g] for g, s in zip(ref["gene_id"], ref["sample"])]
+    np.testing.assert_allclose(ours, ref["weight"], rtol=1e-11)
+    assert len(v.line[0]) == expressed.shape[1] == 15974
 
 
 def test_tissue_declaration_raises_no_contamination_warning(dlpc_declared_lsec, tmp_path):

@@ -97,7 +97,7 @@ def test_qc_outputs(finished_run):
     assert {"library_size", "corr_z", "pca_z", "outlier", "share_LSEC", "excluded", "warning"} <= set(samples)
     sc_verdict = json.loads((work / "results/tms_liver/qc/verdict.json").read_text())
     assert sc_verdict["labelled_lsec_in_lsec_clusters"] >= 0.9
-    for ds, kinds in (("dlpc_liver", ("metrics", "correlation", "pca", "purity")),
+    for ds, kinds in (("dlpc_liver", ("metrics", "correlation", "pca", "purity", "mean_variance")),
                       ("tms_liver", ("cell_qc", "umap", "purity"))):
         for kind in kinds:
             assert (work / f"results/{ds}/qc/{kind}.png").stat().st_size > 10_000

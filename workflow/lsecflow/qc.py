@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 
 from . import plots, qc_plots
+from .de_options import de_engine
 from .deseq2 import quiet_inmoose
 from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
+from .formula import design_metadata
+from .limma import design_matrix
 from .markers import LSEC, load_markers
+from .voom import tmm_factors, voom
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +260,15 @@ def bulk_verdict(samples: pd.DataFrame, purity: pd.DataFrame, opts: dict) -> dic
     }
 
 
+def mean_variance(expressed: pd.DataFrame, obs: pd.DataFrame, params: dict):
+    """voom's mean-variance trend (:func:`lsecflow.voom.voom`, TMM library sizes) of the pre-filtered counts
+    (samples x genes) under the dataset's design, every sample of the sheet."""
+    spec = params["spec"]
+    x = expressed.to_numpy(dtype=float).T
+    meta = design_metadata(obs.loc[expressed.index], params["design_columns"], spec["contrasts"])
+    return voom(x, np.asarray(design_matrix(meta, spec["design"])), x.sum(axis=0) * tmm_factors(x))
+
+
 def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict[str, str],
                 figures: dict[str, str]) -> dict:
     """Rule entry point: bulk QC tables and figures.
@@ -263,7 +276,7 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
     ``outputs`` names the files: ``samples`` (metrics, outlier scores,
     purity, exclusion and warnings per sample), ``correlation``, ``pca``,
     ``purity``, ``verdict`` (JSON); ``figures`` the PNG of each figure kind
-    (metrics, correlation, pca, purity; the other ``figures.formats`` beside it).
+    (metrics, correlation, pca, purity, mean_variance; the other ``figures.formats`` beside it).
     """
     import anndata as ad
 
@@ -287,5 +300,8 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
     design_cols = [c for c in adata.obs.columns if c != "sample"]
     plots.configure(spec.get("figures"))
     qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, figures, params["name"])
+    trend = mean_variance(expressed, adata.obs, params)
+    qc_plots.mean_variance_figure(trend, de_engine(spec), f"{params['name']} · voom mean-variance trend "
+                                  f"({spec['design']}, {trend.E.shape[0]} genes)", figures["mean_variance"])
     log.info("QC verdict: %s", verdict)
     return verdict

@@ -71,6 +71,23 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     save(fig, stem_of(files["purity"]))
 
 
+def mean_variance_figure(v, engine: str, title: str, png: str) -> None:
+    """voom's mean-variance plot (``voom(plot = TRUE)``): each gene's square-root residual standard deviation
+    of log2 CPM under the design against its mean log2 count, with voom's lowess trend (``v``: a
+    :class:`lsecflow.voom.Voom`); the subtitle says what the DE engine (``engine``) makes of it."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.scatter(v.sx, v.sy, s=3, color="#636363", alpha=0.35, rasterized=True, linewidths=0)
+    ax.plot(v.line[0], v.line[1], color="#b2182b", lw=1.6, label="voom's lowess trend")
+    ax.set_xlabel("log2( count size + 0.5 )")
+    ax.set_ylabel("sqrt( standard deviation )")
+    use = ("de.engine voom: each count is weighted by this trend at its fitted value" if engine == "voom" else
+           "de.engine deseq2: a diagnostic (voom would weight counts by this trend)")
+    ax.set_title(f"{title}\n{use}", fontsize="medium")
+    ax.legend(fontsize="small", frameon=False)
+    fig.tight_layout()
+    save(fig, stem_of(png))
+
+
 def correlation_figure(corr: pd.DataFrame, colours: list, title: str, label: str, png: str) -> None:
     """Sample x sample correlation heatmap, average-linkage clustered, a colour bar of the samples' groups."""
     from scipy.cluster.hierarchy import dendrogram, linkage

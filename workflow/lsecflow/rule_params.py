@@ -15,7 +15,8 @@ import copy
 RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": ("assay", "species", "gene_ids", "counts", "samples", "single_cell", "qc.markers", "proteomics",
                "numeric"),
-    "qc_bulk": ("assay", "species", "qc", "de.min_count", "de.min_samples", "figures"),
+    "qc_bulk": ("assay", "species", "qc", "design", "contrasts", "de.engine", "de.min_count", "de.min_samples",
+                "figures"),
     "qc_proteomics": ("assay", "species", "qc", "proteomics", "design", "contrasts", "de.trend", "de.deqms", "figures"),
     "qc_single_cell": ("assay", "species", "qc", "single_cell", "figures"),
     "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),

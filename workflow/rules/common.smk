@@ -106,7 +106,7 @@ FIGURE_FORMATS = LSEC.config["figures"]["formats"]
 
 # The figures each drawing rule writes, by group (rules, targets and the report all read these lists).
 FIGURE_KINDS = {
-    "qc_bulk": ["metrics", "correlation", "pca", "purity"],
+    "qc_bulk": ["metrics", "correlation", "pca", "purity", "mean_variance"],
     "qc_proteomics": ["missing", "intensities", "correlation", "pca", "variance"],
     "qc_single_cell": ["cell_qc", "umap", "purity"],
     "de": ["volcano", "ma", "heatmap"],
@@ -127,6 +127,7 @@ CAPTIONS = {
     "missing": "qc_missing",
     "intensities": "qc_intensities",
     "variance": "qc_variance",
+    "mean_variance": "qc_mean_variance",
     "umap": "qc_umap",
     "sc_purity": "qc_sc_purity",
     "volcano": "de_volcano",
