@@ -14,6 +14,7 @@ from lsecflow.ingest import run_ingest
 from test_voom import VOOM_REF, dlpc_filtered
 
 CONTRASTS = {"Disease_vs_Chow": {"variable": "Group", "target": "Disease", "reference": "Chow"},
+             "DiseaseAgonist_vs_Chow": {"variable": "Group", "target": "Disease/Agonist", "reference": "Chow"},
              "DiseaseAgonist_vs_Disease": {"variable": "Group", "target": "Disease/Agonist", "reference": "Disease"}}
 R_COLUMNS = {"log2FoldChange": "logFC", "AveExpr": "AveExpr", "stat": "t", "pvalue": "P.Value", "padj": "adj.P.Val",
              "B": "B", "s2_post": "s2_post", "df_total": "df_total"}
@@ -35,13 +36,14 @@ def assert_like_r(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
     ("voom_trend_robust_Disease_vs_Chow", "~ Group", "Disease_vs_Chow", {"trend": True, "robust": True}),
     ("voom_treat1_Disease_vs_Chow", "~ Group", "Disease_vs_Chow", {"lfc_threshold": 1.0}),
     ("voom_batch_Disease_vs_Chow", "~ batch + Group", "Disease_vs_Chow", {}),
+    ("voomqw_DiseaseAgonist_vs_Chow", "~ Group", "DiseaseAgonist_vs_Chow", {"sample_weights": True}),
 ])
 def test_tables_match_r_limma_voom(reference, design, contrast, opts):
     counts, sheet = dlpc_filtered()
     columns = ["batch", "Group"] if "batch" in design else ["Group"]
     meta = design_metadata(sheet, columns, CONTRASTS)
     symbols = pd.Series("x", index=counts.index)
-    tables, log_cpm = voom_tables(counts, meta, design, {contrast: CONTRASTS[contrast]},
+    tables, _, _ = voom_tables(counts, meta, design, {contrast: CONTRASTS[contrast]},
                                   {"lfc_threshold": 0.0, **opts}, symbols)
     ref = pd.read_csv(VOOM_REF / f"{reference}.tsv.gz", sep="\t", index_col=0)
     assert list(tables[contrast].columns) == COLUMNS and len(ref) == len(counts) == 15974
@@ -72,3 +74,26 @@ def test_entry_point_from_config(tmp_path):
     in_groups = dlpc_filtered()[1]["Group"].isin(["Chow", "Disease/Agonist"]).sum()
     assert len(loo) > 100 and set(loo["gene_id"]) <= sig and loo["left_out"].nunique() == in_groups
     assert (pd.read_csv(outputs["disease_vs_chow"]["summary"], sep="\t")["status"] == "tested").all()
+
+
+def test_sample_weights_from_config_are_written_and_change_the_calls(tmp_path):
+    """de.sample_weights: the weights file the rule declares (R's weights), and the calls of R's
+    voomWithQualityWeights fit, which differ from plain voom's on DLPC (down-weighting Sample725 and the QC
+    outlier Sample756 instead of excluding them)."""
+    ds = load_datasets({"dlpc_liver": dlpc_dataset(DLPC_COUNTS, de={"engine": "voom", "sample_weights": True})}
+                       ).datasets["dlpc_liver"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {c: {k: str(tmp_path / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
+    tables = run_de_voom(str(h5ad), ds.params(rule="de"), outputs, sample_weights=str(tmp_path / "weights.tsv"))
+    ref = pd.read_csv(VOOM_REF / "voomqw_DiseaseAgonist_vs_Chow.tsv.gz", sep="\t", index_col=0)
+    assert_like_r(tables["agonist_vs_chow"], ref)
+    weights = pd.read_csv(tmp_path / "weights.tsv", sep="\t", index_col="sample")["weight"]
+    r_weights = pd.read_csv(VOOM_REF / "quality_weights.tsv.gz", sep="\t", index_col=0)["weight"]
+    np.testing.assert_allclose(weights.loc[r_weights.index], r_weights, rtol=1e-9)  # the TSV keeps 10 digits
+    counts, sheet = dlpc_filtered()
+    plain, _, _ = voom_tables(counts, design_metadata(sheet, ["Group"], CONTRASTS), "~ Group",
+                              {"c": CONTRASTS["DiseaseAgonist_vs_Chow"]}, {"lfc_threshold": 0.0},
+                              pd.Series("x", index=counts.index))
+    n_weighted, n_plain = int((ref["adj.P.Val"] < 0.05).sum()), int((plain["c"]["padj"] < 0.05).sum())
+    assert n_weighted > 3 * n_plain > 0, (n_weighted, n_plain)

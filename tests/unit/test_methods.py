@@ -60,7 +60,9 @@ def test_bulk_defaults(specs):
                               "R limma 3.54.1 and edgeR 3.40.2"], ["DESeq2", "Wald", "dispersion"]),
     ({"de__engine": "voom", "de__trend": True, "de__robust": True, "de__lfc_threshold": 0.5},
      ["limma's treat against |log2 fold change| <= 0.5"], ["eBayes"]),
-    ({"de__engine": "voom", "de__trend": True}, ["moderated t-tests (eBayes, trend = TRUE)"], []),
+    ({"de__engine": "voom", "de__trend": True}, ["moderated t-tests (eBayes, trend = TRUE)"], ["quality weights"]),
+    ({"de__engine": "voom", "de__sample_weights": True}, ["trend and by sample quality weights "
+                                                          "(voomWithQualityWeights"], []),
 ])
 def test_bulk_settings_change_the_text(specs, changes, says, not_says):
     t = text(specs["dlpc"], **changes)

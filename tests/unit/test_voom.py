@@ -51,3 +51,20 @@ def test_tmm_of_identical_libraries_is_one_and_voom_needs_replicates():
         voom.voom(x, np.eye(4), x.sum(axis=0))
     with pytest.raises(ValueError, match="at least two genes"):
         voom.voom(x[:1], np.ones((4, 1)), x.sum(axis=0))
+
+
+def test_quality_weights_match_r():
+    """voomWithQualityWeights (arrayWeights gene by gene, twice, around a weighted voom) against R: the sample
+    weights, and the observation weights that are voom's times them. The QC outlier of DLPC (Sample756, gut
+    transcripts) is among the down-weighted samples."""
+    counts, sheet = dlpc_filtered()
+    x = counts.to_numpy(dtype=float)
+    groups = sheet["Group"].to_numpy()
+    design = np.column_stack([np.ones(len(groups))] + [groups == g for g in ("Disease", "Disease/Agonist")])
+    v = voom.voom_with_quality_weights(x, design.astype(float), x.sum(axis=0) * voom.tmm_factors(x))
+    ref = pd.read_csv(VOOM_REF / "quality_weights.tsv.gz", sep="\t", index_col=0).loc[counts.columns, "weight"]
+    np.testing.assert_allclose(v.sample_weights, ref, rtol=1e-12)
+    weights = pd.Series(v.sample_weights, index=counts.columns)
+    assert weights["Sample756"] < 0.5 and weights.idxmin() == "Sample725" and weights.max() > 2
+    plain = voom.voom(x, design.astype(float), x.sum(axis=0) * voom.tmm_factors(x))
+    assert not np.allclose(v.weights / v.sample_weights, plain.weights)  # voom itself was refitted with them

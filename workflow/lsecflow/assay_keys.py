@@ -35,6 +35,7 @@ ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f"de.{k}": (EBAYES, "limma's eBayes options, for assay proteomics or de.engine voom")
        for k in EBAYES_KEYS},
     **{f"de.{k}": (PROTEOMICS, "limma's, for assay proteomics only") for k in LIMMA_ONLY_KEYS},
+    "de.sample_weights": (("voom",), "voomWithQualityWeights', for de.engine voom only"),
     **{f"proteomics.{k}": (PROTEOMICS, "for assay proteomics only")
        for k in load_schema("dataset")["properties"]["proteomics"]["properties"]},
     **{f"{section}.{k}": (SINGLE_CELL, "for assay single_cell only")

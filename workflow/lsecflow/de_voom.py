@@ -5,7 +5,7 @@ precision weights (:mod:`lsecflow.voom`), then limma's weighted ``lmFit`` and ``
 ``de.robust``) or ``treat`` (``de.lfc_threshold``) for every contrast (:mod:`lsecflow.limma`): R's
 ``voom(calcNormFactors(DGEList(counts)), design)`` then ``lmFit`` / ``eBayes``, checked against R by
 ``tests/data/voom/make_reference.R``. Library sizes are the filtered genes' sums (edgeR's
-``keep.lib.sizes = FALSE``).
+``keep.lib.sizes = FALSE``). ``de.sample_weights``: ``voomWithQualityWeights`` instead of ``voom``.
 
 The files are those of DESeq2's path (:data:`lsecflow.de_files.OUTPUT_KINDS`): the table (limma's columns,
 ``AveExpr`` the mean log2 CPM), its summary, ``normalized`` (TMM-normalised CPM), ``vst`` (voom's log2 CPM,
@@ -25,7 +25,8 @@ from .calls import sort_results
 from .de import fit_samples, model_inputs, testable
 from .de_files import RESULT_COLUMNS, loo_factors, write_loo, write_shared, write_tested
 from .de_proteomics import leave_one_out
-from .voom import tmm_factors, voom
+from .files import write_tsv_atomic
+from .voom import tmm_factors, voom, voom_with_quality_weights
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,18 @@ COLUMNS = ["gene_id", "symbol", "AveExpr", "log2FoldChange", "lfcSE", "stat", "p
 """A voom DE table's columns (limma's topTable, named as DESeq2's tables where they mean the same)."""
 
 
-def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality: bool = False
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series | None]:
     """voom's log2 CPM and weights (genes x samples) of raw ``counts`` (genes x samples, ``meta``'s order),
-    library sizes the column sums times edgeR's TMM factors."""
+    library sizes the column sums times edgeR's TMM factors; with ``quality``, voomWithQualityWeights (the
+    weights then include each sample's), and the sample weights (None without ``quality``)."""
     x = counts.to_numpy(dtype=float)
     lib = x.sum(axis=0) * tmm_factors(x)
-    v = voom(x, np.asarray(limma.design_matrix(meta, design)), lib)
+    X = np.asarray(limma.design_matrix(meta, design))
+    v = voom_with_quality_weights(x, X, lib) if quality else voom(x, X, lib)
+    samples = None if v.sample_weights is None else pd.Series(v.sample_weights, index=counts.columns, name="weight")
     return (pd.DataFrame(v.E, index=counts.index, columns=counts.columns),
-            pd.DataFrame(v.weights, index=counts.index, columns=counts.columns))
+            pd.DataFrame(v.weights, index=counts.index, columns=counts.columns), samples)
 
 
 def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +57,7 @@ def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                symbols: pd.Series) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                symbols: pd.Series) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.Series | None]:
     """Every contrast's limma-voom table, and voom's log2 CPM.
 
     Parameters
@@ -70,15 +75,20 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
 
     Returns
     -------
-    (tables, log_cpm)
-        :data:`COLUMNS` per contrast, sorted by padj, pvalue, gene_id; voom's ``E``.
+    (tables, log_cpm, sample_weights)
+        :data:`COLUMNS` per contrast, sorted by padj, pvalue, gene_id; voom's ``E``; each sample's weight with
+        ``de.sample_weights`` (else None).
     """
     t0 = time.time()
-    values, weights = voom_matrices(counts, meta, design)
-    log.info("voom: %d genes x %d samples, TMM factors %s, weights %.3g-%.3g (median %.3g) in %.1f s",
-             *values.shape, ", ".join(f"{f:.3f}" for f in tmm_factors(counts.to_numpy(dtype=float))),
+    values, weights, samples = voom_matrices(counts, meta, design, opts.get("sample_weights", False))
+    log.info("voom%s: %d genes x %d samples, TMM factors %s, weights %.3g-%.3g (median %.3g) in %.1f s",
+             "WithQualityWeights" if samples is not None else "", *values.shape,
+             ", ".join(f"{f:.3f}" for f in tmm_factors(counts.to_numpy(dtype=float))),
              float(weights.to_numpy().min()), float(weights.to_numpy().max()), float(np.median(weights.to_numpy())),
              time.time() - t0)
+    if samples is not None:
+        log.info("sample weights (arrayWeights), lowest first: %s",
+                 ", ".join(f"{s} {w:.3f}" for s, w in samples.sort_values().items()))
     stats, _ = limma.contrast_tables(values, meta, design, contrasts, opts, weights=weights)
     tables = {}
     for name, t in stats.items():
@@ -86,13 +96,15 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
         t.insert(0, "symbol", symbols.reindex(t.index).to_numpy())
         t.insert(0, "gene_id", t.index.astype(str))
         tables[name] = sort_results(t[COLUMNS].reset_index(drop=True))
-    return tables, values
+    return tables, values, samples
 
 
 def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
-                cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+                cell_type: str | None = None, sample_weights: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point of ``de.engine: voom``: fit the design once per base level and write every
-    contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`).
+    contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`), and with
+    ``de.sample_weights`` each sample's weight to ``sample_weights`` (TSV: sample, weight; empty for a
+    cell type whose contrasts were all skipped).
 
     ``lrt`` is not used (``de.test`` is DESeq2's, refused at parse time with this engine)."""
     spec = params["spec"]
@@ -101,18 +113,23 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     tested = testable(adata, params, outputs, cell_type, "limma-voom")
     results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
     if not tested:
+        if sample_weights:
+            write_tsv_atomic(pd.DataFrame(columns=["sample", "weight"]), sample_weights)
         return results
     sub, counts, meta = model_inputs(adata, params["design_columns"], opts, spec["contrasts"])
     counts = counts.T  # genes x samples
     contrasts = {name: spec["contrasts"][name] for name in tested}
     symbols = pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index)
-    tables, log_cpm = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    tables, log_cpm, samples = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols)
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
                   "vst": log_cpm.rename_axis("gene_id").reset_index()}, outputs, tested)
+    if sample_weights:
+        write_tsv_atomic(samples.rename_axis("sample").reset_index(), sample_weights)
     for name in tested:
         results[name] = tables[name]
         write_tested(outputs[name], name, tables[name], opts)
     write_loo(leave_one_out(log_cpm, meta, spec["design"], contrasts, opts, tables, loo_factors(spec),
-                            prepare=lambda keep: voom_matrices(counts.loc[:, keep], meta.loc[keep], spec["design"])),
+                            prepare=lambda keep: voom_matrices(counts.loc[:, keep], meta.loc[keep], spec["design"],
+                                                               opts.get("sample_weights", False))[:2]),
               outputs)
     return results

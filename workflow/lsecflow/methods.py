@@ -113,7 +113,9 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                 f"moderated t-tests (eBayes{''.join(', ' + o for o in options)})")
         return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with limma-voom: genes with at least "
                 f"{de['min_count']} counts in at least {de['min_samples']} samples were kept, library sizes "
-                "normalised by edgeR's TMM, log2 counts per million weighted by voom's mean-variance trend, fitted "
+                "normalised by edgeR's TMM, log2 counts per million weighted by voom's mean-variance trend"
+                + (" and by sample quality weights (voomWithQualityWeights, limma's arrayWeights gene by gene)"
+                   if de.get("sample_weights") else "") + ", fitted "
                 f"by weighted least squares with the design {spec['design']} and tested by {test}, as implemented "
                 "in lsecflow's ports (checked against R limma 3.54.1 and edgeR 3.40.2). P-values were adjusted by "
                 f"Benjamini-Hochberg. {called}")

@@ -74,6 +74,7 @@ class Voom:
     sx: np.ndarray
     sy: np.ndarray
     line: tuple[np.ndarray, np.ndarray]
+    sample_weights: np.ndarray | None = None
 
 
 def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
@@ -81,9 +82,10 @@ def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
     return np.log2((np.asarray(counts, dtype=float) + 0.5) / (np.asarray(lib_size, dtype=float) + 1) * 1e6)
 
 
-def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: float = 0.5) -> Voom:
-    """limma's ``voom(counts, design, lib.size, span)`` (no block, no prior weights, ``normalize.method =
-    "none"``).
+def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: float = 0.5,
+         sample_weights: np.ndarray | None = None) -> Voom:
+    """limma's ``voom(counts, design, lib.size, span, weights)`` (no block, ``normalize.method = "none"``;
+    ``sample_weights``: one prior weight per sample, as :func:`voom_with_quality_weights` passes them).
 
     The log-CPM are fitted by least squares; the square root of each gene's residual standard deviation
     against its mean log count is smoothed by R's ``lowess``; each observation's weight is the trend's value at
@@ -104,13 +106,14 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     lib_size = np.asarray(lib_size, dtype=float)
     y = log_cpm(counts, lib_size)
     X = np.asarray(design, dtype=float)
-    coef, *_ = np.linalg.lstsq(X, y.T, rcond=None)
+    root = np.ones(X.shape[0]) if sample_weights is None else np.sqrt(np.asarray(sample_weights, dtype=float))
+    coef, *_ = np.linalg.lstsq(X * root[:, None], (y * root).T, rcond=None)  # lm.wfit: sqrt(w) X, sqrt(w) y
     rank = np.linalg.matrix_rank(X)
     fitted = (X @ coef).T  # genes x samples; the same for any parametrisation of the design's column space
     df = X.shape[0] - rank
     if df == 0:
         raise ValueError("voom: the design leaves no residual degrees of freedom (no replication)")
-    sigma = np.sqrt(((y - fitted) ** 2).sum(axis=1) / df)
+    sigma = np.sqrt((((y - fitted) * root) ** 2).sum(axis=1) / df)
     sx = y.mean(axis=1) + np.mean(np.log2(lib_size + 1)) - np.log2(1e6)
     sy = np.sqrt(sigma)
     used = counts.sum(axis=1) > 0
@@ -120,3 +123,62 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     fitted_logcount = np.log2(1e-6 * 2 ** fitted * (lib_size + 1))
     weights = 1 / approx(lx, ly, fitted_logcount.ravel()).reshape(fitted.shape) ** 4
     return Voom(y, weights, lib_size, sx, sy, (lx, ly))
+
+
+def array_weights(E: np.ndarray, design: np.ndarray, weights: np.ndarray | None = None,
+                  prior_n: float = 10) -> np.ndarray:
+    """limma's ``arrayWeights(E, design, weights, method = "genebygene", prior.n)``: one weight per sample.
+
+    Ritchie et al. 2006's gene-by-gene update, line by line: each gene in turn (``E``'s row order, as R) is
+    fitted by weighted least squares (its ``weights`` row times the current sample weights), and a
+    Fisher-scoring step on the log-linear variance model (``contr.sum`` over samples, ``prior.n`` genes' worth
+    of prior information at equal weights) updates the sample weights from its leverage-corrected residuals.
+    Genes whose residual variance is below 1e-15 are skipped, as R.
+    """
+    E = np.asarray(E, dtype=float)
+    X = np.asarray(design, dtype=float)
+    n = E.shape[1]
+    keep = np.zeros(0, dtype=int)
+    for j in range(X.shape[1]):  # R's pivoted QR: drop columns that add no rank
+        if np.linalg.matrix_rank(X[:, np.r_[keep, j]]) > len(keep):
+            keep = np.r_[keep, j]
+    X = X[:, keep]
+    aw = np.ones(n)
+    if E.shape[0] < 2 or n - X.shape[1] < 2:
+        return aw
+    Z2 = np.vstack([np.eye(n - 1), -np.ones((1, n - 1))])  # contr.sum(n)
+    Z = np.column_stack([np.ones(n), Z2])
+    info2 = prior_n * Z2.T @ Z2
+    gam = np.zeros(n - 1)
+    rank = X.shape[1]
+    for i in range(E.shape[0]):
+        w = aw if weights is None else aw * weights[i]
+        root = np.sqrt(w)
+        q, r = np.linalg.qr(X * root[:, None])
+        ys = E[i] * root
+        effects = q.T @ ys
+        d = (ys - q @ effects) ** 2  # w * (y - X b)^2
+        s2 = float(d.sum()) / (n - rank)  # R: mean(effects[-(1:rank)]^2), the same sum of squares
+        if s2 < 1e-15:
+            continue
+        h1 = 1 - (q ** 2).sum(axis=1)  # 1 - hat(fit$qr)
+        info = Z.T @ (h1[:, None] * Z)
+        info2 = info2 + info[1:, 1:] - np.outer(info[1:, 0] / info[0, 0], info[0, 1:])
+        dl = Z2.T @ (d / s2 - h1)
+        gam = gam + np.linalg.solve(info2, dl)
+        aw = np.exp(Z2 @ -gam)
+    return aw
+
+
+def voom_with_quality_weights(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray,
+                              span: float = 0.5) -> Voom:
+    """limma's ``voomWithQualityWeights(counts, design, lib.size, span)`` (``method = "genebygene"``): voom,
+    sample weights from its weights (:func:`array_weights`), voom again with those as prior weights, sample
+    weights again; the observation weights are voom's times the sample's (``sample_weights`` holds those)."""
+    v = voom(counts, design, lib_size, span)
+    aw = array_weights(v.E, design, v.weights)
+    v = voom(counts, design, lib_size, span, sample_weights=aw)
+    aw = array_weights(v.E, design, v.weights)
+    v.weights = v.weights * aw[None, :]
+    v.sample_weights = aw
+    return v

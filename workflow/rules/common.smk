@@ -346,7 +346,8 @@ def paracrine_inputs(wildcards):
 
 def de_fit_outputs(name):
     """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
-    (``<kind>_<i>``, i = the contrast's position in the config), and the LRT's table and summary."""
+    (``<kind>_<i>``, i = the contrast's position in the config), the LRT's table and summary, and voom's
+    sample weights (``de.sample_weights``)."""
     cell = "" if DATASETS[name].assay != "single_cell" else "{cell_type}/"
     outs = {
         f"{kind}_{i}": out("de", suffix, unit=f"{cell}{contrast}")
@@ -356,6 +357,8 @@ def de_fit_outputs(name):
     if DATASETS[name].spec["de"]["test"] == "lrt":
         outs["lrt_table"] = out("de", ".lrt.tsv", unit=f"{cell}design")
         outs["lrt_summary"] = out("de", ".lrt.summary.tsv", unit=f"{cell}design")
+    if DATASETS[name].spec["de"].get("sample_weights"):
+        outs["sample_weights"] = out("de", ".sample_weights.tsv", unit=f"{cell}design")
     return outs
 
 

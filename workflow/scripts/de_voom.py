@@ -5,5 +5,6 @@ from lsecflow.snake import run
 
 out = snakemake.output
 outputs = {c: {k: out[f"{k}_{i}"] for k in OUTPUT_KINDS} for i, c in enumerate(snakemake.params.contrasts)}
+weights = out.sample_weights if "sample_weights" in out.keys() else None
 run(snakemake, run_de_voom, snakemake.input.counts, snakemake.params.dataset, outputs,
-    cell_type=snakemake.params.cell_type)
+    cell_type=snakemake.params.cell_type, sample_weights=weights)

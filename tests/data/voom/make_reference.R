@@ -14,6 +14,9 @@
 #   voom_batch_Disease_vs_Chow.tsv.gz          ~ batch + Group (batch: tests/data/deseq2_reference's
 #                                              SYNTHETIC balanced batch, no real effect)
 #   voom_weights.tsv.gz            voom's weights and E of ~ Group for every 100th gene
+#   quality_weights.tsv.gz         voomWithQualityWeights(dge, ~ Group)'s sample weights (arrayWeights,
+#                                  method "genebygene"), and
+#   voomqw_DiseaseAgonist_vs_Chow.tsv.gz   lmFit + eBayes on it
 # Values are written with 15 significant digits.
 suppressMessages({library(limma); library(edgeR)})
 out <- "tests/data/voom"
@@ -59,6 +62,11 @@ tr <- treat(lmFit(vf$v, vf$v$design), lfc = 1)
 save(topTreat(tr, coef = "GroupDisease", number = Inf, sort.by = "none"), "voom_treat1_Disease_vs_Chow")
 f <- fit_for("Chow", ~ batch + Group)$fit
 save(topTable(f, coef = "GroupDisease", number = Inf, sort.by = "none"), "voom_batch_Disease_vs_Chow")
+vq <- voomWithQualityWeights(dge, model.matrix(~ Group, transform(sheet, Group = factor(Group, levels = levels3))))
+write.table(data.frame(sample = colnames(counts), weight = as.character(signif(vq$targets$sample.weights, 15))),
+            gzfile(file.path(out, "quality_weights.tsv.gz")), sep = "\t", quote = FALSE, row.names = FALSE)
+fq <- eBayes(lmFit(vq, vq$design))
+save(topTable(fq, coef = "GroupDisease/Agonist", number = Inf, sort.by = "none"), "voomqw_DiseaseAgonist_vs_Chow")
 every <- seq(1, nrow(counts), by = 100)
 w <- vf$v$weights[every, ]; e <- vf$v$E[every, ]
 dimnames(w) <- dimnames(e) <- list(rownames(counts)[every], colnames(counts))
