@@ -26,7 +26,7 @@ from .de import fit_samples, model_inputs, testable
 from .de_files import RESULT_COLUMNS, loo_factors, write_loo, write_shared, write_tested
 from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
-from .voom import tmm_factors, voom, voom_with_quality_weights
+from .voom import effective_library_sizes, tmm_factors, voom, voom_with_quality_weights
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality
     library sizes the column sums times edgeR's TMM factors; with ``quality``, voomWithQualityWeights (the
     weights then include each sample's), and the sample weights (None without ``quality``)."""
     x = counts.to_numpy(dtype=float)
-    lib = x.sum(axis=0) * tmm_factors(x)
+    lib = effective_library_sizes(x)
     X = np.asarray(limma.design_matrix(meta, design))
     v = voom_with_quality_weights(x, X, lib) if quality else voom(x, X, lib)
     samples = None if v.sample_weights is None else pd.Series(v.sample_weights, index=counts.columns, name="weight")
@@ -52,8 +52,7 @@ def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality
 def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
     """Counts per million of the TMM-effective library sizes (genes x samples), edgeR's ``cpm(y)``."""
     x = counts.to_numpy(dtype=float)
-    lib = x.sum(axis=0) * tmm_factors(x)
-    return pd.DataFrame(x / lib * 1e6, index=counts.index, columns=counts.columns)
+    return pd.DataFrame(x / effective_library_sizes(x) * 1e6, index=counts.index, columns=counts.columns)
 
 
 def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,

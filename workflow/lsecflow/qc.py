@@ -25,7 +25,7 @@ from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
 from .limma import design_matrix
 from .markers import LSEC, load_markers
-from .voom import tmm_factors, voom
+from .voom import effective_library_sizes, voom
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def mean_variance(expressed: pd.DataFrame, obs: pd.DataFrame, params: dict):
     spec = params["spec"]
     x = expressed.to_numpy(dtype=float).T
     meta = design_metadata(obs.loc[expressed.index], params["design_columns"], spec["contrasts"])
-    return voom(x, np.asarray(design_matrix(meta, spec["design"])), x.sum(axis=0) * tmm_factors(x))
+    return voom(x, np.asarray(design_matrix(meta, spec["design"])), effective_library_sizes(x))
 
 
 def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict[str, str],

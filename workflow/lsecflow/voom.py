@@ -63,6 +63,13 @@ def tmm_factors(counts: np.ndarray, lib_size: np.ndarray | None = None) -> np.nd
     return f / np.exp(np.mean(np.log(f)))
 
 
+def effective_library_sizes(counts: np.ndarray) -> np.ndarray:
+    """Column sums times edgeR's TMM factors (:func:`tmm_factors`) of genes x samples ``counts``: the library
+    sizes voom, the CPM and the QC trend use (edgeR's ``lib.size * norm.factors``)."""
+    x = np.asarray(counts, dtype=float)
+    return x.sum(axis=0) * tmm_factors(x)
+
+
 @dataclass
 class Voom:
     """limma's ``EList`` from ``voom``: ``E`` (log2-CPM, genes x samples), ``weights`` (same shape), the
@@ -87,9 +94,10 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     """limma's ``voom(counts, design, lib.size, span, weights)`` (no block, ``normalize.method = "none"``;
     ``sample_weights``: one prior weight per sample, as :func:`voom_with_quality_weights` passes them).
 
-    The log-CPM are fitted by least squares; the square root of each gene's residual standard deviation
-    against its mean log count is smoothed by R's ``lowess``; each observation's weight is the trend's value at
-    its fitted log count to the power -4. Genes with all-zero counts stay out of the trend.
+    The log-CPM are fitted by least squares (weighted by ``sample_weights`` when given); the square root of each
+    gene's residual standard deviation against its mean log count is smoothed by R's ``lowess``; each
+    observation's weight is the trend's value at its fitted log count to the power -4. Genes with all-zero
+    counts stay out of the trend.
 
     Parameters
     ----------
@@ -98,7 +106,11 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     design
         Samples x coefficients design matrix (weights do not depend on its parametrisation).
     lib_size
-        Effective library sizes (``colSums * TMM factors``).
+        Effective library sizes (:func:`effective_library_sizes`).
+    span
+        lowess's span for the trend.
+    sample_weights
+        Prior weight of each sample (R: ``voom(weights = )``), or None.
     """
     counts = np.asarray(counts, dtype=float)
     if counts.shape[0] < 2:
