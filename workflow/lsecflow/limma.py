@@ -46,7 +46,7 @@ def design_matrix(meta: pd.DataFrame, design: str, variable: str | None = None, 
     return patsy.dmatrix(design, meta)
 
 
-def _estimable(X: np.ndarray) -> np.ndarray:
+def estimable_columns(X: np.ndarray) -> np.ndarray:
     """Columns of ``X`` kept by R's pivoted QR: each, in order, unless it adds nothing to those before it."""
     kept: list[int] = []
     for j in range(X.shape[1]):
@@ -106,7 +106,7 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
         rows = np.flatnonzero(which.ravel() == k)
         if not pattern.any() or (method == "robust" and pattern.sum() <= p):
             continue
-        cols = _estimable(X[pattern])
+        cols = estimable_columns(X[pattern])
         Xo = X[np.ix_(pattern, cols)]
         Y = values[np.ix_(rows, np.flatnonzero(pattern))].T  # observed samples x proteins
         if method == "robust":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+from .limma import estimable_columns
 from .lowess import approx, lowess
 
 
@@ -150,11 +151,7 @@ def array_weights(E: np.ndarray, design: np.ndarray, weights: np.ndarray | None 
     E = np.asarray(E, dtype=float)
     X = np.asarray(design, dtype=float)
     n = E.shape[1]
-    keep = np.zeros(0, dtype=int)
-    for j in range(X.shape[1]):  # R's pivoted QR: drop columns that add no rank
-        if np.linalg.matrix_rank(X[:, np.r_[keep, j]]) > len(keep):
-            keep = np.r_[keep, j]
-    X = X[:, keep]
+    X = X[:, estimable_columns(X)]  # R: the columns of qr(design)$pivot[1:rank]
     aw = np.ones(n)
     if E.shape[0] < 2 or n - X.shape[1] < 2:
         return aw
