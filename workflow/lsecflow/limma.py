@@ -160,7 +160,8 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
 def df_total(fitted) -> np.ndarray:
     """limma's ``df.total``: residual plus prior df, capped at the pooled residual df. Computed here:
     inmoose 0.9.1's eBayes uses the right value for its p-values but leaves a different one in
-    ``fit.df_total`` for proteins with missing values (found against R's treat). DEqMS: its own df
+    ``fit.df_total`` for proteins with missing values (found against R's treat): its ``tmixture_vector``
+    overwrites the array in place (see :func:`lsecflow.limma_robust.log_odds`). DEqMS: its own df
     (``d0 + df.residual``, not capped)."""
     if getattr(fitted, "deqms", None) is not None:
         return fitted.deqms["df_total"]
