@@ -143,8 +143,22 @@ def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
         out.append(table_html(top, ["symbol", "gene_id", level, "log2FoldChange", "lfcSE", "pvalue", "padj"],
                               row_class=lambda row: "up" if row["log2FoldChange"] > 0 else "down"))
         out.append(f"<div class='meta'>{r.caption('table_de')}</div>")
+    if "sample_weights" in unit:
+        out.append(_sample_weights(r, unit["sample_weights"]))
     out.append(r.figures(unit["figures"]))
     return "\n".join(out)
+
+
+def _sample_weights(r: Renderer, path: str, n: int = 3) -> str:
+    """One line on voomWithQualityWeights' sample weights (``de.sample_weights``): the lowest and highest."""
+    weights = read_tsv(path)
+    if weights.empty:
+        return ""
+    ordered = weights.sort_values("weight", kind="stable")
+    low = ", ".join(f"{esc(str(s))} {w:.2f}" for s, w in ordered.head(n).itertuples(index=False))
+    high = ", ".join(f"{esc(str(s))} {w:.2f}" for s, w in ordered.tail(n).iloc[::-1].itertuples(index=False))
+    return (f"<p class='meta'>Sample weights (voomWithQualityWeights; 1 is average, a noisier sample weighs "
+            f"less): lowest {low}; highest {high}; all: {r.link(path)}</p>")
 
 
 def _enrichment_section(r: Renderer, unit: dict, n_rows: int, species: str = "") -> str:

@@ -9,6 +9,12 @@ def _unit_title(ds, unit):
     return f"{ds.cell_types[cell_type]}: {what}" if cell_type else what
 
 
+def _fit_unit(unit, name):
+    """The unit of a file one DE fit writes (``design``): beside the contrast, in its cell type's folder."""
+    cell_type = unit.rpartition("/")[0]
+    return f"{cell_type}/{name}" if cell_type else name
+
+
 def report_manifest():
     """Which files the report shows, per dataset and DE unit (the layout lives here, with the targets)."""
 
@@ -72,6 +78,8 @@ def report_manifest():
                     for c in collections(name)
                 ],
             }
+            if ds.spec["de"].get("sample_weights"):  # voomWithQualityWeights: one file per fit
+                u["sample_weights"] = out("de", ".sample_weights.tsv", dataset=name, unit=_fit_unit(unit, "design"))
             if unit in paracrine:
                 u["paracrine"] = {
                     "candidates": out("paracrine", ".candidates.tsv", dataset=name, unit=unit),
@@ -98,6 +106,7 @@ def _paths(obj):
                 "candidates",
                 "pairs",
                 "preprocessing",
+                "sample_weights",
             ):
                 yield value
             else:
