@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 from helpers import REPO
+from lsecflow.report import _sample_weights
+from lsecflow.report_html import Renderer
 
 
 def expected_figures(work: Path) -> list[Path]:
@@ -156,3 +158,19 @@ def test_browser_check_catches_a_broken_figure_and_a_script_error(finished_run, 
     state = open_in_browser(chromium, blank, tmp_path / "blank.png")
     assert state["status"] is None  # the report's script never ran
     assert is_blank(tmp_path / "blank.png")
+
+
+def test_sample_weights_line_names_the_lowest_and_highest(tmp_path):
+    """de.sample_weights: the DE section says which samples voomWithQualityWeights trusts least and most
+    (the weights R gives DLPC), and links the file; a fit whose contrasts were all skipped (empty file) adds
+    nothing."""
+    weights = pd.read_csv(REPO / "tests/data/voom/quality_weights.tsv.gz", sep="\t")
+    path = tmp_path / "de" / "design.sample_weights.tsv"
+    path.parent.mkdir()
+    weights.to_csv(path, sep="\t", index=False)
+    r = Renderer(tmp_path / "report.html", REPO / "workflow/report")
+    line = _sample_weights(r, str(path))
+    assert "lowest Sample725 0.35, Sample756 0.43, Sample742 0.64; highest Sample726 2.14" in line
+    assert 'href="de/design.sample_weights.tsv"' in line
+    path.write_text("sample\tweight\n")
+    assert _sample_weights(r, str(path)) == ""
