@@ -95,13 +95,17 @@ def test_each_script_calls_the_entry_point_named_after_its_rule():
 
 def test_unit_tests_mirror_the_package():
     """tests/unit/test_<module>[_<aspect>].py tests lsecflow.<module>; Snakemake runs sit in tests/workflow,
-    repository checks in tests/project, and nothing else lies loose in tests/."""
+    repository checks in tests/project, nothing else lies loose in tests/, and no two test files share a name
+    (pytest collects only one of them: CI run 27 failed on tests/unit/test_report.py beside the workflow one)."""
     modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
     strays = {p.name: p.stem[5:] for p in (REPO / "tests/unit").glob("test_*.py")
               if not any(p.stem[5:] == m or p.stem[5:].startswith(m + "_") for m in modules)}
     assert strays == {}, f"unit test files naming no module of the package: {strays}"
     loose = sorted(p.name for p in (REPO / "tests").glob("test_*.py"))
     assert loose == [], f"test files outside tests/unit, tests/workflow, tests/project: {loose}"
+    names = [p.name for p in (REPO / "tests").rglob("test_*.py")]
+    shared = sorted({n for n in names if names.count(n) > 1})  # pytest's rootdir imports cannot tell them apart
+    assert shared == [], f"test files sharing a name across tests/ folders: {shared}"
     for folder in ("unit", "project"):
         runs = [p.name for p in (REPO / "tests" / folder).glob("test_*.py") if p.name != Path(__file__).name
                 and re.search(r"run_snakemake\(|snakemake_cli\(|\"snakemake\"", p.read_text())]
