@@ -169,9 +169,9 @@ def test_ora_matches_hypergeometric_by_hand():
 
 def test_sets_without_a_p_value_get_no_padj_and_do_not_stop_the_rest(caplog):
     """gseapy leaves a set's p NaN when too few null scores share its sign (on the published example's first 200
-    sets with 30 permutations, 6 of the 123 tested; in a real run, the myeloid pseudobulk of TMS under de.engine voom with 1,000): scipy's BH
-    raised on the NaN and stopped the enrichment job. Now such sets keep padj NA, and the others are adjusted
-    over the sets that have a p-value, as R's p.adjust."""
+    sets with 30 permutations, 6 of the 123 tested; in a real run, the myeloid pseudobulk of TMS under de.engine
+    voom with 1,000): scipy's BH raised on the NaN and stopped the enrichment job. Now such sets keep padj NA,
+    and the others are adjusted over the sets that have a p-value, as R's p.adjust."""
     rnk = pd.read_csv(FGSEA / "naive.vs.th1.rnk.gz", sep="\t", dtype={"ID": str})
     ranking = pd.Series(rnk["t"].to_numpy(), index=rnk["ID"].to_numpy()).sort_values(ascending=False, kind="stable")
     sets = dict(list(genesets.read_gmt(FGSEA / "mouse.reactome.gmt.gz").items())[:200])  # 3 s instead of 7
