@@ -84,6 +84,11 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
             f"{de['min_samples']} samples were tested.{excluded}")
 
 
+def _ebayes_options(de: dict) -> str:
+    """eBayes's options as in its call: ``, trend = TRUE, robust = TRUE`` (those set), or nothing."""
+    return "".join(f", {o} = TRUE" for o in ("trend", "robust") if de[o])
+
+
 def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
     de = spec["de"]
     threshold = de["lfc_threshold"]
@@ -93,8 +98,7 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
     if spec["assay"] == "proteomics":
         fit = ("robust regression (M-estimation with Huber's psi, as limma's lmFit(method = \"robust\"))"
                if de["lm_method"] == "robust" else "least squares (limma's lmFit)")
-        options = [o for o, on in (("trend = TRUE", de["trend"]), ("robust = TRUE", de["robust"])) if on]
-        ebayes = f"empirical Bayes moderation (limma's eBayes{''.join(', ' + o for o in options)})"
+        ebayes = f"empirical Bayes moderation (limma's eBayes{_ebayes_options(de)})"
         if deqms_method(de):
             column = spec["proteomics"]["count_column"]
             where = (f"the smallest over the samples of the table's columns '{column.replace('{}', '<sample>')}'"
@@ -108,9 +112,8 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                 f"(checked against R limma 3.54.1). P-values were adjusted by Benjamini-Hochberg. {called}")
     unit = " within each cell type" if spec["assay"] == "single_cell" else ""
     if de_engine(spec) == "voom":
-        options = [o for o, on in (("trend = TRUE", de["trend"]), ("robust = TRUE", de["robust"])) if on]
         test = (f"limma's treat against |log2 fold change| <= {threshold}" if threshold else
-                f"moderated t-tests (eBayes{''.join(', ' + o for o in options)})")
+                f"moderated t-tests (eBayes{_ebayes_options(de)})")
         return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with limma-voom: genes with at least "
                 f"{de['min_count']} counts in at least {de['min_samples']} samples were kept, library sizes "
                 "normalised by edgeR's TMM, log2 counts per million weighted by voom's mean-variance trend"
