@@ -108,6 +108,7 @@ def load(name: str):
     import pandas as pd
     import yaml
     from lsecflow.config import load_config
+    from lsecflow.de_options import de_defaults
     from lsecflow.ingest import build_counts
 
     if name == "dlpc":
@@ -123,10 +124,7 @@ def load(name: str):
     counts, sheet = make_synthetic()
     keep = (counts >= 10).sum(axis=1) >= 3
     contrasts = [("condition", "c1", "c0"), ("condition", "c2", "c0"), ("condition", "c3", "c1")]
-    de = {"min_count": 10, "min_samples": 3, "alpha": 0.05, "independent_filter_alpha": 0.1, "lfc_threshold": 0,
-          "cooks_filter": True, "independent_filter": True, "shrink": False, "fit_type": "parametric",
-          "size_factors": "ratio", "test": "wald"}
-    return counts[keep], sheet, "~ batch + condition", contrasts, de
+    return counts[keep], sheet, "~ batch + condition", contrasts, de_defaults()
 
 
 def write_inputs(name: str, folder: str) -> None:

@@ -69,12 +69,11 @@ def run_engines(counts, sheet, truth: set) -> dict[str, tuple[int, int, float, f
     import anndata as ad
     import pandas as pd
     from lsecflow import de, de_voom
+    from lsecflow.de_options import de_defaults
     from lsecflow.formula import design_metadata
 
     contrast = {"variable": "mock", "target": "B", "reference": "A"}
-    opts = {"min_count": 10, "min_samples": 3, "alpha": 0.05, "independent_filter_alpha": 0.1, "lfc_threshold": 0,
-            "cooks_filter": True, "independent_filter": True, "shrink": False, "fit_type": "parametric",
-            "size_factors": "ratio", "test": "wald"}
+    opts = de_defaults()  # DESeq2's defaults, as a dataset that sets nothing
     out = {}
     obs = sheet[["Group", "mock"]]
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .errors import ConfigError
 from .formula import design_terms, parse_design
+from .schema import load_schema
 
 
 def check_de_test(source, spec, columns) -> None:
@@ -73,6 +74,12 @@ LEVELS = {"deseq2": ("baseMean", "mean of normalised counts"), "voom": ("AveExpr
 """Each engine's mean-level column in the DE table and its axis label."""
 VALUES = {"deseq2": "VST", "voom": "log2 CPM", "limma": "log2 intensity"}
 """What each engine's ``vst`` matrix holds (heatmap colour-bar labels)."""
+
+
+def de_defaults() -> dict:
+    """The ``de`` block as a dataset that sets nothing gets it: every key with a schema default."""
+    props = load_schema("dataset")["properties"]["de"]["properties"]
+    return {key: node["default"] for key, node in props.items() if "default" in node}
 
 
 def de_engine(spec: dict) -> str:
