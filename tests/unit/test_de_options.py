@@ -16,7 +16,7 @@ from lsecflow.errors import ConfigError
     ({"test": "lrt", "reduced": "~ batch"}, None),
     ({"test": "lrt", "reduced": "~ batch", "lfc_threshold": 1}, "'de.lfc_threshold' is 1 with de.test 'lrt'.*Wald"),
     ({"reduced": "~ batch"}, "key 'de.reduced' is set but de.test is 'wald'"),
-    ({"fit_type": "local"}, "'local' is not one of \\['parametric', 'mean'\\]"),
+    ({"fit_type": "glmGamPoi"}, "'glmGamPoi' is not one of \\['parametric', 'local', 'mean'\\]"),
     ({"shrink": "ashr"}, "'ashr' is not one of"),
 ])
 def test_de_test_and_options_checked_before_any_job(tmp_path, de, error):

@@ -38,6 +38,7 @@ from .de_files import (
 from .de_options import shrink_method
 from .deseq2 import as_in_r, quiet_inmoose
 from .deseq2_kernels import kernels
+from .deseq2_local import variance_stabilized
 from .errors import InputDataError
 from .formula import design_metadata
 from .shrink import shrink_contrast
@@ -116,16 +117,15 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     test, fit_type, sf_type = opts.get("test", "wald"), opts.get("fit_type", "parametric"), opts.get("size_factors", "ratio")
     t0 = time.time()
     how = dict(test="LRT", reduced=opts["reduced"]) if test == "lrt" else {}
-    # inmoose 0.9.1 lacks nbinomLRT and runs its optim fallback differently from R: as_in_r supplies both
+    # inmoose 0.9.1 lacks nbinomLRT and the local trend, and runs its optim fallback differently from R:
+    # as_in_r supplies all three
     with quiet_inmoose(), as_in_r():
-        try:
-            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
-        except NotImplementedError:
-            # the parametric trend did not converge: DESeq2 switches to its 'local' fit, which the port lacks
-            log.warning("the parametric dispersion trend did not converge; DESeq2 would use fitType 'local', "
-                        "which inmoose lacks: using fitType 'mean' (set de.fit_type: mean to choose it)")
-            fit_type = "mean"
-            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
+        dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
+    fitted = dds.dispersionFunction.fitType
+    if fitted != fit_type:  # DESeq2's own fallback, parametric -> local
+        log.warning("the parametric dispersion trend (a/mean + b) did not fit these genes: DESeq2's local "
+                    "regression trend substituted, as R does (set de.fit_type: local or mean to choose)")
+        fit_type = fitted
     dds.var["symbol"] = sub.var["symbol"].astype(str).to_numpy()
     dds.uns["lsecflow_fit"] = {"fit_type": fit_type, "size_factors": sf_type}
     replaced = int(dds.var["replace"].fillna(False).astype(bool).sum()) if "replace" in dds.var else 0
@@ -207,11 +207,9 @@ def normalized_and_vst(dds) -> tuple[pd.DataFrame, pd.DataFrame]:
     The VST applies the design's fitted dispersion trend (DESeq2's
     ``vst(blind = FALSE)``, via ``getVarianceStabilizedData``); no refit.
     """
-    from inmoose.deseq2.vst import getVarianceStabilizedData
-
     normalized = pd.DataFrame(np.asarray(dds.counts(normalized=True), dtype=float).T, index=dds.var_names,
                               columns=dds.obs_names)
-    vst = pd.DataFrame(np.asarray(getVarianceStabilizedData(dds), dtype=float).T, index=dds.var_names,
+    vst = pd.DataFrame(variance_stabilized(dds).T, index=dds.var_names,
                        columns=dds.obs_names)
     for df in (normalized, vst):
         df.index.name = "gene_id"

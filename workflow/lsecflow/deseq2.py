@@ -4,8 +4,10 @@
   is DESeq2's, ported.
 - Its optim fallback (genes whose IRLS does not converge) is scipy's TNC with a
   mis-scaled gradient: :func:`fitNbinomGLMsOptim` runs R's L-BFGS-B as R does.
+- Its ``fitType = "local"`` raises ``NotImplementedError``:
+  :func:`lsecflow.deseq2_local.estimateDispersionsFit` is DESeq2's (locfit ported).
 
-:func:`as_in_r` puts both into inmoose for the duration of a ``DESeq`` call,
+:func:`as_in_r` puts these into inmoose for the duration of a ``DESeq`` call,
 with the faster kernels of :mod:`lsecflow.deseq2_kernels` (same algorithms);
 :func:`quiet_inmoose` keeps the port's progress lines out of the job logs.
 """
@@ -18,6 +20,7 @@ import warnings
 import numpy as np
 
 from .deseq2_kernels import kernels
+from .deseq2_local import estimateDispersionsFit
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +54,26 @@ def fitted_counts(dds) -> np.ndarray:
 @contextlib.contextmanager
 def as_in_r():
     """Within the block, inmoose's ``DESeq`` runs :func:`nbinomLRT` (its own is a stub raising
-    ``NotImplementedError``; replaced where ``DESeq`` and ``refitWithoutOutliers`` call it) and
-    :func:`fitNbinomGLMsOptim` (R's optimiser, replacing scipy's TNC in ``fitNbinomGLMs``), and the
+    ``NotImplementedError``; replaced where ``DESeq`` and ``refitWithoutOutliers`` call it),
+    :func:`fitNbinomGLMsOptim` (R's optimiser, replacing scipy's TNC in ``fitNbinomGLMs``), DESeq2's
+    ``estimateDispersionsFit`` with its local trend (:mod:`lsecflow.deseq2_local`), and the
     dispersion and IRLS kernels of :mod:`lsecflow.deseq2_kernels`. Restored on exit."""
     import importlib
 
-    core, outliers, fitting = (importlib.import_module(f"inmoose.deseq2.{name}")
-                               for name in ("core", "outliers", "fitNbinomGLMs"))
+    core, outliers, fitting, dispersions, vst = (importlib.import_module(f"inmoose.deseq2.{name}")
+                                                 for name in ("core", "outliers", "fitNbinomGLMs", "dispersions", "vst"))
 
-    saved = core.nbinomLRT, outliers.nbinomLRT, fitting.fitNbinomGLMsOptim
+    saved = (core.nbinomLRT, outliers.nbinomLRT, fitting.fitNbinomGLMsOptim, dispersions.estimateDispersionsFit,
+             vst.estimateDispersionsFit)
     core.nbinomLRT = outliers.nbinomLRT = nbinomLRT
     fitting.fitNbinomGLMsOptim = fitNbinomGLMsOptim
+    dispersions.estimateDispersionsFit = vst.estimateDispersionsFit = estimateDispersionsFit
     try:
         with kernels():
             yield
     finally:
-        core.nbinomLRT, outliers.nbinomLRT, fitting.fitNbinomGLMsOptim = saved
+        (core.nbinomLRT, outliers.nbinomLRT, fitting.fitNbinomGLMsOptim, dispersions.estimateDispersionsFit,
+         vst.estimateDispersionsFit) = saved
 
 
 def nbinomLRT(obj, full=None, reduced=None, betaTol=1e-8, maxit=100, useOptim=True, quiet=False, useQR=True,

@@ -8,6 +8,8 @@ import pandas as pd
 
 from .de_options import de_engine, deqms_method, shrink_method
 
+_LOCAL_FALLBACK = " (DESeq2's local regression trend wherever the parametric one fails to fit, as in R)"
+
 
 def package_versions(versions: pd.DataFrame) -> dict[str, str]:
     """``name -> version`` of the ``package`` and ``python`` rows of provenance's versions.tsv."""
@@ -138,7 +140,8 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
             f"as implemented in inmoose{_v(versions, 'inmoose')} (a Python port of DESeq2, with lsecflow's ports of "
             f"the steps it lacks; checked against R DESeq2 1.38.3): design {spec['design']}, "
             f"{'median-of-ratios' if de['size_factors'] == 'ratio' else 'poscounts'} size factors, a "
-            f"{de['fit_type']} dispersion trend and {how}. P-values were adjusted by Benjamini-Hochberg"
+            f"{de['fit_type']} dispersion trend{_LOCAL_FALLBACK if de['fit_type'] == 'parametric' else ''} "
+            f"and {how}. P-values were adjusted by Benjamini-Hochberg"
             f"{' after ' + ' and '.join(filters) if filters else ''}. {called}{shrink}")
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from . import plots, qc_plots
 from .de_options import de_engine
 from .deseq2 import quiet_inmoose
+from .deseq2_local import estimateDispersionsFit, variance_stabilized
 from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
@@ -111,11 +112,12 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
     As DESeq2's ``vst``: the genes with mean normalised count > 5, ordered
     by mean, are sampled evenly; their dispersion trend (DESeq2's
     ``estimateDispersionsGeneEst`` and ``estimateDispersionsFit``, inmoose's
-    port) transforms every gene. Falls back to all those genes when fewer
-    than ``nsub`` exist. Returns genes x samples (index = gene ids).
+    port; where the parametric trend fails, DESeq2's local one and its
+    numerical transform, :mod:`lsecflow.deseq2_local`) transforms every gene.
+    Falls back to all those genes when fewer than ``nsub`` exist. Returns
+    genes x samples (index = gene ids).
     """
-    from inmoose.deseq2 import DESeqDataSet, estimateDispersionsFit, estimateDispersionsGeneEst
-    from inmoose.deseq2.vst import getVarianceStabilizedData
+    from inmoose.deseq2 import DESeqDataSet, estimateDispersionsGeneEst
 
     X = counts.to_numpy(dtype=float)
     sf = size_factors(X)
@@ -133,15 +135,12 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
         sub = DESeqDataSet(whole.iloc[:, pick], meta.copy(), design="~ 1")
         sub.sizeFactors = sf
         sub = estimateDispersionsGeneEst(sub, quiet=True)
-        try:
-            sub = estimateDispersionsFit(sub, fitType="parametric", quiet=True)
-        except NotImplementedError:  # DESeq2 would switch to 'local', which the port lacks
-            sub = estimateDispersionsFit(sub, fitType="mean", quiet=True)
+        sub = estimateDispersionsFit(sub, fitType="parametric", quiet=True)  # falls back to 'local' as R
         full.setDispFunction(sub.dispersionFunction, estimateVar=False)
-        vst = np.asarray(getVarianceStabilizedData(full), dtype=float)
+        vst = variance_stabilized(full)
     if sub.dispersionFunction.fitType != "parametric":
-        log.warning("VST: parametric dispersion trend did not converge; the %s dispersion used instead "
-                    "(DESeq2 would use its 'local' fit, which the inmoose port lacks)", sub.dispersionFunction.fitType)
+        log.warning("VST: the parametric dispersion trend (a/mean + b) did not fit; DESeq2's local regression "
+                    "trend used instead, as R does")
     return pd.DataFrame(vst.T, index=counts.columns, columns=counts.index)
 
 

@@ -1,0 +1,158 @@
+"""DESeq2's ``fitType = "local"``, which inmoose 0.9.1 lacks (it raises ``NotImplementedError``).
+
+- :func:`local_dispersion_fit` is DESeq2's ``localDispersionFit``: the log gene-wise dispersions
+  regressed on the log mean normalised counts by locfit (:class:`lsecflow.locfit.LocalFit`),
+  weighted by the means.
+- :func:`estimateDispersionsFit` is DESeq2's, over inmoose's: ``local`` fits that trend, and a
+  ``parametric`` fit that fails falls back to it, as R does (inmoose stops there).
+- :func:`variance_stabilized` is ``getVarianceStabilizedData``: for a local trend DESeq2
+  integrates ``1 / sqrt(variance)`` numerically and interpolates the integral with R's
+  ``splinefun`` (Forsythe-Malcolm-Moler end conditions, :func:`fmm_spline`); other trends go to
+  inmoose's closed forms.
+
+:func:`lsecflow.deseq2.as_in_r` installs :func:`estimateDispersionsFit` into inmoose's ``DESeq``.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .locfit import LocalFit
+
+log = logging.getLogger(__name__)
+
+FALLBACK_NOTE = ("fitType='parametric', but the dispersion trend was not well captured by the function: "
+                 "y = a/x + b, and a local regression fit was automatically substituted")
+
+
+def local_dispersion_fit(means, disps, min_disp: float = 1e-8):
+    """DESeq2's ``localDispersionFit``: ``locfit(log(disps) ~ log(means), weights = means)`` on the
+    genes with ``disps >= 10 * min_disp``; returns ``means -> exp(predict(fit, log(means)))``."""
+    means, disps = np.asarray(means, dtype=float), np.asarray(disps, dtype=float)
+    use = disps >= min_disp * 10
+    if not use.any():  # R returns the constant (a vector, not a function); the same value as a function
+        def constant(q):
+            return _like(q, np.full(np.shape(q), min_disp, dtype=float))
+        return constant
+    fit = LocalFit(np.log(means[use]), np.log(disps[use]), weights=means[use])
+
+    def dispersion_function(q):
+        return _like(q, np.exp(fit.predict(np.log(np.asarray(q, dtype=float)))))
+
+    dispersion_function.locfit = fit
+    return dispersion_function
+
+
+def _like(q, values: np.ndarray):
+    """Values shaped as ``q`` came: a Series keeps its index (inmoose's ``setDispFunction`` passes one)."""
+    if isinstance(q, pd.Series):
+        return pd.Series(values, index=q.index)
+    return values if np.ndim(q) else float(values)
+
+
+def _inmoose_fit(obj, **kwargs):
+    """inmoose's own ``estimateDispersionsFit`` (the package's name; :func:`lsecflow.deseq2.as_in_r`
+    replaces the one its modules call)."""
+    return importlib.import_module("inmoose.deseq2").estimateDispersionsFit(obj, **kwargs)
+
+
+def estimateDispersionsFit(obj, fitType="parametric", minDisp=1e-8, quiet=False):
+    """DESeq2's ``estimateDispersionsFit``: inmoose's, with ``local`` (and the parametric fit's
+    fallback to it) supplied. The function's ``fitType`` attribute says which trend was fitted."""
+    if fitType == "parametric":
+        try:
+            return _inmoose_fit(obj, fitType="parametric", minDisp=minDisp, quiet=quiet)
+        except NotImplementedError:  # inmoose's parametric fit failed and it would switch to 'local'
+            log.info("note: %s", FALLBACK_NOTE)
+            fitType = "local"
+    if fitType != "local":
+        return _inmoose_fit(obj, fitType=fitType, minDisp=minDisp, quiet=quiet)
+    if "allZero" not in obj.var:
+        obj = obj.getBaseMeansAndVariances()
+    var = obj.var[~obj.var["allZero"].astype(bool)]
+    use = (var["dispGeneEst"] > 100 * minDisp).to_numpy()
+    if not use.any():  # inmoose raises DESeq2's message for this case before it looks at fitType
+        return _inmoose_fit(obj, fitType="mean", minDisp=minDisp, quiet=quiet)
+    fn = local_dispersion_fit(var["baseMean"].to_numpy()[use], var["dispGeneEst"].to_numpy()[use], minDisp)
+    fn.fitType = "local"
+    obj.setDispFunction(fn)
+    return obj
+
+
+def fmm_spline(x, y) -> tuple[np.ndarray, ...]:
+    """R's ``spline_coef`` with ``method = "fmm"`` (``splinefun``'s default): knots, ``y`` and the
+    cubic coefficients ``b, c, d`` (end conditions: third derivatives of the cubics through the first
+    and last four points)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = x.size
+    b, c, d = np.zeros(n), np.zeros(n), np.zeros(n)
+    if n < 3:
+        b[:] = (y[1] - y[0]) / (x[1] - x[0])
+        return x, y, b, c, d
+    # 0-based transcription of the 1-based C: b diagonal, d off-diagonal, c right-hand side
+    d[0] = x[1] - x[0]
+    c[1] = (y[1] - y[0]) / d[0]
+    for i in range(1, n - 1):
+        d[i] = x[i + 1] - x[i]
+        b[i] = 2.0 * (d[i - 1] + d[i])
+        c[i + 1] = (y[i + 1] - y[i]) / d[i]
+        c[i] = c[i + 1] - c[i]
+    b[0], b[n - 1] = -d[0], -d[n - 2]
+    c[0] = c[n - 1] = 0.0
+    if n > 3:
+        c[0] = c[2] / (x[3] - x[1]) - c[1] / (x[2] - x[0])
+        c[n - 1] = c[n - 2] / (x[n - 1] - x[n - 3]) - c[n - 3] / (x[n - 2] - x[n - 4])
+        c[0] = c[0] * d[0] * d[0] / (x[3] - x[0])
+        c[n - 1] = -c[n - 1] * d[n - 2] * d[n - 2] / (x[n - 1] - x[n - 4])
+    for i in range(1, n):
+        t = d[i - 1] / b[i - 1]
+        b[i] = b[i] - t * d[i - 1]
+        c[i] = c[i] - t * c[i - 1]
+    c[n - 1] = c[n - 1] / b[n - 1]
+    for i in range(n - 2, -1, -1):
+        c[i] = (c[i] - d[i] * c[i + 1]) / b[i]
+    b[n - 1] = (y[n - 1] - y[n - 2]) / d[n - 2] + d[n - 2] * (c[n - 2] + 2.0 * c[n - 1])
+    for i in range(n - 1):
+        b[i] = (y[i + 1] - y[i]) / d[i] - d[i] * (c[i + 1] + 2.0 * c[i])
+        d[i] = (c[i + 1] - c[i]) / d[i]
+        c[i] = 3.0 * c[i]
+    c[n - 1] = 3.0 * c[n - 1]
+    d[n - 1] = d[n - 2]
+    return x, y, b, c, d
+
+
+def spline_eval(coef: tuple[np.ndarray, ...], u) -> np.ndarray:
+    """R's ``spline_eval`` (fmm): the piece of the knot at or below ``u`` (the first piece below the
+    first knot, the last above the last one)."""
+    x, y, b, c, d = coef
+    u = np.asarray(u, dtype=float)
+    i = np.clip(np.searchsorted(x, u, side="right") - 1, 0, x.size - 1)
+    dx = u - x[i]
+    return y[i] + dx * (b[i] + dx * (c[i] + dx * d[i]))
+
+
+def variance_stabilized(dds) -> np.ndarray:
+    """DESeq2's ``getVarianceStabilizedData`` (samples x genes, as inmoose returns it)."""
+    fn = dds.dispersionFunction
+    if getattr(fn, "fitType", None) != "local":
+        from inmoose.deseq2.vst import getVarianceStabilizedData
+
+        return np.asarray(getVarianceStabilizedData(dds), dtype=float)
+    ncounts = np.asarray(dds.counts(normalized=True), dtype=float)
+    if dds.sizeFactors is None:  # approximate size factors from the normalisation factors, as R
+        sf = np.exp(np.log(np.asarray(dds.normalizationFactors, dtype=float)).mean(axis=1))
+    else:
+        sf = np.asarray(dds.sizeFactors, dtype=float)
+    xg = np.sinh(np.linspace(np.arcsinh(0), np.arcsinh(ncounts.max()), 1000))[1:]
+    base_vars = np.asarray(fn(xg), dtype=float) * xg**2 + np.mean(1 / sf) * xg
+    integrand = 1 / np.sqrt(base_vars)
+    spline = fmm_spline(np.arcsinh((xg[1:] + xg[:-1]) / 2),
+                        np.cumsum((xg[1:] - xg[:-1]) * (integrand[1:] + integrand[:-1]) / 2))
+    h1, h2 = np.quantile(ncounts.mean(axis=0), [0.95, 0.999])
+    s1, s2 = spline_eval(spline, np.arcsinh([h1, h2]))
+    eta = (np.log2(h2) - np.log2(h1)) / (s2 - s1)
+    xi = np.log2(h1) - eta * s1
+    return eta * spline_eval(spline, np.arcsinh(ncounts)) + xi
