@@ -17,6 +17,10 @@
 #                              mean, so that DESeq2's parametric trend fails) and their two groups
 #   deseq2_rising_b_vs_a.tsv.gz   DESeq() with default fitType on them: parametric fails and DESeq2
 #                              substitutes the local fit; results() plus the dispersion columns
+#   deseq2_vst_blind_dlpc.tsv.gz, deseq2_vst_blind_rising.tsv.gz   vst(blind = TRUE) (what the bulk
+#                              QC's PCA uses: a trend on 1,000 genes sampled by mean) of the DLPC counts
+#                              (parametric trend; every 16th gene) and of the rising counts (parametric
+#                              fails, local used; every 4th gene)
 suppressMessages({
   library(DESeq2)
   library(locfit)
@@ -80,5 +84,13 @@ cd$cond <- factor(cd$cond)
 rising <- DESeq(DESeqDataSetFromMatrix(cts, cd, design = ~ cond))
 stopifnot(attr(dispersionFunction(rising), "fitType") == "local")
 save(rising, results(rising, contrast = c("cond", "b", "a")), "deseq2_rising_b_vs_a")
+blind <- function(dds, by, name) {
+  v <- assay(vst(dds, blind = TRUE))
+  keep <- seq(1, nrow(v), by = by)
+  write.table(data.frame(gene_id = rownames(v)[keep], v[keep, ], check.names = FALSE),
+              gzfile(file.path(out, paste0(name, ".tsv.gz"))), sep = "\t", quote = FALSE, row.names = FALSE)
+}
+blind(DESeqDataSetFromMatrix(counts, sheet, design = ~ Group), 16, "deseq2_vst_blind_dlpc")
+blind(DESeqDataSetFromMatrix(cts, cd, design = ~ cond), 4, "deseq2_vst_blind_rising")
 message("DESeq2 ", packageVersion("DESeq2"), ", locfit ", packageVersion("locfit"), " (", R.version.string,
         "): done in ", round(as.numeric(Sys.time() - t0, units = "secs"), 1), " s")
