@@ -10,7 +10,8 @@ half of them, and lowered by the same factor in the other half (spiked into the 
 spiked genes are the truth; every other call is false.
 
 Each engine runs as the workflow runs it (``lsecflow.de.fit_model`` + ``contrast_results`` with DESeq2's
-defaults; ``lsecflow.de_voom.voom_tables``, with and without ``de.sample_weights``), and the bench prints,
+defaults, and with ``de.fit_type: local``; ``lsecflow.de_voom.voom_tables``, with and without
+``de.sample_weights``), and the bench prints,
 per fold and seed, the calls at padj < 0.05, the true ones among them (power = true / 400) and the false
 discovery proportion, then the mean over seeds.
 
@@ -82,6 +83,10 @@ def run_engines(counts, sheet, truth: set) -> dict[str, tuple[int, int, float, f
     dds = de.fit_model(adata, "~ Group + mock", ["Group", "mock"], opts, contrasts={"c": contrast})
     res = de.contrast_results(dds, contrast, opts)
     out["DESeq2"] = _score(res, truth, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    local = dict(opts, fit_type="local")
+    dds = de.fit_model(adata, "~ Group + mock", ["Group", "mock"], local, contrasts={"c": contrast})
+    out["DESeq2, local trend"] = _score(de.contrast_results(dds, contrast, local), truth, time.perf_counter() - t0)
     meta = design_metadata(obs, ["Group", "mock"], {"c": contrast})
     for label, extra in (("voom", {}), ("voom + sample weights", {"sample_weights": True})):
         t0 = time.perf_counter()
