@@ -135,7 +135,7 @@ def constraints() -> dict[str, str]:
 
 def test_every_rule_names_an_env_and_a_script():
     rules = rule_envs_and_scripts()
-    assert len(rules) == 14 and {"de", "de:de_voom", "de:de_proteomics", "enrichment", "figures",
+    assert len(rules) == 15 and {"de", "de:de_voom", "de:de_proteomics", "enrichment", "figures", "dispersion_plot",
                                  "qc_proteomics"} <= set(rules)  # loop-made too, one script per DE engine
     missing = [r for r, (envs, script) in rules.items() if not envs]
     assert missing == [], f"rules without conda: {missing}"

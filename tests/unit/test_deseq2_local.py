@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 from helpers import REPO, shipped_dataset
 from lsecflow import de
-from lsecflow.deseq2_local import fmm_spline, spline_eval
+from lsecflow.deseq2_local import (
+    DISPERSION_COLUMNS,
+    dispersion_table,
+    fmm_spline,
+    residual_note,
+    spline_eval,
+    trend_residuals,
+)
 from lsecflow.ingest import build_counts
 
 REF = REPO / "tests/data/deseq2_reference"
@@ -57,6 +64,24 @@ def test_local_trend_and_tests_match_deseq2(dlpc_local):
     assert_same_tests(res, ref, "fitType local")
 
 
+def test_dispersion_table_and_trend_residuals(dlpc_local):
+    """What the dispersion plot draws and the DE log reports: the fit's own trend is dispFit, the parametric one
+    is refitted to the same genes for comparison, and the median |log(gene-wise / trend)| says which follows them
+    closer -- on DLPC the local trend (the parametric one sits above most genes: median residual about -0.7)."""
+    _, _, dds = dlpc_local
+    table = dispersion_table(dds)
+    assert list(table.columns) == DISPERSION_COLUMNS and len(table) == dds.n_vars
+    assert (table["fit_type"] == "local").all()
+    np.testing.assert_array_equal(table["trend_local"], table["dispFit"])
+    assert table["trend_parametric"].notna().all() and int(table["dispOutlier"].sum()) > 0
+    res = trend_residuals(table)
+    used = dds.var[dds.var["dispGeneEst"] > 1e-6]
+    assert res["local"] == pytest.approx(np.median(np.abs(np.log(used["dispGeneEst"] / used["dispFit"]))), rel=1e-12)
+    assert list(res) == ["local", "parametric"] and res["local"] < 0.7 < 0.85 < res["parametric"]
+    assert residual_note(table) == (f"median |log(gene-wise / trend)|: local {res['local']:.2f} (this fit), "
+                                    f"parametric {res['parametric']:.2f}")
+
+
 def test_local_vst_matches_deseq2(dlpc_local):
     """varianceStabilizingTransformation(blind = FALSE) of the local fit: DESeq2's numerical integration
     of the trend, interpolated by an FMM spline (every 16th gene in the reference), within 1e-8."""
@@ -84,6 +109,9 @@ def test_failing_parametric_trend_falls_back_to_local_as_r(caplog):
     var = dds.var.set_index(dds.var_names.astype(str)).reindex(ref.index)
     np.testing.assert_allclose(var["dispFit"], ref["dispFit"], rtol=1e-8)
     assert_same_tests(de.contrast_results(dds, contrast, opts).set_index("gene_id"), ref, "parametric -> local")
+    table = dispersion_table(dds)
+    assert table["trend_parametric"].isna().all()  # the parametric trend cannot be fitted here
+    assert set(trend_residuals(table)) == {"local"}
 
 
 def test_fmm_spline_reproduces_a_cubic():

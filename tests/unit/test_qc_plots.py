@@ -53,3 +53,29 @@ def test_an_atlas_of_clusters_is_grouped_by_call():
         assert sizes == sorted(sizes, reverse=True)
     assert "473 clusters, grouped by call" in ax.get_title()
     plt.close(fig)
+
+
+def test_dispersion_figure_draws_each_estimate(tmp_path):
+    """DESeq2's plotDispEsts from a dispersion table: gene-wise, the fit's trend, the other trend dashed, final,
+    outliers circled and counted in the legend; written in every configured format; an empty table (no fit)
+    gets a figure saying so. SYNTHETIC estimates."""
+    rng = np.random.default_rng(0)
+    mean = np.exp(rng.uniform(0, 10, 300))
+    trend = 0.05 + 2 / mean
+    table = pd.DataFrame({"gene_id": [f"g{i}" for i in range(300)], "baseMean": mean,
+                          "dispGeneEst": trend * np.exp(rng.normal(0, 0.5, 300)), "dispFit": trend,
+                          "dispOutlier": np.arange(300) < 3, "used_for_trend": True, "trend_parametric": trend,
+                          "trend_local": 0.9 * trend, "fit_type": "parametric"})
+    table["dispersion"] = np.sqrt(table["dispGeneEst"] * trend)
+    png = tmp_path / "design.dispersion.png"
+    qc_plots.dispersion_figure(table, "SYNTHETIC", str(png))
+    svg = png.with_suffix(".svg").read_text()
+    assert png.stat().st_size > 10_000
+    for label in ("gene-wise estimate", "fitted trend (parametric)", "local trend, for comparison",
+                  "dispersion outlier, not shrunk (3)"):
+        assert label in svg, label
+    table["trend_local"] = np.nan  # a trend that could not be fitted is not drawn
+    qc_plots.dispersion_figure(table, "SYNTHETIC", str(png))
+    assert "for comparison" not in png.with_suffix(".svg").read_text()
+    qc_plots.dispersion_figure(table.iloc[:0], "SYNTHETIC", str(png))
+    assert "no model fitted" in png.with_suffix(".svg").read_text()

@@ -38,8 +38,9 @@ from .de_files import (
 from .de_options import shrink_method
 from .deseq2 import as_in_r, quiet_inmoose
 from .deseq2_kernels import kernels
-from .deseq2_local import variance_stabilized
+from .deseq2_local import DISPERSION_COLUMNS, dispersion_table, residual_note, variance_stabilized
 from .errors import InputDataError
+from .files import write_tsv_atomic
 from .formula import design_metadata
 from .shrink import shrink_contrast
 from .trust import leave_one_out, refit_plan
@@ -288,7 +289,7 @@ def fit_samples(adata: ad.AnnData, params: dict, cell_type: str | None = None) -
 
 
 def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
-           cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+           cell_type: str | None = None, dispersions: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point: fit one design and write every contrast's table from it.
 
     Parameters
@@ -307,6 +308,9 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         ``{"table": path, "summary": path}`` for ``de.test: lrt``.
     cell_type
         Folder name (slug) of the cell type, for pseudobulk data.
+    dispersions
+        The fit's dispersion table (:func:`lsecflow.deseq2_local.dispersion_table`,
+        what the dispersion plot draws); empty when no contrast is testable.
 
     Returns
     -------
@@ -321,8 +325,15 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     if not tested:
         if lrt is not None:
             write_lrt_skipped(lrt, f"no contrast testable{_cell_type_label(params, cell_type)}")
+        if dispersions:
+            write_tsv_atomic(pd.DataFrame(columns=DISPERSION_COLUMNS), dispersions)
         return results
     dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+    if dispersions:
+        table = dispersion_table(dds)
+        log.info("dispersion trend %s (the smaller, the closer a trend follows the genes; de.fit_type "
+                 "chooses)", residual_note(table))
+        write_tsv_atomic(table, dispersions)
     normalized, vst = normalized_and_vst(dds)
     write_shared({"normalized": normalized.reset_index(), "vst": vst.reset_index()}, outputs, tested)
     for name in tested:

@@ -82,6 +82,63 @@ def estimateDispersionsFit(obj, fitType="parametric", minDisp=1e-8, quiet=False)
     return obj
 
 
+DISPERSION_COLUMNS = ["gene_id", "baseMean", "dispGeneEst", "dispFit", "dispersion", "dispOutlier",
+                      "used_for_trend", "trend_parametric", "trend_local", "fit_type"]
+
+
+def dispersion_table(dds, min_disp: float = 1e-8) -> pd.DataFrame:
+    """The fit's dispersions, one row per gene with counts (what DESeq2's ``plotDispEsts`` draws): mean
+    normalised count, gene-wise, fitted and final dispersion, DESeq2's dispersion outlier flag,
+    ``used_for_trend`` (gene-wise above ``100 * min_disp``, as DESeq2 fits its trend), and the
+    parametric and local trends at each gene's mean: the fit's own trend is ``dispFit``; the other
+    is fitted here to the final gene-wise estimates, for comparison (NA where the parametric fit
+    fails). ``fit_type`` names the fit's own trend."""
+    var = dds.var[~dds.var["allZero"].astype(bool)]
+    means = var["baseMean"].to_numpy(dtype=float)
+    disps = var["dispGeneEst"].to_numpy(dtype=float)
+    use = disps > 100 * min_disp
+    own = dds.dispersionFunction.fitType
+    table = pd.DataFrame({"gene_id": var.index.astype(str), "baseMean": means, "dispGeneEst": disps,
+                          "dispFit": var["dispFit"].to_numpy(dtype=float),
+                          "dispersion": var["dispersion"].to_numpy(dtype=float),
+                          "dispOutlier": var["dispOutlier"].fillna(False).to_numpy(dtype=bool)
+                          if "dispOutlier" in var else False,
+                          "used_for_trend": use, "trend_parametric": np.nan, "trend_local": np.nan,
+                          "fit_type": own})
+    if own in ("parametric", "local"):
+        table[f"trend_{own}"] = table["dispFit"]
+    if use.any() and own != "local":
+        table["trend_local"] = local_dispersion_fit(means[use], disps[use], min_disp)(means)
+    if use.any() and own != "parametric":
+        try:
+            fit = importlib.import_module("inmoose.deseq2.dispersions").parametricDispersionFit(
+                pd.Series(means[use]), pd.Series(disps[use]))
+            table["trend_parametric"] = np.asarray(fit(pd.Series(means)), dtype=float)
+        except RuntimeError:  # the parametric fit fails on these genes (DESeq2 then switches to local)
+            pass
+    return table[DISPERSION_COLUMNS]
+
+
+def trend_residuals(table: pd.DataFrame) -> dict[str, float]:
+    """Median absolute ``log(dispGeneEst / trend)`` over the genes a trend is fitted on, for the fit's own
+    trend (``dispFit``, listed first) and each other trend of :func:`dispersion_table` (the usual way to
+    choose ``fitType``: the smaller, the closer the trend follows the genes)."""
+    rows = table[table["used_for_trend"].astype(bool)]
+    if rows.empty:
+        return {}
+    own = str(rows["fit_type"].iloc[0])
+    out = {own: rows["dispFit"]} | {k: rows[f"trend_{k}"] for k in ("parametric", "local") if k != own}
+    return {k: float(np.median(np.abs(np.log(rows["dispGeneEst"] / v)))) for k, v in out.items() if v.notna().all()}
+
+
+def residual_note(table: pd.DataFrame) -> str:
+    """One line for the DE log and the plot: each trend's :func:`trend_residuals`, the fit's own marked."""
+    res = trend_residuals(table)
+    own = next(iter(res), None)
+    return "median |log(gene-wise / trend)|: " + ", ".join(
+        f"{k} {v:.2f}{' (this fit)' if k == own else ''}" for k, v in res.items())
+
+
 def fmm_spline(x, y) -> tuple[np.ndarray, ...]:
     """R's ``spline_coef`` with ``method = "fmm"`` (``splinefun``'s default): knots, ``y`` and the
     cubic coefficients ``b, c, d`` (end conditions: third derivatives of the cubics through the first

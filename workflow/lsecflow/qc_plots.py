@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .plots import plt, save, stem_of
+from .deseq2_local import residual_note
+from .plots import configure, message_figure, plt, save, stem_of
 
 PALETTE = plt.get_cmap("tab10")
 
@@ -86,6 +87,65 @@ def mean_variance_figure(v, engine: str, title: str, png: str) -> None:
     ax.legend(fontsize="small", frameon=False)
     fig.tight_layout()
     save(fig, stem_of(png))
+
+
+def dispersion_figure(table: pd.DataFrame, title: str, png: str) -> None:
+    """DESeq2's ``plotDispEsts`` from a fit's dispersion table (:func:`lsecflow.deseq2_local.dispersion_table`):
+    each gene's dispersion against its mean normalised count (log-log) -- the gene-wise estimate (black), the
+    fit's trend (red), the final estimate (blue; DESeq2's dispersion outliers, kept at their gene-wise value,
+    circled) -- and the other trend (parametric or local, fitted to the same genes) dashed, for comparison."""
+    if table.empty:
+        save(message_figure("no contrast testable: no model fitted", title), stem_of(png))
+        return
+    mean = table["baseMean"].to_numpy(dtype=float)
+    gene = table["dispGeneEst"].to_numpy(dtype=float)
+    positive = gene[gene > 0]
+    # as plotDispEsts: gene-wise estimates below ymin are drawn at ymin, as triangles
+    floor = 10 ** np.floor(np.log10(positive.min()) - 0.1) if positive.size else 1e-8
+    low = gene < floor
+    outlier = table["dispOutlier"].astype(bool).to_numpy()
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    ax.scatter(mean[~low], gene[~low], s=3, color="black", alpha=0.45, linewidths=0, rasterized=True,
+               label="gene-wise estimate")
+    if low.any():
+        ax.scatter(mean[low], np.full(int(low.sum()), floor), s=8, marker="v", color="black", alpha=0.45,
+                   linewidths=0, rasterized=True, label=f"gene-wise below the axis ({int(low.sum())})")
+    final = table["dispersion"].to_numpy(dtype=float)
+    ax.scatter(mean[~outlier], final[~outlier], s=3, color="#2166ac", alpha=0.45, linewidths=0, rasterized=True,
+               label="final (shrunk towards the trend)")
+    if outlier.any():
+        ax.scatter(mean[outlier], final[outlier], s=16, facecolors="none", edgecolors="#2166ac", linewidths=0.8,
+                   label=f"dispersion outlier, not shrunk ({int(outlier.sum())})")
+    order = np.argsort(mean)
+    own = str(table["fit_type"].iloc[0])
+    ax.plot(mean[order], table["dispFit"].to_numpy(dtype=float)[order], color="#d6604d", lw=1.8,
+            label=f"fitted trend ({own})")
+    for other in ("parametric", "local"):
+        values = table[f"trend_{other}"].to_numpy(dtype=float)[order]
+        if other != own and np.isfinite(values).all():
+            ax.plot(mean[order], values, color="#d6604d", lw=1.2, ls="--", label=f"{other} trend, for comparison")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean of normalized counts")
+    ax.set_ylabel("dispersion")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(fontsize="x-small", frameon=False, markerscale=2)
+    fig.tight_layout()
+    save(fig, stem_of(png))
+
+
+def run_dispersion_plot(table: str, params: dict, png: str, cell_type: str | None = None) -> None:
+    """Rule entry point (``dispersion_plot``): :func:`dispersion_figure` of one DESeq2 fit, titled with the
+    dataset, the cell type (pseudobulk) and the design, and each trend's median |log residual|
+    (:func:`lsecflow.deseq2_local.residual_note`) on a second line."""
+    spec = params["spec"]
+    configure(spec["figures"])
+    df = pd.read_csv(table, sep="\t")
+    where = params["name"] if cell_type is None else f"{params['name']} · {params['cell_types'][cell_type]}"
+    title = f"{where} · dispersions of {spec['design']}"
+    if not df.empty:
+        title += f" ({len(df)} genes)\n{residual_note(df)}"
+    dispersion_figure(df, title, png)
 
 
 def correlation_figure(corr: pd.DataFrame, colours: list, title: str, label: str, png: str) -> None:

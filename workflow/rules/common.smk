@@ -110,6 +110,7 @@ FIGURE_KINDS = {
     "qc_proteomics": ["missing", "intensities", "correlation", "pca", "variance"],
     "qc_single_cell": ["cell_qc", "umap", "purity"],
     "de": ["volcano", "ma", "heatmap"],
+    "de_fit": ["dispersion"],  # one per DESeq2 fit: <dataset>/de/[<cell type>/]design.dispersion.<ext>
     "enrichment": ["gsea_dotplot", "running_scores", "leading_edge"],
     "receivers": ["paracrine_receivers"],
     "paracrine": ["paracrine_candidates", "paracrine_pairs"],
@@ -133,6 +134,7 @@ CAPTIONS = {
     "volcano": "de_volcano",
     "ma": "de_ma",
     "heatmap": "de_heatmap",
+    "dispersion": "de_dispersion",
     "gsea_dotplot": "enrichment_dotplot",
     "running_scores": "enrichment_running_scores",
     "leading_edge": "enrichment_leading_edge",
@@ -164,6 +166,10 @@ def de_targets(name):
     if DATASETS[name].spec["de"]["test"] == "lrt":
         tables += [out("de", ".lrt.tsv", dataset=name, unit=f"{f}/design" if f else "design") for f in fit_units(name)]
     figures = expand(out("unit_figures", "{kind}.png", dataset=name), unit=de_units(name), kind=FIGURE_KINDS["de"])
+    if de_engine(DATASETS[name].spec) == "deseq2":
+        figures += [
+            out("de", ".dispersion.png", dataset=name, unit=f"{f}/design" if f else "design") for f in fit_units(name)
+        ]
     enrichment = expand(
         out("enrichment", ".gsea.tsv", dataset=name),
         unit=de_units(name),
@@ -346,8 +352,8 @@ def paracrine_inputs(wildcards):
 
 def de_fit_outputs(name):
     """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
-    (``<kind>_<i>``, i = the contrast's position in the config), the LRT's table and summary, and voom's
-    sample weights (``de.sample_weights``)."""
+    (``<kind>_<i>``, i = the contrast's position in the config), the LRT's table and summary, voom's
+    sample weights (``de.sample_weights``) and DESeq2's dispersion table (``dispersions``)."""
     cell = "" if DATASETS[name].assay != "single_cell" else "{cell_type}/"
     outs = {
         f"{kind}_{i}": out("de", suffix, unit=f"{cell}{contrast}")
@@ -359,6 +365,8 @@ def de_fit_outputs(name):
         outs["lrt_summary"] = out("de", ".lrt.summary.tsv", unit=f"{cell}design")
     if DATASETS[name].spec["de"].get("sample_weights"):
         outs["sample_weights"] = out("de", ".sample_weights.tsv", unit=f"{cell}design")
+    if de_engine(DATASETS[name].spec) == "deseq2":  # what the fit's dispersion plot draws (rule dispersion_plot)
+        outs["dispersions"] = out("de", ".dispersions.tsv.gz", unit=f"{cell}design")
     return outs
 
 

@@ -36,3 +36,27 @@ for _name in DATASETS:
             cell_type=unit_cell_type,
         script:
             "../scripts/figures.py"
+
+
+# DESeq2's dispersion plot of each fit (plotDispEsts), from the table the DE job writes; a rule of its
+# own so that editing figures: redraws it without refitting.
+rule dispersion_plot:
+    input:
+        table=out("de", ".dispersions.tsv.gz", unit="{fit}"),
+    output:
+        **figure_files(out("de", ".", unit="{fit}"), FIGURE_KINDS["de_fit"], "DE"),
+    log:
+        "logs/dispersion_plot/{dataset}/{fit}.log",
+    wildcard_constraints:
+        fit="([^/]+/)?design",
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 1000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    params:
+        dataset=rule_params("dispersion_plot"),
+        cell_type=lambda wc: wc.fit.rpartition("/")[0] or None,
+    script:
+        "../scripts/dispersion_plot.py"

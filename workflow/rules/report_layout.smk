@@ -44,6 +44,7 @@ def report_manifest():
             "units": [],
         }
         paracrine = set(paracrine_units(name))
+        fits_shown = set()  # a fit's own figure (DESeq2's dispersions) goes with its first contrast
         if ds.assay == "proteomics":
             entry["qc"]["preprocessing"] = out("qc", "preprocessing.tsv", dataset=name)
         if paracrine and single_cell:
@@ -78,6 +79,10 @@ def report_manifest():
                     for c in collections(name)
                 ],
             }
+            fit = _fit_unit(unit, "design")
+            if de_engine(ds.spec) == "deseq2" and fit not in fits_shown:
+                fits_shown.add(fit)
+                u["figures"] += figs(out("de", ".", dataset=name, unit=fit), FIGURE_KINDS["de_fit"], title)
             if ds.spec["de"].get("sample_weights"):  # voomWithQualityWeights: one file per fit
                 u["sample_weights"] = out("de", ".sample_weights.tsv", dataset=name, unit=_fit_unit(unit, "design"))
             if unit in paracrine:

@@ -7,4 +7,5 @@ out = snakemake.output
 outputs = {c: {k: out[f"{k}_{i}"] for k in OUTPUT_KINDS} for i, c in enumerate(snakemake.params.contrasts)}
 lrt = {"table": out.lrt_table, "summary": out.lrt_summary} if "lrt_table" in out.keys() else None
 run(snakemake, run_de, snakemake.input.counts, snakemake.params.dataset, outputs, lrt=lrt,
-    cell_type=snakemake.params.cell_type)
+    cell_type=snakemake.params.cell_type,
+    dispersions=out.dispersions if "dispersions" in out.keys() else None)
