@@ -47,6 +47,8 @@ rule dispersion_plot:
         **figure_files(out("de", ".", unit="{fit}"), FIGURE_KINDS["de_fit"], "DE"),
     log:
         "logs/dispersion_plot/{dataset}/{fit}.log",
+    benchmark:
+        "benchmarks/dispersion_plot/{dataset}/{fit}.tsv"
     wildcard_constraints:
         fit="([^/]+/)?design",
     conda:
