@@ -90,9 +90,8 @@ def run_engines(counts, sheet, truth: set) -> dict[str, tuple[int, int, float, f
     meta = design_metadata(obs, ["Group", "mock"], {"c": contrast})
     for label, extra in (("voom", {}), ("voom + sample weights", {"sample_weights": True})):
         t0 = time.perf_counter()
-        tables, _, _ = de_voom.voom_tables(counts, meta, "~ Group + mock", {"c": contrast},
-                                           {"lfc_threshold": 0.0, **extra},
-                                           pd.Series(counts.index, index=counts.index))
+        tables = de_voom.voom_tables(counts, meta, "~ Group + mock", {"c": contrast}, {"lfc_threshold": 0.0, **extra},
+                                     pd.Series(counts.index, index=counts.index)).tables
         out[label] = _score(tables["c"], truth, time.perf_counter() - t0)
     return out
 

@@ -31,7 +31,7 @@ def test_only_keys_off_their_default_count():
     ({"engine": "voom", "shrink": "normal", "fit_type": "mean"},
      r"assay 'bulk' with de.engine 'voom' does not read key\(s\) set here: de.shrink, de.fit_type are DESeq2's, for "
      r"count assays with de.engine deseq2"),
-    ({"engine": "voom", "test": "lrt", "reduced": "~ 1"}, r"de.test, de.reduced are DESeq2's"),
+    ({"engine": "voom", "test": "lrt", "reduced": "~ 1"}, None),  # limma's moderated F test of the design
     ({"engine": "voom", "lm_method": "robust"}, r"de.lm_method is limma's, for assay proteomics only"),
     ({"engine": "voom", "independent_filter": False}, r"de.independent_filter is DESeq2's"),
     ({"engine": "deseq2", "trend": True}, r"with de.engine 'deseq2' does not read key\(s\) set here: de.trend is "
@@ -40,7 +40,8 @@ def test_only_keys_off_their_default_count():
     ({"sample_weights": True}, r"de.sample_weights is voomWithQualityWeights', for de.engine voom only"),
 ])
 def test_voom_engine_reads_ebayes_keys_and_refuses_deseq2s(de, error):
-    """de.engine: voom reads limma's eBayes keys and the pre-filter; DESeq2's keys are named, not ignored."""
+    """de.engine: voom reads limma's eBayes keys, the pre-filter and de.test / de.reduced (a moderated F test);
+    DESeq2's own keys are named, not ignored."""
     spec = dlpc_dataset(DLPC_COUNTS, de=de)
     if error is None:
         assert load_datasets({"d": spec}).datasets["d"].spec["de"]["engine"] == "voom"

@@ -39,6 +39,8 @@ def test_de_test_and_options_checked_before_any_job(tmp_path, de, error):
     ({"deqms": True, "trend": True, "lfc_threshold": 1}, {"count_column": "Razor + unique peptides"},
      "'de.deqms' cannot go with de.trend, de.lfc_threshold: DEqMS replaces eBayes's prior"),
     ({"deqms": True, "robust": True}, {"count_column": "Razor + unique peptides"}, "cannot go with de.robust"),
+    ({"deqms": True, "test": "lrt", "reduced": "~ 1"}, {"count_column": "Razor + unique peptides"},
+     "cannot go with de.test: lrt: DEqMS .* nor an F test of several terms"),
     ({"deqms": True}, {"count_column": "Peptide count"},
      "proteomics.count_column 'Peptide count': no column 'Peptide count'. Count-like columns in the table: "
      "Peptides, Razor \\+ unique peptides, Unique peptides, MS/MS count"),

@@ -77,3 +77,31 @@ def test_deqms_from_the_config_matches_r_and_the_truth(tmp_path):
     truth = ups1_truth(table)
     called = is_significant(truth, 0.05, 0.0)
     assert int(called[truth["class"] == "UPS1_human"].sum()) == 42
+
+
+def test_design_test_is_limmas_moderated_f_with_missing_values(tmp_path):
+    """de.test: lrt on proteins: limma's moderated F test of the coefficients de.reduced drops, from the config
+    through the DE entry point, against R's topTable(coef = 2:3) of ~ batch + group (make_reference.R; batch
+    SYNTHETIC) on the real UPS1 intensities: F, p and padj within 1e-8, NA where R's is (7 proteins whose batch
+    coefficient the observed runs cannot estimate), and every contrast table carrying the F test's p-values."""
+    sheet = pd.read_csv(REPO / "config/samples/ups1_spikein.tsv", sep="\t")
+    sheet["batch"] = np.where(sheet["replicate"] == 3, "b", "a")
+    sheet.to_csv(tmp_path / "sheet.tsv", sep="\t", index=False)
+    spec = ups1_dataset(design="~ batch + group", de={"test": "lrt", "reduced": "~ 1"})
+    spec["samples"]["sheet"] = str(tmp_path / "sheet.tsv")
+    cfg = write_config(tmp_path, {"ups1": spec})
+    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"f.{k}.tsv") for k in OUTPUT_KINDS}}
+    lrt = {"table": str(tmp_path / "design.lrt.tsv"), "summary": str(tmp_path / "design.lrt.summary.tsv")}
+    table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs, lrt=lrt)["fmol25_vs_fmol10"]
+    ref = r_table("ups1.f_batch_group.tsv.gz")
+    ours = pd.read_csv(lrt["table"], sep="\t", index_col="gene_id").loc[ref.index]
+    for col, r_col in (("stat", "F"), ("pvalue", "P.Value"), ("padj", "adj.P.Val"), ("AveExpr", "AveExpr")):
+        np.testing.assert_allclose(ours[col], ref[r_col], rtol=1e-8, atol=1e-12, err_msg=col)
+    assert ours["stat"].isna().sum() == ref["F"].isna().sum() == 7
+    assert int((ours["padj"] < 0.05).sum()) == int((ref["adj.P.Val"] < 0.05).sum()) == 66
+    one = table.set_index("gene_id").loc[ref.index]
+    np.testing.assert_allclose(one["pvalue"], ours["pvalue"], rtol=1e-9)  # the file keeps 10 digits
+    assert pd.read_csv(lrt["summary"], sep="\t").at[0, "test"] == "moderated F ~ batch + group vs ~ 1"

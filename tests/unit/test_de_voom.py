@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets
+from helpers import DLPC_COUNTS, REPO, dlpc_dataset, load_datasets
 from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.de_voom import COLUMNS, run_de_voom, voom_tables
 from lsecflow.formula import design_metadata
@@ -43,8 +43,8 @@ def test_tables_match_r_limma_voom(reference, design, contrast, opts):
     columns = ["batch", "Group"] if "batch" in design else ["Group"]
     meta = design_metadata(sheet, columns, CONTRASTS)
     symbols = pd.Series("x", index=counts.index)
-    tables, _, _ = voom_tables(counts, meta, design, {contrast: CONTRASTS[contrast]},
-                                  {"lfc_threshold": 0.0, **opts}, symbols)
+    tables = voom_tables(counts, meta, design, {contrast: CONTRASTS[contrast]}, {"lfc_threshold": 0.0, **opts},
+                         symbols).tables
     ref = pd.read_csv(VOOM_REF / f"{reference}.tsv.gz", sep="\t", index_col=0)
     assert list(tables[contrast].columns) == COLUMNS and len(ref) == len(counts) == 15974
     assert_like_r(tables[contrast], ref)
@@ -93,8 +93,42 @@ def test_sample_weights_from_config_are_written_and_change_the_calls(tmp_path):
     r_weights = pd.read_csv(VOOM_REF / "quality_weights.tsv.gz", sep="\t", index_col=0)["weight"]
     np.testing.assert_allclose(weights.loc[r_weights.index], r_weights, rtol=1e-9)  # the TSV keeps 10 digits
     counts, sheet = dlpc_filtered()
-    plain, _, _ = voom_tables(counts, design_metadata(sheet, ["Group"], CONTRASTS), "~ Group",
-                              {"c": CONTRASTS["DiseaseAgonist_vs_Chow"]}, {"lfc_threshold": 0.0},
-                              pd.Series("x", index=counts.index))
+    plain = voom_tables(counts, design_metadata(sheet, ["Group"], CONTRASTS), "~ Group",
+                        {"c": CONTRASTS["DiseaseAgonist_vs_Chow"]}, {"lfc_threshold": 0.0},
+                        pd.Series("x", index=counts.index)).tables
     n_weighted, n_plain = int((ref["adj.P.Val"] < 0.05).sum()), int((plain["c"]["padj"] < 0.05).sum())
     assert n_weighted > 3 * n_plain > 0, (n_weighted, n_plain)
+
+
+@pytest.mark.parametrize("reference, opts", [("voom_batch_F_Group", {}),
+                                             ("voom_batch_F_Group_trend_robust", {"trend": True, "robust": True})])
+def test_design_test_is_rs_moderated_f(tmp_path, reference, opts):
+    """de.test: lrt under voom: limma's moderated F test of the Group coefficients of ~ batch + Group (topTable with
+    both; SYNTHETIC balanced batch, real counts) from the rule's entry point: the design table's F, p and padj
+    within 1e-8 of R's (plain, and eBayes trend + robust, where df.prior differs by gene), its summary, and every
+    contrast table carrying the F test's p-values with its own fold change (as DESeq2's after an LRT)."""
+    sheet = pd.read_csv(REPO / "tests/data/deseq2_reference/synthetic_batch_sheet.tsv.gz", sep="\t")
+    sheet.to_csv(tmp_path / "sheet.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "sheet.tsv", design="~ batch + Group",
+                        de={"engine": "voom", "test": "lrt", "reduced": "~ batch", **opts}, paracrine={"robustness": False})
+    ds = load_datasets({"dlpc_liver": spec}).datasets["dlpc_liver"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {c: {k: str(tmp_path / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
+    lrt = {"table": str(tmp_path / "design.lrt.tsv"), "summary": str(tmp_path / "design.lrt.summary.tsv")}
+    tables = run_de_voom(str(h5ad), ds.params(rule="de"), outputs, lrt=lrt)
+    ref = pd.read_csv(VOOM_REF / f"{reference}.tsv.gz", sep="\t", index_col=0)
+    ours = pd.read_csv(lrt["table"], sep="\t", index_col="gene_id").loc[ref.index]
+    for col, r_col in (("stat", "F"), ("pvalue", "P.Value"), ("padj", "adj.P.Val"), ("AveExpr", "AveExpr"),
+                       ("log2FC_Group[T.Disease]", "GroupDisease")):
+        np.testing.assert_allclose(ours[col], ref[r_col], rtol=1e-8, atol=1e-12, err_msg=col)
+    assert ((ours["padj"] < 0.05) == (ref["adj.P.Val"] < 0.05)).all() and (ours["padj"] < 0.05).sum() > 100
+    summary = pd.read_csv(lrt["summary"], sep="\t").iloc[0]
+    assert summary["test"] == "moderated F ~ batch + Group vs ~ batch"
+    assert summary["significant"] == (ref["adj.P.Val"] < 0.05).sum()
+    one = tables["disease_vs_chow"].set_index("gene_id").loc[ref.index]
+    np.testing.assert_allclose(one["pvalue"], ours["pvalue"], rtol=1e-9)  # the file keeps 10 digits
+    assert one["B"].isna().all()
+    wald = pd.read_csv(VOOM_REF / "voom_batch_Disease_vs_Chow.tsv.gz", sep="\t", index_col=0)
+    if not opts:
+        np.testing.assert_allclose(one["log2FoldChange"], wald.loc[ref.index, "logFC"], rtol=1e-8)

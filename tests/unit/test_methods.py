@@ -64,6 +64,9 @@ def test_bulk_defaults(specs):
     ({"de__engine": "voom", "de__trend": True}, ["moderated t-tests (eBayes, trend = TRUE)"], ["quality weights"]),
     ({"de__engine": "voom", "de__sample_weights": True}, ["trend and by sample quality weights "
                                                           "(voomWithQualityWeights"], []),
+    ({"de__engine": "voom", "de__test": "lrt", "de__reduced": "~ 1"},
+     ["tested by limma's moderated F test of the coefficients of ~ Group that ~ 1 lacks (every contrast carries its "
+      "p-values) (eBayes)"], ["moderated t-tests", "likelihood-ratio"]),
 ])
 def test_bulk_settings_change_the_text(specs, changes, says, not_says):
     t = text(specs["dlpc"], **changes)
@@ -94,6 +97,8 @@ def test_proteomics(specs):
         assert phrase in t, phrase
     assert "normalised by cyclic loess (limma's normalizeCyclicLoess" in text(specs["ups1"],
                                                                                proteomics__normalize="cyclicloess")
+    assert ("with empirical Bayes moderation (limma's eBayes) and limma's moderated F test of the coefficients of "
+            "~ group that ~ 1 lacks" in text(specs["ups1"], de__test="lrt", de__reduced="~ 1"))
     for method, says in (("mindet", "set to each sample's 0.01 quantile (imputeLCMD's MinDet)"),
                          ("minprob", "centred on each sample's 0.01 quantile with 1 x the median protein SD"),
                          ("knn", "imputed from the 10 nearest proteins")):

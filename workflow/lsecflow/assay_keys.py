@@ -16,7 +16,7 @@ COUNTS, SINGLE_CELL, PROTEOMICS = ("bulk", "single_cell"), ("single_cell",), ("p
 DESEQ2, EBAYES = ("deseq2",), ("voom", "limma")
 """DE engines (:func:`lsecflow.de_options.de_engine`): a key may be read by an assay or by an engine."""
 
-DESEQ2_ONLY_KEYS = ("test", "reduced", "shrink", "fit_type", "size_factors", "cooks_filter", "independent_filter",
+DESEQ2_ONLY_KEYS = ("shrink", "fit_type", "size_factors", "cooks_filter", "independent_filter",
                     "independent_filter_alpha")
 """``de`` keys that only DESeq2 (counts, ``de.engine: deseq2``) reads."""
 COUNT_KEYS = ("engine", "min_count", "min_samples")

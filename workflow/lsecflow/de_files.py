@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import shutil
 
+import numpy as np
 import pandas as pd
 
-from .calls import summarize
+from .calls import sort_results, summarize
 from .files import atomic_path, write_tsv_atomic
 from .lrdb import load_factors
 
@@ -66,17 +67,45 @@ def loo_factors(spec: dict) -> set[str] | None:
     return set(load_factors(par["factors"]).index) if par["enabled"] and par["robustness"] else None
 
 
-def write_lrt(table: pd.DataFrame, spec: dict, lrt: dict) -> None:
-    """``de.test: lrt``: the likelihood ratio test's table and its one-row summary."""
+def write_lrt(table: pd.DataFrame, spec: dict, lrt: dict, test: str = "LRT") -> None:
+    """``de.test: lrt``: the design test's table (DESeq2's likelihood ratio test, limma's moderated F) and its
+    one-row summary."""
     opts = spec["de"]
-    summ = summarize(table, opts["alpha"], 0)[["tested", "cooks_outliers", "independent_filtered", "alpha"]]
-    summ.insert(0, "test", f"LRT {spec['design']} vs {opts['reduced']}")
-    summ.insert(1, "significant", int((table["padj"] < opts["alpha"]).sum()))
-    summ["status"] = "tested"
-    log.info("LRT %s vs %s: %d genes at padj < %g", spec["design"], opts["reduced"],
+    tested = table["pvalue"].notna()
+    summ = pd.DataFrame({"test": [f"{test} {spec['design']} vs {opts['reduced']}"],
+                         "significant": [int((table["padj"] < opts["alpha"]).sum())], "tested": [int(tested.sum())],
+                         "cooks_outliers": [int((~tested).sum())],
+                         "independent_filtered": [int((tested & table["padj"].isna()).sum())],
+                         "alpha": [opts["alpha"]], "status": ["tested"]})
+    log.info("%s %s vs %s: %d genes at padj < %g", test, spec["design"], opts["reduced"],
              summ.at[0, "significant"], opts["alpha"])
     write_tsv_atomic(summ, lrt["summary"])
     write_tsv_atomic(table, lrt["table"])
+
+
+def lrt_files(out) -> dict | None:
+    """A DE job's design-test files from its Snakemake outputs (``lrt_table``, ``lrt_summary``), or None."""
+    return {"table": out.lrt_table, "summary": out.lrt_summary} if "lrt_table" in out.keys() else None
+
+
+def design_test_table(ftable: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
+    """limma's design test (:func:`lsecflow.limma.design_test`, index = feature ids) as a DE table:
+    ``gene_id`` and ``symbol`` first, sorted as the contrast tables."""
+    t = ftable.copy()
+    t.insert(0, "symbol", symbols.reindex(t.index).to_numpy())
+    t.insert(0, "gene_id", t.index.astype(str))
+    return sort_results(t.reset_index(drop=True))
+
+
+def with_design_test(table: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+    """A limma contrast table after ``de.test: lrt``: its ``stat``, ``pvalue`` and ``padj`` are the design
+    test's (:func:`design_test_table`), as DESeq2's contrast tables after an LRT carry the LRT's; the
+    contrast's own ``log2FoldChange`` and ``lfcSE`` stay; ``B`` (the contrast's log-odds) is NA."""
+    f = design.set_index("gene_id").reindex(table["gene_id"].astype(str))
+    out = table.assign(stat=f["stat"].to_numpy(), pvalue=f["pvalue"].to_numpy(), padj=f["padj"].to_numpy())
+    if "B" in out:
+        out["B"] = np.nan
+    return sort_results(out)
 
 
 def write_lrt_skipped(lrt: dict, why: str) -> None:

@@ -61,10 +61,12 @@ def check_deqms(source, spec) -> None:
                           "proteomics.count_column (e.g. 'Razor + unique peptides' for MaxQuant, 'Combined Total "
                           "Peptides' for FragPipe)")
     clash = [f"de.{k}" for k in ("trend", "robust", "lfc_threshold") if de.get(k)]
+    clash += ["de.test: lrt"] if de.get("test") == "lrt" else []
     if clash:
         raise ConfigError(f"{source}: key 'de.deqms' cannot go with {', '.join(clash)}: DEqMS replaces eBayes's prior "
-                          "(trend, robust) and has no test against a fold-change threshold (treat); remove "
-                          f"{'it' if len(clash) == 1 else 'them'}, or set 'de.deqms: false'")
+                          "(trend, robust) and has neither a test against a fold-change threshold (treat) nor an F "
+                          f"test of several terms (lrt); remove {'it' if len(clash) == 1 else 'them'}, or set "
+                          "'de.deqms: false'")
 
 
 ENGINE_LABELS = {"deseq2": "DESeq2", "voom": "limma-voom", "limma": "limma"}

@@ -18,7 +18,16 @@ import pandas as pd
 from . import limma
 from .calls import is_significant, sort_results
 from .de import fit_samples, too_few
-from .de_files import LOO_COLUMNS, loo_factors, write_loo, write_shared, write_tested
+from .de_files import (
+    LOO_COLUMNS,
+    design_test_table,
+    loo_factors,
+    with_design_test,
+    write_loo,
+    write_lrt,
+    write_shared,
+    write_tested,
+)
 from .de_options import deqms_method
 from .errors import InputDataError
 from .formula import design_metadata
@@ -110,7 +119,8 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
     """Rule entry point of a proteomics dataset: preprocess, fit once per base level, write every
     contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`).
 
-    ``lrt`` and ``cell_type`` are not used by this assay (refused at parse time)."""
+    ``lrt``: ``{"table": path, "summary": path}`` of the design test with ``de.test: lrt`` (limma's moderated F,
+    :func:`lsecflow.limma.design_test`). ``cell_type`` is not used by this assay."""
     spec = params["spec"]
     opts = {**spec["de"]}
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
@@ -124,6 +134,13 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
     count = peptide_counts(var, pre.values.index, spec)
     stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts, count)
     tables = protein_tables(pre.values, pre.imputed, var, obs, stats, spec["contrasts"])
+    if lrt is not None:  # de.test: lrt, limma's moderated F test of the terms de.reduced drops
+        first = next(iter(tables.values()))
+        symbols = pd.Series(first["symbol"].to_numpy(), index=first["gene_id"].astype(str))
+        ftable = design_test_table(limma.design_test(pre.values, meta, spec["design"], opts["reduced"], opts),
+                                   symbols)
+        tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
+        write_lrt(ftable, spec, lrt, "moderated F")
     matrix = pre.values.rename_axis("gene_id").reset_index()
     write_shared({"normalized": matrix, "vst": matrix}, outputs, list(spec["contrasts"]))
     for name in spec["contrasts"]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import NamedTuple
 
 import anndata as ad
 import numpy as np
@@ -23,7 +24,17 @@ import pandas as pd
 from . import limma
 from .calls import sort_results
 from .de import fit_samples, model_inputs, testable
-from .de_files import RESULT_COLUMNS, loo_factors, write_loo, write_shared, write_tested
+from .de_files import (
+    RESULT_COLUMNS,
+    design_test_table,
+    loo_factors,
+    with_design_test,
+    write_loo,
+    write_lrt,
+    write_lrt_skipped,
+    write_shared,
+    write_tested,
+)
 from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
 from .voom import effective_library_sizes, tmm_factors, voom, voom_with_quality_weights
@@ -55,9 +66,22 @@ def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(x / effective_library_sizes(x) * 1e6, index=counts.index, columns=counts.columns)
 
 
+class VoomResult(NamedTuple):
+    """What :func:`voom_tables` returns."""
+    tables: dict[str, pd.DataFrame]
+    """:data:`COLUMNS` per contrast, sorted by padj, pvalue, gene_id."""
+    log_cpm: pd.DataFrame
+    """voom's ``E`` (genes x samples)."""
+    sample_weights: pd.Series | None
+    """Each sample's weight with ``de.sample_weights``, else None."""
+    design_test: pd.DataFrame | None
+    """With ``de.test: lrt``, the moderated F test of the terms ``de.reduced`` drops
+    (:func:`lsecflow.limma.design_test`; every contrast table then carries its p-values), else None."""
+
+
 def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                symbols: pd.Series) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.Series | None]:
-    """Every contrast's limma-voom table, and voom's log2 CPM.
+                symbols: pd.Series) -> VoomResult:
+    """Every contrast's limma-voom table, voom's log2 CPM, and with ``de.test: lrt`` the design test.
 
     Parameters
     ----------
@@ -68,15 +92,10 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
     contrasts
         name -> ``{variable, target, reference}``.
     opts
-        The dataset's ``de`` block (``trend``, ``robust``, ``lfc_threshold``).
+        The dataset's ``de`` block (``trend``, ``robust``, ``lfc_threshold``, ``sample_weights``, ``test``,
+        ``reduced``).
     symbols
         Gene symbol per gene id.
-
-    Returns
-    -------
-    (tables, log_cpm, sample_weights)
-        :data:`COLUMNS` per contrast, sorted by padj, pvalue, gene_id; voom's ``E``; each sample's weight with
-        ``de.sample_weights`` (else None).
     """
     t0 = time.time()
     values, weights, samples = voom_matrices(counts, meta, design, opts.get("sample_weights", False))
@@ -95,7 +114,11 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
         t.insert(0, "symbol", symbols.reindex(t.index).to_numpy())
         t.insert(0, "gene_id", t.index.astype(str))
         tables[name] = sort_results(t[COLUMNS].reset_index(drop=True))
-    return tables, values, samples
+    ftable = None
+    if opts.get("test") == "lrt":
+        ftable = design_test_table(limma.design_test(values, meta, design, opts["reduced"], opts, weights), symbols)
+        tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
+    return VoomResult(tables, values, samples, ftable)
 
 
 def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
@@ -105,7 +128,7 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     ``de.sample_weights`` each sample's weight to ``sample_weights`` (TSV: sample, weight; empty for a
     cell type whose contrasts were all skipped).
 
-    ``lrt`` is not used (``de.test`` is DESeq2's, refused at parse time with this engine)."""
+    ``lrt``: ``{"table": path, "summary": path}`` of the design test with ``de.test: lrt``."""
     spec = params["spec"]
     opts = spec["de"]
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
@@ -114,12 +137,14 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     if not tested:
         if sample_weights:
             write_tsv_atomic(pd.DataFrame(columns=["sample", "weight"]), sample_weights)
+        if lrt is not None:
+            write_lrt_skipped(lrt, f"no contrast testable{'' if cell_type is None else f' for {cell_type}'}")
         return results
     sub, counts, meta = model_inputs(adata, params["design_columns"], opts, spec["contrasts"])
     counts = counts.T  # genes x samples
     contrasts = {name: spec["contrasts"][name] for name in tested}
     symbols = pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index)
-    tables, log_cpm, samples = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    tables, log_cpm, samples, ftable = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols)
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
                   "vst": log_cpm.rename_axis("gene_id").reset_index()}, outputs, tested)
     if sample_weights:
@@ -127,6 +152,8 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     for name in tested:
         results[name] = tables[name]
         write_tested(outputs[name], name, tables[name], opts)
+    if lrt is not None:
+        write_lrt(ftable, spec, lrt, "moderated F")
     write_loo(leave_one_out(log_cpm, meta, spec["design"], contrasts, opts, tables, loo_factors(spec),
                             prepare=lambda keep: voom_matrices(counts.loc[:, keep], meta.loc[keep], spec["design"],
                                                                opts.get("sample_weights", False))[:2]),

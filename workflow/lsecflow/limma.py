@@ -185,6 +185,61 @@ def treat(fitted, j: int, lfc: float) -> tuple[np.ndarray, np.ndarray]:
     return t, p
 
 
+def f_test(fitted, columns: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """limma's moderated F test of coefficients ``columns`` of an eBayes fit, as ``topTable(fit, coef =
+    columns)`` (limma 3.54: ``[.MArrayLM`` then ``classifyTestsF(fstat.only = TRUE)``): the moderated t's
+    rotated by the eigenvectors of ``cov2cor(cov.coefficients)`` (the unweighted design's, as lmFit
+    keeps it; eigenvalues under 1e-8 of the largest dropped, ``r`` kept), ``F = |t Q|^2``; p from
+    F(r, df.prior + df.residual), or chi-square(r) of ``r F`` when the first feature's df exceed 1e6.
+    Returns (F, p, r); NaN where a t is."""
+    t = np.asarray(fitted.t, dtype=float)[:, columns]
+    if len(columns) == 1:
+        F, r = t[:, 0] ** 2, 1
+    else:
+        cov = np.asarray(fitted.cov_coefficients, dtype=float)[np.ix_(columns, columns)].copy()
+        diag = np.diag(cov).copy()
+        cov[np.diag_indices_from(cov)] = np.where(diag == 0, 1.0, diag)
+        scale = 1 / np.sqrt(np.diag(cov))
+        cor = cov * np.outer(scale, scale)
+        np.fill_diagonal(cor, 1.0)
+        values, vectors = np.linalg.eigh(cor)
+        values, vectors = values[::-1], vectors[:, ::-1]  # R's eigen: decreasing
+        r = int((values / values[0] > 1e-8).sum())
+        Q = vectors[:, :r] / np.sqrt(values[:r]) / np.sqrt(r)
+        F = ((t @ Q) ** 2).sum(axis=1)
+    df2 = np.broadcast_to(np.asarray(fitted.df_prior, dtype=float) + np.asarray(fitted.df_residual, dtype=float),
+                          F.shape)
+    p = stats.chi2.sf(r * F, r) if df2[0] > 1e6 else stats.f.sf(F, r, df2)
+    return F, p, r
+
+
+def design_test(values: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: str, opts: dict,
+                weights: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``de.test: lrt`` for limma: the moderated F test (:func:`f_test`) of the coefficients of ``design`` that
+    ``reduced`` lacks, on the eBayes fit of ``design`` (``de.trend``, ``de.robust``, ``lm_method``; voom's
+    ``weights``). Columns: ``AveExpr``, each tested coefficient (``log2FC_<name>``), ``stat`` (F), ``pvalue``,
+    ``padj`` (BH), ``df_total`` (``df.prior + df.residual``, the F's denominator df); index ``values``'."""
+    full = design_matrix(meta, design)
+    names = list(full.design_info.column_names)
+    kept = set(design_matrix(meta, reduced).design_info.column_names)
+    if not kept <= set(names):
+        raise ValueError(f"de.reduced {reduced!r}: its columns {sorted(kept - set(names))} are not columns of the "
+                         f"design {design!r}")
+    tested = [i for i, n in enumerate(names) if n not in kept]
+    fitted = fit(values, full, opts.get("trend", False), opts.get("robust", False), opts.get("lm_method", "ls"),
+                 weights=weights)
+    F, p, r = f_test(fitted, tested)
+    coef = np.asarray(fitted.coefficients, dtype=float)
+    table = pd.DataFrame({"AveExpr": np.asarray(fitted.Amean, dtype=float)}, index=values.index)
+    for i in tested:
+        table[f"log2FC_{names[i]}"] = coef[:, i]
+    table["stat"], table["pvalue"], table["padj"] = F, p, benjamini_hochberg(p)
+    table["df_total"] = np.asarray(fitted.df_prior, dtype=float) + np.asarray(fitted.df_residual, dtype=float)
+    log.info("moderated F test of %s (%d of %d coefficients, rank %d) against %s: %d features, %d at padj < 0.05",
+             design, len(tested), len(names), r, reduced, len(table), int((table["padj"] < 0.05).sum()))
+    return table
+
+
 def coefficient_table(fitted, j: int, lfc_threshold: float = 0.0) -> pd.DataFrame:
     """One coefficient of an eBayes fit as topTable(sort.by = "none") columns (``logFC`` as
     ``log2FoldChange``, ``t`` as ``stat``, ``P.Value`` as ``pvalue``, ``adj.P.Val`` (BH) as ``padj``)."""

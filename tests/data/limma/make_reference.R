@@ -43,6 +43,10 @@
 #                          imputeLCMD 2.1 needs packages Debian lacks), and
 #   ups1.minprob_sd.tsv    impute.MinProb's SD of the draws for q = 0.01, tune.sigma = 1 and 2
 #                          (apt-get install r-bioc-impute)
+#   ups1.f_batch_group.tsv.gz  the moderated F test of both coefficients of ~ batch + group on the median
+#                          matrix (batch SYNTHETIC: replicate 3 of each group "b", the others "a"),
+#                          eBayes() then topTable(coef = 2:3): limma's classifyTestsF, with missing values
+#                          (some proteins' batch coefficient is not estimable: F NA)
 # DEqMS is not packaged for Debian: it is installed from its source (github yafeng/DEqMS @b2c7a6e,
 # Bioconductor's DEqMS 1.25; the later commit 45f8a3f does not parse) with R CMD INSTALL, after
 # apt-get install r-cran-ggplot2 r-cran-matrixstats.
@@ -197,6 +201,17 @@ prot_sd <- apply(x_median[which(seen > 0.5), ], 1, sd, na.rm = TRUE)
 write.table(data.frame(q = 0.01, tune_sigma = c(1, 2), sd = format(median(prot_sd, na.rm = TRUE) * c(1, 2), digits = 17),
                        low = paste(format(low, digits = 17), collapse = ",")),
             file.path(out_dir, "ups1.minprob_sd.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+batch <- factor(ifelse(smp$replicate == 3, "b", "a"))
+fit_b <- eBayes(lmFit(x_median, model.matrix(~ batch + group)))
+tt <- topTable(fit_b, coef = 2:3, number = Inf, sort.by = "none")
+stopifnot(identical(rownames(tt), rownames(x_median)))
+gz <- gzfile(file.path(out_dir, "ups1.f_batch_group.tsv.gz"), "w")
+write.table(format(data.frame(protein_ids = rownames(tt), AveExpr = tt$AveExpr, F = tt$F, P.Value = tt$P.Value,
+                              adj.P.Val = tt$adj.P.Val, check.names = FALSE), digits = 15),
+            gz, sep = "\t", quote = FALSE, row.names = FALSE)
+close(gz)
+cat(sprintf("ups1.f_batch_group.tsv.gz: %d proteins, %d F NA, %d at adj.P < 0.05\n", nrow(tt), sum(is.na(tt$F)),
+            sum(tt$adj.P.Val < 0.05, na.rm = TRUE)))
 cat(sprintf("impute %s\n", as.character(packageVersion("impute"))))
 cat(sprintf("limma %s, R %s\n", as.character(packageVersion("limma")),
             paste(R.version$major, R.version$minor, sep = ".")))

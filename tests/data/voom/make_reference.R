@@ -13,6 +13,9 @@
 #   voom_treat1_Disease_vs_Chow.tsv.gz         treat(lfc = 1), topTreat(sort.by = "none")
 #   voom_batch_Disease_vs_Chow.tsv.gz          ~ batch + Group (batch: tests/data/deseq2_reference's
 #                                              SYNTHETIC balanced batch, no real effect)
+#   voom_batch_F_Group.tsv.gz, voom_batch_F_Group_trend_robust.tsv.gz   ~ batch + Group, the moderated F
+#                                  test of both Group coefficients (topTable(coef = <both>): limma's
+#                                  classifyTestsF), plain and with eBayes(trend = TRUE, robust = TRUE)
 #   voom_weights.tsv.gz            voom's weights and E of ~ Group for every 100th gene
 #   quality_weights.tsv.gz         voomWithQualityWeights(dge, ~ Group)'s sample weights (arrayWeights,
 #                                  method "genebygene"), and
@@ -62,6 +65,10 @@ tr <- treat(lmFit(vf$v, vf$v$design), lfc = 1)
 save(topTreat(tr, coef = "GroupDisease", number = Inf, sort.by = "none"), "voom_treat1_Disease_vs_Chow")
 f <- fit_for("Chow", ~ batch + Group)$fit
 save(topTable(f, coef = "GroupDisease", number = Inf, sort.by = "none"), "voom_batch_Disease_vs_Chow")
+both <- c("GroupDisease", "GroupDisease/Agonist")
+save(topTable(f, coef = both, number = Inf, sort.by = "none"), "voom_batch_F_Group")
+f <- fit_for("Chow", ~ batch + Group, trend = TRUE, robust = TRUE)$fit
+save(topTable(f, coef = both, number = Inf, sort.by = "none"), "voom_batch_F_Group_trend_robust")
 vq <- voomWithQualityWeights(dge, model.matrix(~ Group, transform(sheet, Group = factor(Group, levels = levels3))))
 write.table(data.frame(sample = colnames(counts), weight = as.character(signif(vq$targets$sample.weights, 15))),
             gzfile(file.path(out, "quality_weights.tsv.gz")), sep = "\t", quote = FALSE, row.names = FALSE)
