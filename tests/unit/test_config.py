@@ -154,8 +154,9 @@ def test_proteomics_keys_are_checked(tmp_path):
         {"trend": True, "robust": True, "lm_method": "robust"}
     with pytest.raises(ConfigError, match="key 'de.lm_method': 'huber' is not one of"):
         load_one(tmp_path, ups1_dataset(de={"lm_method": "huber"}))
-    with pytest.raises(ConfigError, match=r"assay 'proteomics' does not read key\(s\) set here: de.test, "
-                                          r"de.reduced, de.shrink are DESeq2's, for count assays"):
+    # de.test / de.reduced are read (limma's moderated F test); DESeq2's shrinkage is not
+    with pytest.raises(ConfigError, match=r"assay 'proteomics' does not read key\(s\) set here: de.shrink is "
+                                          r"DESeq2's, for count assays"):
         load_one(tmp_path, ups1_dataset(de={"test": "lrt", "reduced": "~ 1", "shrink": "normal", "min_count": 10}))
     counts = dlpc_dataset(DLPC_COUNTS)
     counts["de"] = {"lm_method": "robust"}

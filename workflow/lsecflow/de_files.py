@@ -88,13 +88,19 @@ def lrt_files(out) -> dict | None:
     return {"table": out.lrt_table, "summary": out.lrt_summary} if "lrt_table" in out.keys() else None
 
 
-def design_test_table(ftable: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
-    """limma's design test (:func:`lsecflow.limma.design_test`, index = feature ids) as a DE table:
-    ``gene_id`` and ``symbol`` first, sorted as the contrast tables."""
-    t = ftable.copy()
+def with_ids(table: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
+    """A statistics table indexed by feature id as a DE table: ``gene_id`` and ``symbol`` (from ``symbols``)
+    first, a plain index."""
+    t = table.copy()
     t.insert(0, "symbol", symbols.reindex(t.index).to_numpy())
     t.insert(0, "gene_id", t.index.astype(str))
-    return sort_results(t.reset_index(drop=True))
+    return t.reset_index(drop=True)
+
+
+def design_test_table(ftable: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
+    """limma's design test (:func:`lsecflow.limma.design_test`, index = feature ids) as a DE table
+    (:func:`with_ids`), sorted as the contrast tables."""
+    return sort_results(with_ids(ftable, symbols))
 
 
 def with_design_test(table: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from .de_files import (
     design_test_table,
     loo_factors,
     with_design_test,
+    with_ids,
     write_loo,
     write_lrt,
     write_lrt_skipped,
@@ -108,12 +109,7 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
         log.info("sample weights (arrayWeights), lowest first: %s",
                  ", ".join(f"{s} {w:.3f}" for s, w in samples.sort_values().items()))
     stats, _ = limma.contrast_tables(values, meta, design, contrasts, opts, weights=weights)
-    tables = {}
-    for name, t in stats.items():
-        t = t.copy()
-        t.insert(0, "symbol", symbols.reindex(t.index).to_numpy())
-        t.insert(0, "gene_id", t.index.astype(str))
-        tables[name] = sort_results(t[COLUMNS].reset_index(drop=True))
+    tables = {name: sort_results(with_ids(t, symbols)[COLUMNS]) for name, t in stats.items()}
     ftable = None
     if opts.get("test") == "lrt":
         ftable = design_test_table(limma.design_test(values, meta, design, opts["reduced"], opts, weights), symbols)
