@@ -15,17 +15,11 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 import numpy as np
 import pandas as pd
 
 from .locfit import LocalFit
-
-log = logging.getLogger(__name__)
-
-FALLBACK_NOTE = ("fitType='parametric', but the dispersion trend was not well captured by the function: "
-                 "y = a/x + b, and a local regression fit was automatically substituted")
 
 
 def local_dispersion_fit(means, disps, min_disp: float = 1e-8):
@@ -66,8 +60,7 @@ def estimateDispersionsFit(obj, fitType="parametric", minDisp=1e-8, quiet=False)
         try:
             return _inmoose_fit(obj, fitType="parametric", minDisp=minDisp, quiet=quiet)
         except NotImplementedError:  # inmoose's parametric fit failed and it would switch to 'local'
-            log.info("note: %s", FALLBACK_NOTE)
-            fitType = "local"
+            fitType = "local"  # the callers (de.fit_model, qc.vst_blind) say so in their logs
     if fitType != "local":
         return _inmoose_fit(obj, fitType=fitType, minDisp=minDisp, quiet=quiet)
     if "allZero" not in obj.var:
