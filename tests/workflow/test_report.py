@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from helpers import REPO
-from lsecflow.report import _sample_weights
+from lsecflow.report import _design_test, _sample_weights
 from lsecflow.report_html import Renderer
 
 
@@ -174,3 +174,25 @@ def test_sample_weights_line_names_the_lowest_and_highest(tmp_path):
     assert 'href="de/design.sample_weights.tsv"' in line
     path.write_text("sample\tweight\n")
     assert _sample_weights(r, str(path)) == ""
+
+
+def test_design_test_section_says_what_was_tested(tmp_path):
+    """de.test: lrt: the fit's design test is shown with its first contrast -- the test, its calls, the most
+    significant genes first and a link to the table; a skipped one says why. SYNTHETIC rows."""
+    de = tmp_path / "de"
+    de.mkdir()
+    pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "symbol": ["Scd1", "Vcl", "Mmp9"], "AveExpr": [12.0, 4.9, 3.0],
+                  "stat": [28.9, 28.0, 0.4], "pvalue": [1e-6, 2e-6, 0.6], "padj": [0.008, 0.008, 0.9]}
+                 ).to_csv(de / "design.lrt.tsv", sep="\t", index=False)
+    pd.DataFrame({"test": ["moderated F ~ Group vs ~ 1"], "significant": [2], "tested": [3], "cooks_outliers": [0],
+                  "independent_filtered": [0], "alpha": [0.05], "status": ["tested"]}
+                 ).to_csv(de / "design.lrt.summary.tsv", sep="\t", index=False)
+    files = {"table": str(de / "design.lrt.tsv"), "summary": str(de / "design.lrt.summary.tsv")}
+    r = Renderer(tmp_path / "report.html", REPO / "workflow/report")
+    html = _design_test(r, files, n_rows=2)
+    assert "Design test (moderated F ~ Group vs ~ 1): 2 of 3 at padj &lt; 0.05" in html
+    assert html.index("Scd1") < html.index("Vcl") and "Mmp9" not in html
+    assert 'href="de/design.lrt.tsv"' in html
+    pd.DataFrame({"test": ["LRT"], "status": ["skipped: no contrast testable for B_cell"]}
+                 ).to_csv(de / "design.lrt.summary.tsv", sep="\t", index=False)
+    assert "skipped: no contrast testable for B_cell" in _design_test(r, files, n_rows=2)

@@ -145,8 +145,26 @@ def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
         out.append(f"<div class='meta'>{r.caption('table_de')}</div>")
     if "sample_weights" in unit:
         out.append(_sample_weights(r, unit["sample_weights"]))
+    if "design_test" in unit:
+        out.append(_design_test(r, unit["design_test"], n_rows))
     out.append(r.figures(unit["figures"]))
     return "\n".join(out)
+
+
+def _design_test(r: Renderer, files: dict, n_rows: int) -> str:
+    """``de.test: lrt``: the fit's design test (DESeq2's LRT, limma's moderated F), shown with its first contrast:
+    what was tested, how many genes it calls, its most significant genes and a link to the whole table."""
+    summary = read_tsv(files["summary"]).iloc[0]
+    if not str(summary["status"]).startswith("tested"):
+        return f"<p class='meta'>Design test: {esc(str(summary['status']))}</p>"
+    table = read_tsv(files["table"])
+    level = "AveExpr" if "AveExpr" in table else "baseMean"
+    top = table[table["padj"].notna()].head(n_rows)
+    return (f"<h4>Design test ({esc(str(summary['test']))}): {int(summary['significant'])} of "
+            f"{int(summary['tested'])} at padj &lt; {summary['alpha']:g}</h4>"
+            f"<p class='meta'>One test per gene of the terms the reduced design drops, whichever contrast; every "
+            f"contrast table carries its p-values. {n_rows} most significant; full table: {r.link(files['table'])}"
+            f"</p>" + table_html(top, ["symbol", "gene_id", level, "stat", "pvalue", "padj"]))
 
 
 def _sample_weights(r: Renderer, path: str, n: int = 3) -> str:

@@ -44,7 +44,7 @@ def report_manifest():
             "units": [],
         }
         paracrine = set(paracrine_units(name))
-        fits_shown = set()  # a fit's own figure (DESeq2's dispersions) goes with its first contrast
+        fits_shown = set()
         if ds.assay == "proteomics":
             entry["qc"]["preprocessing"] = out("qc", "preprocessing.tsv", dataset=name)
         if paracrine and single_cell:
@@ -80,9 +80,15 @@ def report_manifest():
                 ],
             }
             fit = _fit_unit(unit, "design")
-            if de_engine(ds.spec) == "deseq2" and fit not in fits_shown:
+            if fit not in fits_shown:  # the fit's own files go with its first contrast
                 fits_shown.add(fit)
-                u["figures"] += figs(out("de", ".", dataset=name, unit=fit), FIGURE_KINDS["de_fit"], title)
+                if de_engine(ds.spec) == "deseq2":
+                    u["figures"] += figs(out("de", ".", dataset=name, unit=fit), FIGURE_KINDS["de_fit"], title)
+                if ds.spec["de"]["test"] == "lrt":
+                    u["design_test"] = {
+                        "table": out("de", ".lrt.tsv", dataset=name, unit=fit),
+                        "summary": out("de", ".lrt.summary.tsv", dataset=name, unit=fit),
+                    }
             if ds.spec["de"].get("sample_weights"):  # voomWithQualityWeights: one file per fit
                 u["sample_weights"] = out("de", ".sample_weights.tsv", dataset=name, unit=_fit_unit(unit, "design"))
             if unit in paracrine:
@@ -112,6 +118,7 @@ def _paths(obj):
                 "pairs",
                 "preprocessing",
                 "sample_weights",
+                "summary",
             ):
                 yield value
             else:
