@@ -66,8 +66,7 @@ for _name in DATASETS:
             contrasts=list(DATASETS[_name].contrasts),
             cell_type=fit_cell_type,
             seed=LSEC.config["compute"]["seed"],  # proteomics imputation
-        # one script per DE engine (de_options.de_engine): DESeq2, limma-voom, limma on proteins
+        # one script for every engine (lsecflow.de_engines): a script: expression is evaluated when the job
+        # runs, after this loop, so it must not depend on _name
         script:
-            {"deseq2": "../scripts/de.py", "voom": "../scripts/de_voom.py", "limma": "../scripts/de_proteomics.py"}[
-                de_engine(DATASETS[_name].spec)
-            ]
+            "../scripts/de_job.py"

@@ -1,9 +1,0 @@
-import sys, pathlib; sys.path.insert(0, str(pathlib.Path(snakemake.scriptdir).parent))  # noqa: E401,E702
-from lsecflow.de_files import OUTPUT_KINDS, lrt_files
-from lsecflow.de_proteomics import run_de_proteomics
-from lsecflow.snake import run
-
-out = snakemake.output
-outputs = {c: {k: out[f"{k}_{i}"] for k in OUTPUT_KINDS} for i, c in enumerate(snakemake.params.contrasts)}
-run(snakemake, run_de_proteomics, snakemake.input.counts, snakemake.params.dataset, outputs, seed=snakemake.params.seed,
-    lrt=lrt_files(out))
