@@ -134,18 +134,20 @@ def dispersion_figure(table: pd.DataFrame, title: str, png: str) -> None:
     save(fig, stem_of(png))
 
 
-def run_dispersion_plot(table: str, params: dict, png: str, cell_type: str | None = None) -> None:
-    """Rule entry point (``dispersion_plot``): :func:`dispersion_figure` of one DESeq2 fit, titled with the
-    dataset, the cell type (pseudobulk) and the design, and each trend's median |log residual|
+def run_dispersion_plot(tables: list[str], params: dict, pngs: list[str], cell_types: list[str | None]) -> None:
+    """Rule entry point (``dispersion_plot_<dataset>``): :func:`dispersion_figure` of each DESeq2 fit of a dataset
+    (``tables[i]`` to ``pngs[i]``; one fit, or one per cell type, ``cell_types[i]``), titled with the dataset,
+    the cell type and the design, and each trend's median |log residual|
     (:func:`lsecflow.deseq2_local.residual_note`) on a second line."""
     spec = params["spec"]
     configure(spec["figures"])
-    df = pd.read_csv(table, sep="\t")
-    where = params["name"] if cell_type is None else f"{params['name']} · {params['cell_types'][cell_type]}"
-    title = f"{where} · dispersions of {spec['design']}"
-    if not df.empty:
-        title += f" ({len(df)} genes)\n{residual_note(df)}"
-    dispersion_figure(df, title, png)
+    for table, png, cell_type in zip(tables, pngs, cell_types, strict=True):
+        df = pd.read_csv(table, sep="\t")
+        where = params["name"] if cell_type is None else f"{params['name']} · {params['cell_types'][cell_type]}"
+        title = f"{where} · dispersions of {spec['design']}"
+        if not df.empty:
+            title += f" ({len(df)} genes)\n{residual_note(df)}"
+        dispersion_figure(df, title, png)
 
 
 def correlation_figure(corr: pd.DataFrame, colours: list, title: str, label: str, png: str) -> None:

@@ -370,6 +370,15 @@ def de_fit_outputs(name):
     return outs
 
 
+def dispersion_plot_outputs(name):
+    """Named outputs of a dataset's dispersion plots: ``dispersion_<ext>_<i>`` for its i-th fit (fit_units)."""
+    outs = {}
+    for i, f in enumerate(fit_units(name)):
+        files = figure_files(out("de", ".", unit=f"{f}/design" if f else "design"), FIGURE_KINDS["de_fit"], "DE")
+        outs.update({f"{key}_{i}": path for key, path in files.items()})
+    return outs
+
+
 def de_fit_log(name):
     """Log of one DE fit: logs/de/<dataset>.log, or logs/de/<dataset>/<cell_type>.log."""
     return "logs/de/{dataset}.log" if DATASETS[name].assay != "single_cell" else "logs/de/{dataset}/{cell_type}.log"

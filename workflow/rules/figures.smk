@@ -38,27 +38,34 @@ for _name in DATASETS:
             "../scripts/figures.py"
 
 
-# DESeq2's dispersion plot of each fit (plotDispEsts), from the table the DE job writes; a rule of its
-# own so that editing figures: redraws it without refitting.
-rule dispersion_plot:
-    input:
-        table=out("de", ".dispersions.tsv.gz", unit="{fit}"),
-    output:
-        **figure_files(out("de", ".", unit="{fit}"), FIGURE_KINDS["de_fit"], "DE"),
-    log:
-        "logs/dispersion_plot/{dataset}/{fit}.log",
-    benchmark:
-        "benchmarks/dispersion_plot/{dataset}/{fit}.tsv"
-    wildcard_constraints:
-        fit="([^/]+/)?design",
-    conda:
-        "../../envs/core.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 1000 * attempt,
-        runtime=lambda wc, attempt: 10 * attempt,
-    params:
-        dataset=rule_params("dispersion_plot"),
-        cell_type=lambda wc: wc.fit.rpartition("/")[0] or None,
-    script:
-        "../scripts/dispersion_plot.py"
+# DESeq2's dispersion plot of each fit (plotDispEsts), from the tables the DE jobs write; one job per dataset
+# (all its fits: one per cell type for pseudobulk), a rule of its own so that editing figures: redraws
+# without refitting.
+for _name in DATASETS:
+    if de_engine(DATASETS[_name].spec) != "deseq2":
+        continue
+
+    rule:
+        name:
+            dataset_rule_name("dispersion_plot", _name)
+        input:
+            tables=[out("de", ".dispersions.tsv.gz", unit=f"{f}/design" if f else "design") for f in fit_units(_name)],
+        output:
+            **dispersion_plot_outputs(_name),
+        log:
+            "logs/dispersion_plot/{dataset}.log",
+        benchmark:
+            "benchmarks/dispersion_plot/{dataset}.tsv"
+        wildcard_constraints:
+            dataset=re.escape(_name),
+        conda:
+            "../../envs/core.yaml"
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 1000 * attempt,
+            runtime=lambda wc, attempt: 10 * attempt,
+        params:
+            dataset=rule_params("dispersion_plot"),
+            cell_types=[f or None for f in fit_units(_name)],
+        script:
+            "../scripts/dispersion_plot.py"
