@@ -365,7 +365,7 @@ def de_fit_outputs(name):
         outs["lrt_summary"] = out("de", ".lrt.summary.tsv", unit=f"{cell}design")
     if DATASETS[name].spec["de"].get("sample_weights"):
         outs["sample_weights"] = out("de", ".sample_weights.tsv", unit=f"{cell}design")
-    if de_engine(DATASETS[name].spec) == "deseq2":  # what the fit's dispersion plot draws (rule dispersion_plot)
+    if de_engine(DATASETS[name].spec) == "deseq2":  # what the fit's dispersion plot draws (rule dispersion_plot_<dataset>)
         outs["dispersions"] = out("de", ".dispersions.tsv.gz", unit=f"{cell}design")
     return outs
 
