@@ -164,12 +164,10 @@ def de_targets(name):
     """DE tables and figures of a dataset, one set per unit."""
     tables = expand(out("de", DE_OUTPUT_SUFFIXES["table"], dataset=name), unit=de_units(name))
     if DATASETS[name].spec["de"]["test"] == "lrt":
-        tables += [out("de", ".lrt.tsv", dataset=name, unit=f"{f}/design" if f else "design") for f in fit_units(name)]
+        tables += [out("de", ".lrt.tsv", dataset=name, unit=u) for u in design_units(name)]
     figures = expand(out("unit_figures", "{kind}.png", dataset=name), unit=de_units(name), kind=FIGURE_KINDS["de"])
     if de_engine(DATASETS[name].spec) == "deseq2":
-        figures += [
-            out("de", ".dispersion.png", dataset=name, unit=f"{f}/design" if f else "design") for f in fit_units(name)
-        ]
+        figures += [out("de", ".dispersion.png", dataset=name, unit=u) for u in design_units(name)]
     enrichment = expand(
         out("enrichment", ".gsea.tsv", dataset=name),
         unit=de_units(name),
@@ -207,6 +205,12 @@ def de_units(name):
 def fit_units(name):
     """DE fits of a dataset: one (bulk, proteomics) or one per cell type (pseudobulk)."""
     return [""] if DATASETS[name].assay != "single_cell" else list(DATASETS[name].cell_types)
+
+
+def design_units(name):
+    """The ``{unit}`` of each DE fit's own files (design.lrt.tsv, design.dispersions.tsv.gz, ...): ``design``
+    or ``<cell type>/design``, in fit_units' order."""
+    return [f"{f}/design" if f else "design" for f in fit_units(name)]
 
 
 def paracrine_units(name):
@@ -373,8 +377,8 @@ def de_fit_outputs(name):
 def dispersion_plot_outputs(name):
     """Named outputs of a dataset's dispersion plots: ``dispersion_<ext>_<i>`` for its i-th fit (fit_units)."""
     outs = {}
-    for i, f in enumerate(fit_units(name)):
-        files = figure_files(out("de", ".", unit=f"{f}/design" if f else "design"), FIGURE_KINDS["de_fit"], "DE")
+    for i, unit in enumerate(design_units(name)):
+        files = figure_files(out("de", ".", unit=unit), FIGURE_KINDS["de_fit"], "DE")
         outs.update({f"{key}_{i}": path for key, path in files.items()})
     return outs
 

@@ -49,7 +49,7 @@ for _name in DATASETS:
         name:
             dataset_rule_name("dispersion_plot", _name)
         input:
-            tables=[out("de", ".dispersions.tsv.gz", unit=f"{f}/design" if f else "design") for f in fit_units(_name)],
+            tables=[out("de", ".dispersions.tsv.gz", unit=u) for u in design_units(_name)],
         output:
             **dispersion_plot_outputs(_name),
         log:
