@@ -43,15 +43,23 @@ def sort_results(res: pd.DataFrame) -> pd.DataFrame:
     return res.iloc[order].reset_index(drop=True)
 
 
+def tested_counts(res: pd.DataFrame) -> dict[str, int]:
+    """``tested`` (a p-value), ``cooks_outliers`` (no p-value) and ``independent_filtered`` (a p-value, no padj)."""
+    tested = res["pvalue"].notna()
+    return {"tested": int(tested.sum()), "cooks_outliers": int((~tested).sum()),
+            "independent_filtered": int((tested & res["padj"].isna()).sum())}
+
+
 def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataFrame:
-    """Up/down counts at ``padj < alpha`` and ``|log2FC| > lfc_threshold``."""
+    """Up/down counts at ``padj < alpha`` and ``|log2FC| > lfc_threshold``, and :func:`tested_counts`."""
     calls = call_direction(res, alpha, lfc_threshold)
+    counts = tested_counts(res)
     return pd.DataFrame({
-        "tested": [int(res["pvalue"].notna().sum())],
+        "tested": [counts["tested"]],
         "up": [int((calls == "up").sum())],
         "down": [int((calls == "down").sum())],
-        "cooks_outliers": [int(res["pvalue"].isna().sum())],
-        "independent_filtered": [int((res["pvalue"].notna() & res["padj"].isna()).sum())],
+        "cooks_outliers": [counts["cooks_outliers"]],
+        "independent_filtered": [counts["independent_filtered"]],
         "alpha": [alpha],
         "lfc_threshold": [lfc_threshold],
     })

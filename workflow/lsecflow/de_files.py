@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 
-from .calls import sort_results, summarize
+from .calls import sort_results, summarize, tested_counts
 from .files import atomic_path, write_tsv_atomic
 from .lrdb import load_factors
 
@@ -71,12 +71,10 @@ def write_lrt(table: pd.DataFrame, spec: dict, lrt: dict, test: str = "LRT") -> 
     """``de.test: lrt``: the design test's table (DESeq2's likelihood ratio test, limma's moderated F) and its
     one-row summary."""
     opts = spec["de"]
-    tested = table["pvalue"].notna()
+    counts = tested_counts(table)  # no up / down: the design test has no single fold change
     summ = pd.DataFrame({"test": [f"{test} {spec['design']} vs {opts['reduced']}"],
-                         "significant": [int((table["padj"] < opts["alpha"]).sum())], "tested": [int(tested.sum())],
-                         "cooks_outliers": [int((~tested).sum())],
-                         "independent_filtered": [int((tested & table["padj"].isna()).sum())],
-                         "alpha": [opts["alpha"]], "status": ["tested"]})
+                         "significant": [int((table["padj"] < opts["alpha"]).sum())],
+                         **{k: [v] for k, v in counts.items()}, "alpha": [opts["alpha"]], "status": ["tested"]})
     log.info("%s %s vs %s: %d genes at padj < %g", test, spec["design"], opts["reduced"],
              summ.at[0, "significant"], opts["alpha"])
     write_tsv_atomic(summ, lrt["summary"])
