@@ -324,7 +324,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
     if not tested:
         if lrt is not None:
-            write_lrt_skipped(lrt, f"no contrast testable{_cell_type_label(params, cell_type)}")
+            write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
         if dispersions:
             write_tsv_atomic(pd.DataFrame(columns=DISPERSION_COLUMNS), dispersions)
         return results
@@ -347,7 +347,8 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     return results
 
 
-def _cell_type_label(params: dict, cell_type: str | None) -> str:
+def cell_type_label(params: dict, cell_type: str | None) -> str:
+    """`` for cell type '<name>'`` for a pseudobulk fit, else nothing (messages of skipped fits)."""
     return "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
 
 
@@ -357,7 +358,7 @@ def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | No
     cell type of pseudobulk data it is logged and gets empty files saying why (the other cell
     types must not stop)."""
     spec = params["spec"]
-    where = _cell_type_label(params, cell_type)
+    where = cell_type_label(params, cell_type)
     tested = []
     for name, contrast in spec["contrasts"].items():
         problem = too_few(adata, contrast, method)

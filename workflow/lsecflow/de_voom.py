@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import limma
 from .calls import sort_results
-from .de import fit_samples, model_inputs, testable
+from .de import cell_type_label, fit_samples, model_inputs, testable
 from .de_files import (
     RESULT_COLUMNS,
     design_test_table,
@@ -134,7 +134,7 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
         if sample_weights:
             write_tsv_atomic(pd.DataFrame(columns=["sample", "weight"]), sample_weights)
         if lrt is not None:
-            write_lrt_skipped(lrt, f"no contrast testable{'' if cell_type is None else f' for {cell_type}'}")
+            write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
         return results
     sub, counts, meta = model_inputs(adata, params["design_columns"], opts, spec["contrasts"])
     counts = counts.T  # genes x samples
