@@ -91,10 +91,16 @@ def _ebayes_options(de: dict) -> str:
     return "".join(f", {o} = TRUE" for o in ("trend", "robust") if de[o])
 
 
-def _f_test(spec: dict) -> str:
-    """limma's design test (``de.test: lrt``) in words."""
-    return (f"limma's moderated F test of the coefficients of {spec['design']} that {spec['de']['reduced']} lacks "
-            "(every contrast carries its p-values)")
+def _limma_test(spec: dict, ebayes: str = "") -> str:
+    """limma's test in words, for proteins and voom: the design test (``de.test: lrt``), ``treat`` (a fold-change
+    threshold) or moderated t-tests; ``ebayes`` follows the F and t tests."""
+    de = spec["de"]
+    if de["test"] == "lrt":
+        return (f"limma's moderated F test of the coefficients of {spec['design']} that {de['reduced']} lacks "
+                f"(every contrast carries its p-values){ebayes}")
+    if de["lfc_threshold"]:
+        return f"limma's treat against |log2 fold change| <= {de['lfc_threshold']}"
+    return f"moderated t-tests{ebayes}"
 
 
 def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
@@ -114,16 +120,13 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
             ebayes = (f"DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"{deqms_method(de)}\"; "
                       f"a prior variance that follows each protein's count, {where}, as implemented in lsecflow's "
                       "port, checked against R DEqMS 1.25)")
-        test = (_f_test(spec) if de["test"] == "lrt" else
-                f"limma's treat against |log2 fold change| <= {threshold}" if threshold else "moderated t-tests")
+        test = _limma_test(spec)
         return (f"Differential abundance ({_contrasts(spec)}) was tested with the design {spec['design']}: each "
                 f"protein fitted by {fit}, with {ebayes} and {test}, as implemented in lsecflow's port of limma "
                 f"(checked against R limma 3.54.1). P-values were adjusted by Benjamini-Hochberg. {called}")
     unit = " within each cell type" if spec["assay"] == "single_cell" else ""
     if de_engine(spec) == "voom":
-        test = (f"{_f_test(spec)} (eBayes{_ebayes_options(de)})" if de["test"] == "lrt" else
-                f"limma's treat against |log2 fold change| <= {threshold}" if threshold else
-                f"moderated t-tests (eBayes{_ebayes_options(de)})")
+        test = _limma_test(spec, f" (eBayes{_ebayes_options(de)})")
         return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with limma-voom: genes with at least "
                 f"{de['min_count']} counts in at least {de['min_samples']} samples were kept, library sizes "
                 "normalised by edgeR's TMM, log2 counts per million weighted by voom's mean-variance trend"
