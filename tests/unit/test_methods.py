@@ -64,6 +64,11 @@ def test_bulk_defaults(specs):
     ({"de__engine": "voom", "de__trend": True}, ["moderated t-tests (eBayes, trend = TRUE)"], ["quality weights"]),
     ({"de__engine": "voom", "de__sample_weights": True}, ["trend and by sample quality weights "
                                                           "(voomWithQualityWeights"], []),
+    ({"de__engine": "voom", "de__block": "litter"},
+     ["with the design ~ Group, with the samples of each 'litter' treated as correlated (a random block effect: "
+      "limma's lmFit with block and the consensus within-block correlation from duplicateCorrelation on voom's "
+      "output, voom again with that correlation and duplicateCorrelation again; written to de/design.block.tsv) and "
+      "tested by moderated t-tests"], []),
     ({"de__engine": "voom", "de__test": "lrt", "de__reduced": "~ 1"},
      ["tested by limma's moderated F test of the coefficients of ~ Group that ~ 1 lacks (every contrast carries its "
       "p-values) (eBayes)"], ["moderated t-tests", "likelihood-ratio"]),
@@ -95,6 +100,10 @@ def test_proteomics(specs):
                    "treat against |log2 fold change| <= 0.5", "quantile-normalised", "down-shifted by 1.8 SD",
                    "(seed 7)"):
         assert phrase in t, phrase
+    assert ("each protein fitted by least squares (limma's lmFit), with the samples of each 'replicate' treated as "
+            "correlated (a random block effect: limma's lmFit with block and the consensus within-block correlation "
+            "from duplicateCorrelation; written to de/design.block.tsv), with empirical Bayes"
+            in text(specs["ups1"], de__block="replicate"))
     assert "normalised by cyclic loess (limma's normalizeCyclicLoess" in text(specs["ups1"],
                                                                                proteomics__normalize="cyclicloess")
     assert ("with empirical Bayes moderation (limma's eBayes) and limma's moderated F test of the coefficients of "

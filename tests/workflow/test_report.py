@@ -11,11 +11,12 @@ from importlib import metadata
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from helpers import REPO
-from lsecflow.report import _design_test, _sample_weights
+from lsecflow.report import _block, _design_test, _sample_weights
 from lsecflow.report_html import Renderer
 
 
@@ -174,6 +175,27 @@ def test_sample_weights_line_names_the_lowest_and_highest(tmp_path):
     assert 'href="de/design.sample_weights.tsv"' in line
     path.write_text("sample\tweight\n")
     assert _sample_weights(r, str(path)) == ""
+
+
+def test_block_line_gives_the_correlation_and_limmas_zero(tmp_path):
+    """de.block: the DE section gives the block column, the blocks and the correlation the fit used (the file
+    write_block writes), says when limma set it to 0 and why, and adds nothing for a fit without a testable
+    contrast (header only)."""
+    from lsecflow.de_files import write_block
+    from lsecflow.limma_block import Block
+
+    path = tmp_path / "de" / "design.block.tsv"
+    path.parent.mkdir()
+    r = Renderer(tmp_path / "report.html", REPO / "workflow/report")
+    labels = np.array(["L1", "L2", "L1", "L2", "L3", "L3"])
+    write_block(Block("litter", labels, 0.5311, (0.5309, 0.5311), 15974), str(path))
+    line = _block(r, str(path))
+    assert "Blocks (litter: 3 blocks of 6 samples): within-block correlation 0.531" in line
+    assert "duplicateCorrelation over 15974 features" in line and 'href="de/design.block.tsv"' in line
+    write_block(Block("mouse", labels, 0.0, (0.0,), 0, "every block holds a single sample"), str(path))
+    assert "set to 0, an ordinary fit: every block holds a single sample" in _block(r, str(path))
+    write_block(None, str(path))
+    assert _block(r, str(path)) == ""
 
 
 def test_design_test_section_says_what_was_tested(tmp_path):

@@ -280,12 +280,13 @@ def test_datasets_of_different_engines_each_run_their_own(tmp_path, dlpc_small):
     """A DESeq2 dataset, a limma-voom one and a proteomics one in one config, each DE job running its own engine.
     Until 2026-12-03 the de rules (made in a loop) chose their script by an expression that Snakemake evaluates
     when the job runs, after the loop: every dataset ran the engine of the dataset listed last (here: limma on
-    proteins, which stopped DLPC's job). Real data: the DLPC subset, UPS1."""
+    proteins, which stopped DLPC's job). Real data: the DLPC subset, UPS1 (blocked by its replicate column: the
+    rule's block file, de.block)."""
     from helpers import dlpc_dataset, ups1_dataset, write_config
 
     cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(dlpc_small),
                                   "dlpc_voom": dlpc_dataset(dlpc_small, de={"engine": "voom"}),
-                                  "ups1": ups1_dataset()})
+                                  "ups1": ups1_dataset(de={"block": "replicate"})})
     targets = [str(tmp_path / f"results/{name}/de/{contrast}.tsv") for name, contrast in
                (("dlpc_liver", "disease_vs_chow"), ("dlpc_voom", "disease_vs_chow"), ("ups1", "fmol25_vs_fmol10"))]
     proc = run_snakemake(tmp_path, cfg, *targets)
@@ -295,3 +296,5 @@ def test_datasets_of_different_engines_each_run_their_own(tmp_path, dlpc_small):
     assert (tmp_path / "results/dlpc_liver/de/design.dispersions.tsv.gz").exists()
     assert "AveExpr" in voom and "n_valid_target" not in voom and "B" in voom
     assert "n_valid_target" in limma
+    block = pd.read_csv(tmp_path / "results/ups1/de/design.block.tsv", sep="\t")
+    assert block.loc[0, "block"] == "replicate" and block.loc[0, "correlation"] == pytest.approx(0.0174187, abs=1e-6)

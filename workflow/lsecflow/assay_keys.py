@@ -36,6 +36,8 @@ ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
        for k in EBAYES_KEYS},
     **{f"de.{k}": (PROTEOMICS, "limma's, for assay proteomics only") for k in LIMMA_ONLY_KEYS},
     "de.sample_weights": (("voom",), "voomWithQualityWeights', for de.engine voom only"),
+    "de.block": (EBAYES, "limma's random block effect (DESeq2 has none: put the column in the design), for assay "
+                 "proteomics or de.engine voom"),
     **{f"proteomics.{k}": (PROTEOMICS, "for assay proteomics only")
        for k in load_schema("dataset")["properties"]["proteomics"]["properties"]},
     **{f"{section}.{k}": (SINGLE_CELL, "for assay single_cell only")

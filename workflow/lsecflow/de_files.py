@@ -116,3 +116,21 @@ def write_lrt_skipped(lrt: dict, why: str) -> None:
     """Empty LRT files, the summary saying why."""
     write_tsv_atomic(pd.DataFrame({"test": ["LRT"], "status": [f"skipped: {why}"]}), lrt["summary"])
     write_tsv_atomic(pd.DataFrame(columns=RESULT_COLUMNS), lrt["table"])
+
+
+BLOCK_COLUMNS = ["block", "blocks", "samples", "correlation", "rounds", "features", "note"]
+"""Columns of ``de/[<cell type>/]design.block.tsv`` (``de.block``)."""
+
+
+def write_block(block, path: str) -> None:
+    """``de.block``'s file: the block column, the number of blocks and of samples, the consensus correlation
+    the fit used, each round's consensus (``;``-separated: voom's recipe has two), the features it was estimated
+    over, and limma's reason when it is 0 without an estimate. ``block`` None (no contrast testable): the
+    header only."""
+    if block is None:
+        write_tsv_atomic(pd.DataFrame(columns=BLOCK_COLUMNS), path)
+        return
+    write_tsv_atomic(pd.DataFrame({"block": [block.column], "blocks": [len(set(block.labels))],
+                                   "samples": [len(block.labels)], "correlation": [block.correlation],
+                                   "rounds": [";".join(f"{r:.6g}" for r in block.rounds)],
+                                   "features": [block.genes], "note": [block.note]}), path)

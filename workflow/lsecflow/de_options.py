@@ -45,6 +45,61 @@ def check_de_test(source, spec, columns) -> None:
                           f"{spec['design']!r}; drop the term(s) to test")
 
 
+def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
+    """``de.block`` (limma's random block effect: duplicateCorrelation, lmFit(block, correlation)) names a sheet
+    column that is not in the design, has a value for every sample, and puts at least two of the fitted samples
+    (those not in ``qc.exclude``) in one block, in fewer blocks than the samples less one; the design must not
+    already hold it (limma would set the correlation to 0); not with ``lm_method: robust`` (R's robust lmFit
+    ignores a block), ``de.sample_weights`` or ``de.deqms`` (not ported with blocks)."""
+    de = spec["de"]
+    column = de.get("block")
+    if not column:
+        return
+    key = f"{source}: key 'de.block'"
+    if column not in sheet.columns:
+        raise ConfigError(f"{key}: column {column!r} is not in sample sheet {sheet_path} "
+                          f"(columns: {', '.join(sheet.columns)})")
+    if column in design_columns:
+        raise ConfigError(f"{key}: column {column!r} is in the design {spec['design']!r} (a fixed effect); a block "
+                          "is modelled as a random effect instead: remove it from the design or from de.block")
+    clashes = [k for k, on in (("lm_method: robust", de.get("lm_method") == "robust"),
+                               ("sample_weights", de.get("sample_weights")), ("deqms", de.get("deqms"))) if on]
+    if clashes:
+        raise ConfigError(f"{key} does not go with de.{clashes[0]} (limma's robust lmFit ignores a block; "
+                          "voomWithQualityWeights and DEqMS with blocks are not ported): drop one of them")
+    fitted = sheet[~sheet.index.isin(spec["qc"].get("exclude", []))]
+    labels = fitted[column]
+    missing = labels.isna() | (labels.astype(str).str.strip() == "")
+    if missing.any():
+        raise ConfigError(f"{key}: sample(s) {', '.join(map(str, labels.index[missing]))} have no value in column "
+                          f"{column!r} of {sheet_path}; every fitted sample needs its block")
+    sizes = labels.astype(str).value_counts()
+    if sizes.max() < 2:
+        raise ConfigError(f"{key}: every value of column {column!r} in {sheet_path} is a different block (one sample "
+                          "each): there are no repeated measures to correlate. Name the column that groups samples "
+                          "(the mouse, litter, donor or batch they share)")
+    if len(sizes) >= len(labels) - 1:
+        raise ConfigError(f"{key}: column {column!r} makes {len(sizes)} blocks of {len(labels)} samples; limma "
+                          "estimates a within-block correlation only from fewer blocks than the samples less one")
+    if _block_in_design(spec, fitted, column, design_columns):
+        raise ConfigError(f"{key}: the blocks of column {column!r} are already told apart by the design "
+                          f"{spec['design']!r} (each block lies within one combination of its levels): the "
+                          "correlation cannot be estimated (limma sets it to 0). Drop de.block, or the design term")
+
+
+def _block_in_design(spec, sheet, column, design_columns) -> bool:
+    """Whether the block indicators lie in the column space of the design (limma's test, on the sheet)."""
+    import numpy as np
+    import patsy
+
+    data = sheet[design_columns].astype(str).reset_index(drop=True)
+    for col in set(spec.get("numeric", [])) & set(design_columns):
+        data[col] = data[col].astype(float)
+    X = np.asarray(patsy.dmatrix(spec["design"], data)) if design_columns else np.ones((len(sheet), 1))
+    Z = (sheet[column].astype(str).to_numpy()[:, None] == np.unique(sheet[column].astype(str))[None, :]).astype(float)
+    return np.linalg.matrix_rank(np.column_stack([X, Z])) == np.linalg.matrix_rank(X)
+
+
 def check_deqms(source, spec) -> None:
     """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads; DEqMS replaces eBayes's prior,
     so eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot go with it."""

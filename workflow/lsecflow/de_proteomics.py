@@ -23,6 +23,7 @@ from .de_files import (
     design_test_table,
     loo_factors,
     with_design_test,
+    write_block,
     write_loo,
     write_lrt,
     write_shared,
@@ -31,6 +32,7 @@ from .de_files import (
 from .de_options import deqms_method
 from .errors import InputDataError
 from .formula import design_metadata
+from .limma_block import block_labels
 from .paracrine import factor_symbols
 from .proteomics import preprocess_dataset
 from .trust import refit_plan
@@ -77,13 +79,15 @@ def peptide_counts(var: pd.DataFrame, proteins: pd.Index, spec: dict) -> pd.Seri
 
 def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
                   tables: dict[str, pd.DataFrame], symbols: set | None,
-                  count: pd.Series | None = None, prepare=None) -> dict[str, pd.DataFrame]:
+                  count: pd.Series | None = None, prepare=None, block: pd.Series | None = None
+                  ) -> dict[str, pd.DataFrame]:
     """Per contrast, its significant annotated factors refitted with each sample of its groups left out
     (one limma fit per left-out sample serves every contrast whose groups hold it).
 
-    ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights)``
-    when the matrix itself depends on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`); by
-    default the kept columns of ``values``, unweighted."""
+    ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights,
+    block)`` when the matrix itself depends on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`); by
+    default the kept columns of ``values``, unweighted, and with ``block`` (each sample's, ``de.block``) the
+    within-block correlation estimated again on them."""
     out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
     if symbols is None:
         return out
@@ -95,9 +99,13 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     for sample, names in refit_plan(meta, contrasts, genes).items():
         keep = values.columns != sample
         try:
-            kept, weights = (values.loc[:, keep], None) if prepare is None else prepare(keep)
+            if prepare is None:
+                kept, weights = values.loc[:, keep], None
+                blocked = limma.block_of(kept, meta.loc[keep], design, block)
+            else:
+                kept, weights, blocked = prepare(keep)
             stats, _ = limma.contrast_tables(kept, meta.loc[keep], design, {n: contrasts[n] for n in names}, opts,
-                                             count, weights)
+                                             count, weights, blocked)
         except (ValueError, np.linalg.LinAlgError) as exc:
             log.warning("leave-one-out: no refit without %s (%s); the candidates are judged on the others", sample, exc)
             continue
@@ -115,12 +123,13 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
 
 
 def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: int = 0, lrt: dict | None = None,
-                      cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+                      cell_type: str | None = None, block: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point of a proteomics dataset: preprocess, fit once per base level, write every
     contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`).
 
     ``lrt``: ``{"table": path, "summary": path}`` of the design test with ``de.test: lrt`` (limma's moderated F,
-    :func:`lsecflow.limma.design_test`). ``cell_type`` is not used by this assay."""
+    :func:`lsecflow.limma.design_test`). ``cell_type`` is not used by this assay. ``block``: where the within-block
+    correlation of ``de.block`` is written (:func:`lsecflow.de_files.write_block`)."""
     spec = params["spec"]
     opts = {**spec["de"]}
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
@@ -132,19 +141,25 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
     meta = design_metadata(obs, params["design_columns"], spec["contrasts"])
     var = adata.var.set_index(adata.var_names.astype(str))
     count = peptide_counts(var, pre.values.index, spec)
-    stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts, count)
+    labels = block_labels(obs, opts.get("block"))
+    blocked = limma.block_of(pre.values, meta, spec["design"], labels)
+    if blocked is not None:
+        log.info("limma with blocks: %s", blocked.describe())
+    stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts, count, block=blocked)
     tables = protein_tables(pre.values, pre.imputed, var, obs, stats, spec["contrasts"])
     if lrt is not None:  # de.test: lrt, limma's moderated F test of the terms de.reduced drops
         first = next(iter(tables.values()))
         symbols = pd.Series(first["symbol"].to_numpy(), index=first["gene_id"].astype(str))
-        ftable = design_test_table(limma.design_test(pre.values, meta, spec["design"], opts["reduced"], opts),
-                                   symbols)
+        ftable = design_test_table(limma.design_test(pre.values, meta, spec["design"], opts["reduced"], opts,
+                                                     block=blocked), symbols)
         tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
         write_lrt(ftable, spec, lrt, "moderated F")
     matrix = pre.values.rename_axis("gene_id").reset_index()
     write_shared({"normalized": matrix, "vst": matrix}, outputs, list(spec["contrasts"]))
     for name in spec["contrasts"]:
         write_tested(outputs[name], name, tables[name], opts)
+    if block:
+        write_block(blocked, block)
     write_loo(leave_one_out(pre.values, meta, spec["design"], spec["contrasts"], opts, tables, loo_factors(spec),
-                            count), outputs)
+                            count, block=labels), outputs)
     return tables

@@ -30,6 +30,7 @@ from .de_files import (
     loo_factors,
     with_design_test,
     with_ids,
+    write_block,
     write_loo,
     write_lrt,
     write_lrt_skipped,
@@ -38,6 +39,7 @@ from .de_files import (
 )
 from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
+from .limma_block import Block, block_labels, estimate_block
 from .voom import effective_library_sizes, tmm_factors, voom, voom_with_quality_weights
 
 log = logging.getLogger(__name__)
@@ -47,18 +49,41 @@ COLUMNS = ["gene_id", "symbol", "AveExpr", "log2FoldChange", "lfcSE", "stat", "p
 """A voom DE table's columns (limma's topTable, named as DESeq2's tables where they mean the same)."""
 
 
-def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality: bool = False
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series | None]:
+class VoomMatrices(NamedTuple):
+    """What :func:`voom_matrices` returns."""
+    values: pd.DataFrame
+    """voom's log2 CPM (genes x samples)."""
+    weights: pd.DataFrame
+    """Its precision weights (with ``de.sample_weights``, times each sample's)."""
+    sample_weights: pd.Series | None
+    """voomWithQualityWeights' sample weights, else None."""
+    block: Block | None
+    """``de.block``: the within-block correlation the fit uses, else None."""
+
+
+def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality: bool = False,
+                  block: pd.Series | None = None) -> VoomMatrices:
     """voom's log2 CPM and weights (genes x samples) of raw ``counts`` (genes x samples, ``meta``'s order),
     library sizes the column sums times edgeR's TMM factors; with ``quality``, voomWithQualityWeights (the
-    weights then include each sample's), and the sample weights (None without ``quality``)."""
+    weights then include each sample's), and the sample weights (None without ``quality``).
+
+    ``block`` (each sample's block, ``de.block``): limma's recipe for voom with a random block effect --
+    voom, duplicateCorrelation, voom(block, correlation), duplicateCorrelation again; the second correlation
+    is the fit's (:func:`lsecflow.limma_block.estimate_block`)."""
     x = counts.to_numpy(dtype=float)
     lib = effective_library_sizes(x)
     X = np.asarray(limma.design_matrix(meta, design))
-    v = voom_with_quality_weights(x, X, lib) if quality else voom(x, X, lib)
+    blocked = None
+    if block is not None:
+        v = voom(x, X, lib)
+        first = estimate_block(block, v.E, X, v.weights)
+        v = voom(x, X, lib, correlation=first.matrix())
+        blocked = estimate_block(block.loc[counts.columns], v.E, X, v.weights, first.rounds)
+    else:
+        v = voom_with_quality_weights(x, X, lib) if quality else voom(x, X, lib)
     samples = None if v.sample_weights is None else pd.Series(v.sample_weights, index=counts.columns, name="weight")
-    return (pd.DataFrame(v.E, index=counts.index, columns=counts.columns),
-            pd.DataFrame(v.weights, index=counts.index, columns=counts.columns), samples)
+    return VoomMatrices(pd.DataFrame(v.E, index=counts.index, columns=counts.columns),
+                        pd.DataFrame(v.weights, index=counts.index, columns=counts.columns), samples, blocked)
 
 
 def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
@@ -78,10 +103,12 @@ class VoomResult(NamedTuple):
     design_test: pd.DataFrame | None
     """With ``de.test: lrt``, the moderated F test of the terms ``de.reduced`` drops
     (:func:`lsecflow.limma.design_test`; every contrast table then carries its p-values), else None."""
+    block: Block | None
+    """``de.block``: the within-block correlation, else None."""
 
 
 def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                symbols: pd.Series) -> VoomResult:
+                symbols: pd.Series, block: pd.Series | None = None) -> VoomResult:
     """Every contrast's limma-voom table, voom's log2 CPM, and with ``de.test: lrt`` the design test.
 
     Parameters
@@ -97,9 +124,11 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
         ``reduced``).
     symbols
         Gene symbol per gene id.
+    block
+        Each sample's block (``de.block``, :func:`lsecflow.limma_block.block_labels`), or None.
     """
     t0 = time.time()
-    values, weights, samples = voom_matrices(counts, meta, design, opts.get("sample_weights", False))
+    values, weights, samples, blocked = voom_matrices(counts, meta, design, opts.get("sample_weights", False), block)
     log.info("voom%s: %d genes x %d samples, TMM factors %s, weights %.3g-%.3g (median %.3g) in %.1f s",
              "WithQualityWeights" if samples is not None else "", *values.shape,
              ", ".join(f"{f:.3f}" for f in tmm_factors(counts.to_numpy(dtype=float))),
@@ -108,21 +137,26 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
     if samples is not None:
         log.info("sample weights (arrayWeights), lowest first: %s",
                  ", ".join(f"{s} {w:.3f}" for s, w in samples.sort_values().items()))
-    stats, _ = limma.contrast_tables(values, meta, design, contrasts, opts, weights=weights)
+    if blocked is not None:
+        log.info("voom with blocks: %s", blocked.describe())
+    stats, _ = limma.contrast_tables(values, meta, design, contrasts, opts, weights=weights, block=blocked)
     tables = {name: sort_results(with_ids(t, symbols)[COLUMNS]) for name, t in stats.items()}
     ftable = None
     if opts.get("test") == "lrt":
-        ftable = design_test_table(limma.design_test(values, meta, design, opts["reduced"], opts, weights), symbols)
+        ftable = design_test_table(limma.design_test(values, meta, design, opts["reduced"], opts, weights, blocked),
+                                   symbols)
         tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
-    return VoomResult(tables, values, samples, ftable)
+    return VoomResult(tables, values, samples, ftable, blocked)
 
 
 def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
-                cell_type: str | None = None, sample_weights: str | None = None) -> dict[str, pd.DataFrame]:
+                cell_type: str | None = None, sample_weights: str | None = None,
+                block: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point of ``de.engine: voom``: fit the design once per base level and write every
     contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`), and with
     ``de.sample_weights`` each sample's weight to ``sample_weights`` (TSV: sample, weight; empty for a
-    cell type whose contrasts were all skipped).
+    cell type whose contrasts were all skipped); with ``de.block`` the within-block correlation to ``block``
+    (:func:`lsecflow.de_files.write_block`).
 
     ``lrt``: ``{"table": path, "summary": path}`` of the design test with ``de.test: lrt``."""
     spec = params["spec"]
@@ -133,6 +167,8 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     if not tested:
         if sample_weights:
             write_tsv_atomic(pd.DataFrame(columns=["sample", "weight"]), sample_weights)
+        if block:
+            write_block(None, block)
         if lrt is not None:
             write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
         return results
@@ -140,18 +176,25 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     counts = counts.T  # genes x samples
     contrasts = {name: spec["contrasts"][name] for name in tested}
     symbols = pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index)
-    tables, log_cpm, samples, ftable = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    labels = block_labels(sub.obs.set_index(counts.columns), opts.get("block"))
+    tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols,
+                                                            labels)
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
                   "vst": log_cpm.rename_axis("gene_id").reset_index()}, outputs, tested)
     if sample_weights:
         write_tsv_atomic(samples.rename_axis("sample").reset_index(), sample_weights)
+    if block:
+        write_block(blocked, block)
     for name in tested:
         results[name] = tables[name]
         write_tested(outputs[name], name, tables[name], opts)
     if lrt is not None:
         write_lrt(ftable, spec, lrt, "moderated F")
-    write_loo(leave_one_out(log_cpm, meta, spec["design"], contrasts, opts, tables, loo_factors(spec),
-                            prepare=lambda keep: voom_matrices(counts.loc[:, keep], meta.loc[keep], spec["design"],
-                                                               opts.get("sample_weights", False))[:2]),
+    def refit(keep):  # leave-one-out: voom (and the block correlation) redone on the kept samples
+        m = voom_matrices(counts.loc[:, keep], meta.loc[keep], spec["design"], opts.get("sample_weights", False),
+                          None if labels is None else labels[keep])
+        return m.values, m.weights, m.block
+
+    write_loo(leave_one_out(log_cpm, meta, spec["design"], contrasts, opts, tables, loo_factors(spec), prepare=refit),
               outputs)
     return results

@@ -1,4 +1,5 @@
-"""Design formulas, checked as text before any formula parser sees them."""
+"""Design formulas, checked as text before any formula parser sees them; the estimable columns of a design matrix
+(:func:`estimable_columns`, as R's pivoted QR keeps them)."""
 from __future__ import annotations
 
 import re
@@ -180,3 +181,12 @@ def check_numeric(spec: dict, sheet: pd.DataFrame, design_columns: list[str], sh
                 f"{source}: design column {col!r} of sample sheet {sheet_path} holds numbers ({example}); say how "
                 f"to model it: 'numeric: [{col}]' (one coefficient per unit, e.g. age) or 'categorical: [{col}]' "
                 f"(each value a group of its own, e.g. batch 1, 2, 3)")
+
+
+def estimable_columns(X: np.ndarray) -> np.ndarray:
+    """Columns of ``X`` kept by R's pivoted QR: each, in order, unless it adds nothing to those before it."""
+    kept: list[int] = []
+    for j in range(X.shape[1]):
+        if np.linalg.matrix_rank(X[:, kept + [j]]) > len(kept):
+            kept.append(j)
+    return np.array(kept, dtype=int)

@@ -26,6 +26,8 @@ from scipy import stats
 from .calls import benjamini_hochberg
 from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
+from .formula import estimable_columns
+from .limma_block import estimate_block
 from .limma_robust import ebayes_robust, fast_trend, log_odds, rlm_solve
 
 log = logging.getLogger(__name__)
@@ -46,21 +48,23 @@ def design_matrix(meta: pd.DataFrame, design: str, variable: str | None = None, 
     return patsy.dmatrix(design, meta)
 
 
-def estimable_columns(X: np.ndarray) -> np.ndarray:
-    """Columns of ``X`` kept by R's pivoted QR: each, in order, unless it adds nothing to those before it."""
-    kept: list[int] = []
-    for j in range(X.shape[1]):
-        if np.linalg.matrix_rank(X[:, kept + [j]]) > len(kept):
-            kept.append(j)
-    return np.array(kept, dtype=int)
-
-
-def _ls_solve(Xo: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None):
+def _ls_solve(Xo: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None, Cinv: np.ndarray | None = None):
     """Least squares of every column of ``Y`` (observed samples x proteins) on ``Xo``: coefficients
     (p x proteins), unscaled standard errors (p, shared; proteins x p with weights), residual sigma (NaN
-    without residual df). ``W`` (as ``Y``): weighted least squares per column, as R's ``lm.wfit``."""
+    without residual df). ``W`` (as ``Y``): weighted least squares per column, as R's ``lm.wfit``.
+    ``Cinv``: the inverse of the observed samples' correlation matrix (``de.block``), generalised least
+    squares with ``V = W^-1/2 C W^-1/2`` per column, as limma's ``gls.series``."""
     df = Xo.shape[0] - Xo.shape[1]
-    if W is None:
+    if Cinv is not None:
+        S = np.ones_like(Y) if W is None else np.sqrt(W)
+        XS = Xo[:, None, :] * S[:, :, None]  # samples x proteins x p: W^1/2 X per column
+        CXS = np.einsum("st,tgq->sgq", Cinv, XS)
+        cov = np.linalg.inv(np.einsum("sgp,sgq->gpq", XS, CXS))  # (X' V^-1 X)^-1 per column
+        coef = np.einsum("gpq,sgq,sg->pg", cov, CXS, S * Y)
+        su = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        rs = S * (Y - Xo @ coef)
+        resid2 = rs * (Cinv @ rs)  # summed over samples: r' V^-1 r
+    elif W is None:
         coef, *_ = np.linalg.lstsq(Xo, Y, rcond=None)
         su = np.sqrt(np.diag(np.linalg.inv(Xo.T @ Xo)))
         resid2 = (Y - Xo @ coef) ** 2
@@ -73,7 +77,8 @@ def _ls_solve(Xo: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None):
     return coef, su, sigma
 
 
-def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarray | None = None):
+def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarray | None = None,
+           correlation: np.ndarray | None = None):
     """limma's ``lmFit(values, design, method, weights)``, one batch per missing-value pattern.
 
     inmoose's ``lmFit`` fits every protein on its own (statsmodels, ~1 ms each) as soon as one value is
@@ -89,9 +94,13 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
 
     ``weights`` (as ``values``, positive; ``method="ls"`` only): weighted least squares per row, voom's
     precision weights (:mod:`lsecflow.voom`).
+
+    ``correlation`` (samples x samples; ``method="ls"`` only): ``lmFit(block, correlation)``, generalised least
+    squares with that correlation between samples (:func:`lsecflow.limma_block.correlation_matrix`), each
+    protein on its observed samples; ``cov.coefficients`` then is ``(X' C^-1 X)^-1``, as limma's ``gls.series``.
     """
-    if weights is not None and method != "ls":
-        raise ValueError("lm_fit: weights go with method 'ls' only")
+    if (weights is not None or correlation is not None) and method != "ls":
+        raise ValueError("lm_fit: weights and a block correlation go with method 'ls' only")
     from inmoose.limma import MArrayLM
 
     X = np.asarray(design_mat, dtype=float)
@@ -114,7 +123,8 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
             not_converged += int((~converged).sum())
         else:
             W = None if weights is None else weights[np.ix_(rows, np.flatnonzero(pattern))].T
-            coef, se, sig = _ls_solve(Xo, Y, W)
+            Cinv = None if correlation is None else np.linalg.inv(correlation[np.ix_(pattern, pattern)])
+            coef, se, sig = _ls_solve(Xo, Y, W, Cinv)
         beta[np.ix_(rows, cols)] = coef.T
         su[np.ix_(rows, cols)] = se
         df_res[rows] = pattern.sum() - len(cols)
@@ -123,8 +133,9 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
         log.warning("lmFit(method = 'robust'): %d of %d proteins did not converge in rlm's 20 iterations (R warns "
                     "\"'rlm' failed to converge\" for each); their last iterate is used, as in R", not_converged, n)
     index = pd.RangeIndex(n)
+    XtX = X.T @ X if correlation is None else X.T @ np.linalg.solve(correlation, X)
     fitted = MArrayLM(pd.DataFrame(beta, index=index, columns=names), pd.DataFrame(su, index=index, columns=names),
-                      sigma, df_res, pd.DataFrame(np.linalg.inv(X.T @ X), index=names, columns=names))
+                      sigma, df_res, pd.DataFrame(np.linalg.inv(XtX), index=names, columns=names))
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing row: NaN, as limma's rowMeans
         fitted.Amean = np.nanmean(values, axis=1)
@@ -133,16 +144,18 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
 
 
 def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = False, method: str = "ls",
-        deqms: str | None = None, count=None, weights: pd.DataFrame | None = None):
+        deqms: str | None = None, count=None, weights: pd.DataFrame | None = None, block=None):
     """``eBayes(lmFit(values, design, method), trend, robust)`` (proteins x samples, NaN = missing); the
     robust empirical Bayes, with or without the trend, and the robust ``lmFit`` are
     :mod:`lsecflow.limma_robust` (inmoose lacks them). With ``deqms`` (``loess`` or ``nls``),
     ``spectraCounteBayes`` of the ``lmFit`` result on ``count`` (per protein, ``values``' order) instead.
-    ``weights`` (as ``values``): observation weights of the least-squares fit (voom's)."""
+    ``weights`` (as ``values``): observation weights of the least-squares fit (voom's). ``block``
+    (:class:`lsecflow.limma_block.Block`, ``de.block``): ``lmFit(block, correlation)``."""
     from inmoose.limma import eBayes
 
     lm = lm_fit(values.to_numpy(dtype=float), design_mat, method,
-                None if weights is None else weights.to_numpy(dtype=float))
+                None if weights is None else weights.to_numpy(dtype=float),
+                None if block is None else block.matrix())
     if deqms:
         dq = spectra_count_ebayes(lm, count, deqms)
         lm.t, lm.p_value, lm.s2_post, lm.s2_prior = dq["t"], dq["p_value"], dq["s2_post"], dq["s2_prior"]
@@ -155,6 +168,15 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
     fitted.lods = log_odds(np.asarray(fitted.t, dtype=float), np.asarray(fitted.stdev_unscaled, dtype=float),
                            df_total(fitted), fitted.df_prior, fitted.s2_prior)  # R's B (inmoose's is off, see there)
     return fitted
+
+
+def block_of(values: pd.DataFrame, meta: pd.DataFrame, design: str, labels: pd.Series | None,
+             weights: pd.DataFrame | None = None):
+    """``de.block``: the within-block correlation of ``values`` (features x samples) under ``design``
+    (:func:`lsecflow.limma_block.estimate_block`), or None without ``labels``."""
+    if labels is None:
+        return None
+    return estimate_block(labels, values, np.asarray(design_matrix(meta, design)), weights)
 
 
 def df_total(fitted) -> np.ndarray:
@@ -214,7 +236,7 @@ def f_test(fitted, columns: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def design_test(values: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: str, opts: dict,
-                weights: pd.DataFrame | None = None) -> pd.DataFrame:
+                weights: pd.DataFrame | None = None, block=None) -> pd.DataFrame:
     """``de.test: lrt`` for limma: the moderated F test (:func:`f_test`) of the coefficients of ``design`` that
     ``reduced`` lacks, on the eBayes fit of ``design`` (``de.trend``, ``de.robust``, ``lm_method``; voom's
     ``weights``). Columns: ``AveExpr``, each tested coefficient (``log2FC_<name>``), ``stat`` (F), ``pvalue``,
@@ -227,7 +249,7 @@ def design_test(values: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: 
                          f"design {design!r}")
     tested = [i for i, n in enumerate(names) if n not in kept]
     fitted = fit(values, full, opts.get("trend", False), opts.get("robust", False), opts.get("lm_method", "ls"),
-                 weights=weights)
+                 weights=weights, block=block)
     F, p, r = f_test(fitted, tested)
     coef = np.asarray(fitted.coefficients, dtype=float)
     table = pd.DataFrame({"AveExpr": np.asarray(fitted.Amean, dtype=float)}, index=values.index)
@@ -258,7 +280,7 @@ def coefficient_table(fitted, j: int, lfc_threshold: float = 0.0) -> pd.DataFram
 
 
 def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                    count: pd.Series | None = None, weights: pd.DataFrame | None = None
+                    count: pd.Series | None = None, weights: pd.DataFrame | None = None, block=None
                     ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Fit the design and extract every contrast (one fit per base level needed).
 
@@ -276,6 +298,9 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         Peptide / PSM count per protein (index = ``values``' index), for ``de.deqms``.
     weights
         Observation weights as ``values`` (voom's precision weights, :mod:`lsecflow.voom`), or None.
+    block
+        ``de.block``'s :class:`lsecflow.limma_block.Block` (labels in ``values``' column order, the consensus
+        correlation), or None.
 
     Returns
     -------
@@ -293,7 +318,8 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         key = (c["variable"], c["reference"])
         if key not in fits:
             fits[key] = fit(values, design_matrix(meta, design, *key), opts.get("trend", False),
-                            opts.get("robust", False), opts.get("lm_method", "ls"), smoother, counts, weights)
+                            opts.get("robust", False), opts.get("lm_method", "ls"), smoother, counts, weights,
+                            block)
         fitted = fits[key]
         cols = fitted.coefficients.columns if hasattr(fitted.coefficients, "columns") else None
         wanted = f"{c['variable']}[T.{c['target']}]"
@@ -307,9 +333,10 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
                      "s2_prior": float(np.nanmedian(np.atleast_1d(fitted.s2_prior)))}
     moderation = (f"DEqMS ({smoother} trend over peptide count)" if smoother else
                   f"eBayes (trend {opts.get('trend', False)}, robust {opts.get('robust', False)})")
-    log.info("limma: %d %s x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s), %s "
+    log.info("limma: %d %s x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s%s), %s "
              "df.prior %.4g, s2.prior %.4g (medians where per feature)", values.shape[0],
              "genes (voom weights)" if weights is not None else "proteins", values.shape[1],
-             len(contrasts), len(fits), time.time() - t0, opts.get("lm_method", "ls"), moderation,
+             len(contrasts), len(fits), time.time() - t0, opts.get("lm_method", "ls"),
+             "" if block is None else f", block {block.column!r}, correlation {block.correlation:.4f}", moderation,
              prior.get("df_prior", np.nan), prior.get("s2_prior", np.nan))
     return tables, prior

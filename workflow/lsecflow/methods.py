@@ -91,6 +91,17 @@ def _ebayes_options(de: dict) -> str:
     return "".join(f", {o} = TRUE" for o in ("trend", "robust") if de[o])
 
 
+def _limma_block(de: dict, voom: bool = False) -> str:
+    """``de.block`` in words (empty without it): the random block effect and how its correlation was estimated."""
+    if not de.get("block"):
+        return ""
+    how = ("duplicateCorrelation on voom's output, voom again with that correlation and duplicateCorrelation again"
+           if voom else "duplicateCorrelation")
+    return (f", with the samples of each '{de['block']}' treated as correlated (a random block effect: limma's "
+            f"lmFit with block and the consensus within-block correlation from {how}; written to "
+            "de/design.block.tsv)")
+
+
 def _limma_test(spec: dict, ebayes: str = "") -> str:
     """limma's test in words, for proteins and voom: the design test (``de.test: lrt``), ``treat`` (a fold-change
     threshold) or moderated t-tests; ``ebayes`` follows the F and t tests."""
@@ -122,7 +133,8 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                       "port, checked against R DEqMS 1.25)")
         test = _limma_test(spec)
         return (f"Differential abundance ({_contrasts(spec)}) was tested with the design {spec['design']}: each "
-                f"protein fitted by {fit}, with {ebayes} and {test}, as implemented in lsecflow's port of limma "
+                f"protein fitted by {fit}{_limma_block(de)}, with {ebayes} and {test}, as implemented in lsecflow's "
+                "port of limma "
                 f"(checked against R limma 3.54.1). P-values were adjusted by Benjamini-Hochberg. {called}")
     unit = " within each cell type" if spec["assay"] == "single_cell" else ""
     if de_engine(spec) == "voom":
@@ -132,7 +144,8 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                 "normalised by edgeR's TMM, log2 counts per million weighted by voom's mean-variance trend"
                 + (" and by sample quality weights (voomWithQualityWeights, limma's arrayWeights gene by gene)"
                    if de.get("sample_weights") else "") + ", fitted "
-                f"by weighted least squares with the design {spec['design']} and tested by {test}, as implemented "
+                f"by weighted least squares with the design {spec['design']}{_limma_block(de, voom=True)} and tested "
+                f"by {test}, as implemented "
                 "in lsecflow's ports (checked against R limma 3.54.1 and edgeR 3.40.2). P-values were adjusted by "
                 f"Benjamini-Hochberg. {called}")
     how = (f"a likelihood-ratio test of {spec['design']} against {de['reduced']} (every contrast carries its "

@@ -145,6 +145,8 @@ def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
         out.append(f"<div class='meta'>{r.caption('table_de')}</div>")
     if "sample_weights" in unit:
         out.append(_sample_weights(r, unit["sample_weights"]))
+    if "block" in unit:
+        out.append(_block(r, unit["block"]))
     if "design_test" in unit:
         out.append(_design_test(r, unit["design_test"], n_rows))
     out.append(r.figures(unit["figures"]))
@@ -177,6 +179,19 @@ def _sample_weights(r: Renderer, path: str, n: int = 3) -> str:
     high = ", ".join(f"{esc(str(s))} {w:.2f}" for s, w in ordered.tail(n).iloc[::-1].itertuples(index=False))
     return (f"<p class='meta'>Sample weights (voomWithQualityWeights; 1 is average, a noisier sample weighs "
             f"less): lowest {low}; highest {high}; all: {r.link(path)}</p>")
+
+
+def _block(r: Renderer, path: str) -> str:
+    """One line on ``de.block``: the block column, the blocks, the within-block correlation the fit used."""
+    block = read_tsv(path)
+    if block.empty:
+        return ""
+    b = block.iloc[0]
+    note = b["note"] if isinstance(b["note"], str) and b["note"] else ""
+    how = (f"set to 0, an ordinary fit: {esc(note)}" if note else
+           f"limma's duplicateCorrelation over {int(b['features'])} features, a random effect in every fit")
+    return (f"<p class='meta'>Blocks ({esc(str(b['block']))}: {int(b['blocks'])} blocks of {int(b['samples'])} "
+            f"samples): within-block correlation {b['correlation']:.3f} ({how}); {r.link(path)}</p>")
 
 
 def _enrichment_section(r: Renderer, unit: dict, n_rows: int, species: str = "") -> str:

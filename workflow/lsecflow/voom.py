@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from .limma import estimable_columns
+from .formula import estimable_columns
 from .lowess import approx, lowess
 
 
@@ -91,9 +91,11 @@ def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
 
 
 def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: float = 0.5,
-         sample_weights: np.ndarray | None = None) -> Voom:
-    """limma's ``voom(counts, design, lib.size, span, weights)`` (no block, ``normalize.method = "none"``;
-    ``sample_weights``: one prior weight per sample, as :func:`voom_with_quality_weights` passes them).
+         sample_weights: np.ndarray | None = None, correlation: np.ndarray | None = None) -> Voom:
+    """limma's ``voom(counts, design, lib.size, span, weights, block, correlation)`` (``normalize.method =
+    "none"``; ``sample_weights``: one prior weight per sample, as :func:`voom_with_quality_weights` passes them;
+    ``correlation``: the samples' correlation matrix of ``block`` and ``correlation``,
+    :func:`lsecflow.limma_block.correlation_matrix`, the fit then generalised least squares as limma's).
 
     The log-CPM are fitted by least squares (weighted by ``sample_weights`` when given); the square root of each
     gene's residual standard deviation against its mean log count is smoothed by R's ``lowess``; each
@@ -112,6 +114,8 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
         lowess's span for the trend.
     sample_weights
         Prior weight of each sample (R: ``voom(weights = )``), or None.
+    correlation
+        Samples x samples correlation matrix (``de.block``), or None.
     """
     counts = np.asarray(counts, dtype=float)
     if counts.shape[0] < 2:
@@ -119,14 +123,20 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     lib_size = np.asarray(lib_size, dtype=float)
     y = log_cpm(counts, lib_size)
     X = np.asarray(design, dtype=float)
-    root = np.ones(X.shape[0]) if sample_weights is None else np.sqrt(np.asarray(sample_weights, dtype=float))
-    coef, *_ = np.linalg.lstsq(X * root[:, None], (y * root).T, rcond=None)  # lm.wfit: sqrt(w) X, sqrt(w) y
+    if correlation is not None and sample_weights is not None:
+        raise ValueError("voom: sample weights and a block correlation together are not supported")
+    if correlation is None:
+        root = np.ones(X.shape[0]) if sample_weights is None else np.sqrt(np.asarray(sample_weights, dtype=float))
+        whiten = np.diag(root)  # lm.wfit: sqrt(w) X, sqrt(w) y
+    else:
+        whiten = np.linalg.inv(np.linalg.cholesky(correlation))  # gls.series: backsolve(chol(V), ., transpose)
+    coef, *_ = np.linalg.lstsq(whiten @ X, whiten @ y.T, rcond=None)
     rank = np.linalg.matrix_rank(X)
     fitted = (X @ coef).T  # genes x samples; the same for any parametrisation of the design's column space
     df = X.shape[0] - rank
     if df == 0:
         raise ValueError("voom: the design leaves no residual degrees of freedom (no replication)")
-    sigma = np.sqrt((((y - fitted) * root) ** 2).sum(axis=1) / df)
+    sigma = np.sqrt(((whiten @ (y - fitted).T) ** 2).sum(axis=0) / df)
     sx = y.mean(axis=1) + np.mean(np.log2(lib_size + 1)) - np.log2(1e6)
     sy = np.sqrt(sigma)
     used = counts.sum(axis=1) > 0

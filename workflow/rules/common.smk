@@ -357,7 +357,8 @@ def paracrine_inputs(wildcards):
 def de_fit_outputs(name):
     """Named outputs of one DE fit: table, summary, normalised counts and VST of every contrast
     (``<kind>_<i>``, i = the contrast's position in the config), the LRT's table and summary, voom's
-    sample weights (``de.sample_weights``) and DESeq2's dispersion table (``dispersions``)."""
+    sample weights (``de.sample_weights``), limma's block correlation (``de.block``) and DESeq2's dispersion
+    table (``dispersions``)."""
     cell = "" if DATASETS[name].assay != "single_cell" else "{cell_type}/"
     outs = {
         f"{kind}_{i}": out("de", suffix, unit=f"{cell}{contrast}")
@@ -369,6 +370,8 @@ def de_fit_outputs(name):
         outs["lrt_summary"] = out("de", ".lrt.summary.tsv", unit=f"{cell}design")
     if DATASETS[name].spec["de"].get("sample_weights"):
         outs["sample_weights"] = out("de", ".sample_weights.tsv", unit=f"{cell}design")
+    if DATASETS[name].spec["de"].get("block"):  # limma's within-block correlation
+        outs["block"] = out("de", ".block.tsv", unit=f"{cell}design")
     if de_engine(DATASETS[name].spec) == "deseq2":  # what the fit's dispersion plot draws (rule dispersion_plot_<dataset>)
         outs["dispersions"] = out("de", ".dispersions.tsv.gz", unit=f"{cell}design")
     return outs

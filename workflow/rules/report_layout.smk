@@ -91,6 +91,8 @@ def report_manifest():
                     }
             if ds.spec["de"].get("sample_weights"):  # voomWithQualityWeights: one file per fit
                 u["sample_weights"] = out("de", ".sample_weights.tsv", dataset=name, unit=_fit_unit(unit, "design"))
+            if ds.spec["de"].get("block"):  # limma's within-block correlation: one file per fit
+                u["block"] = out("de", ".block.tsv", dataset=name, unit=_fit_unit(unit, "design"))
             if unit in paracrine:
                 u["paracrine"] = {
                     "candidates": out("paracrine", ".candidates.tsv", dataset=name, unit=unit),
@@ -118,6 +120,7 @@ def _paths(obj):
                 "pairs",
                 "preprocessing",
                 "sample_weights",
+                "block",
                 "summary",
             ):
                 yield value
