@@ -109,6 +109,24 @@ def test_voom_with_blocks_matches_r(litters):
     assert ((ours["padj"] < 0.05) == (ref["adj.P.Val"] < 0.05)).all() and int((ours["padj"] < 0.05).sum()) == 624
 
 
+def test_quality_weights_with_blocks_match_r(litters):
+    """de.sample_weights with de.block: the recipe with voomWithQualityWeights (arrayWeights ignores blocks; both
+    voom fits by GLS with the sample weights), as R's: rounds, sample weights, the table and the calls."""
+    counts, litter, meta, _, _ = litters
+    res = voom_tables(counts, meta, "~ Group", {"c": CONTRASTS["DiseaseAgonist_vs_Chow"]},
+                      {"lfc_threshold": 0.0, "sample_weights": True}, pd.Series("x", index=counts.index), litter)
+    assert res.block.rounds == pytest.approx((CONSENSUS["voomqw_litter_round1"], CONSENSUS["voomqw_litter_round2"]),
+                                             rel=1e-10)
+    weights = pd.read_csv(LIMMA_REF / "voomqw_block_litter_weights.tsv", sep="\t", index_col=0)["weight"]
+    np.testing.assert_allclose(res.sample_weights.loc[weights.index], weights, rtol=1e-10)
+    ref = pd.read_csv(LIMMA_REF / "voomqw_block_litter.tsv.gz", sep="\t", index_col=0)
+    ours = res.tables["c"].set_index("gene_id").loc[ref.index]
+    for col, r_col in {"log2FoldChange": "logFC", "stat": "t", "B": "B", "s2_post": "s2_post"}.items():
+        np.testing.assert_allclose(ours[col], ref[r_col], rtol=1e-8, err_msg=col)
+    np.testing.assert_allclose(ours["pvalue"], ref["P.Value"], rtol=1e-8, atol=1e-14)
+    assert ((ours["padj"] < 0.05) == (ref["adj.P.Val"] < 0.05)).all() and int((ours["padj"] < 0.05).sum()) == 1568
+
+
 def test_blocks_recover_the_calls_a_planted_litter_effect_hides(litters):
     """Planted truth: the litter effect (SYNTHETIC) added to the real counts costs calls when ignored; blocking
     gives most of them back. The reference is the calls on the unplanted counts."""
@@ -182,8 +200,7 @@ def _sheet_with(tmp_path, **columns) -> str:
                                                                      r"different block"),
     ({"block": "litter"}, {"litter": [f"m{max(i, 1)}" for i in range(20)]}, r"makes 19 blocks of 20 samples"),
     ({"block": "litter"}, {"litter": None}, r"already told apart by the design"),  # litter = Group's levels
-    ({"block": "litter", "sample_weights": True}, {"litter": [f"L{i % 4}" for i in range(20)]},
-     r"de.block' does not go with de.sample_weights"),
+    ({"block": "litter", "sample_weights": True}, {"litter": [f"L{i % 4}" for i in range(20)]}, None),
 ])
 def test_block_is_checked_at_parse_time(tmp_path, de, columns, error):
     """de.block (voom here): the column, its values and the design checked before any job, each refusal naming
@@ -197,6 +214,20 @@ def test_block_is_checked_at_parse_time(tmp_path, de, columns, error):
     else:
         with pytest.raises(ConfigError, match=error):
             load_datasets({"d": spec})
+
+
+@pytest.mark.parametrize("de, error", [
+    ({"block": "replicate", "lm_method": "robust"}, r"does not go with de.lm_method: robust \(limma's robust lmFit "
+                                                   r"ignores a block"),
+    ({"block": "replicate", "deqms": True}, r"does not go with de.deqms"),
+])
+def test_proteomics_block_refusals(de, error):
+    """Proteins: R's robust lmFit ignores a block, and DEqMS with blocks is not ported: both refused at parse time."""
+    spec = ups1_dataset(de=de)
+    if de.get("deqms"):
+        spec["proteomics"]["count_column"] = "Razor + unique peptides"  # what DEqMS needs: the block is what fails
+    with pytest.raises(ConfigError, match=error):
+        load_datasets({"d": spec})
 
 
 def test_deseq2_refuses_a_block(tmp_path):

@@ -68,19 +68,21 @@ def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality
     weights then include each sample's), and the sample weights (None without ``quality``).
 
     ``block`` (each sample's block, ``de.block``): limma's recipe for voom with a random block effect --
-    voom, duplicateCorrelation, voom(block, correlation), duplicateCorrelation again; the second correlation
-    is the fit's (:func:`lsecflow.limma_block.estimate_block`)."""
+    voom, duplicateCorrelation, voom(block, correlation), duplicateCorrelation again (with ``quality``,
+    voomWithQualityWeights in place of voom); the second correlation is the fit's
+    (:func:`lsecflow.limma_block.estimate_block`)."""
     x = counts.to_numpy(dtype=float)
     lib = effective_library_sizes(x)
     X = np.asarray(limma.design_matrix(meta, design))
-    blocked = None
+    def run(correlation=None):
+        return (voom_with_quality_weights(x, X, lib, correlation=correlation) if quality
+                else voom(x, X, lib, correlation=correlation))
+
+    v, blocked = run(), None
     if block is not None:
-        v = voom(x, X, lib)
-        first = estimate_block(block, v.E, X, v.weights)
-        v = voom(x, X, lib, correlation=first.matrix())
+        first = estimate_block(block.loc[counts.columns], v.E, X, v.weights)
+        v = run(first.matrix())
         blocked = estimate_block(block.loc[counts.columns], v.E, X, v.weights, first.rounds)
-    else:
-        v = voom_with_quality_weights(x, X, lib) if quality else voom(x, X, lib)
     samples = None if v.sample_weights is None else pd.Series(v.sample_weights, index=counts.columns, name="weight")
     return VoomMatrices(pd.DataFrame(v.E, index=counts.index, columns=counts.columns),
                         pd.DataFrame(v.weights, index=counts.index, columns=counts.columns), samples, blocked)

@@ -123,13 +123,11 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     lib_size = np.asarray(lib_size, dtype=float)
     y = log_cpm(counts, lib_size)
     X = np.asarray(design, dtype=float)
-    if correlation is not None and sample_weights is not None:
-        raise ValueError("voom: sample weights and a block correlation together are not supported")
+    root = np.ones(X.shape[0]) if sample_weights is None else np.sqrt(np.asarray(sample_weights, dtype=float))
     if correlation is None:
-        root = np.ones(X.shape[0]) if sample_weights is None else np.sqrt(np.asarray(sample_weights, dtype=float))
         whiten = np.diag(root)  # lm.wfit: sqrt(w) X, sqrt(w) y
-    else:
-        whiten = np.linalg.inv(np.linalg.cholesky(correlation))  # gls.series: backsolve(chol(V), ., transpose)
+    else:  # gls.series: V = W^-1/2 C W^-1/2, backsolve(chol(V), ., transpose = TRUE)
+        whiten = np.linalg.inv(np.linalg.cholesky(correlation / np.outer(root, root)))
     coef, *_ = np.linalg.lstsq(whiten @ X, whiten @ y.T, rcond=None)
     rank = np.linalg.matrix_rank(X)
     fitted = (X @ coef).T  # genes x samples; the same for any parametrisation of the design's column space
@@ -190,13 +188,14 @@ def array_weights(E: np.ndarray, design: np.ndarray, weights: np.ndarray | None 
 
 
 def voom_with_quality_weights(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray,
-                              span: float = 0.5) -> Voom:
-    """limma's ``voomWithQualityWeights(counts, design, lib.size, span)`` (``method = "genebygene"``): voom,
-    sample weights from its weights (:func:`array_weights`), voom again with those as prior weights, sample
-    weights again; the observation weights are voom's times the sample's (``sample_weights`` holds those)."""
-    v = voom(counts, design, lib_size, span)
+                              span: float = 0.5, correlation: np.ndarray | None = None) -> Voom:
+    """limma's ``voomWithQualityWeights(counts, design, lib.size, span, block, correlation)`` (``method =
+    "genebygene"``): voom, sample weights from its weights (:func:`array_weights`, which ignores blocks, as R's),
+    voom again with those as prior weights, sample weights again; the observation weights are voom's times the
+    sample's (``sample_weights`` holds those). ``correlation``: both voom fits by generalised least squares."""
+    v = voom(counts, design, lib_size, span, correlation=correlation)
     aw = array_weights(v.E, design, v.weights)
-    v = voom(counts, design, lib_size, span, sample_weights=aw)
+    v = voom(counts, design, lib_size, span, sample_weights=aw, correlation=correlation)
     aw = array_weights(v.E, design, v.weights)
     v.weights = v.weights * aw[None, :]
     v.sample_weights = aw

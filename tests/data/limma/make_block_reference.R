@@ -17,7 +17,11 @@
 #                          duplicateCorrelation again, lmFit(block, correlation) + eBayes(); Disease/Agonist vs Chow,
 #                          the moderated F test of both Group coefficients (F, P.Value), each gene's atanh
 #                          correlation of the second round
-#   block_consensus.tsv           the consensus correlations (ups1; voom rounds 1 and 2)
+#   voomqw_block_litter.tsv.gz    the same counts and recipe with voomWithQualityWeights in place of voom (its
+#                          arrayWeights ignores blocks, as R's): Disease/Agonist vs Chow, and
+#   voomqw_block_litter_weights.tsv  its 20 sample weights
+#   block_consensus.tsv           the consensus correlations (ups1; voom rounds 1 and 2; voomWithQualityWeights
+#                          rounds 1 and 2)
 # Values are written with 15 significant digits.
 suppressMessages({library(limma); library(edgeR)})
 out_dir <- "tests/data/limma"
@@ -88,9 +92,24 @@ save(data.frame(gene_id = rownames(tt), logFC = tt$logFC, AveExpr = tt$AveExpr, 
                 adj.P.Val = tt$adj.P.Val, B = tt$B, s2_post = fit$s2.post, df_total = fit$df.total,
                 F = ft$F, F.P.Value = ft$P.Value, atanh_cor = dc2$atanh.correlations, check.names = FALSE),
      "voom_block_litter.tsv.gz")
-write.table(num15(data.frame(fit = c("ups1_replicate", "voom_litter_round1", "voom_litter_round2"),
+vq <- voomWithQualityWeights(dge, design)
+dq1 <- duplicateCorrelation(vq, design, block = litter)
+vq <- voomWithQualityWeights(dge, design, block = litter, correlation = dq1$consensus.correlation)
+dq2 <- duplicateCorrelation(vq, design, block = litter)
+fq <- eBayes(lmFit(vq, design, block = litter, correlation = dq2$consensus.correlation))
+tq <- topTable(fq, coef = "GroupDisease/Agonist", number = Inf, sort.by = "none")
+save(data.frame(gene_id = rownames(tq), logFC = tq$logFC, AveExpr = tq$AveExpr, t = tq$t, P.Value = tq$P.Value,
+                adj.P.Val = tq$adj.P.Val, B = tq$B, s2_post = fq$s2.post, check.names = FALSE),
+     "voomqw_block_litter.tsv.gz")
+write.table(num15(data.frame(sample = colnames(planted), weight = vq$targets$sample.weights)),
+            file.path(out_dir, "voomqw_block_litter_weights.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+cat(sprintf("voomWithQualityWeights litters: consensus %.6f then %.6f, %d at adj.P < 0.05\n",
+            dq1$consensus.correlation, dq2$consensus.correlation, sum(tq$adj.P.Val < 0.05)))
+write.table(num15(data.frame(fit = c("ups1_replicate", "voom_litter_round1", "voom_litter_round2",
+                                     "voomqw_litter_round1", "voomqw_litter_round2"),
                              consensus = c(dc$consensus.correlation, dc1$consensus.correlation,
-                                           dc2$consensus.correlation))),
+                                           dc2$consensus.correlation, dq1$consensus.correlation,
+                                           dq2$consensus.correlation))),
             file.path(out_dir, "block_consensus.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
 cat(sprintf("voom litters: consensus %.6f then %.6f, %d genes, %d at adj.P < 0.05 (%.1f s for voom + dupCor x2 + fit)\n",
             dc1$consensus.correlation, dc2$consensus.correlation, nrow(tt), sum(tt$adj.P.Val < 0.05), secs))
