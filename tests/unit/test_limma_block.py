@@ -216,18 +216,29 @@ def test_block_is_checked_at_parse_time(tmp_path, de, columns, error):
             load_datasets({"d": spec})
 
 
-@pytest.mark.parametrize("de, error", [
-    ({"block": "replicate", "lm_method": "robust"}, r"does not go with de.lm_method: robust \(limma's robust lmFit "
-                                                   r"ignores a block"),
-    ({"block": "replicate", "deqms": True}, r"does not go with de.deqms"),
-])
-def test_proteomics_block_refusals(de, error):
-    """Proteins: R's robust lmFit ignores a block, and DEqMS with blocks is not ported: both refused at parse time."""
-    spec = ups1_dataset(de=de)
-    if de.get("deqms"):
-        spec["proteomics"]["count_column"] = "Razor + unique peptides"  # what DEqMS needs: the block is what fails
-    with pytest.raises(ConfigError, match=error):
-        load_datasets({"d": spec})
+def test_proteomics_robust_lmfit_refuses_a_block():
+    """Proteins: R's robust lmFit ignores a block, so the pair is refused at parse time."""
+    with pytest.raises(ConfigError, match=r"does not go with de.lm_method: robust \(limma's robust lmFit ignores a "
+                                          r"block\)"):
+        load_datasets({"d": ups1_dataset(de={"block": "replicate", "lm_method": "robust"})})
+
+
+def test_deqms_on_a_blocked_fit_matches_r(tmp_path):
+    """de.deqms with de.block: DEqMS's prior on the GLS fit's residual variances (spectraCounteBayes of
+    lmFit(block, correlation)), as R's."""
+    spec = ups1_dataset(de={"block": "replicate", "deqms": True})
+    spec["proteomics"]["count_column"] = "Razor + unique peptides"
+    cfg = write_config(tmp_path, {"ups1": spec})
+    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"d.{k}.tsv") for k in OUTPUT_KINDS}}
+    ours = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs)["fmol25_vs_fmol10"].set_index("gene_id")
+    ref = pd.read_csv(LIMMA_REF / "ups1.block_replicate_deqms.tsv.gz", sep="\t", index_col=0)
+    ours = ours.loc[ref.index]
+    np.testing.assert_allclose(ours["stat"], ref["sca_t"], rtol=1e-8)
+    np.testing.assert_allclose(ours["pvalue"], ref["sca_P"], rtol=1e-8, atol=1e-14)
+    assert ((ours["padj"] < 0.05) == (ref["sca_adj"] < 0.05)).all() and int((ours["padj"] < 0.05).sum()) == 94
 
 
 def test_deseq2_refuses_a_block(tmp_path):

@@ -50,7 +50,7 @@ def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
     column that is not in the design, has a value for every sample, and puts at least two of the fitted samples
     (those not in ``qc.exclude``) in one block, in fewer blocks than the samples less one; the design must not
     already hold it (limma would set the correlation to 0); not with ``lm_method: robust`` (R's robust lmFit
-    ignores a block) or ``de.deqms`` (not ported with blocks)."""
+    ignores a block)."""
     de = spec["de"]
     column = de.get("block")
     if not column:
@@ -62,11 +62,9 @@ def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
     if column in design_columns:
         raise ConfigError(f"{key}: column {column!r} is in the design {spec['design']!r} (a fixed effect); a block "
                           "is modelled as a random effect instead: remove it from the design or from de.block")
-    clashes = [k for k, on in (("lm_method: robust", de.get("lm_method") == "robust"), ("deqms", de.get("deqms")))
-               if on]
-    if clashes:
-        raise ConfigError(f"{key} does not go with de.{clashes[0]} (limma's robust lmFit ignores a block; DEqMS "
-                          "with blocks is not ported): drop one of them")
+    if de.get("lm_method") == "robust":
+        raise ConfigError(f"{key} does not go with de.lm_method: robust (limma's robust lmFit ignores a block): drop "
+                          "one of them")
     fitted = sheet[~sheet.index.isin(spec["qc"].get("exclude", []))]
     labels = fitted[column]
     missing = labels.isna() | (labels.astype(str).str.strip() == "")

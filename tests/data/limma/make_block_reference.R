@@ -9,6 +9,8 @@
 #                          values kept), design ~ group, block = the sheet's replicate column (real: runs 1, 2,
 #                          3 of each group), duplicateCorrelation, lmFit(block, correlation) + eBayes(),
 #                          coefficient groupfmol25; with each protein's atanh correlation
+#   ups1.block_replicate_deqms.tsv.gz  DEqMS (spectraCounteBayes, loess, on 'Razor + unique peptides') of that
+#                          blocked fit: sca.t, sca.p, BH, posterior variance
 #   voom_block_litter.tsv.gz   DLPC counts (as tests/data/voom/make_reference.R: Sample724 renamed, >= 10 counts
 #                          in >= 3 samples, sorted) with a SYNTHETIC litter effect planted: samples in id order
 #                          are put in litters L1-L4 in turn, and gene i's counts (1-based, sorted order) in litter
@@ -64,6 +66,16 @@ save(data.frame(protein_ids = rownames(tt), logFC = tt$logFC, AveExpr = tt$AveEx
                 atanh_cor = dc$atanh.correlations, check.names = FALSE), "ups1.block_replicate.tsv.gz")
 cat(sprintf("ups1, block replicate: consensus %.6f, %d proteins, %d estimated, %d at adj.P < 0.05\n",
             dc$consensus.correlation, nrow(tt), sum(!is.na(dc$atanh.correlations)), sum(tt$adj.P.Val < 0.05)))
+# DEqMS on the blocked fit (its prior follows MaxQuant's 'Razor + unique peptides'; DEqMS 1.25.0 from source,
+# see make_reference.R)
+suppressPackageStartupMessages(library(DEqMS))
+fit$count <- setNames(tab$`Razor + unique peptides`, tab$`Protein IDs`)[rownames(fit$coefficients)]
+d <- spectraCounteBayes(fit, fit.method = "loess", coef_col = 2)
+save(data.frame(protein_ids = rownames(d$coefficients), sca_t = d$sca.t[, 1], sca_P = d$sca.p[, 1],
+                sca_adj = p.adjust(d$sca.p[, 1], "BH"), post_var = d$sca.postvar, check.names = FALSE),
+     "ups1.block_replicate_deqms.tsv.gz")
+cat(sprintf("ups1, block replicate, DEqMS: d0 %g, %d at adj.P < 0.05\n", d$sca.dfprior,
+            sum(p.adjust(d$sca.p[, 1], "BH") < 0.05)))
 
 # DLPC voom, planted litters
 counts <- read.delim(gzfile("resources/data/dlpc_liver/counts.tsv.gz"), row.names = 1, check.names = FALSE)
