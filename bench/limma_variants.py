@@ -1,7 +1,7 @@
 """limma's options against the UPS1 known truth: calls, UPS1 proteins recovered and the yeast false-discovery
 proportion for each combination of ``de.lm_method``, ``de.trend`` and ``de.robust``, DEqMS (``de.deqms``,
 on MaxQuant's 'Razor + unique peptides'), each ``proteomics.impute`` method and the other normalisations (then
-limma's defaults).
+limma's defaults), sample weights (``de.sample_weights``: arrayWeights) and a block (``de.block: replicate``).
 
 The shipped UPS1 table (resources/data/ups1_spikein: 48 human UPS1 proteins spiked at 25 vs 10 fmol into
 yeast, 3 runs each; truth.tsv.gz) through the reference preprocessing (1,470 proteins pass the filter, 42
@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from lsecflow import limma, protein_tables, proteomics  # noqa: E402
+from lsecflow.de_proteomics import protein_weights  # noqa: E402
 from lsecflow.formula import design_metadata  # noqa: E402
 
 VARIANTS = {
@@ -61,9 +62,14 @@ def main() -> None:
              for m in IMPUTATIONS]
     runs += [(f"normalize {m}", proteomics.preprocess(values, sheet["group"], {"normalize": m}).values, {})
              for m in ("quantile", "cyclicloess")]
+    runs += [("sample weights (arrayWeights)", pre.values, {"sample_weights": True}),
+             ("block: replicate", pre.values, {"block": "replicate"}),
+             ("sample weights, DEqMS (loess)", pre.values, {"sample_weights": True, "deqms": "loess"})]
     for name, matrix, opts in runs:
+        labels = sheet["replicate"].rename("replicate") if opts.get("block") else None
+        weights, _, block = protein_weights(matrix, meta, "~ group", opts, labels)
         stats, _ = limma.contrast_tables(matrix, meta, "~ group", contrast, {"lfc_threshold": 0.0, **opts},
-                                         var["count"])
+                                         var["count"], weights, block)
         called = stats["c"]["padj"] < 0.05
         ups1, yeast = int((called & (klass == "UPS1_human")).sum()), int((called & (klass == "yeast")).sum())
         top = stats["c"]["pvalue"].rank(method="first") <= n_ups1  # the ranking, whatever the calibration

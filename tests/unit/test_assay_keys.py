@@ -37,7 +37,8 @@ def test_only_keys_off_their_default_count():
     ({"engine": "deseq2", "trend": True}, r"with de.engine 'deseq2' does not read key\(s\) set here: de.trend is "
                                           r"limma's eBayes options"),
     ({"engine": "voom", "sample_weights": True}, None),
-    ({"sample_weights": True}, r"de.sample_weights is voomWithQualityWeights', for de.engine voom only"),
+    ({"sample_weights": True}, r"de.sample_weights is limma's sample quality weights \(voomWithQualityWeights, "
+                               r"arrayWeights\), for assay proteomics or de.engine voom"),
 ])
 def test_voom_engine_reads_ebayes_keys_and_refuses_deseq2s(de, error):
     """de.engine: voom reads limma's eBayes keys, the pre-filter and de.test / de.reduced (a moderated F test);

@@ -104,6 +104,8 @@ def test_proteomics(specs):
             "correlated (a random block effect: limma's lmFit with block and the consensus within-block correlation "
             "from duplicateCorrelation; written to de/design.block.tsv), with empirical Bayes"
             in text(specs["ups1"], de__block="replicate"))
+    assert ("least squares (limma's lmFit), weighted by sample quality weights (limma's arrayWeights), with"
+            in text(specs["ups1"], de__sample_weights=True))
     assert "normalised by cyclic loess (limma's normalizeCyclicLoess" in text(specs["ups1"],
                                                                                proteomics__normalize="cyclicloess")
     assert ("with empirical Bayes moderation (limma's eBayes) and limma's moderated F test of the coefficients of "

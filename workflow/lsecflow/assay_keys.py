@@ -35,7 +35,8 @@ ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f"de.{k}": (EBAYES, "limma's eBayes options, for assay proteomics or de.engine voom")
        for k in EBAYES_KEYS},
     **{f"de.{k}": (PROTEOMICS, "limma's, for assay proteomics only") for k in LIMMA_ONLY_KEYS},
-    "de.sample_weights": (("voom",), "voomWithQualityWeights', for de.engine voom only"),
+    "de.sample_weights": (EBAYES, "limma's sample quality weights (voomWithQualityWeights, arrayWeights), for assay "
+                          "proteomics or de.engine voom"),
     "de.block": (EBAYES, "limma's random block effect (DESeq2 has none: put the column in the design), for assay "
                  "proteomics or de.engine voom"),
     **{f"proteomics.{k}": (PROTEOMICS, "for assay proteomics only")

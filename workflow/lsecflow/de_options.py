@@ -45,12 +45,25 @@ def check_de_test(source, spec, columns) -> None:
                           f"{spec['design']!r}; drop the term(s) to test")
 
 
+def check_robust_fit(source, spec) -> None:
+    """``lm_method: robust`` (proteins) takes neither ``de.block`` (R's robust lmFit ignores a block) nor
+    ``de.sample_weights`` (the port's M-estimation has no prior weights)."""
+    de = spec["de"]
+    if de.get("lm_method") != "robust":
+        return
+    for key, why in (("block", "limma's robust lmFit ignores a block"),
+                     ("sample_weights", "the robust lmFit here takes no sample weights")):
+        if de.get(key):
+            raise ConfigError(f"{source}: key 'de.{key}' does not go with de.lm_method: robust ({why}): drop one of "
+                              "them")
+
+
 def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
     """``de.block`` (limma's random block effect: duplicateCorrelation, lmFit(block, correlation)) names a sheet
     column that is not in the design, has a value for every sample, and puts at least two of the fitted samples
     (those not in ``qc.exclude``) in one block, in fewer blocks than the samples less one; the design must not
-    already hold it (limma would set the correlation to 0); not with ``lm_method: robust`` (R's robust lmFit
-    ignores a block)."""
+    already hold it (limma would set the correlation to 0). With ``lm_method: robust``:
+    :func:`check_robust_fit`."""
     de = spec["de"]
     column = de.get("block")
     if not column:
@@ -62,9 +75,7 @@ def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
     if column in design_columns:
         raise ConfigError(f"{key}: column {column!r} is in the design {spec['design']!r} (a fixed effect); a block "
                           "is modelled as a random effect instead: remove it from the design or from de.block")
-    if de.get("lm_method") == "robust":
-        raise ConfigError(f"{key} does not go with de.lm_method: robust (limma's robust lmFit ignores a block): drop "
-                          "one of them")
+
     fitted = sheet[~sheet.index.isin(spec["qc"].get("exclude", []))]
     labels = fitted[column]
     missing = labels.isna() | (labels.astype(str).str.strip() == "")

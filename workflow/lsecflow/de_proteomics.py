@@ -31,8 +31,10 @@ from .de_files import (
 )
 from .de_options import deqms_method
 from .errors import InputDataError
+from .files import write_tsv_atomic
 from .formula import design_metadata
-from .limma_block import block_labels
+from .limma_block import Block, block_labels
+from .limma_weights import array_weights
 from .paracrine import factor_symbols
 from .proteomics import preprocess_dataset
 from .trust import refit_plan
@@ -79,15 +81,13 @@ def peptide_counts(var: pd.DataFrame, proteins: pd.Index, spec: dict) -> pd.Seri
 
 def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
                   tables: dict[str, pd.DataFrame], symbols: set | None,
-                  count: pd.Series | None = None, prepare=None, block: pd.Series | None = None
-                  ) -> dict[str, pd.DataFrame]:
+                  count: pd.Series | None = None, prepare=None) -> dict[str, pd.DataFrame]:
     """Per contrast, its significant annotated factors refitted with each sample of its groups left out
     (one limma fit per left-out sample serves every contrast whose groups hold it).
 
     ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights,
-    block)`` when the matrix itself depends on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`); by
-    default the kept columns of ``values``, unweighted, and with ``block`` (each sample's, ``de.block``) the
-    within-block correlation estimated again on them."""
+    block)`` when they depend on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`; proteins:
+    :func:`protein_weights`); by default the kept columns of ``values``, unweighted, without blocks."""
     out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
     if symbols is None:
         return out
@@ -99,11 +99,7 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     for sample, names in refit_plan(meta, contrasts, genes).items():
         keep = values.columns != sample
         try:
-            if prepare is None:
-                kept, weights = values.loc[:, keep], None
-                blocked = limma.block_of(kept, meta.loc[keep], design, block)
-            else:
-                kept, weights, blocked = prepare(keep)
+            kept, weights, blocked = (values.loc[:, keep], None, None) if prepare is None else prepare(keep)
             stats, _ = limma.contrast_tables(kept, meta.loc[keep], design, {n: contrasts[n] for n in names}, opts,
                                              count, weights, blocked)
         except (ValueError, np.linalg.LinAlgError) as exc:
@@ -122,14 +118,32 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     return out
 
 
+def protein_weights(values: pd.DataFrame, meta: pd.DataFrame, design: str, opts: dict, labels: pd.Series | None
+                    ) -> tuple[pd.DataFrame | None, pd.Series | None, Block | None]:
+    """What the protein fit weighs and blocks by: with ``de.sample_weights`` limma's ``arrayWeights(E, design)``
+    (:func:`lsecflow.limma_weights.array_weights`, method "auto"; as observation weights, each protein's row the
+    samples' weights), with ``de.block`` the within-block correlation (estimated with those weights, as limma's
+    duplicateCorrelation reads an EList's). Returns (observation weights or None, sample weights or None, block or
+    None)."""
+    samples = None
+    weights = None
+    if opts.get("sample_weights"):
+        aw = array_weights(values.to_numpy(dtype=float), np.asarray(limma.design_matrix(meta, design)))
+        samples = pd.Series(aw, index=values.columns, name="weight")
+        weights = pd.DataFrame(np.broadcast_to(aw, values.shape), index=values.index, columns=values.columns)
+    return weights, samples, limma.block_of(values, meta, design, labels, weights)
+
+
 def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: int = 0, lrt: dict | None = None,
-                      cell_type: str | None = None, block: str | None = None) -> dict[str, pd.DataFrame]:
+                      cell_type: str | None = None, block: str | None = None,
+                      sample_weights: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point of a proteomics dataset: preprocess, fit once per base level, write every
     contrast's files (``outputs``: ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`).
 
     ``lrt``: ``{"table": path, "summary": path}`` of the design test with ``de.test: lrt`` (limma's moderated F,
     :func:`lsecflow.limma.design_test`). ``cell_type`` is not used by this assay. ``block``: where the within-block
-    correlation of ``de.block`` is written (:func:`lsecflow.de_files.write_block`)."""
+    correlation of ``de.block`` is written (:func:`lsecflow.de_files.write_block`); ``sample_weights``: where
+    ``de.sample_weights``' arrayWeights are (TSV: sample, weight)."""
     spec = params["spec"]
     opts = {**spec["de"]}
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
@@ -142,16 +156,20 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
     var = adata.var.set_index(adata.var_names.astype(str))
     count = peptide_counts(var, pre.values.index, spec)
     labels = block_labels(obs, opts.get("block"))
-    blocked = limma.block_of(pre.values, meta, spec["design"], labels)
+    weights, samples, blocked = protein_weights(pre.values, meta, spec["design"], opts, labels)
+    if samples is not None:
+        log.info("sample weights (arrayWeights), lowest first: %s",
+                 ", ".join(f"{s} {w:.3f}" for s, w in samples.sort_values().items()))
     if blocked is not None:
         log.info("limma with blocks: %s", blocked.describe())
-    stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts, count, block=blocked)
+    stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts, count, weights,
+                                     blocked)
     tables = protein_tables(pre.values, pre.imputed, var, obs, stats, spec["contrasts"])
     if lrt is not None:  # de.test: lrt, limma's moderated F test of the terms de.reduced drops
         first = next(iter(tables.values()))
         symbols = pd.Series(first["symbol"].to_numpy(), index=first["gene_id"].astype(str))
         ftable = design_test_table(limma.design_test(pre.values, meta, spec["design"], opts["reduced"], opts,
-                                                     block=blocked), symbols)
+                                                     weights, blocked), symbols)
         tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
         write_lrt(ftable, spec, lrt, "moderated F")
     matrix = pre.values.rename_axis("gene_id").reset_index()
@@ -160,6 +178,14 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
         write_tested(outputs[name], name, tables[name], opts)
     if block:
         write_block(blocked, block)
+    if sample_weights:
+        write_tsv_atomic(samples.rename_axis("sample").reset_index(), sample_weights)
+
+    def refit(keep):  # leave-one-out: the sample weights and the block correlation estimated again
+        kept = pre.values.loc[:, keep]
+        w, _, b = protein_weights(kept, meta.loc[keep], spec["design"], opts, labels)
+        return kept, w, b
+
     write_loo(leave_one_out(pre.values, meta, spec["design"], spec["contrasts"], opts, tables, loo_factors(spec),
-                            count, block=labels), outputs)
+                            count, prepare=refit), outputs)
     return tables

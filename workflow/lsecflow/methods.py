@@ -132,8 +132,11 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                       f"a prior variance that follows each protein's count, {where}, as implemented in lsecflow's "
                       "port, checked against R DEqMS 1.25)")
         test = _limma_test(spec)
+        weighted = (", weighted by sample quality weights (limma's arrayWeights)" if de.get("sample_weights")
+                    else "")
         return (f"Differential abundance ({_contrasts(spec)}) was tested with the design {spec['design']}: each "
-                f"protein fitted by {fit}{_limma_block(de)}, with {ebayes} and {test}, as implemented in lsecflow's "
+                f"protein fitted by {fit}{weighted}{_limma_block(de)}, with {ebayes} and {test}, as implemented in "
+                "lsecflow's "
                 "port of limma "
                 f"(checked against R limma 3.54.1). P-values were adjusted by Benjamini-Hochberg. {called}")
     unit = " within each cell type" if spec["assay"] == "single_cell" else ""

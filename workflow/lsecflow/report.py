@@ -170,14 +170,15 @@ def _design_test(r: Renderer, files: dict, n_rows: int) -> str:
 
 
 def _sample_weights(r: Renderer, path: str, n: int = 3) -> str:
-    """One line on voomWithQualityWeights' sample weights (``de.sample_weights``): the lowest and highest."""
+    """One line on limma's sample weights (``de.sample_weights``: voomWithQualityWeights, or arrayWeights for
+    proteins): the lowest and highest."""
     weights = read_tsv(path)
     if weights.empty:
         return ""
     ordered = weights.sort_values("weight", kind="stable")
     low = ", ".join(f"{esc(str(s))} {w:.2f}" for s, w in ordered.head(n).itertuples(index=False))
     high = ", ".join(f"{esc(str(s))} {w:.2f}" for s, w in ordered.tail(n).iloc[::-1].itertuples(index=False))
-    return (f"<p class='meta'>Sample weights (voomWithQualityWeights; 1 is average, a noisier sample weighs "
+    return (f"<p class='meta'>Sample weights (limma's arrayWeights; 1 is average, a noisier sample weighs "
             f"less): lowest {low}; highest {high}; all: {r.link(path)}</p>")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from .formula import estimable_columns
+from .limma_weights import array_weights
 from .lowess import approx, lowess
 
 
@@ -146,47 +146,6 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     return Voom(y, weights, lib_size, sx, sy, (lx, ly))
 
 
-def array_weights(E: np.ndarray, design: np.ndarray, weights: np.ndarray | None = None,
-                  prior_n: float = 10) -> np.ndarray:
-    """limma's ``arrayWeights(E, design, weights, method = "genebygene", prior.n)``: one weight per sample.
-
-    Ritchie et al. 2006's gene-by-gene update, line by line: each gene in turn (``E``'s row order, as R) is
-    fitted by weighted least squares (its ``weights`` row times the current sample weights), and a
-    Fisher-scoring step on the log-linear variance model (``contr.sum`` over samples, ``prior.n`` genes' worth
-    of prior information at equal weights) updates the sample weights from its leverage-corrected residuals.
-    Genes whose residual variance is below 1e-15 are skipped, as R.
-    """
-    E = np.asarray(E, dtype=float)
-    X = np.asarray(design, dtype=float)
-    n = E.shape[1]
-    X = X[:, estimable_columns(X)]  # R: the columns of qr(design)$pivot[1:rank]
-    aw = np.ones(n)
-    if E.shape[0] < 2 or n - X.shape[1] < 2:
-        return aw
-    Z2 = np.vstack([np.eye(n - 1), -np.ones((1, n - 1))])  # contr.sum(n)
-    Z = np.column_stack([np.ones(n), Z2])
-    info2 = prior_n * Z2.T @ Z2
-    gam = np.zeros(n - 1)
-    rank = X.shape[1]
-    for i in range(E.shape[0]):
-        w = aw if weights is None else aw * weights[i]
-        root = np.sqrt(w)
-        q, r = np.linalg.qr(X * root[:, None])
-        ys = E[i] * root
-        effects = q.T @ ys
-        d = (ys - q @ effects) ** 2  # w * (y - X b)^2
-        s2 = float(d.sum()) / (n - rank)  # R: mean(effects[-(1:rank)]^2), the same sum of squares
-        if s2 < 1e-15:
-            continue
-        h1 = 1 - (q ** 2).sum(axis=1)  # 1 - hat(fit$qr)
-        info = Z.T @ (h1[:, None] * Z)
-        info2 = info2 + info[1:, 1:] - np.outer(info[1:, 0] / info[0, 0], info[0, 1:])
-        dl = Z2.T @ (d / s2 - h1)
-        gam = gam + np.linalg.solve(info2, dl)
-        aw = np.exp(Z2 @ -gam)
-    return aw
-
-
 def voom_with_quality_weights(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray,
                               span: float = 0.5, correlation: np.ndarray | None = None) -> Voom:
     """limma's ``voomWithQualityWeights(counts, design, lib.size, span, block, correlation)`` (``method =
@@ -194,9 +153,9 @@ def voom_with_quality_weights(counts: np.ndarray, design: np.ndarray, lib_size: 
     voom again with those as prior weights, sample weights again; the observation weights are voom's times the
     sample's (``sample_weights`` holds those). ``correlation``: both voom fits by generalised least squares."""
     v = voom(counts, design, lib_size, span, correlation=correlation)
-    aw = array_weights(v.E, design, v.weights)
+    aw = array_weights(v.E, design, v.weights, method="genebygene")
     v = voom(counts, design, lib_size, span, sample_weights=aw, correlation=correlation)
-    aw = array_weights(v.E, design, v.weights)
+    aw = array_weights(v.E, design, v.weights, method="genebygene")
     v.weights = v.weights * aw[None, :]
     v.sample_weights = aw
     return v

@@ -43,6 +43,12 @@
 #                          imputeLCMD 2.1 needs packages Debian lacks), and
 #   ups1.minprob_sd.tsv    impute.MinProb's SD of the draws for q = 0.01, tune.sigma = 1 and 2
 #                          (apt-get install r-bioc-impute)
+#   ups1.array_weights.tsv  arrayWeights(x_median, ~ group) (method "auto": gene by gene, the matrix has missing
+#                          values) and arrayWeights of its complete rows (auto: REML)
+#   ups1.sample_weights.tsv.gz  lmFit(x_median, ~ group, weights = those) + eBayes(), coefficient 2
+#   ups1.sample_weights_deqms.tsv.gz  DEqMS (loess, 'Razor + unique peptides') on that weighted fit
+#   ups1.sample_weights_block.tsv.gz  the same with block = the sheet's replicate column: duplicateCorrelation(weights =
+#                          the sample weights), lmFit(block, correlation, weights) + eBayes(); the consensus
 #   ups1.f_batch_group.tsv.gz  the moderated F test of both coefficients of ~ batch + group on the median
 #                          matrix (batch SYNTHETIC: replicate 3 of each group "b", the others "a"),
 #                          eBayes() then topTable(coef = 2:3): limma's classifyTestsF, with missing values
@@ -212,6 +218,39 @@ write.table(format(data.frame(protein_ids = rownames(tt), AveExpr = tt$AveExpr, 
 close(gz)
 cat(sprintf("ups1.f_batch_group.tsv.gz: %d proteins, %d F NA, %d at adj.P < 0.05\n", nrow(tt), sum(is.na(tt$F)),
             sum(tt$adj.P.Val < 0.05, na.rm = TRUE)))
+# sample quality weights (de.sample_weights for proteins): arrayWeights(E, design), method "auto" (gene by gene with
+# missing values, REML on a complete matrix), then lmFit(weights = aw) + eBayes; and with a block (de.block)
+design_g <- model.matrix(~ group)
+aw <- arrayWeights(x_median, design_g)
+complete <- x_median[rowSums(is.na(x_median)) == 0, ]
+aw_reml <- arrayWeights(complete, design_g)
+write.table(data.frame(sample = colnames(x_median), genebygene = format(aw, digits = 15),
+                       reml = format(aw_reml, digits = 15)),
+            file.path(out_dir, "ups1.array_weights.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+write_weighted <- function(fit, file, extra = list()) {
+  tt <- topTable(fit, coef = 2, number = Inf, sort.by = "none")
+  res <- data.frame(protein_ids = rownames(tt), logFC = tt$logFC, t = tt$t, P.Value = tt$P.Value,
+                    adj.P.Val = tt$adj.P.Val, s2_post = fit$s2.post, check.names = FALSE)
+  for (k in names(extra)) res[[k]] <- extra[[k]]
+  gz <- gzfile(file.path(out_dir, file), "w")
+  write.table(format(res, digits = 15), gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
+  close(gz)
+  cat(sprintf("%s: %d at adj.P < 0.05\n", file, sum(tt$adj.P.Val < 0.05)))
+}
+write_weighted(eBayes(lmFit(x_median, design_g, weights = aw)), "ups1.sample_weights.tsv.gz")
+fit_w <- eBayes(lmFit(x_median, design_g, weights = aw))
+fit_w$count <- peptides
+d_w <- spectraCounteBayes(fit_w, fit.method = "loess", coef_col = 2)
+gz <- gzfile(file.path(out_dir, "ups1.sample_weights_deqms.tsv.gz"), "w")
+write.table(format(data.frame(protein_ids = rownames(d_w$coefficients), sca_t = d_w$sca.t[, 1], sca_P = d_w$sca.p[, 1],
+                              sca_adj = p.adjust(d_w$sca.p[, 1], "BH"), check.names = FALSE), digits = 15),
+            gz, sep = "\t", quote = FALSE, row.names = FALSE)
+close(gz)
+cat(sprintf("ups1.sample_weights_deqms.tsv.gz: %d at adj.P < 0.05\n", sum(p.adjust(d_w$sca.p[, 1], "BH") < 0.05)))
+dc_w <- duplicateCorrelation(x_median, design_g, block = smp$replicate, weights = aw)
+write_weighted(eBayes(lmFit(x_median, design_g, weights = aw, block = smp$replicate,
+                            correlation = dc_w$consensus.correlation)),
+               "ups1.sample_weights_block.tsv.gz", list(consensus = dc_w$consensus.correlation))
 cat(sprintf("impute %s\n", as.character(packageVersion("impute"))))
 cat(sprintf("limma %s, R %s\n", as.character(packageVersion("limma")),
             paste(R.version$major, R.version$minor, sep = ".")))
