@@ -57,6 +57,24 @@ def ups1_dataset(table: Path = UPS1_TABLE, **overrides) -> dict:
     return spec
 
 
+def run_protein_de(folder: Path, spec: dict, prefix: str = "de", **files) -> tuple[pd.DataFrame, dict]:
+    """A proteomics dataset ``spec`` (named ``ups1``) through load_config, ingest and the DE entry point in
+    ``folder``; ``files``: the entry point's optional outputs (``lrt``, ``block``, ``sample_weights``). Returns
+    the first contrast's table indexed by protein id, and its output paths."""
+    from lsecflow.de_files import OUTPUT_KINDS
+    from lsecflow.de_proteomics import run_de_proteomics
+    from lsecflow.ingest import run_ingest
+
+    cfg = write_config(folder, {"ups1": spec})
+    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[folder, REPO], source=str(cfg)).datasets["ups1"]
+    h5ad = folder / f"{prefix}.counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {c: {k: str(folder / f"{prefix}.{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
+    first = next(iter(ds.contrasts))
+    table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs, **files)[first]
+    return table.set_index("gene_id"), outputs[first]
+
+
 def secretome_dataset(**overrides) -> dict:
     """config/datasets/ec_secretome.yaml pointed at the staged copy in ../shared (tests only)."""
     spec = yaml.safe_load((REPO / "config/datasets/ec_secretome.yaml").read_text())

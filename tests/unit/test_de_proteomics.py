@@ -10,6 +10,7 @@ from helpers import (
     UPS1_TABLE,
     UPS1_TRUTH,
     r_table,
+    run_protein_de,
     ups1_dataset,
     write_config,
 )
@@ -61,17 +62,13 @@ def test_deqms_from_the_config_matches_r_and_the_truth(tmp_path):
     DE entry point: R DEqMS's table (make_reference.R, ups1.deqms) and the UPS1 truth (all 42 called)."""
     spec = ups1_dataset(de={"deqms": True})
     spec["proteomics"]["count_column"] = "Razor + unique peptides"
-    cfg = write_config(tmp_path, {"ups1": spec})
-    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
-    h5ad = tmp_path / "counts.h5ad"
-    run_ingest(ds.params(rule="ingest"), str(h5ad))
-    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"deqms.{k}.tsv") for k in OUTPUT_KINDS}}
-    table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs)["fmol25_vs_fmol10"]
+    table, outputs = run_protein_de(tmp_path, spec)
+    table = table.reset_index()
     ref = r_table("ups1.deqms.tsv.gz")
     ours = table.set_index("gene_id").loc[ref.index]
     np.testing.assert_allclose(ours["stat"], ref["sca_t"], rtol=1e-9)
     np.testing.assert_allclose(ours["padj"], ref["sca_adj"], rtol=1e-9)
-    written = pd.read_csv(outputs["fmol25_vs_fmol10"]["table"], sep="\t")
+    written = pd.read_csv(outputs["table"], sep="\t")
     np.testing.assert_array_equal(written.set_index("gene_id").loc[ref.index, "peptide_count"], ref["count"])
     assert int((written["padj"] < 0.05).sum()) == int((ref["sca_adj"] < 0.05).sum()) == 91
     truth = ups1_truth(table)
@@ -89,13 +86,9 @@ def test_design_test_is_limmas_moderated_f_with_missing_values(tmp_path):
     sheet.to_csv(tmp_path / "sheet.tsv", sep="\t", index=False)
     spec = ups1_dataset(design="~ batch + group", de={"test": "lrt", "reduced": "~ 1"})
     spec["samples"]["sheet"] = str(tmp_path / "sheet.tsv")
-    cfg = write_config(tmp_path, {"ups1": spec})
-    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
-    h5ad = tmp_path / "counts.h5ad"
-    run_ingest(ds.params(rule="ingest"), str(h5ad))
-    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"f.{k}.tsv") for k in OUTPUT_KINDS}}
     lrt = {"table": str(tmp_path / "design.lrt.tsv"), "summary": str(tmp_path / "design.lrt.summary.tsv")}
-    table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs, lrt=lrt)["fmol25_vs_fmol10"]
+    table, _ = run_protein_de(tmp_path, spec, lrt=lrt)
+    table = table.reset_index()
     ref = r_table("ups1.f_batch_group.tsv.gz")
     ours = pd.read_csv(lrt["table"], sep="\t", index_col="gene_id").loc[ref.index]
     for col, r_col in (("stat", "F"), ("pvalue", "P.Value"), ("padj", "adj.P.Val"), ("AveExpr", "AveExpr")):

@@ -7,16 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from helpers import DLPC_COUNTS, LIMMA_REF, REPO, dlpc_dataset, load_datasets, ups1_dataset, write_config
+from helpers import DLPC_COUNTS, LIMMA_REF, REPO, dlpc_dataset, load_datasets, run_protein_de, ups1_dataset
 from lsecflow import limma, limma_block
-from lsecflow.config import load_config
-from lsecflow.de_files import BLOCK_COLUMNS, OUTPUT_KINDS
-from lsecflow.de_proteomics import run_de_proteomics
+from lsecflow.de_files import BLOCK_COLUMNS
 from lsecflow.de_voom import voom_tables
 from lsecflow.errors import ConfigError
 from lsecflow.formula import design_metadata
-from lsecflow.ingest import run_ingest
 from test_de_voom import CONTRASTS
 from test_limma import UPS1_CONTRAST, ups1_fit
 from test_voom import dlpc_filtered
@@ -59,14 +55,8 @@ def test_ups1_blocked_by_replicate_from_the_config_matches_r(tmp_path):
     """de.block through load_config, ingest and the proteomics entry point: R's lmFit(block, correlation) +
     eBayes table (missing values: GLS on each protein's observed samples), the block file, refits without each
     sample re-estimating the correlation."""
-    spec = ups1_dataset(de={"block": "replicate"})
-    cfg = write_config(tmp_path, {"ups1": spec})
-    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
-    h5ad = tmp_path / "counts.h5ad"
-    run_ingest(ds.params(rule="ingest"), str(h5ad))
-    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"b.{k}.tsv") for k in OUTPUT_KINDS}}
-    table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs, block=str(tmp_path / "block.tsv"))
-    ours = table["fmol25_vs_fmol10"].set_index("gene_id")
+    ours, outputs = run_protein_de(tmp_path, ups1_dataset(de={"block": "replicate"}),
+                                   block=str(tmp_path / "block.tsv"))
     ref = pd.read_csv(LIMMA_REF / "ups1.block_replicate.tsv.gz", sep="\t", index_col=0)
     ours = ours.loc[ref.index]
     for col, r_col in {"log2FoldChange": "logFC", "stat": "t", "s2_post": "s2_post", "df_total": "df_total",
@@ -78,7 +68,7 @@ def test_ups1_blocked_by_replicate_from_the_config_matches_r(tmp_path):
     assert list(block.columns) == BLOCK_COLUMNS
     assert block.loc[0, ["block", "blocks", "samples", "features"]].tolist() == ["replicate", 3, 6, 1433]
     assert block.loc[0, "correlation"] == pytest.approx(CONSENSUS["ups1_replicate"], rel=1e-8)  # as written
-    loo = pd.read_csv(outputs["fmol25_vs_fmol10"]["loo"], sep="\t")
+    loo = pd.read_csv(outputs["loo"], sep="\t")
     assert loo["left_out"].nunique() == 6 and loo["padj"].notna().all()
 
 
@@ -228,12 +218,7 @@ def test_deqms_on_a_blocked_fit_matches_r(tmp_path):
     lmFit(block, correlation)), as R's."""
     spec = ups1_dataset(de={"block": "replicate", "deqms": True})
     spec["proteomics"]["count_column"] = "Razor + unique peptides"
-    cfg = write_config(tmp_path, {"ups1": spec})
-    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
-    h5ad = tmp_path / "counts.h5ad"
-    run_ingest(ds.params(rule="ingest"), str(h5ad))
-    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"d.{k}.tsv") for k in OUTPUT_KINDS}}
-    ours = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs)["fmol25_vs_fmol10"].set_index("gene_id")
+    ours, _ = run_protein_de(tmp_path, spec)
     ref = pd.read_csv(LIMMA_REF / "ups1.block_replicate_deqms.tsv.gz", sep="\t", index_col=0)
     ours = ours.loc[ref.index]
     np.testing.assert_allclose(ours["stat"], ref["sca_t"], rtol=1e-8)

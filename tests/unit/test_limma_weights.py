@@ -6,14 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from helpers import LIMMA_REF, REPO, load_datasets, r_table, ups1_dataset, write_config
+from helpers import LIMMA_REF, load_datasets, r_table, run_protein_de, ups1_dataset
 from lsecflow import limma
-from lsecflow.config import load_config
-from lsecflow.de_files import OUTPUT_KINDS
-from lsecflow.de_proteomics import run_de_proteomics
 from lsecflow.errors import ConfigError
-from lsecflow.ingest import run_ingest
 from lsecflow.limma_weights import array_weights
 from test_limma_block import ups1_inputs
 
@@ -35,21 +30,16 @@ def test_array_weights_match_r_gene_by_gene_and_reml():
 
 
 def run_ups1(tmp_path, **de) -> tuple[pd.DataFrame, dict]:
-    """UPS1 through load_config, ingest and the proteomics entry point with ``de`` options: (the table indexed by
-    protein, the optional files written)."""
+    """UPS1 with ``de`` options (and DEqMS's count column when asked) through the DE entry point, writing the
+    sample weights (and the block file with a block): (the table, every file's path)."""
     spec = ups1_dataset(de=de)
     if de.get("deqms"):
         spec["proteomics"]["count_column"] = "Razor + unique peptides"
-    cfg = write_config(tmp_path, {"ups1": spec})
-    ds = load_config(yaml.safe_load(cfg.read_text()), roots=[tmp_path, REPO], source=str(cfg)).datasets["ups1"]
-    h5ad = tmp_path / "counts.h5ad"
-    run_ingest(ds.params(rule="ingest"), str(h5ad))
-    outputs = {"fmol25_vs_fmol10": {k: str(tmp_path / f"w.{k}.tsv") for k in OUTPUT_KINDS}}
     files = {"sample_weights": str(tmp_path / "sample_weights.tsv")}
     if de.get("block"):
         files["block"] = str(tmp_path / "block.tsv")
-    table = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs, **files)["fmol25_vs_fmol10"]
-    return table.set_index("gene_id"), {**files, **outputs["fmol25_vs_fmol10"]}
+    table, outputs = run_protein_de(tmp_path, spec, **files)
+    return table, {**files, **outputs}
 
 
 def test_sample_weights_from_the_config_match_r(tmp_path):

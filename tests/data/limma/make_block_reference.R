@@ -39,21 +39,7 @@ save <- function(tab, file) {
 }
 
 # UPS1, block = replicate
-tab <- read.delim("resources/data/ups1_spikein/proteinGroups_trimmed.tsv.gz", check.names = FALSE,
-                  stringsAsFactors = FALSE, na.strings = "", quote = "",
-                  colClasses = c(`Protein IDs` = "character", id = "character"))
-smp <- read.delim("config/samples/ups1_spikein.tsv", stringsAsFactors = FALSE)
-flag <- function(v) !is.na(v) & v == "+"
-tab <- tab[!(flag(tab$Reverse) | flag(tab$`Potential contaminant`) | flag(tab$`Only identified by site`)), ]
-x <- as.matrix(tab[, paste("LFQ intensity", smp$sample)])
-colnames(x) <- smp$sample
-rownames(x) <- tab$`Protein IDs`
-x[x == 0] <- NA
-x <- log2(x)
-group <- factor(smp$group, levels = c("fmol10", "fmol25"))
-ok <- rep(TRUE, nrow(x))
-for (g in levels(group)) ok <- ok & rowSums(!is.na(x[, group == g, drop = FALSE])) >= 2
-x <- x[ok, , drop = FALSE]
+source("tests/data/limma/ups1_prep.R")
 med <- apply(x, 2, median, na.rm = TRUE)
 x <- sweep(x, 2, med, "-") + mean(med)
 design <- model.matrix(~ group)
