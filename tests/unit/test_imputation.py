@@ -74,6 +74,31 @@ def test_minprob_draws_around_the_low_quantile_with_imputelcmds_spread():
     assert not out.equals(imputation.min_prob(big, 0.01, 1.0, seed=4))
 
 
+def test_qrilc_estimates_as_imputelcmd_and_draws_as_r():
+    """impute.QRILC: each sample's fraction missing, quantile-regression mean and SD and truncation point as R's
+    (make_reference.R, its code line by line); the draws have the distribution of R's (20,000 from tmvtnorm's Gibbs
+    sampler: two-sample KS), all below the truncation point, and draws with the SD read as a variance (what
+    tmvtnorm's 'sigma' would mean with more dimensions) are told apart by the same test; through the
+    preprocessing every missing cell is filled and nothing else moves."""
+    from scipy.stats import ks_2samp
+
+    x = median_matrix().values
+    ref = pd.read_csv(LIMMA_REF / "ups1.qrilc.tsv", sep="\t", index_col=0)
+    params = imputation.qrilc_parameters(x)
+    np.testing.assert_allclose(params.loc[ref.index].to_numpy(), ref.to_numpy(), rtol=1e-12)
+    r_draws = pd.read_csv(LIMMA_REF / "ups1.qrilc_draws.tsv.gz", sep="\t")["draw"].to_numpy()
+    mean, sd, upper = ref.iloc[0][["mean", "sd", "upper"]]
+    ours = imputation.qrilc_draws(mean, sd, upper, 20000, 1.0, np.random.default_rng(0))
+    assert ours.max() <= upper and r_draws.max() <= upper
+    assert ks_2samp(ours, r_draws).pvalue > 0.01
+    wrong = imputation.qrilc_draws(mean, np.sqrt(sd), upper, 20000, 1.0, np.random.default_rng(0))  # sd as variance
+    assert ks_2samp(wrong, r_draws).pvalue < 1e-6
+    pre = median_matrix(impute="qrilc")
+    filled = pre.values
+    assert filled.notna().all().all() and np.allclose(filled.where(x.notna()).stack(), x.stack())
+    assert (filled.where(x.isna()).stack() <= ref.loc[filled.columns, "upper"].max()).all()
+
+
 def test_downshift_is_centred_below_each_sample():
     x = median_matrix().values
     out = imputation.downshift(pd.concat([x] * 20, ignore_index=True), 1.8, 0.3, seed=1)
@@ -92,6 +117,9 @@ def test_downshift_is_centred_below_each_sample():
     ({"impute": "mindet", "impute_tune_sigma": 2, "impute_k": 3}, "impute_k, proteomics.impute_tune_sigma"),
     ({"impute_quantile": 0.05}, "not read by proteomics.impute 'none' \\(impute_quantile is for mindet / minprob\\)"),
     ({"impute": "knn", "impute_shift": 1.8}, None),  # written with its default: changes nothing
+    ({"impute": "qrilc", "impute_tune_sigma": 0.5}, None),
+    ({"impute": "qrilc", "impute_quantile": 0.05}, "not read by proteomics.impute 'qrilc' \\(impute_quantile is for "
+                                                   "mindet / minprob\\)"),
 ])
 def test_keys_of_another_method_are_refused_at_parse_time(proteomics_opts, error):
     spec = ups1_dataset()

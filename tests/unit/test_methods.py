@@ -106,6 +106,9 @@ def test_proteomics(specs):
             in text(specs["ups1"], de__block="replicate"))
     assert ("least squares (limma's lmFit), weighted by sample quality weights (limma's arrayWeights), with"
             in text(specs["ups1"], de__sample_weights=True))
+    assert ("missing values were drawn from each sample's normal distribution estimated by quantile regression, "
+            "truncated at its detection limit (imputeLCMD's QRILC, tune.sigma 1" in text(specs["ups1"],
+                                                                                   proteomics__impute="qrilc"))
     assert "normalised by cyclic loess (limma's normalizeCyclicLoess" in text(specs["ups1"],
                                                                                proteomics__normalize="cyclicloess")
     assert ("with empirical Bayes moderation (limma's eBayes) and limma's moderated F test of the coefficients of "

@@ -7,7 +7,12 @@ Left-censored methods (a value is missing because it was below detection, so it 
 - ``mindet``: imputeLCMD's ``impute.MinDet`` -- per sample, its ``impute_quantile`` quantile (R's type 7);
 - ``minprob``: imputeLCMD's ``impute.MinProb`` -- per sample, draws from a normal centred on that quantile
   with SD = ``impute_tune_sigma`` x the median of the SDs of the proteins observed in more than half of
-  the samples (one draw per protein of the sample, the missing ones kept, as R does).
+  the samples (one draw per protein of the sample, the missing ones kept, as R does);
+- ``qrilc``: imputeLCMD's ``impute.QRILC`` -- per sample, the mean and SD of the complete (uncensored) normal
+  estimated by regressing the sample's quantiles on the normal's, the normal's lowest ``p_missing + 0.001``
+  then taken as the detection limit, and draws from that normal truncated above there, with SD
+  ``impute_tune_sigma`` x the SD estimate (R passes the SD as tmvtnorm's ``sigma``, a covariance; with one
+  dimension tmvtnorm hands it to its univariate sampler as an SD, so the SD is what R draws with).
 
 Missing at random:
 
@@ -32,7 +37,8 @@ from .errors import ConfigError, InputDataError
 
 #: The ``proteomics`` keys each method reads (the others must keep their defaults).
 METHOD_KEYS = {"downshift": ("impute_shift", "impute_width"), "mindet": ("impute_quantile",),
-               "minprob": ("impute_quantile", "impute_tune_sigma"), "knn": ("impute_k",)}
+               "minprob": ("impute_quantile", "impute_tune_sigma"), "knn": ("impute_k",),
+               "qrilc": ("impute_tune_sigma",)}
 
 
 def _observed(x: pd.DataFrame, col, need: int = 2) -> pd.Series:
@@ -83,6 +89,60 @@ def min_prob(x: pd.DataFrame, q: float = 0.01, tune_sigma: float = 1.0, seed: in
     for col in x.columns:
         centre = float(np.quantile(_observed(x, col, 1), q))
         draws = rng.normal(centre, sd, len(x))
+        miss = x[col].isna().to_numpy()
+        out.loc[miss, col] = draws[miss]
+    return out
+
+
+def _r_seq(start: float, stop: float, by: float) -> np.ndarray:
+    """R's ``seq(from, to, by)``: ``from + (0:n) * by`` with ``n = as.integer((to - from) / by + 1e-10)``,
+    capped at ``to``."""
+    n = int((stop - start) / by + 1e-10)
+    return np.minimum(start + np.arange(n + 1) * by, stop)
+
+
+def qrilc_parameters(x: pd.DataFrame) -> pd.DataFrame:
+    """``impute.QRILC``'s estimation, line by line, per sample (rows): ``p_missing``, the ``mean`` and ``sd`` of
+    the complete normal (least squares of the sample's quantiles 0.001, 0.011, ..., 0.991 (R's type 7) on the
+    standard normal's at ``p_missing + 0.001`` ... 0.991) and the truncation point ``upper`` (that normal's
+    ``p_missing + 0.001`` quantile)."""
+    from scipy.stats import norm
+
+    rows = []
+    for col in x.columns:
+        values = x[col].to_numpy(dtype=float)
+        p = float(np.isnan(values).mean())
+        if p >= 0.99:
+            raise InputDataError(f"imputation qrilc: sample {col!r} misses {p:.1%} of its proteins; QRILC needs "
+                                 "under 99 % missing to fit the sample's distribution")
+        q_normal = norm.ppf(_r_seq(p + 0.001, 0.991, (0.99 - p) / 99))
+        q_sample = np.quantile(_observed(x, col), _r_seq(0.001, 0.991, 0.01))
+        if len(q_normal) != len(q_sample):  # R's lm stops: "variable lengths differ"
+            raise InputDataError(f"imputation qrilc: sample {col!r}: {len(q_normal)} normal quantiles against "
+                                 f"{len(q_sample)} of the sample (R's impute.QRILC stops here too)")
+        sd, mean = np.polyfit(q_normal, q_sample, 1)
+        rows.append({"sample": col, "p_missing": p, "mean": mean, "sd": sd, "upper": norm.ppf(p + 0.001, mean, sd)})
+    return pd.DataFrame(rows).set_index("sample")
+
+
+def qrilc_draws(mean: float, sd: float, upper: float, n: int, tune_sigma: float, rng) -> np.ndarray:
+    """``n`` of ``impute.QRILC``'s draws for one sample: a normal with ``mean`` and SD ``tune_sigma * sd``
+    (module notes) truncated above ``upper``."""
+    from scipy.stats import truncnorm
+
+    scale = float(sd * tune_sigma)
+    return truncnorm.rvs(-np.inf, (upper - mean) / scale, loc=mean, scale=scale, size=n, random_state=rng)
+
+
+def qrilc(x: pd.DataFrame, tune_sigma: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """imputeLCMD's ``impute.QRILC``: per sample, one draw per protein (:func:`qrilc_draws`) from the normal of
+    :func:`qrilc_parameters`; the missing ones kept."""
+    rng = np.random.default_rng(seed)
+    params = qrilc_parameters(x)
+    out = x.copy()
+    for col in x.columns:
+        mean, sd, upper = params.loc[col, ["mean", "sd", "upper"]]
+        draws = qrilc_draws(mean, sd, upper, len(x), tune_sigma, rng)
         miss = x[col].isna().to_numpy()
         out.loc[miss, col] = draws[miss]
     return out
@@ -143,6 +203,12 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
         how = f"normal at each sample's {q} quantile, SD {min_prob_sd(x, sigma):.4g}, MinProb, seed {seed}"
     elif method == "knn":
         out, how = knn(x, k), f"mean of the {k} nearest proteins, impute.knn"
+    elif method == "qrilc":
+        sigma = opts.get("impute_tune_sigma", 1.0)
+        out = qrilc(x, sigma, seed)
+        params = qrilc_parameters(x)
+        how = (f"QRILC: truncated normals, detection limits {params['upper'].min():.3g}-{params['upper'].max():.3g}, "
+               f"tune_sigma {sigma}, seed {seed}")
     else:
         raise ValueError(f"unknown imputation {method!r}")
     return out, mask, f"{int(mask.to_numpy().sum())} values imputed ({how})"

@@ -64,7 +64,10 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
                        f"quantile with {p['impute_tune_sigma']} x the median protein SD (imputeLCMD's MinProb; "
                        f"seed {seed})",
             "knn": f"missing values were imputed from the {p['impute_k']} nearest proteins (impute.knn's "
-                   "algorithm)"}[p["impute"]])
+                   "algorithm)",
+            "qrilc": "missing values were drawn from each sample's normal distribution estimated by quantile "
+                     "regression, truncated at its detection limit (imputeLCMD's QRILC, tune.sigma "
+                     f"{p['impute_tune_sigma']}; seed {seed})"}[p["impute"]])
         return f"{head} {'; '.join(steps)}.{excluded}"
     if spec["assay"] == "single_cell":
         limits = []

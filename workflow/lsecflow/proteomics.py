@@ -12,7 +12,7 @@ In order (each step set in the dataset's ``proteomics`` block):
    medians added back), ``quantile`` (limma's ``normalizeQuantiles``, missing values allowed),
    ``cyclicloess`` (limma's ``normalizeCyclicLoess``, method "fast") or ``none``;
 6. ``impute``: ``none`` (limma fits each protein on its observed samples), or one of
-   :mod:`lsecflow.imputation`'s methods (``downshift``, ``mindet``, ``minprob``, ``knn``), the imputed
+   :mod:`lsecflow.imputation`'s methods (``downshift``, ``mindet``, ``minprob``, ``qrilc``, ``knn``), the imputed
    cells flagged.
 """
 from __future__ import annotations

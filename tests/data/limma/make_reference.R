@@ -49,6 +49,10 @@
 #   ups1.sample_weights_deqms.tsv.gz  DEqMS (loess, 'Razor + unique peptides') on that weighted fit
 #   ups1.sample_weights_block.tsv.gz  the same with block = the sheet's replicate column: duplicateCorrelation(weights =
 #                          the sample weights), lmFit(block, correlation, weights) + eBayes(); the consensus
+#   ups1.qrilc.tsv         imputeLCMD's impute.QRILC estimation for each sample of the median matrix (its code,
+#                          below): fraction missing, mean and SD of the quantile regression, truncation point
+#   ups1.qrilc_draws.tsv.gz  20,000 of impute.QRILC's draws for the first sample (tmvtnorm 1.5 rtmvnorm, Gibbs,
+#                          set.seed(1); apt-get install r-cran-tmvtnorm)
 #   ups1.f_batch_group.tsv.gz  the moderated F test of both coefficients of ~ batch + group on the median
 #                          matrix (batch SYNTHETIC: replicate 3 of each group "b", the others "a"),
 #                          eBayes() then topTable(coef = 2:3): limma's classifyTestsF, with missing values
@@ -192,6 +196,28 @@ prot_sd <- apply(x_median[which(seen > 0.5), ], 1, sd, na.rm = TRUE)
 write.table(data.frame(q = 0.01, tune_sigma = c(1, 2), sd = format(median(prot_sd, na.rm = TRUE) * c(1, 2), digits = 17),
                        low = paste(format(low, digits = 17), collapse = ",")),
             file.path(out_dir, "ups1.minprob_sd.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+# imputeLCMD 2.1's impute.QRILC, its estimation line for line (per sample: the fraction missing, the quantile
+# regression of the sample's quantiles on the normal's, the truncation point), and 20,000 of its draws for the first
+# sample (tmvtnorm's rtmvnorm, Gibbs, as impute.QRILC calls it: it passes the SD estimate as 'sigma', a covariance,
+# which with one dimension tmvtnorm hands to its univariate sampler as an SD)
+qrilc <- do.call(rbind, lapply(seq_len(ncol(x_median)), function(i) {
+  curr.sample <- x_median[, i]
+  pNAs <- length(which(is.na(curr.sample))) / length(curr.sample)
+  upper.q <- 0.99
+  q.normal <- qnorm(seq((pNAs + 0.001), (upper.q + 0.001), (upper.q - pNAs) / (upper.q * 100)), mean = 0, sd = 1)
+  q.curr.sample <- quantile(curr.sample, probs = seq(0.001, (upper.q + 0.001), 0.01), na.rm = TRUE)
+  fit <- lm(q.curr.sample ~ q.normal)
+  data.frame(sample = colnames(x_median)[i], p_missing = pNAs, mean = unname(fit$coefficients[1]),
+             sd = unname(fit$coefficients[2]), upper = qnorm(pNAs + 0.001, fit$coefficients[1], fit$coefficients[2]))
+}))
+write.table(format(qrilc, digits = 15), file.path(out_dir, "ups1.qrilc.tsv"), sep = "\t", quote = FALSE,
+            row.names = FALSE)
+suppressPackageStartupMessages(library(tmvtnorm))  # apt-get install r-cran-tmvtnorm
+set.seed(1)
+draws <- rtmvnorm(n = 20000, mean = qrilc$mean[1], sigma = qrilc$sd[1], upper = qrilc$upper[1], algorithm = "gibbs")
+gz <- gzfile(file.path(out_dir, "ups1.qrilc_draws.tsv.gz"), "w")
+write.table(data.frame(draw = format(as.vector(draws), digits = 15)), gz, sep = "\t", quote = FALSE, row.names = FALSE)
+close(gz)
 batch <- factor(ifelse(smp$replicate == 3, "b", "a"))
 fit_b <- eBayes(lmFit(x_median, model.matrix(~ batch + group)))
 tt <- topTable(fit_b, coef = 2:3, number = Inf, sort.by = "none")
