@@ -99,6 +99,26 @@ def test_qrilc_estimates_as_imputelcmd_and_draws_as_r():
     assert (filled.where(x.isna()).stack() <= ref.loc[filled.columns, "upper"].max()).all()
 
 
+def test_mar_mnar_selects_and_fills_as_imputelcmd():
+    """impute.MAR.MNAR: model.Selector's censoring threshold and its missing-at-random proteins as R's code (UPS1:
+    1,461 of 1,470), their kNN (k 15, rowmax / colmax 0.99) as R's impute.knn, and the left-censored rest filled by
+    QRILC at tune_sigma 0.3 below each sample's detection limit; through the preprocessing, nothing else moves."""
+    x = median_matrix().values
+    ref = r_table("ups1.mar_mnar_knn.tsv.gz").loc[x.index]
+    mar, threshold = imputation.model_selector(x)
+    assert threshold == pytest.approx(22.849951235200265, rel=1e-12)  # R's, printed by make_reference.R
+    np.testing.assert_array_equal(mar, (ref["mar"] == 1).to_numpy())
+    assert mar.sum() == 1461 and (~mar & x.isna().any(axis=1).to_numpy()).sum() > 0  # both kinds occur
+    out, n_mar, _ = imputation.mar_mnar(x, seed=2)
+    np.testing.assert_allclose(out.loc[mar].to_numpy(), ref.loc[mar, x.columns].to_numpy(), rtol=1e-13)
+    left = out.loc[~mar].where(x.loc[~mar].isna()).stack()
+    limits = imputation.qrilc_parameters(ref[x.columns])["upper"]
+    assert n_mar == 1461 and len(left) > 0
+    assert all(value <= limits[col] for (_, col), value in left.items())
+    pre = median_matrix(impute="mar_mnar")
+    assert pre.values.notna().all().all() and np.allclose(pre.values.where(x.notna()).stack(), x.stack())
+
+
 def test_downshift_is_centred_below_each_sample():
     x = median_matrix().values
     out = imputation.downshift(pd.concat([x] * 20, ignore_index=True), 1.8, 0.3, seed=1)

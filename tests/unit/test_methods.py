@@ -109,6 +109,7 @@ def test_proteomics(specs):
     assert ("missing values were drawn from each sample's normal distribution estimated by quantile regression, "
             "truncated at its detection limit (imputeLCMD's QRILC, tune.sigma 1" in text(specs["ups1"],
                                                                                    proteomics__impute="qrilc"))
+    assert "as imputeLCMD's impute.MAR.MNAR does" in text(specs["ups1"], proteomics__impute="mar_mnar")
     assert "normalised by cyclic loess (limma's normalizeCyclicLoess" in text(specs["ups1"],
                                                                                proteomics__normalize="cyclicloess")
     assert ("with empirical Bayes moderation (limma's eBayes) and limma's moderated F test of the coefficients of "

@@ -24,6 +24,14 @@ Missing at random:
   1,500 proteins by two-means clustering (a speed device, randomised); here every protein is searched,
   which is what R computes up to 1,500.
 
+Both, by protein:
+
+- ``mar_mnar``: imputeLCMD's ``impute.MAR.MNAR`` with its defaults (``method.MAR = "KNN"``, ``method.MNAR =
+  "QRILC"``) -- ``model.Selector`` compares the distribution of the proteins' mean intensities with the normal
+  fitted to its quantiles and finds the censoring threshold where the observed distribution falls furthest short
+  of it; proteins whose mean lies above are missing at random and filled by ``knn`` among themselves (``k`` 15,
+  ``rowmax`` and ``colmax`` 0.99, R's wrapper), the rest (left-censored) by ``qrilc`` with ``tune_sigma`` 0.3.
+
 The random methods draw from ``numpy.random.default_rng(seed)`` (``compute.seed``), samples in column
 order: reproducible, but not R's random numbers.
 """
@@ -38,7 +46,7 @@ from .errors import ConfigError, InputDataError
 #: The ``proteomics`` keys each method reads (the others must keep their defaults).
 METHOD_KEYS = {"downshift": ("impute_shift", "impute_width"), "mindet": ("impute_quantile",),
                "minprob": ("impute_quantile", "impute_tune_sigma"), "knn": ("impute_k",),
-               "qrilc": ("impute_tune_sigma",)}
+               "qrilc": ("impute_tune_sigma",), "mar_mnar": ()}
 
 
 def _observed(x: pd.DataFrame, col, need: int = 2) -> pd.Series:
@@ -148,6 +156,43 @@ def qrilc(x: pd.DataFrame, tune_sigma: float = 1.0, seed: int = 0) -> pd.DataFra
     return out
 
 
+def model_selector(x: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """imputeLCMD's ``model.Selector``, line by line: whether each protein is missing at random (its mean above the
+    censoring threshold) and the threshold. The proteins' means get ``impute.QRILC``'s quantile regression (a
+    normal), and the threshold is where ``10 ((F_normal - F_observed + 1) / (F_observed + 1) - 1)`` peaks over the
+    support (512 points from 4 SDs below the normal's mean to the smallest mean, the sorted means, 512 points from
+    the largest to 4 SDs above); none above 0: every protein is missing at random."""
+    from scipy.stats import norm
+
+    means = x.mean(axis=1, skipna=True).to_numpy(dtype=float)
+    p = float(np.isnan(means).mean())
+    q_normal = norm.ppf(_r_seq(p + 0.001, 0.991, (0.99 - p) / 99))
+    observed = means[~np.isnan(means)]
+    sd, mean = np.polyfit(q_normal, np.quantile(observed, _r_seq(0.001, 0.991, 0.01)), 1)
+    ordered = np.sort(observed)
+    support = np.concatenate([np.linspace(mean - 4 * sd, ordered[0], 512), ordered,
+                              np.linspace(ordered[-1], mean + 4 * sd, 512)])
+    cdf_observed = np.searchsorted(ordered, support, side="right") / len(ordered)  # R's ecdf
+    objective = ((norm.cdf(support, mean, sd) - cdf_observed + 1) / (cdf_observed + 1) - 1) * 10
+    if objective.max() > 0:
+        threshold = support[objective == objective.max()]
+    else:
+        threshold = np.array([mean - 4 * sd - 1])
+    with np.errstate(invalid="ignore"):
+        mar = means > np.resize(threshold, len(means))  # R compares with a recycled vector where several tie
+    return mar, float(threshold[0])
+
+
+def mar_mnar(x: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, int, float]:
+    """imputeLCMD's ``impute.MAR.MNAR`` (KNN + QRILC, module notes): the filled matrix, how many proteins were
+    missing at random and the censoring threshold."""
+    mar, threshold = model_selector(x)
+    out = x.copy()
+    if mar.any():
+        out.loc[mar] = knn(x.loc[mar], k=15, rowmax=0.99, colmax=0.99).to_numpy()
+    return qrilc(out, 0.3, seed), int(mar.sum()), threshold
+
+
 def knn(x: pd.DataFrame, k: int = 10, rowmax: float = 0.5, colmax: float = 0.8) -> pd.DataFrame:
     """``impute::impute.knn(x, k, rowmax, colmax)`` without R's split of large tables (module notes)."""
     values = x.to_numpy(dtype=float)
@@ -203,6 +248,10 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
         how = f"normal at each sample's {q} quantile, SD {min_prob_sd(x, sigma):.4g}, MinProb, seed {seed}"
     elif method == "knn":
         out, how = knn(x, k), f"mean of the {k} nearest proteins, impute.knn"
+    elif method == "mar_mnar":
+        out, n_mar, threshold = mar_mnar(x, seed)
+        how = (f"MAR-MNAR: {n_mar} of {len(x)} proteins missing at random (mean above {threshold:.4g}) by the mean "
+               f"of their 15 nearest, the others QRILC (tune_sigma 0.3), imputeLCMD's impute.MAR.MNAR, seed {seed}")
     elif method == "qrilc":
         sigma = opts.get("impute_tune_sigma", 1.0)
         out = qrilc(x, sigma, seed)

@@ -65,6 +65,10 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
                        f"seed {seed})",
             "knn": f"missing values were imputed from the {p['impute_k']} nearest proteins (impute.knn's "
                    "algorithm)",
+            "mar_mnar": "missing values were imputed by protein as imputeLCMD's impute.MAR.MNAR does: proteins whose "
+                        "mean intensity lies above the censoring threshold of its model.Selector as missing at random "
+                        "(mean of the 15 nearest proteins, impute.knn's algorithm), the others as left-censored (QRILC, "
+                        f"tune.sigma 0.3; seed {seed})",
             "qrilc": "missing values were drawn from each sample's normal distribution estimated by quantile "
                      "regression, truncated at its detection limit (imputeLCMD's QRILC, tune.sigma "
                      f"{p['impute_tune_sigma']}; seed {seed})"}[p["impute"]])

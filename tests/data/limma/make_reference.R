@@ -53,6 +53,9 @@
 #                          below): fraction missing, mean and SD of the quantile regression, truncation point
 #   ups1.qrilc_draws.tsv.gz  20,000 of impute.QRILC's draws for the first sample (tmvtnorm 1.5 rtmvnorm, Gibbs,
 #                          set.seed(1); apt-get install r-cran-tmvtnorm)
+#   ups1.mar_mnar_knn.tsv.gz  imputeLCMD's impute.MAR.MNAR (KNN + QRILC), its deterministic part (its code, below):
+#                          model.Selector's flag per protein (column mar: 1 = missing at random) and the matrix after
+#                          impute.knn(k = 15, rowmax = 0.99, colmax = 0.99) of the flagged proteins
 #   ups1.f_batch_group.tsv.gz  the moderated F test of both coefficients of ~ batch + group on the median
 #                          matrix (batch SYNTHETIC: replicate 3 of each group "b", the others "a"),
 #                          eBayes() then topTable(coef = 2:3): limma's classifyTestsF, with missing values
@@ -218,6 +221,30 @@ draws <- rtmvnorm(n = 20000, mean = qrilc$mean[1], sigma = qrilc$sd[1], upper = 
 gz <- gzfile(file.path(out_dir, "ups1.qrilc_draws.tsv.gz"), "w")
 write.table(data.frame(draw = format(as.vector(draws), digits = 15)), gz, sep = "\t", quote = FALSE, row.names = FALSE)
 close(gz)
+# imputeLCMD 2.1's impute.MAR.MNAR(method.MAR = "KNN", method.MNAR = "QRILC"), its deterministic part line by line:
+# model.Selector (which proteins are missing at random, and the censoring threshold), the KNN step on those
+# (impute.wrapper.KNN: impute.knn(k = 15, rowmax = 0.99, colmax = 0.99)), and QRILC's estimates on the result
+means <- rowMeans(x_median, na.rm = TRUE)
+p_na <- length(which(is.na(means))) / length(means)
+q_n <- qnorm(seq((p_na + 0.001), (0.99 + 0.001), (0.99 - p_na) / (0.99 * 100)), mean = 0, sd = 1)
+q_m <- quantile(means, probs = seq(0.001, (0.99 + 0.001), 0.01), na.rm = TRUE)
+qr_m <- lm(q_m ~ q_n)
+m_cdd <- qr_m$coefficients[1]
+s_cdd <- as.numeric(qr_m$coefficients[2])
+support <- c(seq(m_cdd - 4 * s_cdd, min(means, na.rm = TRUE), length = 512), sort(means),
+             seq(max(means, na.rm = TRUE), m_cdd + 4 * s_cdd, length = 512))
+cdf_od <- ecdf(sort(means))(support)
+cdf_cd <- pnorm(support, mean = m_cdd, sd = s_cdd)
+obj <- ((cdf_cd - cdf_od + 1) / (cdf_od + 1) - 1) * 10
+thr <- if (max(obj) > 0) support[which(obj == max(obj))] else m_cdd - 4 * s_cdd - 1
+mar <- rep(0, nrow(x_median))
+mar[which(means > thr)] <- 1
+x_mar <- x_median
+x_mar[which(mar == 1), ] <- impute.knn(x_median[which(mar == 1), ], k = 15, rowmax = 0.99, colmax = 0.99,
+                                       maxp = 1500)$data
+write_matrix(cbind(x_mar, mar = mar), "ups1.mar_mnar_knn.tsv.gz")
+cat(sprintf("model.Selector: threshold %s, %d of %d proteins MAR, %d cells left for QRILC\n",
+            paste(format(thr, digits = 17), collapse = ","), sum(mar), length(mar), sum(is.na(x_mar))))
 batch <- factor(ifelse(smp$replicate == 3, "b", "a"))
 fit_b <- eBayes(lmFit(x_median, model.matrix(~ batch + group)))
 tt <- topTable(fit_b, coef = 2:3, number = Inf, sort.by = "none")
