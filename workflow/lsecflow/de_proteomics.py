@@ -34,7 +34,7 @@ from .errors import InputDataError
 from .files import write_tsv_atomic
 from .formula import design_metadata
 from .limma_block import Block, block_labels
-from .limma_weights import array_weights
+from .limma_weights import array_weights, log_sample_weights
 from .paracrine import factor_symbols
 from .proteomics import preprocess_dataset
 from .trust import refit_plan
@@ -158,8 +158,7 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
     labels = block_labels(obs, opts.get("block"))
     weights, samples, blocked = protein_weights(pre.values, meta, spec["design"], opts, labels)
     if samples is not None:
-        log.info("sample weights (arrayWeights), lowest first: %s",
-                 ", ".join(f"{s} {w:.3f}" for s, w in samples.sort_values().items()))
+        log_sample_weights(samples)
     if blocked is not None:
         log.info("limma with blocks: %s", blocked.describe())
     stats, _ = limma.contrast_tables(pre.values, meta, spec["design"], spec["contrasts"], opts, count, weights,

@@ -40,6 +40,7 @@ from .de_files import (
 from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
 from .limma_block import Block, block_labels, estimate_block
+from .limma_weights import log_sample_weights
 from .voom import effective_library_sizes, tmm_factors, voom, voom_with_quality_weights
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality
     x = counts.to_numpy(dtype=float)
     lib = effective_library_sizes(x)
     X = np.asarray(limma.design_matrix(meta, design))
+
     def run(correlation=None):
         return (voom_with_quality_weights(x, X, lib, correlation=correlation) if quality
                 else voom(x, X, lib, correlation=correlation))
@@ -137,8 +139,7 @@ def voom_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts
              float(weights.to_numpy().min()), float(weights.to_numpy().max()), float(np.median(weights.to_numpy())),
              time.time() - t0)
     if samples is not None:
-        log.info("sample weights (arrayWeights), lowest first: %s",
-                 ", ".join(f"{s} {w:.3f}" for s, w in samples.sort_values().items()))
+        log_sample_weights(samples)
     if blocked is not None:
         log.info("voom with blocks: %s", blocked.describe())
     stats, _ = limma.contrast_tables(values, meta, design, contrasts, opts, weights=weights, block=blocked)

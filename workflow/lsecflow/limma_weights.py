@@ -17,6 +17,12 @@ from .formula import estimable_columns
 log = logging.getLogger(__name__)
 
 
+def log_sample_weights(weights) -> None:
+    """Log each sample's weight (a Series indexed by sample), lowest first."""
+    log.info("sample weights (arrayWeights), lowest first: %s",
+             ", ".join(f"{s} {w:.3f}" for s, w in weights.sort_values().items()))
+
+
 def _contr_sum(n: int) -> np.ndarray:
     """R's ``contr.sum(n)``: n x (n - 1)."""
     return np.vstack([np.eye(n - 1), -np.ones((1, n - 1))])
