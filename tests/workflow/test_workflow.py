@@ -128,7 +128,7 @@ def test_enrichment_outputs(finished_run):
         assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000
     # one enrichment job per DE unit runs every collection; one figure job per unit draws them
     log_text = (work / "logs/enrichment/dlpc_liver/agonist_vs_chow.log").read_text()
-    assert "genes ranked by the DE statistic (Wald" in log_text
+    assert "genes ranked by the DE statistic (DESeq2: Wald" in log_text
     assert "GSEA method multilevel: 200 permutations, multilevel sample size 101, eps 1e-50" in log_text
     collections = yaml.safe_load((work / "config.yaml").read_text())["datasets"]["dlpc_liver"]["enrichment"]
     assert all(f"{c}: " in log_text for c in collections["collections"]), log_text
