@@ -12,6 +12,7 @@ from lsecflow import limma
 from lsecflow.formula import design_metadata
 from lsecflow.ingest import run_ingest
 from lsecflow.qc_proteomics import run_qc_proteomics, variance_figure, variance_fits
+from lsecflow.rule_params import guard_params
 
 CONTRAST = {"fmol25_vs_fmol10": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
 QC_TABLES = ("samples", "proteins", "preprocessing", "correlation", "pca", "verdict")
@@ -39,18 +40,24 @@ def test_variance_fits_are_limmas_and_deqms():
 
 
 def test_qc_job_draws_the_variance_figure(tmp_path):
-    """The QC job on the ingested UPS1 table (with its peptide counts) writes its tables and five figures."""
-    spec = ups1_dataset(de={"deqms": True})
+    """The QC job on the ingested UPS1 table (with its peptide counts) writes its tables and five figures, with the
+    rule's own keys only; with de.block the PCA gains a panel coloured by the block (two panels, group and
+    replicate: twice as wide as high)."""
+    spec = ups1_dataset(de={"deqms": True, "block": "replicate"})
     spec["proteomics"]["count_column"] = "Razor + unique peptides"
     ds = load_one(tmp_path, spec).datasets["p"]
     h5ad = tmp_path / "counts.h5ad"
     run_ingest(ds.params(rule="ingest"), str(h5ad))
     outputs = {k: str(tmp_path / f"{k}.{'json' if k == 'verdict' else 'tsv'}") for k in QC_TABLES}
     figures = {k: str(tmp_path / f"{k}.png") for k in QC_FIGURES}
-    verdict = run_qc_proteomics(str(h5ad), ds.params(), outputs, figures)
+    params = guard_params(ds.params(rule="qc_proteomics"))  # as lsecflow.snake.run hands it to the job
+    verdict = run_qc_proteomics(str(h5ad), params, outputs, figures)
     assert verdict["proteins_kept"] == 1470 == json.loads((tmp_path / "verdict.json").read_text())["proteins_kept"]
     for kind in QC_FIGURES:
         assert (tmp_path / f"{kind}.png").stat().st_size > 10_000, kind
+    header = (tmp_path / "pca.png").read_bytes()[16:24]
+    width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+    assert width / height > 1.8
 
 
 @pytest.mark.parametrize("n_proteins", [3, 8])

@@ -248,6 +248,8 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     verdict = proteomics_verdict(samples, raw, pre, len(complete), opts)
     write_json_atomic(verdict, outputs["verdict"])
     design_cols = list(params["design_columns"]) or [c for c in obs.columns if c != "sample"][:1]
+    if spec["de"].get("block") and spec["de"]["block"] not in design_cols:  # a PCA panel by block too
+        design_cols.append(spec["de"]["block"])
     var = adata.var.set_index(adata.var_names.astype(str))
     fits = variance_fits(pre.values, obs, spec, list(params["design_columns"]),
                          var["count"] if "count" in var else None)
