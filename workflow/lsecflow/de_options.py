@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .errors import ConfigError
 from .formula import design_terms, parse_design
+from .limma_block import block_in_design
 from .schema import load_schema
 
 
@@ -97,7 +98,8 @@ def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
 
 
 def _block_in_design(spec, sheet, column, design_columns) -> bool:
-    """Whether the block indicators lie in the column space of the design (limma's test, on the sheet)."""
+    """Whether the design, built on the sheet, already tells the blocks apart
+    (:func:`lsecflow.limma_block.block_in_design`, limma's test)."""
     import numpy as np
     import patsy
 
@@ -105,8 +107,7 @@ def _block_in_design(spec, sheet, column, design_columns) -> bool:
     for col in set(spec.get("numeric", [])) & set(design_columns):
         data[col] = data[col].astype(float)
     X = np.asarray(patsy.dmatrix(spec["design"], data)) if design_columns else np.ones((len(sheet), 1))
-    Z = (sheet[column].astype(str).to_numpy()[:, None] == np.unique(sheet[column].astype(str))[None, :]).astype(float)
-    return np.linalg.matrix_rank(np.column_stack([X, Z])) == np.linalg.matrix_rank(X)
+    return block_in_design(X, sheet[column].astype(str).to_numpy())
 
 
 def check_deqms(source, spec) -> None:

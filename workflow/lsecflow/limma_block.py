@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import InputDataError
 from .formula import estimable_columns
@@ -51,6 +50,16 @@ def correlation_matrix(block, rho: float) -> np.ndarray:
     C = rho * (Z @ Z.T)
     np.fill_diagonal(C, 1.0)
     return C
+
+
+def block_in_design(design: np.ndarray, block) -> bool:
+    """limma's test in ``duplicateCorrelation``: the block dummies (all levels but the first) lie in the column
+    space of ``design``, so the design already tells the blocks apart and no correlation can be estimated."""
+    X = np.asarray(design, dtype=float)
+    Xe = X[:, estimable_columns(X)]
+    residual = np.linalg.qr(Xe, mode="complete")[0][:, Xe.shape[1]:]
+    dummies = block_indicator(block)[:, 1:].astype(float)
+    return bool(residual.shape[1] == 0 or np.abs(residual.T @ dummies).max() < 1e-8)
 
 
 def _gamma_deviance(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -204,10 +213,7 @@ def duplicate_correlation(values: np.ndarray, design: np.ndarray, block, weights
     max_size = int(Zall.sum(axis=0).max())
     if max_size == 1:
         return Correlation(0.0, np.zeros(G), "every block holds a single sample")
-    Xe = X[:, estimable_columns(X)]
-    Qfull = np.linalg.qr(Xe, mode="complete")[0][:, Xe.shape[1]:]
-    dummies = Zall[:, 1:].astype(float)
-    if np.abs(Qfull.T @ dummies).max() < 1e-8:
+    if block_in_design(X, labels):
         return Correlation(0.0, np.zeros(G), "the block factor is already in the design")
     W = None
     if weights is not None:
@@ -235,7 +241,9 @@ def duplicate_correlation(values: np.ndarray, design: np.ndarray, block, weights
     rho = np.where(np.isnan(rho), np.nan, np.clip(rho, rho_min, RHO_MAX))
     arho = np.arctanh(rho)
     finite = arho[~np.isnan(arho)]
-    consensus = float(np.tanh(stats.trim_mean(finite, trim))) if len(finite) else float("nan")
+    from scipy.stats import trim_mean  # here: the parse-time checks import this module and not scipy.stats
+
+    consensus = float(np.tanh(trim_mean(finite, trim))) if len(finite) else float("nan")
     return Correlation(consensus, arho)
 
 
