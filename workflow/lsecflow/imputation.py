@@ -109,6 +109,21 @@ def _r_seq(start: float, stop: float, by: float) -> np.ndarray:
     return np.minimum(start + np.arange(n + 1) * by, stop)
 
 
+def _normal_by_quantiles(values: np.ndarray, p_missing: float, what: str) -> tuple[float, float]:
+    """imputeLCMD's quantile regression (``impute.QRILC``, ``model.Selector``): the mean and SD of the normal whose
+    quantiles at ``p_missing + 0.001`` ... 0.991 best fit (least squares) the observed ``values``' quantiles 0.001,
+    0.011, ..., 0.991 (R's type 7). ``what`` names the data in an error."""
+    from scipy.stats import norm
+
+    q_normal = norm.ppf(_r_seq(p_missing + 0.001, 0.991, (0.99 - p_missing) / 99))
+    q_values = np.quantile(values, _r_seq(0.001, 0.991, 0.01))
+    if len(q_normal) != len(q_values):  # R's lm stops: "variable lengths differ"
+        raise InputDataError(f"imputation {what}: {len(q_normal)} normal quantiles against {len(q_values)} of the "
+                             "data (imputeLCMD stops here too)")
+    sd, mean = np.polyfit(q_normal, q_values, 1)
+    return float(mean), float(sd)
+
+
 def qrilc_parameters(x: pd.DataFrame) -> pd.DataFrame:
     """``impute.QRILC``'s estimation, line by line, per sample (rows): ``p_missing``, the ``mean`` and ``sd`` of
     the complete normal (least squares of the sample's quantiles 0.001, 0.011, ..., 0.991 (R's type 7) on the
@@ -123,12 +138,7 @@ def qrilc_parameters(x: pd.DataFrame) -> pd.DataFrame:
         if p >= 0.99:
             raise InputDataError(f"imputation qrilc: sample {col!r} misses {p:.1%} of its proteins; QRILC needs "
                                  "under 99 % missing to fit the sample's distribution")
-        q_normal = norm.ppf(_r_seq(p + 0.001, 0.991, (0.99 - p) / 99))
-        q_sample = np.quantile(_observed(x, col), _r_seq(0.001, 0.991, 0.01))
-        if len(q_normal) != len(q_sample):  # R's lm stops: "variable lengths differ"
-            raise InputDataError(f"imputation qrilc: sample {col!r}: {len(q_normal)} normal quantiles against "
-                                 f"{len(q_sample)} of the sample (R's impute.QRILC stops here too)")
-        sd, mean = np.polyfit(q_normal, q_sample, 1)
+        mean, sd = _normal_by_quantiles(_observed(x, col).to_numpy(), p, f"qrilc: sample {col!r}")
         rows.append({"sample": col, "p_missing": p, "mean": mean, "sd": sd, "upper": norm.ppf(p + 0.001, mean, sd)})
     return pd.DataFrame(rows).set_index("sample")
 
@@ -142,11 +152,12 @@ def qrilc_draws(mean: float, sd: float, upper: float, n: int, tune_sigma: float,
     return truncnorm.rvs(-np.inf, (upper - mean) / scale, loc=mean, scale=scale, size=n, random_state=rng)
 
 
-def qrilc(x: pd.DataFrame, tune_sigma: float = 1.0, seed: int = 0) -> pd.DataFrame:
+def qrilc(x: pd.DataFrame, tune_sigma: float = 1.0, seed: int = 0, params: pd.DataFrame | None = None
+          ) -> pd.DataFrame:
     """imputeLCMD's ``impute.QRILC``: per sample, one draw per protein (:func:`qrilc_draws`) from the normal of
-    :func:`qrilc_parameters`; the missing ones kept."""
+    :func:`qrilc_parameters` (``params``, when already computed); the missing ones kept."""
     rng = np.random.default_rng(seed)
-    params = qrilc_parameters(x)
+    params = qrilc_parameters(x) if params is None else params
     out = x.copy()
     for col in x.columns:
         mean, sd, upper = params.loc[col, ["mean", "sd", "upper"]]
@@ -165,10 +176,8 @@ def model_selector(x: pd.DataFrame) -> tuple[np.ndarray, float]:
     from scipy.stats import norm
 
     means = x.mean(axis=1, skipna=True).to_numpy(dtype=float)
-    p = float(np.isnan(means).mean())
-    q_normal = norm.ppf(_r_seq(p + 0.001, 0.991, (0.99 - p) / 99))
     observed = means[~np.isnan(means)]
-    sd, mean = np.polyfit(q_normal, np.quantile(observed, _r_seq(0.001, 0.991, 0.01)), 1)
+    mean, sd = _normal_by_quantiles(observed, float(np.isnan(means).mean()), "mar_mnar: the proteins' means")
     ordered = np.sort(observed)
     support = np.concatenate([np.linspace(mean - 4 * sd, ordered[0], 512), ordered,
                               np.linspace(ordered[-1], mean + 4 * sd, 512)])
@@ -254,8 +263,8 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
                f"of their 15 nearest, the others QRILC (tune_sigma 0.3), imputeLCMD's impute.MAR.MNAR, seed {seed}")
     elif method == "qrilc":
         sigma = opts.get("impute_tune_sigma", 1.0)
-        out = qrilc(x, sigma, seed)
         params = qrilc_parameters(x)
+        out = qrilc(x, sigma, seed, params)
         how = (f"QRILC: truncated normals, detection limits {params['upper'].min():.3g}-{params['upper'].max():.3g}, "
                f"tune_sigma {sigma}, seed {seed}")
     else:
