@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, LIMMA_REF, REPO, dlpc_dataset, load_datasets, run_protein_de, ups1_dataset
 from lsecflow import limma, limma_block
-from lsecflow.de_files import BLOCK_COLUMNS
+from lsecflow.de_files import BLOCK_COLUMNS, OUTPUT_KINDS
 from lsecflow.de_voom import voom_tables
 from lsecflow.errors import ConfigError
 from lsecflow.formula import design_metadata
@@ -232,3 +232,32 @@ def test_deseq2_refuses_a_block(tmp_path):
     with pytest.raises(ConfigError, match=r"de.block is limma's random block effect \(DESeq2 has none: put the "
                                           r"column in the design\)"):
         load_datasets({"d": spec})
+
+
+def test_a_cell_type_whose_blocks_cannot_be_estimated_is_skipped_not_fatal(tms_pseudobulk, tmp_path):
+    """Pseudobulk (real TMS LSECs, voom): a block column that leaves fewer blocks than samples less one gives limma
+    no correlation to estimate; that cell type is skipped with the reason (as for too few samples), its block file
+    header only, while a bulk fit with the same problem stops with the same message."""
+    import anndata as ad
+    from lsecflow.de_voom import run_de_voom
+    from lsecflow.errors import InputDataError
+
+    ds, folder, _ = tms_pseudobulk
+    slug = next(iter(ds.cell_types))  # LSECs
+    pb = ad.read_h5ad(folder / "pb.h5ad")
+    lsec = pb.obs["cell_type"].astype(str) == ds.cell_types[slug]
+    samples = list(pb.obs.loc[lsec, "sample"].astype(str))
+    pb.obs["litter"] = pb.obs["sample"].astype(str).replace({samples[1]: samples[0]})  # one pair, the rest single
+    pb.write_h5ad(tmp_path / "pb.h5ad")
+    params = ds.params()
+    params["spec"] = dict(params["spec"], de=dict(params["spec"]["de"], engine="voom", block="litter"))
+    outs = {"old_vs_young": {k: str(tmp_path / f"o.{k}.tsv") for k in OUTPUT_KINDS}}
+    res = run_de_voom(str(tmp_path / "pb.h5ad"), params, outs, cell_type=slug, block=str(tmp_path / "block.tsv"))
+    assert res["old_vs_young"].empty
+    status = pd.read_csv(outs["old_vs_young"]["summary"], sep="\t").iloc[0]["status"]
+    assert status.startswith("skipped: de.block 'litter': no feature has enough observed samples in enough blocks")
+    assert ds.cell_types[slug] in status
+    assert pd.read_csv(tmp_path / "block.tsv", sep="\t").empty
+    pb[lsec.to_numpy()].copy().write_h5ad(tmp_path / "lsec.h5ad")  # the same samples as one bulk dataset
+    with pytest.raises(InputDataError, match="de.block 'litter': no feature has enough"):
+        run_de_voom(str(tmp_path / "lsec.h5ad"), params, outs, cell_type=None)

@@ -35,11 +35,12 @@ from .de_files import (
     write_lrt,
     write_lrt_skipped,
     write_shared,
+    write_skipped,
     write_tested,
 )
 from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
-from .limma_block import Block, block_labels, estimate_block
+from .limma_block import Block, BlockError, block_labels, estimate_block
 from .limma_weights import log_sample_weights
 from .voom import effective_library_sizes, tmm_factors, voom, voom_with_quality_weights
 
@@ -167,21 +168,33 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
     tested = testable(adata, params, outputs, cell_type, "limma-voom")
     results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
-    if not tested:
+    def nothing_fitted(why: str) -> dict[str, pd.DataFrame]:  # the fit's own files, empty, saying why
         if sample_weights:
             write_tsv_atomic(pd.DataFrame(columns=["sample", "weight"]), sample_weights)
         if block:
             write_block(None, block)
         if lrt is not None:
-            write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
+            write_lrt_skipped(lrt, why)
         return results
+
+    if not tested:
+        return nothing_fitted(f"no contrast testable{cell_type_label(params, cell_type)}")
     sub, counts, meta = model_inputs(adata, params["design_columns"], opts, spec["contrasts"])
     counts = counts.T  # genes x samples
     contrasts = {name: spec["contrasts"][name] for name in tested}
     symbols = pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index)
     labels = block_labels(sub.obs.set_index(counts.columns), opts.get("block"))
-    tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts, symbols,
-                                                            labels)
+    try:
+        tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts,
+                                                                symbols, labels)
+    except BlockError as exc:
+        if cell_type is None:
+            raise
+        msg = f"{exc}{cell_type_label(params, cell_type)}"
+        log.warning("skipped: %s", msg)
+        for name in tested:
+            write_skipped(outputs[name], name, msg, opts)
+        return nothing_fitted(msg)
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
                   "vst": log_cpm.rename_axis("gene_id").reset_index()}, outputs, tested)
     if sample_weights:

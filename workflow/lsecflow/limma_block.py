@@ -29,6 +29,11 @@ RHO_MAX = 0.99
 """limma's upper bound on a gene's correlation before the consensus."""
 
 
+class BlockError(InputDataError, ValueError):
+    """``de.block``'s within-block correlation cannot be estimated from these samples (a pseudobulk cell type is
+    then skipped, as for too few samples; a bulk dataset stops)."""
+
+
 class Correlation(NamedTuple):
     """What :func:`duplicate_correlation` returns (limma's ``consensus.correlation`` and ``atanh.correlations``),
     and why the consensus is 0 without an estimate (``note``, empty otherwise)."""
@@ -286,7 +291,7 @@ def estimate_block(labels: pd.Series, values, design: np.ndarray, weights=None,
     dc = duplicate_correlation(np.asarray(values, dtype=float), design, labels.to_numpy(),
                                None if weights is None else np.asarray(weights, dtype=float))
     if not np.isfinite(dc.consensus):
-        raise ValueError(f"de.block {column!r}: no feature has enough observed samples in enough blocks to "
+        raise BlockError(f"de.block {column!r}: no feature has enough observed samples in enough blocks to "
                          "estimate the within-block correlation (limma needs more samples than design columns + 2, "
                          "and at least two blocks but fewer than the samples less one)")
     return Block(column, labels.astype(str).to_numpy(), dc.consensus, (*rounds, dc.consensus),
