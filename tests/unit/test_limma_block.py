@@ -186,6 +186,10 @@ def _sheet_with(tmp_path, **columns) -> str:
     ({"block": "Group"}, {}, r"column 'Group' is in the design '~ Group' \(a fixed effect\)"),
     ({"block": "litter"}, {"litter": [""] + [f"L{i % 4}" for i in range(19)]},
      r"sample\(s\) Sample720 have no value in column 'litter'"),
+    ({"block": "litter"}, {"litter": ["L1 "] + [f"L{i % 4}" for i in range(19)]},
+     r"column 'litter' \(de.block\): sample 'Sample720' has 'L1 ', with leading/trailing whitespace"),
+    ({"block": "litter"}, {"litter": ["l1"] + [f"L{i % 4}" for i in range(19)]},
+     r"column 'litter' \(de.block\) has levels that differ only in case: 'L1', 'l1'"),
     ({"block": "litter"}, {"litter": [f"m{i}" for i in range(20)]}, r"every value of column 'litter' .* is a "
                                                                      r"different block"),
     ({"block": "litter"}, {"litter": [f"m{max(i, 1)}" for i in range(20)]}, r"makes 19 blocks of 20 samples"),

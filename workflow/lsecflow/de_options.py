@@ -9,6 +9,7 @@ from .errors import ConfigError
 from .formula import design_terms, parse_design
 from .limma_block import block_in_design
 from .schema import load_schema
+from .sheets import check_design_values
 
 
 def check_de_test(source, spec, columns) -> None:
@@ -61,7 +62,8 @@ def check_robust_fit(source, spec) -> None:
 
 def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
     """``de.block`` (limma's random block effect: duplicateCorrelation, lmFit(block, correlation)) names a sheet
-    column that is not in the design, has a value for every sample, and puts at least two of the fitted samples
+    column that is not in the design, has a value for every sample (and the sheet hygiene of design columns:
+    no padded values, missing-value markers or levels differing only in case), and puts at least two of the fitted samples
     (those not in ``qc.exclude``) in one block, in fewer blocks than the samples less one; the design must not
     already hold it (limma would set the correlation to 0). With ``lm_method: robust``:
     :func:`check_robust_fit`."""
@@ -83,6 +85,7 @@ def check_block(source, spec, sheet, sheet_path, design_columns) -> None:
     if missing.any():
         raise ConfigError(f"{key}: sample(s) {', '.join(map(str, labels.index[missing]))} have no value in column "
                           f"{column!r} of {sheet_path}; every fitted sample needs its block")
+    check_design_values(fitted, [column], sheet_path, role="de.block")  # 'Mouse1 ' or 'mouse1' would split a block
     sizes = labels.astype(str).value_counts()
     if sizes.max() < 2:
         raise ConfigError(f"{key}: every value of column {column!r} in {sheet_path} is a different block (one sample "

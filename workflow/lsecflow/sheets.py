@@ -63,26 +63,27 @@ def read_sample_sheet(path: Path, id_column: str = "sample") -> pd.DataFrame:
 NA_LIKE = {"NA", "N/A", "#N/A", "NaN", "nan", "null", "NULL", "None", "none", "-", ""}
 
 
-def check_design_values(sheet: pd.DataFrame, columns: list[str], sheet_path) -> None:
+def check_design_values(sheet: pd.DataFrame, columns: list[str], sheet_path, role: str = "used in the design") -> None:
     """Refuse design values that would silently make wrong groups (parse time).
 
     A value with leading or trailing whitespace (``Chow `` is not ``Chow``), a
     missing-value marker (``NA``, ``NaN``, ``null``, empty...), and two levels
     equal up to case (``chow`` and ``Chow``) each become a group of their own
     and take samples from the intended one. Each is an error naming the
-    column, the sample(s), the value and the fix.
+    column, the sample(s), the value and the fix. ``role`` says what the column is for (the design, or
+    ``de.block``, whose blocks would split the same way).
     """
     for col in columns:
         values = sheet[col].astype(str)
         padded = values[values != values.str.strip()]
         if len(padded):
             s, v = padded.index[0], padded.iloc[0]
-            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} (used in the design): sample {s!r} has "
+            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} ({role}): sample {s!r} has "
                               f"{v!r}, with leading/trailing whitespace, which would be a level of its own; "
                               f"remove the spaces ({len(padded)} value(s) affected)")
         missing = values[values.isin(NA_LIKE)]
         if len(missing):
-            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} (used in the design) is empty or "
+            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} ({role}) is empty or "
                               f"missing ({', '.join(sorted(set(map(repr, missing))))}) for sample(s) "
                               f"{', '.join(missing.index)}; give each sample its level, or leave it out of the "
                               "sheet and the matrix")
@@ -92,7 +93,7 @@ def check_design_values(sheet: pd.DataFrame, columns: list[str], sheet_path) -> 
             by_case.setdefault(level.casefold(), []).append(level)
         clash = [group for group in by_case.values() if len(group) > 1]
         if clash:
-            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} (used in the design) has levels that "
+            raise ConfigError(f"sample sheet {sheet_path}: column {col!r} ({role}) has levels that "
                               f"differ only in case: {', '.join(map(repr, clash[0]))} (samples: "
                               f"{', '.join(values.index[values.isin(clash[0])])}); write them the same way")
 
