@@ -52,3 +52,20 @@ def test_bad_input_is_refused():
         LocalFit([1.0, np.nan, 2.0], [1.0, 2.0, 3.0])
     with pytest.raises(InputDataError, match="equal length"):
         LocalFit([1.0, 2.0], [1.0])
+
+
+@pytest.mark.parametrize("span", [0.3, 1.0])
+def test_local_constant_matches_edgers_locfit_by_col(span):
+    """Degree 0 on a matrix, as edgeR's dispersion trend calls it (locfitByCol: locfit(deg = 0, alpha = span),
+    fitted()): R's values (tests/data/edger/make_reference.R, SYNTHETIC input with ten tied x), and each column
+    the same as fitted alone."""
+    ref = pd.read_csv(REPO / "tests/data/edger/locfit_deg0.tsv.gz", sep="\t")
+    ref = ref[ref["span"] == span]
+    Y = ref[["y_a", "y_b", "y_c"]].to_numpy()
+    fit = LocalFit(ref["x"], Y, alpha=span, degree=0)
+    got = fit.predict(ref["x"].to_numpy())
+    np.testing.assert_allclose(got, ref[["fit_a", "fit_b", "fit_c"]].to_numpy(), rtol=0, atol=1e-12)
+    alone = LocalFit(ref["x"], Y[:, 1], alpha=span, degree=0).predict(ref["x"].to_numpy())
+    np.testing.assert_allclose(alone, got[:, 1], rtol=0, atol=1e-14)
+    # span 0.3 follows the sine (a range over 0.5), span 1 (every point in each window) flattens it
+    assert (np.ptp(got[:, 0]) > 0.5) == (span < 1)

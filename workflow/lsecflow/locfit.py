@@ -1,4 +1,4 @@
-"""locfit's default one-dimensional local regression, ported (what DESeq2's ``fitType = "local"`` fits).
+"""locfit's one-dimensional local regression, ported: DESeq2's ``fitType = "local"`` and edgeR's ``locfitByCol``.
 
 DESeq2's ``localDispersionFit`` calls ``locfit(logDisps ~ logMeans, weights = means)`` with
 locfit's defaults, and predicts with ``predict``. This module ports that one path of locfit 1.5-9
@@ -17,7 +17,15 @@ locfit's defaults, and predicts with ``predict``. This module ports that one pat
 - prediction: descend that tree, cubic Hermite interpolation of value and slope between the cell's
   vertices, linear beyond the ends (``ev_interp.c``).
 
-Only that path is ported (one x, these defaults); anything else is refused, not approximated.
+edgeR's ``locfitByCol(y, x, span, degree = 0)`` (its dispersion trend, ``WLEB``) calls
+``locfit(y ~ x, alpha = span, deg = 0)`` and takes ``fitted()``: the same tree, each vertex the
+tricube-weighted mean (no slope: ``hasd`` is false for a local constant), linear interpolation within
+the cell (``rectcell_interp`` with one coefficient), no parametric component needed (a constant,
+which linear interpolation leaves as it is). ``degree = 0`` takes a matrix ``y`` (one fit per column,
+the same tree and weights for all).
+
+Only those paths are ported (one x, degree 2 at locfit's defaults, or degree 0 with any alpha);
+anything else is refused, not approximated.
 """
 from __future__ import annotations
 
@@ -91,37 +99,46 @@ def _newton_step(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 class LocalFit:
-    """``locfit(y ~ x, weights = w)`` with locfit's defaults; :meth:`predict` is ``predict(fit, x)``.
+    """``locfit(y ~ x, weights = w, alpha, deg)``; :meth:`predict` is ``predict(fit, x)``.
 
     Parameters
     ----------
     x, y
-        Predictor and response (finite).
+        Predictor and response (finite); with ``degree = 0``, ``y`` may be a matrix (rows as ``x``),
+        one fit per column.
     weights
         Prior weights (``weights =``); DESeq2 passes the genes' mean normalised counts.
+    alpha
+        Nearest-neighbour fraction of the bandwidth (locfit's default 0.7; edgeR's span).
+    degree
+        2 (locfit's default, with its parametric component) or 0 (a local constant).
     """
 
-    def __init__(self, x, y, weights=None):
+    def __init__(self, x, y, weights=None, alpha: float = ALPHA, degree: int = 2):
+        if degree not in (0, 2):
+            raise InputDataError(f"locfit: only degree 0 or 2 is ported (got {degree})")
         self.x = np.asarray(x, dtype=float)
         self.y = np.asarray(y, dtype=float)
+        self.degree = degree
         n = self.x.size
         self.w = np.ones(n) if weights is None else np.broadcast_to(np.asarray(weights, dtype=float), (n,)).copy()
-        if n == 0 or self.y.size != n:
-            raise InputDataError(f"locfit: x and y must be non-empty and of equal length (got {n}, {self.y.size})")
+        if n == 0 or self.y.shape[0] != n or (self.y.ndim != 1 and (degree != 0 or self.y.ndim != 2)):
+            raise InputDataError(f"locfit: x and y must be non-empty and of equal length (got {n}, {self.y.shape})")
         if not (np.isfinite(self.x).all() and np.isfinite(self.y).all() and np.isfinite(self.w).all()):
             raise InputDataError("locfit: x, y and weights must be finite")
-        self.k = int(n * ALPHA + 1e-12)  # locfit.c: (int)(lfd->n*nn(sp)+1e-12)
-        # parametric component: the same fit at the weighted mean of x, every kernel weight 1
-        self.xbar = float((self.w * self.x).sum() / self.w.sum())
-        self.pc = _newton_step(_basis(self.x - self.xbar), self.y, self.w)
+        self.k = int(n * alpha + 1e-12)  # locfit.c: (int)(lfd->n*nn(sp)+1e-12)
+        if degree == 2:
+            # parametric component: the same fit at the weighted mean of x, every kernel weight 1
+            self.xbar = float((self.w * self.x).sum() / self.w.sum())
+            self.pc = _newton_step(_basis(self.x - self.xbar), self.y, self.w)
         self.vx: list[float] = []
         self.value: list[float] = []
         self.slope: list[float] = []
         self.h: list[float] = []
         self.children: dict[tuple[int, int], int] = {}
         self.lo, self.hi = float(self.x.min()), float(self.x.max())
-        # atree_guessnv: room for (5 / alpha / cut + 1) * 2 vertices (mk = 100)
-        self.max_vertices = int((5 * (1 / ALPHA) / CUT + 1) * 2)
+        # atree_guessnv: room for (5 / alpha / cut + 1) * 2 vertices (mk = 100; 1 / alpha at most 1)
+        self.max_vertices = int((5 * (1 if alpha > 1 else 1 / alpha) / CUT + 1) * 2)
         self._vertex(self.lo)
         self._vertex(self.hi)
         self._grow(0, 1, self.lo, self.hi)
@@ -144,13 +161,20 @@ class LocalFit:
         h = self._bandwidth(d)
         kern = (d == 0).astype(float) if h == 0 else _tricube(d / h)
         use = kern > 0
+        self.vx.append(x0)
+        self.h.append(h)
+        if self.degree == 0:  # the local constant: the kernel-weighted mean (reginit; the Newton step is 0)
+            wk = self.w[use] * kern[use]
+            if wk.sum() == 0:
+                raise InputDataError("locfit: no points with non-zero weight at a fitting point")
+            self.value.append(wk @ self.y[use] / wk.sum())
+            self.slope.append(0.0)
+            return len(self.vx) - 1
         dx = self.x[use] - x0
         cf = _newton_step(_basis(dx), self.y[use], self.w[use] * kern[use])
         u = x0 - self.xbar
-        self.vx.append(x0)
         self.value.append(cf[0] - (self.pc[0] + self.pc[1] * u + self.pc[2] * u * u / 2))
         self.slope.append(cf[1] - (self.pc[1] + self.pc[2] * u))
-        self.h.append(h)
         return len(self.vx) - 1
 
     def _splits(self, i0: int, i1: int, ll: float, ur: float) -> bool:
@@ -189,6 +213,12 @@ class LocalFit:
         a, b = i0[cell], i1[cell]
         ll, z = vx[a], vx[b] - vx[a]
         t = np.divide(x - ll, z, out=np.zeros_like(x), where=z != 0)
+        if self.degree == 0:  # rectcell_interp with one coefficient: linear_interp
+            va, vb = value[a], value[b]
+            h, zz = x - ll, np.where(z == 0, 1.0, z)
+            if va.ndim == 2:
+                h, zz, z = h[:, None], zz[:, None], z[:, None]
+            return np.where(z == 0, va, ((zz - h) * va + h * vb) / zz)
         tc = np.clip(t, 0, 1)
         p1 = tc * tc * (3 - 2 * tc)
         inside = (1 - p1) * value[a] + p1 * value[b] + (tc * (1 - tc) ** 2 * slope[a] + tc * tc * (tc - 1) * slope[b]) * z

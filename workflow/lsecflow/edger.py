@@ -1,0 +1,294 @@
+"""edgeR's quasi-likelihood pipeline, ported from edgeR 3.40.2: ``estimateDisp``, ``glmQLFit``, ``glmQLFTest``.
+
+What ``de.engine: edger`` runs on counts (the recommended edgeR route for bulk and pseudobulk; muscat's
+default for pseudobulk)::
+
+    y <- calcNormFactors(DGEList(counts)); y <- estimateDisp(y, design)
+    fit <- glmQLFit(y, design, robust = <de.robust>); glmQLFTest(fit, coef = <contrast> | <several>)
+
+Ported line by line from edgeR's R and C++ (the algorithms, not the code):
+
+- the negative binomial GLM (``glmFit``): :mod:`lsecflow.edger_glm`;
+- ``estimateDisp`` (the parts the QL fit reads): Cox-Reid adjusted profile likelihoods of each gene with
+  at least 5 counts on the grid ``0.1 x 2^seq(-10, 10, length = 21)`` (genes whose fit has exact zeros
+  in a group get the design of their non-zero samples), smoothed across genes by ``locfitByCol``
+  (:class:`lsecflow.locfit.LocalFit`, degree 0, span ``0.25 + 0.75 sqrt(50 / genes)``) against the
+  average log CPM, maximised by the cubic-spline interpolant of ``maximizeInterpolant`` (R's "fmm"
+  spline): the common and the trended dispersion (tagwise dispersions, which the QL fit ignores, are
+  not computed);
+- ``glmQLFit``: the GLM at the trended dispersions, residual df less those of exact-zero fits
+  (``.residDF``), deviance / df squeezed towards the average log CPM trend by limma's ``squeezeVar``
+  (``robust``: ``fitFDistRobustly``);
+- ``glmQLFTest``: the likelihood ratio of the design without the tested coefficient(s) over their df
+  and the posterior QL dispersion, an F test on ``df.prior + df.residual`` (at most genes x residual
+  df), and edgeR's Poisson bound (a gene whose QL variance falls below Poisson's keeps the larger of the
+  two p-values);
+- ``logFC``: the coefficients refitted with 0.125 prior counts scaled by library size (``predFC``),
+  ``logCPM``: ``aveLogCPM`` (prior count 2, the common dispersion).
+
+Checked against R edgeR 3.40.2 by ``tests/data/edger/make_reference.R`` (tests/unit/test_edger.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from .edger_glm import LOW, ave_log_cpm, glm_fit
+from .limma_robust import fast_trend, fit_f_dist_robustly
+from .locfit import LocalFit
+
+SPLINE_PTS = np.linspace(-10, 10, 21)
+GRID_DISP = 0.1 * 2**SPLINE_PTS
+
+
+# -- estimateDisp ------------------------------------------------------------------------------------------
+
+def adjusted_profile_lik(y, X, disp, offset, start=None) -> tuple[np.ndarray, np.ndarray]:
+    """``adjustedProfileLik``: NB log-likelihood at the MLE less half the log determinant of the Fisher
+    information (Cox-Reid), per gene. Returns (apl, coefficients)."""
+    fit = glm_fit(y, X, disp, offset, prior_count=0, start=start)
+    mu = fit["fitted"]
+    phi = np.broadcast_to(disp, mu.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = 1 / phi
+        logmur = np.log(mu + r)
+        nb = y * np.log(mu) - y * logmur + r * np.log(r) - r * logmur + gammaln(y + r) - gammaln(y + 1) - gammaln(r)
+        pois = y * np.log(mu) - mu - gammaln(y + 1)
+    ll = np.where(mu == 0, 0.0, np.where(phi > 0, nb, pois)).sum(axis=1)
+    W = mu / (1 + phi * mu)
+    if X.shape[1] == 1:
+        adj = np.log(np.abs(W.sum(axis=1))) / 2
+    else:
+        info = np.einsum("gn,ni,nj->gij", W, X, X)
+        sign, logdet = np.linalg.slogdet(info)
+        adj = np.where(sign > 0, logdet, X.shape[1] * np.log(LOW)) / 2
+    return ll - adj, fit["coefficients"]
+
+
+def _fmm_spline(x: np.ndarray, Y: np.ndarray):
+    """R's ``fmm_spline`` (``splinefun(method = "fmm")``) for each row of ``Y`` at the shared knots ``x``:
+    the coefficients b, c, d of each segment (``y + b t + c t^2 + d t^3``, t from the segment's left knot)."""
+    n = x.size
+    X1 = np.concatenate([[np.nan], x])  # 1-based, as the C code
+    Yp = np.column_stack([np.full(Y.shape[0], np.nan), Y])
+    m = Y.shape[0]
+    dx = np.zeros(n + 1)
+    bb = np.zeros(n + 1)
+    c = np.zeros((m, n + 1))
+    dx[1] = X1[2] - X1[1]
+    c[:, 2] = (Yp[:, 2] - Yp[:, 1]) / dx[1]
+    for i in range(2, n):
+        dx[i] = X1[i + 1] - X1[i]
+        bb[i] = 2.0 * (dx[i - 1] + dx[i])
+        c[:, i + 1] = (Yp[:, i + 1] - Yp[:, i]) / dx[i]
+        c[:, i] = c[:, i + 1] - c[:, i]
+    nm1 = n - 1
+    bb[1] = -dx[1]
+    bb[n] = -dx[nm1]
+    c1 = c[:, 3] / (X1[4] - X1[2]) - c[:, 2] / (X1[3] - X1[1])
+    cn = c[:, nm1] / (X1[n] - X1[n - 2]) - c[:, n - 2] / (X1[nm1] - X1[n - 3])
+    c[:, 1] = c1 * dx[1] * dx[1] / (X1[4] - X1[1])
+    c[:, n] = -cn * dx[nm1] * dx[nm1] / (X1[n] - X1[n - 3])
+    for i in range(2, n + 1):
+        t = dx[i - 1] / bb[i - 1]
+        bb[i] = bb[i] - t * dx[i - 1]
+        c[:, i] = c[:, i] - t * c[:, i - 1]
+    c[:, n] = c[:, n] / bb[n]
+    for i in range(nm1, 0, -1):
+        c[:, i] = (c[:, i] - dx[i] * c[:, i + 1]) / bb[i]
+    B = np.zeros((m, n + 1))
+    C = np.zeros((m, n + 1))
+    D = np.zeros((m, n + 1))
+    B[:, n] = (Yp[:, n] - Yp[:, n - 1]) / dx[n - 1] + dx[n - 1] * (c[:, n - 1] + 2.0 * c[:, n])
+    for i in range(1, n):
+        B[:, i] = (Yp[:, i + 1] - Yp[:, i]) / dx[i] - dx[i] * (c[:, i + 1] + 2.0 * c[:, i])
+        D[:, i] = (c[:, i + 1] - c[:, i]) / dx[i]
+        C[:, i] = 3.0 * c[:, i]
+    C[:, n] = 3.0 * c[:, n]
+    D[:, n] = D[:, nm1]
+    return B[:, 1:], C[:, 1:], D[:, 1:]
+
+
+def maximize_interpolant(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``maximizeInterpolant``: for each row of ``Y`` (values at the sorted points ``x``), the x of the
+    maximum of its fmm cubic spline -- the best grid point, moved to a stationary point of the segment
+    on its left or right when that point lies inside the segment and is higher."""
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    x = np.asarray(x, dtype=float)
+    B, C, D = _fmm_spline(x, Y)
+    rows = np.arange(Y.shape[0])
+    k = Y.argmax(axis=1)
+    best = Y[rows, k].copy()
+    x_max = x[k].copy()
+    for side in (-1, 0):  # the segment left of the maximum (k - 1), then right (k)
+        seg = k + side
+        ok = (seg >= 0) & (seg < x.size - 1)
+        s = np.clip(seg, 0, x.size - 2)
+        d, c, b = D[rows, s], C[rows, s], B[rows, s]
+        a2, b2 = 3 * d, 2 * c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            disc = b2 * b2 - 4 * a2 * b
+            sol = -b2 / (2 * a2) - np.sqrt(np.where(disc < 0, np.nan, disc)) / (2 * a2)
+            width = x[s + 1] - x[s]
+            inside = ok & (disc >= 0) & (sol > 0) & (sol < width)
+            val = ((d * sol + c) * sol + b) * sol + Y[rows, s]
+        better = inside & (val > best)
+        best = np.where(better, val, best)
+        x_max = np.where(better, sol + x[s], x_max)
+    return x_max
+
+
+def _zero_patterns(zero: np.ndarray) -> list[np.ndarray]:
+    """``.comboGroups``: genes grouped by their pattern of exact-zero fits."""
+    _, inverse = np.unique(zero, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    return [np.flatnonzero(inverse == u) for u in range(inverse.max() + 1)] if inverse.size else []
+
+
+def _pivot_rank_columns(Xs: np.ndarray) -> np.ndarray:
+    """The columns R's ``qr(X)$pivot[1:rank]`` keeps (LINPACK's limited pivoting: a column whose norm
+    falls under 1e-7 of its original is moved to the end)."""
+    from scipy.linalg import qr
+
+    _, R, piv = qr(Xs, pivoting=True, mode="economic")
+    diag = np.abs(np.diag(R))
+    rank = int((diag > 1e-7 * diag.max()).sum()) if diag.size else 0
+    return np.sort(piv[:rank])
+
+
+def estimate_disp(y: np.ndarray, X: np.ndarray, lib_size: np.ndarray, min_row_sum: float = 5) -> dict:
+    """``estimateDisp(y, design)``'s common and trended dispersions and the average log CPM (``lib_size``:
+    effective library sizes, ``lib.size x norm.factors``). Returns ``common``, ``trended`` (per gene),
+    ``ave_log_cpm``, ``span``."""
+    y = np.asarray(y, dtype=float)
+    G, n = y.shape
+    if X.shape[1] >= n:
+        raise ValueError("no residual df: edgeR cannot estimate a dispersion")
+    offset = np.log(np.asarray(lib_size, dtype=float))[None, :]
+    sel = y.sum(axis=1) >= min_row_sum
+    ys = y[sel]
+    fit = glm_fit(ys, X, 0.05, offset, prior_count=0)
+    zero = (fit["counts"] < 1e-4) & (fit["fitted"] < 1e-4)
+    l0 = np.zeros((ys.shape[0], SPLINE_PTS.size))
+    for genes in _zero_patterns(zero):
+        nz = ~zero[genes[0]]
+        if not nz.any():
+            continue
+        if nz.all():
+            Xr = X
+        else:
+            Xr = X[nz][:, _pivot_rank_columns(X[nz])]
+            if Xr.shape[0] == Xr.shape[1]:
+                continue
+        cury = ys[genes][:, nz]
+        curo = np.broadcast_to(offset, ys.shape)[genes][:, nz]
+        beta = None
+        for i, disp in enumerate(GRID_DISP):
+            l0[genes, i], beta = adjusted_profile_lik(cury, Xr, disp, curo, start=beta)
+    common = 0.1 * 2 ** maximize_interpolant(SPLINE_PTS, l0.sum(axis=0)[None, :])[0]
+    ave = ave_log_cpm(y, lib_size, common)
+    ntags = int(sel.sum())
+    span = 1.0 if ntags <= 50 else 0.25 + 0.75 * (50 / ntags) ** 0.5
+    m0 = l0 if span * ntags < 2 or ntags <= 1 else LocalFit(ave[sel], l0, alpha=span, degree=0).predict(ave[sel])
+    trend = 0.1 * 2 ** maximize_interpolant(SPLINE_PTS, m0)
+    trended = np.full(G, trend[np.argmin(ave[sel])])
+    trended[sel] = trend
+    return {"common": float(common), "trended": trended, "ave_log_cpm": ave, "span": span}
+
+
+# -- glmQLFit and glmQLFTest -------------------------------------------------------------------------------
+
+def residual_df(zero: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """``.residDF``: residual df less the samples whose fits are exact zeros (and the coefficients only
+    they estimate)."""
+    nlib, ncoef = X.shape
+    nzero = zero.sum(axis=1)
+    df = np.full(zero.shape[0], nlib - ncoef)
+    df[nzero == nlib] = 0
+    some = np.flatnonzero((nzero > 0) & (nzero < nlib))
+    if some.size:
+        for genes in _zero_patterns(zero[some]):
+            keep = ~zero[some[genes[0]]]
+            df[some[genes]] = np.maximum(nlib - nzero[some[genes]] - np.linalg.matrix_rank(X[keep]), 0)
+    return df
+
+
+def squeeze_var(var: np.ndarray, df: np.ndarray, covariate: np.ndarray | None, robust: bool = False) -> dict:
+    """limma's ``squeezeVar(var, df, covariate, robust)``: prior df (per gene when robust), prior and
+    posterior variances."""
+    var = np.asarray(var, dtype=float).copy()
+    df = np.asarray(df, dtype=float)
+    var[df == 0] = 0
+    from inmoose.limma import fitFDist
+
+    with fast_trend():
+        if robust:
+            f = fit_f_dist_robustly(var, df, covariate)
+            df_prior, scale = np.asarray(f["df2_shrunk"], dtype=float), f["scale"]
+        else:
+            f = fitFDist(var, df, covariate)
+            df_prior, scale = f["df2"], f["scale"]
+    df_prior_v = np.broadcast_to(df_prior, var.shape).astype(float)
+    scale_v = np.broadcast_to(scale, var.shape).astype(float)
+    post = scale_v.copy()
+    fin = np.isfinite(df_prior_v)
+    post[fin] = (df[fin] * var[fin] + df_prior_v[fin] * scale_v[fin]) / (df[fin] + df_prior_v[fin])
+    return {"df_prior": df_prior, "var_prior": scale, "var_post": post}
+
+
+def ql_fit(y: np.ndarray, X: np.ndarray, disp: np.ndarray, lib_size: np.ndarray, ave: np.ndarray,
+           robust: bool = False) -> dict:
+    """``glmQLFit(y, design, dispersion, abundance.trend = TRUE, robust)`` on a DGEList (``lib_size``:
+    effective library sizes; ``ave``: its ``AveLogCPM``)."""
+    fit = glm_fit(y, X, disp, np.log(np.asarray(lib_size, dtype=float))[None, :])
+    zero = (fit["fitted"] < 1e-4) & (fit["counts"] < 1e-4)
+    df = residual_df(zero, X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2 = fit["deviance"] / df
+    s2[df == 0] = 0
+    s2 = np.maximum(s2, 0)
+    sq = squeeze_var(s2, df, ave, robust)
+    fit.update(df_residual_zeros=df, df_prior=sq["df_prior"], var_post=sq["var_post"], var_prior=sq["var_prior"],
+               ave_log_cpm=ave, s2=s2)
+    return fit
+
+
+def _null_design(X: np.ndarray, coef: list[int] | None, contrast: np.ndarray | None):
+    """The design without the tested coefficients, and the log fold change matrix (coefficients -> tested)."""
+    if contrast is None:
+        keep = [j for j in range(X.shape[1]) if j not in coef]
+        L = np.zeros((X.shape[1], len(coef)))
+        L[coef, range(len(coef))] = 1
+        return X[:, keep], L
+    C = np.asarray(contrast, dtype=float).reshape(X.shape[1], -1)
+    q, _ = np.linalg.qr(C, mode="complete")
+    rank = np.linalg.matrix_rank(C)
+    return X @ q[:, rank:], C
+
+
+def ql_test(fit: dict, coef: list[int] | None = None, contrast: np.ndarray | None = None,
+            poisson_bound: bool = True) -> dict:
+    """``glmQLFTest(fit, coef | contrast)``: logFC (log2; one column per tested coefficient), F, its df
+    and the p-value."""
+    X = fit["design"]
+    X0, L = _null_design(X, coef, contrast)
+    logfc = fit["coefficients"] @ L / np.log(2)
+    null = glm_fit(fit["counts"], X0, fit["dispersion"], fit["offset"], fit["weights"], prior_count=0)
+    lr = null["deviance"] - fit["deviance"]
+    df_test = X.shape[1] - X0.shape[1]
+    F = lr / df_test / fit["var_post"]
+    n = fit["counts"].shape[1]
+    df_total = np.minimum(fit["df_prior"] + fit["df_residual_zeros"], fit["counts"].shape[0] * (n - X.shape[1]))
+    from scipy import stats
+
+    p = stats.f.sf(F, df_test, df_total)
+    if poisson_bound:
+        below = ((fit["fitted"] * fit["dispersion"] + 1) * fit["var_post"][:, None] < 1).any(axis=1)
+        if below.any():
+            sub = {k: fit[k][below] for k in ("counts", "offset")}
+            w = None if fit["weights"] is None else fit["weights"][below]
+            pfull = glm_fit(sub["counts"], X, 0.0, sub["offset"], w, prior_count=0, start=fit["unshrunk"][below])
+            pnull = glm_fit(sub["counts"], X0, 0.0, sub["offset"], w, prior_count=0)
+            plr = pnull["deviance"] - pfull["deviance"]
+            p[below] = np.maximum(p[below], stats.chi2.sf(plr, df_test))
+    return {"logFC": logfc, "F": F, "df_test": df_test, "df_total": df_total, "pvalue": p}
