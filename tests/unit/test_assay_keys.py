@@ -21,8 +21,9 @@ def test_only_keys_off_their_default_count():
                                           r"DESeq2's, for count assays"):
         check_keys_for_assay({"assay": "proteomics", "de": {"fit_type": "mean"}}, "x")
     with pytest.raises(ConfigError, match=r"x: assay 'bulk' with de.engine 'deseq2' does not read key\(s\) set here: "
-                                          r"de.robust is limma's eBayes options, for assay proteomics or de.engine "
-                                          r"voom; qc.n_hvg is single-cell QC's, for assay single_cell only"):
+                                          r"de.robust is limma's eBayes\(robust\) or edgeR's glmQLFit\(robust\), for "
+                                          r"assay proteomics or de.engine voom or edger; qc.n_hvg is single-cell QC's, "
+                                          r"for assay single_cell only"):
         check_keys_for_assay({"assay": "bulk", "de": {"robust": True}, "qc": {"n_hvg": 500}}, "x")
 
 
@@ -37,6 +38,10 @@ def test_only_keys_off_their_default_count():
     ({"engine": "deseq2", "trend": True}, r"with de.engine 'deseq2' does not read key\(s\) set here: de.trend is "
                                           r"limma's eBayes options"),
     ({"engine": "voom", "sample_weights": True}, None),
+    ({"engine": "edger", "robust": True, "test": "lrt", "reduced": "~ 1", "min_count": 5}, None),
+    ({"engine": "edger", "trend": True}, r"with de.engine 'edger' does not read key\(s\) set here: de.trend is "
+                                         r"limma's eBayes options"),
+    ({"engine": "edger", "block": "Group"}, r"with de.engine 'edger' does not read key\(s\) set here: de.block"),
     ({"sample_weights": True}, r"de.sample_weights is limma's sample quality weights \(voomWithQualityWeights, "
                                r"arrayWeights\), for assay proteomics or de.engine voom"),
 ])
@@ -45,7 +50,7 @@ def test_voom_engine_reads_ebayes_keys_and_refuses_deseq2s(de, error):
     DESeq2's own keys are named, not ignored."""
     spec = dlpc_dataset(DLPC_COUNTS, de=de)
     if error is None:
-        assert load_datasets({"d": spec}).datasets["d"].spec["de"]["engine"] == "voom"
+        assert load_datasets({"d": spec}).datasets["d"].spec["de"]["engine"] == de["engine"]
     else:
         with pytest.raises(ConfigError, match=error):
             load_datasets({"d": spec})

@@ -69,6 +69,12 @@ def test_bulk_defaults(specs):
       "limma's lmFit with block and the consensus within-block correlation from duplicateCorrelation on voom's "
       "output, voom again with that correlation and duplicateCorrelation again; written to de/design.block.tsv) and "
       "tested by moderated t-tests"], []),
+    ({"de__engine": "edger"}, ["tested with edgeR's quasi-likelihood pipeline", "estimateDisp", "glmQLFTest",
+                               "on each contrast's signed square root of the quasi-likelihood F",
+                               "(TMM, dispersions and the quasi-likelihood fit redone)", "R edgeR 3.40.2"],
+     ["DESeq2", "Wald", "robust prior", "moderated"]),
+    ({"de__engine": "edger", "de__robust": True, "de__test": "lrt", "de__reduced": "~ 1"},
+     ["(robust prior)", "quasi-likelihood F tests of ~ Group against ~ 1"], ["each contrast's coefficient"]),
     ({"de__engine": "voom", "de__test": "lrt", "de__reduced": "~ 1"},
      ["tested by limma's moderated F test of the coefficients of ~ Group that ~ 1 lacks (every contrast carries its "
       "p-values) (eBayes)"], ["moderated t-tests", "likelihood-ratio"]),

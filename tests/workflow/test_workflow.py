@@ -277,7 +277,8 @@ def test_a_users_config_replaces_the_default(tmp_path):
 
 
 def test_datasets_of_different_engines_each_run_their_own(tmp_path, dlpc_small):
-    """A DESeq2 dataset, a limma-voom one and a proteomics one in one config, each DE job running its own engine.
+    """A DESeq2 dataset, a limma-voom one, an edgeR one and a proteomics one in one config, each DE job running its
+    own engine.
     Until 2026-12-03 the de rules (made in a loop) chose their script by an expression that Snakemake evaluates
     when the job runs, after the loop: every dataset ran the engine of the dataset listed last (here: limma on
     proteins, which stopped DLPC's job). Real data: the DLPC subset, UPS1 (blocked by its replicate column: the
@@ -286,12 +287,15 @@ def test_datasets_of_different_engines_each_run_their_own(tmp_path, dlpc_small):
 
     cfg = write_config(tmp_path, {"dlpc_liver": dlpc_dataset(dlpc_small),
                                   "dlpc_voom": dlpc_dataset(dlpc_small, de={"engine": "voom"}),
+                                  "dlpc_edger": dlpc_dataset(dlpc_small, de={"engine": "edger"}),
                                   "ups1": ups1_dataset(de={"block": "replicate"})})
     targets = [str(tmp_path / f"results/{name}/de/{contrast}.tsv") for name, contrast in
-               (("dlpc_liver", "disease_vs_chow"), ("dlpc_voom", "disease_vs_chow"), ("ups1", "fmol25_vs_fmol10"))]
+               (("dlpc_liver", "disease_vs_chow"), ("dlpc_voom", "disease_vs_chow"), ("dlpc_edger", "disease_vs_chow"),
+                ("ups1", "fmol25_vs_fmol10"))]
     proc = run_snakemake(tmp_path, cfg, *targets)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    deseq2, voom, limma = (pd.read_csv(t, sep="\t") for t in targets)
+    deseq2, voom, edger, limma = (pd.read_csv(t, sep="\t") for t in targets)
+    assert "logCPM" in edger and "F" in edger and "AveExpr" not in edger and "baseMean" not in edger
     assert "baseMean" in deseq2 and "AveExpr" not in deseq2
     assert (tmp_path / "results/dlpc_liver/de/design.dispersions.tsv.gz").exists()
     assert "AveExpr" in voom and "n_valid_target" not in voom and "B" in voom

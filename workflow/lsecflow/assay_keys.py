@@ -1,7 +1,7 @@
 """Keys that only some assays read, refused on the others at parse time (called by
 :func:`lsecflow.config.load_dataset`), so that a setting the dataset's engine would ignore is named instead
 of dropped silently: DESeq2's ``de`` keys on a proteomics dataset or under ``de.engine: voom``, limma's on
-DESeq2's counts, the ``proteomics``
+DESeq2's counts (``de.robust`` is edgeR's too), the ``proteomics``
 block off proteomics, the single-cell blocks and QC keys off single-cell data.
 
 A key written with its schema default changes nothing and is let through.
@@ -13,7 +13,7 @@ from .errors import ConfigError
 from .schema import load_schema
 
 COUNTS, SINGLE_CELL, PROTEOMICS = ("bulk", "single_cell"), ("single_cell",), ("proteomics",)
-DESEQ2, EBAYES = ("deseq2",), ("voom", "limma")
+DESEQ2, EBAYES, ROBUST = ("deseq2",), ("voom", "limma"), ("voom", "limma", "edger")
 """DE engines (:func:`lsecflow.de_options.de_engine`): a key may be read by an assay or by an engine."""
 
 DESEQ2_ONLY_KEYS = ("shrink", "fit_type", "size_factors", "cooks_filter", "independent_filter",
@@ -21,7 +21,7 @@ DESEQ2_ONLY_KEYS = ("shrink", "fit_type", "size_factors", "cooks_filter", "indep
 """``de`` keys that only DESeq2 (counts, ``de.engine: deseq2``) reads."""
 COUNT_KEYS = ("engine", "min_count", "min_samples")
 """``de`` keys of count assays, whichever engine."""
-EBAYES_KEYS = ("trend", "robust")
+EBAYES_KEYS = ("trend",)
 """``de`` keys of limma's eBayes: proteomics, and counts with ``de.engine: voom``."""
 LIMMA_ONLY_KEYS = ("lm_method", "deqms")
 """``de`` keys that only limma on proteins reads."""
@@ -34,6 +34,8 @@ ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f"de.{k}": (COUNTS, "for count assays only") for k in COUNT_KEYS},
     **{f"de.{k}": (EBAYES, "limma's eBayes options, for assay proteomics or de.engine voom")
        for k in EBAYES_KEYS},
+    "de.robust": (ROBUST, "limma's eBayes(robust) or edgeR's glmQLFit(robust), for assay proteomics or de.engine "
+                  "voom or edger"),
     **{f"de.{k}": (PROTEOMICS, "limma's, for assay proteomics only") for k in LIMMA_ONLY_KEYS},
     "de.sample_weights": (EBAYES, "limma's sample quality weights (voomWithQualityWeights, arrayWeights), for assay "
                           "proteomics or de.engine voom"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import NamedTuple
 
 import anndata as ad
 import numpy as np
@@ -286,6 +287,28 @@ def fit_samples(adata: ad.AnnData, params: dict, cell_type: str | None = None) -
         log.info("samples left out by qc.exclude: %s", ", ".join(excluded))
         adata = adata[~adata.obs["sample"].astype(str).isin(excluded)].copy()
     return adata
+
+
+class CountUnit(NamedTuple):
+    """What a count engine's fit reads (:func:`count_unit`)."""
+    counts: pd.DataFrame
+    """Genes x samples raw counts through the pre-filter, columns in ``meta``'s order."""
+    meta: pd.DataFrame
+    """Design columns as categoricals."""
+    contrasts: dict
+    """The testable contrasts' specs."""
+    symbols: pd.Series
+    """Gene symbol per gene id."""
+
+
+def count_unit(adata: ad.AnnData, params: dict, tested: list[str]) -> CountUnit:
+    """The fit's inputs for the limma-voom and edgeR engines: :func:`model_inputs` of ``adata`` with genes as
+    rows, the ``tested`` contrasts, the symbols."""
+    spec = params["spec"]
+    sub, counts, meta = model_inputs(adata, params["design_columns"], spec["de"], spec["contrasts"])
+    counts = counts.T
+    return CountUnit(counts, meta, {name: spec["contrasts"][name] for name in tested},
+                     pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index))
 
 
 def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,

@@ -47,6 +47,15 @@ def check_de_test(source, spec, columns) -> None:
                           f"{spec['design']!r}; drop the term(s) to test")
 
 
+def check_edger(source, spec) -> None:
+    """``de.engine: edger`` has no test against a fold-change threshold (edgeR's ``glmTreat`` is not ported)."""
+    de = spec["de"]
+    if de_engine(spec) == "edger" and de.get("lfc_threshold", 0):
+        raise ConfigError(f"{source}: key 'de.lfc_threshold' is {de['lfc_threshold']} with de.engine 'edger', whose "
+                          "test against a fold-change threshold (edgeR's glmTreat) lsecflow does not have: set "
+                          "'de.lfc_threshold: 0', or use de.engine deseq2 (lfcThreshold) or voom (treat)")
+
+
 def check_robust_fit(source, spec) -> None:
     """``lm_method: robust`` (proteins) takes neither ``de.block`` (R's robust lmFit ignores a block) nor
     ``de.sample_weights`` (the port's M-estimation has no prior weights)."""
@@ -137,12 +146,21 @@ def check_deqms(source, spec) -> None:
                           "'de.deqms: false'")
 
 
-ENGINE_LABELS = {"deseq2": "DESeq2", "voom": "limma-voom", "limma": "limma"}
+ENGINE_LABELS = {"deseq2": "DESeq2", "voom": "limma-voom", "edger": "edgeR QL", "limma": "limma"}
 """Each DE engine's name in logs and texts."""
 LEVELS = {"deseq2": ("baseMean", "mean of normalised counts"), "voom": ("AveExpr", "mean log2 CPM"),
+          "edger": ("logCPM", "average log2 CPM"),
           "limma": ("AveExpr", "mean log2 intensity")}
 """Each engine's mean-level column in the DE table and its axis label."""
-VALUES = {"deseq2": "VST", "voom": "log2 CPM", "limma": "log2 intensity"}
+def level_column(table) -> str:
+    """The mean-level column a DE table has (:data:`LEVELS`: baseMean, AveExpr or logCPM)."""
+    for column, _ in LEVELS.values():
+        if column in table:
+            return column
+    raise KeyError(f"a DE table has none of the level columns {sorted({c for c, _ in LEVELS.values()})}")
+
+
+VALUES = {"deseq2": "VST", "voom": "log2 CPM", "edger": "log2 CPM", "limma": "log2 intensity"}
 """What each engine's ``vst`` matrix holds (heatmap colour-bar labels)."""
 
 
@@ -153,7 +171,7 @@ def de_defaults() -> dict:
 
 
 def de_engine(spec: dict) -> str:
-    """The DE engine of a dataset: ``limma`` for proteomics, else ``de.engine`` (``deseq2``, ``voom``)."""
+    """The DE engine of a dataset: ``limma`` for proteomics, else ``de.engine`` (``deseq2``, ``voom``, ``edger``)."""
     if spec.get("assay") == "proteomics":
         return "limma"
     return (spec.get("de") or {}).get("engine", "deseq2")

@@ -81,13 +81,15 @@ def peptide_counts(var: pd.DataFrame, proteins: pd.Index, spec: dict) -> pd.Seri
 
 def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
                   tables: dict[str, pd.DataFrame], symbols: set | None,
-                  count: pd.Series | None = None, prepare=None) -> dict[str, pd.DataFrame]:
+                  count: pd.Series | None = None, prepare=None, refit=None) -> dict[str, pd.DataFrame]:
     """Per contrast, its significant annotated factors refitted with each sample of its groups left out
     (one limma fit per left-out sample serves every contrast whose groups hold it).
 
     ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights,
     block)`` when they depend on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`; proteins:
-    :func:`protein_weights`); by default the kept columns of ``values``, unweighted, without blocks."""
+    :func:`protein_weights`); by default the kept columns of ``values``, unweighted, without blocks.
+    ``refit(keep, names)`` replaces limma altogether (edgeR: :func:`lsecflow.de_edger.contrast_tables` on the
+    kept samples' counts): it returns the named contrasts' tables (index: feature ids)."""
     out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
     if symbols is None:
         return out
@@ -99,9 +101,12 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     for sample, names in refit_plan(meta, contrasts, genes).items():
         keep = values.columns != sample
         try:
-            kept, weights, blocked = (values.loc[:, keep], None, None) if prepare is None else prepare(keep)
-            stats, _ = limma.contrast_tables(kept, meta.loc[keep], design, {n: contrasts[n] for n in names}, opts,
-                                             count, weights, blocked)
+            if refit is not None:
+                stats = refit(keep, names)
+            else:
+                kept, weights, blocked = (values.loc[:, keep], None, None) if prepare is None else prepare(keep)
+                stats, _ = limma.contrast_tables(kept, meta.loc[keep], design, {n: contrasts[n] for n in names},
+                                                 opts, count, weights, blocked)
         except (ValueError, np.linalg.LinAlgError) as exc:
             log.warning("leave-one-out: no refit without %s (%s); the candidates are judged on the others", sample, exc)
             continue
@@ -110,8 +115,8 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
             parts.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": sample,
                                        "log2FoldChange": res["log2FoldChange"].to_numpy(),
                                        "pvalue": res["pvalue"].to_numpy(), "padj": res["padj"].to_numpy()}))
-    log.info("leave-one-out (limma refits): %s significant annotated factors refitted in %.1f s",
-             " + ".join(str(len(g)) for g in genes.values()), time.time() - t0)
+    log.info("leave-one-out (%s refits): %s significant annotated factors refitted in %.1f s",
+             "limma" if refit is None else "edgeR", " + ".join(str(len(g)) for g in genes.values()), time.time() - t0)
     for name, part in (pd.concat(parts).groupby("contrast", sort=False) if parts else []):
         part = part.assign(symbol=part["gene_id"].map(tables[name].set_index("gene_id")["symbol"]))
         out[name] = part[LOO_COLUMNS].reset_index(drop=True)

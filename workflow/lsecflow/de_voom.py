@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import limma
 from .calls import sort_results
-from .de import cell_type_label, fit_samples, model_inputs, testable
+from .de import cell_type_label, count_unit, fit_samples, testable
 from .de_files import (
     RESULT_COLUMNS,
     design_test_table,
@@ -179,11 +179,9 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
 
     if not tested:
         return nothing_fitted(f"no contrast testable{cell_type_label(params, cell_type)}")
-    sub, counts, meta = model_inputs(adata, params["design_columns"], opts, spec["contrasts"])
-    counts = counts.T  # genes x samples
-    contrasts = {name: spec["contrasts"][name] for name in tested}
-    symbols = pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index)
-    labels = block_labels(sub.obs.set_index(counts.columns), opts.get("block"))
+    counts, meta, contrasts, symbols = count_unit(adata, params, tested)
+    sheet = adata.obs.set_index(adata.obs_names.astype(str)).loc[counts.columns]
+    labels = block_labels(sheet, opts.get("block"))
     try:
         tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts,
                                                                 symbols, labels)

@@ -43,23 +43,29 @@ GRID_DISP = 0.1 * 2**SPLINE_PTS
 
 # -- estimateDisp ------------------------------------------------------------------------------------------
 
-def adjusted_profile_lik(y, X, disp, offset, start=None) -> tuple[np.ndarray, np.ndarray]:
+def adjusted_profile_lik(y, X, disp, offset, start=None, lgamma_y1=None) -> tuple[np.ndarray, np.ndarray]:
     """``adjustedProfileLik``: NB log-likelihood at the MLE less half the log determinant of the Fisher
-    information (Cox-Reid), per gene. Returns (apl, coefficients)."""
+    information (Cox-Reid), per gene (``lgamma_y1``: ``lgamma(y + 1)``, when the caller has it). Returns
+    (apl, coefficients)."""
     fit = glm_fit(y, X, disp, offset, prior_count=0, start=start)
     mu = fit["fitted"]
     phi = np.broadcast_to(disp, mu.shape)
+    ly1 = gammaln(y + 1) if lgamma_y1 is None else lgamma_y1
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = 1 / phi
-        logmur = np.log(mu + r)
-        nb = y * np.log(mu) - y * logmur + r * np.log(r) - r * logmur + gammaln(y + r) - gammaln(y + 1) - gammaln(r)
-        pois = y * np.log(mu) - mu - gammaln(y + 1)
-    ll = np.where(mu == 0, 0.0, np.where(phi > 0, nb, pois)).sum(axis=1)
+        logmu = np.log(mu)
+        ll = y * logmu - mu - ly1  # Poisson, where the dispersion is 0
+        if np.any(phi > 0):
+            r = 1 / phi
+            logmur = np.log(mu + r)
+            nb = y * logmu - y * logmur + r * np.log(r) - r * logmur + gammaln(y + r) - ly1 - gammaln(r)
+            ll = np.where(phi > 0, nb, ll)
+    ll = np.where(mu == 0, 0.0, ll).sum(axis=1)
     W = mu / (1 + phi * mu)
     if X.shape[1] == 1:
         adj = np.log(np.abs(W.sum(axis=1))) / 2
     else:
-        info = np.einsum("gn,ni,nj->gij", W, X, X)
+        p = X.shape[1]
+        info = (W @ (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], p * p)).reshape(-1, p, p)
         sign, logdet = np.linalg.slogdet(info)
         adj = np.where(sign > 0, logdet, X.shape[1] * np.log(LOW)) / 2
     return ll - adj, fit["coefficients"]
@@ -182,9 +188,9 @@ def estimate_disp(y: np.ndarray, X: np.ndarray, lib_size: np.ndarray, min_row_su
                 continue
         cury = ys[genes][:, nz]
         curo = np.broadcast_to(offset, ys.shape)[genes][:, nz]
-        beta = None
+        beta, ly1 = None, gammaln(cury + 1)
         for i, disp in enumerate(GRID_DISP):
-            l0[genes, i], beta = adjusted_profile_lik(cury, Xr, disp, curo, start=beta)
+            l0[genes, i], beta = adjusted_profile_lik(cury, Xr, disp, curo, start=beta, lgamma_y1=ly1)
     common = 0.1 * 2 ** maximize_interpolant(SPLINE_PTS, l0.sum(axis=0)[None, :])[0]
     ave = ave_log_cpm(y, lib_size, common)
     ntags = int(sel.sum())

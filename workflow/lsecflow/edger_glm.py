@@ -20,14 +20,19 @@ def unit_deviance(y: np.ndarray, mu: np.ndarray, phi) -> np.ndarray:
     mu = np.asarray(mu, dtype=float) + 1e-8
     phi = np.broadcast_to(np.asarray(phi, dtype=float), np.broadcast_shapes(y.shape, mu.shape))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        resid = y - mu
         ylogy = y * np.log(y / mu)
-        poisson = 2 * (ylogy - resid - 0.5 * resid * resid * phi * (1 + phi * (0 * resid - y)))
-        product = mu * phi
-        gamma = 2 * ((y - mu) / mu - np.log(y / mu)) * mu / (1 + product)
         inv = 1 / phi
-        nb = 2 * (ylogy + (y + inv) * np.log((mu + inv) / (y + inv)))
-    return np.where(phi < 1e-4, poisson, np.where(product > 1e6, gamma, nb))
+        out = 2 * (ylogy + (y + inv) * np.log((mu + inv) / (y + inv)))
+        small = phi < 1e-4
+        if small.any():
+            resid = y - mu
+            poisson = 2 * (ylogy - resid - 0.5 * resid * resid * phi * (1 + phi * (0 * resid - y)))
+            out = np.where(small, poisson, out)
+        big = ~small & (mu * phi > 1e6)
+        if big.any():
+            product = mu * phi
+            out = np.where(big, 2 * ((y - mu) / mu - np.log(y / mu)) * mu / (1 + product), out)
+    return out
 
 
 def deviance(y, mu, phi, weights=1.0) -> np.ndarray:
@@ -135,6 +140,7 @@ def fit_levenberg(y, X, offset, disp, weights, beta, tol: float = 1e-6, maxit: i
     lam = np.zeros(G)
     active = np.flatnonzero(~zero)
     eye = np.eye(p)
+    XX = (X[:, :, None] * X[:, None, :]).reshape(n, p * p)  # X'WX = W @ XX, one product per pair of columns
     for it in range(1, maxit + 1):
         if active.size == 0:
             break
@@ -142,7 +148,7 @@ def fit_levenberg(y, X, offset, disp, weights, beta, tol: float = 1e-6, maxit: i
         den = 1 + mua * da
         wt = mua / den * wa
         dl = ((ya - mua) / den * wa) @ X
-        xwx = np.einsum("gn,ni,nj->gij", wt, X, X)
+        xwx = (wt @ XX).reshape(-1, p, p)
         max_info[active] = np.maximum(max_info[active], np.diagonal(xwx, axis1=1, axis2=2).max(axis=1))
         if it == 1:
             lam[active] = np.maximum(max_info[active] * 1e-6, 1e-13)
@@ -229,3 +235,11 @@ def ave_log_cpm(y: np.ndarray, lib_size: np.ndarray, dispersion=0.05, prior_coun
     d = np.asarray(dispersion, dtype=float)
     beta = fit_one_group(py, poff, d[:, None] if d.ndim == 1 else d)
     return (beta + np.log(1e6)) / np.log(2)
+
+
+def log_cpm(y: np.ndarray, lib_size: np.ndarray, prior_count: float = 2.0) -> np.ndarray:
+    """``cpm(y, lib.size, log = TRUE, prior.count)``: log2 counts per million with the prior scaled by library
+    size (genes x samples)."""
+    py, poff = add_prior_count(np.asarray(y, dtype=float), np.log(np.asarray(lib_size, dtype=float))[None, :],
+                               prior_count)
+    return np.log2(py / np.exp(poff) * 1e6)

@@ -215,7 +215,8 @@ def run_enrichment(table: str, params: dict, outputs: dict[str, dict[str, str]],
     tested = de_table[de_table["pvalue"].notna()]
     calls = call_direction(tested, spec["de"]["alpha"], spec["de"]["lfc_threshold"])
     stat_is = stat_is_not_the_wald(spec["de"])
-    ranked_by = ("the DE statistic (DESeq2: Wald; limma, voom or proteins: moderated t)" if stat_is is None else
+    ranked_by = ("the DE statistic (DESeq2: Wald; limma, voom or proteins: moderated t; edgeR: signed sqrt(QL F))"
+                 if stat_is is None else
                  f"log2FoldChange / lfcSE (the contrast's Wald statistic or moderated t; the table's stat is {stat_is})")
     log.info("%d genes ranked by %s; ORA: %d up, %d down of %d tested; GSEA method %s: "
              "%d permutations%s, seed %d, %d threads", len(ranking), ranked_by, int((calls == "up").sum()),

@@ -158,6 +158,18 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                 f"by {test}, as implemented "
                 "in lsecflow's ports (checked against R limma 3.54.1 and edgeR 3.40.2). P-values were adjusted by "
                 f"Benjamini-Hochberg. {called}")
+    if de_engine(spec) == "edger":
+        test = (f"quasi-likelihood F tests of {spec['design']} against {de['reduced']} (glmQLFTest of the coefficients "
+                "the reduced design drops; every contrast carries its p-values)" if de["test"] == "lrt" else
+                "quasi-likelihood F tests of each contrast's coefficient (glmQLFTest)")
+        return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with edgeR's quasi-likelihood "
+                f"pipeline: genes with at least {de['min_count']} counts in at least {de['min_samples']} samples were "
+                "kept, library sizes normalised by TMM, negative binomial dispersions estimated by estimateDisp "
+                f"(abundance trend) under the design {spec['design']}, genes fitted by glmQLFit at the trended "
+                "dispersions with quasi-likelihood dispersions squeezed towards their abundance trend"
+                + (" (robust prior)" if de.get("robust") else "") + f", and tested by {test}, with edgeR's Poisson "
+                "bound, as implemented in lsecflow's port (checked against R edgeR 3.40.2). Log2 fold changes are "
+                "edgeR's, with a prior count of 0.125. P-values were adjusted by Benjamini-Hochberg. " + called)
     how = (f"a likelihood-ratio test of {spec['design']} against {de['reduced']} (every contrast carries its "
            "p-values)" if de["test"] == "lrt" else
            f"Wald tests against |log2 fold change| <= {threshold}" if threshold else "Wald tests")
@@ -181,8 +193,9 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
 
 def _enrichment_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
     enr = spec["enrichment"]
-    stat = ("moderated t" if de_engine(spec) != "deseq2" else
-            "Wald statistic (log2 fold change / its standard error)")
+    stat = {"deseq2": "Wald statistic (log2 fold change / its standard error)",
+            "edger": "signed square root of the quasi-likelihood F (a t-like statistic)"}.get(de_engine(spec),
+                                                                                           "moderated t")
     method = (f"p-values by fgsea's adaptive multilevel method ({enr['permutations']} permutations, sample size "
               f"{enr['sample_size']}, floor {enr['eps']:g})" if enr["method"] == "multilevel" else
               f"p-values from {enr['permutations']} gene-set permutations")
@@ -205,6 +218,7 @@ def _paracrine_paragraph(spec: dict) -> str:
     if par["robustness"]:
         how = ("limma refitted" if spec["assay"] == "proteomics" else
                "TMM, voom and limma refitted" if de_engine(spec) == "voom" else
+               "TMM, dispersions and the quasi-likelihood fit redone" if de_engine(spec) == "edger" else
                "under the full fit's dispersion trend and prior" if par["robustness_refit"] == "held_prior"
                else "the whole model refitted")
         checks.append(f"refitted with each sample of the contrast's two groups left out in turn ({how})")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import plots, trust
 from .calls import is_significant
+from .de_options import level_column
 from .files import read_receiver_table, write_tsv_atomic
 from .formula import design_metadata
 from .lrdb import load_factors, load_pairs
@@ -91,7 +92,7 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
     t["direction"] = np.where(lfc > 0, "up", np.where(lfc < 0, "down", ""))
     t["flagged"] = sig.to_numpy()
     t["priority"] = priority_score(lfc, t["padj"], t["n_sources"], padj_cap, evidence_saturation)
-    level = "AveExpr" if "AveExpr" in t else "baseMean"  # proteomics: mean log2 intensity
+    level = level_column(t)
     cols = ["symbol", "gene_id", "flagged", "direction", "class", "priority", "log2FoldChange", "padj",
             "pvalue", level, "n_sources", "sources", "secreted", "class_rule", "receptors"]
     return order_candidates(t[cols + [c for c in t.columns if c not in cols and c == "log2FoldChange_shrunk"]])

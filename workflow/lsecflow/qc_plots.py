@@ -82,7 +82,7 @@ def mean_variance_figure(v, engine: str, title: str, png: str) -> None:
     ax.set_xlabel("log2( count size + 0.5 )")
     ax.set_ylabel("sqrt( standard deviation )")
     use = ("de.engine voom: each count is weighted by this trend at its fitted value" if engine == "voom" else
-           "de.engine deseq2: a diagnostic (voom would weight counts by this trend)")
+           f"de.engine {engine}: a diagnostic (voom would weight counts by this trend)")
     ax.set_title(f"{title}\n{use}", fontsize="medium")
     ax.legend(fontsize="small", frameon=False)
     fig.tight_layout()

@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from .calls import flagged_candidates, passing_candidates
+from .de_options import level_column
 from .enrichment import no_overlap_reason, ranking_from_de
 from .files import write_text_atomic
 from .genesets import read_gmt
@@ -139,7 +140,7 @@ def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
         top = table[table["padj"].notna()].head(n_rows)
         out.append(f"<p class='meta'>{n_rows} most significant of {len(table)} genes; full table: "
                    f"{r.link(unit['de_table'])}</p>")
-        level = "AveExpr" if "AveExpr" in table else "baseMean"  # proteomics: mean log2 intensity
+        level = level_column(table)
         out.append(table_html(top, ["symbol", "gene_id", level, "log2FoldChange", "lfcSE", "pvalue", "padj"],
                               row_class=lambda row: "up" if row["log2FoldChange"] > 0 else "down"))
         out.append(f"<div class='meta'>{r.caption('table_de')}</div>")
@@ -160,7 +161,7 @@ def _design_test(r: Renderer, files: dict, n_rows: int) -> str:
     if not str(summary["status"]).startswith("tested"):
         return f"<p class='meta'>Design test: {esc(str(summary['status']))}</p>"
     table = read_tsv(files["table"])
-    level = "AveExpr" if "AveExpr" in table else "baseMean"
+    level = level_column(table)
     top = table[table["padj"].notna()].head(n_rows)
     return (f"<h4>Design test ({esc(str(summary['test']))}): {int(summary['significant'])} of "
             f"{int(summary['tested'])} at padj &lt; {summary['alpha']:g}</h4>"

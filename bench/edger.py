@@ -1,0 +1,110 @@
+"""Speed of ``de.engine: edger`` (edgeR's quasi-likelihood pipeline) against R edgeR 3.40.2, in one session.
+
+The real DLPC counts (15,974 genes after the pre-filter, 20 samples), two designs, each timed in R (``Rscript``,
+the steps alone, reading excluded) and in lsecflow (a fresh child process, the same steps, reading excluded),
+alternating, ``--repeats`` times:
+
+- ``oneway``: ``~ Group`` (edgeR's one-way fits): calcNormFactors, estimateDisp, glmQLFit, glmQLFTest of one
+  coefficient;
+- ``batch``: ``~ batch + Group`` (the SYNTHETIC balanced batch of tests/data/deseq2_reference: edgeR's Levenberg
+  fits), the same steps.
+
+Prints each run's seconds, the largest relative difference of the p-values (they must agree), and the ratio
+R / lsecflow of the medians.
+
+    .venv/bin/python bench/edger.py [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _child import measure  # noqa: E402
+
+R_SCRIPT = r"""
+suppressMessages(library(edgeR))
+args <- commandArgs(TRUE)
+counts <- as.matrix(read.delim(args[1], row.names = 1, check.names = FALSE))
+sheet <- read.delim(args[2], colClasses = "character")
+sheet$Group <- relevel(factor(sheet$Group), ref = "Chow")
+design <- if (args[3] == "batch") model.matrix(~ batch + Group, sheet) else model.matrix(~ Group, sheet)
+t0 <- Sys.time()
+y <- estimateDisp(calcNormFactors(DGEList(counts)), design)
+fit <- glmQLFit(y, design)
+res <- glmQLFTest(fit, coef = "GroupDisease")
+sec <- as.numeric(Sys.time() - t0, units = "secs")
+write.table(data.frame(p = res$table$PValue), args[4], row.names = FALSE, quote = FALSE)
+cat("SECONDS", sec, "\n")
+"""
+
+
+def inputs(folder: Path) -> None:
+    """The filtered DLPC counts and the sheet with its SYNTHETIC batch (as tests/data/edger/make_reference.R)."""
+    counts = pd.read_csv(REPO / "resources/data/dlpc_liver/counts.tsv.gz", sep="\t", index_col=0)
+    sheet = pd.read_csv(REPO / "tests/data/deseq2_reference/synthetic_batch_sheet.tsv.gz", sep="\t", dtype=str)
+    sheet = sheet.set_index("sample").sort_index()
+    counts = counts.rename(columns={"Sample724": "Sample725"})[sheet.index]
+    counts[(counts >= 10).sum(axis=1) >= 3].sort_index().to_csv(folder / "counts.tsv", sep="\t")
+    sheet.to_csv(folder / "sheet.tsv", sep="\t")
+
+
+def ours(kind: str, folder: str) -> tuple[float, np.ndarray]:
+    """lsecflow's steps on the inputs (read first, not timed): (seconds, p-values)."""
+    from lsecflow.de_edger import contrast_tables
+    from lsecflow.formula import design_metadata
+
+    folder = Path(folder)
+    counts = pd.read_csv(folder / "counts.tsv", sep="\t", index_col=0)
+    sheet = pd.read_csv(folder / "sheet.tsv", sep="\t", dtype=str, index_col=0)
+    contrast = {"c": {"variable": "Group", "target": "Disease", "reference": "Chow"}}
+    columns = ["batch", "Group"] if kind == "batch" else ["Group"]
+    meta = design_metadata(sheet, columns, contrast)
+    t0 = time.perf_counter()
+    tables, _ = contrast_tables(counts, meta, "~ batch + Group" if kind == "batch" else "~ Group", contrast, {})
+    return time.perf_counter() - t0, tables["c"]["pvalue"].to_numpy()
+
+
+def r_run(kind: str, folder: Path) -> tuple[float, np.ndarray]:
+    script = folder / "edger.R"
+    script.write_text(R_SCRIPT)
+    out = subprocess.run(["Rscript", str(script), str(folder / "counts.tsv"), str(folder / "sheet.tsv"), kind,
+                          str(folder / "p.tsv")], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[out.index("SECONDS") + 1]), pd.read_csv(folder / "p.tsv", sep="\t")["p"].to_numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs(folder)
+        for kind in ("oneway", "batch"):
+            r_times, our_times = [], []
+            for _ in range(args.repeats):
+                r_sec, r_p = r_run(kind, folder)
+                _, rss, (sec, p) = measure(ours, kind, str(folder))
+                r_times.append(r_sec)
+                our_times.append(sec)
+                diff = float(np.max(np.abs(p - r_p) / np.maximum(r_p, 1e-300)))
+                print(f"{kind:6s}: R {r_sec:6.2f} s; lsecflow {sec:6.2f} s (p-values within {diff:.1e} of R's, child "
+                      f"peak RSS {rss:.0f} MiB)", flush=True)
+            print(f"{kind:6s}: median R {statistics.median(r_times):.2f} s, lsecflow "
+                  f"{statistics.median(our_times):.2f} s: R / lsecflow = "
+                  f"{statistics.median(r_times) / statistics.median(our_times):.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

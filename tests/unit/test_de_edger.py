@@ -1,0 +1,87 @@
+"""lsecflow.de_edger (``de.engine: edger``): the rule's entry point from a config on the real DLPC counts against
+R edgeR (tests/data/edger/make_reference.R), its files and leave-one-out refits, the design test, and the keys
+edgeR does not read refused at parse time."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets
+from lsecflow.de_edger import COLUMNS, edger_tables, run_de_edger
+from lsecflow.de_files import OUTPUT_KINDS
+from lsecflow.errors import ConfigError
+from lsecflow.formula import design_metadata
+from lsecflow.ingest import run_ingest
+from test_edger import REF
+from test_voom import dlpc_filtered
+
+R_COLUMNS = {"log2FoldChange": "logFC", "logCPM": "logCPM", "F": "F", "pvalue": "PValue", "padj": "FDR",
+             "df_total": "df_total"}
+
+
+def assert_like_r(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
+    """edgeR's columns within 1e-6 relative (p-values, whose last digits follow the GLM's convergence
+    tolerance; the others far closer), and the signed statistic GSEA ranks by."""
+    ours = ours.set_index("gene_id").loc[ref.index]
+    for col, r_col in R_COLUMNS.items():
+        np.testing.assert_allclose(ours[col], ref[r_col], rtol=1e-6, atol=1e-10, err_msg=col)
+    np.testing.assert_allclose(ours["stat"], np.sign(ref["logFC"]) * np.sqrt(ref["F"]), rtol=1e-6, atol=1e-7)
+
+
+def test_entry_point_from_config(tmp_path):
+    """de.engine: edger through load_config, ingest and run_de_edger: R's table, the four other files of each
+    contrast (CPM of the TMM libraries; edgeR's log CPM), and leave-one-out refits of the significant paracrine
+    factors (the whole pipeline redone without each sample)."""
+    ds = load_datasets({"dlpc_liver": dlpc_dataset(DLPC_COUNTS, de={"engine": "edger"})}).datasets["dlpc_liver"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {c: {k: str(tmp_path / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
+    tables = run_de_edger(str(h5ad), ds.params(rule="de"), outputs)
+    assert_like_r(tables["disease_vs_chow"], pd.read_csv(REF / "ql_Disease_vs_Chow.tsv.gz", sep="\t", index_col=0))
+    written = pd.read_csv(outputs["agonist_vs_chow"]["table"], sep="\t")
+    assert list(written.columns) == COLUMNS and (written["padj"] < 0.05).sum() > 100
+    log_cpm = pd.read_csv(outputs["agonist_vs_chow"]["vst"], sep="\t", index_col=0)
+    cpm = pd.read_csv(outputs["agonist_vs_chow"]["normalized"], sep="\t", index_col=0)
+    assert log_cpm.shape == cpm.shape == (15974, 20)
+    assert (log_cpm.to_numpy() > np.log2(cpm.to_numpy() + 1e-9) - 1e-9).mean() > 0.5  # the prior lifts low counts
+    loo = pd.read_csv(outputs["agonist_vs_chow"]["loo"], sep="\t")
+    sig = set(written.loc[written["padj"] < 0.05, "gene_id"])
+    in_groups = dlpc_filtered()[1]["Group"].isin(["Chow", "Disease/Agonist"]).sum()
+    assert len(loo) > 5 and set(loo["gene_id"]) <= sig and loo["left_out"].nunique() == in_groups
+    assert (pd.read_csv(outputs["disease_vs_chow"]["summary"], sep="\t")["status"] == "tested").all()
+
+
+def test_design_test_is_edgers_f_test_of_the_dropped_coefficients():
+    """de.test: lrt with ~ batch + Group against ~ batch: glmQLFTest of both Group coefficients (R's table; the
+    batch is SYNTHETIC), and every contrast table carries its p-values."""
+    counts, sheet = dlpc_filtered()
+    contrasts = {"Disease_vs_Chow": {"variable": "Group", "target": "Disease", "reference": "Chow"}}
+    meta = design_metadata(sheet, ["batch", "Group"], contrasts)
+    opts = {"test": "lrt", "reduced": "~ batch"}
+    res = edger_tables(counts, meta, "~ batch + Group", contrasts, opts, pd.Series("x", index=counts.index))
+    ref = pd.read_csv(REF / "ql_batch_F_Group.tsv.gz", sep="\t", index_col=0)
+    f = res.design_test.set_index("gene_id").loc[ref.index]
+    np.testing.assert_allclose(f["stat"], ref["F"], rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(f["pvalue"], ref["PValue"], rtol=1e-6, atol=1e-12)
+    assert [c for c in f.columns if c.startswith("log2FC_")] == ["log2FC_Group[T.Disease]",
+                                                                 "log2FC_Group[T.Disease/Agonist]"]
+    table = res.tables["Disease_vs_Chow"].set_index("gene_id").loc[ref.index]
+    np.testing.assert_allclose(table["pvalue"], f["pvalue"])
+    batch_only = pd.read_csv(REF / "ql_batch_Disease_vs_Chow.tsv.gz", sep="\t", index_col=0)
+    np.testing.assert_allclose(table["log2FoldChange"], batch_only["logFC"], atol=1e-10)  # the contrast's own FC
+
+
+@pytest.mark.parametrize("de, says", [
+    ({"engine": "edger", "lfc_threshold": 1.0}, "de.lfc_threshold' is 1.0 with de.engine 'edger'"),
+    ({"engine": "edger", "trend": True}, "de.trend"),
+    ({"engine": "edger", "sample_weights": True}, "de.sample_weights"),
+    ({"engine": "edger", "shrink": True}, "de.shrink"),
+])
+def test_keys_edger_does_not_read_are_refused(de, says):
+    with pytest.raises(ConfigError, match=says.replace(".", r"\.").replace("(", r"\(")):
+        load_datasets({"dlpc_liver": dlpc_dataset(DLPC_COUNTS, de=de)})
+
+
+def test_robust_is_read():
+    ds = load_datasets({"dlpc_liver": dlpc_dataset(DLPC_COUNTS, de={"engine": "edger", "robust": True})})
+    assert ds.datasets["dlpc_liver"].spec["de"]["robust"] is True

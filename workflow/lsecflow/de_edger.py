@@ -1,0 +1,200 @@
+"""Differential expression of counts with edgeR's quasi-likelihood F test (``de.engine: edger``), bulk and
+pseudobulk per cell type.
+
+The genes that pass the pre-filter (as for DESeq2), edgeR's TMM factors on them, then (:mod:`lsecflow.edger`)
+``estimateDisp`` once per design (its dispersions do not depend on which level is the base), ``glmQLFit``
+(``de.robust``) per base level a contrast needs and ``glmQLFTest`` of the contrast's coefficient: R's
+``glmQLFTest(glmQLFit(estimateDisp(calcNormFactors(DGEList(counts)), design), design), coef)``, checked
+against R by ``tests/data/edger/make_reference.R``. Library sizes are the filtered genes' sums (edgeR's
+``keep.lib.sizes = FALSE``). ``de.test: lrt``: the QL F test of the coefficients ``de.reduced`` drops.
+
+The files are those of DESeq2's path (:data:`lsecflow.de_files.OUTPUT_KINDS`): the table (edgeR's columns,
+``logCPM`` its average log2 CPM; ``stat`` the signed square root of F, a t-like statistic GSEA ranks by;
+``lfcSE`` ``|log2FoldChange| / sqrt(F)``, the standard error that statistic implies, as edgeR reports none),
+its summary, ``normalized`` (TMM-normalised CPM), ``vst`` (edgeR's ``cpm(log = TRUE)``, prior count 2) and
+``loo`` (the whole pipeline redone without each sample).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import NamedTuple
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from . import limma
+from .calls import benjamini_hochberg, sort_results
+from .de import cell_type_label, count_unit, fit_samples, testable
+from .de_files import (
+    RESULT_COLUMNS,
+    design_test_table,
+    loo_factors,
+    with_design_test,
+    with_ids,
+    write_loo,
+    write_lrt,
+    write_lrt_skipped,
+    write_shared,
+    write_tested,
+)
+from .de_proteomics import leave_one_out
+from .edger import estimate_disp, ql_fit, ql_test
+from .edger_glm import log_cpm
+from .voom import effective_library_sizes, tmm_factors
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["gene_id", "symbol", "logCPM", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj", "F", "df_total",
+           "s2_post"]
+"""An edgeR DE table's columns (edgeR's topTags, named as DESeq2's tables where they mean the same)."""
+
+
+class EdgerResult(NamedTuple):
+    """What :func:`edger_tables` returns."""
+    tables: dict[str, pd.DataFrame]
+    """:data:`COLUMNS` per contrast, sorted by padj, pvalue, gene_id."""
+    log_cpm: pd.DataFrame
+    """edgeR's ``cpm(y, log = TRUE)`` (genes x samples)."""
+    design_test: pd.DataFrame | None
+    """With ``de.test: lrt``, the QL F test of the terms ``de.reduced`` drops (every contrast table then
+    carries its p-values), else None."""
+    dispersion: dict
+    """:func:`lsecflow.edger.estimate_disp`'s ``common``, ``trended``, ``ave_log_cpm``."""
+
+
+def _contrast_table(fit: dict, res: dict, index: pd.Index) -> pd.DataFrame:
+    lfc = res["logFC"][:, 0]
+    F = res["F"]
+    stat = np.sign(lfc) * np.sqrt(F)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.abs(lfc) / np.sqrt(F)
+    return pd.DataFrame({"logCPM": fit["ave_log_cpm"], "log2FoldChange": lfc, "lfcSE": se, "stat": stat,
+                         "pvalue": res["pvalue"], "padj": benjamini_hochberg(res["pvalue"]), "F": F,
+                         "df_total": res["df_total"], "s2_post": fit["var_post"]}, index=index)
+
+
+def design_test(counts: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: str, opts: dict,
+                disp: dict) -> pd.DataFrame:
+    """``de.test: lrt`` for edgeR: the QL F test (``glmQLFTest(fit, coef = <those reduced lacks>)``) on the fit of
+    ``design``. Columns: ``logCPM``, each tested coefficient (``log2FC_<name>``), ``stat`` (F), ``pvalue``,
+    ``padj``, ``df_total``; index ``counts``'."""
+    x = counts.to_numpy(dtype=float)
+    full = limma.design_matrix(meta, design)
+    names = list(full.design_info.column_names)
+    kept = set(limma.design_matrix(meta, reduced).design_info.column_names)
+    if not kept <= set(names):
+        raise ValueError(f"de.reduced {reduced!r}: its columns {sorted(kept - set(names))} are not columns of the "
+                         f"design {design!r}")
+    tested = [i for i, n in enumerate(names) if n not in kept]
+    fit = ql_fit(x, np.asarray(full), disp["trended"], effective_library_sizes(x), disp["ave_log_cpm"],
+                 opts.get("robust", False))
+    res = ql_test(fit, coef=tested)
+    table = pd.DataFrame({"logCPM": fit["ave_log_cpm"]}, index=counts.index)
+    for k, i in enumerate(tested):
+        table[f"log2FC_{names[i]}"] = res["logFC"][:, k]
+    table["stat"], table["pvalue"], table["padj"] = res["F"], res["pvalue"], benjamini_hochberg(res["pvalue"])
+    table["df_total"] = res["df_total"]
+    log.info("QL F test of %s (%d of %d coefficients) against %s: %d genes, %d at padj < 0.05", design,
+             len(tested), len(names), reduced, len(table), int((table["padj"] < 0.05).sum()))
+    return table
+
+
+def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
+                    disp: dict | None = None, level: int = logging.INFO) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Each contrast's QL F test (index: ``counts``' genes), one ``glmQLFit`` per base level, and the
+    dispersions (estimated here unless ``disp`` is given); the summary logged at ``level`` (refits: DEBUG)."""
+    x = counts.to_numpy(dtype=float)
+    lib = effective_library_sizes(x)
+    t0 = time.time()
+    if disp is None:
+        disp = estimate_disp(x, np.asarray(limma.design_matrix(meta, design)), lib)
+    fits, tables = {}, {}
+    for name, c in contrasts.items():
+        key = (c["variable"], c["reference"])
+        if key not in fits:
+            dm = limma.design_matrix(meta, design, *key)
+            fits[key] = (ql_fit(x, np.asarray(dm), disp["trended"], lib, disp["ave_log_cpm"],
+                                opts.get("robust", False)), list(dm.design_info.column_names))
+        fit, names = fits[key]
+        wanted = f"{c['variable']}[T.{c['target']}]"
+        if wanted not in names:
+            raise ValueError(f"contrast {name!r}: no coefficient {wanted!r} in the design ({', '.join(names)})")
+        tables[name] = _contrast_table(fit, ql_test(fit, coef=[names.index(wanted)]), counts.index)
+    first = next(iter(fits.values()))[0]
+    log.log(level, "edgeR QL: %d genes x %d samples, %d contrasts from %d fit(s) in %.1f s; common dispersion %.4g "
+             "(BCV %.3f), trended %.4g-%.4g, QL prior df %s (robust %s)", *x.shape, len(contrasts), len(fits),
+             time.time() - t0, disp["common"], np.sqrt(disp["common"]), disp["trended"].min(),
+             disp["trended"].max(), _df_text(first["df_prior"]), opts.get("robust", False))
+    return tables, disp
+
+
+def _df_text(df_prior) -> str:
+    d = np.atleast_1d(np.asarray(df_prior, dtype=float))
+    return f"{d[0]:.4g}" if d.size == 1 else f"{np.median(d):.4g} (median)"
+
+
+def edger_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
+                 symbols: pd.Series) -> EdgerResult:
+    """Every contrast's edgeR QL table, the log CPM and with ``de.test: lrt`` the design test.
+
+    Parameters
+    ----------
+    counts
+        Genes x samples raw counts, through the pre-filter, columns in ``meta``'s order.
+    meta
+        Design columns as categoricals (:func:`lsecflow.formula.design_metadata`).
+    contrasts
+        name -> ``{variable, target, reference}``.
+    opts
+        The dataset's ``de`` block (``robust``, ``test``, ``reduced``).
+    symbols
+        Gene symbol per gene id.
+    """
+    x = counts.to_numpy(dtype=float)
+    log.info("edgeR: TMM factors %s", ", ".join(f"{f:.3f}" for f in tmm_factors(x)))
+    stats, disp = contrast_tables(counts, meta, design, contrasts, opts)
+    tables = {name: sort_results(with_ids(t, symbols)[COLUMNS]) for name, t in stats.items()}
+    ftable = None
+    if opts.get("test") == "lrt":
+        ftable = design_test_table(design_test(counts, meta, design, opts["reduced"], opts, disp), symbols)
+        tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
+    lc = pd.DataFrame(log_cpm(x, effective_library_sizes(x)), index=counts.index, columns=counts.columns)
+    return EdgerResult(tables, lc, ftable, disp)
+
+
+def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
+                 cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+    """Rule entry point of ``de.engine: edger``: fit and write every contrast's files (``outputs``:
+    ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`); ``lrt``: ``{"table": path, "summary": path}``
+    of the design test with ``de.test: lrt``."""
+    spec = params["spec"]
+    opts = spec["de"]
+    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
+    tested = testable(adata, params, outputs, cell_type, "edgeR")
+    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
+    if not tested:
+        if lrt is not None:
+            write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
+        return results
+    counts, meta, contrasts, symbols = count_unit(adata, params, tested)
+    tables, lc, ftable, _ = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    x = counts.to_numpy(dtype=float)
+    cpm = pd.DataFrame(x / effective_library_sizes(x) * 1e6, index=counts.index, columns=counts.columns)
+    write_shared({"normalized": cpm.rename_axis("gene_id").reset_index(),
+                  "vst": lc.rename_axis("gene_id").reset_index()}, outputs, tested)
+    for name in tested:
+        results[name] = tables[name]
+        write_tested(outputs[name], name, tables[name], opts)
+    if lrt is not None:
+        write_lrt(ftable, spec, lrt, "QL F")
+
+    def refit(keep, names):  # leave-one-out: TMM, dispersions and the QL fits redone on the kept samples
+        stats, _ = contrast_tables(counts.loc[:, keep], meta.loc[keep], spec["design"],
+                                   {n: contrasts[n] for n in names}, opts, level=logging.DEBUG)
+        return stats
+
+    write_loo(leave_one_out(lc, meta, spec["design"], contrasts, opts, tables, loo_factors(spec), refit=refit),
+              outputs)
+    return results
