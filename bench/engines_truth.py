@@ -1,4 +1,4 @@
-"""DESeq2 or limma-voom? Both engines on a planted truth over real counts.
+"""DESeq2, limma-voom or edgeR? The count engines on a planted truth over real counts.
 
 Background: the real DLPC counts (20 livers, 15,974 genes after the pre-filter), the samples of each real
 group (Chow, Disease, Disease/Agonist) dealt at random into two mock groups (seeded; 10 and 10), and the
@@ -11,11 +11,14 @@ spiked genes are the truth; every other call is false.
 
 Each engine runs as the workflow runs it (``lsecflow.de.fit_model`` + ``contrast_results`` with DESeq2's
 defaults, and with ``de.fit_type: local``; ``lsecflow.de_voom.voom_tables``, with and without
-``de.sample_weights``), and the bench prints,
+``de.sample_weights``; ``lsecflow.de_edger.edger_tables``, with and without ``de.robust``), and the bench prints,
 per fold and seed, the calls at padj < 0.05, the true ones among them (power = true / 400) and the false
 discovery proportion, then the mean over seeds.
 
-    .venv/bin/python bench/engines_truth.py [--folds 1.5 2] [--seeds 1 2 3]
+    .venv/bin/python bench/engines_truth.py [--folds 1.5 2] [--seeds 1 2 3] [--engines deseq2 voom edger]
+
+The planted truth depends only on the fold and the seed, so a run of some engines compares with an earlier run of
+the others.
 """
 from __future__ import annotations
 
@@ -65,33 +68,40 @@ def planted(counts, fold: float, seed: int, n_genes: int = 400):
     return spiked, sheet, set(truth)
 
 
-def run_engines(counts, sheet, truth: set) -> dict[str, tuple[int, int, float, float]]:
+def run_engines(counts, sheet, truth: set, engines=("deseq2", "voom", "edger")
+                ) -> dict[str, tuple[int, int, float, float]]:
     """engine -> (calls, true calls, FDP, seconds) at padj < 0.05 for mock B vs A under ``~ Group + mock``."""
     import anndata as ad
     import pandas as pd
-    from lsecflow import de, de_voom
+    from lsecflow import de, de_edger, de_voom
     from lsecflow.de_options import de_defaults
     from lsecflow.formula import design_metadata
 
     contrast = {"variable": "mock", "target": "B", "reference": "A"}
-    opts = de_defaults()  # DESeq2's defaults, as a dataset that sets nothing
-    out = {}
     obs = sheet[["Group", "mock"]]
-    t0 = time.perf_counter()
-    adata = ad.AnnData(X=counts.T.to_numpy(), obs=obs,
-                       var=pd.DataFrame({"gene_id": counts.index, "symbol": counts.index}, index=counts.index))
-    dds = de.fit_model(adata, "~ Group + mock", ["Group", "mock"], opts, contrasts={"c": contrast})
-    res = de.contrast_results(dds, contrast, opts)
-    out["DESeq2"] = _score(res, truth, time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    local = dict(opts, fit_type="local")
-    dds = de.fit_model(adata, "~ Group + mock", ["Group", "mock"], local, contrasts={"c": contrast})
-    out["DESeq2, local trend"] = _score(de.contrast_results(dds, contrast, local), truth, time.perf_counter() - t0)
     meta = design_metadata(obs, ["Group", "mock"], {"c": contrast})
-    for label, extra in (("voom", {}), ("voom + sample weights", {"sample_weights": True})):
+    symbols = pd.Series(counts.index, index=counts.index)
+    out = {}
+    if "deseq2" in engines:
+        opts = de_defaults()  # DESeq2's defaults, as a dataset that sets nothing
+        adata = ad.AnnData(X=counts.T.to_numpy(), obs=obs,
+                           var=pd.DataFrame({"gene_id": counts.index, "symbol": counts.index}, index=counts.index))
+        for label, extra in (("DESeq2", {}), ("DESeq2, local trend", {"fit_type": "local"})):
+            t0 = time.perf_counter()
+            o = dict(opts, **extra)
+            dds = de.fit_model(adata, "~ Group + mock", ["Group", "mock"], o, contrasts={"c": contrast})
+            out[label] = _score(de.contrast_results(dds, contrast, o), truth, time.perf_counter() - t0)
+    runs = []
+    if "voom" in engines:
+        runs += [("voom", de_voom.voom_tables, {}), ("voom + sample weights", de_voom.voom_tables,
+                                                     {"sample_weights": True})]
+    if "edger" in engines:
+        runs += [("edgeR QL", de_edger.edger_tables, {}), ("edgeR QL, robust", de_edger.edger_tables,
+                                                           {"robust": True})]
+    for label, tables_of, extra in runs:
         t0 = time.perf_counter()
-        tables = de_voom.voom_tables(counts, meta, "~ Group + mock", {"c": contrast}, {"lfc_threshold": 0.0, **extra},
-                                     pd.Series(counts.index, index=counts.index)).tables
+        tables = tables_of(counts, meta, "~ Group + mock", {"c": contrast}, {"lfc_threshold": 0.0, **extra},
+                           symbols).tables
         out[label] = _score(tables["c"], truth, time.perf_counter() - t0)
     return out
 
@@ -108,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", nargs="+", type=float, default=[1.5, 2.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--engines", nargs="+", choices=["deseq2", "voom", "edger"], default=["deseq2", "voom", "edger"])
     args = parser.parse_args()
     logging.disable(logging.INFO)
     counts = dlpc_counts()
@@ -117,7 +128,7 @@ def main() -> None:
         rows = {}
         for seed in args.seeds:
             spiked, sheet, truth = planted(counts, fold, seed)
-            for engine, (n, hits, fdp, secs) in run_engines(spiked, sheet, truth).items():
+            for engine, (n, hits, fdp, secs) in run_engines(spiked, sheet, truth, args.engines).items():
                 rows.setdefault(engine, []).append((n, hits, fdp))
                 print(f"fold {fold:4.2f} seed {seed}: {engine:22s} {n:5d} calls, {hits:3d} true (power "
                       f"{hits / 400:.3f}), FDP {fdp:.3f}, {secs:5.1f} s", flush=True)
