@@ -3,11 +3,12 @@ R edgeR (tests/data/edger/make_reference.R), its files and leave-one-out refits,
 edgeR does not read refused at parse time."""
 from __future__ import annotations
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets
-from lsecflow.de_edger import COLUMNS, edger_tables, run_de_edger
+from lsecflow.de_edger import COLUMNS, contrast_tables, edger_tables, run_de_edger
 from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.errors import ConfigError
 from lsecflow.formula import design_metadata
@@ -28,15 +29,22 @@ def assert_like_r(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
     np.testing.assert_allclose(ours["stat"], np.sign(ref["logFC"]) * np.sqrt(ref["F"]), rtol=1e-6, atol=1e-7)
 
 
+def run_from_config(folder, counts, **de) -> tuple[dict, dict, object]:
+    """de.engine: edger through load_config, ingest and run_de_edger in ``folder``; (tables, outputs, dataset)."""
+    spec = dlpc_dataset(counts, de={"engine": "edger", **de})
+    if counts == DLPC_COUNTS:  # the whole matrix: no leave-one-out refits (20 whole-pipeline refits: 20 s)
+        spec["paracrine"] = {"robustness": False}
+    ds = load_datasets({"dlpc_liver": spec}).datasets["dlpc_liver"]
+    h5ad = folder / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {c: {k: str(folder / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
+    return run_de_edger(str(h5ad), ds.params(rule="de"), outputs), outputs, ds
+
+
 def test_entry_point_from_config(tmp_path):
     """de.engine: edger through load_config, ingest and run_de_edger: R's table, the four other files of each
-    contrast (CPM of the TMM libraries; edgeR's log CPM), and leave-one-out refits of the significant paracrine
-    factors (the whole pipeline redone without each sample)."""
-    ds = load_datasets({"dlpc_liver": dlpc_dataset(DLPC_COUNTS, de={"engine": "edger"})}).datasets["dlpc_liver"]
-    h5ad = tmp_path / "counts.h5ad"
-    run_ingest(ds.params(rule="ingest"), str(h5ad))
-    outputs = {c: {k: str(tmp_path / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
-    tables = run_de_edger(str(h5ad), ds.params(rule="de"), outputs)
+    contrast (CPM of the TMM libraries; edgeR's log CPM)."""
+    tables, outputs, _ = run_from_config(tmp_path, DLPC_COUNTS)
     assert_like_r(tables["disease_vs_chow"], pd.read_csv(REF / "ql_Disease_vs_Chow.tsv.gz", sep="\t", index_col=0))
     written = pd.read_csv(outputs["agonist_vs_chow"]["table"], sep="\t")
     assert list(written.columns) == COLUMNS and (written["padj"] < 0.05).sum() > 100
@@ -44,11 +52,30 @@ def test_entry_point_from_config(tmp_path):
     cpm = pd.read_csv(outputs["agonist_vs_chow"]["normalized"], sep="\t", index_col=0)
     assert log_cpm.shape == cpm.shape == (15974, 20)
     assert (log_cpm.to_numpy() > np.log2(cpm.to_numpy() + 1e-9) - 1e-9).mean() > 0.5  # the prior lifts low counts
-    loo = pd.read_csv(outputs["agonist_vs_chow"]["loo"], sep="\t")
-    sig = set(written.loc[written["padj"] < 0.05, "gene_id"])
-    in_groups = dlpc_filtered()[1]["Group"].isin(["Chow", "Disease/Agonist"]).sum()
-    assert len(loo) > 5 and set(loo["gene_id"]) <= sig and loo["left_out"].nunique() == in_groups
     assert (pd.read_csv(outputs["disease_vs_chow"]["summary"], sep="\t")["status"] == "tested").all()
+
+
+def test_leave_one_out_refits_the_whole_pipeline(tmp_path, dlpc_small):
+    """The leave-one-out file on the real DLPC subset (2,000 genes): every significant paracrine factor refitted
+    without each sample of the contrast's groups, and each refit is edgeR's pipeline on the kept samples (TMM,
+    dispersions and the QL fit redone: the same numbers as contrast_tables without that sample)."""
+    from lsecflow.de import count_unit, fit_samples, testable
+
+    tables, outputs, ds = run_from_config(tmp_path, dlpc_small)
+    loo = pd.read_csv(outputs["agonist_vs_chow"]["loo"], sep="\t")
+    table = tables["agonist_vs_chow"]
+    sig = set(table.loc[table["padj"] < 0.05, "gene_id"])
+    in_groups = dlpc_filtered()[1]["Group"].isin(["Chow", "Disease/Agonist"]).sum()
+    assert len(loo) > 5 * in_groups and set(loo["gene_id"]) <= sig and loo["left_out"].nunique() == in_groups
+    params = ds.params(rule="de")
+    adata = fit_samples(ad.read_h5ad(tmp_path / "counts.h5ad"), params)
+    counts, meta, contrasts, _ = count_unit(adata, params, testable(adata, params, outputs))
+    left = loo["left_out"].iloc[0]
+    keep = counts.columns != left
+    again, _ = contrast_tables(counts.loc[:, keep], meta.loc[keep], "~ Group",
+                               {"agonist_vs_chow": contrasts["agonist_vs_chow"]}, ds.spec["de"])
+    mine = loo[loo["left_out"] == left].set_index("gene_id")
+    np.testing.assert_allclose(mine["pvalue"], again["agonist_vs_chow"].loc[mine.index, "pvalue"], rtol=1e-9)  # 10 digits
 
 
 def test_design_test_is_edgers_f_test_of_the_dropped_coefficients():
