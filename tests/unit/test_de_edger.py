@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets
-from lsecflow.de_edger import COLUMNS, contrast_tables, edger_tables, run_de_edger
+from lsecflow.de_edger import COLUMNS, DISPERSION_COLUMNS, contrast_tables, edger_tables, run_de_edger
 from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.errors import ConfigError
 from lsecflow.formula import design_metadata
@@ -38,13 +38,20 @@ def run_from_config(folder, counts, **de) -> tuple[dict, dict, object]:
     h5ad = folder / "counts.h5ad"
     run_ingest(ds.params(rule="ingest"), str(h5ad))
     outputs = {c: {k: str(folder / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
-    return run_de_edger(str(h5ad), ds.params(rule="de"), outputs), outputs, ds
+    tables = run_de_edger(str(h5ad), ds.params(rule="de"), outputs, dispersions=str(folder / "dispersions.tsv.gz"))
+    return tables, outputs, ds
 
 
 def test_entry_point_from_config(tmp_path):
     """de.engine: edger through load_config, ingest and run_de_edger: R's table, the four other files of each
-    contrast (CPM of the TMM libraries; edgeR's log CPM)."""
+    contrast (CPM of the TMM libraries; edgeR's log CPM), and the fit's dispersion file (R's values)."""
     tables, outputs, _ = run_from_config(tmp_path, DLPC_COUNTS)
+    disp = pd.read_csv(tmp_path / "dispersions.tsv.gz", sep="\t", index_col="gene_id")
+    ref = pd.read_csv(REF / "dispersions.tsv.gz", sep="\t", index_col="gene_id")
+    assert list(disp.columns) == DISPERSION_COLUMNS[1:] and len(disp) == len(ref)
+    for ours, theirs in (("logCPM", "AveLogCPM"), ("trended", "trended"), ("common", "common"),
+                         ("s2_post", "s2_post"), ("df_prior", "df_prior")):
+        np.testing.assert_allclose(disp.loc[ref.index, ours], ref[theirs], rtol=1e-9, err_msg=ours)
     assert_like_r(tables["disease_vs_chow"], pd.read_csv(REF / "ql_Disease_vs_Chow.tsv.gz", sep="\t", index_col=0))
     written = pd.read_csv(outputs["agonist_vs_chow"]["table"], sep="\t")
     assert list(written.columns) == COLUMNS and (written["padj"] < 0.05).sum() > 100

@@ -79,3 +79,27 @@ def test_dispersion_figure_draws_each_estimate(tmp_path):
     assert "for comparison" not in png.with_suffix(".svg").read_text()
     qc_plots.dispersion_figure(table.iloc[:0], "SYNTHETIC", str(png))
     assert "no model fitted" in png.with_suffix(".svg").read_text()
+
+
+def test_ql_dispersion_figure_draws_edgers_two_panels(tmp_path):
+    """edgeR's plotBCV and plotQLDisp from an edgeR fit's dispersion table (lsecflow.de_edger's columns): the
+    trended and common BCV, raw and squeezed QL dispersions and their trend, the prior df in the title (per gene
+    under robust: its median); an empty table gets a figure saying so. SYNTHETIC estimates."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(2, 14, 400)
+    prior = 0.8 + 0.02 * x
+    s2 = prior * rng.chisquare(8, 400) / 8
+    table = pd.DataFrame({"gene_id": [f"g{i}" for i in range(400)], "logCPM": x, "trended": 0.05 + 0.5 / x,
+                          "common": 0.09, "s2": s2, "s2_prior": prior, "s2_post": (8 * s2 + 5 * prior) / 13,
+                          "df_prior": 5.0, "df_residual": 17})
+    png = tmp_path / "design.dispersion.png"
+    qc_plots.ql_dispersion_figure(table, "SYNTHETIC", str(png))
+    svg = png.with_suffix(".svg").read_text()
+    for label in ("trended BCV (the fit", "common BCV 0.300", "raw (deviance / df)", "squeezed",
+                  "abundance trend (prior)", "prior df 5"):
+        assert label in svg, label
+    table["df_prior"] = np.linspace(2, 6, 400)
+    qc_plots.ql_dispersion_figure(table, "SYNTHETIC", str(png))
+    assert "prior df 4 (median; robust)" in png.with_suffix(".svg").read_text()
+    qc_plots.ql_dispersion_figure(table.iloc[:0], "SYNTHETIC", str(png))
+    assert "no model fitted" in png.with_suffix(".svg").read_text()

@@ -296,6 +296,7 @@ def test_datasets_of_different_engines_each_run_their_own(tmp_path, dlpc_small):
     assert proc.returncode == 0, proc.stderr[-4000:]
     deseq2, voom, edger, limma = (pd.read_csv(t, sep="\t") for t in targets)
     assert "logCPM" in edger and "F" in edger and "AveExpr" not in edger and "baseMean" not in edger
+    assert "s2_post" in pd.read_csv(tmp_path / "results/dlpc_edger/de/design.dispersions.tsv.gz", sep="\t")
     assert "baseMean" in deseq2 and "AveExpr" not in deseq2
     assert (tmp_path / "results/dlpc_liver/de/design.dispersions.tsv.gz").exists()
     assert "AveExpr" in voom and "n_valid_target" not in voom and "B" in voom

@@ -42,9 +42,16 @@ from .de_files import (
 from .de_proteomics import leave_one_out
 from .edger import estimate_disp, ql_fit, ql_test
 from .edger_glm import log_cpm
+from .files import write_tsv_atomic
 from .voom import effective_library_sizes, tmm_factors
 
 log = logging.getLogger(__name__)
+
+DISPERSION_COLUMNS = ["gene_id", "logCPM", "trended", "common", "s2", "s2_prior", "s2_post", "df_prior",
+                      "df_residual"]
+"""``de/[<cell type>/]design.dispersions.tsv.gz`` under edgeR (what edgeR's plotBCV and plotQLDisp draw): each gene's
+average log2 CPM, NB dispersion (the trend) and the common one, raw QL dispersion (deviance / residual df), its
+prior (the abundance trend) and posterior, the prior df (one, or per gene when robust) and the residual df."""
 
 COLUMNS = ["gene_id", "symbol", "logCPM", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj", "F", "df_total",
            "s2_post"]
@@ -60,8 +67,8 @@ class EdgerResult(NamedTuple):
     design_test: pd.DataFrame | None
     """With ``de.test: lrt``, the QL F test of the terms ``de.reduced`` drops (every contrast table then
     carries its p-values), else None."""
-    dispersion: dict
-    """:func:`lsecflow.edger.estimate_disp`'s ``common``, ``trended``, ``ave_log_cpm``."""
+    dispersion: pd.DataFrame
+    """:data:`DISPERSION_COLUMNS` (:func:`dispersion_table`)."""
 
 
 def _contrast_table(fit: dict, res: dict, index: pd.Index) -> pd.DataFrame:
@@ -101,10 +108,22 @@ def design_test(counts: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: 
     return table
 
 
+def dispersion_table(genes: pd.Index, disp: dict, fit: dict) -> pd.DataFrame:
+    """:data:`DISPERSION_COLUMNS` of one fit: ``disp`` from :func:`lsecflow.edger.estimate_disp`, ``fit`` from
+    :func:`lsecflow.edger.ql_fit` (its QL quantities do not depend on which level is the base)."""
+    n = len(genes)
+    return pd.DataFrame({"gene_id": genes.astype(str), "logCPM": disp["ave_log_cpm"], "trended": disp["trended"],
+                         "common": disp["common"], "s2": fit["s2"],
+                         "s2_prior": np.broadcast_to(fit["var_prior"], n), "s2_post": fit["var_post"],
+                         "df_prior": np.broadcast_to(fit["df_prior"], n), "df_residual": fit["df_residual_zeros"]})
+
+
 def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                    disp: dict | None = None, level: int = logging.INFO) -> tuple[dict[str, pd.DataFrame], dict]:
+                    disp: dict | None = None, level: int = logging.INFO
+                    ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Each contrast's QL F test (index: ``counts``' genes), one ``glmQLFit`` per base level, and the
-    dispersions (estimated here unless ``disp`` is given); the summary logged at ``level`` (refits: DEBUG)."""
+    dispersion table of the fit (:func:`dispersion_table`; dispersions estimated here unless ``disp`` is given);
+    the summary logged at ``level`` (refits: DEBUG)."""
     x = counts.to_numpy(dtype=float)
     lib = effective_library_sizes(x)
     t0 = time.time()
@@ -127,7 +146,7 @@ def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contr
              "(BCV %.3f), trended %.4g-%.4g, QL prior df %s (robust %s)", *x.shape, len(contrasts), len(fits),
              time.time() - t0, disp["common"], np.sqrt(disp["common"]), disp["trended"].min(),
              disp["trended"].max(), _df_text(first["df_prior"]), opts.get("robust", False))
-    return tables, disp
+    return tables, dispersion_table(counts.index, disp, first)
 
 
 def _df_text(df_prior) -> str:
@@ -154,21 +173,23 @@ def edger_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrast
     """
     x = counts.to_numpy(dtype=float)
     log.info("edgeR: TMM factors %s", ", ".join(f"{f:.3f}" for f in tmm_factors(x)))
-    stats, disp = contrast_tables(counts, meta, design, contrasts, opts)
+    stats, dtable = contrast_tables(counts, meta, design, contrasts, opts)
     tables = {name: sort_results(with_ids(t, symbols)[COLUMNS]) for name, t in stats.items()}
     ftable = None
     if opts.get("test") == "lrt":
+        disp = {"trended": dtable["trended"].to_numpy(), "ave_log_cpm": dtable["logCPM"].to_numpy()}
         ftable = design_test_table(design_test(counts, meta, design, opts["reduced"], opts, disp), symbols)
         tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
     lc = pd.DataFrame(log_cpm(x, effective_library_sizes(x)), index=counts.index, columns=counts.columns)
-    return EdgerResult(tables, lc, ftable, disp)
+    return EdgerResult(tables, lc, ftable, dtable)
 
 
 def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
-                 cell_type: str | None = None) -> dict[str, pd.DataFrame]:
+                 cell_type: str | None = None, dispersions: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point of ``de.engine: edger``: fit and write every contrast's files (``outputs``:
     ``{contrast: {kind: path}}``, as :func:`lsecflow.de.run_de`); ``lrt``: ``{"table": path, "summary": path}``
-    of the design test with ``de.test: lrt``."""
+    of the design test with ``de.test: lrt``; ``dispersions``: the fit's :data:`DISPERSION_COLUMNS` (header only
+    when no contrast was testable)."""
     spec = params["spec"]
     opts = spec["de"]
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
@@ -177,9 +198,13 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
     if not tested:
         if lrt is not None:
             write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
+        if dispersions:
+            write_tsv_atomic(pd.DataFrame(columns=DISPERSION_COLUMNS), dispersions)
         return results
     counts, meta, contrasts, symbols = count_unit(adata, params, tested)
-    tables, lc, ftable, _ = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    if dispersions:
+        write_tsv_atomic(dtable, dispersions)
     x = counts.to_numpy(dtype=float)
     cpm = pd.DataFrame(x / effective_library_sizes(x) * 1e6, index=counts.index, columns=counts.columns)
     write_shared({"normalized": cpm.rename_axis("gene_id").reset_index(),

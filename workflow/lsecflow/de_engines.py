@@ -20,13 +20,13 @@ def run_de_job(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | Non
                cell_type: str | None = None, seed: int = 0, sample_weights: str | None = None,
                dispersions: str | None = None, block: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point of DE: :func:`lsecflow.de.run_de` (DESeq2; ``dispersions``),
-    :func:`lsecflow.de_edger.run_de_edger` (edgeR QL), :func:`lsecflow.de_voom.run_de_voom` or
+    :func:`lsecflow.de_edger.run_de_edger` (edgeR QL; ``dispersions``), :func:`lsecflow.de_voom.run_de_voom` or
     :func:`lsecflow.de_proteomics.run_de_proteomics` (``seed``), by the
     engine of ``params['spec']``; each gets ``outputs``, ``lrt`` and ``cell_type``, the two limma engines
     ``sample_weights`` and ``block`` (the files of ``de.sample_weights`` and ``de.block``)."""
     engine = de_engine(params["spec"])
     if engine == "edger":
-        return run_de_edger(counts_h5ad, params, outputs, lrt=lrt, cell_type=cell_type)
+        return run_de_edger(counts_h5ad, params, outputs, lrt=lrt, cell_type=cell_type, dispersions=dispersions)
     if engine == "voom":
         return run_de_voom(counts_h5ad, params, outputs, lrt=lrt, cell_type=cell_type, sample_weights=sample_weights,
                            block=block)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .de_options import de_engine
 from .deseq2_local import residual_note
 from .plots import configure, message_figure, plt, save, stem_of
 
@@ -134,17 +135,55 @@ def dispersion_figure(table: pd.DataFrame, title: str, png: str) -> None:
     save(fig, stem_of(png))
 
 
+def ql_dispersion_figure(table: pd.DataFrame, title: str, png: str) -> None:
+    """edgeR's ``plotBCV`` and ``plotQLDisp`` side by side from a fit's dispersion table
+    (:data:`lsecflow.de_edger.DISPERSION_COLUMNS`): the trended and common BCV against the average log2 CPM; each
+    gene's raw and squeezed quarter-root QL dispersion with the abundance trend."""
+    if table.empty:
+        save(message_figure("no contrast testable: no model fitted", title), stem_of(png))
+        return
+    x = table["logCPM"].to_numpy(dtype=float)
+    order = np.argsort(x)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
+    left.plot(x[order], np.sqrt(table["trended"].to_numpy(dtype=float))[order], color="#d6604d", lw=1.8,
+              label="trended BCV (the fit's)")
+    common = float(table["common"].iloc[0])
+    left.axhline(np.sqrt(common), color="#4d4d4d", lw=1.2, ls="--", label=f"common BCV {np.sqrt(common):.3f}")
+    left.set_xlabel("average log2 CPM")
+    left.set_ylabel("biological coefficient of variation")
+    left.set_title("negative binomial dispersion (plotBCV)", fontsize="medium")
+    left.legend(fontsize="small", frameon=False)
+    raw = table["s2"].to_numpy(dtype=float) ** 0.25
+    post = table["s2_post"].to_numpy(dtype=float) ** 0.25
+    right.scatter(x, raw, s=3, color="black", alpha=0.4, linewidths=0, rasterized=True, label="raw (deviance / df)")
+    right.scatter(x, post, s=3, color="#d6604d", alpha=0.4, linewidths=0, rasterized=True, label="squeezed")
+    right.plot(x[order], table["s2_prior"].to_numpy(dtype=float)[order] ** 0.25, color="#2166ac", lw=1.8,
+               label="abundance trend (prior)")
+    df = table["df_prior"].to_numpy(dtype=float)
+    prior = f"{df[0]:.3g}" if np.ptp(df) == 0 else f"{np.median(df):.3g} (median; robust)"
+    right.set_xlabel("average log2 CPM")
+    right.set_ylabel("quarter-root mean deviance")
+    right.set_title(f"quasi-likelihood dispersion (plotQLDisp), prior df {prior}", fontsize="medium")
+    right.legend(fontsize="small", frameon=False, markerscale=3)
+    fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
+    save(fig, stem_of(png))
+
+
 def run_dispersion_plot(tables: list[str], params: dict, pngs: list[str], cell_types: list[str | None]) -> None:
     """Rule entry point (``dispersion_plot_<dataset>``): :func:`dispersion_figure` of each DESeq2 fit of a dataset
-    (``tables[i]`` to ``pngs[i]``; one fit, or one per cell type, ``cell_types[i]``), titled with the dataset,
-    the cell type and the design, and each trend's median |log residual|
-    (:func:`lsecflow.deseq2_local.residual_note`) on a second line."""
+    (:func:`ql_dispersion_figure` of each edgeR fit) (``tables[i]`` to ``pngs[i]``; one fit, or one per cell type,
+    ``cell_types[i]``), titled with the dataset, the cell type and the design, and for DESeq2 each trend's median
+    |log residual| (:func:`lsecflow.deseq2_local.residual_note`) on a second line."""
     spec = params["spec"]
     configure(spec["figures"])
     for table, png, cell_type in zip(tables, pngs, cell_types, strict=True):
         df = pd.read_csv(table, sep="\t")
         where = params["name"] if cell_type is None else f"{params['name']} · {params['cell_types'][cell_type]}"
         title = f"{where} · dispersions of {spec['design']}"
+        if de_engine(spec) == "edger":
+            ql_dispersion_figure(df, title + ("" if df.empty else f" ({len(df)} genes)"), png)
+            continue
         if not df.empty:
             title += f" ({len(df)} genes)\n{residual_note(df)}"
         dispersion_figure(df, title, png)

@@ -23,7 +23,7 @@ RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),
     "de": ("assay", "species", "design", "contrasts", "de", "qc.exclude", "paracrine.enabled",
            "paracrine.robustness", "paracrine.robustness_refit", "paracrine.factors", "proteomics"),
-    "dispersion_plot": ("assay", "species", "design", "figures"),
+    "dispersion_plot": ("assay", "species", "design", "de.engine", "figures"),
     "enrichment": ("assay", "species", "enrichment", "de.alpha", "de.lfc_threshold", "de.test"),
     "figures": ("assay", "species", "contrasts", "de", "enrichment", "figures"),
     "paracrine_receivers": ("assay", "species", "single_cell", "paracrine", "figures"),

@@ -110,13 +110,22 @@ FIGURE_KINDS = {
     "qc_proteomics": ["missing", "intensities", "correlation", "pca", "variance"],
     "qc_single_cell": ["cell_qc", "umap", "purity"],
     "de": ["volcano", "ma", "heatmap"],
-    "de_fit": ["dispersion"],  # one per DESeq2 fit: <dataset>/de/[<cell type>/]design.dispersion.<ext>
+    "de_fit": ["dispersion"],  # one per DESeq2 / edgeR fit: <dataset>/de/[<cell type>/]design.dispersion.<ext>
     "enrichment": ["gsea_dotplot", "running_scores", "leading_edge"],
     "receivers": ["paracrine_receivers"],
     "paracrine": ["paracrine_candidates", "paracrine_pairs"],
 }
 # single-cell QC's purity figure has its own caption
 SC_QC_CAPTIONS = {"purity": "sc_purity"}
+# the engines whose fits get a dispersion file and plot (DESeq2's plotDispEsts; edgeR's plotBCV + plotQLDisp,
+# captioned as such)
+DISPERSION_ENGINES = ("deseq2", "edger")
+
+
+def fit_captions(name):
+    """caption_of for a dataset's fit figures: edgeR's dispersion plot has its own caption."""
+    return {"dispersion": "ql_dispersion"} if de_engine(DATASETS[name].spec) == "edger" else None
+
 
 # Figure kind -> caption file in workflow/report/ (used by Snakemake's --report and by lsecflow's own report).
 CAPTIONS = {
@@ -135,6 +144,7 @@ CAPTIONS = {
     "ma": "de_ma",
     "heatmap": "de_heatmap",
     "dispersion": "de_dispersion",
+    "ql_dispersion": "de_ql_dispersion",
     "gsea_dotplot": "enrichment_dotplot",
     "running_scores": "enrichment_running_scores",
     "leading_edge": "enrichment_leading_edge",
@@ -166,7 +176,7 @@ def de_targets(name):
     if DATASETS[name].spec["de"]["test"] == "lrt":
         tables += [out("de", ".lrt.tsv", dataset=name, unit=u) for u in design_units(name)]
     figures = expand(out("unit_figures", "{kind}.png", dataset=name), unit=de_units(name), kind=FIGURE_KINDS["de"])
-    if de_engine(DATASETS[name].spec) == "deseq2":
+    if de_engine(DATASETS[name].spec) in DISPERSION_ENGINES:
         figures += [out("de", ".dispersion.png", dataset=name, unit=u) for u in design_units(name)]
     enrichment = expand(
         out("enrichment", ".gsea.tsv", dataset=name),
@@ -372,7 +382,9 @@ def de_fit_outputs(name):
         outs["sample_weights"] = out("de", ".sample_weights.tsv", unit=f"{cell}design")
     if DATASETS[name].spec["de"].get("block"):  # limma's within-block correlation
         outs["block"] = out("de", ".block.tsv", unit=f"{cell}design")
-    if de_engine(DATASETS[name].spec) == "deseq2":  # what the fit's dispersion plot draws (rule dispersion_plot_<dataset>)
+    if (
+        de_engine(DATASETS[name].spec) in DISPERSION_ENGINES
+    ):  # what the fit's dispersion plot draws (dispersion_plot_<dataset>)
         outs["dispersions"] = out("de", ".dispersions.tsv.gz", unit=f"{cell}design")
     return outs
 
@@ -381,7 +393,7 @@ def dispersion_plot_outputs(name):
     """Named outputs of a dataset's dispersion plots: ``dispersion_<ext>_<i>`` for its i-th fit (fit_units)."""
     outs = {}
     for i, unit in enumerate(design_units(name)):
-        files = figure_files(out("de", ".", unit=unit), FIGURE_KINDS["de_fit"], "DE")
+        files = figure_files(out("de", ".", unit=unit), FIGURE_KINDS["de_fit"], "DE", fit_captions(name))
         outs.update({f"{key}_{i}": path for key, path in files.items()})
     return outs
 

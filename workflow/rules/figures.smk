@@ -38,11 +38,12 @@ for _name in DATASETS:
             "../scripts/figures.py"
 
 
-# DESeq2's dispersion plot of each fit (plotDispEsts), from the tables the DE jobs write; one job per dataset
+# The dispersion plot of each DESeq2 fit (plotDispEsts) or edgeR fit (plotBCV + plotQLDisp), from the tables the
+# DE jobs write; one job per dataset
 # (all its fits: one per cell type for pseudobulk), a rule of its own so that editing figures: redraws
 # without refitting.
 for _name in DATASETS:
-    if de_engine(DATASETS[_name].spec) != "deseq2":
+    if de_engine(DATASETS[_name].spec) not in DISPERSION_ENGINES:
         continue
 
     rule:

@@ -82,8 +82,10 @@ def report_manifest():
             fit = _fit_unit(unit, "design")
             if fit not in fits_shown:  # the fit's own files go with its first contrast
                 fits_shown.add(fit)
-                if de_engine(ds.spec) == "deseq2":
-                    u["figures"] += figs(out("de", ".", dataset=name, unit=fit), FIGURE_KINDS["de_fit"], title)
+                if de_engine(ds.spec) in DISPERSION_ENGINES:
+                    u["figures"] += figs(
+                        out("de", ".", dataset=name, unit=fit), FIGURE_KINDS["de_fit"], title, fit_captions(name)
+                    )
                 if ds.spec["de"]["test"] == "lrt":
                     u["design_test"] = {
                         "table": out("de", ".lrt.tsv", dataset=name, unit=fit),
