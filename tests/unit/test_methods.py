@@ -73,6 +73,8 @@ def test_bulk_defaults(specs):
                                "on each contrast's signed square root of the quasi-likelihood F",
                                "(TMM, dispersions and the quasi-likelihood fit redone)", "R edgeR 3.40.2"],
      ["DESeq2", "Wald", "robust prior", "moderated"]),
+    ({"de__engine": "edger", "de__lfc_threshold": 1.0}, ["edgeR's glmTreat against |log2 fold change| <= 1.0"],
+     ["glmQLFTest"]),
     ({"de__engine": "edger", "de__robust": True, "de__test": "lrt", "de__reduced": "~ 1"},
      ["(robust prior)", "quasi-likelihood F tests of ~ Group against ~ 1"], ["each contrast's coefficient"]),
     ({"de__engine": "voom", "de__test": "lrt", "de__reduced": "~ 1"},

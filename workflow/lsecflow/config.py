@@ -20,7 +20,7 @@ import pandas as pd
 from . import bulk_counts, files, protein_tables
 from .assay_keys import check_keys_for_assay
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
-from .de_options import check_block, check_de_test, check_deqms, check_edger, check_robust_fit
+from .de_options import check_block, check_de_test, check_deqms, check_robust_fit
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .formula import check_full_rank, check_numeric, parse_design
@@ -196,7 +196,6 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     check_de_test(source, spec, list(sheet.columns))
     check_deqms(source, spec)
     check_robust_fit(source, spec)
-    check_edger(source, spec)
     check_block(source, spec, sheet, sheet_path, design_columns)
     check_impute(source, spec)
 

@@ -3,13 +3,15 @@ pseudobulk per cell type.
 
 The genes that pass the pre-filter (as for DESeq2), edgeR's TMM factors on them, then (:mod:`lsecflow.edger`)
 ``estimateDisp`` once per design (its dispersions do not depend on which level is the base), ``glmQLFit``
-(``de.robust``) per base level a contrast needs and ``glmQLFTest`` of the contrast's coefficient: R's
+(``de.robust``) per base level a contrast needs and ``glmQLFTest`` of the contrast's coefficient (``glmTreat``
+against ``de.lfc_threshold`` when that is set): R's
 ``glmQLFTest(glmQLFit(estimateDisp(calcNormFactors(DGEList(counts)), design), design), coef)``, checked
 against R by ``tests/data/edger/make_reference.R``. Library sizes are the filtered genes' sums (edgeR's
 ``keep.lib.sizes = FALSE``). ``de.test: lrt``: the QL F test of the coefficients ``de.reduced`` drops.
 
 The files are those of DESeq2's path (:data:`lsecflow.de_files.OUTPUT_KINDS`): the table (edgeR's columns,
-``logCPM`` its average log2 CPM; ``stat`` the signed square root of F, a t-like statistic GSEA ranks by;
+``logCPM`` its average log2 CPM; ``stat`` the signed square root of F, a t-like statistic GSEA ranks by (with
+``de.lfc_threshold``, glmTreat's p-value as a signed normal quantile);
 ``lfcSE`` ``|log2FoldChange| / sqrt(F)``, the standard error that statistic implies, as edgeR reports none),
 its summary, ``normalized`` (TMM-normalised CPM), ``vst`` (edgeR's ``cpm(log = TRUE)``, prior count 2) and
 ``loo`` (the whole pipeline redone without each sample).
@@ -40,7 +42,7 @@ from .de_files import (
     write_tested,
 )
 from .de_proteomics import leave_one_out
-from .edger import estimate_disp, ql_fit, ql_test
+from .edger import estimate_disp, ql_fit, ql_test, treat
 from .edger_glm import log_cpm
 from .files import write_tsv_atomic
 from .voom import effective_library_sizes, tmm_factors
@@ -71,15 +73,24 @@ class EdgerResult(NamedTuple):
     """:data:`DISPERSION_COLUMNS` (:func:`dispersion_table`)."""
 
 
-def _contrast_table(fit: dict, res: dict, index: pd.Index) -> pd.DataFrame:
+def _contrast_table(fit: dict, j: int, index: pd.Index, lfc_threshold: float = 0.0) -> pd.DataFrame:
+    """Coefficient ``j``'s table: glmQLFTest's, or with ``lfc_threshold`` glmTreat's p-values (``stat`` then their
+    signed normal quantile: edgeR's treat gives no statistic; ``F`` stays the QL F against 0)."""
+    res = ql_test(fit, coef=[j])
     lfc = res["logFC"][:, 0]
     F = res["F"]
     stat = np.sign(lfc) * np.sqrt(F)
+    p = res["pvalue"]
+    if lfc_threshold:
+        from scipy.stats import norm
+
+        p = treat(fit, j, lfc_threshold)["pvalue"]
+        stat = np.sign(lfc) * norm.isf(p / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.abs(lfc) / np.sqrt(F)
     return pd.DataFrame({"logCPM": fit["ave_log_cpm"], "log2FoldChange": lfc, "lfcSE": se, "stat": stat,
-                         "pvalue": res["pvalue"], "padj": benjamini_hochberg(res["pvalue"]), "F": F,
-                         "df_total": res["df_total"], "s2_post": fit["var_post"]}, index=index)
+                         "pvalue": p, "padj": benjamini_hochberg(p), "F": F, "df_total": res["df_total"],
+                         "s2_post": fit["var_post"]}, index=index)
 
 
 def design_test(counts: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: str, opts: dict,
@@ -140,7 +151,7 @@ def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         wanted = f"{c['variable']}[T.{c['target']}]"
         if wanted not in names:
             raise ValueError(f"contrast {name!r}: no coefficient {wanted!r} in the design ({', '.join(names)})")
-        tables[name] = _contrast_table(fit, ql_test(fit, coef=[names.index(wanted)]), counts.index)
+        tables[name] = _contrast_table(fit, names.index(wanted), counts.index, opts.get("lfc_threshold", 0.0))
     first = next(iter(fits.values()))[0]
     log.log(level, "edgeR QL: %d genes x %d samples, %d contrasts from %d fit(s) in %.1f s; common dispersion %.4g "
              "(BCV %.3f), trended %.4g-%.4g, QL prior df %s (robust %s)", *x.shape, len(contrasts), len(fits),

@@ -47,15 +47,6 @@ def check_de_test(source, spec, columns) -> None:
                           f"{spec['design']!r}; drop the term(s) to test")
 
 
-def check_edger(source, spec) -> None:
-    """``de.engine: edger`` has no test against a fold-change threshold (edgeR's ``glmTreat`` is not ported)."""
-    de = spec["de"]
-    if de_engine(spec) == "edger" and de.get("lfc_threshold", 0):
-        raise ConfigError(f"{source}: key 'de.lfc_threshold' is {de['lfc_threshold']} with de.engine 'edger', whose "
-                          "test against a fold-change threshold (edgeR's glmTreat) lsecflow does not have: set "
-                          "'de.lfc_threshold: 0', or use de.engine deseq2 (lfcThreshold) or voom (treat)")
-
-
 def check_robust_fit(source, spec) -> None:
     """``lm_method: robust`` (proteins) takes neither ``de.block`` (R's robust lmFit ignores a block) nor
     ``de.sample_weights`` (the port's M-estimation has no prior weights)."""

@@ -298,3 +298,57 @@ def ql_test(fit: dict, coef: list[int] | None = None, contrast: np.ndarray | Non
             plr = pnull["deviance"] - pfull["deviance"]
             p[below] = np.maximum(p[below], stats.chi2.sf(plr, df_test))
     return {"logFC": logfc, "F": F, "df_test": df_test, "df_total": df_total, "pvalue": p}
+
+
+def _integrate_pnorm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """edgeR's ``.integratepnorm``: the mean of the normal CDF over [a, b] (its value at a where a == b)."""
+    from scipy.stats import norm
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (b * norm.cdf(b) + norm.pdf(b) - (a * norm.cdf(a) + norm.pdf(a))) / (b - a)
+    return np.where(a == b, norm.cdf(a), mean)
+
+
+def _zscore_t(x: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """limma's ``zscoreT`` (exact: ``qnorm(pt(|x|, df, lower = FALSE, log = TRUE), lower = FALSE, log = TRUE)``,
+    signed)."""
+    from scipy import special, stats
+
+    return -special.ndtri_exp(stats.t.logsf(np.abs(x), df)) * np.sign(x)
+
+
+def treat(fit: dict, coef: int, lfc: float, poisson_bound: bool = True, ql: bool = True) -> dict:
+    """``glmTreat(fit, coef, lfc)`` (null "interval"): the test of ``|log2FC| <= lfc`` for one coefficient, from
+    the deviances of the full and the reduced design with the offsets shifted by +-``lfc`` along the coefficient;
+    on a QL fit (``ql``) the two signed roots are read as t statistics on the QL df and turned into z-scores,
+    and edgeR's Poisson bound applies (a plain ``glmFit`` at dispersion 0, the same test without QL). Returns
+    ``logFC`` (the fit's, prior-count shrunk), ``unshrunk_logFC`` and ``pvalue``."""
+    X = fit["design"]
+    X0 = np.delete(X, coef, axis=1)
+    unshrunk = fit["unshrunk"][:, coef] / np.log(2)
+    adj = lfc * np.log(2) * X[:, coef]
+
+    def root(offset):
+        d0 = glm_fit(fit["counts"], X0, fit["dispersion"], offset, fit["weights"], prior_count=0)["deviance"]
+        d1 = glm_fit(fit["counts"], X, fit["dispersion"], offset, fit["weights"], prior_count=0)["deviance"]
+        return np.sqrt(np.maximum(0, d0 - d1))
+
+    z_left, z_right = root(fit["offset"] + adj), root(fit["offset"] - adj)
+    z_left, z_right = np.minimum(z_left, z_right), np.maximum(z_left, z_right)
+    if ql:
+        n = fit["counts"].shape[1]
+        df_total = np.minimum(fit["df_prior"] + fit["df_residual_zeros"], fit["counts"].shape[0] * (n - X.shape[1]))
+        s = np.sqrt(fit["var_post"])
+        z_left, z_right = _zscore_t(z_left / s, df_total), _zscore_t(z_right / s, df_total)
+    z_left = z_left * np.where(np.abs(unshrunk) <= lfc, 1.0, -1.0)
+    c = 1.470402
+    wide = z_right + z_left > c
+    p = np.where(wide, _integrate_pnorm(-z_right, -z_right + c) + _integrate_pnorm(z_left - c, z_left),
+                 2 * _integrate_pnorm(-z_right, z_left))
+    if ql and poisson_bound:
+        below = (fit["var_post"][:, None] * (1 + fit["fitted"] * fit["dispersion"]) < 1).any(axis=1)
+        if below.any():
+            w = None if fit["weights"] is None else fit["weights"][below]
+            pois = glm_fit(fit["counts"][below], X, 0.0, fit["offset"][below], w, start=fit["unshrunk"][below])
+            p[below] = np.maximum(p[below], treat(pois, coef, lfc, ql=False)["pvalue"])
+    return {"logFC": fit["coefficients"][:, coef] / np.log(2), "unshrunk_logFC": unshrunk, "pvalue": p}

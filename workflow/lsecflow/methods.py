@@ -161,6 +161,7 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
     if de_engine(spec) == "edger":
         test = (f"quasi-likelihood F tests of {spec['design']} against {de['reduced']} (glmQLFTest of the coefficients "
                 "the reduced design drops; every contrast carries its p-values)" if de["test"] == "lrt" else
+                f"edgeR's glmTreat against |log2 fold change| <= {threshold}" if threshold else
                 "quasi-likelihood F tests of each contrast's coefficient (glmQLFTest)")
         return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with edgeR's quasi-likelihood "
                 f"pipeline: genes with at least {de['min_count']} counts in at least {de['min_samples']} samples were "

@@ -14,6 +14,8 @@
 #   ql_batch_Disease_vs_Chow.tsv.gz    ~ batch + Group (batch: tests/data/deseq2_reference's SYNTHETIC
 #                              balanced batch, no real effect): a design that is not one-way (Levenberg)
 #   ql_batch_F_Group.tsv.gz    ~ batch + Group, the QL F test of both Group coefficients
+#   treat1_Disease_vs_Chow.tsv.gz, treat1_batch_Disease_vs_Chow.tsv.gz   glmTreat(fit, coef, lfc = 1)
+#                              (edgeR's default null = "interval") on the ~ Group and the ~ batch + Group fits
 #   locfit_deg0.tsv.gz         edgeR's locfitByCol(Y, x, span, degree = 0) (locfit(deg = 0, alpha = span),
 #                              fitted()) on SYNTHETIC inputs seeded here: 300 x values with ties, three
 #                              columns, spans 0.3 and 1 (tests/unit/test_locfit.py)
@@ -59,8 +61,14 @@ f <- fit_for("Disease")
 save(ql_table(f$fit, coef_of("Disease/Agonist")), "ql_DiseaseAgonist_vs_Disease")
 f <- fit_for("Chow", robust = TRUE)
 save(cbind(ql_table(f$fit, "GroupDisease"), df_prior = f$fit$df.prior), "ql_robust_Disease_vs_Chow")
+treat_table <- function(fit) {
+  res <- glmTreat(fit, coef = "GroupDisease", lfc = 1)
+  topTags(res, n = Inf, sort.by = "none")$table
+}
+save(treat_table(fit_for("Chow")$fit), "treat1_Disease_vs_Chow")
 f <- fit_for("Chow", ~ batch + Group)
 save(ql_table(f$fit, "GroupDisease"), "ql_batch_Disease_vs_Chow")
+save(treat_table(f$fit), "treat1_batch_Disease_vs_Chow")
 save(ql_table(f$fit, c("GroupDisease", "GroupDisease/Agonist")), "ql_batch_F_Group")
 
 set.seed(11)
