@@ -1,4 +1,5 @@
-"""edgeR's quasi-likelihood pipeline, ported from edgeR 3.40.2: ``estimateDisp``, ``glmQLFit``, ``glmQLFTest``.
+"""edgeR's quasi-likelihood pipeline, ported from edgeR 3.40.2: ``estimateDisp``, ``glmQLFit``, ``glmQLFTest``,
+``glmTreat``.
 
 What ``de.engine: edger`` runs on counts (the recommended edgeR route for bulk and pseudobulk; muscat's
 default for pseudobulk)::
@@ -23,6 +24,8 @@ Ported line by line from edgeR's R and C++ (the algorithms, not the code):
   and the posterior QL dispersion, an F test on ``df.prior + df.residual`` (at most genes x residual
   df), and edgeR's Poisson bound (a gene whose QL variance falls below Poisson's keeps the larger of the
   two p-values);
+- ``glmTreat`` (``de.lfc_threshold``): the deviances with the offsets shifted by +-lfc along the coefficient,
+  read on the QL df by limma's ``zscoreT``, p-values by edgeR's "interval" null;
 - ``logFC``: the coefficients refitted with 0.125 prior counts scaled by library size (``predFC``),
   ``logCPM``: ``aveLogCPM`` (prior count 2, the common dispersion).
 
@@ -151,15 +154,14 @@ def _zero_patterns(zero: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(inverse == u) for u in range(inverse.max() + 1)] if inverse.size else []
 
 
-def _pivot_rank_columns(Xs: np.ndarray) -> np.ndarray:
-    """The columns R's ``qr(X)$pivot[1:rank]`` keeps (LINPACK's limited pivoting: a column whose norm
-    falls under 1e-7 of its original is moved to the end)."""
-    from scipy.linalg import qr
-
-    _, R, piv = qr(Xs, pivoting=True, mode="economic")
-    diag = np.abs(np.diag(R))
-    rank = int((diag > 1e-7 * diag.max()).sum()) if diag.size else 0
-    return np.sort(piv[:rank])
+def _pivot_rank_columns(Xs: np.ndarray) -> list[int]:
+    """The columns R's ``qr(X)$pivot[1:rank]`` keeps: LINPACK's limited pivoting moves a column that depends on
+    the ones before it to the end, so the first columns that raise the rank are kept, in order."""
+    keep: list[int] = []
+    for j in range(Xs.shape[1]):
+        if np.linalg.matrix_rank(Xs[:, keep + [j]]) > len(keep):
+            keep.append(j)
+    return keep
 
 
 def estimate_disp(y: np.ndarray, X: np.ndarray, lib_size: np.ndarray, min_row_sum: float = 5) -> dict:

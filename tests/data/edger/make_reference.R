@@ -16,6 +16,9 @@
 #   ql_batch_F_Group.tsv.gz    ~ batch + Group, the QL F test of both Group coefficients
 #   treat1_Disease_vs_Chow.tsv.gz, treat1_batch_Disease_vs_Chow.tsv.gz   glmTreat(fit, coef, lfc = 1)
 #                              (edgeR's default null = "interval") on the ~ Group and the ~ batch + Group fits
+#   zero_groups.tsv.gz         the first 2,000 genes with PLANTED zeros (gene 1 in every Chow sample, gene 2
+#                              in every Disease one), ~ Group: the reduced designs of estimateDisp and
+#                              .residDF; trended dispersion, df.residual.zeros, s2.post, glmQLFTest p (Disease)
 #   locfit_deg0.tsv.gz         edgeR's locfitByCol(Y, x, span, degree = 0) (locfit(deg = 0, alpha = span),
 #                              fitted()) on SYNTHETIC inputs seeded here: 300 x values with ties, three
 #                              columns, spans 0.3 and 1 (tests/unit/test_locfit.py)
@@ -70,6 +73,21 @@ f <- fit_for("Chow", ~ batch + Group)
 save(ql_table(f$fit, "GroupDisease"), "ql_batch_Disease_vs_Chow")
 save(treat_table(f$fit), "treat1_batch_Disease_vs_Chow")
 save(ql_table(f$fit, c("GroupDisease", "GroupDisease/Agonist")), "ql_batch_F_Group")
+
+zc <- counts[1:2000, ]
+zc[1, sheet$Group == "Chow"] <- 0
+zc[2, sheet$Group == "Disease"] <- 0
+zs <- sheet
+zs$Group <- relevel(factor(zs$Group, levels = levels3), ref = "Chow")
+zd <- model.matrix(~ Group, zs)
+zy <- estimateDisp(calcNormFactors(DGEList(zc)), zd)
+zf <- glmQLFit(zy, zd)
+zr <- glmQLFTest(zf, coef = 2)
+zt <- data.frame(gene_id = rownames(zc), trended = zy$trended.dispersion, df_residual = zf$df.residual.zeros,
+                 s2_post = zf$var.post, PValue = zr$table$PValue)
+zt[-(1:3)] <- lapply(zt[-(1:3)], function(v) as.character(signif(v, 15)))
+zt$trended <- as.character(signif(zt$trended, 15))
+write.table(zt, gzfile(file.path(out, "zero_groups.tsv.gz")), sep = "\t", quote = FALSE, row.names = FALSE)
 
 set.seed(11)
 x <- c(runif(290, -2, 12), rep(3, 10))
