@@ -316,7 +316,7 @@ def test_pseudobulk_lsec_old_vs_young(tms_pseudobulk, tmp_path):
     table = pd.read_csv(folder / "pb.tsv", sep="\t")
     n_lsec = int(table[(table["cell_type"] == ds.cell_types[slug]) & table["kept"]].shape[0])
     written = pd.read_csv(out["table"], sep="\t")
-    assert list(written.columns[:8]) == de.RESULT_COLUMNS
+    assert list(written.columns[:8]) == de_files.RESULT_COLUMNS
     tested = written["pvalue"].notna()
     assert tested.sum() > 50
     assert written.loc[tested, "log2FoldChange"].notna().all()
@@ -388,7 +388,7 @@ def test_cell_type_without_replicates_is_skipped_not_fatal(tms_pseudobulk, tmp_p
     summary = pd.read_csv(outs["old_vs_young"]["summary"], sep="\t").iloc[0]
     assert summary["status"].startswith("skipped: contrast 'old_vs_young': level 'OLD'")
     assert "endothelial cell of hepatic sinusoid" in summary["status"] and summary["tested"] == 0
-    assert list(pd.read_csv(outs["old_vs_young"]["table"], sep="\t").columns) == de.RESULT_COLUMNS
+    assert list(pd.read_csv(outs["old_vs_young"]["table"], sep="\t").columns) == de_files.RESULT_COLUMNS
 
 
 def test_numeric_covariate_matches_deseq2(tmp_path):

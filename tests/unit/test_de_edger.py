@@ -67,7 +67,7 @@ def test_leave_one_out_refits_the_whole_pipeline(tmp_path, dlpc_small):
     """The leave-one-out file on the real DLPC subset (2,000 genes): every significant paracrine factor refitted
     without each sample of the contrast's groups, and each refit is edgeR's pipeline on the kept samples (TMM,
     dispersions and the QL fit redone: the same numbers as contrast_tables without that sample)."""
-    from lsecflow.de import count_unit, fit_samples, testable
+    from lsecflow.de_inputs import count_unit, fit_samples, testable
 
     tables, outputs, ds = run_from_config(tmp_path, dlpc_small)
     loo = pd.read_csv(outputs["agonist_vs_chow"]["loo"], sep="\t")

@@ -5,7 +5,7 @@ before any job.
 Valid dialects: sheet as .tsv/.txt/.csv (delimiter by extension), a byte-order mark, CRLF line ends, every
 field quoted, its columns and rows shuffled, an extra column, the design levels renamed (contrasts
 renamed with them), trailing empty lines; matrix as .tsv/.csv, gzipped or not, CRLF, quoted, its genes
-and sample columns shuffled. What the DE fits -- ``lsecflow.de.model_inputs``: the counts (samples
+and sample columns shuffled. What the DE fits -- ``lsecflow.de_inputs.model_inputs``: the counts (samples
 sorted by id) and the design columns as categoricals ordered by role -- must be identical to the
 reference's, with the renamed levels mapped back; the DE tables depend on nothing else, and a second
 property runs the whole fit on fewer examples and compares the tables themselves.
@@ -29,7 +29,7 @@ import yaml
 from helpers import DLPC_COUNTS, DLPC_SHEET, REPO, dlpc_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lsecflow import de
+from lsecflow import de, de_inputs
 from lsecflow.config import load_config
 from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
@@ -81,7 +81,7 @@ def config_for(folder: Path, counts: Path, sheet: Path, names: dict[str, str], d
 def model_of(cfg: dict):
     ds = load_config(cfg, roots=[REPO]).datasets["dlpc_liver"]
     adata, _ = build_counts(ds.params())
-    sub, counts, meta = de.model_inputs(adata, ds.design_columns, ds.spec["de"], ds.contrasts)
+    sub, counts, meta = de_inputs.model_inputs(adata, ds.design_columns, ds.spec["de"], ds.contrasts)
     return ds, adata, counts, meta
 
 

@@ -17,75 +17,31 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import NamedTuple
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from .calls import is_significant, sort_results
 from .de_files import (
     LOO_COLUMNS,
-    RESULT_COLUMNS,
     loo_factors,
     write_loo,
     write_lrt,
-    write_lrt_skipped,
     write_shared,
-    write_skipped,
     write_tested,
 )
+from .de_inputs import fit_start, model_inputs, write_untested
 from .de_options import shrink_method
 from .deseq2 import as_in_r, quiet_inmoose
 from .deseq2_kernels import kernels
 from .deseq2_local import DISPERSION_COLUMNS, dispersion_table, residual_note, variance_stabilized
 from .errors import InputDataError
 from .files import write_tsv_atomic
-from .formula import design_metadata
 from .shrink import shrink_contrast
 from .trust import leave_one_out, refit_plan
 
 log = logging.getLogger(__name__)
-
-
-def _dense(X) -> np.ndarray:
-    return X.toarray() if sp.issparse(X) else np.asarray(X)
-
-
-def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
-    """Genes with at least ``min_count`` counts in at least ``min_samples`` samples."""
-    X = _dense(X)
-    return (X >= min_count).sum(axis=0) >= min_samples
-
-
-def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None):
-    """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter; a design
-    column left with a single level is an error.
-
-    Returns
-    -------
-    tuple
-        ``(adata, counts, meta)``: the sorted, filtered AnnData; its counts
-        (samples x genes, int64 DataFrame); the design columns as
-        categoricals (:func:`design_metadata`).
-    """
-    adata = adata[np.argsort(adata.obs_names.astype(str).to_numpy(), kind="stable")]
-    adata = adata[:, np.argsort(adata.var_names.astype(str).to_numpy(), kind="stable")]  # row order carries nothing
-    keep = filter_genes(adata.X, opts["min_count"], opts["min_samples"])
-    log.info("gene filter (>= %d counts in >= %d samples): %d of %d genes kept",
-             opts["min_count"], opts["min_samples"], int(keep.sum()), adata.n_vars)
-    if keep.sum() == 0:
-        raise InputDataError("no gene passes the DE pre-filter (de.min_count, de.min_samples)")
-    sub = adata[:, keep]
-    counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
-                          columns=sub.var_names.astype(str))
-    meta = design_metadata(sub.obs, design_columns, contrasts)
-    for col in design_columns:
-        if meta[col].nunique() < 2:
-            raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
-                                 "among the samples tested; drop it from the design")
-    return sub, counts, meta
 
 
 def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: dict, *,
@@ -179,7 +135,7 @@ def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`RESULT_COLUMNS` (plus the shrunk ones); sorted by
+        Columns :data:`lsecflow.de_files.RESULT_COLUMNS` (plus the shrunk ones); sorted by
         padj, pvalue, gene_id.
     """
     var, target, ref = contrast["variable"], contrast["target"], contrast["reference"]
@@ -263,54 +219,6 @@ def leave_one_out_tables(dds, adata: ad.AnnData, params: dict, tables: dict[str,
     return out
 
 
-def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
-    """Why a contrast cannot be tested (a level with fewer than 2 samples), or None."""
-    levels = adata.obs[contrast["variable"]].astype(str).value_counts()
-    for role in ("target", "reference"):
-        n = int(levels.get(contrast[role], 0))
-        if n < 2:
-            return (f"level {contrast[role]!r} of {contrast['variable']!r} has {n} sample(s); "
-                    f"{method} needs at least 2 per level")
-    return None
-
-
-def fit_samples(adata: ad.AnnData, params: dict, cell_type: str | None = None) -> ad.AnnData:
-    """The samples one DE fit uses: the cell type's pseudobulk samples (``cell_type``: its folder
-    name), less ``qc.exclude``."""
-    spec = params["spec"]
-    if cell_type is not None:
-        label = params["cell_types"][cell_type]
-        adata = adata[adata.obs["cell_type"].astype(str) == label].copy()
-        log.info("cell type %r: %d pseudobulk samples", label, adata.n_obs)
-    excluded = sorted(set(spec["qc"]["exclude"]) & set(adata.obs["sample"].astype(str)))
-    if excluded:
-        log.info("samples left out by qc.exclude: %s", ", ".join(excluded))
-        adata = adata[~adata.obs["sample"].astype(str).isin(excluded)].copy()
-    return adata
-
-
-class CountUnit(NamedTuple):
-    """What a count engine's fit reads (:func:`count_unit`)."""
-    counts: pd.DataFrame
-    """Genes x samples raw counts through the pre-filter, columns in ``meta``'s order."""
-    meta: pd.DataFrame
-    """Design columns as categoricals."""
-    contrasts: dict
-    """The testable contrasts' specs."""
-    symbols: pd.Series
-    """Gene symbol per gene id."""
-
-
-def count_unit(adata: ad.AnnData, params: dict, tested: list[str]) -> CountUnit:
-    """The fit's inputs for the limma-voom and edgeR engines: :func:`model_inputs` of ``adata`` with genes as
-    rows, the ``tested`` contrasts, the symbols."""
-    spec = params["spec"]
-    sub, counts, meta = model_inputs(adata, params["design_columns"], spec["de"], spec["contrasts"])
-    counts = counts.T
-    return CountUnit(counts, meta, {name: spec["contrasts"][name] for name in tested},
-                     pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index))
-
-
 def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
            cell_type: str | None = None, dispersions: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule entry point: fit one design and write every contrast's table from it.
@@ -342,14 +250,9 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     """
     spec = params["spec"]
     opts = spec["de"]
-    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
-    tested = testable(adata, params, outputs, cell_type)
-    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
+    adata, tested, results = fit_start(counts_h5ad, params, outputs, cell_type, "DESeq2")
     if not tested:
-        if lrt is not None:
-            write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
-        if dispersions:
-            write_tsv_atomic(pd.DataFrame(columns=DISPERSION_COLUMNS), dispersions)
+        write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
     if dispersions:
@@ -369,29 +272,3 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         write_lrt(lrt_results(dds, opts), spec, lrt)
     return results
 
-
-def cell_type_label(params: dict, cell_type: str | None) -> str:
-    """`` for cell type '<name>'`` for a pseudobulk fit, else nothing (messages of skipped fits)."""
-    return "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
-
-
-def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | None = None,
-             method: str = "DESeq2") -> list[str]:
-    """The contrasts the samples can test. An untestable contrast stops a bulk dataset; for one
-    cell type of pseudobulk data it is logged and gets empty files saying why (the other cell
-    types must not stop)."""
-    spec = params["spec"]
-    where = cell_type_label(params, cell_type)
-    tested = []
-    for name, contrast in spec["contrasts"].items():
-        problem = too_few(adata, contrast, method)
-        if problem is None:
-            tested.append(name)
-            continue
-        msg = f"contrast {name!r}: {problem}{where}"
-        if cell_type is None:
-            raise InputDataError(msg)
-        log.warning("skipped: %s (lower pseudobulk.min_cells / min_counts, or leave the cell type out with "
-                    "pseudobulk.cell_types)", msg)
-        write_skipped(outputs[name], name, msg, spec["de"])
-    return tested

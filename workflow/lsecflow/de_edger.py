@@ -22,25 +22,22 @@ import logging
 import time
 from typing import NamedTuple
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
 from . import limma
 from .calls import benjamini_hochberg, sort_results
-from .de import cell_type_label, count_unit, fit_samples, testable
 from .de_files import (
-    RESULT_COLUMNS,
     design_test_table,
     loo_factors,
     with_design_test,
     with_ids,
     write_loo,
     write_lrt,
-    write_lrt_skipped,
     write_shared,
     write_tested,
 )
+from .de_inputs import count_unit, fit_start, write_untested
 from .de_proteomics import leave_one_out
 from .edger import estimate_disp, ql_fit, ql_test, treat
 from .edger_glm import log_cpm
@@ -203,14 +200,9 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
     when no contrast was testable)."""
     spec = params["spec"]
     opts = spec["de"]
-    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
-    tested = testable(adata, params, outputs, cell_type, "edgeR")
-    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
+    adata, tested, results = fit_start(counts_h5ad, params, outputs, cell_type, "edgeR")
     if not tested:
-        if lrt is not None:
-            write_lrt_skipped(lrt, f"no contrast testable{cell_type_label(params, cell_type)}")
-        if dispersions:
-            write_tsv_atomic(pd.DataFrame(columns=DISPERSION_COLUMNS), dispersions)
+        write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     counts, meta, contrasts, symbols = count_unit(adata, params, tested)
     tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)

@@ -17,7 +17,6 @@ import pandas as pd
 
 from . import limma
 from .calls import is_significant, sort_results
-from .de import fit_samples, too_few
 from .de_files import (
     LOO_COLUMNS,
     design_test_table,
@@ -29,6 +28,7 @@ from .de_files import (
     write_shared,
     write_tested,
 )
+from .de_inputs import fit_samples, too_few
 from .de_options import deqms_method
 from .errors import InputDataError
 from .files import write_tsv_atomic

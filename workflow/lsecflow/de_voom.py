@@ -17,15 +17,13 @@ import logging
 import time
 from typing import NamedTuple
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
 from . import limma
 from .calls import sort_results
-from .de import cell_type_label, count_unit, fit_samples, testable
 from .de_files import (
-    RESULT_COLUMNS,
+    BLOCK_COLUMNS,
     design_test_table,
     loo_factors,
     with_design_test,
@@ -33,11 +31,11 @@ from .de_files import (
     write_block,
     write_loo,
     write_lrt,
-    write_lrt_skipped,
     write_shared,
     write_skipped,
     write_tested,
 )
+from .de_inputs import cell_type_label, count_unit, fit_start, write_untested
 from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
 from .limma_block import Block, BlockError, block_labels, estimate_block
@@ -165,20 +163,14 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     ``lrt``: ``{"table": path, "summary": path}`` of the design test with ``de.test: lrt``."""
     spec = params["spec"]
     opts = spec["de"]
-    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
-    tested = testable(adata, params, outputs, cell_type, "limma-voom")
-    results = {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in spec["contrasts"]}
-    def nothing_fitted(why: str) -> dict[str, pd.DataFrame]:  # the fit's own files, empty, saying why
-        if sample_weights:
-            write_tsv_atomic(pd.DataFrame(columns=["sample", "weight"]), sample_weights)
-        if block:
-            write_block(None, block)
-        if lrt is not None:
-            write_lrt_skipped(lrt, why)
+    adata, tested, results = fit_start(counts_h5ad, params, outputs, cell_type, "limma-voom")
+
+    def nothing_fitted(why: str | None = None) -> dict[str, pd.DataFrame]:  # the fit's own files, empty, saying why
+        write_untested(params, cell_type, lrt, {sample_weights: ["sample", "weight"], block: BLOCK_COLUMNS}, why)
         return results
 
     if not tested:
-        return nothing_fitted(f"no contrast testable{cell_type_label(params, cell_type)}")
+        return nothing_fitted()
     counts, meta, contrasts, symbols = count_unit(adata, params, tested)
     sheet = adata.obs.set_index(adata.obs_names.astype(str)).loc[counts.columns]
     labels = block_labels(sheet, opts.get("block"))

@@ -1,0 +1,163 @@
+"""What a DE fit starts from, for every engine: its samples (the cell type's pseudobulk samples, less
+``qc.exclude``), the contrasts they can test (an untestable one stops a bulk dataset, skips with a reason for a
+pseudobulk cell type), the counts through the pre-filter in a canonical order with the design columns, and the
+fit's own files when it fits nothing. The engines: :mod:`lsecflow.de` (DESeq2), :mod:`lsecflow.de_voom`,
+:mod:`lsecflow.de_edger`, :mod:`lsecflow.de_proteomics`."""
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .de_files import RESULT_COLUMNS, write_lrt_skipped, write_skipped
+from .errors import InputDataError
+from .files import write_tsv_atomic
+from .formula import design_metadata
+
+log = logging.getLogger("lsecflow.de")
+
+
+def _dense(X) -> np.ndarray:
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
+    """Genes with at least ``min_count`` counts in at least ``min_samples`` samples."""
+    X = _dense(X)
+    return (X >= min_count).sum(axis=0) >= min_samples
+
+
+def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None):
+    """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter; a design
+    column left with a single level is an error.
+
+    Returns
+    -------
+    tuple
+        ``(adata, counts, meta)``: the sorted, filtered AnnData; its counts
+        (samples x genes, int64 DataFrame); the design columns as
+        categoricals (:func:`design_metadata`).
+    """
+    adata = adata[np.argsort(adata.obs_names.astype(str).to_numpy(), kind="stable")]
+    adata = adata[:, np.argsort(adata.var_names.astype(str).to_numpy(), kind="stable")]  # row order carries nothing
+    keep = filter_genes(adata.X, opts["min_count"], opts["min_samples"])
+    log.info("gene filter (>= %d counts in >= %d samples): %d of %d genes kept",
+             opts["min_count"], opts["min_samples"], int(keep.sum()), adata.n_vars)
+    if keep.sum() == 0:
+        raise InputDataError("no gene passes the DE pre-filter (de.min_count, de.min_samples)")
+    sub = adata[:, keep]
+    counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
+                          columns=sub.var_names.astype(str))
+    meta = design_metadata(sub.obs, design_columns, contrasts)
+    for col in design_columns:
+        if meta[col].nunique() < 2:
+            raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
+                                 "among the samples tested; drop it from the design")
+    return sub, counts, meta
+
+
+def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
+    """Why a contrast cannot be tested (a level with fewer than 2 samples), or None."""
+    levels = adata.obs[contrast["variable"]].astype(str).value_counts()
+    for role in ("target", "reference"):
+        n = int(levels.get(contrast[role], 0))
+        if n < 2:
+            return (f"level {contrast[role]!r} of {contrast['variable']!r} has {n} sample(s); "
+                    f"{method} needs at least 2 per level")
+    return None
+
+
+def fit_samples(adata: ad.AnnData, params: dict, cell_type: str | None = None) -> ad.AnnData:
+    """The samples one DE fit uses: the cell type's pseudobulk samples (``cell_type``: its folder
+    name), less ``qc.exclude``."""
+    spec = params["spec"]
+    if cell_type is not None:
+        label = params["cell_types"][cell_type]
+        adata = adata[adata.obs["cell_type"].astype(str) == label].copy()
+        log.info("cell type %r: %d pseudobulk samples", label, adata.n_obs)
+    excluded = sorted(set(spec["qc"]["exclude"]) & set(adata.obs["sample"].astype(str)))
+    if excluded:
+        log.info("samples left out by qc.exclude: %s", ", ".join(excluded))
+        adata = adata[~adata.obs["sample"].astype(str).isin(excluded)].copy()
+    return adata
+
+
+class FitStart(NamedTuple):
+    """What every DE entry point starts from (:func:`fit_start`)."""
+    adata: ad.AnnData
+    """The fit's samples (:func:`fit_samples`)."""
+    tested: list[str]
+    """The contrasts they can test (:func:`testable`)."""
+    results: dict[str, pd.DataFrame]
+    """An empty table per contrast, filled in as the contrasts are tested."""
+
+
+def fit_start(counts_h5ad: str, params: dict, outputs: dict, cell_type: str | None, method: str) -> FitStart:
+    """Read the counts, keep the fit's samples and find the testable contrasts (``method`` names the engine in
+    the messages of those that are not)."""
+    adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
+    tested = testable(adata, params, outputs, cell_type, method)
+    return FitStart(adata, tested, {name: pd.DataFrame(columns=RESULT_COLUMNS) for name in params["spec"]["contrasts"]})
+
+
+def write_untested(params: dict, cell_type: str | None, lrt: dict | None, empty: dict, why: str | None = None) -> None:
+    """A fit's own files when it fits nothing: the design test's saying why (by default: no contrast testable),
+    the others (``empty``: path or None -> columns) as headers."""
+    if lrt is not None:
+        write_lrt_skipped(lrt, why or f"no contrast testable{cell_type_label(params, cell_type)}")
+    for path, columns in empty.items():
+        if path:
+            write_tsv_atomic(pd.DataFrame(columns=columns), path)
+
+
+class CountUnit(NamedTuple):
+    """What a count engine's fit reads (:func:`count_unit`)."""
+    counts: pd.DataFrame
+    """Genes x samples raw counts through the pre-filter, columns in ``meta``'s order."""
+    meta: pd.DataFrame
+    """Design columns as categoricals."""
+    contrasts: dict
+    """The testable contrasts' specs."""
+    symbols: pd.Series
+    """Gene symbol per gene id."""
+
+
+def count_unit(adata: ad.AnnData, params: dict, tested: list[str]) -> CountUnit:
+    """The fit's inputs for the limma-voom and edgeR engines: :func:`model_inputs` of ``adata`` with genes as
+    rows, the ``tested`` contrasts, the symbols."""
+    spec = params["spec"]
+    sub, counts, meta = model_inputs(adata, params["design_columns"], spec["de"], spec["contrasts"])
+    counts = counts.T
+    return CountUnit(counts, meta, {name: spec["contrasts"][name] for name in tested},
+                     pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index))
+
+
+def cell_type_label(params: dict, cell_type: str | None) -> str:
+    """`` for cell type '<name>'`` for a pseudobulk fit, else nothing (messages of skipped fits)."""
+    return "" if cell_type is None else f" for cell type {params['cell_types'][cell_type]!r}"
+
+
+def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | None = None,
+             method: str = "DESeq2") -> list[str]:
+    """The contrasts the samples can test. An untestable contrast stops a bulk dataset; for one
+    cell type of pseudobulk data it is logged and gets empty files saying why (the other cell
+    types must not stop)."""
+    spec = params["spec"]
+    where = cell_type_label(params, cell_type)
+    tested = []
+    for name, contrast in spec["contrasts"].items():
+        problem = too_few(adata, contrast, method)
+        if problem is None:
+            tested.append(name)
+            continue
+        msg = f"contrast {name!r}: {problem}{where}"
+        if cell_type is None:
+            raise InputDataError(msg)
+        log.warning("skipped: %s (lower pseudobulk.min_cells / min_counts, or leave the cell type out with "
+                    "pseudobulk.cell_types)", msg)
+        write_skipped(outputs[name], name, msg, spec["de"])
+    return tested
