@@ -42,3 +42,22 @@ def ensure_made(path, make, *args) -> None:
         t0 = time.perf_counter()
         measure(make, *args, path)
         print(f"made {path} ({path.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def alternate_with_r(kind: str, r_run, ours, args: tuple, repeats: int, agreement) -> None:
+    """Time ``kind`` ``repeats`` times, R and lsecflow alternating: ``r_run(*args)`` -> (R's seconds, R's answer);
+    ``ours(*args)`` in a fresh child (:func:`measure`) -> (our seconds, our answer). Prints each run (with
+    ``agreement(ours, R's)``, a short text) and the ratio R / lsecflow of the medians."""
+    import statistics
+
+    r_times, our_times = [], []
+    for _ in range(repeats):
+        r_sec, r_answer = r_run(*args)
+        _, rss, (sec, answer) = measure(ours, *args)
+        r_times.append(r_sec)
+        our_times.append(sec)
+        print(f"{kind:8s}: R {r_sec:6.2f} s; lsecflow {sec:6.2f} s ({agreement(answer, r_answer)}, child peak RSS "
+              f"{rss:.0f} MiB)", flush=True)
+    r_med, our_med = statistics.median(r_times), statistics.median(our_times)
+    print(f"{kind:8s}: median R {r_med:.2f} s, lsecflow {our_med:.2f} s: R / lsecflow = {r_med / our_med:.2f}x",
+          flush=True)

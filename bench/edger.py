@@ -17,7 +17,6 @@ R / lsecflow of the medians.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _child import measure  # noqa: E402
+from _child import alternate_with_r  # noqa: E402
 
 R_SCRIPT = r"""
 suppressMessages(library(edgeR))
@@ -60,7 +59,7 @@ def inputs(folder: Path) -> None:
     sheet.to_csv(folder / "sheet.tsv", sep="\t")
 
 
-def ours(kind: str, folder: str) -> tuple[float, np.ndarray]:
+def ours(kind: str, folder) -> tuple[float, np.ndarray]:
     """lsecflow's steps on the inputs (read first, not timed): (seconds, p-values)."""
     from lsecflow.de_edger import contrast_tables
     from lsecflow.formula import design_metadata
@@ -76,7 +75,7 @@ def ours(kind: str, folder: str) -> tuple[float, np.ndarray]:
     return time.perf_counter() - t0, tables["c"]["pvalue"].to_numpy()
 
 
-def r_run(kind: str, folder: Path) -> tuple[float, np.ndarray]:
+def r_run(kind: str, folder) -> tuple[float, np.ndarray]:
     script = folder / "edger.R"
     script.write_text(R_SCRIPT)
     out = subprocess.run(["Rscript", str(script), str(folder / "counts.tsv"), str(folder / "sheet.tsv"), kind,
@@ -92,19 +91,8 @@ def main() -> None:
         folder = Path(tmp)
         inputs(folder)
         for kind in ("oneway", "batch"):
-            r_times, our_times = [], []
-            for _ in range(args.repeats):
-                r_sec, r_p = r_run(kind, folder)
-                _, rss, (sec, p) = measure(ours, kind, str(folder))
-                r_times.append(r_sec)
-                our_times.append(sec)
-                diff = float(np.max(np.abs(p - r_p) / np.maximum(r_p, 1e-300)))
-                print(f"{kind:6s}: R {r_sec:6.2f} s; lsecflow {sec:6.2f} s (p-values within {diff:.1e} of R's, child "
-                      f"peak RSS {rss:.0f} MiB)", flush=True)
-            print(f"{kind:6s}: median R {statistics.median(r_times):.2f} s, lsecflow "
-                  f"{statistics.median(our_times):.2f} s: R / lsecflow = "
-                  f"{statistics.median(r_times) / statistics.median(our_times):.2f}x", flush=True)
-
+            alternate_with_r(kind, r_run, ours, (kind, folder), args.repeats, lambda p, r_p: (
+                f"p-values within {np.max(np.abs(p - r_p) / np.maximum(r_p, 1e-300)):.1e} of R's"))
 
 if __name__ == "__main__":
     main()

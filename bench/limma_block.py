@@ -16,7 +16,6 @@ Prints each run's seconds, the consensus correlations (they must agree), and the
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _child import measure  # noqa: E402
+from _child import alternate_with_r  # noqa: E402
 
 R_VOOM = r"""
 suppressMessages({library(limma); library(edgeR)})
@@ -134,18 +133,8 @@ def main() -> None:
         planted_inputs(folder)
         protein_inputs(folder)
         for kind in ("voom", "proteins"):
-            r_times, our_times = [], []
-            for _ in range(args.repeats):
-                r_sec, r_cons = r_run(kind, folder)
-                _, rss, (sec, cons) = measure(ours, kind, str(folder))
-                r_times.append(r_sec)
-                our_times.append(sec)
-                print(f"{kind:8s}: R {r_sec:6.2f} s (consensus {r_cons:.10f}); lsecflow {sec:6.2f} s (consensus "
-                      f"{cons:.10f}, child peak RSS {rss:.0f} MiB)", flush=True)
-            print(f"{kind:8s}: median R {statistics.median(r_times):.2f} s, lsecflow "
-                  f"{statistics.median(our_times):.2f} s: R / lsecflow = "
-                  f"{statistics.median(r_times) / statistics.median(our_times):.1f}x", flush=True)
-
+            alternate_with_r(kind, r_run, ours, (kind, folder), args.repeats,
+                             lambda cons, r_cons: f"consensus {cons:.10f}, R's {r_cons:.10f}")
 
 if __name__ == "__main__":
     main()
