@@ -23,16 +23,7 @@
 # Values are written with 15 significant digits.
 suppressMessages({library(limma); library(edgeR)})
 out <- "tests/data/voom"
-counts <- read.delim(gzfile("resources/data/dlpc_liver/counts.tsv.gz"), row.names = 1, check.names = FALSE)
-colnames(counts)[colnames(counts) == "Sample724"] <- "Sample725"
-sheet <- read.delim(gzfile("tests/data/deseq2_reference/synthetic_batch_sheet.tsv.gz"), colClasses = "character")
-sheet <- sheet[order(sheet$sample), ]
-rownames(sheet) <- sheet$sample
-counts <- as.matrix(counts[, sheet$sample])
-counts <- counts[rowSums(counts >= 10) >= 3, ]
-counts <- counts[order(rownames(counts)), ]
-sheet$batch <- factor(sheet$batch)
-levels3 <- c("Chow", "Disease", "Disease/Agonist")
+source("tests/data/dlpc_filtered.R")
 dge <- calcNormFactors(DGEList(counts))
 write.table(data.frame(sample = colnames(counts), lib_size = dge$samples$lib.size,
                        norm_factor = as.character(signif(dge$samples$norm.factors, 15))),
