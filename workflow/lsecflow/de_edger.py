@@ -42,7 +42,7 @@ from .de_proteomics import leave_one_out
 from .edger import estimate_disp, ql_fit, ql_test, treat
 from .edger_glm import log_cpm
 from .files import write_tsv_atomic
-from .voom import effective_library_sizes, tmm_factors
+from .voom import effective_library_sizes, normalized_cpm
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,8 @@ def edger_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrast
         Gene symbol per gene id.
     """
     x = counts.to_numpy(dtype=float)
-    log.info("edgeR: TMM factors %s", ", ".join(f"{f:.3f}" for f in tmm_factors(x)))
+    lib = effective_library_sizes(x)
+    log.info("edgeR: TMM factors %s", ", ".join(f"{f:.3f}" for f in lib / x.sum(axis=0)))
     stats, dtable = contrast_tables(counts, meta, design, contrasts, opts)
     tables = {name: sort_results(with_ids(t, symbols)[COLUMNS]) for name, t in stats.items()}
     ftable = None
@@ -188,7 +189,7 @@ def edger_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrast
         disp = {"trended": dtable["trended"].to_numpy(), "ave_log_cpm": dtable["logCPM"].to_numpy()}
         ftable = design_test_table(design_test(counts, meta, design, opts["reduced"], opts, disp), symbols)
         tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
-    lc = pd.DataFrame(log_cpm(x, effective_library_sizes(x)), index=counts.index, columns=counts.columns)
+    lc = pd.DataFrame(log_cpm(x, lib), index=counts.index, columns=counts.columns)
     return EdgerResult(tables, lc, ftable, dtable)
 
 
@@ -208,9 +209,7 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
     tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
     if dispersions:
         write_tsv_atomic(dtable, dispersions)
-    x = counts.to_numpy(dtype=float)
-    cpm = pd.DataFrame(x / effective_library_sizes(x) * 1e6, index=counts.index, columns=counts.columns)
-    write_shared({"normalized": cpm.rename_axis("gene_id").reset_index(),
+    write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
                   "vst": lc.rename_axis("gene_id").reset_index()}, outputs, tested)
     for name in tested:
         results[name] = tables[name]

@@ -40,7 +40,7 @@ from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
 from .limma_block import Block, BlockError, block_labels, estimate_block
 from .limma_weights import log_sample_weights
-from .voom import effective_library_sizes, tmm_factors, voom, voom_with_quality_weights
+from .voom import effective_library_sizes, normalized_cpm, tmm_factors, voom, voom_with_quality_weights
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,6 @@ def voom_matrices(counts: pd.DataFrame, meta: pd.DataFrame, design: str, quality
     samples = None if v.sample_weights is None else pd.Series(v.sample_weights, index=counts.columns, name="weight")
     return VoomMatrices(pd.DataFrame(v.E, index=counts.index, columns=counts.columns),
                         pd.DataFrame(v.weights, index=counts.index, columns=counts.columns), samples, blocked)
-
-
-def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
-    """Counts per million of the TMM-effective library sizes (genes x samples), edgeR's ``cpm(y)``."""
-    x = counts.to_numpy(dtype=float)
-    return pd.DataFrame(x / effective_library_sizes(x) * 1e6, index=counts.index, columns=counts.columns)
 
 
 class VoomResult(NamedTuple):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import rankdata
 
 from .limma_weights import array_weights
@@ -83,6 +84,12 @@ class Voom:
     sy: np.ndarray
     line: tuple[np.ndarray, np.ndarray]
     sample_weights: np.ndarray | None = None
+
+
+def normalized_cpm(counts: pd.DataFrame) -> pd.DataFrame:
+    """Counts per million of the TMM-effective library sizes (genes x samples), edgeR's ``cpm(y)``."""
+    x = counts.to_numpy(dtype=float)
+    return pd.DataFrame(x / effective_library_sizes(x) * 1e6, index=counts.index, columns=counts.columns)
 
 
 def log_cpm(counts: np.ndarray, lib_size: np.ndarray) -> np.ndarray:
