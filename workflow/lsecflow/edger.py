@@ -5,7 +5,7 @@ What ``de.engine: edger`` runs on counts (the recommended edgeR route for bulk a
 default for pseudobulk)::
 
     y <- calcNormFactors(DGEList(counts)); y <- estimateDisp(y, design)
-    fit <- glmQLFit(y, design, robust = <de.robust>); glmQLFTest(fit, coef = <contrast> | <several>)
+    fit <- glmQLFit(y, design, robust = <de.robust>); glmQLFTest(fit, coef = <the contrast's> | <several>)
 
 Ported line by line from edgeR's R and C++ (the algorithms, not the code):
 
@@ -261,26 +261,12 @@ def ql_fit(y: np.ndarray, X: np.ndarray, disp: np.ndarray, lib_size: np.ndarray,
     return fit
 
 
-def _null_design(X: np.ndarray, coef: list[int] | None, contrast: np.ndarray | None):
-    """The design without the tested coefficients, and the log fold change matrix (coefficients -> tested)."""
-    if contrast is None:
-        keep = [j for j in range(X.shape[1]) if j not in coef]
-        L = np.zeros((X.shape[1], len(coef)))
-        L[coef, range(len(coef))] = 1
-        return X[:, keep], L
-    C = np.asarray(contrast, dtype=float).reshape(X.shape[1], -1)
-    q, _ = np.linalg.qr(C, mode="complete")
-    rank = np.linalg.matrix_rank(C)
-    return X @ q[:, rank:], C
-
-
-def ql_test(fit: dict, coef: list[int] | None = None, contrast: np.ndarray | None = None,
-            poisson_bound: bool = True) -> dict:
-    """``glmQLFTest(fit, coef | contrast)``: logFC (log2; one column per tested coefficient), F, its df
-    and the p-value."""
+def ql_test(fit: dict, coef: list[int], poisson_bound: bool = True) -> dict:
+    """``glmQLFTest(fit, coef)``: logFC (log2; one column per tested coefficient), F, its df and the p-value.
+    (The workflow tests coefficients only: each contrast comes from a fit whose base level is its reference.)"""
     X = fit["design"]
-    X0, L = _null_design(X, coef, contrast)
-    logfc = fit["coefficients"] @ L / np.log(2)
+    X0 = np.delete(X, coef, axis=1)
+    logfc = fit["coefficients"][:, coef] / np.log(2)
     null = glm_fit(fit["counts"], X0, fit["dispersion"], fit["offset"], fit["weights"], prior_count=0)
     lr = null["deviance"] - fit["deviance"]
     df_test = X.shape[1] - X0.shape[1]
