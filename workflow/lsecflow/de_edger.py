@@ -35,11 +35,12 @@ from .de_files import (
     write_loo,
     write_lrt,
     write_shared,
+    write_skipped,
     write_tested,
 )
-from .de_inputs import count_unit, fit_start, write_untested
+from .de_inputs import cell_type_label, count_unit, fit_start, write_untested
 from .de_proteomics import leave_one_out
-from .edger import estimate_disp, ql_fit, ql_test, treat
+from .edger import NoResidualDF, estimate_disp, ql_fit, ql_test, treat
 from .edger_glm import log_cpm
 from .files import write_tsv_atomic
 from .voom import effective_library_sizes, normalized_cpm
@@ -206,7 +207,17 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
         write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     counts, meta, contrasts, symbols = count_unit(adata, params, tested)
-    tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    try:
+        tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+    except NoResidualDF as exc:
+        if cell_type is None:
+            raise
+        msg = f"{exc}{cell_type_label(params, cell_type)}"
+        log.warning("skipped: %s", msg)
+        for name in tested:
+            write_skipped(outputs[name], name, msg, opts)
+        write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS}, msg)
+        return results
     if dispersions:
         write_tsv_atomic(dtable, dispersions)
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),

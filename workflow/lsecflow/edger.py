@@ -37,8 +37,15 @@ import numpy as np
 from scipy.special import gammaln
 
 from .edger_glm import LOW, ave_log_cpm, glm_fit
+from .errors import InputDataError
 from .limma_robust import fast_trend, fit_f_dist_robustly
 from .locfit import LocalFit
+
+
+class NoResidualDF(InputDataError, ValueError):
+    """The design leaves no residual df (as many coefficients as samples): a bulk fit stops, a pseudobulk cell
+    type is skipped with the reason."""
+
 
 SPLINE_PTS = np.linspace(-10, 10, 21)
 GRID_DISP = 0.1 * 2**SPLINE_PTS
@@ -171,7 +178,8 @@ def estimate_disp(y: np.ndarray, X: np.ndarray, lib_size: np.ndarray, min_row_su
     y = np.asarray(y, dtype=float)
     G, n = y.shape
     if X.shape[1] >= n:
-        raise ValueError("no residual df: edgeR cannot estimate a dispersion")
+        raise NoResidualDF(f"the design has {X.shape[1]} coefficients for {n} samples: no residual df, edgeR cannot "
+                           "estimate a dispersion")
     offset = np.log(np.asarray(lib_size, dtype=float))[None, :]
     sel = y.sum(axis=1) >= min_row_sum
     ys = y[sel]
