@@ -12,8 +12,23 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import DLPC_COUNTS, run_snakemake, shipped_dataset, small_config  # noqa: E402
+from lsecflow import plots  # noqa: E402
 from lsecflow import pseudobulk as pb  # noqa: E402
 from lsecflow.ingest import build_counts  # noqa: E402
+
+FIGURE_DEFAULTS = {name: getattr(plots, name) for name in ("FORMATS", "DPI", "UP", "DOWN", "NS", "FOCUS")}
+"""lsecflow.plots' module-wide figure settings as imported, before any test configured them."""
+
+
+@pytest.fixture(autouse=True)
+def figure_settings_reset():
+    """``plots.configure`` sets module-wide figure settings (formats, dpi, colours) for the rest of a process, as
+    one job needs; after each test they go back to their defaults, so that no test's (or module fixture's)
+    ``figures:`` block reaches the next tests of its worker (a ``formats: [png]`` left by test_trust's module
+    fixture made test_qc_plots' SVGs go missing, CI runs 51-52)."""
+    yield
+    for name, value in FIGURE_DEFAULTS.items():
+        setattr(plots, name, value)
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: harmless where xdist is not installed

@@ -1,20 +1,10 @@
 """lsecflow.pdf_fonts: PDF figures share one font subset and keep their text."""
 from __future__ import annotations
 
-import pytest
 from lsecflow import plots
 
 
-@pytest.fixture
-def pdf_only(monkeypatch):
-    """plots.configure sets module-wide formats: restore them after the test, so that tests run later in the same
-    worker (test_qc_plots reads the SVGs) still get the default formats."""
-    monkeypatch.setattr(plots, "FORMATS", list(plots.FORMATS))
-    monkeypatch.setattr(plots, "DPI", plots.DPI)
-    plots.configure({"formats": ["pdf"]})  # installs the shared subsets on the pinned matplotlib
-
-
-def test_pdf_figures_share_one_font_subset_and_keep_their_text(tmp_path, pdf_only):
+def test_pdf_figures_share_one_font_subset_and_keep_their_text(tmp_path):
     """PDFs reuse one TrueType subset per job (lsecflow.pdf_fonts): subsetting runs once for figures within
     the shared glyphs and again only for a glyph outside them; each PDF's text is intact (ghostscript reads
     it back where installed) and still TrueType (Type 42)."""
@@ -23,6 +13,7 @@ def test_pdf_figures_share_one_font_subset_and_keep_their_text(tmp_path, pdf_onl
 
     from matplotlib.backends import _backend_pdf_ps as pdf_ps
 
+    plots.configure({"formats": ["pdf"]})  # installs the shared subsets on the pinned matplotlib
     shared = pdf_ps.get_glyphs_subset
     assert getattr(shared, "lsecflow_shared", False)
     # (text, a part ghostscript's text extraction reads back: it decodes non-Latin glyphs oddly, with or
