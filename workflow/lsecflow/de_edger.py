@@ -35,10 +35,9 @@ from .de_files import (
     write_loo,
     write_lrt,
     write_shared,
-    write_skipped,
     write_tested,
 )
-from .de_inputs import cell_type_label, count_unit, fit_start, write_untested
+from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
 from .edger import NoResidualDF, estimate_disp, ql_fit, ql_test, treat
 from .edger_glm import log_cpm
@@ -210,13 +209,7 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
     try:
         tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
     except NoResidualDF as exc:
-        if cell_type is None:
-            raise
-        msg = f"{exc}{cell_type_label(params, cell_type)}"
-        log.warning("skipped: %s", msg)
-        for name in tested:
-            write_skipped(outputs[name], name, msg, opts)
-        write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS}, msg)
+        skip_unfittable(exc, params, cell_type, outputs, tested, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     if dispersions:
         write_tsv_atomic(dtable, dispersions)

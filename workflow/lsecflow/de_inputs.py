@@ -114,6 +114,20 @@ def write_untested(params: dict, cell_type: str | None, lrt: dict | None, empty:
             write_tsv_atomic(pd.DataFrame(columns=columns), path)
 
 
+def skip_unfittable(exc: Exception, params: dict, cell_type: str | None, outputs: dict, tested: list[str],
+                    lrt: dict | None, empty: dict) -> None:
+    """A fit the data cannot make (``exc``: no residual df, blocks without a correlation): a bulk fit stops with it
+    (re-raised); for a pseudobulk cell type it is logged, each tested contrast's files say why and the fit's own
+    files are written empty (:func:`write_untested`), so that the other cell types go on."""
+    if cell_type is None:
+        raise exc
+    msg = f"{exc}{cell_type_label(params, cell_type)}"
+    log.warning("skipped: %s", msg)
+    for name in tested:
+        write_skipped(outputs[name], name, msg, params["spec"]["de"])
+    write_untested(params, cell_type, lrt, empty, msg)
+
+
 class CountUnit(NamedTuple):
     """What a count engine's fit reads (:func:`count_unit`)."""
     counts: pd.DataFrame

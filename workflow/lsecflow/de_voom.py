@@ -32,10 +32,9 @@ from .de_files import (
     write_loo,
     write_lrt,
     write_shared,
-    write_skipped,
     write_tested,
 )
-from .de_inputs import cell_type_label, count_unit, fit_start, write_untested
+from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
 from .files import write_tsv_atomic
 from .limma_block import Block, BlockError, block_labels, estimate_block
@@ -159,12 +158,10 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     opts = spec["de"]
     adata, tested, results = fit_start(counts_h5ad, params, outputs, cell_type, "limma-voom")
 
-    def nothing_fitted(why: str | None = None) -> dict[str, pd.DataFrame]:  # the fit's own files, empty, saying why
-        write_untested(params, cell_type, lrt, {sample_weights: ["sample", "weight"], block: BLOCK_COLUMNS}, why)
-        return results
-
+    own = {sample_weights: ["sample", "weight"], block: BLOCK_COLUMNS}  # the fit's own files, empty when unfitted
     if not tested:
-        return nothing_fitted()
+        write_untested(params, cell_type, lrt, own)
+        return results
     counts, meta, contrasts, symbols = count_unit(adata, params, tested)
     sheet = adata.obs.set_index(adata.obs_names.astype(str)).loc[counts.columns]
     labels = block_labels(sheet, opts.get("block"))
@@ -172,13 +169,8 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
         tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts,
                                                                 symbols, labels)
     except BlockError as exc:
-        if cell_type is None:
-            raise
-        msg = f"{exc}{cell_type_label(params, cell_type)}"
-        log.warning("skipped: %s", msg)
-        for name in tested:
-            write_skipped(outputs[name], name, msg, opts)
-        return nothing_fitted(msg)
+        skip_unfittable(exc, params, cell_type, outputs, tested, lrt, own)
+        return results
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
                   "vst": log_cpm.rename_axis("gene_id").reset_index()}, outputs, tested)
     if sample_weights:
