@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import DLPC_COUNTS, run_snakemake, shipped_dataset, small_config  # noqa: E402
+from helpers import DLPC_COUNTS, OFFLINE, run_snakemake, shipped_dataset, small_config, unshare_available  # noqa: E402,E501
 from lsecflow import plots  # noqa: E402
 from lsecflow import pseudobulk as pb  # noqa: E402
 from lsecflow.ingest import build_counts  # noqa: E402
@@ -80,10 +80,11 @@ def dlpc_small(tmp_path_factory, dlpc_counts) -> Path:
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, dlpc_small):
-    """One complete run of the workflow on the small config (shared by test modules)."""
+    """One complete run of the workflow on the small config (shared by test modules), offline where `unshare -n`
+    works (CI: root): the whole run in a network namespace with loopback only (test_robustness checks that)."""
     work = tmp_path_factory.mktemp("run")
     cfg = small_config(work, dlpc_small)
-    proc = run_snakemake(work, cfg)
+    proc = run_snakemake(work, cfg, wrapper=OFFLINE if unshare_available() else None)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return work, cfg, proc
 

@@ -104,6 +104,18 @@ def write_config(folder: Path, datasets: dict, **top) -> Path:
 
 
 
+#: the wrapper of an offline run: a new network namespace with loopback only (no outbound socket at all)
+OFFLINE = ["unshare", "-n"]
+
+
+def unshare_available() -> bool:
+    """Whether :data:`OFFLINE` works here (root or user namespaces)."""
+    try:
+        return subprocess.run([*OFFLINE, "true"], capture_output=True, timeout=20).returncode == 0
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+
+
 def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900,
                   wrapper: list[str] | None = None) -> subprocess.CompletedProcess:
     """Run the real Snakemake CLI on the repository's Snakefile (``wrapper``: e.g. ``["unshare", "-n"]``)."""
