@@ -137,31 +137,11 @@ def test_robust_is_read():
     assert ds.datasets["dlpc_liver"].spec["de"]["robust"] is True
 
 
-def test_a_cell_type_without_residual_df_is_skipped_a_bulk_fit_stops(tmp_path):
-    """SYNTHETIC pseudobulk: one cell type of 4 samples (2 per group) under ~ group + batch with 3 batch levels,
-    as many coefficients as samples. Its contrast is skipped with edgeR's reason (the other cell types must go
-    on) and its dispersion file is a header; as a bulk fit the same design stops with the reason."""
-    from lsecflow.de_options import de_defaults
-    from lsecflow.edger import NoResidualDF
+def test_estimate_disp_refuses_a_design_without_residual_df():
+    """edgeR's own check, for callers of lsecflow.edger (the DE entry points stop earlier, with every engine:
+    test_de_inputs.py)."""
+    from lsecflow.edger import NoResidualDF, estimate_disp
 
-    rng = np.random.default_rng(0)
-    obs = pd.DataFrame({"sample": [f"s{i}" for i in range(4)], "cell_type": "LSEC", "group": ["a", "a", "b", "b"],
-                        "batch": ["x", "y", "z", "x"]}, index=[f"s{i}|LSEC" for i in range(4)])
-    genes = [f"g{i}" for i in range(200)]
-    adata = ad.AnnData(X=rng.poisson(50, size=(4, 200)).astype(float), obs=obs,
-                       var=pd.DataFrame({"symbol": genes}, index=genes))
-    h5ad = tmp_path / "pseudobulk.h5ad"
-    adata.write_h5ad(h5ad)
-    contrast = {"variable": "group", "target": "b", "reference": "a"}
-    spec = {"contrasts": {"b_vs_a": contrast}, "design": "~ group + batch", "de": {**de_defaults(), "engine": "edger"},
-            "qc": {"exclude": []}, "paracrine": {"enabled": False, "robustness": False}}
-    params = {"spec": spec, "cell_types": {"LSEC": "LSEC"}, "design_columns": ["group", "batch"], "name": "synthetic"}
-    outputs = {"b_vs_a": {k: str(tmp_path / f"b_vs_a.{k}.tsv") for k in OUTPUT_KINDS}}
-    disp = tmp_path / "design.dispersions.tsv"
-    run_de_edger(str(h5ad), params, outputs, cell_type="LSEC", dispersions=str(disp))
-    summary = pd.read_csv(outputs["b_vs_a"]["summary"], sep="\t")
-    assert summary.loc[0, "status"] == ("skipped: the design has 4 coefficients for 4 samples: no residual df, edgeR "
-                                        "cannot estimate a dispersion for cell type 'LSEC'")
-    assert list(pd.read_csv(disp, sep="\t").columns) == DISPERSION_COLUMNS
+    X = np.column_stack([np.ones(4), [0, 0, 1, 1], [0, 1, 0, 0], [0, 0, 1, 0]])
     with pytest.raises(NoResidualDF, match="4 coefficients for 4 samples"):
-        run_de_edger(str(h5ad), params, outputs, dispersions=str(disp))
+        estimate_disp(np.full((10, 4), 50.0), X, np.full(4, 1e6))

@@ -3,13 +3,15 @@ files when nothing is fitted -- on the real DLPC counts and sheet. (model_inputs
 dialect of the inputs: tests/unit/test_ingest_dialects.py; the engines' entry points: test_de*.py.)"""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets
 from lsecflow import de_inputs
 from lsecflow.de_files import OUTPUT_KINDS
-from lsecflow.errors import InputDataError
+from lsecflow.errors import InputDataError, UnfittableDesign
 from lsecflow.ingest import run_ingest
 
 
@@ -61,3 +63,48 @@ def test_an_untestable_contrast_stops_bulk_and_untested_files_say_why(dlpc, tmp_
     assert list(pd.read_csv(tmp_path / "disp.tsv", sep="\t").columns) == ["gene_id", "x"]
     summary = pd.read_csv(lrt["summary"], sep="\t")
     assert summary.loc[0, "status"] == "skipped: no contrast testable"
+
+
+@pytest.mark.parametrize("batch, says", [
+    (["x"] * 6, "design column 'batch' has a single level ('x') among the 6 samples tested"),
+    (["x", "x", "x", "y", "y", "y"], "model column(s) 'batch[T.y]' are combinations of the columns before them among "
+                                     "the 6 samples tested (rank 2 of 3): design columns group, batch are confounded"),
+    (["x", "y", "z", "w", "x", "v"], "'~ group + batch' has 6 coefficients for 6 samples: no residual df"),
+], ids=["single_level", "confounded", "no_residual_df"])
+@pytest.mark.parametrize("engine", ["deseq2", "voom", "edger"])
+def test_a_cell_type_the_design_cannot_fit_is_skipped_a_bulk_fit_stops(tmp_path, engine, batch, says):
+    """SYNTHETIC pseudobulk (Poisson counts): one cell type of 6 samples (3 per group) under ~ group + batch,
+    its batches such that the design cannot be fitted there. Every engine skips that cell type with the reason
+    (its contrast's summary, its own files as headers: the other cell types go on); as a bulk fit the same
+    samples stop with the reason. (Before: DESeq2 and voom stopped the job for a pseudobulk cell type, voom with
+    a bare 'Singular matrix'; edgeR fitted the confounded design after dropping batch without a word.)"""
+    import anndata as ad
+    from lsecflow.de import run_de
+    from lsecflow.de_edger import run_de_edger
+    from lsecflow.de_options import de_defaults
+    from lsecflow.de_voom import run_de_voom
+
+    run, own = {"deseq2": (run_de, "dispersions"), "voom": (run_de_voom, "sample_weights"),
+                "edger": (run_de_edger, "dispersions")}[engine]
+    obs = pd.DataFrame({"sample": [f"s{i}" for i in range(6)], "cell_type": "LSEC", "group": ["a"] * 3 + ["b"] * 3,
+                        "batch": batch}, index=[f"s{i}|LSEC" for i in range(6)])
+    genes = [f"g{i}" for i in range(100)]
+    adata = ad.AnnData(X=np.random.default_rng(0).poisson(50, size=(6, 100)).astype(float), obs=obs,
+                       var=pd.DataFrame({"symbol": genes}, index=genes))
+    adata.write_h5ad(tmp_path / "pb.h5ad")
+    spec = {"contrasts": {"b_vs_a": {"variable": "group", "target": "b", "reference": "a"}}, "design": "~ group + batch",
+            "de": {**de_defaults(), "engine": engine}, "qc": {"exclude": []},
+            "paracrine": {"enabled": False, "robustness": False}}
+    params = {"spec": spec, "cell_types": {"LSEC": "LSEC"}, "design_columns": ["group", "batch"], "name": "synthetic"}
+    outputs = {"b_vs_a": {k: str(tmp_path / f"b_vs_a.{k}.tsv") for k in OUTPUT_KINDS}}
+    lrt = {"table": str(tmp_path / "lrt.tsv"), "summary": str(tmp_path / "lrt.summary.tsv")}
+    files = {own: str(tmp_path / f"{own}.tsv")}
+    results = run(str(tmp_path / "pb.h5ad"), params, outputs, cell_type="LSEC", lrt=lrt, **files)
+    assert results["b_vs_a"].empty
+    status = pd.read_csv(outputs["b_vs_a"]["summary"], sep="\t").loc[0, "status"]
+    assert status.startswith("skipped: ") and says in status and status.endswith("(for cell type 'LSEC')"), status
+    assert pd.read_csv(outputs["b_vs_a"]["table"], sep="\t").empty
+    assert pd.read_csv(files[own], sep="\t").empty
+    assert says in pd.read_csv(lrt["summary"], sep="\t").loc[0, "status"]
+    with pytest.raises(UnfittableDesign, match=re.escape(says)):
+        run(str(tmp_path / "pb.h5ad"), params, outputs, lrt=lrt, **files)

@@ -378,6 +378,23 @@ def test_design_that_cannot_be_fitted(tmp_path, tiny, batch, design):
     expect_failure(tmp_path, spec, "key 'design'", "cannot be fitted on the 20 samples", "confounded")
 
 
+def test_design_without_residual_df(tmp_path, tiny):
+    """18 batches on 20 samples: one pairs a Chow with a Disease sample, one a Chow with an agonist one, every
+    other sample alone. 17 batch coefficients + the intercept + 2 for Group = 20 for 20 samples: full rank (each
+    Group effect is seen within a pair) and nothing left to estimate a dispersion from (was a ValueError
+    traceback inside the DE job)."""
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t", dtype=str)
+    by_group = {g: list(sheet.index[sheet["Group"] == g]) for g in ("Chow", "Disease", "Disease/Agonist")}
+    sheet["batch"] = [f"b{i}" for i in range(len(sheet))]
+    for pair, (chow, other) in enumerate([(by_group["Chow"][0], by_group["Disease"][0]),
+                                          (by_group["Chow"][1], by_group["Disease/Agonist"][0])]):
+        sheet.loc[[chow, other], "batch"] = f"pair{pair}"
+    assert sheet["batch"].nunique() == 18
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"), tmp_path / "s.tsv", design="~ batch + Group")
+    expect_failure(tmp_path, spec, "key 'design'", "20 coefficients for the 20 samples", "no residual degrees of freedom")
+
+
 def test_truncated_gzip_counts(tmp_path, tiny):
     # a cut-off download: the header reads, the rest ends mid-stream (was an EOFError traceback in ingest)
     data = Path(write_tsv(tiny, tmp_path / "full.tsv.gz")).read_bytes()

@@ -31,12 +31,12 @@ from .de_files import (
     write_shared,
     write_tested,
 )
-from .de_inputs import fit_start, model_inputs, write_untested
+from .de_inputs import fit_start, model_inputs, skip_unfittable, write_untested
 from .de_options import shrink_method
 from .deseq2 import as_in_r, quiet_inmoose
 from .deseq2_kernels import kernels
 from .deseq2_local import DISPERSION_COLUMNS, dispersion_table, residual_note, variance_stabilized
-from .errors import InputDataError
+from .errors import InputDataError, UnfittableDesign
 from .files import write_tsv_atomic
 from .shrink import shrink_contrast
 from .trust import leave_one_out, refit_plan
@@ -71,7 +71,7 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     """
     from inmoose.deseq2 import DESeq, DESeqDataSet
 
-    sub, counts, meta = model_inputs(adata, design_columns, opts, contrasts)
+    sub, counts, meta = model_inputs(adata, design_columns, opts, contrasts, design)
     test, fit_type, sf_type = opts.get("test", "wald"), opts.get("fit_type", "parametric"), opts.get("size_factors", "ratio")
     t0 = time.time()
     how = dict(test="LRT", reduced=opts["reduced"]) if test == "lrt" else {}
@@ -254,7 +254,11 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     if not tested:
         write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
-    dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+    try:
+        dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
+    except UnfittableDesign as exc:
+        skip_unfittable(exc, params, cell_type, outputs, tested, lrt, {dispersions: DISPERSION_COLUMNS})
+        return results
     if dispersions:
         table = dispersion_table(dds)
         log.info("dispersion trend %s (the smaller, the closer a trend follows the genes; de.fit_type "

@@ -39,8 +39,9 @@ from .de_files import (
 )
 from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
-from .edger import NoResidualDF, estimate_disp, ql_fit, ql_test, treat
+from .edger import estimate_disp, ql_fit, ql_test, treat
 from .edger_glm import log_cpm
+from .errors import UnfittableDesign
 from .files import write_tsv_atomic
 from .voom import effective_library_sizes, normalized_cpm
 
@@ -205,10 +206,10 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
     if not tested:
         write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
-    counts, meta, contrasts, symbols = count_unit(adata, params, tested)
     try:
+        counts, meta, contrasts, symbols = count_unit(adata, params, tested)
         tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
-    except NoResidualDF as exc:
+    except UnfittableDesign as exc:
         skip_unfittable(exc, params, cell_type, outputs, tested, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     if dispersions:

@@ -14,9 +14,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .de_files import RESULT_COLUMNS, write_lrt_skipped, write_skipped
-from .errors import InputDataError
+from .errors import InputDataError, UnfittableDesign
 from .files import write_tsv_atomic
-from .formula import design_metadata
+from .formula import design_matrix, design_metadata, estimable_columns
 
 log = logging.getLogger("lsecflow.de")
 
@@ -31,9 +31,11 @@ def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
     return (X >= min_count).sum(axis=0) >= min_samples
 
 
-def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None):
+def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None,
+                 design: str | None = None):
     """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter; a design
-    column left with a single level is an error.
+    column left with a single level, and with ``design`` a design these samples cannot carry
+    (:func:`check_fittable`), raise :class:`~lsecflow.errors.UnfittableDesign`.
 
     Returns
     -------
@@ -55,9 +57,34 @@ def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contr
     meta = design_metadata(sub.obs, design_columns, contrasts)
     for col in design_columns:
         if meta[col].nunique() < 2:
-            raise InputDataError(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
-                                 "among the samples tested; drop it from the design")
+            raise UnfittableDesign(f"design column {col!r} has a single level ({meta[col].iloc[0]!r}) "
+                                   f"among the {len(meta)} samples tested; drop it from the design")
+    if design is not None:
+        check_fittable(meta, design)
     return sub, counts, meta
+
+
+def check_fittable(meta: pd.DataFrame, design: str) -> None:
+    """Refuse a design that the samples of one fit cannot carry, as R's DESeq2 and edgeR do (limma would drop
+    the column silently): a model column that is a combination of the columns before it (design columns
+    confounded among these samples, or a level combination without a sample), or as many coefficients as
+    samples (no residual df: no dispersion or variance to estimate). Raises
+    :class:`~lsecflow.errors.UnfittableDesign` naming the columns and the counts. (The whole sample sheet passes
+    the same checks at parse time: :func:`lsecflow.formula.check_full_rank`; a pseudobulk cell type holds a
+    subset of its samples.)"""
+    X = design_matrix(meta, design)
+    names = X.design_info.column_names
+    X = np.asarray(X)
+    n, p = X.shape
+    kept = set(estimable_columns(X).tolist())
+    if len(kept) < p:
+        lost = ", ".join(repr(names[j]) for j in range(p) if j not in kept)
+        raise UnfittableDesign(f"design {design!r}: model column(s) {lost} are combinations of the columns before "
+                               f"them among the {n} samples tested (rank {len(kept)} of {p}): design columns "
+                               f"{', '.join(meta.columns)} are confounded there or a level combination has no sample")
+    if n <= p:
+        raise UnfittableDesign(f"design {design!r} has {p} coefficients for {n} samples: no residual df, so no "
+                               "dispersion or variance can be estimated")
 
 
 def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
@@ -116,12 +143,13 @@ def write_untested(params: dict, cell_type: str | None, lrt: dict | None, empty:
 
 def skip_unfittable(exc: Exception, params: dict, cell_type: str | None, outputs: dict, tested: list[str],
                     lrt: dict | None, empty: dict) -> None:
-    """A fit the data cannot make (``exc``: no residual df, blocks without a correlation): a bulk fit stops with it
-    (re-raised); for a pseudobulk cell type it is logged, each tested contrast's files say why and the fit's own
-    files are written empty (:func:`write_untested`), so that the other cell types go on."""
+    """A fit the data cannot make (``exc``: :class:`~lsecflow.errors.UnfittableDesign`, blocks without a
+    correlation): a bulk fit stops with it (re-raised); for a pseudobulk cell type it is logged, each tested
+    contrast's files say why and the fit's own files are written empty (:func:`write_untested`), so that the
+    other cell types go on."""
     if cell_type is None:
         raise exc
-    msg = f"{exc}{cell_type_label(params, cell_type)}"
+    msg = f"{exc} ({cell_type_label(params, cell_type).strip()})"
     log.warning("skipped: %s", msg)
     for name in tested:
         write_skipped(outputs[name], name, msg, params["spec"]["de"])
@@ -144,7 +172,7 @@ def count_unit(adata: ad.AnnData, params: dict, tested: list[str]) -> CountUnit:
     """The fit's inputs for the limma-voom and edgeR engines: :func:`model_inputs` of ``adata`` with genes as
     rows, the ``tested`` contrasts, the symbols."""
     spec = params["spec"]
-    sub, counts, meta = model_inputs(adata, params["design_columns"], spec["de"], spec["contrasts"])
+    sub, counts, meta = model_inputs(adata, params["design_columns"], spec["de"], spec["contrasts"], spec["design"])
     counts = counts.T
     return CountUnit(counts, meta, {name: spec["contrasts"][name] for name in tested},
                      pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index))

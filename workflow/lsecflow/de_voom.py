@@ -36,6 +36,7 @@ from .de_files import (
 )
 from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
+from .errors import UnfittableDesign
 from .files import write_tsv_atomic
 from .limma_block import Block, BlockError, block_labels, estimate_block
 from .limma_weights import log_sample_weights
@@ -162,13 +163,13 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
     if not tested:
         write_untested(params, cell_type, lrt, own)
         return results
-    counts, meta, contrasts, symbols = count_unit(adata, params, tested)
-    sheet = adata.obs.set_index(adata.obs_names.astype(str)).loc[counts.columns]
-    labels = block_labels(sheet, opts.get("block"))
     try:
+        counts, meta, contrasts, symbols = count_unit(adata, params, tested)
+        sheet = adata.obs.set_index(adata.obs_names.astype(str)).loc[counts.columns]
+        labels = block_labels(sheet, opts.get("block"))
         tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts,
                                                                 symbols, labels)
-    except BlockError as exc:
+    except (BlockError, UnfittableDesign) as exc:
         skip_unfittable(exc, params, cell_type, outputs, tested, lrt, own)
         return results
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),

@@ -37,14 +37,15 @@ import numpy as np
 from scipy.special import gammaln
 
 from .edger_glm import LOW, ave_log_cpm, glm_fit
-from .errors import InputDataError
+from .errors import UnfittableDesign
 from .limma_robust import fast_trend, fit_f_dist_robustly
 from .locfit import LocalFit
 
 
-class NoResidualDF(InputDataError, ValueError):
+class NoResidualDF(UnfittableDesign):
     """The design leaves no residual df (as many coefficients as samples): a bulk fit stops, a pseudobulk cell
-    type is skipped with the reason."""
+    type is skipped with the reason (the DE entry points find it before this module does:
+    :func:`lsecflow.de_inputs.check_fittable`)."""
 
 
 SPLINE_PTS = np.linspace(-10, 10, 21)

@@ -77,7 +77,10 @@ def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the
     column rank; otherwise a coefficient is inestimable and the fit fails
     inside the DE job (a singular matrix). The message names the first model
     column that is a combination of the ones before it, and the sheet columns
-    involved. Values are taken as levels (text), as the DE does.
+    involved. It must also leave residual degrees of freedom (more samples than
+    coefficients). Values are taken as levels (text), as the DE does. (A
+    pseudobulk cell type's samples are checked again by its DE job:
+    :func:`lsecflow.de_inputs.check_fittable`.)
 
     Parameters
     ----------
@@ -104,6 +107,11 @@ def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the
     matrix = patsy.dmatrix(body, data, return_type="dataframe")
     rank = np.linalg.matrix_rank(matrix.to_numpy())
     if rank == matrix.shape[1]:
+        if len(data) <= rank:
+            raise ConfigError(
+                f"{source}: key 'design': {formula!r} has {rank} coefficients for the {len(data)} samples of "
+                f"{sheet_path}: no residual degrees of freedom, so no engine can estimate a dispersion or a "
+                "variance (each sample would get a coefficient of its own). Drop a term or add samples")
         return
     kept = []
     for name in matrix.columns:  # the first column that adds nothing to the ones before it
@@ -190,3 +198,15 @@ def estimable_columns(X: np.ndarray) -> np.ndarray:
         if np.linalg.matrix_rank(X[:, kept + [j]]) > len(kept):
             kept.append(j)
     return np.array(kept, dtype=int)
+
+
+def design_matrix(meta: pd.DataFrame, design: str, variable: str | None = None, reference: str | None = None):
+    """The treatment-coded design matrix of ``design`` over ``meta`` (categoricals, canonical order), with
+    ``reference`` as the base level of ``variable`` when given."""
+    import patsy
+
+    meta = meta.copy()
+    if variable is not None:
+        cats = list(meta[variable].cat.categories)
+        meta[variable] = meta[variable].cat.reorder_categories([reference] + [c for c in cats if c != reference])
+    return patsy.dmatrix(design, meta)

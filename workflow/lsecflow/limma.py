@@ -26,7 +26,7 @@ from scipy import stats
 from .calls import benjamini_hochberg
 from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
-from .formula import estimable_columns
+from .formula import design_matrix, estimable_columns
 from .limma_block import estimate_block
 from .limma_robust import ebayes_robust, fast_trend, log_odds, rlm_solve
 
@@ -34,18 +34,6 @@ log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["gene_id", "symbol", "description", "AveExpr", "log2FoldChange", "lfcSE", "stat", "pvalue",
                   "padj", "B", "n_valid_target", "n_valid_reference", "n_imputed", "df_total", "s2_post"]
-
-
-def design_matrix(meta: pd.DataFrame, design: str, variable: str | None = None, reference: str | None = None):
-    """The treatment-coded design matrix of ``design`` over ``meta`` (categoricals, canonical order), with
-    ``reference`` as the base level of ``variable`` when given."""
-    import patsy
-
-    meta = meta.copy()
-    if variable is not None:
-        cats = list(meta[variable].cat.categories)
-        meta[variable] = meta[variable].cat.reorder_categories([reference] + [c for c in cats if c != reference])
-    return patsy.dmatrix(design, meta)
 
 
 def _ls_solve(Xo: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None, Cinv: np.ndarray | None = None):
