@@ -173,6 +173,25 @@ def test_robust_trend_without_residual_df_matches_r():
     assert r["s2_prior"].nunique() > 1000  # a trend, one prior variance per protein
 
 
+def test_infinite_prior_df_matches_r():
+    """eBayes(trend = TRUE) on 8 complete UPS1 proteins: their residual variances are no more spread than chance,
+    so R's prior df is Inf (s2_post = the trend, df_total = the pooled 32). inmoose 0.9.1's eBayes stopped there
+    with a KeyError (its B statistic's ``~Infdf`` of a Python bool); limma_robust.ebayes gives R's numbers."""
+    _, pre, _, _ = ups1_fit()
+    x8 = pre.values.dropna().head(8)
+    ref = pd.read_csv(LIMMA_REF / "ups1.infinite_prior.tsv", sep="\t", index_col="protein_ids")
+    assert list(x8.index) == list(ref.index)
+    meta = design_metadata(ups1_sheet().loc[x8.columns], ["group"], UPS1_CONTRAST)
+    ours = limma.fit(x8, limma.design_matrix(meta, "~ group"), trend=True)
+    assert np.isinf(ours.df_prior) and np.isinf(ref["df_prior"]).all()
+    np.testing.assert_allclose(ours.s2_prior, ref["s2_prior"], rtol=1e-10)
+    np.testing.assert_allclose(ours.s2_post, ref["s2_post"], rtol=1e-10)
+    np.testing.assert_array_equal(limma.df_total(ours), ref["df_total"])
+    np.testing.assert_allclose(np.asarray(ours.t)[:, 1], ref["t"], rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(ours.p_value)[:, 1], ref["P.Value"], rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(ours.lods)[:, 1], ref["B"], rtol=1e-8)
+
+
 @needs_secretome
 def test_secretome_matches_r_limma():
     """The staged secretome through the reference preprocessing: every contrast against R limma."""

@@ -6,8 +6,9 @@ import json
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
-from helpers import load_one, r_table, ups1_dataset, ups1_preprocessed
+from helpers import LIMMA_REF, load_one, r_table, ups1_dataset, ups1_preprocessed
 from lsecflow import limma
 from lsecflow.formula import design_metadata
 from lsecflow.ingest import run_ingest
@@ -62,9 +63,11 @@ def test_qc_job_draws_the_variance_figure(tmp_path):
 
 @pytest.mark.parametrize("n_proteins", [3, 8])
 def test_variance_figure_of_a_small_array(tmp_path, caplog, n_proteins):
-    """A cytokine array of a few analytes: eBayes's trend and DEqMS's loess cannot be fitted, so the figure
-    goes without those lines (each logged) instead of failing the QC job; without counts its right panel
-    says how to get them."""
+    """A cytokine array of a few analytes. 3 proteins: eBayes's trend (inmoose's fitFDist with a covariate: "Problem
+    with covariate"; R fits one) and DEqMS's loess cannot be fitted, so the figure goes without those lines (each
+    logged) instead of failing the QC job. 8 proteins: the trend is R's (its prior df is infinite, which inmoose's
+    eBayes could not take until lsecflow.limma_robust.ebayes). Without counts the right panel says how to get
+    them."""
     pre, sheet, var = ups1_preprocessed()
     small = pre.values.dropna().head(n_proteins)
     spec = {"design": "~ group", "contrasts": CONTRAST, "de": {"deqms": True, "trend": False},
@@ -72,9 +75,13 @@ def test_variance_figure_of_a_small_array(tmp_path, caplog, n_proteins):
     with caplog.at_level(logging.WARNING, logger="lsecflow.qc_proteomics"):
         fits = variance_fits(small, sheet, spec, ["group"], var["count"])
         plain = variance_fits(small, sheet, spec, ["group"], None)
-    assert fits["prior_trend"].isna().all() and "no eBayes trend" in caplog.text
     if n_proteins == 3:
+        assert fits["prior_trend"].isna().all() and "no eBayes trend" in caplog.text
         assert fits["count_trend"].isna().all() and "no DEqMS trend (DEqMS: the loess" in caplog.text
+    else:
+        ref = pd.read_csv(LIMMA_REF / "ups1.infinite_prior.tsv", sep="\t", index_col="protein_ids")
+        np.testing.assert_allclose(fits.loc[ref.index, "prior_trend"], ref["s2_prior"], rtol=1e-10)
+        assert "no eBayes trend" not in caplog.text
     for name, table in (("counts", fits), ("plain", plain)):
         variance_figure(table, spec, "small", str(tmp_path / f"{name}.png"))
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000

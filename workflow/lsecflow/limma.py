@@ -28,7 +28,7 @@ from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
 from .formula import design_matrix, estimable_columns
 from .limma_block import estimate_block
-from .limma_robust import ebayes_robust, fast_trend, log_odds, rlm_solve
+from .limma_robust import ebayes, ebayes_robust, fast_trend, rlm_solve
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,6 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
     ``spectraCounteBayes`` of the ``lmFit`` result on ``count`` (per protein, ``values``' order) instead.
     ``weights`` (as ``values``): observation weights of the least-squares fit (voom's). ``block``
     (:class:`lsecflow.limma_block.Block`, ``de.block``): ``lmFit(block, correlation)``."""
-    from inmoose.limma import eBayes
-
     lm = lm_fit(values.to_numpy(dtype=float), design_mat, method,
                 None if weights is None else weights.to_numpy(dtype=float),
                 None if block is None else block.matrix())
@@ -150,12 +148,7 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
         lm.df_prior, lm.lods, lm.deqms = dq["df_prior"], np.full(dq["t"].shape, np.nan), dq
         return lm
     with fast_trend():
-        if robust:
-            return ebayes_robust(lm, trend=trend)
-        fitted = eBayes(lm, trend=trend)
-    fitted.lods = log_odds(np.asarray(fitted.t, dtype=float), np.asarray(fitted.stdev_unscaled, dtype=float),
-                           df_total(fitted), fitted.df_prior, fitted.s2_prior)  # R's B (inmoose's is off, see there)
-    return fitted
+        return (ebayes_robust if robust else ebayes)(lm, trend=trend)
 
 
 def block_of(values: pd.DataFrame, meta: pd.DataFrame, design: str, labels: pd.Series | None,

@@ -253,6 +253,33 @@ def log_odds(t: np.ndarray, su: np.ndarray, df_total: np.ndarray, df_prior, s2_p
     return np.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
 
 
+def ebayes(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
+    """``eBayes(fit, trend)`` on an ``lmFit`` result, as limma 3.54's ``.ebayes``: inmoose's ``squeezeVar`` for
+    the prior, then ``s2_post``, ``t``, ``df_total`` (capped at the pooled residual df), ``p_value`` and
+    :func:`log_odds` set on ``fitted``, which is returned. inmoose 0.9.1's own ``eBayes`` stops with a
+    ``KeyError`` whenever the prior df is infinite (residual variances no more spread than chance: its
+    ``~Infdf`` of a Python bool is -2, an index); R then takes ``s2_post = s2_prior`` and ``df_total`` = the
+    pooled df, as here."""
+    from inmoose.limma import squeezeVar
+
+    df_res = np.asarray(fitted.df_residual, dtype=float)
+    if np.nanmax(df_res) == 0:
+        raise ValueError("No residual degrees of freedom in linear model fits")
+    sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
+    if not np.isfinite(sigma2).any():
+        raise ValueError("no finite residual standard deviations")
+    out = squeezeVar(sigma2, df_res, covariate=np.asarray(fitted.Amean, dtype=float) if trend else None)
+    df_prior, s2_prior = out["df_prior"], out["var_prior"]
+    s2_post = np.asarray(out["var_post"], dtype=float)
+    su = np.asarray(fitted.stdev_unscaled, dtype=float)
+    t = np.asarray(fitted.coefficients, dtype=float) / su / np.sqrt(s2_post)[:, None]
+    df_total = np.minimum(df_res + np.asarray(df_prior, dtype=float), np.nansum(df_res))
+    fitted.df_prior, fitted.s2_prior, fitted.s2_post, fitted.df_total = df_prior, s2_prior, s2_post, df_total
+    fitted.t, fitted.p_value = t, 2 * stats.t.sf(np.abs(t), df_total[:, None])
+    fitted.lods = log_odds(t, su, df_total, df_prior, s2_prior, proportion, stdev_coef_lim)
+    return fitted
+
+
 def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
     """``eBayes(fit, robust = TRUE, trend)`` on an ``lmFit`` result: sets ``df_prior`` (per protein),
     ``s2_prior`` (per protein with ``trend``: the trend over ``fitted.Amean``), ``s2_post``, ``df_total``,
