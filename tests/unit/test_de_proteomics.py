@@ -98,3 +98,31 @@ def test_design_test_is_limmas_moderated_f_with_missing_values(tmp_path):
     one = table.set_index("gene_id").loc[ref.index]
     np.testing.assert_allclose(one["pvalue"], ours["pvalue"], rtol=1e-9)  # the file keeps 10 digits
     assert pd.read_csv(lrt["summary"], sep="\t").at[0, "test"] == "moderated F ~ batch + group vs ~ 1"
+
+
+def test_no_refit_without_a_sample_the_design_needs(caplog):
+    """SYNTHETIC log values, ~ group + batch with batches x, x, y, y, z, z over groups a, a, a, b, b, b: batch y
+    holds one sample of each group, so without s2 or s3 group is confounded with batch (the design cannot be
+    fitted: R's edgeR stops, limma would drop a column and test a different model). Those two get no refit, with
+    a warning, as in the DESeq2 engine's refits; the other four are refitted."""
+    from lsecflow.de_options import de_defaults
+    from lsecflow.de_proteomics import leave_one_out
+    from lsecflow.formula import design_metadata
+
+    samples = [f"s{i}" for i in range(6)]
+    sheet = pd.DataFrame({"group": ["a"] * 3 + ["b"] * 3, "batch": ["x", "x", "y", "y", "z", "z"]}, index=samples)
+    contrasts = {"b_vs_a": {"variable": "group", "target": "b", "reference": "a"}}
+    meta = design_metadata(sheet, ["group", "batch"], contrasts)
+    rng = np.random.default_rng(1)
+    sd = np.sqrt(0.05 * 4 / rng.chisquare(4, 50))  # variances that differ between proteins (a finite prior df)
+    values = pd.DataFrame(10 + rng.normal(0, 1, (50, 6)) * sd[:, None], index=[f"p{i}" for i in range(50)],
+                          columns=samples)
+    values.iloc[0, 3:] += 3  # one induced factor
+    table = pd.DataFrame({"gene_id": values.index, "symbol": ["Tnf"] + [f"X{i}" for i in range(49)],
+                          "log2FoldChange": [3.0] + [0.0] * 49, "padj": [1e-4] + [0.9] * 49})
+    opts = {**de_defaults(), "engine": "limma"}
+    with caplog.at_level("WARNING"):
+        loo = leave_one_out(values, meta, "~ group + batch", contrasts, opts, {"b_vs_a": table}, {"Tnf"})
+    assert sorted(loo["b_vs_a"]["left_out"]) == ["s0", "s1", "s4", "s5"]
+    assert "no refit without s2" in caplog.text and "no refit without s3" in caplog.text
+    assert "confounded" in caplog.text

@@ -28,7 +28,7 @@ from .de_files import (
     write_shared,
     write_tested,
 )
-from .de_inputs import fit_samples, too_few
+from .de_inputs import check_fittable, fit_samples, too_few
 from .de_options import deqms_method
 from .errors import InputDataError
 from .files import write_tsv_atomic
@@ -87,7 +87,9 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
 
     ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights,
     block)`` when they depend on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`; proteins:
-    :func:`protein_weights`); by default the kept columns of ``values``, unweighted, without blocks.
+    :func:`protein_weights`); by default the kept columns of ``values``, unweighted, without blocks. A sample
+    without which the design cannot be fitted (:func:`lsecflow.de_inputs.check_fittable`: a batch left empty,
+    columns confounded) gets no refit, with a warning, as in :func:`lsecflow.trust.leave_one_out`.
     ``refit(keep, names)`` replaces limma altogether (edgeR: :func:`lsecflow.de_edger.contrast_tables` on the
     kept samples' counts): it returns the named contrasts' tables (index: feature ids)."""
     out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
@@ -101,6 +103,7 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     for sample, names in refit_plan(meta, contrasts, genes).items():
         keep = values.columns != sample
         try:
+            check_fittable(meta.loc[keep], design)  # as the DESeq2 engine's refits: none on a design it cannot carry
             if refit is not None:
                 stats = refit(keep, names)
             else:
