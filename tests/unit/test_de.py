@@ -391,6 +391,29 @@ def test_cell_type_without_replicates_is_skipped_not_fatal(tms_pseudobulk, tmp_p
     assert list(pd.read_csv(outs["old_vs_young"]["table"], sep="\t").columns) == de_files.RESULT_COLUMNS
 
 
+def test_a_cell_type_where_every_gene_has_a_zero_needs_poscounts(tms_pseudobulk, tmp_path):
+    """The real LSEC pseudobulk with one count per gene set to 0 (SYNTHETIC dropouts, seeded, a sample drawn per
+    gene): DESeq2's median-of-ratios size factors cannot be computed (R stops: "every gene contains at least one
+    zero"). The cell type is skipped with the fix in its status (de.size_factors: poscounts), and with poscounts
+    it is fitted."""
+    ds, folder, _ = tms_pseudobulk
+    slug = next(iter(ds.cell_types))
+    pbulk = ad.read_h5ad(folder / "pb.h5ad")
+    rows = np.flatnonzero(pbulk.obs["cell_type"].astype(str) == ds.cell_types[slug])
+    X = np.asarray(pbulk.X.toarray() if hasattr(pbulk.X, "toarray") else pbulk.X, dtype=float)
+    X[np.random.default_rng(0).choice(rows, X.shape[1]), np.arange(X.shape[1])] = 0
+    pbulk.X = X
+    pbulk.write_h5ad(tmp_path / "pb.h5ad")
+    outs = _outputs(tmp_path)
+    assert de.run_de(str(tmp_path / "pb.h5ad"), ds.params(), outs, cell_type=slug)["old_vs_young"].empty
+    status = pd.read_csv(outs["old_vs_young"]["summary"], sep="\t").loc[0, "status"]
+    assert status.startswith("skipped: every one of the") and "set de.size_factors: poscounts" in status, status
+    params = ds.params()
+    params["spec"] = dict(params["spec"], de=dict(params["spec"]["de"], size_factors="poscounts"))
+    res = de.run_de(str(tmp_path / "pb.h5ad"), params, outs, cell_type=slug)["old_vs_young"]
+    assert len(res) > 300 and res["pvalue"].notna().mean() > 0.5
+
+
 def test_numeric_covariate_matches_deseq2(tmp_path):
     """A design column declared numeric (``numeric: [weight]``) is one slope, as in R; the SYNTHETIC weight of
     make_reference.R (no real effect) on the real DLPC counts, through the config, ingest and one fit."""

@@ -36,7 +36,7 @@ from .de_options import shrink_method
 from .deseq2 import as_in_r, quiet_inmoose
 from .deseq2_kernels import kernels
 from .deseq2_local import DISPERSION_COLUMNS, dispersion_table, residual_note, variance_stabilized
-from .errors import InputDataError, UnfittableDesign
+from .errors import InputDataError, UnfittableFit
 from .files import write_tsv_atomic
 from .shrink import shrink_contrast
 from .trust import leave_one_out, refit_plan
@@ -73,6 +73,11 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
 
     sub, counts, meta = model_inputs(adata, design_columns, opts, contrasts, design)
     test, fit_type, sf_type = opts.get("test", "wald"), opts.get("fit_type", "parametric"), opts.get("size_factors", "ratio")
+    if sf_type == "ratio" and (counts.to_numpy() == 0).any(axis=0).all():
+        raise UnfittableFit(f"every one of the {counts.shape[1]} genes through the pre-filter has a zero count in at "
+                            f"least one of the {counts.shape[0]} samples, so DESeq2's median-of-ratios size factors "
+                            "(de.size_factors: ratio) cannot be computed; set de.size_factors: poscounts, DESeq2's "
+                            "estimator for zero-heavy data such as the pseudobulk of a sparse cell type")
     t0 = time.time()
     how = dict(test="LRT", reduced=opts["reduced"]) if test == "lrt" else {}
     # inmoose 0.9.1 lacks nbinomLRT and the local trend, and runs its optim fallback differently from R:
@@ -256,7 +261,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         return results
     try:
         dds = fit_model(adata, spec["design"], params["design_columns"], opts, contrasts=spec["contrasts"])
-    except UnfittableDesign as exc:
+    except UnfittableFit as exc:
         skip_unfittable(exc, params, cell_type, outputs, tested, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     if dispersions:

@@ -41,7 +41,7 @@ from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
 from .edger import estimate_disp, ql_fit, ql_test, treat
 from .edger_glm import log_cpm
-from .errors import UnfittableDesign
+from .errors import UnfittableFit
 from .files import write_tsv_atomic
 from .voom import effective_library_sizes, normalized_cpm
 
@@ -209,7 +209,7 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
     try:
         counts, meta, contrasts, symbols = count_unit(adata, params, tested)
         tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
-    except UnfittableDesign as exc:
+    except UnfittableFit as exc:
         skip_unfittable(exc, params, cell_type, outputs, tested, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     if dispersions:

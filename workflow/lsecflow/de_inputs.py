@@ -143,7 +143,7 @@ def write_untested(params: dict, cell_type: str | None, lrt: dict | None, empty:
 
 def skip_unfittable(exc: Exception, params: dict, cell_type: str | None, outputs: dict, tested: list[str],
                     lrt: dict | None, empty: dict) -> None:
-    """A fit the data cannot make (``exc``: :class:`~lsecflow.errors.UnfittableDesign`, blocks without a
+    """A fit the data cannot make (``exc``: :class:`~lsecflow.errors.UnfittableFit`, blocks without a
     correlation): a bulk fit stops with it (re-raised); for a pseudobulk cell type it is logged, each tested
     contrast's files say why and the fit's own files are written empty (:func:`write_untested`), so that the
     other cell types go on."""

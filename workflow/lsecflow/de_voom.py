@@ -36,7 +36,7 @@ from .de_files import (
 )
 from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
-from .errors import UnfittableDesign
+from .errors import UnfittableFit
 from .files import write_tsv_atomic
 from .limma_block import Block, BlockError, block_labels, estimate_block
 from .limma_weights import log_sample_weights
@@ -169,7 +169,7 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
         labels = block_labels(sheet, opts.get("block"))
         tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts,
                                                                 symbols, labels)
-    except (BlockError, UnfittableDesign) as exc:
+    except (BlockError, UnfittableFit) as exc:
         skip_unfittable(exc, params, cell_type, outputs, tested, lrt, own)
         return results
     write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
