@@ -53,6 +53,14 @@ def test_tmm_of_identical_libraries_is_one_and_voom_needs_replicates():
         voom.voom(x[:1], np.ones((4, 1)), x.sum(axis=0))
 
 
+def test_tmm_of_samples_sharing_no_gene_is_r_s():
+    """Samples a and b share no expressed gene (sparse pseudobulk): no log ratio, so edgeR's .calcFactorTMM returns 1
+    (R's max() of nothing is -Inf) where numpy's max raised. R 4.2.2, edgeR 3.40.2:
+    calcNormFactors(cbind(a = c(5,0,3,0,2), b = c(0,4,0,7,0), c = c(1,2,3,4,5))) = 1.1321357 1.1321357 0.7801947."""
+    x = np.array([[5, 0, 1], [0, 4, 2], [3, 0, 3], [0, 7, 4], [2, 0, 5]], dtype=float)
+    np.testing.assert_allclose(voom.tmm_factors(x), [1.1321357, 1.1321357, 0.7801947], rtol=1e-7)
+
+
 def test_quality_weights_match_r():
     """voomWithQualityWeights (arrayWeights gene by gene, twice, around a weighted voom) against R: the sample
     weights, and the observation weights that are voom's times them. The QC outlier of DLPC (Sample756, gut

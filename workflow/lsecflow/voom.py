@@ -27,7 +27,7 @@ def _tmm_factor(obs: np.ndarray, ref: np.ndarray, n_obs: float, n_ref: float, lo
         v = (n_obs - obs) / n_obs / obs + (n_ref - ref) / n_ref / ref
     fin = np.isfinite(log_r) & np.isfinite(abs_e) & (abs_e > -1e10)
     log_r, abs_e, v = log_r[fin], abs_e[fin], v[fin]
-    if np.max(np.abs(log_r)) < 1e-6:
+    if log_r.size == 0 or np.max(np.abs(log_r)) < 1e-6:  # R: max() of no ratio is -Inf, so 1 (no gene shared)
         return 1.0
     n = len(log_r)
     lo_l = np.floor(n * logratio_trim) + 1
