@@ -108,3 +108,16 @@ def test_a_cell_type_the_design_cannot_fit_is_skipped_a_bulk_fit_stops(tmp_path,
     assert says in pd.read_csv(lrt["summary"], sep="\t").loc[0, "status"]
     with pytest.raises(UnfittableDesign, match=re.escape(says)):
         run(str(tmp_path / "pb.h5ad"), params, outputs, lrt=lrt, **files)
+
+
+def test_a_sample_left_without_counts_by_the_filter_is_named():
+    """SYNTHETIC: sample s3's only counts are in a gene the pre-filter drops; no library size can be computed for
+    it (edgeR's TMM and DESeq2's size factors fail on it), so the fit is refused naming it and the fix."""
+    import anndata as ad
+    from lsecflow.errors import UnfittableFit
+
+    X = np.array([[20, 30, 0], [25, 35, 0], [22, 31, 0], [0, 0, 5]], dtype=float)
+    obs = pd.DataFrame({"group": ["a", "a", "b", "b"]}, index=[f"s{i}" for i in range(4)])
+    adata = ad.AnnData(X, obs=obs, var=pd.DataFrame({"symbol": ["A", "B", "C"]}, index=["g1", "g2", "g3"]))
+    with pytest.raises(UnfittableFit, match=r"sample\(s\) s3 have no count in any of the 2 genes through the pre-filter"):
+        de_inputs.model_inputs(adata, ["group"], {"min_count": 10, "min_samples": 3})

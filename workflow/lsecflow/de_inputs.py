@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .de_files import RESULT_COLUMNS, write_lrt_skipped, write_skipped
-from .errors import InputDataError, UnfittableDesign
+from .errors import InputDataError, UnfittableDesign, UnfittableFit
 from .files import write_tsv_atomic
 from .formula import design_matrix, design_metadata, estimable_columns
 
@@ -33,9 +33,10 @@ def filter_genes(X, min_count: int, min_samples: int) -> np.ndarray:
 
 def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contrasts: dict | None = None,
                  design: str | None = None):
-    """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter; a design
-    column left with a single level, and with ``design`` a design these samples cannot carry
-    (:func:`check_fittable`), raise :class:`~lsecflow.errors.UnfittableDesign`.
+    """What the model is fitted on: samples and genes sorted by id, genes through the pre-filter; a sample left
+    without counts raises :class:`~lsecflow.errors.UnfittableFit`, a design column left with a single level,
+    and with ``design`` a design these samples cannot carry (:func:`check_fittable`),
+    :class:`~lsecflow.errors.UnfittableDesign`.
 
     Returns
     -------
@@ -54,6 +55,11 @@ def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contr
     sub = adata[:, keep]
     counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
                           columns=sub.var_names.astype(str))
+    empty = counts.index[counts.to_numpy().sum(axis=1) == 0]
+    if len(empty):
+        raise UnfittableFit(f"sample(s) {', '.join(map(str, empty))} have no count in any of the {counts.shape[1]} "
+                            "genes through the pre-filter (de.min_count, de.min_samples), so no library size or "
+                            "normalisation can be computed for them; leave them out (qc.exclude) or lower the filter")
     meta = design_metadata(sub.obs, design_columns, contrasts)
     for col in design_columns:
         if meta[col].nunique() < 2:
