@@ -121,3 +121,18 @@ def test_fmm_spline_reproduces_a_cubic():
     cubic = np.poly1d([0.5, -2.0, 1.0, 3.0])
     u = np.linspace(-1, 5, 61)
     np.testing.assert_allclose(spline_eval(fmm_spline(x, cubic(x)), u), cubic(u), rtol=1e-10, atol=1e-10)
+
+
+def test_a_parametric_fit_that_errors_falls_back_as_in_r():
+    """Gene-wise dispersions all below the gamma GLM's residual window (SYNTHETIC, 1e-9): no gene is left to fit.
+    statsmodels raises a ValueError that inmoose's ``except RuntimeError`` let through (the DE job died); R's
+    ``try()`` falls back to the local trend for any error, and the wrapper makes it a RuntimeError so inmoose
+    does the same."""
+    from inmoose.deseq2.dispersions import parametricDispersionFit
+    from lsecflow.deseq2_local import parametric_fit_or_fallback
+
+    means, disps = pd.Series([10.0, 100.0, 1000.0]), pd.Series([1e-9] * 3)
+    with pytest.raises(ValueError):
+        parametricDispersionFit(means, disps)
+    with pytest.raises(RuntimeError, match="parametric dispersion fit failed: ValueError"):
+        parametric_fit_or_fallback(parametricDispersionFit)(means, disps)

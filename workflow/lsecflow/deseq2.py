@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from .deseq2_kernels import kernels
-from .deseq2_local import estimateDispersionsFit
+from .deseq2_local import estimateDispersionsFit, parametric_fit_or_fallback
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,17 @@ def as_in_r():
                                                  for name in ("core", "outliers", "fitNbinomGLMs", "dispersions", "vst"))
 
     saved = (core.nbinomLRT, outliers.nbinomLRT, fitting.fitNbinomGLMsOptim, dispersions.estimateDispersionsFit,
-             vst.estimateDispersionsFit)
+             vst.estimateDispersionsFit, dispersions.parametricDispersionFit)
     core.nbinomLRT = outliers.nbinomLRT = nbinomLRT
     fitting.fitNbinomGLMsOptim = fitNbinomGLMsOptim
     dispersions.estimateDispersionsFit = vst.estimateDispersionsFit = estimateDispersionsFit
+    dispersions.parametricDispersionFit = parametric_fit_or_fallback(saved[-1])
     try:
         with kernels():
             yield
     finally:
         (core.nbinomLRT, outliers.nbinomLRT, fitting.fitNbinomGLMsOptim, dispersions.estimateDispersionsFit,
-         vst.estimateDispersionsFit) = saved
+         vst.estimateDispersionsFit, dispersions.parametricDispersionFit) = saved
 
 
 def nbinomLRT(obj, full=None, reduced=None, betaTol=1e-8, maxit=100, useOptim=True, quiet=False, useQR=True,

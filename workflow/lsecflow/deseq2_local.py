@@ -53,6 +53,21 @@ def _inmoose_fit(obj, **kwargs):
     return importlib.import_module("inmoose.deseq2").estimateDispersionsFit(obj, **kwargs)
 
 
+def parametric_fit_or_fallback(fit):
+    """inmoose's ``parametricDispersionFit`` (``fit``) with any failure raised as ``RuntimeError``, the one
+    inmoose's ``estimateDispersionsFit`` turns into DESeq2's fallback to the local trend. R wraps the fit in
+    ``try()``, so every error falls back; statsmodels' own (a ValueError when too few genes stay within the
+    residual bounds: an empty or one-gene gamma GLM) escaped inmoose's ``except RuntimeError``."""
+    def parametric(means, disps):
+        try:
+            return fit(means, disps)
+        except RuntimeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- R's try() catches every error here
+            raise RuntimeError(f"parametric dispersion fit failed: {type(exc).__name__}: {exc}") from exc
+    return parametric
+
+
 def estimateDispersionsFit(obj, fitType="parametric", minDisp=1e-8, quiet=False):
     """DESeq2's ``estimateDispersionsFit``: inmoose's, with ``local`` (and the parametric fit's
     fallback to it) supplied. The function's ``fitType`` attribute says which trend was fitted."""
@@ -104,7 +119,7 @@ def dispersion_table(dds, min_disp: float = 1e-8) -> pd.DataFrame:
         table["trend_local"] = local_dispersion_fit(means[use], disps[use], min_disp)(means)
     if use.any() and own != "parametric":
         try:
-            fit = importlib.import_module("inmoose.deseq2.dispersions").parametricDispersionFit(
+            fit = parametric_fit_or_fallback(importlib.import_module("inmoose.deseq2.dispersions").parametricDispersionFit)(
                 pd.Series(means[use]), pd.Series(disps[use]))
             table["trend_parametric"] = np.asarray(fit(pd.Series(means)), dtype=float)
         except RuntimeError:  # the parametric fit fails on these genes (DESeq2 then switches to local)
