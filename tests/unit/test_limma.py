@@ -173,16 +173,18 @@ def test_robust_trend_without_residual_df_matches_r():
     assert r["s2_prior"].nunique() > 1000  # a trend, one prior variance per protein
 
 
-def test_infinite_prior_df_matches_r():
-    """eBayes(trend = TRUE) on 8 complete UPS1 proteins: their residual variances are no more spread than chance,
-    so R's prior df is Inf (s2_post = the trend, df_total = the pooled 32). inmoose 0.9.1's eBayes stopped there
-    with a KeyError (its B statistic's ``~Infdf`` of a Python bool); limma_robust.ebayes gives R's numbers."""
+@pytest.mark.parametrize("k, table", [(8, "ups1.infinite_prior.tsv"), (3, "ups1.infinite_prior_3.tsv")])
+def test_infinite_prior_df_matches_r(k, table):
+    """eBayes(trend = TRUE) on the first k complete UPS1 proteins: their residual variances are no more spread than
+    chance, so R's prior df is Inf (s2_post = the trend, df_total = the pooled df). inmoose 0.9.1's eBayes stopped
+    there with a KeyError (its B statistic's ``~Infdf`` of a Python bool), and for 3 proteins its natural spline
+    without interior knots ("Problem with covariate"); limma_robust.ebayes and fast_trend give R's numbers."""
     _, pre, _, _ = ups1_fit()
-    x8 = pre.values.dropna().head(8)
-    ref = pd.read_csv(LIMMA_REF / "ups1.infinite_prior.tsv", sep="\t", index_col="protein_ids")
-    assert list(x8.index) == list(ref.index)
-    meta = design_metadata(ups1_sheet().loc[x8.columns], ["group"], UPS1_CONTRAST)
-    ours = limma.fit(x8, limma.design_matrix(meta, "~ group"), trend=True)
+    xk = pre.values.dropna().head(k)
+    ref = pd.read_csv(LIMMA_REF / table, sep="\t", index_col="protein_ids")
+    assert list(xk.index) == list(ref.index)
+    meta = design_metadata(ups1_sheet().loc[xk.columns], ["group"], UPS1_CONTRAST)
+    ours = limma.fit(xk, limma.design_matrix(meta, "~ group"), trend=True)
     assert np.isinf(ours.df_prior) and np.isinf(ref["df_prior"]).all()
     np.testing.assert_allclose(ours.s2_prior, ref["s2_prior"], rtol=1e-10)
     np.testing.assert_allclose(ours.s2_post, ref["s2_post"], rtol=1e-10)

@@ -209,20 +209,42 @@ def _effects(self) -> np.ndarray:
     return self._effects
 
 
+def _natural_spline():
+    """inmoose's ``ns`` class, taking ``knots = []`` where ``df`` leaves no interior knot (``df = 2`` with an
+    intercept: ``fitFDist``'s trend over 3-5 features). inmoose 0.9.1 then concatenates ``None`` and stops
+    ("Problem with covariate"); R's ``splines::ns`` gives the basis without interior knots."""
+    from inmoose.utils.splines import ns
+
+    class NaturalSpline(ns):
+        def __init__(self, x, df=None, knots=None, include_intercept=False, boundary_knots=None):
+            if knots is None and df is not None and df - 1 - include_intercept <= 0:
+                knots = np.array([], dtype=float)
+            super().__init__(x, df=df, knots=knots, include_intercept=include_intercept,
+                             boundary_knots=boundary_knots)
+
+    return NaturalSpline
+
+
 @contextlib.contextmanager
 def fast_trend():
     """Within the block, inmoose's eBayes ``trend`` (``fitFDist`` with a covariate) builds its natural-spline
     basis with :func:`spline_design` and its regression effects with :func:`_effects`: the same numbers
-    (within rounding), in linear time and memory. Restored on exit."""
+    (within rounding), in linear time and memory; its spline basis of 3-5 features is R's
+    (:func:`_natural_spline`). Restored on exit."""
+    import importlib
+
     import inmoose.utils.lm as lm
     import inmoose.utils.splines as splines
 
-    saved = splines.spline_design, lm.lm_wfit.effects
+    fit_f_dist = importlib.import_module("inmoose.limma.fitFDist")  # the module: the package exports its function
+
+    saved = splines.spline_design, lm.lm_wfit.effects, fit_f_dist.ns
     splines.spline_design, lm.lm_wfit.effects = spline_design, property(_effects)
+    fit_f_dist.ns = _natural_spline()
     try:
         yield
     finally:
-        splines.spline_design, lm.lm_wfit.effects = saved
+        splines.spline_design, lm.lm_wfit.effects, fit_f_dist.ns = saved
 
 
 def log_odds(t: np.ndarray, su: np.ndarray, df_total: np.ndarray, df_prior, s2_prior, proportion: float = 0.01,

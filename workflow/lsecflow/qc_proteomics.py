@@ -128,7 +128,7 @@ def variance_fits(values: pd.DataFrame, obs: pd.DataFrame, spec: dict, design_co
     try:  # a trend needs more proteins than a small array may have: the figure then goes without it
         out["prior_trend"] = np.broadcast_to(np.asarray(limma.fit(values, design, trend=True).s2_prior, dtype=float),
                                              sigma2.shape)
-    except Exception as exc:  # inmoose's fitFDist with a covariate fails (RuntimeError) on very few proteins
+    except Exception as exc:  # a trend that cannot be fitted (e.g. a single protein) leaves the line out
         log.warning("variance figure: no eBayes trend for %d proteins (%s: %s)", len(values), type(exc).__name__, exc)
     if count is not None:
         out["count"] = count.reindex(values.index).to_numpy(dtype=float)
