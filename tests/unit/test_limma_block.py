@@ -265,3 +265,24 @@ def test_a_cell_type_whose_blocks_cannot_be_estimated_is_skipped_not_fatal(tms_p
     pb[lsec.to_numpy()].copy().write_h5ad(tmp_path / "lsec.h5ad")  # the same samples as one bulk dataset
     with pytest.raises(InputDataError, match="de.block 'litter': no feature has enough"):
         run_de_voom(str(tmp_path / "lsec.h5ad"), params, outs, cell_type=None)
+
+
+def test_a_cell_type_in_a_single_block_is_skipped_with_the_reason(tms_pseudobulk, tmp_path):
+    """Real TMS LSEC pseudobulk, voom, every sample in one litter (SYNTHETIC block column): R's
+    duplicateCorrelation stops on a one-level factor; the cell type is skipped saying so (the numpy path raised a
+    bare 'zero-size array' ValueError)."""
+    import anndata as ad
+    from lsecflow.de_voom import run_de_voom
+
+    ds, folder, _ = tms_pseudobulk
+    slug = next(iter(ds.cell_types))
+    pb = ad.read_h5ad(folder / "pb.h5ad")
+    pb.obs["litter"] = "L1"
+    pb.write_h5ad(tmp_path / "pb.h5ad")
+    params = ds.params()
+    params["spec"] = dict(params["spec"], de=dict(params["spec"]["de"], engine="voom", block="litter"))
+    outs = {"old_vs_young": {k: str(tmp_path / f"o.{k}.tsv") for k in OUTPUT_KINDS}}
+    assert run_de_voom(str(tmp_path / "pb.h5ad"), params, outs, cell_type=slug,
+                       block=str(tmp_path / "block.tsv"))["old_vs_young"].empty
+    status = pd.read_csv(outs["old_vs_young"]["summary"], sep="\t").iloc[0]["status"]
+    assert "de.block 'litter': all" in status and "samples are in one block ('L1')" in status, status

@@ -288,6 +288,9 @@ def estimate_block(labels: pd.Series, values, design: np.ndarray, weights=None,
     if isinstance(values, pd.DataFrame):
         labels = labels.loc[values.columns]
     column = str(labels.name)
+    if labels.astype(str).nunique() < 2:  # R's duplicateCorrelation stops in model.matrix(~ factor(block))
+        raise BlockError(f"de.block {column!r}: all {len(labels)} samples are in one block "
+                         f"({labels.astype(str).iloc[0]!r}), so there is no within-block correlation to estimate")
     dc = duplicate_correlation(np.asarray(values, dtype=float), design, labels.to_numpy(),
                                None if weights is None else np.asarray(weights, dtype=float))
     if not np.isfinite(dc.consensus):
