@@ -414,6 +414,23 @@ def test_a_cell_type_where_every_gene_has_a_zero_needs_poscounts(tms_pseudobulk,
     assert len(res) > 300 and res["pvalue"].notna().mean() > 0.5
 
 
+def test_a_local_trend_over_one_mean_is_refused_with_the_way_out():
+    """SYNTHETIC: two genes with the same counts are the only ones above DESeq2's dispersion floor (the rest
+    constant), so the local trend has one x to fit (R's locfit cannot either); the fit stops as an UnfittableFit
+    (a pseudobulk cell type is skipped) naming de.fit_type: mean, where the numpy path divided by zero."""
+    from lsecflow.de_options import de_defaults
+    from lsecflow.errors import UnfittableFit
+
+    X = np.full((6, 10), 100.0)
+    X[:, 0] = X[:, 1] = [10, 200, 50, 400, 5, 300]
+    obs = pd.DataFrame({"group": ["a"] * 3 + ["b"] * 3}, index=[f"s{i}" for i in range(6)])
+    adata = ad.AnnData(X, obs=obs, var=pd.DataFrame({"symbol": [f"G{i}" for i in range(10)]},
+                                                    index=[f"g{i}" for i in range(10)]))
+    with pytest.raises(UnfittableFit, match="all 2 points have the same x.*de.fit_type: mean"):
+        de.fit_model(adata, "~ group", ["group"], {**de_defaults(), "fit_type": "local"},
+                     contrasts={"c": {"variable": "group", "target": "b", "reference": "a"}})
+
+
 def test_numeric_covariate_matches_deseq2(tmp_path):
     """A design column declared numeric (``numeric: [weight]``) is one slope, as in R; the SYNTHETIC weight of
     make_reference.R (no real effect) on the real DLPC counts, through the config, ingest and one fit."""

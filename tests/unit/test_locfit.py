@@ -52,6 +52,8 @@ def test_bad_input_is_refused():
         LocalFit([1.0, np.nan, 2.0], [1.0, 2.0, 3.0])
     with pytest.raises(InputDataError, match="equal length"):
         LocalFit([1.0, 2.0], [1.0])
+    with pytest.raises(InputDataError, match="all 3 points have the same x"):  # was a ZeroDivisionError
+        LocalFit([2.0, 2.0, 2.0], [1.0, 2.0, 3.0])
 
 
 @pytest.mark.parametrize("span", [0.3, 1.0])

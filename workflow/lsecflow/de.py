@@ -82,8 +82,12 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     how = dict(test="LRT", reduced=opts["reduced"]) if test == "lrt" else {}
     # inmoose 0.9.1 lacks nbinomLRT and the local trend, and runs its optim fallback differently from R:
     # as_in_r supplies all three
-    with quiet_inmoose(), as_in_r():
-        dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
+    try:
+        with quiet_inmoose(), as_in_r():
+            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
+    except InputDataError as exc:  # the local dispersion trend (lsecflow.locfit) cannot be fitted on these genes
+        raise UnfittableFit(f"DESeq2's dispersion trend cannot be fitted on these {counts.shape[1]} genes ({exc}); "
+                            "de.fit_type: mean takes the mean dispersion instead") from exc
     fitted = dds.dispersionFunction.fitType
     if fitted != fit_type:  # DESeq2's own fallback, parametric -> local
         log.warning("the parametric dispersion trend (a/mean + b) did not fit these genes: DESeq2's local "

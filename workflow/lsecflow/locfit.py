@@ -126,6 +126,8 @@ class LocalFit:
             raise InputDataError(f"locfit: x and y must be non-empty and of equal length (got {n}, {self.y.shape})")
         if not (np.isfinite(self.x).all() and np.isfinite(self.y).all() and np.isfinite(self.w).all()):
             raise InputDataError("locfit: x, y and weights must be finite")
+        if self.x.min() == self.x.max():
+            raise InputDataError(f"locfit: all {n} points have the same x, so no local trend can be fitted")
         self.k = int(n * alpha + 1e-12)  # locfit.c: (int)(lfd->n*nn(sp)+1e-12)
         if degree == 2:
             # parametric component: the same fit at the weighted mean of x, every kernel weight 1
