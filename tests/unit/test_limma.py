@@ -240,3 +240,20 @@ def test_fast_trend_gives_inmoose_numbers():
     for key in ("s2_prior", "df_prior", "s2_post"):
         np.testing.assert_allclose(np.asarray(getattr(fast, key), dtype=float),
                                    np.asarray(getattr(slow, key), dtype=float), rtol=1e-10, err_msg=key)
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_no_residual_df_anywhere_is_refused_by_name(robust):
+    """The UPS1 median matrix cut to one value per group for every protein (SYNTHETIC missingness): no protein has
+    residual df, so R's eBayes stops ("No residual degrees of freedom in linear model fits"); here an UnfittableFit
+    that says what to change, robust or not (the robust path divided by zero)."""
+    from lsecflow.errors import UnfittableFit
+
+    _, pre, _, _ = ups1_fit()
+    x = pre.values.head(50).copy()
+    sheet = ups1_sheet().loc[x.columns]
+    for g in sheet["group"].unique():
+        x.loc[:, sheet.index[sheet["group"] == g][1:]] = np.nan
+    meta = design_metadata(sheet, ["group"], UPS1_CONTRAST)
+    with pytest.raises(UnfittableFit, match="no feature has residual degrees of freedom"):
+        limma.fit(x, limma.design_matrix(meta, "~ group"), robust=robust)

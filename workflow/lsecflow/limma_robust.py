@@ -20,6 +20,7 @@ import contextlib
 import numpy as np
 from scipy import optimize, stats
 
+from .errors import UnfittableFit
 from .lowess import approx, loess_fit
 
 HUBER_K = 1.345  # MASS::psi.huber's k (95 % efficiency at the normal)
@@ -275,6 +276,18 @@ def log_odds(t: np.ndarray, su: np.ndarray, df_total: np.ndarray, df_prior, s2_p
     return np.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
 
 
+def residual_df(fitted) -> np.ndarray:
+    """The ``lmFit`` result's residual df, refused (:class:`~lsecflow.errors.UnfittableFit`) when no feature has
+    any: R's eBayes stops there too ("No residual degrees of freedom in linear model fits")."""
+    df_res = np.asarray(fitted.df_residual, dtype=float)
+    if not (df_res > 0).any():
+        raise UnfittableFit(f"no feature has residual degrees of freedom (each of the {len(df_res)} is observed in "
+                            "no more samples than the design has coefficients), so eBayes has no variance to "
+                            "moderate: keep features with more observed values (proteomics.min_valid) or drop a "
+                            "design term")
+    return df_res
+
+
 def ebayes(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
     """``eBayes(fit, trend)`` on an ``lmFit`` result, as limma 3.54's ``.ebayes``: inmoose's ``squeezeVar`` for
     the prior, then ``s2_post``, ``t``, ``df_total`` (capped at the pooled residual df), ``p_value`` and
@@ -284,9 +297,7 @@ def ebayes(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim
     pooled df, as here."""
     from inmoose.limma import squeezeVar
 
-    df_res = np.asarray(fitted.df_residual, dtype=float)
-    if np.nanmax(df_res) == 0:
-        raise ValueError("No residual degrees of freedom in linear model fits")
+    df_res = residual_df(fitted)
     sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
     if not np.isfinite(sigma2).any():
         raise ValueError("no finite residual standard deviations")
@@ -309,7 +320,7 @@ def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_c
     coef = np.asarray(fitted.coefficients, dtype=float)
     su = np.asarray(fitted.stdev_unscaled, dtype=float)
     sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
-    df_res = np.asarray(fitted.df_residual, dtype=float)
+    df_res = residual_df(fitted)
     var = sigma2.copy()
     var[df_res == 0] = 0
     fit = fit_f_dist_robustly(var, df_res, np.asarray(fitted.Amean, dtype=float) if trend else None)
