@@ -133,6 +133,38 @@ def test_unknown_gsea_method_is_refused():
         enrichment.gsea(_symmetric_ranking(100), {"a": ["g0001"] * 20}, method="fast")
 
 
+@pytest.mark.parametrize("scores, says", [
+    (lambda n: np.zeros(n), "every one of the 1000 genes scores 0"),
+    (lambda n: np.where(np.arange(n) < 10, np.inf, 1.0), "not finite or whose squares overflow (genes g0000"),
+    (lambda n: np.full(n, 1e200), "not finite or whose squares overflow"),
+])
+def test_rankings_fgsea_cannot_take_are_refused(scores, says):
+    """SYNTHETIC rankings gseapy cannot score: all zero (0 / 0), infinite or overflowing scores. gseapy's Rust core
+    panicked on them (a PanicException, which is not an Exception: it went through every handler); R's fgsea
+    refuses non-finite stats."""
+    from lsecflow.errors import InputDataError
+
+    ranking = pd.Series(scores(1000), index=[f"g{i:04d}" for i in range(1000)])
+    with pytest.raises(InputDataError, match=says.replace("(", r"\(")):
+        enrichment.gsea(ranking, {"a": list(ranking.index[::7])}, min_size=5)
+
+
+def test_a_multilevel_panic_is_a_clear_error():
+    """SYNTHETIC integer scores (heavy ties) with a set of the 20 top genes: gseapy 1.3.1's multilevel p-value
+    panics in its Rust core (every seed tried); the job stops with what to change instead of a Rust backtrace,
+    and the permutation method scores the set."""
+    from lsecflow.errors import InputDataError
+
+    rng = np.random.default_rng(0)
+    ranking = pd.Series(np.round(rng.normal(0, 2, 1000)), index=[f"g{i:04d}" for i in range(1000)])
+    ranking = ranking.sort_values(ascending=False)
+    sets = {"top": list(ranking.index[:20])}
+    with pytest.raises(InputDataError, match="enrichment.method: permutation"):
+        enrichment.gsea(ranking, sets, min_size=5)
+    perm = enrichment.gsea(ranking, sets, min_size=5, method="permutation")
+    assert perm.loc[0, "ES"] == pytest.approx(1.0) and perm.loc[0, "pval"] == pytest.approx(1 / 1001)
+
+
 def test_ranking_collapses_duplicates_deterministically():
     table = pd.DataFrame({"gene_id": ["g3", "g1", "g2", "g4", "g5"], "symbol": ["A", "A", "B", "C", "A"],
                           "stat": [2.0, -5.0, 1.0, np.nan, 5.0]})

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .calls import benjamini_hochberg, call_direction
+from .errors import InputDataError
 from .files import write_tsv_atomic
 from .genesets import read_gmt
 
@@ -129,11 +130,30 @@ def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max
     kept = filter_sets(sets, ranking.index, min_size, max_size)
     if not kept:
         return pd.DataFrame(columns=GSEA_COLUMNS)
-    rnk = pd.Series(ranking.to_numpy(dtype=float), index=ranking.index.astype(str))
+    values = ranking.to_numpy(dtype=float)
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(values).all() and np.isfinite((values ** 2).sum())  # fgsea squares and sums them
+    if not finite:
+        odd = ranking.index[~np.isfinite(values)] if not np.isfinite(values).all() else ranking.abs().nlargest(3).index
+        raise InputDataError(f"GSEA ranking: scores that are not finite or whose squares overflow (genes "
+                             f"{', '.join(map(str, odd[:5]))}{' ...' if len(odd) > 5 else ''}); fgsea refuses them "
+                             "too (\"Not all stats values are finite numbers\"); check the DE table's statistic")
+    if not values.any():  # fgsea's running sum divides by the scores' total: 0 / 0
+        raise InputDataError(f"GSEA ranking: every one of the {len(values)} genes scores 0, so there is nothing to "
+                             "rank; check the DE table's statistic")
+    rnk = pd.Series(values, index=ranking.index.astype(str))
     extra = {"sample_size": int(sample_size), "eps": float(eps)} if method == "multilevel" else {}
-    res = gp.prerank(rnk=rnk, gene_sets=kept, min_size=min_size, max_size=max_size, permutation_num=permutations,
-                     weight=1.0, seed=seed, threads=max(1, int(threads)), outdir=None, no_plot=True, verbose=False,
-                     method=method, **extra)
+    try:
+        res = gp.prerank(rnk=rnk, gene_sets=kept, min_size=min_size, max_size=max_size, permutation_num=permutations,
+                         weight=1.0, seed=seed, threads=max(1, int(threads)), outdir=None, no_plot=True,
+                         verbose=False, method=method, **extra)
+    except BaseException as exc:  # gseapy's Rust core panics (pyo3's PanicException is no Exception)
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise InputDataError(f"gseapy {method} GSEA stopped inside its Rust core ({exc}): seen with heavily tied "
+                             "scores and a set at the very top or bottom of the ranking"
+                             + ("; enrichment.method: permutation computes these p-values"
+                                if method == "multilevel" else "")) from None
     r = res.res2d
     out = pd.DataFrame({
         "set": r["Term"].astype(str).to_numpy(),
