@@ -165,6 +165,16 @@ def test_a_multilevel_panic_is_a_clear_error():
     assert perm.loc[0, "ES"] == pytest.approx(1.0) and perm.loc[0, "pval"] == pytest.approx(1 / 1001)
 
 
+def test_a_set_of_every_ranked_gene_is_not_tested():
+    """A 20-analyte panel (SYNTHETIC scores) and a set holding all of them plus a duplicate: nothing lies outside
+    it, so it is left out like a set outside the size bounds (gseapy stopped with a LookupError); the set of
+    half of them is tested, its size counted once per gene."""
+    ranking = _symmetric_ranking(20)
+    genes = list(ranking.index)
+    out = enrichment.gsea(ranking, {"all": genes + genes[:1], "half": genes[::2] + genes[:1]}, min_size=5)
+    assert list(out["set"]) == ["half"] and out.loc[0, "size"] == 10
+
+
 def test_ranking_collapses_duplicates_deterministically():
     table = pd.DataFrame({"gene_id": ["g3", "g1", "g2", "g4", "g5"], "symbol": ["A", "A", "B", "C", "A"],
                           "stat": [2.0, -5.0, 1.0, np.nan, 5.0]})

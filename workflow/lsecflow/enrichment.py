@@ -81,12 +81,14 @@ def gsea_ranking(table: pd.DataFrame, de: dict) -> pd.Series:
 
 
 def filter_sets(sets: dict[str, list[str]], universe, min_size: int, max_size: int) -> dict[str, list[str]]:
-    """Sets restricted to ``universe``, kept when ``min_size <= size <= max_size``."""
+    """Sets restricted to ``universe``, kept when ``min_size <= size <= max_size`` and smaller than the universe
+    (a set holding every ranked gene has none outside to be enriched against: gseapy stopped with a LookupError
+    on it, e.g. a small cytokine panel whose every analyte is in one set)."""
     uni = set(universe)
     out = {}
     for name, genes in sets.items():
-        found = [g for g in genes if g in uni]
-        if min_size <= len(found) <= max_size:
+        found = list(dict.fromkeys(g for g in genes if g in uni))
+        if min_size <= len(found) <= max_size and len(found) < len(uni):
             out[name] = found
     return out
 
