@@ -133,10 +133,11 @@ def gsea(ranking: pd.Series, sets: dict[str, list[str]], min_size: int = 15, max
     if not kept:
         return pd.DataFrame(columns=GSEA_COLUMNS)
     values = ranking.to_numpy(dtype=float)
+    finite = np.isfinite(values)
     with np.errstate(over="ignore"):
-        finite = np.isfinite(values).all() and np.isfinite((values ** 2).sum())  # fgsea squares and sums them
-    if not finite:
-        odd = ranking.index[~np.isfinite(values)] if not np.isfinite(values).all() else ranking.abs().nlargest(3).index
+        overflow = not np.isfinite((values[finite] ** 2).sum())  # fgsea squares and sums them
+    if overflow or not finite.all():
+        odd = ranking.index[~finite] if not finite.all() else ranking.abs().nlargest(3).index
         raise InputDataError(f"GSEA ranking: scores that are not finite or whose squares overflow (genes "
                              f"{', '.join(map(str, odd[:5]))}{' ...' if len(odd) > 5 else ''}); fgsea refuses them "
                              "too (\"Not all stats values are finite numbers\"); check the DE table's statistic")
