@@ -105,23 +105,20 @@ def check_full_rank(formula: str, sheet, source: str = "config", sheet_path="the
 
     body = " + ".join(term(t) for t in sorted(design_terms(formula)))
     matrix = patsy.dmatrix(body, data, return_type="dataframe")
-    rank = np.linalg.matrix_rank(matrix.to_numpy())
-    if rank == matrix.shape[1]:
-        if len(data) <= rank:
-            raise ConfigError(
-                f"{source}: key 'design': {formula!r} has {rank} coefficients for the {len(data)} samples of "
-                f"{sheet_path}: no residual degrees of freedom, so no engine can estimate a dispersion or a "
-                "variance (each sample would get a coefficient of its own). Drop a term or add samples")
-        return
-    kept = []
-    for name in matrix.columns:  # the first column that adds nothing to the ones before it
-        if np.linalg.matrix_rank(matrix[kept + [name]].to_numpy()) == len(kept):
-            raise ConfigError(
-                f"{source}: key 'design': {formula!r} cannot be fitted on the {len(data)} samples of "
-                f"{sheet_path}: model column {name!r} is a combination of the columns before it (rank {rank} of "
-                f"{matrix.shape[1]}), so its effect cannot be told apart; columns {', '.join(columns)} are "
-                "confounded or a level combination has no sample. Drop or merge a term, or add samples")
-        kept.append(name)
+    kept = estimable_columns(matrix.to_numpy())
+    rank = len(kept)
+    if rank < matrix.shape[1]:  # the first column that adds nothing to the ones before it
+        name = matrix.columns[np.setdiff1d(np.arange(matrix.shape[1]), kept)[0]]
+        raise ConfigError(
+            f"{source}: key 'design': {formula!r} cannot be fitted on the {len(data)} samples of "
+            f"{sheet_path}: model column {name!r} is a combination of the columns before it (rank {rank} of "
+            f"{matrix.shape[1]}), so its effect cannot be told apart; columns {', '.join(columns)} are "
+            "confounded or a level combination has no sample. Drop or merge a term, or add samples")
+    if len(data) <= rank:
+        raise ConfigError(
+            f"{source}: key 'design': {formula!r} has {rank} coefficients for the {len(data)} samples of "
+            f"{sheet_path}: no residual degrees of freedom, so no engine can estimate a dispersion or a "
+            "variance (each sample would get a coefficient of its own). Drop a term or add samples")
 
 
 def level_order(values: pd.Series, base: str | None = None) -> list[str]:
