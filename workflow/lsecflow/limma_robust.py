@@ -302,8 +302,13 @@ def ebayes(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim
     if not np.isfinite(sigma2).any():
         raise ValueError("no finite residual standard deviations")
     out = squeezeVar(sigma2, df_res, covariate=np.asarray(fitted.Amean, dtype=float) if trend else None)
-    df_prior, s2_prior = out["df_prior"], out["var_prior"]
-    s2_post = np.asarray(out["var_post"], dtype=float)
+    return _moderate(fitted, df_res, out["df_prior"], out["var_prior"], np.asarray(out["var_post"], dtype=float),
+                     proportion, stdev_coef_lim)
+
+
+def _moderate(fitted, df_res, df_prior, s2_prior, s2_post, proportion, stdev_coef_lim):
+    """What both eBayes variants do once the prior is fitted: the moderated t, ``df_total`` (residual plus prior
+    df, capped at the pooled residual df), the p-values and :func:`log_odds`, set on ``fitted``."""
     su = np.asarray(fitted.stdev_unscaled, dtype=float)
     t = np.asarray(fitted.coefficients, dtype=float) / su / np.sqrt(s2_post)[:, None]
     df_total = np.minimum(df_res + np.asarray(df_prior, dtype=float), np.nansum(df_res))
@@ -317,8 +322,6 @@ def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_c
     """``eBayes(fit, robust = TRUE, trend)`` on an ``lmFit`` result: sets ``df_prior`` (per protein),
     ``s2_prior`` (per protein with ``trend``: the trend over ``fitted.Amean``), ``s2_post``, ``df_total``,
     ``t``, ``p_value`` and ``lods`` on ``fitted`` and returns it."""
-    coef = np.asarray(fitted.coefficients, dtype=float)
-    su = np.asarray(fitted.stdev_unscaled, dtype=float)
     sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
     df_res = residual_df(fitted)
     var = sigma2.copy()
@@ -329,13 +332,7 @@ def ebayes_robust(fitted, trend: bool = False, proportion: float = 0.01, stdev_c
     s2_post = np.broadcast_to(s2_prior, var.shape).astype(float)  # a copy
     s2_post[finite] = ((df_res[finite] * var[finite] + df_prior[finite] * s2_post[finite])
                        / (df_res[finite] + df_prior[finite]))
-    t = coef / su / np.sqrt(s2_post)[:, None]
-    df_total = np.minimum(df_res + df_prior, np.nansum(df_res))
-    p = 2 * stats.t.sf(np.abs(t), df_total[:, None])
-    fitted.df_prior, fitted.s2_prior, fitted.s2_post, fitted.df_total = df_prior, s2_prior, s2_post, df_total
-    fitted.t, fitted.p_value = t, p
-    fitted.lods = log_odds(t, su, df_total, df_prior, s2_prior, proportion, stdev_coef_lim)
-    return fitted
+    return _moderate(fitted, df_res, df_prior, s2_prior, s2_post, proportion, stdev_coef_lim)
 
 
 def rlm_solve(Xo: np.ndarray, Y: np.ndarray, k: float = HUBER_K, maxit: int = 20, acc: float = 1e-4):
