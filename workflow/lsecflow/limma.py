@@ -161,15 +161,12 @@ def block_of(values: pd.DataFrame, meta: pd.DataFrame, design: str, labels: pd.S
 
 
 def df_total(fitted) -> np.ndarray:
-    """limma's ``df.total``: residual plus prior df, capped at the pooled residual df. Computed here:
-    inmoose 0.9.1's eBayes uses the right value for its p-values but leaves a different one in
-    ``fit.df_total`` for proteins with missing values (found against R's treat): its ``tmixture_vector``
-    overwrites the array in place (see :func:`lsecflow.limma_robust.log_odds`). DEqMS: its own df
+    """limma's ``df.total`` of a :func:`fit` result: residual plus prior df, capped at the pooled residual df
+    (set by :func:`lsecflow.limma_robust.ebayes` or ``ebayes_robust``); DEqMS: its own df
     (``d0 + df.residual``, not capped)."""
     if getattr(fitted, "deqms", None) is not None:
         return fitted.deqms["df_total"]
-    res = np.asarray(fitted.df_residual, dtype=float)
-    return np.minimum(res + np.asarray(fitted.df_prior, dtype=float), np.nansum(res))
+    return np.asarray(fitted.df_total, dtype=float)
 
 
 def treat(fitted, j: int, lfc: float) -> tuple[np.ndarray, np.ndarray]:
