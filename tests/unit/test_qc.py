@@ -107,12 +107,13 @@ def test_blind_vst_matches_deseq2():
     """qc.vst_blind (the PCA's input) against R's vst(blind = TRUE), references by make_local_reference.R:
     the real DLPC counts (parametric trend on 1,000 genes sampled by mean; within 1e-4, the parametric GLM
     converging a little differently in inmoose) and SYNTHETIC counts whose dispersion rises with the mean
-    (R's parametric trend fails and it switches to the local one; so does vst_blind, within 1e-10)."""
+    (R's parametric trend fails and it switches to the local one; so does vst_blind, within 1e-8: 1.5e-13 with
+    OpenBLAS's Haswell kernels, 1.3e-10 with its AVX-512 ones, OPENBLAS_CORETYPE=SkylakeX, on one machine)."""
     counts = pd.read_csv(REPO / "resources/data/dlpc_liver/counts.tsv.gz", sep="\t", index_col=0)
     counts = counts.rename(columns={"Sample724": "Sample725"}).sort_index(axis=1)
     counts = counts[(counts >= 10).sum(axis=1) >= 3]
     for samples_by_genes, name, tol in ((counts.T, "dlpc", 1e-4),
-                                        (_reference("synthetic_rising_counts").T, "rising", 1e-10)):
+                                        (_reference("synthetic_rising_counts").T, "rising", 1e-8)):
         ref = _reference(f"deseq2_vst_blind_{name}")
         ours = qc.vst_blind(samples_by_genes).loc[ref.index, ref.columns]
         np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), rtol=0, atol=tol, err_msg=name)
