@@ -36,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-from .edger_glm import LOW, ave_log_cpm, glm_fit
+from .edger_glm import ave_log_cpm, glm_fit
+from .edger_kernels import LOW
 from .errors import UnfittableDesign
 from .limma_robust import fast_trend, fit_f_dist_robustly
 from .locfit import LocalFit

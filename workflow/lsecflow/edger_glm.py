@@ -2,37 +2,29 @@
 
 ``mglmOneWay`` for a design equivalent to one group per column (Newton per group, ``mglmOneGroup``, tol
 1e-10), else ``mglmLevenberg`` (Levenberg-Marquardt from the "null" start, tol 1e-6, at most 250
-iterations, each gene with its own damping, all genes stepped at once); edgeR's unit deviance (Poisson
-below dispersion 1e-4 -- where edgeR's C++ writes ``2/3`` in integer arithmetic, so its cubic term is 0 --
-gamma above mu x phi 1e6, 1e-8 added to y and mu); ``predFC``'s prior counts (``addPriorCount``) and
-``aveLogCPM``. The QL pipeline on top is :mod:`lsecflow.edger`.
+iterations, each gene with its own damping); edgeR's unit deviance; ``predFC``'s prior counts
+(``addPriorCount``) and ``aveLogCPM``. The per-gene loops are compiled (:mod:`lsecflow.edger_kernels`, as
+edgeR's C++ runs them); this module shapes their inputs. The QL pipeline on top is :mod:`lsecflow.edger`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-LOW = 1e-10  # edgeR's low_value
+from . import edger_kernels as kernels
+
+
+def _as_c(a, shape=None) -> np.ndarray:
+    """A C-contiguous, writeable float64 array (broadcast to ``shape``), as the compiled kernels take: one
+    array type for every call, so each kernel compiles once (numba types a read-only array apart)."""
+    a = np.asarray(a, dtype=float)
+    return np.require(a if shape is None else np.broadcast_to(a, shape), float, ["C", "W"])
 
 
 def unit_deviance(y: np.ndarray, mu: np.ndarray, phi) -> np.ndarray:
-    """edgeR's ``compute_unit_nb_deviance`` (elementwise)."""
-    y = np.asarray(y, dtype=float) + 1e-8
-    mu = np.asarray(mu, dtype=float) + 1e-8
-    phi = np.broadcast_to(np.asarray(phi, dtype=float), np.broadcast_shapes(y.shape, mu.shape))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ylogy = y * np.log(y / mu)
-        inv = 1 / phi
-        out = 2 * (ylogy + (y + inv) * np.log((mu + inv) / (y + inv)))
-        small = phi < 1e-4
-        if small.any():
-            resid = y - mu
-            poisson = 2 * (ylogy - resid - 0.5 * resid * resid * phi * (1 + phi * (0 * resid - y)))
-            out = np.where(small, poisson, out)
-        big = ~small & (mu * phi > 1e6)
-        if big.any():
-            product = mu * phi
-            out = np.where(big, 2 * ((y - mu) / mu - np.log(y / mu)) * mu / (1 + product), out)
-    return out
+    """edgeR's ``compute_unit_nb_deviance`` (elementwise, broadcast): :func:`lsecflow.edger_kernels.unit_nb_deviance`."""
+    shape = np.broadcast_shapes(np.shape(y), np.shape(mu), np.shape(phi))
+    y, mu, phi = (_as_c(a, shape).reshape(-1) for a in (y, mu, phi))
+    return kernels.unit_deviance_flat(y, mu, phi, np.empty(y.size)).reshape(shape)
 
 
 def deviance(y, mu, phi, weights=1.0) -> np.ndarray:
@@ -44,32 +36,12 @@ def fit_one_group(y: np.ndarray, offset: np.ndarray, disp: np.ndarray, weights: 
                   start: np.ndarray | None = None, maxit: int = 50, tol: float = 1e-10) -> np.ndarray:
     """``mglmOneGroup``: each gene's log mean rate (genes x samples ``y``; ``offset``, ``disp`` broadcast to
     it): Newton's iterations from the gamma solution (or ``start``), each gene stopping when its step is
-    under ``tol``; -inf for a gene of zeros; the Poisson case (dispersion 0, weights 1) in closed form."""
-    y = np.asarray(y, dtype=float)
-    off = np.broadcast_to(offset, y.shape)
-    disp = np.broadcast_to(disp, y.shape)
-    w = np.ones_like(y) if weights is None else np.broadcast_to(weights, y.shape)
-    G = y.shape[0]
-    beta = np.full(G, np.nan) if start is None else np.array(start, dtype=float).reshape(G)
-    nonzero = (y > LOW).any(axis=1)
-    with np.errstate(divide="ignore"):
-        guess = np.log(np.where(y > LOW, y / np.exp(off) * w, 0).sum(axis=1) / w.sum(axis=1))
-    beta = np.where(np.isnan(beta), guess, beta)
-    poisson = (disp == 0).all(axis=1) & (w == 1).all(axis=1)
-    if poisson.any():
-        with np.errstate(divide="ignore"):
-            beta[poisson] = np.log(y[poisson].sum(axis=1) / np.exp(off[poisson]).sum(axis=1))
-    active = np.flatnonzero(nonzero & ~poisson)
-    for _ in range(maxit):
-        if active.size == 0:
-            break
-        mu = np.exp(beta[active, None] + off[active])
-        den = 1 + mu * disp[active]
-        step = (((y[active] - mu) / den) * w[active]).sum(axis=1) / ((mu / den) * w[active]).sum(axis=1)
-        beta[active] += step
-        active = active[np.abs(step) >= tol]
-    beta[~nonzero] = -np.inf
-    return beta
+    under ``tol``; -inf for a gene of zeros; the Poisson case (dispersion 0, weights 1) in closed form
+    (:func:`lsecflow.edger_kernels.one_group`)."""
+    y = _as_c(y)
+    beta = np.full(y.shape[0], np.nan) if start is None else _as_c(start).reshape(y.shape[0]).copy()
+    w = 1.0 if weights is None else weights
+    return kernels.one_group(y, _as_c(offset, y.shape), _as_c(disp, y.shape), _as_c(w, y.shape), beta, maxit, tol)
 
 
 def design_groups(X: np.ndarray) -> np.ndarray:
@@ -108,84 +80,12 @@ def levenberg_start(y, X, offset, disp, weights) -> np.ndarray:
     return level[:, None] * coef1[None, :]
 
 
-def _damped_steps(xwx: np.ndarray, dl: np.ndarray, lam: np.ndarray, genes: np.ndarray, eye: np.ndarray):
-    """The Levenberg steps ``(XtWX + lambda I) step = dl`` by Cholesky (``dpotrf``/``dpotrs``), all genes at
-    once; where a factorisation fails, that gene's damping rises tenfold until it succeeds (``lam`` updated)."""
-    try:
-        L = np.linalg.cholesky(xwx + lam[genes][:, None, None] * eye)
-    except np.linalg.LinAlgError:
-        L = np.empty_like(xwx)
-        for j, g in enumerate(genes):
-            while True:
-                try:
-                    L[j] = np.linalg.cholesky(xwx[j] + lam[g] * eye)
-                    break
-                except np.linalg.LinAlgError:
-                    lam[g] = lam[g] * 10 if lam[g] > 0 else 1e-100
-    z = np.linalg.solve(L, dl[:, :, None])
-    return np.linalg.solve(np.swapaxes(L, 1, 2), z)[:, :, 0]
-
-
 def fit_levenberg(y, X, offset, disp, weights, beta, tol: float = 1e-6, maxit: int = 250):
-    """``fit_levenberg`` for every gene at once, each with its own damping (genes x coefficients ``beta``
-    updated in place). Returns (beta, mu, deviance)."""
-    G, n = y.shape
-    p = X.shape[1]
-    ymax = y.max(axis=1)
-    mu = np.exp(offset + beta @ X.T)
-    dev = deviance(y, mu, disp, weights)
-    zero = ymax < LOW
-    beta[zero], mu[zero], dev[zero] = np.nan, 0.0, 0.0
-    max_info = np.full(G, -1.0)
-    lam = np.zeros(G)
-    active = np.flatnonzero(~zero)
-    eye = np.eye(p)
-    XX = (X[:, :, None] * X[:, None, :]).reshape(n, p * p)  # X'WX = W @ XX, one product per pair of columns
-    for it in range(1, maxit + 1):
-        if active.size == 0:
-            break
-        ya, mua, da, wa, oa = y[active], mu[active], disp[active], weights[active], offset[active]
-        den = 1 + mua * da
-        wt = mua / den * wa
-        dl = ((ya - mua) / den * wa) @ X
-        xwx = (wt @ XX).reshape(-1, p, p)
-        max_info[active] = np.maximum(max_info[active], np.diagonal(xwx, axis1=1, axis2=2).max(axis=1))
-        if it == 1:
-            lam[active] = np.maximum(max_info[active] * 1e-6, 1e-13)
-        m = active.size
-        lev = np.zeros(m, dtype=int)
-        pending = np.ones(m, dtype=bool)
-        failed = np.zeros(m, dtype=bool)
-        low_dev = np.zeros(m, dtype=bool)
-        dbeta = np.zeros((m, p))
-        while pending.any():
-            idx = np.flatnonzero(pending)
-            lev[idx] += 1
-            g = active[idx]
-            step = _damped_steps(xwx[idx], dl[idx], lam, g, eye)
-            dbeta[idx] = step
-            beta_new = beta[g] + step
-            mu_new = np.exp(oa[idx] + beta_new @ X.T)
-            dev_new = deviance(ya[idx], mu_new, da[idx], wa[idx])
-            low = dev_new / ymax[g] < 1e-13
-            ok = (dev_new <= dev[g]) | low
-            acc = idx[ok]
-            beta[g[ok]], mu[g[ok]], dev[g[ok]] = beta_new[ok], mu_new[ok], dev_new[ok]
-            low_dev[acc] = low[ok]
-            pending[acc] = False
-            rej = idx[~ok]
-            grej = active[rej]
-            lam[grej] *= 2
-            lam[grej] = np.where(lam[grej] <= 0, 1e-100, lam[grej])
-            gave_up = lam[grej] / max_info[grej] > 1e13
-            failed[rej[gave_up]] = True
-            pending[rej[gave_up]] = False
-        divergence = (dl * dbeta).sum(axis=1)
-        stop = failed | low_dev | (divergence < tol)
-        speed = ~stop & (lev == 1)
-        lam[active[speed]] /= 10
-        active = active[~stop]
-    return beta, mu, dev
+    """``mglmLevenberg``: edgeR's Levenberg-Marquardt fit of each gene from ``beta`` (genes x coefficients;
+    :func:`lsecflow.edger_kernels.levenberg`). Returns (beta, mu, deviance)."""
+    y = _as_c(y)
+    return kernels.levenberg(y, _as_c(X), _as_c(offset, y.shape), _as_c(disp, y.shape), _as_c(weights, y.shape),
+                             _as_c(beta).copy(), tol, maxit)
 
 
 def glm_fit(y: np.ndarray, X: np.ndarray, disp, offset, weights=None, prior_count: float = 0.125,
