@@ -1,5 +1,6 @@
 """lsecflow.files: the single-cell readers (h5ad with counts in X or a layer, 10x mtx folders and h5) on the
-real Tabula Muris Senis cells, and unknown extensions refused."""
+real Tabula Muris Senis cells, unknown extensions refused, compression read from a file's bytes, text that is not
+UTF-8 named by line."""
 from __future__ import annotations
 
 import gzip
@@ -13,6 +14,7 @@ import scipy.io
 import scipy.sparse as sp
 from helpers import TMS_H5AD
 from lsecflow import files
+from lsecflow.bulk_counts import read_bulk
 from lsecflow.errors import InputDataError
 
 
@@ -94,3 +96,34 @@ def test_unknown_extension(tmp_path):
     (tmp_path / "m.parquet").write_bytes(b"PAR1")
     with pytest.raises(InputDataError, match="unknown count-matrix format"):
         files.detect_format(tmp_path / "m.parquet")
+
+
+def test_compression_is_read_from_the_bytes_and_a_misleading_name_is_logged(tmp_path, caplog):
+    """A gzip file named .tsv and a plain file named .tsv.gz (a browser that decompressed a download keeps its
+    name) are read as what they are, each with a warning naming the file; a file whose name says the truth
+    is read without one."""
+    text = "gene_id\tS1\nG1\t3\n"
+    gz_plain, plain_gz, honest = tmp_path / "a.tsv", tmp_path / "b.tsv.gz", tmp_path / "c.tsv.gz"
+    for path in (gz_plain, honest):
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    plain_gz.write_text(text)
+    with caplog.at_level("WARNING", logger="lsecflow.files"):
+        assert [files.compression(p) for p in (gz_plain, plain_gz, honest)] == ["gzip", None, "gzip"]
+        for path in (gz_plain, plain_gz, honest):
+            with files.open_text(path) as fh:
+                assert fh.read() == text
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    assert "a.tsv: gzip-compressed though its name does not end in .gz" in warned
+    assert "b.tsv.gz: named .gz but not gzip-compressed; read as plain text" in warned
+    assert "c.tsv.gz" not in warned
+
+
+def test_a_count_matrix_that_is_not_utf8_is_named_by_line(tmp_path):
+    """Latin-1 bytes in a gzipped count matrix's gene ids (``files.reading`` around the bulk reader): the message
+    gives the line and the bytes, not a codec's position in pandas' buffer."""
+    path = tmp_path / "counts.tsv.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(b"gene_id\tS1\tS2\nG1\t3\t4\nG\xe92\t1\t0\n")
+    with pytest.raises(InputDataError, match=r"line 3 is not UTF-8 \(near 'G.2\\t1\\t0'; byte 0xe9"):
+        read_bulk(path, "tsv")

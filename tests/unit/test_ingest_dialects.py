@@ -4,8 +4,9 @@ before any job.
 
 Valid dialects: sheet as .tsv/.txt/.csv (delimiter by extension), a byte-order mark, CRLF line ends, every
 field quoted, its columns and rows shuffled, an extra column, the design levels renamed (contrasts
-renamed with them), trailing empty lines; matrix as .tsv/.csv, gzipped or not, CRLF, quoted, its genes
-and sample columns shuffled. What the DE fits -- ``lsecflow.de_inputs.model_inputs``: the counts (samples
+renamed with them), trailing empty lines, gzipped (named .gz or not); matrix as .tsv/.csv, gzipped or not,
+CRLF, quoted, its genes and sample columns shuffled, gzipped where its name says plain or plain where it
+says .gz. What the DE fits -- ``lsecflow.de_inputs.model_inputs``: the counts (samples
 sorted by id) and the design columns as categoricals ordered by role -- must be identical to the
 reference's, with the renamed levels mapped back; the DE tables depend on nothing else, and a second
 property runs the whole fit on fewer examples and compares the tables themselves.
@@ -51,12 +52,13 @@ def slice_() -> pd.DataFrame:
 
 
 def write_table(df: pd.DataFrame, path: Path, crlf: bool, quote: bool, bom: bool = False, trailing: int = 0,
-                index: bool = True) -> Path:
+                index: bool = True, gz: bool | None = None) -> Path:
+    """``gz``: gzip the file or not whatever its name says (None: as its name says)."""
     sep = "," if ".csv" in path.name else "\t"
     text = df.to_csv(sep=sep, index=index, lineterminator="\r\n" if crlf else "\n",
                      quoting=csv.QUOTE_ALL if quote else csv.QUOTE_MINIMAL)
     text = ("\ufeff" if bom else "") + text + ("\r\n" if crlf else "\n") * trailing
-    if path.name.endswith(".gz"):
+    if path.name.endswith(".gz") if gz is None else gz:
         with gzip.open(path, "wt", newline="") as fh:
             fh.write(text)
     else:
@@ -104,6 +106,8 @@ dialects = st.fixed_dictionaries({
     "names": st.permutations(["ctrl", "PN disease", "PN+DLPC", "grp-1", "B"]).map(lambda p: dict(zip(LEVELS, p[:3]))),
     "matrix_ext": st.sampled_from([".tsv", ".tsv.gz", ".csv", ".csv.gz", ".txt"]),
     "matrix_crlf": st.booleans(), "matrix_quote": st.booleans(), "matrix_seed": st.integers(0, 2**31 - 1),
+    # compression read from the bytes, not the name (a browser that decompressed a download keeps its .gz)
+    "matrix_gz_flipped": st.booleans(), "sheet_gzipped": st.booleans(),
 })
 
 
@@ -114,11 +118,13 @@ def write_dialect(folder: Path, slice_: pd.DataFrame, d: dict) -> tuple[Path, Pa
     if d["extra_column"]:
         sheet["note"] = [f"mouse {i}" for i in range(len(sheet))]
     sheet = sheet.iloc[rng.permutation(len(sheet)), rng.permutation(sheet.shape[1])]
-    sheet_path = write_table(sheet, folder / f"sheet{d['sheet_ext']}", d["sheet_crlf"], d["sheet_quote"],
-                             d["sheet_bom"], d["sheet_trailing"], index=False)
+    gz_name = d["sheet_gzipped"] and d["sheet_seed"] % 2  # half of the gzipped sheets named .gz, half not
+    sheet_path = write_table(sheet, folder / f"sheet{d['sheet_ext']}{'.gz' if gz_name else ''}", d["sheet_crlf"],
+                             d["sheet_quote"], d["sheet_bom"], d["sheet_trailing"], index=False, gz=d["sheet_gzipped"])
     mrng = np.random.default_rng(d["matrix_seed"])
     matrix = slice_.iloc[mrng.permutation(slice_.shape[0]), mrng.permutation(slice_.shape[1])]
-    counts_path = write_table(matrix, folder / f"counts{d['matrix_ext']}", d["matrix_crlf"], d["matrix_quote"])
+    flip = d["matrix_ext"].endswith(".gz") != d["matrix_gz_flipped"] if d["matrix_gz_flipped"] else None
+    counts_path = write_table(matrix, folder / f"counts{d['matrix_ext']}", d["matrix_crlf"], d["matrix_quote"], gz=flip)
     return counts_path, sheet_path
 
 

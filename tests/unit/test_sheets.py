@@ -29,8 +29,19 @@ def test_a_labs_sheet_as_it_comes(tmp_path):
 @pytest.mark.parametrize("name, content, error", [
     ("sheet.xlsx", "sample\tGroup\n", "unknown file type '.xlsx'; name it .tsv"),
     ("sheet.csv", "id,Group\nSample720,Chow\n", "the sample id column 'sample' is missing .* samples.id_column"),
+    # the delimiter the extension does not say: named, with the fix
+    ("sheet.tsv", "sample,Group\nSample720,Chow\n", "its header has commas and no tabs: name the file .csv, or save "
+                                                      "it tab-separated"),
+    ("sheet.csv", "sample\tGroup\nSample720\tChow\n", "its header has tabs and no commas: name the file .tsv"),
+    ("sheet.tsv", "sample;Group\nSample720;Chow\n", "semicolons and no tabs: save it tab-separated .* or comma"),
+    # Latin-1 (Excel's "CSV" on Windows): the line and the bytes, not a codec's position
+    ("sheet.tsv", "sample\tGroup\nSample720\tChow\nSample725\tDiseas\xe9\n",
+     r"line 3 is not UTF-8 \(near 'Sample725\\tDiseas.'; byte 0xe9, Latin-1 .*save the file as UTF-8"),
+    # a workbook saved under a text name (binary: no Latin-1 advice)
+    ("sheet.csv", "PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xe9\x8c",
+     "is not text .*an Excel workbook\\? save it as CSV UTF-8"),
 ])
 def test_sheet_type_and_id_column_errors(tmp_path, name, content, error):
-    (tmp_path / name).write_text(content)
+    (tmp_path / name).write_bytes(content.encode("latin-1"))
     with pytest.raises(ConfigError, match=error):
         load_datasets({"d": dlpc_dataset(DLPC_COUNTS, tmp_path / name)})

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
+from .files import compression
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def strip_version(gene_ids) -> pd.Index:
 def load_symbol_table(path) -> pd.Series:
     """Read a two-column table ``gene_id``, ``symbol`` (TSV or CSV, gzip ok)."""
     sep = "," if str(path).removesuffix(".gz").endswith(".csv") else "\t"
-    table = pd.read_csv(path, sep=sep, dtype=str)
+    table = pd.read_csv(path, sep=sep, dtype=str, compression=compression(path))
     missing = {"gene_id", "symbol"} - set(table.columns)
     if missing:
         raise InputDataError(f"{path}: annotation table lacks column(s) {', '.join(sorted(missing))}")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .count_checks import check_counts_dense
 from .errors import InputDataError
-from .files import FEATURECOUNTS_ANNOTATION, check_exists, open_text, reading
+from .files import FEATURECOUNTS_ANNOTATION, check_exists, compression, open_text, reading
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def read_bulk(path: str | os.PathLike, fmt: str, counts: dict | None = None) -> 
     sep = "," if fmt == "csv" else "\t"
     with reading(path, fmt):
         df = pd.read_csv(path, sep=sep, comment="#" if fmt == "featurecounts" else None,
-                         dtype={header.index(ident): str}, low_memory=False)
+                         dtype={header.index(ident): str}, low_memory=False, compression=compression(path))
     if len(df.columns) == len(header):
         df.columns = header  # the names as the header has them (an unnamed id column stays "", not "Unnamed: 0")
     df = df.set_index(ident)

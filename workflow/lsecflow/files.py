@@ -37,11 +37,52 @@ def _strip_gz(name: str) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
-def open_text(path: Path):
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def compression(path: str | os.PathLike) -> str | None:
+    """``"gzip"`` when the file is gzip-compressed, by its first two bytes rather than its name, else None (the
+    ``compression`` pandas takes). A name that says otherwise is logged: a browser that decompressed a download
+    keeps its ``.gz``, and a tool may compress a ``.tsv`` in place."""
     path = Path(path)
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt")
-    return open(path)
+    if not path.is_file():
+        return None
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == GZIP_MAGIC
+    if gz != path.name.endswith(".gz"):
+        log.warning("%s: %s; read as %s", path, "gzip-compressed though its name does not end in .gz" if gz else
+                    "named .gz but not gzip-compressed", "gzip" if gz else "plain text")
+    return "gzip" if gz else None
+
+
+def open_text(path: Path, encoding: str | None = None):
+    """A user's text file for reading, gzip-compressed or not (:func:`compression`)."""
+    path = Path(path)
+    if compression(path):
+        return gzip.open(path, "rt", encoding=encoding)
+    return open(path, encoding=encoding)
+
+
+def not_utf8(path: str | os.PathLike) -> str:
+    """Where a text file stops being UTF-8, for a message: ``line N ('...')`` and how to convert it; '' when every
+    line decodes or the file is binary (a NUL byte in its first 8 KiB: an h5ad, an Excel workbook), which the
+    caller's own message covers."""
+    opener = gzip.open if compression(path) else open
+    try:
+        with opener(path, "rb") as fh:
+            if b"\x00" in fh.read(8192):
+                return ""
+            fh.seek(0)
+            for lineno, raw in enumerate(fh, 1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    near = raw[max(exc.start - 20, 0):exc.start + 10].decode("utf-8", errors="replace").strip()
+                    return (f"line {lineno} is not UTF-8 (near {near!r}; byte 0x{raw[exc.start]:02x}, Latin-1 or "
+                            "Windows-1252?): save the file as UTF-8 (Excel: 'CSV UTF-8'; or iconv -f latin1 -t utf-8)")
+    except (OSError, EOFError, zlib.error):
+        return ""
+    return ""
 
 
 @contextlib.contextmanager
@@ -50,6 +91,9 @@ def reading(path: Path, fmt: str):
     try:
         yield
     except (EOFError, OSError, UnicodeDecodeError, zlib.error, pd.errors.ParserError) as exc:
+        hint = not_utf8(path) if isinstance(exc, UnicodeDecodeError) else ""
+        if hint:
+            raise InputDataError(f"{path}: {hint}") from exc
         what = {"csv": "comma-separated", "featurecounts": "featureCounts"}.get(fmt, "tab-separated")
         raise InputDataError(f"{path}: cannot be read as a {what} count matrix ({type(exc).__name__}: {exc}); "
                              "is the file complete (a cut-off download or copy), and is counts.format right?"
@@ -62,8 +106,9 @@ def _first_line(path: Path) -> str:
             for line in fh:
                 if line.strip():
                     return line
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{path}: cannot be read as text ({exc})") from exc
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        hint = not_utf8(path) if isinstance(exc, UnicodeDecodeError) else ""
+        raise InputDataError(f"{path}: {hint or f'cannot be read as text ({exc})'}") from exc
     raise InputDataError(f"{path}: file is empty")
 
 
@@ -228,8 +273,10 @@ def read_receiver_table(path, name: str) -> pd.DataFrame:
         raise InputDataError(f"{what}: file does not exist")
     sep = "," if ".csv" in path.name else "\t"
     try:
-        t = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        t = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=0, compression=compression(path))
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{what}: {not_utf8(path) or exc}") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputDataError(f"{what}: cannot be read ({exc})") from exc
     if t.shape[1] == 0 or t.shape[0] == 0:
         raise InputDataError(f"{what}: needs a gene column and at least one sample column with rows")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputDataError
+from .files import compression
 
 
 def read_gmt(path) -> dict[str, list[str]]:
@@ -22,7 +23,7 @@ def read_gmt(path) -> dict[str, list[str]]:
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{path}: gene set file does not exist")
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = gzip.open if compression(path) else open
     sets: dict[str, list[str]] = {}
     try:
         with opener(path, "rt") as fh:

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputDataError
+from .files import compression, not_utf8
 from .genesets import read_gmt
 
 CLASSES = ["chemokine", "cytokine", "growth factor", "protease/ECM regulator", "adhesion/contact", "other secreted"]
@@ -66,7 +67,7 @@ def complex_name(parts) -> str:
 
 def _read(path: Path, **kw) -> pd.DataFrame:
     sep = "," if ".csv" in path.name else "\t"
-    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, **kw)
+    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression=compression(path), **kw)
 
 
 def lri_pairs(path: Path) -> pd.DataFrame:
@@ -254,8 +255,10 @@ PAIR_COLUMNS = ["ligand", "receptor", "sources", "n_sources"]
 
 def _read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, compression=compression(path))
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{what} {path}: {not_utf8(path) or exc}") from exc
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputDataError(f"{what} {path}: cannot be read as a TSV table ({exc})") from exc
     missing = [c for c in columns if c not in table.columns]
     if missing:

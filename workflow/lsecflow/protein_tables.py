@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
+from .files import compression, not_utf8
 from .proteomics import observed_mask
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ def read_header(path: str | os.PathLike) -> list[str]:
     """Column names of a protein table (first line only)."""
     path = Path(path)
     try:
-        header = pd.read_csv(path, sep=_sep(path), nrows=0).columns
-    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{path}: {not_utf8(path) or exc}") from exc
+    except (OSError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputDataError(f"{path}: cannot be read as a protein table ({type(exc).__name__}: {exc})") from exc
     return [str(c) for c in header]
 
@@ -240,8 +243,10 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     ident, gene, desc = annotation_columns(fmt, opts, header)
     try:
         df = pd.read_csv(path, sep=_sep(path), dtype=str, keep_default_na=False, na_values=["", "NA", "NaN"],
-                         low_memory=False)
-    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+                         low_memory=False, compression=compression(path))
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{path}: {not_utf8(path) or exc}") from exc
+    except (OSError, EOFError, pd.errors.ParserError) as exc:
         raise InputDataError(f"{path}: cannot be read as a protein table ({type(exc).__name__}: {exc})") from exc
     report: dict = {"rows_in_table": int(len(df))}
     if df.empty:

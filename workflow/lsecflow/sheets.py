@@ -1,15 +1,31 @@
 """Sample sheets and sample ids: reading a sheet (values kept as text), matching it to the matrix."""
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import ConfigError
+from .files import compression, not_utf8
 from .schema import validate
 
 #: Sample sheet delimiter by file extension.
 SHEET_DELIMITERS = {".tsv": "\t", ".txt": "\t", ".tab": "\t", ".csv": ","}
+
+
+def _delimiter_hint(path: Path, sep: str) -> str:
+    """When the header holds no ``sep`` but another delimiter, a sentence saying so and what to do (else '')."""
+    with (gzip.open if compression(path) else open)(path, "rb") as fh:
+        first = fh.readline().decode("utf-8", errors="replace").strip()
+    names = {",": "commas", ";": "semicolons", " ": "spaces", "\t": "tabs"}
+    found = [d for d in names if d != sep and d in first]
+    if sep in first or not found:
+        return ""
+    other = {"\t": ",", ",": "\t"}[sep]
+    fix = (f"name the file {'.csv' if other == ',' else '.tsv'}, or save it {names[sep][:-1]}-separated"
+           if found[0] == other else "save it tab-separated (.tsv) or comma-separated (.csv)")
+    return f"; its header has {names[found[0]]} and no {names[sep]}: {fix}"
 
 
 def read_sample_sheet(path: Path, id_column: str = "sample") -> pd.DataFrame:
@@ -18,8 +34,8 @@ def read_sample_sheet(path: Path, id_column: str = "sample") -> pd.DataFrame:
     Parameters
     ----------
     path
-        ``.tsv``/``.txt``/``.tab`` (tab-separated) or ``.csv``; UTF-8 with or
-        without a byte-order mark; LF or CRLF line ends.
+        ``.tsv``/``.txt``/``.tab`` (tab-separated) or ``.csv``, gzipped or not (read from the bytes; ``.gz``
+        after the extension allowed); UTF-8 with or without a byte-order mark; LF or CRLF line ends.
     id_column
         The column with the sample ids (``samples.id_column``); it is named
         ``sample`` in what is returned, and index the rows.
@@ -27,23 +43,29 @@ def read_sample_sheet(path: Path, id_column: str = "sample") -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"sample sheet {path} does not exist")
-    sep = SHEET_DELIMITERS.get(path.suffix.lower())
+    suffix = Path(path.name.lower().removesuffix(".gz")).suffix
+    sep = SHEET_DELIMITERS.get(suffix)
     if sep is None:
-        raise ConfigError(f"sample sheet {path}: unknown file type {path.suffix or '(no extension)'!r}; name it "
+        raise ConfigError(f"sample sheet {path}: unknown file type {suffix or '(no extension)'!r}; name it "
                           ".tsv (tab-separated) or .csv (comma-separated)")
     if path.stat().st_size == 0:
         raise ConfigError(f"sample sheet {path}: file is empty")
     try:
-        sheet = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None, encoding="utf-8-sig")
+        sheet = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, comment=None, encoding="utf-8-sig",
+                            compression=compression(path))
     except pd.errors.EmptyDataError as exc:
         raise ConfigError(f"sample sheet {path}: file is empty") from exc
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        hint = not_utf8(path) or f"is not text ({exc}): an Excel workbook? save it as CSV UTF-8 or tab-separated text"
+        raise ConfigError(f"sample sheet {path}: {hint}") from exc
+    except pd.errors.ParserError as exc:
         raise ConfigError(f"sample sheet {path}: cannot be read as a {'CSV' if sep == ',' else 'TSV'} file in "
-                          f"UTF-8 ({exc})") from exc
+                          f"UTF-8 ({exc}){_delimiter_hint(path, sep)}") from exc
     sheet.columns = [str(c).strip() for c in sheet.columns]
     if id_column not in sheet.columns:
+        hint = _delimiter_hint(path, sep) or "; name it with samples.id_column"
         raise ConfigError(f"sample sheet {path}: the sample id column {id_column!r} is missing (columns: "
-                          f"{', '.join(sheet.columns)}); name it with samples.id_column")
+                          f"{', '.join(sheet.columns)}){hint}")
     if id_column != "sample":
         if "sample" in sheet.columns:
             raise ConfigError(f"sample sheet {path}: has both 'sample' and the id column {id_column!r}; rename "
