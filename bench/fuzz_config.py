@@ -1,0 +1,121 @@
+"""Users' dataset configs bent key by key, through the parse-time checks (``load_config``) and every rule's
+parameters: every exception that is not an :class:`~lsecflow.errors.LsecflowError` (a message naming the key) is a
+crash; every bend accepted is listed, so a silent acceptance of a wrong value shows too.
+
+The shipped DLPC dataset (bulk) and UPS1 (proteomics), with every default filled in, are walked leaf by leaf; each
+trial sets one to three keys (seeded per trial; a trial reproduces) to a value of the wrong type, out of range,
+empty, or of the right type but naming nothing (a level, a column, a collection that does not exist), or drops a
+whole block.
+
+    .venv/bin/python bench/fuzz_config.py [--trials 400] [--start 0] [--traceback]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import logging
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+from lsecflow.config import load_config  # noqa: E402
+from lsecflow.errors import LsecflowError  # noqa: E402
+from lsecflow.rule_params import RULE_SPEC_KEYS  # noqa: E402
+
+POOL = [None, True, False, 0, 1, -1, 2, 0.5, -0.5, 1e9, 1e-12, "", " ", "x", "Chow", "Group", "1e-5", "auto", "none",
+        [], ["x"], [1, 2], {}, {"a": 1}, "~ Group", "~ 0 + Group", "~ Group + batch", "Disease/Agonist", "~"]
+
+
+def leaves(spec, prefix=()):
+    """Every key path of a nested mapping (blocks and leaves)."""
+    for key, value in spec.items():
+        yield prefix + (key,)
+        if isinstance(value, dict):
+            yield from leaves(value, prefix + (key,))
+
+
+def set_path(spec: dict, path: tuple, value, drop: bool) -> None:
+    node = spec
+    for key in path[:-1]:
+        node = node[key]
+    if drop:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = value
+
+
+def base_specs() -> dict[str, dict]:
+    """The shipped DLPC and UPS1 dataset specs, paths absolute, every default filled in (what the checks see)."""
+    out = {}
+    for name in ("dlpc_liver", "ups1_spikein"):
+        cfg = {"results": "/tmp/results", "datasets": {name: f"config/datasets/{name}.yaml"}}
+        spec = copy.deepcopy(load_config(cfg, roots=[REPO]).datasets[name].spec)
+        spec["enrichment"].pop("files", None)  # derived at load time, not a key a user writes
+        spec["figures"].pop("formats", None)  # the main config's only
+        load_config({"results": "/tmp/results", "datasets": {name: copy.deepcopy(spec)}}, roots=[REPO])
+        out[name] = spec
+    return out
+
+
+def trial(rng, specs: dict) -> list[str]:
+    name = rng.choice(sorted(specs))
+    spec = copy.deepcopy(specs[name])
+    paths = list(leaves(spec))
+    bends = []
+    for _ in range(int(rng.integers(1, 4))):
+        path = paths[int(rng.integers(0, len(paths)))]
+        drop = rng.random() < 0.1
+        value = POOL[int(rng.integers(0, len(POOL)))]
+        try:
+            set_path(spec, path, value, drop)
+        except (KeyError, TypeError):  # an earlier bend replaced a block above this key
+            continue
+        bends.append(f"{name}:{'.'.join(map(str, path))}{' dropped' if drop else '=' + repr(value)}")
+    config = load_config({"results": "/tmp/results", "datasets": {name: spec}}, roots=[REPO], source="fuzz.yaml")
+    ds = config.datasets[name]
+    for rule in RULE_SPEC_KEYS:
+        ds.params(rule=rule)
+    return bends
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=400)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--traceback", action="store_true")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+    specs = base_specs()
+    crashes: dict[str, list] = collections.defaultdict(list)
+    accepted: list[tuple[int, list[str]]] = []
+    refused = 0
+    for t in range(args.start, args.start + args.trials):
+        rng = np.random.default_rng(t)
+        try:
+            accepted.append((t, trial(rng, specs)))
+        except LsecflowError:
+            refused += 1
+        except Exception as exc:  # noqa: BLE001 -- the point: anything else is a crash
+            key = f"{type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}"
+            crashes[key].append(t)
+            if args.traceback and len(crashes[key]) == 1:
+                traceback.print_exc()
+    print(f"{args.trials} trials: {len(accepted)} accepted, {refused} refused, "
+          f"{sum(len(v) for v in crashes.values())} crashed")
+    print("\naccepted bends:")
+    for t, bends in accepted:
+        print(f"  {t:5d}  {'; '.join(bends)}")
+    print("\ncrashes:")
+    for k, v in crashes.items():
+        print(f"  {len(v):4d}  {k}  (trials {v[:8]})")
+
+
+if __name__ == "__main__":
+    main()
