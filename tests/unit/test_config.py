@@ -121,11 +121,23 @@ def test_dataset_figures_merge_over_the_main_section():
     ({"volcano": {"lable_top": 3}}, "key 'figures.volcano': Additional properties are not allowed ('lable_top'"),
     ({"volcano": {"y": "qvalue"}}, "key 'figures.volcano.y': 'qvalue' is not one of ['pvalue', 'padj']"),
     ({"heatmap": {"genes": "Mmp9"}}, "key 'figures.heatmap.genes': 'Mmp9' is not of type 'array'"),
+    # a colour matplotlib cannot draw would stop a figure job after DE (found by bench/fuzz_config.py)
+    ({"colors": {"focus": "Chow"}}, "key 'figures.colors.focus': 'Chow' is not a colour"),
+    ({"colors": {"up": "#b2182"}}, "key 'figures.colors.up': '#b2182' is not a colour"),
+    # sizes a figure job cannot draw (1e-12 inches: "cannot write empty image") or should not (1e9 inches)
+    ({"volcano": {"width": 1e-12}}, "key 'figures.volcano.width': 1e-12 is less than the minimum of 1"),
+    ({"heatmap": {"height": 1e9}}, "key 'figures.heatmap.height'"),
+    ({"heatmap": {"n_top": 20000}}, "key 'figures.heatmap.n_top': 20000 is greater than the maximum of 500"),
 ])
 def test_bad_dataset_figures_name_the_file_and_key(override, message):
     with pytest.raises(ConfigError) as err:
         merge_figures({}, override, "config/datasets/x.yaml")
     assert "config/datasets/x.yaml" in str(err.value) and message in str(err.value)
+
+
+def test_colours_by_name_or_hex_are_taken():
+    merged = merge_figures({}, {"colors": {"up": "firebrick", "down": "tab:blue", "ns": "#ccc", "focus": "0.3"}}, "x")
+    assert merged["colors"]["up"] == "firebrick" and merged["colors"]["ns"] == "#ccc"
 
 
 def test_formats_must_include_png(tmp_path):

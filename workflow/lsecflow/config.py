@@ -152,7 +152,26 @@ def merge_figures(base: dict, override: dict, source: str) -> dict:
             out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
         return out
 
-    return validate(merge(base, override), "figures", source, prefix="figures")
+    merged = validate(merge(base, override), "figures", source, prefix="figures")
+    check_colours(merged["colors"], source)
+    return merged
+
+
+HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+
+
+def check_colours(colours: dict, source: str) -> None:
+    """Refuse a ``figures.colors`` value matplotlib cannot draw (a figure job would stop on it, after DE). Hex
+    needs no matplotlib; only a name ('firebrick', 'tab:red') loads ``matplotlib.colors`` to look it up."""
+    named = {k: v for k, v in colours.items() if not HEX_COLOUR.fullmatch(v)}
+    if not named:
+        return
+    from matplotlib.colors import is_color_like
+
+    for key, value in named.items():
+        if not is_color_like(value):
+            raise ConfigError(f"{source}: key 'figures.colors.{key}': {value!r} is not a colour; give a name "
+                              "matplotlib knows ('firebrick', 'tab:red') or hex ('#b2182b')")
 
 
 def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotation: dict,
