@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from lsecflow.annotation import annotate_genes, check_id_type, drop_ids, make_unique_symbols, strip_version
+from lsecflow.annotation import (
+    annotate_genes,
+    check_id_type,
+    drop_ids,
+    excel_dates,
+    make_unique_symbols,
+    strip_version,
+)
 from lsecflow.errors import InputDataError
 
 
@@ -46,3 +53,13 @@ def test_ids_of_another_kind_name_the_key_that_drops_them():
     with pytest.raises(InputDataError) as err:
         check_id_type(pd.Index(["ENSG00000000003", "LRG_1", "foo"]), "ensembl", "m.csv")
     assert "drop_ids" not in str(err.value)
+
+
+def test_gene_names_a_spreadsheet_turned_into_dates_are_named(caplog):
+    """What Excel makes of MARCH1, SEPT2, DEC1 (1-Mar, 2-Sep, Dec-01, a full date), alone or in a protein group,
+    is found and logged; real symbols that only look close (March1 as written, Sept2, Mar-ka) are not."""
+    names = ["Mmp9", "1-Mar", "SEPT7;2-Sep", "Dec-01", "2006/09/02", "March1", "Sept2", "Mar-ka", "Cxcl1", "1-Mar"]
+    with caplog.at_level("WARNING", logger="lsecflow.annotation"):
+        assert excel_dates(names, "t.tsv") == ["1-Mar", "2-Sep", "2006/09/02", "Dec-01"]
+    assert "t.tsv: 4 gene name(s) look like dates a spreadsheet made of gene symbols (1-Mar, 2-Sep" in caplog.text
+    assert excel_dates(["Mmp9", "Tnf"], "t.tsv") == []

@@ -99,11 +99,17 @@ def test_sheet_names_columns_not_in_table(tmp_path):
         load_one(tmp_path, spec)
 
 
-@pytest.mark.parametrize("column, value, counted", [("LFQ intensity D_R2", "n.d.", False),
-                                                     ("Razor + unique peptides", "-", True)])
-def test_non_numeric_value_names_column_and_protein(tmp_path, column, value, counted):
-    """A value that is not a number, in an intensity column or in the peptide-count column that DEqMS reads:
-    the ingest names the column, the protein and the value, and leaves nothing behind."""
+@pytest.mark.parametrize("column, value, counted, hint", [
+    ("LFQ intensity D_R2", "n.d.", False, "leave the cell empty, or write NA or NaN"),
+    ("Razor + unique peptides", "-", True, "leave the cell empty"),
+    ("LFQ intensity D_R2", "2635800,5", False, "a decimal comma"),  # a European locale's export
+    ("LFQ intensity D_R2", "#N/A", False, "an Excel error value"),
+    ("LFQ intensity D_R2", "inf", False, ""),  # was read as an infinite intensity
+])
+def test_non_numeric_value_names_column_and_protein(tmp_path, column, value, counted, hint):
+    """A value that is not a finite number, in an intensity column or in the peptide-count column that DEqMS
+    reads: the ingest names the column, the protein and the value, what the value probably is, and leaves
+    nothing behind."""
     def edit(df):
         df.loc[df["Protein IDs"] == "P01375", column] = value
     spec = ups1_dataset(table=bad_table(tmp_path, edit))
@@ -113,9 +119,20 @@ def test_non_numeric_value_names_column_and_protein(tmp_path, column, value, cou
     ds = load_one(tmp_path, spec).datasets["p"]
     out = tmp_path / "results/counts.h5ad"
     with pytest.raises(InputDataError, match=rf"column '{re.escape(column)}', protein 'P01375': value '{re.escape(value)}' "
-                                             "is not a number"):
+                                             rf"is not a finite number \(.*{hint}"):
         run_ingest(ds.params(rule="ingest"), str(out))
     assert files_under(tmp_path / "results") == []
+
+
+def test_gene_names_turned_into_dates_are_reported_by_ingest(tmp_path):
+    """The real UPS1 table with two gene names as Excel leaves them (planted): ingest goes on, and its report and
+    log name them."""
+    def edit(df):
+        df.loc[df["Protein IDs"] == "P01375", "Gene names"] = "2-Sep"
+        df.loc[df["Protein IDs"] == "P00441", "Gene names"] = "1-Mar"
+    ds = load_one(tmp_path, ups1_dataset(table=bad_table(tmp_path, edit))).datasets["p"]
+    report = run_ingest(ds.params(rule="ingest"), str(tmp_path / "counts.h5ad"))
+    assert report["date_like_gene_names"] == ["1-Mar", "2-Sep"]
 
 
 # ------------------------------------------------------------------------------------------ peptide counts

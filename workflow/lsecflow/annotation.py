@@ -20,6 +20,23 @@ ID_PATTERNS = {
 SUMMARY_ROWS = re.compile(r"^(__\w+|N_unmapped|N_multimapping|N_noFeature|N_ambiguous)$")
 
 
+#: what Excel makes of MARCH1, SEPT2, DEC1 ... when a table passes through it: 1-Mar, 2-Sep, Dec-01, 2006/09/02
+EXCEL_DATE = re.compile(r"(?i)^(?:\d{1,2}-(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(?:-\d{2,4})?|"
+                        r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-\d{1,4}|\d{4}[/-]\d{2}[/-]\d{2})$")
+
+
+def excel_dates(names, source) -> list[str]:
+    """Gene names that look like dates a spreadsheet made of symbols (MARCH1 -> 1-Mar, SEPT2 -> 2-Sep; Ziemann et
+    al. 2016): logged as a warning naming them, since which gene each was (MARCH1 or MARC1?) cannot be told
+    back. Returns them."""
+    found = sorted({p.strip() for n in names for p in str(n).split(";") if EXCEL_DATE.match(p.strip())})
+    if found:
+        log.warning("%s: %d gene name(s) look like dates a spreadsheet made of gene symbols (%s): they match no "
+                    "gene set or ligand; fix the table where it was made (export it without the spreadsheet, or "
+                    "import that column as text)", source, len(found), ", ".join(found[:8]))
+    return found
+
+
 def check_id_type(gene_ids, id_type: str, source) -> None:
     """Refuse gene ids that do not look like the declared ``gene_ids`` type."""
     pattern = ID_PATTERNS.get(id_type)

@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from . import bulk_counts, files, protein_tables
-from .annotation import SUMMARY_ROWS, annotate_genes, check_id_type, drop_ids, load_symbol_table, make_unique_symbols
+from .annotation import (
+    SUMMARY_ROWS,
+    annotate_genes,
+    check_id_type,
+    drop_ids,
+    excel_dates,
+    load_symbol_table,
+    make_unique_symbols,
+)
 from .errors import InputDataError
 from .files import write_h5ad_atomic
 from .markers import call_cell_types
@@ -139,6 +147,7 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
         names = adata.var["name_from_matrix"] if "name_from_matrix" in adata.var else None
         var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals, names)
         adata.var = var
+    report["date_like_gene_names"] = excel_dates(adata.var["symbol"], spec["counts"]["path"])
     sc_spec = spec.get("single_cell", {})
     if spec["assay"] == "single_cell" and sc_spec.get("cell_types_from") == "markers":
 

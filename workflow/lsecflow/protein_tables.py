@@ -190,17 +190,26 @@ def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str) -> pd.Series:
     return reasons
 
 
+def _not_a_number_hint(value: str) -> str:
+    """What a cell that is not a number probably is, and the fix."""
+    if re.fullmatch(r"-?[\d.]*\d,\d+(?:[eE][-+]?\d+)?", value.strip()):
+        return " (a decimal comma? write numbers with a decimal point)"
+    if value.strip().startswith("#"):
+        return " (an Excel error value; leave the cell empty for a missing value)"
+    return " (leave the cell empty, or write NA or NaN, for a missing value)"
+
+
 def _numeric(df: pd.DataFrame, path, ids: pd.Series, what: str = "intensity") -> pd.DataFrame:
     """Intensities (or counts) as float; a value that is not a number, or is negative, is an error naming it."""
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
         raw = df[col]
         values = pd.to_numeric(raw, errors="coerce")
-        bad = values.isna() & raw.notna() & raw.astype(str).str.strip().ne("")
+        bad = (values.isna() & raw.notna() & raw.astype(str).str.strip().ne("")) | np.isinf(values)
         if bad.any():
             i = bad.to_numpy().nonzero()[0][0]
             raise InputDataError(f"{path}: column {col!r}, protein {ids.iloc[i]!r}: value {raw.iloc[i]!r} "
-                                 "is not a number")
+                                 f"is not a finite number{_not_a_number_hint(str(raw.iloc[i]))}")
         neg = values < 0
         if neg.any():
             i = neg.to_numpy().nonzero()[0][0]
