@@ -1,0 +1,143 @@
+"""The shipped Tabula Muris Senis cells (h5ad) bent as users' single-cell files come, each bend once, through the
+parse-time checks and the ingest job; then, for the bends ingest accepts, the pseudobulk. Prints per bend:
+accepted, refused (with the message) or CRASH (any exception that is not an LsecflowError).
+
+Bends: normalised X, normalised X with raw counts in ``.raw``, empty / unused / numeric cell-type labels,
+duplicated gene or cell ids, dense / CSC / int64 / float64 X, empty cells, a negative or NaN count, an empty design
+value, no LSECs, one cell type, a gene name with a trailing space.
+
+    .venv/bin/python bench/fuzz_cells.py
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+from lsecflow.config import load_config  # noqa: E402
+from lsecflow.errors import LsecflowError  # noqa: E402
+from lsecflow.ingest import run_ingest  # noqa: E402
+from lsecflow.pseudobulk import run_pseudobulk  # noqa: E402
+from lsecflow.rule_params import guard_params  # noqa: E402
+
+LSEC = "endothelial cell of hepatic sinusoid"
+
+
+def _normalised(a):
+    a.X = sp.csr_matrix(a.X.multiply(1 / (a.X.sum(axis=1) + 1)) * 1e4)
+    return a
+
+
+def _set(a, value, column=None):
+    X = a.X.tolil()
+    X[0, 0] = value
+    a.X = X.tocsr()
+    return a
+
+
+def _obs(a, column, values):
+    a.obs[column] = values
+    return a
+
+
+def _rename(a, axis, i, name):
+    names = (a.var_names if axis == "var" else a.obs_names).tolist()
+    names[i] = name
+    if axis == "var":
+        a.var_names = names
+    else:
+        a.obs_names = names
+    return a
+
+
+def _blank_types(a):
+    labels = a.obs["cell_type"].astype(object)
+    labels.iloc[:5] = np.nan
+    return _obs(a, "cell_type", pd.Categorical(labels))
+
+
+def _raw_counts(a):
+    a.raw = a.copy()
+    return _normalised(a)
+
+
+def _empty_cells(a):
+    X = a.X.tolil()
+    X[:3] = 0
+    a.X = X.tocsr()
+    return a
+
+
+def _design_gap(a):
+    age = a.obs["age_group"].astype(object)
+    age.iloc[0] = None
+    return _obs(a, "age_group", age)
+
+
+BENDS = {
+    "normalised X": _normalised,
+    "normalised X, counts in .raw": _raw_counts,
+    "empty cell types (NaN)": _blank_types,
+    "an unused cell-type category": lambda a: _obs(a, "cell_type", a.obs["cell_type"].astype("category")
+                                                   .cat.add_categories(["ghost"])),
+    "numeric cell-type labels": lambda a: _obs(a, "cell_type", pd.Categorical(np.arange(a.n_obs) % 3)),
+    "a duplicated gene": lambda a: _rename(a, "var", 1, a.var_names[0]),
+    "a duplicated cell": lambda a: _rename(a, "obs", 1, a.obs_names[0]),
+    "a gene name with a trailing space": lambda a: _rename(a, "var", 3, a.var_names[3] + " "),
+    "dense X": lambda a: setattr(a, "X", a.X.toarray()) or a,
+    "CSC X": lambda a: setattr(a, "X", sp.csc_matrix(a.X)) or a,
+    "int64 X": lambda a: setattr(a, "X", a.X.astype(np.int64)) or a,
+    "float64 X": lambda a: setattr(a, "X", a.X.astype(np.float64)) or a,
+    "three empty cells": _empty_cells,
+    "a negative count": lambda a: _set(a, -1),
+    "a NaN count": lambda a: _set(a, np.nan),
+    "an empty design value": _design_gap,
+    "no LSECs": lambda a: a[a.obs["cell_type"] != LSEC].copy(),
+    "one cell type": lambda a: _obs(a, "cell_type", "hepatocyte"),
+}
+
+
+def run(bend, base: ad.AnnData, folder: Path) -> str:
+    path = folder / "cells.h5ad"
+    bend(base.copy()).write_h5ad(path)
+    spec = yaml.safe_load((REPO / "config/datasets/tms_liver.yaml").read_text())
+    spec["counts"]["path"] = str(path)
+    spec["samples"]["sheet"] = str(REPO / "config/samples/tms_liver.tsv")
+    ds = load_config({"results": str(folder / "results"), "datasets": {"t": spec}}, roots=[REPO]).datasets["t"]
+    out = folder / "results" / "counts.h5ad"
+    out.parent.mkdir(parents=True)
+    run_ingest(guard_params(ds.params(rule="ingest")), str(out))
+    run_pseudobulk(str(out), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
+    return "accepted (ingest and pseudobulk)"
+
+
+def main() -> None:
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+    base = ad.read_h5ad(REPO / "resources/data/tms_liver/tms_liver_sample_counts.h5ad")
+    crashes = 0
+    for name, bend in BENDS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                outcome = run(bend, base, Path(tmp))
+            except LsecflowError as exc:
+                outcome = "refused: " + str(exc).replace(tmp, "<tmp>").splitlines()[0][:220]
+            except Exception as exc:  # noqa: BLE001 -- the point: anything else is a crash
+                crashes += 1
+                outcome = f"CRASH {type(exc).__name__}: {str(exc)[:200]}"
+        print(f"{name:38s} {outcome}")
+    print(f"\n{len(BENDS)} bends, {crashes} crashed")
+
+
+if __name__ == "__main__":
+    main()
