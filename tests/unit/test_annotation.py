@@ -63,3 +63,13 @@ def test_gene_names_a_spreadsheet_turned_into_dates_are_named(caplog):
         assert excel_dates(names, "t.tsv") == ["1-Mar", "2-Sep", "2006/09/02", "Dec-01"]
     assert "t.tsv: 4 gene name(s) look like dates a spreadsheet made of gene symbols (1-Mar, 2-Sep" in caplog.text
     assert excel_dates(["Mmp9", "Tnf"], "t.tsv") == []
+
+
+@pytest.mark.parametrize("id_type", ["symbol", "ensembl"])
+def test_gene_ids_with_whitespace_are_refused_for_every_id_type(id_type):
+    """'Actr2 ' (a single-cell h5ad's var name) matches no gene set or ligand: refused for symbols too, as it was
+    for Ensembl ids (found by bending the shipped TMS cells)."""
+    ids = pd.Index(["Actr2 ", "Alb"]) if id_type == "symbol" else pd.Index(["ENSG00000000003 ", "ENSG00000000005"])
+    with pytest.raises(InputDataError, match=rf"m.h5ad: gene id '{ids[0]}' has leading or trailing whitespace"):
+        check_id_type(ids, id_type, "m.h5ad")
+    check_id_type(ids.str.strip(), id_type, "m.h5ad")

@@ -1,4 +1,4 @@
-"""lsecflow.files: the single-cell readers (h5ad with counts in X or a layer, 10x mtx folders and h5) on the
+"""lsecflow.files: the single-cell readers (h5ad with counts in X, a layer or .raw, 10x mtx folders and h5) on the
 real Tabula Muris Senis cells, unknown extensions refused, compression read from a file's bytes, text that is not
 UTF-8 named by line."""
 from __future__ import annotations
@@ -66,8 +66,29 @@ def test_h5ad_counts_in_layer_with_normalised_X(tmp_path, tms):
     assert (got.X != sp.csr_matrix(tms.X).astype(np.int32)).nnz == 0
     with pytest.raises(InputDataError, match="normalised or log-transformed"):
         files.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "X")
-    with pytest.raises(InputDataError, match="counts.layer 'raw' not found"):
+    with pytest.raises(InputDataError, match="counts.layer 'raw' but the file has no .raw"):
         files.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "raw")
+    with pytest.raises(InputDataError, match="counts.layer 'spliced' not found"):
+        files.read_single_cell(str(tmp_path / "layered.h5ad"), "h5ad", "spliced")
+
+
+def test_h5ad_counts_in_raw(tmp_path, tms):
+    """scanpy's layout in many published files: the counts in .raw (all genes), X normalised and cut to fewer
+    genes. counts.layer: raw reads .raw's matrix and genes; the default refuses X's values, naming the key."""
+    import scanpy as sc
+
+    a = tms.copy()
+    a.raw = a.copy()
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    a = a[:, 100:].copy()
+    a.write_h5ad(tmp_path / "raw.h5ad")
+    got = files.read_single_cell(str(tmp_path / "raw.h5ad"), "h5ad", "raw")
+    assert list(got.var_names) == list(tms.var_names) and list(got.obs_names) == list(tms.obs_names)
+    assert (got.X != sp.csr_matrix(tms.X).astype(np.int32)).nnz == 0
+    assert "age_group" in got.obs
+    with pytest.raises(InputDataError, match="normalised or log-transformed .* raw for scanpy's .raw"):
+        files.read_single_cell(str(tmp_path / "raw.h5ad"), "h5ad", "auto")
 
 
 def test_10x_mtx_folder(tmp_path, tms):

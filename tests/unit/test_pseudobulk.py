@@ -47,3 +47,23 @@ def test_pseudobulk_read_in_chunks_equals_in_memory(tms_pseudobulk, tmp_path):
     np.testing.assert_array_equal(np.asarray(chunked.X[row]).ravel(),
                                   np.asarray(cells.X[sel].sum(axis=0)).ravel().astype(np.int64))
     assert chunked_table.set_index(["sample", "cell_type"]).loc[("B000767", "hepatocyte"), "n_cells"] == sel.sum()
+
+
+def test_cells_without_a_cell_type_are_left_out_and_counted(tms_pseudobulk, tmp_path, caplog):
+    """Five real LSECs with an empty cell type (NaN in obs, as an annotation with gaps leaves them): left out of the
+    pseudobulk, and the log says how many."""
+    ds, folder, cells = tms_pseudobulk
+    key, lsec = ds.spec["single_cell"]["cell_type_key"], ds.spec["single_cell"]["lsec_label"]
+    gaps = cells.copy()
+    blank = np.flatnonzero((gaps.obs[key] == lsec).to_numpy())[:5]
+    labels = gaps.obs[key].astype(object)
+    labels.iloc[blank] = np.nan
+    gaps.obs[key] = pd.Categorical(labels)
+    gaps.write_h5ad(tmp_path / "counts.h5ad")
+    with caplog.at_level("WARNING", logger="lsecflow.pseudobulk"):
+        pb.run_pseudobulk(str(tmp_path / "counts.h5ad"), ds.params(), str(tmp_path / "pb.h5ad"), str(tmp_path / "pb.tsv"))
+    assert f"5 of {cells.n_obs} cells have no {key} (empty in obs): left out of the pseudobulk" in caplog.text
+    before = pd.read_csv(folder / "pb.tsv", sep="\t").set_index(["sample", "cell_type"])["n_cells"]
+    after = pd.read_csv(tmp_path / "pb.tsv", sep="\t").set_index(["sample", "cell_type"])["n_cells"]
+    assert before.xs(lsec, level="cell_type").sum() - after.xs(lsec, level="cell_type").sum() == 5
+    assert "nan" not in set(after.index.get_level_values("cell_type"))

@@ -38,16 +38,17 @@ def excel_dates(names, source) -> list[str]:
 
 
 def check_id_type(gene_ids, id_type: str, source) -> None:
-    """Refuse gene ids that do not look like the declared ``gene_ids`` type."""
-    pattern = ID_PATTERNS.get(id_type)
-    if pattern is None:
-        return
+    """Refuse gene ids with leading or trailing whitespace ('Actr2 ' matches no gene set, annotation or ligand)
+    and ids that do not look like the declared ``gene_ids`` type."""
     ids = pd.Index(gene_ids).astype(str)
-    bad = ids[~ids.str.match(pattern)]
-    padded = bad[bad.str.strip().str.match(pattern)]
+    padded = ids[ids.str.strip() != ids]
     if len(padded):
         raise InputDataError(f"{source}: gene id {padded[0]!r} has leading or trailing whitespace ({len(padded)} ids); "
                              "remove it")
+    pattern = ID_PATTERNS.get(id_type)
+    if pattern is None:
+        return
+    bad = ids[~ids.str.match(pattern)]
     if len(bad):
         hint = {"ensembl": "ids with a version suffix need gene_ids: ensembl_version",
                 "ensembl_version": "ids without a version suffix need gene_ids: ensembl"}[id_type]

@@ -51,8 +51,8 @@ def check_counts_sparse(X, cell_names, gene_names, source) -> None:
     """
     X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
     checks = value_problems(X.data, "is not an integer: this looks like normalised or log-transformed data, raw "
-                                    "counts are required (for h5ad, put raw counts in X or layers['counts'] and set "
-                                    "counts.layer)")
+                                    "counts are required (for h5ad, name where the counts are with counts.layer: a "
+                                    "layer, or raw for scanpy's .raw)")
     for mask, what in checks:
         if mask.any():
             k = int(np.argmax(mask))

@@ -163,13 +163,18 @@ def _read_one_single_cell(path: Path, fmt: str, layer: str = "auto"):
         adata = ad.read_h5ad(path)
         if layer == "auto":
             layer = "counts" if "counts" in adata.layers else "X"
-        if layer != "X":
+        where = "X" if layer == "X" else ".raw" if layer == "raw" else f"layers[{layer!r}]"
+        if layer == "raw":  # scanpy's .raw, where many published files keep the counts (its genes may be more)
+            if adata.raw is None:
+                raise InputDataError(f"{path}: counts.layer 'raw' but the file has no .raw")
+            adata = adata.raw.to_adata()
+        elif layer != "X":
             if layer not in adata.layers:
                 raise InputDataError(
                     f"{path}: counts.layer {layer!r} not found (layers: {', '.join(adata.layers) or 'none'})"
                 )
             adata.X = adata.layers[layer]
-        log.info("%s: counts taken from %s", path, "X" if layer == "X" else f"layers[{layer!r}]")
+        log.info("%s: counts taken from %s (%d genes)", path, where, adata.n_vars)
         adata.layers.clear()
         adata.var = pd.DataFrame(index=adata.var_names.astype(str))
         return adata

@@ -110,8 +110,8 @@ def _single_cell(params: dict) -> ad.AnnData:
             if len(bad):
                 i = bad[0]
                 raise InputDataError(
-                    f"obs column {col!r} of {spec['counts']['path']} says {have[i]!r} for cell "
-                    f"{obs.index[i]!r} but sample sheet {spec['samples']['sheet']} says {values[i]!r} for "
+                    f"obs column {col!r} of {spec['counts']['path']} says {str(have[i])!r} for cell "
+                    f"{obs.index[i]!r} but sample sheet {spec['samples']['sheet']} says {str(values[i])!r} for "
                     f"its sample {samples.iloc[i]!r} ({len(bad)} cells disagree)"
                 )
         obs[col] = values.astype(float) if col in spec["numeric"] else pd.Categorical(values)

@@ -122,8 +122,12 @@ def run_pseudobulk(counts_h5ad: str, params: dict, out_h5ad: str, out_table: str
     if cells_qc is not None:
         mask &= qc_pass_mask(adata.obs_names, cells_qc, "the pseudobulk")
     key = spec["single_cell"]["cell_type_key"]
+    unlabelled = adata.obs[key].isna().to_numpy()
+    if unlabelled.any():
+        log.warning("%d of %d cells have no %s (empty in obs): left out of the pseudobulk", int(unlabelled.sum()),
+                    adata.n_obs, key)
     labels = adata.obs[key].astype(str)
-    mask &= labels.isin(list(params["cell_types"].values())).to_numpy()
+    mask &= labels.isin(list(params["cell_types"].values())).to_numpy() & ~unlabelled
     adata.obs["cell_type"] = labels
     pb, table = pseudobulk(adata, "sample", "cell_type", spec["pseudobulk"]["min_cells"],
                            spec["pseudobulk"]["min_counts"], mask=mask, chunk_size=chunk_size,
