@@ -89,6 +89,10 @@ def test_h5ad_counts_in_raw(tmp_path, tms):
     assert "age_group" in got.obs
     with pytest.raises(InputDataError, match="normalised or log-transformed .* raw for scanpy's .raw"):
         files.read_single_cell(str(tmp_path / "raw.h5ad"), "h5ad", "auto")
+    a.layers["raw"] = a.X.copy()  # a layer that happens to be named raw stays that layer (as before .raw was read)
+    a.write_h5ad(tmp_path / "layer_raw.h5ad")
+    with pytest.raises(InputDataError, match="normalised or log-transformed"):
+        files.read_single_cell(str(tmp_path / "layer_raw.h5ad"), "h5ad", "raw")
 
 
 def test_10x_mtx_folder(tmp_path, tms):

@@ -163,8 +163,9 @@ def _read_one_single_cell(path: Path, fmt: str, layer: str = "auto"):
         adata = ad.read_h5ad(path)
         if layer == "auto":
             layer = "counts" if "counts" in adata.layers else "X"
-        where = "X" if layer == "X" else ".raw" if layer == "raw" else f"layers[{layer!r}]"
-        if layer == "raw":  # scanpy's .raw, where many published files keep the counts (its genes may be more)
+        from_raw = layer == "raw" and "raw" not in adata.layers  # a layer named raw is that layer, as before
+        where = "X" if layer == "X" else ".raw" if from_raw else f"layers[{layer!r}]"
+        if from_raw:  # scanpy's .raw, where many published files keep the counts (its genes may be more)
             if adata.raw is None:
                 raise InputDataError(f"{path}: counts.layer 'raw' but the file has no .raw")
             adata = adata.raw.to_adata()
