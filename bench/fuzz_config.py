@@ -12,11 +12,9 @@ whole block.
 from __future__ import annotations
 
 import argparse
-import collections
 import copy
 import logging
 import sys
-import traceback
 import warnings
 from pathlib import Path
 
@@ -24,8 +22,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "bench"))
+from _fuzz import print_crashes, run_trials  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
-from lsecflow.errors import LsecflowError  # noqa: E402
 from lsecflow.rule_params import RULE_SPEC_KEYS  # noqa: E402
 
 POOL = [None, True, False, 0, 1, -1, 2, 0.5, -0.5, 1e9, 1e-12, "", " ", "x", "Chow", "Group", "1e-5", "auto", "none",
@@ -63,11 +62,10 @@ def base_specs() -> dict[str, dict]:
     return out
 
 
-def trial(rng, specs: dict) -> list[str]:
+def trial(rng, specs: dict, bends: list[str]) -> None:
     name = rng.choice(sorted(specs))
     spec = copy.deepcopy(specs[name])
     paths = list(leaves(spec))
-    bends = []
     for _ in range(int(rng.integers(1, 4))):
         path = paths[int(rng.integers(0, len(paths)))]
         drop = rng.random() < 0.1
@@ -81,7 +79,6 @@ def trial(rng, specs: dict) -> list[str]:
     ds = config.datasets[name]
     for rule in RULE_SPEC_KEYS:
         ds.params(rule=rule)
-    return bends
 
 
 def main() -> None:
@@ -93,29 +90,12 @@ def main() -> None:
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
     specs = base_specs()
-    crashes: dict[str, list] = collections.defaultdict(list)
-    accepted: list[tuple[int, list[str]]] = []
-    refused = 0
-    for t in range(args.start, args.start + args.trials):
-        rng = np.random.default_rng(t)
-        try:
-            accepted.append((t, trial(rng, specs)))
-        except LsecflowError:
-            refused += 1
-        except Exception as exc:  # noqa: BLE001 -- the point: anything else is a crash
-            key = f"{type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}"
-            crashes[key].append(t)
-            if args.traceback and len(crashes[key]) == 1:
-                traceback.print_exc()
-    print(f"{args.trials} trials: {len(accepted)} accepted, {refused} refused, "
-          f"{sum(len(v) for v in crashes.values())} crashed")
-    print("\naccepted bends:")
+    accepted, refused, crashes = run_trials(lambda t, bends: trial(np.random.default_rng(t), specs, bends),
+                                            args.start, args.trials, args.traceback)
+    print("accepted bends:")
     for t, bends in accepted:
         print(f"  {t:5d}  {'; '.join(bends)}")
-    print("\ncrashes:")
-    for k, v in crashes.items():
-        print(f"  {len(v):4d}  {k}  (trials {v[:8]})")
-
+    print_crashes(args.trials, accepted, refused, crashes)
 
 if __name__ == "__main__":
     main()

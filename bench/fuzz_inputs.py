@@ -19,7 +19,6 @@ import gzip
 import logging
 import sys
 import tempfile
-import traceback
 import warnings
 from pathlib import Path
 
@@ -29,8 +28,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "bench"))
+from _fuzz import print_crashes, run_trials  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
-from lsecflow.errors import LsecflowError  # noqa: E402
 from lsecflow.ingest import run_ingest  # noqa: E402
 from lsecflow.rule_params import guard_params  # noqa: E402
 
@@ -216,13 +216,8 @@ COUNT_BENDS = [c_negative, c_fraction, c_missing, c_duplicate_gene, c_empty_gene
 FILE_BENDS = ["plain_named_gz", "gz_named_plain", "crlf", "bom", "csv"]
 
 
-BENDS_SEEN: list[str] = []  # the current trial's bends, for the tally of refusals
-
-
-def trial(rng, folder: Path, sheet_text: str, counts: pd.DataFrame, spec: dict) -> tuple[list[str], str]:
-    """One bent dataset through load_config and run_ingest: (the bends, 'ok')."""
-    bends = BENDS_SEEN
-    bends.clear()
+def trial(rng, folder: Path, sheet_text: str, counts: pd.DataFrame, spec: dict, bends: list[str]) -> None:
+    """One bent dataset through load_config and run_ingest (``bends``: filled with what was bent)."""
     k = int(rng.integers(1, 4))
     text, df, file_bends = sheet_text, counts.copy(), set()
     for _ in range(k):
@@ -257,7 +252,11 @@ def trial(rng, folder: Path, sheet_text: str, counts: pd.DataFrame, spec: dict) 
     out = folder / "results" / "d" / "counts.h5ad"
     out.parent.mkdir(parents=True, exist_ok=True)
     run_ingest(guard_params(config.datasets["d"].params(rule="ingest")), str(out))
-    return bends, "ok"
+
+
+def in_folder(t: int, bends: list[str], *args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        trial(np.random.default_rng(t), Path(tmp), *args, bends)
 
 
 def main() -> None:
@@ -272,34 +271,18 @@ def main() -> None:
     counts = pd.read_csv(REPO / "resources/data/dlpc_liver/counts.tsv.gz", sep="\t", index_col=0).head(args.genes)
     spec = yaml.safe_load((REPO / "config/datasets/dlpc_liver.yaml").read_text())
     sheet_text = (REPO / "config/samples/dlpc_liver.tsv").read_text()
-    crashes: dict[str, list] = collections.defaultdict(list)
-    accepted: dict[str, list] = collections.defaultdict(list)
-    refused = collections.Counter()
-    for t in range(args.start, args.start + args.trials):
-        rng = np.random.default_rng(t)
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                bends, _ = trial(rng, Path(tmp), sheet_text, counts, spec)
-                accepted[" + ".join(sorted(bends))].append(t)
-            except LsecflowError as exc:
-                refused[" + ".join(sorted(BENDS_SEEN)) + " -> " + str(exc).replace(tmp, "<tmp>")[:400]] += 1
-            except Exception as exc:  # noqa: BLE001 -- the point: anything else is a crash
-                key = f"{type(exc).__name__}: {str(exc).splitlines()[0][:150] if str(exc) else ''}"
-                crashes[key].append(t)
-                if args.traceback and len(crashes[key]) == 1:
-                    traceback.print_exc()
-    print(f"{args.trials} trials: {sum(len(v) for v in accepted.values())} accepted, {sum(refused.values())} refused, "
-          f"{sum(len(v) for v in crashes.values())} crashed")
-    print("\naccepted bends:")
-    for k, v in sorted(accepted.items(), key=lambda kv: -len(kv[1])):
+    accepted, refused, crashes = run_trials(lambda t, bends: in_folder(t, bends, sheet_text, counts, spec),
+                                            args.start, args.trials, args.traceback)
+    by_bends = collections.defaultdict(list)
+    for t, bends in accepted:
+        by_bends[" + ".join(sorted(bends))].append(t)
+    print("accepted bends:")
+    for k, v in sorted(by_bends.items(), key=lambda kv: -len(kv[1])):
         print(f"  {len(v):4d}  {k}  (trials {v[:8]})")
     print("\nrefusals:")
-    for k, v in refused.most_common():
+    for k, v in collections.Counter(" + ".join(sorted(b)) + " -> " + m[:400] for _, b, m in refused).most_common():
         print(f"  {v:4d}  {k}")
-    print("\ncrashes:")
-    for k, v in crashes.items():
-        print(f"  {len(v):4d}  {k}  (trials {v[:8]})")
-
+    print_crashes(args.trials, accepted, refused, crashes)
 
 if __name__ == "__main__":
     main()
