@@ -2,9 +2,12 @@
 :class:`~lsecflow.errors.LsecflowError`), or crashes (anything else: a traceback a user would see)."""
 from __future__ import annotations
 
+import argparse
 import collections
+import logging
 import re
 import traceback
+import warnings
 
 from lsecflow.errors import LsecflowError
 
@@ -36,3 +39,15 @@ def print_crashes(n: int, accepted, refused, crashes) -> None:
           f"{sum(len(v) for v in crashes.values())} crashed")
     for k, v in crashes.items():
         print(f"  {len(v):4d}  {k}  (trials {v[:8]})")
+
+
+def trial_arguments(doc: str, trials: int) -> argparse.ArgumentParser:
+    """The options every fuzz bench takes (--trials, --start, --traceback); a bench adds its own. Parsing them
+    also quiets the logs and warnings of the trials (their refusals are the output)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=trials)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--traceback", action="store_true")
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+    return parser

@@ -11,11 +11,8 @@ whole block.
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import logging
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +20,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
-from _fuzz import print_crashes, run_trials  # noqa: E402
+from _fuzz import print_crashes, run_trials, trial_arguments  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
 from lsecflow.rule_params import RULE_SPEC_KEYS  # noqa: E402
 
@@ -82,13 +79,8 @@ def trial(rng, specs: dict, bends: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=400)
-    parser.add_argument("--start", type=int, default=0)
-    parser.add_argument("--traceback", action="store_true")
+    parser = trial_arguments(__doc__, 400)
     args = parser.parse_args()
-    logging.disable(logging.WARNING)
-    warnings.simplefilter("ignore")
     specs = base_specs()
     accepted, refused, crashes = run_trials(lambda t, bends: trial(np.random.default_rng(t), specs, bends),
                                             args.start, args.trials, args.traceback)

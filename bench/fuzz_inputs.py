@@ -13,13 +13,10 @@ or empty gene ids, an annotation column as nf-core's tables have, a transposed o
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import gzip
-import logging
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
-from _fuzz import print_crashes, run_trials  # noqa: E402
+from _fuzz import print_crashes, run_trials, trial_arguments  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
 from lsecflow.ingest import run_ingest  # noqa: E402
 from lsecflow.rule_params import guard_params  # noqa: E402
@@ -260,14 +257,9 @@ def in_folder(t: int, bends: list[str], *args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=200)
-    parser.add_argument("--start", type=int, default=0)
+    parser = trial_arguments(__doc__, 200)
     parser.add_argument("--genes", type=int, default=300)
-    parser.add_argument("--traceback", action="store_true")
     args = parser.parse_args()
-    logging.disable(logging.WARNING)
-    warnings.simplefilter("ignore")
     counts = pd.read_csv(REPO / "resources/data/dlpc_liver/counts.tsv.gz", sep="\t", index_col=0).head(args.genes)
     spec = yaml.safe_load((REPO / "config/datasets/dlpc_liver.yaml").read_text())
     sheet_text = (REPO / "config/samples/dlpc_liver.tsv").read_text()
