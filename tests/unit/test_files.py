@@ -126,7 +126,7 @@ def test_unknown_extension(tmp_path):
 def test_compression_is_read_from_the_bytes_and_a_misleading_name_is_logged(tmp_path, caplog):
     """A gzip file named .tsv and a plain file named .tsv.gz (a browser that decompressed a download keeps its
     name) are read as what they are, each with a warning naming the file; a file whose name says the truth
-    is read without one."""
+    is read without one; the warning comes once per file, not once per read."""
     text = "gene_id\tS1\nG1\t3\n"
     gz_plain, plain_gz, honest = tmp_path / "a.tsv", tmp_path / "b.tsv.gz", tmp_path / "c.tsv.gz"
     for path in (gz_plain, honest):
@@ -142,6 +142,7 @@ def test_compression_is_read_from_the_bytes_and_a_misleading_name_is_logged(tmp_
     assert "a.tsv: gzip-compressed though its name does not end in .gz" in warned
     assert "b.tsv.gz: named .gz but not gzip-compressed; read as plain text" in warned
     assert "c.tsv.gz" not in warned
+    assert warned.count("a.tsv: gzip-compressed") == 1  # once per file, though it was read twice
 
 
 def test_a_count_matrix_that_is_not_utf8_is_named_by_line(tmp_path):

@@ -38,6 +38,7 @@ def _strip_gz(name: str) -> str:
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+_MISNAMED: set[Path] = set()  # files whose name misstates their compression, already logged
 
 
 def compression(path: str | os.PathLike) -> str | None:
@@ -49,7 +50,8 @@ def compression(path: str | os.PathLike) -> str | None:
         return None
     with open(path, "rb") as fh:
         gz = fh.read(2) == GZIP_MAGIC
-    if gz != path.name.endswith(".gz"):
+    if gz != path.name.endswith(".gz") and path not in _MISNAMED:  # once per file, not per read
+        _MISNAMED.add(path)
         log.warning("%s: %s; read as %s", path, "gzip-compressed though its name does not end in .gz" if gz else
                     "named .gz but not gzip-compressed", "gzip" if gz else "plain text")
     return "gzip" if gz else None
