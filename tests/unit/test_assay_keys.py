@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets, load_one, ups1_dataset
-from lsecflow.assay_keys import ASSAY_KEYS, check_keys_for_assay, keys_set
+from lsecflow.assay_keys import ASSAY_KEYS, FORMAT_KEYS, check_keys_for_assay, keys_set
 from lsecflow.errors import ConfigError
 from lsecflow.schema import load_schema
 
@@ -86,8 +86,25 @@ def test_proteomics_dataset_refuses_single_cell_blocks(tmp_path):
         load_one(tmp_path, ups1_dataset(pseudobulk={"min_cells": 5}))
 
 
+@pytest.mark.parametrize("opts, error", [
+    ({"gene_column": "Gene names"}, "proteomics.gene_column is read for protein_table tables"),
+    ({"organism": "Homo sapiens"}, "proteomics.organism is read for fragpipe tables"),
+])
+def test_a_maxquant_table_refuses_keys_of_other_formats(tmp_path, opts, error):
+    """The real UPS1 MaxQuant table: a key only a generic table or FragPipe reads is named, not dropped (found by
+    bench/fuzz_config.py); the keys MaxQuant reads pass."""
+    spec = ups1_dataset()
+    spec["proteomics"].update(opts)
+    with pytest.raises(ConfigError, match=f"counts.format is 'maxquant', which does not read key.*{error}"):
+        load_one(tmp_path, spec)
+    spec = ups1_dataset()
+    spec["proteomics"].update(intensity="intensity", remove_flagged=False)
+    load_one(tmp_path, spec)
+
+
 def test_every_listed_key_is_in_the_schema():
-    """Each key of the table exists in the dataset schema (a renamed key would otherwise stop being checked)."""
+    """Each key of the tables exists in the dataset schema (a renamed key would otherwise stop being checked)."""
     props = load_schema("dataset")["properties"]
-    missing = [k for k in ASSAY_KEYS if k.split(".", 1)[1] not in props[k.split(".", 1)[0]]["properties"]]
+    keys = [*ASSAY_KEYS, *FORMAT_KEYS]
+    missing = [k for k in keys if k.split(".", 1)[1] not in props[k.split(".", 1)[0]]["properties"]]
     assert missing == [] and len(ASSAY_KEYS) > 30

@@ -79,3 +79,24 @@ def check_keys_for_assay(spec: dict, source: str) -> None:
     engine = f" with de.engine {de_engine(spec)!r}" if spec["assay"] != "proteomics" else ""
     raise ConfigError(f"{source}: assay {spec['assay']!r}{engine} does not read key(s) set here: {said}. Remove them "
                       "(nothing is applied silently)")
+
+
+FORMAT_KEYS: dict[str, tuple[str, ...]] = {
+    "proteomics.id_column": ("protein_table",),
+    "proteomics.gene_column": ("protein_table",),
+    "proteomics.organism": ("fragpipe",),
+    "proteomics.intensity": ("maxquant", "fragpipe"),
+    "proteomics.remove_flagged": ("maxquant", "fragpipe"),
+}
+"""``proteomics`` keys that only some table formats read -> those formats (the others have the columns fixed,
+no organism column, or no flagged rows)."""
+
+
+def check_keys_for_format(spec: dict, fmt: str, source: str) -> None:
+    """Refuse ``proteomics`` keys set for a table format that does not read them (:data:`FORMAT_KEYS`): a
+    ``gene_column`` on a MaxQuant table would be dropped silently."""
+    wrong = keys_set(spec, [k for k, fmts in FORMAT_KEYS.items() if fmt not in fmts])
+    if wrong:
+        said = "; ".join(f"{k} is read for {' and '.join(FORMAT_KEYS[k])} tables" for k in wrong)
+        raise ConfigError(f"{source}: counts.format is {fmt!r}, which does not read key(s) set here: {said}. Remove "
+                          "them (nothing is applied silently)")

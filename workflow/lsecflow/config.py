@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import bulk_counts, files, protein_tables
-from .assay_keys import check_keys_for_assay
+from .assay_keys import check_keys_for_assay, check_keys_for_format
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
 from .de_options import check_block, check_de_test, check_deqms, check_robust_fit
 from .errors import ConfigError, InputDataError
@@ -198,6 +198,8 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     sheet_path = resolve_path(spec["samples"]["sheet"], roots)
     spec["samples"]["sheet"] = str(sheet_path)
     fmt = _count_format(spec, first, source)
+    if spec["assay"] == "proteomics":
+        check_keys_for_format(spec, fmt, source)
 
     if counts.get("drop_ids"):
         try:
