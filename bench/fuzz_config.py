@@ -2,7 +2,8 @@
 parameters: every exception that is not an :class:`~lsecflow.errors.LsecflowError` (a message naming the key) is a
 crash; every bend accepted is listed, so a silent acceptance of a wrong value shows too.
 
-The shipped DLPC dataset (bulk) and UPS1 (proteomics), with every default filled in, are walked leaf by leaf; each
+The shipped DLPC dataset (bulk) and UPS1 (proteomics), with every default filled in, and the main config's own
+keys (annotation, compute, report, figures) are walked leaf by leaf; each
 trial sets one to three keys (seeded per trial; a trial reproduces) to a value of the wrong type, out of range,
 empty, or of the right type but naming nothing (a level, a column, a collection that does not exist), or drops a
 whole block.
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
@@ -62,6 +64,12 @@ def base_specs() -> dict[str, dict]:
 def trial(rng, specs: dict, bends: list[str]) -> None:
     name = rng.choice(sorted(specs))
     spec = copy.deepcopy(specs[name])
+    top = yaml.safe_load((REPO / "config/config.yaml").read_text())  # the main config's own keys, bent too
+    top = {k: v for k, v in top.items() if k not in ("datasets", "results")}
+    if rng.random() < 0.25:
+        name, spec, main = "config", top, True
+    else:
+        main = False
     paths = list(leaves(spec))
     for _ in range(int(rng.integers(1, 4))):
         path = paths[int(rng.integers(0, len(paths)))]
@@ -69,10 +77,15 @@ def trial(rng, specs: dict, bends: list[str]) -> None:
         value = POOL[int(rng.integers(0, len(POOL)))]
         try:
             set_path(spec, path, value, drop)
-        except (KeyError, TypeError):  # an earlier bend replaced a block above this key
+        except (KeyError, TypeError, AttributeError):  # an earlier bend replaced a block above this key
             continue
         bends.append(f"{name}:{'.'.join(map(str, path))}{' dropped' if drop else '=' + repr(value)}")
-    config = load_config({"results": "/tmp/results", "datasets": {name: spec}}, roots=[REPO], source="fuzz.yaml")
+    if main:
+        name, cfg = "dlpc_liver", {**top, "results": "/tmp/results",
+                                   "datasets": {"dlpc_liver": str(REPO / "config/datasets/dlpc_liver.yaml")}}
+    else:
+        cfg = {"results": "/tmp/results", "datasets": {name: spec}}
+    config = load_config(cfg, roots=[REPO], source="fuzz.yaml")
     ds = config.datasets[name]
     for rule in RULE_SPEC_KEYS:
         ds.params(rule=rule)

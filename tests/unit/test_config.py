@@ -195,3 +195,17 @@ def test_drop_ids_must_be_a_regular_expression():
     spec["counts"]["drop_ids"] = "^LRG_("
     with pytest.raises(ConfigError, match=r"key 'counts.drop_ids': '\^LRG_\(' is not a regular expression"):
         load_datasets({"dlpc_liver": spec})
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("paracrine", {"factors": "resources"}, "key 'paracrine.factors': 'resources' is the folder .*resources, not a file"),
+    ("counts", {"path": "resources"}, "counts.format is '10x_mtx' \\(counts.path .*resources is a folder, which is "
+                                      "read as a 10x mtx folder\\)"),
+])
+def test_a_folder_where_a_file_belongs_is_named(key, value, message):
+    """A path key given a folder (an empty value or ~ resolves to one): named, not an IsADirectoryError from
+    pandas (found by bench/fuzz_config.py)."""
+    spec = dlpc_dataset(DLPC_COUNTS)
+    spec[key] = {**spec.get(key, {}), **value}
+    with pytest.raises(ConfigError, match=message):
+        load_datasets({"d": spec})

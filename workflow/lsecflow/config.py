@@ -291,7 +291,8 @@ def _count_format(spec: dict, first: str, source: str) -> str:
     if isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
         raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
     if (assay == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
-        raise ConfigError(f"{source}: key 'assay' is {assay!r} but counts.format is {fmt!r}")
+        folder = f" (counts.path {first} is a folder, which is read as a 10x mtx folder)" if Path(first).is_dir() else ""
+        raise ConfigError(f"{source}: key 'assay' is {assay!r} but counts.format is {fmt!r}{folder}")
     return fmt
 
 

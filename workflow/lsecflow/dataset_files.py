@@ -73,10 +73,13 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
 
 
 def existing_file(path: str, roots: list[Path], source: str, key: str) -> str:
-    """``path`` resolved (:func:`lsecflow.files.resolve_path`); a file that does not exist is refused."""
+    """``path`` resolved (:func:`lsecflow.files.resolve_path`); a file that does not exist, or a folder (an empty
+    value or ``~`` resolves to one), is refused."""
     resolved = str(resolve_path(path, roots))
     if not Path(resolved).exists():
         raise ConfigError(f"{source}: key '{key}': file {resolved} does not exist")
+    if not Path(resolved).is_file():
+        raise ConfigError(f"{source}: key '{key}': {path!r} is the folder {resolved}, not a file")
     return resolved
 
 
