@@ -27,6 +27,15 @@ def test_malformed_gmt(tmp_path, text, match):
         genesets.read_gmt(write_gmt(tmp_path / "bad.gmt", text))
 
 
+def test_a_folder_and_a_gzipped_gmt_under_a_plain_name(tmp_path):
+    """A folder given as a GMT is named as such; a gzipped GMT named .gmt is read (compression from its bytes)."""
+    with pytest.raises(InputDataError, match="is a folder, not a GMT file"):
+        genesets.read_gmt(tmp_path)
+    with gzip.open(tmp_path / "sets.gmt", "wt") as fh:
+        fh.write("SET_A\tdesc\tMmp9\tTnf\n")
+    assert genesets.read_gmt(tmp_path / "sets.gmt") == {"SET_A": ["Mmp9", "Tnf"]}
+
+
 def test_species_mismatch_is_refused():
     human = genesets.read_gmt(REPO / "resources/genesets/human_h.all.v7.1.symbols.gmt.gz")
     with pytest.raises(InputDataError, match="look human.*dataset is mouse"):

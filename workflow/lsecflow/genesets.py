@@ -23,6 +23,8 @@ def read_gmt(path) -> dict[str, list[str]]:
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"{path}: gene set file does not exist")
+    if path.is_dir():
+        raise InputDataError(f"{path}: is a folder, not a GMT file")
     opener = gzip.open if compression(path) else open
     sets: dict[str, list[str]] = {}
     try:
