@@ -45,3 +45,18 @@ def test_sheet_type_and_id_column_errors(tmp_path, name, content, error):
     (tmp_path / name).write_bytes(content.encode("latin-1"))
     with pytest.raises(ConfigError, match=error):
         load_datasets({"d": dlpc_dataset(DLPC_COUNTS, tmp_path / name)})
+
+
+@pytest.mark.parametrize("rename", [True, False])
+def test_a_transposed_matrix_is_named_as_such(tmp_path, rename):
+    """300 real DLPC genes written with samples as rows: the parse-time check says the matrix looks transposed
+    (through samples.rename's check or the id match), and lists at most 20 of the 300 gene ids it found where
+    samples belong (found by bench/fuzz_inputs.py)."""
+    counts = pd.read_csv(DLPC_COUNTS, sep="\t", index_col=0).head(300)
+    counts.T.to_csv(tmp_path / "t.tsv.gz", sep="\t")
+    spec = dlpc_dataset(tmp_path / "t.tsv.gz")
+    if not rename:
+        spec["samples"].pop("rename")
+    with pytest.raises(ConfigError, match="300 sample columns for 20 samples .* is the matrix transposed") as err:
+        load_datasets({"d": spec})
+    assert rename or "... and 280 more" in str(err.value)

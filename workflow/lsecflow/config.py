@@ -229,7 +229,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         elif spec["assay"] == "bulk":
             id_col, name_col, drop_cols, _ = bulk_counts.columns(first, fmt, counts)
             check_bulk_layout(first, fmt, ident=id_col, skip={name_col, *drop_cols})
-            ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source)
+            ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source, sheet_ids=sheet.index)
             check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:
             obs = files.peek_single_cell_obs(counts["path"], fmt)

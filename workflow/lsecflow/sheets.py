@@ -120,26 +120,46 @@ def check_design_values(sheet: pd.DataFrame, columns: list[str], sheet_path, rol
                               f"{', '.join(values.index[values.isin(clash[0])])}); write them the same way")
 
 
+def _listed(ids: list[str], most: int = 20) -> str:
+    return ", ".join(ids[:most]) + (f" ... and {len(ids) - most} more" if len(ids) > most else "") if ids else "-"
+
+
+def transposed_hint(matrix_ids, sheet_ids) -> str:
+    """A sentence when the matrix's header shares no id with the sheet and holds many more columns than the sheet
+    has samples: a matrix with samples as rows (else '')."""
+    matrix_ids, sheet_ids = list(matrix_ids), list(sheet_ids)
+    if set(matrix_ids) & set(sheet_ids) or len(matrix_ids) < max(50, 2 * len(sheet_ids)):
+        return ""
+    return (f"\n  The header has {len(matrix_ids)} sample columns for {len(sheet_ids)} samples in the sheet and "
+            "shares no id with it: is the matrix transposed (samples as rows)? It must have genes as rows and "
+            "samples as columns.")
+
+
 def check_ids_match(matrix_ids, sheet_ids, matrix_path, sheet_path, source) -> None:
     only_matrix = sorted(set(matrix_ids) - set(sheet_ids))
     only_sheet = sorted(set(sheet_ids) - set(matrix_ids))
     if only_matrix or only_sheet:
         msg = (f"{source}: the count matrix {matrix_path} and the sample sheet {sheet_path} disagree.\n"
-               f"  in the matrix, not in the sheet: {', '.join(only_matrix) or '-'}\n"
-               f"  in the sheet, not in the matrix: {', '.join(only_sheet) or '-'}")
-        if only_matrix and only_sheet:
+               f"  in the matrix, not in the sheet: {_listed(only_matrix)}\n"
+               f"  in the sheet, not in the matrix: {_listed(only_sheet)}")
+        hint = transposed_hint(matrix_ids, sheet_ids)
+        if hint:
+            msg += hint
+        elif only_matrix and only_sheet:
             msg += (f"\n  If a sample was renamed, map matrix id -> sheet id under samples.rename, e.g. "
                     f"'samples: {{rename: {{{only_matrix[0]}: {only_sheet[0]}}}}}'")
         raise ConfigError(msg)
 
 
-def apply_rename(ids, rename: dict, source: str, what: str = "count matrix") -> list[str]:
-    """Apply ``samples.rename`` (matrix id -> sheet id); unknown keys are errors."""
+def apply_rename(ids, rename: dict, source: str, what: str = "count matrix", sheet_ids=()) -> list[str]:
+    """Apply ``samples.rename`` (matrix id -> sheet id); unknown keys are errors (with ``sheet_ids``, saying so
+    when the matrix looks transposed: :func:`transposed_hint`)."""
     ids = list(ids)
     unknown = sorted(set(rename) - set(ids))
     if unknown:
+        hint = transposed_hint(ids, sheet_ids) if len(sheet_ids) else ""
         raise ConfigError(f"{source}: key 'samples.rename': {', '.join(map(repr, unknown))} "
-                          f"not a sample id of the {what}")
+                          f"not a sample id of the {what}{hint}")
     out = [rename.get(i, i) for i in ids]
     dup = sorted({i for i in out if out.count(i) > 1})
     if dup:
