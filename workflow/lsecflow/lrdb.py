@@ -264,6 +264,8 @@ def _read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
     if missing:
         raise InputDataError(f"{what} {path}: column(s) {', '.join(missing)} missing "
                              f"(columns: {', '.join(table.columns)})")
+    if table.empty:
+        raise InputDataError(f"{what} {path}: has a header but no rows")
     return table
 
 
@@ -280,7 +282,12 @@ def load_factors(path) -> pd.DataFrame:
                              f"{t.loc[n.isna(), 'gene'].iloc[0]!r}")
     t["n_sources"] = n.astype(int)
     for col in ("secreted", "ligand"):
-        t[col] = t[col].str.lower() == "true"
+        flag = t[col].str.strip().str.lower()
+        odd = ~flag.isin(["true", "false"])
+        if odd.any():
+            raise InputDataError(f"paracrine factors table {path}: column {col!r}: {t.loc[odd, col].iloc[0]!r} for gene "
+                                 f"{t.loc[odd, 'gene'].iloc[0]!r} is not True or False")
+        t[col] = flag == "true"
     dup = t["gene"][t["gene"].duplicated()]
     if len(dup):
         raise InputDataError(f"paracrine factors table {path}: column 'gene': {dup.iloc[0]!r} appears twice")
@@ -295,4 +302,8 @@ def load_pairs(path, min_sources: int = 1) -> pd.DataFrame:
         raise InputDataError(f"ligand-receptor pairs table {path}: column 'n_sources' is not a number for pair "
                              f"{t.loc[n.isna(), 'ligand'].iloc[0]} -> {t.loc[n.isna(), 'receptor'].iloc[0]}")
     t["n_sources"] = n.astype(int)
+    blank = (t["ligand"].str.strip() == "") | (t["receptor"].str.strip() == "")
+    if blank.any():
+        raise InputDataError(f"ligand-receptor pairs table {path}: line {int(blank.to_numpy().nonzero()[0][0]) + 2} has "
+                             "an empty ligand or receptor")
     return t[t["n_sources"] >= min_sources].reset_index(drop=True)
