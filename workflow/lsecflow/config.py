@@ -252,8 +252,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         cell_types = _cell_types(spec, sc_obs, source)
 
     spec["enrichment"]["files"] = resolve_collections(spec, source, roots)
-    symbols = annotation.get(spec["species"])
-    resolve_paracrine(spec, source, roots, cell_types, symbols and str(resolve_path(symbols, roots)))
+    resolve_paracrine(spec, source, roots, cell_types)
 
     ann = None
     if spec["gene_ids"] != "symbol":

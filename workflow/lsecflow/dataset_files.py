@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import files, genesets
-from .annotation import load_symbol_table
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .lrdb import load_factors, load_pairs
@@ -36,35 +35,28 @@ def resolve_collections(spec: dict, source: str, roots: list[Path]) -> dict[str,
     return files
 
 
-def _own_table(path: str, key: str, source: str, species: str, symbols: str | None) -> None:
-    """A user's factor or pair table, read at parse time (not first in the DE job), and its genes checked against
-    the species' symbols (``symbols``: the annotation table): a table of another species would flag nothing."""
+def _own_table(path: str, key: str, source: str, species: str) -> None:
+    """A user's factor or pair table, read at parse time (not first in the DE job), its symbols checked against
+    the species as a GMT's are (:func:`lsecflow.genesets.check_species`): a table of another species would flag
+    nothing."""
     try:
         table = load_factors(path) if key == "factors" else load_pairs(path)
+        genes = sorted(set(table["gene"]) if key == "factors" else set(table["ligand"]) | set(table["receptor"]))
+        genesets.check_species({key: genes}, species, path)
     except InputDataError as exc:
         raise ConfigError(f"{source}: key 'paracrine.{key}': {exc}") from exc
-    if symbols is None:
-        return
-    genes = sorted(set(table["gene"]) if key == "factors" else set(table["ligand"]) | set(table["receptor"]))
-    known = set(load_symbol_table(symbols).to_numpy())
-    foreign = [g for g in genes if g not in known]
-    if len(genes) >= 20 and len(foreign) > 0.8 * len(genes):
-        raise ConfigError(f"{source}: key 'paracrine.{key}': {len(foreign)} of {len(genes)} genes of {path} are not "
-                          f"{species} gene symbols (first: {', '.join(foreign[:5])}): a table of another species? "
-                          "Factors are matched to the data by the dataset's species' symbols")
 
 
-def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str, str],
-                      symbols: str | None = None) -> None:
+def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: dict[str, str]) -> None:
     """Resolve the paracrine tables and check receiver tables (parse time); a user's own factor or pair table is
-    read and checked now (``symbols``: the species' annotation table)."""
+    read and checked now."""
     par = spec["paracrine"]
     for key in ("factors", "pairs"):
         own = par.get(key)
         par[key] = existing_file(own or f"resources/paracrine/{spec['species']}.{key}.tsv.gz", roots,
                                  source, f"paracrine.{key}")
         if own:
-            _own_table(par[key], key, source, spec["species"], symbols)
+            _own_table(par[key], key, source, spec["species"])
     tables = [f"resources/markers/{spec['species']}.contaminants.tsv", *par["contamination"]["signatures"]]
     par["contamination"]["signatures"] = [marker_table(t, roots, source, "paracrine.contamination.signatures")
                                           for t in tables]

@@ -100,7 +100,7 @@ def check_species(sets: dict[str, list[str]], species: str, source, universe=Non
     looks = "human" if upper > 0.8 else "mouse" if upper < 0.2 else None
     if looks is not None and looks != species:
         raise InputDataError(f"{source}: gene symbols look {looks} ({upper:.0%} upper-case, e.g. {genes[0]!r}) "
-                             f"but the dataset is {species}; use the {species} collection")
+                             f"but the dataset is {species}; use {species} symbols (the {species} collection)")
     if universe is not None:
         uni = set(universe)
         hit = sum(g in uni for g in genes) / len(genes)
