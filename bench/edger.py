@@ -66,7 +66,6 @@ def ours(kind: str, folder) -> tuple[float, np.ndarray]:
     """lsecflow's steps on the inputs (read first, not timed): (seconds, p-values). The imports, and the loading
     of the compiled kernels from numba's cache, are timed apart, as R's ``library(edgeR)`` is."""
     t_load = time.perf_counter()
-    import inmoose.limma  # noqa: F401 -- imported by lsecflow.edger at its first squeeze
     from lsecflow.de_edger import contrast_tables
     from lsecflow.edger_glm import glm_fit
     from lsecflow.formula import design_metadata

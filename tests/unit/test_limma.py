@@ -223,7 +223,8 @@ def test_fast_trend_gives_inmoose_numbers():
     import inmoose.utils.lm as lm
     import inmoose.utils.splines as splines
     from inmoose.limma import eBayes
-    from lsecflow.limma_robust import fast_trend, spline_design
+    from lsecflow.fdist import spline_design
+    from lsecflow.limma_robust import fast_trend
 
     x = np.sort(np.random.default_rng(1).uniform(0, 10, 300))
     knots = np.r_[[0.0] * 4, 2.5, 5, 7.5, [10.0] * 4]

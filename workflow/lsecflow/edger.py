@@ -19,7 +19,7 @@ Ported line by line from edgeR's R and C++ (the algorithms, not the code):
   not computed);
 - ``glmQLFit``: the GLM at the trended dispersions, residual df less those of exact-zero fits
   (``.residDF``), deviance / df squeezed towards the average log CPM trend by limma's ``squeezeVar``
-  (``robust``: ``fitFDistRobustly``);
+  (``fitFDist``, :mod:`lsecflow.fdist`; ``robust``: ``fitFDistRobustly``);
 - ``glmQLFTest``: the likelihood ratio of the design without the tested coefficient(s) over their df
   and the posterior QL dispersion, an F test on ``df.prior + df.residual`` (at most genes x residual
   df), and edgeR's Poisson bound (a gene whose QL variance falls below Poisson's keeps the larger of the
@@ -39,7 +39,8 @@ from scipy.special import gammaln
 from .edger_glm import ave_log_cpm, glm_fit
 from .edger_kernels import LOW
 from .errors import UnfittableDesign
-from .limma_robust import fast_trend, fit_f_dist_robustly
+from .fdist import fit_f_dist
+from .limma_robust import fit_f_dist_robustly
 from .locfit import LocalFit
 
 
@@ -237,15 +238,12 @@ def squeeze_var(var: np.ndarray, df: np.ndarray, covariate: np.ndarray | None, r
     var = np.asarray(var, dtype=float).copy()
     df = np.asarray(df, dtype=float)
     var[df == 0] = 0
-    from inmoose.limma import fitFDist
-
-    with fast_trend():
-        if robust:
-            f = fit_f_dist_robustly(var, df, covariate)
-            df_prior, scale = np.asarray(f["df2_shrunk"], dtype=float), f["scale"]
-        else:
-            f = fitFDist(var, df, covariate)
-            df_prior, scale = f["df2"], f["scale"]
+    if robust:
+        f = fit_f_dist_robustly(var, df, covariate)
+        df_prior, scale = np.asarray(f["df2_shrunk"], dtype=float), f["scale"]
+    else:
+        f = fit_f_dist(var, df, covariate)
+        df_prior, scale = f["df2"], f["scale"]
     df_prior_v = np.broadcast_to(df_prior, var.shape).astype(float)
     scale_v = np.broadcast_to(scale, var.shape).astype(float)
     post = scale_v.copy()

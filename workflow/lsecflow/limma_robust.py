@@ -21,6 +21,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .errors import UnfittableFit
+from .fdist import fit_f_dist, spline_design
 from .lowess import approx, loess_fit
 
 HUBER_K = 1.345  # MASS::psi.huber's k (95 % efficiency at the normal)
@@ -62,10 +63,8 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
     With a covariate (``eBayes(trend = TRUE, robust = TRUE)``: the proteins' average log intensity), the
     log variances' trend is limma's ``loessFit(z, covariate, span = 0.4)`` (:func:`loess_fit`) and the
     Winsorised residuals around it give ``df2``; the non-robust start is ``fitFDist`` with the covariate
-    (inmoose's, a spline trend).
+    (:func:`lsecflow.fdist.fit_f_dist`, a spline trend).
     """
-    from inmoose.limma import fitFDist
-
     x = np.asarray(x, dtype=float).copy()
     n = len(x)
     df1 = np.broadcast_to(np.asarray(df1, dtype=float), x.shape).copy()
@@ -90,7 +89,7 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
     if m <= 0:
         raise ValueError("variances are mostly <= 0")
     x[x < m * 1e-12] = m * 1e-12
-    non_robust = fitFDist(x, df1, covariate=None if covariate is None else covariate.copy())
+    non_robust = fit_f_dist(x, df1, covariate=None if covariate is None else covariate.copy())
     tail = np.resize(np.asarray(winsor_tail_p, dtype=float), 2)
     if np.all(tail < 1 / n):
         return {"scale": _scale(non_robust["scale"]), "df2": non_robust["df2"],
@@ -171,30 +170,6 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
     else:
         shrunk = np.full(n, df2)
     return {"scale": _scale(np.exp(ztc)), "df2": float(df2), "df2_shrunk": shrunk}
-
-
-def spline_design(knots, x, order: int, derivs=0) -> np.ndarray:
-    """``inmoose.utils.splines.spline_design`` (R's ``splines::splineDesign``) with the same numbers: each
-    basis function evaluated by scipy's ``splev`` once per derivative order over all points, where inmoose's
-    evaluates it over all points once per point (quadratic: 60 s for eBayes(trend = TRUE) of 16,000 genes)."""
-    from scipy.interpolate import splev
-
-    x = np.asarray(x, dtype=float)
-    der = np.zeros(len(x), dtype=int)
-    d = np.asarray(derivs)
-    if d.ndim == 0:
-        der[:] = d
-    else:
-        der[:len(d)] = d
-    n_bases = len(knots) - order
-    res = np.empty((len(x), n_bases))
-    for i in range(n_bases):
-        coefs = np.zeros(n_bases)
-        coefs[i] = 1
-        for value in np.unique(der):
-            rows = der == value
-            res[rows, i] = splev(x[rows], (knots, coefs, order - 1), der=int(value))
-    return res
 
 
 def _effects(self) -> np.ndarray:
