@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import LIMMA_REF
-from lsecflow.fdist import fit_f_dist, natural_spline, trigamma_inverse
+from lsecflow.fdist import fit_f_dist, natural_spline, spline_design, trigamma_inverse
 from scipy.special import polygamma
 
 REF = pd.read_csv(LIMMA_REF / "fdist.tsv", sep="\t", skipinitialspace=True)
@@ -52,3 +52,14 @@ def test_natural_spline_spans_rs_space_and_extends_linearly():
 @pytest.mark.parametrize("y", [1e-3, 0.7, 3.0, 250.0])
 def test_trigamma_inverse(y):
     assert trigamma_inverse(float(polygamma(1, y))) == pytest.approx(y, rel=1e-7)
+
+
+def test_spline_design_is_inmoose_splinedesign():
+    """fdist.spline_design (each basis function once per derivative order: linear time) against inmoose's port of
+    R's splineDesign (quadratic), values and derivatives."""
+    from inmoose.utils import splines
+
+    x = np.sort(np.random.default_rng(1).uniform(0, 10, 300))
+    knots = np.r_[[0.0] * 4, 2.5, 5, 7.5, [10.0] * 4]
+    for derivs, xx in ((0, x), ([0, 1], x[:2]), ([2, 2], x[:2])):
+        np.testing.assert_array_equal(spline_design(knots, xx, 4, derivs), splines.spline_design(knots, xx, 4, derivs))

@@ -39,8 +39,7 @@ from scipy.special import gammaln
 from .edger_glm import ave_log_cpm, glm_fit
 from .edger_kernels import LOW
 from .errors import UnfittableDesign
-from .fdist import fit_f_dist
-from .limma_robust import fit_f_dist_robustly
+from .limma_robust import squeeze_var
 from .locfit import LocalFit
 
 
@@ -230,26 +229,6 @@ def residual_df(zero: np.ndarray, X: np.ndarray) -> np.ndarray:
             keep = ~zero[some[genes[0]]]
             df[some[genes]] = np.maximum(nlib - nzero[some[genes]] - np.linalg.matrix_rank(X[keep]), 0)
     return df
-
-
-def squeeze_var(var: np.ndarray, df: np.ndarray, covariate: np.ndarray | None, robust: bool = False) -> dict:
-    """limma's ``squeezeVar(var, df, covariate, robust)``: prior df (per gene when robust), prior and
-    posterior variances."""
-    var = np.asarray(var, dtype=float).copy()
-    df = np.asarray(df, dtype=float)
-    var[df == 0] = 0
-    if robust:
-        f = fit_f_dist_robustly(var, df, covariate)
-        df_prior, scale = np.asarray(f["df2_shrunk"], dtype=float), f["scale"]
-    else:
-        f = fit_f_dist(var, df, covariate)
-        df_prior, scale = f["df2"], f["scale"]
-    df_prior_v = np.broadcast_to(df_prior, var.shape).astype(float)
-    scale_v = np.broadcast_to(scale, var.shape).astype(float)
-    post = scale_v.copy()
-    fin = np.isfinite(df_prior_v)
-    post[fin] = (df[fin] * var[fin] + df_prior_v[fin] * scale_v[fin]) / (df[fin] + df_prior_v[fin])
-    return {"df_prior": df_prior, "var_prior": scale, "var_post": post}
 
 
 def ql_fit(y: np.ndarray, X: np.ndarray, disp: np.ndarray, lib_size: np.ndarray, ave: np.ndarray,

@@ -28,7 +28,7 @@ from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
 from .formula import design_matrix, estimable_columns
 from .limma_block import estimate_block
-from .limma_robust import ebayes, ebayes_robust, fast_trend, rlm_solve
+from .limma_robust import ebayes, ebayes_robust, rlm_solve
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,7 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
         lm.t, lm.p_value, lm.s2_post, lm.s2_prior = dq["t"], dq["p_value"], dq["s2_post"], dq["s2_prior"]
         lm.df_prior, lm.lods, lm.deqms = dq["df_prior"], np.full(dq["t"].shape, np.nan), dq
         return lm
-    with fast_trend():
-        return (ebayes_robust if robust else ebayes)(lm, trend=trend)
+    return (ebayes_robust if robust else ebayes)(lm, trend=trend)
 
 
 def block_of(values: pd.DataFrame, meta: pd.DataFrame, design: str, labels: pd.Series | None,

@@ -10,18 +10,18 @@
   M-estimation with MASS's ``rlm`` defaults (:func:`rlm_solve`), so that one outlying sample moves the
   coefficient less than in least squares;
 
-and two repairs of inmoose's eBayes: :func:`log_odds` (R's B) and :func:`fast_trend` (its spline fit in
-linear time and memory, for the trend of 20,000 genes).
+and eBayes itself (:func:`ebayes`: inmoose 0.9.1's stops whenever the prior df is infinite) on limma's
+``squeezeVar`` (:func:`squeeze_var`, with ``fitFDist`` from :mod:`lsecflow.fdist`: R's spline trend in linear
+time and memory, where inmoose's took 67 s for 16,000 genes and stopped without interior knots), with
+:func:`log_odds` (R's B).
 """
 from __future__ import annotations
-
-import contextlib
 
 import numpy as np
 from scipy import optimize, stats
 
 from .errors import UnfittableFit
-from .fdist import fit_f_dist, spline_design
+from .fdist import fit_f_dist
 from .lowess import approx, loess_fit
 
 HUBER_K = 1.345  # MASS::psi.huber's k (95 % efficiency at the normal)
@@ -172,55 +172,25 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
     return {"scale": _scale(np.exp(ztc)), "df2": float(df2), "df2_shrunk": shrunk}
 
 
-def _effects(self) -> np.ndarray:
-    """``lm.fit``'s effects, ``Q' y`` with the complete ``Q`` of the design's QR, applied by LAPACK's
-    ``dormqr`` instead of forming ``Q`` (n x n: 2 GiB and 7 s for 16,000 genes in inmoose's)."""
-    from scipy.linalg import lapack
-
-    if self._effects is None:
-        qr, tau, _, _ = lapack.dgeqrf(np.asarray(self.fit.model.wexog, dtype=float))
-        y = np.asarray(self.fit.model.wendog, dtype=float)[:, None].copy()
-        lwork = int(lapack.dormqr("L", "T", qr, tau, y, -1)[1][0])
-        self._effects = lapack.dormqr("L", "T", qr, tau, y, lwork)[0][:, 0]
-    return self._effects
-
-
-def _natural_spline():
-    """inmoose's ``ns`` class, taking ``knots = []`` where ``df`` leaves no interior knot (``df = 2`` with an
-    intercept: ``fitFDist``'s trend over 3-5 features). inmoose 0.9.1 then concatenates ``None`` and stops
-    ("Problem with covariate"); R's ``splines::ns`` gives the basis without interior knots."""
-    from inmoose.utils.splines import ns
-
-    class NaturalSpline(ns):
-        def __init__(self, x, df=None, knots=None, include_intercept=False, boundary_knots=None):
-            if knots is None and df is not None and df - 1 - include_intercept <= 0:
-                knots = np.array([], dtype=float)
-            super().__init__(x, df=df, knots=knots, include_intercept=include_intercept,
-                             boundary_knots=boundary_knots)
-
-    return NaturalSpline
-
-
-@contextlib.contextmanager
-def fast_trend():
-    """Within the block, inmoose's eBayes ``trend`` (``fitFDist`` with a covariate) builds its natural-spline
-    basis with :func:`spline_design` and its regression effects with :func:`_effects`: the same numbers
-    (within rounding), in linear time and memory; its spline basis of 3-5 features is R's
-    (:func:`_natural_spline`). Restored on exit."""
-    import importlib
-
-    import inmoose.utils.lm as lm
-    import inmoose.utils.splines as splines
-
-    fit_f_dist = importlib.import_module("inmoose.limma.fitFDist")  # the module: the package exports its function
-
-    saved = splines.spline_design, lm.lm_wfit.effects, fit_f_dist.ns
-    splines.spline_design, lm.lm_wfit.effects = spline_design, property(_effects)
-    fit_f_dist.ns = _natural_spline()
-    try:
-        yield
-    finally:
-        splines.spline_design, lm.lm_wfit.effects, fit_f_dist.ns = saved
+def squeeze_var(var: np.ndarray, df: np.ndarray, covariate: np.ndarray | None, robust: bool = False) -> dict:
+    """limma's ``squeezeVar(var, df, covariate, robust)``: prior df (per feature when robust), prior and
+    posterior variances (an infinite prior df: the prior variance). ``fitFDist`` is :func:`lsecflow.fdist.fit_f_dist`,
+    ``fitFDistRobustly`` :func:`fit_f_dist_robustly`; eBayes (:func:`ebayes`) and edgeR's glmQLFit use it."""
+    var = np.asarray(var, dtype=float).copy()
+    df = np.asarray(df, dtype=float)
+    var[df == 0] = 0
+    if robust:
+        f = fit_f_dist_robustly(var, df, covariate)
+        df_prior, scale = np.asarray(f["df2_shrunk"], dtype=float), f["scale"]
+    else:
+        f = fit_f_dist(var, df, covariate)
+        df_prior, scale = f["df2"], f["scale"]
+    df_prior_v = np.broadcast_to(df_prior, var.shape).astype(float)
+    scale_v = np.broadcast_to(scale, var.shape).astype(float)
+    post = scale_v.copy()
+    fin = np.isfinite(df_prior_v)
+    post[fin] = (df[fin] * var[fin] + df_prior_v[fin] * scale_v[fin]) / (df[fin] + df_prior_v[fin])
+    return {"df_prior": df_prior, "var_prior": scale, "var_post": post}
 
 
 def log_odds(t: np.ndarray, su: np.ndarray, df_total: np.ndarray, df_prior, s2_prior, proportion: float = 0.01,
@@ -264,19 +234,17 @@ def residual_df(fitted) -> np.ndarray:
 
 
 def ebayes(fitted, trend: bool = False, proportion: float = 0.01, stdev_coef_lim=(0.1, 4)):
-    """``eBayes(fit, trend)`` on an ``lmFit`` result, as limma 3.54's ``.ebayes``: inmoose's ``squeezeVar`` for
+    """``eBayes(fit, trend)`` on an ``lmFit`` result, as limma 3.54's ``.ebayes``: :func:`squeeze_var` for
     the prior, then ``s2_post``, ``t``, ``df_total`` (capped at the pooled residual df), ``p_value`` and
     :func:`log_odds` set on ``fitted``, which is returned. inmoose 0.9.1's own ``eBayes`` stops with a
     ``KeyError`` whenever the prior df is infinite (residual variances no more spread than chance: its
     ``~Infdf`` of a Python bool is -2, an index); R then takes ``s2_post = s2_prior`` and ``df_total`` = the
     pooled df, as here."""
-    from inmoose.limma import squeezeVar
-
     df_res = residual_df(fitted)
     sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
     if not np.isfinite(sigma2).any():
         raise ValueError("no finite residual standard deviations")
-    out = squeezeVar(sigma2, df_res, covariate=np.asarray(fitted.Amean, dtype=float) if trend else None)
+    out = squeeze_var(sigma2, df_res, covariate=np.asarray(fitted.Amean, dtype=float) if trend else None)
     return _moderate(fitted, df_res, out["df_prior"], out["var_prior"], np.asarray(out["var_post"], dtype=float),
                      proportion, stdev_coef_lim)
 

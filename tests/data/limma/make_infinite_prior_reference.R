@@ -1,7 +1,7 @@
 # R limma references for eBayes(trend = TRUE) on a handful of proteins (a small array), where the prior df is
 # infinite (residual variances no more spread than chance) and, for 3 proteins, the trend's natural spline has
 # no interior knot: inmoose 0.9.1's eBayes stopped at the first (a KeyError; lsecflow.limma_robust.ebayes
-# replaces it) and its splines::ns at the second ("Problem with covariate"; lsecflow.limma_robust.fast_trend
+# replaces it) and its splines::ns at the second ("Problem with covariate"; lsecflow.fdist
 # mends it). Run from the repository root:
 #   Rscript tests/data/limma/make_infinite_prior_reference.R
 # (R 4.2.2, limma 3.54.1). The first 8 (and 3) complete proteins of the UPS1 median matrix (ups1_prep.R, median
