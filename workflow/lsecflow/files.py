@@ -65,13 +65,17 @@ def open_text(path: Path, encoding: str | None = None):
     return open(path, encoding=encoding)
 
 
+def open_bytes(path: Path):
+    """A user's file for reading as bytes, decompressed if it is gzip (:func:`compression`)."""
+    return gzip.open(path, "rb") if compression(path) else open(path, "rb")
+
+
 def not_utf8(path: str | os.PathLike) -> str:
     """Where a text file stops being UTF-8, for a message: ``line N ('...')`` and how to convert it; '' when every
     line decodes or the file is binary (a NUL byte in its first 8 KiB: an h5ad, an Excel workbook), which the
     caller's own message covers."""
-    opener = gzip.open if compression(path) else open
     try:
-        with opener(path, "rb") as fh:
+        with open_bytes(path) as fh:
             if b"\x00" in fh.read(8192):
                 return ""
             fh.seek(0)

@@ -1,14 +1,13 @@
 """Offline gene set collections: GMT reading, manifest (sha256) and species checks."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import InputDataError
-from .files import compression
+from .files import open_text
 
 
 def read_gmt(path) -> dict[str, list[str]]:
@@ -25,10 +24,9 @@ def read_gmt(path) -> dict[str, list[str]]:
         raise InputDataError(f"{path}: gene set file does not exist")
     if path.is_dir():
         raise InputDataError(f"{path}: is a folder, not a GMT file")
-    opener = gzip.open if compression(path) else open
     sets: dict[str, list[str]] = {}
     try:
-        with opener(path, "rt") as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip():

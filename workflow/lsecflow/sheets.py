@@ -1,13 +1,12 @@
 """Sample sheets and sample ids: reading a sheet (values kept as text), matching it to the matrix."""
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import ConfigError
-from .files import compression, not_utf8
+from .files import compression, not_utf8, open_bytes
 from .schema import validate
 
 #: Sample sheet delimiter by file extension.
@@ -16,7 +15,7 @@ SHEET_DELIMITERS = {".tsv": "\t", ".txt": "\t", ".tab": "\t", ".csv": ","}
 
 def _delimiter_hint(path: Path, sep: str) -> str:
     """When the header holds no ``sep`` but another delimiter, a sentence saying so and what to do (else '')."""
-    with (gzip.open if compression(path) else open)(path, "rb") as fh:
+    with open_bytes(path) as fh:
         first = fh.readline().decode("utf-8", errors="replace").strip()
     names = {",": "commas", ";": "semicolons", " ": "spaces", "\t": "tabs"}
     found = [d for d in names if d != sep and d in first]
