@@ -35,7 +35,7 @@ from .files import write_tsv_atomic
 from .formula import design_metadata
 from .limma_block import Block, block_labels
 from .limma_weights import array_weights, log_sample_weights
-from .paracrine import factor_symbols
+from .lrdb import factor_symbols
 from .proteomics import preprocess_dataset
 from .trust import refit_plan
 

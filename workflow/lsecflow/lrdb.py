@@ -1,7 +1,8 @@
-"""Build the offline paracrine annotation (``resources/paracrine/``).
+"""Build the offline paracrine annotation (``resources/paracrine/``), and read it back.
 
-Called by ``resources/paracrine/build.py``; nothing here runs in the
-workflow. Inputs are the primary tables copied into
+The building is called by ``resources/paracrine/build.py`` and does not run in the workflow; the workflow
+reads the built tables (:func:`load_factors`, :func:`load_pairs`, checked) and matches DE symbols to factors
+(:func:`factor_symbols`). Inputs are the primary tables copied into
 ``resources/paracrine/sources/`` (see the README there) and the NABA sets of
 ``resources/genesets``. Two tables per species come out:
 
@@ -30,6 +31,7 @@ import pandas as pd
 from .errors import InputDataError
 from .files import compression, not_utf8
 from .genesets import read_gmt
+from .protein_tables import split_genes
 
 CLASSES = ["chemokine", "cytokine", "growth factor", "protease/ECM regulator", "adhesion/contact", "other secreted"]
 
@@ -307,3 +309,17 @@ def load_pairs(path, min_sources: int = 1) -> pd.DataFrame:
         raise InputDataError(f"ligand-receptor pairs table {path}: line {int(blank.to_numpy().nonzero()[0][0]) + 2} has "
                              "an empty ligand or receptor")
     return t[t["n_sources"] >= min_sources].reset_index(drop=True)
+
+
+def factor_symbols(symbols, factors) -> pd.Series:
+    """Each DE symbol as the factor it names: itself, or for a protein group of several genes
+    (``A;B``, proteomics) the first of its genes that is an annotated factor (matched on any)."""
+    known = set(factors)
+
+    def one(symbol: str) -> str:
+        if symbol in known or ";" not in symbol:
+            return symbol
+        return next((g for g in split_genes(symbol) if g in known), symbol)
+
+    symbols = pd.Series(symbols).astype(str)
+    return symbols.map(one)

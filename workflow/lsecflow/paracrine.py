@@ -23,9 +23,8 @@ from .calls import is_significant
 from .de_options import level_column
 from .files import read_receiver_table, write_tsv_atomic
 from .formula import design_metadata
-from .lrdb import load_factors, load_pairs
+from .lrdb import factor_symbols, load_factors, load_pairs
 from .paracrine_plots import draw_paracrine_figures
-from .protein_tables import split_genes
 from .receivers import bulk_expression, pair_table, receivers_summary, sc_expression_tables
 
 log = logging.getLogger(__name__)
@@ -96,20 +95,6 @@ def rank_candidates(de: pd.DataFrame, factors: pd.DataFrame, alpha: float, lfc_t
     cols = ["symbol", "gene_id", "flagged", "direction", "class", "priority", "log2FoldChange", "padj",
             "pvalue", level, "n_sources", "sources", "secreted", "class_rule", "receptors"]
     return order_candidates(t[cols + [c for c in t.columns if c not in cols and c == "log2FoldChange_shrunk"]])
-
-
-def factor_symbols(symbols, factors) -> pd.Series:
-    """Each DE symbol as the factor it names: itself, or for a protein group of several genes
-    (``A;B``, proteomics) the first of its genes that is an annotated factor (matched on any)."""
-    known = set(factors)
-
-    def one(symbol: str) -> str:
-        if symbol in known or ";" not in symbol:
-            return symbol
-        return next((g for g in split_genes(symbol) if g in known), symbol)
-
-    symbols = pd.Series(symbols).astype(str)
-    return symbols.map(one)
 
 
 def order_candidates(t: pd.DataFrame) -> pd.DataFrame:
