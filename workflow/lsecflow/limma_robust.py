@@ -89,7 +89,7 @@ def fit_f_dist_robustly(x: np.ndarray, df1, covariate=None, winsor_tail_p=(0.05,
     if m <= 0:
         raise ValueError("variances are mostly <= 0")
     x[x < m * 1e-12] = m * 1e-12
-    non_robust = fit_f_dist(x, df1, covariate=None if covariate is None else covariate.copy())
+    non_robust = fit_f_dist(x, df1, covariate)  # fit_f_dist copies what it changes (inmoose's changed its input)
     tail = np.resize(np.asarray(winsor_tail_p, dtype=float), 2)
     if np.all(tail < 1 / n):
         return {"scale": _scale(non_robust["scale"]), "df2": non_robust["df2"],
