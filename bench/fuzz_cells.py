@@ -6,14 +6,12 @@ Bends: normalised X, normalised X with raw counts in ``.raw``, empty / unused / 
 duplicated gene or cell ids, dense / CSC / int64 / float64 X, empty cells, a negative or NaN count, an empty design
 value, no LSECs, one cell type, a gene name with a trailing space.
 
-    .venv/bin/python bench/fuzz_cells.py
+    .venv/bin/python bench/fuzz_cells.py [--start 0] [--trials 18] [--traceback]
 """
 from __future__ import annotations
 
-import logging
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -24,8 +22,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "bench"))
+from _fuzz import print_crashes, run_trials, trial_arguments  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
-from lsecflow.errors import LsecflowError  # noqa: E402
 from lsecflow.ingest import run_ingest  # noqa: E402
 from lsecflow.pseudobulk import run_pseudobulk  # noqa: E402
 from lsecflow.rule_params import guard_params  # noqa: E402
@@ -121,23 +120,24 @@ def run(bend, base: ad.AnnData, folder: Path) -> str:
     return "accepted (ingest and pseudobulk)"
 
 
-def main() -> None:
-    logging.disable(logging.WARNING)
-    warnings.simplefilter("ignore")
-    base = ad.read_h5ad(REPO / "resources/data/tms_liver/tms_liver_sample_counts.h5ad")
-    crashes = 0
-    for name, bend in BENDS.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                outcome = run(bend, base, Path(tmp))
-            except LsecflowError as exc:
-                outcome = "refused: " + str(exc).replace(tmp, "<tmp>").splitlines()[0][:220]
-            except Exception as exc:  # noqa: BLE001 -- the point: anything else is a crash
-                crashes += 1
-                outcome = f"CRASH {type(exc).__name__}: {str(exc)[:200]}"
-        print(f"{name:38s} {outcome}")
-    print(f"\n{len(BENDS)} bends, {crashes} crashed")
+def in_folder(t: int, bends: list[str], base: ad.AnnData) -> None:
+    name = list(BENDS)[t]
+    bends.append(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        run(BENDS[name], base, Path(tmp))
 
+
+def main() -> None:
+    args = trial_arguments(__doc__, len(BENDS)).parse_args()
+    base = ad.read_h5ad(REPO / "resources/data/tms_liver/tms_liver_sample_counts.h5ad")
+    accepted, refused, crashes = run_trials(lambda t, bends: in_folder(t, bends, base), args.start,
+                                            min(args.trials, len(BENDS) - args.start), args.traceback)
+    outcome = {t: "accepted (ingest and pseudobulk)" for t, _ in accepted}
+    outcome.update({t: "refused: " + m.splitlines()[0][:220] for t, _, m in refused})
+    outcome.update({t: f"CRASH {k}" for k, ts in crashes.items() for t in ts})
+    for t in sorted(outcome):
+        print(f"{list(BENDS)[t]:38s} {outcome[t]}")
+    print_crashes(len(outcome), accepted, refused, crashes)
 
 if __name__ == "__main__":
     main()
