@@ -103,3 +103,26 @@ def test_ql_dispersion_figure_draws_edgers_two_panels(tmp_path):
     assert "prior df 4 (median; robust)" in png.with_suffix(".svg").read_text()
     qc_plots.ql_dispersion_figure(table.iloc[:0], "SYNTHETIC", str(png))
     assert "no model fitted" in png.with_suffix(".svg").read_text()
+
+
+@pytest.mark.parametrize("n_samples", [3, 20, 60])
+def test_purity_panel_rows_line_up(n_samples):
+    """Sample i's bar (left) and its row of signature scores (right heatmap) sit at the same height, so a
+    contaminated sample reads straight across (the bars used to carry matplotlib's margins, the heatmap not)."""
+    rng = np.random.default_rng(n_samples)
+    names = [f"S{i}" for i in range(n_samples)]
+    shares = rng.dirichlet(np.ones(len(SIGNATURES)), n_samples)  # SYNTHETIC shares and scores
+    purity = pd.DataFrame(shares, index=names, columns=[f"share_{s}" for s in SIGNATURES])
+    for s in SIGNATURES:
+        purity[f"score_{s}"] = rng.normal(5, 2, n_samples)
+    fig = qc_plots.purity_figure(purity, pd.Series(False, index=names), "SYNTHETIC")
+    try:
+        fig.canvas.draw()
+        bars, heat = fig.axes[0], fig.axes[1]
+        for i in (0, n_samples // 2, n_samples - 1):
+            y_bar = bars.transData.transform((0.5, i))[1]
+            y_heat = heat.transData.transform((0, i))[1]
+            assert y_bar == pytest.approx(y_heat, abs=0.5), (i, y_bar, y_heat)
+        assert bars.get_window_extent().y0 == pytest.approx(heat.get_window_extent().y0, abs=0.5)
+    finally:
+        plt.close(fig)

@@ -77,6 +77,12 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
     for yi, (lfc, padj) in enumerate(zip(t["log2FoldChange"], t["padj"])):
         ax.annotate(f"{padj:.1e}", (lfc, yi), xytext=(3 if lfc >= 0 else -3, 0), textcoords="offset points",
                     ha="left" if lfc >= 0 else "right", va="center", fontsize="x-small", color="#555555")
+    # room for the padj labels on the side each bar points to: a label left of a negative bar would otherwise
+    # run into the gene names
+    lfc = t["log2FoldChange"].to_numpy(dtype=float)
+    lo, hi = min(0.0, float(np.nanmin(lfc))), max(0.0, float(np.nanmax(lfc)))
+    span = (hi - lo) or 1.0
+    ax.set_xlim(lo - (0.2 if lo < 0 else 0.03) * span, hi + (0.2 if hi > 0 else 0.03) * span)
     ax.set_xlabel("log2 fold change (label: padj)   † ligand, secretion not confirmed by CellChat/CellPhoneDB/NABA",
                   fontsize="small")
     present = [c for c in CLASS_COLOURS if c in set(t.loc[~marked, "class"] if len(t) else [])]

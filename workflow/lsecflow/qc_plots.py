@@ -45,7 +45,12 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
                        files["correlation"])
     pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable genes (VST)",
                files["pca"])
-    # 4. purity: marker shares per sample (left) and signature scores (right)
+    save(purity_figure(purity, samples["warning"], name), stem_of(files["purity"]))
+
+
+def purity_figure(purity: pd.DataFrame, warning: pd.Series, name: str):
+    """The LSEC identity and purity panel: marker shares per sample (left bars) and signature scores (right
+    heatmap), sample by sample on the same rows; ``warning`` (by sample) marks a sample's name with ⚠."""
     share_cols = [c for c in purity.columns if c.startswith("share_")]
     score_cols = [c for c in purity.columns if c.startswith("score_")]
     fig, (ax, hax) = plt.subplots(1, 2, figsize=(11, max(3.5, 0.25 * len(purity) + 2)),
@@ -56,9 +61,9 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
                 label=col.removeprefix("share_"))
         left += purity[col].fillna(0).to_numpy()
     ax.set_yticks(range(len(purity)))
-    labels = [f"{s}  ⚠" if samples.at[s, "warning"] else s for s in purity.index]
+    labels = [f"{s}  ⚠" if warning.get(s, False) else s for s in purity.index]
     ax.set_yticklabels(labels, fontsize="small")
-    ax.invert_yaxis()
+    ax.set_ylim(len(purity) - 0.5, -0.5)  # the heatmap's rows: sample i at the same height in both panels
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of marker-panel signal (sum of marker CPM)", fontsize="medium")
     ax.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
@@ -70,7 +75,7 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     fig.colorbar(im, ax=hax, fraction=0.05, label="signature score: mean log2(CPM + 1) of its markers")
     fig.suptitle(f"{name} · LSEC identity and purity panel", fontsize="large")
     fig.tight_layout()
-    save(fig, stem_of(files["purity"]))
+    return fig
 
 
 def mean_variance_figure(v, engine: str, title: str, png: str) -> None:
