@@ -142,3 +142,18 @@ def test_every_shipped_dataset_gets_four_paragraphs():
     for name, ds in load_config(cfg, roots=[REPO]).datasets.items():
         paragraphs = methods_text(ds.spec, VERSIONS, 0)
         assert len(paragraphs) == 4 and all(p.endswith(".") for p in paragraphs), name
+
+
+def test_single_cell_states_the_thresholds_the_run_used(specs):
+    """With the run's verdict at hand, MAD thresholds come with their values, and a matrix without
+    mitochondrial genes (the shipped TMS genes) is not said to have been filtered by mitochondrial fraction."""
+    verdict = {"thresholds": {"min_counts": 186.6, "min_genes": 12.6, "max_mito_fraction": None},
+               "mitochondrial_genes": 0}
+    t = "\n".join(methods_text(specs["tms"], VERSIONS, 7, verdict))
+    assert "log counts no more than 5 MADs below the median (at least 187 counts)" in t
+    assert "no mitochondrial threshold applied, as the matrix holds no mitochondrial genes" in t
+    assert "MADs above the median" not in t
+    verdict = {"thresholds": {"min_counts": 900.0, "min_genes": 300.0, "max_mito_fraction": 0.0812},
+               "mitochondrial_genes": 13}
+    t = "\n".join(methods_text(specs["tms"], VERSIONS, 7, verdict))
+    assert "a mitochondrial fraction no more than 5 MADs above the median (at most 0.0812)" in t

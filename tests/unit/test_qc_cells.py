@@ -47,3 +47,22 @@ def test_cell_thresholds_from_config(tmp_path):
     total = np.asarray(adata.X.sum(axis=1)).ravel()
     assert (cells["qc_pass"].to_numpy() == (total >= 200_000)).all()
     assert (cells.loc[~cells["qc_pass"], "qc_reason"] == "low counts").all()
+
+
+def test_no_mitochondrial_genes_no_mitochondrial_threshold(tms_qc, caplog):
+    """The shipped TMS genes hold no mt- gene: the fraction is not measured (empty, not 0), no threshold is
+    computed or applied, the verdict says so, and a configured threshold is reported as having nothing to act on."""
+    out, verdict = tms_qc
+    assert verdict["mitochondrial_genes"] == 0 and verdict["thresholds"]["max_mito_fraction"] is None
+    cells = pd.read_csv(out / "cells.tsv", sep="\t", index_col="cell")
+    assert cells["mito_fraction"].isna().all()
+    planted = pd.DataFrame({"total_counts": [1000.0, 1200.0, 900.0], "n_genes": [300.0, 320.0, 280.0],
+                            "mito_fraction": [0.01, 0.02, 0.9], "doublet_score": np.nan,
+                            "predicted_doublet": False})  # SYNTHETIC cells, one with a mitochondrial fraction of 0.9
+    opts = {"nmads": 5, "remove_doublets": False, "max_mito_fraction": 0.2}
+    with caplog.at_level("WARNING", logger="lsecflow.qc_cells"):
+        table = qc_cells.qc_calls(planted, opts, has_mito=False)
+    assert table["qc_pass"].all() and table.attrs["thresholds"]["max_mito_fraction"] is None
+    assert "qc.max_mito_fraction 0.2 has nothing to act on" in caplog.text
+    table = qc_cells.qc_calls(planted, opts, has_mito=True)
+    assert table["qc_reason"].tolist() == ["", "", "high mitochondrial fraction"]

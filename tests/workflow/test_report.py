@@ -99,6 +99,9 @@ def test_report_and_provenance_files(finished_run):
         assert f"<h3 id='{name}-methods'>Methods</h3>" in html
     methods = html[html.index("<h3 id='dlpc_liver-methods'>"):html.index("<h2 id='tms_liver'>")]
     assert f"inmoose {metadata.version('inmoose')}" in methods and "design ~ Group" in methods
+    sc_methods = html[html.index("<h3 id='tms_liver-methods'>"):]
+    sc_methods = sc_methods[:sc_methods.index("</p>")]  # the run's own thresholds; the TMS genes hold no mt- gene
+    assert "MADs below the median (at least " in sc_methods and "no mitochondrial threshold applied" in sc_methods
     # the overview names the QC verdict, DE counts, pathways and paracrine candidates of each dataset
     overview = html[html.index("id='overview'"):html.index("<h2 id='dlpc_liver'>")]
     for text in ("dlpc_liver", "tms_liver", "Purity:", "up</span>", "top pathways (GSEA)", "top paracrine candidates"):

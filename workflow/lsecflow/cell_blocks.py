@@ -101,7 +101,7 @@ def scan(X, obs_names, mito: np.ndarray, chunk: int, seed: int = 0, doublets: bo
     mean = s1 / n
     var = (s2 - n * mean**2) / max(n - 1, 1)
     cells = pd.DataFrame({"total_counts": total, "n_genes": n_genes,
-                          "mito_fraction": mito_counts / np.maximum(total, 1) if mito.any() else np.zeros(n),
+                          "mito_fraction": mito_counts / np.maximum(total, 1) if mito.any() else np.full(n, np.nan),
                           "doublet_score": doublet, "predicted_doublet": predicted}, index=obs_names)
     genes = pd.DataFrame({"mean": mean, "var": np.maximum(var, 0), "log_mean": slog / n})
     return Scan(cells, genes)

@@ -30,7 +30,7 @@ def _contrasts(spec: dict) -> str:
     return "; ".join(f"{c['target']} vs {c['reference']} ({c['variable']})" for c in spec["contrasts"].values())
 
 
-def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
+def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict: dict | None) -> str:
     de, qc = spec["de"], spec["qc"]
     head = (f"{spec['species'].capitalize()} data were analysed with lsecflow{_v(versions, 'lsecflow')} "
             f"(Snakemake{_v(versions, 'snakemake')}, Python{_v(versions, 'python')}).")
@@ -74,17 +74,26 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int) -> str:
                      f"{p['impute_tune_sigma']}; seed {seed})"}[p["impute"]])
         return f"{head} {'; '.join(steps)}.{excluded}"
     if spec["assay"] == "single_cell":
+        used = (qc_verdict or {}).get("thresholds", {})  # what the run computed, where its verdict is at hand
         limits = []
         for key, what in (("min_counts", "counts"), ("min_genes", "detected genes")):
             limits.append(f"at least {qc[key]} {what}" if qc.get(key) is not None else
-                          f"log {what} no more than {qc['nmads']} MADs below the median")
-        mito = (f"a mitochondrial fraction of at most {qc['max_mito_fraction']}" if qc.get("max_mito_fraction")
-                is not None else f"a mitochondrial fraction no more than {qc['nmads']} MADs above the median")
+                          f"log {what} no more than {qc['nmads']} MADs below the median"
+                          + (f" (at least {used[key]:.0f} {what})" if used.get(key) is not None else ""))
+        if (qc_verdict or {}).get("mitochondrial_genes") == 0:
+            mito = ("; no mitochondrial threshold applied, as the matrix holds no mitochondrial genes (symbols mt- "
+                    "or MT-)")
+        elif qc.get("max_mito_fraction") is not None:
+            mito = f" and a mitochondrial fraction of at most {qc['max_mito_fraction']}"
+        else:
+            mito = (f" and a mitochondrial fraction no more than {qc['nmads']} MADs above the median"
+                    + (f" (at most {used['max_mito_fraction']:.3g})" if used.get("max_mito_fraction") is not None
+                       else ""))
         doublets = ("" if qc["doublets"] == "none" else
                     f" Doublets were scored with Scrublet (scanpy{_v(versions, 'scanpy')}) per block of cells"
                     + (" and predicted doublets removed." if qc["remove_doublets"] else " and kept in the data."))
         pb = spec["pseudobulk"]
-        return (f"{head} Cells were kept with {', '.join(limits)} and {mito}"
+        return (f"{head} Cells were kept with {', '.join(limits)}{mito}"
                 f"{'' if qc['filter_cells'] else ' (cells failing QC were nevertheless summed)'}.{doublets} "
                 f"Counts were summed per sample and cell type (pseudobulk); a sample's cell type needed at least "
                 f"{pb['min_cells']} cells and {pb['min_counts']} counts. Genes with at least {de['min_count']} "
@@ -235,7 +244,7 @@ def _paracrine_paragraph(spec: dict) -> str:
             + "; ".join(checks) + ".")
 
 
-def methods_text(spec: dict, versions: dict[str, str], seed: int = 0) -> list[str]:
+def methods_text(spec: dict, versions: dict[str, str], seed: int = 0, qc_verdict: dict | None = None) -> list[str]:
     """The methods paragraphs of one dataset: input and QC, differential testing, enrichment, paracrine.
 
     Parameters
@@ -246,7 +255,10 @@ def methods_text(spec: dict, versions: dict[str, str], seed: int = 0) -> list[st
         :func:`package_versions` of the run's provenance.
     seed
         ``compute.seed`` (random steps: GSEA, imputation, single-cell embedding).
+    qc_verdict
+        The dataset's ``qc/verdict.json``: single-cell thresholds computed by the run (MADs) are stated with
+        their values, and a matrix without mitochondrial genes is said to have had no mitochondrial threshold.
     """
-    paragraphs = [_input_paragraph(spec, versions, seed), _de_paragraph(spec, versions),
+    paragraphs = [_input_paragraph(spec, versions, seed, qc_verdict), _de_paragraph(spec, versions),
                   _enrichment_paragraph(spec, versions, seed), _paracrine_paragraph(spec)]
     return [p for p in paragraphs if p]

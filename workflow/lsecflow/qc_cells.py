@@ -32,7 +32,8 @@ def qc_calls(cells: pd.DataFrame, opts: dict, has_mito: bool = True) -> pd.DataF
 
     ``cells``: per-cell ``total_counts``, ``n_genes``, ``mito_fraction``, ``doublet_score``,
     ``predicted_doublet`` (:func:`lsecflow.cell_blocks.scan`); ``has_mito``: the matrix has mitochondrial
-    genes (without, no mitochondrial threshold applies).
+    genes (without, no mitochondrial threshold applies: ``max_mito_fraction`` is None, and a configured one
+    is reported as having nothing to act on).
     """
     total, n_genes, mito_frac = (cells[c].to_numpy() for c in ("total_counts", "n_genes", "mito_fraction"))
     nm = opts["nmads"]
@@ -43,8 +44,16 @@ def qc_calls(cells: pd.DataFrame, opts: dict, has_mito: bool = True) -> pd.DataF
     if lo_genes is None:
         lo_genes = float(np.expm1(mad_limits(np.log1p(n_genes), nm)[0]))
     hi_mito = opts.get("max_mito_fraction")
-    if hi_mito is None:
-        hi_mito = float(mad_limits(mito_frac, nm)[1]) if has_mito else 1.0
+    if not has_mito:
+        if hi_mito is not None:
+            log.warning("qc.max_mito_fraction %s has nothing to act on: the matrix holds no mitochondrial genes "
+                        "(symbols starting mt- or MT-); no cell is filtered by it", hi_mito)
+        else:
+            log.warning("no mitochondrial genes (symbols starting mt- or MT-) in the matrix: cells are not "
+                        "filtered by mitochondrial fraction (a gene subset, or ids without symbols?)")
+        hi_mito = None
+    elif hi_mito is None:
+        hi_mito = float(mad_limits(mito_frac, nm)[1])
     table = cells.copy()
     reasons = []
     for row in table.itertuples():
@@ -53,7 +62,7 @@ def qc_calls(cells: pd.DataFrame, opts: dict, has_mito: bool = True) -> pd.DataF
             r.append("low counts")
         if row.n_genes < lo_genes:
             r.append("few genes")
-        if row.mito_fraction > hi_mito:
+        if hi_mito is not None and row.mito_fraction > hi_mito:
             r.append("high mitochondrial fraction")
         if opts["remove_doublets"] and row.predicted_doublet:
             r.append("predicted doublet")
@@ -179,10 +188,11 @@ def cell_table(cells: pd.DataFrame, obs: pd.DataFrame, embedded: ad.AnnData, sco
 
 
 def sc_verdict(cells: pd.DataFrame, thresholds: dict, calls: pd.DataFrame, labels: pd.Series | None,
-               lsec_label: str) -> dict:
-    """The run-level QC summary (``verdict.json``), with the LSEC cluster check when cells carry labels."""
+               lsec_label: str, n_mito: int) -> dict:
+    """The run-level QC summary (``verdict.json``), with the LSEC cluster check when cells carry labels;
+    ``n_mito``: the matrix's mitochondrial genes (0: the fraction was not measured, no threshold applied)."""
     verdict = {"n_cells": int(len(cells)), "n_pass": int(cells["qc_pass"].sum()),
-               "thresholds": thresholds, "n_clusters": int(len(calls)),
+               "thresholds": thresholds, "mitochondrial_genes": int(n_mito), "n_clusters": int(len(calls)),
                "fail_reasons": cells.loc[~cells["qc_pass"], "qc_reason"].value_counts().to_dict()}
     if labels is not None:
         verdict.update(lsec_check(cells["leiden"], calls, labels, lsec_label))
@@ -255,7 +265,7 @@ def run_qc_single_cell(counts_h5ad: str, params: dict, markers_path: str, output
     labels = adata.obs[sc_spec["cell_type_key"]].astype(str) if sc_spec["cell_type_key"] in adata.obs else None
     calls = cluster_calls(embedded.obs["leiden"].astype(str), scores, labels, sc_spec["lsec_label"])
     cells = cell_table(cells, adata.obs, embedded, scores, labels, calls)
-    verdict = sc_verdict(cells, thresholds, calls, labels, sc_spec["lsec_label"])
+    verdict = sc_verdict(cells, thresholds, calls, labels, sc_spec["lsec_label"], int(mito.sum()))
     with timed("tables and figures"):
         write_tsv_atomic(cells.rename_axis("cell").reset_index(), outputs["cells"])
         write_tsv_atomic(calls.rename_axis("cluster").reset_index(), outputs["clusters"])

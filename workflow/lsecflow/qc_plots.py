@@ -257,11 +257,17 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
                                           ("n_genes", thresholds["min_genes"], True),
                                           ("mito_fraction", thresholds["max_mito_fraction"], False)]):
         values = np.log10(cells[col].clip(lower=1)) if log else cells[col]
-        ax.hist(values, bins=40, color="#777777")
+        ax.set_xlabel(f"log10 {col}" if log else col)
+        if values.isna().all():  # mito_fraction of a matrix without mitochondrial genes
+            ax.text(0.5, 0.5, "not measured: no mitochondrial genes\n(symbols mt- / MT-) in the matrix",
+                    ha="center", va="center", transform=ax.transAxes, fontsize="small")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        ax.hist(values.dropna(), bins=40, color="#777777")
         if thr is not None and np.isfinite(thr):
             ax.axvline(np.log10(max(thr, 1)) if log else thr, color="red", lw=1, label="threshold")
-        ax.set_xlabel(f"log10 {col}" if log else col)
-        ax.legend(fontsize="small", frameon=False)
+            ax.legend(fontsize="small", frameon=False)
     fig.suptitle(f"{name} · per-cell QC ({int(cells['qc_pass'].sum())} of {len(cells)} cells pass)", fontsize="large")
     fig.tight_layout()
     save(fig, stem_of(files["cell_qc"]))

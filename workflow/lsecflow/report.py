@@ -268,7 +268,9 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
     for name, ds in manifest.items():
         dataset_section(r, name, ds, n_rows, nav, body)
         nav.append(f"<a class='sub' href='#{esc(name)}-methods'>methods</a>")
-        body.append(methods_section(name, methods_text(resolved["datasets"][name]["spec"], versions, seed)))
+        qc_verdict = json.loads(Path(ds["qc"]["verdict"]).read_text())
+        body.append(methods_section(name, methods_text(resolved["datasets"][name]["spec"], versions, seed,
+                                                       qc_verdict)))
         log.info("report: dataset %s rendered (%d figures so far)", name, r.n_figures)
     nav.append("<a class='ds' href='#provenance'>Provenance</a>")
     body.append(provenance_section(r, provenance, resolved, versions_table))
