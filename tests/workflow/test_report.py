@@ -54,7 +54,7 @@ def body_attributes(page: str) -> dict:
 def open_in_browser(chromium: str, page: Path, screenshot: Path) -> dict:
     """Load ``page`` in headless Chromium: its status as the page's own script recorded it, and a screenshot."""
     url = page.resolve().as_uri()
-    dom = subprocess.run([chromium, *FLAGS, "--virtual-time-budget=20000", "--dump-dom", url],
+    dom = subprocess.run([chromium, *FLAGS, "--window-size=1400,1800", "--virtual-time-budget=20000", "--dump-dom", url],
                          capture_output=True, text=True, timeout=300)
     assert dom.returncode == 0, dom.stderr[-2000:]
     attrs = body_attributes(dom.stdout)
@@ -66,6 +66,7 @@ def open_in_browser(chromium: str, page: Path, screenshot: Path) -> dict:
         "images": int(attrs.get("data-images", -1)),
         "broken": json.loads(attrs.get("data-broken-images", "[]")),
         "js_errors": json.loads(attrs.get("data-js-errors", "[]")),
+        "wide_tables": json.loads(attrs.get("data-wide-tables", "[]")),
         "console": [line for line in dom.stderr.splitlines() if "Uncaught" in line],
     }
 
@@ -93,6 +94,8 @@ def test_report_and_provenance_files(finished_run):
               if pd.read_csv(p, sep="\t").iloc[0]["status"] == "tested"]
     assert len(tested) >= 4 and html.count("DE table, one fit per design. DESeq2 (counts") == len(tested)
     assert "Flagged paracrine candidates" in html
+    assert "Paracrine candidates of Disease vs Chow: the secreted factors" in html
+    assert "{{" not in html and "snakemake.wildcards" not in html  # captions' Snakemake-report placeholders filled
     assert "Preranked GSEA (gseapy) on the contrast's Wald statistic" in html
     # each dataset's methods paragraphs, from this run's settings and versions
     for name in ("dlpc_liver", "tms_liver"):
@@ -100,7 +103,8 @@ def test_report_and_provenance_files(finished_run):
     methods = html[html.index("<h3 id='dlpc_liver-methods'>"):html.index("<h2 id='tms_liver'>")]
     assert f"inmoose {metadata.version('inmoose')}" in methods and "design ~ Group" in methods
     sc_methods = html[html.index("<h3 id='tms_liver-methods'>"):]
-    sc_methods = sc_methods[:sc_methods.index("</p>")]  # the run's own thresholds; the TMS genes hold no mt- gene
+    sc_methods = sc_methods[sc_methods.index("Cells were kept"):]  # the run's own thresholds; no mt- gene in TMS
+    sc_methods = sc_methods[:sc_methods.index("</p>")]
     assert "MADs below the median (at least " in sc_methods and "no mitochondrial threshold applied" in sc_methods
     # the overview names the QC verdict, DE counts, pathways and paracrine candidates of each dataset
     overview = html[html.index("id='overview'"):html.index("<h2 id='dlpc_liver'>")]
@@ -137,6 +141,8 @@ def test_report_in_headless_chromium(finished_run, chromium, tmp_path):
     assert state["broken"] == [], f"figures that did not load: {state['broken']}"
     assert state["images"] == len(expected_figures(work))
     assert state["status"] == "ok"
+    # on a 1400-pixel screen no table runs past the page (long gene set names break at their underscores)
+    assert state["wide_tables"] == [], state["wide_tables"]
     assert not is_blank(shot), "the report rendered as a blank page"
     # keep the screenshot where a person can look at it
     out = REPO / "results" / "test-artifacts"

@@ -24,7 +24,7 @@ from .enrichment import no_overlap_reason, ranking_from_de
 from .files import write_text_atomic
 from .genesets import read_gmt
 from .methods import methods_text, package_versions
-from .report_html import Renderer, esc, page_html, read_tsv, table_html
+from .report_html import Renderer, breakable, esc, page_html, read_tsv, table_html
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _top_pathways(unit: dict, n: int = 3) -> str:
         top = gsea[gsea["padj"] < 0.05].nsmallest(n, ["padj", "pval"])
         for _, r in top.iterrows():
             arrow = "&uarr;" if r["NES"] > 0 else "&darr;"
-            parts.append(f"{arrow} {esc(r['set'])} <span class='meta'>({enr['collection']}, NES {r['NES']:.2f}, "
+            parts.append(f"{arrow} {breakable(r['set'])} <span class='meta'>({enr['collection']}, NES {r['NES']:.2f}, "
                          f"padj {r['padj']:.2g})</span>")
     return "<br>".join(parts[:6]) or "<span class='meta'>none at padj &lt; 0.05</span>"
 

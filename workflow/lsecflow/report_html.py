@@ -10,6 +10,7 @@ import base64
 import datetime as _dt
 import html
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +57,17 @@ SCRIPT = """
     for (var i = 0; i < imgs.length; i++) {
       if (!imgs[i].complete || imgs[i].naturalWidth === 0) { broken.push(imgs[i].getAttribute('alt')); }
     }
+    // tables that run past the page's column (a reader would scroll sideways): the first cell of each
+    var main = document.querySelector('main'), wide = [];
+    if (main) {
+      var right = main.getBoundingClientRect().right, tables = main.querySelectorAll('table');
+      for (var j = 0; j < tables.length; j++) {
+        if (tables[j].getBoundingClientRect().right > right + 1) {
+          wide.push(tables[j].querySelector('td, th').textContent.slice(0, 60));
+        }
+      }
+    }
+    document.body.setAttribute('data-wide-tables', JSON.stringify(wide));
     var status = (broken.length === 0 && errors.length === 0) ? 'ok' : 'problems';
     document.body.setAttribute('data-report-status', status);
     document.body.setAttribute('data-images', String(imgs.length));
@@ -69,8 +81,19 @@ SCRIPT = """
 """
 
 
+# a Jinja placeholder of Snakemake's report in a caption
+WILDCARD = re.compile(r"\{\{\s*snakemake\.wildcards\.(\w+)\s*\}\}")
+
+
 def esc(x) -> str:
     return html.escape(str(x))
+
+
+def breakable(x) -> str:
+    """``esc`` with a line-break opportunity after each ``_ ; | /``: gene set names
+    (REACTOME_REGULATION_OF_INSULIN_LIKE_...) and lists (Lrp2;Fcgr3;...) wrap inside a table cell instead of
+    widening the table past the page; copied text is unchanged."""
+    return "<wbr>".join(esc(part) for part in re.split(r"(?<=[_;|/])", str(x)))
 
 
 def rst_to_html(text: str) -> str:
@@ -81,6 +104,8 @@ def rst_to_html(text: str) -> str:
 
 
 def fmt(v) -> str:
+    if v is None:
+        return "NA"
     if isinstance(v, float):
         if pd.isna(v):
             return "NA"
@@ -93,17 +118,19 @@ def table_html(df: pd.DataFrame, columns: list[str] | None = None, max_chars: in
     """A small HTML table (numbers right-aligned and rounded, long text cut)."""
     df = df[[c for c in (columns or list(df.columns)) if c in df.columns]]
     head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+    # right-aligned by column, not by value: an empty (NA) cell of a text column stays left
+    numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
     rows = []
     for _, row in df.iterrows():
         cells = []
         for c, v in row.items():
-            cls = "num" if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+            cls = "num" if c in numeric else ""
             if c == "log2FoldChange":
                 cls += " lfc"
             text = fmt(v)
             if len(text) > max_chars:
                 text = text[: max_chars - 3] + "..."
-            cells.append(f'<td class="{cls.strip()}">{esc(text)}</td>')
+            cells.append(f'<td class="{cls.strip()}">{breakable(text)}</td>')
         klass = f' class="{row_class(row)}"' if row_class else ""
         rows.append(f"<tr{klass}>{''.join(cells)}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -122,10 +149,12 @@ class Renderer:
         rel = os.path.relpath(Path(path).resolve(), self.out.resolve().parent)
         return f'<a href="{esc(rel)}">{esc(text or Path(path).name)}</a>'
 
-    def caption(self, name: str) -> str:
+    def caption(self, name: str, subject: str = "") -> str:
+        """Caption ``name`` as HTML; its Snakemake-report placeholders (``{{ snakemake.wildcards.unit }}``,
+        filled by ``snakemake --report``) name ``subject`` here, or read "this unit" without one."""
         if name not in self._caption_cache:
             self._caption_cache[name] = rst_to_html((self.captions / f"{name}.rst").read_text())
-        return self._caption_cache[name]
+        return WILDCARD.sub(lambda m: esc(subject) if subject else f"this {m.group(1)}", self._caption_cache[name])
 
     def figure(self, fig: dict) -> str:
         """``fig``: {"path": PNG, "caption": caption name, "title": ...}; other formats linked."""
@@ -135,7 +164,7 @@ class Renderer:
         others = sorted(p for p in png.parent.glob(png.stem + ".*") if p.suffix in (".svg", ".pdf"))
         files = " · ".join(self.link(p, p.suffix[1:].upper()) for p in [png, *others])
         return (f'<figure><img alt="{esc(fig.get("title", png.name))}" src="data:image/png;base64,{data}">'
-                f'<figcaption><b>{esc(fig.get("title", ""))}</b>{self.caption(fig["caption"])}'
+                f'<figcaption><b>{esc(fig.get("title", ""))}</b>{self.caption(fig["caption"], fig.get("subject", ""))}'
                 f'<div class="files">files: {files}</div></figcaption></figure>')
 
     def figures(self, figs: list[dict]) -> str:

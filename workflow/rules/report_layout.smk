@@ -24,6 +24,7 @@ def report_manifest():
                 "path": f"{prefix}{k}.png",
                 "caption": CAPTIONS[(caption_of or {}).get(k, k)],
                 "title": f"{title} · {k.replace('_', ' ')}",
+                "subject": title,  # what a caption's {{ snakemake.wildcards.* }} names in lsecflow's report
             }
             for k in kinds
         ]
