@@ -56,7 +56,7 @@ def test_every_script_is_a_string_literal():
 # import name -> package name in conda-forge / pyproject (where they differ)
 CONDA_NAME = {"yaml": "pyyaml", "sklearn": "scikit-learn", "skimage": "scikit-image", "igraph": "python-igraph",
               "umap": "umap-learn", "matplotlib": "matplotlib-base", "rapids_singlecell": "rapids-singlecell",
-              "cupy": "cupy", "skmisc": "scikit-misc"}
+              "cupy": "cupy", "skmisc": "scikit-misc", "adjustText": "adjusttext"}
 
 
 def _optional(node: ast.AST, parents: dict) -> bool:

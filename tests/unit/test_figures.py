@@ -53,7 +53,7 @@ def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
     vol = plots.volcano(de, 0.05, 0, figs["genes_of_interest"], n_top=figs["volcano"]["label_top"], y="padj",
                         xlim=[-2, 2], ylim=5, figsize=(4, 4))
     ax = vol.axes[0]
-    assert [t.get_text() for t in ax.texts] == [focus]  # label_top 0: only the gene of interest
+    assert [t.get_text() for t in ax.texts if t.get_text()] == [focus]  # label_top 0: only the gene of interest
     assert (tested["log2FoldChange"].abs() > 2).any()  # so the limits below really clip something
     for coll in ax.collections:
         offsets = coll.get_offsets()
@@ -76,3 +76,32 @@ def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
     for gene in genes[:3]:
         assert f">{gene}<" in svg  # text stays text in SVG, and the rows are the panel's genes
     assert not list((tmp_path / "fig").glob(".*.tmp"))
+
+
+def label_boxes(fig) -> tuple[list, object]:
+    """Window extents of the gene labels of a figure's first axes (adjustText's leader lines are empty texts),
+    and the axes' own extent."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    return [t.get_window_extent(renderer) for t in ax.texts if t.get_text()], ax.get_window_extent(renderer)
+
+
+def test_gene_labels_do_not_overlap(finished_run):
+    """Volcano and MA labels of the real DLPC contrasts: none over another, none out of the axes (before
+    adjustText, agonist_vs_disease alone had 9 overlapping pairs: Scd1/Tsc22d1, Per2/Per3 ...)."""
+    work, _, _ = finished_run
+    goi = ["Tnf", "Mmp9", "Icam1", "Cxcl1", "Cxcl2", "Il23a", "Timp1"]
+    n_labels = 0
+    for contrast in ("disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease"):
+        de = pd.read_csv(work / f"results/dlpc_liver/de/{contrast}.tsv", sep="\t")
+        for fig in (plots.volcano(de, 0.05, 0, goi, n_top=10), plots.ma_plot(de, 0.05, 0, goi)):
+            boxes, frame = label_boxes(fig)
+            n_labels += len(boxes)
+            pairs = [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+            assert pairs == [], (contrast, pairs)
+            inside = frame.expanded(1 + 1 / frame.width, 1 + 1 / frame.height)  # a label may touch the frame
+            assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 and inside.y0 <= b.y0 and b.y1 <= inside.y1
+                       for b in boxes), contrast
+            plots.plt.close(fig)
+    assert n_labels >= 3 * (10 + 1)  # each volcano's top 10 and at least one gene of interest

@@ -124,14 +124,12 @@ def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
         if (m & clipped).any():
             ax.scatter(x[m & clipped], yv[m & clipped], s=14, c=colour, marker="^", linewidths=0)
     focus = tested["symbol"].isin(list(genes_of_interest))
-    ax.scatter(x[focus], yv[focus], s=40, facecolors="none", edgecolors=FOCUS, linewidths=1.2,
-               label="genes of interest")
-    for idx, row in _labels(tested, n_top, genes_of_interest).iterrows():
-        ax.annotate(row["symbol"], (x[idx], yv[idx]), xytext=(3, 3), textcoords="offset points",
-                    fontsize="small", color=FOCUS if focus[idx] else "black")
-    if lfc_threshold > 0:
-        for v in (-lfc_threshold, lfc_threshold):
-            ax.axvline(v, color="#888888", lw=0.6, ls="--")
+    ax.scatter(x[focus], yv[focus], s=40, facecolors="none", edgecolors=FOCUS, linewidths=1.2, label="genes of interest")
+    labelled = _labels(tested, n_top, genes_of_interest)
+    texts = [ax.text(x[idx], yv[idx], row["symbol"], fontsize="small", color=FOCUS if focus[idx] else "black")
+             for idx, row in labelled.iterrows()]
+    for v in (-lfc_threshold, lfc_threshold) if lfc_threshold > 0 else ():
+        ax.axvline(v, color="#888888", lw=0.6, ls="--")
     if xlim is not None:
         pad = 0.03 * (xlim[1] - xlim[0])
         ax.set_xlim(xlim[0] - pad, xlim[1] + pad)
@@ -140,9 +138,21 @@ def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
     ax.set_xlabel("log2 fold change")
     ax.set_ylabel("-log10 adjusted p-value" if y == "padj" else "-log10 p-value")
     ax.set_title(title, fontsize="large")
-    ax.legend(fontsize="small", frameon=False, loc="upper left")
+    # below the axes: over the plot it would hide the points and labels of its corner
+    ax.legend(fontsize="small", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4,
+              handletextpad=0.2, columnspacing=1.0)
     fig.tight_layout()
+    spread_labels(ax, texts, x[labelled.index].to_numpy(), yv[labelled.index].to_numpy())
     return fig
+
+
+def spread_labels(ax, texts: list, x: np.ndarray, y: np.ndarray, line: str = "#777777") -> None:
+    """Move gene labels (``texts`` at points ``x``, ``y``) apart, none over another or out of the axes, with a line
+    of colour ``line`` back to its point (adjustText). Call once layout and limits are final (screen space)."""
+    if texts:
+        from adjustText import adjust_text
+
+        adjust_text(texts, x=x, y=y, ax=ax, arrowprops=dict(arrowstyle="-", color=line, lw=0.6))
 
 
 def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_of_interest=(), title: str = "",
@@ -157,9 +167,11 @@ def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
         m = sig == kind
         ax.scatter(tested.loc[m, x], tested.loc[m, "log2FoldChange"], s=5, c=colour, linewidths=0,
                    rasterized=True, label=f"{kind} ({int(m.sum())})")
-    for _, row in tested[tested["symbol"].isin(list(genes_of_interest))].iterrows():
-        ax.annotate(row["symbol"], (row[x], row["log2FoldChange"]), xytext=(3, 3),
-                    textcoords="offset points", fontsize="small", color=FOCUS)
+    focus = tested[tested["symbol"].isin(list(genes_of_interest))]
+    ax.scatter(focus[x], focus["log2FoldChange"], s=40, facecolors="none", edgecolors=FOCUS, linewidths=1.2,
+               label="genes of interest" if len(focus) else None)
+    texts = [ax.text(row[x], row["log2FoldChange"], row["symbol"], fontsize="small", color=FOCUS)
+             for _, row in focus.iterrows()]
     if x == "baseMean":
         ax.set_xscale("log")
     ax.axhline(0, color="#444444", lw=0.6)
@@ -168,6 +180,8 @@ def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
     ax.set_title(title, fontsize="large")
     ax.legend(fontsize="small", frameon=False)
     fig.tight_layout()
+    spread_labels(ax, texts, focus[x].to_numpy(dtype=float), focus["log2FoldChange"].to_numpy(dtype=float),
+                  line=FOCUS)
     return fig
 
 
