@@ -7,7 +7,7 @@ import copy
 import pandas as pd
 import yaml
 from helpers import REPO
-from lsecflow import plots
+from lsecflow import heatmaps, plots
 from lsecflow.config import load_config
 from lsecflow.figures import run_figures
 
@@ -40,7 +40,7 @@ def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
     figs = plots.configure(params["spec"]["figures"])
     assert plots.plt.rcParams["font.size"] == 10 and plots.FORMATS == ["png", "svg", "pdf"]
 
-    heat = plots.top_gene_heatmap(vst, de, pd.Series("g", index=vst.columns), genes=figs["heatmap"]["genes"])
+    heat = heatmaps.top_gene_heatmap(vst, de, pd.Series("g", index=vst.columns), genes=figs["heatmap"]["genes"])
     assert [t.get_text() for t in heat.axes[1].get_yticklabels()] == genes[:3]  # exactly these rows, in order
     assert "not in the matrix: NotAGene" in heat._suptitle.get_text()
 

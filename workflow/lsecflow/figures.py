@@ -11,7 +11,7 @@ import logging
 
 import pandas as pd
 
-from . import plots
+from . import heatmaps, plots
 from .de_options import LEVELS, VALUES, de_engine
 from .enrichment import gsea_ranking, read_gsea_table
 from .genesets import read_gmt
@@ -50,8 +50,9 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
     plots.save(plots.ma_plot(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, title=title,
                              figsize=(figs["ma"]["width"], figs["ma"]["height"]),
                              level=LEVELS[de_engine(params["spec"])]), stems["ma"])
-    plots.save(plots.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
-                                      width=hm["width"], height=hm["height"]), stems["heatmap"])
+    plots.save(heatmaps.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
+                                         width=hm["width"], height=hm["height"], cluster_rows=hm["cluster_rows"]),
+               stems["heatmap"])
 
 
 def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id: dict[str, str],
@@ -91,8 +92,8 @@ def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id:
     genes = genes[:40]
     ids = [symbol_to_id[g] for g in genes if symbol_to_id[g] in vst_df.index]
     labels = [g for g in genes if symbol_to_id[g] in vst_df.index]
-    plots.save(plots.expression_heatmap(vst_df, ids, labels, groups, title=f"{title}: leading edge of the top sets"),
-               stems["leading_edge"])
+    plots.save(heatmaps.expression_heatmap(vst_df, ids, labels, groups, title=f"{title}: leading edge of the top sets",
+                                           cluster_rows=figs["heatmap"]["cluster_rows"]), stems["leading_edge"])
 
 
 def symbol_index(res: pd.DataFrame) -> dict[str, str]:
