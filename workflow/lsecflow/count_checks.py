@@ -27,6 +27,11 @@ def value_problems(values: np.ndarray, not_integer: str) -> list[tuple[np.ndarra
     ]
 
 
+def _shown(value) -> str:
+    """A matrix value as the file has it: 12.5, nan, inf (numpy 2 would print np.float64(12.5))."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def check_counts_dense(df: pd.DataFrame, source) -> None:
     """Refuse NaN, infinite, negative, too large (> :data:`MAX_COUNT`) or non-integer values (genes x samples)."""
     values = df.to_numpy(dtype=float)
@@ -38,7 +43,7 @@ def check_counts_dense(df: pd.DataFrame, source) -> None:
             i, j = np.argwhere(mask)[0]
             n = int(mask.sum())
             raise InputDataError(
-                f"{source}: sample {df.columns[j]!r}, gene {df.index[i]!r}: value {df.iat[i, j]!r} {what} "
+                f"{source}: sample {df.columns[j]!r}, gene {df.index[i]!r}: value {_shown(df.iat[i, j])} {what} "
                 f"({n} such value{'s' if n > 1 else ''} in the matrix)"
             )
 
@@ -60,6 +65,6 @@ def check_counts_sparse(X, cell_names, gene_names, source) -> None:
             col = int(X.indices[k])
             n = int(mask.sum())
             raise InputDataError(
-                f"{source}: cell {cell_names[row]!r}, gene {gene_names[col]!r}: value {X.data[k]!r} {what} "
+                f"{source}: cell {cell_names[row]!r}, gene {gene_names[col]!r}: value {_shown(X.data[k])} {what} "
                 f"({n} such value{'s' if n > 1 else ''})"
             )
