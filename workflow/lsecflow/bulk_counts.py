@@ -123,6 +123,14 @@ def read_bulk(path: str | os.PathLike, fmt: str, counts: dict | None = None) -> 
     names = df[name].fillna("").astype(str) if name else None
     df = df[raw]
     df.columns = samples
+    if names is not None:
+        names.index = names.index.astype(str)
+    return checked_counts(df, path, counts), names
+
+
+def checked_counts(df: pd.DataFrame, path, counts: dict) -> pd.DataFrame:
+    """A genes x samples frame as read from ``path``, checked to hold counts (gene ids present, unpadded and
+    unique; every value a number and, after ``counts.round``, a count): int64, index named ``gene_id``."""
     df.index = df.index.astype(str)
     df.index.name = "gene_id"
     if df.shape[0] == 0:
@@ -158,6 +166,4 @@ def read_bulk(path: str | os.PathLike, fmt: str, counts: dict | None = None) -> 
             df = pd.DataFrame(np.where(np.isfinite(values), np.round(values), values), index=df.index,
                               columns=df.columns)
     check_counts_dense(df, path)
-    if names is not None:
-        names.index = names.index.astype(str)
-    return df.astype(np.int64), names
+    return df.astype(np.int64)

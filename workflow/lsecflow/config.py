@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import bulk_counts, files, protein_tables
+from . import bulk_counts, files, protein_tables, sample_files
 from .assay_keys import check_keys_for_assay, check_keys_for_format
 from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
 from .de_options import check_block, check_de_test, check_deqms, check_robust_fit
@@ -188,8 +188,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     # paths
     counts = spec["counts"]
     if isinstance(counts["path"], dict):
-        if spec["assay"] != "single_cell":
-            raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path is only for single-cell 10x")
+        if spec["assay"] == "proteomics":
+            raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path is for single-cell 10x inputs "
+                              "and bulk count files of one sample each, not for a protein table")
         counts["path"] = {k: str(resolve_path(v, roots)) for k, v in counts["path"].items()}
         first = next(iter(counts["path"].values()))
     else:
@@ -226,7 +227,12 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     try:
         if spec["assay"] == "proteomics":
             protein_tables.sample_columns(first, fmt, list(sheet.index), spec["proteomics"], sheet)
+        elif spec["assay"] == "bulk" and isinstance(counts["path"], dict):  # one file per sample
+            sample_files.check_sample_files(counts["path"], fmt, counts["strand"])
+            ids = apply_rename(list(counts["path"]), rename, source, sheet_ids=sheet.index)
+            check_ids_match(ids, sheet.index, "counts.path", sheet_path, source)
         elif spec["assay"] == "bulk":
+            sample_files.check_sample_files({}, fmt, counts["strand"])  # no counts.strand for a matrix
             id_col, name_col, drop_cols, _ = bulk_counts.columns(first, fmt, counts)
             check_bulk_layout(first, fmt, ident=id_col, skip={name_col, *drop_cols})
             ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source, sheet_ids=sheet.index)
@@ -284,11 +290,21 @@ def _count_format(spec: dict, first: str, source: str) -> str:
     if proteomic_format:
         raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r}, a protein table; set "
                           "'assay: proteomics'")
+    per_sample = isinstance(counts["path"], dict) and assay == "bulk"
+    if counts["format"] in ("htseq", "star") and not per_sample:
+        raise ConfigError(f"{source}: key 'counts.path': {counts['format']} files hold one sample each; give "
+                          "counts.path as a mapping sample -> file")
     try:
-        fmt = files.detect_format(first, counts["format"])
+        if per_sample:
+            fmt = sample_files.detect(first) if counts["format"] == "auto" else counts["format"]
+        else:
+            fmt = files.detect_format(first, counts["format"])
     except InputDataError as exc:
         raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
-    if isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
+    if per_sample and fmt not in sample_files.PER_SAMPLE_FORMATS:
+        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> file takes count files of one sample "
+                          f"each ({', '.join(sample_files.PER_SAMPLE_FORMATS)}), not {fmt}")
+    if assay == "single_cell" and isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
         raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
     if (assay == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
         folder = f" (counts.path {first} is a folder, which is read as a 10x mtx folder)" if Path(first).is_dir() else ""

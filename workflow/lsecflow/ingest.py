@@ -9,7 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from . import bulk_counts, files, protein_tables
+from . import bulk_counts, files, protein_tables, sample_files
 from .annotation import (
     SUMMARY_ROWS,
     annotate_genes,
@@ -27,10 +27,22 @@ from .sheets import apply_rename, cell_sample_ids, read_sample_sheet
 log = logging.getLogger(__name__)
 
 
+def counts_source(spec: dict) -> str:
+    """``counts.path`` for a message: the file, or for a mapping sample -> file its first file and how many."""
+    path = spec["counts"]["path"]
+    if isinstance(path, dict):
+        return f"counts.path ({len(path)} files: {next(iter(path.values()))}, ...)"
+    return str(path)
+
+
 def _bulk(params: dict) -> ad.AnnData:
     spec = params["spec"]
     path = spec["counts"]["path"]
-    df, names = bulk_counts.read_bulk(path, params["format"], spec["counts"])
+    if isinstance(path, dict):  # one file per sample (HTSeq, STAR, featureCounts)
+        df, names = sample_files.read_sample_files(path, params["format"], spec["counts"]), None
+        path = counts_source(spec)
+    else:
+        df, names = bulk_counts.read_bulk(path, params["format"], spec["counts"])
     summary = df.index[df.index.str.match(SUMMARY_ROWS)]
     if len(summary):
         log.info("%s: dropped %d HTSeq/STAR summary rows: %s", path, len(summary), ", ".join(summary))
@@ -139,15 +151,15 @@ def build_counts(params: dict) -> tuple[ad.AnnData, dict]:
         adata, report = _proteomics(params)
     else:
         adata = _bulk(params) if spec["assay"] == "bulk" else _single_cell(params)
-        keep = drop_ids(adata.var_names, spec["counts"].get("drop_ids"), spec["counts"]["path"])
+        keep = drop_ids(adata.var_names, spec["counts"].get("drop_ids"), counts_source(spec))
         if not keep.all():
             adata = adata[:, keep].copy()
-        check_id_type(adata.var_names, spec["gene_ids"], spec["counts"]["path"])
+        check_id_type(adata.var_names, spec["gene_ids"], counts_source(spec))
         totals = np.asarray(adata.X.sum(axis=0)).ravel()
         names = adata.var["name_from_matrix"] if "name_from_matrix" in adata.var else None
         var, report = annotate_genes(adata.var_names, spec["gene_ids"], params["annotation"], totals, names)
         adata.var = var
-    report["date_like_gene_names"] = excel_dates(adata.var["symbol"], spec["counts"]["path"])
+    report["date_like_gene_names"] = excel_dates(adata.var["symbol"], counts_source(spec))
     sc_spec = spec.get("single_cell", {})
     if spec["assay"] == "single_cell" and sc_spec.get("cell_types_from") == "markers":
 

@@ -1,0 +1,158 @@
+"""Bulk counts as one file per sample, named in ``counts.path`` as a mapping sample -> file, merged into one
+genes x samples matrix: HTSeq-count output (gene id, count; its ``__no_feature`` ... rows dropped), STAR's
+``ReadsPerGene.out.tab`` (gene id and three counts; ``counts.strand`` picks one, its ``N_unmapped`` ... rows
+dropped) or a one-sample featureCounts table. Every file must list the same genes in the same order, as files
+made with one annotation do.
+
+STAR's columns, from its manual (``--quantMode GeneCounts``): column 2 counts for unstranded RNA-seq, column 3
+for reads whose first read lies on the gene's strand (htseq-count ``-s yes``), column 4 for the reverse
+(``-s reverse``; most dUTP / TruSeq Stranded libraries).
+"""
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .annotation import SUMMARY_ROWS
+from .bulk_counts import checked_counts, read_bulk
+from .errors import InputDataError
+from .files import FEATURECOUNTS_ANNOTATION, check_exists, compression, open_text, reading
+
+log = logging.getLogger(__name__)
+
+#: formats of one-sample count files (``counts.format``, or detected from the first file)
+PER_SAMPLE_FORMATS = ("htseq", "star", "featurecounts")
+#: ``counts.strand`` -> STAR's count column (0-based, the gene id being column 0)
+STAR_COLUMNS = {"unstranded": 1, "forward": 2, "reverse": 3}
+FIELDS = {"htseq": 2, "star": 4}
+
+
+def _first_lines(path: Path, n: int = 8) -> list[str]:
+    lines: list[str] = []
+    with reading(path, "tsv"), open_text(path) as fh:
+        for line in fh:
+            if line.strip():
+                lines.append(line.rstrip("\r\n"))
+            if len(lines) == n:
+                break
+    if not lines:
+        raise InputDataError(f"{path}: file is empty")
+    return lines
+
+
+def detect(path) -> str:
+    """The format of one sample's count file, from its first lines: featureCounts (its header), STAR
+    ReadsPerGene (4 tab-separated fields), HTSeq-count (2 fields)."""
+    path = Path(path)
+    check_exists(path)
+    lines = _first_lines(path)
+    if lines[0].startswith("# Program:featureCounts") or lines[0].split("\t")[:6] == FEATURECOUNTS_ANNOTATION:
+        return "featurecounts"
+    widths = {len(line.split("\t")) for line in lines}
+    for fmt, width in FIELDS.items():
+        if widths == {width}:
+            return fmt
+    raise InputDataError(f"{path}: not a one-sample count file: its first lines have {sorted(widths)} tab-separated "
+                         "fields; expected 2 (HTSeq-count: gene, count), 4 (STAR ReadsPerGene.out.tab: gene, "
+                         "unstranded, forward, reverse) or a featureCounts table. A genes x samples matrix goes in "
+                         "counts.path as one file, not as a mapping sample -> file")
+
+
+def _read_columns(path: Path, fmt: str) -> pd.DataFrame:
+    """The file's rows (gene id index, count columns as text), summary rows (``__*``, ``N_*``) dropped."""
+    with reading(path, fmt):
+        df = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE,
+                         compression=compression(path), engine="python")
+    if df.shape[1] != FIELDS[fmt]:
+        raise InputDataError(f"{path}: {df.shape[1]} tab-separated fields per line; a {fmt} file has {FIELDS[fmt]}")
+    df = df.set_index(0)
+    summary = df.index.str.match(SUMMARY_ROWS)
+    if summary.any():
+        log.info("%s: dropped %d summary rows: %s", path, int(summary.sum()), ", ".join(df.index[summary]))
+    return df[~summary]
+
+
+def star_totals(path) -> dict[str, int]:
+    """Sum of each of a STAR ReadsPerGene file's three count columns over its genes (summary rows left out)."""
+    df = _read_columns(Path(path), "star")
+    return {strand: int(pd.to_numeric(df[col], errors="coerce").fillna(0).sum()) for strand, col in STAR_COLUMNS.items()}
+
+
+def strand_hint(path) -> str:
+    """What a STAR file's column totals say about the library (for the message that asks for counts.strand)."""
+    t = star_totals(path)
+    forward, reverse = t["forward"], t["reverse"]
+    if reverse > 3 * forward:
+        guess = "reverse (column 4 holds most reads: a reverse-stranded library such as dUTP / TruSeq Stranded)"
+    elif forward > 3 * reverse:
+        guess = "forward (column 3 holds most reads)"
+    else:
+        guess = "unstranded (columns 3 and 4 hold similar numbers: an unstranded library)"
+    return (f"its genes hold {t['unstranded']:,} reads unstranded (column 2), {forward:,} forward (column 3), "
+            f"{reverse:,} reverse (column 4): likely {guess}")
+
+
+def check_sample_files(paths: dict[str, str], fmt: str, strand: str | None) -> None:
+    """Parse-time checks of ``counts.path`` as a mapping sample -> file: every file exists and has the format
+    of ``fmt``; STAR files need ``counts.strand``, which is read for nothing else (``paths`` empty: a matrix
+    of format ``fmt``, checked for a stray ``strand`` only)."""
+    if fmt != "star" and strand is not None:
+        raise InputDataError(f"counts.strand is read only for STAR ReadsPerGene files (counts.path a mapping sample "
+                             f"-> file), and these counts are {fmt}: remove it (the strand was chosen when they "
+                             "were counted)")
+    for sample, path in paths.items():
+        found = detect(path)
+        if found != fmt:
+            raise InputDataError(f"{path} (sample {sample!r}): a {found} file, but the counts are read as {fmt} "
+                                 "(counts.format, or the first file's format)")
+    if fmt == "star" and strand is None:
+        first = next(iter(paths.values()))
+        raise InputDataError(f"STAR ReadsPerGene files need counts.strand (unstranded, forward or reverse): which "
+                             f"of their three columns counts your library. {first}: {strand_hint(first)}")
+
+
+def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> pd.DataFrame:
+    """Read and merge one count file per sample into a genes x samples int64 frame (columns = the mapping's
+    sample ids, genes in the files' order), each file checked as a count matrix is
+    (:func:`lsecflow.bulk_counts.checked_counts`).
+
+    Parameters
+    ----------
+    paths
+        Sample id -> its count file (``counts.path``).
+    fmt
+        One of :data:`PER_SAMPLE_FORMATS`.
+    counts
+        The dataset's ``counts`` block (``strand`` for STAR; ``round``).
+    """
+    columns, genes = [], None
+    first = None
+    for sample, path in paths.items():
+        path = Path(path)
+        if fmt == "featurecounts":
+            df, _ = read_bulk(path, "featurecounts", counts)
+            if df.shape[1] != 1:
+                raise InputDataError(f"{path} (sample {sample!r}): a featureCounts table of {df.shape[1]} samples; "
+                                     "give it as counts.path itself, not per sample")
+            df.columns = [sample]
+        else:
+            raw = _read_columns(path, fmt)
+            col = STAR_COLUMNS[counts["strand"]] if fmt == "star" else 1
+            df = checked_counts(raw[[col]].set_axis([sample], axis=1), path, counts)
+        if genes is None:
+            genes, first = df.index, path
+        elif not df.index.equals(genes):
+            extra, missing = df.index.difference(genes), genes.difference(df.index)
+            what = (f"{len(missing)} of its genes missing (e.g. {', '.join(missing[:3])}) and {len(extra)} others "
+                    f"(e.g. {', '.join(extra[:3])})" if len(extra) or len(missing) else "the same genes in another order")
+            raise InputDataError(f"{path} (sample {sample!r}): not the genes of {first}, in its order: {what}. Count "
+                                 "every sample against one annotation")
+        columns.append(df[sample].to_numpy(dtype=np.int64))
+    merged = pd.DataFrame(np.column_stack(columns), index=genes, columns=list(paths))
+    merged.index.name = "gene_id"
+    log.info("merged %d %s files: %d genes", len(paths), fmt, len(merged))
+    return merged
