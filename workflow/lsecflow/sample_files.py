@@ -66,7 +66,7 @@ def _read_columns(path: Path, fmt: str) -> pd.DataFrame:
     """The file's rows (gene id index, count columns as text), summary rows (``__*``, ``N_*``) dropped."""
     with reading(path, fmt):
         df = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE,
-                         compression=compression(path), engine="python")
+                         compression=compression(path))
     if df.shape[1] != FIELDS[fmt]:
         raise InputDataError(f"{path}: {df.shape[1]} tab-separated fields per line; a {fmt} file has {FIELDS[fmt]}")
     df = df.set_index(0)
