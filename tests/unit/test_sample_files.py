@@ -122,6 +122,13 @@ def test_bad_per_sample_inputs_are_refused_by_name(tmp_path, dlpc):
     ds = load_one(tmp_path, per_sample_spec({**paths, "Sample770": str(bad)})).datasets["p"]
     with pytest.raises(LsecflowError, match=f"sample 'Sample770', gene '{gene}': value 12.5 is not an integer"):
         build_counts(ds.params())
+    headed = tmp_path / "headed" / "Sample720.htseq.txt"  # a lab's own two-column file with a header
+    headed.parent.mkdir()
+    headed.write_text("gene_id\tcount\n" + open(paths["Sample720"]).read())
+    ds = load_one(tmp_path, per_sample_spec({**paths, "Sample720": str(headed)})).datasets["p"]
+    with pytest.raises(LsecflowError, match=r"Sample720.htseq.txt: the first line \('gene_id\\tcount'\) holds no "
+                                            "counts: a header"):
+        build_counts(ds.params())
     matrix = merged_matrix(tmp_path, dlpc)
     with pytest.raises(LsecflowError, match="not a one-sample count file: .*21"):
         load_one(tmp_path, per_sample_spec({**paths, "Sample720": matrix}))

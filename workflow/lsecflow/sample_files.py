@@ -70,6 +70,10 @@ def _read_columns(path: Path, fmt: str) -> pd.DataFrame:
     if df.shape[1] != FIELDS[fmt]:
         raise InputDataError(f"{path}: {df.shape[1]} tab-separated fields per line; a {fmt} file has {FIELDS[fmt]}")
     df = df.set_index(0)
+    if len(df) and pd.to_numeric(df.iloc[0], errors="coerce").isna().any():
+        row = "\t".join([str(df.index[0]), *df.iloc[0].astype(str)])
+        raise InputDataError(f"{path}: the first line ({row!r}) holds no counts: a header? {fmt} files have none; "
+                             "remove it")
     summary = df.index.str.match(SUMMARY_ROWS)
     if summary.any():
         log.info("%s: dropped %d summary rows: %s", path, int(summary.sum()), ", ".join(df.index[summary]))
