@@ -126,3 +126,28 @@ def test_purity_panel_rows_line_up(n_samples):
         assert bars.get_window_extent().y0 == pytest.approx(heat.get_window_extent().y0, abs=0.5)
     finally:
         plt.close(fig)
+
+
+def test_correlation_dendrogram_and_group_bar_sit_over_their_columns():
+    """Each dendrogram leaf and each cell of the group bar lie over the heatmap column of their sample (the
+    heatmap kept square cells and came out narrower than the dendrogram and bar above it)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 12)) + np.repeat(rng.normal(size=(200, 3)), 4, axis=1)  # SYNTHETIC: 3 groups of 4
+    names = [f"S{i}" for i in range(12)]
+    corr = pd.DataFrame(np.corrcoef(x.T), index=names, columns=names)
+    groups = pd.Series(np.repeat(["a", "b", "c"], 4), index=names)
+    colours, lut = qc_plots.group_colours(groups)
+    fig = qc_plots.correlation_heatmap(corr, colours, "SYNTHETIC", "r", lut, "group")
+    try:
+        fig.canvas.draw()
+        dax, bax, ax = fig.axes[:3]
+        for i in range(12):
+            column = ax.transData.transform((i, 0))[0]
+            assert dax.transData.transform((10 * i + 5, 0))[0] == pytest.approx(column, abs=0.5)
+            assert bax.transData.transform((i, 0))[0] == pytest.approx(column, abs=0.5)
+        leaves_x = sorted({round(v, 6) for line in dax.collections[0].get_segments() for v in line[:, 0]
+                           if round(v) % 10 == 5 and v == int(v)})
+        assert leaves_x[0] == 5 and leaves_x[-1] == 115  # scipy's leaf positions, as the test above assumes
+        assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b", "c"]
+    finally:
+        plt.close(fig)

@@ -42,7 +42,7 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     fig.suptitle(f"{name} · sample metrics", fontsize="large")  # legend below the panels: never over the title
     save(fig, stem_of(files["metrics"]))
     correlation_figure(corr, colours, f"{name} · sample correlation, average-linkage clustering", "Pearson r (VST)",
-                       files["correlation"])
+                       files["correlation"], lut, design_cols[0] if design_cols else None)
     pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable genes (VST)",
                files["pca"])
     save(purity_figure(purity, samples["warning"], name), stem_of(files["purity"]))
@@ -194,33 +194,47 @@ def run_dispersion_plot(tables: list[str], params: dict, pngs: list[str], cell_t
         dispersion_figure(df, title, png)
 
 
-def correlation_figure(corr: pd.DataFrame, colours: list, title: str, label: str, png: str) -> None:
-    """Sample x sample correlation heatmap, average-linkage clustered, a colour bar of the samples' groups."""
+def correlation_figure(corr: pd.DataFrame, colours: list, title: str, label: str, png: str,
+                       lut: dict | None = None, group: str | None = None) -> None:
+    """Save :func:`correlation_heatmap` at ``png`` (and the other formats)."""
+    save(correlation_heatmap(corr, colours, title, label, lut, group), stem_of(png))
+
+
+def correlation_heatmap(corr: pd.DataFrame, colours: list, title: str, label: str, lut: dict | None = None,
+                        group: str | None = None):
+    """Sample x sample correlation heatmap, average-linkage clustered: the dendrogram's leaves and the colour
+    bar of the samples' groups (``colours`` per sample; ``lut`` level -> colour for the legend, titled ``group``)
+    sit over their columns."""
     from scipy.cluster.hierarchy import dendrogram, linkage
     from scipy.spatial.distance import squareform
 
     dist = np.clip(1 - corr.to_numpy(), 0, None)
     np.fill_diagonal(dist, 0)
     Z = linkage(squareform(dist, checks=False), method="average")
+    n = len(corr)
     fig = plt.figure(figsize=(7, 7.5), layout="constrained")
     grid = fig.add_gridspec(3, 2, height_ratios=[1.2, 0.25, 6], width_ratios=[1, 0.04])
     dax = fig.add_subplot(grid[0, 0])
     order = dendrogram(Z, ax=dax, no_labels=True, color_threshold=0, above_threshold_color="#555555")["leaves"]
+    dax.set_xlim(0, 10 * n)  # scipy draws leaf i at x = 10 i + 5: leaf i over column i below
     dax.axis("off")
     bax = fig.add_subplot(grid[1, 0])
-    bax.imshow([list(range(len(order)))], aspect="auto", cmap=plt.matplotlib.colors.ListedColormap(
-        [colours[i] for i in order]))
+    bax.imshow([list(range(n))], aspect="auto", cmap=plt.matplotlib.colors.ListedColormap([colours[i] for i in order]))
     bax.axis("off")
     ax = fig.add_subplot(grid[2, 0])
     ordered = corr.iloc[order, order]
-    im = ax.imshow(ordered.to_numpy(), cmap="viridis", interpolation="nearest")
-    ax.set_xticks(range(len(order)))
+    im = ax.imshow(ordered.to_numpy(), cmap="viridis", interpolation="nearest", aspect="auto")
+    ax.set_xticks(range(n))
     ax.set_xticklabels(ordered.columns, rotation=90, fontsize="x-small")
-    ax.set_yticks(range(len(order)))
+    ax.set_yticks(range(n))
     ax.set_yticklabels(ordered.index, fontsize="x-small")
     fig.colorbar(im, cax=fig.add_subplot(grid[2, 1]), label=label)
+    if lut:
+        fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
+                   loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False,
+                   title=group, title_fontsize="small")
     fig.suptitle(title, fontsize="large")
-    save(fig, stem_of(png))
+    return fig
 
 
 def pca_figure(samples: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray, design_cols: list[str],

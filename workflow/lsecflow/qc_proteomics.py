@@ -211,9 +211,9 @@ def proteomics_figures(samples: pd.DataFrame, proteins: pd.DataFrame, pre, corr:
     missing_figure(samples, proteins, group, f"{name} · quantified proteins and missing values", figures["missing"])
     intensities_figure(pre, group, spec["proteomics"]["normalize"], f"{name} · log2 intensities per sample",
                        figures["intensities"])
-    colours, _ = group_colours(group)
+    colours, lut = group_colours(group)
     correlation_figure(corr, colours, f"{name} · sample correlation (log2 intensities), average-linkage clustering",
-                       "Pearson r (log2 intensity)", figures["correlation"])
+                       "Pearson r (log2 intensity)", figures["correlation"], lut, design_cols[0] if design_cols else None)
     pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable proteins "
                f"({n_complete} without a missing value)", figures["pca"])
     variance_figure(fits, spec, f"{name} · residual variances of the design's fit, all samples", figures["variance"])
