@@ -83,8 +83,8 @@ def missing_figure(samples: pd.DataFrame, proteins: pd.DataFrame, group: pd.Seri
 def intensities_figure(pre, group: pd.Series, method: str, title: str, png: str) -> None:
     """Box plots of each sample's log2 intensities before and after normalisation (imputed values apart)."""
     order = list(pre.values.columns)
-    colours, _ = group_colours(group.loc[order])
-    fig, axes = plt.subplots(1, 2, figsize=(max(9, 0.45 * len(order) + 4), 4.2), sharey=True)
+    colours, lut = group_colours(group.loc[order])
+    fig, axes = plt.subplots(1, 2, figsize=(max(9, 0.45 * len(order) + 4), 4.2), sharey=True, layout="constrained")
     panels = [(pre.before, "before normalisation"),
               (pre.values.mask(pre.imputed), f"after normalisation ({method})")]
     for ax, (mat, label) in zip(axes, panels):
@@ -103,8 +103,9 @@ def intensities_figure(pre, group: pd.Series, method: str, title: str, png: str)
                         np.concatenate(imp), s=3, color="#b2182b", alpha=0.4, label="imputed", rasterized=True)
         axes[1].legend(fontsize="small", frameon=False)
     axes[0].set_ylabel("log2 intensity (proteins kept by the filter)")
+    fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
+               loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False)
     fig.suptitle(title, fontsize="large")
-    fig.tight_layout()
     save(fig, stem_of(png))
 
 
