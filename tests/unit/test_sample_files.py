@@ -13,7 +13,7 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import DLPC_COUNTS, dlpc_dataset, load_one
+from helpers import DLPC_COUNTS, DLPC_SHEET, dlpc_dataset, load_one
 from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 
@@ -132,3 +132,30 @@ def test_bad_per_sample_inputs_are_refused_by_name(tmp_path, dlpc):
     matrix = merged_matrix(tmp_path, dlpc)
     with pytest.raises(LsecflowError, match="not a one-sample count file: .*21"):
         load_one(tmp_path, per_sample_spec({**paths, "Sample720": matrix}))
+
+
+def test_a_sheet_column_names_each_samples_file(tmp_path, dlpc):
+    """counts.files_column: the sheet names each sample's file (relative to the sheet's folder), as nf-core
+    sample sheets do; the same matrix as the mapping, and a column or cell that names nothing is refused."""
+    paths = write_files(tmp_path / "data" / "htseq", dlpc, "htseq")
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t").set_index("sample")
+    sheet["counts_file"] = [f"htseq/{s}.htseq.txt" for s in sheet.index]
+    sheet.to_csv(tmp_path / "data" / "samples.tsv", sep="\t")
+    spec = per_sample_spec(paths)
+    spec["counts"] = {"files_column": "counts_file"}
+    spec["samples"]["sheet"] = str(tmp_path / "data" / "samples.tsv")
+    ds = load_one(tmp_path, spec).datasets["p"]
+    assert ds.spec["counts"]["path"] == {s: str(tmp_path / "data" / "htseq" / f"{s}.htseq.txt") for s in sheet.index}
+    adata, _ = build_counts(ds.params())
+    np.testing.assert_array_equal(adata.X, dlpc[list(sheet.index)].T.to_numpy())
+    for counts, error in (({"files_column": "file"}, "'file' is not a column of"),
+                          ({"files_column": "counts_file", "path": paths}, "one of the two"),
+                          ({}, "give counts.path .* or counts.files_column")):
+        spec["counts"] = counts
+        with pytest.raises(LsecflowError, match=error):
+            load_one(tmp_path, spec)
+    sheet.loc["Sample746", "counts_file"] = ""
+    sheet.to_csv(tmp_path / "data" / "samples.tsv", sep="\t")
+    spec["counts"] = {"files_column": "counts_file"}
+    with pytest.raises(LsecflowError, match="column 'counts_file' names no file for sample.s. Sample746"):
+        load_one(tmp_path, spec)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import bulk_counts, files, protein_tables, sample_files
-from .assay_keys import check_keys_for_assay, check_keys_for_format
-from .dataset_files import existing_file, marker_table, resolve_collections, resolve_paracrine
+from .assay_keys import check_keys_for_format
+from .dataset_files import count_format, existing_file, marker_table, resolve_collections, resolve_counts, resolve_paracrine
 from .de_options import check_block, check_de_test, check_deqms, check_robust_fit
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
@@ -187,18 +187,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     spec["figures"] = merge_figures(figures or {}, spec.get("figures", {}), source)
     # paths
     counts = spec["counts"]
-    if isinstance(counts["path"], dict):
-        if spec["assay"] == "proteomics":
-            raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path is for single-cell 10x inputs "
-                              "and bulk count files of one sample each, not for a protein table")
-        counts["path"] = {k: str(resolve_path(v, roots)) for k, v in counts["path"].items()}
-        first = next(iter(counts["path"].values()))
-    else:
-        counts["path"] = str(resolve_path(counts["path"], roots))
-        first = counts["path"]
-    sheet_path = resolve_path(spec["samples"]["sheet"], roots)
-    spec["samples"]["sheet"] = str(sheet_path)
-    fmt = _count_format(spec, first, source)
+    first = resolve_counts(spec, source, roots)
+    sheet_path = Path(spec["samples"]["sheet"])
+    fmt = count_format(spec, first, source)
     if spec["assay"] == "proteomics":
         check_keys_for_format(spec, fmt, source)
 
@@ -264,52 +255,6 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     if spec["gene_ids"] != "symbol":
         ann = existing_file(annotation[spec["species"]], roots, "config", f"annotation.{spec['species']}")
     return Dataset(name, source, spec, sheet, fmt, design_columns, ann, cell_types)
-
-
-def _count_format(spec: dict, first: str, source: str) -> str:
-    """The counts format, declared or detected, checked against the assay (and, for proteomics, the
-    keys that only it reads)."""
-    counts, assay = spec["counts"], spec["assay"]
-    proteomic_format = counts["format"] in protein_tables.PROTEOMICS_FORMATS
-    if (assay == "proteomics") != (spec["gene_ids"] == "protein"):
-        raise ConfigError(f"{source}: key 'gene_ids': {spec['gene_ids']!r} with assay {assay!r}; a proteomics table "
-                          "takes 'gene_ids: protein' (its ids are protein groups), counts take ensembl, "
-                          "ensembl_version or symbol")
-    check_keys_for_assay(spec, source)
-    if assay == "proteomics":
-        try:
-            files.detect_format(first, "tsv")  # exists, not empty
-            if counts["format"] == "auto":
-                return protein_tables.detect_protein_format(protein_tables.read_header(first))
-        except InputDataError as exc:
-            raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
-        if not proteomic_format:
-            raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r} but assay is 'proteomics' "
-                              f"(one of: auto, {', '.join(protein_tables.PROTEOMICS_FORMATS)})")
-        return counts["format"]
-    if proteomic_format:
-        raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r}, a protein table; set "
-                          "'assay: proteomics'")
-    per_sample = isinstance(counts["path"], dict) and assay == "bulk"
-    if counts["format"] in ("htseq", "star") and not per_sample:
-        raise ConfigError(f"{source}: key 'counts.path': {counts['format']} files hold one sample each; give "
-                          "counts.path as a mapping sample -> file")
-    try:
-        if per_sample:
-            fmt = sample_files.detect(first) if counts["format"] == "auto" else counts["format"]
-        else:
-            fmt = files.detect_format(first, counts["format"])
-    except InputDataError as exc:
-        raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
-    if per_sample and fmt not in sample_files.PER_SAMPLE_FORMATS:
-        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> file takes count files of one sample "
-                          f"each ({', '.join(sample_files.PER_SAMPLE_FORMATS)}), not {fmt}")
-    if assay == "single_cell" and isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
-        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
-    if (assay == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
-        folder = f" (counts.path {first} is a folder, which is read as a 10x mtx folder)" if Path(first).is_dir() else ""
-        raise ConfigError(f"{source}: key 'assay' is {assay!r} but counts.format is {fmt!r}{folder}")
-    return fmt
 
 
 def _cell_types(spec: dict, obs: pd.DataFrame, source: str) -> dict[str, str]:

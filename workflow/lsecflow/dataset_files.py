@@ -1,14 +1,16 @@
-"""The files a dataset names, resolved and read once at parse time: gene set collections, the
-paracrine tables, marker and signature panels (:func:`lsecflow.config.load_dataset` calls these)."""
+"""The files a dataset names, resolved and read once at parse time: the counts (and their format), gene set
+collections, the paracrine tables, marker and signature panels (:func:`lsecflow.config.load_dataset` calls these)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import files, genesets
+from . import files, genesets, protein_tables, sample_files
+from .assay_keys import check_keys_for_assay
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .lrdb import load_factors, load_pairs
 from .markers import load_markers
+from .sheets import read_sample_sheet
 from .trust import read_expression_reference
 
 
@@ -87,6 +89,88 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
         if par["sender"] not in cell_types.values():
             raise ConfigError(f"{source}: key 'paracrine.sender': {par['sender']!r} is not one of the cell types "
                               f"tested ({', '.join(cell_types.values())})")
+
+
+def resolve_counts(spec: dict, source: str, roots: list[Path]) -> str:
+    """Resolve the sample sheet and ``counts.path`` in place -- a file or folder, a mapping sample -> file, or
+    the sheet's ``counts.files_column`` (each sample's file, relative to the sheet's folder, then as any path)
+    made into that mapping -- and return the first counts file."""
+    counts, samples = spec["counts"], spec["samples"]
+    samples["sheet"] = str(resolve_path(samples["sheet"], roots))
+    column = counts.get("files_column")
+    if (counts.get("path") is None) == (column is None):
+        raise ConfigError(f"{source}: key 'counts': give counts.path (a file, or a mapping sample -> file) or "
+                          "counts.files_column (a sample sheet column naming each sample's file), one of the two")
+    if column is not None:
+        if spec["assay"] != "bulk":
+            raise ConfigError(f"{source}: key 'counts.files_column' is for bulk counts made one file per sample")
+        try:
+            sheet = read_sample_sheet(Path(samples["sheet"]), samples["id_column"])
+        except InputDataError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+        if column not in sheet.columns:
+            raise ConfigError(f"{source}: key 'counts.files_column': {column!r} is not a column of {samples['sheet']} "
+                              f"(columns: {', '.join(sheet.columns)})")
+        empty = sheet.index[sheet[column].astype(str).str.strip().isin(["", "nan"])]
+        if len(empty):
+            raise ConfigError(f"{source}: key 'counts.files_column': {samples['sheet']}, column {column!r} names no file "
+                              f"for sample(s) {', '.join(empty)}")
+        here = [Path(samples["sheet"]).parent, *roots]
+        counts["path"] = {sample: str(resolve_path(str(p).strip(), here)) for sample, p in sheet[column].items()}
+    elif isinstance(counts["path"], dict):
+        if spec["assay"] == "proteomics":
+            raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path is for single-cell 10x inputs "
+                              "and bulk count files of one sample each, not for a protein table")
+        counts["path"] = {k: str(resolve_path(v, roots)) for k, v in counts["path"].items()}
+    else:
+        counts["path"] = str(resolve_path(counts["path"], roots))
+    return next(iter(counts["path"].values())) if isinstance(counts["path"], dict) else counts["path"]
+
+
+def count_format(spec: dict, first: str, source: str) -> str:
+    """The counts format, declared or detected, checked against the assay (and, for proteomics, the
+    keys that only it reads)."""
+    counts, assay = spec["counts"], spec["assay"]
+    proteomic_format = counts["format"] in protein_tables.PROTEOMICS_FORMATS
+    if (assay == "proteomics") != (spec["gene_ids"] == "protein"):
+        raise ConfigError(f"{source}: key 'gene_ids': {spec['gene_ids']!r} with assay {assay!r}; a proteomics table "
+                          "takes 'gene_ids: protein' (its ids are protein groups), counts take ensembl, "
+                          "ensembl_version or symbol")
+    check_keys_for_assay(spec, source)
+    if assay == "proteomics":
+        try:
+            files.detect_format(first, "tsv")  # exists, not empty
+            if counts["format"] == "auto":
+                return protein_tables.detect_protein_format(protein_tables.read_header(first))
+        except InputDataError as exc:
+            raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
+        if not proteomic_format:
+            raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r} but assay is 'proteomics' "
+                              f"(one of: auto, {', '.join(protein_tables.PROTEOMICS_FORMATS)})")
+        return counts["format"]
+    if proteomic_format:
+        raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r}, a protein table; set "
+                          "'assay: proteomics'")
+    per_sample = isinstance(counts["path"], dict) and assay == "bulk"
+    if counts["format"] in ("htseq", "star") and not per_sample:
+        raise ConfigError(f"{source}: key 'counts.path': {counts['format']} files hold one sample each; give "
+                          "counts.path as a mapping sample -> file")
+    try:
+        if per_sample:
+            fmt = sample_files.detect(first) if counts["format"] == "auto" else counts["format"]
+        else:
+            fmt = files.detect_format(first, counts["format"])
+    except InputDataError as exc:
+        raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
+    if per_sample and fmt not in sample_files.PER_SAMPLE_FORMATS:
+        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> file takes count files of one sample "
+                          f"each ({', '.join(sample_files.PER_SAMPLE_FORMATS)}), not {fmt}")
+    if assay == "single_cell" and isinstance(counts["path"], dict) and fmt not in ("10x_mtx", "10x_h5"):
+        raise ConfigError(f"{source}: key 'counts.path': a mapping sample -> path needs 10x inputs, not {fmt}")
+    if (assay == "single_cell") != (fmt in files.SINGLE_CELL_FORMATS):
+        folder = f" (counts.path {first} is a folder, which is read as a 10x mtx folder)" if Path(first).is_dir() else ""
+        raise ConfigError(f"{source}: key 'assay' is {assay!r} but counts.format is {fmt!r}{folder}")
+    return fmt
 
 
 def existing_file(path: str, roots: list[Path], source: str, key: str) -> str:
