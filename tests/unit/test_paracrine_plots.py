@@ -34,3 +34,22 @@ def test_padj_labels_stay_inside_the_axes(lfcs):
             assert extent.x0 > names_right
     finally:
         plt.close(fig)
+
+
+def test_a_receptor_not_in_the_data_is_drawn_not_left_blank():
+    """A pair whose receptor has no value (not in the data) gets a grey x in its cell, explained under the plot."""
+    from lsecflow.paracrine_plots import pair_dotplot
+
+    table = pd.DataFrame({"rank": [1, 1, 2], "ligand": ["Cxcl1", "Cxcl1", "Icam1"],
+                          "receptor": ["Cxcr1", "Cxcr2", "Itgal"], "n_sources": [5, 5, 7],
+                          "receiver": ["this dataset"] * 3, "receptor_fraction": [float("nan"), 0.4, 1.0],
+                          "receptor_mean": [float("nan"), 0.46, 3.1], "present": [False, False, True]})  # SYNTHETIC
+    fig = pair_dotplot(table, "SYNTHETIC")
+    try:
+        ax = fig.axes[0]
+        crosses = ax.collections[1].get_offsets()
+        assert crosses.tolist() == [[0.0, 0.0]]  # row 0 (Cxcl1 → Cxcr1), the only receiver
+        assert [t.get_text() for t in ax.get_yticklabels()][0] == "Cxcl1 → Cxcr1"
+        assert "grey ×: receptor not in the data" in ax.get_xlabel()
+    finally:
+        plt.close(fig)

@@ -99,16 +99,18 @@ def candidate_plot(flagged: pd.DataFrame, title: str = ""):
 
 
 def _dots(ax, rows: list[str], cols: list[str], size: np.ndarray, colour: np.ndarray, edge: np.ndarray, cmap: str,
-          colour_label: str, size_label: str, fig):
+          colour_label: str, size_label: str, fig, absent_label: str = "no value"):
     xx, yy = np.meshgrid(np.arange(len(cols)), np.arange(len(rows)))
     sc = ax.scatter(xx.ravel(), yy.ravel(), s=20 + 180 * np.nan_to_num(size.ravel()), c=colour.ravel(), cmap=cmap,
                     edgecolors=np.where(edge.ravel(), "#000000", "none"), linewidths=0.8)
+    absent = np.isnan(colour.ravel())  # no value to colour by: drawn as a grey x, not left blank
+    ax.scatter(xx.ravel()[absent], yy.ravel()[absent], s=18, marker="x", c="#9a9a9a", linewidths=0.8)
     ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize="small")
     ax.set_yticks(range(len(rows)), rows, fontsize="small")
     ax.set_xlim(-0.6, len(cols) - 0.4)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     fig.colorbar(sc, ax=ax, label=colour_label, shrink=0.6)
-    ax.set_xlabel(f"dot size: {size_label}; black ring: present", fontsize="small")
+    ax.set_xlabel(f"dot size: {size_label}; black ring: present\ngrey ×: {absent_label}", fontsize="small")
 
 
 def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
@@ -130,7 +132,8 @@ def pair_dotplot(table: pd.DataFrame, title: str = "", max_rows: int = 30):
     mean = t["receptor_mean"].reindex(full).to_numpy(dtype=float).reshape(len(rows), len(cols))
     present = t["present"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(len(rows), len(cols))
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
-    _dots(ax, rows, cols, frac, mean, present, "viridis", "receptor mean expression", "fraction expressing", fig)
+    _dots(ax, rows, cols, frac, mean, present, "viridis", "receptor mean expression", "fraction expressing", fig,
+          "receptor not in the data")
     ax.set_title(f"{title}\nligand → receptor in each receiver", fontsize="medium")
     fig.tight_layout()
     return fig
@@ -164,7 +167,7 @@ def receiver_dotplot(scores: pd.DataFrame, sender: str, title: str = "", max_row
     expr = allp["expressed"].reindex(full).fillna(False).to_numpy(dtype=bool).reshape(shape)
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 4.2, 0.26 * len(rows) + 2.2))
     _dots(ax, rows, cols, frac, spec, expr, "magma_r", "specificity (sender's ligand share × receiver's receptor share)",
-          "receptor fraction", fig)
+          "receptor fraction", fig, "no score (a gene of the pair not measured)")
     ax.set_title(f"{title}\ntop pairs by specificity (sender's share of the ligand × receiver's share of the "
                  "receptor), then ligand × receptor mean", fontsize="medium")
     fig.tight_layout()
