@@ -109,6 +109,7 @@ FIGURE_KINDS = {
     "qc_bulk": ["metrics", "correlation", "pca", "purity", "mean_variance"],
     "qc_proteomics": ["missing", "intensities", "correlation", "pca", "variance"],
     "qc_single_cell": ["cell_qc", "umap", "purity"],
+    "pseudobulk": ["pseudobulk"],  # <dataset>/qc/pseudobulk.<ext>: cells per (sample, cell type) sum
     "de": ["volcano", "ma", "heatmap"],
     "de_fit": ["dispersion"],  # one per DESeq2 / edgeR fit: <dataset>/de/[<cell type>/]design.dispersion.<ext>
     "enrichment": ["gsea_dotplot", "running_scores", "leading_edge"],
@@ -139,6 +140,7 @@ CAPTIONS = {
     "variance": "qc_variance",
     "mean_variance": "qc_mean_variance",
     "umap": "qc_umap",
+    "pseudobulk": "qc_pseudobulk",
     "sc_purity": "qc_sc_purity",
     "volcano": "de_volcano",
     "ma": "de_ma",
@@ -163,6 +165,8 @@ def all_targets():
     for name in DATASETS:
         targets.append(out("counts", dataset=name))
         targets.append(out("qc", "verdict.json", dataset=name))
+        if DATASETS[name].assay == "single_cell":
+            targets += [out("qc", f"{kind}.png", dataset=name) for kind in FIGURE_KINDS["pseudobulk"]]
         targets += de_targets(name)
         targets += paracrine_targets(name)
     if LSEC.config["report"]:

@@ -31,6 +31,32 @@ rule pseudobulk:
         "../scripts/pseudobulk.py"
 
 
+rule pseudobulk_figure:
+    """Cells per pseudobulk sample and cell type, the sums dropped greyed (a figure of its own rule, so that
+    editing figures: redraws it without summing again)."""
+    input:
+        table=out("pseudobulk", "_samples.tsv"),
+        sheet=lambda wc: DATASETS[wc.dataset].spec["samples"]["sheet"],
+    output:
+        **figure_files(out("qc"), FIGURE_KINDS["pseudobulk"], "QC"),
+    log:
+        "logs/pseudobulk_figure/{dataset}.log",
+    benchmark:
+        "benchmarks/pseudobulk_figure/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=SC_DATASETS,
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 1000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    params:
+        dataset=rule_params("pseudobulk_figure"),
+    script:
+        "../scripts/pseudobulk_figure.py"
+
+
 # One DE job per design: per dataset (bulk) or per cell type (pseudobulk). It fits
 # the model once and writes every contrast's table (de_fit_outputs() in common.smk).
 # The contrasts differ between datasets, so each dataset gets its own rule

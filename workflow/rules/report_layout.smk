@@ -48,6 +48,8 @@ def report_manifest():
         fits_shown = set()
         if ds.assay == "proteomics":
             entry["qc"]["preprocessing"] = out("qc", "preprocessing.tsv", dataset=name)
+        if single_cell:
+            entry["qc"]["figures"] += figs(out("qc", dataset=name), FIGURE_KINDS["pseudobulk"], f"{name} QC")
         if paracrine and single_cell:
             entry["receivers"] = {
                 "table": out("receivers", "receivers.tsv", dataset=name),
