@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import shipped_dataset
-from lsecflow.ingest import build_counts
 from lsecflow.plots import plt
-from lsecflow.pseudobulk import run_pseudobulk
 from lsecflow.pseudobulk_plots import composition_figure, run_pseudobulk_figure
 from lsecflow.rule_params import guard_params
 
 
 @pytest.fixture(scope="module")
-def tms_table(tmp_path_factory):
-    ds = shipped_dataset("tms_liver")
-    folder = tmp_path_factory.mktemp("pb")
-    adata, _ = build_counts(ds.params())
-    adata.write_h5ad(folder / "counts.h5ad")
-    run_pseudobulk(str(folder / "counts.h5ad"), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
+def tms_table(tms_pseudobulk):
+    """The shipped TMS pseudobulk (conftest's ``tms_pseudobulk``) and its table of sums."""
+    ds, folder, _ = tms_pseudobulk
     return ds, folder, pd.read_csv(folder / "pb.tsv", sep="\t", dtype={"sample": str})
 
 
