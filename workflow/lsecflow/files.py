@@ -106,16 +106,23 @@ def reading(path: Path, fmt: str):
                              ) from exc
 
 
-def _first_line(path: Path) -> str:
+def first_lines(path: Path, n: int = 1) -> list[str]:
+    """The first ``n`` non-empty lines of a text file (gzip read from its bytes), line ends stripped; a file
+    that is empty, not text or cut off is refused naming it."""
+    lines: list[str] = []
     try:
         with open_text(path) as fh:
             for line in fh:
                 if line.strip():
-                    return line
+                    lines.append(line.rstrip("\r\n"))
+                    if len(lines) == n:
+                        break
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         hint = not_utf8(path) if isinstance(exc, UnicodeDecodeError) else ""
         raise InputDataError(f"{path}: {hint or f'cannot be read as text ({exc})'}") from exc
-    raise InputDataError(f"{path}: file is empty")
+    if not lines:
+        raise InputDataError(f"{path}: file is empty")
+    return lines
 
 
 def check_exists(path: Path) -> None:
@@ -150,7 +157,7 @@ def detect_format(path: str | os.PathLike, declared: str = "auto") -> str:
     if suffix == ".csv":
         return "csv"
     if suffix in (".tsv", ".txt", ".tab"):
-        first = _first_line(path)
+        first = first_lines(path)[0]
         if first.startswith("# Program:featureCounts") or first.split("\t")[:6] == FEATURECOUNTS_ANNOTATION:
             return "featurecounts"
         return "tsv"

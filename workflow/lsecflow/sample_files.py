@@ -20,7 +20,7 @@ import pandas as pd
 from .annotation import SUMMARY_ROWS
 from .bulk_counts import checked_counts, read_bulk
 from .errors import InputDataError
-from .files import FEATURECOUNTS_ANNOTATION, check_exists, compression, open_text, reading
+from .files import FEATURECOUNTS_ANNOTATION, check_exists, compression, first_lines, reading
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +31,12 @@ STAR_COLUMNS = {"unstranded": 1, "forward": 2, "reverse": 3}
 FIELDS = {"htseq": 2, "star": 4}
 
 
-def _first_lines(path: Path, n: int = 8) -> list[str]:
-    lines: list[str] = []
-    with reading(path, "tsv"), open_text(path) as fh:
-        for line in fh:
-            if line.strip():
-                lines.append(line.rstrip("\r\n"))
-            if len(lines) == n:
-                break
-    if not lines:
-        raise InputDataError(f"{path}: file is empty")
-    return lines
-
-
 def detect(path) -> str:
     """The format of one sample's count file, from its first lines: featureCounts (its header), STAR
     ReadsPerGene (4 tab-separated fields), HTSeq-count (2 fields)."""
     path = Path(path)
     check_exists(path)
-    lines = _first_lines(path)
+    lines = first_lines(path, 8)
     if lines[0].startswith("# Program:featureCounts") or lines[0].split("\t")[:6] == FEATURECOUNTS_ANNOTATION:
         return "featurecounts"
     widths = {len(line.split("\t")) for line in lines}
