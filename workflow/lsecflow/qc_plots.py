@@ -18,6 +18,14 @@ def group_colours(values: pd.Series) -> tuple[list, dict]:
     return [lut[v] for v in values.astype(str)], lut
 
 
+def group_legend(fig, lut: dict, title: str | None = None) -> None:
+    """The groups' colours (``lut``: level -> colour, :func:`group_colours`) as a legend below a constrained-layout
+    figure's panels (never over the title or the data)."""
+    fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
+               loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False, title=title,
+               title_fontsize="small")
+
+
 def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray,
                  purity: pd.DataFrame, design_cols: list[str], files: dict[str, str], name: str) -> None:
     """metrics, correlation (clustered), pca (one panel per sheet column), purity
@@ -36,9 +44,7 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
     for ax in axes[1]:
         ax.set_xticks(range(len(samples)))
         ax.set_xticklabels(samples.index, rotation=90, fontsize="x-small")
-    fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
-               loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False,
-               title=design_cols[0] if design_cols else None, title_fontsize="small")
+    group_legend(fig, lut, design_cols[0] if design_cols else None)
     fig.suptitle(f"{name} · sample metrics", fontsize="large")  # legend below the panels: never over the title
     save(fig, stem_of(files["metrics"]))
     correlation_figure(corr, colours, f"{name} · sample correlation, average-linkage clustering", "Pearson r (VST)",
@@ -230,9 +236,7 @@ def correlation_heatmap(corr: pd.DataFrame, colours: list, title: str, label: st
     ax.set_yticklabels(ordered.index, fontsize="x-small")
     fig.colorbar(im, cax=fig.add_subplot(grid[2, 1]), label=label)
     if lut:
-        fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
-                   loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False,
-                   title=group, title_fontsize="small")
+        group_legend(fig, lut, group)
     fig.suptitle(title, fontsize="large")
     return fig
 

@@ -22,7 +22,7 @@ from .formula import design_metadata
 from .plots import plt, save, stem_of
 from .proteomics import observed_mask, preprocess_dataset
 from .qc import outliers, pca, write_sample_tables
-from .qc_plots import correlation_figure, group_colours, pca_figure
+from .qc_plots import correlation_figure, group_colours, group_legend, pca_figure
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,7 @@ def intensities_figure(pre, group: pd.Series, method: str, title: str, png: str)
                         np.concatenate(imp), s=3, color="#b2182b", alpha=0.4, label="imputed", rasterized=True)
         axes[1].legend(fontsize="small", frameon=False)
     axes[0].set_ylabel("log2 intensity (proteins kept by the filter)")
-    fig.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
-               loc="outside lower center", ncol=min(len(lut), 6), fontsize="small", frameon=False)
+    group_legend(fig, lut)
     fig.suptitle(title, fontsize="large")
     save(fig, stem_of(png))
 
