@@ -106,6 +106,11 @@ def reading(path: Path, fmt: str):
                              ) from exc
 
 
+def is_featurecounts(first_line: str) -> bool:
+    """A file whose first line is featureCounts' command comment or its table header."""
+    return first_line.startswith("# Program:featureCounts") or first_line.split("\t")[:6] == FEATURECOUNTS_ANNOTATION
+
+
 def first_lines(path: Path, n: int = 1) -> list[str]:
     """The first ``n`` non-empty lines of a text file (gzip read from its bytes), line ends stripped; a file
     that is empty, not text or cut off is refused naming it."""
@@ -158,7 +163,7 @@ def detect_format(path: str | os.PathLike, declared: str = "auto") -> str:
         return "csv"
     if suffix in (".tsv", ".txt", ".tab"):
         first = first_lines(path)[0]
-        if first.startswith("# Program:featureCounts") or first.split("\t")[:6] == FEATURECOUNTS_ANNOTATION:
+        if is_featurecounts(first):
             return "featurecounts"
         return "tsv"
     raise InputDataError(

@@ -20,7 +20,7 @@ import pandas as pd
 from .annotation import SUMMARY_ROWS
 from .bulk_counts import checked_counts, read_bulk
 from .errors import InputDataError
-from .files import FEATURECOUNTS_ANNOTATION, check_exists, compression, first_lines, reading
+from .files import check_exists, compression, first_lines, is_featurecounts, reading
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def detect(path) -> str:
     path = Path(path)
     check_exists(path)
     lines = first_lines(path, 8)
-    if lines[0].startswith("# Program:featureCounts") or lines[0].split("\t")[:6] == FEATURECOUNTS_ANNOTATION:
+    if is_featurecounts(lines[0]):
         return "featurecounts"
     widths = {len(line.split("\t")) for line in lines}
     for fmt, width in FIELDS.items():
