@@ -98,6 +98,10 @@ def test_bad_per_sample_inputs_are_refused_by_name(tmp_path, dlpc):
     paths = write_files(tmp_path / "h", dlpc, "htseq")
     with pytest.raises(LsecflowError, match="counts.strand is read only for STAR"):
         load_one(tmp_path, per_sample_spec(paths, strand="reverse"))
+    matrix_spec = dlpc_dataset(DLPC_COUNTS)
+    matrix_spec["counts"]["strand"] = "reverse"  # a merged matrix: its strand was chosen when it was counted
+    with pytest.raises(LsecflowError, match="counts.strand is read only for STAR .* these counts are tsv"):
+        load_one(tmp_path, matrix_spec)
     with pytest.raises(LsecflowError, match="htseq files hold one sample each"):
         load_one(tmp_path, per_sample_spec(paths["Sample720"], format="htseq"))
     missing = dict(paths)

@@ -223,7 +223,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
             ids = apply_rename(list(counts["path"]), rename, source, sheet_ids=sheet.index)
             check_ids_match(ids, sheet.index, "counts.path", sheet_path, source)
         elif spec["assay"] == "bulk":
-            sample_files.check_sample_files({}, fmt, counts["strand"])  # no counts.strand for a matrix
+            sample_files.check_strand(fmt, counts["strand"])
             id_col, name_col, drop_cols, _ = bulk_counts.columns(first, fmt, counts)
             check_bulk_layout(first, fmt, ident=id_col, skip={name_col, *drop_cols})
             ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source, sheet_ids=sheet.index)

@@ -87,14 +87,18 @@ def strand_hint(path) -> str:
             f"{reverse:,} reverse (column 4): likely {guess}")
 
 
-def check_sample_files(paths: dict[str, str], fmt: str, strand: str | None) -> None:
-    """Parse-time checks of ``counts.path`` as a mapping sample -> file: every file exists and has the format
-    of ``fmt``; STAR files need ``counts.strand``, which is read for nothing else (``paths`` empty: a matrix
-    of format ``fmt``, checked for a stray ``strand`` only)."""
+def check_strand(fmt: str, strand: str | None) -> None:
+    """``counts.strand`` is read only for STAR ReadsPerGene files: refuse it for any other counts format."""
     if fmt != "star" and strand is not None:
         raise InputDataError(f"counts.strand is read only for STAR ReadsPerGene files (counts.path a mapping sample "
                              f"-> file), and these counts are {fmt}: remove it (the strand was chosen when they "
                              "were counted)")
+
+
+def check_sample_files(paths: dict[str, str], fmt: str, strand: str | None) -> None:
+    """Parse-time checks of ``counts.path`` as a mapping sample -> file: every file exists and has the format
+    ``fmt``; STAR files need ``counts.strand``, which is read for nothing else (:func:`check_strand`)."""
+    check_strand(fmt, strand)
     for sample, path in paths.items():
         found = detect(path)
         if found != fmt:
