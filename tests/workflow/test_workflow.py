@@ -48,6 +48,7 @@ def test_bulk_de_tables(finished_run, dlpc_small):
     work, _, _ = finished_run
     raw = pd.read_csv(dlpc_small, sep="\t", index_col=0)
     n_pass = int(((raw >= 10).sum(axis=1) >= 3).sum())
+    sheet = ad.read_h5ad(work / "results/dlpc_liver/counts.h5ad").obs  # the samples the fit saw
     for contrast in ("disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease"):
         table = pd.read_csv(work / f"results/dlpc_liver/de/{contrast}.tsv", sep="\t")
         assert list(table.columns) == ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat",
@@ -59,6 +60,10 @@ def test_bulk_de_tables(finished_run, dlpc_small):
         sig = table["padj"] < summary["alpha"]
         assert summary["up"] == (sig & (table["log2FoldChange"] > 0)).sum()
         assert summary["down"] == (sig & (table["log2FoldChange"] < 0)).sum()
+        target, reference = {"disease_vs_chow": ("Disease", "Chow"), "agonist_vs_chow": ("Disease/Agonist", "Chow"),
+                             "agonist_vs_disease": ("Disease/Agonist", "Disease")}[contrast]
+        assert (summary["n_target"], summary["n_reference"]) == (int((sheet["Group"] == target).sum()),
+                                                                  int((sheet["Group"] == reference).sum()))
     # the strongest real signal: Disease/Agonist vs Chow has many DE genes even on 2,000 genes
     big = pd.read_csv(work / "results/dlpc_liver/de/agonist_vs_chow.summary.tsv", sep="\t").iloc[0]
     assert big["up"] + big["down"] > 100

@@ -50,8 +50,23 @@ def tested_counts(res: pd.DataFrame) -> dict[str, int]:
             "independent_filtered": int((tested & res["padj"].isna()).sum())}
 
 
-def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataFrame:
-    """Up/down counts at ``padj < alpha`` and ``|log2FC| > lfc_threshold``, and :func:`tested_counts`."""
+def group_sizes(obs: pd.DataFrame, contrast: dict) -> dict[str, int]:
+    """How many of the fitted samples (``obs``) are at the contrast's target and at its reference level."""
+    values = obs[contrast["variable"]].astype(str)
+    return {"n_target": int((values == str(contrast["target"])).sum()),
+            "n_reference": int((values == str(contrast["reference"])).sum())}
+
+
+def sizes_note(row) -> str:
+    """``; 10 vs 2 samples`` from a DE summary row with :func:`group_sizes`'s columns, else nothing."""
+    if "n_target" not in row or pd.isna(row["n_target"]):
+        return ""
+    return f"; {int(row['n_target'])} vs {int(row['n_reference'])} samples"
+
+
+def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float, sizes: dict | None = None) -> pd.DataFrame:
+    """Up/down counts at ``padj < alpha`` and ``|log2FC| > lfc_threshold``, :func:`tested_counts`, and the
+    samples of each side (:func:`group_sizes`) when given."""
     calls = call_direction(res, alpha, lfc_threshold)
     counts = tested_counts(res)
     return pd.DataFrame({
@@ -62,6 +77,7 @@ def summarize(res: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.DataF
         "independent_filtered": [counts["independent_filtered"]],
         "alpha": [alpha],
         "lfc_threshold": [lfc_threshold],
+        **{k: [v] for k, v in (sizes or {}).items()},
     })
 
 

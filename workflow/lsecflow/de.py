@@ -22,7 +22,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .calls import is_significant, sort_results
+from .calls import group_sizes, is_significant, sort_results
 from .de_files import (
     LOO_COLUMNS,
     loo_factors,
@@ -279,7 +279,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
         contrast = spec["contrasts"][name]
         log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
         results[name] = contrast_results(dds, contrast, opts)
-        write_tested(outputs[name], name, results[name], opts)
+        write_tested(outputs[name], name, results[name], opts, group_sizes(adata.obs, contrast))
     write_loo(leave_one_out_tables(dds, adata, params, {n: results[n] for n in tested}, loo_factors(spec)), outputs)
     if lrt is not None:
         write_lrt(lrt_results(dds, opts), spec, lrt)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import limma
-from .calls import benjamini_hochberg, sort_results
+from .calls import benjamini_hochberg, group_sizes, sort_results
 from .de_files import (
     design_test_table,
     loo_factors,
@@ -218,7 +218,7 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
                   "vst": lc.rename_axis("gene_id").reset_index()}, outputs, tested)
     for name in tested:
         results[name] = tables[name]
-        write_tested(outputs[name], name, tables[name], opts)
+        write_tested(outputs[name], name, tables[name], opts, group_sizes(meta, spec["contrasts"][name]))
     if lrt is not None:
         write_lrt(ftable, spec, lrt, "QL F")
 

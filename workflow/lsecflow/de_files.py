@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 
-from .calls import sort_results, summarize, tested_counts
+from .calls import sizes_note, sort_results, summarize, tested_counts
 from .files import atomic_path, write_tsv_atomic
 from .lrdb import load_factors
 
@@ -33,12 +33,14 @@ def write_skipped(files: dict, name: str, msg: str, opts: dict) -> None:
     write_tsv_atomic(pd.DataFrame(columns=LOO_COLUMNS), files["loo"])
 
 
-def write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict) -> None:
-    """One contrast's table and its summary."""
-    summ = summarize(res, opts["alpha"], opts["lfc_threshold"])
+def write_tested(files: dict, name: str, res: pd.DataFrame, opts: dict, sizes: dict | None = None) -> None:
+    """One contrast's table and its summary (with ``sizes``, :func:`lsecflow.calls.group_sizes`, the samples
+    on each side)."""
+    summ = summarize(res, opts["alpha"], opts["lfc_threshold"], sizes)
     summ.insert(0, "contrast", name)
     summ["status"] = "tested"
-    log.info("%s: %d up, %d down at padj < %g", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"])
+    log.info("%s: %d up, %d down at padj < %g%s", name, summ.at[0, "up"], summ.at[0, "down"], opts["alpha"],
+             sizes_note(summ.iloc[0]))
     write_tsv_atomic(summ, files["summary"])
     write_tsv_atomic(res, files["table"])
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import limma
-from .calls import is_significant, sort_results
+from .calls import group_sizes, is_significant, sort_results
 from .de_files import (
     LOO_COLUMNS,
     design_test_table,
@@ -182,7 +182,7 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
     matrix = pre.values.rename_axis("gene_id").reset_index()
     write_shared({"normalized": matrix, "vst": matrix}, outputs, list(spec["contrasts"]))
     for name in spec["contrasts"]:
-        write_tested(outputs[name], name, tables[name], opts)
+        write_tested(outputs[name], name, tables[name], opts, group_sizes(meta, spec["contrasts"][name]))
     if block:
         write_block(blocked, block)
     if sample_weights:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import limma
-from .calls import sort_results
+from .calls import group_sizes, sort_results
 from .de_files import (
     BLOCK_COLUMNS,
     design_test_table,
@@ -180,7 +180,7 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
         write_block(blocked, block)
     for name in tested:
         results[name] = tables[name]
-        write_tested(outputs[name], name, tables[name], opts)
+        write_tested(outputs[name], name, tables[name], opts, group_sizes(meta, spec["contrasts"][name]))
     if lrt is not None:
         write_lrt(ftable, spec, lrt, "moderated F")
     def refit(keep):  # leave-one-out: voom (and the block correlation) redone on the kept samples

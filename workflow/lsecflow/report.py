@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .calls import flagged_candidates, passing_candidates
+from .calls import flagged_candidates, passing_candidates, sizes_note
 from .de_options import level_column
 from .enrichment import no_overlap_reason, ranking_from_de
 from .files import write_text_atomic
@@ -66,7 +66,7 @@ def _de_counts(unit: dict) -> str:
     if row.get("status", "tested") != "tested":
         return esc(str(row["status"]))
     return f'<span style="color:var(--up)">{int(row["up"])} up</span>, ' \
-           f'<span style="color:var(--down)">{int(row["down"])} down</span> (padj &lt; {row["alpha"]})'
+           f'<span style="color:var(--down)">{int(row["down"])} down</span> (padj &lt; {row["alpha"]}{sizes_note(row)})'
 
 
 def _top_pathways(unit: dict, n: int = 3) -> str:

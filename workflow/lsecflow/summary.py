@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .calls import flagged_candidates, passing_candidates
+from .calls import flagged_candidates, passing_candidates, sizes_note
 
 
 def summarize_results(config: dict, root: Path = Path(".")) -> str:
@@ -26,7 +26,7 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
             elif "significant" in row:  # design.lrt.summary.tsv
                 lines.append(f"    DE {rel}: {row['test']}, {row['significant']} genes at padj < {row['alpha']}")
             else:
-                lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']})")
+                lines.append(f"    DE {rel}: {row['up']} up, {row['down']} down (padj < {row['alpha']}{sizes_note(row)})")
         for cand in sorted(folder.glob("paracrine/**/*.candidates.tsv")):
             table = pd.read_csv(cand, sep="\t")
             flagged = flagged_candidates(table)
