@@ -216,14 +216,14 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     cell_types: dict[str, str] = {}
     sc_obs = None
     try:
+        sample_files.check_format_keys(fmt, counts)  # strand for STAR, tx2gene ... for salmon/kallisto only
         if spec["assay"] == "proteomics":
             protein_tables.sample_columns(first, fmt, list(sheet.index), spec["proteomics"], sheet)
         elif spec["assay"] == "bulk" and isinstance(counts["path"], dict):  # one file per sample
-            sample_files.check_sample_files(counts["path"], fmt, counts["strand"])
+            sample_files.check_sample_files(counts["path"], fmt, counts)
             ids = apply_rename(list(counts["path"]), rename, source, sheet_ids=sheet.index)
             check_ids_match(ids, sheet.index, "counts.path", sheet_path, source)
         elif spec["assay"] == "bulk":
-            sample_files.check_strand(fmt, counts["strand"])
             id_col, name_col, drop_cols, _ = bulk_counts.columns(first, fmt, counts)
             check_bulk_layout(first, fmt, ident=id_col, skip={name_col, *drop_cols})
             ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source, sheet_ids=sheet.index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import files, genesets, protein_tables, sample_files
+from . import files, genesets, protein_tables, sample_files, transcripts
 from .assay_keys import check_keys_for_assay
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
@@ -124,6 +124,10 @@ def resolve_counts(spec: dict, source: str, roots: list[Path]) -> str:
         counts["path"] = {k: str(resolve_path(v, roots)) for k, v in counts["path"].items()}
     else:
         counts["path"] = str(resolve_path(counts["path"], roots))
+    if counts.get("from_abundance") is False:  # YAML's reading of an unquoted `no`, tximport's name
+        counts["from_abundance"] = "no"
+    if counts.get("tx2gene"):
+        counts["tx2gene"] = existing_file(counts["tx2gene"], roots, source, "counts.tx2gene")
     return next(iter(counts["path"].values())) if isinstance(counts["path"], dict) else counts["path"]
 
 
@@ -152,14 +156,14 @@ def count_format(spec: dict, first: str, source: str) -> str:
         raise ConfigError(f"{source}: key 'counts.format' is {counts['format']!r}, a protein table; set "
                           "'assay: proteomics'")
     per_sample = isinstance(counts["path"], dict) and assay == "bulk"
-    if counts["format"] in ("htseq", "star") and not per_sample:
+    if counts["format"] in sample_files.ONE_SAMPLE_FORMATS and not per_sample:
         raise ConfigError(f"{source}: key 'counts.path': {counts['format']} files hold one sample each; give "
                           "counts.path as a mapping sample -> file")
     try:
         if per_sample:
             fmt = sample_files.detect(first) if counts["format"] == "auto" else counts["format"]
         else:
-            fmt = files.detect_format(first, counts["format"])
+            fmt = _matrix_format(first, counts["format"])
     except InputDataError as exc:
         raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
     if per_sample and fmt not in sample_files.PER_SAMPLE_FORMATS:
@@ -171,6 +175,21 @@ def count_format(spec: dict, first: str, source: str) -> str:
         folder = f" (counts.path {first} is a folder, which is read as a 10x mtx folder)" if Path(first).is_dir() else ""
         raise ConfigError(f"{source}: key 'assay' is {assay!r} but counts.format is {fmt!r}{folder}")
     return fmt
+
+
+def _matrix_format(path: str, declared: str) -> str:
+    """:func:`lsecflow.files.detect_format` of a single counts file, refusing one sample's salmon or kallisto
+    file (a ``.sf`` name is otherwise 'unknown', a ``.tsv`` read as a matrix of samples Length, TPM ...)."""
+    try:
+        fmt = files.detect_format(path, declared)
+    except InputDataError:
+        fmt = None
+    if fmt in (None, "tsv") and Path(path).is_file():
+        quantifier = transcripts.detect(files.first_lines(Path(path), 1)[0])
+        if quantifier:
+            raise InputDataError(f"{path} is a {quantifier} file of one sample's transcripts: give counts.path as a "
+                                 "mapping sample -> file (or counts.files_column), with counts.tx2gene")
+    return fmt or files.detect_format(path, declared)
 
 
 def existing_file(path: str, roots: list[Path], source: str, key: str) -> str:

@@ -38,8 +38,8 @@ def counts_source(spec: dict) -> str:
 def _bulk(params: dict) -> ad.AnnData:
     spec = params["spec"]
     path = spec["counts"]["path"]
-    if isinstance(path, dict):  # one file per sample (HTSeq, STAR, featureCounts)
-        df, names = sample_files.read_sample_files(path, params["format"], spec["counts"]), None
+    if isinstance(path, dict):  # one file per sample (HTSeq, STAR, featureCounts, salmon, kallisto)
+        df, names = sample_files.read_sample_files(path, params["format"], spec["counts"])
         path = counts_source(spec)
     else:
         df, names = bulk_counts.read_bulk(path, params["format"], spec["counts"])
@@ -59,7 +59,7 @@ def _bulk(params: dict) -> ad.AnnData:
     if zero:
         raise InputDataError(f"{path}: sample(s) with zero counts in every gene: {', '.join(zero)}")
     var = pd.DataFrame(index=df.index)
-    if names is not None:  # gene names from the matrix (counts.name_column, nf-core's gene_name)
+    if names is not None:  # gene names from the matrix (counts.name_column, nf-core's gene_name) or tx2gene
         var["name_from_matrix"] = names.reindex(df.index).to_numpy()
     return ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=typed_obs(sheet, spec), var=var)
 

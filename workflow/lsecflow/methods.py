@@ -4,6 +4,8 @@ dataset spec or the provenance's versions table; the text says what lsecflow doe
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from .de_options import de_engine, deqms_method, shrink_method
@@ -98,6 +100,12 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
                 f"Counts were summed per sample and cell type (pseudobulk); a sample's cell type needed at least "
                 f"{pb['min_cells']} cells and {pb['min_counts']} counts. Genes with at least {de['min_count']} "
                 f"counts in at least {de['min_samples']} pseudobulk samples were tested.{excluded}")
+    counts = spec["counts"]
+    if counts.get("tx2gene"):  # read only for salmon / kallisto files (refused for any other format)
+        head += (" Transcript estimates (salmon or kallisto, one file per sample) were summarised to genes as tximport "
+                 f"does (countsFromAbundance = \"{counts['from_abundance']}\"; transcripts mapped to genes by "
+                 f"{Path(counts['tx2gene']).name}{', ignoring versions' if counts['ignore_tx_version'] else ''})"
+                 f"{' and rounded to integers' if counts['round'] else ''}.")
     return (f"{head} From the gene-level counts, genes with at least {de['min_count']} counts in at least "
             f"{de['min_samples']} samples were tested.{excluded}")
 

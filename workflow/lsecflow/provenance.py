@@ -98,6 +98,8 @@ def dataset_inputs(name: str, spec: dict, annotation: str | None = None) -> list
     counts = spec["counts"]["path"]
     for key, path in (counts.items() if isinstance(counts, dict) else [("counts", counts)]):
         add("counts" if key == "counts" else f"counts:{key}", path)
+    if spec["counts"].get("tx2gene"):
+        add("tx2gene", spec["counts"]["tx2gene"])
     add("sample_sheet", spec["samples"]["sheet"])
     if annotation:
         add("annotation", annotation)

@@ -2,7 +2,8 @@
 genes x samples matrix: HTSeq-count output (gene id, count; its ``__no_feature`` ... rows dropped), STAR's
 ``ReadsPerGene.out.tab`` (gene id and three counts; ``counts.strand`` picks one, its ``N_unmapped`` ... rows
 dropped) or a one-sample featureCounts table. Every file must list the same genes in the same order, as files
-made with one annotation do.
+made with one annotation do. Transcript estimates (salmon ``quant.sf``, kallisto ``abundance.tsv``) are
+summarised to genes through ``counts.tx2gene`` as tximport does (:mod:`lsecflow.transcripts`).
 
 STAR's columns, from its manual (``--quantMode GeneCounts``): column 2 counts for unstranded RNA-seq, column 3
 for reads whose first read lies on the gene's strand (htseq-count ``-s yes``), column 4 for the reverse
@@ -17,35 +18,47 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import transcripts
 from .annotation import SUMMARY_ROWS
 from .bulk_counts import checked_counts, read_bulk
 from .errors import InputDataError
 from .files import check_exists, compression, first_lines, is_featurecounts, reading
+from .schema import load_schema
 
 log = logging.getLogger(__name__)
 
 #: formats of one-sample count files (``counts.format``, or detected from the first file)
-PER_SAMPLE_FORMATS = ("htseq", "star", "featurecounts")
+TRANSCRIPT_FORMATS = tuple(transcripts.QUANT_COLUMNS)
+PER_SAMPLE_FORMATS = ("htseq", "star", "featurecounts", *TRANSCRIPT_FORMATS)
+#: those that never hold more than one sample (a featureCounts table may)
+ONE_SAMPLE_FORMATS = ("htseq", "star", *TRANSCRIPT_FORMATS)
 #: ``counts.strand`` -> STAR's count column (0-based, the gene id being column 0)
 STAR_COLUMNS = {"unstranded": 1, "forward": 2, "reverse": 3}
 FIELDS = {"htseq": 2, "star": 4}
+#: ``counts`` keys read for some per-sample formats only -> those formats
+FORMAT_KEYS = {"strand": ("star",), **{k: TRANSCRIPT_FORMATS
+                                       for k in ("tx2gene", "from_abundance", "ignore_tx_version")}}
 
 
 def detect(path) -> str:
-    """The format of one sample's count file, from its first lines: featureCounts (its header), STAR
-    ReadsPerGene (4 tab-separated fields), HTSeq-count (2 fields)."""
+    """The format of one sample's count file, from its first lines: featureCounts (its header), salmon or
+    kallisto (their headers), STAR ReadsPerGene (4 tab-separated fields), HTSeq-count (2 fields)."""
     path = Path(path)
     check_exists(path)
     lines = first_lines(path, 8)
     if is_featurecounts(lines[0]):
         return "featurecounts"
+    quantifier = transcripts.detect(lines[0])
+    if quantifier:
+        return quantifier
     widths = {len(line.split("\t")) for line in lines}
     for fmt, width in FIELDS.items():
         if widths == {width}:
             return fmt
     raise InputDataError(f"{path}: not a one-sample count file: its first lines have {sorted(widths)} tab-separated "
                          "fields; expected 2 (HTSeq-count: gene, count), 4 (STAR ReadsPerGene.out.tab: gene, "
-                         "unstranded, forward, reverse) or a featureCounts table. A genes x samples matrix goes in "
+                         "unstranded, forward, reverse), a featureCounts table, salmon's quant.sf or kallisto's "
+                         "abundance.tsv. A genes x samples matrix goes in "
                          "counts.path as one file, not as a mapping sample -> file")
 
 
@@ -87,18 +100,28 @@ def strand_hint(path) -> str:
             f"{reverse:,} reverse (column 4): likely {guess}")
 
 
-def check_strand(fmt: str, strand: str | None) -> None:
-    """``counts.strand`` is read only for STAR ReadsPerGene files: refuse it for any other counts format."""
-    if fmt != "star" and strand is not None:
-        raise InputDataError(f"counts.strand is read only for STAR ReadsPerGene files (counts.path a mapping sample "
-                             f"-> file), and these counts are {fmt}: remove it (the strand was chosen when they "
-                             "were counted)")
+def check_format_keys(fmt: str, counts: dict) -> None:
+    """``counts.strand`` is read only for STAR ReadsPerGene files, ``counts.tx2gene``, ``from_abundance`` and
+    ``ignore_tx_version`` only for salmon and kallisto files: refuse them (set to other than their default)
+    for any other counts format."""
+    defaults = load_schema("dataset")["properties"]["counts"]["properties"]
+    for key, formats in FORMAT_KEYS.items():
+        if fmt in formats or counts.get(key, defaults[key].get("default")) == defaults[key].get("default"):
+            continue
+        if key == "strand":
+            raise InputDataError(f"counts.strand is read only for STAR ReadsPerGene files (counts.path a mapping "
+                                 f"sample -> file), and these counts are {fmt}: remove it (the strand was chosen "
+                                 "when they were counted)")
+        raise InputDataError(f"counts.{key} is read only for transcript estimates (salmon quant.sf, kallisto "
+                             f"abundance.tsv: counts.path a mapping sample -> file), and these counts are {fmt}: "
+                             "remove it")
 
 
-def check_sample_files(paths: dict[str, str], fmt: str, strand: str | None) -> None:
+def check_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> None:
     """Parse-time checks of ``counts.path`` as a mapping sample -> file: every file exists and has the format
-    ``fmt``; STAR files need ``counts.strand``, which is read for nothing else (:func:`check_strand`)."""
-    check_strand(fmt, strand)
+    ``fmt``; STAR files need ``counts.strand``, salmon and kallisto files ``counts.tx2gene`` that maps the first
+    file's transcripts (a key set for another format: :func:`check_format_keys`)."""
+    strand = counts.get("strand")
     for sample, path in paths.items():
         found = detect(path)
         if found != fmt:
@@ -108,12 +131,21 @@ def check_sample_files(paths: dict[str, str], fmt: str, strand: str | None) -> N
         first = next(iter(paths.values()))
         raise InputDataError(f"STAR ReadsPerGene files need counts.strand (unstranded, forward or reverse): which "
                              f"of their three columns counts your library. {first}: {strand_hint(first)}")
+    if fmt in transcripts.QUANT_COLUMNS:
+        first = next(iter(paths.values()))
+        if not counts.get("tx2gene"):
+            raise InputDataError(f"{fmt} files estimate transcripts: counts.tx2gene must map them to genes (a "
+                                 "table of transcript id, gene id and optionally gene name, as tximport reads and "
+                                 "nf-core/rnaseq writes: tx2gene.tsv), made from the annotation they were "
+                                 "quantified against")
+        transcripts.check_tx2gene(first, fmt, counts["tx2gene"], counts.get("ignore_tx_version", False))
 
 
-def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> pd.DataFrame:
+def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> tuple[pd.DataFrame, pd.Series | None]:
     """Read and merge one count file per sample into a genes x samples int64 frame (columns = the mapping's
     sample ids, genes in the files' order), each file checked as a count matrix is
-    (:func:`lsecflow.bulk_counts.checked_counts`).
+    (:func:`lsecflow.bulk_counts.checked_counts`); transcript estimates summarised to genes first
+    (:func:`lsecflow.transcripts.summarise`), their tx2gene's gene names returned (else None).
 
     Parameters
     ----------
@@ -122,8 +154,14 @@ def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> pd.DataF
     fmt
         One of :data:`PER_SAMPLE_FORMATS`.
     counts
-        The dataset's ``counts`` block (``strand`` for STAR; ``round``).
+        The dataset's ``counts`` block (``strand`` for STAR; ``tx2gene``, ``from_abundance`` and
+        ``ignore_tx_version`` for salmon and kallisto; ``round``).
     """
+    if fmt in transcripts.QUANT_COLUMNS:
+        estimates, names, _ = transcripts.summarise(paths, fmt, counts["tx2gene"], counts["from_abundance"],
+                                                    counts["ignore_tx_version"])
+        source = f"counts.path ({len(paths)} {fmt} files summarised to genes)"
+        return checked_counts(estimates, source, counts).astype(np.int64), names
     columns, genes = [], None
     first = None
     for sample, path in paths.items():
@@ -150,4 +188,4 @@ def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> pd.DataF
     merged = pd.DataFrame(np.column_stack(columns), index=genes, columns=list(paths))
     merged.index.name = "gene_id"
     log.info("merged %d %s files: %d genes", len(paths), fmt, len(merged))
-    return merged
+    return merged, None

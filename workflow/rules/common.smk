@@ -317,6 +317,8 @@ def ingest_inputs(wildcards):
     }
     if ds.annotation:
         inputs["annotation"] = ds.annotation
+    if ds.spec["counts"].get("tx2gene"):
+        inputs["tx2gene"] = ds.spec["counts"]["tx2gene"]
     return inputs
 
 

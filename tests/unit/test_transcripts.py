@@ -1,0 +1,135 @@
+"""lsecflow.transcripts: per-sample salmon and kallisto transcript estimates summarised to genes, checked against
+R tximport 1.26.1 on real files, and the parse-time checks that name the key or file at fault.
+
+Data (tests/data/tximport, README there): the tximportData package's salmon 0.6.0 and kallisto quantifications of
+six GEUVADIS samples (real; every 8th gene's transcripts, lines unchanged), its tx2gene, and tximport's own
+output on them for each countsFromAbundance (made by make_reference.R). The sample sheet's ``group`` column
+is SYNTHETIC (three and three: the design needs two levels; nothing here tests DE).
+"""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import REPO, dlpc_dataset, load_one
+from lsecflow import transcripts
+from lsecflow.errors import LsecflowError
+from lsecflow.ingest import build_counts
+from lsecflow.methods import methods_text
+
+DATA = REPO / "tests/data/tximport"
+RUNS = ["ERR188021", "ERR188088", "ERR188288", "ERR188297", "ERR188329", "ERR188356"]
+FILES = {"salmon": "quant.sf", "kallisto": "abundance.tsv"}
+TX2GENE = DATA / "tx2gene.csv.gz"
+
+
+def quant_paths(fmt: str) -> dict[str, str]:
+    return {run: str(DATA / fmt / f"{run}.{FILES[fmt]}.gz") for run in RUNS}
+
+
+def reference(name: str) -> pd.DataFrame:
+    return pd.read_csv(DATA / f"{name}.tsv.gz", sep="\t", index_col=0)
+
+
+@pytest.mark.parametrize("fmt", list(FILES))
+@pytest.mark.parametrize("from_abundance", transcripts.FROM_ABUNDANCE)
+def test_gene_counts_equal_tximports(fmt, from_abundance):
+    counts, names, extra = transcripts.summarise(quant_paths(fmt), fmt, TX2GENE, from_abundance)
+    ref = reference(f"{fmt}.{from_abundance}.counts")
+    assert sorted(counts.index) == sorted(ref.index) and len(counts) == 3168  # 3 unmapped transcripts left out
+    assert list(counts.columns) == RUNS and names is None  # a two-column tx2gene names no genes
+    np.testing.assert_allclose(counts.to_numpy(), ref.loc[counts.index].to_numpy(), rtol=1e-12, atol=0)
+    if from_abundance == "no":
+        for kind in ("abundance", "length"):  # the length's two fallbacks (TPM 0 in some / all samples) included
+            np.testing.assert_allclose(extra[kind].to_numpy(), reference(f"{fmt}.{kind}").loc[counts.index],
+                                       rtol=1e-12, atol=0)
+        assert ((extra["abundance"] == 0).all(axis=1)).sum() > 100  # the fallbacks are exercised
+        assert ((extra["abundance"] == 0).any(axis=1) & (extra["abundance"] > 0).any(axis=1)).sum() > 100
+
+
+def test_an_nfcore_tx2gene_without_header_and_with_names_gives_the_same_counts(tmp_path):
+    """nf-core/rnaseq's tx2gene.tsv: tab-separated, no header, a third column of gene names (here SYNTHETIC:
+    the symbol with a suffix); versioned ids are matched without their versions when asked."""
+    table = pd.read_csv(TX2GENE)
+    nfcore = tmp_path / "tx2gene.tsv"
+    table.assign(name=table["GENEID"] + "-n").to_csv(nfcore, sep="\t", header=False, index=False)
+    counts, names, _ = transcripts.summarise(quant_paths("salmon"), "salmon", nfcore)
+    ref, _, _ = transcripts.summarise(quant_paths("salmon"), "salmon", TX2GENE)
+    pd.testing.assert_frame_equal(counts, ref)
+    assert (names == names.index + "-n").all() and names.index.equals(counts.index)
+    versioned = tmp_path / "versioned.csv"
+    table.assign(TXNAME=table["TXNAME"] + ".3").to_csv(versioned, index=False)
+    with pytest.raises(LsecflowError, match="without their versions .* they match: set counts.ignore_tx_version"):
+        transcripts.check_tx2gene(quant_paths("salmon")["ERR188021"], "salmon", versioned, False)
+    transcripts.check_tx2gene(quant_paths("salmon")["ERR188021"], "salmon", versioned, True)
+    stripped, _, _ = transcripts.summarise(quant_paths("salmon"), "salmon", versioned, ignore_version=True)
+    pd.testing.assert_frame_equal(stripped, ref)
+
+
+def salmon_spec(tmp_path, paths=None, **counts_keys) -> dict:
+    """A human bulk dataset of the six GEUVADIS samples (their salmon files), ``group`` SYNTHETIC."""
+    sheet = pd.read_csv(DATA / "samples.txt", sep=" ")[["run", "sample", "pop"]].rename(columns={"sample": "individual"})
+    sheet["group"] = ["a", "a", "a", "b", "b", "b"]
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(DATA, sheet=tmp_path / "samples.tsv", species="human", gene_ids="symbol",
+                        design="~ group", contrasts={"b_vs_a": {"variable": "group", "target": "b", "reference": "a"}},
+                        figures={"genes_of_interest": ["MMP9", "TNF"]})
+    spec["samples"] = {"sheet": str(tmp_path / "samples.tsv"), "id_column": "run"}
+    spec["counts"] = {"path": paths or quant_paths("salmon"), "tx2gene": str(TX2GENE), **counts_keys}
+    return spec
+
+
+def test_salmon_files_through_the_config_give_tximports_counts_rounded(tmp_path):
+    ds = load_one(tmp_path, salmon_spec(tmp_path, round=True)).datasets["p"]
+    assert ds.format == "salmon"  # detected from the first file's header
+    adata, _ = build_counts(ds.params())
+    ref = reference("salmon.lengthScaledTPM.counts")  # the default, tximport's advice without length offsets
+    assert sorted(adata.obs_names) == RUNS and adata.n_vars == len(ref)  # in the sheet's order
+    np.testing.assert_array_equal(adata.X, np.round(ref.loc[adata.var_names, adata.obs_names].to_numpy().T))
+    assert ('Transcript estimates (salmon or kallisto, one file per sample) were summarised to genes as tximport '
+            'does (countsFromAbundance = "lengthScaledTPM"; transcripts mapped to genes by tx2gene.csv.gz) and '
+            'rounded to integers.') in methods_text(ds.spec, {})[0]
+    no = load_one(tmp_path, salmon_spec(tmp_path, round=True, from_abundance=False)).datasets["p"]
+    assert no.spec["counts"]["from_abundance"] == "no"  # an unquoted `no` in YAML, read as false
+    adata, _ = build_counts(no.params())
+    np.testing.assert_array_equal(adata.X, np.round(reference("salmon.no.counts").loc[adata.var_names, adata.obs_names].T))
+
+
+def test_bad_transcript_inputs_are_refused_by_name(tmp_path):
+    spec = salmon_spec(tmp_path)
+    with pytest.raises(LsecflowError, match=r"ERR188021', gene '[^']+': value [0-9.]+ is not an integer.*counts.round"):
+        build_counts(load_one(tmp_path, spec).datasets["p"].params())
+    spec["counts"].pop("tx2gene")
+    with pytest.raises(LsecflowError, match="salmon files estimate transcripts: counts.tx2gene must map them"):
+        load_one(tmp_path, spec)
+    other = tmp_path / "other.csv"
+    other.write_text("TXNAME,GENEID\nENST00000456328,DDX11L1\nENST00000450305,DDX11L1\n")
+    with pytest.raises(LsecflowError, match=r"none of its 6,049 transcripts is in .*other.csv \(file: NR_001526, "
+                                            r".*tx2gene: ENST00000456328.*same annotation"):
+        load_one(tmp_path, salmon_spec(tmp_path, tx2gene=str(other)))
+    with pytest.raises(LsecflowError, match="a salmon file of one sample's transcripts: give counts.path as a mapping"):
+        load_one(tmp_path, salmon_spec(tmp_path, paths=quant_paths("salmon")["ERR188021"]))
+    matrix = dlpc_dataset(REPO / "resources/data/dlpc_liver/counts.tsv.gz")
+    matrix["counts"]["tx2gene"] = str(TX2GENE)
+    with pytest.raises(LsecflowError, match="counts.tx2gene is read only for transcript estimates .* these counts are "
+                                            "tsv"):
+        load_one(tmp_path, matrix)
+    mixed = {**quant_paths("salmon"), "ERR188356": str(DATA / "kallisto" / "ERR188356.abundance.tsv.gz")}
+    with pytest.raises(LsecflowError, match=r"ERR188356.*a kallisto file, but the counts are read as salmon"):
+        load_one(tmp_path, salmon_spec(tmp_path, paths=mixed))
+    lines = gzip.open(quant_paths("salmon")["ERR188088"], "rt").read().splitlines()
+    short = tmp_path / "ERR188088.quant.sf"
+    short.write_text("\n".join(lines[:-5]) + "\n")
+    fewer = load_one(tmp_path, salmon_spec(tmp_path, paths={**quant_paths("salmon"), "ERR188088": str(short)},
+                                           round=True)).datasets["p"]
+    with pytest.raises(LsecflowError, match=r"ERR188088.quant.sf \(sample 'ERR188088'\): not the transcripts of "
+                                            r".*ERR188021.quant.sf.gz, in its order \(6,044 vs 6,049\)"):
+        build_counts(fewer.params())
+    tx = lines[7].split("\t")[0]
+    lines[7] = "\t".join([tx, "1000", "900", "-1", "5"])
+    bad = tmp_path / "bad.quant.sf"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LsecflowError, match=f"transcript '{tx}', column TPM: .*not a non-negative number"):
+        transcripts.read_quant(bad, "salmon")
