@@ -151,3 +151,32 @@ def test_correlation_dendrogram_and_group_bar_sit_over_their_columns():
         assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b", "c"]
     finally:
         plt.close(fig)
+
+
+def test_purity_panel_says_which_cell_types_have_no_marker_in_the_data():
+    """A cell type none of whose markers is among the genes (a targeted panel, a subset) is said to be so: its
+    heatmap column is labelled, every column names how many markers were found, and the bars say among how many
+    cell types the shares are taken (GEUVADIS-subset run: '100 % cholangiocyte' from 1 marker, said plainly)."""
+    names = ["S0", "S1", "S2"]
+    purity = pd.DataFrame(index=names)  # SYNTHETIC: two of the cell types found, one marker each
+    for s in SIGNATURES:
+        hit = s in SIGNATURES[:2]
+        purity[f"score_{s}"] = [1.0, 2.0, 3.0] if hit else np.nan
+        purity[f"n_markers_{s}"] = int(hit)
+        purity[f"share_{s}"] = 0.5 if hit else 0.0
+    fig = qc_plots.purity_figure(purity, pd.Series(False, index=names), "SYNTHETIC")
+    try:
+        bars, heat = fig.axes[0], fig.axes[1]
+        notes = [t.get_text() for t in heat.texts]
+        assert notes == ["no marker\nin the data"] * (len(SIGNATURES) - 2)
+        assert [t.get_text() for t in heat.get_xticklabels()] == [f"{s} ({int(s in SIGNATURES[:2])})"
+                                                                  for s in SIGNATURES]
+        assert f"shares among the 2 of {len(SIGNATURES)} cell types with markers" in bars.get_xlabel()
+    finally:
+        plt.close(fig)
+    full = purity.assign(**{f"n_markers_{s}": 3 for s in SIGNATURES})
+    fig = qc_plots.purity_figure(full, pd.Series(False, index=names), "SYNTHETIC")
+    try:
+        assert not fig.axes[1].texts and "shares among" not in fig.axes[0].get_xlabel()
+    finally:
+        plt.close(fig)

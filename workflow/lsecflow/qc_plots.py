@@ -56,9 +56,15 @@ def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame
 
 def purity_figure(purity: pd.DataFrame, warning: pd.Series, name: str):
     """The LSEC identity and purity panel: marker shares per sample (left bars) and signature scores (right
-    heatmap), sample by sample on the same rows; ``warning`` (by sample) marks a sample's name with ⚠."""
+    heatmap), sample by sample on the same rows; ``warning`` (by sample) marks a sample's name with ⚠. A cell
+    type none of whose markers is among the genes (``n_markers_<type>`` 0) has a heatmap column that says so,
+    each column names how many markers were found, and the bars say among how many cell types the shares were
+    taken."""
     share_cols = [c for c in purity.columns if c.startswith("share_")]
     score_cols = [c for c in purity.columns if c.startswith("score_")]
+    types = [c.removeprefix("score_") for c in score_cols]
+    found = {t: int(purity[f"n_markers_{t}"].max()) if f"n_markers_{t}" in purity else None for t in types}
+    absent = [t for t, n in found.items() if n == 0]
     fig, (ax, hax) = plt.subplots(1, 2, figsize=(11, max(3.5, 0.25 * len(purity) + 2)),
                                   gridspec_kw={"width_ratios": [1.3, 1]})
     left = np.zeros(len(purity))
@@ -71,14 +77,23 @@ def purity_figure(purity: pd.DataFrame, warning: pd.Series, name: str):
     ax.set_yticklabels(labels, fontsize="small")
     ax.set_ylim(len(purity) - 0.5, -0.5)  # the heatmap's rows: sample i at the same height in both panels
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of marker-panel signal (sum of marker CPM)", fontsize="medium")
+    among = f"\nshares among the {len(types) - len(absent)} of {len(types)} cell types with markers in the data" \
+        if absent else ""
+    ax.set_xlabel(f"share of marker-panel signal (sum of marker CPM){among}", fontsize="medium")
     ax.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     scores = purity[score_cols].to_numpy(dtype=float)
     im = hax.imshow(scores, aspect="auto", cmap="magma")
+    for j, t in enumerate(types):
+        if t in absent:
+            hax.text(j, (len(purity) - 1) / 2, "no marker\nin the data", rotation=90, ha="center", va="center",
+                     fontsize="x-small", color="#636363")
     hax.set_xticks(range(len(score_cols)))
-    hax.set_xticklabels([c.removeprefix("score_") for c in score_cols], rotation=35, ha="right", fontsize="small")
+    hax.set_xticklabels([t if found[t] is None else f"{t} ({found[t]})" for t in types], rotation=35, ha="right",
+                        fontsize="small")
     hax.set_yticks([])
-    fig.colorbar(im, ax=hax, fraction=0.05, label="signature score: mean log2(CPM + 1) of its markers")
+    hax.set_xlabel("cell type (markers found among the genes)" if any(n is not None for n in found.values()) else "",
+                   fontsize="small")
+    fig.colorbar(im, ax=hax, fraction=0.05, label="signature score:\nmean log2(CPM + 1) of its markers")
     fig.suptitle(f"{name} · LSEC identity and purity panel", fontsize="large")
     fig.tight_layout()
     return fig
