@@ -58,3 +58,25 @@ def test_a_gene_list_keeps_its_order_and_few_rows_are_left_alone():
     assert heatmaps.cluster_order(np.ones((2, 5))).tolist() == [0, 1]
     flat = np.zeros((4, 6))  # no row varies: no NaN distances, every row kept
     assert sorted(heatmaps.cluster_order(flat).tolist()) == [0, 1, 2, 3]
+
+
+def test_top_genes_not_called_at_alpha_are_named_in_grey_and_counted():
+    """When fewer genes are called than the heatmap shows (a GEUVADIS run: 1 gene called, 40 drawn), the title
+    says how many are called and the others' names are grey; when all are called nothing changes."""
+    vst, res, groups = planted()
+    res["padj"] = np.r_[np.full(5, 0.001), np.full(35, 0.3)]  # SYNTHETIC: the 5 first called
+    fig = heatmaps.top_gene_heatmap(vst, res, groups, n_top=40, title="t", alpha=0.05)
+    try:
+        colours = {t.get_text(): t.get_color() for t in fig.axes[1].get_yticklabels()}
+        called = set(res["symbol"][:5])
+        assert {g for g, c in colours.items() if c != heatmaps.NOT_CALLED} == called
+        assert "40 smallest padj, 5 at padj < 0.05" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)
+    res["padj"] = 0.001
+    fig = heatmaps.top_gene_heatmap(vst, res, groups, n_top=40, title="t", alpha=0.05)
+    try:
+        assert fig._suptitle.get_text() == "t"
+        assert all(t.get_color() != heatmaps.NOT_CALLED for t in fig.axes[1].get_yticklabels())
+    finally:
+        plt.close(fig)

@@ -51,7 +51,8 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
                              figsize=(figs["ma"]["width"], figs["ma"]["height"]),
                              level=LEVELS[de_engine(params["spec"])]), stems["ma"])
     plots.save(heatmaps.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
-                                         width=hm["width"], height=hm["height"], cluster_rows=hm["cluster_rows"]),
+                                         width=hm["width"], height=hm["height"], cluster_rows=hm["cluster_rows"],
+                                         alpha=de_opts["alpha"]),
                stems["heatmap"])
 
 

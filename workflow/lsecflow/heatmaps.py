@@ -9,6 +9,8 @@ from scipy.spatial.distance import pdist
 
 from .plots import message_figure, plt
 
+NOT_CALLED = "#8c8c8c"  # names of top genes not called at de.alpha
+
 
 def cluster_order(z: np.ndarray) -> np.ndarray:
     """Row order of a z-scored genes x samples matrix: average-linkage clustering on correlation distance with
@@ -25,7 +27,7 @@ def cluster_order(z: np.ndarray) -> np.ndarray:
 
 
 def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_top: int = 40, title: str = "",
-                     genes=(), width=None, height=None, cluster_rows: bool = True):
+                     genes=(), width=None, height=None, cluster_rows: bool = True, alpha: float | None = None):
     """Row-scaled VST values of the top DE genes (by padj), samples ordered by group.
 
     Parameters
@@ -45,6 +47,9 @@ def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_
         Inches; None sizes the figure to the matrix.
     cluster_rows
         Order the top genes by clustering (:func:`cluster_order`) rather than by padj; ``genes`` keep their order.
+    alpha
+        ``de.alpha``: top genes not called at it (when fewer genes are called than shown) get grey names, and
+        the title says how many are.
     """
     if len(genes):
         by_symbol = res.drop_duplicates("symbol").set_index("symbol")["gene_id"]
@@ -58,8 +63,17 @@ def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_
         return expression_heatmap(vst, [by_symbol[g] for g in found], found, groups, title, width, height)
     tested = res[res["pvalue"].notna()]
     top = tested.nsmallest(n_top, ["padj", "pvalue"])
-    return expression_heatmap(vst, top["gene_id"].tolist(), top["symbol"].tolist(), groups, title, width, height,
-                              cluster_rows)
+    called = top["padj"] < alpha if alpha is not None else pd.Series(True, index=top.index)
+    if not called.all():
+        note = f"{len(top)} smallest padj, {int(called.sum())} at padj < {alpha:g}\n(names of the others grey)"
+        title = f"{title}\n{note}" if title else note
+    fig = expression_heatmap(vst, top["gene_id"].tolist(), top["symbol"].tolist(), groups, title, width, height,
+                             cluster_rows)
+    uncalled = set(top.loc[~called, "symbol"])
+    for tick in fig.axes[1].get_yticklabels():  # the heatmap's gene names, in the order drawn
+        if tick.get_text() in uncalled:
+            tick.set_color(NOT_CALLED)
+    return fig
 
 
 def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: pd.Series, title: str = "",
@@ -94,8 +108,7 @@ def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: 
                  fontweight="bold")
     if title:
         fig.suptitle(title, fontsize="large")
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("#9e9e9e")  # a value missing in a sample (proteomics): grey, not the white of z = 0
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#9e9e9e")  # a missing value (proteomics): grey, not z = 0
     im = ax.imshow(mat, aspect="auto", cmap=cmap, vmin=-2.5, vmax=2.5, interpolation="nearest")
     ax.set_yticks(range(len(top)))
     ax.set_yticklabels(top["symbol"], fontsize="x-small")

@@ -39,8 +39,7 @@ def composition_figure(table: pd.DataFrame, groups: pd.Series | None, min_cells:
     shown = np.where(kept.to_numpy() & (n > 0), np.log10(np.maximum(n, 1)), np.nan)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.0 * len(cell_types) + 3.5), max(3.0, 0.3 * len(samples) + 2.2)),
                            layout="constrained")
-    cmap = plt.get_cmap("Blues").copy()
-    cmap.set_bad(DROPPED)
+    cmap = plt.get_cmap("Blues").with_extremes(bad=DROPPED)
     im = ax.imshow(shown, aspect="auto", cmap=cmap, interpolation="nearest",
                    vmin=0, vmax=max(np.nanmax(shown) if np.isfinite(shown).any() else 1, 1))
     for (i, j), value in np.ndenumerate(n):
