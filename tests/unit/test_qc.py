@@ -117,3 +117,17 @@ def test_blind_vst_matches_deseq2():
         ref = _reference(f"deseq2_vst_blind_{name}")
         ours = qc.vst_blind(samples_by_genes).loc[ref.index, ref.columns]
         np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), rtol=0, atol=tol, err_msg=name)
+
+
+def test_figures_colour_by_the_design_first_and_skip_identifier_columns():
+    """An nf-core-style sheet (SYNTHETIC values): the design's variables come first (the first colours the
+    metrics and correlation figures), a column naming each sample's file or fastq (every value different) and a
+    column of one value get no PCA panel; other grouping columns do (the GEUVADIS salmon run drew a panel per
+    quant.sf path)."""
+    obs = pd.DataFrame({"sample": list("abcdef"), "fastq_1": [f"{s}_R1.fq.gz" for s in "abcdef"],
+                        "strandedness": ["reverse"] * 6, "quant": [f"salmon/{s}/quant.sf" for s in "abcdef"],
+                        "batch": list("xxyyzz"), "condition": list("ctctct"), "rin": list("787978")},
+                       index=list("abcdef"))
+    assert qc.figure_columns(obs, ["condition", "batch"]) == ["condition", "batch", "rin"]
+    assert qc.figure_columns(obs, []) == ["batch", "condition", "rin"]
+    assert qc.figure_columns(obs, ["fastq_1"]) == ["fastq_1", "batch", "condition", "rin"]  # a design column stays

@@ -230,6 +230,16 @@ def sample_structure(vst: pd.DataFrame, symbols: pd.Series, opts: dict):
     return corr, scores, explained, flags
 
 
+def figure_columns(obs: pd.DataFrame, design_columns) -> list[str]:
+    """Sheet columns the bulk QC figures colour samples by (a PCA panel each): the design's variables first --
+    the first colours the metrics and correlation figures -- then the sheet's other columns that group samples:
+    not one whose every value differs (count file paths, fastq names, library ids), nor one value for all."""
+    first = [c for c in design_columns if c in obs.columns]
+    others = [c for c in obs.columns if c != "sample" and c not in first
+              and (len(obs) < 3 or 1 < obs[c].astype(str).nunique() < len(obs))]
+    return first + others
+
+
 def sample_warnings(samples: pd.DataFrame, purity: pd.DataFrame, opts: dict) -> list[str]:
     """Each sample's warning: an LSEC isolation whose marker signal is not LSEC-dominated, an outlier."""
     warnings = []
@@ -296,7 +306,7 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
     write_tsv_atomic(purity.rename_axis("sample").reset_index(), outputs["purity"])
     verdict = bulk_verdict(samples, purity, opts)
     write_json_atomic(verdict, outputs["verdict"])
-    design_cols = [c for c in adata.obs.columns if c != "sample"]
+    design_cols = figure_columns(adata.obs, params.get("design_columns", []))
     plots.configure(spec.get("figures"))
     qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, figures, params["name"])
     trend = mean_variance(expressed, adata.obs, params)
