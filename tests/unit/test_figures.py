@@ -7,7 +7,7 @@ import copy
 import pandas as pd
 import yaml
 from helpers import REPO
-from lsecflow import heatmaps, plots
+from lsecflow import figures, heatmaps, plots
 from lsecflow.config import load_config
 from lsecflow.figures import run_figures
 
@@ -105,3 +105,18 @@ def test_gene_labels_do_not_overlap(finished_run):
                        for b in boxes), contrast
             plots.plt.close(fig)
     assert n_labels >= 3 * (10 + 1)  # each volcano's top 10 and at least one gene of interest
+
+
+def test_leading_edge_rows_name_their_sets():
+    """The leading-edge heatmap names the three sets it draws and, on each gene, the sets whose leading edge
+    holds it (it said 'the top sets' and nothing more); genes without a VST row are skipped before the cap of
+    40, not after. SYNTHETIC table."""
+    res = pd.DataFrame({"set": ["S_LOW", "S_TOP", "S_" + "X" * 70, "S_SECOND"], "padj": [0.9, 0.001, 0.02, 0.01],
+                        "pval": [0.5, 1e-4, 2e-3, 1e-3],
+                        "leading_edge": ["Z", "A,B,GONE", "C", "B,C"]})
+    ids = {g: f"id{g}" for g in "ABCZ"} | {"GONE": "idGONE"}
+    rows = pd.Index(["idA", "idB", "idC", "idZ"])
+    got_ids, labels, named = figures.leading_edge_rows(res, ids, rows)
+    assert got_ids == ["idA", "idB", "idC"] and labels == ["A  1", "B  1,2", "C  2,3"]
+    assert named[:2] == ["1 S_TOP", "2 S_SECOND"] and named[2].endswith("...") and len(named[2]) == 50
+    assert figures.leading_edge_rows(res, ids, rows, n_genes=2)[1] == ["A  1", "B  1,2"]

@@ -87,14 +87,32 @@ def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id:
                                   height=dot["height"]), stems["gsea_dotplot"])
     plots.save(plots.running_score_panels(ranking, sets, res, n=figs["running_scores"]["n_top"], title=title),
                stems["running_scores"])
-    genes: list[str] = []
-    for edge in res.nsmallest(3, ["padj", "pval"])["leading_edge"].fillna(""):
-        genes += [g for g in str(edge).split(",") if g and g in symbol_to_id and g not in genes]
-    genes = genes[:40]
-    ids = [symbol_to_id[g] for g in genes if symbol_to_id[g] in vst_df.index]
-    labels = [g for g in genes if symbol_to_id[g] in vst_df.index]
-    plots.save(heatmaps.expression_heatmap(vst_df, ids, labels, groups, title=f"{title}: leading edge of the top sets",
+    ids, labels, named = leading_edge_rows(res, symbol_to_id, vst_df.index)
+    plots.save(heatmaps.expression_heatmap(vst_df, ids, labels, groups,
+                                           title=f"{title}: leading edge of the top sets\n" + "\n".join(named),
                                            cluster_rows=figs["heatmap"]["cluster_rows"]), stems["leading_edge"])
+
+
+def leading_edge_rows(res: pd.DataFrame, symbol_to_id: dict[str, str], rows, n_sets: int = 3,
+                      n_genes: int = 40) -> tuple[list[str], list[str], list[str]]:
+    """The leading-edge heatmap's rows: the leading-edge genes of the ``n_sets`` best sets (by padj), in their
+    order, at most ``n_genes`` of those in ``rows`` (the VST's gene ids).
+
+    Returns
+    -------
+    (list, list, list)
+        Gene ids; labels -- the symbol and the numbers of the sets whose leading edge holds it (``TNF  1,2``);
+        the sets as numbered (``1 HALLMARK_TNFA_SIGNALING_VIA_NFKB``, names over 48 characters cut).
+    """
+    top = res.nsmallest(n_sets, ["padj", "pval"])
+    members: dict[str, list[str]] = {}
+    for i, edge in enumerate(top["leading_edge"].fillna(""), start=1):
+        for g in str(edge).split(","):
+            if g and g in symbol_to_id and symbol_to_id[g] in rows:
+                members.setdefault(g, []).append(str(i))
+    genes = list(members)[:n_genes]
+    named = [f"{i} {s if len(s) <= 48 else s[:45] + '...'}" for i, s in enumerate(top["set"], start=1)]
+    return [symbol_to_id[g] for g in genes], [f"{g}  {','.join(members[g])}" for g in genes], named
 
 
 def symbol_index(res: pd.DataFrame) -> dict[str, str]:
