@@ -131,3 +131,16 @@ def test_figures_colour_by_the_design_first_and_skip_identifier_columns():
     assert qc.figure_columns(obs, ["condition", "batch"]) == ["condition", "batch", "rin"]
     assert qc.figure_columns(obs, []) == ["batch", "condition", "rin"]
     assert qc.figure_columns(obs, ["fastq_1"]) == ["fastq_1", "batch", "condition", "rin"]  # a design column stays
+
+
+def test_bulk_fractions_are_empty_not_zero_without_genes_of_their_kind(caplog):
+    """A matrix without mitochondrial genes (the GEUVADIS RefSeq subset) gave mito_fraction 0 for every sample, a
+    value never measured; it is now empty, the log says why, and the metrics panel says 'not measured'.
+    SYNTHETIC counts."""
+    counts = pd.DataFrame([[10, 5, 5, 80], [20, 0, 10, 70]], index=["s1", "s2"], columns=["g1", "g2", "g3", "g4"])
+    with_mt = qc.bulk_metrics(counts, pd.Series(["mt-Co1", "Rpl3", "Alb", "Apoa1"], index=counts.columns))
+    assert with_mt["mito_fraction"].tolist() == [0.1, 0.2] and with_mt["ribo_fraction"].tolist() == [0.05, 0.0]
+    with caplog.at_level("WARNING"):
+        none = qc.bulk_metrics(counts, pd.Series(["Co1", "Rpl3", "Alb", "Apoa1"], index=counts.columns))
+    assert none["mito_fraction"].isna().all() and none["ribo_fraction"].tolist() == [0.05, 0.0]
+    assert "no mitochondrial (mt-/MT-) gene among the 4 genes: mito_fraction not measured" in caplog.text

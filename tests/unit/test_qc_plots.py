@@ -180,3 +180,21 @@ def test_purity_panel_says_which_cell_types_have_no_marker_in_the_data():
         assert not fig.axes[1].texts and "shares among" not in fig.axes[0].get_xlabel()
     finally:
         plt.close(fig)
+
+
+def test_metrics_panel_of_a_fraction_not_measured_says_so():
+    """Bulk metrics: a fraction that is empty (no mitochondrial gene in the matrix) gets a 'not measured' panel,
+    not empty axes around 0; the others keep their bars. SYNTHETIC metrics."""
+    samples = pd.DataFrame({"library_size": [1e6, 2e6, 3e6], "detected_genes": [900, 950, 1000],
+                            "mito_fraction": np.nan, "ribo_fraction": [0.1, 0.2, 0.1]}, index=["a", "b", "c"])
+    colours, lut = qc_plots.group_colours(pd.Series(["x", "x", "y"], index=samples.index))
+    fig = qc_plots.metrics_figure(samples, colours, lut, "group", "SYNTHETIC")
+    try:
+        panels = [ax for ax in fig.axes if ax.get_ylabel()]
+        texts = {ax.get_ylabel(): [t.get_text() for t in ax.texts] for ax in panels}
+        bars = {ax.get_ylabel(): len(ax.patches) for ax in panels}
+        assert texts["mitochondrial fraction"] == ["not measured:\nno mitochondrial genes in the matrix"]
+        assert bars["mitochondrial fraction"] == 0 and bars["ribosomal fraction"] == 3
+        assert not texts["ribosomal fraction"] and not texts["library size (reads)"]
+    finally:
+        plt.close(fig)

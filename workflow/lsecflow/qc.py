@@ -81,18 +81,19 @@ def purity_panel(counts: pd.DataFrame, symbols: pd.Series, markers: dict[str, li
 
 # --------------------------------------------------------------------------- bulk
 def bulk_metrics(counts: pd.DataFrame, symbols: pd.Series) -> pd.DataFrame:
-    """Library size, detected genes, mitochondrial and ribosomal fractions."""
+    """Library size, detected genes, mitochondrial and ribosomal fractions; a fraction is empty (NaN: not
+    measured, not 0) when the matrix holds no gene of its kind (mt-/MT-; Rps/Rpl, RPS/RPL), and the log says so."""
     sym = symbols.reindex(counts.columns).astype(str)
-    mito = sym.str.match(r"^(mt-|MT-)").to_numpy()
-    ribo = sym.str.match(r"^(Rp[sl]\d|RP[SL]\d)").to_numpy()
     X = counts.to_numpy(dtype=float)
     lib = X.sum(axis=1)
-    return pd.DataFrame({
-        "library_size": lib.astype(np.int64),
-        "detected_genes": (X > 0).sum(axis=1),
-        "mito_fraction": X[:, mito].sum(axis=1) / np.maximum(lib, 1),
-        "ribo_fraction": X[:, ribo].sum(axis=1) / np.maximum(lib, 1),
-    }, index=counts.index)
+    out = {"library_size": lib.astype(np.int64), "detected_genes": (X > 0).sum(axis=1)}
+    for col, pattern, what in (("mito_fraction", r"^(mt-|MT-)", "mitochondrial (mt-/MT-)"),
+                               ("ribo_fraction", r"^(Rp[sl]\d|RP[SL]\d)", "ribosomal protein (Rps/Rpl, RPS/RPL)")):
+        genes = sym.str.match(pattern).to_numpy()
+        if not genes.any():
+            log.warning("no %s gene among the %d genes: %s not measured (empty, not 0)", what, len(sym), col)
+        out[col] = X[:, genes].sum(axis=1) / np.maximum(lib, 1) if genes.any() else np.full(len(lib), np.nan)
+    return pd.DataFrame(out, index=counts.index)
 
 
 def size_factors(counts: np.ndarray) -> np.ndarray:

@@ -26,29 +26,39 @@ def group_legend(fig, lut: dict, title: str | None = None) -> None:
                title_fontsize="small")
 
 
-def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray,
-                 purity: pd.DataFrame, design_cols: list[str], files: dict[str, str], name: str) -> None:
-    """metrics, correlation (clustered), pca (one panel per sheet column), purity
-    (``files``: ``{kind: PNG path}``; the other formats beside it)."""
-    group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
-    colours, lut = group_colours(group)
-    # 1. metrics
+def metrics_figure(samples: pd.DataFrame, colours, lut: dict, group_name: str | None, name: str):
+    """Library size, detected genes, mitochondrial and ribosomal fractions per sample, bars coloured by group
+    (``colours``, ``lut``: :func:`group_colours`); a fraction not measured (empty: no gene of its kind) says so."""
     fig, axes = plt.subplots(2, 2, figsize=(max(6, 0.35 * len(samples) + 2), 6), sharex=True, layout="constrained")
     for ax, (col, label) in zip(axes.ravel(), [("library_size", "library size (reads)"),
                                                ("detected_genes", "detected genes"),
                                                ("mito_fraction", "mitochondrial fraction"),
                                                ("ribo_fraction", "ribosomal fraction")]):
-        ax.bar(range(len(samples)), samples[col], color=colours)
+        if samples[col].isna().all():  # no gene of the kind in the matrix: not measured, not 0
+            ax.text(0.5, 0.5, f"not measured:\nno {label.split()[0]} genes in the matrix", ha="center",
+                    va="center", transform=ax.transAxes, fontsize="small", color="#636363")
+            ax.set_yticks([])
+        else:
+            ax.bar(range(len(samples)), samples[col], color=colours)
         ax.set_ylabel(label, fontsize="medium")
         ax.tick_params(labelsize="small")
     for ax in axes[1]:
         ax.set_xticks(range(len(samples)))
         ax.set_xticklabels(samples.index, rotation=90, fontsize="x-small")
-    group_legend(fig, lut, design_cols[0] if design_cols else None)
+    group_legend(fig, lut, group_name)
     fig.suptitle(f"{name} · sample metrics", fontsize="large")  # legend below the panels: never over the title
-    save(fig, stem_of(files["metrics"]))
+    return fig
+
+
+def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray,
+                 purity: pd.DataFrame, design_cols: list[str], files: dict[str, str], name: str) -> None:
+    """metrics, correlation (clustered), pca (one panel per sheet column), purity
+    (``files``: ``{kind: PNG path}``; the other formats beside it)."""
+    group_name = design_cols[0] if design_cols else None
+    colours, lut = group_colours(samples[group_name] if group_name else pd.Series("all", index=samples.index))
+    save(metrics_figure(samples, colours, lut, group_name, name), stem_of(files["metrics"]))
     correlation_figure(corr, colours, f"{name} · sample correlation, average-linkage clustering", "Pearson r (VST)",
-                       files["correlation"], lut, design_cols[0] if design_cols else None)
+                       files["correlation"], lut, group_name)
     pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable genes (VST)",
                files["pca"])
     save(purity_figure(purity, samples["warning"], name), stem_of(files["purity"]))
