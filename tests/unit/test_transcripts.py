@@ -18,6 +18,7 @@ from lsecflow import transcripts
 from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 from lsecflow.methods import methods_text
+from lsecflow.provenance import dataset_inputs
 
 DATA = REPO / "tests/data/tximport"
 RUNS = ["ERR188021", "ERR188088", "ERR188288", "ERR188297", "ERR188329", "ERR188356"]
@@ -91,6 +92,8 @@ def test_salmon_files_through_the_config_give_tximports_counts_rounded(tmp_path)
     assert ('Transcript estimates (salmon or kallisto, one file per sample) were summarised to genes as tximport '
             'does (countsFromAbundance = "lengthScaledTPM"; transcripts mapped to genes by tx2gene.csv.gz) and '
             'rounded to integers.') in methods_text(ds.spec, {})[0]
+    roles = {role: path for _, role, path in dataset_inputs("p", ds.spec)}
+    assert roles["tx2gene"] == str(TX2GENE) and roles["counts:ERR188021"].endswith("ERR188021.quant.sf.gz")
     no = load_one(tmp_path, salmon_spec(tmp_path, round=True, from_abundance=False)).datasets["p"]
     assert no.spec["counts"]["from_abundance"] == "no"  # an unquoted `no` in YAML, read as false
     adata, _ = build_counts(no.params())
