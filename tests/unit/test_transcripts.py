@@ -52,7 +52,8 @@ def test_gene_counts_equal_tximports(fmt, from_abundance):
 
 def test_an_nfcore_tx2gene_without_header_and_with_names_gives_the_same_counts(tmp_path):
     """nf-core/rnaseq's tx2gene.tsv: tab-separated, no header, a third column of gene names (here SYNTHETIC:
-    the symbol with a suffix); versioned ids are matched without their versions when asked."""
+    the symbol with a suffix); versioned ids are matched without their versions, and GENCODE-style headers up to
+    their first bar, when asked -- and the start-up message says which setting would match them."""
     table = pd.read_csv(TX2GENE)
     nfcore = tmp_path / "tx2gene.tsv"
     table.assign(name=table["GENEID"] + "-n").to_csv(nfcore, sep="\t", header=False, index=False)
@@ -62,11 +63,24 @@ def test_an_nfcore_tx2gene_without_header_and_with_names_gives_the_same_counts(t
     assert (names == names.index + "-n").all() and names.index.equals(counts.index)
     versioned = tmp_path / "versioned.csv"
     table.assign(TXNAME=table["TXNAME"] + ".3").to_csv(versioned, index=False)
-    with pytest.raises(LsecflowError, match="without their versions .* they match: set counts.ignore_tx_version"):
-        transcripts.check_tx2gene(quant_paths("salmon")["ERR188021"], "salmon", versioned, False)
-    transcripts.check_tx2gene(quant_paths("salmon")["ERR188021"], "salmon", versioned, True)
-    stripped, _, _ = transcripts.summarise(quant_paths("salmon"), "salmon", versioned, ignore_version=True)
+    with pytest.raises(LsecflowError, match="compared as counts.tx_id_match: ignore_version says they match"):
+        transcripts.check_tx2gene(quant_paths("salmon")["ERR188021"], "salmon", versioned)
+    transcripts.check_tx2gene(quant_paths("salmon")["ERR188021"], "salmon", versioned, "ignore_version")
+    stripped, _, _ = transcripts.summarise(quant_paths("salmon"), "salmon", versioned, match="ignore_version")
     pd.testing.assert_frame_equal(stripped, ref)
+    barred = {}  # GENCODE-style FASTA headers as transcript names (SYNTHETIC suffix on the real files' lines)
+    for run, path in quant_paths("salmon").items():
+        lines = gzip.open(path, "rt").read().splitlines()
+        barred[run] = tmp_path / f"{run}.quant.sf"
+        barred[run].write_text("\n".join([lines[0]] + [line.replace("\t", "|GENE|OTHER|\t", 1) for line in lines[1:]])
+                               + "\n")
+    with pytest.raises(LsecflowError, match="counts.tx_id_match: ignore_after_bar says they match"):
+        transcripts.check_tx2gene(barred["ERR188021"], "salmon", TX2GENE)
+    cut, _, _ = transcripts.summarise({r: str(p) for r, p in barred.items()}, "salmon", TX2GENE,
+                                      match="ignore_after_bar")
+    pd.testing.assert_frame_equal(cut, ref)
+    assert list(transcripts.trim_ids(["ENST00000381192.10_PAR_Y", "ENST00000381192.10", "NM_1|x.2"],
+                                     "ignore_version")) == ["ENST00000381192_PAR_Y", "ENST00000381192", "NM_1|x"]
 
 
 def salmon_spec(tmp_path, paths=None, **counts_keys) -> dict:

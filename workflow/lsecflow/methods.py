@@ -10,6 +10,7 @@ import pandas as pd
 
 from .de_options import de_engine, deqms_method, shrink_method
 
+MATCHED = {"ignore_version": ", transcript versions ignored", "ignore_after_bar": ", transcript ids cut at the first bar"}
 _LOCAL_FALLBACK = " (DESeq2's local regression trend wherever the parametric one fails to fit, as in R)"
 
 
@@ -104,7 +105,7 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
     if counts.get("tx2gene"):  # read only for salmon / kallisto files (refused for any other format)
         head += (" Transcript estimates (salmon or kallisto, one file per sample) were summarised to genes as tximport "
                  f"does (countsFromAbundance = \"{counts['from_abundance']}\"; transcripts mapped to genes by "
-                 f"{Path(counts['tx2gene']).name}{', ignoring versions' if counts['ignore_tx_version'] else ''})"
+                 f"{Path(counts['tx2gene']).name}{MATCHED.get(counts['tx_id_match'], '')})"
                  f"{' and rounded to integers' if counts['round'] else ''}.")
     return (f"{head} From the gene-level counts, genes with at least {de['min_count']} counts in at least "
             f"{de['min_samples']} samples were tested.{excluded}")

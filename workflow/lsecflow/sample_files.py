@@ -37,7 +37,7 @@ STAR_COLUMNS = {"unstranded": 1, "forward": 2, "reverse": 3}
 FIELDS = {"htseq": 2, "star": 4}
 #: ``counts`` keys read for some per-sample formats only -> those formats
 FORMAT_KEYS = {"strand": ("star",), **{k: TRANSCRIPT_FORMATS
-                                       for k in ("tx2gene", "from_abundance", "ignore_tx_version")}}
+                                       for k in ("tx2gene", "from_abundance", "tx_id_match")}}
 
 
 def detect(path) -> str:
@@ -102,7 +102,7 @@ def strand_hint(path) -> str:
 
 def check_format_keys(fmt: str, counts: dict) -> None:
     """``counts.strand`` is read only for STAR ReadsPerGene files, ``counts.tx2gene``, ``from_abundance`` and
-    ``ignore_tx_version`` only for salmon and kallisto files: refuse them (set to other than their default)
+    ``tx_id_match`` only for salmon and kallisto files: refuse them (set to other than their default)
     for any other counts format."""
     defaults = load_schema("dataset")["properties"]["counts"]["properties"]
     for key, formats in FORMAT_KEYS.items():
@@ -138,7 +138,7 @@ def check_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> None:
                                  "table of transcript id, gene id and optionally gene name, as tximport reads and "
                                  "nf-core/rnaseq writes: tx2gene.tsv), made from the annotation they were "
                                  "quantified against")
-        transcripts.check_tx2gene(first, fmt, counts["tx2gene"], counts.get("ignore_tx_version", False))
+        transcripts.check_tx2gene(first, fmt, counts["tx2gene"], counts.get("tx_id_match", "exact"))
 
 
 def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> tuple[pd.DataFrame, pd.Series | None]:
@@ -155,11 +155,11 @@ def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> tuple[pd
         One of :data:`PER_SAMPLE_FORMATS`.
     counts
         The dataset's ``counts`` block (``strand`` for STAR; ``tx2gene``, ``from_abundance`` and
-        ``ignore_tx_version`` for salmon and kallisto; ``round``).
+        ``tx_id_match`` for salmon and kallisto; ``round``).
     """
     if fmt in transcripts.QUANT_COLUMNS:
         estimates, names, _ = transcripts.summarise(paths, fmt, counts["tx2gene"], counts["from_abundance"],
-                                                    counts["ignore_tx_version"])
+                                                    counts["tx_id_match"])
         source = f"counts.path ({len(paths)} {fmt} files summarised to genes)"
         return checked_counts(estimates, source, counts).astype(np.int64), names
     columns, genes = [], None

@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 QUANT_COLUMNS = {"salmon": ("Name", "EffectiveLength", "TPM", "NumReads"),
                  "kallisto": ("target_id", "eff_length", "tpm", "est_counts")}
 FROM_ABUNDANCE = ("no", "scaledTPM", "lengthScaledTPM")
-VERSION = re.compile(r"\..*$")  # tximport's ignoreTxVersion: everything from the first dot
+#: ``counts.tx_id_match`` -> what is cut from transcript ids before matching: tximport's ignoreTxVersion (here a
+#: trailing ``.N`` only, so GENCODE's ``.N_PAR_Y`` copies stay apart from their X originals, which tximport's
+#: "from the first dot" merges) and ignoreAfterBar (from the first bar: GENCODE FASTA headers indexed without
+#: salmon's --gencode)
+TRIM = {"exact": None, "ignore_version": re.compile(r"\.\d+(?=(_PAR_Y)?$)"), "ignore_after_bar": re.compile(r"\|.*$")}
 
 
 def detect(header: str) -> str | None:
@@ -69,11 +73,11 @@ def read_quant(path, fmt: str) -> pd.DataFrame:
     return out
 
 
-def read_tx2gene(path, transcripts=None, ignore_version: bool = False) -> pd.DataFrame:
+def read_tx2gene(path, transcripts=None, match: str = "exact") -> pd.DataFrame:
     """``counts.tx2gene``: columns transcript, gene and, when the table has a third column, name; tab- or
     comma-separated by its first line. The first line is a header when its transcript is not one of
     ``transcripts`` (the quantified ids): a mapping row of a transcript never quantified changes nothing.
-    ``ignore_version``: transcript ids without their version. Duplicated transcripts keep their first row, as
+    ``match``: transcript ids trimmed as :data:`TRIM` says. Duplicated transcripts keep their first row, as
     tximport's ``cleanTx2Gene`` does."""
     path = Path(path)
     check_exists(path)
@@ -85,8 +89,7 @@ def read_tx2gene(path, transcripts=None, ignore_version: bool = False) -> pd.Dat
         raise InputDataError(f"{path}: a tx2gene table needs two columns (transcript id, gene id), tab- or "
                              f"comma-separated; its first line is {first!r}")
     df = df.iloc[:, :3].set_axis(["transcript", "gene", "name"][:min(3, df.shape[1])], axis=1)
-    if ignore_version:
-        df["transcript"] = strip_version(df["transcript"])
+    df["transcript"] = trim_ids(df["transcript"], match)
     if transcripts is None or df.iloc[0, 0] not in set(transcripts):
         df = df.iloc[1:]
     df = df[df["transcript"] != ""]
@@ -97,26 +100,29 @@ def read_tx2gene(path, transcripts=None, ignore_version: bool = False) -> pd.Dat
     return df.set_index("transcript")
 
 
-def strip_version(ids) -> pd.Index:
-    """Transcript ids without their version (``ENSMUST00000000001.4`` -> ``ENSMUST00000000001``)."""
-    return pd.Index(ids).astype(str).str.replace(VERSION, "", regex=True)
+def trim_ids(ids, match: str = "exact") -> pd.Index:
+    """Transcript ids as ``counts.tx_id_match`` compares them: ``ignore_version`` cuts the version
+    (``ENSMUST00000000001.4`` -> ``ENSMUST00000000001``, ``ENST00000381192.10_PAR_Y`` ->
+    ``ENST00000381192_PAR_Y``), ``ignore_after_bar`` everything from the first bar
+    (``ENST00000456328.2|ENSG00000290825.1|...`` -> ``ENST00000456328.2``), ``exact`` nothing."""
+    ids = pd.Index(ids).astype(str)
+    return ids if TRIM[match] is None else ids.str.replace(TRIM[match], "", regex=True)
 
 
-def check_tx2gene(quant_path, fmt: str, tx2gene_path, ignore_version: bool) -> None:
+def check_tx2gene(quant_path, fmt: str, tx2gene_path, match: str = "exact") -> None:
     """Parse-time check that the first sample's transcripts are found in ``counts.tx2gene`` (tximport's own
-    stop), with examples of both and a hint when the versions are what differs."""
+    stop), with examples of both and, when trimming the ids another way would match them, the setting."""
     tx = pd.read_csv(quant_path, sep="\t", usecols=[0], dtype=str, compression=compression(quant_path)).iloc[:, 0]
-    ids = strip_version(tx) if ignore_version else pd.Index(tx)
-    table = read_tx2gene(tx2gene_path, ids, ignore_version)
+    ids = trim_ids(tx, match)
+    table = read_tx2gene(tx2gene_path, ids, match)
     if ids.isin(table.index).any():
         return
-    hint = ""
-    if not ignore_version and strip_version(ids).isin(strip_version(table.index)).any():
-        hint = ("; without their versions (the part from the first dot) they match: set counts.ignore_tx_version: "
-                "true, or use the tx2gene of the annotation you quantified against")
+    other = [m for m in TRIM if m != match and trim_ids(tx, m).isin(trim_ids(table.index, m)).any()]
+    hint = (f"; compared as counts.tx_id_match: {other[0]} says they match (set it, or use the tx2gene of the "
+            "annotation you quantified against)" if other else ": is it the same annotation?")
     raise InputDataError(f"{quant_path}: none of its {len(ids):,} transcripts is in the first column of "
                          f"counts.tx2gene {tx2gene_path} (file: {', '.join(ids[:3])}, ...; tx2gene: "
-                         f"{', '.join(table.index[:3])}, ...){hint or ': is it the same annotation?'}")
+                         f"{', '.join(table.index[:3])}, ...){hint}")
 
 
 def _lengths(length_tx: np.ndarray, abundance_tx: np.ndarray, abundance: np.ndarray, codes: np.ndarray,
@@ -142,7 +148,7 @@ def _rowsum(values: np.ndarray, codes: np.ndarray, n_genes: int) -> np.ndarray:
 
 
 def summarise(paths: dict[str, str], fmt: str, tx2gene_path, from_abundance: str = "lengthScaledTPM",
-              ignore_version: bool = False) -> tuple[pd.DataFrame, pd.Series | None, dict]:
+              match: str = "exact") -> tuple[pd.DataFrame, pd.Series | None, dict]:
     """Per-sample transcript estimates -> genes x samples counts, as tximport makes them.
 
     Parameters
@@ -155,8 +161,9 @@ def summarise(paths: dict[str, str], fmt: str, tx2gene_path, from_abundance: str
         ``counts.tx2gene`` (:func:`read_tx2gene`).
     from_abundance
         tximport's ``countsFromAbundance``: one of :data:`FROM_ABUNDANCE`.
-    ignore_version
-        Compare transcript ids without their version (tximport's ``ignoreTxVersion``; here on both sides).
+    match
+        How transcript ids are compared (:func:`trim_ids`; tximport's ``ignoreTxVersion`` / ``ignoreAfterBar``,
+        here applied to both sides).
 
     Returns
     -------
@@ -176,8 +183,8 @@ def summarise(paths: dict[str, str], fmt: str, tx2gene_path, from_abundance: str
             raise InputDataError(f"{path} (sample {sample!r}): not the transcripts of {first[1]}, in its order "
                                  f"({len(q):,} vs {len(first[0]):,}): quantify every sample against one index")
         quants.append(q)
-    ids = strip_version(first[0]) if ignore_version else first[0]
-    table = read_tx2gene(tx2gene_path, ids, ignore_version)
+    ids = trim_ids(first[0], match)
+    table = read_tx2gene(tx2gene_path, ids, match)
     known = ids.isin(table.index)
     if not known.any():
         raise InputDataError(f"{first[1]}: none of its transcripts is in counts.tx2gene {tx2gene_path}")
