@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import REPO, dlpc_dataset, load_one
-from lsecflow import transcripts
+from lsecflow import de, transcripts
 from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 from lsecflow.methods import methods_text
 from lsecflow.provenance import dataset_inputs
+from lsecflow.trust import leave_one_out
 
 DATA = REPO / "tests/data/tximport"
 RUNS = ["ERR188021", "ERR188088", "ERR188288", "ERR188297", "ERR188329", "ERR188356"]
@@ -133,6 +134,11 @@ def test_bad_transcript_inputs_are_refused_by_name(tmp_path):
     with pytest.raises(LsecflowError, match="counts.tx2gene is read only for transcript estimates .* these counts are "
                                             "tsv"):
         load_one(tmp_path, matrix)
+    voom = salmon_spec(tmp_path, round=True, from_abundance="no")
+    voom["de"] = {"engine": "voom"}
+    with pytest.raises(LsecflowError, match='from_abundance: "no" leaves the transcript-length .* de.engine voom '
+                                            "here takes no such offset: use lengthScaledTPM"):
+        load_one(tmp_path, voom)
     mixed = {**quant_paths("salmon"), "ERR188356": str(DATA / "kallisto" / "ERR188356.abundance.tsv.gz")}
     with pytest.raises(LsecflowError, match=r"ERR188356.*a kallisto file, but the counts are read as salmon"):
         load_one(tmp_path, salmon_spec(tmp_path, paths=mixed))
@@ -150,3 +156,33 @@ def test_bad_transcript_inputs_are_refused_by_name(tmp_path):
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(LsecflowError, match=f"transcript '{tx}', column TPM: .*not a non-negative number"):
         transcripts.read_quant(bad, "salmon")
+
+
+def test_deseq2_on_the_no_counts_takes_the_transcript_lengths_as_r_does(tmp_path):
+    """counts.from_abundance: "no" -> DESeq2 with tximport's average transcript lengths as normalisation factors,
+    as DESeqDataSetFromTximport + DESeq() + results() in R 1.38.3 (make_deseq2_reference.R; group SYNTHETIC)."""
+    ds = load_one(tmp_path, salmon_spec(tmp_path, round=True, from_abundance="no")).datasets["p"]
+    adata, _ = build_counts(ds.params())
+    assert adata.layers[transcripts.TX_LENGTH_LAYER].shape == adata.shape
+    assert ("median-of-ratios size factors combined with tximport's average transcript lengths into normalisation "
+            "factors (as DESeqDataSetFromTximport)") in methods_text(ds.spec, {})[1]
+    dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+    nf = reference("deseq2_tx_lengths.norm_factors")
+    assert dds.n_vars == len(nf) == 1897  # the same gene filter
+    np.testing.assert_allclose(np.asarray(dds.normalizationFactors).T,
+                               nf.loc[dds.var_names, list(dds.obs_names)].to_numpy(), rtol=1e-10)
+    ours = de.contrast_results(dds, ds.contrasts["b_vs_a"], ds.spec["de"]).set_index("gene_id")
+    ref = reference("deseq2_tx_lengths.b_vs_a").loc[ours.index]
+    np.testing.assert_allclose(ours["baseMean"], ref["baseMean"], rtol=1e-10)
+    np.testing.assert_allclose(ours["log2FoldChange"], ref["log2FoldChange"], atol=1e-6)
+    np.testing.assert_allclose(ours["pvalue"], ref["pvalue"], rtol=1e-4, atol=1e-12)
+    assert set(ours.index[ours["padj"] < 0.05]) == set(ref.index[ref["padj"] < 0.05])
+    del adata.layers[transcripts.TX_LENGTH_LAYER]  # the same counts without the lengths: not R's answer
+    plain = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+    moved = de.contrast_results(plain, ds.contrasts["b_vs_a"], ds.spec["de"]).set_index("gene_id").loc[ours.index]
+    assert np.abs(moved["log2FoldChange"] - ref["log2FoldChange"]).max() > 0.1
+    shrunk = de.contrast_results(dds, ds.contrasts["b_vs_a"], {**ds.spec["de"], "shrink": "apeglm"})
+    assert shrunk["log2FoldChange_shrunk"].notna().sum() == ours["log2FoldChange"].notna().sum()
+    genes = {"b_vs_a": list(ours.index[:5])}  # leave-one-out refits re-make the factors on the other samples
+    loo = leave_one_out(dds, ds.spec["design"], ds.contrasts, genes)
+    assert len(loo) == 5 * 6 and np.isfinite(loo["log2FoldChange"]).all()

@@ -20,7 +20,7 @@ import pandas as pd
 from . import bulk_counts, files, protein_tables, sample_files
 from .assay_keys import check_keys_for_format
 from .dataset_files import count_format, existing_file, marker_table, resolve_collections, resolve_counts, resolve_paracrine
-from .de_options import check_block, check_de_test, check_deqms, check_robust_fit
+from .de_options import check_block, check_de_test, check_deqms, check_robust_fit, de_engine
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .formula import check_full_rank, check_numeric, parse_design
@@ -220,7 +220,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         if spec["assay"] == "proteomics":
             protein_tables.sample_columns(first, fmt, list(sheet.index), spec["proteomics"], sheet)
         elif spec["assay"] == "bulk" and isinstance(counts["path"], dict):  # one file per sample
-            sample_files.check_sample_files(counts["path"], fmt, counts)
+            sample_files.check_sample_files(counts["path"], fmt, counts, de_engine(spec))
             ids = apply_rename(list(counts["path"]), rename, source, sheet_ids=sheet.index)
             check_ids_match(ids, sheet.index, "counts.path", sheet_path, source)
         elif spec["assay"] == "bulk":

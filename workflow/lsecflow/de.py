@@ -33,12 +33,13 @@ from .de_files import (
 )
 from .de_inputs import fit_start, model_inputs, skip_unfittable, write_untested
 from .de_options import shrink_method
-from .deseq2 import as_in_r, quiet_inmoose
+from .deseq2 import as_in_r, quiet_inmoose, tx_length_factors
 from .deseq2_kernels import kernels
 from .deseq2_local import DISPERSION_COLUMNS, dispersion_table, residual_note, variance_stabilized
 from .errors import InputDataError, UnfittableFit
 from .files import write_tsv_atomic
 from .shrink import shrink_contrast
+from .transcripts import TX_LENGTH_LAYER
 from .trust import leave_one_out, refit_plan
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,16 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     how = dict(test="LRT", reduced=opts["reduced"]) if test == "lrt" else {}
     # inmoose 0.9.1 lacks nbinomLRT and the local trend, and runs its optim fallback differently from R:
     # as_in_r supplies all three
+    dds = DESeqDataSet(counts, meta, design=design)
+    if TX_LENGTH_LAYER in sub.layers:  # DESeqDataSetFromTximport: transcript lengths as normalisation factors
+        lengths = np.asarray(sub.layers[TX_LENGTH_LAYER], dtype=float)
+        dds.layers[TX_LENGTH_LAYER] = lengths
+        dds.normalizationFactors = tx_length_factors(counts.to_numpy(), lengths, sf_type)
+        log.info("normalisation factors from tximport's average transcript lengths (counts.from_abundance: no), "
+                 "as DESeqDataSetFromTximport; size factors %s", sf_type)
     try:
         with quiet_inmoose(), as_in_r():
-            dds = DESeq(DESeqDataSet(counts, meta, design=design), quiet=True, fitType=fit_type, sfType=sf_type, **how)
+            dds = DESeq(dds, quiet=True, fitType=fit_type, sfType=sf_type, **how)
     except InputDataError as exc:  # the local dispersion trend (lsecflow.locfit) cannot be fitted on these genes
         raise UnfittableFit(f"DESeq2's dispersion trend cannot be fitted on these {counts.shape[1]} genes ({exc}); "
                             "de.fit_type: mean takes the mean dispersion instead") from exc

@@ -324,3 +324,24 @@ def fitNbinomGLMsOptim(obj, modelMatrix, lambda_, colsForOptim, colStable, norma
         betaSE.iloc[col, :] = np.log2(np.exp(1)) * np.sqrt(np.maximum(np.diag(sigma), 0))
         logLike[col] = np.sum(w_col * log_dnbinom_mu(k, mu_col, 1 / alpha))
     return {"betaMatrix": betaMatrix, "betaSE": betaSE, "betaConv": betaConv, "mu": mu, "logLike": logLike}
+
+
+
+def tx_length_factors(counts: np.ndarray, lengths: np.ndarray, sf_type: str = "ratio") -> np.ndarray:
+    """DESeq2's normalisation factors from tximport's average transcript lengths (samples x genes), as
+    ``estimateSizeFactors`` makes them for a ``DESeqDataSetFromTximport`` (its ``avgTxLength`` branch): the
+    lengths divided by each gene's geometric mean over samples, the median-of-ratios (or poscounts) size
+    factors of the counts divided by them, their product divided by each gene's geometric mean again.
+    (inmoose 0.9.1's own ``avgTxLength`` branch divides by the samples' means instead, a wrong axis.)"""
+    from inmoose.deseq2.estimateSizeFactors import estimateNormFactors
+
+    counts = np.asarray(counts, dtype=float)
+    lengths = np.asarray(lengths, dtype=float)
+    nm = lengths / np.exp(np.log(lengths).mean(axis=0))
+    geo = None
+    if sf_type == "poscounts":  # R: geoMeanNZ of the counts (not of counts / nm), per gene
+        with np.errstate(divide="ignore"):
+            logs = np.where(counts > 0, np.log(np.where(counts > 0, counts, 1)), 0.0)
+        geo = np.where((counts > 0).any(axis=0), np.exp(logs.sum(axis=0) / counts.shape[0]), 0.0)
+    return np.asarray(estimateNormFactors(counts, nm, geoMeans=geo), dtype=float)
+

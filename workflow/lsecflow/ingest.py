@@ -23,6 +23,7 @@ from .errors import InputDataError
 from .files import write_h5ad_atomic
 from .markers import call_cell_types
 from .sheets import apply_rename, cell_sample_ids, read_sample_sheet
+from .transcripts import TX_LENGTH_LAYER
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,18 @@ def _bulk(params: dict) -> ad.AnnData:
     spec = params["spec"]
     path = spec["counts"]["path"]
     if isinstance(path, dict):  # one file per sample (HTSeq, STAR, featureCounts, salmon, kallisto)
-        df, names = sample_files.read_sample_files(path, params["format"], spec["counts"])
+        df, names, lengths = sample_files.read_sample_files(path, params["format"], spec["counts"])
         path = counts_source(spec)
     else:
         df, names = bulk_counts.read_bulk(path, params["format"], spec["counts"])
+        lengths = None
     summary = df.index[df.index.str.match(SUMMARY_ROWS)]
     if len(summary):
         log.info("%s: dropped %d HTSeq/STAR summary rows: %s", path, len(summary), ", ".join(summary))
         df = df.drop(index=summary)
     df.columns = apply_rename(df.columns, spec["samples"]["rename"], params["source"])
+    if lengths is not None:
+        lengths.columns = df.columns
     for old, new in spec["samples"]["rename"].items():
         log.info("sample %s renamed to %s (samples.rename)", old, new)
     sheet = read_sample_sheet(Path(spec["samples"]["sheet"]), spec["samples"]["id_column"])
@@ -61,7 +65,10 @@ def _bulk(params: dict) -> ad.AnnData:
     var = pd.DataFrame(index=df.index)
     if names is not None:  # gene names from the matrix (counts.name_column, nf-core's gene_name) or tx2gene
         var["name_from_matrix"] = names.reindex(df.index).to_numpy()
-    return ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=typed_obs(sheet, spec), var=var)
+    adata = ad.AnnData(X=df.T.to_numpy(dtype=np.int64), obs=typed_obs(sheet, spec), var=var)
+    if lengths is not None:  # tximport's average transcript lengths: DESeq2's normalisation factors
+        adata.layers[TX_LENGTH_LAYER] = lengths.loc[df.index, df.columns].T.to_numpy(dtype=float)
+    return adata
 
 
 def typed_obs(sheet: pd.DataFrame, spec: dict) -> pd.DataFrame:

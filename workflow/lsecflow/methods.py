@@ -201,10 +201,13 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                         "\"normal\") for display; tests use the unshrunk estimates.",
               "apeglm": " Log2 fold changes were also shrunk with an apeGLM-type Cauchy prior for display; tests "
                         "use the unshrunk estimates.", None: ""}[shrink_method(de)]
+    lengths = (" combined with tximport's average transcript lengths into normalisation factors (as "
+               "DESeqDataSetFromTximport)" if spec["counts"].get("tx2gene") and
+               spec["counts"].get("from_abundance") == "no" else "")
     return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with DESeq2's negative binomial model "
             f"as implemented in inmoose{_v(versions, 'inmoose')} (a Python port of DESeq2, with lsecflow's ports of "
             f"the steps it lacks; checked against R DESeq2 1.38.3): design {spec['design']}, "
-            f"{'median-of-ratios' if de['size_factors'] == 'ratio' else 'poscounts'} size factors, a "
+            f"{'median-of-ratios' if de['size_factors'] == 'ratio' else 'poscounts'} size factors{lengths}, a "
             f"{de['fit_type']} dispersion trend{_LOCAL_FALLBACK if de['fit_type'] == 'parametric' else ''} "
             f"and {how}. P-values were adjusted by Benjamini-Hochberg"
             f"{' after ' + ' and '.join(filters) if filters else ''}. {called}{shrink}")

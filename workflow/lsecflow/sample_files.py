@@ -117,10 +117,11 @@ def check_format_keys(fmt: str, counts: dict) -> None:
                              "remove it")
 
 
-def check_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> None:
+def check_sample_files(paths: dict[str, str], fmt: str, counts: dict, engine: str = "deseq2") -> None:
     """Parse-time checks of ``counts.path`` as a mapping sample -> file: every file exists and has the format
     ``fmt``; STAR files need ``counts.strand``, salmon and kallisto files ``counts.tx2gene`` that maps the first
-    file's transcripts (a key set for another format: :func:`check_format_keys`)."""
+    file's transcripts, and their ``"no"`` counts (length offsets) go to DESeq2 only (``engine``: the DE engine);
+    a key set for another format: :func:`check_format_keys`."""
     strand = counts.get("strand")
     for sample, path in paths.items():
         found = detect(path)
@@ -139,13 +140,22 @@ def check_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> None:
                                  "nf-core/rnaseq writes: tx2gene.tsv), made from the annotation they were "
                                  "quantified against")
         transcripts.check_tx2gene(first, fmt, counts["tx2gene"], counts.get("tx_id_match", "exact"))
+        if counts.get("from_abundance") == "no" and engine != "deseq2":
+            raise InputDataError(f'counts.from_abundance: "no" leaves the transcript-length differences between '
+                                 "samples in the counts, for DESeq2 to correct with tximport's average transcript "
+                                 f"lengths (its normalisation factors); de.engine {engine} here takes no such "
+                                 "offset: use lengthScaledTPM (the default; tximport's advice for limma-voom and "
+                                 "edgeR) or de.engine: deseq2")
 
 
-def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> tuple[pd.DataFrame, pd.Series | None]:
+def read_sample_files(paths: dict[str, str], fmt: str, counts: dict
+                      ) -> tuple[pd.DataFrame, pd.Series | None, pd.DataFrame | None]:
     """Read and merge one count file per sample into a genes x samples int64 frame (columns = the mapping's
     sample ids, genes in the files' order), each file checked as a count matrix is
     (:func:`lsecflow.bulk_counts.checked_counts`); transcript estimates summarised to genes first
-    (:func:`lsecflow.transcripts.summarise`), their tx2gene's gene names returned (else None).
+    (:func:`lsecflow.transcripts.summarise`), their tx2gene's gene names returned (else None), and with
+    ``counts.from_abundance: "no"`` tximport's average transcript lengths (genes x samples; else None), which
+    DESeq2 takes as normalisation factors.
 
     Parameters
     ----------
@@ -158,10 +168,11 @@ def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> tuple[pd
         ``tx_id_match`` for salmon and kallisto; ``round``).
     """
     if fmt in transcripts.QUANT_COLUMNS:
-        estimates, names, _ = transcripts.summarise(paths, fmt, counts["tx2gene"], counts["from_abundance"],
+        estimates, names, extra = transcripts.summarise(paths, fmt, counts["tx2gene"], counts["from_abundance"],
                                                     counts["tx_id_match"])
         source = f"counts.path ({len(paths)} {fmt} files summarised to genes)"
-        return checked_counts(estimates, source, counts).astype(np.int64), names
+        lengths = extra["length"] if counts["from_abundance"] == "no" else None
+        return checked_counts(estimates, source, counts).astype(np.int64), names, lengths
     columns, genes = [], None
     first = None
     for sample, path in paths.items():
@@ -188,4 +199,4 @@ def read_sample_files(paths: dict[str, str], fmt: str, counts: dict) -> tuple[pd
     merged = pd.DataFrame(np.column_stack(columns), index=genes, columns=list(paths))
     merged.index.name = "gene_id"
     log.info("merged %d %s files: %d genes", len(paths), fmt, len(merged))
-    return merged, None
+    return merged, None, None

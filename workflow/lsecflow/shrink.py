@@ -207,7 +207,7 @@ def apeglm_map(y: np.ndarray, X: np.ndarray, offset: np.ndarray, alpha: np.ndarr
     X
         Design, samples x coefficients (natural-log scale).
     offset
-        log size factors, per sample.
+        log size factors, per sample, or log normalisation factors, genes x samples.
     alpha
         NB dispersion per gene.
     start
@@ -292,7 +292,10 @@ def shrink_apeglm(dds, contrast: dict, res: pd.DataFrame) -> tuple[np.ndarray, n
     start = (np.linalg.lstsq(X, X_old, rcond=None)[0] @ B_old.T).T
     start[:, coef] = mle[ok]
     y = fitted_counts(dds).T[ok]  # the counts the MLE was fitted on
-    offset = np.log(np.asarray(dds.sizeFactors, dtype=float))[None, :]
+    # R's lfcShrink(type = "apeglm"): log normalisation factors where the fit has them, else log size factors
+    nf = dds.normalizationFactors
+    offset = (np.log(np.asarray(nf, dtype=float)).T[ok] if nf is not None else
+              np.log(np.asarray(dds.sizeFactors, dtype=float))[None, :])
     alpha = dds.var["dispersion"].to_numpy(dtype=float)[ok]
     beta, sd, _ = apeglm_map(y, X, offset, alpha, start, coef, scale)
     lfc = np.full(len(mle), np.nan)

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 QUANT_COLUMNS = {"salmon": ("Name", "EffectiveLength", "TPM", "NumReads"),
                  "kallisto": ("target_id", "eff_length", "tpm", "est_counts")}
 FROM_ABUNDANCE = ("no", "scaledTPM", "lengthScaledTPM")
+#: the ``counts.h5ad`` layer of tximport's average transcript lengths (samples x genes), written by ingest with
+#: ``counts.from_abundance: "no"``: DESeq2's normalisation factors (:func:`lsecflow.deseq2.tx_length_factors`)
+TX_LENGTH_LAYER = "avg_tx_length"
 #: ``counts.tx_id_match`` -> what is cut from transcript ids before matching: tximport's ignoreTxVersion (here a
 #: trailing ``.N`` only, so GENCODE's ``.N_PAR_Y`` copies stay apart from their X originals, which tximport's
 #: "from the first dot" merges) and ignoreAfterBar (from the first bar: GENCODE FASTA headers indexed without

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from .calls import benjamini_hochberg, is_significant
-from .deseq2 import as_in_r, quiet_inmoose
+from .deseq2 import as_in_r, quiet_inmoose, tx_length_factors
 from .errors import InputDataError
 from .markers import LSEC, load_markers
+from .transcripts import TX_LENGTH_LAYER
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,13 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
         wanted = list(dict.fromkeys(g for name in names for g in genes[name]))
         try:
             sub = DESeqDataSet(counts.loc[keep, wanted], meta[keep].copy(), design=design)
-            sub.sizeFactors = np.asarray(estimateSizeFactorsForMatrix(counts.to_numpy()[keep], type_=sf_type),
-                                         dtype=float).ravel()
+            if TX_LENGTH_LAYER in dds.layers:  # normalisation factors from transcript lengths, re-made on these
+                nf = tx_length_factors(counts.to_numpy()[keep], np.asarray(dds.layers[TX_LENGTH_LAYER])[keep],
+                                       sf_type)
+                sub.normalizationFactors = nf[:, ids.get_indexer(wanted)]
+            else:
+                sub.sizeFactors = np.asarray(estimateSizeFactorsForMatrix(counts.to_numpy()[keep], type_=sf_type),
+                                             dtype=float).ravel()
             with quiet_inmoose(), as_in_r():
                 sub = estimateDispersionsGeneEst(sub)
                 sub.setDispFunction(fn, estimateVar=False)
