@@ -185,7 +185,10 @@ def _matrix_format(path: str, declared: str) -> str:
     except InputDataError:
         fmt = None
     if fmt in (None, "tsv") and Path(path).is_file():
-        quantifier = transcripts.detect(files.first_lines(Path(path), 1)[0])
+        try:
+            quantifier = transcripts.detect(files.first_lines(Path(path), 1)[0])
+        except InputDataError:  # not text, or empty: the matrix reader says what is wrong with it
+            quantifier = None
         if quantifier:
             raise InputDataError(f"{path} is a {quantifier} file of one sample's transcripts: give counts.path as a "
                                  "mapping sample -> file (or counts.files_column), with counts.tx2gene")
