@@ -256,7 +256,8 @@ def apeglm_map(y: np.ndarray, X: np.ndarray, offset: np.ndarray, alpha: np.ndarr
         trial = beta[idx]
         for _ in range(30):  # backtracking: accept the first step size that does not lower the posterior
             trial = beta[idx] + t[:, None] * step
-            new_obj = _log_posterior(trial, X, y[idx], off[idx], alpha[idx], coef, scale, wide)
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a step too far: not finite,
+                new_obj = _log_posterior(trial, X, y[idx], off[idx], alpha[idx], coef, scale, wide)  # so halved
             bad = ~(new_obj >= obj[idx] - 1e-12) & (t > 1e-8)
             if not bad.any():
                 break
