@@ -19,6 +19,7 @@ from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 from lsecflow.methods import methods_text
 from lsecflow.provenance import dataset_inputs
+from lsecflow.qc import vst_blind
 from lsecflow.trust import leave_one_out
 
 DATA = REPO / "tests/data/tximport"
@@ -177,6 +178,12 @@ def test_deseq2_on_the_no_counts_takes_the_transcript_lengths_as_r_does(tmp_path
     np.testing.assert_allclose(ours["log2FoldChange"], ref["log2FoldChange"], atol=1e-6)
     np.testing.assert_allclose(ours["pvalue"], ref["pvalue"], rtol=1e-4, atol=1e-12)
     assert set(ours.index[ours["padj"] < 0.05]) == set(ref.index[ref["padj"] < 0.05])
+    genes = adata[:, list(dds.var_names)]  # QC's blind VST (the PCA's input), as vst(dds, blind = TRUE) in R
+    vst = vst_blind(pd.DataFrame(genes.X, index=genes.obs_names, columns=genes.var_names),
+                    lengths=genes.layers[transcripts.TX_LENGTH_LAYER])
+    ref_vst = reference("deseq2_tx_lengths.vst_blind")
+    np.testing.assert_allclose(vst.loc[ref_vst.index, ref_vst.columns].to_numpy(), ref_vst.to_numpy(), rtol=0,
+                               atol=1e-4)
     del adata.layers[transcripts.TX_LENGTH_LAYER]  # the same counts without the lengths: not R's answer
     plain = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
     moved = de.contrast_results(plain, ds.contrasts["b_vs_a"], ds.spec["de"]).set_index("gene_id").loc[ours.index]

@@ -19,13 +19,14 @@ import pandas as pd
 
 from . import plots, qc_plots
 from .de_options import de_engine
-from .deseq2 import quiet_inmoose
+from .deseq2 import quiet_inmoose, tx_length_factors
 from .deseq2_local import estimateDispersionsFit, variance_stabilized
 from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
 from .limma import design_matrix
 from .markers import LSEC, load_markers
+from .transcripts import TX_LENGTH_LAYER
 from .voom import effective_library_sizes, voom
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,8 @@ def size_factors(counts: np.ndarray) -> np.ndarray:
     return np.exp(np.median(logc[:, finite] - logmeans, axis=1))
 
 
-def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataFrame:
+def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0, lengths: np.ndarray | None = None
+              ) -> pd.DataFrame:
     """DESeq2's ``vst(blind = TRUE)``: parametric trend on ``nsub`` genes, closed-form transform.
 
     As DESeq2's ``vst``: the genes with mean normalised count > 5, ordered
@@ -115,14 +117,18 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
     ``estimateDispersionsGeneEst`` and ``estimateDispersionsFit``, inmoose's
     port; where the parametric trend fails, DESeq2's local one and its
     numerical transform, :mod:`lsecflow.deseq2_local`) transforms every gene.
-    Falls back to all those genes when fewer than ``nsub`` exist. Returns
-    genes x samples (index = gene ids).
+    Falls back to all those genes when fewer than ``nsub`` exist. ``lengths``
+    (samples x genes, tximport's average transcript lengths): normalisation
+    factors instead of size factors, as ``vst`` on a ``DESeqDataSetFromTximport``
+    (:func:`lsecflow.deseq2.tx_length_factors`). Returns genes x samples
+    (index = gene ids).
     """
     from inmoose.deseq2 import DESeqDataSet, estimateDispersionsGeneEst
 
     X = counts.to_numpy(dtype=float)
+    nf = tx_length_factors(X, lengths) if lengths is not None else None
     sf = size_factors(X)
-    base_mean = (X / sf[:, None]).mean(axis=0)
+    base_mean = (X / (nf if nf is not None else sf[:, None])).mean(axis=0)
     idx = np.flatnonzero(base_mean > 5)
     if len(idx) < 10:
         raise InputDataError("fewer than 10 genes with mean normalised count > 5: cannot fit the VST")
@@ -132,9 +138,11 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0) -> pd.DataF
     whole = pd.DataFrame(X.astype(np.int64), index=meta.index, columns=counts.columns.astype(str))
     with quiet_inmoose():
         full = DESeqDataSet(whole, meta, design="~ 1")
-        full.sizeFactors = sf
         sub = DESeqDataSet(whole.iloc[:, pick], meta.copy(), design="~ 1")
-        sub.sizeFactors = sf
+        if nf is not None:
+            full.normalizationFactors, sub.normalizationFactors = nf, nf[:, pick]
+        else:
+            full.sizeFactors, sub.sizeFactors = sf, sf
         sub = estimateDispersionsGeneEst(sub, quiet=True)
         sub = estimateDispersionsFit(sub, fitType="parametric", quiet=True)  # falls back to 'local' as R
         full.setDispFunction(sub.dispersionFunction, estimateVar=False)
@@ -295,8 +303,11 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
     adata = ad.read_h5ad(counts_h5ad)
     counts = pd.DataFrame(np.asarray(adata.X), index=adata.obs_names.astype(str), columns=adata.var_names)
     symbols = adata.var["symbol"].astype(str)
-    expressed = counts.loc[:, (counts >= spec["de"]["min_count"]).sum(axis=0) >= spec["de"]["min_samples"]]
-    corr, scores, explained, flags = sample_structure(vst_blind(expressed, seed=params.get("seed", 0)), symbols, opts)
+    kept = ((counts >= spec["de"]["min_count"]).sum(axis=0) >= spec["de"]["min_samples"]).to_numpy()
+    expressed = counts.loc[:, kept]
+    lengths = np.asarray(adata.layers[TX_LENGTH_LAYER])[:, kept] if TX_LENGTH_LAYER in adata.layers else None
+    corr, scores, explained, flags = sample_structure(vst_blind(expressed, seed=params.get("seed", 0), lengths=lengths),
+                                                        symbols, opts)
     purity = purity_panel(counts, symbols, load_markers(markers_path))
     samples = pd.concat([adata.obs.astype(str), bulk_metrics(counts, symbols), flags, purity], axis=1)
     samples["excluded"] = samples.index.isin(opts["exclude"])

@@ -7,6 +7,7 @@
 # samples (lsecflow's de.min_count / de.min_samples defaults), default DESeq() and results(b vs a). Writes
 #   deseq2_tx_lengths.b_vs_a.tsv.gz      results() table
 #   deseq2_tx_lengths.norm_factors.tsv.gz  normalizationFactors (genes x samples)
+#   deseq2_tx_lengths.vst_blind.tsv.gz   vst(dds, blind = TRUE) on the same genes: lsecflow's QC transform
 # at 17 significant digits.
 suppressMessages({library(tximport); library(DESeq2)})
 out <- "tests/data/tximport"
@@ -29,5 +30,6 @@ write_table <- function(m, name) {
 }
 write_table(as.data.frame(res), "deseq2_tx_lengths.b_vs_a.tsv.gz")
 write_table(normalizationFactors(dds), "deseq2_tx_lengths.norm_factors.tsv.gz")
+write_table(assay(vst(dds, blind = TRUE)), "deseq2_tx_lengths.vst_blind.tsv.gz")
 cat(nrow(dds), "genes;", sum(res$padj < 0.05, na.rm = TRUE), "at padj < 0.05; DESeq2",
     as.character(packageVersion("DESeq2")), "\n")
