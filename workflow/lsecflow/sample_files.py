@@ -140,6 +140,10 @@ def check_sample_files(paths: dict[str, str], fmt: str, counts: dict, engine: st
                                  "nf-core/rnaseq writes: tx2gene.tsv), made from the annotation they were "
                                  "quantified against")
         transcripts.check_tx2gene(first, fmt, counts["tx2gene"], counts.get("tx_id_match", "exact"))
+        if not counts.get("round"):
+            raise InputDataError(f"{fmt} files estimate counts (fractional, e.g. {first}), and so do the gene counts "
+                                 "made from them: set counts.round: true to round them to integers, as "
+                                 "DESeqDataSetFromTximport does")
         if counts.get("from_abundance") == "no" and engine != "deseq2":
             raise InputDataError(f'counts.from_abundance: "no" leaves the transcript-length differences between '
                                  "samples in the counts, for DESeq2 to correct with tximport's average transcript "
