@@ -183,16 +183,23 @@ def _matrix_format(path: str, declared: str) -> str:
     try:
         fmt = files.detect_format(path, declared)
     except InputDataError:
-        fmt = None
-    if fmt in (None, "tsv") and Path(path).is_file():
-        try:
-            quantifier = transcripts.detect(files.first_lines(Path(path), 1)[0])
-        except InputDataError:  # not text, or empty: the matrix reader says what is wrong with it
-            quantifier = None
-        if quantifier:
-            raise InputDataError(f"{path} is a {quantifier} file of one sample's transcripts: give counts.path as a "
-                                 "mapping sample -> file (or counts.files_column), with counts.tx2gene")
-    return fmt or files.detect_format(path, declared)
+        _refuse_quant_file(path)
+        raise
+    if fmt == "tsv":
+        _refuse_quant_file(path)
+    return fmt
+
+
+def _refuse_quant_file(path: str) -> None:
+    """Refuse ``path`` if it is one sample's salmon or kallisto file (a binary or empty file is left to the
+    matrix reader, which says what is wrong with it)."""
+    try:
+        quantifier = Path(path).is_file() and transcripts.detect(files.first_lines(Path(path), 1)[0])
+    except InputDataError:
+        return
+    if quantifier:
+        raise InputDataError(f"{path} is a {quantifier} file of one sample's transcripts: give counts.path as a "
+                             "mapping sample -> file (or counts.files_column), with counts.tx2gene")
 
 
 def existing_file(path: str, roots: list[Path], source: str, key: str) -> str:

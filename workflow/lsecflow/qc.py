@@ -126,9 +126,11 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0, lengths: np
     from inmoose.deseq2 import DESeqDataSet, estimateDispersionsGeneEst
 
     X = counts.to_numpy(dtype=float)
-    nf = tx_length_factors(X, lengths) if lengths is not None else None
-    sf = size_factors(X)
-    base_mean = (X / (nf if nf is not None else sf[:, None])).mean(axis=0)
+    if lengths is not None:
+        nf = tx_length_factors(X, lengths)  # samples x genes
+    else:
+        nf = size_factors(X)[:, None]  # samples x 1: a size factor per sample
+    base_mean = (X / nf).mean(axis=0)
     idx = np.flatnonzero(base_mean > 5)
     if len(idx) < 10:
         raise InputDataError("fewer than 10 genes with mean normalised count > 5: cannot fit the VST")
@@ -139,10 +141,10 @@ def vst_blind(counts: pd.DataFrame, nsub: int = 1000, seed: int = 0, lengths: np
     with quiet_inmoose():
         full = DESeqDataSet(whole, meta, design="~ 1")
         sub = DESeqDataSet(whole.iloc[:, pick], meta.copy(), design="~ 1")
-        if nf is not None:
+        if lengths is not None:
             full.normalizationFactors, sub.normalizationFactors = nf, nf[:, pick]
         else:
-            full.sizeFactors, sub.sizeFactors = sf, sf
+            full.sizeFactors = sub.sizeFactors = nf[:, 0]
         sub = estimateDispersionsGeneEst(sub, quiet=True)
         sub = estimateDispersionsFit(sub, fitType="parametric", quiet=True)  # falls back to 'local' as R
         full.setDispFunction(sub.dispersionFunction, estimateVar=False)

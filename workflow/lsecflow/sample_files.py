@@ -20,10 +20,10 @@ import pandas as pd
 
 from . import transcripts
 from .annotation import SUMMARY_ROWS
+from .assay_keys import keys_set
 from .bulk_counts import checked_counts, read_bulk
 from .errors import InputDataError
 from .files import check_exists, compression, first_lines, is_featurecounts, reading
-from .schema import load_schema
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +102,11 @@ def strand_hint(path) -> str:
 
 def check_format_keys(fmt: str, counts: dict) -> None:
     """``counts.strand`` is read only for STAR ReadsPerGene files, ``counts.tx2gene``, ``from_abundance`` and
-    ``tx_id_match`` only for salmon and kallisto files: refuse them (set to other than their default)
-    for any other counts format."""
-    defaults = load_schema("dataset")["properties"]["counts"]["properties"]
-    for key, formats in FORMAT_KEYS.items():
-        if fmt in formats or counts.get(key, defaults[key].get("default")) == defaults[key].get("default"):
-            continue
+    ``tx_id_match`` only for salmon and kallisto files: refuse them (set to other than their default,
+    :func:`lsecflow.assay_keys.keys_set`) for any other counts format."""
+    for dotted in keys_set({"counts": counts}, [f"counts.{k}" for k, formats in FORMAT_KEYS.items()
+                                                if fmt not in formats]):
+        key = dotted.split(".", 1)[1]
         if key == "strand":
             raise InputDataError(f"counts.strand is read only for STAR ReadsPerGene files (counts.path a mapping "
                                  f"sample -> file), and these counts are {fmt}: remove it (the strand was chosen "
