@@ -65,15 +65,23 @@ def test_top_genes_not_called_at_alpha_are_named_in_grey_and_counted():
     says how many are called and the others' names are grey; when all are called nothing changes."""
     vst, res, groups = planted()
     res["padj"] = np.r_[np.full(5, 0.001), np.full(35, 0.3)]  # SYNTHETIC: the 5 first called
+    res["log2FoldChange"] = np.r_[np.full(3, 2.0), np.full(37, 0.5)]  # ... and the first 3 beyond |log2FC| 1
     fig = heatmaps.top_gene_heatmap(vst, res, groups, n_top=40, title="t", alpha=0.05)
     try:
         colours = {t.get_text(): t.get_color() for t in fig.axes[1].get_yticklabels()}
         called = set(res["symbol"][:5])
         assert {g for g, c in colours.items() if c != heatmaps.NOT_CALLED} == called
-        assert "40 smallest padj, 5 at padj < 0.05" in fig._suptitle.get_text()
+        assert "40 smallest padj, 5 called (padj < 0.05)" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)
+    fig = heatmaps.top_gene_heatmap(vst, res, groups, n_top=40, title="t", alpha=0.05, lfc_threshold=1.0)
+    try:  # de.lfc_threshold: called as the DE summary counts them (lsecflow.calls.is_significant)
+        grey = {t.get_text() for t in fig.axes[1].get_yticklabels() if t.get_color() == heatmaps.NOT_CALLED}
+        assert grey == set(res["symbol"][3:]) and "3 called (padj < 0.05, |log2FC| > 1)" in fig._suptitle.get_text()
     finally:
         plt.close(fig)
     res["padj"] = 0.001
+    res["log2FoldChange"] = 2.0
     fig = heatmaps.top_gene_heatmap(vst, res, groups, n_top=40, title="t", alpha=0.05)
     try:
         assert fig._suptitle.get_text() == "t"

@@ -52,7 +52,7 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
                              level=LEVELS[de_engine(params["spec"])]), stems["ma"])
     plots.save(heatmaps.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
                                          width=hm["width"], height=hm["height"], cluster_rows=hm["cluster_rows"],
-                                         alpha=de_opts["alpha"]),
+                                         alpha=de_opts["alpha"], lfc_threshold=de_opts["lfc_threshold"]),
                stems["heatmap"])
 
 

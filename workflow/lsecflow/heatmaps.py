@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
 from scipy.spatial.distance import pdist
 
+from .calls import is_significant
 from .plots import message_figure, plt
 
 NOT_CALLED = "#8c8c8c"  # names of top genes not called at de.alpha
@@ -27,7 +28,8 @@ def cluster_order(z: np.ndarray) -> np.ndarray:
 
 
 def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_top: int = 40, title: str = "",
-                     genes=(), width=None, height=None, cluster_rows: bool = True, alpha: float | None = None):
+                     genes=(), width=None, height=None, cluster_rows: bool = True, alpha: float | None = None,
+                     lfc_threshold: float = 0.0):
     """Row-scaled VST values of the top DE genes (by padj), samples ordered by group.
 
     Parameters
@@ -47,9 +49,10 @@ def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_
         Inches; None sizes the figure to the matrix.
     cluster_rows
         Order the top genes by clustering (:func:`cluster_order`) rather than by padj; ``genes`` keep their order.
-    alpha
-        ``de.alpha``: top genes not called at it (when fewer genes are called than shown) get grey names, and
-        the title says how many are.
+    alpha, lfc_threshold
+        ``de.alpha`` and ``de.lfc_threshold``: top genes not called by them (:func:`lsecflow.calls.is_significant`,
+        as the DE summary counts; when fewer genes are called than shown) get grey names, and the title says how
+        many are.
     """
     if len(genes):
         by_symbol = res.drop_duplicates("symbol").set_index("symbol")["gene_id"]
@@ -63,9 +66,10 @@ def top_gene_heatmap(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, n_
         return expression_heatmap(vst, [by_symbol[g] for g in found], found, groups, title, width, height)
     tested = res[res["pvalue"].notna()]
     top = tested.nsmallest(n_top, ["padj", "pvalue"])
-    called = top["padj"] < alpha if alpha is not None else pd.Series(True, index=top.index)
+    called = is_significant(top, alpha, lfc_threshold) if alpha is not None else pd.Series(True, index=top.index)
     if not called.all():
-        note = f"{len(top)} smallest padj, {int(called.sum())} at padj < {alpha:g}\n(names of the others grey)"
+        rule = f"padj < {alpha:g}" + (f", |log2FC| > {lfc_threshold:g}" if lfc_threshold else "")
+        note = f"{len(top)} smallest padj, {int(called.sum())} called ({rule})\n(names of the others grey)"
         title = f"{title}\n{note}" if title else note
     fig = expression_heatmap(vst, top["gene_id"].tolist(), top["symbol"].tolist(), groups, title, width, height,
                              cluster_rows)
