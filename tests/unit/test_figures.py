@@ -120,3 +120,23 @@ def test_leading_edge_rows_name_their_sets():
     assert got_ids == ["idA", "idB", "idC"] and labels == ["A  1", "B  1,2", "C  2,3"]
     assert named[:2] == ["1 S_TOP", "2 S_SECOND"] and named[2].endswith("...") and len(named[2]) == 50
     assert figures.leading_edge_rows(res, ids, rows, n_genes=2)[1] == ["A  1", "B  1,2"]
+
+
+def test_pathway_dots_not_called_are_faded_and_named_grey():
+    """The dot plot shows the top sets of each direction even when none is significant (GEUVADIS SYNTHETIC
+    groups: 10 of 12 above padj 0.05, drawn like the 2 below); now those at padj >= 0.05 are faded, their names
+    grey, and the axis label counts them. SYNTHETIC table."""
+    gsea = pd.DataFrame({"set": [f"S{i}" for i in range(6)], "NES": [2.1, 1.8, 1.2, -1.1, -1.9, -2.2],
+                         "padj": [0.001, 0.3, 0.6, 0.7, 0.2, 0.01], "pval": [1e-4, 0.1, 0.3, 0.4, 0.05, 1e-3],
+                         "size": [20, 30, 40, 25, 35, 15]})
+    fig = plots.gsea_dotplot(gsea, n=3)
+    try:
+        ax = fig.axes[0]
+        grey = {t.get_text() for t in ax.get_yticklabels() if t.get_color() == "#8c8c8c"}
+        assert grey == {"S1", "S2", "S3", "S4"}
+        dots = ax.collections[0]
+        faded = dict(zip([t.get_text() for t in ax.get_yticklabels()], dots.get_facecolors()[:, 3]))
+        assert faded["S0"] == faded["S5"] == 1.0 and all(faded[s] < 0.5 for s in grey)
+        assert "faded, grey names: padj >= 0.05 (4 of 6 sets shown)" in ax.get_xlabel()
+    finally:
+        plots.plt.close(fig)

@@ -195,8 +195,10 @@ def running_score(ranking: pd.Series, genes) -> np.ndarray:
     return up - down
 
 
-def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = "", sets=(), width: float = 8, height=None):
-    """Pathway dot plot: NES, set size and -log10 padj of the top sets.
+def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = "", sets=(), width: float = 8, height=None,
+                 alpha: float = 0.05):
+    """Pathway dot plot: NES, set size and -log10 padj of the top sets; sets at padj >= ``alpha`` drawn faded,
+    with grey names (the top sets of a contrast with no effect are shown, but not as findings).
 
     Parameters
     ----------
@@ -222,9 +224,10 @@ def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = "", sets=(), widt
         top = pd.concat([pos, neg]).sort_values("NES")
     fig, ax = plt.subplots(figsize=(width, height or max(2.5, 0.3 * len(top) + 1.5)))
     if len(top):
+        called = (top["padj"] < alpha).to_numpy()
         sc = ax.scatter(top["NES"], range(len(top)), s=20 + 180 * top["size"] / top["size"].max(),
                         c=-np.log10(top["padj"].clip(lower=1e-300)), cmap="viridis", edgecolors="black",
-                        linewidths=0.4)
+                        linewidths=0.4, alpha=np.where(called, 1.0, 0.35))
         fig.colorbar(sc, ax=ax, fraction=0.04, label="-log10 padj")
         # dot size = genes of the set in the ranking: a legend with up to four sizes that occur
         smax, vals = float(top["size"].max()), np.unique(top["size"].astype(int))
@@ -236,8 +239,13 @@ def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = "", sets=(), widt
                   title_fontsize="x-small", framealpha=0.8)
         ax.set_yticks(range(len(top)))
         ax.set_yticklabels([s if len(s) <= 55 else s[:52] + "..." for s in top["set"]], fontsize="small")
+        for tick, ok in zip(ax.get_yticklabels(), called):
+            if not ok:
+                tick.set_color("#8c8c8c")
     ax.axvline(0, color="#444444", lw=0.6)
     xlabel = "normalised enrichment score (NES)"
+    if len(top) and not called.all():
+        xlabel += f"\nfaded, grey names: padj >= {alpha:g} ({int((~called).sum())} of {len(top)} sets shown)"
     if missing:
         xlabel += f"\nnot tested: {', '.join(missing)}"
     ax.set_xlabel(xlabel)
