@@ -199,8 +199,8 @@ def test_drop_ids_must_be_a_regular_expression():
 
 @pytest.mark.parametrize("key, value, message", [
     ("paracrine", {"factors": "resources"}, "key 'paracrine.factors': 'resources' is the folder .*resources, not a file"),
-    ("counts", {"path": "resources"}, "counts.format is '10x_mtx' \\(counts.path .*resources is a folder, which is "
-                                      "read as a 10x mtx folder\\)"),
+    ("counts", {"path": "resources"}, "counts.path.: .*resources is a folder, and none of its subfolders holds a "
+                                      "quant.sf or abundance.tsv .*a 10x mtx folder is single-cell data"),
 ])
 def test_a_folder_where_a_file_belongs_is_named(key, value, message):
     """A path key given a folder (an empty value or ~ resolves to one): named, not an IsADirectoryError from

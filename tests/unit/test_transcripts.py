@@ -194,3 +194,29 @@ def test_deseq2_on_the_no_counts_takes_the_transcript_lengths_as_r_does(tmp_path
     genes = {"b_vs_a": list(ours.index[:5])}  # leave-one-out refits re-make the factors on the other samples
     loo = leave_one_out(dds, ds.spec["design"], ds.contrasts, genes)
     assert len(loo) == 5 * 6 and np.isfinite(loo["log2FoldChange"]).all()
+
+
+def test_a_folder_of_sample_folders_is_read_as_salmon_writes_it(tmp_path):
+    """counts.path a folder of one subfolder per sample (salmon's layout, nf-core/rnaseq's star_salmon/<sample>/):
+    the subfolder names are the sample ids, other subfolders (logs, QC) are passed over, and the counts equal the
+    mapping's; a tx2gene.tsv beside them is named when counts.tx2gene is missing; a folder without any is
+    refused by name."""
+    run = tmp_path / "star_salmon"
+    for sample, path in quant_paths("salmon").items():
+        (run / sample).mkdir(parents=True)
+        (run / sample / "quant.sf.gz").write_bytes(open(path, "rb").read())
+    (run / "log").mkdir()
+    (run / "log" / "salmon.log").write_text("not a sample\n")
+    pd.read_csv(TX2GENE).to_csv(run / "tx2gene.tsv", sep="\t", header=False, index=False)
+    ds = load_one(tmp_path, salmon_spec(tmp_path, paths=str(run), round=True)).datasets["p"]
+    assert ds.spec["counts"]["path"] == {s: str(run / s / "quant.sf.gz") for s in sorted(RUNS)}
+    via_folder, _ = build_counts(ds.params())
+    via_mapping, _ = build_counts(load_one(tmp_path, salmon_spec(tmp_path, round=True)).datasets["p"].params())
+    np.testing.assert_array_equal(via_folder.X, via_mapping.X)
+    missing = salmon_spec(tmp_path, paths=str(run), round=True)
+    missing["counts"].pop("tx2gene")
+    with pytest.raises(LsecflowError, match=f"there is one beside them: {run / 'tx2gene.tsv'}"):
+        load_one(tmp_path, missing)
+    with pytest.raises(LsecflowError, match="log is a folder, and none of its subfolders holds a quant.sf or "
+                                            "abundance.tsv"):
+        load_one(tmp_path, salmon_spec(tmp_path, paths=str(run / "log"), round=True))

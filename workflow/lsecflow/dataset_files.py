@@ -94,7 +94,9 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
 def resolve_counts(spec: dict, source: str, roots: list[Path]) -> str:
     """Resolve the sample sheet and ``counts.path`` in place -- a file or folder, a mapping sample -> file, or
     the sheet's ``counts.files_column`` (each sample's file, relative to the sheet's folder, then as any path)
-    made into that mapping -- and return the first counts file."""
+    made into that mapping; for bulk counts a folder of one subfolder per sample holding salmon's ``quant.sf``
+    or kallisto's ``abundance.tsv`` (:func:`lsecflow.transcripts.quant_folder`) too -- and return the first
+    counts file."""
     counts, samples = spec["counts"], spec["samples"]
     samples["sheet"] = str(resolve_path(samples["sheet"], roots))
     column = counts.get("files_column")
@@ -124,6 +126,11 @@ def resolve_counts(spec: dict, source: str, roots: list[Path]) -> str:
         counts["path"] = {k: str(resolve_path(v, roots)) for k, v in counts["path"].items()}
     else:
         counts["path"] = str(resolve_path(counts["path"], roots))
+        if spec["assay"] == "bulk" and Path(counts["path"]).is_dir():  # salmon's / kallisto's output folder
+            try:
+                counts["path"] = transcripts.quant_folder(counts["path"])
+            except InputDataError as exc:
+                raise ConfigError(f"{source}: key 'counts.path': {exc}") from exc
     if counts.get("from_abundance") is False:  # YAML's reading of an unquoted `no`, tximport's name
         counts["from_abundance"] = "no"
     if counts.get("tx2gene"):

@@ -134,10 +134,12 @@ def check_sample_files(paths: dict[str, str], fmt: str, counts: dict, engine: st
     if fmt in transcripts.QUANT_COLUMNS:
         first = next(iter(paths.values()))
         if not counts.get("tx2gene"):
+            beside = [str(p) for p in (Path(first).parent.parent / "tx2gene.tsv", Path(first).parent / "tx2gene.tsv")
+                      if p.is_file()]
             raise InputDataError(f"{fmt} files estimate transcripts: counts.tx2gene must map them to genes (a "
                                  "table of transcript id, gene id and optionally gene name, as tximport reads and "
                                  "nf-core/rnaseq writes: tx2gene.tsv), made from the annotation they were "
-                                 "quantified against")
+                                 "quantified against" + (f"; there is one beside them: {beside[0]}" if beside else ""))
         transcripts.check_tx2gene(first, fmt, counts["tx2gene"], counts.get("tx_id_match", "exact"))
         if not counts.get("round"):
             raise InputDataError(f"{fmt} files estimate counts (fractional, e.g. {first}), and so do the gene counts "

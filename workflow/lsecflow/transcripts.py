@@ -54,6 +54,33 @@ def detect(header: str) -> str | None:
     return None
 
 
+#: the file each quantifier writes in a sample's output folder
+QUANT_FILES = ("quant.sf", "quant.sf.gz", "abundance.tsv", "abundance.tsv.gz")
+
+
+def quant_folder(folder) -> dict[str, str]:
+    """Sample id -> quantification file of a folder holding one subfolder per sample, as salmon and kallisto
+    write them and nf-core/rnaseq publishes them (``star_salmon/<sample>/quant.sf``): the subfolder's name is the
+    sample id; subfolders without such a file (logs, QC) are passed over and said."""
+    folder = Path(folder)
+    found, other = {}, []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        hit = next((sub / name for name in QUANT_FILES if (sub / name).is_file()), None)
+        if hit is None:
+            other.append(sub.name)
+        else:
+            found[sub.name] = str(hit)
+    if not found:
+        raise InputDataError(f"{folder} is a folder, and none of its subfolders holds a {' or '.join(QUANT_FILES[::2])} "
+                             "(one subfolder per sample, as salmon and kallisto write them); a bulk counts file "
+                             "goes in counts.path itself (a 10x mtx folder is single-cell data: assay "
+                             "single_cell)")
+    if other:
+        log.info("%s: %d sample folders with transcript estimates; passed over (no %s): %s", folder, len(found),
+                 " or ".join(QUANT_FILES[::2]), ", ".join(other))
+    return found
+
+
 def read_quant(path, fmt: str) -> pd.DataFrame:
     """One sample's transcripts: index = transcript id (file order), float columns length, abundance, counts."""
     path = Path(path)
