@@ -8,9 +8,7 @@ from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
 from scipy.spatial.distance import pdist
 
 from .calls import is_significant
-from .plots import message_figure, plt
-
-NOT_CALLED = "#8c8c8c"  # names of top genes not called at de.alpha
+from .plots import NOT_CALLED, message_figure, plt
 
 
 def cluster_order(z: np.ndarray) -> np.ndarray:

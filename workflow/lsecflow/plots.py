@@ -21,6 +21,7 @@ from .files import atomic_path
 from .pdf_fonts import share_pdf_font_subsets
 
 UP, DOWN, NS, FOCUS = "#b2182b", "#2166ac", "#bdbdbd", "#1b7837"
+NOT_CALLED = "#8c8c8c"  # names (genes, gene sets) drawn among the top ones but not called
 FORMATS: list[str] = ["png", "svg"]
 DPI = 200
 STYLE = {
@@ -241,7 +242,7 @@ def gsea_dotplot(gsea: pd.DataFrame, n: int = 10, title: str = "", sets=(), widt
         ax.set_yticklabels([s if len(s) <= 55 else s[:52] + "..." for s in top["set"]], fontsize="small")
         for tick, ok in zip(ax.get_yticklabels(), called):
             if not ok:
-                tick.set_color("#8c8c8c")
+                tick.set_color(NOT_CALLED)
     ax.axvline(0, color="#444444", lw=0.6)
     xlabel = "normalised enrichment score (NES)"
     if len(top) and not called.all():
