@@ -4,7 +4,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue as queue_mod
 import resource
+import subprocess
 import time
+from pathlib import Path
 
 
 def _wrapper(target, args, queue) -> None:
@@ -61,3 +63,17 @@ def alternate_with_r(kind: str, r_run, ours, args: tuple, repeats: int, agreemen
     r_med, our_med = statistics.median(r_times), statistics.median(our_times)
     print(f"{kind:8s}: median R {r_med:.2f} s, lsecflow {our_med:.2f} s: R / lsecflow = {r_med / our_med:.2f}x",
           flush=True)
+
+
+def run_r_timed(folder, library: str, body: str, *args) -> float:
+    """Run R code ``body`` with ``Rscript`` in ``folder`` after ``library(<library>)``, whose loading is timed and
+    printed apart (as lsecflow's imports are); ``body`` reads ``commandArgs(TRUE)`` (``args``) and prints
+    ``SECONDS <s>``, the seconds of the steps it times, which are returned."""
+    script = Path(folder) / f"{library}.R"
+    script.write_text(f"t_load <- Sys.time()\nsuppressMessages(library({library}))\n"
+                      'cat("LOAD", as.numeric(Sys.time() - t_load, units = "secs"), "\\n")\n' + body)
+    out = subprocess.run(["Rscript", str(script), *map(str, args)], capture_output=True, text=True,
+                         check=True).stdout.split()
+    print(f"  R library({library}) {float(out[out.index('LOAD') + 1]):.2f} s", flush=True)
+    return float(out[out.index("SECONDS") + 1])
+

@@ -18,7 +18,6 @@ R / lsecflow of the medians.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,12 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _child import alternate_with_r  # noqa: E402
+from _child import alternate_with_r, run_r_timed  # noqa: E402
 
-R_SCRIPT = r"""
-t_load <- Sys.time()
-suppressMessages(library(edgeR))
-cat("LOAD", as.numeric(Sys.time() - t_load, units = "secs"), "\n")
+R_STEPS = r"""
 args <- commandArgs(TRUE)
 counts <- as.matrix(read.delim(args[1], row.names = 1, check.names = FALSE))
 sheet <- read.delim(args[2], colClasses = "character")
@@ -87,12 +83,8 @@ def ours(kind: str, folder) -> tuple[float, np.ndarray]:
 
 
 def r_run(kind: str, folder) -> tuple[float, np.ndarray]:
-    script = folder / "edger.R"
-    script.write_text(R_SCRIPT)
-    out = subprocess.run(["Rscript", str(script), str(folder / "counts.tsv"), str(folder / "sheet.tsv"), kind,
-                          str(folder / "p.tsv")], capture_output=True, text=True, check=True).stdout.split()
-    print(f"  R library(edgeR) {float(out[out.index('LOAD') + 1]):.2f} s", flush=True)
-    return float(out[out.index("SECONDS") + 1]), pd.read_csv(folder / "p.tsv", sep="\t")["p"].to_numpy()
+    sec = run_r_timed(folder, "edgeR", R_STEPS, folder / "counts.tsv", folder / "sheet.tsv", kind, folder / "p.tsv")
+    return sec, pd.read_csv(folder / "p.tsv", sep="\t")["p"].to_numpy()
 
 
 def main() -> None:

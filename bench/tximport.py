@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,12 +29,9 @@ RUNS = ["ERR188021", "ERR188088", "ERR188288", "ERR188297", "ERR188329", "ERR188
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _child import alternate_with_r  # noqa: E402
+from _child import alternate_with_r, run_r_timed  # noqa: E402
 
-R_SCRIPT = r"""
-t_load <- Sys.time()
-suppressMessages(library(tximport))
-cat("LOAD", as.numeric(Sys.time() - t_load, units = "secs"), "\n")
+R_STEPS = r"""
 args <- commandArgs(TRUE)
 files <- readLines(args[1])
 names(files) <- basename(dirname(files))
@@ -84,12 +80,9 @@ def ours(folder) -> tuple[float, pd.DataFrame]:
 
 def r_run(folder) -> tuple[float, pd.DataFrame]:
     folder = Path(folder)
-    script = folder / "tximport.R"
-    script.write_text(R_SCRIPT)
-    out = subprocess.run(["Rscript", str(script), str(folder / "files.txt"), str(folder / "tx2gene.tsv"),
-                          str(folder / "r_counts.tsv")], capture_output=True, text=True, check=True).stdout.split()
-    print(f"  R library(tximport) {float(out[out.index('LOAD') + 1]):.2f} s", flush=True)
-    return float(out[out.index("SECONDS") + 1]), pd.read_csv(folder / "r_counts.tsv", sep="\t", index_col=0)
+    sec = run_r_timed(folder, "tximport", R_STEPS, folder / "files.txt", folder / "tx2gene.tsv",
+                      folder / "r_counts.tsv")
+    return sec, pd.read_csv(folder / "r_counts.tsv", sep="\t", index_col=0)
 
 
 def agreement(counts: pd.DataFrame, r_counts: pd.DataFrame) -> str:
