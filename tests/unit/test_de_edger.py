@@ -77,7 +77,7 @@ def test_leave_one_out_refits_the_whole_pipeline(tmp_path, dlpc_small):
     assert len(loo) > 5 * in_groups and set(loo["gene_id"]) <= sig and loo["left_out"].nunique() == in_groups
     params = ds.params(rule="de")
     adata = fit_samples(ad.read_h5ad(tmp_path / "counts.h5ad"), params)
-    counts, meta, contrasts, _ = count_unit(adata, params, testable(adata, params, outputs))
+    counts, meta, contrasts, _, _ = count_unit(adata, params, testable(adata, params, outputs))
     left = loo["left_out"].iloc[0]
     keep = counts.columns != left
     again, _ = contrast_tables(counts.loc[:, keep], meta.loc[keep], "~ Group",

@@ -41,6 +41,7 @@ def test_fit_start_and_count_unit(dlpc, tmp_path):
     unit = de_inputs.count_unit(start.adata, params, start.tested)
     assert unit.counts.shape == (15974, 20) and list(unit.counts.columns) == sorted(unit.counts.columns)
     assert (unit.symbols.index == unit.counts.index).all() and list(unit.meta.columns) == ["Group"]
+    assert unit.lengths is None  # gene counts, not tximport's: no transcript lengths
     params["spec"]["qc"]["exclude"] = ["Sample756"]
     assert "Sample756" not in set(de_inputs.fit_samples(start.adata, params).obs["sample"])
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import gzip
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import REPO, dlpc_dataset, load_one
 from lsecflow import de, transcripts
+from lsecflow.de_edger import contrast_tables, edger_tables, run_de_edger
+from lsecflow.de_files import OUTPUT_KINDS
+from lsecflow.de_inputs import count_unit
 from lsecflow.errors import LsecflowError
-from lsecflow.ingest import build_counts
+from lsecflow.ingest import build_counts, run_ingest
 from lsecflow.methods import methods_text
 from lsecflow.provenance import dataset_inputs
 from lsecflow.qc import vst_blind
@@ -139,7 +143,8 @@ def test_bad_transcript_inputs_are_refused_by_name(tmp_path):
     voom = salmon_spec(tmp_path, round=True, from_abundance="no")
     voom["de"] = {"engine": "voom"}
     with pytest.raises(LsecflowError, match='from_abundance: "no" leaves the transcript-length .* de.engine voom '
-                                            "here takes no such offset: use lengthScaledTPM"):
+                                            "here takes no such offset: use lengthScaledTPM .* or de.engine: "
+                                            "deseq2 or edger"):
         load_one(tmp_path, voom)
     mixed = {**quant_paths("salmon"), "ERR188356": str(DATA / "kallisto" / "ERR188356.abundance.tsv.gz")}
     with pytest.raises(LsecflowError, match=r"ERR188356.*a kallisto file, but the counts are read as salmon"):
@@ -194,6 +199,50 @@ def test_deseq2_on_the_no_counts_takes_the_transcript_lengths_as_r_does(tmp_path
     genes = {"b_vs_a": list(ours.index[:5])}  # leave-one-out refits re-make the factors on the other samples
     loo = leave_one_out(dds, ds.spec["design"], ds.contrasts, genes)
     assert len(loo) == 5 * 6 and np.isfinite(loo["log2FoldChange"]).all()
+
+
+def test_edger_on_the_no_counts_takes_the_transcript_lengths_as_offsets_as_r_does(tmp_path):
+    """counts.from_abundance: "no" under de.engine: edger -> tximport's edgeR recipe (length offsets, TMM of the
+    length-corrected counts, scaleOffset) and the QL pipeline, as R edgeR 3.40.2 (make_edger_reference.R; group
+    SYNTHETIC): the rule's table, its log CPM and CPM files, glmTreat; leave-one-out refits re-make the offsets."""
+    spec = salmon_spec(tmp_path, round=True, from_abundance="no")
+    # alpha 0.99, a test setting: the SYNTHETIC groups call nothing at 0.05, and leave-one-out refits the calls
+    spec["de"] = {"engine": "edger", "alpha": 0.99}
+    ds = load_one(tmp_path, spec).datasets["p"]
+    assert ("kept, offsets made from tximport's average transcript lengths and the TMM factors of the "
+            "length-corrected counts (tximport's recipe for edgeR, scaleOffset), negative binomial"
+            ) in methods_text(ds.spec, {})[1]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {"b_vs_a": {k: str(tmp_path / f"b_vs_a.{k}.tsv") for k in OUTPUT_KINDS}}
+    ours = run_de_edger(str(h5ad), ds.params(rule="de"), outputs)["b_vs_a"].set_index("gene_id")
+    ref = reference("edger_tx_lengths.b_vs_a")
+    assert sorted(ours.index) == sorted(ref.index) and len(ref) == 1897  # the same gene filter
+    ours = ours.loc[ref.index]
+    for col, r_col in (("log2FoldChange", "logFC"), ("logCPM", "logCPM"), ("pvalue", "PValue"), ("padj", "FDR")):
+        np.testing.assert_allclose(ours[col], ref[r_col], rtol=1e-6, atol=1e-12, err_msg=col)
+    offset = reference("edger_tx_lengths.offset")
+    log_cpm = pd.read_csv(outputs["b_vs_a"]["vst"], sep="\t", index_col=0).loc[offset.index, offset.columns]
+    np.testing.assert_allclose(log_cpm, reference("edger_tx_lengths.log_cpm").loc[offset.index, offset.columns],
+                               rtol=1e-8)  # as the files are written (ten significant digits)
+    cpm = pd.read_csv(outputs["b_vs_a"]["normalized"], sep="\t", index_col=0).loc[offset.index, offset.columns]
+    counts = reference("salmon.no.counts").round().loc[offset.index, offset.columns]
+    np.testing.assert_allclose(cpm, counts / np.exp(offset) * 1e6, rtol=1e-8)
+    unit = count_unit(ad.read_h5ad(h5ad), ds.params(rule="de"), ["b_vs_a"])
+    treat = edger_tables(unit.counts, unit.meta, "~ group", unit.contrasts, {"lfc_threshold": 1.0}, unit.symbols,
+                         unit.lengths).tables["b_vs_a"].set_index("gene_id").loc[ref.index]
+    np.testing.assert_allclose(treat["pvalue"], ref["treat_PValue"], rtol=1e-6)
+    plain = edger_tables(unit.counts, unit.meta, "~ group", unit.contrasts, {}, unit.symbols).tables["b_vs_a"]
+    moved = plain.set_index("gene_id").loc[ref.index, "log2FoldChange"] - ref["logFC"]
+    assert np.abs(moved).max() > 0.1  # the same counts without the offsets: not R's answer
+    loo = pd.read_csv(outputs["b_vs_a"]["loo"], sep="\t")
+    assert len(loo) > 6 * 10 and set(loo["left_out"]) == set(RUNS)
+    left = loo[loo["left_out"] == "ERR188021"].set_index("gene_id")
+    keep = [s for s in unit.counts.columns if s != "ERR188021"]
+    again, _ = contrast_tables(unit.counts[keep], unit.meta.loc[keep], "~ group", unit.contrasts, {},
+                               lengths=unit.lengths[keep])
+    np.testing.assert_allclose(left["log2FoldChange"], again["b_vs_a"].loc[left.index, "log2FoldChange"], rtol=1e-9)
+    assert not np.allclose(left["log2FoldChange"], ours.loc[left.index, "log2FoldChange"])
 
 
 def test_a_folder_of_sample_folders_is_read_as_salmon_writes_it(tmp_path):

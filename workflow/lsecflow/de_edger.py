@@ -15,6 +15,11 @@ The files are those of DESeq2's path (:data:`lsecflow.de_files.OUTPUT_KINDS`): t
 ``lfcSE`` ``|log2FoldChange| / sqrt(F)``, the standard error that statistic implies, as edgeR reports none),
 its summary, ``normalized`` (TMM-normalised CPM), ``vst`` (edgeR's ``cpm(log = TRUE)``, prior count 2) and
 ``loo`` (the whole pipeline redone without each sample).
+
+With ``counts.from_abundance: "no"`` the fits take tximport's average transcript lengths as offsets
+(:func:`lsecflow.edger.tx_length_offsets`: TMM on the length-corrected counts), as tximport's vignette
+does for edgeR, checked against R by ``tests/data/tximport/make_edger_reference.R``; ``normalized`` and
+``vst`` are then edgeR's ``cpm`` of the DGEList with those offsets.
 """
 from __future__ import annotations
 
@@ -39,11 +44,11 @@ from .de_files import (
 )
 from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
-from .edger import estimate_disp, ql_fit, ql_test, treat
+from .edger import estimate_disp, ql_fit, ql_test, treat, tx_length_offsets
 from .edger_glm import log_cpm
 from .errors import UnfittableFit
 from .files import write_tsv_atomic
-from .voom import effective_library_sizes, normalized_cpm
+from .voom import effective_library_sizes
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,29 @@ class EdgerResult(NamedTuple):
     carries its p-values), else None."""
     dispersion: pd.DataFrame
     """:data:`DISPERSION_COLUMNS` (:func:`dispersion_table`)."""
+    normalized: pd.DataFrame
+    """edgeR's ``cpm(y)`` (genes x samples)."""
+
+
+class Scaling(NamedTuple):
+    """The library sizes and offsets of an edgeR fit (:func:`scaling`)."""
+    lib_size: np.ndarray
+    """Per sample: what ``aveLogCPM`` reads (``lib.size x norm.factors``)."""
+    offset: np.ndarray | None
+    """Genes x samples log offsets the GLMs take instead of ``log(lib_size)``, or None."""
+
+    @property
+    def cpm_sizes(self) -> np.ndarray:
+        """The library sizes ``cpm`` divides by: per sample, or per gene and sample (``exp(offset)``)."""
+        return self.lib_size if self.offset is None else np.exp(self.offset)
+
+
+def scaling(x: np.ndarray, lengths: pd.DataFrame | None = None) -> Scaling:
+    """TMM-effective library sizes (``calcNormFactors``), or with tximport's average transcript lengths
+    (``lengths``, genes x samples) the plain column sums and :func:`lsecflow.edger.tx_length_offsets`."""
+    if lengths is None:
+        return Scaling(effective_library_sizes(x), None)
+    return Scaling(x.sum(axis=0), tx_length_offsets(x, lengths.to_numpy(dtype=float)))
 
 
 def _contrast_table(fit: dict, j: int, index: pd.Index, lfc_threshold: float = 0.0) -> pd.DataFrame:
@@ -92,10 +120,10 @@ def _contrast_table(fit: dict, j: int, index: pd.Index, lfc_threshold: float = 0
 
 
 def design_test(counts: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: str, opts: dict,
-                disp: dict) -> pd.DataFrame:
+                disp: dict, lengths: pd.DataFrame | None = None) -> pd.DataFrame:
     """``de.test: lrt`` for edgeR: the QL F test (``glmQLFTest(fit, coef = <those reduced lacks>)``) on the fit of
-    ``design``. Columns: ``logCPM``, each tested coefficient (``log2FC_<name>``), ``stat`` (F), ``pvalue``,
-    ``padj``, ``df_total``; index ``counts``'."""
+    ``design`` (``lengths``: as :func:`scaling`). Columns: ``logCPM``, each tested coefficient
+    (``log2FC_<name>``), ``stat`` (F), ``pvalue``, ``padj``, ``df_total``; index ``counts``'."""
     x = counts.to_numpy(dtype=float)
     full = limma.design_matrix(meta, design)
     names = list(full.design_info.column_names)
@@ -104,8 +132,9 @@ def design_test(counts: pd.DataFrame, meta: pd.DataFrame, design: str, reduced: 
         raise ValueError(f"de.reduced {reduced!r}: its columns {sorted(kept - set(names))} are not columns of the "
                          f"design {design!r}")
     tested = [i for i, n in enumerate(names) if n not in kept]
-    fit = ql_fit(x, np.asarray(full), disp["trended"], effective_library_sizes(x), disp["ave_log_cpm"],
-                 opts.get("robust", False))
+    scale = scaling(x, lengths)
+    fit = ql_fit(x, np.asarray(full), disp["trended"], scale.lib_size, disp["ave_log_cpm"], opts.get("robust", False),
+                 scale.offset)
     res = ql_test(fit, coef=tested)
     table = pd.DataFrame({"logCPM": fit["ave_log_cpm"]}, index=counts.index)
     for k, i in enumerate(tested):
@@ -128,23 +157,23 @@ def dispersion_table(genes: pd.Index, disp: dict, fit: dict) -> pd.DataFrame:
 
 
 def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                    disp: dict | None = None, level: int = logging.INFO
+                    disp: dict | None = None, level: int = logging.INFO, lengths: pd.DataFrame | None = None
                     ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Each contrast's QL F test (index: ``counts``' genes), one ``glmQLFit`` per base level, and the
     dispersion table of the fit (:func:`dispersion_table`; dispersions estimated here unless ``disp`` is given);
-    the summary logged at ``level`` (refits: DEBUG)."""
+    the summary logged at ``level`` (refits: DEBUG); ``lengths``: as :func:`scaling`."""
     x = counts.to_numpy(dtype=float)
-    lib = effective_library_sizes(x)
+    scale = scaling(x, lengths)
     t0 = time.time()
     if disp is None:
-        disp = estimate_disp(x, np.asarray(limma.design_matrix(meta, design)), lib)
+        disp = estimate_disp(x, np.asarray(limma.design_matrix(meta, design)), scale.lib_size, offset=scale.offset)
     fits, tables = {}, {}
     for name, c in contrasts.items():
         key = (c["variable"], c["reference"])
         if key not in fits:
             dm = limma.design_matrix(meta, design, *key)
-            fits[key] = (ql_fit(x, np.asarray(dm), disp["trended"], lib, disp["ave_log_cpm"],
-                                opts.get("robust", False)), list(dm.design_info.column_names))
+            fits[key] = (ql_fit(x, np.asarray(dm), disp["trended"], scale.lib_size, disp["ave_log_cpm"],
+                                opts.get("robust", False), scale.offset), list(dm.design_info.column_names))
         fit, names = fits[key]
         wanted = f"{c['variable']}[T.{c['target']}]"
         if wanted not in names:
@@ -164,7 +193,7 @@ def _df_text(df_prior) -> str:
 
 
 def edger_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                 symbols: pd.Series) -> EdgerResult:
+                 symbols: pd.Series, lengths: pd.DataFrame | None = None) -> EdgerResult:
     """Every contrast's edgeR QL table, the log CPM and with ``de.test: lrt`` the design test.
 
     Parameters
@@ -179,19 +208,28 @@ def edger_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrast
         The dataset's ``de`` block (``robust``, ``test``, ``reduced``).
     symbols
         Gene symbol per gene id.
+    lengths
+        tximport's average transcript lengths, as ``counts`` (``counts.from_abundance: "no"``): offsets
+        (:func:`scaling`).
     """
     x = counts.to_numpy(dtype=float)
-    lib = effective_library_sizes(x)
-    log.info("edgeR: TMM factors %s", ", ".join(f"{f:.3f}" for f in lib / x.sum(axis=0)))
-    stats, dtable = contrast_tables(counts, meta, design, contrasts, opts)
+    scale = scaling(x, lengths)
+    if lengths is None:
+        log.info("edgeR: TMM factors %s", ", ".join(f"{f:.3f}" for f in scale.lib_size / x.sum(axis=0)))
+    else:
+        log.info("edgeR: offsets from tximport's average transcript lengths (counts.from_abundance: no) and TMM "
+                 "factors of the length-corrected counts, as tximport's recipe for edgeR")
+    stats, dtable = contrast_tables(counts, meta, design, contrasts, opts, lengths=lengths)
     tables = {name: sort_results(with_ids(t, symbols)[COLUMNS]) for name, t in stats.items()}
     ftable = None
     if opts.get("test") == "lrt":
         disp = {"trended": dtable["trended"].to_numpy(), "ave_log_cpm": dtable["logCPM"].to_numpy()}
-        ftable = design_test_table(design_test(counts, meta, design, opts["reduced"], opts, disp), symbols)
+        ftable = design_test_table(design_test(counts, meta, design, opts["reduced"], opts, disp, lengths), symbols)
         tables = {name: with_design_test(t, ftable) for name, t in tables.items()}
-    lc = pd.DataFrame(log_cpm(x, lib), index=counts.index, columns=counts.columns)
-    return EdgerResult(tables, lc, ftable, dtable)
+    sizes = scale.cpm_sizes
+    lc = pd.DataFrame(log_cpm(x, sizes), index=counts.index, columns=counts.columns)
+    cpm = pd.DataFrame(x / np.atleast_2d(sizes) * 1e6, index=counts.index, columns=counts.columns)
+    return EdgerResult(tables, lc, ftable, dtable, cpm)
 
 
 def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = None,
@@ -207,14 +245,15 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
         write_untested(params, cell_type, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     try:
-        counts, meta, contrasts, symbols = count_unit(adata, params, tested)
-        tables, lc, ftable, dtable = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols)
+        counts, meta, contrasts, symbols, lengths = count_unit(adata, params, tested)
+        tables, lc, ftable, dtable, normalized = edger_tables(counts, meta, spec["design"], contrasts, opts, symbols,
+                                                              lengths)
     except UnfittableFit as exc:
         skip_unfittable(exc, params, cell_type, outputs, tested, lrt, {dispersions: DISPERSION_COLUMNS})
         return results
     if dispersions:
         write_tsv_atomic(dtable, dispersions)
-    write_shared({"normalized": normalized_cpm(counts).rename_axis("gene_id").reset_index(),
+    write_shared({"normalized": normalized.rename_axis("gene_id").reset_index(),
                   "vst": lc.rename_axis("gene_id").reset_index()}, outputs, tested)
     for name in tested:
         results[name] = tables[name]
@@ -222,9 +261,10 @@ def run_de_edger(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | N
     if lrt is not None:
         write_lrt(ftable, spec, lrt, "QL F")
 
-    def refit(keep, names):  # leave-one-out: TMM, dispersions and the QL fits redone on the kept samples
+    def refit(keep, names):  # leave-one-out: TMM (offsets), dispersions and the QL fits redone on the kept samples
         stats, _ = contrast_tables(counts.loc[:, keep], meta.loc[keep], spec["design"],
-                                   {n: contrasts[n] for n in names}, opts, level=logging.DEBUG)
+                                   {n: contrasts[n] for n in names}, opts, level=logging.DEBUG,
+                                   lengths=None if lengths is None else lengths.loc[:, keep])
         return stats
 
     write_loo(leave_one_out(lc, meta, spec["design"], contrasts, opts, tables, loo_factors(spec), refit=refit),

@@ -17,6 +17,7 @@ from .de_files import RESULT_COLUMNS, write_lrt_skipped, write_skipped
 from .errors import InputDataError, UnfittableDesign, UnfittableFit
 from .files import write_tsv_atomic
 from .formula import design_matrix, design_metadata, estimable_columns
+from .transcripts import TX_LENGTH_LAYER
 
 log = logging.getLogger("lsecflow.de")
 
@@ -172,16 +173,22 @@ class CountUnit(NamedTuple):
     """The testable contrasts' specs."""
     symbols: pd.Series
     """Gene symbol per gene id."""
+    lengths: pd.DataFrame | None = None
+    """tximport's average transcript lengths, as ``counts`` (``counts.from_abundance: "no"``), else None."""
 
 
 def count_unit(adata: ad.AnnData, params: dict, tested: list[str]) -> CountUnit:
     """The fit's inputs for the limma-voom and edgeR engines: :func:`model_inputs` of ``adata`` with genes as
-    rows, the ``tested`` contrasts, the symbols."""
+    rows, the ``tested`` contrasts, the symbols and the transcript lengths when ``adata`` has them."""
     spec = params["spec"]
     sub, counts, meta = model_inputs(adata, params["design_columns"], spec["de"], spec["contrasts"], spec["design"])
     counts = counts.T
+    lengths = None
+    if TX_LENGTH_LAYER in sub.layers:
+        lengths = pd.DataFrame(np.asarray(sub.layers[TX_LENGTH_LAYER], dtype=float).T, index=counts.index,
+                               columns=counts.columns)
     return CountUnit(counts, meta, {name: spec["contrasts"][name] for name in tested},
-                     pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index))
+                     pd.Series(sub.var["symbol"].astype(str).to_numpy(), index=counts.index), lengths)
 
 
 def cell_type_label(params: dict, cell_type: str | None) -> str:

@@ -164,7 +164,7 @@ def run_de_voom(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | No
         write_untested(params, cell_type, lrt, own)
         return results
     try:
-        counts, meta, contrasts, symbols = count_unit(adata, params, tested)
+        counts, meta, contrasts, symbols, _ = count_unit(adata, params, tested)  # no lengths: refused at start-up
         sheet = adata.obs.set_index(adata.obs_names.astype(str)).loc[counts.columns]
         labels = block_labels(sheet, opts.get("block"))
         tables, log_cpm, samples, ftable, blocked = voom_tables(counts, meta, spec["design"], contrasts, opts,

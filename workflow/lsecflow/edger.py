@@ -27,7 +27,10 @@ Ported line by line from edgeR's R and C++ (the algorithms, not the code):
 - ``glmTreat`` (``de.lfc_threshold``): the deviances with the offsets shifted by +-lfc along the coefficient,
   read on the QL df by limma's ``zscoreT``, p-values by edgeR's "interval" null;
 - ``logFC``: the coefficients refitted with 0.125 prior counts scaled by library size (``predFC``),
-  ``logCPM``: ``aveLogCPM`` (prior count 2, the common dispersion).
+  ``logCPM``: ``aveLogCPM`` (prior count 2, the common dispersion);
+- offsets from tximport's average transcript lengths (``counts.from_abundance: "no"``,
+  :func:`tx_length_offsets`): the edgeR recipe of tximport's vignette, then ``scaleOffset``; every GLM above
+  then runs on those genes x samples offsets, ``aveLogCPM`` on the plain library sizes, as edgeR does.
 
 Checked against R edgeR 3.40.2 by ``tests/data/edger/make_reference.R`` (tests/unit/test_edger.py).
 """
@@ -41,6 +44,7 @@ from .edger_kernels import LOW
 from .errors import UnfittableDesign
 from .limma_robust import squeeze_var
 from .locfit import LocalFit
+from .voom import effective_library_sizes
 
 
 class NoResidualDF(UnfittableDesign):
@@ -173,19 +177,39 @@ def _pivot_rank_columns(Xs: np.ndarray) -> list[int]:
     return keep
 
 
-def estimate_disp(y: np.ndarray, X: np.ndarray, lib_size: np.ndarray, min_row_sum: float = 5) -> dict:
+def tx_length_offsets(counts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """edgeR's log offsets (genes x samples) from tximport's average transcript lengths (``lengths``, genes x
+    samples, as ``counts``), tximport's recipe for edgeR::
+
+        normMat <- lengths / exp(rowMeans(log(lengths)))       # each gene's length factors, geometric mean 1
+        normCts <- counts / normMat
+        eff.lib <- calcNormFactors(normCts) * colSums(normCts)  # TMM on the length-corrected counts
+        y <- scaleOffset(DGEList(counts), log(sweep(normMat, 2, eff.lib, "*")))
+
+    ``scaleOffset`` centres each gene's offsets on the mean log library size (``colSums(counts)``)."""
+    x = np.asarray(counts, dtype=float)
+    L = np.asarray(lengths, dtype=float)
+    norm = L / np.exp(np.log(L).mean(axis=1, keepdims=True))
+    off = np.log(norm * effective_library_sizes(x / norm)[None, :])
+    return np.log(x.sum(axis=0)).mean() + off - off.mean(axis=1, keepdims=True)
+
+
+def estimate_disp(y: np.ndarray, X: np.ndarray, lib_size: np.ndarray, min_row_sum: float = 5,
+                  offset: np.ndarray | None = None) -> dict:
     """``estimateDisp(y, design)``'s common and trended dispersions and the average log CPM (``lib_size``:
-    effective library sizes, ``lib.size x norm.factors``). Returns ``common``, ``trended`` (per gene),
-    ``ave_log_cpm``, ``span``."""
+    effective library sizes, ``lib.size x norm.factors``; ``offset``: genes x samples log offsets, which the
+    GLMs take instead of the library sizes, as a DGEList's ``offset``). Returns ``common``, ``trended`` (per
+    gene), ``ave_log_cpm``, ``span``."""
     y = np.asarray(y, dtype=float)
     G, n = y.shape
     if X.shape[1] >= n:
         raise NoResidualDF(f"the design has {X.shape[1]} coefficients for {n} samples: no residual df, edgeR cannot "
                            "estimate a dispersion")
-    offset = np.log(np.asarray(lib_size, dtype=float))[None, :]
+    if offset is None:
+        offset = np.log(np.asarray(lib_size, dtype=float))[None, :]
     sel = y.sum(axis=1) >= min_row_sum
-    ys = y[sel]
-    fit = glm_fit(ys, X, 0.05, offset, prior_count=0)
+    ys, offs = y[sel], np.broadcast_to(offset, y.shape)[sel]
+    fit = glm_fit(ys, X, 0.05, offs, prior_count=0)
     zero = (fit["counts"] < 1e-4) & (fit["fitted"] < 1e-4)
     l0 = np.zeros((ys.shape[0], SPLINE_PTS.size))
     for genes in _zero_patterns(zero):
@@ -199,7 +223,7 @@ def estimate_disp(y: np.ndarray, X: np.ndarray, lib_size: np.ndarray, min_row_su
             if Xr.shape[0] == Xr.shape[1]:
                 continue
         cury = ys[genes][:, nz]
-        curo = np.broadcast_to(offset, ys.shape)[genes][:, nz]
+        curo = offs[genes][:, nz]
         beta, ly1 = None, gammaln(cury + 1)
         for i, disp in enumerate(GRID_DISP):
             l0[genes, i], beta = adjusted_profile_lik(cury, Xr, disp, curo, start=beta, lgamma_y1=ly1)
@@ -232,10 +256,11 @@ def residual_df(zero: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 
 def ql_fit(y: np.ndarray, X: np.ndarray, disp: np.ndarray, lib_size: np.ndarray, ave: np.ndarray,
-           robust: bool = False) -> dict:
+           robust: bool = False, offset: np.ndarray | None = None) -> dict:
     """``glmQLFit(y, design, dispersion, abundance.trend = TRUE, robust)`` on a DGEList (``lib_size``:
-    effective library sizes; ``ave``: its ``AveLogCPM``)."""
-    fit = glm_fit(y, X, disp, np.log(np.asarray(lib_size, dtype=float))[None, :])
+    effective library sizes; ``ave``: its ``AveLogCPM``; ``offset``: its genes x samples log offsets, used
+    instead of the library sizes when given)."""
+    fit = glm_fit(y, X, disp, np.log(np.asarray(lib_size, dtype=float))[None, :] if offset is None else offset)
     zero = (fit["fitted"] < 1e-4) & (fit["counts"] < 1e-4)
     df = residual_df(zero, X)
     with np.errstate(divide="ignore", invalid="ignore"):

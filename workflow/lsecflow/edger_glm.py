@@ -139,7 +139,8 @@ def ave_log_cpm(y: np.ndarray, lib_size: np.ndarray, dispersion=0.05, prior_coun
 
 def log_cpm(y: np.ndarray, lib_size: np.ndarray, prior_count: float = 2.0) -> np.ndarray:
     """``cpm(y, lib.size, log = TRUE, prior.count)``: log2 counts per million with the prior scaled by library
-    size (genes x samples)."""
-    py, poff = add_prior_count(np.asarray(y, dtype=float), np.log(np.asarray(lib_size, dtype=float))[None, :],
+    size (genes x samples; ``lib_size`` per sample, or genes x samples as ``exp(offset)`` of a DGEList with
+    offsets)."""
+    py, poff = add_prior_count(np.asarray(y, dtype=float), np.log(np.atleast_2d(np.asarray(lib_size, dtype=float))),
                                prior_count)
     return np.log2(py / np.exp(poff) * 1e6)

@@ -176,14 +176,18 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
                 f"by {test}, as implemented "
                 "in lsecflow's ports (checked against R limma 3.54.1 and edgeR 3.40.2). P-values were adjusted by "
                 f"Benjamini-Hochberg. {called}")
+    tx_lengths = bool(spec["counts"].get("tx2gene")) and spec["counts"].get("from_abundance") == "no"
     if de_engine(spec) == "edger":
+        scaling = ("offsets made from tximport's average transcript lengths and the TMM factors of the "
+                   "length-corrected counts (tximport's recipe for edgeR, scaleOffset)" if tx_lengths else
+                   "library sizes normalised by TMM")
         test = (f"quasi-likelihood F tests of {spec['design']} against {de['reduced']} (glmQLFTest of the coefficients "
                 "the reduced design drops; every contrast carries its p-values)" if de["test"] == "lrt" else
                 f"edgeR's glmTreat against |log2 fold change| <= {threshold}" if threshold else
                 "quasi-likelihood F tests of each contrast's coefficient (glmQLFTest)")
         return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with edgeR's quasi-likelihood "
                 f"pipeline: genes with at least {de['min_count']} counts in at least {de['min_samples']} samples were "
-                "kept, library sizes normalised by TMM, negative binomial dispersions estimated by estimateDisp "
+                f"kept, {scaling}, negative binomial dispersions estimated by estimateDisp "
                 f"(abundance trend) under the design {spec['design']}, genes fitted by glmQLFit at the trended "
                 "dispersions with quasi-likelihood dispersions squeezed towards their abundance trend"
                 + (" (robust prior)" if de.get("robust") else "") + f", and tested by {test}, with edgeR's Poisson "
@@ -202,8 +206,7 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
               "apeglm": " Log2 fold changes were also shrunk with an apeGLM-type Cauchy prior for display; tests "
                         "use the unshrunk estimates.", None: ""}[shrink_method(de)]
     lengths = (" combined with tximport's average transcript lengths into normalisation factors (as "
-               "DESeqDataSetFromTximport)" if spec["counts"].get("tx2gene") and
-               spec["counts"].get("from_abundance") == "no" else "")
+               "DESeqDataSetFromTximport)" if tx_lengths else "")
     return (f"Differential expression{unit} ({_contrasts(spec)}) was tested with DESeq2's negative binomial model "
             f"as implemented in inmoose{_v(versions, 'inmoose')} (a Python port of DESeq2, with lsecflow's ports of "
             f"the steps it lacks; checked against R DESeq2 1.38.3): design {spec['design']}, "

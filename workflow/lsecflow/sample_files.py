@@ -119,7 +119,8 @@ def check_format_keys(fmt: str, counts: dict) -> None:
 def check_sample_files(paths: dict[str, str], fmt: str, counts: dict, engine: str = "deseq2") -> None:
     """Parse-time checks of ``counts.path`` as a mapping sample -> file: every file exists and has the format
     ``fmt``; STAR files need ``counts.strand``, salmon and kallisto files ``counts.tx2gene`` that maps the first
-    file's transcripts, and their ``"no"`` counts (length offsets) go to DESeq2 only (``engine``: the DE engine);
+    file's transcripts, and their ``"no"`` counts (length offsets) go to DESeq2 or edgeR only (``engine``: the DE
+    engine);
     a key set for another format: :func:`check_format_keys`."""
     strand = counts.get("strand")
     for sample, path in paths.items():
@@ -145,12 +146,12 @@ def check_sample_files(paths: dict[str, str], fmt: str, counts: dict, engine: st
             raise InputDataError(f"{fmt} files estimate counts (fractional, e.g. {first}), and so do the gene counts "
                                  "made from them: set counts.round: true to round them to integers, as "
                                  "DESeqDataSetFromTximport does")
-        if counts.get("from_abundance") == "no" and engine != "deseq2":
+        if counts.get("from_abundance") == "no" and engine not in ("deseq2", "edger"):
             raise InputDataError(f'counts.from_abundance: "no" leaves the transcript-length differences between '
-                                 "samples in the counts, for DESeq2 to correct with tximport's average transcript "
-                                 f"lengths (its normalisation factors); de.engine {engine} here takes no such "
-                                 "offset: use lengthScaledTPM (the default; tximport's advice for limma-voom and "
-                                 "edgeR) or de.engine: deseq2")
+                                 "samples in the counts, for DESeq2 or edgeR to correct with tximport's average "
+                                 f"transcript lengths (as normalisation factors or offsets); de.engine {engine} "
+                                 "here takes no such offset: use lengthScaledTPM (the default; tximport's advice "
+                                 "for limma-voom) or de.engine: deseq2 or edger")
 
 
 def read_sample_files(paths: dict[str, str], fmt: str, counts: dict
