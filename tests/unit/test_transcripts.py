@@ -232,6 +232,9 @@ def test_edger_on_the_no_counts_takes_the_transcript_lengths_as_offsets_as_r_doe
     treat = edger_tables(unit.counts, unit.meta, "~ group", unit.contrasts, {"lfc_threshold": 1.0}, unit.symbols,
                          unit.lengths).tables["b_vs_a"].set_index("gene_id").loc[ref.index]
     np.testing.assert_allclose(treat["pvalue"], ref["treat_PValue"], rtol=1e-6)
+    scaled = unit.lengths.mul(np.linspace(0.5, 3, len(unit.lengths)), axis=0)  # only between-sample ratios count
+    again = edger_tables(unit.counts, unit.meta, "~ group", unit.contrasts, {}, unit.symbols, scaled).tables["b_vs_a"]
+    np.testing.assert_allclose(again.set_index("gene_id").loc[ref.index, "pvalue"], ref["PValue"], rtol=1e-6)
     plain = edger_tables(unit.counts, unit.meta, "~ group", unit.contrasts, {}, unit.symbols).tables["b_vs_a"]
     moved = plain.set_index("gene_id").loc[ref.index, "log2FoldChange"] - ref["logFC"]
     assert np.abs(moved).max() > 0.1  # the same counts without the offsets: not R's answer
