@@ -37,7 +37,7 @@ def main() -> None:
     pre = proteomics.preprocess(values, sheet["group"], {})
     contrast = {"c": {"variable": "group", "target": "fmol25", "reference": "fmol10"}}
     design = limma.design_matrix(design_metadata(sheet.loc[pre.values.columns], ["group"], contrast), "~ group",
-                                 "group", "fmol10")
+                                 {"group": "fmol10"})
     print(f"{pre.values.shape[0]} proteins x {pre.values.shape[1]} runs, "
           f"{int(pre.values.isna().to_numpy().sum())} missing values")
     ratios = []

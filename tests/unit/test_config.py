@@ -71,6 +71,7 @@ def test_shrinkage_refused_for_interaction_designs(tmp_path):
     sheet["batch"] = ["a", "b"] * 10
     sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     spec = dlpc_dataset(DLPC_COUNTS, tmp_path / "s.tsv", design="~ batch + Group + batch:Group")
+    spec["contrasts"] = {name: {**c, "within": {"batch": "a"}} for name, c in spec["contrasts"].items()}
     spec["de"] = {**spec.get("de", {}), "shrink": "normal"}
     with pytest.raises(ConfigError, match="key 'de.shrink': LFC shrinkage is not available for a design with "
                                           "interaction terms \\(batch:Group"):

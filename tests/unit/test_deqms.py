@@ -57,7 +57,7 @@ def test_trend_is_r_loess():
     """The smoothed log variance is R's loess(log(sigma^2) ~ log2(count), span = 0.75) to 1e-12."""
     values, meta, count = ups1_matrix()
     ref = r_table("ups1.deqms.tsv.gz")
-    fit = limma.lm_fit(values.loc[ref.index].to_numpy(float), limma.design_matrix(meta, "~ group", "group", "fmol10"))
+    fit = limma.lm_fit(values.loc[ref.index].to_numpy(float), limma.design_matrix(meta, "~ group", {"group": "fmol10"}))
     out = deqms.spectra_count_ebayes(fit, ref["count"].to_numpy(float), "loess")
     np.testing.assert_allclose(out["trend"], ref["trend"], rtol=1e-12, atol=1e-12)
 
@@ -93,7 +93,7 @@ def test_a_protein_of_zero_variance_is_read_off_the_trend(caplog):
     smoothing and tested with the prior at its count; the other proteins are as without it."""
     values, meta, count = ups1_matrix()
     count = count.reindex(values.index)
-    fit = limma.lm_fit(values.to_numpy(float), limma.design_matrix(meta, "~ group", "group", "fmol10"))
+    fit = limma.lm_fit(values.to_numpy(float), limma.design_matrix(meta, "~ group", {"group": "fmol10"}))
     fit.sigma = np.asarray(fit.sigma, dtype=float).copy()
     fit.sigma[10] = 0.0
     with caplog.at_level(logging.WARNING, logger="lsecflow.deqms"):
@@ -105,7 +105,7 @@ def test_a_protein_of_zero_variance_is_read_off_the_trend(caplog):
     same = np.flatnonzero((count.to_numpy() == count.iloc[10]) & (df == df[10]) & (np.arange(len(count)) != 10))[0]
     assert out["s2_prior"][10] == pytest.approx(out["s2_prior"][same], rel=1e-9)
     keep = np.arange(len(count)) != 10
-    rest = limma.lm_fit(values.to_numpy(float)[keep], limma.design_matrix(meta, "~ group", "group", "fmol10"))
+    rest = limma.lm_fit(values.to_numpy(float)[keep], limma.design_matrix(meta, "~ group", {"group": "fmol10"}))
     without = deqms.spectra_count_ebayes(rest, count.to_numpy(float)[keep], "loess")
     np.testing.assert_allclose(out["t"][keep, 1], without["t"][:, 1], rtol=1e-12)
 

@@ -43,7 +43,7 @@ def fit_one_value_per_group(**fit_args):
     for g in ("fmol10", "fmol25"):
         values.iloc[:4, np.flatnonzero(sheet["group"].to_numpy() == g)[1:]] = np.nan
     meta = design_metadata(sheet, ["group"], UPS1_CONTRAST)
-    return limma.fit(values, limma.design_matrix(meta, "~ group", "group", "fmol10"), **fit_args)
+    return limma.fit(values, limma.design_matrix(meta, "~ group", {"group": "fmol10"}), **fit_args)
 
 
 def assert_fit_matches(ours, r: pd.DataFrame, coefficient: dict[str, str], per_protein: dict[str, str]) -> None:
@@ -110,7 +110,7 @@ def test_batched_lm_fit_equals_inmoose_and_r():
 
     _, pre, _, _ = ups1_fit()
     meta = design_metadata(ups1_sheet().loc[pre.values.columns], ["group"], UPS1_CONTRAST)
-    design = limma.design_matrix(meta, "~ group", "group", "fmol10")
+    design = limma.design_matrix(meta, "~ group", {"group": "fmol10"})
     ref, ours = eBayes(lmFit(pre.values.to_numpy(), design)), limma.fit(pre.values, design)
     for key in ("coefficients", "stdev_unscaled", "sigma", "df_residual", "Amean", "s2_post", "t", "p_value"):
         np.testing.assert_allclose(np.asarray(getattr(ours, key), dtype=float),
@@ -224,7 +224,7 @@ def test_ebayes_trend_gives_inmoose_numbers():
 
     _, pre, _, _ = ups1_fit()
     meta = design_metadata(ups1_sheet().loc[pre.values.columns], ["group"], UPS1_CONTRAST)
-    design = limma.design_matrix(meta, "~ group", "group", "fmol10")
+    design = limma.design_matrix(meta, "~ group", {"group": "fmol10"})
     theirs = eBayes(limma.lm_fit(pre.values.to_numpy(), design), trend=True)
     ours = limma.fit(pre.values, design, trend=True)
     for key in ("s2_prior", "df_prior", "s2_post"):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .contrasts import group_masks
+
 
 def is_significant(table: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.Series:
     """True where ``padj < alpha`` and ``|log2FoldChange| > lfc_threshold`` (a missing padj is never significant)."""
@@ -51,10 +53,10 @@ def tested_counts(res: pd.DataFrame) -> dict[str, int]:
 
 
 def group_sizes(obs: pd.DataFrame, contrast: dict) -> dict[str, int]:
-    """How many of the fitted samples (``obs``) are at the contrast's target and at its reference level."""
-    values = obs[contrast["variable"]].astype(str)
-    return {"n_target": int((values == str(contrast["target"])).sum()),
-            "n_reference": int((values == str(contrast["reference"])).sum())}
+    """How many of the fitted samples (``obs``) are at the contrast's target and at its reference level (within
+    its strata: :func:`lsecflow.contrasts.group_masks`)."""
+    target, reference = group_masks(obs, contrast)
+    return {"n_target": int(target.sum()), "n_reference": int(reference.sum())}
 
 
 def sizes_note(row) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import bulk_counts, files, protein_tables, sample_files
 from .assay_keys import check_keys_for_format
+from .contrasts import check as check_contrast
 from .dataset_files import count_format, existing_file, marker_table, resolve_collections, resolve_counts, resolve_paracrine
 from .de_options import check_block, check_de_test, check_deqms, check_robust_fit, de_engine
 from .errors import ConfigError, InputDataError
@@ -206,6 +207,8 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     check_numeric(spec, sheet, design_columns, sheet_path, source)
     check_full_rank(spec["design"], sheet[~sheet.index.isin(spec["qc"].get("exclude", []))], source, sheet_path,
                     numeric=spec["numeric"])
+    for contrast_name, contrast in spec["contrasts"].items():  # within / interaction, once the design fits
+        check_contrast(contrast_name, contrast, spec["design"], sheet, spec["numeric"], source)
     check_de_test(source, spec, list(sheet.columns))
     check_deqms(source, spec)
     check_robust_fit(source, spec)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .calls import group_sizes, is_significant, sort_results
+from .contrasts import describe, deseq2_contrast
 from .de_files import (
     LOO_COLUMNS,
     loo_factors,
@@ -142,7 +143,8 @@ def _table(dds, res: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
-    """DESeq2 ``results(dds, contrast = c(variable, target, reference))`` for one contrast.
+    """DESeq2 ``results(dds, contrast = c(variable, target, reference))`` for one contrast (``within`` or
+    ``interaction``: the numeric contrast of :func:`lsecflow.contrasts.deseq2_contrast`).
 
     After ``test: lrt`` the statistic and p-values are the LRT's (as in
     DESeq2); the fold changes are the contrast's. With ``opts['shrink']``
@@ -155,14 +157,13 @@ def contrast_results(dds, contrast: dict, opts: dict) -> pd.DataFrame:
         Columns :data:`lsecflow.de_files.RESULT_COLUMNS` (plus the shrunk ones); sorted by
         padj, pvalue, gene_id.
     """
-    var, target, ref = contrast["variable"], contrast["target"], contrast["reference"]
-    res = _results(dds, opts, contrast=[var, target, ref])
+    res = _results(dds, opts, contrast=deseq2_contrast(dds, contrast))
     method = shrink_method(opts)
     if method:
         t0 = time.time()
         lfc, se = shrink_contrast(dds, contrast, res, method)
         res["log2FoldChange_shrunk"], res["lfcSE_shrunk"] = lfc, se
-        log.info("LFC shrinkage (%s) of %s %s vs %s in %.1f s", method, var, target, ref, time.time() - t0)
+        log.info("LFC shrinkage (%s) of %s in %.1f s", method, describe(contrast), time.time() - t0)
     return _table(dds, res)
 
 
@@ -285,7 +286,7 @@ def run_de(counts_h5ad: str, params: dict, outputs: dict, *, lrt: dict | None = 
     write_shared({"normalized": normalized.reset_index(), "vst": vst.reset_index()}, outputs, tested)
     for name in tested:
         contrast = spec["contrasts"][name]
-        log.info("contrast %s: %s %s vs %s", name, contrast["variable"], contrast["target"], contrast["reference"])
+        log.info("contrast %s: %s", name, describe(contrast))
         results[name] = contrast_results(dds, contrast, opts)
         write_tested(outputs[name], name, results[name], opts, group_sizes(adata.obs, contrast))
     write_loo(leave_one_out_tables(dds, adata, params, {n: results[n] for n in tested}, loo_factors(spec)), outputs)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import limma
 from .calls import benjamini_hochberg, group_sizes, sort_results
+from .contrasts import bases, coefficient
 from .de_files import (
     design_test_table,
     loo_factors,
@@ -169,15 +170,13 @@ def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         disp = estimate_disp(x, np.asarray(limma.design_matrix(meta, design)), scale.lib_size, offset=scale.offset)
     fits, tables = {}, {}
     for name, c in contrasts.items():
-        key = (c["variable"], c["reference"])
+        key = tuple(sorted(bases(c).items()))
         if key not in fits:
-            dm = limma.design_matrix(meta, design, *key)
+            dm = limma.design_matrix(meta, design, dict(key))
             fits[key] = (ql_fit(x, np.asarray(dm), disp["trended"], scale.lib_size, disp["ave_log_cpm"],
                                 opts.get("robust", False), scale.offset), list(dm.design_info.column_names))
         fit, names = fits[key]
-        wanted = f"{c['variable']}[T.{c['target']}]"
-        if wanted not in names:
-            raise ValueError(f"contrast {name!r}: no coefficient {wanted!r} in the design ({', '.join(names)})")
+        wanted = coefficient(names, c, name)
         tables[name] = _contrast_table(fit, names.index(wanted), counts.index, opts.get("lfc_threshold", 0.0))
     first = next(iter(fits.values()))[0]
     log.log(level, "edgeR QL: %d genes x %d samples, %d contrasts from %d fit(s) in %.1f s; common dispersion %.4g "

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .contrasts import cells, is_plain
 from .de_files import RESULT_COLUMNS, write_lrt_skipped, write_skipped
 from .errors import InputDataError, UnfittableDesign, UnfittableFit
 from .files import write_tsv_atomic
@@ -95,13 +96,16 @@ def check_fittable(meta: pd.DataFrame, design: str) -> None:
 
 
 def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
-    """Why a contrast cannot be tested (a level with fewer than 2 samples), or None."""
-    levels = adata.obs[contrast["variable"]].astype(str).value_counts()
-    for role in ("target", "reference"):
-        n = int(levels.get(contrast[role], 0))
-        if n < 2:
-            return (f"level {contrast[role]!r} of {contrast['variable']!r} has {n} sample(s); "
-                    f"{method} needs at least 2 per level")
+    """Why a contrast cannot be tested (a level, or for a ``within`` / ``interaction`` contrast a group, with
+    fewer than 2 samples), or None."""
+    for label, mask in cells(adata.obs, contrast).items():
+        n = int(mask.sum())
+        if n >= 2:
+            continue
+        if is_plain(contrast):
+            level = label[len(contrast["variable"]) + 1:]
+            return f"level {level!r} of {contrast['variable']!r} has {n} sample(s); {method} needs at least 2 per level"
+        return f"group {label!r} has {n} sample(s); {method} needs at least 2 per group"
     return None
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import limma
 from .calls import group_sizes, is_significant, sort_results
+from .contrasts import group_masks
 from .de_files import (
     LOO_COLUMNS,
     design_test_table,
@@ -50,14 +51,14 @@ def protein_tables(values: pd.DataFrame, imputed: pd.DataFrame, var: pd.DataFram
     observed = values.notna() & ~imputed
     for name, t in stats.items():
         c = contrasts[name]
-        level = obs.loc[values.columns, c["variable"]].astype(str).to_numpy()
+        target, reference = group_masks(obs.loc[values.columns], c)
         t = t.copy()
         t.insert(0, "description", var.loc[t.index, "description"].astype(str).to_numpy())
         t.insert(0, "symbol", var.loc[t.index, "symbol"].astype(str).to_numpy())
         t.insert(0, "gene_id", t.index.astype(str))
-        t["n_valid_target"] = observed.loc[:, level == c["target"]].sum(axis=1).to_numpy()
-        t["n_valid_reference"] = observed.loc[:, level == c["reference"]].sum(axis=1).to_numpy()
-        t["n_imputed"] = imputed.loc[:, np.isin(level, [c["target"], c["reference"]])].sum(axis=1).to_numpy()
+        t["n_valid_target"] = observed.loc[:, target].sum(axis=1).to_numpy()
+        t["n_valid_reference"] = observed.loc[:, reference].sum(axis=1).to_numpy()
+        t["n_imputed"] = imputed.loc[:, target | reference].sum(axis=1).to_numpy()
         extra = []
         if "count" in var.columns:
             t["peptide_count"], extra = var.loc[t.index, "count"].to_numpy(), ["peptide_count"]

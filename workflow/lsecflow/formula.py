@@ -197,13 +197,13 @@ def estimable_columns(X: np.ndarray) -> np.ndarray:
     return np.array(kept, dtype=int)
 
 
-def design_matrix(meta: pd.DataFrame, design: str, variable: str | None = None, reference: str | None = None):
+def design_matrix(meta: pd.DataFrame, design: str, bases: dict[str, str] | None = None):
     """The treatment-coded design matrix of ``design`` over ``meta`` (categoricals, canonical order), with
-    ``reference`` as the base level of ``variable`` when given."""
+    ``bases`` (column -> level, e.g. a contrast's :func:`lsecflow.contrasts.bases`) as base levels."""
     import patsy
 
     meta = meta.copy()
-    if variable is not None:
+    for variable, reference in (bases or {}).items():
         cats = list(meta[variable].cat.categories)
         meta[variable] = meta[variable].cat.reorder_categories([reference] + [c for c in cats if c != reference])
     return patsy.dmatrix(design, meta)

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from .calls import benjamini_hochberg
+from .contrasts import bases, coefficient
 from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
 from .formula import design_matrix, estimable_columns
@@ -292,17 +293,15 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         raise ValueError("de.deqms needs each protein's peptide count (proteomics.count_column)")
     counts = None if count is None else count.reindex(values.index).to_numpy(dtype=float)
     for name, c in contrasts.items():
-        key = (c["variable"], c["reference"])
+        key = tuple(sorted(bases(c).items()))
         if key not in fits:
-            fits[key] = fit(values, design_matrix(meta, design, *key), opts.get("trend", False),
+            fits[key] = fit(values, design_matrix(meta, design, dict(key)), opts.get("trend", False),
                             opts.get("robust", False), opts.get("lm_method", "ls"), smoother, counts, weights,
                             block)
         fitted = fits[key]
         cols = fitted.coefficients.columns if hasattr(fitted.coefficients, "columns") else None
-        wanted = f"{c['variable']}[T.{c['target']}]"
         names = list(cols) if cols is not None else list(fitted.design.design_info.column_names)
-        if wanted not in names:
-            raise ValueError(f"contrast {name!r}: no coefficient {wanted!r} in the design ({', '.join(names)})")
+        wanted = coefficient(names, c, name)
         tables[name] = coefficient_table(fitted, names.index(wanted), opts.get("lfc_threshold", 0.0))
         tables[name].index = values.index
         if not prior:

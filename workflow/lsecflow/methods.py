@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .contrasts import describe, is_plain
 from .de_options import de_engine, deqms_method, shrink_method
 
 MATCHED = {"ignore_version": ", transcript versions ignored", "ignore_after_bar": ", transcript ids cut at the first bar"}
@@ -30,7 +31,8 @@ TABLES = {"maxquant": "MaxQuant proteinGroups", "fragpipe": "FragPipe combined_p
 
 
 def _contrasts(spec: dict) -> str:
-    return "; ".join(f"{c['target']} vs {c['reference']} ({c['variable']})" for c in spec["contrasts"].values())
+    return "; ".join(f"{c['target']} vs {c['reference']} ({c['variable']})" if is_plain(c) else describe(c)
+                     for c in spec["contrasts"].values())
 
 
 def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict: dict | None) -> str:

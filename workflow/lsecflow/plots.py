@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .calls import call_direction
+from .contrasts import short
 from .files import atomic_path
 from .pdf_fonts import share_pdf_font_subsets
 
@@ -70,8 +71,7 @@ def configure(figures: dict | None) -> dict:
 
 def unit_title(params: dict, contrast_name: str, cell_type: str | None = None) -> str:
     """Figure title of a DE unit: ``<dataset> · [<cell type>: ]<target> vs <reference>``."""
-    c = params["spec"]["contrasts"][contrast_name]
-    what = f"{c['target']} vs {c['reference']}"
+    what = short(params["spec"]["contrasts"][contrast_name])
     if cell_type is not None:
         what = f"{params['cell_types'][cell_type]}: {what}"
     return f"{params['name']} · {what}"
@@ -298,9 +298,10 @@ def stem_of(png: str | Path) -> Path:
     return png.with_suffix("")
 
 
-def load_vst_and_groups(vst: str, counts_h5ad: str, variable: str, pseudobulk: bool = False
+def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobulk: bool = False
                         ) -> tuple[pd.DataFrame, pd.Series]:
-    """VST matrix (genes x samples) of a DE unit and each sample's level of ``variable``.
+    """VST matrix (genes x samples) of a DE unit and each sample's group: its level of each of ``columns``
+    (a contrast's :func:`lsecflow.contrasts.group_columns`), joined by `` · ``.
 
     Pseudobulk columns are ``<sample>|<cell type>``; they are relabelled by sample.
     """
@@ -308,7 +309,7 @@ def load_vst_and_groups(vst: str, counts_h5ad: str, variable: str, pseudobulk: b
 
     vst_df = pd.read_csv(vst, sep="\t", index_col=0)
     obs = ad.read_h5ad(counts_h5ad, backed="r").obs
-    groups = obs.loc[vst_df.columns, variable].astype(str)
+    groups = obs.loc[vst_df.columns, list(columns)].astype(str).agg(" · ".join, axis=1)
     if pseudobulk:
         vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
         groups.index = vst_df.columns

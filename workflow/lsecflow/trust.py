@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .calls import benjamini_hochberg, is_significant
+from .contrasts import cells, deseq2_contrast
 from .deseq2 import as_in_r, quiet_inmoose, tx_length_factors
 from .errors import InputDataError
 from .markers import LSEC, load_markers
@@ -35,10 +36,9 @@ ROBUSTNESS_COLUMNS = ["survives", "driven_by", "loo_unflagged", "loo_min_abs_lfc
 def left_out_samples(meta: pd.DataFrame, contrast: dict, min_left: int = 2) -> tuple[list[str], list[str]]:
     """Samples of the contrast's two groups that can be left out (their group keeps ``min_left``),
     and those that cannot."""
-    values = meta[contrast["variable"]].astype(str)
     usable, kept = [], []
-    for level in (contrast["target"], contrast["reference"]):
-        members = list(values.index[values == level])
+    for mask in cells(meta, contrast).values():  # each group the contrast compares (four for an interaction)
+        members = list(meta.index[mask])
         (usable if len(members) > min_left else kept).extend(members)
     return usable, kept
 
@@ -124,9 +124,8 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
         with quiet_inmoose():
             for name in names:
                 c = contrasts[name]
-                res = pd.DataFrame(sub.results(contrast=[c["variable"], c["target"], c["reference"]],
-                                               lfcThreshold=float(lfc_threshold), independentFiltering=False,
-                                               cooksCutoff=False)).loc[genes[name]]
+                res = pd.DataFrame(sub.results(contrast=deseq2_contrast(sub, c), lfcThreshold=float(lfc_threshold),
+                                               independentFiltering=False, cooksCutoff=False)).loc[genes[name]]
                 rows.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": s,
                                           "log2FoldChange": res["log2FoldChange"].to_numpy(dtype=float),
                                           "pvalue": res["pvalue"].to_numpy(dtype=float)}))

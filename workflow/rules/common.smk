@@ -16,6 +16,7 @@ REPO_ROOT = Path(workflow.current_basedir).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "workflow"))
 
 from lsecflow.config import load_config
+from lsecflow.contrasts import short as contrast_title
 from lsecflow.de_options import de_engine
 from lsecflow.digests import DigestCache, content_digests
 from lsecflow.rule_params import RULE_SPEC_KEYS

@@ -3,8 +3,7 @@
 
 
 def _unit_title(ds, unit):
-    contrast = ds.contrasts[unit.rpartition("/")[2]]
-    what = f"{contrast['target']} vs {contrast['reference']}"
+    what = contrast_title(ds.contrasts[unit.rpartition("/")[2]])
     cell_type = unit.rpartition("/")[0]
     return f"{ds.cell_types[cell_type]}: {what}" if cell_type else what
 

@@ -1,0 +1,180 @@
+"""lsecflow.contrasts: contrasts in a design with an interaction (``within``: a simple effect; ``interaction``: the
+difference of two), through DESeq2, limma-voom and edgeR against R, and the parse-time refusals that keep a
+contrast's meaning from hanging on which level happens to be the base.
+
+Real data: the DLPC counts with the SYNTHETIC balanced ``batch`` of tests/data/deseq2_reference (no real batch
+effect), design ``~ batch + Group + batch:Group``; R's tables from tests/data/interaction/make_reference.R
+(DESeq2 1.38.3, limma 3.54.1, edgeR 3.40.2). The small frames in the first tests are SYNTHETIC.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import patsy
+import pytest
+from helpers import DLPC_COUNTS, DLPC_SHEET, REPO, dlpc_dataset, load_datasets
+from lsecflow import contrasts, de, de_edger, de_voom
+from lsecflow.calls import group_sizes
+from lsecflow.de_inputs import count_unit, too_few
+from lsecflow.errors import ConfigError
+from lsecflow.formula import design_matrix
+from lsecflow.ingest import build_counts
+from lsecflow.methods import methods_text
+from lsecflow.trust import leave_one_out
+
+REF = REPO / "tests/data/interaction"
+WITHIN = {"variable": "Group", "target": "Disease", "reference": "Chow", "within": {"batch": "b2"}}
+INTERACTION = {"variable": "Group", "target": "Disease", "reference": "Chow",
+               "interaction": {"variable": "batch", "target": "b2", "reference": "b1"}}
+CONTRASTS = {"disease_in_b2": WITHIN,
+             "agonist_vs_disease_b2": {**WITHIN, "target": "Disease/Agonist", "reference": "Disease"},
+             "disease_by_batch": INTERACTION}
+DESIGN = "~ batch + Group + batch:Group"
+
+
+def toy() -> pd.DataFrame:
+    """SYNTHETIC: 2 genotypes x 2 treatments x 2 replicates, plus a numeric covariate."""
+    return pd.DataFrame({"genotype": pd.Categorical(["WT"] * 4 + ["KO"] * 4, categories=["WT", "KO"]),
+                         "treatment": pd.Categorical(["ctrl", "ctrl", "TNF", "TNF"] * 2, categories=["ctrl", "TNF"]),
+                         "age": np.arange(8.0)}, index=[f"s{i}" for i in range(8)])
+
+
+def test_what_a_contrast_compares_and_which_column_carries_it():
+    obs = toy()
+    simple = {"variable": "treatment", "target": "TNF", "reference": "ctrl", "within": {"genotype": "KO"}}
+    inter = {"variable": "treatment", "target": "TNF", "reference": "ctrl",
+             "interaction": {"variable": "genotype", "target": "KO", "reference": "WT"}}
+    assert contrasts.bases(simple) == {"treatment": "ctrl", "genotype": "KO"}
+    assert contrasts.bases(inter) == {"treatment": "ctrl", "genotype": "WT"}
+    names = ["Intercept", "genotype[T.KO]", "treatment[T.TNF]", "genotype[T.KO]:treatment[T.TNF]"]
+    assert contrasts.coefficient(names, simple) == "treatment[T.TNF]"
+    assert contrasts.coefficient(names, inter) == "genotype[T.KO]:treatment[T.TNF]"
+    assert contrasts.coefficient([n.replace("genotype[T.KO]:treatment[T.TNF]", "treatment[T.TNF]:genotype[T.KO]")
+                                  for n in names], inter) == "treatment[T.TNF]:genotype[T.KO]"
+    with pytest.raises(ValueError, match="contrast 'x': no coefficient 'genotype\\[T.KO\\]:treatment"):
+        contrasts.coefficient(names[:3], inter, "x")
+    cells = contrasts.cells(obs, inter)
+    assert list(cells) == ["treatment TNF, genotype KO", "treatment TNF, genotype WT", "treatment ctrl, genotype KO",
+                           "treatment ctrl, genotype WT"]
+    assert [int(m.sum()) for m in cells.values()] == [2, 2, 2, 2]
+    assert group_sizes(obs, simple) == {"n_target": 2, "n_reference": 2}
+    assert group_sizes(obs, inter) == {"n_target": 4, "n_reference": 4}
+    assert contrasts.describe(simple) == "treatment TNF vs ctrl within genotype KO"
+    assert contrasts.describe(inter) == "treatment TNF vs ctrl in genotype KO minus in genotype WT (interaction)"
+    assert contrasts.short(simple) == "TNF vs ctrl within genotype KO"  # figure and report titles
+    assert contrasts.short(inter) == "TNF vs ctrl, genotype KO minus WT"
+    assert contrasts.group_columns(inter) == ["treatment", "genotype"]  # figures label samples by both
+
+
+def test_the_contrast_vector_gives_the_same_effect_in_any_parametrisation():
+    """L @ beta from the model with WT / ctrl as bases equals the coefficient of the model whose bases make the
+    contrast one column, on SYNTHETIC values; an age slope beside the factors changes nothing."""
+    obs = toy()
+    y = np.random.default_rng(1).normal(size=(8, 5))
+    design = "~ age + genotype + treatment + genotype:treatment"
+    X = patsy.dmatrix(design, obs)
+    beta = np.linalg.lstsq(np.asarray(X), y, rcond=None)[0]
+    for c in ({"variable": "treatment", "target": "TNF", "reference": "ctrl", "within": {"genotype": "KO"}},
+              {"variable": "genotype", "target": "WT", "reference": "KO", "within": {"treatment": "TNF"}},
+              {"variable": "treatment", "target": "TNF", "reference": "ctrl",
+               "interaction": {"variable": "genotype", "target": "KO", "reference": "WT"}}):
+        L = contrasts.contrast_vector(X.design_info, obs, c)
+        Xc = design_matrix(obs, design, contrasts.bases(c))
+        j = Xc.design_info.column_names.index(contrasts.coefficient(Xc.design_info.column_names, c))
+        expected = np.linalg.lstsq(np.asarray(Xc), y, rcond=None)[0][j]
+        np.testing.assert_allclose(L @ beta, expected, atol=1e-12)
+        assert set(np.unique(L)) <= {-1.0, 0.0, 1.0}
+
+
+@pytest.fixture(scope="module")
+def interaction_dataset(tmp_path_factory):
+    """The DLPC dataset with the SYNTHETIC batch in its sheet, the interaction design and the three contrasts."""
+    tmp = tmp_path_factory.mktemp("interaction")
+    sheet = pd.read_csv(DLPC_SHEET, sep="\t", dtype=str)
+    batch = pd.read_csv(REPO / "tests/data/deseq2_reference/synthetic_batch_sheet.tsv.gz", sep="\t", dtype=str)
+    sheet["batch"] = sheet.iloc[:, 0].map(batch.set_index("sample")["batch"])
+    sheet.to_csv(tmp / "sheet.tsv", sep="\t", index=False)
+    spec = dlpc_dataset(DLPC_COUNTS, tmp / "sheet.tsv", design=DESIGN, contrasts=CONTRASTS)
+    ds = load_datasets({"dlpc_liver": spec}).datasets["dlpc_liver"]
+    assert ("Differential expression (Group Disease vs Chow within batch b2; Group Disease/Agonist vs Disease within "
+            "batch b2; Group Disease vs Chow in batch b2 minus in batch b1 (interaction)) was tested"
+            ) in " ".join(methods_text(ds.spec, {}))
+    adata, _ = build_counts(ds.params())
+    return spec, ds, adata
+
+
+def reference(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / f"{name}.tsv.gz", sep="\t", index_col=0)
+
+
+def test_deseq2_takes_each_contrast_as_r_does(interaction_dataset):
+    """results(contrast = list(...)) / results(name = "batchb2.GroupDisease") in R: the same calls and NA
+    patterns, log2FC r over tested genes >= 0.9999999 (as the plain contrasts: tests/unit/test_de.py)."""
+    _, ds, adata = interaction_dataset
+    dds = de.fit_model(adata, DESIGN, ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
+    for name in CONTRASTS:
+        ours = de.contrast_results(dds, ds.contrasts[name], ds.spec["de"]).set_index("gene_id")
+        ref = reference(f"deseq2_{name}")
+        ours = ours.loc[ref.index]
+        both = ours["pvalue"].notna() & ref["pvalue"].notna()
+        assert np.corrcoef(ours.loc[both, "log2FoldChange"], ref.loc[both, "log2FoldChange"])[0, 1] > 0.9999999
+        assert (np.abs(ours.loc[both, "log2FoldChange"] - ref.loc[both, "log2FoldChange"]) < 1e-6).mean() > 0.998
+        assert set(ours.index[ours["padj"] < 0.05]) == set(ref.index[ref["padj"] < 0.05]), name
+        assert (ours["pvalue"].isna() == ref["pvalue"].isna()).all() and (ours["padj"].isna() == ref["padj"].isna()).all()
+    assert (ref["padj"] < 0.05).sum() == 6  # the interaction's calls: the SYNTHETIC batch carries no real effect
+    top = list(de.contrast_results(dds, WITHIN, ds.spec["de"])["gene_id"][:3])
+    loo = leave_one_out(dds, DESIGN, {"disease_in_b2": WITHIN}, {"disease_in_b2": top})
+    assert set(loo["left_out"]) == set(adata.obs_names[(adata.obs["batch"] == "b2")
+                                                       & adata.obs["Group"].isin(["Disease", "Chow"])])
+
+
+@pytest.mark.parametrize("engine", ["voom", "edger"])
+def test_voom_and_edger_take_the_contrast_coefficient_as_r_does(interaction_dataset, engine):
+    """limma-voom and edgeR QL with the base levels that make each contrast one coefficient, as R's relevel +
+    coef (9 significant digits written: 1e-6 relative)."""
+    _, ds, adata = interaction_dataset
+    unit = count_unit(adata, ds.params(rule="de"), list(CONTRASTS))
+    wanted = {n: unit.contrasts[n] for n in ("disease_in_b2", "disease_by_batch")}
+    if engine == "voom":
+        tables = de_voom.voom_tables(unit.counts, unit.meta, DESIGN, wanted, ds.spec["de"], unit.symbols).tables
+        tables = {n: t.set_index("gene_id") for n, t in tables.items()}
+    else:
+        tables, _ = de_edger.contrast_tables(unit.counts, unit.meta, DESIGN, wanted, {})
+    for name in wanted:
+        ref = reference(f"{engine}_{name}")
+        ours = tables[name].loc[ref.index]
+        for col in ("log2FoldChange", "pvalue", "padj"):
+            np.testing.assert_allclose(ours[col], ref[col], rtol=1e-6, atol=1e-7, err_msg=f"{name} {col}")
+
+
+def test_a_contrast_in_an_interaction_design_must_say_where_it_is_taken(interaction_dataset, tmp_path):
+    spec, _, adata = interaction_dataset
+    plain = {"variable": "Group", "target": "Disease", "reference": "Chow"}
+
+    def refused(contrast: dict, *needles: str, design: str = DESIGN, **extra) -> None:
+        with pytest.raises(ConfigError) as err:
+            load_datasets({"dlpc_liver": {**spec, "design": design, "contrasts": {"c": contrast}, **extra}})
+        for needle in needles:
+            assert needle in str(err.value), str(err.value)
+
+    refused(plain, "contrast 'c': the design '~ batch + Group + batch:Group' lets the Group effect differ between "
+            "levels of 'batch' (term batch:Group): say at which level it is taken (contrasts.c.within: {batch: "
+            "<level>}; levels: b1, b2) or test how much it differs (contrasts.c.interaction: {variable: batch, "
+            "target: <level>, reference: <level>})")
+    refused({**WITHIN, "within": {"batch": "b3"}}, "key 'contrasts.c.within.batch': level 'b3' is absent")
+    refused(WITHIN, "key 'contrasts.c.within.batch': the design '~ batch + Group' has no interaction of 'Group' "
+            "with 'batch'", design="~ batch + Group")
+    refused(INTERACTION, "key 'contrasts.c.interaction.target': the design '~ batch + Group' has no interaction",
+            design="~ batch + Group")
+    refused({**INTERACTION, "interaction": {"variable": "batch", "target": "b2", "reference": "b2"}},
+            "target and reference are the same level 'b2'")
+    refused({**WITHIN, "within": {"Group": "Chow"}}, "column 'Group' is the contrast's own variable")
+    load_datasets({"dlpc_liver": {**spec, "design": "~ batch + Group", "contrasts": {"c": plain}}})  # no term
+    sheet = pd.read_csv(spec["samples"]["sheet"], sep="\t")
+    sheet["dose"] = np.linspace(0.5, 3, len(sheet))  # SYNTHETIC
+    sheet.to_csv(tmp_path / "dose.tsv", sep="\t", index=False)
+    refused(plain, "the design '~ dose + Group + dose:Group' lets the Group effect change with the number 'dose' "
+            "(term dose:Group), so a Group contrast would be taken at dose = 0", design="~ dose + Group + dose:Group",
+            numeric=["dose"], samples={**spec["samples"], "sheet": str(tmp_path / "dose.tsv")})
+    assert too_few(adata[adata.obs["batch"] == "b1"], WITHIN) == "group 'Group Disease, batch b2' has 0 sample(s); " \
+        "DESeq2 needs at least 2 per group"
