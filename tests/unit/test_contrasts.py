@@ -107,21 +107,28 @@ def reference(name: str) -> pd.DataFrame:
     return pd.read_csv(REF / f"{name}.tsv.gz", sep="\t", index_col=0)
 
 
+def assert_like_r(ours: pd.DataFrame, ref: pd.DataFrame, label: str) -> None:
+    """The same calls and NA patterns, log2FC r over tested genes >= 0.9999999 and 99.8 % of them within 1e-6
+    (as the plain contrasts: tests/unit/test_de.py)."""
+    ours = ours.set_index("gene_id").loc[ref.index]
+    both = ours["pvalue"].notna() & ref["pvalue"].notna()
+    assert np.corrcoef(ours.loc[both, "log2FoldChange"], ref.loc[both, "log2FoldChange"])[0, 1] > 0.9999999, label
+    assert (np.abs(ours.loc[both, "log2FoldChange"] - ref.loc[both, "log2FoldChange"]) < 1e-6).mean() > 0.998, label
+    assert set(ours.index[ours["padj"] < 0.05]) == set(ref.index[ref["padj"] < 0.05]), label
+    assert (ours["pvalue"].isna() == ref["pvalue"].isna()).all() and (ours["padj"].isna() == ref["padj"].isna()).all()
+
+
 def test_deseq2_takes_each_contrast_as_r_does(interaction_dataset):
-    """results(contrast = list(...)) / results(name = "batchb2.GroupDisease") in R: the same calls and NA
-    patterns, log2FC r over tested genes >= 0.9999999 (as the plain contrasts: tests/unit/test_de.py)."""
+    """results(contrast = list(...)) / results(name = "batchb2.GroupDisease") in R, and after the LRT of the
+    interaction term results(contrast = list(...)): its p-values with the contrast's log2FC."""
     _, ds, adata = interaction_dataset
     dds = de.fit_model(adata, DESIGN, ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)
     for name in CONTRASTS:
-        ours = de.contrast_results(dds, ds.contrasts[name], ds.spec["de"]).set_index("gene_id")
-        ref = reference(f"deseq2_{name}")
-        ours = ours.loc[ref.index]
-        both = ours["pvalue"].notna() & ref["pvalue"].notna()
-        assert np.corrcoef(ours.loc[both, "log2FoldChange"], ref.loc[both, "log2FoldChange"])[0, 1] > 0.9999999
-        assert (np.abs(ours.loc[both, "log2FoldChange"] - ref.loc[both, "log2FoldChange"]) < 1e-6).mean() > 0.998
-        assert set(ours.index[ours["padj"] < 0.05]) == set(ref.index[ref["padj"] < 0.05]), name
-        assert (ours["pvalue"].isna() == ref["pvalue"].isna()).all() and (ours["padj"].isna() == ref["padj"].isna()).all()
-    assert (ref["padj"] < 0.05).sum() == 6  # the interaction's calls: the SYNTHETIC batch carries no real effect
+        assert_like_r(de.contrast_results(dds, ds.contrasts[name], ds.spec["de"]), reference(f"deseq2_{name}"), name)
+    assert (reference("deseq2_disease_by_batch")["padj"] < 0.05).sum() == 6  # the SYNTHETIC batch: no real effect
+    lrt = {**ds.spec["de"], "test": "lrt", "reduced": "~ batch + Group"}
+    fit = de.fit_model(adata, DESIGN, ds.design_columns, lrt, contrasts=ds.contrasts)
+    assert_like_r(de.contrast_results(fit, WITHIN, lrt), reference("deseq2_lrt_disease_in_b2"), "LRT")
     top = list(de.contrast_results(dds, WITHIN, ds.spec["de"])["gene_id"][:3])
     loo = leave_one_out(dds, DESIGN, {"disease_in_b2": WITHIN}, {"disease_in_b2": top})
     assert set(loo["left_out"]) == set(adata.obs_names[(adata.obs["batch"] == "b2")

@@ -9,7 +9,8 @@
 #   disease_in_b2          Group Disease vs Chow within batch b2
 #   agonist_vs_disease_b2  Group Disease/Agonist vs Disease within batch b2 (neither level the base)
 #   disease_by_batch       Group Disease vs Chow in b2 minus in b1 (the batchb2:GroupDisease coefficient)
-# DESeq2: DESeq() defaults, results(contrast = list(...)) / results(name = ...); limma-voom: TMM, voom,
+# DESeq2: DESeq() defaults, results(contrast = list(...)) / results(name = ...), and the LRT of the
+# interaction term (reduced ~ batch + Group) with disease_in_b2's log2FC (deseq2_lrt_disease_in_b2); limma-voom: TMM, voom,
 # lmFit, eBayes, the coefficient of a design whose base levels make it one (batch releveled to b2 for the
 # within-b2 contrasts, Group to Disease for the second); edgeR: estimateDisp on the design, glmQLFit,
 # glmQLFTest of that coefficient. Writes <engine>_<contrast>.tsv.gz: gene_id, log2 fold change, p-value,
@@ -38,6 +39,10 @@ for (item in list(
 }
 r <- results(dds, name = "batchb2.GroupDisease")
 save(r$log2FoldChange, r$pvalue, r$padj, "deseq2_disease_by_batch")
+# the interaction term tested as a whole (both its coefficients), the contrast's log2FC beside it
+lrt <- DESeq(dds, test = "LRT", reduced = ~ batch + Group, quiet = TRUE)
+r <- results(lrt, contrast = list(c("Group_Disease_vs_Chow", "batchb2.GroupDisease")))
+save(r$log2FoldChange, r$pvalue, r$padj, "deseq2_lrt_disease_in_b2")
 
 y <- calcNormFactors(DGEList(counts))
 fits <- list(disease_in_b2 = list(batch = "b2", Group = "Chow", coef = "GroupDisease"),
