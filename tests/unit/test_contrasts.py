@@ -13,6 +13,8 @@ import pandas as pd
 import patsy
 import pytest
 from helpers import DLPC_COUNTS, DLPC_SHEET, REPO, dlpc_dataset, load_datasets
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsecflow import contrasts, de, de_edger, de_voom
 from lsecflow.calls import group_sizes
 from lsecflow.de_inputs import count_unit, too_few
@@ -84,6 +86,54 @@ def test_the_contrast_vector_gives_the_same_effect_in_any_parametrisation():
         expected = np.linalg.lstsq(np.asarray(Xc), y, rcond=None)[0][j]
         np.testing.assert_allclose(L @ beta, expected, atol=1e-12)
         assert set(np.unique(L)) <= {-1.0, 0.0, 1.0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_any_crossed_design_gives_one_effect_in_every_parametrisation(data):
+    """SYNTHETIC crossed designs of 2-3 factors (2-3 levels, 2 samples per cell), main effects and a drawn set of
+    two-way interactions, a drawn contrast that fixes each partner (within) or tests one (interaction): the
+    parse-time check accepts it and refuses it with a partner left loose; L @ beta of the default parametrisation
+    equals the coefficient of the one :func:`contrasts.bases` makes, the value of the cell means the contrast
+    names."""
+    import itertools
+
+    k = data.draw(st.integers(2, 3))
+    names = ["a", "b", "c"][:k]
+    levels = {n: [f"{n}{i}" for i in range(data.draw(st.integers(2, 3), label=f"levels of {n}"))] for n in names}
+    rows = [dict(zip(names, cell)) for cell in itertools.product(*levels.values()) for _ in range(2)]
+    obs = pd.DataFrame(rows, index=[f"s{i}" for i in range(len(rows))]).astype("category")
+    pairs = [p for p in itertools.combinations(names, 2) if "a" in p]
+    chosen = data.draw(st.lists(st.sampled_from(pairs), min_size=1, unique=True))
+    design = "~ " + " + ".join(names + [":".join(p) for p in chosen])
+    target, reference = data.draw(st.permutations(levels["a"]))[:2]
+    contrast = {"variable": "a", "target": target, "reference": reference}
+    partners = [q for p in chosen for q in p if q != "a"]
+    tested = data.draw(st.sampled_from([None] + partners))
+    if tested:
+        it, ir = data.draw(st.permutations(levels[tested]))[:2]
+        contrast["interaction"] = {"variable": tested, "target": it, "reference": ir}
+    within = {q: data.draw(st.sampled_from(levels[q])) for q in partners if q != tested}
+    if within:
+        contrast["within"] = within
+    sheet = obs.astype(str)
+    contrasts.check("c", contrast, design, sheet, [], "test")
+    if within:
+        with pytest.raises(ConfigError, match="say at which level it is taken"):
+            contrasts.check("c", {**contrast, "within": dict(list(within.items())[1:]) or None}, design, sheet, [],
+                            "test")
+    y = np.random.default_rng(len(rows)).normal(size=(len(rows), 3))
+    X = design_matrix(obs, design)
+    beta = np.linalg.lstsq(np.asarray(X), y, rcond=None)[0]
+    L = contrasts.contrast_vector(X.design_info, obs, contrast)
+    Xc = design_matrix(obs, design, contrasts.bases(contrast))
+    j = Xc.design_info.column_names.index(contrasts.coefficient(Xc.design_info.column_names, contrast))
+    np.testing.assert_allclose(L @ beta, np.linalg.lstsq(np.asarray(Xc), y, rcond=None)[0][j], atol=1e-10)
+    means = {lv: y[contrasts.cells(obs, contrast)[lv]].mean(axis=0) for lv in contrasts.cells(obs, contrast)}
+    if len(chosen) == len(pairs) and k == 2:  # saturated: the coefficient is the cell means' difference(s)
+        m = list(means.values())
+        expected = m[0] - m[1] if len(m) == 2 else (m[0] - m[2]) - (m[1] - m[3])
+        np.testing.assert_allclose(L @ beta, expected, atol=1e-10)
 
 
 @pytest.fixture(scope="module")
