@@ -26,6 +26,7 @@ from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
 from .limma import design_matrix
 from .markers import LSEC, load_markers
+from .nuisance import nuisance_matrix, nuisance_terms, remove_batch_effect
 from .transcripts import TX_LENGTH_LAYER
 from .voom import effective_library_sizes, voom
 
@@ -241,6 +242,23 @@ def sample_structure(vst: pd.DataFrame, symbols: pd.Series, opts: dict):
     return corr, scores, explained, flags
 
 
+def without_nuisance(vst: pd.DataFrame, obs: pd.DataFrame, params: dict) -> tuple | None:
+    """The PCA of ``vst`` less the design's nuisance terms (:func:`lsecflow.nuisance.nuisance_terms`: batch,
+    mouse, what no contrast names), limma's ``removeBatchEffect`` keeping the other terms: ``(scores,
+    explained, "batch + ...")``, or None when the design has none."""
+    spec = params["spec"]
+    removed, kept = nuisance_terms(spec["design"], spec["contrasts"])
+    if not removed:
+        return None
+    meta = design_metadata(obs.loc[vst.columns], params.get("design_columns", []), spec["contrasts"])
+    x = remove_batch_effect(vst.to_numpy(), nuisance_matrix(meta, removed),
+                            np.asarray(design_matrix(meta, "~ " + (" + ".join(kept) or "1"))))
+    scores, explained = pca(pd.DataFrame(x, index=vst.index, columns=vst.columns), ntop=spec["qc"]["pca_top_genes"])
+    log.info("PCA without %s (limma's removeBatchEffect on the VST, keeping %s): PC1 %.0f%%, PC2 %.0f%% of variance",
+             " + ".join(removed), " + ".join(kept) or "the mean", 100 * explained[0], 100 * explained[1])
+    return scores, explained, " + ".join(removed)
+
+
 def figure_columns(obs: pd.DataFrame, design_columns) -> list[str]:
     """Sheet columns the bulk QC figures colour samples by (a PCA panel each): the design's variables first --
     the first colours the metrics and correlation figures -- then the sheet's other columns that group samples:
@@ -308,21 +326,25 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
     kept = ((counts >= spec["de"]["min_count"]).sum(axis=0) >= spec["de"]["min_samples"]).to_numpy()
     expressed = counts.loc[:, kept]
     lengths = np.asarray(adata.layers[TX_LENGTH_LAYER])[:, kept] if TX_LENGTH_LAYER in adata.layers else None
-    corr, scores, explained, flags = sample_structure(vst_blind(expressed, seed=params.get("seed", 0), lengths=lengths),
-                                                        symbols, opts)
+    vst = vst_blind(expressed, seed=params.get("seed", 0), lengths=lengths)
+    corr, scores, explained, flags = sample_structure(vst, symbols, opts)
+    corrected = without_nuisance(vst, adata.obs.set_index(adata.obs_names.astype(str)), params)
     purity = purity_panel(counts, symbols, load_markers(markers_path))
     samples = pd.concat([adata.obs.astype(str), bulk_metrics(counts, symbols), flags, purity], axis=1)
     samples["excluded"] = samples.index.isin(opts["exclude"])
     samples["warning"] = sample_warnings(samples, purity, opts)
     for s in opts["exclude"]:
         log.info("sample %s excluded from DE by qc.exclude", s)
-    write_sample_tables(samples, corr, scores, explained, outputs)
+    table, share = scores, explained
+    if corrected:  # pca.tsv: the scores without the nuisance terms beside the others
+        table, share = scores.join(corrected[0].add_prefix("corrected_")), np.concatenate([explained, corrected[1]])
+    write_sample_tables(samples, corr, table, share, outputs)
     write_tsv_atomic(purity.rename_axis("sample").reset_index(), outputs["purity"])
     verdict = bulk_verdict(samples, purity, opts)
     write_json_atomic(verdict, outputs["verdict"])
     design_cols = figure_columns(adata.obs, params.get("design_columns", []))
     plots.configure(spec.get("figures"))
-    qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, figures, params["name"])
+    qc_plots.bulk_figures(samples, corr, scores, explained, purity, design_cols, figures, params["name"], corrected)
     trend = mean_variance(expressed, adata.obs, params)
     qc_plots.mean_variance_figure(trend, de_engine(spec), f"{params['name']} · voom mean-variance trend "
                                   f"({spec['design']}, {trend.E.shape[0]} genes)", figures["mean_variance"])

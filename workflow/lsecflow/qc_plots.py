@@ -51,16 +51,17 @@ def metrics_figure(samples: pd.DataFrame, colours, lut: dict, group_name: str | 
 
 
 def bulk_figures(samples: pd.DataFrame, corr: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray,
-                 purity: pd.DataFrame, design_cols: list[str], files: dict[str, str], name: str) -> None:
-    """metrics, correlation (clustered), pca (one panel per sheet column), purity
-    (``files``: ``{kind: PNG path}``; the other formats beside it)."""
+                 purity: pd.DataFrame, design_cols: list[str], files: dict[str, str], name: str,
+                 corrected: tuple | None = None) -> None:
+    """metrics, correlation (clustered), pca (one panel per sheet column; ``corrected``: see
+    :func:`pca_figure`), purity (``files``: ``{kind: PNG path}``; the other formats beside it)."""
     group_name = design_cols[0] if design_cols else None
     colours, lut = group_colours(samples[group_name] if group_name else pd.Series("all", index=samples.index))
     save(metrics_figure(samples, colours, lut, group_name, name), stem_of(files["metrics"]))
     correlation_figure(corr, colours, f"{name} · sample correlation, average-linkage clustering", "Pearson r (VST)",
                        files["correlation"], lut, group_name)
     pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable genes (VST)",
-               files["pca"])
+               files["pca"], corrected)
     save(purity_figure(purity, samples["warning"], name), stem_of(files["purity"]))
 
 
@@ -267,23 +268,25 @@ def correlation_heatmap(corr: pd.DataFrame, colours: list, title: str, label: st
 
 
 def pca_figure(samples: pd.DataFrame, scores: pd.DataFrame, explained: np.ndarray, design_cols: list[str],
-               title: str, png: str) -> None:
-    """PC1 x PC2, one panel per sample-sheet column; outliers ringed, outliers and excluded samples named."""
+               title: str, png: str, corrected: tuple | None = None) -> None:
+    """PC1 x PC2, one panel per sample-sheet column; outliers ringed, outliers and excluded samples named;
+    ``corrected``: ``(scores, explained, what was removed)``, a second row of the same panels."""
     cols = design_cols or ["all"]
-    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 4), squeeze=False)
-    for ax, col in zip(axes[0], cols):
+    rows = [(scores, explained, "")] + ([corrected] if corrected else [])
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(4.2 * len(cols), 4 * len(rows)), squeeze=False)
+    for ax, (col, (pcs, share, removed)) in zip(axes.ravel(), [(c, r) for r in rows for c in cols]):
         values = samples[col] if col in samples else pd.Series("all", index=samples.index)
         c, lut_c = group_colours(values)
-        ax.scatter(scores["PC1"], scores["PC2"], c=c, s=40, edgecolors="white", linewidths=0.5)
+        ax.scatter(pcs["PC1"], pcs["PC2"], c=c, s=40, edgecolors="white", linewidths=0.5)
         out_mask = samples["outlier"].to_numpy(dtype=bool)
-        ax.scatter(scores["PC1"][out_mask], scores["PC2"][out_mask], s=140, facecolors="none", edgecolors="red",
+        ax.scatter(pcs["PC1"][out_mask], pcs["PC2"][out_mask], s=140, facecolors="none", edgecolors="red",
                    linewidths=1.5, label="outlier")
         for s in samples.index[out_mask | samples["excluded"].to_numpy(dtype=bool)]:
-            ax.annotate(s, (scores.at[s, "PC1"], scores.at[s, "PC2"]), fontsize="small", xytext=(4, 4),
+            ax.annotate(s, (pcs.at[s, "PC1"], pcs.at[s, "PC2"]), fontsize="small", xytext=(4, 4),
                         textcoords="offset points")
-        ax.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
-        ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)" if len(explained) > 1 else "PC2")
-        ax.set_title(col, fontsize="medium")
+        ax.set_xlabel(f"PC1 ({share[0]:.0%} of variance)")
+        ax.set_ylabel(f"PC2 ({share[1]:.0%} of variance)" if len(share) > 1 else "PC2")
+        ax.set_title(f"{col} · without {removed}" if removed else col, fontsize="medium")
         ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut_c.items()],
                   fontsize="small", frameon=False)
     fig.suptitle(title, fontsize="large")
