@@ -175,6 +175,22 @@ def test_a_refit_the_design_cannot_take_is_skipped(caplog):
     assert "no refit without s8" in caplog.text
 
 
+def test_refits_keep_a_numeric_covariate_of_the_design():
+    """SYNTHETIC counts, ~ age + group with age declared numeric: each refit's model keeps the number (it was
+    dropped with every column that is not a factor, and the refit's design then failed to build)."""
+    rng = np.random.default_rng(4)
+    samples = [f"s{i}" for i in range(10)]
+    obs = pd.DataFrame({"group": ["A"] * 5 + ["B"] * 5, "age": np.arange(10, dtype=float)}, index=samples)
+    mu = rng.gamma(2, 50, 200)[None, :] * np.where(np.arange(10)[:, None] >= 5, 2.0, 1.0)
+    adata = ad.AnnData(rng.negative_binomial(5, 5 / (5 + mu)), obs=obs,
+                       var=pd.DataFrame({"symbol": [f"g{i}" for i in range(200)]}, index=[f"g{i}" for i in range(200)]))
+    opts = {"min_count": 1, "min_samples": 1, "fit_type": "parametric", "size_factors": "ratio", "test": "wald"}
+    contrast = {"variable": "group", "target": "B", "reference": "A"}
+    dds = fit_model(adata, "~ age + group", ["age", "group"], opts, contrasts={"c": contrast})
+    loo = trust.leave_one_out(dds, "~ age + group", {"c": contrast}, {"c": ["g1", "g2"]})
+    assert set(loo["left_out"]) == set(samples) and np.isfinite(loo["log2FoldChange"]).all()
+
+
 def test_left_out_samples_keep_two_per_group():
     meta = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "c"]}, index=list("uvwxyz"))
     usable, kept = trust.left_out_samples(meta, {"variable": "g", "target": "a", "reference": "b"})

@@ -24,6 +24,7 @@ from .calls import benjamini_hochberg, is_significant
 from .contrasts import cells, deseq2_contrast
 from .deseq2 import as_in_r, quiet_inmoose, tx_length_factors
 from .errors import InputDataError
+from .formula import design_terms
 from .markers import LSEC, load_markers
 from .transcripts import TX_LENGTH_LAYER
 
@@ -93,7 +94,7 @@ def leave_one_out(dds, design: str, contrasts: dict[str, dict], genes: dict[str,
         nbinomWaldTest,
     )
 
-    meta = dds.obs[[c for c in dds.obs.columns if isinstance(dds.obs[c].dtype, pd.CategoricalDtype)]]
+    meta = dds.obs[list(dict.fromkeys(col for t in sorted(design_terms(design)) for col in t.split(":")))]  # numbers too
     ids = pd.Index(dds.var_names.astype(str))
     genes = {name: [g for g in gs if g in ids] for name, gs in genes.items()}
     plan = refit_plan(meta, contrasts, genes)
