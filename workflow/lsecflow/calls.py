@@ -63,6 +63,8 @@ def sizes_note(row) -> str:
     """``; 10 vs 2 samples`` from a DE summary row with :func:`group_sizes`'s columns, else nothing."""
     if "n_target" not in row or pd.isna(row["n_target"]):
         return ""
+    if int(row["n_reference"]) == 0:  # a slope: one set of samples along the number
+        return f"; {int(row['n_target'])} samples"
     return f"; {int(row['n_target'])} vs {int(row['n_reference'])} samples"
 
 

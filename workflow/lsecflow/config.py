@@ -128,6 +128,16 @@ def _check_contrasts(ds_name, source, spec, sheet, sheet_path, design_columns) -
                               f"(columns: {', '.join(sheet.columns)})")
         if var not in design_columns:
             raise ConfigError(f"{key('.variable')}: column {var!r} is not in the design {spec['design']!r}")
+        given = [role for role in ("target", "reference") if role in c]
+        if var in spec["numeric"]:
+            if given:
+                raise ConfigError(f"{key('.' + given[0])}: column {var!r} is numeric (numeric: [{var}]): its contrast "
+                                  "is its slope, the log2 fold change per unit, with no target or reference: "
+                                  f"remove {' and '.join(given)}")
+            continue
+        if len(given) < 2:
+            raise ConfigError(f"{key()}: a contrast on the categorical column {var!r} needs target and reference "
+                              f"(a number's slope needs neither: declare the column numeric: [{var}])")
         if c["target"] == c["reference"]:
             raise ConfigError(f"{key()}: target and reference are the same level {c['target']!r}")
         levels = sorted(sheet[var].unique())

@@ -8,6 +8,9 @@ on the level of the column it interacts with, so the contrast must say which:
 - ``interaction: {variable: genotype, target: KO, reference: WT}``: how much the treatment effect differs
   between KO and WT (the difference of the two simple effects; the interaction coefficient).
 
+A contrast on a numeric column (``numeric: [age]``) has no target or reference: it is the column's slope, the
+log2 fold change per unit (:func:`is_slope`).
+
 Under the base levels of :func:`bases` each is one coefficient of the model (:func:`coefficient`); the count
 engines that refit per parametrisation (limma, edgeR) take that coefficient, DESeq2 (one fit per design) the
 equivalent numeric contrast (:func:`contrast_vector`), as R's ``results(contrast = list(...))``.
@@ -21,10 +24,15 @@ from .errors import ConfigError
 from .formula import design_terms
 
 
+def is_slope(contrast: dict) -> bool:
+    """True for the slope of a numeric column (a contrast without target and reference)."""
+    return "target" not in contrast
+
+
 def bases(contrast: dict) -> dict[str, str]:
     """The base level of each design column under which the contrast is one coefficient: its variable's
-    reference, the ``within`` levels, the ``interaction`` variable's reference."""
-    out = {contrast["variable"]: str(contrast["reference"])}
+    reference (none for a slope), the ``within`` levels, the ``interaction`` variable's reference."""
+    out = {} if is_slope(contrast) else {contrast["variable"]: str(contrast["reference"])}
     out.update({k: str(v) for k, v in (contrast.get("within") or {}).items()})
     if contrast.get("interaction"):
         inter = contrast["interaction"]
@@ -36,8 +44,7 @@ def coefficient(names: list[str], contrast: dict, label: str = "") -> str:
     """The model column (patsy's name, e.g. ``treatment[T.TNF]`` or ``genotype[T.KO]:treatment[T.TNF]``)
     carrying the contrast in a design matrix built with :func:`bases`; ValueError (naming contrast ``label``)
     when ``names`` lacks it."""
-    main = f"{contrast['variable']}[T.{contrast['target']}]"
-    wanted = {main}
+    wanted = {contrast["variable"] if is_slope(contrast) else f"{contrast['variable']}[T.{contrast['target']}]"}
     if contrast.get("interaction"):
         inter = contrast["interaction"]
         wanted.add(f"{inter['variable']}[T.{inter['target']}]")
@@ -49,13 +56,14 @@ def coefficient(names: list[str], contrast: dict, label: str = "") -> str:
 
 
 def is_plain(contrast: dict) -> bool:
-    """True for a contrast without ``within`` or ``interaction`` (target vs reference of one column)."""
-    return not contrast.get("within") and not contrast.get("interaction")
+    """True for target vs reference of one column, without ``within`` or ``interaction``."""
+    return not contrast.get("within") and not contrast.get("interaction") and not is_slope(contrast)
 
 
 def cells(obs: pd.DataFrame, contrast: dict) -> dict[str, np.ndarray]:
     """The groups of samples the contrast compares (label -> mask over ``obs``' rows), target first: two for a
-    plain or ``within`` contrast, four for an ``interaction`` (target and reference at its two levels)."""
+    plain or ``within`` contrast, four for an ``interaction`` (target and reference at its two levels); a slope
+    has one group (or two for an interaction), its samples spread along the number."""
     var = obs[contrast["variable"]].astype(str).to_numpy()
     within = np.ones(len(obs), dtype=bool)
     where = ""
@@ -68,6 +76,8 @@ def cells(obs: pd.DataFrame, contrast: dict) -> dict[str, np.ndarray]:
         other = obs[inter["variable"]].astype(str).to_numpy()
         strata = [(f", {inter['variable']} {inter[role]}", within & (other == str(inter[role])))
                   for role in ("target", "reference")]
+    if is_slope(contrast):
+        return {f"{contrast['variable']} (slope){label}{where}": mask for label, mask in strata}
     out = {}
     for role in ("target", "reference"):
         for label, mask in strata:
@@ -76,15 +86,18 @@ def cells(obs: pd.DataFrame, contrast: dict) -> dict[str, np.ndarray]:
 
 
 def group_columns(contrast: dict) -> list[str]:
-    """The sheet columns that tell the contrast's groups apart: its variable, then the ``within`` and
-    ``interaction`` columns (figures label samples by their levels)."""
+    """The sheet columns that tell the contrast's groups apart: its variable (not a slope's number), then the
+    ``within`` and ``interaction`` columns (figures label samples by their levels)."""
     inter = [contrast["interaction"]["variable"]] if contrast.get("interaction") else []
-    return [contrast["variable"], *(contrast.get("within") or {}), *inter]
+    return [*([] if is_slope(contrast) else [contrast["variable"]]), *(contrast.get("within") or {}), *inter]
 
 
 def group_masks(obs: pd.DataFrame, contrast: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The samples at the contrast's target and at its reference (within its strata): masks over ``obs``."""
+    """The samples at the contrast's target and at its reference (within its strata): masks over ``obs``; a
+    slope's samples are all on the target side (its reference: none)."""
     masks = list(cells(obs, contrast).values())
+    if is_slope(contrast):
+        return np.logical_or.reduce(masks), np.zeros(len(obs), dtype=bool)
     half = len(masks) // 2
     return np.logical_or.reduce(masks[:half]), np.logical_or.reduce(masks[half:])
 
@@ -92,7 +105,8 @@ def group_masks(obs: pd.DataFrame, contrast: dict) -> tuple[np.ndarray, np.ndarr
 def describe(contrast: dict) -> str:
     """``Group Disease vs Chow``, ``... within batch b2`` or ``... in batch b2 minus in batch b1 (interaction)``:
     the contrast in words, for logs and captions."""
-    text = f"{contrast['variable']} {contrast['target']} vs {contrast['reference']}"
+    text = (f"{contrast['variable']} slope (log2 fold change per unit)" if is_slope(contrast) else
+            f"{contrast['variable']} {contrast['target']} vs {contrast['reference']}")
     if contrast.get("within"):
         text += " within " + ", ".join(f"{k} {v}" for k, v in contrast["within"].items())
     if contrast.get("interaction"):
@@ -105,7 +119,8 @@ def describe(contrast: dict) -> str:
 def short(contrast: dict) -> str:
     """``Disease vs Chow``, ``... within batch b2`` or ``..., batch b2 minus b1``: the contrast in a figure
     title."""
-    text = f"{contrast['target']} vs {contrast['reference']}"
+    text = (f"{contrast['variable']} slope" if is_slope(contrast) else
+            f"{contrast['target']} vs {contrast['reference']}")
     if contrast.get("within"):
         text += " within " + ", ".join(f"{k} {v}" for k, v in contrast["within"].items())
     if contrast.get("interaction"):
@@ -132,11 +147,13 @@ def contrast_vector(design_info, meta: pd.DataFrame, contrast: dict) -> np.ndarr
     def model_row(levels: dict) -> np.ndarray:
         data = dict(row)
         for col, level in levels.items():
-            data[col] = pd.Categorical([level], categories=meta[col].cat.categories)
+            data[col] = ([float(level)] if not isinstance(meta[col].dtype, pd.CategoricalDtype) else
+                         pd.Categorical([level], categories=meta[col].cat.categories))
         return np.asarray(patsy.build_design_matrices([design_info], pd.DataFrame(data))[0])[0]
 
     within = {k: str(v) for k, v in (contrast.get("within") or {}).items()}
-    var, target, ref = contrast["variable"], str(contrast["target"]), str(contrast["reference"])
+    var = contrast["variable"]
+    target, ref = (1.0, 0.0) if is_slope(contrast) else (str(contrast["target"]), str(contrast["reference"]))
 
     def effect(extra: dict) -> np.ndarray:
         return model_row({**within, **extra, var: target}) - model_row({**within, **extra, var: ref})

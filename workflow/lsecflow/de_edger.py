@@ -106,7 +106,7 @@ def _contrast_table(fit: dict, j: int, index: pd.Index, lfc_threshold: float = 0
     res = ql_test(fit, coef=[j])
     lfc = res["logFC"][:, 0]
     F = res["F"]
-    stat = np.sign(lfc) * np.sqrt(F)
+    stat = np.sign(lfc) * np.sqrt(np.maximum(F, 0))  # F a hair below 0 (as R's): the null fits as well, stat 0
     p = res["pvalue"]
     if lfc_threshold:
         from scipy.stats import norm

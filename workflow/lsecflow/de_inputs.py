@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .contrasts import cells, is_plain
+from .contrasts import cells, is_plain, is_slope
 from .de_files import RESULT_COLUMNS, write_lrt_skipped, write_skipped
 from .errors import InputDataError, UnfittableDesign, UnfittableFit
 from .files import write_tsv_atomic
@@ -100,6 +100,12 @@ def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | 
     fewer than 2 samples), or None."""
     for label, mask in cells(adata.obs, contrast).items():
         n = int(mask.sum())
+        if is_slope(contrast):
+            values = adata.obs.loc[mask, contrast["variable"]].astype(float).nunique()
+            if n < 3 or values < 2:
+                return (f"{label!r} has {n} sample(s) and {values} distinct value(s) of {contrast['variable']!r}; "
+                        f"{method} needs at least 3 samples and 2 values for a slope")
+            continue
         if n >= 2:
             continue
         if is_plain(contrast):

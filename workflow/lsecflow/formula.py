@@ -141,7 +141,8 @@ def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | Non
     """
     base: dict[str, str] = {}
     for contrast in (contrasts or {}).values():
-        base.setdefault(contrast["variable"], contrast["reference"])
+        if "reference" in contrast:  # a slope has none
+            base.setdefault(contrast["variable"], contrast["reference"])
     meta = pd.DataFrame(index=obs.index.astype(str))
     for col in columns:
         if pd.api.types.is_float_dtype(obs[col]):  # declared numeric (ingest stores those as float)
@@ -155,7 +156,7 @@ def design_metadata(obs: pd.DataFrame, columns: list[str], contrasts: dict | Non
 def check_numeric(spec: dict, sheet: pd.DataFrame, design_columns: list[str], sheet_path, source: str) -> None:
     """Numbers in the design are modelled as declared, never guessed (parse time).
 
-    A column in ``numeric:`` must hold a number for every sample and cannot be a contrast's variable;
+    A column in ``numeric:`` must hold a number for every sample (a contrast on it is its slope);
     a design column whose values all look like numbers must be declared ``numeric:`` (one slope) or
     ``categorical:`` (each value a level).
     """
@@ -176,10 +177,6 @@ def check_numeric(spec: dict, sheet: pd.DataFrame, design_columns: list[str], sh
             if len(bad):
                 raise ConfigError(f"sample sheet {sheet_path}: column {col!r} is declared numeric but sample "
                                   f"{bad.index[0]!r} has {bad.iloc[0]!r}, not a number ({len(bad)} value(s))")
-            for name, c in spec["contrasts"].items():
-                if c["variable"] == col:
-                    raise ConfigError(f"{source}: key 'contrasts.{name}.variable': {col!r} is numeric (a slope, "
-                                      "not groups); a contrast compares two levels of a categorical column")
         elif col not in categorical and parsed.notna().all():
             example = ", ".join(sorted(set(values), key=lambda v: float(v))[:4])
             raise ConfigError(

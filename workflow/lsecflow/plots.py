@@ -309,7 +309,8 @@ def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobu
 
     vst_df = pd.read_csv(vst, sep="\t", index_col=0)
     obs = ad.read_h5ad(counts_h5ad, backed="r").obs
-    groups = obs.loc[vst_df.columns, list(columns)].astype(str).agg(" · ".join, axis=1)
+    groups = (obs.loc[vst_df.columns, list(columns)].astype(str).agg(" · ".join, axis=1) if columns else
+              pd.Series("all samples", index=vst_df.columns))  # a slope: no groups
     if pseudobulk:
         vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
         groups.index = vst_df.columns

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .contrasts import is_slope
 from .errors import InputDataError
 from .imputation import impute
 from .lowess import loess_fit
@@ -63,8 +64,10 @@ def observed_mask(raw: pd.DataFrame, opts: dict) -> pd.DataFrame:
 
 def filter_groups(obs: pd.DataFrame, opts: dict, contrasts: dict) -> pd.Series:
     """Each sample's group for the valid-value filter: ``proteomics.filter_by``, else the variable of the
-    first contrast."""
-    column = opts.get("filter_by") or next(iter(contrasts.values()))["variable"]
+    first contrast between levels (with only slopes, all samples are one group)."""
+    column = opts.get("filter_by") or next((c["variable"] for c in contrasts.values() if not is_slope(c)), None)
+    if column is None:
+        return pd.Series("all", index=obs.index)
     if column not in obs.columns:
         raise InputDataError(f"proteomics.filter_by: {column!r} is not a sample-sheet column")
     return obs[column].astype(str)
