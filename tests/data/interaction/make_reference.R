@@ -20,13 +20,7 @@ out <- "tests/data/interaction"
 source("tests/data/dlpc_filtered.R")
 sheet$Group <- factor(sheet$Group, levels = levels3)
 sheet$batch <- relevel(sheet$batch, "b1")
-save <- function(lfc, p, padj, name) {
-  tab <- data.frame(gene_id = rownames(counts), log2FoldChange = signif(lfc, 9), pvalue = signif(p, 9),
-                    padj = signif(padj, 9))
-  con <- gzfile(file.path(out, paste0(name, ".tsv.gz")), "w")
-  write.table(tab, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
-  cat(name, sum(padj < 0.05, na.rm = TRUE), "at padj < 0.05\n")
-}
+source("tests/data/save_de_table.R")
 formula <- ~ batch + Group + batch:Group
 dds <- DESeq(DESeqDataSetFromMatrix(counts, sheet, formula), quiet = TRUE)
 print(resultsNames(dds))

@@ -13,13 +13,7 @@ source("tests/data/dlpc_filtered.R")
 w <- read.delim(gzfile("tests/data/deseq2_reference/synthetic_numeric_sheet.tsv.gz"))
 sheet$weight <- w$weight[match(sheet$sample, w$sample)]
 sheet$Group <- factor(sheet$Group, levels = levels3)
-save <- function(lfc, p, padj, name) {
-  tab <- data.frame(gene_id = rownames(counts), log2FoldChange = signif(lfc, 9), pvalue = signif(p, 9),
-                    padj = signif(padj, 9))
-  con <- gzfile(file.path(out, paste0(name, ".tsv.gz")), "w")
-  write.table(tab, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
-  cat(name, sum(padj < 0.05, na.rm = TRUE), "at padj < 0.05\n")
-}
+source("tests/data/save_de_table.R")
 formula <- ~ weight + Group
 r <- results(DESeq(DESeqDataSetFromMatrix(counts, sheet, formula), quiet = TRUE), name = "weight")
 save(r$log2FoldChange, r$pvalue, r$padj, "deseq2_weight")
