@@ -102,31 +102,27 @@ def group_masks(obs: pd.DataFrame, contrast: dict) -> tuple[np.ndarray, np.ndarr
     return np.logical_or.reduce(masks[:half]), np.logical_or.reduce(masks[half:])
 
 
-def describe(contrast: dict) -> str:
-    """``Group Disease vs Chow``, ``... within batch b2`` or ``... in batch b2 minus in batch b1 (interaction)``:
-    the contrast in words, for logs and captions."""
-    text = (f"{contrast['variable']} slope (log2 fold change per unit)" if is_slope(contrast) else
-            f"{contrast['variable']} {contrast['target']} vs {contrast['reference']}")
+def describe(contrast: dict, title: bool = False) -> str:
+    """The contrast in words, for logs and the methods (``Group Disease vs Chow``, ``... within batch b2``,
+    ``... in batch b2 minus in batch b1 (interaction)``, ``age slope (log2 fold change per unit)``), or with
+    ``title`` shorter, for figure titles (``Disease vs Chow``, ``..., batch b2 minus b1``, ``age slope``)."""
+    var = contrast["variable"]
+    if is_slope(contrast):
+        text = f"{var} slope" + ("" if title else " (log2 fold change per unit)")
+    else:
+        text = ("" if title else f"{var} ") + f"{contrast['target']} vs {contrast['reference']}"
     if contrast.get("within"):
         text += " within " + ", ".join(f"{k} {v}" for k, v in contrast["within"].items())
     if contrast.get("interaction"):
-        inter = contrast["interaction"]
-        text += (f" in {inter['variable']} {inter['target']} minus in {inter['variable']} {inter['reference']} "
-                 "(interaction)")
+        i = contrast["interaction"]
+        text += (f", {i['variable']} {i['target']} minus {i['reference']}" if title else
+                 f" in {i['variable']} {i['target']} minus in {i['variable']} {i['reference']} (interaction)")
     return text
 
 
 def short(contrast: dict) -> str:
-    """``Disease vs Chow``, ``... within batch b2`` or ``..., batch b2 minus b1``: the contrast in a figure
-    title."""
-    text = (f"{contrast['variable']} slope" if is_slope(contrast) else
-            f"{contrast['target']} vs {contrast['reference']}")
-    if contrast.get("within"):
-        text += " within " + ", ".join(f"{k} {v}" for k, v in contrast["within"].items())
-    if contrast.get("interaction"):
-        inter = contrast["interaction"]
-        text += f", {inter['variable']} {inter['target']} minus {inter['reference']}"
-    return text
+    """:func:`describe` for a figure title."""
+    return describe(contrast, title=True)
 
 
 def contrast_vector(design_info, meta: pd.DataFrame, contrast: dict) -> np.ndarray:
