@@ -20,6 +20,7 @@ from lsecflow import contrasts, de, de_edger, de_voom
 from lsecflow.calls import group_sizes
 from lsecflow.de_inputs import count_unit, too_few
 from lsecflow.errors import ConfigError
+from lsecflow.figures import unit_matrix
 from lsecflow.formula import design_matrix
 from lsecflow.ingest import build_counts
 from lsecflow.methods import methods_text
@@ -256,6 +257,12 @@ def test_a_numeric_columns_slope_as_r_does(tmp_path):
     assert contrasts.short(slope) == "weight slope" and contrasts.group_columns(slope) == []
     adata, _ = build_counts(ds.params())
     assert group_sizes(adata.obs, slope) == {"n_target": 20, "n_reference": 0}
+    adata.write_h5ad(tmp_path / "counts.h5ad")  # the DE heatmap's samples: one group, in the order of the number
+    pd.DataFrame(np.ones((2, 20)), index=["g1", "g2"], columns=adata.obs_names).to_csv(tmp_path / "vst.tsv", sep="\t")
+    vst, groups = unit_matrix(pd.DataFrame({"gene_id": ["g1"]}), str(tmp_path / "vst.tsv"),
+                              str(tmp_path / "counts.h5ad"), slope, False)
+    assert adata.obs.loc[vst.columns, "weight"].is_monotonic_increasing and not vst.columns.equals(adata.obs_names)
+    assert set(groups) == {"samples by increasing weight"}
     assert too_few(adata[:2], slope) == ("'weight (slope)' has 2 sample(s) and 2 distinct value(s) of 'weight'; "
                                          "DESeq2 needs at least 3 samples and 2 values for a slope")
     dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)

@@ -12,7 +12,7 @@ import logging
 import pandas as pd
 
 from . import heatmaps, plots
-from .contrasts import group_columns
+from .contrasts import group_columns, is_slope
 from .de_options import LEVELS, VALUES, de_engine
 from .enrichment import gsea_ranking, read_gsea_table
 from .genesets import read_gmt
@@ -125,13 +125,14 @@ def symbol_index(res: pd.DataFrame) -> dict[str, str]:
     return symbol_to_id
 
 
-def unit_matrix(res: pd.DataFrame, vst: str, counts_h5ad: str, columns: list[str], pseudobulk: bool,
+def unit_matrix(res: pd.DataFrame, vst: str, counts_h5ad: str, contrast: dict, pseudobulk: bool,
                 engine: str = "deseq2") -> tuple[pd.DataFrame, pd.Series]:
     """The unit's VST (voom: log2 CPM; proteomics: the log2 intensities the tests saw; what it holds in
     ``attrs['value']``) and each sample's group; empty for a skipped unit, whose GSEA tables are empty too."""
     if res.empty:
         return pd.DataFrame(), pd.Series(dtype=str)
-    vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, columns, pseudobulk)
+    vst_df, groups = plots.load_vst_and_groups(vst, counts_h5ad, group_columns(contrast), pseudobulk,
+                                               contrast["variable"] if is_slope(contrast) else None)
     vst_df.attrs["value"] = VALUES[engine]
     return vst_df, groups
 
@@ -164,7 +165,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     figs = plots.configure(spec["figures"])
     title = plots.unit_title(params, contrast_name, cell_type)
     res = pd.read_csv(table, sep="\t")
-    vst_df, groups = unit_matrix(res, vst, counts_h5ad, group_columns(spec["contrasts"][contrast_name]),
+    vst_df, groups = unit_matrix(res, vst, counts_h5ad, spec["contrasts"][contrast_name],
                                  cell_type is not None, de_engine(spec))
     draw_de_figures(res, vst_df, groups, params, title, de_files)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))

@@ -298,10 +298,11 @@ def stem_of(png: str | Path) -> Path:
     return png.with_suffix("")
 
 
-def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobulk: bool = False
-                        ) -> tuple[pd.DataFrame, pd.Series]:
+def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobulk: bool = False,
+                        order_by: str | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """VST matrix (genes x samples) of a DE unit and each sample's group: its level of each of ``columns``
-    (a contrast's :func:`lsecflow.contrasts.group_columns`), joined by `` · ``.
+    (a contrast's :func:`lsecflow.contrasts.group_columns`), joined by `` · ``; ``order_by``: a numeric column
+    (a slope's) the samples are sorted by.
 
     Pseudobulk columns are ``<sample>|<cell type>``; they are relabelled by sample.
     """
@@ -309,8 +310,10 @@ def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobu
 
     vst_df = pd.read_csv(vst, sep="\t", index_col=0)
     obs = ad.read_h5ad(counts_h5ad, backed="r").obs
+    if order_by:
+        vst_df = vst_df[obs.loc[vst_df.columns, order_by].astype(float).sort_values(kind="stable").index]
     groups = (obs.loc[vst_df.columns, list(columns)].astype(str).agg(" · ".join, axis=1) if columns else
-              pd.Series("all samples", index=vst_df.columns))  # a slope: no groups
+              pd.Series(f"samples by increasing {order_by}" if order_by else "all samples", index=vst_df.columns))
     if pseudobulk:
         vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
         groups.index = vst_df.columns
