@@ -24,6 +24,7 @@ from lsecflow.figures import unit_matrix
 from lsecflow.formula import design_matrix
 from lsecflow.ingest import build_counts
 from lsecflow.methods import methods_text
+from lsecflow.plots import fold_change_label
 from lsecflow.trust import leave_one_out
 
 REF = REPO / "tests/data/interaction"
@@ -263,6 +264,7 @@ def test_a_numeric_columns_slope_as_r_does(tmp_path):
                               str(tmp_path / "counts.h5ad"), slope, False)
     assert adata.obs.loc[vst.columns, "weight"].is_monotonic_increasing and not vst.columns.equals(adata.obs_names)
     assert set(groups) == {"samples by increasing weight"}
+    assert fold_change_label(slope) == "log2 fold change per unit of weight"  # the volcano's and MA plot's axis
     assert too_few(adata[:2], slope) == ("'weight (slope)' has 2 sample(s) and 2 distinct value(s) of 'weight'; "
                                          "DESeq2 needs at least 3 samples and 2 values for a slope")
     dds = de.fit_model(adata, ds.spec["design"], ds.design_columns, ds.spec["de"], contrasts=ds.contrasts)

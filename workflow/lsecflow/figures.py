@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, params: dict, title: str,
-                    files: dict[str, str]) -> None:
+                    files: dict[str, str], lfc_label: str = plots.LFC_LABEL) -> None:
     """Volcano, MA plot and top-gene heatmap of one contrast.
 
     Parameters
@@ -37,6 +37,8 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
         Figure title.
     files
         ``{kind: PNG path}`` for kinds volcano, ma, heatmap (other formats beside it).
+    lfc_label
+        The fold-change axis (:func:`lsecflow.plots.fold_change_label`).
     """
     stems = {kind: plots.stem_of(path) for kind, path in files.items()}
     if res.empty:
@@ -47,10 +49,10 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
     vol, hm = figs["volcano"], figs["heatmap"]
     plots.save(plots.volcano(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, n_top=vol["label_top"],
                              title=title, figsize=(vol["width"], vol["height"]), y=vol["y"], xlim=vol["xlim"],
-                             ylim=vol["ylim"]), stems["volcano"])
+                             ylim=vol["ylim"], lfc_label=lfc_label), stems["volcano"])
     plots.save(plots.ma_plot(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, title=title,
                              figsize=(figs["ma"]["width"], figs["ma"]["height"]),
-                             level=LEVELS[de_engine(params["spec"])]), stems["ma"])
+                             level=LEVELS[de_engine(params["spec"])], lfc_label=lfc_label), stems["ma"])
     plots.save(heatmaps.top_gene_heatmap(vst_df, res, groups, n_top=hm["n_top"], title=title, genes=hm["genes"],
                                          width=hm["width"], height=hm["height"], cluster_rows=hm["cluster_rows"],
                                          alpha=de_opts["alpha"], lfc_threshold=de_opts["lfc_threshold"]),
@@ -167,7 +169,8 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     res = pd.read_csv(table, sep="\t")
     vst_df, groups = unit_matrix(res, vst, counts_h5ad, spec["contrasts"][contrast_name],
                                  cell_type is not None, de_engine(spec))
-    draw_de_figures(res, vst_df, groups, params, title, de_files)
+    draw_de_figures(res, vst_df, groups, params, title, de_files,
+                    plots.fold_change_label(spec["contrasts"][contrast_name]))
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
     ranking = gsea_ranking(res, spec["de"])  # the ranking GSEA ran on
     symbol_to_id = symbol_index(res)

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .calls import call_direction
-from .contrasts import short
+from .contrasts import is_slope, short
 from .files import atomic_path
 from .pdf_fonts import share_pdf_font_subsets
 
@@ -69,6 +69,15 @@ def configure(figures: dict | None) -> dict:
     return figures
 
 
+LFC_LABEL = "log2 fold change"
+"""The fold-change axis of the volcano and MA plots (a slope's: :func:`fold_change_label`)."""
+
+
+def fold_change_label(contrast: dict) -> str:
+    """``log2 fold change``, or for a slope ``log2 fold change per unit of <column>``."""
+    return f"{LFC_LABEL} per unit of {contrast['variable']}" if is_slope(contrast) else LFC_LABEL
+
+
 def unit_title(params: dict, contrast_name: str, cell_type: str | None = None) -> str:
     """Figure title of a DE unit: ``<dataset> · [<cell type>: ]<target> vs <reference>``."""
     what = short(params["spec"]["contrasts"][contrast_name])
@@ -85,7 +94,7 @@ def _labels(res: pd.DataFrame, n_top: int, genes_of_interest) -> pd.DataFrame:
 
 
 def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_of_interest=(), n_top: int = 10,
-            title: str = "", figsize=(6, 5), y: str = "pvalue", xlim=None, ylim=None):
+            title: str = "", figsize=(6, 5), y: str = "pvalue", xlim=None, ylim=None, lfc_label: str = LFC_LABEL):
     """Volcano plot: log2 fold change vs -log10 p-value, top genes labelled.
 
     Parameters
@@ -136,7 +145,7 @@ def volcano(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
         ax.set_xlim(xlim[0] - pad, xlim[1] + pad)
     if ylim is not None:
         ax.set_ylim(0, ylim * 1.04)
-    ax.set_xlabel("log2 fold change")
+    ax.set_xlabel(lfc_label)
     ax.set_ylabel("-log10 adjusted p-value" if y == "padj" else "-log10 p-value")
     ax.set_title(title, fontsize="large")
     # below the axes: over the plot it would hide the points and labels of its corner
@@ -157,7 +166,8 @@ def spread_labels(ax, texts: list, x: np.ndarray, y: np.ndarray, line: str = "#7
 
 
 def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_of_interest=(), title: str = "",
-            figsize=(6, 4.5), level: tuple[str, str] = ("baseMean", "mean of normalised counts")):
+            figsize=(6, 4.5), level: tuple[str, str] = ("baseMean", "mean of normalised counts"),
+            lfc_label: str = LFC_LABEL):
     """MA plot: the mean level (``level``: its column and axis label, :data:`lsecflow.de_options.LEVELS`; DESeq2's
     ``baseMean`` on a log axis, limma's ``AveExpr``, log2 CPM or intensity) vs log2 fold change."""
     tested = res[res["pvalue"].notna()]
@@ -177,7 +187,7 @@ def ma_plot(res: pd.DataFrame, alpha: float, lfc_threshold: float = 0.0, genes_o
         ax.set_xscale("log")
     ax.axhline(0, color="#444444", lw=0.6)
     ax.set_xlabel(label)
-    ax.set_ylabel("log2 fold change")
+    ax.set_ylabel(lfc_label)
     ax.set_title(title, fontsize="large")
     ax.legend(fontsize="small", frameon=False)
     fig.tight_layout()
