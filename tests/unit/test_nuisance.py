@@ -26,6 +26,8 @@ def test_the_terms_no_contrast_names_are_the_nuisance():
     assert nuisance.nuisance_terms("~ batch + sex + Group + sex:Group", within) == (["batch"],
                                                                                     ["Group", "sex", "sex:Group"])
     assert nuisance.nuisance_terms("~ a + b + a:b + Group", GROUP) == ([], ["Group", "a", "a:b", "b"])
+    slope = {"s": {"variable": "weight"}}  # a slope's number is what it asks about: never removed
+    assert nuisance.nuisance_terms("~ weight + batch", slope) == (["batch"], ["weight"])
 
 
 def test_remove_batch_effect_equals_limmas():

@@ -85,11 +85,16 @@ def cells(obs: pd.DataFrame, contrast: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def group_columns(contrast: dict) -> list[str]:
-    """The sheet columns that tell the contrast's groups apart: its variable (not a slope's number), then the
-    ``within`` and ``interaction`` columns (figures label samples by their levels)."""
+def columns(contrast: dict) -> list[str]:
+    """Every sheet column the contrast names: its variable, the ``within`` and the ``interaction`` columns."""
     inter = [contrast["interaction"]["variable"]] if contrast.get("interaction") else []
-    return [*([] if is_slope(contrast) else [contrast["variable"]]), *(contrast.get("within") or {}), *inter]
+    return [contrast["variable"], *(contrast.get("within") or {}), *inter]
+
+
+def group_columns(contrast: dict) -> list[str]:
+    """The sheet columns that tell the contrast's groups apart (figures label samples by their levels):
+    :func:`columns`, less a slope's number."""
+    return columns(contrast)[1:] if is_slope(contrast) else columns(contrast)
 
 
 def group_masks(obs: pd.DataFrame, contrast: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contrasts import group_columns
+from .contrasts import columns
 from .formula import design_terms
 
 
@@ -20,7 +20,7 @@ def nuisance_terms(design: str, contrasts: dict) -> tuple[list[str], list[str]]:
     """``(nuisance, kept)``: the design's single-column terms whose column no contrast names and no other term
     holds (``batch`` in ``~ batch + Group``), and the terms kept. No nuisance when a candidate column also
     sits in an interaction: removing its main effect alone would not remove it."""
-    named = {col for c in contrasts.values() for col in group_columns(c)}
+    named = {col for c in contrasts.values() for col in columns(c)}
     terms = sorted(design_terms(design))
     in_interactions = {col for t in terms if ":" in t for col in t.split(":")}
     nuisance = [t for t in terms if ":" not in t and t not in named and t not in in_interactions]
