@@ -98,7 +98,9 @@ def check_fittable(meta: pd.DataFrame, design: str) -> None:
 def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
     """Why a contrast cannot be tested (a level, or for a ``within`` / ``interaction`` contrast a group, with
     fewer than 2 samples), or None."""
-    for label, mask in cells(adata.obs, contrast).items():
+    groups = cells(adata.obs, contrast)
+    roles = dict(zip(groups, ("target", "reference")))  # a plain contrast's two groups: its two levels
+    for label, mask in groups.items():
         n = int(mask.sum())
         if is_slope(contrast):
             values = adata.obs.loc[mask, contrast["variable"]].astype(float).nunique()
@@ -109,8 +111,8 @@ def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | 
         if n >= 2:
             continue
         if is_plain(contrast):
-            level = label[len(contrast["variable"]) + 1:]
-            return f"level {level!r} of {contrast['variable']!r} has {n} sample(s); {method} needs at least 2 per level"
+            return (f"level {contrast[roles[label]]!r} of {contrast['variable']!r} has {n} sample(s); {method} needs "
+                    "at least 2 per level")
         return f"group {label!r} has {n} sample(s); {method} needs at least 2 per group"
     return None
 
