@@ -172,6 +172,7 @@ def check(name: str, contrast: dict, design: str, sheet: pd.DataFrame, numeric, 
     gives it a meaning; and a contrast whose variable interacts with a column must fix that column's level
     (``within``) or be that interaction, since otherwise its meaning would hang on which level is the base."""
     var = contrast["variable"]
+    used = {col for t in design_terms(design) for col in t.split(":")}
     terms = [t.split(":") for t in design_terms(design) if ":" in t]
     partners = {col for t in terms if var in t for col in t if col != var}
 
@@ -179,7 +180,7 @@ def check(name: str, contrast: dict, design: str, sheet: pd.DataFrame, numeric, 
         return f"{where}: key 'contrasts.{name}.{suffix}'"
 
     def check_level(suffix: str, col: str, level: str) -> None:
-        if col not in sheet.columns or col not in {c for t in design_terms(design) for c in t.split(":")}:
+        if col not in sheet.columns or col not in used:
             raise ConfigError(f"{key(suffix)}: column {col!r} is not in the design {design!r}")
         if col == var or col in numeric:
             raise ConfigError(f"{key(suffix)}: column {col!r} is " + ("the contrast's own variable" if col == var

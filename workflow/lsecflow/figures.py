@@ -167,10 +167,9 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     figs = plots.configure(spec["figures"])
     title = plots.unit_title(params, contrast_name, cell_type)
     res = pd.read_csv(table, sep="\t")
-    vst_df, groups = unit_matrix(res, vst, counts_h5ad, spec["contrasts"][contrast_name],
-                                 cell_type is not None, de_engine(spec))
-    draw_de_figures(res, vst_df, groups, params, title, de_files,
-                    plots.fold_change_label(spec["contrasts"][contrast_name]))
+    contrast = spec["contrasts"][contrast_name]
+    vst_df, groups = unit_matrix(res, vst, counts_h5ad, contrast, cell_type is not None, de_engine(spec))
+    draw_de_figures(res, vst_df, groups, params, title, de_files, plots.fold_change_label(contrast))
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
     ranking = gsea_ranking(res, spec["de"])  # the ranking GSEA ran on
     symbol_to_id = symbol_index(res)
