@@ -8,11 +8,13 @@ import pytest
 from helpers import (
     UPS1_TABLE,
     bad_table,
+    loaded_or_refused,
     r_table,
+    ups1_dataset,
     ups1_sheet,
 )
 from lsecflow import protein_tables, proteomics
-from lsecflow.errors import InputDataError
+from lsecflow.errors import ConfigError, InputDataError
 
 
 # ------------------------------------------------------------------------------------------ preprocessing
@@ -66,3 +68,30 @@ def test_all_missing_proteins_and_samples(tmp_path):
         protein_tables.read_protein_table(bad_table(tmp_path, zero_run), "maxquant", sheet.index, {}, "human", sheet)
     with pytest.raises(InputDataError, match="no protein passes the valid-value filter"):
         proteomics.preprocess(values, sheet["group"], {"min_valid": 4})
+
+
+def test_filter_groups_follow_the_contrast():
+    """The valid-value filter's groups: the first contrast's variable, crossed with its within / interaction
+    columns by default, or proteomics.filter_by (a column or a list); with only slopes, one group."""
+    obs = pd.DataFrame({"cell": ["A", "A", "B", "B"], "group": ["ctl", "trt"] * 2, "dose": ["1", "2", "3", "4"]})
+    plain = {"c": {"variable": "group", "target": "trt", "reference": "ctl"}}
+    within = {"c": {**plain["c"], "within": {"cell": "B"}}}
+    slope = {"c": {"variable": "dose"}}
+    assert proteomics.filter_columns({}, plain) == ["group"]
+    assert proteomics.filter_columns({}, within) == ["group", "cell"]
+    assert proteomics.filter_columns({"filter_by": "cell"}, within) == ["cell"]
+    assert proteomics.filter_columns({}, slope) == []
+    assert list(proteomics.filter_groups(obs, {}, within)) == ["ctl · A", "trt · A", "ctl · B", "trt · B"]
+    assert set(proteomics.filter_groups(obs, {}, slope)) == {"all"}
+
+
+@pytest.mark.parametrize("proteomics_keys, error", [
+    ({"filter_by": "plate"}, r"proteomics.filter_by': 'plate' is not a column of the sample sheet"),
+    ({"filter_by": ["group", "plate"]}, "'plate' is not a column"),
+    ({"min_valid": 4}, r"proteomics.min_valid': 4 values in each level of group, but 'fmol10' has 3 sample"),
+    ({"min_valid": 4, "min_valid_in": "any"}, None),
+])
+def test_filter_is_checked_at_parse_time(proteomics_keys, error):
+    spec = ups1_dataset()
+    spec["proteomics"].update(proteomics_keys)
+    loaded_or_refused({"ups1": spec}, error, ConfigError)

@@ -24,10 +24,11 @@ from .dataset_files import count_format, existing_file, marker_table, resolve_co
 from .de_options import check_block, check_de_test, check_deqms, check_robust_fit, de_engine
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
-from .formula import check_full_rank, check_numeric, parse_design
+from .formula import check_full_rank, check_numeric, expand_design, parse_design
 from .imputation import check_impute
 from .markers import LSEC, load_markers
 from .matrix_layout import check_bulk_layout
+from .proteomics import check_filter
 from .rule_params import RULE_SPEC_KEYS, scoped_spec
 from .schema import validate
 from .sheets import apply_rename, cell_sample_ids, check_design_values, check_ids_match, read_sample_sheet
@@ -195,6 +196,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     if not SAFE_NAME.match(name):
         raise ConfigError(f"{source}: dataset name {name!r} is not a safe file name")
     spec = validate(copy.deepcopy(spec), "dataset", source)
+    spec["design"] = expand_design(spec["design"])  # ~ a * b as ~ a + b + a:b, everywhere after this
+    if spec["de"].get("reduced"):
+        spec["de"]["reduced"] = expand_design(spec["de"]["reduced"])
     spec["figures"] = merge_figures(figures or {}, spec.get("figures", {}), source)
     # paths
     counts = spec["counts"]
@@ -224,6 +228,8 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     check_robust_fit(source, spec)
     check_block(source, spec, sheet, sheet_path, design_columns)
     check_impute(source, spec)
+    if spec["assay"] == "proteomics":
+        check_filter(spec, sheet, source)
 
     rename = spec["samples"]["rename"]
     cell_types: dict[str, str] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,26 @@ from .errors import ConfigError
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _TERM = re.compile(rf"^{_IDENT}(:{_IDENT})*$")
+
+
+_CROSS = re.compile(rf"^{_IDENT}(\s*\*\s*{_IDENT})+$")
+
+
+def expand_design(formula: str) -> str:
+    """R's crossing shorthand written out: ``~ a * b`` -> ``~ a + b + a:b`` (three columns: every interaction of
+    two and of three); other terms, and anything :func:`parse_design` will refuse, are left as written."""
+    text = formula.strip()
+    if not text.startswith("~") or "*" not in text:
+        return formula
+    terms: list[str] = []
+    for raw in text[1:].split("+"):
+        term = raw.strip()
+        if not _CROSS.match(term):
+            terms.append(term)
+            continue
+        names = [n.strip() for n in term.split("*")]
+        terms += [":".join(c) for k in range(1, len(names) + 1) for c in combinations(names, k)]
+    return "~ " + " + ".join(dict.fromkeys(terms))
 
 
 def parse_design(formula: str, columns, source: str = "config", key: str = "design") -> list[str]:
@@ -50,7 +71,7 @@ def parse_design(formula: str, columns, source: str = "config", key: str = "desi
         if not _TERM.match(term):
             raise ConfigError(
                 f"{source}: key '{key}': term {term!r} of {formula!r} is not allowed; a design is "
-                "'~ column + column + column:column' using sample-sheet column names only "
+                "'~ column + column + column:column' (or column * column) using sample-sheet column names only "
                 "(no functions, operators or expressions)"
             )
         for name in term.split(":"):
@@ -192,6 +213,16 @@ def estimable_columns(X: np.ndarray) -> np.ndarray:
         if np.linalg.matrix_rank(X[:, kept + [j]]) > len(kept):
             kept.append(j)
     return np.array(kept, dtype=int)
+
+
+def estimable(X: np.ndarray) -> np.ndarray:
+    """True for each column of ``X`` whose coefficient the rows of ``X`` estimate: its unit vector lies in their
+    row space (the diagonal of the projector ``pinv(X) @ X`` is 1 there). Where rows are missing (a protein's
+    unobserved samples) R's ``lm.fit`` still reports every column its pivoted QR keeps
+    (:func:`estimable_columns`), and a kept column's coefficient can then mean another comparison: in
+    ``~ cell * group`` with cell B's treated samples all missing, ``group[T.treated]`` under base B is fitted
+    from cell A's samples."""
+    return np.isclose(np.diag(np.linalg.pinv(X) @ X), 1.0, atol=1e-8)
 
 
 def design_matrix(meta: pd.DataFrame, design: str, bases: dict[str, str] | None = None):

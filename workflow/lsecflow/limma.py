@@ -27,7 +27,7 @@ from .calls import benjamini_hochberg
 from .contrasts import bases, coefficient
 from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
-from .formula import design_matrix, estimable_columns
+from .formula import design_matrix, estimable, estimable_columns
 from .limma_block import estimate_block
 from .limma_robust import ebayes, ebayes_robust, rlm_solve
 
@@ -81,6 +81,10 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
     samples than the design has columns is not fitted (NA). Where R's ``rlm`` stops ("'x' is singular":
     a whole group missing), the estimable coefficients are fitted and the others are NA, as for ``ls``.
 
+    Unlike R, a coefficient that the pivot keeps but that the observed samples do not estimate
+    (:func:`lsecflow.formula.estimable`: with a crossed design's cell unobserved, ``lm.fit`` gives the column
+    the value of another comparison) is NA too; the fit, its residuals and variances are R's.
+
     ``weights`` (as ``values``, positive; ``method="ls"`` only): weighted least squares per row, voom's
     precision weights (:mod:`lsecflow.voom`).
 
@@ -99,7 +103,7 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
     sigma, df_res = np.full(n, np.nan), np.zeros(n)
     observed = np.isfinite(values)
     patterns, which = np.unique(observed, axis=0, return_inverse=True)
-    not_converged = 0
+    not_converged, aliased = 0, np.zeros(p, dtype=int)
     for k, pattern in enumerate(patterns):
         rows = np.flatnonzero(which.ravel() == k)
         if not pattern.any() or (method == "robust" and pattern.sum() <= p):
@@ -116,11 +120,19 @@ def lm_fit(values: np.ndarray, design_mat, method: str = "ls", weights: np.ndarr
             coef, se, sig = _ls_solve(Xo, Y, W, Cinv)
         beta[np.ix_(rows, cols)] = coef.T
         su[np.ix_(rows, cols)] = se
+        lost = np.flatnonzero(~estimable(X[pattern]))  # dropped by the pivot, or kept with another meaning (R)
+        beta[np.ix_(rows, lost)] = np.nan
+        su[np.ix_(rows, lost)] = np.nan
+        aliased[lost] += len(rows)
         df_res[rows] = pattern.sum() - len(cols)
         sigma[rows] = sig
     if not_converged:
         log.warning("lmFit(method = 'robust'): %d of %d proteins did not converge in rlm's 20 iterations (R warns "
                     "\"'rlm' failed to converge\" for each); their last iterate is used, as in R", not_converged, n)
+    for j in np.flatnonzero(aliased):
+        log.info("lmFit: coefficient %s is not estimable from the observed samples of %d of %d proteins (a group it "
+                 "compares unobserved): NA there (R's lm.fit reports the value of another comparison)", names[j],
+                 aliased[j], n)
     index = pd.RangeIndex(n)
     XtX = X.T @ X if correlation is None else X.T @ np.linalg.solve(correlation, X)
     fitted = MArrayLM(pd.DataFrame(beta, index=index, columns=names), pd.DataFrame(su, index=index, columns=names),

@@ -7,7 +7,7 @@ In order (each step set in the dataset's ``proteomics`` block):
 2. ``log2``: log2 of the intensities, no pseudo-count (false for a table already on a log scale);
 3. proteins missing in every sample are dropped (counted);
 4. the valid-value filter: at least ``min_valid`` values in ``each`` group (or in ``any`` group) of
-   ``filter_by`` (default: the variable of the first contrast);
+   ``filter_by`` (default: the first contrast's variable, crossed with its ``within`` / ``interaction`` columns);
 5. ``normalize``: ``median`` (each sample's median over the kept proteins subtracted, the mean of the
    medians added back), ``quantile`` (limma's ``normalizeQuantiles``, missing values allowed),
    ``cyclicloess`` (limma's ``normalizeCyclicLoess``, method "fast") or ``none``;
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .contrasts import is_slope
-from .errors import InputDataError
+from .contrasts import group_columns, is_slope
+from .errors import ConfigError, InputDataError
 from .imputation import impute
 from .lowess import loess_fit
 
@@ -62,15 +62,50 @@ def observed_mask(raw: pd.DataFrame, opts: dict) -> pd.DataFrame:
     return seen & (raw != 0) if opts.get("zero_is_missing", True) else seen
 
 
+def filter_columns(opts: dict, contrasts: dict) -> list[str]:
+    """The sheet columns whose level combinations are the groups of the valid-value filter:
+    ``proteomics.filter_by`` (one column or a list), else the columns that tell the first between-levels
+    contrast's groups apart (:func:`lsecflow.contrasts.group_columns`: its variable, with its ``within`` and
+    ``interaction`` columns, so that each cell of a crossed design is held to ``min_valid``); none with only
+    slopes."""
+    by = opts.get("filter_by")
+    if by:
+        return [by] if isinstance(by, str) else list(by)
+    first = next((c for c in contrasts.values() if not is_slope(c)), None)
+    return [] if first is None else group_columns(first)
+
+
 def filter_groups(obs: pd.DataFrame, opts: dict, contrasts: dict) -> pd.Series:
-    """Each sample's group for the valid-value filter: ``proteomics.filter_by``, else the variable of the
-    first contrast between levels (with only slopes, all samples are one group)."""
-    column = opts.get("filter_by") or next((c["variable"] for c in contrasts.values() if not is_slope(c)), None)
-    if column is None:
+    """Each sample's group for the valid-value filter (:func:`filter_columns`; their levels joined by " · "),
+    all samples one group without columns."""
+    cols = filter_columns(opts, contrasts)
+    if not cols:
         return pd.Series("all", index=obs.index)
-    if column not in obs.columns:
-        raise InputDataError(f"proteomics.filter_by: {column!r} is not a sample-sheet column")
-    return obs[column].astype(str)
+    for col in cols:
+        if col not in obs.columns:
+            raise InputDataError(f"proteomics.filter_by: {col!r} is not a sample-sheet column")
+    return obs[cols].astype(str).agg(" · ".join, axis=1)
+
+
+def check_filter(spec: dict, sheet: pd.DataFrame, where: str) -> None:
+    """Parse-time check of the valid-value filter on the sheet (less ``qc.exclude``): its columns exist, and with
+    ``min_valid_in: each`` every group has ``min_valid`` samples (else no protein could pass)."""
+    opts = spec["proteomics"]
+    cols = filter_columns(opts, spec["contrasts"])
+    absent = [c for c in cols if c not in sheet.columns]
+    if absent:
+        raise ConfigError(f"{where}: key 'proteomics.filter_by': {absent[0]!r} is not a column of the sample sheet "
+                          f"(columns: {', '.join(map(str, sheet.columns))})")
+    if not cols or opts.get("min_valid_in", "each") != "each":
+        return
+    sizes = filter_groups(sheet[~sheet.index.isin(spec["qc"].get("exclude", []))], opts, spec["contrasts"]
+                          ).value_counts()
+    small = sizes[sizes < opts.get("min_valid", 2)].sort_index()
+    if len(small):
+        what = f"level of {cols[0]}" if len(cols) == 1 else f"combination of {' x '.join(cols)}"
+        raise ConfigError(f"{where}: key 'proteomics.min_valid': {opts.get('min_valid', 2)} values in each {what}, "
+                          f"but {small.index[0]!r} has {int(small.iloc[0])} sample(s), so no "
+                          "protein could pass; lower min_valid, or set min_valid_in: any")
 
 
 def valid_filter(log2: pd.DataFrame, groups: pd.Series, min_valid: int, within: str = "each") -> pd.Series:

@@ -1,0 +1,67 @@
+#!/usr/bin/env Rscript
+# Reference tables for protein contrasts in a crossed design (lsecflow's contrasts.<name>.within and
+# .interaction with assay: proteomics), from R limma 3.54.1 (R 4.2.2). Run from the repository root:
+#   Rscript tests/data/secretome_interaction/make_reference.R [path/to/ec_secretome_cpp]
+# Input: the real HCAEC + HITAEC secretome (22 samples: cell_type x group, 2-3 each; FragPipe MaxLFQ) staged in
+# ../shared/data/ec_secretome_cpp. Its repository states no licence, so the intensities are NOT shipped here:
+# only these derived statistics (protein accession, logFC, t, p, BH) are, for CI to compare without R.
+# Preprocessing as that folder's make_reference.R: non-human rows removed, 0 -> NA, log2, then the valid-value
+# filter (below), median-centring over the kept proteins, no imputation; lmFit on each protein's observed
+# samples, eBayes defaults, the coefficient of a design whose base levels make the contrast one coefficient.
+#   filter "cells": >= 2 values in each cell_type x group cell (no protein has an empty cell)
+#   filter "group": >= 2 values in each group over both cell types (some proteins miss a whole cell)
+# Design ~ cell_type * group; contrasts:
+#   cppp_in_hcaec   group CPPP vs PBS within cell_type HCAEC   (bases HCAEC, PBS; coef groupCPPP)
+#   cppp_in_hitaec  group CPPP vs PBS within cell_type HITAEC  (bases HITAEC, PBS; coef groupCPPP)
+#   cppp_by_cell    group CPPP vs PBS in HCAEC minus in HITAEC (bases HITAEC, PBS; coef cell_typeHCAEC:groupCPPP)
+# and design ~ cell_type + group (filter "cells"), cppp_additive: group CPPP vs PBS (coef groupCPPP).
+# Writes <filter>_<contrast>.tsv.gz: protein_id, logFC, t, P.Value, adj.P.Val, df_total, s2_post (9 digits).
+suppressMessages(library(limma))
+args <- commandArgs(trailingOnly = TRUE)
+src <- if (length(args)) args[1] else "../shared/data/ec_secretome_cpp"
+out <- "tests/data/secretome_interaction"
+tab <- read.delim(file.path(src, "proteins_maxlfq.tsv.gz"), check.names = FALSE, quote = "", stringsAsFactors = FALSE)
+smp <- read.delim(file.path(src, "samples_all.tsv"), stringsAsFactors = FALSE)
+smp <- smp[order(smp$sample), ]  # lsecflow sorts samples by id
+tab <- tab[tab$Organism == "Homo sapiens", ]
+x <- as.matrix(tab[, smp$intensity_column])
+colnames(x) <- smp$sample
+rownames(x) <- tab$`Protein ID`
+x[x == 0] <- NA
+x <- log2(x)
+x <- x[rowSums(!is.na(x)) > 0, ]
+cell <- paste(smp$cell_type, smp$group)
+
+prepare <- function(by) {
+  ok <- rep(TRUE, nrow(x))
+  for (g in unique(by)) ok <- ok & rowSums(!is.na(x[, by == g, drop = FALSE])) >= 2
+  y <- x[ok, , drop = FALSE]
+  med <- apply(y, 2, median, na.rm = TRUE)
+  sweep(y, 2, med, "-") + mean(med)
+}
+
+save <- function(y, formula, cell_base, coef, name) {
+  s <- smp
+  s$cell_type <- relevel(factor(s$cell_type), cell_base)
+  s$group <- relevel(factor(s$group), "PBS")
+  design <- model.matrix(formula, s)
+  fit <- eBayes(lmFit(y, design))
+  tt <- topTable(fit, coef = coef, number = Inf, sort.by = "none", confint = FALSE)
+  res <- data.frame(protein_id = rownames(y), logFC = signif(tt$logFC, 9), t = signif(tt$t, 9),
+                    P.Value = signif(tt$P.Value, 9), adj.P.Val = signif(tt$adj.P.Val, 9),
+                    df_total = signif(fit$df.total, 9), s2_post = signif(fit$s2.post, 9))
+  con <- gzfile(file.path(out, paste0(name, ".tsv.gz")), "w")
+  write.table(res, con, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA"); close(con)
+  cat(sprintf("%s: %d proteins, %d with a coefficient, %d at adj.P < 0.05 (df.prior %.4g, s2.prior %.4g)\n", name,
+              nrow(y), sum(!is.na(tt$logFC)), sum(tt$adj.P.Val < 0.05, na.rm = TRUE), median(fit$df.prior),
+              median(fit$s2.prior)))
+}
+
+for (filter in c("cells", "group")) {
+  y <- prepare(if (filter == "cells") cell else smp$group)
+  save(y, ~ cell_type * group, "HCAEC", "groupCPPP", paste0(filter, "_cppp_in_hcaec"))
+  save(y, ~ cell_type * group, "HITAEC", "groupCPPP", paste0(filter, "_cppp_in_hitaec"))
+  save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", paste0(filter, "_cppp_by_cell"))
+  if (filter == "cells") save(y, ~ cell_type + group, "HITAEC", "groupCPPP", "cells_cppp_additive")
+}
+cat(sprintf("limma %s, R %s\n", packageVersion("limma"), paste(R.version$major, R.version$minor, sep = ".")))
