@@ -200,6 +200,16 @@ def assert_matches(stats: dict, tol: float = 1e-8) -> None:
     assert stats["max_lfc"] < tol and stats["max_t"] < tol, stats
 
 
+def pca_separation(pca: pd.DataFrame, obs: pd.DataFrame, cols: list[str], by: str) -> float:
+    """How far the QC PCA (``pca.tsv``'s scores, ``cols`` e.g. PC1 and PC2) sets apart the groups of sheet column
+    ``by``: the largest distance between group centroids over the mean within-group spread."""
+    pts = pca[cols].to_numpy()
+    labels = obs.loc[pca.index, by].astype(str).to_numpy()
+    cents = {g: pts[labels == g].mean(axis=0) for g in np.unique(labels)}
+    spread = np.mean([np.linalg.norm(pts[labels == g] - c, axis=1).mean() for g, c in cents.items()])
+    return max(np.linalg.norm(a - b) for a in cents.values() for b in cents.values()) / spread
+
+
 def bad_table(tmp_path, edit) -> str:
     """The real UPS1 table with one edit (``edit(df)`` changes the DataFrame in place)."""
     df = pd.read_csv(UPS1_TABLE, sep="\t", dtype=str, keep_default_na=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from helpers import REPO, named, shipped_dataset
+from helpers import REPO, named, pca_separation, shipped_dataset
 from lsecflow import nuisance, qc
 from lsecflow.edger_glm import log_cpm
 from lsecflow.formula import design_matrix, design_metadata
@@ -74,12 +74,7 @@ def test_a_planted_batch_leaves_the_qc_pca_drawn_without_it(tmp_path):
     obs = adata.obs.set_index(adata.obs_names.astype(str)).loc[pca.index]
 
     def separation(cols: list[str], by: str) -> float:
-        """Largest distance between group centroids over the mean within-group spread (PC1-PC2)."""
-        pts = pca[cols].to_numpy()
-        labels = obs[by].astype(str).to_numpy()
-        cents = {g: pts[labels == g].mean(axis=0) for g in np.unique(labels)}
-        spread = np.mean([np.linalg.norm(pts[labels == g] - c, axis=1).mean() for g, c in cents.items()])
-        return max(np.linalg.norm(a - b) for a in cents.values() for b in cents.values()) / spread
+        return pca_separation(pca, obs, cols, by)
 
     raw, corrected = ["PC1", "PC2"], ["corrected_PC1", "corrected_PC2"]
     assert separation(raw, "batch") > 2.5  # the planted batch dominates the plain PCA

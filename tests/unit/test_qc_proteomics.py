@@ -8,7 +8,16 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import LIMMA_REF, load_one, r_table, ups1_dataset, ups1_preprocessed
+from helpers import (
+    LIMMA_REF,
+    SECRETOME,
+    load_one,
+    pca_separation,
+    r_table,
+    secretome_dataset,
+    ups1_dataset,
+    ups1_preprocessed,
+)
 from lsecflow import limma
 from lsecflow.formula import design_metadata
 from lsecflow.ingest import run_ingest
@@ -83,3 +92,26 @@ def test_variance_figure_of_a_small_array(tmp_path, caplog, n_proteins):
     for name, table in (("counts", fits), ("plain", plain)):
         variance_figure(table, spec, "small", str(tmp_path / f"{name}.png"))
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").exists(), reason="the secretome is staged in ../shared only")
+def test_protein_pca_is_drawn_without_the_cell_type_too(tmp_path):
+    """The real secretome of both cell types (22 samples) with design ~ cell_type + group: cell_type is a term no
+    contrast names, so the QC PCA gains a row without it (limma's removeBatchEffect on the proteins without a
+    missing value): the cell types, far apart in the plain PCA, are not in the corrected one."""
+    spec = secretome_dataset(design="~ cell_type + group")
+    spec["samples"]["sheet"] = str(SECRETOME / "samples_all.tsv")
+    ds = load_one(tmp_path, spec).datasets["p"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {k: str(tmp_path / f"{k}.{'json' if k == 'verdict' else 'tsv'}") for k in QC_TABLES}
+    run_qc_proteomics(str(h5ad), guard_params(ds.params(rule="qc_proteomics")), outputs,
+                      {k: str(tmp_path / f"{k}.png") for k in QC_FIGURES})
+    pca = pd.read_csv(tmp_path / "pca.tsv", sep="\t", index_col="sample").drop(index="variance_explained")
+    obs = pd.read_csv(SECRETOME / "samples_all.tsv", sep="\t", index_col="sample")
+    raw, corrected = ["PC1", "PC2"], ["corrected_PC1", "corrected_PC2"]
+    assert pca_separation(pca, obs, raw, "cell_type") > 1.5  # measured 1.63 -> 0.17; group 2.16 -> 3.93
+    assert pca_separation(pca, obs, corrected, "cell_type") < 0.2 * pca_separation(pca, obs, raw, "cell_type")
+    assert pca_separation(pca, obs, corrected, "group") > pca_separation(pca, obs, raw, "group")
+    header = (tmp_path / "pca.png").read_bytes()[16:24]  # two panels (cell_type, group) in two rows
+    assert int.from_bytes(header[:4], "big") / int.from_bytes(header[4:], "big") < 1.2

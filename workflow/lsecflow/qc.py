@@ -254,9 +254,18 @@ def without_nuisance(vst: pd.DataFrame, obs: pd.DataFrame, params: dict) -> tupl
     x = remove_batch_effect(vst.to_numpy(), nuisance_matrix(meta, removed),
                             np.asarray(design_matrix(meta, "~ " + (" + ".join(kept) or "1"))))
     scores, explained = pca(pd.DataFrame(x, index=vst.index, columns=vst.columns), ntop=spec["qc"]["pca_top_genes"])
-    log.info("PCA without %s (limma's removeBatchEffect on the VST, keeping %s): PC1 %.0f%%, PC2 %.0f%% of variance",
+    log.info("PCA without %s (limma's removeBatchEffect, keeping %s): PC1 %.0f%%, PC2 %.0f%% of variance",
              " + ".join(removed), " + ".join(kept) or "the mean", 100 * explained[0], 100 * explained[1])
     return scores, explained, " + ".join(removed)
+
+
+def with_corrected(scores: pd.DataFrame, explained: np.ndarray, corrected: tuple | None
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The PCA as ``pca.tsv`` holds it: the scores, and those of :func:`without_nuisance` beside them
+    (``corrected_PC*``), with every component's share of variance."""
+    if not corrected:
+        return scores, explained
+    return scores.join(corrected[0].add_prefix("corrected_")), np.concatenate([explained, corrected[1]])
 
 
 def figure_columns(obs: pd.DataFrame, design_columns) -> list[str]:
@@ -335,10 +344,7 @@ def run_qc_bulk(counts_h5ad: str, params: dict, markers_path: str, outputs: dict
     samples["warning"] = sample_warnings(samples, purity, opts)
     for s in opts["exclude"]:
         log.info("sample %s excluded from DE by qc.exclude", s)
-    table, share = scores, explained
-    if corrected:  # pca.tsv: the scores without the nuisance terms beside the others
-        table, share = scores.join(corrected[0].add_prefix("corrected_")), np.concatenate([explained, corrected[1]])
-    write_sample_tables(samples, corr, table, share, outputs)
+    write_sample_tables(samples, corr, *with_corrected(scores, explained, corrected), outputs)
     write_tsv_atomic(purity.rename_axis("sample").reset_index(), outputs["purity"])
     verdict = bulk_verdict(samples, purity, opts)
     write_json_atomic(verdict, outputs["verdict"])

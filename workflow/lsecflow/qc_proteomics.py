@@ -21,7 +21,7 @@ from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
 from .plots import plt, save, stem_of
 from .proteomics import observed_mask, preprocess_dataset
-from .qc import outliers, pca, write_sample_tables
+from .qc import outliers, pca, with_corrected, without_nuisance, write_sample_tables
 from .qc_plots import correlation_figure, group_colours, group_legend, pca_figure
 
 log = logging.getLogger(__name__)
@@ -204,8 +204,9 @@ def proteomics_verdict(samples: pd.DataFrame, raw: pd.DataFrame, pre, n_complete
 
 def proteomics_figures(samples: pd.DataFrame, proteins: pd.DataFrame, pre, corr: pd.DataFrame, scores, explained,
                        design_cols: list[str], n_complete: int, spec: dict, name: str, figures: dict[str, str],
-                       fits: pd.DataFrame) -> None:
-    """The five QC figures (``figures``: the PNG of each kind; the other formats beside it)."""
+                       fits: pd.DataFrame, corrected: tuple | None = None) -> None:
+    """The five QC figures (``figures``: the PNG of each kind; the other formats beside it); ``corrected``: the
+    PCA without the design's nuisance terms (:func:`lsecflow.qc.without_nuisance`), a second row of panels."""
     group = samples[design_cols[0]] if design_cols else pd.Series("all", index=samples.index)
     plots.configure(spec.get("figures"))
     missing_figure(samples, proteins, group, f"{name} · quantified proteins and missing values", figures["missing"])
@@ -215,7 +216,7 @@ def proteomics_figures(samples: pd.DataFrame, proteins: pd.DataFrame, pre, corr:
     correlation_figure(corr, colours, f"{name} · sample correlation (log2 intensities), average-linkage clustering",
                        "Pearson r (log2 intensity)", figures["correlation"], lut, design_cols[0] if design_cols else None)
     pca_figure(samples, scores, explained, design_cols, f"{name} · PCA of the most variable proteins "
-               f"({n_complete} without a missing value)", figures["pca"])
+               f"({n_complete} without a missing value)", figures["pca"], corrected)
     variance_figure(fits, spec, f"{name} · residual variances of the design's fit, all samples", figures["variance"])
 
 
@@ -238,11 +239,12 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     corr = pre.values.corr(method="pearson")  # pairwise-complete
     complete = pre.values.dropna()
     scores, explained = pca(complete, ntop=opts["pca_top_genes"])
+    corrected = without_nuisance(complete, obs, params)  # the same proteins less batch, mouse, ...
     flags = outliers(corr, scores, explained, opts["outlier_threshold"])
     samples = pd.concat([obs.astype(str), sample_metrics(raw, pre, prot), flags], axis=1)
     samples["excluded"] = samples.index.isin(opts["exclude"])
     samples["warning"] = ["outlier: " + r if o else "" for o, r in zip(samples["outlier"], samples["outlier_reason"])]
-    write_sample_tables(samples, corr, scores, explained, outputs)
+    write_sample_tables(samples, corr, *with_corrected(scores, explained, corrected), outputs)
     write_tsv_atomic(proteins, outputs["proteins"])
     write_tsv_atomic(pd.DataFrame(pre.steps), outputs["preprocessing"])
     verdict = proteomics_verdict(samples, raw, pre, len(complete), opts)
@@ -254,6 +256,6 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     fits = variance_fits(pre.values, obs, spec, list(params["design_columns"]),
                          var["count"] if "count" in var else None)
     proteomics_figures(samples, proteins, pre, corr, scores, explained, design_cols, len(complete), spec,
-                       params["name"], figures, fits)
+                       params["name"], figures, fits, corrected)
     log.info("QC verdict: %s", verdict)
     return verdict
