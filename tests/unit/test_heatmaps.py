@@ -88,3 +88,17 @@ def test_top_genes_not_called_at_alpha_are_named_in_grey_and_counted():
         assert all(t.get_color() != heatmaps.NOT_CALLED for t in fig.axes[1].get_yticklabels())
     finally:
         plt.close(fig)
+
+
+def test_missing_values_are_grey_and_the_legend_says_so():
+    """A protein not quantified in a sample (NaN, SYNTHETIC) is a grey cell, and the colour bar names grey;
+    a complete matrix's bar does not."""
+    vst, res, groups = planted()
+    fig = heatmaps.top_gene_heatmap(vst, res, groups, n_top=10)
+    assert "grey" not in fig.axes[2].get_ylabel()
+    plt.close(fig)
+    vst.iloc[:, 0] = np.nan
+    fig = heatmaps.top_gene_heatmap(vst, res, groups, n_top=10)
+    assert fig.axes[2].get_ylabel().endswith("grey: not quantified")
+    assert np.isnan(fig.axes[1].images[0].get_array().filled(np.nan)).any()
+    plt.close(fig)

@@ -116,5 +116,6 @@ def expression_heatmap(vst: pd.DataFrame, gene_ids: list, labels: list, groups: 
     ax.set_yticklabels(top["symbol"], fontsize="x-small")
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels(order, rotation=90, fontsize="x-small")
-    fig.colorbar(im, cax=cax, label=f"row z-score ({vst.attrs.get('value', 'VST')})")
+    fig.colorbar(im, cax=cax, label=f"row z-score ({vst.attrs.get('value', 'VST')})"
+                 + ("; grey: not quantified" if np.isnan(mat).any() else ""))
     return fig
