@@ -97,11 +97,13 @@ def test_single_cell(specs):
 
 def test_proteomics(specs):
     t = text(specs["ups1"])
-    for phrase in ("LFQ intensities were read from the MaxQuant proteinGroups table", "at least 2 valid values in each",
+    for phrase in ("LFQ intensities were read from the MaxQuant proteinGroups table", "at least 2 valid values in each level of group were kept",
                    "median-centred", "least squares (limma's lmFit)", "(limma's eBayes) and moderated t-tests",
                    "Proteins with an adjusted p-value below 0.05", "on each contrast's moderated t", "(limma refitted)"):
         assert phrase in t, phrase
     assert "DESeq2" not in t and "inmoose" not in t
+    assert "at least 2 valid values in each combination of group x replicate were kept" in text(
+        specs["ups1"], proteomics__filter_by=["group", "replicate"])
     t = text(specs["ups1"], de__lm_method="robust", de__trend=True, de__robust=True, de__lfc_threshold=0.5,
              proteomics__impute="downshift", proteomics__normalize="quantile")
     for phrase in ("robust regression (M-estimation with Huber's psi", "eBayes, trend = TRUE, robust = TRUE",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .contrasts import describe, is_plain
 from .de_options import de_engine, deqms_method, shrink_method
+from .proteomics import filter_columns, filter_groups_text
 
 MATCHED = {"ignore_version": ", transcript versions ignored", "ignore_after_bar": ", transcript ids cut at the first bar"}
 _LOCAL_FALLBACK = " (DESeq2's local regression trend wherever the parametric one fails to fit, as in R)"
@@ -51,8 +52,10 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
             steps.append("zero intensities were treated as missing")
         if p["log2"]:
             steps.append("values were log2-transformed")
-        steps.append(f"proteins with at least {p['min_valid']} valid values in "
-                     f"{'each' if p['min_valid_in'] == 'each' else 'at least one'} group were kept")
+        groups = filter_groups_text(filter_columns(p, spec["contrasts"]))
+        steps.append(f"proteins with at least {p['min_valid']} valid values " + (
+            "were kept" if groups == "all samples" else
+            f"in {'each' if p['min_valid_in'] == 'each' else 'at least one'} {groups} were kept"))
         steps.append({"median": "samples were median-centred (each sample's median subtracted, the mean of the "
                                 "medians added back)",
                       "quantile": "samples were quantile-normalised (limma's normalizeQuantiles)",

@@ -75,6 +75,13 @@ def filter_columns(opts: dict, contrasts: dict) -> list[str]:
     return [] if first is None else group_columns(first)
 
 
+def filter_groups_text(cols: list[str]) -> str:
+    """What the filter's groups are, in words: ``level of group``, ``combination of cell_type x group``."""
+    if not cols:
+        return "all samples"
+    return f"level of {cols[0]}" if len(cols) == 1 else f"combination of {' x '.join(cols)}"
+
+
 def filter_groups(obs: pd.DataFrame, opts: dict, contrasts: dict) -> pd.Series:
     """Each sample's group for the valid-value filter (:func:`filter_columns`; their levels joined by " · "),
     all samples one group without columns."""
@@ -102,8 +109,8 @@ def check_filter(spec: dict, sheet: pd.DataFrame, where: str) -> None:
                           ).value_counts()
     small = sizes[sizes < opts.get("min_valid", 2)].sort_index()
     if len(small):
-        what = f"level of {cols[0]}" if len(cols) == 1 else f"combination of {' x '.join(cols)}"
-        raise ConfigError(f"{where}: key 'proteomics.min_valid': {opts.get('min_valid', 2)} values in each {what}, "
+        raise ConfigError(f"{where}: key 'proteomics.min_valid': {opts.get('min_valid', 2)} values in each "
+                          f"{filter_groups_text(cols)}, "
                           f"but {small.index[0]!r} has {int(small.iloc[0])} sample(s), so no "
                           "protein could pass; lower min_valid, or set min_valid_in: any")
 
