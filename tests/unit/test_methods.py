@@ -97,7 +97,8 @@ def test_single_cell(specs):
 
 def test_proteomics(specs):
     t = text(specs["ups1"])
-    for phrase in ("LFQ intensities were read from the MaxQuant proteinGroups table", "at least 2 valid values in each level of group were kept",
+    for phrase in ("LFQ intensities were read from the MaxQuant proteinGroups table",
+                   "at least 2 valid values in each level of group were kept",
                    "median-centred", "least squares (limma's lmFit)", "(limma's eBayes) and moderated t-tests",
                    "Proteins with an adjusted p-value below 0.05", "on each contrast's moderated t", "(limma refitted)"):
         assert phrase in t, phrase
