@@ -71,7 +71,10 @@ def test_workflow_secretome_report(proteomics_run):
     assert list(flagged["rank"]) == list(range(1, len(flagged) + 1))
     html = (proteomics_run / "report.html").read_text()
     for needle in ("secretome/qc/missing.png", "secretome/qc/intensities.png", "CPPP_vs_PBS.volcano.png",
-                   "CPPP_vs_PBS.matrisome.gsea_dotplot.png", "Preprocessing", "proteomics, human"):
+                   "CPPP_vs_PBS.matrisome.gsea_dotplot.png", "Preprocessing", "proteomics, human",
+                   "PCA of the most variable proteins (", "on the normalised log2 "
+                   "intensities (each pair over the proteins both quantified)"):
         assert needle in html, needle
+    assert "blind VST" not in html and "variance-stabilised matrix" not in html  # the counts' captions
     gsea = pd.read_csv(res / "enrichment/CPPP_vs_PBS/matrisome.gsea.tsv", sep="\t")
     assert len(gsea) > 0

@@ -117,8 +117,9 @@ FIGURE_KINDS = {
     "receivers": ["paracrine_receivers"],
     "paracrine": ["paracrine_candidates", "paracrine_pairs"],
 }
-# single-cell QC's purity figure has its own caption
+# single-cell QC's purity figure has its own caption; proteomics QC its PCA and correlation (intensities, not VST)
 SC_QC_CAPTIONS = {"purity": "sc_purity"}
+PROTEOMICS_QC_CAPTIONS = {"pca": "pca_proteomics", "correlation": "correlation_proteomics"}
 # the engines whose fits get a dispersion file and plot (DESeq2's plotDispEsts; edgeR's plotBCV + plotQLDisp,
 # captioned as such)
 DISPERSION_ENGINES = ("deseq2", "edger")
@@ -134,6 +135,8 @@ CAPTIONS = {
     "metrics": "qc_metrics",
     "correlation": "qc_correlation",
     "pca": "qc_pca",
+    "pca_proteomics": "qc_pca_proteomics",
+    "correlation_proteomics": "qc_correlation_proteomics",
     "purity": "qc_purity",
     "cell_qc": "qc_cells",
     "missing": "qc_missing",

@@ -39,7 +39,7 @@ rule qc_proteomics:
     input:
         counts=out("counts"),
     output:
-        **figure_files(out("qc"), FIGURE_KINDS["qc_proteomics"], "QC"),
+        **figure_files(out("qc"), FIGURE_KINDS["qc_proteomics"], "QC", caption_of=PROTEOMICS_QC_CAPTIONS),
         samples=out("qc", "samples.tsv"),
         proteins=out("qc", "proteins.tsv.gz"),
         preprocessing=out("qc", "preprocessing.tsv"),

@@ -14,6 +14,9 @@ def _fit_unit(unit, name):
     return f"{cell_type}/{name}" if cell_type else name
 
 
+QC_CAPTIONS = {"single_cell": SC_QC_CAPTIONS, "proteomics": PROTEOMICS_QC_CAPTIONS}
+
+
 def report_manifest():
     """Which files the report shows, per dataset and DE unit (the layout lives here, with the targets)."""
 
@@ -39,7 +42,7 @@ def report_manifest():
             "qc": {
                 "verdict": out("qc", "verdict.json", dataset=name),
                 "table": out("qc", "clusters.tsv" if single_cell else "samples.tsv", dataset=name),
-                "figures": figs(out("qc", dataset=name), qc_kinds, f"{name} QC", SC_QC_CAPTIONS if single_cell else None),
+                "figures": figs(out("qc", dataset=name), qc_kinds, f"{name} QC", QC_CAPTIONS.get(ds.assay)),
             },
             "units": [],
         }
