@@ -144,10 +144,12 @@ needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").
                                      reason="the secretome is not shipped (no licence); staged in ../shared only")
 
 
-def crossed_de(folder, design: str = "~ cell_type * group", contrasts: dict = CROSSED, **proteomics):
+def crossed_de(folder, design: str = "~ cell_type * group", contrasts: dict = CROSSED, de: dict | None = None,
+               **proteomics):
     """The real HCAEC + HITAEC secretome (22 samples, cell_type x group) through config, ingest and the DE entry
-    point: every contrast's table indexed by protein id, and the matrix the tests saw."""
-    spec = secretome_dataset(design=design, contrasts=contrasts)
+    point (``de``: keys of the dataset's ``de`` block; with ``test: lrt`` the design test is written to
+    ``folder``/design.lrt.tsv): every contrast's table indexed by protein id, and the matrix the tests saw."""
+    spec = secretome_dataset(design=design, contrasts=contrasts, de=de or {})
     spec["samples"]["sheet"] = str(SECRETOME / "samples_all.tsv")
     spec["proteomics"].update(proteomics)
     folder.mkdir(exist_ok=True)
@@ -156,7 +158,9 @@ def crossed_de(folder, design: str = "~ cell_type * group", contrasts: dict = CR
     h5ad = folder / "counts.h5ad"
     run_ingest(ds.params(rule="ingest"), str(h5ad))
     outputs = {c: {k: str(folder / f"{c}.{k}.tsv") for k in OUTPUT_KINDS} for c in ds.contrasts}
-    tables = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs)
+    lrt = {"table": str(folder / "design.lrt.tsv"), "summary": str(folder / "design.lrt.summary.tsv")}
+    tables = run_de_proteomics(str(h5ad), ds.params(rule="de"), outputs,
+                               lrt=lrt if (de or {}).get("test") == "lrt" else None)
     values = pd.read_csv(outputs[next(iter(contrasts))]["normalized"], sep="\t", index_col="gene_id")
     return {name: t.set_index("gene_id") for name, t in tables.items()}, values
 
@@ -185,6 +189,20 @@ def test_crossed_protein_design_matches_r_limma(tmp_path):
     ref = secretome_ref("cells_cppp_additive")
     assert_matches(agreement(tables["cppp"], ref), tol=1e-7)
     assert int((tables["cppp"]["padj"] < 0.05).sum()) == 304
+
+
+@needs_secretome
+def test_crossed_interaction_term_is_limmas_moderated_f(tmp_path):
+    """de.test: lrt with de.reduced ~ cell_type + group on the real secretome: limma's moderated F of the three
+    cell_type:group coefficients, as R's topTable(coef = ...) (92 proteins at adj.P < 0.05)."""
+    crossed_de(tmp_path, de={"test": "lrt", "reduced": "~ cell_type + group"})
+    ours = pd.read_csv(tmp_path / "design.lrt.tsv", sep="\t", index_col="gene_id")
+    ref = secretome_ref("cells_interaction_F")
+    ours = ours.loc[ref.index]
+    np.testing.assert_allclose(ours["stat"], ref["F"], rtol=1e-8)
+    np.testing.assert_allclose(ours["pvalue"], ref["P.Value"], rtol=1e-7)
+    called = set(ref.index[ref["adj.P.Val"] < 0.05])
+    assert set(ref.index[ours["padj"] < 0.05]) == called and len(called) == 92
 
 
 @needs_secretome

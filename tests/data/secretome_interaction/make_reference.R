@@ -14,7 +14,8 @@
 #   cppp_in_hcaec   group CPPP vs PBS within cell_type HCAEC   (bases HCAEC, PBS; coef groupCPPP)
 #   cppp_in_hitaec  group CPPP vs PBS within cell_type HITAEC  (bases HITAEC, PBS; coef groupCPPP)
 #   cppp_by_cell    group CPPP vs PBS in HCAEC minus in HITAEC (bases HITAEC, PBS; coef cell_typeHCAEC:groupCPPP)
-# and design ~ cell_type + group (filter "cells"), cppp_additive: group CPPP vs PBS (coef groupCPPP).
+# and design ~ cell_type + group (filter "cells"), cppp_additive: group CPPP vs PBS (coef groupCPPP); and the
+# moderated F test of the three cell_type:group coefficients (cells_interaction_F: protein_id, F, P.Value, adj.P.Val).
 # Writes <filter>_<contrast>.tsv.gz: protein_id, logFC, t, P.Value, adj.P.Val, df_total, s2_post (9 digits).
 suppressMessages(library(limma))
 args <- commandArgs(trailingOnly = TRUE)
@@ -64,4 +65,16 @@ for (filter in c("cells", "group")) {
   save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", paste0(filter, "_cppp_by_cell"))
   if (filter == "cells") save(y, ~ cell_type + group, "HITAEC", "groupCPPP", "cells_cppp_additive")
 }
+# the interaction term as a whole (de.test: lrt, de.reduced: ~ cell_type + group): limma's moderated F of its
+# three coefficients, topTable(coef = ...) on the fit of the "cells" matrix
+y <- prepare(cell)
+s <- smp
+s$cell_type <- relevel(factor(s$cell_type), "HCAEC"); s$group <- relevel(factor(s$group), "PBS")
+fit <- eBayes(lmFit(y, model.matrix(~ cell_type * group, s)))
+tt <- topTable(fit, coef = grep(":", colnames(fit$coefficients)), number = Inf, sort.by = "none")
+res <- data.frame(protein_id = rownames(y), F = signif(tt$F, 9), P.Value = signif(tt$P.Value, 9),
+                  adj.P.Val = signif(tt$adj.P.Val, 9))
+con <- gzfile(file.path(out, "cells_interaction_F.tsv.gz"), "w")
+write.table(res, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
+cat(sprintf("cells_interaction_F: %d proteins, %d at adj.P < 0.05\n", nrow(res), sum(res$adj.P.Val < 0.05)))
 cat(sprintf("limma %s, R %s\n", packageVersion("limma"), paste(R.version$major, R.version$minor, sep = ".")))
