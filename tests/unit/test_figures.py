@@ -67,14 +67,16 @@ def test_paper_panel_from_config_alone(finished_run, tmp_path, monkeypatch):
     stem = tmp_path / "fig/disease_vs_chow"
     run_figures(str(res / "de/disease_vs_chow.tsv"), str(res / "de/disease_vs_chow.vst.tsv.gz"),
                 str(res / "counts.h5ad"), {"hallmark": str(res / "enrichment/disease_vs_chow/hallmark.gsea.tsv")},
-                params, "disease_vs_chow", {k: f"{stem}.{k}.png" for k in ("volcano", "ma", "heatmap")},
+                params, "disease_vs_chow", {k: f"{stem}.{k}.png" for k in ("volcano", "ma", "heatmap", "genes")},
                 {"hallmark": {k: f"{stem}.hallmark.{k}.png" for k in ("gsea_dotplot", "running_scores", "leading_edge")}})
-    for kind in ("volcano", "ma", "heatmap", "hallmark.gsea_dotplot"):
+    for kind in ("volcano", "ma", "heatmap", "genes", "hallmark.gsea_dotplot"):
         for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF-"), ("svg", b"<?xml")):
             assert (tmp_path / f"fig/disease_vs_chow.{kind}.{ext}").read_bytes()[:len(magic)] == magic
     svg = (tmp_path / "fig/disease_vs_chow.heatmap.svg").read_text()
     for gene in genes[:3]:
         assert f">{gene}<" in svg  # text stays text in SVG, and the rows are the panel's genes
+    genes_svg = (tmp_path / "fig/disease_vs_chow.genes.svg").read_text()
+    assert genes_svg.index(f">{focus}") < genes_svg.index(">log2FC")  # the gene of interest's panel first
     assert not list((tmp_path / "fig").glob(".*.tmp"))
 
 

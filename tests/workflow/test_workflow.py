@@ -92,7 +92,7 @@ def test_normalised_counts_vst_and_figures(finished_run, dlpc_small):
     for unit in ("disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease",
                  "endothelial_cell_of_hepatic_sinusoid/old_vs_young"):
         ds = "tms_liver" if "/" in unit else "dlpc_liver"
-        for kind in ("volcano", "ma", "heatmap"):
+        for kind in ("volcano", "ma", "heatmap", "genes"):
             png = work / f"results/{ds}/figures/{unit}.{kind}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
             assert "<svg" in (work / f"results/{ds}/figures/{unit}.{kind}.svg").read_text()[:2000]

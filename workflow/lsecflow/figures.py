@@ -1,4 +1,4 @@
-"""Figures of one DE unit: its volcano, MA plot and heatmap, and each collection's enrichment figures.
+"""Figures of one DE unit: its volcano, MA plot, heatmap and gene panels, and each collection's enrichment figures.
 
 One job per DE unit draws them all (rule ``figures_<dataset>``), so the DE
 table, the VST and the sample groups are read once, and Python starts once
@@ -11,7 +11,7 @@ import logging
 
 import pandas as pd
 
-from . import heatmaps, plots
+from . import gene_panels, heatmaps, plots
 from .contrasts import group_columns, is_slope
 from .de_options import LEVELS, VALUES, de_engine
 from .enrichment import gsea_ranking, read_gsea_table
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, params: dict, title: str,
-                    files: dict[str, str], lfc_label: str = plots.LFC_LABEL) -> None:
-    """Volcano, MA plot and top-gene heatmap of one contrast.
+                    files: dict[str, str], lfc_label: str = plots.LFC_LABEL, contrast: dict | None = None) -> None:
+    """Volcano, MA plot, top-gene heatmap and per-gene panels of one contrast.
 
     Parameters
     ----------
@@ -36,9 +36,11 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
     title
         Figure title.
     files
-        ``{kind: PNG path}`` for kinds volcano, ma, heatmap (other formats beside it).
+        ``{kind: PNG path}`` for kinds volcano, ma, heatmap, genes (other formats beside it).
     lfc_label
         The fold-change axis (:func:`lsecflow.plots.fold_change_label`).
+    contrast
+        The contrast (the gene panels' groups; without it, the first of ``params``' contrasts).
     """
     stems = {kind: plots.stem_of(path) for kind, path in files.items()}
     if res.empty:
@@ -57,6 +59,11 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
                                          width=hm["width"], height=hm["height"], cluster_rows=hm["cluster_rows"],
                                          alpha=de_opts["alpha"], lfc_threshold=de_opts["lfc_threshold"]),
                stems["heatmap"])
+    if "genes" in stems:
+        contrast = contrast or next(iter(params["spec"]["contrasts"].values()))
+        plots.save(gene_panels.gene_panels(vst_df, res, groups, contrast, figs["genes"]["n"], goi, title,
+                                           de_opts["alpha"], de_opts["lfc_threshold"],
+                                           number=vst_df.attrs.get("number")), stems["genes"])
 
 
 def draw_enrichment_figures(res: pd.DataFrame, ranking: pd.Series, symbol_to_id: dict[str, str],
@@ -157,7 +164,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     contrast_name
         The unit's contrast.
     de_files
-        ``{kind: PNG path}`` of the DE figures (volcano, ma, heatmap).
+        ``{kind: PNG path}`` of the DE figures (volcano, ma, heatmap, genes).
     enrichment_files
         ``{collection: {kind: PNG path}}`` (gsea_dotplot, running_scores, leading_edge).
     cell_type
@@ -169,7 +176,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     res = pd.read_csv(table, sep="\t")
     contrast = spec["contrasts"][contrast_name]
     vst_df, groups = unit_matrix(res, vst, counts_h5ad, contrast, cell_type is not None, de_engine(spec))
-    draw_de_figures(res, vst_df, groups, params, title, de_files, plots.fold_change_label(contrast))
+    draw_de_figures(res, vst_df, groups, params, title, de_files, plots.fold_change_label(contrast), contrast)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
     ranking = gsea_ranking(res, spec["de"])  # the ranking GSEA ran on
     symbol_to_id = symbol_index(res)

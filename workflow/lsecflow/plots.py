@@ -312,7 +312,7 @@ def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobu
                         order_by: str | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """VST matrix (genes x samples) of a DE unit and each sample's group: its level of each of ``columns``
     (a contrast's :func:`lsecflow.contrasts.group_columns`), joined by `` · ``; ``order_by``: a numeric column
-    (a slope's) the samples are sorted by.
+    (a slope's) the samples are sorted by, its values kept in ``attrs['number']``.
 
     Pseudobulk columns are ``<sample>|<cell type>``; they are relabelled by sample.
     """
@@ -320,13 +320,17 @@ def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobu
 
     vst_df = pd.read_csv(vst, sep="\t", index_col=0)
     obs = ad.read_h5ad(counts_h5ad, backed="r").obs
+    number = None
     if order_by:
-        vst_df = vst_df[obs.loc[vst_df.columns, order_by].astype(float).sort_values(kind="stable").index]
+        number = obs.loc[vst_df.columns, order_by].astype(float).sort_values(kind="stable")
+        vst_df = vst_df[number.index]
     groups = (obs.loc[vst_df.columns, list(columns)].astype(str).agg(" · ".join, axis=1) if columns else
               pd.Series(f"samples by increasing {order_by}" if order_by else "all samples", index=vst_df.columns))
     if pseudobulk:
         vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
         groups.index = vst_df.columns
+    if number is not None:  # a slope's number per sample, for the gene panels
+        vst_df.attrs["number"] = pd.Series(number.to_numpy(), index=vst_df.columns)
     return vst_df, groups
 
 

@@ -111,7 +111,7 @@ FIGURE_KINDS = {
     "qc_proteomics": ["missing", "intensities", "correlation", "pca", "variance"],
     "qc_single_cell": ["cell_qc", "umap", "purity"],
     "pseudobulk": ["pseudobulk"],  # <dataset>/qc/pseudobulk.<ext>: cells per (sample, cell type) sum
-    "de": ["volcano", "ma", "heatmap"],
+    "de": ["volcano", "ma", "heatmap", "genes"],
     "de_fit": ["dispersion"],  # one per DESeq2 / edgeR fit: <dataset>/de/[<cell type>/]design.dispersion.<ext>
     "enrichment": ["gsea_dotplot", "running_scores", "leading_edge"],
     "receivers": ["paracrine_receivers"],
@@ -149,6 +149,7 @@ CAPTIONS = {
     "volcano": "de_volcano",
     "ma": "de_ma",
     "heatmap": "de_heatmap",
+    "genes": "de_genes",
     "dispersion": "de_dispersion",
     "ql_dispersion": "de_ql_dispersion",
     "gsea_dotplot": "enrichment_dotplot",
