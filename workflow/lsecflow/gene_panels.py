@@ -29,7 +29,8 @@ def pick_genes(res: pd.DataFrame, n: int, genes_of_interest=()) -> pd.DataFrame:
     focus = tested.set_index("symbol", drop=False).reindex([g for g in genes_of_interest
                                                             if g in set(tested["symbol"])])
     top = tested.nsmallest(n, ["padj", "pvalue"])
-    return pd.concat([focus, top]).drop_duplicates("gene_id").head(n).reset_index(drop=True)
+    rows = pd.concat([focus, top]) if len(focus) else top
+    return rows.drop_duplicates("gene_id").head(n).reset_index(drop=True)
 
 
 def strata(labels: list[str], contrast: dict) -> list[tuple[str, str | None, str | None]]:
