@@ -66,11 +66,12 @@ def test_an_interaction_draws_one_line_per_level_through_the_cell_means():
 def test_missing_values_are_counted_and_a_slope_gets_its_line():
     vst, res, groups = crossed()
     vst.iloc[0, :2] = np.nan
-    fig = gene_panels.gene_panels(vst, res, groups, PLAIN, n=1)
-    assert "10/12 quantified" in fig.axes[0].get_title()
+    res.loc[0, "padj"] = np.nan  # filtered (DESeq2's independent filtering)
+    fig = gene_panels.gene_panels(vst, res, groups, PLAIN, n=1, genes_of_interest=["S0"])
+    assert fig.axes[0].get_title() == "S0\nlog2FC 2.00, padj NA, 10/12 quantified"
     plt.close(fig)
     number = pd.Series(np.arange(12, dtype=float), index=vst.columns)
-    vst.loc["g0"] = 1.0 + 0.25 * number
+    vst.loc["g1"] = 1.0 + 0.25 * number
     fig = gene_panels.gene_panels(vst, res, groups, {"variable": "age"}, n=1, number=number)
     ax = fig.axes[0]
     (x, y), = [(ln.get_xdata(), ln.get_ydata()) for ln in ax.get_lines()]

@@ -128,7 +128,8 @@ def gene_panels(vst: pd.DataFrame, res: pd.DataFrame, groups: pd.Series, contras
         else:
             _gene_axis(ax, values, groups, order, compared, colours)
         seen = f", {int(values.notna().sum())}/{len(values)} quantified" if values.isna().any() else ""
-        ax.set_title(f"{row['symbol']}\nlog2FC {row['log2FoldChange']:.2f}, padj {row['padj']:.2g}{seen}",
+        padj = "NA" if pd.isna(row["padj"]) else f"{row['padj']:.2g}"  # DESeq2's independent filtering
+        ax.set_title(f"{row['symbol']}\nlog2FC {row['log2FoldChange']:.2f}, padj {padj}{seen}",
                      fontsize="small", color="black" if ok else plots.NOT_CALLED)
     for ax in axes.ravel()[len(rows):]:
         ax.axis("off")
