@@ -227,3 +227,31 @@ def test_design_test_section_says_what_was_tested(tmp_path):
     pd.DataFrame({"test": ["LRT"], "status": ["skipped: no contrast testable for B_cell"]}
                  ).to_csv(de / "design.lrt.summary.tsv", sep="\t", index=False)
     assert "skipped: no contrast testable for B_cell" in _design_test(r, files, n_rows=2)
+
+
+def test_gene_lookup_in_headless_chromium(finished_run, chromium):
+    """The report's gene lookup, filled from the address (``#gene=`` and the top DLPC gene in lower case): its row
+    gives the gene's log2 fold change and padj in each DLPC contrast as the DE tables do, called ones in bold."""
+    import re
+
+    work, _, _ = finished_run
+    res = work / "results/dlpc_liver/de"
+    tables = {c: pd.read_csv(res / f"{c}.tsv", sep="\t").set_index("gene_id")
+              for c in ("disease_vs_chow", "agonist_vs_chow", "agonist_vs_disease")}
+    gene_id = tables["disease_vs_chow"].index[0]
+    symbol = tables["disease_vs_chow"].at[gene_id, "symbol"]
+    url = (work / "results/report.html").resolve().as_uri() + f"#gene={symbol.lower()}"
+    dom = subprocess.run([chromium, *FLAGS, "--virtual-time-budget=20000", "--dump-dom", url], capture_output=True,
+                         text=True, timeout=300)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-report-status="ok"' in dom.stdout
+    row = re.search(rf'<tr data-gene="{re.escape(gene_id)}">(.*?)</tr>', dom.stdout)
+    assert row, "the gene's row is not in the lookup results"
+    cells = re.findall(r'<td class="num lookup([^"]*)">(.*?)</td>', row.group(1))
+    assert len(cells) == 3
+    for (cls, text), (name, table) in zip(cells, tables.items()):
+        lfc, padj = table.at[gene_id, "log2FoldChange"], table.at[gene_id, "padj"]
+        shown = re.sub("<[^>]+>", "", text)
+        assert shown.startswith(f"{lfc:.2f} padj "), (name, shown)
+        called = padj < 0.05
+        assert ("<b>" in text) == called and (cls.strip() == ("up" if lfc > 0 else "down") if called else cls == "")

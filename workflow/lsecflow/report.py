@@ -25,6 +25,7 @@ from .files import write_text_atomic
 from .genesets import read_gmt
 from .methods import methods_text, package_versions
 from .report_html import Renderer, breakable, esc, page_html, read_tsv, table_html
+from .report_lookup import lookup_data, lookup_section
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +261,8 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
         Rows of each table shown (full tables are linked).
     """
     r = Renderer(Path(out), Path(captions))
-    nav = ["<a href='#overview'><b>Overview</b></a>"]
-    body = [overview(manifest)]
+    nav = ["<a href='#overview'><b>Overview</b></a>", "<a href='#gene-lookup'><b>Gene lookup</b></a>"]
+    body = [overview(manifest), lookup_section(lookup_data(manifest, resolved))]
     versions_table = read_tsv(provenance["versions"])
     versions = package_versions(versions_table)
     seed = resolved.get("config", {}).get("compute", {}).get("seed", 0)

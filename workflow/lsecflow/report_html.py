@@ -33,6 +33,7 @@ table { border-collapse:collapse; margin:6px 0 12px; font-size:12px; }
 th, td { border:1px solid var(--line); padding:3px 7px; text-align:left; vertical-align:top; }
 th { background:#eef1f5; } td.num { text-align:right; font-variant-numeric:tabular-nums; }
 tr.up td.lfc { color:var(--up); } tr.down td.lfc { color:var(--down); }
+td.lookup.up { color:var(--up); } td.lookup.down { color:var(--down); }
 .verdict-ok { color:#1b7837; font-weight:bold; } .verdict-warn { color:#b35806; font-weight:bold; }
 figure { margin:10px 0 22px; background:var(--bg); border:1px solid var(--line); padding:10px; }
 figure img { max-width:100%; height:auto; display:block; }
