@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, params: dict, title: str,
-                    files: dict[str, str], lfc_label: str = plots.LFC_LABEL, contrast: dict | None = None) -> None:
+                    files: dict[str, str], contrast: dict) -> None:
     """Volcano, MA plot, top-gene heatmap and per-gene panels of one contrast.
 
     Parameters
@@ -37,16 +37,16 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
         Figure title.
     files
         ``{kind: PNG path}`` for kinds volcano, ma, heatmap, genes (other formats beside it).
-    lfc_label
-        The fold-change axis (:func:`lsecflow.plots.fold_change_label`).
     contrast
-        The contrast (the gene panels' groups; without it, the first of ``params``' contrasts).
+        The unit's contrast: the fold-change axis (:func:`lsecflow.plots.fold_change_label`), the gene panels'
+        groups.
     """
     stems = {kind: plots.stem_of(path) for kind, path in files.items()}
     if res.empty:
         plots.save_placeholders("No DE table: this unit was skipped (see its .summary.tsv).", title, stems.values())
         return
     figs, de_opts = params["spec"]["figures"], params["spec"]["de"]
+    lfc_label = plots.fold_change_label(contrast)
     goi = figs["genes_of_interest"]
     vol, hm = figs["volcano"], figs["heatmap"]
     plots.save(plots.volcano(res, de_opts["alpha"], de_opts["lfc_threshold"], goi, n_top=vol["label_top"],
@@ -60,7 +60,6 @@ def draw_de_figures(res: pd.DataFrame, vst_df: pd.DataFrame, groups: pd.Series, 
                                          alpha=de_opts["alpha"], lfc_threshold=de_opts["lfc_threshold"]),
                stems["heatmap"])
     if "genes" in stems:
-        contrast = contrast or next(iter(params["spec"]["contrasts"].values()))
         plots.save(gene_panels.gene_panels(vst_df, res, groups, contrast, figs["genes"]["n"], goi, title,
                                            de_opts["alpha"], de_opts["lfc_threshold"],
                                            number=vst_df.attrs.get("number")), stems["genes"])
@@ -176,7 +175,7 @@ def run_figures(table: str, vst: str, counts_h5ad: str, gsea: dict[str, str], pa
     res = pd.read_csv(table, sep="\t")
     contrast = spec["contrasts"][contrast_name]
     vst_df, groups = unit_matrix(res, vst, counts_h5ad, contrast, cell_type is not None, de_engine(spec))
-    draw_de_figures(res, vst_df, groups, params, title, de_files, plots.fold_change_label(contrast), contrast)
+    draw_de_figures(res, vst_df, groups, params, title, de_files, contrast)
     log.info("DE figures: %s", ", ".join(map(str, de_files.values())))
     ranking = gsea_ranking(res, spec["de"])  # the ranking GSEA ran on
     symbol_to_id = symbol_index(res)
