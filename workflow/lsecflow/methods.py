@@ -52,10 +52,10 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
             steps.append("zero intensities were treated as missing")
         if p["log2"]:
             steps.append("values were log2-transformed")
-        groups = filter_groups_text(filter_columns(p, spec["contrasts"]))
-        steps.append(f"proteins with at least {p['min_valid']} valid values " + (
-            "were kept" if groups == "all samples" else
-            f"in {'each' if p['min_valid_in'] == 'each' else 'at least one'} {groups} were kept"))
+        cols = filter_columns(p, spec["contrasts"])
+        where = (f" in {'each' if p['min_valid_in'] == 'each' else 'at least one'} {filter_groups_text(cols)}"
+                 if cols else "")
+        steps.append(f"proteins with at least {p['min_valid']} valid values{where} were kept")
         steps.append({"median": "samples were median-centred (each sample's median subtracted, the mean of the "
                                 "medians added back)",
                       "quantile": "samples were quantile-normalised (limma's normalizeQuantiles)",

@@ -76,9 +76,8 @@ def filter_columns(opts: dict, contrasts: dict) -> list[str]:
 
 
 def filter_groups_text(cols: list[str]) -> str:
-    """What the filter's groups are, in words: ``level of group``, ``combination of cell_type x group``."""
-    if not cols:
-        return "all samples"
+    """What the filter's groups (``cols``, at least one) are, in words: ``level of group``, ``combination of
+    cell_type x group``."""
     return f"level of {cols[0]}" if len(cols) == 1 else f"combination of {' x '.join(cols)}"
 
 
