@@ -18,9 +18,6 @@ from . import plots
 from .calls import is_significant
 from .contrasts import group_columns, is_slope
 
-SEP = " · "
-"""How :func:`lsecflow.plots.load_vst_and_groups` joins a sample's levels into its group label."""
-
 
 def pick_genes(res: pd.DataFrame, n: int, genes_of_interest=()) -> pd.DataFrame:
     """The rows of ``res`` to draw: tested genes of interest (in their order), then the smallest padj (pvalue
@@ -37,7 +34,7 @@ def strata(labels: list[str], contrast: dict) -> list[tuple[str, str | None, str
     """The contrast's compared groups among the group ``labels``: per stratum (one; an ``interaction``: one per
     level of its column) ``(stratum name, reference label, target label)``, a label None where no sample has it."""
     cols = group_columns(contrast)
-    levels = {label: dict(zip(cols, label.split(SEP))) for label in labels}
+    levels = {label: dict(zip(cols, label.split(plots.GROUP_SEP))) for label in labels}
     within = {k: str(v) for k, v in (contrast.get("within") or {}).items()}
     inter = contrast.get("interaction")
     names = [(f"{inter['variable']} {inter[r]}", {inter["variable"]: str(inter[r])}) for r in ("reference", "target")] \

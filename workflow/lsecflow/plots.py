@@ -69,6 +69,9 @@ def configure(figures: dict | None) -> dict:
     return figures
 
 
+GROUP_SEP = " · "
+"""How a sample's levels of several columns are joined into its group label (:func:`load_vst_and_groups`)."""
+
 LFC_LABEL = "log2 fold change"
 """The fold-change axis of the volcano and MA plots (a slope's: :func:`fold_change_label`)."""
 
@@ -324,7 +327,7 @@ def load_vst_and_groups(vst: str, counts_h5ad: str, columns: list[str], pseudobu
     if order_by:
         number = obs.loc[vst_df.columns, order_by].astype(float).sort_values(kind="stable")
         vst_df = vst_df[number.index]
-    groups = (obs.loc[vst_df.columns, list(columns)].astype(str).agg(" · ".join, axis=1) if columns else
+    groups = (obs.loc[vst_df.columns, list(columns)].astype(str).agg(GROUP_SEP.join, axis=1) if columns else
               pd.Series(f"samples by increasing {order_by}" if order_by else "all samples", index=vst_df.columns))
     if pseudobulk:
         vst_df.columns = obs.loc[vst_df.columns, "sample"].astype(str)
