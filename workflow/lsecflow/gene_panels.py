@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import plots
 from .calls import is_significant
-from .contrasts import group_columns, is_slope
+from .contrasts import cells, group_columns, is_slope
 
 
 def pick_genes(res: pd.DataFrame, n: int, genes_of_interest=()) -> pd.DataFrame:
@@ -31,20 +31,20 @@ def pick_genes(res: pd.DataFrame, n: int, genes_of_interest=()) -> pd.DataFrame:
 
 
 def strata(labels: list[str], contrast: dict) -> list[tuple[str, str | None, str | None]]:
-    """The contrast's compared groups among the group ``labels``: per stratum (one; an ``interaction``: one per
-    level of its column) ``(stratum name, reference label, target label)``, a label None where no sample has it."""
-    cols = group_columns(contrast)
-    levels = {label: dict(zip(cols, label.split(plots.GROUP_SEP))) for label in labels}
-    within = {k: str(v) for k, v in (contrast.get("within") or {}).items()}
+    """The contrast's compared groups among the group ``labels`` (:func:`lsecflow.contrasts.cells` on the levels
+    each label joins): per stratum (one; an ``interaction``: one per level of its column, its reference first)
+    ``(stratum name, reference label, target label)``, a label None where no sample has it."""
+    cols = group_columns(contrast)  # the labels join these columns' levels (parts beyond them ignored)
+    obs = pd.DataFrame([label.split(plots.GROUP_SEP)[:len(cols)] for label in labels], index=labels, columns=cols)
+    masks = list(cells(obs, contrast).values())  # the target groups, then the reference ones
+    half = len(masks) // 2
     inter = contrast.get("interaction")
-    names = [(f"{inter['variable']} {inter[r]}", {inter["variable"]: str(inter[r])}) for r in ("reference", "target")] \
-        if inter else [("", {})]
+    names = [f"{inter['variable']} {inter[r]}" for r in ("target", "reference")] if inter else [""]
 
-    def find(role: str, extra: dict) -> str | None:
-        want = {contrast["variable"]: str(contrast[role]), **within, **extra}
-        return next((label for label, lv in levels.items() if all(lv.get(k) == v for k, v in want.items())), None)
+    def label(mask: np.ndarray) -> str | None:
+        return obs.index[mask][0] if mask.any() else None
 
-    return [(name, find("reference", extra), find("target", extra)) for name, extra in names]
+    return [(name, label(ref), label(tgt)) for name, tgt, ref in zip(names, masks[:half], masks[half:])][::-1]
 
 
 def _gene_axis(ax, values: pd.Series, groups: pd.Series, order: list[str], compared: list[tuple], colours) -> None:
