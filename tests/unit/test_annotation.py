@@ -2,6 +2,8 @@
 unique by total count)."""
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 from lsecflow.annotation import (
@@ -9,6 +11,7 @@ from lsecflow.annotation import (
     check_id_type,
     drop_ids,
     excel_dates,
+    load_symbol_table,
     make_unique_symbols,
     strip_version,
 )
@@ -34,6 +37,20 @@ def test_annotation_strips_versions_and_keeps_unmapped(tmp_path):
     assert var["symbol"].tolist() == ["Gnai3", "Cdc45", "ENSMUSG00000099999"]
     assert report["n_unmapped"] == 1
     assert list(strip_version(["ENSG00000182378.14_PAR_Y"])) == ["ENSG00000182378_PAR_Y"]
+
+
+def test_a_table_read_again_is_its_current_content_and_each_caller_its_own(tmp_path):
+    """The symbol table is parsed once per content in a process: the same bytes come from the cache, a file
+    rewritten with the same size and time stamp is read again, and a caller's edit reaches no other caller."""
+    table = tmp_path / "t.tsv"
+    table.write_text("gene_id\tsymbol\nENSMUSG00000000001\tGnai3\n")
+    first = load_symbol_table(table)
+    first["ENSMUSG00000000001"] = "edited"
+    assert load_symbol_table(table).to_dict() == {"ENSMUSG00000000001": "Gnai3"}
+    stamp = table.stat()
+    table.write_text("gene_id\tsymbol\nENSMUSG00000000001\tGnai4\n")  # same size
+    os.utime(table, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert load_symbol_table(table).to_dict() == {"ENSMUSG00000000001": "Gnai4"}
 
 
 def test_ids_of_another_kind_name_the_key_that_drops_them():

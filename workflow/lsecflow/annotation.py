@@ -1,8 +1,11 @@
 """Offline gene id -> symbol mapping and deterministic duplicate handling."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,8 +100,20 @@ def strip_version(gene_ids) -> pd.Index:
 
 
 def load_symbol_table(path) -> pd.Series:
-    """Read a two-column table ``gene_id``, ``symbol`` (TSV or CSV, gzip ok)."""
-    sep = "," if str(path).removesuffix(".gz").endswith(".csv") else "\t"
+    """Read a two-column table ``gene_id``, ``symbol`` (TSV or CSV, gzip ok).
+
+    A table read before in this process, with the same bytes, is not parsed again (the ingest reads it for each
+    matrix and the symbol check): the cache is keyed by the file's content digest, never by its time stamp, and
+    each caller gets its own copy.
+    """
+    digest = hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
+    return _parse_symbol_table(str(path), digest).copy()
+
+
+@lru_cache(maxsize=4)
+def _parse_symbol_table(path: str, digest: str) -> pd.Series:
+    """``digest`` only keys the cache (the content of ``path`` when it was read)."""
+    sep = "," if path.removesuffix(".gz").endswith(".csv") else "\t"
     table = pd.read_csv(path, sep=sep, dtype=str, compression=compression(path))
     missing = {"gene_id", "symbol"} - set(table.columns)
     if missing:
