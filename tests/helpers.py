@@ -255,3 +255,15 @@ def shipped_dataset(name: str, **qc_overrides):
     spec.setdefault("qc", {}).update(qc_overrides)
     cfg["datasets"] = {name: spec}
     return load_config(cfg, roots=[REPO]).datasets[name]
+
+
+def assert_like_r(ours: pd.DataFrame, ref: pd.DataFrame, label: str, r: float = 0.9999999, close: float = 0.998
+                  ) -> None:
+    """A DESeq2 table (``gene_id`` a column) like R's (``ref``, indexed by gene): the same calls and NA patterns,
+    log2FC r over tested genes > ``r`` and a share ``close`` of them within 1e-6."""
+    ours = ours.set_index("gene_id").loc[ref.index]
+    both = ours["pvalue"].notna() & ref["pvalue"].notna()
+    assert np.corrcoef(ours.loc[both, "log2FoldChange"], ref.loc[both, "log2FoldChange"])[0, 1] > r, label
+    assert (np.abs(ours.loc[both, "log2FoldChange"] - ref.loc[both, "log2FoldChange"]) < 1e-6).mean() > close, label
+    assert set(ours.index[ours["padj"] < 0.05]) == set(ref.index[ref["padj"] < 0.05]), label
+    assert (ours["pvalue"].isna() == ref["pvalue"].isna()).all() and (ours["padj"].isna() == ref["padj"].isna()).all()

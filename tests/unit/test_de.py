@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, shipped_dataset
+from helpers import REPO, assert_like_r, shipped_dataset
 from lsecflow import de, de_files, enrichment
 from lsecflow import pseudobulk as pb
 from lsecflow.config import load_config
@@ -449,6 +449,10 @@ def test_numeric_covariate_matches_deseq2(tmp_path):
     assert dds.obsm["design"].shape[1] == 4  # intercept, one slope, two Group levels
     res = de.contrast_results(dds, ds.contrasts["disease_vs_chow"], ds.spec["de"]).set_index("gene_id")
     assert_matches_deseq2(res, reference("deseq2_numeric_Disease_vs_Chow"), "~ weight + Group (numeric weight)")
+    # the same fit's slope, R's results(name = "weight"); a few genes' fits end at the optimiser (close: 0.99)
+    slope = de.contrast_results(dds, {"variable": "weight"}, ds.spec["de"])
+    assert_like_r(slope, pd.read_csv(REPO / "tests/data/slope/deseq2_weight.tsv.gz", sep="\t", index_col=0),
+                  "DESeq2 slope", r=0.99999, close=0.99)
     spec["numeric"] = []  # undeclared: refused, never silently 5 levels
     with pytest.raises(LsecflowError, match=r"holds numbers \(20, 21.5, 23, 24.5\).*'numeric: \[weight\]'.*"
                                             r"'categorical: \[weight\]'"):
