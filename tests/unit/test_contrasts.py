@@ -17,7 +17,7 @@ from helpers import DLPC_COUNTS, DLPC_SHEET, REPO, assert_like_r, dlpc_dataset, 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsecflow import contrasts, de, de_edger, de_voom
-from lsecflow.calls import group_sizes
+from lsecflow.calls import group_sizes, sizes_note
 from lsecflow.de_inputs import count_unit, too_few
 from lsecflow.errors import ConfigError
 from lsecflow.figures import unit_matrix
@@ -63,7 +63,12 @@ def test_what_a_contrast_compares_and_which_column_carries_it():
                            "treatment ctrl, genotype WT"]
     assert [int(m.sum()) for m in cells.values()] == [2, 2, 2, 2]
     assert group_sizes(obs, simple) == {"n_target": 2, "n_reference": 2}
-    assert group_sizes(obs, inter) == {"n_target": 4, "n_reference": 4}
+    assert group_sizes(obs, inter) == {"n_target": 4, "n_reference": 4,
+                                       "n_by_level": "2 vs 2 samples in genotype KO, 2 vs 2 in genotype WT"}
+    one_left = group_sizes(obs.iloc[1:], inter)  # the totals (4 vs 3) would not say which cell has one sample
+    assert sizes_note(pd.Series(one_left)) == "; 2 vs 2 samples in genotype KO, 2 vs 1 in genotype WT", one_left
+    slope = {"variable": "age", "interaction": inter["interaction"]}
+    assert group_sizes(obs, slope)["n_by_level"] == "4 samples in genotype KO, 4 in genotype WT"
     assert contrasts.describe(simple) == "treatment TNF vs ctrl within genotype KO"
     assert contrasts.describe(inter) == "treatment TNF vs ctrl in genotype KO minus in genotype WT (interaction)"
     assert contrasts.short(simple) == "TNF vs ctrl within genotype KO"  # figure and report titles

@@ -184,6 +184,10 @@ def test_crossed_protein_design_matches_r_limma(tmp_path):
         np.testing.assert_allclose(tables[name].loc[ref.index, "pvalue"], ref["P.Value"], rtol=1e-6, atol=1e-12)
         np.testing.assert_allclose(tables[name].loc[ref.index, "s2_post"], ref["s2_post"], rtol=1e-8)
     assert [int((tables[n]["padj"] < 0.05).sum()) for n in CROSSED] == [318, 190, 55]
+    n = pd.read_csv(SECRETOME / "samples_all.tsv", sep="\t").groupby(["group", "cell_type"]).size()
+    summary = pd.read_csv(tmp_path / "cppp_by_cell.summary.tsv", sep="\t").iloc[0]  # each cell, not 2 x 2 summed
+    assert summary["n_by_level"] == (f"{n['CPPP', 'HCAEC']} vs {n['PBS', 'HCAEC']} samples in cell_type HCAEC, "
+                                     f"{n['CPPP', 'HITAEC']} vs {n['PBS', 'HITAEC']} in cell_type HITAEC"), summary
     additive = {"cppp": {"variable": "group", "target": "CPPP", "reference": "PBS"}}
     tables, _ = crossed_de(tmp_path / "additive", "~ cell_type + group", additive, filter_by=["cell_type", "group"])
     ref = secretome_ref("cells_cppp_additive")

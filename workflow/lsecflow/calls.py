@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contrasts import group_masks
+from .contrasts import cells, group_masks, is_slope
 
 
 def is_significant(table: pd.DataFrame, alpha: float, lfc_threshold: float) -> pd.Series:
@@ -52,17 +52,29 @@ def tested_counts(res: pd.DataFrame) -> dict[str, int]:
             "independent_filtered": int((tested & res["padj"].isna()).sum())}
 
 
-def group_sizes(obs: pd.DataFrame, contrast: dict) -> dict[str, int]:
+def group_sizes(obs: pd.DataFrame, contrast: dict) -> dict:
     """How many of the fitted samples (``obs``) are at the contrast's target and at its reference level (within
-    its strata: :func:`lsecflow.contrasts.group_masks`)."""
+    its strata: :func:`lsecflow.contrasts.group_masks`); for an interaction also ``n_by_level``, the samples of
+    each compared cell (``3 vs 3 samples in genotype KO, 3 vs 2 in genotype WT``): the totals count a cell of
+    each level on each side, which hides a level with one sample."""
     target, reference = group_masks(obs, contrast)
-    return {"n_target": int(target.sum()), "n_reference": int(reference.sum())}
+    sizes = {"n_target": int(target.sum()), "n_reference": int(reference.sum())}
+    inter = contrast.get("interaction")
+    if inter:
+        n = [int(mask.sum()) for mask in cells(obs, contrast).values()]  # target then reference, at each level
+        at = [f"{inter['variable']} {inter[role]}" for role in ("target", "reference")]
+        sizes["n_by_level"] = (f"{n[0]} samples in {at[0]}, {n[1]} in {at[1]}" if is_slope(contrast) else
+                               f"{n[0]} vs {n[2]} samples in {at[0]}, {n[1]} vs {n[3]} in {at[1]}")
+    return sizes
 
 
 def sizes_note(row) -> str:
-    """``; 10 vs 2 samples`` from a DE summary row with :func:`group_sizes`'s columns, else nothing."""
+    """``; 10 vs 2 samples`` from a DE summary row with :func:`group_sizes`'s columns (an interaction's:
+    ``n_by_level``), else nothing."""
     if "n_target" not in row or pd.isna(row["n_target"]):
         return ""
+    if "n_by_level" in row and isinstance(row["n_by_level"], str):
+        return f"; {row['n_by_level']}"
     if int(row["n_reference"]) == 0:  # a slope: one set of samples along the number
         return f"; {int(row['n_target'])} samples"
     return f"; {int(row['n_target'])} vs {int(row['n_reference'])} samples"
