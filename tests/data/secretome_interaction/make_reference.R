@@ -16,6 +16,8 @@
 #   cppp_by_cell    group CPPP vs PBS in HCAEC minus in HITAEC (bases HITAEC, PBS; coef cell_typeHCAEC:groupCPPP)
 # and design ~ cell_type + group (filter "cells"), cppp_additive: group CPPP vs PBS (coef groupCPPP); and the
 # moderated F test of the three cell_type:group coefficients (cells_interaction_F: protein_id, F, P.Value, adj.P.Val).
+# The interaction contrast again with de.trend + de.robust, de.lm_method: robust and de.sample_weights
+# (cells_cppp_by_cell_<option>).
 # Writes <filter>_<contrast>.tsv.gz: protein_id, logFC, t, P.Value, adj.P.Val, df_total, s2_post (9 digits).
 suppressMessages(library(limma))
 args <- commandArgs(trailingOnly = TRUE)
@@ -41,12 +43,14 @@ prepare <- function(by) {
   sweep(y, 2, med, "-") + mean(med)
 }
 
-save <- function(y, formula, cell_base, coef, name) {
+default_fit <- function(y, design) eBayes(lmFit(y, design))
+
+save <- function(y, formula, cell_base, coef, name, fitter = default_fit) {
   s <- smp
   s$cell_type <- relevel(factor(s$cell_type), cell_base)
   s$group <- relevel(factor(s$group), "PBS")
   design <- model.matrix(formula, s)
-  fit <- eBayes(lmFit(y, design))
+  fit <- fitter(y, design)
   tt <- topTable(fit, coef = coef, number = Inf, sort.by = "none", confint = FALSE)
   res <- data.frame(protein_id = rownames(y), logFC = signif(tt$logFC, 9), t = signif(tt$t, 9),
                     P.Value = signif(tt$P.Value, 9), adj.P.Val = signif(tt$adj.P.Val, 9),
@@ -65,6 +69,15 @@ for (filter in c("cells", "group")) {
   save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", paste0(filter, "_cppp_by_cell"))
   if (filter == "cells") save(y, ~ cell_type + group, "HITAEC", "groupCPPP", "cells_cppp_additive")
 }
+# the de options on the crossed design (the "cells" matrix, the interaction coefficient): de.trend + de.robust,
+# de.lm_method: robust, de.sample_weights (arrayWeights; method auto, gene by gene as the matrix has NAs)
+y <- prepare(cell)
+save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", "cells_cppp_by_cell_trend_robust",
+     function(y, design) eBayes(lmFit(y, design), trend = TRUE, robust = TRUE))
+save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", "cells_cppp_by_cell_lm_robust",
+     function(y, design) eBayes(lmFit(y, design, method = "robust")))
+save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", "cells_cppp_by_cell_weights",
+     function(y, design) eBayes(lmFit(y, design, weights = arrayWeights(y, design))))
 # the interaction term as a whole (de.test: lrt, de.reduced: ~ cell_type + group): limma's moderated F of its
 # three coefficients, topTable(coef = ...) on the fit of the "cells" matrix
 y <- prepare(cell)
