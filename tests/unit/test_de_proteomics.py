@@ -132,6 +132,25 @@ def test_no_refit_without_a_sample_the_design_needs(caplog):
     assert "confounded" in caplog.text
 
 
+def test_robust_lmfit_is_set_against_least_squares(tmp_path, caplog):
+    """lm_method: robust on the real UPS1 table: the DE log sets its calls against least squares on the same
+    matrix (128 against 83: the 45 extra are all yeast, false, docs/proteomics.md) as a warning; with treat
+    (lfc_threshold 0.5: 41 against 40) as information only."""
+    with caplog.at_level("INFO", logger="lsecflow.de_proteomics"):
+        table, _ = run_protein_de(tmp_path, ups1_dataset(de={"lm_method": "robust"}))
+    called = ups1_truth(table.reset_index())
+    called = called.loc[called["padj"] < 0.05, "class"].value_counts()
+    assert (called.get("UPS1_human"), called.get("yeast")) == (42, 86)  # least squares: 42 and 41
+    line = [r for r in caplog.records if "the robust lmFit calls" in r.getMessage()]
+    assert len(line) == 1 and line[0].levelname == "WARNING", caplog.text
+    assert "calls 128 proteins, least squares on the same matrix 83" in line[0].getMessage()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lsecflow.de_proteomics"):
+        run_protein_de(tmp_path, ups1_dataset(de={"lm_method": "robust", "lfc_threshold": 0.5}), prefix="treat")
+    line = [r for r in caplog.records if "the robust lmFit calls" in r.getMessage()]
+    assert len(line) == 1 and line[0].levelname == "INFO" and "calls 41 proteins" in line[0].getMessage()
+
+
 # ------------------------------------------------------------------------------------------ crossed design vs R
 SECRETOME_REF = REPO / "tests/data/secretome_interaction"
 CROSSED = {
