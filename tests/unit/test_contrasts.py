@@ -51,6 +51,9 @@ def test_what_a_contrast_compares_and_which_column_carries_it():
              "interaction": {"variable": "genotype", "target": "KO", "reference": "WT"}}
     assert contrasts.bases(simple) == {"treatment": "ctrl", "genotype": "KO"}
     assert contrasts.bases(inter) == {"treatment": "ctrl", "genotype": "WT"}
+    also_ctrl = dict(simple)  # another name, the same base levels: one fit serves both
+    assert contrasts.by_bases({"a": simple, "i": inter, "b": also_ctrl}) == [
+        ({"genotype": "KO", "treatment": "ctrl"}, ["a", "b"]), ({"genotype": "WT", "treatment": "ctrl"}, ["i"])]
     names = ["Intercept", "genotype[T.KO]", "treatment[T.TNF]", "genotype[T.KO]:treatment[T.TNF]"]
     assert contrasts.coefficient(names, simple) == "treatment[T.TNF]"
     assert contrasts.coefficient(names, inter) == "genotype[T.KO]:treatment[T.TNF]"

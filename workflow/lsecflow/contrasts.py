@@ -40,6 +40,15 @@ def bases(contrast: dict) -> dict[str, str]:
     return out
 
 
+def by_bases(contrasts: dict) -> list[tuple[dict[str, str], list[str]]]:
+    """The contrasts (name -> contrast) grouped by :func:`bases`, in the order first seen: one model fit per
+    group serves each of its contrasts as one coefficient (``[(base levels, [names])]``)."""
+    groups: dict[tuple, list[str]] = {}
+    for name, c in contrasts.items():
+        groups.setdefault(tuple(sorted(bases(c).items())), []).append(name)
+    return [(dict(key), names) for key, names in groups.items()]
+
+
 def coefficient(names: list[str], contrast: dict, label: str = "") -> str:
     """The model column (patsy's name, e.g. ``treatment[T.TNF]`` or ``genotype[T.KO]:treatment[T.TNF]``)
     carrying the contrast in a design matrix built with :func:`bases`; ValueError (naming contrast ``label``)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from . import limma
 from .calls import benjamini_hochberg, group_sizes, sort_results
-from .contrasts import bases, coefficient
+from .contrasts import by_bases, coefficient
 from .de_files import (
     design_test_table,
     loo_factors,
@@ -168,17 +168,18 @@ def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contr
     t0 = time.time()
     if disp is None:
         disp = estimate_disp(x, np.asarray(limma.design_matrix(meta, design)), scale.lib_size, offset=scale.offset)
-    fits, tables = {}, {}
-    for name, c in contrasts.items():
-        key = tuple(sorted(bases(c).items()))
-        if key not in fits:
-            dm = limma.design_matrix(meta, design, dict(key))
-            fits[key] = (ql_fit(x, np.asarray(dm), disp["trended"], scale.lib_size, disp["ave_log_cpm"],
-                                opts.get("robust", False), scale.offset), list(dm.design_info.column_names))
-        fit, names = fits[key]
-        wanted = coefficient(names, c, name)
-        tables[name] = _contrast_table(fit, names.index(wanted), counts.index, opts.get("lfc_threshold", 0.0))
-    first = next(iter(fits.values()))[0]
+    fits, tables = [], {}
+    for levels, group in by_bases(contrasts):
+        dm = limma.design_matrix(meta, design, levels)
+        fit = ql_fit(x, np.asarray(dm), disp["trended"], scale.lib_size, disp["ave_log_cpm"], opts.get("robust", False),
+                     scale.offset)
+        fits.append(fit)
+        names = list(dm.design_info.column_names)
+        for name in group:
+            wanted = coefficient(names, contrasts[name], name)
+            tables[name] = _contrast_table(fit, names.index(wanted), counts.index, opts.get("lfc_threshold", 0.0))
+    tables = {name: tables[name] for name in contrasts}
+    first = fits[0]
     log.log(level, "edgeR QL: %d genes x %d samples, %d contrasts from %d fit(s) in %.1f s; common dispersion %.4g "
              "(BCV %.3f), trended %.4g-%.4g, QL prior df %s (robust %s)", *x.shape, len(contrasts), len(fits),
              time.time() - t0, disp["common"], np.sqrt(disp["common"]), disp["trended"].min(),

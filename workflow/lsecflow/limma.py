@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from .calls import benjamini_hochberg
-from .contrasts import bases, coefficient
+from .contrasts import by_bases, coefficient
 from .de_options import deqms_method
 from .deqms import spectra_count_ebayes
 from .formula import design_matrix, estimable, estimable_columns
@@ -298,33 +298,32 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
         Per contrast the statistics (index = protein ids, input order); the eBayes prior
         (``df_prior``, ``s2_prior`` of the first fit; identical for every parametrisation).
     """
-    tables, fits, prior = {}, {}, {}
+    tables, prior = {}, {}
     t0 = time.time()
     smoother = deqms_method(opts)
     if smoother and count is None:
         raise ValueError("de.deqms needs each protein's peptide count (proteomics.count_column)")
     counts = None if count is None else count.reindex(values.index).to_numpy(dtype=float)
-    for name, c in contrasts.items():
-        key = tuple(sorted(bases(c).items()))
-        if key not in fits:
-            fits[key] = fit(values, design_matrix(meta, design, dict(key)), opts.get("trend", False),
-                            opts.get("robust", False), opts.get("lm_method", "ls"), smoother, counts, weights,
-                            block)
-        fitted = fits[key]
+    groups = by_bases(contrasts)
+    for levels, group in groups:
+        fitted = fit(values, design_matrix(meta, design, levels), opts.get("trend", False), opts.get("robust", False),
+                     opts.get("lm_method", "ls"), smoother, counts, weights, block)
         cols = fitted.coefficients.columns if hasattr(fitted.coefficients, "columns") else None
         names = list(cols) if cols is not None else list(fitted.design.design_info.column_names)
-        wanted = coefficient(names, c, name)
-        tables[name] = coefficient_table(fitted, names.index(wanted), opts.get("lfc_threshold", 0.0))
-        tables[name].index = values.index
+        for name in group:
+            wanted = coefficient(names, contrasts[name], name)
+            tables[name] = coefficient_table(fitted, names.index(wanted), opts.get("lfc_threshold", 0.0))
+            tables[name].index = values.index
         if not prior:
             prior = {"df_prior": float(np.nanmedian(np.atleast_1d(fitted.df_prior))),
                      "s2_prior": float(np.nanmedian(np.atleast_1d(fitted.s2_prior)))}
+    tables = {name: tables[name] for name in contrasts}
     moderation = (f"DEqMS ({smoother} trend over peptide count)" if smoother else
                   f"eBayes (trend {opts.get('trend', False)}, robust {opts.get('robust', False)})")
     log.info("limma: %d %s x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s%s), %s "
              "df.prior %.4g, s2.prior %.4g (medians where per feature)", values.shape[0],
              "genes (voom weights)" if weights is not None else "proteins", values.shape[1],
-             len(contrasts), len(fits), time.time() - t0, opts.get("lm_method", "ls"),
+             len(contrasts), len(groups), time.time() - t0, opts.get("lm_method", "ls"),
              "" if block is None else f", block {block.column!r}, correlation {block.correlation:.4f}", moderation,
              prior.get("df_prior", np.nan), prior.get("s2_prior", np.nan))
     return tables, prior
