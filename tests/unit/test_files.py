@@ -123,6 +123,20 @@ def test_unknown_extension(tmp_path):
         files.detect_format(tmp_path / "m.parquet")
 
 
+def test_a_workbook_is_known_by_its_name_or_its_bytes(tmp_path):
+    """An old Excel .xls (OLE2 bytes) named .tsv is refused as a workbook, with the format declared too; text
+    (named .xls too), gzip and HDF5 files are not workbooks."""
+    xls = tmp_path / "counts.tsv"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
+    for declared in ("auto", "tsv"):
+        with pytest.raises(InputDataError, match="counts.tsv: is a spreadsheet workbook, not a text table"):
+            files.detect_format(xls, declared)
+    (tmp_path / "t.tsv").write_text("gene\ta\ng1\t1\n")
+    assert files.workbook(tmp_path / "t.tsv") == files.workbook(TMS_H5AD) == ""
+    (tmp_path / "peaks.xls").write_text("gene\ta\ng1\t1\n")  # text named .xls, as some tools write: not a workbook
+    assert files.workbook(tmp_path / "peaks.xls") == files.workbook(tmp_path / "missing.xlsx") == ""
+
+
 def test_compression_is_read_from_the_bytes_and_a_misleading_name_is_logged(tmp_path, caplog):
     """A gzip file named .tsv and a plain file named .tsv.gz (a browser that decompressed a download keeps its
     name) are read as what they are, each with a warning naming the file; a file whose name says the truth

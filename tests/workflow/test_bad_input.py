@@ -155,9 +155,57 @@ def test_empty_sample_sheet(tmp_path, tiny):
 
 
 def test_unknown_format(tmp_path, tiny):
-    (tmp_path / "c.xlsx").write_bytes(b"PK\x03\x04 not really a spreadsheet")
-    expect_failure(tmp_path, dlpc_dataset(tmp_path / "c.xlsx"), "c.xlsx", "unknown count-matrix format",
+    (tmp_path / "c.parquet").write_bytes(b"PAR1 not read by lsecflow")
+    expect_failure(tmp_path, dlpc_dataset(tmp_path / "c.parquet"), "c.parquet", "unknown count-matrix format",
                    "counts.format")
+
+
+def xlsx(table: pd.DataFrame, path: Path) -> Path:
+    """``table`` as a minimal Office Open XML workbook (the parts a reader needs; one sheet, inline strings)."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def row(i, values):
+        cells = "".join(f'<c r="{chr(65 + j)}{i}" t="inlineStr"><is><t>{escape(str(v))}</t></is></c>'
+                        for j, v in enumerate(values))
+        return f'<row r="{i}">{cells}</row>'
+
+    rows = [row(1, table.columns)] + [row(i + 2, r) for i, r in enumerate(table.itertuples(index=False))]
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
+        'PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet name="samples" sheetId="1" '
+        'r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        f'relationships"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+        '</Relationships>',
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{main}"><sheetData>{"".join(rows)}</sheetData></worksheet>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, xml in parts.items():
+            z.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + xml)
+    return path
+
+
+@pytest.mark.parametrize("name, needle", [("samples.xlsx", "is a spreadsheet workbook, not a text table"),
+                                          ("samples.csv", "is a zip archive (as an .xlsx or .ods workbook is)")])
+def test_a_workbook_says_how_to_save_it_as_text(tmp_path, tiny, name, needle):
+    """The DLPC sheet as the workbook Excel saves (and the same bytes named .csv, as a renamed download): refused
+    at parse time, naming the file and the spreadsheet's own menu entries, never read cell by cell (a
+    spreadsheet's types would reach the design); a count matrix saved as a workbook likewise."""
+    sheet = xlsx(pd.read_csv(DLPC_SHEET, sep="\t", dtype=str), tmp_path / name)
+    counts = write_tsv(tiny, tmp_path / "c.tsv.gz")
+    expect_failure(tmp_path, dlpc_dataset(counts, sheet), f"sample sheet {sheet}", needle, "'CSV UTF-8 (.csv)'")
+    matrix = xlsx(tiny.reset_index(), tmp_path / "counts.xlsx")
+    expect_failure(tmp_path, dlpc_dataset(matrix), "counts.path", str(matrix), "is a spreadsheet workbook")
 
 
 def test_reference_level_absent(tmp_path, tiny):

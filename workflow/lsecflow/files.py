@@ -70,6 +70,33 @@ def open_bytes(path: Path):
     return gzip.open(path, "rb") if compression(path) else open(path, "rb")
 
 
+#: spreadsheet workbooks (Excel, OpenDocument): refused where a text table is read, with how to save one as text;
+#: known by their bytes (:func:`workbook`), the name only choosing the words
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # zip (.xlsx, .ods), OLE2 (.xls)
+
+
+def workbook(path: str | os.PathLike) -> str:
+    """A sentence for a spreadsheet workbook given where a text table is read, else ''. Known by its first bytes
+    (the OLE2 of an .xls, the zip of an .xlsx or .ods), whatever its name: tools that write tab-separated text
+    named .xls are common, and such a file is text (its extension is then the only problem)."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(WORKBOOK_MAGIC[1]) or (head.startswith(WORKBOOK_MAGIC[0]) and
+                                              path.name.lower().endswith(WORKBOOK_SUFFIXES)):
+        what = "a spreadsheet workbook"
+    elif head.startswith(WORKBOOK_MAGIC[0]):
+        what = "a zip archive (as an .xlsx or .ods workbook is)"
+    else:
+        return ""
+    return (f"is {what}, not a text table: lsecflow reads tables as text so that nothing is converted on the way "
+            "(a spreadsheet turns gene names such as MARCH1 into dates); save the sheet from the spreadsheet as "
+            "'CSV UTF-8 (.csv)' or 'Text (Tab delimited) (.txt)' (or unzip the archive) and give that file")
+
+
 def not_utf8(path: str | os.PathLike) -> str:
     """Where a text file stops being UTF-8, for a message: ``line N ('...')`` and how to convert it; '' when every
     line decodes or the file is binary (a NUL byte in its first 8 KiB: an h5ad, an Excel workbook), which the
@@ -131,10 +158,13 @@ def first_lines(path: Path, n: int = 1) -> list[str]:
 
 
 def check_exists(path: Path) -> None:
+    """A missing or empty input, or a spreadsheet workbook (:func:`workbook`), is refused naming it."""
     if not path.exists():
         raise InputDataError(f"{path}: no such file or folder")
     if path.is_file() and path.stat().st_size == 0:
         raise InputDataError(f"{path}: file is empty")
+    if workbook(path):
+        raise InputDataError(f"{path}: {workbook(path)}")
 
 
 def detect_format(path: str | os.PathLike, declared: str = "auto") -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
-from .files import compression, not_utf8
+from .files import compression, not_utf8, workbook
 from .proteomics import observed_mask
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ def _sep(path: Path) -> str:
 def read_header(path: str | os.PathLike) -> list[str]:
     """Column names of a protein table (first line only)."""
     path = Path(path)
+    if workbook(path):
+        raise InputDataError(f"{path}: {workbook(path)}")
     try:
         header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
     except UnicodeDecodeError as exc:

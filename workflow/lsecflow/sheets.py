@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import ConfigError
-from .files import compression, not_utf8, open_bytes
+from .files import compression, not_utf8, open_bytes, workbook
 from .schema import validate
 
 #: Sample sheet delimiter by file extension.
@@ -42,6 +42,8 @@ def read_sample_sheet(path: Path, id_column: str = "sample") -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"sample sheet {path} does not exist")
+    if workbook(path):
+        raise ConfigError(f"sample sheet {path}: {workbook(path)}")
     suffix = Path(path.name.lower().removesuffix(".gz")).suffix
     sep = SHEET_DELIMITERS.get(suffix)
     if sep is None:
