@@ -39,7 +39,7 @@ def test_a_labs_sheet_as_it_comes(tmp_path):
      r"line 3 is not UTF-8 \(near 'Sample725\\tDiseas.'; byte 0xe9, Latin-1 .*save the file as UTF-8"),
     # a workbook saved under a text name (binary: no Latin-1 advice)
     ("sheet.csv", "PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xe9\x8c",
-     r"is a zip archive \(as an .xlsx or .ods workbook is\), not a text table.*'CSV UTF-8 \(.csv\)'"),
+     r"is a zip archive \(as an .xlsx workbook is\), not a text table.*'CSV UTF-8 \(.csv\)'"),
 ])
 def test_sheet_type_and_id_column_errors(tmp_path, name, content, error):
     (tmp_path / name).write_bytes(content.encode("latin-1"))

@@ -196,7 +196,7 @@ def xlsx(table: pd.DataFrame, path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name, needle", [("samples.xlsx", "is a spreadsheet workbook, not a text table"),
-                                          ("samples.csv", "is a zip archive (as an .xlsx or .ods workbook is)")])
+                                          ("samples.csv", "is a zip archive (as an .xlsx workbook is)")])
 def test_a_workbook_says_how_to_save_it_as_text(tmp_path, tiny, name, needle):
     """The DLPC sheet as the workbook Excel saves (and the same bytes named .csv, as a renamed download): refused
     at parse time, naming the file and the spreadsheet's own menu entries, never read cell by cell (a

@@ -70,31 +70,25 @@ def open_bytes(path: Path):
     return gzip.open(path, "rb") if compression(path) else open(path, "rb")
 
 
-#: spreadsheet workbooks (Excel, OpenDocument): refused where a text table is read, with how to save one as text;
-#: known by their bytes (:func:`workbook`), the name only choosing the words
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
-WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # zip (.xlsx, .ods), OLE2 (.xls)
+#: spreadsheet workbooks, known by their first bytes (:func:`workbook`): zip (.xlsx, .ods) and OLE2 (.xls)
+WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 
 def workbook(path: str | os.PathLike) -> str:
-    """A sentence for a spreadsheet workbook given where a text table is read, else ''. Known by its first bytes
-    (the OLE2 of an .xls, the zip of an .xlsx or .ods), whatever its name: tools that write tab-separated text
-    named .xls are common, and such a file is text (its extension is then the only problem)."""
+    """A sentence for a spreadsheet workbook given where a text table is read, else ''. Known by its first bytes,
+    whatever its name (tools that write tab-separated text named .xls are common: such a file is text)."""
     path = Path(path)
     if not path.is_file():
         return ""
     with open(path, "rb") as fh:
         head = fh.read(8)
-    if head.startswith(WORKBOOK_MAGIC[1]) or (head.startswith(WORKBOOK_MAGIC[0]) and
-                                              path.name.lower().endswith(WORKBOOK_SUFFIXES)):
-        what = "a spreadsheet workbook"
-    elif head.startswith(WORKBOOK_MAGIC[0]):
-        what = "a zip archive (as an .xlsx or .ods workbook is)"
-    else:
+    zipped = head.startswith(WORKBOOK_MAGIC[0]) and not path.name.lower().endswith((".xlsx", ".xlsm", ".ods"))
+    if not head.startswith(WORKBOOK_MAGIC):
         return ""
-    return (f"is {what}, not a text table: lsecflow reads tables as text so that nothing is converted on the way "
-            "(a spreadsheet turns gene names such as MARCH1 into dates); save the sheet from the spreadsheet as "
-            "'CSV UTF-8 (.csv)' or 'Text (Tab delimited) (.txt)' (or unzip the archive) and give that file")
+    return (f"is {'a zip archive (as an .xlsx workbook is)' if zipped else 'a spreadsheet workbook'}, not a text "
+            "table: lsecflow reads tables as text so that nothing is converted on the way (a spreadsheet turns "
+            "gene names such as MARCH1 into dates); save the sheet from the spreadsheet as 'CSV UTF-8 (.csv)' or "
+            "'Text (Tab delimited) (.txt)' (or unzip the archive) and give that file")
 
 
 def not_utf8(path: str | os.PathLike) -> str:
