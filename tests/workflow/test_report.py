@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from helpers import REPO
+from lsecflow.job_warnings import collect
 from lsecflow.report import _block, _design_test, _sample_weights
 from lsecflow.report_html import Renderer
 
@@ -112,6 +113,16 @@ def test_report_and_provenance_files(finished_run):
         assert text in overview
     summary = pd.read_csv(work / "results/dlpc_liver/de/agonist_vs_chow.summary.tsv", sep="\t").iloc[0]
     assert f"{summary['up']} up" in overview
+    # the jobs' warnings in one section, the report's own log left out: the small config's olfactory GMT (none of
+    # its genes in liver) and the DLPC subset's dispersion trend among them
+    found = collect(work / "logs", ["dlpc_liver", "tms_liver"], skip=("report/report.log",))
+    section = html[html.index("<h2 id='warnings'>"):html.index("<h2 id='gene-lookup'>")]
+    assert f"Warnings ({sum(len(m) for m in found.values())})" in section and len(found) >= 3
+    olfactory = [rel for rel, m in found.items() if any("olfactory (olfactory.gmt): no gene set can be tested" in x
+                                                         for x in m)]
+    assert olfactory and all(rel.startswith("enrichment/dlpc_liver/") for rel in olfactory)
+    assert all(f"<code>logs/{rel}</code>" in section for rel in found) and "report/report.log" not in section
+    assert "parametric dispersion trend" in section
     # every format of every figure is written and linked (default formats: png, svg, pdf)
     for png in pngs:
         assert png.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"

@@ -194,6 +194,9 @@ def test_logs_and_rerun_is_a_no_op(finished_run):
     work, cfg, first = finished_run
     # the workflow itself prints where the results are (onsuccess), for cluster and module users too
     assert "lsecflow finished. Results:" in first.stdout and str(work / "results" / "dlpc_liver") in first.stdout
+    # and how many warnings the jobs logged, the first of each log (the olfactory GMT's enrichment logs among them)
+    assert re.search(r"^  warnings: \d+ in \d+ job log\(s\)", first.stdout, re.M), first.stdout[-3000:]
+    assert "    logs/enrichment/dlpc_liver/" in first.stdout
     log = (work / "logs/ingest/dlpc_liver.log").read_text()
     assert "Sample724 renamed to Sample725" in log
     assert "duplicated symbol" in log or "without a symbol" in log

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from . import job_warnings
 from .calls import flagged_candidates, passing_candidates, sizes_note
 from .de_options import level_column
 from .enrichment import no_overlap_reason, ranking_from_de
@@ -240,7 +241,7 @@ def _paracrine_section(r: Renderer, unit: dict, n_rows: int) -> str:
     return "\n".join(out)
 
 
-def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, captions: str,
+def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, captions: str, logs: str | None = None,
                n_rows: int = 15) -> Path:
     """Rule entry point: write the self-contained HTML report.
 
@@ -257,12 +258,19 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
         The HTML file to write (atomically).
     captions
         Folder of the ``.rst`` captions (workflow/report).
+    logs
+        The run's log folder: its warnings, gathered (:mod:`lsecflow.job_warnings`; the report's own log left
+        out); None, no Warnings section.
     n_rows
         Rows of each table shown (full tables are linked).
     """
     r = Renderer(Path(out), Path(captions))
     nav = ["<a href='#overview'><b>Overview</b></a>", "<a href='#gene-lookup'><b>Gene lookup</b></a>"]
     body = [overview(manifest), lookup_section(lookup_data(manifest, resolved))]
+    if logs is not None:
+        found = job_warnings.collect(logs, datasets=list(manifest), skip=("report/report.log",))
+        nav.append(f"<a href='#warnings'><b>Warnings</b> ({sum(len(m) for m in found.values())})</a>")
+        body.insert(1, job_warnings.report_section(found))
     versions_table = read_tsv(provenance["versions"])
     versions = package_versions(versions_table)
     seed = resolved.get("config", {}).get("compute", {}).get("seed", 0)

@@ -46,5 +46,7 @@ rule report:
         manifest=report_manifest(),
         resolved=resolved_config(),
         captions=str(REPO_ROOT / "workflow/report"),
+        # every job's log (the report runs last): their warnings gathered in one section
+        logs="logs",
     script:
         "../scripts/report.py"

@@ -4,4 +4,4 @@ from lsecflow.snake import run
 
 run(snakemake, run_report, snakemake.params.manifest, snakemake.params.resolved,
     {k: snakemake.input[k] for k in ("versions", "inputs", "config")}, snakemake.output[0],
-    snakemake.params.captions)
+    snakemake.params.captions, snakemake.params.logs)

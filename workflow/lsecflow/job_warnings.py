@@ -1,0 +1,86 @@
+"""The warnings the jobs logged (``logs/<rule>/...``), gathered for the report and the end-of-run summary: a
+warning one job among dozens wrote (a dispersion trend substituted, gene sets none of which could be tested, a
+robust fit that calls far more than least squares, gene names a spreadsheet turned into dates) is seen without
+opening every log."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .report_html import esc
+
+#: a WARNING line of :func:`lsecflow.snake.run`'s log format (``<date> <time> WARNING <logger>: <message>``)
+WARNING_LINE = re.compile(r"^\S+ \S+ WARNING (\S+): (.*)$")
+
+
+def collect(logs: str | Path, datasets=None, skip: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Every WARNING line under ``logs`` (``*.log``, recursively), by log path relative to ``logs``.
+
+    Parameters
+    ----------
+    logs
+        The run's log folder (``logs/`` in the working directory).
+    datasets
+        The config's datasets: only their jobs' logs (``<rule>/<dataset>.log``, ``<rule>/<dataset>/...``) and
+        the whole run's (``provenance/provenance.log``) are read, not those another config left in the same
+        working directory. None: every log.
+    skip
+        Relative paths to leave out (the report's own log, being written).
+
+    Returns
+    -------
+    dict
+        ``{"de/dlpc_liver.log": [message, ...]}``, logs in path order, each message once per log (a job that
+        warns per gene set or per block repeats itself), in the order written, without time stamp or logger.
+    """
+    logs = Path(logs)
+    found: dict[str, list[str]] = {}
+    for path in sorted(logs.rglob("*.log")) if logs.is_dir() else []:
+        rel = path.relative_to(logs).as_posix()
+        parts = rel.split("/")
+        whole_run = len(parts) == 2 and parts[1] == f"{parts[0]}.log"
+        if rel in skip or (datasets is not None and not whole_run and
+                           (len(parts) < 2 or parts[1].removesuffix(".log") not in datasets)):
+            continue
+        messages: list[str] = []
+        for line in path.read_text(errors="replace").splitlines():
+            m = WARNING_LINE.match(line)
+            if m and m.group(2) not in messages:
+                messages.append(m.group(2))
+        if messages:
+            found[rel] = messages
+    return found
+
+
+def summary_lines(found: dict[str, list[str]], n_logs: int = 8, width: int = 150) -> list[str]:
+    """Lines for the end-of-run summary: how many warnings in how many logs, then each log's first (cut to
+    ``width`` characters) for the first ``n_logs`` logs."""
+    if not found:
+        return ["  warnings: none in logs/"]
+    total = sum(len(m) for m in found.values())
+    lines = [f"  warnings: {total} in {len(found)} job log(s) (all of them: the report's Warnings section, or "
+             "grep -r WARNING logs/)"]
+    for rel, messages in list(found.items())[:n_logs]:
+        text = messages[0] if len(messages[0]) <= width else messages[0][:width - 3] + "..."
+        more = f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""
+        lines.append(f"    logs/{rel}: {text}{more}")
+    if len(found) > n_logs:
+        lines.append(f"    ... and {len(found) - n_logs} more job log(s)")
+    return lines
+
+
+def report_section(found: dict[str, list[str]]) -> str:
+    """The report's Warnings section: each job log with its warnings (none: a line saying so)."""
+    total = sum(len(m) for m in found.values())
+    out = [f"<h2 id='warnings'>Warnings ({total})</h2>"]
+    if not found:
+        return out[0] + "<p>No job logged a warning.</p>"
+    out.append("<p class='meta'>What the jobs logged as a warning (each job's log under <code>logs/</code>, each "
+               "message once per log). Most say where a default was replaced or a result is thin; read each before "
+               "reporting the results it concerns.</p><table><tr><th>job log</th><th>warning</th></tr>")
+    for rel, messages in found.items():
+        for i, message in enumerate(messages):
+            head = f"<td rowspan='{len(messages)}'><code>logs/{esc(rel)}</code></td>" if i == 0 else ""
+            out.append(f"<tr>{head}<td>{esc(message)}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
