@@ -12,7 +12,7 @@ def write(folder, rel: str, *lines: str) -> None:
     path.write_text("".join(f"{line}\n" for line in lines))
 
 
-def test_warnings_are_gathered_per_log_once_each_for_the_configs_datasets(tmp_path):
+def test_warnings_are_gathered_per_log_once_each_for_this_runs_jobs(tmp_path):
     logs = tmp_path / "logs"
     stamp = "2026-12-04 00:31:50,923"
     write(logs, "de/liver.log", f"{stamp} INFO lsecflow.de: model ~ Group",
@@ -21,14 +21,20 @@ def test_warnings_are_gathered_per_log_once_each_for_the_configs_datasets(tmp_pa
           f"{stamp} WARNING py.warnings: a <b>tag</b> & more")
     write(logs, "enrichment/liver/a_vs_b.log", f"{stamp} WARNING lsecflow.enrichment: olfactory: no set tested")
     write(logs, "enrichment/other/a_vs_b.log", f"{stamp} WARNING lsecflow.enrichment: another config's dataset")
+    write(logs, "enrichment/liver/removed.log", f"{stamp} WARNING lsecflow.enrichment: a removed contrast's")
+    write(logs, "de/cells/T_cell.log", f"{stamp} WARNING lsecflow.de: a pseudobulk fit's")
+    write(logs, "figures/cells/T_cell/old_vs_young.log", f"{stamp} WARNING lsecflow.figures: a cell type's unit")
+    write(logs, "figures/cells/B_cell/old_vs_young.log", f"{stamp} WARNING lsecflow.figures: a removed cell type")
     write(logs, "provenance/provenance.log", f"{stamp} WARNING lsecflow.provenance: a whole-run warning")
     write(logs, "report/report.log", f"{stamp} WARNING lsecflow.report: being written")
     write(logs, "qc_bulk/liver.log", f"{stamp} INFO lsecflow.qc: nothing to say", "WARNING not in the log format")
-    found = job_warnings.collect(logs, datasets=["liver"], skip=("report/report.log",))
-    assert found == {"de/liver.log": ["the parametric dispersion trend did not fit", "a <b>tag</b> & more"],
-                     "enrichment/liver/a_vs_b.log": ["olfactory: no set tested"],
-                     "provenance/provenance.log": ["a whole-run warning"]}
-    assert "enrichment/other/a_vs_b.log" in job_warnings.collect(logs)  # no datasets given: every log
+    units = {"liver": ["a_vs_b"], "cells": ["T_cell/old_vs_young"]}
+    found = job_warnings.collect(logs, units, skip=("report/report.log",))
+    assert list(found) == ["de/cells/T_cell.log", "de/liver.log", "enrichment/liver/a_vs_b.log",
+                           "figures/cells/T_cell/old_vs_young.log", "provenance/provenance.log"]
+    assert found["de/liver.log"] == ["the parametric dispersion trend did not fit", "a <b>tag</b> & more"]
+    assert {"enrichment/other/a_vs_b.log", "enrichment/liver/removed.log"} <= set(job_warnings.collect(logs))
+    found = {k: v for k, v in found.items() if "cells" not in k}
     assert job_warnings.collect(tmp_path / "none") == {}
 
     lines = job_warnings.summary_lines(found, n_logs=2, width=30)
@@ -38,6 +44,9 @@ def test_warnings_are_gathered_per_log_once_each_for_the_configs_datasets(tmp_pa
     assert lines[2] == "    logs/enrichment/liver/a_vs_b.log: olfactory: no set tested"
     assert lines[3] == "    ... and 1 more job log(s)" and len(lines) == 4
     assert job_warnings.summary_lines({}) == ["  warnings: none in logs/"]
+    for rel in ("liver/de/a_vs_b", "cells/de/T_cell/old_vs_young"):  # what a finished run wrote
+        write(tmp_path / "results", f"{rel}.summary.tsv", "tested")
+    assert job_warnings.units_in(tmp_path / "results", ["liver", "cells", "none"]) == {**units, "none": []}
 
     html = job_warnings.report_section(found)
     assert html.startswith("<h2 id='warnings'>Warnings (4)</h2>") and html.count("<tr>") == 1 + 4

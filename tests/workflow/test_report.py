@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from helpers import REPO
-from lsecflow.job_warnings import collect
+from lsecflow.job_warnings import collect, units_in
 from lsecflow.report import _block, _design_test, _sample_weights
 from lsecflow.report_html import Renderer
 
@@ -115,7 +115,7 @@ def test_report_and_provenance_files(finished_run):
     assert f"{summary['up']} up" in overview
     # the jobs' warnings in one section, the report's own log left out: the small config's olfactory GMT (none of
     # its genes in liver) and the DLPC subset's dispersion trend among them
-    found = collect(work / "logs", ["dlpc_liver", "tms_liver"], skip=("report/report.log",))
+    found = collect(work / "logs", units_in(work / "results", ["dlpc_liver", "tms_liver"]), skip=("report/report.log",))
     section = html[html.index("<h2 id='warnings'>"):html.index("<h2 id='gene-lookup'>")]
     assert f"Warnings ({sum(len(m) for m in found.values())})" in section and len(found) >= 3
     olfactory = [rel for rel, m in found.items() if any("olfactory (olfactory.gmt): no gene set can be tested" in x

@@ -13,17 +13,20 @@ from .report_html import esc
 WARNING_LINE = re.compile(r"^\S+ \S+ WARNING (\S+): (.*)$")
 
 
-def collect(logs: str | Path, datasets=None, skip: tuple[str, ...] = ()) -> dict[str, list[str]]:
+def collect(logs: str | Path, units: dict[str, list[str]] | None = None, skip: tuple[str, ...] = ()
+            ) -> dict[str, list[str]]:
     """Every WARNING line under ``logs`` (``*.log``, recursively), by log path relative to ``logs``.
 
     Parameters
     ----------
     logs
         The run's log folder (``logs/`` in the working directory).
-    datasets
-        The config's datasets: only their jobs' logs (``<rule>/<dataset>.log``, ``<rule>/<dataset>/...``) and
-        the whole run's (``provenance/provenance.log``) are read, not those another config left in the same
-        working directory. None: every log.
+    units
+        ``{dataset: [DE unit, ...]}`` (a unit: ``<contrast>`` or ``<cell type>/<contrast>``): only the logs of
+        this run's jobs are read -- the whole run's (``provenance/provenance.log``), each dataset's
+        (``<rule>/<dataset>.log``), each unit's (``<rule>/<dataset>/<unit>.log``) and each fit's
+        (``<rule>/<dataset>/<cell type>.log``) -- not those another config or a removed contrast left in the
+        same working directory. None: every log.
     skip
         Relative paths to leave out (the report's own log, being written).
 
@@ -34,13 +37,15 @@ def collect(logs: str | Path, datasets=None, skip: tuple[str, ...] = ()) -> dict
         warns per gene set or per block repeats itself), in the order written, without time stamp or logger.
     """
     logs = Path(logs)
+    known = None if units is None else {
+        name: {"", *names, *(u.rsplit("/", 1)[0] for u in names if "/" in u)} for name, names in units.items()}
     found: dict[str, list[str]] = {}
     for path in sorted(logs.rglob("*.log")) if logs.is_dir() else []:
         rel = path.relative_to(logs).as_posix()
-        parts = rel.split("/")
-        whole_run = len(parts) == 2 and parts[1] == f"{parts[0]}.log"
-        if rel in skip or (datasets is not None and not whole_run and
-                           (len(parts) < 2 or parts[1].removesuffix(".log") not in datasets)):
+        rule, _, rest = rel.removesuffix(".log").partition("/")
+        dataset, _, unit = rest.partition("/")
+        ours = known is None or rest == rule or unit in known.get(dataset, ())
+        if rel in skip or not ours:
             continue
         messages: list[str] = []
         for line in path.read_text(errors="replace").splitlines():
@@ -50,6 +55,14 @@ def collect(logs: str | Path, datasets=None, skip: tuple[str, ...] = ()) -> dict
         if messages:
             found[rel] = messages
     return found
+
+
+def units_in(results: str | Path, datasets) -> dict[str, list[str]]:
+    """``{dataset: [DE unit, ...]}`` of the DE summaries under ``results`` (what a finished run wrote), for
+    :func:`collect` where the workflow's manifest is not at hand (the end-of-run summary)."""
+    results = Path(results)
+    return {name: [p.relative_to(results / name / "de").as_posix().removesuffix(".summary.tsv")
+                   for p in sorted((results / name / "de").glob("**/*.summary.tsv"))] for name in datasets}
 
 
 def summary_lines(found: dict[str, list[str]], n_logs: int = 8, width: int = 150) -> list[str]:

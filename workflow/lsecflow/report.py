@@ -268,7 +268,8 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
     nav = ["<a href='#overview'><b>Overview</b></a>", "<a href='#gene-lookup'><b>Gene lookup</b></a>"]
     body = [overview(manifest), lookup_section(lookup_data(manifest, resolved))]
     if logs is not None:
-        found = job_warnings.collect(logs, datasets=list(manifest), skip=("report/report.log",))
+        units = {name: [u["unit"] for u in ds["units"]] for name, ds in manifest.items()}
+        found = job_warnings.collect(logs, units, skip=("report/report.log",))
         nav.append(f"<a href='#warnings'><b>Warnings</b> ({sum(len(m) for m in found.values())})</a>")
         body.insert(1, job_warnings.report_section(found))
     versions_table = read_tsv(provenance["versions"])

@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 
 from .calls import flagged_candidates, passing_candidates, sizes_note
-from .job_warnings import collect, summary_lines
+from .job_warnings import collect, summary_lines, units_in
 
 
 def summarize_results(config: dict, root: Path = Path(".")) -> str:
@@ -39,7 +39,7 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
     report = root / results / "report.html"
     lines.append(f"  report: {report.resolve() if report.exists() else 'not built yet (README, Status)'}")
     lines.append("  logs: logs/<rule>/...")
-    lines.extend(summary_lines(collect(root / "logs", datasets=list(config["datasets"]))))
+    lines.extend(summary_lines(collect(root / "logs", units_in(root / results, config["datasets"]))))
     return "\n".join(lines)
 
 
