@@ -39,6 +39,24 @@ def test_knn_with_sparse_rows_is_r_impute_knn():
     np.testing.assert_allclose(ours.to_numpy(), r_table("ups1.knn_sparse.tsv.gz").to_numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("pcs", [2, 3])
+def test_svd_is_pcamethods_svdimpute_as_imputelcmd_calls_it(pcs):
+    """proteomics.impute: svd (impute_pcs K) against imputeLCMD's impute.wrapper.SVD, i.e. pcaMethods 1.90.0's
+    pca(method = "svdImpute", nPcs = K)@completeObs (tests/data/limma/make_svd_reference.R): through the
+    preprocessing on UPS1's 193 missing cells, and on the sparser copy (1,656 missing) -- where a wrong step
+    count or centring would show, since the iteration stops at a 1 % change."""
+    pre = median_matrix(impute="svd", impute_pcs=pcs)
+    ref = r_matrix(f"ups1.svd_k{pcs}.tsv.gz", pre.values)
+    np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
+    assert int(pre.imputed.to_numpy().sum()) == 193 and f"rank-{pcs} reconstruction after" in pre.steps[-1]["detail"]
+    sparse = r_table("ups1.knn_sparse_input.tsv.gz")
+    ours, steps = imputation.svd(sparse, pcs)
+    np.testing.assert_allclose(ours.to_numpy(), r_table(f"ups1.svd_sparse_k{pcs}.tsv.gz").to_numpy(), rtol=1e-12)
+    assert int(sparse.isna().to_numpy().sum()) == 1656 and steps >= 6
+    with pytest.raises(InputDataError, match="impute_pcs 6 needs more than 6 samples"):
+        imputation.svd(sparse, 6)
+
+
 def test_knn_refuses_a_sample_missing_most_proteins():
     x = median_matrix().values.copy()
     x.iloc[: int(0.85 * len(x)), 2] = np.nan
