@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from helpers import shipped_dataset, ups1_dataset
+import yaml
+from helpers import REPO, shipped_dataset, ups1_dataset
 from lsecflow.config import load_config
 from lsecflow.methods import methods_text
 
@@ -127,8 +128,12 @@ def test_proteomics(specs):
             "~ group that ~ 1 lacks" in text(specs["ups1"], de__test="lrt", de__reduced="~ 1"))
     for method, says in (("mindet", "set to each sample's 0.01 quantile (imputeLCMD's MinDet)"),
                          ("minprob", "centred on each sample's 0.01 quantile with 1 x the median protein SD"),
-                         ("knn", "imputed from the 10 nearest proteins")):
+                         ("knn", "imputed from the 10 nearest proteins"),
+                         ("svd", "imputed from a rank-2 singular value decomposition (pcaMethods' svdImpute")):
         assert says in text(specs["ups1"], proteomics__impute=method), method
+    schema = yaml.safe_load((REPO / "workflow/schemas/dataset.schema.yaml").read_text())
+    methods = schema["properties"]["proteomics"]["properties"]["impute"]["enum"]  # every method has its words
+    assert len({text(specs["ups1"], proteomics__impute=m) for m in methods}) == len(methods) >= 8
     t = text(specs["ups1"], de__deqms="nls", proteomics__count_column="Razor + unique peptides")
     assert ("DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"nls\"; a prior variance that "
             "follows each protein's count, the table's column 'Razor + unique peptides',") in t
