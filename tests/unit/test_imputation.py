@@ -42,7 +42,7 @@ def test_knn_with_sparse_rows_is_r_impute_knn():
 @pytest.mark.parametrize("pcs", [2, 3])
 def test_svd_is_pcamethods_svdimpute_as_imputelcmd_calls_it(pcs):
     """proteomics.impute: svd (impute_pcs K) against imputeLCMD's impute.wrapper.SVD, i.e. pcaMethods 1.90.0's
-    pca(method = "svdImpute", nPcs = K)@completeObs (tests/data/limma/make_svd_reference.R): through the
+    pca(method = "svdImpute", nPcs = K)@completeObs (tests/data/limma/make_pca_reference.R): through the
     preprocessing on UPS1's 193 missing cells, and on the sparser copy (1,656 missing) -- where a wrong step
     count or centring would show, since the iteration stops at a 1 % change."""
     pre = median_matrix(impute="svd", impute_pcs=pcs)
@@ -55,6 +55,21 @@ def test_svd_is_pcamethods_svdimpute_as_imputelcmd_calls_it(pcs):
     assert int(sparse.isna().to_numpy().sum()) == 1656 and steps >= 6
     with pytest.raises(InputDataError, match="impute_pcs 6 needs more than 6 samples"):
         imputation.svd(sparse, 6)
+
+
+def test_bpca_is_pcamethods_bpca_as_mscoreutils_calls_it():
+    """proteomics.impute: bpca against MsCoreUtils' impute_bpca (DEP's "bpca"), i.e. pcaMethods 1.90.0's
+    pca(method = "bpca", nPcs = samples - 1) completeObs (tests/data/limma/make_pca_reference.R): through the
+    preprocessing on UPS1's 193 missing cells and on the sparser copy's 1,656, within 1e-12 relative after R's
+    100 steps (the precision's change never falls under its 1e-4 here)."""
+    pre = median_matrix(impute="bpca")
+    ref = r_matrix("ups1.bpca.tsv.gz", pre.values)
+    np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
+    assert int(pre.imputed.to_numpy().sum()) == 193 and "BPCA: 5 components, 100 steps" in pre.steps[-1]["detail"]
+    sparse = r_table("ups1.knn_sparse_input.tsv.gz")
+    ours, steps = imputation.bpca(sparse)
+    np.testing.assert_allclose(ours.to_numpy(), r_table("ups1.bpca_sparse.tsv.gz").to_numpy(), rtol=1e-12)
+    assert steps == 100 and not np.allclose(ours, imputation.svd(sparse, 2)[0])  # not another method's numbers
 
 
 def test_knn_refuses_a_sample_missing_most_proteins():

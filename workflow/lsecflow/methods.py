@@ -75,6 +75,8 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
                    "algorithm)",
             "svd": f"missing values were imputed from a rank-{p['impute_pcs']} singular value decomposition "
                    "(pcaMethods' svdImpute, as imputeLCMD's impute.wrapper.SVD calls it)",
+            "bpca": "missing values were imputed by Bayesian principal component analysis (pcaMethods' bpca with "
+                    "one component fewer than samples, as MsCoreUtils' impute_bpca calls it)",
             "mar_mnar": "missing values were imputed by protein as imputeLCMD's impute.MAR.MNAR does: proteins whose "
                         "mean intensity lies above the censoring threshold of its model.Selector as missing at random "
                         "(mean of the 15 nearest proteins, impute.knn's algorithm), the others as left-censored (QRILC, "

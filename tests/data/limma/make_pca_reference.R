@@ -1,12 +1,16 @@
 #!/usr/bin/env Rscript
-# Reference for proteomics.impute: svd -- imputeLCMD 2.1's impute.wrapper.SVD(x, K), whose whole body is
-#   resultSVD = pca(dataSet.mvs, method = "svdImpute", nPcs = K); resultSVD@completeObs
-# (imputeLCMD needs packages Debian lacks; its wrapper is this one line, so it is written out here), from
-# pcaMethods 1.90.0 (apt-get install r-bioc-pcamethods), R 4.2.2. Run from the repository root:
-#   Rscript tests/data/limma/make_svd_reference.R
+# References for proteomics.impute: svd and bpca, from pcaMethods 1.90.0 (apt-get install r-bioc-pcamethods),
+# R 4.2.2, called as the packages proteomics users go through call it (neither is in Debian; each wrapper is one
+# call, written out here):
+#   svd  -- imputeLCMD 2.1's impute.wrapper.SVD(x, K): pca(x, method = "svdImpute", nPcs = K)@completeObs
+#   bpca -- MsCoreUtils' impute_bpca(x) (DEP's and MSnbase's "bpca"):
+#           completeObs(pca(x, method = "bpca", nPcs = ncol(x) - 1, verbose = FALSE))
+# Run from the repository root:
+#   Rscript tests/data/limma/make_pca_reference.R
 # On the median-centred UPS1 matrix of make_reference.R (193 missing values) and on its sparser copy
-# (ups1.knn_sparse_input.tsv.gz: 1,500 more cells removed), with K = 2 (impute.MAR's default) and K = 3.
-# Writes ups1.svd_k<K>.tsv.gz and ups1.svd_sparse_k<K>.tsv.gz (proteins x runs, 17 digits).
+# (ups1.knn_sparse_input.tsv.gz: 1,500 more cells removed); svd with K = 2 (impute.MAR's default) and K = 3.
+# Writes ups1.svd_k<K>.tsv.gz, ups1.svd_sparse_k<K>.tsv.gz, ups1.bpca.tsv.gz and ups1.bpca_sparse.tsv.gz
+# (proteins x runs, 17 digits).
 suppressPackageStartupMessages(library(pcaMethods))
 out_dir <- "tests/data/limma"
 source("tests/data/limma/ups1_prep.R")
@@ -27,5 +31,8 @@ for (K in 2:3) {
   write_matrix(svd_wrapper(x_median, K), sprintf("ups1.svd_k%d.tsv.gz", K))
   write_matrix(svd_wrapper(x_sparse, K), sprintf("ups1.svd_sparse_k%d.tsv.gz", K))
 }
+bpca_wrapper <- function(x) completeObs(pca(x, method = "bpca", nPcs = ncol(x) - 1, verbose = FALSE))
+write_matrix(bpca_wrapper(x_median), "ups1.bpca.tsv.gz")
+write_matrix(bpca_wrapper(x_sparse), "ups1.bpca_sparse.tsv.gz")
 cat(sprintf("missing: %d and %d; pcaMethods %s\n", sum(is.na(x_median)), sum(is.na(x_sparse)),
             as.character(packageVersion("pcaMethods"))))
