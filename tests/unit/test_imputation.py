@@ -173,6 +173,11 @@ def test_downshift_is_centred_below_each_sample():
     ({"impute": "qrilc", "impute_tune_sigma": 0.5}, None),
     ({"impute": "qrilc", "impute_quantile": 0.05}, "not read by proteomics.impute 'qrilc' \\(impute_quantile is for "
                                                    "mindet / minprob\\)"),
+    ({"impute": "svd", "impute_pcs": 5}, None),
+    ({"impute": "svd", "impute_pcs": 6}, "key 'proteomics.impute_pcs': 6 components need more than 6 samples, and "
+                                         "the sheet has 6 \\(after qc.exclude\\); lower impute_pcs"),
+    ({"impute": "bpca", "impute_pcs": 3}, "impute_pcs are not read by proteomics.impute 'bpca' \\(impute_pcs is "
+                                          "for svd\\)"),
 ])
 def test_keys_of_another_method_are_refused_at_parse_time(proteomics_opts, error):
     spec = ups1_dataset()

@@ -227,7 +227,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     check_deqms(source, spec)
     check_robust_fit(source, spec)
     check_block(source, spec, sheet, sheet_path, design_columns)
-    check_impute(source, spec)
+    check_impute(source, spec, int((~sheet.index.isin(spec["qc"].get("exclude", []))).sum()))
     if spec["assay"] == "proteomics":
         check_filter(spec, sheet, source)
 

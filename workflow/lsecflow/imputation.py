@@ -372,11 +372,16 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
     return out, mask, f"{int(mask.to_numpy().sum())} values imputed ({how})"
 
 
-def check_impute(source, spec: dict) -> None:
-    """At parse time: refuse a key of another imputation method set off its default (it would be ignored)."""
+def check_impute(source, spec: dict, n_samples: int | None = None) -> None:
+    """At parse time: refuse a key of another imputation method set off its default (it would be ignored), and
+    ``svd`` with as many components as the ``n_samples`` analysed, or more."""
     if spec["assay"] != "proteomics":
         return
     method = spec["proteomics"].get("impute", "none")
+    pcs = spec["proteomics"].get("impute_pcs", 2)
+    if method == "svd" and n_samples is not None and pcs >= n_samples:
+        raise ConfigError(f"{source}: key 'proteomics.impute_pcs': {pcs} components need more than {pcs} samples, "
+                          f"and the sheet has {n_samples} (after qc.exclude); lower impute_pcs")
     others = sorted({key for keys in METHOD_KEYS.values() for key in keys} - set(METHOD_KEYS.get(method, ())))
     stray = [dotted.split(".", 1)[1] for dotted in keys_set(spec, [f"proteomics.{key}" for key in others])]
     if stray:
