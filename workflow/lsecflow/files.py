@@ -157,8 +157,8 @@ def check_exists(path: Path) -> None:
         raise InputDataError(f"{path}: no such file or folder")
     if path.is_file() and path.stat().st_size == 0:
         raise InputDataError(f"{path}: file is empty")
-    if workbook(path):
-        raise InputDataError(f"{path}: {workbook(path)}")
+    if hint := workbook(path):
+        raise InputDataError(f"{path}: {hint}")
 
 
 def detect_format(path: str | os.PathLike, declared: str = "auto") -> str:

@@ -49,8 +49,8 @@ def _sep(path: Path) -> str:
 def read_header(path: str | os.PathLike) -> list[str]:
     """Column names of a protein table (first line only)."""
     path = Path(path)
-    if workbook(path):
-        raise InputDataError(f"{path}: {workbook(path)}")
+    if hint := workbook(path):
+        raise InputDataError(f"{path}: {hint}")
     try:
         header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
     except UnicodeDecodeError as exc:

@@ -42,8 +42,8 @@ def read_sample_sheet(path: Path, id_column: str = "sample") -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"sample sheet {path} does not exist")
-    if workbook(path):
-        raise ConfigError(f"sample sheet {path}: {workbook(path)}")
+    if hint := workbook(path):
+        raise ConfigError(f"sample sheet {path}: {hint}")
     suffix = Path(path.name.lower().removesuffix(".gz")).suffix
     sep = SHEET_DELIMITERS.get(suffix)
     if sep is None:
