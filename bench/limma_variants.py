@@ -37,7 +37,7 @@ VARIANTS = {
     "robust lmFit, DEqMS (loess)": {"lm_method": "robust", "deqms": "loess"},
 }
 #: Imputations (``proteomics.impute``; seed 0), each followed by limma's defaults.
-IMPUTATIONS = ("downshift", "mindet", "minprob", "qrilc", "knn", "svd", "bpca", "mar_mnar")
+IMPUTATIONS = ("downshift", "mindet", "minprob", "qrilc", "knn", "svd", "bpca", "mle", "mar_mnar")
 
 
 def main() -> None:

@@ -36,6 +36,8 @@ Missing at random:
   zero-filled matrix, up to 100 steps, stopping when the noise precision changes by under 1e-4 in log10
   over 10 steps; the missing cells are the model's reconstruction plus the sample's mean.
 
+- ``mle``: imputeLCMD's ``impute.wrapper.MLE`` (EM's normal of the runs, one draw per value: :mod:`.imputation_mle`).
+
 Both, by protein:
 
 - ``mar_mnar``: imputeLCMD's ``impute.MAR.MNAR`` with its defaults (``method.MAR = "KNN"``, ``method.MNAR =
@@ -52,13 +54,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import imputation_mle
 from .assay_keys import keys_set
 from .errors import ConfigError, InputDataError
 
 #: The ``proteomics`` keys each method reads (the others must keep their defaults).
 METHOD_KEYS = {"downshift": ("impute_shift", "impute_width"), "mindet": ("impute_quantile",),
                "minprob": ("impute_quantile", "impute_tune_sigma"), "knn": ("impute_k",),
-               "qrilc": ("impute_tune_sigma",), "mar_mnar": (), "svd": ("impute_pcs",), "bpca": ()}
+               "qrilc": ("impute_tune_sigma",), "mar_mnar": (), "svd": ("impute_pcs",), "bpca": (), "mle": ()}
 
 
 def _observed(x: pd.DataFrame, col, need: int = 2) -> pd.Series:
@@ -357,6 +360,10 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
     elif method == "bpca":
         out, steps = bpca(x)
         how = f"BPCA: {x.shape[1] - 1} components, {steps} steps, pcaMethods' bpca as MsCoreUtils' impute_bpca calls it"
+    elif method == "mle":
+        out, steps = imputation_mle.mle(x)
+        how = (f"MLE: the runs' normal by EM ({steps} steps), one draw per missing value, norm's generator with "
+               f"imputeLCMD's seed {imputation_mle.SEED}")
     elif method == "mar_mnar":
         out, n_mar, threshold = mar_mnar(x, seed)
         how = (f"MAR-MNAR: {n_mar} of {len(x)} proteins missing at random (mean above {threshold:.4g}) by the mean "

@@ -77,6 +77,8 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
                    "(pcaMethods' svdImpute, as imputeLCMD's impute.wrapper.SVD calls it)",
             "bpca": "missing values were imputed by Bayesian principal component analysis (pcaMethods' bpca with "
                     "one component fewer than samples, as MsCoreUtils' impute_bpca calls it)",
+            "mle": "missing values were drawn from the samples' multivariate normal estimated by maximum likelihood "
+                   "(EM; imputeLCMD's impute.wrapper.MLE with the norm package, seed 1234567)",
             "mar_mnar": "missing values were imputed by protein as imputeLCMD's impute.MAR.MNAR does: proteins whose "
                         "mean intensity lies above the censoring threshold of its model.Selector as missing at random "
                         "(mean of the 15 nearest proteins, impute.knn's algorithm), the others as left-censored (QRILC, "
