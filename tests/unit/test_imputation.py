@@ -39,39 +39,6 @@ def test_knn_with_sparse_rows_is_r_impute_knn():
     np.testing.assert_allclose(ours.to_numpy(), r_table("ups1.knn_sparse.tsv.gz").to_numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("pcs", [2, 3])
-def test_svd_is_pcamethods_svdimpute_as_imputelcmd_calls_it(pcs):
-    """proteomics.impute: svd (impute_pcs K) against imputeLCMD's impute.wrapper.SVD, i.e. pcaMethods 1.90.0's
-    pca(method = "svdImpute", nPcs = K)@completeObs (tests/data/limma/make_pca_reference.R): through the
-    preprocessing on UPS1's 193 missing cells, and on the sparser copy (1,656 missing) -- where a wrong step
-    count or centring would show, since the iteration stops at a 1 % change."""
-    pre = median_matrix(impute="svd", impute_pcs=pcs)
-    ref = r_matrix(f"ups1.svd_k{pcs}.tsv.gz", pre.values)
-    np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
-    assert int(pre.imputed.to_numpy().sum()) == 193 and f"rank-{pcs} reconstruction after" in pre.steps[-1]["detail"]
-    sparse = r_table("ups1.knn_sparse_input.tsv.gz")
-    ours, steps = imputation.svd(sparse, pcs)
-    np.testing.assert_allclose(ours.to_numpy(), r_table(f"ups1.svd_sparse_k{pcs}.tsv.gz").to_numpy(), rtol=1e-12)
-    assert int(sparse.isna().to_numpy().sum()) == 1656 and steps >= 6
-    with pytest.raises(InputDataError, match="impute_pcs 6 needs more than 6 samples"):
-        imputation.svd(sparse, 6)
-
-
-def test_bpca_is_pcamethods_bpca_as_mscoreutils_calls_it():
-    """proteomics.impute: bpca against MsCoreUtils' impute_bpca (DEP's "bpca"), i.e. pcaMethods 1.90.0's
-    pca(method = "bpca", nPcs = samples - 1) completeObs (tests/data/limma/make_pca_reference.R): through the
-    preprocessing on UPS1's 193 missing cells and on the sparser copy's 1,656, within 1e-12 relative after R's
-    100 steps (the precision's change never falls under its 1e-4 here)."""
-    pre = median_matrix(impute="bpca")
-    ref = r_matrix("ups1.bpca.tsv.gz", pre.values)
-    np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
-    assert int(pre.imputed.to_numpy().sum()) == 193 and "BPCA: 5 components, 100 steps" in pre.steps[-1]["detail"]
-    sparse = r_table("ups1.knn_sparse_input.tsv.gz")
-    ours, steps = imputation.bpca(sparse)
-    np.testing.assert_allclose(ours.to_numpy(), r_table("ups1.bpca_sparse.tsv.gz").to_numpy(), rtol=1e-12)
-    assert steps == 100 and not np.allclose(ours, imputation.svd(sparse, 2)[0])  # not another method's numbers
-
-
 def test_knn_refuses_a_sample_missing_most_proteins():
     x = median_matrix().values.copy()
     x.iloc[: int(0.85 * len(x)), 2] = np.nan
@@ -152,6 +119,25 @@ def test_mar_mnar_selects_and_fills_as_imputelcmd():
     assert pre.values.notna().all().all() and np.allclose(pre.values.where(x.notna()).stack(), x.stack())
 
 
+@pytest.mark.parametrize("mar_method, tol", [("svd", 1e-12), ("mle", 1e-6)])
+def test_mar_mnar_with_imputelcmds_other_mar_methods(mar_method, tol):
+    """impute_mar_method svd / mle: impute.MAR.MNAR(method.MAR = "SVD" / "MLE"), whose impute.MAR runs
+    impute.wrapper.SVD(K = 2) / impute.wrapper.MLE on model.Selector's 1,461 proteins missing at random: R's
+    values there (make_pca_reference.R, make_mle_reference.R; MLE's draws to norm's single precision), QRILC on
+    the rest (whose per-sample estimates read the filled MAR proteins too, as in R), and the log names the method."""
+    x = median_matrix().values
+    mar, _ = imputation.model_selector(x)
+    out, n_mar, _ = imputation.mar_mnar(x, seed=2, mar_method=mar_method)
+    ref = r_table(f"ups1.mar_{mar_method}.tsv.gz")
+    np.testing.assert_allclose(out.loc[ref.index, x.columns].to_numpy(), ref[x.columns].to_numpy(), rtol=tol)
+    assert n_mar == 1461 and list(ref.index) == list(x.index[mar])
+    knn_fill, _, _ = imputation.mar_mnar(x, seed=2)
+    assert not np.allclose(out.loc[mar], knn_fill.loc[mar])  # another fill, not kNN's
+    assert out.notna().all().all() and np.allclose(out.where(x.notna()).stack(), x.stack())  # QRILC fills the rest
+    pre = median_matrix(impute="mar_mnar", impute_mar_method=mar_method)
+    assert f"missing at random (mean above 22.85) by {'SVD' if mar_method == 'svd' else 'MLE'}" in pre.steps[-1]["detail"]
+
+
 def test_downshift_is_centred_below_each_sample():
     x = median_matrix().values
     out = imputation.downshift(pd.concat([x] * 20, ignore_index=True), 1.8, 0.3, seed=1)
@@ -178,6 +164,8 @@ def test_downshift_is_centred_below_each_sample():
                                          "the sheet has 6 \\(after qc.exclude\\); lower impute_pcs"),
     ({"impute": "bpca", "impute_pcs": 3}, "impute_pcs are not read by proteomics.impute 'bpca' \\(impute_pcs is "
                                           "for svd\\)"),
+    ({"impute": "mar_mnar", "impute_mar_method": "mle"}, None),
+    ({"impute": "knn", "impute_mar_method": "svd"}, "impute_mar_method are not read by proteomics.impute 'knn'"),
 ])
 def test_keys_of_another_method_are_refused_at_parse_time(proteomics_opts, error):
     spec = ups1_dataset()

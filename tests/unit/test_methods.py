@@ -122,6 +122,8 @@ def test_proteomics(specs):
             "truncated at its detection limit (imputeLCMD's QRILC, tune.sigma 1" in text(specs["ups1"],
                                                                                    proteomics__impute="qrilc"))
     assert "as imputeLCMD's impute.MAR.MNAR does" in text(specs["ups1"], proteomics__impute="mar_mnar")
+    assert "(a draw from the samples' normal estimated by EM, norm's, seed 1234567), the others as left-censored" in \
+        text(specs["ups1"], proteomics__impute="mar_mnar", proteomics__impute_mar_method="mle")
     assert "normalised by cyclic loess (limma's normalizeCyclicLoess" in text(specs["ups1"],
                                                                                proteomics__normalize="cyclicloess")
     assert ("with empirical Bayes moderation (limma's eBayes) and limma's moderated F test of the coefficients of "

@@ -15,6 +15,11 @@ from .proteomics import filter_columns, filter_groups_text
 MATCHED = {"ignore_version": ", transcript versions ignored", "ignore_after_bar": ", transcript ids cut at the first bar"}
 _LOCAL_FALLBACK = " (DESeq2's local regression trend wherever the parametric one fails to fit, as in R)"
 
+#: how impute.MAR.MNAR fills the proteins missing at random (proteomics.impute_mar_method)
+MAR_FILL = {"knn": "mean of the 15 nearest proteins, impute.knn's algorithm",
+            "svd": "a rank-2 singular value decomposition, pcaMethods' svdImpute",
+            "mle": "a draw from the samples' normal estimated by EM, norm's, seed 1234567"}
+
 
 def package_versions(versions: pd.DataFrame) -> dict[str, str]:
     """``name -> version`` of the ``package`` and ``python`` rows of provenance's versions.tsv."""
@@ -81,7 +86,7 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
                    "(EM; imputeLCMD's impute.wrapper.MLE with the norm package, seed 1234567)",
             "mar_mnar": "missing values were imputed by protein as imputeLCMD's impute.MAR.MNAR does: proteins whose "
                         "mean intensity lies above the censoring threshold of its model.Selector as missing at random "
-                        "(mean of the 15 nearest proteins, impute.knn's algorithm), the others as left-censored (QRILC, "
+                        f"({MAR_FILL[p.get('impute_mar_method', 'knn')]}), the others as left-censored (QRILC, "
                         f"tune.sigma 0.3; seed {seed})",
             "qrilc": "missing values were drawn from each sample's normal distribution estimated by quantile "
                      "regression, truncated at its detection limit (imputeLCMD's QRILC, tune.sigma "

@@ -10,7 +10,7 @@
 # On the median-centred UPS1 matrix of make_reference.R (193 missing values) and on its sparser copy
 # (ups1.knn_sparse_input.tsv.gz: 1,500 more cells removed); svd with K = 2 (impute.MAR's default) and K = 3.
 # Writes ups1.svd_k<K>.tsv.gz, ups1.svd_sparse_k<K>.tsv.gz, ups1.bpca.tsv.gz and ups1.bpca_sparse.tsv.gz
-# (proteins x runs, 17 digits).
+# (proteins x runs, 17 digits), and ups1.mar_svd.tsv.gz (impute.MAR.MNAR's SVD step: the MAR proteins only).
 suppressPackageStartupMessages(library(pcaMethods))
 out_dir <- "tests/data/limma"
 source("tests/data/limma/ups1_prep.R")
@@ -31,6 +31,10 @@ for (K in 2:3) {
   write_matrix(svd_wrapper(x_median, K), sprintf("ups1.svd_k%d.tsv.gz", K))
   write_matrix(svd_wrapper(x_sparse, K), sprintf("ups1.svd_sparse_k%d.tsv.gz", K))
 }
+# impute.MAR.MNAR(method.MAR = "SVD"): impute.MAR's impute.wrapper.SVD(x, K = 2) on model.Selector's
+# missing-at-random proteins (the "mar" column make_reference.R wrote)
+mar <- read.delim(gzfile(file.path(out_dir, "ups1.mar_mnar_knn.tsv.gz")), colClasses = c(protein_ids = "character"))
+write_matrix(svd_wrapper(x_median[mar$protein_ids[mar$mar == 1], ], 2), "ups1.mar_svd.tsv.gz")
 bpca_wrapper <- function(x) completeObs(pca(x, method = "bpca", nPcs = ncol(x) - 1, verbose = FALSE))
 write_matrix(bpca_wrapper(x_median), "ups1.bpca.tsv.gz")
 write_matrix(bpca_wrapper(x_sparse), "ups1.bpca_sparse.tsv.gz")
