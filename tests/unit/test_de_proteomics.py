@@ -217,19 +217,22 @@ def test_crossed_protein_design_matches_r_limma(tmp_path):
 @needs_secretome
 @pytest.mark.parametrize("option, de", [("trend_robust", {"trend": True, "robust": True}),
                                         ("lm_robust", {"lm_method": "robust"}),
-                                        ("weights", {"sample_weights": True})])
+                                        ("weights", {"sample_weights": True}),
+                                        ("deqms", {"deqms": True})])
 def test_crossed_design_with_each_limma_option_matches_r(tmp_path, option, de):
     """The interaction contrast of ~ cell_type * group on the real secretome with eBayes(trend, robust), lmFit's
-    robust M-estimation and arrayWeights (gene by gene: the matrix has missing values) as R limma 3.54.1
-    (make_reference.R): the options' code paths with a crossed design, not only UPS1's two groups."""
-    tables, _ = crossed_de(tmp_path, contrasts={"cppp_by_cell": CROSSED["cppp_by_cell"]}, de=de)
+    robust M-estimation, arrayWeights (gene by gene: the matrix has missing values) and DEqMS (loess over FragPipe's
+    'Combined Total Peptides') as R limma 3.54.1 / DEqMS 1.25.0 (make_reference.R): the options' code paths with a
+    crossed design, not only UPS1's two groups."""
+    counts = {"count_column": "Combined Total Peptides"} if de.get("deqms") else {}
+    tables, _ = crossed_de(tmp_path, contrasts={"cppp_by_cell": CROSSED["cppp_by_cell"]}, de=de, **counts)
     ref = secretome_ref(f"cells_cppp_by_cell_{option}")
     ours = tables["cppp_by_cell"]
     assert list(ours.index.sort_values()) == list(ref.index.sort_values())
     assert_matches(agreement(ours, ref), tol=1e-7)  # R's 9 digits; |t| up to ~60
     np.testing.assert_allclose(ours.loc[ref.index, "pvalue"], ref["P.Value"], rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(ours.loc[ref.index, "s2_post"], ref["s2_post"], rtol=1e-8)
-    assert int((ours["padj"] < 0.05).sum()) == {"trend_robust": 58, "lm_robust": 234, "weights": 10}[option]
+    assert int((ours["padj"] < 0.05).sum()) == {"trend_robust": 58, "lm_robust": 234, "weights": 10, "deqms": 52}[option]
 
 
 @needs_secretome

@@ -16,8 +16,8 @@
 #   cppp_by_cell    group CPPP vs PBS in HCAEC minus in HITAEC (bases HITAEC, PBS; coef cell_typeHCAEC:groupCPPP)
 # and design ~ cell_type + group (filter "cells"), cppp_additive: group CPPP vs PBS (coef groupCPPP); and the
 # moderated F test of the three cell_type:group coefficients (cells_interaction_F: protein_id, F, P.Value, adj.P.Val).
-# The interaction contrast again with de.trend + de.robust, de.lm_method: robust and de.sample_weights
-# (cells_cppp_by_cell_<option>).
+# The interaction contrast again with de.trend + de.robust, de.lm_method: robust, de.sample_weights and
+# de.deqms (cells_cppp_by_cell_<option>; DEqMS installed from its source, see below).
 # Writes <filter>_<contrast>.tsv.gz: protein_id, logFC, t, P.Value, adj.P.Val, df_total, s2_post (9 digits).
 suppressMessages(library(limma))
 args <- commandArgs(trailingOnly = TRUE)
@@ -78,6 +78,22 @@ save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", "cells_cppp_b
      function(y, design) eBayes(lmFit(y, design, method = "robust")))
 save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", "cells_cppp_by_cell_weights",
      function(y, design) eBayes(lmFit(y, design, weights = arrayWeights(y, design))))
+# de.deqms (loess) on the same fit, the peptide count FragPipe's 'Combined Total Peptides': DEqMS 1.25.0 (github
+# yafeng/DEqMS @b2c7a6e, R CMD INSTALL; Debian lacks it) spectraCounteBayes on lmFit's residual variances
+suppressMessages(library(DEqMS))
+s <- smp
+s$cell_type <- relevel(factor(s$cell_type), "HITAEC"); s$group <- relevel(factor(s$group), "PBS")
+fit <- eBayes(lmFit(y, model.matrix(~ cell_type * group, s)))
+fit$count <- tab$`Combined Total Peptides`[match(rownames(y), tab$`Protein ID`)]
+d <- spectraCounteBayes(fit, fit.method = "loess")
+j <- which(colnames(d$coefficients) == "cell_typeHCAEC:groupCPPP")
+res <- data.frame(protein_id = rownames(y), logFC = signif(d$coefficients[, j], 9), t = signif(d$sca.t[, j], 9),
+                  P.Value = signif(d$sca.p[, j], 9), adj.P.Val = signif(p.adjust(d$sca.p[, j], "BH"), 9),
+                  df_total = signif(d$df.residual + d$sca.dfprior, 9), s2_post = signif(d$sca.postvar, 9))
+con <- gzfile(file.path(out, "cells_cppp_by_cell_deqms.tsv.gz"), "w")
+write.table(res, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
+cat(sprintf("cells_cppp_by_cell_deqms: %d proteins, d0 %.4g, %d at adj.P < 0.05 (DEqMS %s)\n", nrow(res),
+            d$sca.dfprior, sum(res$adj.P.Val < 0.05), as.character(packageVersion("DEqMS"))))
 # the interaction term as a whole (de.test: lrt, de.reduced: ~ cell_type + group): limma's moderated F of its
 # three coefficients, topTable(coef = ...) on the fit of the "cells" matrix
 y <- prepare(cell)
