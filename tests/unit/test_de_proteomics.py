@@ -1,6 +1,8 @@
 """lsecflow.de_proteomics: the proteomics DE entry point on the real UPS1 spike-in, judged by its known truth."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,12 +166,12 @@ needs_secretome = pytest.mark.skipif(not (SECRETOME / "proteins_maxlfq.tsv.gz").
 
 
 def crossed_de(folder, design: str = "~ cell_type * group", contrasts: dict = CROSSED, de: dict | None = None,
-               **proteomics):
+               sheet: Path = SECRETOME / "samples_all.tsv", **proteomics):
     """The real HCAEC + HITAEC secretome (22 samples, cell_type x group) through config, ingest and the DE entry
     point (``de``: keys of the dataset's ``de`` block; with ``test: lrt`` the design test is written to
     ``folder``/design.lrt.tsv): every contrast's table indexed by protein id, and the matrix the tests saw."""
     spec = secretome_dataset(design=design, contrasts=contrasts, de=de or {})
-    spec["samples"]["sheet"] = str(SECRETOME / "samples_all.tsv")
+    spec["samples"]["sheet"] = str(sheet)
     spec["proteomics"].update(proteomics)
     folder.mkdir(exist_ok=True)
     cfg = write_config(folder, {"secretome": spec})
@@ -218,21 +220,29 @@ def test_crossed_protein_design_matches_r_limma(tmp_path):
 @pytest.mark.parametrize("option, de", [("trend_robust", {"trend": True, "robust": True}),
                                         ("lm_robust", {"lm_method": "robust"}),
                                         ("weights", {"sample_weights": True}),
-                                        ("deqms", {"deqms": True})])
+                                        ("deqms", {"deqms": True}),
+                                        ("block", {"block": "culture"})])
 def test_crossed_design_with_each_limma_option_matches_r(tmp_path, option, de):
     """The interaction contrast of ~ cell_type * group on the real secretome with eBayes(trend, robust), lmFit's
-    robust M-estimation, arrayWeights (gene by gene: the matrix has missing values) and DEqMS (loess over FragPipe's
-    'Combined Total Peptides') as R limma 3.54.1 / DEqMS 1.25.0 (make_reference.R): the options' code paths with a
-    crossed design, not only UPS1's two groups."""
+    robust M-estimation, arrayWeights (gene by gene: the matrix has missing values), DEqMS (loess over FragPipe's
+    'Combined Total Peptides') and a block (the replicate number within each cell type: whether replicates were
+    paired culture runs is not stated, so this checks the arithmetic: duplicateCorrelation's consensus -0.018) as
+    R limma 3.54.1 / DEqMS 1.25.0 (make_reference.R): the options' code paths with a crossed design, not only
+    UPS1's two groups."""
     counts = {"count_column": "Combined Total Peptides"} if de.get("deqms") else {}
-    tables, _ = crossed_de(tmp_path, contrasts={"cppp_by_cell": CROSSED["cppp_by_cell"]}, de=de, **counts)
+    sheet = pd.read_csv(SECRETOME / "samples_all.tsv", sep="\t", dtype=str)
+    sheet["culture"] = sheet["cell_type"] + "_" + sheet["replicate"]  # the replicate number within a cell type
+    sheet.to_csv(tmp_path / "sheet.tsv", sep="\t", index=False)
+    tables, _ = crossed_de(tmp_path, contrasts={"cppp_by_cell": CROSSED["cppp_by_cell"]}, de=de,
+                           sheet=tmp_path / "sheet.tsv", **counts)
     ref = secretome_ref(f"cells_cppp_by_cell_{option}")
     ours = tables["cppp_by_cell"]
     assert list(ours.index.sort_values()) == list(ref.index.sort_values())
     assert_matches(agreement(ours, ref), tol=1e-7)  # R's 9 digits; |t| up to ~60
     np.testing.assert_allclose(ours.loc[ref.index, "pvalue"], ref["P.Value"], rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(ours.loc[ref.index, "s2_post"], ref["s2_post"], rtol=1e-8)
-    assert int((ours["padj"] < 0.05).sum()) == {"trend_robust": 58, "lm_robust": 234, "weights": 10, "deqms": 52}[option]
+    calls = {"trend_robust": 58, "lm_robust": 234, "weights": 10, "deqms": 52, "block": 54}
+    assert int((ours["padj"] < 0.05).sum()) == calls[option]
 
 
 @needs_secretome

@@ -16,8 +16,8 @@
 #   cppp_by_cell    group CPPP vs PBS in HCAEC minus in HITAEC (bases HITAEC, PBS; coef cell_typeHCAEC:groupCPPP)
 # and design ~ cell_type + group (filter "cells"), cppp_additive: group CPPP vs PBS (coef groupCPPP); and the
 # moderated F test of the three cell_type:group coefficients (cells_interaction_F: protein_id, F, P.Value, adj.P.Val).
-# The interaction contrast again with de.trend + de.robust, de.lm_method: robust, de.sample_weights and
-# de.deqms (cells_cppp_by_cell_<option>; DEqMS installed from its source, see below).
+# The interaction contrast again with de.trend + de.robust, de.lm_method: robust, de.sample_weights, de.deqms
+# and de.block (cells_cppp_by_cell_<option>; DEqMS installed from its source, see below).
 # Writes <filter>_<contrast>.tsv.gz: protein_id, logFC, t, P.Value, adj.P.Val, df_total, s2_post (9 digits).
 suppressMessages(library(limma))
 args <- commandArgs(trailingOnly = TRUE)
@@ -94,6 +94,21 @@ con <- gzfile(file.path(out, "cells_cppp_by_cell_deqms.tsv.gz"), "w")
 write.table(res, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
 cat(sprintf("cells_cppp_by_cell_deqms: %d proteins, d0 %.4g, %d at adj.P < 0.05 (DEqMS %s)\n", nrow(res),
             d$sca.dfprior, sum(res$adj.P.Val < 0.05), as.character(packageVersion("DEqMS"))))
+# de.block on the same design: a SYNTHETIC-in-meaning block, the replicate number within each cell type
+# ("culture": the sheet does not say whether replicates were paired culture runs; the arithmetic is what is
+# checked): duplicateCorrelation, then lmFit(block, correlation) and eBayes
+culture <- paste(smp$cell_type, smp$replicate, sep = "_")
+design <- model.matrix(~ cell_type * group, s)
+dc <- duplicateCorrelation(y, design, block = culture)
+fit <- eBayes(lmFit(y, design, block = culture, correlation = dc$consensus.correlation))
+tt <- topTable(fit, coef = "cell_typeHCAEC:groupCPPP", number = Inf, sort.by = "none")
+res <- data.frame(protein_id = rownames(y), logFC = signif(tt$logFC, 9), t = signif(tt$t, 9),
+                  P.Value = signif(tt$P.Value, 9), adj.P.Val = signif(tt$adj.P.Val, 9),
+                  df_total = signif(fit$df.total, 9), s2_post = signif(fit$s2.post, 9))
+con <- gzfile(file.path(out, "cells_cppp_by_cell_block.tsv.gz"), "w")
+write.table(res, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
+cat(sprintf("cells_cppp_by_cell_block: consensus correlation %.9g, %d at adj.P < 0.05\n", dc$consensus.correlation,
+            sum(res$adj.P.Val < 0.05)))
 # the interaction term as a whole (de.test: lrt, de.reduced: ~ cell_type + group): limma's moderated F of its
 # three coefficients, topTable(coef = ...) on the fit of the "cells" matrix
 y <- prepare(cell)
