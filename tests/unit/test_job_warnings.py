@@ -53,3 +53,5 @@ def test_warnings_are_gathered_per_log_once_each_for_this_runs_jobs(tmp_path):
     assert "a &lt;b&gt;tag&lt;/b&gt; &amp; more" in html and "<b>tag" not in html  # escaped
     assert "<td rowspan='2'><code>logs/de/liver.log</code></td>" in html
     assert "No job logged a warning" in job_warnings.report_section({})
+    linked = job_warnings.report_section(found, lambda rel: f"<a href='../logs/{rel}'>{rel}</a>")
+    assert "<td rowspan='2'><a href='../logs/de/liver.log'>de/liver.log</a></td>" in linked

@@ -121,7 +121,8 @@ def test_report_and_provenance_files(finished_run):
     olfactory = [rel for rel, m in found.items() if any("olfactory (olfactory.gmt): no gene set can be tested" in x
                                                          for x in m)]
     assert olfactory and all(rel.startswith("enrichment/dlpc_liver/") for rel in olfactory)
-    assert all(f"<code>logs/{rel}</code>" in section for rel in found) and "report/report.log" not in section
+    assert all(f'<a href="../logs/{rel}">logs/{rel}</a>' in section for rel in found)  # linked from results/
+    assert "report/report.log" not in section
     assert "parametric dispersion trend" in section
     # every format of every figure is written and linked (default formats: png, svg, pdf)
     for png in pngs:

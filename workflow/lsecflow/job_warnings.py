@@ -82,8 +82,9 @@ def summary_lines(found: dict[str, list[str]], n_logs: int = 8, width: int = 150
     return lines
 
 
-def report_section(found: dict[str, list[str]]) -> str:
-    """The report's Warnings section: each job log with its warnings (none: a line saying so)."""
+def report_section(found: dict[str, list[str]], link=None) -> str:
+    """The report's Warnings section: each job log with its warnings (none: a line saying so); ``link(rel)``: the
+    HTML of a link to the log (default: its path as code)."""
     total = sum(len(m) for m in found.values())
     out = [f"<h2 id='warnings'>Warnings ({total})</h2>"]
     if not found:
@@ -93,7 +94,8 @@ def report_section(found: dict[str, list[str]]) -> str:
                "reporting the results it concerns.</p><table><tr><th>job log</th><th>warning</th></tr>")
     for rel, messages in found.items():
         for i, message in enumerate(messages):
-            head = f"<td rowspan='{len(messages)}'><code>logs/{esc(rel)}</code></td>" if i == 0 else ""
+            name = link(rel) if link else f"<code>logs/{esc(rel)}</code>"
+            head = f"<td rowspan='{len(messages)}'>{name}</td>" if i == 0 else ""
             out.append(f"<tr>{head}<td>{esc(message)}</td></tr>")
     out.append("</table>")
     return "".join(out)

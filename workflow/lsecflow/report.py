@@ -271,7 +271,7 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
         units = {name: [u["unit"] for u in ds["units"]] for name, ds in manifest.items()}
         found = job_warnings.collect(logs, units, skip=("report/report.log",))
         nav.insert(1, f"<a href='#warnings'><b>Warnings</b> ({sum(len(m) for m in found.values())})</a>")
-        body.insert(1, job_warnings.report_section(found))
+        body.insert(1, job_warnings.report_section(found, lambda rel: r.link(Path(logs) / rel, f"logs/{rel}")))
     versions_table = read_tsv(provenance["versions"])
     versions = package_versions(versions_table)
     seed = resolved.get("config", {}).get("compute", {}).get("seed", 0)
