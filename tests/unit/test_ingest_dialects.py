@@ -13,7 +13,8 @@ property runs the whole fit on fewer examples and compares the tables themselves
 
 Corruptions (one per example, at a random place): whitespace around a level, a case variant of a level,
 an NA-like design value, a non-integer, negative or overflowing count, a truncated gzip, a duplicated
-gene id, a duplicated sample id, a duplicated key in the dataset file. Each must raise an
+gene id, a duplicated sample id, a duplicated key in the dataset file, the sheet or matrix zipped (as a
+workbook is; two explicit examples besides the random ones). Each must raise an
 ``LsecflowError`` (a message naming the problem; never another exception, which would be a traceback)
 in the parse-time checks or in ingest -- before any DE job."""
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import gzip
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ import pandas as pd
 import pytest
 import yaml
 from helpers import DLPC_COUNTS, DLPC_SHEET, REPO, dlpc_dataset
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lsecflow import de, de_inputs
 from lsecflow.config import load_config
@@ -129,7 +131,7 @@ def write_dialect(folder: Path, slice_: pd.DataFrame, d: dict) -> tuple[Path, Pa
 
 
 CORRUPTIONS = ["level_whitespace", "level_case", "level_na", "non_integer", "negative", "overflow", "huge_float",
-               "truncated_gzip", "duplicated_gene", "duplicated_sample", "duplicated_yaml_key"]
+               "truncated_gzip", "duplicated_gene", "duplicated_sample", "duplicated_yaml_key", "zipped"]
 
 
 @examples(200)
@@ -165,6 +167,8 @@ def test_valid_dialects_give_the_same_de_tables(slice_, reference, d):
        column=st.integers(0, 19), na=st.sampled_from(["NA", "NaN", "null", "", "N/A", "#N/A", "None", "-"]),
        space=st.sampled_from([" ", "  ", "\t"]), big=st.sampled_from(["18446744073709551615", "9223372036854775808",
                                                                       "123456789012345678901234567890"]))
+@example(kind="zipped", row=1, gene=0, column=0, na="NA", space=" ", big="1")  # the sheet zipped, every run
+@example(kind="zipped", row=0, gene=0, column=0, na="NA", space=" ", big="1")  # the matrix zipped
 def test_corruptions_stop_with_an_lsecflow_error(slice_, kind, row, gene, column, na, space, big):
     names = {lv: lv for lv in LEVELS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,6 +199,11 @@ def test_corruptions_stop_with_an_lsecflow_error(slice_, kind, row, gene, column
         if kind == "truncated_gzip":
             data = counts_path.read_bytes()
             counts_path.write_bytes(data[: max(200, int(len(data) * (0.3 + 0.03 * row)))])
+        if kind == "zipped":  # the sheet or the matrix zipped under its own name (as a workbook is a zip)
+            target = sheet_path if row % 2 else counts_path
+            data = target.read_bytes()
+            with zipfile.ZipFile(target, "w") as z:
+                z.writestr("sheet1.xml", data)
         if kind == "duplicated_yaml_key":
             spec = config_for(folder, counts_path, sheet_path, names)["datasets"]["dlpc_liver"]
             text = yaml.safe_dump(spec, sort_keys=False)
@@ -206,6 +215,8 @@ def test_corruptions_stop_with_an_lsecflow_error(slice_, kind, row, gene, column
             model_of(cfg)
     message = str(exc.value)
     assert message and "Traceback" not in message
+    if kind == "zipped":
+        assert "is a zip archive (as an .xlsx workbook is), not a text table" in message, message
     if kind in ("non_integer", "negative", "overflow", "huge_float"):
         sample = slice_.columns[column]
         assert sample in message or sample.replace("Sample724", "Sample725") in message, message
