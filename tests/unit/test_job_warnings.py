@@ -3,6 +3,9 @@ lines are written here in lsecflow.snake's format (SYNTHETIC messages; the share
 tests/workflow/test_report.py)."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from lsecflow import job_warnings
 
 
@@ -55,3 +58,17 @@ def test_warnings_are_gathered_per_log_once_each_for_this_runs_jobs(tmp_path):
     assert "No job logged a warning" in job_warnings.report_section({})
     linked = job_warnings.report_section(found, lambda rel: f"<a href='../logs/{rel}'>{rel}</a>")
     assert "<td rowspan='2'><a href='../logs/de/liver.log'>de/liver.log</a></td>" in linked
+
+
+def test_early_steps_come_first_and_every_rule_is_placed(tmp_path):
+    """A QC outlier (qc_bulk) is listed before the per-contrast enrichment and figure warnings, whatever the
+    alphabet says; every rule's log folder in workflow/rules has its place in STAGES."""
+    stamp = "2026-12-04 00:31:50,923"
+    for rel in ("figures/liver/a_vs_b.log", "enrichment/liver/a_vs_b.log", "de/liver.log", "qc_bulk/liver.log",
+                "ingest/liver.log"):
+        write(tmp_path, rel, f"{stamp} WARNING lsecflow.x: from {rel}")
+    assert list(job_warnings.collect(tmp_path)) == ["ingest/liver.log", "qc_bulk/liver.log", "de/liver.log",
+                                                    "enrichment/liver/a_vs_b.log", "figures/liver/a_vs_b.log"]
+    rules = Path(__file__).resolve().parents[2] / "workflow/rules"
+    folders = set(re.findall(r'"logs/([a-z_]+)', "".join(p.read_text() for p in rules.glob("*.smk"))))
+    assert folders and folders <= set(job_warnings.STAGES), folders - set(job_warnings.STAGES)

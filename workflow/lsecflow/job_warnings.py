@@ -11,6 +11,16 @@ from .report_html import esc
 
 #: a WARNING line of :func:`lsecflow.snake.run`'s log format (``<date> <time> WARNING <logger>: <message>``)
 WARNING_LINE = re.compile(r"^\S+ \S+ WARNING (\S+): (.*)$")
+#: the rules' log folders in the order the data flow through them: the warnings of the early steps (an ingest
+#: problem, a QC outlier) come first, before the many per-contrast ones of enrichment and figures
+STAGES = ("ingest", "qc_bulk", "qc_single_cell", "qc_proteomics", "pseudobulk", "pseudobulk_figure", "de",
+          "dispersion_plot", "paracrine_receivers", "paracrine", "enrichment", "figures", "provenance", "report")
+
+
+def _stage(path: Path, logs: Path) -> tuple[int, str]:
+    rel = path.relative_to(logs).as_posix()
+    rule = rel.split("/", 1)[0]
+    return (STAGES.index(rule) if rule in STAGES else len(STAGES), rel)
 
 
 def collect(logs: str | Path, units: dict[str, list[str]] | None = None, skip: tuple[str, ...] = ()
@@ -33,14 +43,15 @@ def collect(logs: str | Path, units: dict[str, list[str]] | None = None, skip: t
     Returns
     -------
     dict
-        ``{"de/dlpc_liver.log": [message, ...]}``, logs in path order, each message once per log (a job that
-        warns per gene set or per block repeats itself), in the order written, without time stamp or logger.
+        ``{"de/dlpc_liver.log": [message, ...]}``, logs in :data:`STAGES` order (then by path), each message once
+        per log (a job that warns per gene set or per block repeats itself), in the order written, without time
+        stamp or logger.
     """
     logs = Path(logs)
     known = None if units is None else {
         name: {"", *names, *(u.rsplit("/", 1)[0] for u in names if "/" in u)} for name, names in units.items()}
     found: dict[str, list[str]] = {}
-    for path in sorted(logs.rglob("*.log")) if logs.is_dir() else []:
+    for path in sorted(logs.rglob("*.log"), key=lambda p: _stage(p, logs)) if logs.is_dir() else []:
         rel = path.relative_to(logs).as_posix()
         rule, _, rest = rel.removesuffix(".log").partition("/")
         dataset, _, unit = rest.partition("/")
