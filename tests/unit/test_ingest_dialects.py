@@ -14,7 +14,7 @@ property runs the whole fit on fewer examples and compares the tables themselves
 Corruptions (one per example, at a random place): whitespace around a level, a case variant of a level,
 an NA-like design value, a non-integer, negative or overflowing count, a truncated gzip, a duplicated
 gene id, a duplicated sample id, a duplicated key in the dataset file, the sheet or matrix zipped (as a
-workbook is; two explicit examples besides the random ones). Each must raise an
+workbook is); each kind also once as an explicit example. Each must raise an
 ``LsecflowError`` (a message naming the problem; never another exception, which would be a traceback)
 in the parse-time checks or in ingest -- before any DE job."""
 from __future__ import annotations
@@ -162,13 +162,21 @@ def test_valid_dialects_give_the_same_de_tables(slice_, reference, d):
             pd.testing.assert_frame_equal(de.contrast_results(dds, contrast, ds.spec["de"]), ref_tables[name])
 
 
+def every_kind(test):
+    """One explicit example of each corruption besides the random ones: the derandomised draws need not reach every
+    kind (the zipped one was added and not drawn until made explicit)."""
+    for kind in CORRUPTIONS:
+        test = example(kind=kind, row=3, gene=5, column=2, na="NA", space=" ", big="18446744073709551615")(test)
+    return test
+
+
 @examples(200)
 @given(kind=st.sampled_from(CORRUPTIONS), row=st.integers(0, 19), gene=st.integers(0, 59),
        column=st.integers(0, 19), na=st.sampled_from(["NA", "NaN", "null", "", "N/A", "#N/A", "None", "-"]),
        space=st.sampled_from([" ", "  ", "\t"]), big=st.sampled_from(["18446744073709551615", "9223372036854775808",
                                                                       "123456789012345678901234567890"]))
-@example(kind="zipped", row=1, gene=0, column=0, na="NA", space=" ", big="1")  # the sheet zipped, every run
-@example(kind="zipped", row=0, gene=0, column=0, na="NA", space=" ", big="1")  # the matrix zipped
+@example(kind="zipped", row=0, gene=0, column=0, na="NA", space=" ", big="1")  # the matrix zipped (odd rows: the sheet)
+@every_kind
 def test_corruptions_stop_with_an_lsecflow_error(slice_, kind, row, gene, column, na, space, big):
     names = {lv: lv for lv in LEVELS}
     with tempfile.TemporaryDirectory() as tmp:
