@@ -177,10 +177,18 @@ def ups1_preprocessed(proteomics_opts: dict | None = None, seed: int = 0):
     return pre, sheet, var
 
 
-def r_table(name: str) -> pd.DataFrame:
-    """A table written by make_reference.R (R's format() pads values, NA included)."""
+def r_table(name: str, like: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A table written by make_reference.R (R's format() pads values, NA included); with ``like``, its rows and
+    columns in ``like``'s order."""
     t = pd.read_csv(LIMMA_REF / name, sep="\t", index_col=0, dtype=str)
-    return t.apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
+    t = t.apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
+    return t if like is None else t.loc[like.index, like.columns]
+
+
+def ups1_median(**opts):
+    """The UPS1 matrix preprocessed as the limma reference (median centring), ``opts`` the proteomics keys
+    changed (e.g. ``impute``): the :class:`lsecflow.proteomics.Preprocessed`, seed 5 for the random imputations."""
+    return ups1_preprocessed(opts, seed=5)[0]
 
 
 def agreement(ours: pd.DataFrame, ref: pd.DataFrame) -> dict:

@@ -6,25 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import LIMMA_REF, loaded_or_refused, r_table, ups1_dataset, ups1_preprocessed, ups1_sheet
-from lsecflow import imputation, proteomics
+from helpers import LIMMA_REF, loaded_or_refused, r_table, ups1_dataset, ups1_median, ups1_sheet
+from lsecflow import imputation
 from lsecflow.errors import ConfigError, InputDataError
-
-
-def median_matrix(**opts) -> proteomics.Preprocessed:
-    return ups1_preprocessed(opts, seed=5)[0]
-
-
-def r_matrix(name: str, like: pd.DataFrame) -> pd.DataFrame:
-    return r_table(name).loc[like.index, like.columns]
 
 
 def test_knn_through_the_preprocessing_is_r_impute_knn():
     """proteomics.impute: knn on the reference preprocessing gives R's impute.knn(k = 10) to 1e-12, and the
     193 imputed cells are flagged."""
-    pre = median_matrix(impute="knn")
-    missing = median_matrix().values.isna()
-    ref = r_matrix("ups1.knn.tsv.gz", pre.values)
+    pre = ups1_median(impute="knn")
+    missing = ups1_median().values.isna()
+    ref = r_table("ups1.knn.tsv.gz", pre.values)
     np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
     assert pre.imputed.equals(missing) and int(missing.to_numpy().sum()) == 193
     assert pre.steps[-1]["step"] == "impute" and "193 values imputed (mean of the 10 nearest" in pre.steps[-1]["detail"]
@@ -40,22 +32,22 @@ def test_knn_with_sparse_rows_is_r_impute_knn():
 
 
 def test_knn_refuses_a_sample_missing_most_proteins():
-    x = median_matrix().values.copy()
+    x = ups1_median().values.copy()
     x.iloc[: int(0.85 * len(x)), 2] = np.nan
     with pytest.raises(InputDataError, match=f"sample {x.columns[2]!r} misses .*more than 80%"):
         imputation.knn(x)
 
 
 def test_mindet_is_imputelcmd():
-    pre = median_matrix(impute="mindet")
-    np.testing.assert_allclose(pre.values.to_numpy(), r_matrix("ups1.mindet.tsv.gz", pre.values).to_numpy(),
+    pre = ups1_median(impute="mindet")
+    np.testing.assert_allclose(pre.values.to_numpy(), r_table("ups1.mindet.tsv.gz", pre.values).to_numpy(),
                                rtol=1e-14)
 
 
 def test_minprob_draws_around_the_low_quantile_with_imputelcmds_spread():
     """MinProb's SD is R's (median SD of proteins seen in over half the samples, x tune_sigma); its draws,
     planted around each sample's 1 % quantile, centre there and spread so; a seed repeats them."""
-    x = median_matrix().values
+    x = ups1_median().values
     ref = pd.read_csv(LIMMA_REF / "ups1.minprob_sd.tsv", sep="\t")
     for _, row in ref.iterrows():
         assert imputation.min_prob_sd(x, row["tune_sigma"]) == pytest.approx(row["sd"], rel=1e-12)
@@ -82,7 +74,7 @@ def test_qrilc_estimates_as_imputelcmd_and_draws_as_r():
     preprocessing every missing cell is filled and nothing else moves."""
     from scipy.stats import ks_2samp
 
-    x = median_matrix().values
+    x = ups1_median().values
     ref = pd.read_csv(LIMMA_REF / "ups1.qrilc.tsv", sep="\t", index_col=0)
     params = imputation.qrilc_parameters(x)
     np.testing.assert_allclose(params.loc[ref.index].to_numpy(), ref.to_numpy(), rtol=1e-12)
@@ -93,7 +85,7 @@ def test_qrilc_estimates_as_imputelcmd_and_draws_as_r():
     assert ks_2samp(ours, r_draws).pvalue > 0.01
     wrong = imputation.qrilc_draws(mean, np.sqrt(sd), upper, 20000, 1.0, np.random.default_rng(0))  # sd as variance
     assert ks_2samp(wrong, r_draws).pvalue < 1e-6
-    pre = median_matrix(impute="qrilc")
+    pre = ups1_median(impute="qrilc")
     filled = pre.values
     assert filled.notna().all().all() and np.allclose(filled.where(x.notna()).stack(), x.stack())
     assert (filled.where(x.isna()).stack() <= ref.loc[filled.columns, "upper"].max()).all()
@@ -103,7 +95,7 @@ def test_mar_mnar_selects_and_fills_as_imputelcmd():
     """impute.MAR.MNAR: model.Selector's censoring threshold and its missing-at-random proteins as R's code (UPS1:
     1,461 of 1,470), their kNN (k 15, rowmax / colmax 0.99) as R's impute.knn, and the left-censored rest filled by
     QRILC at tune_sigma 0.3 below each sample's detection limit; through the preprocessing, nothing else moves."""
-    x = median_matrix().values
+    x = ups1_median().values
     ref = r_table("ups1.mar_mnar_knn.tsv.gz").loc[x.index]
     mar, threshold = imputation.model_selector(x)
     assert threshold == pytest.approx(22.849951235200265, rel=1e-12)  # R's, printed by make_reference.R
@@ -115,7 +107,7 @@ def test_mar_mnar_selects_and_fills_as_imputelcmd():
     limits = imputation.qrilc_parameters(ref[x.columns])["upper"]
     assert n_mar == 1461 and len(left) > 0
     assert all(value <= limits[col] for (_, col), value in left.items())
-    pre = median_matrix(impute="mar_mnar")
+    pre = ups1_median(impute="mar_mnar")
     assert pre.values.notna().all().all() and np.allclose(pre.values.where(x.notna()).stack(), x.stack())
 
 
@@ -125,7 +117,7 @@ def test_mar_mnar_with_imputelcmds_other_mar_methods(mar_method, tol):
     impute.wrapper.SVD(K = 2) / impute.wrapper.MLE on model.Selector's 1,461 proteins missing at random: R's
     values there (make_pca_reference.R, make_mle_reference.R; MLE's draws to norm's single precision), QRILC on
     the rest (whose per-sample estimates read the filled MAR proteins too, as in R), and the log names the method."""
-    x = median_matrix().values
+    x = ups1_median().values
     mar, _ = imputation.model_selector(x)
     out, n_mar, _ = imputation.mar_mnar(x, seed=2, mar_method=mar_method)
     ref = r_table(f"ups1.mar_{mar_method}.tsv.gz")
@@ -134,12 +126,12 @@ def test_mar_mnar_with_imputelcmds_other_mar_methods(mar_method, tol):
     knn_fill, _, _ = imputation.mar_mnar(x, seed=2)
     assert not np.allclose(out.loc[mar], knn_fill.loc[mar])  # another fill, not kNN's
     assert out.notna().all().all() and np.allclose(out.where(x.notna()).stack(), x.stack())  # QRILC fills the rest
-    pre = median_matrix(impute="mar_mnar", impute_mar_method=mar_method)
+    pre = ups1_median(impute="mar_mnar", impute_mar_method=mar_method)
     assert f"missing at random (mean above 22.85) by {'SVD' if mar_method == 'svd' else 'MLE'}" in pre.steps[-1]["detail"]
 
 
 def test_downshift_is_centred_below_each_sample():
-    x = median_matrix().values
+    x = ups1_median().values
     out = imputation.downshift(pd.concat([x] * 20, ignore_index=True), 1.8, 0.3, seed=1)
     big = pd.concat([x] * 20, ignore_index=True)
     for col in x.columns:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import LIMMA_REF, r_table, ups1_preprocessed
+from helpers import LIMMA_REF, r_table, ups1_median
 from lsecflow import imputation_mle
 from lsecflow.errors import InputDataError
 
@@ -24,8 +24,8 @@ def test_em_and_the_draws_are_norms(name):
     1e-6 (most to 1e-12; norm's deviates are single precision, whose last bit libm and numpy may round apart),
     on 193 and 1,656 missing cells: norm's generator, seed, pattern order and draw order, exactly."""
     if name == "ups1.mle":
-        pre = ups1_preprocessed({"impute": "mle"}, seed=5)[0]
-        x = ups1_preprocessed(seed=5)[0].values
+        pre = ups1_median(impute="mle")
+        x = ups1_median().values
         ours = pre.values
         assert pre.steps[-1]["detail"].startswith("193 values imputed (MLE: the runs' normal by EM (5 steps)")
     else:

@@ -3,19 +3,10 @@ MsCoreUtils call it (tests/data/limma/make_pca_reference.R), on the real UPS1 ma
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-from helpers import r_table, ups1_preprocessed
+from helpers import r_table, ups1_median
 from lsecflow import imputation_pca
 from lsecflow.errors import InputDataError
-
-
-def median_matrix(**opts):
-    return ups1_preprocessed(opts, seed=5)[0]
-
-
-def r_matrix(name: str, like: pd.DataFrame) -> pd.DataFrame:
-    return r_table(name).loc[like.index, like.columns]
 
 
 @pytest.mark.parametrize("pcs", [2, 3])
@@ -24,8 +15,8 @@ def test_svd_is_pcamethods_svdimpute_as_imputelcmd_calls_it(pcs):
     pca(method = "svdImpute", nPcs = K)@completeObs (tests/data/limma/make_pca_reference.R): through the
     preprocessing on UPS1's 193 missing cells, and on the sparser copy (1,656 missing) -- where a wrong step
     count or centring would show, since the iteration stops at a 1 % change."""
-    pre = median_matrix(impute="svd", impute_pcs=pcs)
-    ref = r_matrix(f"ups1.svd_k{pcs}.tsv.gz", pre.values)
+    pre = ups1_median(impute="svd", impute_pcs=pcs)
+    ref = r_table(f"ups1.svd_k{pcs}.tsv.gz", pre.values)
     np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
     assert int(pre.imputed.to_numpy().sum()) == 193 and f"rank-{pcs} reconstruction after" in pre.steps[-1]["detail"]
     sparse = r_table("ups1.knn_sparse_input.tsv.gz")
@@ -41,8 +32,8 @@ def test_bpca_is_pcamethods_bpca_as_mscoreutils_calls_it():
     pca(method = "bpca", nPcs = samples - 1) completeObs (tests/data/limma/make_pca_reference.R): through the
     preprocessing on UPS1's 193 missing cells and on the sparser copy's 1,656, within 1e-12 relative after R's
     100 steps (the precision's change never falls under its 1e-4 here)."""
-    pre = median_matrix(impute="bpca")
-    ref = r_matrix("ups1.bpca.tsv.gz", pre.values)
+    pre = ups1_median(impute="bpca")
+    ref = r_table("ups1.bpca.tsv.gz", pre.values)
     np.testing.assert_allclose(pre.values.to_numpy(), ref.to_numpy(), rtol=1e-12)
     assert int(pre.imputed.to_numpy().sum()) == 193 and "BPCA: 5 components, 100 steps" in pre.steps[-1]["detail"]
     sparse = r_table("ups1.knn_sparse_input.tsv.gz")
