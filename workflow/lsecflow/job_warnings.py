@@ -17,8 +17,8 @@ STAGES = ("ingest", "qc_bulk", "qc_single_cell", "qc_proteomics", "pseudobulk", 
           "dispersion_plot", "paracrine_receivers", "paracrine", "enrichment", "figures", "provenance", "report")
 
 
-def _stage(path: Path, logs: Path) -> tuple[int, str]:
-    rel = path.relative_to(logs).as_posix()
+def _stage(rel: str) -> tuple[int, str]:
+    """Sort key of a log path relative to ``logs/``: its rule's place in :data:`STAGES`, then the path."""
     rule = rel.split("/", 1)[0]
     return (STAGES.index(rule) if rule in STAGES else len(STAGES), rel)
 
@@ -51,15 +51,14 @@ def collect(logs: str | Path, units: dict[str, list[str]] | None = None, skip: t
     known = None if units is None else {
         name: {"", *names, *(u.rsplit("/", 1)[0] for u in names if "/" in u)} for name, names in units.items()}
     found: dict[str, list[str]] = {}
-    for path in sorted(logs.rglob("*.log"), key=lambda p: _stage(p, logs)) if logs.is_dir() else []:
-        rel = path.relative_to(logs).as_posix()
+    for rel in sorted((p.relative_to(logs).as_posix() for p in logs.rglob("*.log")), key=_stage):
         rule, _, rest = rel.removesuffix(".log").partition("/")
         dataset, _, unit = rest.partition("/")
         ours = known is None or rest == rule or unit in known.get(dataset, ())
         if rel in skip or not ours:
             continue
         messages: list[str] = []
-        for line in path.read_text(errors="replace").splitlines():
+        for line in (logs / rel).read_text(errors="replace").splitlines():
             m = WARNING_LINE.match(line)
             if m and m.group(2) not in messages:
                 messages.append(m.group(2))
