@@ -129,23 +129,19 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
 
 def against_least_squares(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
                           stats: dict[str, pd.DataFrame], count: pd.Series | None = None,
-                          weights: pd.DataFrame | None = None) -> dict[str, tuple[int, int]]:
+                          weights: pd.DataFrame | None = None) -> None:
     """``de.lm_method: robust``: each contrast's calls (``stats``) against least squares on the same matrix, logged,
     as a warning where the robust fit calls over a quarter more (and 5 more): M-estimation on a few samples per
     group shrinks the residual variances (on UPS1's planted truth, 128 calls against 83, the 45 extra all yeast,
-    i.e. false; on the secretome's ~ cell_type * group, 234 against 55; docs/proteomics.md). Returns
-    ``{contrast: (robust calls, least-squares calls)}``."""
+    i.e. false; on the secretome's ~ cell_type * group, 234 against 55; docs/proteomics.md)."""
     ls, _ = limma.contrast_tables(values, meta, design, contrasts, {**opts, "lm_method": "ls"}, count, weights)
-    out = {}
     for name in contrasts:
         n = [int(is_significant(t[name], opts["alpha"], opts["lfc_threshold"]).sum()) for t in (stats, ls)]
-        out[name] = (n[0], n[1])
         many = n[0] > 1.25 * n[1] + 5
         log.log(logging.WARNING if many else logging.INFO,
                 "contrast %r: the robust lmFit calls %d proteins, least squares on the same matrix %d%s", name, *n,
                 "; with few samples per group M-estimation shrinks the residual variances, and on planted truth "
                 "(UPS1) its extra calls were all false (docs/proteomics.md): read them with care" if many else "")
-    return out
 
 
 def protein_weights(values: pd.DataFrame, meta: pd.DataFrame, design: str, opts: dict, labels: pd.Series | None
