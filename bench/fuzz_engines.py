@@ -125,7 +125,7 @@ def protein_trial(rng, folder: Path):
             "robust": bool(rng.random() < 0.3), "lm_method": str(rng.choice(["ls", "ls", "robust"]))}
     count = None
     if rng.random() < 0.3:
-        opts["deqms"] = str(rng.choice(["loess", "nls"]))
+        opts["deqms"] = str(rng.choice(["loess", "nls", "spline"]))
         count = pd.Series(rng.integers(1, 30, len(values)), index=values.index)
     use_block = opts["lm_method"] == "ls" and rng.random() < 0.3
 

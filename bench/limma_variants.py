@@ -34,6 +34,7 @@ VARIANTS = {
     "robust lmFit, trend + robust eBayes": {"lm_method": "robust", "trend": True, "robust": True},
     "DEqMS (loess)": {"deqms": "loess"},
     "DEqMS (nls)": {"deqms": "nls"},
+    "DEqMS (spline)": {"deqms": "spline"},
     "robust lmFit, DEqMS (loess)": {"lm_method": "robust", "deqms": "loess"},
 }
 #: Imputations (``proteomics.impute``; seed 0), each followed by limma's defaults.

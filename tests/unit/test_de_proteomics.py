@@ -221,12 +221,14 @@ def test_crossed_protein_design_matches_r_limma(tmp_path):
                                         ("lm_robust", {"lm_method": "robust"}),
                                         ("weights", {"sample_weights": True}),
                                         ("deqms", {"deqms": True}),
+                                        ("deqms_spline", {"deqms": "spline"}),
                                         ("block", {"block": "culture"})])
 def test_crossed_design_with_each_limma_option_matches_r(tmp_path, option, de):
     """The interaction contrast of ~ cell_type * group on the real secretome with eBayes(trend, robust), lmFit's
-    robust M-estimation, arrayWeights (gene by gene: the matrix has missing values), DEqMS (loess over FragPipe's
-    'Combined Total Peptides') and a block (the replicate number within each cell type: whether replicates were
-    paired culture runs is not stated, so this checks the arithmetic: duplicateCorrelation's consensus -0.018) as
+    robust M-estimation, arrayWeights (gene by gene: the matrix has missing values), DEqMS (loess, and spline,
+    over FragPipe's 'Combined Total Peptides') and a block (the replicate number within each cell type: whether
+    replicates were paired culture runs is not stated, so this checks the arithmetic: duplicateCorrelation's
+    consensus -0.018) as
     R limma 3.54.1 / DEqMS 1.25.0 (make_reference.R): the options' code paths with a crossed design, not only
     UPS1's two groups."""
     counts = {"count_column": "Combined Total Peptides"} if de.get("deqms") else {}
@@ -241,7 +243,7 @@ def test_crossed_design_with_each_limma_option_matches_r(tmp_path, option, de):
     assert_matches(agreement(ours, ref), tol=1e-7)  # R's 9 digits; |t| up to ~60
     np.testing.assert_allclose(ours.loc[ref.index, "pvalue"], ref["P.Value"], rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(ours.loc[ref.index, "s2_post"], ref["s2_post"], rtol=1e-8)
-    calls = {"trend_robust": 58, "lm_robust": 234, "weights": 10, "deqms": 52, "block": 54}
+    calls = {"trend_robust": 58, "lm_robust": 234, "weights": 10, "deqms": 52, "deqms_spline": 52, "block": 54}
     assert int((ours["padj"] < 0.05).sum()) == calls[option]
 
 

@@ -30,11 +30,11 @@ def deqms_table(values, meta, count, method="loess"):
 
 
 @pytest.mark.parametrize("variant, method, zeroed", [("deqms", "loess", False), ("deqms_nls", "nls", False),
-                                                      ("deqms_zero", "loess", True)])
+                                                      ("deqms_spline", "spline", False), ("deqms_zero", "loess", True)])
 def test_ups1_matches_r_deqms(variant, method, zeroed):
-    """t, p, BH, posterior variance, df and d0 as R's spectraCounteBayes (loess within 1e-9, nls -- R's
-    iterative nls against the exact least squares here -- within 1e-6); the same calls. ``deqms_zero``: five
-    counts of 0, so 1 is added to every count, as R was given."""
+    """t, p, BH, posterior variance, df and d0 as R's spectraCounteBayes (loess and spline within 1e-9, nls --
+    R's iterative nls against the exact least squares here -- within 1e-6); the same calls. ``deqms_zero``:
+    five counts of 0, so 1 is added to every count, as R was given."""
     values, meta, count = ups1_matrix()
     ref = r_table(f"ups1.{variant}.tsv.gz")
     if zeroed:
@@ -43,7 +43,7 @@ def test_ups1_matches_r_deqms(variant, method, zeroed):
     np.testing.assert_array_equal(count.loc[ref.index] + zeroed, ref["count"])  # the reader's counts are R's
     ours, prior = deqms_table(values, meta, count, method)
     ours = ours.loc[ref.index]
-    tol = 1e-9 if method == "loess" else 1e-6
+    tol = 1e-6 if method == "nls" else 1e-9
     for col, r_col in (("stat", "sca_t"), ("pvalue", "sca_P"), ("padj", "sca_adj"), ("s2_post", "post_var"),
                        ("df_total", "post_df")):
         np.testing.assert_allclose(ours[col], ref[r_col], rtol=tol, err_msg=col)
@@ -53,13 +53,15 @@ def test_ups1_matches_r_deqms(variant, method, zeroed):
     assert ours["B"].isna().all()  # limma's B belongs to eBayes's prior, not DEqMS's
 
 
-def test_trend_is_r_loess():
-    """The smoothed log variance is R's loess(log(sigma^2) ~ log2(count), span = 0.75) to 1e-12."""
+@pytest.mark.parametrize("variant, method, tol", [("deqms", "loess", 1e-12), ("deqms_spline", "spline", 1e-9)])
+def test_trend_is_r_loess_or_spline(variant, method, tol):
+    """The smoothed log variance is R's loess(log(sigma^2) ~ log2(count), span = 0.75) to 1e-12, or its
+    smooth.spline(log2(count), log(sigma^2)) to 1e-9 (the GCV search's spar agrees to about 1e-10)."""
     values, meta, count = ups1_matrix()
-    ref = r_table("ups1.deqms.tsv.gz")
+    ref = r_table(f"ups1.{variant}.tsv.gz")
     fit = limma.lm_fit(values.loc[ref.index].to_numpy(float), limma.design_matrix(meta, "~ group", {"group": "fmol10"}))
-    out = deqms.spectra_count_ebayes(fit, ref["count"].to_numpy(float), "loess")
-    np.testing.assert_allclose(out["trend"], ref["trend"], rtol=1e-12, atol=1e-12)
+    out = deqms.spectra_count_ebayes(fit, ref["count"].to_numpy(float), method)
+    np.testing.assert_allclose(out["trend"], ref["trend"], rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("target_d0", [0.7, 3.0, 4.6, 12.3])
@@ -88,16 +90,17 @@ def test_proteins_without_residual_df_are_not_tested_and_do_not_move_the_others(
     np.testing.assert_allclose(full.iloc[4:]["pvalue"], rest["pvalue"], rtol=1e-12)
 
 
-def test_a_protein_of_zero_variance_is_read_off_the_trend(caplog):
-    """A protein whose residual variance is exactly 0 (where R's loess stops on log 0) is left out of the
-    smoothing and tested with the prior at its count; the other proteins are as without it."""
+@pytest.mark.parametrize("method", ["loess", "spline"])
+def test_a_protein_of_zero_variance_is_read_off_the_trend(caplog, method):
+    """A protein whose residual variance is exactly 0 (where R's loess and smooth.spline stop on log 0) is left
+    out of the smoothing and tested with the prior at its count; the other proteins are as without it."""
     values, meta, count = ups1_matrix()
     count = count.reindex(values.index)
     fit = limma.lm_fit(values.to_numpy(float), limma.design_matrix(meta, "~ group", {"group": "fmol10"}))
     fit.sigma = np.asarray(fit.sigma, dtype=float).copy()
     fit.sigma[10] = 0.0
     with caplog.at_level(logging.WARNING, logger="lsecflow.deqms"):
-        out = deqms.spectra_count_ebayes(fit, count.to_numpy(float), "loess")
+        out = deqms.spectra_count_ebayes(fit, count.to_numpy(float), method)
     assert "1 proteins have a residual variance of 0" in caplog.text
     assert np.isfinite(out["t"][10, 1]) and out["s2_post"][10] > 0 and np.isfinite(out["trend"][10])
     # its prior is the trend at its count: another protein with that count and residual df shares it
@@ -106,7 +109,7 @@ def test_a_protein_of_zero_variance_is_read_off_the_trend(caplog):
     assert out["s2_prior"][10] == pytest.approx(out["s2_prior"][same], rel=1e-9)
     keep = np.arange(len(count)) != 10
     rest = limma.lm_fit(values.to_numpy(float)[keep], limma.design_matrix(meta, "~ group", {"group": "fmol10"}))
-    without = deqms.spectra_count_ebayes(rest, count.to_numpy(float)[keep], "loess")
+    without = deqms.spectra_count_ebayes(rest, count.to_numpy(float)[keep], method)
     np.testing.assert_allclose(out["t"][keep, 1], without["t"][:, 1], rtol=1e-12)
 
 
@@ -133,6 +136,15 @@ def test_too_few_proteins_for_the_loess_is_a_clear_error():
         deqms_table(values.head(5), meta, count)
     table, _ = deqms_table(values.head(5), meta, count, "nls")
     assert table["stat"].notna().all()
+
+
+def test_too_few_distinct_counts_for_the_spline_is_a_clear_error():
+    """smooth.spline needs four distinct counts (R stops); the error says so and what to use instead."""
+    values, meta, count = ups1_matrix()
+    few = pd.Series(np.resize([1.0, 2.0, 3.0], len(count)), index=count.index)
+    with pytest.raises(InputDataError, match="spline of the log variances over log2 peptide count failed on "
+                                             r"\d+ proteins with 3 distinct counts.*use de.deqms: nls"):
+        deqms_table(values, meta, few, "spline")
 
 
 def test_planted_count_dependent_variances_are_what_deqms_gains_on():

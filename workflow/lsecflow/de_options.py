@@ -122,7 +122,7 @@ def check_deqms(source, spec) -> None:
     if not de.get("deqms"):
         if column:
             raise ConfigError(f"{source}: key 'proteomics.count_column' is set but only DEqMS reads it: set "
-                              "'de.deqms: true' (or loess / nls), or remove count_column")
+                              "'de.deqms: true' (or loess / nls / spline), or remove count_column")
         return
     if not column:
         raise ConfigError(f"{source}: key 'de.deqms' needs each protein's peptide or PSM count: set "
@@ -177,6 +177,7 @@ def shrink_method(opts: dict) -> str | None:
 
 
 def deqms_method(opts: dict) -> str | None:
-    """``de.deqms`` as DEqMS's ``fit.method``: None (off), ``loess`` (``true`` too, DEqMS's default) or ``nls``."""
+    """``de.deqms`` as DEqMS's ``fit.method``: None (off), ``loess`` (``true`` too, DEqMS's default), ``nls``
+    or ``spline``."""
     value = opts.get("deqms", False)
     return "loess" if value is True else value or None

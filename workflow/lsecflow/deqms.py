@@ -17,8 +17,8 @@ A port of DEqMS's ``spectraCounteBayes`` (Bioconductor DEqMS 1.25, github yafeng
 Departures from R, where R gives no answer: proteins without residual df are not tested (NA; R's
 ``loess`` drops their NA variance and DEqMS then recycles a shorter fitted vector over all proteins),
 and a protein whose residual variance is exactly 0 (``log 0``: R's ``loess`` stops, and its infinite
-term would spoil the prior df) is left out of the loess and of the prior df, and gets the trend at its
-count. A count of 0 anywhere: 1 is added to every count (DEqMS's vignette, "add pseudocount 1 to all
+term would spoil the prior df) is left out of the loess or spline and of the prior df, and gets the trend
+at its count. A count of 0 anywhere: 1 is added to every count (DEqMS's vignette, "add pseudocount 1 to all
 proteins"), logged.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 from scipy import special, stats
 
 from .errors import InputDataError
+from .smooth_spline import smooth_spline
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,9 @@ def trend(count: np.ndarray, sigma2: np.ndarray, method: str) -> np.ndarray:
     sigma2
         Residual variance per protein (NaN without residual df).
     method
-        ``loess`` (``loess(log(sigma^2) ~ log2(count), span = 0.75)``; variances of 0 left out, their
-        trend read off the fit) or ``nls`` (``log`` of ``nls(sigma^2 ~ a + b / count)``, whose least-squares
+        ``loess`` (``loess(log(sigma^2) ~ log2(count), span = 0.75)``), ``spline``
+        (``smooth.spline(log2(count), log(sigma^2))``; for both, variances of 0 are left out and their trend
+        read off the fit) or ``nls`` (``log`` of ``nls(sigma^2 ~ a + b / count)``, whose least-squares
         solution is linear, so exact whatever nls's start).
     """
     out = np.full(len(count), np.nan)
@@ -72,12 +74,27 @@ def trend(count: np.ndarray, sigma2: np.ndarray, method: str) -> np.ndarray:
         return out
     fit = usable & (sigma2 > 0)
     x = np.log2(count)
-    out[fit], model = _loess(x[fit], np.log(sigma2[fit]))
     zero = usable & ~fit
+    if method == "spline":
+        spline = _spline(x[fit], np.log(sigma2[fit]))
+        out[fit] = spline.fitted
+        out[zero] = spline.predict(x[zero])
+        return out
+    out[fit], model = _loess(x[fit], np.log(sigma2[fit]))
     if zero.any():
         lo, hi = x[fit].min(), x[fit].max()
         out[zero] = np.asarray(model.predict(np.clip(x[zero], lo, hi)).values, dtype=float)
     return out
+
+
+def _spline(x: np.ndarray, y: np.ndarray):
+    """``smooth.spline(x, y)``; too few distinct counts is an error saying what to use instead."""
+    try:
+        return smooth_spline(x, y)
+    except InputDataError as exc:
+        raise InputDataError(f"DEqMS: the spline of the log variances over log2 peptide count failed on {len(x)} "
+                             f"proteins with {len(np.unique(x))} distinct counts ({exc}); use de.deqms: nls, or "
+                             "limma's eBayes (de.deqms: false)") from exc
 
 
 def with_pseudo_count(count) -> np.ndarray:
@@ -113,7 +130,7 @@ def spectra_count_ebayes(fitted, count, method: str = "loess") -> dict:
     count
         Peptide / PSM count per protein, in the fit's order (no NaN; 0 allowed, see the module notes).
     method
-        ``loess`` or ``nls``.
+        ``loess``, ``nls`` or ``spline``.
 
     Returns
     -------
@@ -132,7 +149,7 @@ def spectra_count_ebayes(fitted, count, method: str = "loess") -> dict:
     if (sigma2[tested] == 0).any():
         log.warning("DEqMS: %d proteins have a residual variance of 0 (log 0): left out of the prior df%s, their "
                     "prior variance read off the trend at their count", int((sigma2[tested] == 0).sum()),
-                    " and the loess" if method == "loess" else "")
+                    "" if method == "nls" else f" and the {method}")
     dfn = np.where(tested, df, np.nan)
     with np.errstate(divide="ignore"):
         y = np.log(sigma2)

@@ -148,7 +148,7 @@ def fit(values: pd.DataFrame, design_mat, trend: bool = False, robust: bool = Fa
         deqms: str | None = None, count=None, weights: pd.DataFrame | None = None, block=None):
     """``eBayes(lmFit(values, design, method), trend, robust)`` (proteins x samples, NaN = missing); the
     robust empirical Bayes, with or without the trend, and the robust ``lmFit`` are
-    :mod:`lsecflow.limma_robust` (inmoose lacks them). With ``deqms`` (``loess`` or ``nls``),
+    :mod:`lsecflow.limma_robust` (inmoose lacks them). With ``deqms`` (``loess``, ``nls`` or ``spline``),
     ``spectraCounteBayes`` of the ``lmFit`` result on ``count`` (per protein, ``values``' order) instead.
     ``weights`` (as ``values``): observation weights of the least-squares fit (voom's). ``block``
     (:class:`lsecflow.limma_block.Block`, ``de.block``): ``lmFit(block, correlation)``."""

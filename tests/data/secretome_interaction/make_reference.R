@@ -78,22 +78,25 @@ save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", "cells_cppp_b
      function(y, design) eBayes(lmFit(y, design, method = "robust")))
 save(y, ~ cell_type * group, "HITAEC", "cell_typeHCAEC:groupCPPP", "cells_cppp_by_cell_weights",
      function(y, design) eBayes(lmFit(y, design, weights = arrayWeights(y, design))))
-# de.deqms (loess) on the same fit, the peptide count FragPipe's 'Combined Total Peptides': DEqMS 1.25.0 (github
+# de.deqms (loess, and spline: cells_cppp_by_cell_deqms_spline) on the same fit, the peptide count FragPipe's 'Combined Total Peptides': DEqMS 1.25.0 (github
 # yafeng/DEqMS @b2c7a6e, R CMD INSTALL; Debian lacks it) spectraCounteBayes on lmFit's residual variances
 suppressMessages(library(DEqMS))
 s <- smp
 s$cell_type <- relevel(factor(s$cell_type), "HITAEC"); s$group <- relevel(factor(s$group), "PBS")
 fit <- eBayes(lmFit(y, model.matrix(~ cell_type * group, s)))
 fit$count <- tab$`Combined Total Peptides`[match(rownames(y), tab$`Protein ID`)]
-d <- spectraCounteBayes(fit, fit.method = "loess")
-j <- which(colnames(d$coefficients) == "cell_typeHCAEC:groupCPPP")
-res <- data.frame(protein_id = rownames(y), logFC = signif(d$coefficients[, j], 9), t = signif(d$sca.t[, j], 9),
-                  P.Value = signif(d$sca.p[, j], 9), adj.P.Val = signif(p.adjust(d$sca.p[, j], "BH"), 9),
-                  df_total = signif(d$df.residual + d$sca.dfprior, 9), s2_post = signif(d$sca.postvar, 9))
-con <- gzfile(file.path(out, "cells_cppp_by_cell_deqms.tsv.gz"), "w")
-write.table(res, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
-cat(sprintf("cells_cppp_by_cell_deqms: %d proteins, d0 %.4g, %d at adj.P < 0.05 (DEqMS %s)\n", nrow(res),
-            d$sca.dfprior, sum(res$adj.P.Val < 0.05), as.character(packageVersion("DEqMS"))))
+for (method in c("loess", "spline")) {
+  d <- spectraCounteBayes(fit, fit.method = method)
+  j <- which(colnames(d$coefficients) == "cell_typeHCAEC:groupCPPP")
+  res <- data.frame(protein_id = rownames(y), logFC = signif(d$coefficients[, j], 9), t = signif(d$sca.t[, j], 9),
+                    P.Value = signif(d$sca.p[, j], 9), adj.P.Val = signif(p.adjust(d$sca.p[, j], "BH"), 9),
+                    df_total = signif(d$df.residual + d$sca.dfprior, 9), s2_post = signif(d$sca.postvar, 9))
+  name <- if (method == "loess") "cells_cppp_by_cell_deqms" else "cells_cppp_by_cell_deqms_spline"
+  con <- gzfile(file.path(out, paste0(name, ".tsv.gz")), "w")
+  write.table(res, con, sep = "\t", quote = FALSE, row.names = FALSE); close(con)
+  cat(sprintf("%s: %d proteins, d0 %.4g, %d at adj.P < 0.05 (DEqMS %s)\n", name, nrow(res), d$sca.dfprior,
+              sum(res$adj.P.Val < 0.05), as.character(packageVersion("DEqMS"))))
+}
 # de.block on the same design: a SYNTHETIC-in-meaning block, the replicate number within each cell type
 # ("culture": the sheet does not say whether replicates were paired culture runs; the arithmetic is what is
 # checked): duplicateCorrelation, then lmFit(block, correlation) and eBayes
