@@ -174,3 +174,23 @@ def test_planted_count_dependent_variances_are_what_deqms_gains_on():
     print(out)
     assert out["deqms"][1] > out["limma"][1] + 10
     assert out["deqms"][2] < 0.1
+
+
+@pytest.mark.parametrize("method", ["loess", "nls", "spline"])
+def test_no_protein_with_a_residual_variance_is_a_clear_error(method):
+    """One value per group leaves no residual df anywhere (and a variance of exactly 0 nothing to take a log
+    of): DEqMS has nothing to moderate, and says why, instead of failing inside its grid search."""
+    values, meta, count = ups1_matrix()
+    one = values.copy()
+    for g in ("fmol10", "fmol25"):
+        one.iloc[:, np.flatnonzero(meta["group"].astype(str).to_numpy() == g)[1:]] = np.nan
+    with pytest.raises(InputDataError, match="none of the 1470 proteins has a residual variance to moderate"):
+        deqms_table(one, meta, count, method)
+
+
+def test_one_protein_for_the_loess_is_a_clear_error_not_a_crash():
+    """scikit-misc's dloess crashes the whole process (a segmentation fault, found by bench/fuzz_engines.py)
+    when handed one point: a single protein with a residual variance is refused before it gets there."""
+    values, meta, count = ups1_matrix()
+    with pytest.raises(InputDataError, match="loess .* failed on 1 proteins .*more than one point.*de.deqms: nls"):
+        deqms_table(values.head(1), meta, count)

@@ -65,7 +65,7 @@ def test_tied_points_share_one_fitted_value():
     np.testing.assert_allclose(ss.smooth_spline(x[order], y[order]).fitted, fit.fitted[order], rtol=1e-12)
 
 
-@pytest.mark.parametrize("x, message", [([1, 1, 1, 1, 2], "no spread"),
+@pytest.mark.parametrize("x, message", [([1, 5, 5, 5, 5, 5, 5, 7, 9], "no spread"), ([], "got 0"),
                                         ([1, 2, 3, 3, 3, 3, 3, 3], "at least four distinct x values, got 3"),
                                         ([1, 2, 2, 2, 3, 3, 3, 2], "at least four distinct x values, got 3"),
                                         ([1, 2, 3, np.nan], "infinite")])

@@ -39,13 +39,18 @@ def _loess(x: np.ndarray, y: np.ndarray, span: float = 0.75):
     evaluates it elsewhere, within the range of ``x``, where R's "interpolate" surface ends)."""
     from skmisc.loess import loess
 
+    def failed(why) -> InputDataError:
+        return InputDataError(f"DEqMS: the loess of the log variances over log2 peptide count failed on {len(x)} "
+                              f"proteins with {len(np.unique(x))} distinct counts ({why}); with so few, use "
+                              "de.deqms: nls, or limma's eBayes (de.deqms: false)")
+
+    if len(x) < 2:  # skmisc's dloess crashes the process on a single point (R's loess stops)
+        raise failed("a curve needs more than one point")
     model = loess(x, y, span=span)
     try:
         model.fit()
     except ValueError as exc:  # dloess's numerical warnings, which R prints and skmisc raises
-        raise InputDataError(f"DEqMS: the loess of the log variances over log2 peptide count failed on "
-                             f"{len(x)} proteins with {len(np.unique(x))} distinct counts ({exc}); with so few, "
-                             "use de.deqms: nls, or limma's eBayes (de.deqms: false)") from exc
+        raise failed(exc) from exc
     return np.asarray(model.outputs.fitted_values, dtype=float), model
 
 
@@ -144,6 +149,10 @@ def spectra_count_ebayes(fitted, count, method: str = "loess") -> dict:
     sigma2 = np.asarray(fitted.sigma, dtype=float) ** 2
     sigma2[df == 0] = np.nan
     tested = np.isfinite(sigma2)
+    if not (sigma2[tested] > 0).any():
+        raise InputDataError(f"DEqMS: none of the {len(sigma2)} proteins has a residual variance to moderate (each "
+                             "has no residual df, or a variance of 0): the design leaves no replicate to estimate "
+                             "one; add samples or drop a term of the design")
     if (~tested).any():
         log.warning("DEqMS: %d proteins have no residual df and are not tested (NA)", int((~tested).sum()))
     if (sigma2[tested] == 0).any():

@@ -124,10 +124,12 @@ def smooth_spline(x, y) -> SmoothSpline:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise InputDataError("smooth.spline: missing or infinite values in x or y")
+    if len(np.unique(x)) < 4:  # before the interquartile range, which an empty x has none of
+        raise InputDataError(f"smooth.spline needs at least four distinct x values, got {len(np.unique(x))}")
     ux, wbar, ybar, yssw, group = _collapse_ties(x, y)
     nx = len(ux)
-    if nx <= 3:
-        raise InputDataError(f"smooth.spline needs at least four distinct x values, got {nx}")
+    if nx <= 3:  # x distinct but within R's tolerance of each other
+        raise InputDataError(f"smooth.spline needs at least four distinct x values, got {nx} (to 1e-6 x their IQR)")
     x_range = ux[-1] - ux[0]
     xbar = (ux - ux[0]) / x_range
     inner = n_knots(nx)
