@@ -11,7 +11,7 @@ import pytest
 from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets
 from lsecflow import de_inputs
 from lsecflow.de_files import OUTPUT_KINDS
-from lsecflow.errors import InputDataError, UnfittableDesign
+from lsecflow.errors import InputDataError, UnfittableDesign, UnfittableFit
 from lsecflow.ingest import run_ingest
 
 
@@ -79,6 +79,17 @@ def test_a_cell_type_the_design_cannot_fit_is_skipped_a_bulk_fit_stops(tmp_path,
     (its contrast's summary, its own files as headers: the other cell types go on); as a bulk fit the same
     samples stop with the reason. (Before: DESeq2 and voom stopped the job for a pseudobulk cell type, voom with
     a bare 'Singular matrix'; edgeR fitted the confounded design after dropping batch without a word.)"""
+    obs = pd.DataFrame({"sample": [f"s{i}" for i in range(6)], "cell_type": "LSEC", "group": ["a"] * 3 + ["b"] * 3,
+                        "batch": batch}, index=[f"s{i}|LSEC" for i in range(6)])
+    assert_skipped_then_stops(tmp_path, engine, obs, np.random.default_rng(0).poisson(50, size=(6, 100)),
+                              "~ group + batch", says, UnfittableDesign)
+
+
+def assert_skipped_then_stops(tmp_path, engine: str, obs: pd.DataFrame, X: np.ndarray, design: str, says: str,
+                              error=UnfittableFit):
+    """One SYNTHETIC pseudobulk cell type (``obs``, counts ``X``) through ``engine``'s DE entry point: skipped with
+    ``says`` as the reason (its contrast's summary and the design test's; its table and the engine's own file
+    empty), and the same samples as a bulk fit stop with ``error``."""
     import anndata as ad
     from lsecflow.de import run_de
     from lsecflow.de_edger import run_de_edger
@@ -87,16 +98,14 @@ def test_a_cell_type_the_design_cannot_fit_is_skipped_a_bulk_fit_stops(tmp_path,
 
     run, own = {"deseq2": (run_de, "dispersions"), "voom": (run_de_voom, "sample_weights"),
                 "edger": (run_de_edger, "dispersions")}[engine]
-    obs = pd.DataFrame({"sample": [f"s{i}" for i in range(6)], "cell_type": "LSEC", "group": ["a"] * 3 + ["b"] * 3,
-                        "batch": batch}, index=[f"s{i}|LSEC" for i in range(6)])
-    genes = [f"g{i}" for i in range(100)]
-    adata = ad.AnnData(X=np.random.default_rng(0).poisson(50, size=(6, 100)).astype(float), obs=obs,
-                       var=pd.DataFrame({"symbol": genes}, index=genes))
-    adata.write_h5ad(tmp_path / "pb.h5ad")
-    spec = {"contrasts": {"b_vs_a": {"variable": "group", "target": "b", "reference": "a"}}, "design": "~ group + batch",
+    genes = [f"g{i}" for i in range(X.shape[1])]
+    ad.AnnData(X=np.asarray(X, dtype=float), obs=obs, var=pd.DataFrame({"symbol": genes}, index=genes)).write_h5ad(
+        tmp_path / "pb.h5ad")
+    columns = [c for c in ("group", "batch") if c in design]
+    spec = {"contrasts": {"b_vs_a": {"variable": "group", "target": "b", "reference": "a"}}, "design": design,
             "de": {**de_defaults(), "engine": engine}, "qc": {"exclude": []},
             "paracrine": {"enabled": False, "robustness": False}}
-    params = {"spec": spec, "cell_types": {"LSEC": "LSEC"}, "design_columns": ["group", "batch"], "name": "synthetic"}
+    params = {"spec": spec, "cell_types": {"LSEC": "LSEC"}, "design_columns": columns, "name": "synthetic"}
     outputs = {"b_vs_a": {k: str(tmp_path / f"b_vs_a.{k}.tsv") for k in OUTPUT_KINDS}}
     lrt = {"table": str(tmp_path / "lrt.tsv"), "summary": str(tmp_path / "lrt.summary.tsv")}
     files = {own: str(tmp_path / f"{own}.tsv")}
@@ -107,15 +116,37 @@ def test_a_cell_type_the_design_cannot_fit_is_skipped_a_bulk_fit_stops(tmp_path,
     assert pd.read_csv(outputs["b_vs_a"]["table"], sep="\t").empty
     assert pd.read_csv(files[own], sep="\t").empty
     assert says in pd.read_csv(lrt["summary"], sep="\t").loc[0, "status"]
-    with pytest.raises(UnfittableDesign, match=re.escape(says)):
+    with pytest.raises(error, match=re.escape(says)):
         run(str(tmp_path / "pb.h5ad"), params, outputs, lrt=lrt, **files)
+
+
+@pytest.mark.parametrize("engine, kept, says", [
+    ("deseq2", 0, "no gene passes the DE pre-filter (>= 10 counts in >= 3 samples"),
+    ("voom", 0, "no gene passes the DE pre-filter"),
+    ("edger", 0, "no gene passes the DE pre-filter"),
+    ("deseq2", 3, "every gene-wise dispersion of these 3 genes through the pre-filter is within 2 orders of "
+                  "magnitude of DESeq2's minimum"),
+    ("voom", 1, "voom needs at least two genes to fit its mean-variance trend, and 1 passes the pre-filter"),
+    ("edger", 2, "edgeR's dispersion trend cannot be fitted on these 2 genes (locfit: no points with non-zero "
+                 "weight"),
+])
+def test_a_cell_type_with_too_few_genes_is_skipped_a_bulk_fit_stops(tmp_path, engine, kept, says):
+    """SYNTHETIC pseudobulk of a thin cell type: 100 genes of which ``kept`` (Poisson, mean 50) pass the
+    pre-filter. With none, or too few for the engine's trend (DESeq2's gene-wise dispersions all at its floor, as
+    R stops on these very counts; voom's one gene, as R; edgeR's locfit over two), the cell type is skipped with
+    the reason and the others go on; a bulk fit stops. (Before: a bare ValueError or an InputDataError stopped
+    the cell type's job, so the whole run, found by bench/fuzz_engines.py trial 356.)"""
+    obs = pd.DataFrame({"sample": [f"s{i}" for i in range(6)], "cell_type": "LSEC", "group": ["a"] * 3 + ["b"] * 3},
+                       index=[f"s{i}|LSEC" for i in range(6)])
+    X = np.minimum(np.random.default_rng(0).poisson(2, size=(6, 100)), 5)
+    X[:, :kept] = np.random.default_rng(1).poisson(50, size=(6, kept))
+    assert_skipped_then_stops(tmp_path, engine, obs, X, "~ group", says)
 
 
 def test_a_sample_left_without_counts_by_the_filter_is_named():
     """SYNTHETIC: sample s3's only counts are in a gene the pre-filter drops; no library size can be computed for
     it (edgeR's TMM and DESeq2's size factors fail on it), so the fit is refused naming it and the fix."""
     import anndata as ad
-    from lsecflow.errors import UnfittableFit
 
     X = np.array([[20, 30, 0], [25, 35, 0], [22, 31, 0], [0, 0, 5]], dtype=float)
     obs = pd.DataFrame({"group": ["a", "a", "b", "b"]}, index=[f"s{i}" for i in range(4)])

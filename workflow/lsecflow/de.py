@@ -97,6 +97,14 @@ def fit_model(adata: ad.AnnData, design: str, design_columns: list[str], opts: d
     except InputDataError as exc:  # the local dispersion trend (lsecflow.locfit) cannot be fitted on these genes
         raise UnfittableFit(f"DESeq2's dispersion trend cannot be fitted on these {counts.shape[1]} genes ({exc}); "
                             "de.fit_type: mean takes the mean dispersion instead") from exc
+    except ValueError as exc:
+        if "within 2 orders of magnitude" not in str(exc):
+            raise
+        raise UnfittableFit(f"every gene-wise dispersion of these {counts.shape[1]} genes through the pre-filter is "
+                            "within 2 orders of magnitude of DESeq2's minimum (1e-8): their counts vary no more than "
+                            "Poisson noise, so no dispersion trend, of any de.fit_type, can be fitted (R's DESeq2 "
+                            "stops here too); lower de.min_count / de.min_samples to bring in more genes, or use "
+                            "de.engine: edger") from exc
     fitted = dds.dispersionFunction.fitType
     if fitted != fit_type:  # DESeq2's own fallback, parametric -> local
         log.warning("the parametric dispersion trend (a/mean + b) did not fit these genes: DESeq2's local "

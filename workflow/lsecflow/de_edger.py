@@ -47,7 +47,7 @@ from .de_inputs import count_unit, fit_start, skip_unfittable, write_untested
 from .de_proteomics import leave_one_out
 from .edger import estimate_disp, ql_fit, ql_test, treat, tx_length_offsets
 from .edger_glm import log_cpm
-from .errors import UnfittableFit
+from .errors import InputDataError, UnfittableFit
 from .files import write_tsv_atomic
 from .voom import effective_library_sizes
 
@@ -167,7 +167,11 @@ def contrast_tables(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contr
     scale = scaling(x, lengths)
     t0 = time.time()
     if disp is None:
-        disp = estimate_disp(x, np.asarray(limma.design_matrix(meta, design)), scale.lib_size, offset=scale.offset)
+        try:
+            disp = estimate_disp(x, np.asarray(limma.design_matrix(meta, design)), scale.lib_size, offset=scale.offset)
+        except InputDataError as exc:  # locfit's trend over too few genes
+            raise UnfittableFit(f"edgeR's dispersion trend cannot be fitted on these {x.shape[0]} genes ({exc}); "
+                                "lower de.min_count / de.min_samples to bring in more genes") from exc
     fits, tables = [], {}
     for levels, group in by_bases(contrasts):
         dm = limma.design_matrix(meta, design, levels)

@@ -53,7 +53,9 @@ def model_inputs(adata: ad.AnnData, design_columns: list[str], opts: dict, contr
     log.info("gene filter (>= %d counts in >= %d samples): %d of %d genes kept",
              opts["min_count"], opts["min_samples"], int(keep.sum()), adata.n_vars)
     if keep.sum() == 0:
-        raise InputDataError("no gene passes the DE pre-filter (de.min_count, de.min_samples)")
+        raise UnfittableFit(f"no gene passes the DE pre-filter (>= {opts['min_count']} counts in >= "
+                            f"{opts['min_samples']} samples: de.min_count, de.min_samples) among the {adata.n_vars} "
+                            f"genes of these {adata.n_obs} samples")
     sub = adata[:, keep]
     counts = pd.DataFrame(_dense(sub.X).astype(np.int64), index=sub.obs_names.astype(str),
                           columns=sub.var_names.astype(str))

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from .errors import UnfittableFit
 from .limma_weights import array_weights
 from .lowess import approx, lowess
 
@@ -126,7 +127,8 @@ def voom(counts: np.ndarray, design: np.ndarray, lib_size: np.ndarray, span: flo
     """
     counts = np.asarray(counts, dtype=float)
     if counts.shape[0] < 2:
-        raise ValueError("voom needs at least two genes to fit a mean-variance trend")
+        raise UnfittableFit(f"voom needs at least two genes to fit its mean-variance trend, and {counts.shape[0]} "
+                            "passes the pre-filter (R's voom stops too); lower de.min_count / de.min_samples")
     lib_size = np.asarray(lib_size, dtype=float)
     y = log_cpm(counts, lib_size)
     X = np.asarray(design, dtype=float)
