@@ -7,7 +7,11 @@ bent as a user's data can be (an empty library, half the genes or 80 % of the co
 through the valid-value filter; GSEA rankings with ties, one sign, zeros, a set at the very top. The suite keeps a
 derandomised sample of the first part as tests/unit/test_de_properties.py. On 2026-12-03 this found the crash
 paths that commit series mended (TMM, DESeq2's trends, eBayes' infinite prior df, fitFDist's spline, blocks,
-unfittable designs, gseapy's panics); a run since then prints an empty tally.
+unfittable designs, gseapy's panics); on 2026-12-04 new seeds found two more (protein trial 214: scikit-misc's
+loess crashed the process on one protein's variance; count trial 356: a pseudobulk cell type with too few genes
+for its engine's trend stopped the run), both mended; counts 300-699, proteins 0-399 and GSEA 400-699 then tally
+only ok and LsecflowError. Run it under ``python -X faulthandler`` so that a crash in compiled code names its
+line.
 
     .venv/bin/python bench/fuzz_engines.py [--part counts|proteins|gsea] [--trials 100] [--start 0] [--traceback]
 """
