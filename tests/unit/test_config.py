@@ -8,6 +8,7 @@ import yaml
 from helpers import (
     DLPC_COUNTS,
     REPO,
+    TMS_H5AD,
     UPS1_TABLE,
     dlpc_dataset,
     load_datasets,
@@ -210,3 +211,17 @@ def test_a_folder_where_a_file_belongs_is_named(key, value, message):
     spec[key] = {**spec.get(key, {}), **value}
     with pytest.raises(ConfigError, match=message):
         load_datasets({"d": spec})
+
+
+@pytest.mark.parametrize("n", [1, 3, 9])
+def test_single_cell_data_of_a_handful_of_cells_is_refused_at_start_up(tmp_path, n):
+    """The real TMS cells cut to ``n``: before, QC's embedding crashed (1 cell: scanpy's HVG IndexError; 3:
+    UMAP's spectral start, k >= N) after ingest had run; now the config check names the file and the count."""
+    import anndata as ad
+
+    cells = ad.read_h5ad(TMS_H5AD)
+    cells[:n].copy().write_h5ad(tmp_path / "few.h5ad")
+    spec = tms_dataset(h5ad=tmp_path / "few.h5ad")
+    with pytest.raises(ConfigError, match=rf"few.h5ad: {n} cells; single-cell QC needs at least 10 to embed and "
+                                          "cluster them. Counts already pooled per sample are assay: bulk"):
+        load_datasets({"tms": spec})

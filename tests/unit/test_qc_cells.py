@@ -66,3 +66,21 @@ def test_no_mitochondrial_genes_no_mitochondrial_threshold(tms_qc, caplog):
     assert "qc.max_mito_fraction 0.2 has nothing to act on" in caplog.text
     table = qc_cells.qc_calls(planted, opts, has_mito=True)
     assert table["qc_reason"].tolist() == ["", "", "high mitochondrial fraction"]
+
+
+def test_a_matrix_without_any_marker_gene_is_a_clear_error(tmp_path):
+    """The real TMS cells with symbols the marker panel does not know (as a human panel against mouse genes, or
+    ids where symbols were expected): before, the cluster calls crashed on an empty score table (pandas
+    idxmax); now the QC job names the panel, its genes and the matrix's."""
+    from lsecflow.errors import InputDataError
+
+    ds = shipped_dataset("tms_liver")
+    adata, _ = build_counts(ds.params())
+    adata.var["symbol"] = "x" + adata.var["symbol"].astype(str)
+    adata.write_h5ad(tmp_path / "counts.h5ad")
+    tables = {"cells": "cells.tsv", "clusters": "clusters.tsv", "verdict": "verdict.json"}
+    with pytest.raises(InputDataError, match=r"none of the \d+ genes of the marker panel .*mouse.tsv .* is among the "
+                                             r"726 genes of the matrix \(symbols such as x.*qc.markers"):
+        qc_cells.run_qc_single_cell(str(tmp_path / "counts.h5ad"), ds.params(), ds.spec["qc"]["markers"],
+                                    *named(tmp_path, tables, ("cell_qc", "umap", "purity")), seed=0)
+    assert not (tmp_path / "cells.tsv").exists()

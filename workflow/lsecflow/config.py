@@ -169,6 +169,9 @@ def merge_figures(base: dict, override: dict, source: str) -> dict:
     return merged
 
 
+#: Fewest cells single-cell QC embeds and clusters (below 4 UMAP's spectral start fails; below 10 an embedding
+#: says nothing).
+MIN_CELLS = 10
 HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 
 
@@ -249,6 +252,9 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
             check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:
             obs = files.peek_single_cell_obs(counts["path"], fmt)
+            if len(obs) < MIN_CELLS:
+                raise InputDataError(f"{first}: {len(obs)} cells; single-cell QC needs at least {MIN_CELLS} to embed "
+                                     "and cluster them. Counts already pooled per sample are assay: bulk")
             ids = apply_rename(sorted(cell_sample_ids(obs, spec["single_cell"], source).unique()),
                                rename, source, "cells")
             check_ids_match(ids, sheet.index, first, sheet_path, source)

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from . import cell_blocks, plots, qc_plots
 from .cell_arrays import BlockedKnn, array_module, covariance_pca, pca_init, umap_layout
 from .cell_blocks import timed
+from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
 from .gpu import embed_and_cluster_gpu, rapids_available, use_gpu
 from .markers import LSEC, load_markers
@@ -212,6 +213,12 @@ def embedding_and_scores(adata, scan: cell_blocks.Scan, opts: dict, markers_path
     symbol_to_var = pd.Series(adata.var_names, index=var["symbol"].astype(str).to_numpy())
     signatures = {ct: [symbol_to_var[g] for g in genes if g in symbol_to_var.index] for ct, genes in markers.items()}
     signatures = {ct: genes for ct, genes in signatures.items() if genes}
+    if not signatures:
+        wanted = sorted({g for genes in load_markers(markers_path).values() for g in genes})
+        raise InputDataError(f"none of the {len(wanted)} genes of the marker panel {markers_path} ({', '.join(wanted[:5])}, "
+                             f"...) is among the {adata.n_vars} genes of the matrix (symbols such as "
+                             f"{', '.join(var['symbol'].astype(str)[:5])}): no cell can be scored. Check the dataset's "
+                             "species and gene_ids, or give a panel of your genes (qc.markers)")
     scored = cell_blocks.score_genes(log_mean, signatures, seed)
     names = cell_blocks.score_columns(scored)
     columns = np.union1d(np.flatnonzero(hvg), adata.var_names.get_indexer(names))
