@@ -1,10 +1,12 @@
 """The shipped Tabula Muris Senis cells (h5ad) bent as users' single-cell files come, each bend once, through the
-parse-time checks and the ingest job; then, for the bends ingest accepts, the pseudobulk. Prints per bend:
+parse-time checks and the ingest job; then, for the bends ingest accepts, the pseudobulk and single-cell QC
+(metrics, doublets, embedding, clusters, marker calls). Prints per bend:
 accepted, refused (with the message) or CRASH (any exception that is not an LsecflowError).
 
 Bends: normalised X, normalised X with raw counts in ``.raw``, empty / unused / numeric cell-type labels,
 duplicated gene or cell ids, dense / CSC / int64 / float64 X, empty cells, a negative or NaN count, an empty design
-value, no LSECs, one cell type, a gene name with a trailing space.
+value, no LSECs, one cell type, a gene name with a trailing space, three or nine cells, symbols no marker panel
+knows, half the cells empty.
 
     .venv/bin/python bench/fuzz_cells.py [--start 0] [--trials 18] [--traceback]
 """
@@ -27,9 +29,11 @@ from _fuzz import print_crashes, run_trials, trial_arguments  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
 from lsecflow.ingest import run_ingest  # noqa: E402
 from lsecflow.pseudobulk import run_pseudobulk  # noqa: E402
+from lsecflow.qc_cells import run_qc_single_cell  # noqa: E402
 from lsecflow.rule_params import guard_params  # noqa: E402
 
 LSEC = "endothelial cell of hepatic sinusoid"
+ACCEPTED = "accepted (ingest, pseudobulk and QC)"
 
 
 def _normalised(a):
@@ -77,6 +81,11 @@ def _empty_cells(a):
     return a
 
 
+def _unknown_symbols(a):
+    a.var_names = "x" + a.var_names.astype(str)
+    return a
+
+
 def _design_gap(a):
     age = a.obs["age_group"].astype(object)
     age.iloc[0] = None
@@ -103,6 +112,11 @@ BENDS = {
     "an empty design value": _design_gap,
     "no LSECs": lambda a: a[a.obs["cell_type"] != LSEC].copy(),
     "one cell type": lambda a: _obs(a, "cell_type", "hepatocyte"),
+    "three cells": lambda a: a[:3].copy(),
+    "nine cells": lambda a: a[:9].copy(),
+    "symbols no marker panel knows": _unknown_symbols,
+    "half the cells empty": lambda a: setattr(a, "X", sp.csr_matrix(a.X.multiply(
+        (np.arange(a.n_obs) % 2 == 0)[:, None]))) or a,
 }
 
 
@@ -117,7 +131,10 @@ def run(bend, base: ad.AnnData, folder: Path) -> str:
     out.parent.mkdir(parents=True)
     run_ingest(guard_params(ds.params(rule="ingest")), str(out))
     run_pseudobulk(str(out), ds.params(), str(folder / "pb.h5ad"), str(folder / "pb.tsv"))
-    return "accepted (ingest and pseudobulk)"
+    run_qc_single_cell(str(out), ds.params(), ds.spec["qc"]["markers"],
+                       {k: str(folder / f"qc.{k}") for k in ("cells", "clusters", "verdict")},
+                       {k: str(folder / f"{k}.png") for k in ("cell_qc", "umap", "purity")})
+    return ACCEPTED
 
 
 def in_folder(t: int, bends: list[str], base: ad.AnnData) -> None:
@@ -132,7 +149,7 @@ def main() -> None:
     base = ad.read_h5ad(REPO / "resources/data/tms_liver/tms_liver_sample_counts.h5ad")
     accepted, refused, crashes = run_trials(lambda t, bends: in_folder(t, bends, base), args.start,
                                             min(args.trials, len(BENDS) - args.start), args.traceback)
-    outcome = {t: "accepted (ingest and pseudobulk)" for t, _ in accepted}
+    outcome = {t: ACCEPTED for t, _ in accepted}
     outcome.update({t: "refused: " + m.splitlines()[0][:220] for t, _, m in refused})
     outcome.update({t: f"CRASH {k}" for k, ts in crashes.items() for t in ts})
     for t in sorted(outcome):
