@@ -37,7 +37,8 @@ def _lines(text: str) -> list[str]:
 
 
 def _row(rng, lines: list[str]) -> int:
-    return int(rng.integers(1, len(lines)))
+    """A data row (not the header); the only line where an earlier bend left one (CR line ends)."""
+    return int(rng.integers(1, len(lines))) if len(lines) > 1 else 0
 
 
 # -- bends of the sheet (text) and of the counts (text or frame) -------------------------------------------------
