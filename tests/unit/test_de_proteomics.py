@@ -1,6 +1,7 @@
 """lsecflow.de_proteomics: the proteomics DE entry point on the real UPS1 spike-in, judged by its known truth."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from lsecflow.calls import is_significant
 from lsecflow.config import load_config
 from lsecflow.de_files import OUTPUT_KINDS
 from lsecflow.de_proteomics import run_de_proteomics
+from lsecflow.errors import InputDataError
 from lsecflow.ingest import run_ingest
 
 
@@ -290,3 +292,21 @@ def test_unobserved_cell_gives_na_not_another_comparison(tmp_path):
             np.testing.assert_allclose(ref.loc[lost, "logFC"], r_hitaec.loc[lost, "logFC"], atol=1e-8)
             assert (len(lost), int((ref.loc[lost, "adj.P.Val"] < 0.05).sum())) == (208, 51)
             assert (int(empty.sum()), int((ref.loc[values.index[empty], "adj.P.Val"] < 0.05).sum())) == (322, 61)
+
+
+def test_a_tested_protein_without_a_peptide_count_is_named(tmp_path):
+    """de.deqms with a count missing for a protein that reaches the test: the DE job names the column and the
+    protein (before: a KeyError from the message itself, which read a key the DE job's parameters do not carry;
+    found by bench/fuzz_proteins.py)."""
+    table = pd.read_csv(UPS1_TABLE, sep="\t", dtype=str, keep_default_na=False)
+    kept = (table[["Reverse", "Potential contaminant", "Only identified by site"]] == "").all(axis=1)
+    first = int(np.flatnonzero(kept)[0])
+    table.iloc[first, table.columns.get_loc("Razor + unique peptides")] = ""
+    path = tmp_path / "proteinGroups.txt"
+    table.to_csv(path, sep="\t", index=False)
+    spec = ups1_dataset(table=path, de={"deqms": True})
+    spec["proteomics"]["count_column"] = "Razor + unique peptides"
+    with pytest.raises(InputDataError, match=re.escape(f"proteomics.count_column 'Razor + unique peptides' has no "
+                                                       f"count for 1 tested protein(s) (first: "
+                                                       f"'{table.iloc[first]['Protein IDs']}')")):
+        run_protein_de(tmp_path, spec)

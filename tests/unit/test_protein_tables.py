@@ -63,6 +63,25 @@ def test_maxquant_reader_removes_and_counts_flagged_rows():
     assert var["symbol"].str.contains(";").sum() > 0
 
 
+@pytest.mark.parametrize("mark", ["TRUE", "x", "yes"])
+def test_maxquant_flags_written_otherwise_are_refused_not_ignored(tmp_path, mark):
+    """MaxQuant writes '+' in Reverse / Potential contaminant / Only identified by site; a table re-saved with
+    TRUE (or another mark) would have kept every decoy as a protein (before: refused only later, and for the
+    wrong reason, duplicated ids). The reader names the column, the value and its line; with remove_flagged:
+    false the flags are not read at all (this table then stops on its decoys' duplicated ids, its own problem)."""
+    sheet = ups1_sheet()
+    table = pd.read_csv(UPS1_TABLE, sep="\t", dtype=str, keep_default_na=False)
+    table["Reverse"] = table["Reverse"].replace("+", mark)
+    path = tmp_path / "proteinGroups.txt"
+    table.to_csv(path, sep="\t", index=False)
+    first = int(np.flatnonzero(table["Reverse"] == mark)[0]) + 2
+    with pytest.raises(InputDataError, match=re.escape(f"proteinGroups.txt: column 'Reverse' holds '{mark}' (line "
+                                                       f"{first}; 24 such rows): MaxQuant marks a flagged row with '+'")):
+        protein_tables.read_protein_table(path, "maxquant", sheet.index, {}, "human", sheet)
+    with pytest.raises(InputDataError, match="6 protein id.s. appear on more than one row"):
+        protein_tables.read_protein_table(path, "maxquant", sheet.index, {"remove_flagged": False}, "human", sheet)
+
+
 def test_diann_and_generic_layouts(tmp_path):
     sheet = ups1_sheet()
     values, diann_path, generic_path = layouts_of_ups1(tmp_path)

@@ -73,8 +73,8 @@ def peptide_counts(var: pd.DataFrame, proteins: pd.Index, spec: dict) -> pd.Seri
         return None
     count = var["count"].reindex(proteins).astype(float)
     if count.isna().any():
-        raise InputDataError(f"{spec['counts']['path']}: proteomics.count_column "
-                             f"{spec['proteomics']['count_column']!r} has no count for {int(count.isna().sum())} "
+        raise InputDataError(f"proteomics.count_column {spec['proteomics']['count_column']!r} has no count for "
+                             f"{int(count.isna().sum())} "
                              f"tested protein(s) (first: {count.index[count.isna()][0]!r}); DEqMS needs one for "
                              "every protein it tests")
     return count

@@ -180,7 +180,14 @@ def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str) -> pd.Series:
     if fmt == "maxquant":
         for flag in MAXQUANT_FLAGS:
             if flag in df.columns:
-                hit = (df[flag].astype(str).str.strip() == "+") & reasons.eq("")
+                marks = df[flag].fillna("").astype(str).str.strip()
+                other = marks[~marks.isin(["", "+"])]
+                if len(other):
+                    raise InputDataError(f"column {flag!r} holds {other.iloc[0]!r} (line {other.index[0] + 2}; "
+                                         f"{len(other)} such rows): MaxQuant marks a flagged row with '+' and leaves "
+                                         "the others empty, so which rows are flagged is unclear; write '+' or "
+                                         "nothing, or set proteomics.remove_flagged: false")
+                hit = (marks == "+") & reasons.eq("")
                 reasons[hit] = flag
     elif fmt == "fragpipe":
         prot = df["Protein"].astype(str) if "Protein" in df.columns else pd.Series("", index=df.index)
@@ -267,7 +274,10 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     if blank.any():
         raise InputDataError(f"{path}: {int(blank.sum())} row(s) have no protein id in column {ident!r} "
                              f"(first at line {int(blank.to_numpy().nonzero()[0][0]) + 2})")
-    reasons = _flagged(df, fmt, opts, species)
+    try:
+        reasons = _flagged(df, fmt, opts, species)
+    except InputDataError as exc:
+        raise InputDataError(f"{path}: {exc}") from exc
     report["removed"] = {k: int(v) for k, v in reasons[reasons != ""].value_counts().sort_index().items()}
     for reason, n in report["removed"].items():
         log.info("%s: %d rows removed: %s", path, n, reason)
