@@ -34,23 +34,25 @@ from .smooth_spline import smooth_spline
 log = logging.getLogger(__name__)
 
 
+def _smoother_failed(kind: str, x: np.ndarray, why) -> InputDataError:
+    """The error of a trend (``loess`` or ``spline``) that cannot be fitted, with what to use instead."""
+    return InputDataError(f"DEqMS: the {kind} of the log variances over log2 peptide count failed on {len(x)} "
+                          f"proteins with {len(np.unique(x))} distinct counts ({why}); with so few, use de.deqms: "
+                          "nls, or limma's eBayes (de.deqms: false)")
+
+
 def _loess(x: np.ndarray, y: np.ndarray, span: float = 0.75):
     """R's ``loess(y ~ x, span)`` with its defaults: the fitted values and the model (whose ``predict``
     evaluates it elsewhere, within the range of ``x``, where R's "interpolate" surface ends)."""
     from skmisc.loess import loess
 
-    def failed(why) -> InputDataError:
-        return InputDataError(f"DEqMS: the loess of the log variances over log2 peptide count failed on {len(x)} "
-                              f"proteins with {len(np.unique(x))} distinct counts ({why}); with so few, use "
-                              "de.deqms: nls, or limma's eBayes (de.deqms: false)")
-
     if len(x) < 2:  # skmisc's dloess crashes the process on a single point (R's loess stops)
-        raise failed("a curve needs more than one point")
+        raise _smoother_failed("loess", x, "a curve needs more than one point")
     model = loess(x, y, span=span)
     try:
         model.fit()
     except ValueError as exc:  # dloess's numerical warnings, which R prints and skmisc raises
-        raise failed(exc) from exc
+        raise _smoother_failed("loess", x, exc) from exc
     return np.asarray(model.outputs.fitted_values, dtype=float), model
 
 
@@ -97,9 +99,7 @@ def _spline(x: np.ndarray, y: np.ndarray):
     try:
         return smooth_spline(x, y)
     except InputDataError as exc:
-        raise InputDataError(f"DEqMS: the spline of the log variances over log2 peptide count failed on {len(x)} "
-                             f"proteins with {len(np.unique(x))} distinct counts ({exc}); use de.deqms: nls, or "
-                             "limma's eBayes (de.deqms: false)") from exc
+        raise _smoother_failed("spline", x, exc) from exc
 
 
 def with_pseudo_count(count) -> np.ndarray:
