@@ -255,7 +255,9 @@ FACTOR_COLUMNS = ["gene", "class", "class_rule", "secreted", "ligand", "n_source
 PAIR_COLUMNS = ["ligand", "receptor", "sources", "n_sources"]
 
 
-def _read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
+def read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
+    """A side table (TSV, gzip ok; every value text, none read as NA) with ``columns`` and at least one row;
+    an unreadable file, a missing column or no row is an error naming ``what`` and the file."""
     try:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, compression=compression(path))
     except UnicodeDecodeError as exc:
@@ -273,7 +275,7 @@ def _read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
 
 def load_factors(path) -> pd.DataFrame:
     """Factor annotation indexed by gene symbol (see :mod:`lsecflow.lrdb`)."""
-    t = _read_checked(path, FACTOR_COLUMNS, "paracrine factors table")
+    t = read_checked(path, FACTOR_COLUMNS, "paracrine factors table")
     bad = sorted(set(t["class"]) - set(CLASSES))
     if bad:
         raise InputDataError(f"paracrine factors table {path}: column 'class': unknown class(es) "
@@ -298,7 +300,7 @@ def load_factors(path) -> pd.DataFrame:
 
 def load_pairs(path, min_sources: int = 1) -> pd.DataFrame:
     """Ligand -> receptor pairs listed by at least ``min_sources`` databases."""
-    t = _read_checked(path, PAIR_COLUMNS, "ligand-receptor pairs table")
+    t = read_checked(path, PAIR_COLUMNS, "ligand-receptor pairs table")
     n = pd.to_numeric(t["n_sources"], errors="coerce")
     if n.isna().any():
         raise InputDataError(f"ligand-receptor pairs table {path}: column 'n_sources' is not a number for pair "

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
+from .lrdb import read_checked
 
 #: The label of the LSEC signature in the shipped marker panels.
 LSEC = "LSEC"
@@ -13,12 +14,14 @@ LSEC = "LSEC"
 def load_markers(path, genes=None) -> dict[str, list[str]]:
     """Marker table (``cell_type``, ``gene``, ``reference``) -> {cell type: genes}.
 
-    With ``genes``, only markers present in it are kept (order preserved).
+    With ``genes``, only markers present in it are kept (order preserved). An empty file, a missing column,
+    no row or an empty cell type or gene is an error naming the file (and the line).
     """
-    table = pd.read_csv(path, sep="\t", dtype=str)
-    missing = {"cell_type", "gene"} - set(table.columns)
-    if missing:
-        raise InputDataError(f"{path}: marker table lacks column(s) {', '.join(sorted(missing))}")
+    table = read_checked(path, ["cell_type", "gene"], "marker table")
+    blank = (table["cell_type"].str.strip() == "") | (table["gene"].str.strip() == "")
+    if blank.any():
+        raise InputDataError(f"marker table {path}: line {int(blank.to_numpy().argmax()) + 2} has an empty cell_type or "
+                             f"gene ({int(blank.sum())} such lines)")
     present = None if genes is None else set(genes)
     out: dict[str, list[str]] = {}
     for ct, grp in table.groupby("cell_type", sort=False):
