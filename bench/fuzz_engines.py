@@ -13,7 +13,8 @@ for its engine's trend stopped the run), both mended; counts 300-699, proteins 0
 only ok and LsecflowError. Run it under ``python -X faulthandler`` so that a crash in compiled code names its
 line.
 
-    .venv/bin/python bench/fuzz_engines.py [--part counts|proteins|gsea] [--trials 100] [--start 0] [--traceback]
+    .venv/bin/python bench/fuzz_engines.py [--part counts|proteins|preprocessing|gsea] [--trials 100] [--start 0]
+        [--traceback]
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from lsecflow.enrichment import gsea  # noqa: E402
 from lsecflow.errors import LsecflowError  # noqa: E402
 from lsecflow.formula import design_metadata  # noqa: E402
 from lsecflow.limma_block import estimate_block  # noqa: E402
+from lsecflow.proteomics import preprocess  # noqa: E402
 
 FACTORS = Path(__file__).resolve().parents[1] / "resources/paracrine/mouse.factors.tsv.gz"
 
@@ -139,6 +141,28 @@ def protein_trial(rng, folder: Path):
     yield f"limma {design} n {n} proteins {len(values)} block {use_block} {opts}", call
 
 
+def preprocessing_trial(rng, folder: Path):
+    """One protein matrix (linear intensities, up to 70 % missing, a sample nearly empty at times) through the
+    proteomics preprocessing: every normalisation and imputation, their parameters drawn."""
+    n, P = int(rng.integers(3, 13)), int(rng.choice([1, 3, 8, 40, 300]))
+    groups = pd.Series(np.array(["a", "b", "c"][: int(rng.integers(1, 4))] * n)[:n], index=[f"s{i}" for i in range(n)])
+    Y = 2 ** rng.normal(24, 2, (P, n))
+    Y[rng.random((P, n)) < rng.uniform(0, 0.7)] = 0
+    if rng.random() < 0.2:
+        Y[:, 0][rng.random(P) < 0.95] = 0
+    if rng.random() < 0.1:
+        Y[: max(1, P // 2)] = Y[0]  # identical proteins
+    raw = pd.DataFrame(Y, index=[f"p{i}" for i in range(P)], columns=groups.index)
+    opts = {"min_valid": int(rng.integers(1, 4)), "min_valid_in": str(rng.choice(["each", "any"])),
+            "normalize": str(rng.choice(["median", "quantile", "cyclicloess", "none"])),
+            "impute": str(rng.choice(["none", "downshift", "mindet", "minprob", "qrilc", "knn", "svd", "bpca", "mle",
+                                      "mar_mnar"])),
+            "impute_k": int(rng.integers(1, 12)), "impute_pcs": int(rng.integers(1, 4)),
+            "impute_mar_method": str(rng.choice(["knn", "svd", "mle"])), "impute_shift": 1.8, "impute_width": 0.3,
+            "impute_quantile": 0.01, "impute_tune_sigma": 1.0}
+    yield f"preprocess n {n} proteins {P} {opts}", lambda: preprocess(raw, groups, opts, int(rng.integers(0, 100)))
+
+
 def gsea_trial(rng, folder: Path):
     """One ranking and its sets through gseapy (multilevel or permutation)."""
     G = int(rng.choice([20, 100, 1000, 5000]))
@@ -157,7 +181,7 @@ def gsea_trial(rng, folder: Path):
                                                            permutations=int(rng.choice([10, 100])), method=method)
 
 
-PARTS = {"counts": count_trial, "proteins": protein_trial, "gsea": gsea_trial}
+PARTS = {"counts": count_trial, "proteins": protein_trial, "preprocessing": preprocessing_trial, "gsea": gsea_trial}
 
 
 def main() -> None:

@@ -164,3 +164,28 @@ def test_keys_of_another_method_are_refused_at_parse_time(proteomics_opts, error
     spec["proteomics"] = {**spec["proteomics"], **proteomics_opts}
     loaded = loaded_or_refused({"p": spec}, error, ConfigError)
     assert loaded is None or loaded.datasets["p"].spec["proteomics"]["impute"] == proteomics_opts["impute"]
+
+
+def test_qrilc_refuses_a_sample_whose_values_have_no_spread():
+    """SYNTHETIC: a sample whose observed values are all equal fits a normal of SD 0, which R's rtmvnorm refuses
+    (its sigma must be positive definite) and scipy's truncnorm raised a bare ValueError on (bench/fuzz_engines.py
+    preprocessing trial 309): the message names the sample and what to use instead."""
+    x = pd.DataFrame({"a": [20.0, 21.0, np.nan, 22.5, 19.0], "b": [18.0, 18.0, 18.0, np.nan, 18.0]},
+                     index=[f"p{i}" for i in range(5)])
+    with pytest.raises(InputDataError, match="imputation qrilc: sample 'b': the normal fitted to its 4 observed "
+                                             r"values has SD [-0-9.e]+, so there is no distribution to draw from"):
+        imputation.impute(x, {"impute": "qrilc"})
+
+
+@pytest.mark.parametrize("method", ["knn", "svd", "bpca", "mle", "mindet", "qrilc", "mar_mnar"])
+def test_a_sample_without_any_value_left_is_refused_by_every_method(method):
+    """SYNTHETIC: after a valid-value filter within any group a sample can be left with no value at all; every
+    method learns from observed values, so each refuses it by name (bpca's SVD did not converge, mle divided by
+    zero, found by bench/fuzz_engines.py preprocessing trial 520)."""
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(20, 1, (30, 4)), columns=["s1", "s2", "s3", "s4"], index=[f"p{i}" for i in range(30)])
+    x.iloc[::3, 0] = np.nan
+    x["s3"] = np.nan
+    with pytest.raises(InputDataError, match=f"imputation {method}: sample.s. 's3' have no value among the 30 "
+                                             "proteins through the valid-value filter"):
+        imputation.impute(x, {"impute": method})

@@ -1,6 +1,6 @@
 """lsecflow.imputation_mle: proteomics.impute: mle against imputeLCMD's impute.wrapper.MLE, i.e. norm 1.0-11.1's
 prelim.norm, em.norm and, after rngseed(1234567), imp.norm (tests/data/limma/make_mle_reference.R), on the real
-UPS1 matrix and its sparser copy."""
+UPS1 matrix and its sparser copy, and on a SYNTHETIC matrix whose runs' covariance is singular."""
 from __future__ import annotations
 
 import numpy as np
@@ -60,3 +60,33 @@ def test_a_protein_without_values_is_refused():
     x = pd.DataFrame([[1.0, np.nan], [np.nan, np.nan], [2.0, 3.0]], columns=["a", "b"])
     with pytest.raises(InputDataError, match="a protein without any value"):
         imputation_mle.mle(x)
+
+
+def test_a_singular_covariance_goes_on_as_norms_sweep_does(caplog):
+    """SYNTHETIC (tests/data/limma/mle_singular_input.tsv): 3 proteins x 5 runs, so the runs' covariance is
+    singular and numpy's solve stops on it exactly (before: a LinAlgError out of the DE job, found by
+    bench/fuzz_engines.py preprocessing trials 135 and 225), where norm's sweep divides by pivots at rounding
+    level. The least-squares regression goes on: EM in R's 22 steps, the two imputed values R's within 1e-8."""
+    x = pd.read_csv(LIMMA_REF / "mle_singular_input.tsv", sep="\t", index_col="protein_ids")
+    z, *_ = imputation_mle.standardise(x.to_numpy(dtype=float))
+    _, sigma, steps = imputation_mle.em(z)
+    assert steps == r_theta("mle_singular")[2] == 22
+    assert np.linalg.matrix_rank(sigma, tol=1e-8) < x.shape[1]
+    ours, _ = imputation_mle.mle(x)
+    ref = r_table("mle_singular.tsv.gz").loc[x.index, x.columns]
+    miss = x.isna().to_numpy()
+    np.testing.assert_allclose(ours.to_numpy()[miss], ref.to_numpy()[miss], rtol=0, atol=1e-8)
+    assert np.isfinite(ours.to_numpy()).all()
+
+
+def test_the_draws_factor_clips_rounding_and_refuses_an_indefinite_covariance():
+    """A conditional covariance a hair below positive semi-definite (rounding, a variance of about 0) gets the
+    factor of its eigenvalues clipped at 0, which reproduces it; a clearly indefinite one (R's chols would take
+    the square root of a negative and impute NaN) raises, which mle() reports as an InputDataError."""
+    near = np.array([[1.0, 1.0], [1.0, 1.0 - 1e-15]])
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(near)
+    root = imputation_mle._root(near)
+    np.testing.assert_allclose(root @ root.T, near, atol=1e-7)
+    with pytest.raises(np.linalg.LinAlgError):
+        imputation_mle._root(np.array([[1.0, 0.0], [0.0, -0.5]]))

@@ -145,7 +145,12 @@ def qrilc_parameters(x: pd.DataFrame) -> pd.DataFrame:
         if p >= 0.99:
             raise InputDataError(f"imputation qrilc: sample {col!r} misses {p:.1%} of its proteins; QRILC needs "
                                  "under 99 % missing to fit the sample's distribution")
-        mean, sd = _normal_by_quantiles(_observed(x, col).to_numpy(), p, f"qrilc: sample {col!r}")
+        observed = _observed(x, col).to_numpy()
+        mean, sd = _normal_by_quantiles(observed, p, f"qrilc: sample {col!r}")
+        if not sd > 1e-8 * max(1.0, abs(mean)):  # R's rtmvnorm stops on 0: its sigma must be positive definite
+            raise InputDataError(f"imputation qrilc: sample {col!r}: the normal fitted to its {len(observed)} observed "
+                                 f"values has SD {sd:.3g}, so there is no distribution to draw from (too few, or "
+                                 "equal, values); use a method that needs no fit (mindet, downshift)")
         rows.append({"sample": col, "p_missing": p, "mean": mean, "sd": sd, "upper": norm.ppf(p + 0.001, mean, sd)})
     return pd.DataFrame(rows).set_index("sample")
 
@@ -256,6 +261,11 @@ def impute(x: pd.DataFrame, opts: dict, seed: int = 0) -> tuple[pd.DataFrame, pd
     q, k = opts.get("impute_quantile", 0.01), opts.get("impute_k", 10)
     if method == "none" or not mask.to_numpy().any():
         return x, pd.DataFrame(False, index=x.index, columns=x.columns), f"0 values imputed ({method})"
+    empty = [str(c) for c in x.columns[mask.all(axis=0).to_numpy()]]
+    if empty:  # every method learns a sample's values from its own (or its neighbours') observed ones
+        raise InputDataError(f"imputation {method}: sample(s) {', '.join(map(repr, empty))} have no value among the "
+                             f"{len(x)} proteins through the valid-value filter, so there is nothing to impute "
+                             "them from; leave them out (qc.exclude) or filter within each group (min_valid_in: each)")
     if method == "downshift":
         shift, width = opts.get("impute_shift", 1.8), opts.get("impute_width", 0.3)
         out = downshift(x, shift, width, seed)

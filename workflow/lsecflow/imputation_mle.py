@@ -20,13 +20,19 @@ precision: its deviates are computed in single precision).
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
 
+log = logging.getLogger(__name__)
+
 #: imputeLCMD's ``impute.wrapper.MLE``: ``rngseed(1234567)``
 SEED = 1234567
+#: em.norm's ``maxits``
+MAX_STEPS = 1000
 
 
 class NormRng:
@@ -70,7 +76,30 @@ def standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return (values - mean) / sd, mean, sd
 
 
-def em(z: np.ndarray, max_steps: int = 1000, criterion: float = 1e-4) -> tuple[np.ndarray, np.ndarray, int]:
+def _regression(sigma: np.ndarray, o: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The coefficients of the missing runs on the observed ones, ``sigma_mo sigma_oo^-1``; where ``sigma_oo``
+    is exactly singular (fewer proteins than runs), the least-squares solution (norm's sweep divides by pivots
+    at rounding level there; numpy's solve stops)."""
+    try:
+        return np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)], rcond=None)[0].T
+
+
+def _root(cov: np.ndarray) -> np.ndarray:
+    """norm's ``chols`` of a conditional covariance: its Cholesky factor; where rounding leaves it a hair below
+    positive definite (a variance of about 0: the value is its conditional mean), the factor of its eigenvalues
+    clipped at 0. Clearly indefinite (R's chols takes the square root of a negative, NaN) is an error."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+        if values.min() < -1e-8 * max(1.0, values.max()):
+            raise
+        return vectors * np.sqrt(np.clip(values, 0, None))
+
+
+def em(z: np.ndarray, max_steps: int = MAX_STEPS, criterion: float = 1e-4) -> tuple[np.ndarray, np.ndarray, int]:
     """``em.norm`` on the standardised ``z`` (NaN = missing): the MLE mean and covariance and the steps taken."""
     n, p = z.shape
     miss = np.isnan(z)
@@ -83,7 +112,7 @@ def em(z: np.ndarray, max_steps: int = 1000, criterion: float = 1e-4) -> tuple[n
             x = np.where(miss[rows], 0.0, z[rows])
             o, m = ~pattern, pattern
             if m.any():
-                coef = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T
+                coef = _regression(sigma, o, m)
                 x[:, m] = mu[m] + (x[:, o] - mu[o]) @ coef.T
                 t2[np.ix_(m, m)] += len(rows) * (sigma[np.ix_(m, m)] - coef @ sigma[np.ix_(o, m)])
             t1 += x.sum(axis=0)
@@ -111,8 +140,8 @@ def draw(z: np.ndarray, mu: np.ndarray, sigma: np.ndarray, rng: NormRng) -> np.n
         if not m.any():
             continue
         o = ~m
-        coef = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)]).T
-        chol = np.linalg.cholesky(sigma[np.ix_(m, m)] - coef @ sigma[np.ix_(o, m)])
+        coef = _regression(sigma, o, m)
+        chol = _root(sigma[np.ix_(m, m)] - coef @ sigma[np.ix_(o, m)])
         for i in rows:
             dev = np.array([rng.gauss() for _ in range(int(m.sum()))])
             out[i, m] = mu[m] + coef @ (z[i, o] - mu[o]) + chol @ dev
@@ -125,6 +154,17 @@ def mle(x: pd.DataFrame, seed: int = SEED) -> tuple[pd.DataFrame, int]:
     if np.isnan(values).all(axis=1).any():
         raise InputDataError("imputation mle: a protein without any value cannot be drawn from its runs' normal")
     z, mean, sd = standardise(values)
-    mu, sigma, steps = em(z)
-    filled = draw(z, mu, sigma, NormRng(seed)) * sd + mean
+    try:
+        mu, sigma, steps = em(z)
+        if steps == MAX_STEPS:
+            log.warning("imputation mle: EM stopped at em.norm's %d steps without converging (%d proteins x %d runs, "
+                        "%.0f%% missing): the runs' normal is poorly determined, and the draws with it", MAX_STEPS,
+                        *values.shape, 100 * np.isnan(values).mean())
+        filled = draw(z, mu, sigma, NormRng(seed)) * sd + mean
+    except np.linalg.LinAlgError as exc:  # R's chols would draw NaN from the square root of a negative
+        raise InputDataError(
+            f"imputation mle: the runs' covariance estimated by EM is not positive definite ({exc}): {values.shape[0]} "
+            "proteins "
+            f"with {100 * np.isnan(values).mean():.0f}% of their values missing are too few to estimate a normal of "
+            f"{values.shape[1]} runs; use impute: knn, bpca or a left-censored method") from exc
     return pd.DataFrame(np.where(np.isnan(values), filled, values), index=x.index, columns=x.columns), steps

@@ -8,13 +8,15 @@
 # Each matrix in a fresh R process (norm's Box-Muller keeps its second deviate across calls), proteins as the
 # observations and runs as the variables, as imputeLCMD passes them: the median-centred UPS1 matrix of
 # make_reference.R (193 missing values), its sparser copy (ups1.knn_sparse_input.tsv.gz, 1,656 missing) and, for
-# impute.MAR.MNAR(method.MAR = "MLE"), its proteins model.Selector calls missing at random (ups1.mar_mle).
+# impute.MAR.MNAR(method.MAR = "MLE"), its proteins model.Selector calls missing at random (ups1.mar_mle); and
+# mle_singular_input.tsv (SYNTHETIC: 3 proteins x 5 runs, numpy seed 4, 2 missing) whose runs' covariance is
+# singular, so that numpy's solve stops where norm's sweep goes on (mle_singular).
 # Writes ups1.mle<_sparse>.theta.tsv (EM's estimate on the original scale: the runs' means and covariance, and
 # EM's iterations in the first row) and ups1.mle<_sparse>.tsv.gz (the imputed matrix, 17 digits).
 out_dir <- "tests/data/limma"
 args <- commandArgs(trailingOnly = TRUE)
 if (!length(args)) {
-  for (what in c("median", "sparse", "mar")) {
+  for (what in c("median", "sparse", "mar", "singular")) {
     stopifnot(system2("Rscript", c("tests/data/limma/make_mle_reference.R", what)) == 0)
   }
   quit(save = "no")
@@ -31,6 +33,9 @@ if (args[1] == "median") {
   mar <- read.delim(gzfile(file.path(out_dir, "ups1.mar_mnar_knn.tsv.gz")), colClasses = c(protein_ids = "character"))
   m <- (sweep(x, 2, med, "-") + mean(med))[mar$protein_ids[mar$mar == 1], ]
   name <- "ups1.mar_mle"
+} else if (args[1] == "singular") {
+  m <- as.matrix(read.delim(file.path(out_dir, "mle_singular_input.tsv"), row.names = 1))
+  name <- "mle_singular"
 } else {
   sparse <- read.delim(gzfile(file.path(out_dir, "ups1.knn_sparse_input.tsv.gz")), check.names = FALSE,
                        row.names = 1, colClasses = c(protein_ids = "character"))
