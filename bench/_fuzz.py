@@ -6,8 +6,10 @@ import argparse
 import collections
 import logging
 import re
+import tempfile
 import traceback
 import warnings
+from pathlib import Path
 
 from lsecflow.errors import LsecflowError
 
@@ -51,3 +53,23 @@ def trial_arguments(doc: str, trials: int) -> argparse.ArgumentParser:
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
     return parser
+
+
+def run_each_bend(names: list[str], run_one, args, accepted_text: str) -> None:
+    """One trial per bend of ``names`` from ``args.start`` (``run_one(name, folder)`` in a fresh temporary
+    folder), then each bend's outcome -- ``accepted_text``, refused with the message's first line, or CRASH --
+    and the tally."""
+    def trial(t: int, bends: list[str]) -> None:
+        bends.append(names[t])
+        with tempfile.TemporaryDirectory() as tmp:
+            run_one(names[t], Path(tmp))
+
+    accepted, refused, crashes = run_trials(trial, args.start, min(args.trials, len(names) - args.start),
+                                            args.traceback)
+    outcome = {t: accepted_text for t, _ in accepted}
+    outcome.update({t: "refused: " + m.splitlines()[0][:220] for t, _, m in refused})
+    outcome.update({t: f"CRASH {k}" for k, ts in crashes.items() for t in ts})
+    width = max(len(n) for n in names) + 1
+    for t in sorted(outcome):
+        print(f"{names[t]:{width}s} {outcome[t]}")
+    print_crashes(len(outcome), accepted, refused, crashes)

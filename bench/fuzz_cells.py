@@ -13,7 +13,6 @@ knows, half the cells empty.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import anndata as ad
@@ -25,7 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
-from _fuzz import print_crashes, run_trials, trial_arguments  # noqa: E402
+from _fuzz import run_each_bend, trial_arguments  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
 from lsecflow.ingest import run_ingest  # noqa: E402
 from lsecflow.pseudobulk import run_pseudobulk  # noqa: E402
@@ -137,24 +136,11 @@ def run(bend, base: ad.AnnData, folder: Path) -> str:
     return ACCEPTED
 
 
-def in_folder(t: int, bends: list[str], base: ad.AnnData) -> None:
-    name = list(BENDS)[t]
-    bends.append(name)
-    with tempfile.TemporaryDirectory() as tmp:
-        run(BENDS[name], base, Path(tmp))
-
-
 def main() -> None:
     args = trial_arguments(__doc__, len(BENDS)).parse_args()
     base = ad.read_h5ad(REPO / "resources/data/tms_liver/tms_liver_sample_counts.h5ad")
-    accepted, refused, crashes = run_trials(lambda t, bends: in_folder(t, bends, base), args.start,
-                                            min(args.trials, len(BENDS) - args.start), args.traceback)
-    outcome = {t: ACCEPTED for t, _ in accepted}
-    outcome.update({t: "refused: " + m.splitlines()[0][:220] for t, _, m in refused})
-    outcome.update({t: f"CRASH {k}" for k, ts in crashes.items() for t in ts})
-    for t in sorted(outcome):
-        print(f"{list(BENDS)[t]:38s} {outcome[t]}")
-    print_crashes(len(outcome), accepted, refused, crashes)
+    run_each_bend(list(BENDS), lambda name, folder: run(BENDS[name], base, folder), args, ACCEPTED)
+
 
 if __name__ == "__main__":
     main()

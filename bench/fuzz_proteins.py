@@ -12,7 +12,6 @@ the count column (de.deqms) with text, a zero or a missing value, Windows line e
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
-from _fuzz import print_crashes, run_trials, trial_arguments  # noqa: E402
+from _fuzz import run_each_bend, trial_arguments  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
 from lsecflow.de_files import OUTPUT_KINDS  # noqa: E402
 from lsecflow.de_proteomics import run_de_proteomics  # noqa: E402
@@ -126,23 +125,9 @@ def run(name: str, folder: Path) -> str:
     return ACCEPTED
 
 
-def in_folder(t: int, bends: list[str]) -> None:
-    name = list(BENDS)[t]
-    bends.append(name)
-    with tempfile.TemporaryDirectory() as tmp:
-        run(name, Path(tmp))
-
-
 def main() -> None:
     args = trial_arguments(__doc__, len(BENDS)).parse_args()
-    accepted, refused, crashes = run_trials(in_folder, args.start, min(args.trials, len(BENDS) - args.start),
-                                            args.traceback)
-    outcome = {t: ACCEPTED for t, _ in accepted}
-    outcome.update({t: "refused: " + m.splitlines()[0][:220] for t, _, m in refused})
-    outcome.update({t: f"CRASH {k}" for k, ts in crashes.items() for t in ts})
-    for t in sorted(outcome):
-        print(f"{list(BENDS)[t]:42s} {outcome[t]}")
-    print_crashes(len(outcome), accepted, refused, crashes)
+    run_each_bend(list(BENDS), run, args, ACCEPTED)
 
 
 if __name__ == "__main__":
