@@ -77,3 +77,19 @@ def test_degenerate_x_is_a_clear_error(x, message):
     assert np.isfinite(ss.smooth_spline([1, 2, 3, 4, 4, 2], np.arange(6.0)).fitted).all()
     with pytest.raises(InputDataError, match=message):
         ss.smooth_spline(x, y)
+
+
+@pytest.mark.parametrize("scale, shift", [(1e-3, 0.0), (7.5, -40.0), (2.0, 3.0)])
+def test_the_fit_is_equivariant_as_rs(scale, shift):
+    """What follows from R's definition, on real data (faithful): x enters only through its [0, 1]-scaled copy
+    and an IQR-relative tolerance, so an increasing affine map of x leaves the fit (a reflection would not: with
+    fewer knots than distinct x, R places them from the smallest x); the GCV criterion scales with y^2 and the
+    penalty does not involve y, so y's scale and shift carry through. Up to the spar search's rounding (its
+    path may end 1e-10 apart)."""
+    points = POINTS[POINTS["case"] == "faithful"]
+    x, y = points["x"].to_numpy(), points["y"].to_numpy()
+    base = ss.smooth_spline(x, y)
+    np.testing.assert_allclose(ss.smooth_spline(scale * x + shift, y).fitted, base.fitted, rtol=1e-7)
+    moved = ss.smooth_spline(x, scale * y + shift)
+    np.testing.assert_allclose(moved.fitted, scale * base.fitted + shift, rtol=1e-7, atol=1e-7 * abs(shift))
+    assert moved.spar == pytest.approx(base.spar, abs=1e-9)
