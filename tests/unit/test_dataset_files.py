@@ -36,6 +36,9 @@ def _set(t, col, value):
     (lambda t: t.iloc[:0], None, "paracrine factors table .*: has a header but no rows"),  # flagged nothing
     (None, lambda t: _set(t, "receptor", ""), "line 2 has an empty ligand or receptor"),
     (None, lambda t: t.drop(columns=["receptor"]), "column\\(s\\) receptor missing"),
+    # two databases merged by hand: every such pair was listed twice in the ligand -> receptor table
+    (None, lambda t: pd.concat([t, t.iloc[[3]]]), "the pair .* -> .* appears twice \\(line 5450 repeats an earlier "
+                                                  "line; 1 repeats\\); merge their sources into one line"),
     # a human table on mouse data: matched nothing, flagged nothing
     (lambda t: _upper(t, ["gene"]), None, "key 'paracrine.factors': .*factors.tsv: gene symbols look human .* but "
                                           "the dataset is mouse; use mouse symbols"),

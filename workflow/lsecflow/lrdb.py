@@ -310,6 +310,12 @@ def load_pairs(path, min_sources: int = 1) -> pd.DataFrame:
     if blank.any():
         raise InputDataError(f"ligand-receptor pairs table {path}: line {int(blank.to_numpy().nonzero()[0][0]) + 2} has "
                              "an empty ligand or receptor")
+    twice = t.duplicated(["ligand", "receptor"], keep="first")
+    if twice.any():  # each would be listed twice in the ligand -> receptor table
+        first = int(twice.to_numpy().nonzero()[0][0])
+        raise InputDataError(f"ligand-receptor pairs table {path}: the pair {t.at[first, 'ligand']} -> "
+                             f"{t.at[first, 'receptor']} appears twice (line {first + 2} repeats an earlier line; "
+                             f"{int(twice.sum())} repeats); merge their sources into one line")
     return t[t["n_sources"] >= min_sources].reset_index(drop=True)
 
 
