@@ -18,7 +18,7 @@ from helpers import (
 )
 from lsecflow import lrdb, paracrine
 from lsecflow.config import load_config, load_dataset
-from lsecflow.errors import ConfigError, InputDataError
+from lsecflow.errors import ConfigError
 from lsecflow.synthetic import spike_counts
 
 
@@ -70,13 +70,6 @@ def test_rank_candidates_flags_and_direction(mouse_factors):
     assert list(up["symbol"][up["flagged"]]) == ["Tnf"]
     only = paracrine.rank_candidates(de, mouse_factors, alpha=0.1, classes=["protease/ECM regulator"])
     assert list(only["symbol"]) == ["Mmp9"] and bool(only["flagged"].iloc[0])
-
-
-def test_receiver_table_with_non_numeric_value_is_named(tmp_path):
-    path = tmp_path / "hepa16.tsv"
-    path.write_text("gene\tr1\tr2\nTnfrsf1a\t10\t12\nCxcr2\tn/a\t3\n")
-    with pytest.raises(InputDataError, match=r"column 'r1', gene 'Cxcr2': value 'n/a' is not a non-negative"):
-        paracrine.read_receiver_table(path, "hepa16")
 
 
 def test_single_cell_receivers_rejected_in_config(tmp_path):

@@ -10,6 +10,7 @@ from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .lrdb import load_factors, load_pairs
 from .markers import load_markers
+from .receiver_tables import read_receiver_table
 from .sheets import read_sample_sheet
 from .trust import read_expression_reference
 
@@ -80,7 +81,7 @@ def resolve_paracrine(spec: dict, source: str, roots: list[Path], cell_types: di
     for name, path in list(par["receivers"].items()):
         par["receivers"][name] = str(resolve_path(path, roots))
         try:
-            files.read_receiver_table(par["receivers"][name], name)
+            read_receiver_table(par["receivers"][name], name)
         except InputDataError as exc:
             raise ConfigError(f"{source}: key 'paracrine.receivers.{name}': {exc}") from exc
     if spec["assay"] == "single_cell":

@@ -309,38 +309,6 @@ def peek_single_cell_obs(path_spec, fmt: str) -> pd.DataFrame:
     return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 
-def read_receiver_table(path, name: str) -> pd.DataFrame:
-    """A bulk receiver table: genes (first column, symbols) x samples, raw counts.
-
-    Every value must be a non-negative number; the first offending gene and
-    sample are named.
-    """
-    path = Path(path)
-    what = f"receiver table {name!r} ({path})"
-    if not path.exists():
-        raise InputDataError(f"{what}: file does not exist")
-    sep = "," if ".csv" in path.name else "\t"
-    try:
-        t = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=0, compression=compression(path))
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{what}: {not_utf8(path) or exc}") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputDataError(f"{what}: cannot be read ({exc})") from exc
-    if t.shape[1] == 0 or t.shape[0] == 0:
-        raise InputDataError(f"{what}: needs a gene column and at least one sample column with rows")
-    values = t.apply(pd.to_numeric, errors="coerce")
-    bad = values.isna() | (values < 0)
-    if bad.to_numpy().any():
-        gene_pos, col_pos = np.argwhere(bad.to_numpy())[0]
-        raise InputDataError(f"{what}: column {t.columns[col_pos]!r}, gene {t.index[gene_pos]!r}: value "
-                             f"{t.iat[gene_pos, col_pos]!r} is not a non-negative number")
-    dup = t.index[t.index.duplicated()]
-    if len(dup):
-        raise InputDataError(f"{what}: gene {dup[0]!r} appears twice")
-    values.index = values.index.astype(str)
-    return values
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; rename it into place on success.

@@ -21,10 +21,11 @@ import pandas as pd
 from . import plots, trust
 from .calls import is_significant
 from .de_options import level_column
-from .files import read_receiver_table, write_tsv_atomic
+from .files import write_tsv_atomic
 from .formula import design_metadata
 from .lrdb import factor_symbols, load_factors, load_pairs
 from .paracrine_plots import draw_paracrine_figures
+from .receiver_tables import read_receiver_table
 from .receivers import bulk_expression, pair_table, receivers_summary, sc_expression_tables
 
 log = logging.getLogger(__name__)
