@@ -275,3 +275,17 @@ def assert_like_r(ours: pd.DataFrame, ref: pd.DataFrame, label: str, r: float = 
     assert (np.abs(ours.loc[both, "log2FoldChange"] - ref.loc[both, "log2FoldChange"]) < 1e-6).mean() > close, label
     assert set(ours.index[ours["padj"] < 0.05]) == set(ref.index[ref["padj"] < 0.05]), label
     assert (ours["pvalue"].isna() == ref["pvalue"].isna()).all() and (ours["padj"].isna() == ref["padj"].isna()).all()
+
+
+def write_10x_mtx(adata, folder: Path) -> None:
+    """``adata``'s counts as a Cell Ranger v3 folder (matrix.mtx.gz genes x cells, features.tsv.gz with gene ids,
+    names and types, barcodes.tsv.gz)."""
+    import scipy.io
+    import scipy.sparse as sp
+
+    folder.mkdir()
+    with gzip.open(folder / "matrix.mtx.gz", "wb") as fh:
+        scipy.io.mmwrite(fh, sp.csr_matrix(adata.X).T.astype(np.int64).tocoo(), field="integer")
+    pd.DataFrame({"id": adata.var_names, "name": adata.var_names, "type": "Gene Expression"}).to_csv(
+        folder / "features.tsv.gz", sep="\t", header=False, index=False)
+    pd.Series(adata.obs_names).to_csv(folder / "barcodes.tsv.gz", header=False, index=False)

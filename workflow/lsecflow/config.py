@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import bulk_counts, files, protein_tables, sample_files
+from . import bulk_counts, cell_files, protein_tables, sample_files
 from .assay_keys import check_keys_for_format
 from .contrasts import check as check_contrast
 from .dataset_files import count_format, existing_file, marker_table, resolve_collections, resolve_counts, resolve_paracrine
@@ -251,7 +251,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
             ids = apply_rename(bulk_counts.bulk_header(first, fmt, counts), rename, source, sheet_ids=sheet.index)
             check_ids_match(ids, sheet.index, first, sheet_path, source)
         else:
-            obs = files.peek_single_cell_obs(counts["path"], fmt)
+            obs = cell_files.peek_single_cell_obs(counts["path"], fmt)
             if len(obs) < MIN_CELLS:
                 raise InputDataError(f"{first}: {len(obs)} cells; single-cell QC needs at least {MIN_CELLS} to embed "
                                      "and cluster them. Counts already pooled per sample are assay: bulk")

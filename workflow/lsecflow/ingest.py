@@ -9,7 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from . import bulk_counts, files, protein_tables, sample_files
+from . import bulk_counts, cell_files, protein_tables, sample_files
 from .annotation import (
     SUMMARY_ROWS,
     annotate_genes,
@@ -111,7 +111,7 @@ def _proteomics(params: dict) -> tuple[ad.AnnData, dict]:
 def _single_cell(params: dict) -> ad.AnnData:
     spec = params["spec"]
     sc = spec["single_cell"]
-    adata = files.read_single_cell(spec["counts"]["path"], params["format"], spec["counts"]["layer"])
+    adata = cell_files.read_single_cell(spec["counts"]["path"], params["format"], spec["counts"]["layer"])
     raw = cell_sample_ids(adata.obs, sc, params["source"])
     rename = spec["samples"]["rename"]
     apply_rename(sorted(raw.unique()), rename, params["source"], "cells")
