@@ -336,7 +336,7 @@ def test_receiver_table_with_non_numeric_values(tmp_path, tiny):
     spec = dlpc_dataset(write_tsv(tiny, tmp_path / "c.tsv.gz"))
     spec["paracrine"] = {"receivers": {"hepa16": str(tmp_path / "hepa16.tsv")}}
     expect_failure(tmp_path, spec, "key 'paracrine.receivers.hepa16'", "hepa16.tsv",
-                   f"column {table.columns[1]!r}", "gene 'gene4'", "'high' is not a non-negative number")
+                   f"column {table.columns[1]!r}", "gene 'gene4'", "'high' is not a finite non-negative number")
 
 
 def test_paracrine_class_unknown(tmp_path, tiny):
