@@ -171,9 +171,9 @@ def count_columns(path, header: list[str], columns: dict[str, str], fmt: str, op
     return list(wanted.values())
 
 
-def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str) -> pd.Series:
-    """Rows to remove, by reason: MaxQuant "+" flags; FragPipe decoys/contaminants (``rev_``/``contam_``)
-    and rows of another organism; DIA-NN and generic tables: none."""
+def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str, path) -> pd.Series:
+    """Rows to remove, by reason: MaxQuant "+" flags (another mark is an error naming ``path``); FragPipe
+    decoys/contaminants (``rev_``/``contam_``) and rows of another organism; DIA-NN and generic tables: none."""
     reasons = pd.Series("", index=df.index)
     if not opts.get("remove_flagged", True):
         return reasons
@@ -183,7 +183,7 @@ def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str) -> pd.Series:
                 marks = df[flag].fillna("").astype(str).str.strip()
                 other = marks[~marks.isin(["", "+"])]
                 if len(other):
-                    raise InputDataError(f"column {flag!r} holds {other.iloc[0]!r} (line {other.index[0] + 2}; "
+                    raise InputDataError(f"{path}: column {flag!r} holds {other.iloc[0]!r} (line {other.index[0] + 2}; "
                                          f"{len(other)} such rows): MaxQuant marks a flagged row with '+' and leaves "
                                          "the others empty, so which rows are flagged is unclear; write '+' or "
                                          "nothing, or set proteomics.remove_flagged: false")
@@ -274,10 +274,7 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     if blank.any():
         raise InputDataError(f"{path}: {int(blank.sum())} row(s) have no protein id in column {ident!r} "
                              f"(first at line {int(blank.to_numpy().nonzero()[0][0]) + 2})")
-    try:
-        reasons = _flagged(df, fmt, opts, species)
-    except InputDataError as exc:
-        raise InputDataError(f"{path}: {exc}") from exc
+    reasons = _flagged(df, fmt, opts, species, path)
     report["removed"] = {k: int(v) for k, v in reasons[reasons != ""].value_counts().sort_index().items()}
     for reason, n in report["removed"].items():
         log.info("%s: %d rows removed: %s", path, n, reason)
