@@ -255,9 +255,10 @@ FACTOR_COLUMNS = ["gene", "class", "class_rule", "secreted", "ligand", "n_source
 PAIR_COLUMNS = ["ligand", "receptor", "sources", "n_sources"]
 
 
-def read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
-    """A side table (TSV, gzip ok; every value text, none read as NA) with ``columns`` and at least one row;
-    an unreadable file, a missing column or no row is an error naming ``what`` and the file."""
+def read_checked(path, columns: list[str], what: str, filled: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A side table (TSV, gzip ok; every value text, none read as NA) with ``columns`` and at least one row, no
+    cell of the ``filled`` columns empty; an unreadable file, a missing column, no row or an empty cell is an error
+    naming ``what``, the file (and the line)."""
     try:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, compression=compression(path))
     except UnicodeDecodeError as exc:
@@ -270,6 +271,11 @@ def read_checked(path, columns: list[str], what: str) -> pd.DataFrame:
                              f"(columns: {', '.join(table.columns)})")
     if table.empty:
         raise InputDataError(f"{what} {path}: has a header but no rows")
+    if filled:
+        blank = (table[list(filled)].apply(lambda col: col.str.strip()) == "").any(axis=1).to_numpy()
+        if blank.any():
+            raise InputDataError(f"{what} {path}: line {int(blank.argmax()) + 2} has an empty {' or '.join(filled)} "
+                                 f"({int(blank.sum())} such lines)")
     return table
 
 
@@ -300,16 +306,12 @@ def load_factors(path) -> pd.DataFrame:
 
 def load_pairs(path, min_sources: int = 1) -> pd.DataFrame:
     """Ligand -> receptor pairs listed by at least ``min_sources`` databases."""
-    t = read_checked(path, PAIR_COLUMNS, "ligand-receptor pairs table")
+    t = read_checked(path, PAIR_COLUMNS, "ligand-receptor pairs table", filled=("ligand", "receptor"))
     n = pd.to_numeric(t["n_sources"], errors="coerce")
     if n.isna().any():
         raise InputDataError(f"ligand-receptor pairs table {path}: column 'n_sources' is not a number for pair "
                              f"{t.loc[n.isna(), 'ligand'].iloc[0]} -> {t.loc[n.isna(), 'receptor'].iloc[0]}")
     t["n_sources"] = n.astype(int)
-    blank = (t["ligand"].str.strip() == "") | (t["receptor"].str.strip() == "")
-    if blank.any():
-        raise InputDataError(f"ligand-receptor pairs table {path}: line {int(blank.to_numpy().nonzero()[0][0]) + 2} has "
-                             "an empty ligand or receptor")
     twice = t.duplicated(["ligand", "receptor"], keep="first")
     if twice.any():  # each would be listed twice in the ligand -> receptor table
         first = int(twice.to_numpy().nonzero()[0][0])

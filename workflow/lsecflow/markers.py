@@ -17,11 +17,7 @@ def load_markers(path, genes=None) -> dict[str, list[str]]:
     With ``genes``, only markers present in it are kept (order preserved). An empty file, a missing column,
     no row or an empty cell type or gene is an error naming the file (and the line).
     """
-    table = read_checked(path, ["cell_type", "gene"], "marker table")
-    blank = (table["cell_type"].str.strip() == "") | (table["gene"].str.strip() == "")
-    if blank.any():
-        raise InputDataError(f"marker table {path}: line {int(blank.to_numpy().argmax()) + 2} has an empty cell_type or "
-                             f"gene ({int(blank.sum())} such lines)")
+    table = read_checked(path, ["cell_type", "gene"], "marker table", filled=("cell_type", "gene"))
     present = None if genes is None else set(genes)
     out: dict[str, list[str]] = {}
     for ct, grp in table.groupby("cell_type", sort=False):
