@@ -1,6 +1,7 @@
 """lsecflow.tenx: a Cell Ranger matrix folder read as scanpy's read_10x_mtx reads Cell Ranger's own layouts (the
 real Tabula Muris Senis cells), in any mix of gzipped and plain files, and each way a folder arrives broken named
-with its file (before: scanpy's bare ValueError, EOFError or FileNotFoundError at ingest)."""
+with its file, at start-up where the files' sizes tell (before: scanpy's bare ValueError, EOFError or
+FileNotFoundError at ingest)."""
 from __future__ import annotations
 
 import gzip
@@ -58,22 +59,30 @@ def test_every_layout_reads_as_scanpy_reads_cell_rangers(tmp_path, cells, layout
     assert (got.X != sp.csr_matrix(cells.X).astype(np.int32)).nnz == 0
 
 
-@pytest.mark.parametrize("bend, says", [
+@pytest.mark.parametrize("bend, says, at_start_up", [
     (lambda f: _cut_lines(f, "features.tsv.gz"), "the matrix is 726 features x 80 cells (matrix.mtx.gz's header) but "
-                                                 "features.tsv.gz has 725 lines and barcodes.tsv.gz 80"),
-    (lambda f: _cut_lines(f, "barcodes.tsv.gz"), "features.tsv.gz has 726 lines and barcodes.tsv.gz 79"),
+                                                 "features.tsv.gz has 725 lines and barcodes.tsv.gz 80", True),
+    (lambda f: _cut_lines(f, "barcodes.tsv.gz"), "features.tsv.gz has 726 lines and barcodes.tsv.gz 79", True),
     (lambda f: (f / "matrix.mtx.gz").write_bytes((f / "matrix.mtx.gz").read_bytes()[:4000]),
-     "matrix.mtx.gz: cannot be read as a Matrix Market file (EOFError"),
+     "matrix.mtx.gz: cannot be read as a Matrix Market file (EOFError", False),
     (lambda f: (f / "matrix.mtx.gz").unlink(), "no matrix.mtx.gz or matrix.mtx in this 10x folder (it holds: "
-                                               "barcodes.tsv.gz, features.tsv.gz)"),
-    (lambda f: gzip.open(f / "barcodes.tsv.gz", "wt").close(), "barcodes.tsv.gz: the barcodes file is empty"),
+                                               "barcodes.tsv.gz, features.tsv.gz)", True),
+    (lambda f: gzip.open(f / "barcodes.tsv.gz", "wt").close(), "barcodes.tsv.gz: the barcodes file is empty", True),
 ])
-def test_a_broken_folder_names_its_file(tmp_path, cells, bend, says):
+def test_a_broken_folder_names_its_file(tmp_path, cells, bend, says, at_start_up):
+    """Each broken folder is refused at ingest naming the file; the files' sizes against the matrix's header are
+    checked at start-up too (the parse-time peek reads the header, not the entries), so only a matrix cut short
+    inside its entries waits for ingest."""
     folder = tmp_path / "mtx"
     write_10x_mtx(cells, folder)
     bend(folder)
     with pytest.raises(InputDataError, match=re.escape(says)):
         cell_files.read_single_cell(str(folder), "10x_mtx")
+    if at_start_up:
+        with pytest.raises(InputDataError, match=re.escape(says)):
+            cell_files.peek_single_cell_obs(str(folder), "10x_mtx")
+    else:
+        assert len(cell_files.peek_single_cell_obs(str(folder), "10x_mtx")) == 80
 
 
 def test_only_gene_expression_features_are_kept(tmp_path, cells):

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from .count_checks import check_counts_sparse
 from .errors import InputDataError
 from .files import SINGLE_CELL_FORMATS, check_exists
-from .tenx import barcodes, read_10x_folder
+from .tenx import checked_parts, read_10x_folder
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,10 @@ def _read_one_single_cell(path: Path, fmt: str, layer: str = "auto"):
     import scanpy as sc
 
     if fmt == "h5ad":
-        adata = ad.read_h5ad(path)
+        try:
+            adata = ad.read_h5ad(path)
+        except Exception as exc:  # noqa: BLE001 - as at parse time (peek_single_cell_obs): any unreadable file
+            raise InputDataError(f"{path}: cannot be read as h5ad ({exc})") from exc
         if layer == "auto":
             layer = "counts" if "counts" in adata.layers else "X"
         from_raw = layer == "raw" and "raw" not in adata.layers  # a layer named raw is that layer, as before
@@ -124,8 +127,8 @@ def peek_single_cell_obs(path_spec, fmt: str) -> pd.DataFrame:
             except (OSError, KeyError, IndexError) as exc:
                 raise InputDataError(f"{path}: cannot be read as a Cell Ranger HDF5 matrix (no barcodes found: "
                                      f"{type(exc).__name__}: {exc})") from exc
-        elif fmt == "10x_mtx":
-            obs = pd.DataFrame(index=barcodes(path))
+        elif fmt == "10x_mtx":  # the three files' sizes checked too (the matrix's header only)
+            obs = pd.DataFrame(index=checked_parts(path)[0])
         else:
             raise InputDataError(f"{path}: format {fmt!r} is not a single-cell format")
         if sample is not None:

@@ -45,34 +45,55 @@ def _lines(path: Path, what: str) -> pd.DataFrame:
         raise InputDataError(f"{path}: cannot be read as the folder's {what} ({type(exc).__name__}: {exc})") from exc
 
 
-def barcodes(folder: Path) -> list[str]:
-    """The cell barcodes, one per line (parse time reads these alone)."""
-    return _lines(part(folder, "barcodes"), "barcodes")[0].tolist()
+def _matrix_error(path: Path, exc: Exception) -> InputDataError:
+    return InputDataError(f"{path}: cannot be read as a Matrix Market file ({type(exc).__name__}: {exc}); a download "
+                          "cut short, or not a matrix.mtx")
+
+
+def matrix_shape(path: Path) -> tuple[int, int]:
+    """The (features, cells) that a Matrix Market file's size line declares, read without its entries."""
+    try:
+        with open_bytes(path) as fh:
+            for raw in fh:
+                line = raw.decode("ascii", "replace").strip()
+                if line and not line.startswith("%"):
+                    rows, cols = line.split()[:2]
+                    return int(rows), int(cols)
+    except (OSError, EOFError, ValueError) as exc:
+        raise _matrix_error(path, exc) from exc
+    raise _matrix_error(path, ValueError("no size line"))
+
+
+def checked_parts(folder: Path) -> tuple[list[str], pd.DataFrame, Path]:
+    """The folder's barcodes, its features (one row per line) and its matrix file, after checking that the
+    matrix's declared size is the features' and the barcodes' line counts -- cheap enough for parse time (the
+    matrix's entries are not read)."""
+    folder = Path(folder)
+    cells = _lines(part(folder, "barcodes"), "barcodes")[0].tolist()
+    feature_path = part(folder, "features")
+    features = _lines(feature_path, "features")
+    matrix_path = part(folder, "matrix")
+    n_features, n_cells = matrix_shape(matrix_path)
+    if (n_features, n_cells) != (len(features), len(cells)):
+        raise InputDataError(f"{folder}: the matrix is {n_features} features x {n_cells} cells ({matrix_path.name}'s "
+                             f"header) but {feature_path.name} has {len(features)} lines and "
+                             f"{part(folder, 'barcodes').name} {len(cells)}: the three files are not of one run, or one "
+                             "is cut short")
+    return cells, features, matrix_path
 
 
 def read_10x_folder(folder: Path) -> tuple[sp.csr_matrix, list[str], list[str]]:
     """The counts (cells x genes, CSR), the barcodes and the gene ids of a 10x folder (module notes)."""
-    folder = Path(folder)
-    cells = barcodes(folder)
-    feature_path = part(folder, "features")
-    features = _lines(feature_path, "features")
-    matrix_path = part(folder, "matrix")
+    cells, features, matrix_path = checked_parts(folder)
     try:
         with open_bytes(matrix_path) as fh:
-            X = scipy.io.mmread(fh)
+            X = sp.csr_matrix(scipy.io.mmread(fh).T)
     except (OSError, EOFError, ValueError, IndexError) as exc:
-        raise InputDataError(f"{matrix_path}: cannot be read as a Matrix Market file ({type(exc).__name__}: {exc}); "
-                             "a download cut short, or not a matrix.mtx") from exc
-    X = sp.csr_matrix(X.T)
-    if X.shape != (len(cells), len(features)):
-        raise InputDataError(f"{folder}: the matrix is {X.shape[1]} features x {X.shape[0]} cells ({matrix_path.name}'s "
-                             f"header) but {feature_path.name} has {len(features)} lines and "
-                             f"{part(folder, 'barcodes').name} {len(cells)}: the three files are not of one run, or one "
-                             "is cut short")
+        raise _matrix_error(matrix_path, exc) from exc
     keep = np.ones(len(features), dtype=bool)
     if features.shape[1] >= 3:
         keep = (features[2] == "Gene Expression").to_numpy()
         if not keep.any():
-            raise InputDataError(f"{feature_path}: no feature of type 'Gene Expression' (types: "
+            raise InputDataError(f"{part(Path(folder), 'features')}: no feature of type 'Gene Expression' (types: "
                                  f"{', '.join(sorted(features[2].unique())[:5])})")
     return X[:, np.flatnonzero(keep)], cells, features.loc[keep, 0].tolist()
