@@ -119,3 +119,15 @@ def test_a_broken_10x_h5_is_named_at_parse_time_and_at_ingest(tmp_path, tms, ben
                  lambda: cell_files.read_single_cell(str(path), "10x_h5")):
         with pytest.raises(InputDataError, match=f"{path}: cannot be read as a Cell Ranger HDF5 matrix"):
             call()
+
+
+def test_an_h5ad_cut_short_is_named_at_parse_time_and_at_ingest(tmp_path, tms):
+    """A download cut short: refused at start-up (the backed read) and, should it change after, at ingest too
+    (before: h5py's OSError there)."""
+    path = tmp_path / "cells.h5ad"
+    tms.write_h5ad(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    for call in (lambda: cell_files.peek_single_cell_obs(str(path), "h5ad"),
+                 lambda: cell_files.read_single_cell(str(path), "h5ad")):
+        with pytest.raises(InputDataError, match=f"{path}: cannot be read as h5ad"):
+            call()
