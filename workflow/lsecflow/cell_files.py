@@ -18,15 +18,23 @@ from .tenx import checked_parts, read_10x_folder
 log = logging.getLogger(__name__)
 
 
+def _read_h5ad(path: Path, backed: str | None = None):
+    """An h5ad file, whole or ``backed``; any file anndata cannot open is an error naming it (parse time and
+    ingest alike)."""
+    import anndata as ad
+
+    try:
+        return ad.read_h5ad(path, backed=backed)
+    except Exception as exc:  # noqa: BLE001 - report any unreadable file the same way
+        raise InputDataError(f"{path}: cannot be read as h5ad ({exc})") from exc
+
+
 def _read_one_single_cell(path: Path, fmt: str, layer: str = "auto"):
     import anndata as ad
     import scanpy as sc
 
     if fmt == "h5ad":
-        try:
-            adata = ad.read_h5ad(path)
-        except Exception as exc:  # noqa: BLE001 - as at parse time (peek_single_cell_obs): any unreadable file
-            raise InputDataError(f"{path}: cannot be read as h5ad ({exc})") from exc
+        adata = _read_h5ad(path)
         if layer == "auto":
             layer = "counts" if "counts" in adata.layers else "X"
         from_raw = layer == "raw" and "raw" not in adata.layers  # a layer named raw is that layer, as before
@@ -108,17 +116,13 @@ def read_single_cell(path_spec, fmt: str, layer: str = "auto"):
 
 def peek_single_cell_obs(path_spec, fmt: str) -> pd.DataFrame:
     """Cell names and obs columns without loading the matrix (parse time)."""
-    import anndata as ad
     import h5py
 
     frames = []
     for sample, path in single_cell_paths(path_spec).items():
         check_exists(path)
         if fmt == "h5ad":
-            try:
-                obs = ad.read_h5ad(path, backed="r").obs.copy()
-            except Exception as exc:  # noqa: BLE001 - report any unreadable file the same way
-                raise InputDataError(f"{path}: cannot be read as h5ad ({exc})") from exc
+            obs = _read_h5ad(path, backed="r").obs.copy()
         elif fmt == "10x_h5":
             try:
                 with h5py.File(path, "r") as fh:
