@@ -64,12 +64,13 @@ def matrix_shape(path: Path) -> tuple[int, int]:
     raise _matrix_error(path, ValueError("no size line"))
 
 
-def checked_parts(folder: Path) -> tuple[list[str], pd.DataFrame, Path]:
-    """The folder's barcodes, its features (one row per line) and its matrix file, after checking that the
-    matrix's declared size is the features' and the barcodes' line counts -- cheap enough for parse time (the
-    matrix's entries are not read)."""
+def checked_parts(folder: Path) -> tuple[list[str], pd.DataFrame, Path, Path]:
+    """The folder's barcodes, its features (one row per line), its features file and its matrix file, after
+    checking that the matrix's declared size is the features' and the barcodes' line counts -- cheap enough for
+    parse time (the matrix's entries are not read)."""
     folder = Path(folder)
-    cells = _lines(part(folder, "barcodes"), "barcodes")[0].tolist()
+    barcode_path = part(folder, "barcodes")
+    cells = _lines(barcode_path, "barcodes")[0].tolist()
     feature_path = part(folder, "features")
     features = _lines(feature_path, "features")
     matrix_path = part(folder, "matrix")
@@ -77,14 +78,14 @@ def checked_parts(folder: Path) -> tuple[list[str], pd.DataFrame, Path]:
     if (n_features, n_cells) != (len(features), len(cells)):
         raise InputDataError(f"{folder}: the matrix is {n_features} features x {n_cells} cells ({matrix_path.name}'s "
                              f"header) but {feature_path.name} has {len(features)} lines and "
-                             f"{part(folder, 'barcodes').name} {len(cells)}: the three files are not of one run, or one "
-                             "is cut short")
-    return cells, features, matrix_path
+                             f"{barcode_path.name} {len(cells)}: the three files are not of one run, or one is cut "
+                             "short")
+    return cells, features, feature_path, matrix_path
 
 
 def read_10x_folder(folder: Path) -> tuple[sp.csr_matrix, list[str], list[str]]:
     """The counts (cells x genes, CSR), the barcodes and the gene ids of a 10x folder (module notes)."""
-    cells, features, matrix_path = checked_parts(folder)
+    cells, features, feature_path, matrix_path = checked_parts(folder)
     try:
         with open_bytes(matrix_path) as fh:
             X = sp.csr_matrix(scipy.io.mmread(fh).T)
@@ -94,6 +95,6 @@ def read_10x_folder(folder: Path) -> tuple[sp.csr_matrix, list[str], list[str]]:
     if features.shape[1] >= 3:
         keep = (features[2] == "Gene Expression").to_numpy()
         if not keep.any():
-            raise InputDataError(f"{part(Path(folder), 'features')}: no feature of type 'Gene Expression' (types: "
+            raise InputDataError(f"{feature_path}: no feature of type 'Gene Expression' (types: "
                                  f"{', '.join(sorted(features[2].unique())[:5])})")
     return X[:, np.flatnonzero(keep)], cells, features.loc[keep, 0].tolist()
