@@ -59,6 +59,19 @@ def test_every_layout_reads_as_scanpy_reads_cell_rangers(tmp_path, cells, layout
     assert (got.X != sp.csr_matrix(cells.X).astype(np.int32)).nnz == 0
 
 
+def _edit_matrix(folder, edit):
+    lines = gzip.open(folder / "matrix.mtx.gz", "rt").read().splitlines()
+    with gzip.open(folder / "matrix.mtx.gz", "wt") as fh:
+        fh.write("\n".join(edit(lines)) + "\n")
+
+
+def _half(lines):
+    """The entry of cell 41, gene 22 (Calr), 1250, written 1250.5."""
+    k = lines.index("22 41 1250")
+    lines[k] = "22 41 1250.5"
+    return lines
+
+
 @pytest.mark.parametrize("bend, says, at_start_up", [
     (lambda f: _cut_lines(f, "features.tsv.gz"), "the matrix is 726 features x 80 cells (matrix.mtx.gz's header) but "
                                                  "features.tsv.gz has 725 lines and barcodes.tsv.gz 80", True),
@@ -68,6 +81,15 @@ def test_every_layout_reads_as_scanpy_reads_cell_rangers(tmp_path, cells, layout
     (lambda f: (f / "matrix.mtx.gz").unlink(), "no matrix.mtx.gz or matrix.mtx in this 10x folder (it holds: "
                                                "barcodes.tsv.gz, features.tsv.gz)", True),
     (lambda f: gzip.open(f / "barcodes.tsv.gz", "wt").close(), "barcodes.tsv.gz: the barcodes file is empty", True),
+    # scipy reads an integer-declared entry 1250.5 as 1250 without a word (before: a count made up silently)
+    (lambda f: _edit_matrix(f, _half), "gene 'Calr': value 1250.5 is not an integer though the banner declares "
+                                       "integer values (1 such value)", False),
+    (lambda f: _edit_matrix(f, lambda lines: [lines[0].replace("integer", "pattern")] + lines[1:]),
+     "the banner '%%MatrixMarket matrix coordinate pattern general' does not declare counts", True),
+    (lambda f: _edit_matrix(f, lambda lines: [lines[0].replace("general", "symmetric")] + lines[1:]),
+     "pattern, complex and symmetric matrices are not counts", True),
+    (lambda f: _edit_matrix(f, lambda lines: ["hello"] + lines[1:]), "(ValueError: the first line is 'hello', not "
+                                                                     "a %%MatrixMarket banner)", True),
 ])
 def test_a_broken_folder_names_its_file(tmp_path, cells, bend, says, at_start_up):
     """Each broken folder is refused at ingest naming the file; the files' sizes against the matrix's header are
@@ -83,6 +105,19 @@ def test_a_broken_folder_names_its_file(tmp_path, cells, bend, says, at_start_up
             cell_files.peek_single_cell_obs(str(folder), "10x_mtx")
     else:
         assert len(cell_files.peek_single_cell_obs(str(folder), "10x_mtx")) == 80
+
+
+def test_a_real_declared_matrix_of_whole_numbers_reads_as_the_integer_one(tmp_path, cells):
+    """STARsolo and R's writeMM may declare 'real' for whole counts: read the same; a decimal there is refused by
+    the count checks like any non-integer value."""
+    write_10x_mtx(cells, tmp_path / "ref")
+    folder = tmp_path / "mtx"
+    write_10x_mtx(cells, folder)
+    _edit_matrix(folder, lambda lines: [lines[0].replace("integer", "real")] + lines[1:])
+    assert (read_10x_folder(folder)[0] != read_10x_folder(tmp_path / "ref")[0]).nnz == 0
+    _edit_matrix(folder, _half)
+    with pytest.raises(InputDataError, match=re.escape("gene 'Calr': value 1250.5 is not an integer: this looks")):
+        cell_files.read_single_cell(str(folder), "10x_mtx")
 
 
 def test_only_gene_expression_features_are_kept(tmp_path, cells):

@@ -7,9 +7,15 @@ takes any mix, checks that the three files agree (the matrix's dimensions agains
 lines) and names the file at fault; on Cell Ranger's own layouts it gives scanpy's matrix exactly
 (``tests/unit/test_tenx.py``). Gene ids (the features' first column) name the genes, as
 ``read_10x_mtx(var_names="gene_ids")``; with a feature-type column only "Gene Expression" is kept (``gex_only``).
+
+The entries are read as real numbers whatever the banner declares: scipy reads an ``integer`` file's 1250.5 as 1250
+without a word; here it is refused, naming the cell and the gene. A banner that cannot declare counts (pattern,
+complex, symmetric) is refused at start-up.
 """
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,17 +57,63 @@ def _matrix_error(path: Path, exc: Exception) -> InputDataError:
 
 
 def matrix_shape(path: Path) -> tuple[int, int]:
-    """The (features, cells) that a Matrix Market file's size line declares, read without its entries."""
+    """The (features, cells) that a Matrix Market file's size line declares, read without its
+    entries. A matrix that cannot hold counts is refused here: a field other than integer or real (pattern has no
+    values, complex no counts) or a symmetry other than general."""
+    banner = ""
     try:
         with open_bytes(path) as fh:
             for raw in fh:
                 line = raw.decode("ascii", "replace").strip()
-                if line and not line.startswith("%"):
+                if not banner:
+                    banner = line
+                    if not line.lower().startswith("%%matrixmarket"):
+                        raise ValueError(f"the first line is {line[:60]!r}, not a %%MatrixMarket banner")
+                elif line and not line.startswith("%"):
                     rows, cols = line.split()[:2]
-                    return int(rows), int(cols)
+                    break
+            else:
+                raise ValueError("no size line")
     except (OSError, EOFError, ValueError) as exc:
         raise _matrix_error(path, exc) from exc
-    raise _matrix_error(path, ValueError("no size line"))
+    words = banner.lower().split()
+    if len(words) < 5 or words[3] not in ("integer", "real", "double") or words[4] != "general":
+        raise InputDataError(f"{path}: the banner {banner!r} does not declare counts: a 10x matrix is 'coordinate "
+                             "integer general' (or real); pattern, complex and symmetric matrices are not counts")
+    return int(rows), int(cols)
+
+
+class _IntegerAsReal(io.RawIOBase):
+    """A Matrix Market stream whose banner says ``real`` where it said ``integer``: scipy reads an integer file's
+    entry 2.5 as 2 without a word; read as real, a decimal reaches the count checks and is refused."""
+
+    def __init__(self, fh, banner: bytes):
+        self._head, self._fh = banner, fh
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._fh.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _read_matrix(path: Path) -> tuple[sp.csr_matrix, bool]:
+    """The matrix (cells x features), its values read as real numbers whatever the banner declares, and whether
+    the banner declared integers."""
+    try:
+        with open_bytes(path) as fh:
+            banner = fh.readline()
+            real, integer = re.subn(rb"(?i)\binteger\b", b"real", banner, count=1)
+            stream = io.BufferedReader(_IntegerAsReal(fh, real), 1 << 20)
+            return sp.csr_matrix(scipy.io.mmread(stream).T), bool(integer)
+    except (OSError, EOFError, ValueError, IndexError) as exc:
+        raise _matrix_error(path, exc) from exc
 
 
 def checked_parts(folder: Path) -> tuple[list[str], pd.DataFrame, Path, Path]:
@@ -86,11 +138,9 @@ def checked_parts(folder: Path) -> tuple[list[str], pd.DataFrame, Path, Path]:
 def read_10x_folder(folder: Path) -> tuple[sp.csr_matrix, list[str], list[str]]:
     """The counts (cells x genes, CSR), the barcodes and the gene ids of a 10x folder (module notes)."""
     cells, features, feature_path, matrix_path = checked_parts(folder)
-    try:
-        with open_bytes(matrix_path) as fh:
-            X = sp.csr_matrix(scipy.io.mmread(fh).T)
-    except (OSError, EOFError, ValueError, IndexError) as exc:
-        raise _matrix_error(matrix_path, exc) from exc
+    X, integer = _read_matrix(matrix_path)
+    if integer:
+        X = _whole(X, matrix_path, cells, features[0].tolist())
     keep = np.ones(len(features), dtype=bool)
     if features.shape[1] >= 3:
         keep = (features[2] == "Gene Expression").to_numpy()
@@ -98,3 +148,19 @@ def read_10x_folder(folder: Path) -> tuple[sp.csr_matrix, list[str], list[str]]:
             raise InputDataError(f"{feature_path}: no feature of type 'Gene Expression' (types: "
                                  f"{', '.join(sorted(features[2].unique())[:5])})")
     return X[:, np.flatnonzero(keep)], cells, features.loc[keep, 0].tolist()
+
+
+def _whole(X: sp.csr_matrix, path: Path, cells: list[str], genes: list[str]) -> sp.csr_matrix:
+    """An integer-declared matrix's values as int64, after checking that each is a whole number (module notes)."""
+    bad = np.isfinite(X.data) & (X.data != np.round(X.data))
+    if bad.any():
+        k = int(np.argmax(bad))
+        row = int(np.searchsorted(X.indptr, k, side="right") - 1)
+        n = int(bad.sum())
+        raise InputDataError(f"{path}: cell {cells[row]!r}, gene {genes[int(X.indices[k])]!r}: value "
+                             f"{X.data[k].item()!r} is not an integer though the banner declares integer values ({n} "
+                             f"such value{'s' if n > 1 else ''}); raw counts are required (an edited or hand-written "
+                             "file?)")
+    if np.isfinite(X.data).all() and np.abs(X.data).max(initial=0) <= 2**53:  # else the count checks name it
+        X.data = X.data.astype(np.int64)
+    return X
