@@ -167,3 +167,17 @@ def test_single_cell_states_the_thresholds_the_run_used(specs):
                "mitochondrial_genes": 13}
     t = "\n".join(methods_text(specs["tms"], VERSIONS, 7, verdict))
     assert "a mitochondrial fraction no more than 5 MADs above the median (at most 0.0812)" in t
+
+
+def test_a_peptide_table_says_how_its_peptides_became_proteins(specs):
+    """The format as detected (counts.format auto) is what the paragraph names: a MaxQuant peptides table and its
+    summary; a proteinGroups table says neither."""
+    spec = copy.deepcopy(specs["ups1"])
+    spec["proteomics"]["summarise"] = "median_polish"
+    spec["de"]["deqms"] = "loess"
+    t = "\n".join(methods_text(spec, VERSIONS, 7, fmt="maxquant_peptides"))
+    assert "a prior variance that follows each protein's count, its number of quantified peptides," in t
+    assert ("LFQ intensities were read from the MaxQuant peptides table; decoy and contaminant peptides were removed; "
+            "peptides with a value were summarised to their leading razor proteins by Tukey's median polish"
+            in t)
+    assert "peptides" not in "\n".join(methods_text(specs["ups1"], VERSIONS, 7, fmt="maxquant"))

@@ -85,11 +85,13 @@ FORMAT_KEYS: dict[str, tuple[str, ...]] = {
     "proteomics.id_column": ("protein_table",),
     "proteomics.gene_column": ("protein_table",),
     "proteomics.organism": ("fragpipe",),
-    "proteomics.intensity": ("maxquant", "fragpipe"),
-    "proteomics.remove_flagged": ("maxquant", "fragpipe"),
+    "proteomics.intensity": ("maxquant", "maxquant_peptides", "fragpipe"),
+    "proteomics.remove_flagged": ("maxquant", "maxquant_peptides", "fragpipe"),
+    "proteomics.summarise": ("maxquant_peptides",),
+    "proteomics.count_column": ("maxquant", "fragpipe", "diann", "protein_table"),
 }
 """``proteomics`` keys that only some table formats read -> those formats (the others have the columns fixed,
-no organism column, or no flagged rows)."""
+no organism column, no flagged rows, no peptides to summarise, or their count made from the peptides)."""
 
 
 def check_keys_for_format(spec: dict, fmt: str, source: str) -> None:
@@ -97,6 +99,7 @@ def check_keys_for_format(spec: dict, fmt: str, source: str) -> None:
     ``gene_column`` on a MaxQuant table would be dropped silently."""
     wrong = keys_set(spec, [k for k, fmts in FORMAT_KEYS.items() if fmt not in fmts])
     if wrong:
-        said = "; ".join(f"{k} is read for {' and '.join(FORMAT_KEYS[k])} tables" for k in wrong)
+        said = "; ".join(f"{k} is read for {', '.join(FORMAT_KEYS[k][:-1])}{' and ' if len(FORMAT_KEYS[k]) > 1 else ''}"
+                         f"{FORMAT_KEYS[k][-1]} tables" for k in wrong)
         raise ConfigError(f"{source}: counts.format is {fmt!r}, which does not read key(s) set here: {said}. Remove "
                           "them (nothing is applied silently)")

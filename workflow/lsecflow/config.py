@@ -227,7 +227,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     for contrast_name, contrast in spec["contrasts"].items():  # within / interaction, once the design fits
         check_contrast(contrast_name, contrast, spec["design"], sheet, spec["numeric"], source)
     check_de_test(source, spec, list(sheet.columns))
-    check_deqms(source, spec)
+    check_deqms(source, spec, fmt)
     check_robust_fit(source, spec)
     check_block(source, spec, sheet, sheet_path, design_columns)
     check_impute(source, spec, int((~sheet.index.isin(spec["qc"].get("exclude", []))).sum()))

@@ -113,9 +113,10 @@ def _block_in_design(spec, sheet, column, design_columns) -> bool:
     return block_in_design(X, sheet[column].astype(str).to_numpy())
 
 
-def check_deqms(source, spec) -> None:
-    """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads; DEqMS replaces eBayes's prior,
-    so eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot go with it."""
+def check_deqms(source, spec, fmt: str | None = None) -> None:
+    """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads (a peptide table, ``fmt``
+    maxquant_peptides, gives each protein's number of peptides instead); DEqMS replaces eBayes's prior, so
+    eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot go with it."""
     if spec["assay"] != "proteomics":
         return
     de, column = spec["de"], spec["proteomics"].get("count_column")
@@ -124,7 +125,7 @@ def check_deqms(source, spec) -> None:
             raise ConfigError(f"{source}: key 'proteomics.count_column' is set but only DEqMS reads it: set "
                               "'de.deqms: true' (or loess / nls / spline), or remove count_column")
         return
-    if not column:
+    if not column and fmt != "maxquant_peptides":
         raise ConfigError(f"{source}: key 'de.deqms' needs each protein's peptide or PSM count: set "
                           "proteomics.count_column (e.g. 'Razor + unique peptides' for MaxQuant, 'Combined Total "
                           "Peptides' for FragPipe)")

@@ -32,8 +32,18 @@ def _v(versions: dict[str, str], name: str) -> str:
     return f" {v}" if v and v != "not installed" else ""
 
 
-TABLES = {"maxquant": "MaxQuant proteinGroups", "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix",
+TABLES = {"maxquant": "MaxQuant proteinGroups", "maxquant_peptides": "MaxQuant peptides",
+          "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix",
           "protein_table": "protein"}
+
+
+SUMMARIES = {
+    "median_polish": "summarised to their leading razor proteins by Tukey's median polish of the log2 intensities "
+                     "(overall plus sample effect, as R's medpolish with na.rm)",
+    "median_sweep": "summarised to their leading razor proteins by DEqMS's median sweeping (each peptide centred "
+                    "on its median, the proteins' median per sample, each sample centred on its median)",
+    "sum": "summed to their leading razor proteins",
+}
 
 
 def _contrasts(spec: dict) -> str:
@@ -41,18 +51,23 @@ def _contrasts(spec: dict) -> str:
                      for c in spec["contrasts"].values())
 
 
-def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict: dict | None) -> str:
+def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict: dict | None,
+                     fmt: str | None = None) -> str:
     de, qc = spec["de"], spec["qc"]
     head = (f"{spec['species'].capitalize()} data were analysed with lsecflow{_v(versions, 'lsecflow')} "
             f"(Snakemake{_v(versions, 'snakemake')}, Python{_v(versions, 'python')}).")
     excluded = f" Samples left out of the analysis: {', '.join(qc['exclude'])}." if qc.get("exclude") else ""
     if spec["assay"] == "proteomics":
         p = spec["proteomics"]
-        fmt = spec["counts"]["format"]
-        kind = ("LFQ " if p["intensity"] == "lfq" else "raw ") if fmt in ("maxquant", "fragpipe") else ""
+        fmt = fmt or spec["counts"]["format"]
+        kind = ("LFQ " if p["intensity"] == "lfq" else "raw ") if fmt in ("maxquant", "maxquant_peptides",
+                                                                           "fragpipe") else ""
         steps = [f"{kind}intensities were read from the {TABLES.get(fmt, 'protein')} table"]
         if p["remove_flagged"]:
-            steps.append("decoy, contaminant and site-only rows were removed")
+            steps.append("decoy and contaminant peptides were removed" if fmt == "maxquant_peptides" else
+                         "decoy, contaminant and site-only rows were removed")
+        if fmt == "maxquant_peptides":
+            steps.append(f"peptides with a value were {SUMMARIES[p['summarise']]}")
         if p["zero_is_missing"]:
             steps.append("zero intensities were treated as missing")
         if p["log2"]:
@@ -167,7 +182,8 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
         ebayes = f"empirical Bayes moderation (limma's eBayes{_ebayes_options(de)})"
         if deqms_method(de):
             column = spec["proteomics"]["count_column"]
-            where = (f"the smallest over the samples of the table's columns '{column.replace('{}', '<sample>')}'"
+            where = ("its number of quantified peptides" if not column else
+                     f"the smallest over the samples of the table's columns '{column.replace('{}', '<sample>')}'"
                      if "{}" in column else f"the table's column '{column}'")
             ebayes = (f"DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"{deqms_method(de)}\"; "
                       f"a prior variance that follows each protein's count, {where}, as implemented in lsecflow's "
@@ -275,7 +291,8 @@ def _paracrine_paragraph(spec: dict) -> str:
             + "; ".join(checks) + ".")
 
 
-def methods_text(spec: dict, versions: dict[str, str], seed: int = 0, qc_verdict: dict | None = None) -> list[str]:
+def methods_text(spec: dict, versions: dict[str, str], seed: int = 0, qc_verdict: dict | None = None,
+                 fmt: str | None = None) -> list[str]:
     """The methods paragraphs of one dataset: input and QC, differential testing, enrichment, paracrine.
 
     Parameters
@@ -289,7 +306,9 @@ def methods_text(spec: dict, versions: dict[str, str], seed: int = 0, qc_verdict
     qc_verdict
         The dataset's ``qc/verdict.json``: single-cell thresholds computed by the run (MADs) are stated with
         their values, and a matrix without mitochondrial genes is said to have had no mitochondrial threshold.
+    fmt
+        The counts format as read (detected when ``counts.format`` is auto); None = ``counts.format``.
     """
-    paragraphs = [_input_paragraph(spec, versions, seed, qc_verdict), _de_paragraph(spec, versions),
+    paragraphs = [_input_paragraph(spec, versions, seed, qc_verdict, fmt), _de_paragraph(spec, versions),
                   _enrichment_paragraph(spec, versions, seed), _paracrine_paragraph(spec)]
     return [p for p in paragraphs if p]

@@ -1,5 +1,6 @@
 """Protein-level intensity tables: MaxQuant ``proteinGroups.txt``, FragPipe ``combined_protein.tsv``,
-DIA-NN ``pg_matrix.tsv`` and a generic table (also for antibody and cytokine arrays).
+DIA-NN ``pg_matrix.tsv`` and a generic table (also for antibody and cytokine arrays); and MaxQuant's
+``peptides.txt``, summarised to its leading razor proteins (:mod:`lsecflow.peptides`).
 
 Each reader returns the intensities exactly as in the file (proteins x samples, float; 0 stays 0, it
 becomes "missing" in :mod:`lsecflow.proteomics`), after removing the rows the search engine marks as
@@ -18,16 +19,22 @@ import pandas as pd
 
 from .errors import InputDataError
 from .files import compression, not_utf8, workbook
+from .peptides import to_proteins
 from .proteomics import observed_mask
 
 log = logging.getLogger(__name__)
 
-PROTEOMICS_FORMATS = ("maxquant", "fragpipe", "diann", "protein_table")
+PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "protein_table")
+#: Tables of peptides, summarised to proteins at ingest (``proteomics.summarise``).
+PEPTIDE_FORMATS = ("maxquant_peptides",)
 
 #: Per format: id, gene-name and description columns, and each quantity's column pattern ({} = sample).
 LAYOUTS = {
     "maxquant": {"id": "Protein IDs", "gene": "Gene names", "description": ("Protein names", "Fasta headers"),
                  "columns": {"lfq": "LFQ intensity {}", "intensity": "Intensity {}"}},
+    "maxquant_peptides": {"id": "Sequence", "gene": "Gene names", "description": ("Protein names",),
+                          "protein": "Leading razor protein",
+                          "columns": {"lfq": "LFQ intensity {}", "intensity": "Intensity {}"}},
     "fragpipe": {"id": "Protein ID", "gene": "Gene", "description": ("Description",),
                  "columns": {"lfq": "{} MaxLFQ Intensity", "intensity": "{} Intensity"}},
     "diann": {"id": "Protein.Group", "gene": "Genes", "description": ("First.Protein.Description",),
@@ -63,6 +70,9 @@ def read_header(path: str | os.PathLike) -> list[str]:
 def detect_protein_format(header: list[str]) -> str:
     """``maxquant``, ``fragpipe`` or ``diann`` when the header is one of theirs, else ``protein_table``."""
     cols = set(header)
+    if {"Sequence", "Leading razor protein"} <= cols and any(c.startswith(("LFQ intensity ", "Intensity "))
+                                                            for c in header):
+        return "maxquant_peptides"
     if "Protein IDs" in cols and any(c.startswith(("LFQ intensity ", "Intensity ")) for c in header):
         return "maxquant"
     if "Protein ID" in cols and any(c.endswith((" MaxLFQ Intensity", " Intensity")) for c in header):
@@ -89,8 +99,9 @@ def annotation_columns(fmt: str, opts: dict, header: list[str]) -> tuple[str, st
                                      f"(columns: {', '.join(header[:12])}{' ...' if len(header) > 12 else ''})")
         return ident, gene, None
     layout = LAYOUTS[fmt]
-    if layout["id"] not in header:
-        raise InputDataError(f"no {layout['id']!r} column: not a {fmt} table (set counts.format)")
+    for column in (layout["id"], layout.get("protein")):
+        if column is not None and column not in header:
+            raise InputDataError(f"no {column!r} column: not a {fmt} table (set counts.format)")
     desc = next((c for c in layout["description"] if c in header), None)
     return layout["id"], layout["gene"] if layout["gene"] in header else None, desc
 
@@ -111,7 +122,7 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
         if sheet is None or key not in sheet.columns:
             raise InputDataError(f"proteomics.column_key {key!r} is not a column of the sample sheet")
         wanted = {s: str(sheet.at[s, key]) for s in samples}
-    elif fmt in ("maxquant", "fragpipe"):
+    elif fmt in ("maxquant", "maxquant_peptides", "fragpipe"):
         pattern = LAYOUTS[fmt]["columns"][opts.get("intensity", "lfq")]
         wanted = {s: pattern.format(s) for s in samples}
     elif fmt == "diann":
@@ -177,7 +188,7 @@ def _flagged(df: pd.DataFrame, fmt: str, opts: dict, species: str, path) -> pd.S
     reasons = pd.Series("", index=df.index)
     if not opts.get("remove_flagged", True):
         return reasons
-    if fmt == "maxquant":
+    if fmt in ("maxquant", "maxquant_peptides"):
         for flag in MAXQUANT_FLAGS:
             if flag in df.columns:
                 marks = df[flag].fillna("").astype(str).str.strip()
@@ -287,6 +298,11 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     for sample in values.columns[~quantified.any(axis=0).to_numpy()]:
         raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified protein: "
                              "every value is 0 or empty; is it the right column, or a failed run to leave out?")
+    if fmt in PEPTIDE_FORMATS:
+        values, var = to_proteins(values, df[LAYOUTS[fmt]["protein"]], df[gene] if gene else None,
+                                  df[desc] if desc else None, opts, path, report)
+        report["proteins"] = int(len(values))
+        return values, var, report
     empty = values.index[~quantified.any(axis=1).to_numpy()]
     report["proteins_without_a_value"] = int(len(empty))
     if len(empty):

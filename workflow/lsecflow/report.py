@@ -279,8 +279,9 @@ def run_report(manifest: dict, resolved: dict, provenance: dict, out: str, capti
         dataset_section(r, name, ds, n_rows, nav, body)
         nav.append(f"<a class='sub' href='#{esc(name)}-methods'>methods</a>")
         qc_verdict = json.loads(Path(ds["qc"]["verdict"]).read_text())
-        body.append(methods_section(name, methods_text(resolved["datasets"][name]["spec"], versions, seed,
-                                                       qc_verdict)))
+        resolved_ds = resolved["datasets"][name]
+        body.append(methods_section(name, methods_text(resolved_ds["spec"], versions, seed, qc_verdict,
+                                                       resolved_ds.get("format"))))
         log.info("report: dataset %s rendered (%d figures so far)", name, r.n_figures)
     nav.append("<a class='ds' href='#provenance'>Provenance</a>")
     body.append(provenance_section(r, provenance, resolved, versions_table))

@@ -143,7 +143,13 @@ def resolved_config():
     return {
         "config": LSEC.config,
         "datasets": {
-            n: {"spec": d.spec, "annotation": d.annotation, "cell_types": d.cell_types} for n, d in DATASETS.items()
+            n: {
+                "spec": d.spec,
+                "format": d.format,
+                "annotation": d.annotation,
+                "cell_types": d.cell_types,
+            }
+            for n, d in DATASETS.items()
         },
     }
 

@@ -1,0 +1,199 @@
+"""Peptide intensities summarised to proteins (``counts.format: maxquant_peptides``, ``proteomics.summarise``).
+
+Three summaries, each of a protein's peptides (rows) per sample (columns), on the log2 scale, missing values
+(NaN) left out:
+
+``median_polish``
+    Tukey's median polish, R's ``stats::medpolish(x, na.rm = TRUE)`` step for step (eps 0.01, at most 10
+    iterations; a row sweep, then a column sweep, each moving the medians of the effects into the overall
+    term): the protein's value in a sample is ``overall + col``. MSstats summarises runs this way; DEqMS's
+    ``medpolishSummary`` returns ``col`` alone, which differs by a constant per protein (the same fold changes
+    and t statistics). A peptide's own level (its ionisation) is removed by the row effects, so a protein
+    whose strong peptide is missing in one sample is not pulled down there.
+``median_sweep``
+    DEqMS's ``medianSweeping``: each peptide minus its median over the samples, then each protein's median
+    per sample, then each sample minus its median over the proteins (``equalMedianNormalization``): relative
+    log2 ratios centred at 0, as DEqMS's TMT workflow makes them.
+``sum``
+    The sum of the peptides' linear intensities (MaxQuant's protein ``Intensity``), on the log2 scale.
+
+Validated against R 4.2.2 (stats::medpolish; DEqMS 1.25.0's medianSweeping) on the UPS1 peptides:
+``tests/data/peptides/make_reference.R``.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError
+from .proteomics import observed_mask
+
+log = logging.getLogger(__name__)
+
+#: The summaries, in the order documented.
+SUMMARIES = ("median_polish", "median_sweep", "sum")
+
+
+def _median(x: np.ndarray, axis: int) -> np.ndarray:
+    """Medians without NaN along ``axis``; NaN where all are NaN (R's ``median(na.rm = TRUE)``), silently."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(x, axis=axis)
+
+
+def median_polish(z: np.ndarray, eps: float = 0.01, maxiter: int = 10) -> tuple[float, np.ndarray, np.ndarray,
+                                                                                   bool]:
+    """R's ``medpolish(z, eps, maxiter, na.rm = TRUE)``: (overall, row effects, column effects, converged).
+
+    A column without any value keeps a NaN effect (its summary is missing), as in R.
+    """
+    z = np.array(z, dtype=float)
+    overall = 0.0
+    r = np.zeros(z.shape[0])
+    c = np.zeros(z.shape[1])
+    oldsum = 0.0
+    converged = False
+    for _ in range(maxiter):
+        rdelta = _median(z, 1)
+        z -= rdelta[:, None]
+        r += rdelta
+        delta = _median(c, 0)
+        c -= delta
+        overall += delta
+        cdelta = _median(z, 0)
+        z -= cdelta[None, :]
+        c += cdelta
+        delta = _median(r, 0)
+        r -= delta
+        overall += delta
+        newsum = np.nansum(np.abs(z))
+        converged = bool(newsum == 0 or abs(newsum - oldsum) < eps * newsum)
+        if converged:
+            break
+        oldsum = newsum
+    return float(overall), r, c, converged
+
+
+def _groups(proteins: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """The proteins in order of first appearance and each row's protein's position."""
+    codes, uniques = pd.factorize(proteins, sort=False)
+    return pd.Index(uniques), codes
+
+
+def summarise(log2: pd.DataFrame, proteins: pd.Series, method: str) -> tuple[pd.DataFrame, int]:
+    """Protein values (log2; proteins in order of first appearance x samples) from peptide values (log2, NaN
+    missing; rows aligned with ``proteins``), and how many proteins' median polish did not converge.
+
+    Parameters
+    ----------
+    log2
+        Peptides x samples, log2 intensities; NaN = not quantified.
+    proteins
+        Each peptide's protein (same length and order as ``log2``'s rows).
+    method
+        One of :data:`SUMMARIES` (module notes).
+    """
+    if method not in SUMMARIES:
+        raise ValueError(f"summary {method!r} is not one of {', '.join(SUMMARIES)}")
+    index, codes = _groups(pd.Series(proteins).reset_index(drop=True))
+    values = log2.to_numpy(dtype=float)
+    out = np.full((len(index), values.shape[1]), np.nan)
+    not_converged = 0
+    if method == "median_sweep":
+        values = values - _median(values, 1)[:, None]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for rows in np.split(order, bounds):
+        block = values[rows]
+        if method == "median_polish":
+            overall, _, col, converged = median_polish(block)
+            out[codes[rows[0]]] = overall + col
+            not_converged += not converged
+        elif method == "median_sweep":
+            out[codes[rows[0]]] = _median(block, 0)
+        else:
+            seen = ~np.isnan(block)
+            total = np.where(seen, np.exp2(block), 0.0).sum(axis=0)
+            out[codes[rows[0]]] = np.where(seen.any(axis=0), np.log2(np.where(total > 0, total, 1.0)), np.nan)
+    if method == "median_sweep":
+        out = out - _median(out, 0)[None, :]
+    return pd.DataFrame(out, index=index, columns=log2.columns), not_converged
+
+
+def _most_common(values: pd.Series, groups: np.ndarray, n: int) -> np.ndarray:
+    """Per group (0..n-1), the most frequent non-empty string of ``values`` ('' when none; ties: first seen)."""
+    frame = pd.DataFrame({"g": groups, "v": values.fillna("").astype(str).str.strip().to_numpy()})
+    frame = frame[frame["v"] != ""]
+    out = np.full(n, "", dtype=object)
+    if len(frame):
+        top = frame.groupby(["g", "v"], sort=False).size().reset_index(name="n")
+        top = top.sort_values("n", ascending=False, kind="stable").drop_duplicates("g")
+        out[top["g"].to_numpy()] = top["v"].to_numpy()
+    return out
+
+
+def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | None, descriptions: pd.Series | None,
+                opts: dict, path, report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A peptide table's intensities summarised to its proteins (``proteomics.summarise``, module notes).
+
+    Parameters
+    ----------
+    values
+        Peptides x samples as in the table (linear, or log2 with ``proteomics.log2: false``); NaN or, with
+        ``zero_is_missing``, 0 = not quantified.
+    proteins, genes, descriptions
+        Each peptide's protein (MaxQuant's leading razor protein), gene names and protein names (None when the
+        table has no such column); aligned with ``values``.
+    opts
+        The dataset's ``proteomics`` block (``summarise``, ``log2``, ``zero_is_missing``).
+    path, report
+        The table (for messages) and the ingest report, which gets the peptide counts and the summary.
+
+    Returns
+    -------
+    (values, var)
+        Proteins x samples on the table's scale (so the preprocessing's log2 step applies as to a protein table);
+        per protein ``gene_id``, ``symbol`` (its peptides' most frequent gene names, else the id),
+        ``description`` and ``count``, its number of quantified peptides (DEqMS's count).
+    """
+    proteins = proteins.fillna("").astype(str).str.strip().reset_index(drop=True)
+    blank = proteins.eq("")
+    if blank.any():
+        raise InputDataError(f"{path}: {int(blank.sum())} peptide(s) have no protein (first: "
+                             f"{values.index[int(blank.to_numpy().nonzero()[0][0])]!r}); MaxQuant leaves the leading "
+                             "razor protein empty only for a decoy or an unassigned peptide: remove those rows")
+    seen = observed_mask(values, opts).to_numpy()
+    x = values.to_numpy(dtype=float)
+    if opts.get("log2", True):
+        bad = seen & (x <= 0)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputDataError(f"{path}: peptide {values.index[i]!r}, sample {values.columns[j]!r}: intensity "
+                                 f"{x[i, j]!r} has no log2 (set proteomics.zero_is_missing: true)")
+        x = np.log2(np.where(seen, x, 1.0))
+    x[~seen] = np.nan
+    kept = seen.any(axis=1)
+    report["peptides"] = int(len(values))
+    report["peptides_without_a_value"] = int((~kept).sum())
+    method = opts.get("summarise", "median_polish")
+    log2 = pd.DataFrame(x[kept], index=values.index[kept], columns=values.columns)
+    summary, not_converged = summarise(log2, proteins[kept], method)
+    report["summarise"] = method
+    report["median_polish_not_converged"] = not_converged
+    if not_converged:
+        log.warning("%s: median polish did not converge in 10 iterations for %d of %d proteins (R's medpolish "
+                    "warns the same; their values are the 10th iteration's)", path, not_converged, len(summary))
+    log.info("%s: %d peptides with a value (%d without, left out) summarised to %d proteins by %s", path,
+             int(kept.sum()), int((~kept).sum()), len(summary), method)
+    codes = pd.Index(summary.index).get_indexer(proteins[kept])
+    var = pd.DataFrame({"gene_id": summary.index}, index=summary.index)
+    for column, source in (("symbol", genes), ("description", descriptions)):
+        picked = (_most_common(source.reset_index(drop=True)[kept], codes, len(summary)) if source is not None
+                  else np.full(len(summary), "", dtype=object))
+        var[column] = np.where((picked == "") & (column == "symbol"), summary.index.to_numpy(), picked)
+    var["count"] = np.bincount(codes, minlength=len(summary)).astype(float)
+    out = np.exp2(summary) if opts.get("log2", True) else summary
+    return out, var
