@@ -1,13 +1,15 @@
-"""The shipped UPS1 MaxQuant table bent as users' protein tables come, each bend once, through the parse-time
-checks, the ingest job and the proteomics DE job (preprocessing, limma, the leave-one-out refits). Prints per bend:
-accepted, refused (with the message) or CRASH (any exception that is not an LsecflowError).
+"""The shipped UPS1 MaxQuant tables bent as users' tables come, each bend once, through the parse-time checks, the
+ingest job and the proteomics DE job (preprocessing, limma, the leave-one-out refits). Prints per bend: accepted,
+refused (with the message) or CRASH (any exception that is not an LsecflowError).
 
 Bends: text in an intensity ("Filtered", "1,234", "n. def."), a negative, infinite or huge intensity, a run
-with no value, every run of a protein 0, duplicated or empty protein ids, an empty gene name, "+" flags written
-otherwise ("TRUE", "x"), every protein flagged, one protein left, no protein through the valid-value filter,
-the count column (de.deqms) with text, a zero or a missing value, Windows line ends, a UTF-8 byte-order mark.
+with no value, every run of a row 0, duplicated or empty ids, an empty gene name, "+" flags written otherwise
+("TRUE", "x"), every row flagged, one row left, no protein through the valid-value filter, Windows line ends, a
+UTF-8 byte-order mark; on the protein table (``--table proteins``, default) the count column (de.deqms) with
+text, a zero or a missing value; on the peptide table (``--table peptides``: ups1_peptides, DEqMS on its peptide
+counts) an empty leading razor protein and each summary with one protein's peptides left.
 
-    .venv/bin/python bench/fuzz_proteins.py [--start 0] [--trials 20] [--traceback]
+    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides] [--start 0] [--trials 20] [--traceback]
 """
 from __future__ import annotations
 
@@ -27,35 +29,48 @@ from lsecflow.de_proteomics import run_de_proteomics  # noqa: E402
 from lsecflow.ingest import run_ingest  # noqa: E402
 from lsecflow.rule_params import guard_params  # noqa: E402
 
-TABLE = REPO / "resources/data/ups1_spikein/proteinGroups_trimmed.tsv.gz"
 ACCEPTED = "accepted (ingest and DE)"
-RUN = "LFQ intensity C_R1"
-FLAGS = ("Reverse", "Potential contaminant", "Only identified by site")
-COUNT = "Razor + unique peptides"
+#: Per table: the file, its dataset, the file name written, its columns by role (run: one intensity column).
+TABLES = {
+    "proteins": {"path": REPO / "resources/data/ups1_spikein/proteinGroups_trimmed.tsv.gz",
+                 "dataset": "ups1_spikein", "name": "proteinGroups.txt", "intensity": "LFQ intensity ",
+                 "run": "LFQ intensity C_R1", "reference": ["LFQ intensity D_R1", "LFQ intensity D_R2",
+                                                            "LFQ intensity D_R3"],
+                 "id": "Protein IDs", "flags": ("Reverse", "Potential contaminant", "Only identified by site"),
+                 "count": "Razor + unique peptides"},
+    "peptides": {"path": REPO / "resources/data/ups1_peptides/peptides_trimmed.tsv.gz",
+                 "dataset": "ups1_peptides", "name": "peptides.txt", "intensity": "Intensity ",
+                 "run": "Intensity 100_R1", "reference": ["Intensity 10_R1", "Intensity 10_R2", "Intensity 10_R3"],
+                 "id": "Sequence", "flags": ("Reverse", "Potential contaminant"), "count": None},
+}
+#: The table being bent (``--table``).
+TABLE = dict(TABLES["proteins"], kind="proteins")
 
 
 def _kept(t) -> int:
-    """The first row the search engine did not flag (a bend there reaches the analysis)."""
-    return int((t[list(FLAGS)] == "").all(axis=1).to_numpy().argmax())
+    """The first row the search engine did not flag and that has a value (a bend there reaches the analysis)."""
+    clean = (t[list(TABLE["flags"])] == "").all(axis=1) & (t[_intensities(t)].fillna(0) > 0).any(axis=1)
+    return int(clean.to_numpy().argmax())
 
 
-def _cell(column, value):
+def _cell(role, value):
     def bend(t):
+        column = TABLE.get(role, role)
         t[column] = t[column].astype(object)
         t.iloc[_kept(t), t.columns.get_loc(column)] = value
         return t
     return bend
 
 
-def _column(column, value):
+def _column(role, value):
     def bend(t):
-        t[column] = value
+        t[TABLE.get(role, role)] = value
         return t
     return bend
 
 
 def _intensities(t) -> list[str]:
-    return [c for c in t.columns if c.startswith("LFQ intensity ")]
+    return [c for c in t.columns if c.startswith(TABLE["intensity"])]
 
 
 def _protein_zero(t):
@@ -64,58 +79,76 @@ def _protein_zero(t):
 
 
 def _duplicate_id(t):
-    i = _kept(t)
-    t.iloc[i + 1, t.columns.get_loc("Protein IDs")] = t.iloc[i, t.columns.get_loc("Protein IDs")]
+    i, column = _kept(t), t.columns.get_loc(TABLE["id"])
+    t.iloc[i + 1, column] = t.iloc[i, column]
     return t
 
 
 def _no_valid(t):
-    """Each fmol10 run keeps its value in a different single row: no protein has 2 values in that group."""
-    runs = ["LFQ intensity D_R1", "LFQ intensity D_R2", "LFQ intensity D_R3"]
-    for i, run in enumerate(runs):
+    """Each reference run keeps its value in a different single row: no protein has 2 values in that group."""
+    for i, run in enumerate(TABLE["reference"]):
         keep = t[run].iloc[_kept(t) + i]
         t[run] = 0
         t.iloc[_kept(t) + i, t.columns.get_loc(run)] = keep
     return t
 
 
-BENDS = {
-    "text in an intensity (Filtered)": _cell(RUN, "Filtered"),
-    "a thousands separator (1,234)": _cell(RUN, "1,234"),
-    "n. def. in an intensity": _cell(RUN, "n. def."),
-    "a negative intensity": _cell(RUN, -5.0),
-    "an infinite intensity": _cell(RUN, float("inf")),
-    "a huge intensity (1e300)": _cell(RUN, 1e300),
-    "a run with no value": _column(RUN, 0),
-    "every run of a protein 0": _protein_zero,
-    "a duplicated protein id": _duplicate_id,
-    "an empty protein id": _cell("Protein IDs", ""),
+def _one_protein(summary):
+    """The peptides of the first kept peptide's protein alone, summarised by ``summary``."""
+    def bend(t):
+        protein = t["Leading razor protein"].iloc[_kept(t)]
+        t = t[t["Leading razor protein"] == protein].copy()
+        t.attrs["summarise"] = summary
+        return t
+    return bend
+
+
+COMMON = {
+    "text in an intensity (Filtered)": _cell("run", "Filtered"),
+    "a thousands separator (1,234)": _cell("run", "1,234"),
+    "n. def. in an intensity": _cell("run", "n. def."),
+    "a negative intensity": _cell("run", -5.0),
+    "an infinite intensity": _cell("run", float("inf")),
+    "a huge intensity (1e300)": _cell("run", 1e300),
+    "a run with no value": _column("run", 0),
+    "every run of a row 0": _protein_zero,
+    "a duplicated id": _duplicate_id,
+    "an empty id": _cell("id", ""),
     "an empty gene name": _cell("Gene names", ""),
     "flags written TRUE": _column("Reverse", "TRUE"),
-    "every protein flagged": _column("Potential contaminant", "+"),
-    "one protein left": lambda t: t.iloc[_kept(t):_kept(t) + 1].copy(),
+    "every row flagged": _column("Potential contaminant", "+"),
+    "one row left": lambda t: t.iloc[_kept(t):_kept(t) + 1].copy(),
     "no protein through the valid-value filter": _no_valid,
-    "count column (deqms) with text": _cell(COUNT, "many"),
-    "count column (deqms) with a 0": _cell(COUNT, 0),
-    "count column (deqms) missing a value": _cell(COUNT, None),
     "Windows line ends": lambda t: t.attrs.update(crlf=True) or t,
     "a byte-order mark": lambda t: t.attrs.update(bom=True) or t,
+}
+BENDS = {
+    "proteins": {**COMMON,
+                 "count column (deqms) with text": _cell("count", "many"),
+                 "count column (deqms) with a 0": _cell("count", 0),
+                 "count column (deqms) missing a value": _cell("count", None)},
+    "peptides": {**COMMON,
+                 "an empty leading razor protein": _cell("Leading razor protein", ""),
+                 **{f"one protein's peptides alone, {s}": _one_protein(s)
+                    for s in ("median_polish", "median_sweep", "sum")}},
 }
 
 
 def run(name: str, folder: Path) -> str:
-    table = pd.read_csv(TABLE, sep="\t", dtype=str, keep_default_na=False)
-    for c in _intensities(table) + [COUNT]:
+    table = pd.read_csv(TABLE["path"], sep="\t", dtype=str, keep_default_na=False)
+    for c in _intensities(table) + ([TABLE["count"]] if TABLE["count"] else []):
         table[c] = pd.to_numeric(table[c])
-    table = BENDS[name](table)
+    table = BENDS[TABLE["kind"]][name](table)
     text = table.to_csv(sep="\t", index=False, lineterminator="\r\n" if table.attrs.get("crlf") else "\n")
-    path = folder / "proteinGroups.txt"
+    path = folder / TABLE["name"]
     path.write_text(text, encoding="utf-8-sig" if table.attrs.get("bom") else "utf-8")
-    spec = yaml.safe_load((REPO / "config/datasets/ups1_spikein.yaml").read_text())
+    spec = yaml.safe_load((REPO / f"config/datasets/{TABLE['dataset']}.yaml").read_text())
     spec["counts"]["path"] = str(path)
     spec["samples"]["sheet"] = str(REPO / spec["samples"]["sheet"])
+    if "summarise" in table.attrs:
+        spec["proteomics"]["summarise"] = table.attrs["summarise"]
     if "deqms" in name:
-        spec["proteomics"]["count_column"] = COUNT
+        spec["proteomics"]["count_column"] = TABLE["count"]
         spec.setdefault("de", {})["deqms"] = True
     ds = load_config({"results": str(folder / "results"), "datasets": {"ups1": spec}}, roots=[REPO]).datasets["ups1"]
     out = folder / "counts.h5ad"
@@ -126,8 +159,12 @@ def run(name: str, folder: Path) -> str:
 
 
 def main() -> None:
-    args = trial_arguments(__doc__, len(BENDS)).parse_args()
-    run_each_bend(list(BENDS), run, args, ACCEPTED)
+    parser = trial_arguments(__doc__, max(len(b) for b in BENDS.values()))
+    parser.add_argument("--table", choices=list(TABLES), default="proteins")
+    args = parser.parse_args()
+    TABLE.clear()
+    TABLE.update(TABLES[args.table], kind=args.table)
+    run_each_bend(list(BENDS[args.table]), run, args, ACCEPTED)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,27 @@ def test_flagged_peptides_are_removed_and_a_peptide_without_protein_is_named(tmp
                                           {"intensity": "intensity"}, "human")
 
 
+def _set(column, value, row=1):
+    def edit(header, rows):
+        rows[row][header.index(column)] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, says", [
+    (_set("Sequence", "AAADAISDIEIK"), "peptide 'AAADAISDIEIK' is on more than one row (1 sequences repeated): "
+                                       "MaxQuant's peptides.txt lists each sequence once"),
+    (_set("Intensity 10_R1", "n. def."), "column 'Intensity 10_R1', peptide 'AAAEYEKGEYETAISTINDAVEQGR': value "
+                                         "'n. def.' is not a finite number"),
+    (_set("Sequence", ""), "1 row(s) have no peptide id in column 'Sequence' (first at line 3)"),
+])
+def test_a_bent_peptide_table_is_refused_naming_the_peptide(tmp_path, edit, says):
+    """Found by bench/fuzz_proteins.py --table peptides: a repeated sequence was summarised twice without a word
+    (a pasted row, or MaxQuant's modified-peptide table); the other messages named a peptide a protein."""
+    with pytest.raises(InputDataError, match=re.escape(says)):
+        protein_tables.read_protein_table(_bent(tmp_path, edit), "maxquant_peptides", RUNS, {"intensity": "intensity"},
+                                          "human")
+
+
 def test_config_keys_of_peptide_tables(tmp_path):
     """DEqMS takes the peptide counts without count_column; count_column (a protein table's) and summarise on a
     protein table are refused at start-up, each named."""

@@ -159,6 +159,11 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
         per protein ``gene_id``, ``symbol`` (its peptides' most frequent gene names, else the id),
         ``description`` and ``count``, its number of quantified peptides (DEqMS's count).
     """
+    repeated = values.index[values.index.duplicated()].unique()
+    if len(repeated):
+        raise InputDataError(f"{path}: peptide {repeated[0]!r} is on more than one row ({len(repeated)} sequences "
+                             "repeated): MaxQuant's peptides.txt lists each sequence once (modificationSpecificPeptides"
+                             ".txt, one row per modified form, is not read here)")
     proteins = proteins.fillna("").astype(str).str.strip().reset_index(drop=True)
     blank = proteins.eq("")
     if blank.any():

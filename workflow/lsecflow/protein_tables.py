@@ -219,8 +219,9 @@ def _not_a_number_hint(value: str) -> str:
     return " (leave the cell empty, or write NA or NaN, for a missing value)"
 
 
-def _numeric(df: pd.DataFrame, path, ids: pd.Series, what: str = "intensity") -> pd.DataFrame:
-    """Intensities (or counts) as float; a value that is not a number, or is negative, is an error naming it."""
+def _numeric(df: pd.DataFrame, path, ids: pd.Series, what: str = "intensity", row: str = "protein") -> pd.DataFrame:
+    """Intensities (or counts) as float; a value that is not a number, or is negative, is an error naming it and
+    its ``row`` (protein, or peptide)."""
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
         raw = df[col]
@@ -228,12 +229,12 @@ def _numeric(df: pd.DataFrame, path, ids: pd.Series, what: str = "intensity") ->
         bad = (values.isna() & raw.notna() & raw.astype(str).str.strip().ne("")) | np.isinf(values)
         if bad.any():
             i = bad.to_numpy().nonzero()[0][0]
-            raise InputDataError(f"{path}: column {col!r}, protein {ids.iloc[i]!r}: value {raw.iloc[i]!r} "
+            raise InputDataError(f"{path}: column {col!r}, {row} {ids.iloc[i]!r}: value {raw.iloc[i]!r} "
                                  f"is not a finite number{_not_a_number_hint(str(raw.iloc[i]))}")
         neg = values < 0
         if neg.any():
             i = neg.to_numpy().nonzero()[0][0]
-            raise InputDataError(f"{path}: column {col!r}, protein {ids.iloc[i]!r}: {what} {raw.iloc[i]!r} "
+            raise InputDataError(f"{path}: column {col!r}, {row} {ids.iloc[i]!r}: {what} {raw.iloc[i]!r} "
                                  "is negative" + (" (intensities are on the linear scale, >= 0; for a table already "
                                                   "on the log scale set proteomics.log2: false)"
                                                   if what == "intensity" else ""))
@@ -278,12 +279,13 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     except (OSError, EOFError, pd.errors.ParserError) as exc:
         raise InputDataError(f"{path}: cannot be read as a protein table ({type(exc).__name__}: {exc})") from exc
     report: dict = {"rows_in_table": int(len(df))}
+    row = "peptide" if fmt in PEPTIDE_FORMATS else "protein"
     if df.empty:
-        raise InputDataError(f"{path}: the table has a header but no protein rows")
+        raise InputDataError(f"{path}: the table has a header but no {row} rows")
     ids = df[ident].astype(str).str.strip()
     blank = df[ident].isna() | ids.eq("")
     if blank.any():
-        raise InputDataError(f"{path}: {int(blank.sum())} row(s) have no protein id in column {ident!r} "
+        raise InputDataError(f"{path}: {int(blank.sum())} row(s) have no {row} id in column {ident!r} "
                              f"(first at line {int(blank.to_numpy().nonzero()[0][0]) + 2})")
     reasons = _flagged(df, fmt, opts, species, path)
     report["removed"] = {k: int(v) for k, v in reasons[reasons != ""].value_counts().sort_index().items()}
@@ -291,12 +293,12 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
         log.info("%s: %d rows removed: %s", path, n, reason)
     keep = reasons.eq("").to_numpy()
     df, ids = df[keep], ids[keep]
-    values = _numeric(df[list(columns.values())], path, ids)
+    values = _numeric(df[list(columns.values())], path, ids, row=row)
     values.columns = list(columns)
     values.index = ids.to_numpy()
     quantified = observed_mask(values, {"zero_is_missing": True})  # 0 or empty: not quantified
     for sample in values.columns[~quantified.any(axis=0).to_numpy()]:
-        raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified protein: "
+        raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified {row}: "
                              "every value is 0 or empty; is it the right column, or a failed run to leave out?")
     if fmt in PEPTIDE_FORMATS:
         values, var = to_proteins(values, df[LAYOUTS[fmt]["protein"]], df[gene] if gene else None,
