@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import re
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +14,9 @@ import yaml
 from helpers import REPO, load_config, run_protein_de, write_config
 from lsecflow import protein_tables
 from lsecflow.errors import ConfigError, InputDataError
+from lsecflow.ingest import run_ingest
 from lsecflow.peptides import median_polish, summarise
+from lsecflow.proteomics import preprocess_dataset
 
 TABLE = REPO / "resources/data/ups1_peptides/peptides_trimmed.tsv.gz"
 TRUTH = REPO / "resources/data/ups1_peptides/truth.tsv.gz"
@@ -153,3 +156,14 @@ def test_peptides_to_de_find_the_spiked_proteins(tmp_path):
     assert ups.sum() == 42 and (table.loc[ups, "padj"] < 0.05).all()
     assert abs(table.loc[ups, "log2FoldChange"].median() - np.log2(10)) < 0.3
     assert table["peptide_count"].min() >= 1
+
+
+def test_the_preprocessing_table_starts_with_the_summary(tmp_path):
+    """qc/preprocessing.tsv (and the report) say how the proteins were made, before the protein steps."""
+    ds = load_config(yaml.safe_load(write_config(tmp_path, {"pep": _spec()}).read_text()),
+                     roots=[tmp_path, REPO]).datasets["pep"]
+    run_ingest(ds.params(rule="ingest"), str(tmp_path / "counts.h5ad"))
+    _, _, pre = preprocess_dataset(ad.read_h5ad(tmp_path / "counts.h5ad"), ds.spec)
+    assert [s["step"] for s in pre.steps[:2]] == ["summarise", "input"]
+    assert pre.steps[0]["detail"] == ("5633 peptides (95 without a value, left out) summarised to 915 proteins by "
+                                      "median_polish; median polish unconverged after 10 sweeps for 12")

@@ -17,6 +17,7 @@ In order (each step set in the dataset's ``proteomics`` block):
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -242,4 +243,14 @@ def preprocess_dataset(adata: ad.AnnData, spec: dict, seed: int = 0
     obs.index = obs.index.astype(str)
     obs = obs.loc[raw.columns]
     opts = spec["proteomics"]
-    return raw, obs, preprocess(raw, filter_groups(obs, opts, spec["contrasts"]), opts, seed)
+    pre = preprocess(raw, filter_groups(obs, opts, spec["contrasts"]), opts, seed)
+    ingest = json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
+    if "summarise" in ingest:  # a peptide table: how its proteins were made comes first
+        unconverged = ingest["median_polish_not_converged"]
+        pre.steps.insert(0, {"step": "summarise", "proteins": int(raw.shape[0]),
+                             "missing": int(raw.isna().to_numpy().sum()),
+                             "detail": f"{ingest['peptides']} peptides ({ingest['peptides_without_a_value']} without a "
+                                       f"value, left out) summarised to {raw.shape[0]} proteins by "
+                                       f"{ingest['summarise']}" + (f"; median polish unconverged after 10 sweeps for "
+                                                                   f"{unconverged}" if unconverged else "")})
+    return raw, obs, pre
