@@ -2,7 +2,8 @@
 parameters: every exception that is not an :class:`~lsecflow.errors.LsecflowError` (a message naming the key) is a
 crash; every bend accepted is listed, so a silent acceptance of a wrong value shows too.
 
-The shipped DLPC dataset (bulk) and UPS1 (proteomics), with every default filled in, and the main config's own
+The shipped DLPC dataset (bulk), UPS1 (proteomics) and UPS1's peptides (since 2026-12-04: seeds from then on
+draw among three datasets), with every default filled in, and the main config's own
 keys (annotation, compute, report, figures) are walked leaf by leaf; each
 trial sets one to three keys (seeded per trial; a trial reproduces) to a value of the wrong type, out of range,
 empty, or of the right type but naming nothing (a level, a column, a collection that does not exist), or drops a
@@ -49,9 +50,10 @@ def set_path(spec: dict, path: tuple, value, drop: bool) -> None:
 
 
 def base_specs() -> dict[str, dict]:
-    """The shipped DLPC and UPS1 dataset specs, paths absolute, every default filled in (what the checks see)."""
+    """The shipped DLPC, UPS1 and UPS1 peptide dataset specs, paths absolute, every default filled in (what the
+    checks see)."""
     out = {}
-    for name in ("dlpc_liver", "ups1_spikein"):
+    for name in ("dlpc_liver", "ups1_peptides", "ups1_spikein"):
         cfg = {"results": "/tmp/results", "datasets": {name: f"config/datasets/{name}.yaml"}}
         spec = copy.deepcopy(load_config(cfg, roots=[REPO]).datasets[name].spec)
         spec["enrichment"].pop("files", None)  # derived at load time, not a key a user writes
