@@ -3,8 +3,10 @@ with its default let through. Through load_datasets on the real DLPC (bulk) and 
 and directly."""
 from __future__ import annotations
 
+import re
+
 import pytest
-from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets, load_one, ups1_dataset
+from helpers import DLPC_COUNTS, dlpc_dataset, load_datasets, load_one, tms_dataset, ups1_dataset
 from lsecflow.assay_keys import ASSAY_KEYS, FORMAT_KEYS, check_keys_for_assay, keys_set
 from lsecflow.errors import ConfigError
 from lsecflow.schema import load_schema
@@ -100,6 +102,23 @@ def test_a_maxquant_table_refuses_keys_of_other_formats(tmp_path, opts, error):
     spec = ups1_dataset()
     spec["proteomics"].update(intensity="intensity", remove_flagged=False)
     load_one(tmp_path, spec)
+
+
+@pytest.mark.parametrize("make, counts, error", [
+    (ups1_dataset, {"id_column": "Majority protein IDs"},
+     "counts.id_column is bulk count tables', for assay bulk only (a protein table's columns: proteomics.id_column"),
+    (ups1_dataset, {"layer": "counts"}, "counts.layer is an h5ad's, for assay single_cell only"),
+    (tms_dataset, {"round": True, "name_column": "symbol"},
+     "counts.name_column, counts.round are bulk count tables', for assay bulk only"),
+    (lambda: dlpc_dataset(DLPC_COUNTS), {"layer": "raw"}, "counts.layer is an h5ad's, for assay single_cell only"),
+])
+def test_counts_keys_of_another_assay_are_refused(tmp_path, make, counts, error):
+    """Found by bench/fuzz_config.py (seeds 2405, 2503, 2639): a bulk table's column keys or an h5ad's layer on a
+    protein table were dropped without a word; on single-cell data the bulk keys too."""
+    spec = make()
+    spec["counts"].update(counts)
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        load_one(tmp_path, spec)
 
 
 def test_every_listed_key_is_in_the_schema():

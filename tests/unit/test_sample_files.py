@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import DLPC_COUNTS, DLPC_SHEET, dlpc_dataset, load_one
+from lsecflow import sample_files
 from lsecflow.errors import LsecflowError
 from lsecflow.ingest import build_counts
 
@@ -102,6 +103,8 @@ def test_bad_per_sample_inputs_are_refused_by_name(tmp_path, dlpc):
     matrix_spec["counts"]["strand"] = "reverse"  # a merged matrix: its strand was chosen when it was counted
     with pytest.raises(LsecflowError, match="counts.strand is read only for STAR .* these counts are tsv"):
         load_one(tmp_path, matrix_spec)
+    with pytest.raises(LsecflowError, match="counts.layer is read only for h5ad files .* these counts are 10x_mtx"):
+        sample_files.check_format_keys("10x_mtx", {"layer": "counts"})  # a 10x folder has one matrix
     with pytest.raises(LsecflowError, match="htseq files hold one sample each"):
         load_one(tmp_path, per_sample_spec(paths["Sample720"], format="htseq"))
     missing = dict(paths)

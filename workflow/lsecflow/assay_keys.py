@@ -12,7 +12,7 @@ from .de_options import de_engine
 from .errors import ConfigError
 from .schema import load_schema
 
-COUNTS, SINGLE_CELL, PROTEOMICS = ("bulk", "single_cell"), ("single_cell",), ("proteomics",)
+COUNTS, BULK, SINGLE_CELL, PROTEOMICS = ("bulk", "single_cell"), ("bulk",), ("single_cell",), ("proteomics",)
 DESEQ2, EBAYES, ROBUST = ("deseq2",), ("voom", "limma"), ("voom", "limma", "edger")
 """DE engines (:func:`lsecflow.de_options.de_engine`): a key may be read by an assay or by an engine."""
 
@@ -25,6 +25,9 @@ EBAYES_KEYS = ("trend",)
 """``de`` keys of limma's eBayes: proteomics, and counts with ``de.engine: voom``."""
 LIMMA_ONLY_KEYS = ("lm_method", "deqms")
 """``de`` keys that only limma on proteins reads."""
+BULK_COUNT_KEYS = ("files_column", "id_column", "name_column", "drop_columns", "round")
+"""``counts`` keys of bulk count tables and files only (single-cell matrices and protein tables have their own
+layouts: ``proteomics.id_column``, ``gene_column``)."""
 SINGLE_CELL_QC_KEYS = ("nmads", "min_counts", "min_genes", "max_mito_fraction", "remove_doublets", "doublets",
                        "filter_cells", "n_hvg", "n_pcs", "leiden_resolution")
 """``qc`` keys of single-cell QC only."""
@@ -47,6 +50,9 @@ ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
        for section in ("single_cell", "pseudobulk")
        for k in load_schema("dataset")["properties"][section]["properties"]},
     **{f"qc.{k}": (SINGLE_CELL, "single-cell QC's, for assay single_cell only") for k in SINGLE_CELL_QC_KEYS},
+    **{f"counts.{k}": (BULK, "bulk count tables', for assay bulk only (a protein table's columns: proteomics.id_column, "
+                       "gene_column)") for k in BULK_COUNT_KEYS},
+    "counts.layer": (SINGLE_CELL, "an h5ad's, for assay single_cell only"),
     **{f"paracrine.{k}": (SINGLE_CELL, "single-cell receivers', for assay single_cell only")
        for k in ("liana", "liana_permutations")},
 }

@@ -36,8 +36,8 @@ ONE_SAMPLE_FORMATS = ("htseq", "star", *TRANSCRIPT_FORMATS)
 STAR_COLUMNS = {"unstranded": 1, "forward": 2, "reverse": 3}
 FIELDS = {"htseq": 2, "star": 4}
 #: ``counts`` keys read for some per-sample formats only -> those formats
-FORMAT_KEYS = {"strand": ("star",), **{k: TRANSCRIPT_FORMATS
-                                       for k in ("tx2gene", "from_abundance", "tx_id_match")}}
+FORMAT_KEYS = {"strand": ("star",), "layer": ("h5ad",),
+               **{k: TRANSCRIPT_FORMATS for k in ("tx2gene", "from_abundance", "tx_id_match")}}
 
 
 def detect(path) -> str:
@@ -101,12 +101,15 @@ def strand_hint(path) -> str:
 
 
 def check_format_keys(fmt: str, counts: dict) -> None:
-    """``counts.strand`` is read only for STAR ReadsPerGene files, ``counts.tx2gene``, ``from_abundance`` and
-    ``tx_id_match`` only for salmon and kallisto files: refuse them (set to other than their default,
-    :func:`lsecflow.assay_keys.keys_set`) for any other counts format."""
+    """``counts.strand`` is read only for STAR ReadsPerGene files, ``counts.layer`` for h5ad files,
+    ``counts.tx2gene``, ``from_abundance`` and ``tx_id_match`` only for salmon and kallisto files: refuse them
+    (set to other than their default, :func:`lsecflow.assay_keys.keys_set`) for any other counts format."""
     for dotted in keys_set({"counts": counts}, [f"counts.{k}" for k, formats in FORMAT_KEYS.items()
                                                 if fmt not in formats]):
         key = dotted.split(".", 1)[1]
+        if key == "layer":
+            raise InputDataError(f"counts.layer is read only for h5ad files (which of the file's matrices holds the "
+                                 f"counts), and these counts are {fmt}: remove it")
         if key == "strand":
             raise InputDataError(f"counts.strand is read only for STAR ReadsPerGene files (counts.path a mapping "
                                  f"sample -> file), and these counts are {fmt}: remove it (the strand was chosen "
