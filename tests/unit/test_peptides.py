@@ -1,5 +1,6 @@
 """lsecflow.peptides: a MaxQuant peptides.txt summarised to proteins as R summarises it (stats::medpolish with
-na.rm, DEqMS 1.25.0's medianSweeping, the sum of intensities; ``tests/data/peptides/make_reference.R``) on the
+na.rm, DEqMS 1.25.0's medianSweeping, iq 2.0.0's maxLFQ, the sum of intensities;
+``tests/data/peptides/make_reference.R``) on the
 real UPS1 spike-in peptides (100 vs 10 fmol in yeast, known truth), and through ingest and DE to the truth."""
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from helpers import REPO, load_config, run_protein_de, write_config
 from lsecflow import protein_tables
 from lsecflow.errors import ConfigError, InputDataError
 from lsecflow.ingest import run_ingest
-from lsecflow.peptides import median_polish, summarise
+from lsecflow.peptides import maxlfq, median_polish, summarise
 from lsecflow.proteomics import preprocess_dataset
 
 TABLE = REPO / "resources/data/ups1_peptides/peptides_trimmed.tsv.gz"
@@ -41,18 +42,21 @@ def peptides() -> tuple[pd.DataFrame, pd.Series]:
     return x[keep], table.loc[keep, "Leading razor protein"]
 
 
-@pytest.mark.parametrize("method", ["median_polish", "median_sweep", "sum"])
+@pytest.mark.parametrize("method", ["median_polish", "median_sweep", "maxlfq", "sum"])
 def test_each_summary_is_rs(peptides, method):
-    """915 proteins from 5,538 peptides: the same missing cells as R and values within 1e-12 (measured 5e-14);
-    median polish stops unconverged after 10 iterations on the same 12 proteins as R warns of."""
+    """915 proteins from 5,538 peptides: the same missing cells as R and values within 1e-12 (measured 8e-14);
+    median polish stops unconverged after 10 iterations on the same 12 proteins as R warns of, and MaxLFQ splits
+    the samples of the same 6 proteins into separate components as iq annotates."""
     ref = pd.read_csv(REF / f"ups1_{method}.tsv.gz", sep="\t", index_col=0)
     got, not_converged = summarise(*peptides, method)
     assert sorted(got.index) == sorted(ref.index) and len(got) == 915
     got = got.loc[ref.index]
     assert (got.isna().to_numpy() == ref.isna().to_numpy()).all()
     np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(), rtol=0, atol=1e-12)
-    expected = int((REF / "ups1_median_polish_not_converged.txt").read_text()) if method == "median_polish" else 0
+    flags = {"median_polish": "ups1_median_polish_not_converged.txt", "maxlfq": "ups1_maxlfq_split.txt"}
+    expected = int((REF / flags[method]).read_text()) if method in flags else 0
     assert not_converged == expected
+    assert (expected > 0) == (method in flags)  # the flagged cases are exercised
 
 
 def test_median_polish_on_a_small_matrix_with_gaps():
@@ -64,6 +68,20 @@ def test_median_polish_on_a_small_matrix_with_gaps():
     np.testing.assert_array_equal(row, [0, 2.015625, -0.9998779296875])
     _, _, col, _ = median_polish(np.array([[1, np.nan], [2, np.nan]]))
     assert np.isnan(col[1]) and not np.isnan(col[0])
+
+
+def test_maxlfq_on_small_matrices():
+    """iq's rules (its maxLFQ in R gives these values and annotations): one peptide is its own values; a sample
+    without a shared peptide is a component of its own (its peptides' median), and the split is reported; two
+    samples sharing peptides get the levels of their median ratio around the mean of their values."""
+    level, split = maxlfq(np.array([[1.0, np.nan, 3.0]]))
+    np.testing.assert_array_equal(level, [1.0, np.nan, 3.0])
+    assert not split
+    level, split = maxlfq(np.array([[10.0, 11.0, np.nan], [12.0, 14.0, np.nan], [np.nan, np.nan, 5.0],
+                                    [np.nan, np.nan, 7.0]]))
+    # samples 1-2: median ratio 1.5, mean of their values 11.75 -> 11.0 and 12.5; sample 3 alone: median 6
+    np.testing.assert_allclose(level, [11.0, 12.5, 6.0], rtol=0, atol=1e-12)
+    assert split
 
 
 def test_the_table_reads_as_its_proteins():
@@ -166,4 +184,5 @@ def test_the_preprocessing_table_starts_with_the_summary(tmp_path):
     _, _, pre = preprocess_dataset(ad.read_h5ad(tmp_path / "counts.h5ad"), ds.spec)
     assert [s["step"] for s in pre.steps[:2]] == ["summarise", "input"]
     assert pre.steps[0]["detail"] == ("5633 peptides (95 without a value, left out) summarised to 915 proteins by "
-                                      "median_polish; median polish unconverged after 10 sweeps for 12")
+                                      "median_polish; median polish did not converge in 10 sweeps for 12 of 915 "
+                                      "proteins (R's medpolish warns the same; their values are the 10th sweep's)")

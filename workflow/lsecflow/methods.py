@@ -42,6 +42,8 @@ SUMMARIES = {
                      "(overall plus sample effect, as R's medpolish with na.rm)",
     "median_sweep": "summarised to their leading razor proteins by DEqMS's median sweeping (each peptide centred "
                     "on its median, the proteins' median per sample, each sample centred on its median)",
+    "maxlfq": "summarised to their leading razor proteins by MaxLFQ (Cox et al. 2014) as the iq package implements it "
+              "(least-squares levels fitting each pair of samples' median peptide log2 ratio)",
     "sum": "summed to their leading razor proteins",
 }
 

@@ -14,10 +14,17 @@ Three summaries, each of a protein's peptides (rows) per sample (columns), on th
     DEqMS's ``medianSweeping``: each peptide minus its median over the samples, then each protein's median
     per sample, then each sample minus its median over the proteins (``equalMedianNormalization``): relative
     log2 ratios centred at 0, as DEqMS's TMT workflow makes them.
+``maxlfq``
+    MaxLFQ (Cox et al. 2014, MCP 13:2513) as the iq package writes it (Pham et al. 2020, ``iq::maxLFQ``, v2.0.0):
+    the samples a protein's peptides connect (two samples share a quantified peptide) are fitted together -- each
+    pair's median log2 ratio over their shared peptides, the sample levels that best agree with every pair's
+    ratio (least squares), their mean the mean of the component's values; a sample alone gets its peptides'
+    median. Samples in separate components are not comparable (their levels have no common scale); the log
+    counts the proteins where that happens.
 ``sum``
     The sum of the peptides' linear intensities (MaxQuant's protein ``Intensity``), on the log2 scale.
 
-Validated against R 4.2.2 (stats::medpolish; DEqMS 1.25.0's medianSweeping) on the UPS1 peptides:
+Validated against R 4.2.2 (stats::medpolish; DEqMS 1.25.0's medianSweeping; iq 2.0.0's maxLFQ) on the UPS1 peptides:
 ``tests/data/peptides/make_reference.R``.
 """
 from __future__ import annotations
@@ -34,7 +41,16 @@ from .proteomics import observed_mask
 log = logging.getLogger(__name__)
 
 #: The summaries, in the order documented.
-SUMMARIES = ("median_polish", "median_sweep", "sum")
+SUMMARIES = ("median_polish", "median_sweep", "maxlfq", "sum")
+
+
+#: What :func:`summarise` counts, per summary, in words (logged as a warning, and in the preprocessing table).
+FLAGGED = {
+    "median_polish": "median polish did not converge in 10 sweeps for {n} of {total} proteins (R's medpolish warns "
+                     "the same; their values are the 10th sweep's)",
+    "maxlfq": "{n} of {total} proteins have samples in separate MaxLFQ components (no peptide shared between "
+              "them): their levels are not on one scale across those samples (iq marks them the same)",
+}
 
 
 def _median(x: np.ndarray, axis: int) -> np.ndarray:
@@ -77,6 +93,59 @@ def median_polish(z: np.ndarray, eps: float = 0.01, maxiter: int = 10) -> tuple[
     return float(overall), r, c, converged
 
 
+def _components(seen: np.ndarray) -> np.ndarray:
+    """Each sample's connected component (0, 1, ...; -1 for a sample without a value): two samples are connected
+    when a row has a value in both (iq's ``spread``, numbered in the order of the first sample of each)."""
+    label = np.full(seen.shape[1], -1)
+    n = 0
+    for start in range(seen.shape[1]):
+        if label[start] >= 0 or not seen[:, start].any():
+            continue
+        label[start], stack = n, [start]
+        while stack:
+            rows = seen[:, stack.pop()]
+            for k in np.flatnonzero(seen[rows].any(axis=0) & (label < 0)):
+                label[k] = n
+                stack.append(k)
+        n += 1
+    return label
+
+
+def maxlfq(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """iq's ``maxLFQ`` of one protein's log2 values (peptides x samples, NaN missing): (each sample's level, NaN
+    where it has no value; whether the quantified samples fall in more than one component)."""
+    if x.shape[0] == 1:
+        return x[0].astype(float), False
+    seen = ~np.isnan(x)
+    label = _components(seen)
+    out = np.full(x.shape[1], np.nan)
+    for c in range(label.max() + 1):
+        cols = np.flatnonzero(label == c)
+        sub = x[:, cols]
+        if len(cols) == 1:
+            out[cols[0]] = np.nanmedian(sub)
+            continue
+        n = len(cols)
+        ata, atb = np.zeros((n, n)), np.zeros(n)
+        for i in range(n - 1):
+            both = seen[:, cols[i]][:, None] & seen[:, cols[i + 1:]]
+            diff = np.where(both, sub[:, i + 1:] - sub[:, [i]], np.nan)
+            for j in np.flatnonzero(both.any(axis=0)):
+                r = float(np.median(diff[both[:, j], j]))
+                k = i + 1 + j
+                ata[i, k] = ata[k, i] = -1.0
+                ata[i, i] += 1.0
+                ata[k, k] += 1.0
+                atb[i] -= r
+                atb[k] += r
+        system = np.zeros((n + 1, n + 1))
+        system[:n, :n], system[:n, n], system[n, :n] = 2 * ata, 1.0, 1.0
+        rhs = np.append(2 * atb, np.nanmean(sub) * n)
+        out[cols] = np.linalg.lstsq(system, rhs, rcond=None)[0][:n]
+    quantified = label[~np.isnan(out)]
+    return out, bool(len(quantified)) and bool((quantified != quantified[0]).any())
+
+
 def _groups(proteins: pd.Series) -> tuple[pd.Index, np.ndarray]:
     """The proteins in order of first appearance and each row's protein's position."""
     codes, uniques = pd.factorize(proteins, sort=False)
@@ -85,7 +154,8 @@ def _groups(proteins: pd.Series) -> tuple[pd.Index, np.ndarray]:
 
 def summarise(log2: pd.DataFrame, proteins: pd.Series, method: str) -> tuple[pd.DataFrame, int]:
     """Protein values (log2; proteins in order of first appearance x samples) from peptide values (log2, NaN
-    missing; rows aligned with ``proteins``), and how many proteins' median polish did not converge.
+    missing; rows aligned with ``proteins``), and how many proteins are flagged: median polish not converged, or
+    MaxLFQ's samples in separate components.
 
     Parameters
     ----------
@@ -101,7 +171,7 @@ def summarise(log2: pd.DataFrame, proteins: pd.Series, method: str) -> tuple[pd.
     index, codes = _groups(pd.Series(proteins).reset_index(drop=True))
     values = log2.to_numpy(dtype=float)
     out = np.full((len(index), values.shape[1]), np.nan)
-    not_converged = 0
+    flagged = 0
     if method == "median_sweep":
         values = values - _median(values, 1)[:, None]
     order = np.argsort(codes, kind="stable")
@@ -111,7 +181,10 @@ def summarise(log2: pd.DataFrame, proteins: pd.Series, method: str) -> tuple[pd.
         if method == "median_polish":
             overall, _, col, converged = median_polish(block)
             out[codes[rows[0]]] = overall + col
-            not_converged += not converged
+            flagged += not converged
+        elif method == "maxlfq":
+            out[codes[rows[0]]], split = maxlfq(block)
+            flagged += split
         elif method == "median_sweep":
             out[codes[rows[0]]] = _median(block, 0)
         else:
@@ -120,7 +193,7 @@ def summarise(log2: pd.DataFrame, proteins: pd.Series, method: str) -> tuple[pd.
             out[codes[rows[0]]] = np.where(seen.any(axis=0), np.log2(np.where(total > 0, total, 1.0)), np.nan)
     if method == "median_sweep":
         out = out - _median(out, 0)[None, :]
-    return pd.DataFrame(out, index=index, columns=log2.columns), not_converged
+    return pd.DataFrame(out, index=index, columns=log2.columns), flagged
 
 
 def _most_common(values: pd.Series, groups: np.ndarray, n: int) -> np.ndarray:
@@ -185,12 +258,11 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
     report["peptides_without_a_value"] = int((~kept).sum())
     method = opts.get("summarise", "median_polish")
     log2 = pd.DataFrame(x[kept], index=values.index[kept], columns=values.columns)
-    summary, not_converged = summarise(log2, proteins[kept], method)
+    summary, flagged = summarise(log2, proteins[kept], method)
     report["summarise"] = method
-    report["median_polish_not_converged"] = not_converged
-    if not_converged:
-        log.warning("%s: median polish did not converge in 10 iterations for %d of %d proteins (R's medpolish "
-                    "warns the same; their values are the 10th iteration's)", path, not_converged, len(summary))
+    report["summary_note"] = FLAGGED[method].format(n=flagged, total=len(summary)) if flagged else ""
+    if flagged:
+        log.warning("%s: %s", path, report["summary_note"])
     log.info("%s: %d peptides with a value (%d without, left out) summarised to %d proteins by %s", path,
              int(kept.sum()), int((~kept).sum()), len(summary), method)
     codes = pd.Index(summary.index).get_indexer(proteins[kept])

@@ -246,11 +246,9 @@ def preprocess_dataset(adata: ad.AnnData, spec: dict, seed: int = 0
     pre = preprocess(raw, filter_groups(obs, opts, spec["contrasts"]), opts, seed)
     ingest = json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
     if "summarise" in ingest:  # a peptide table: how its proteins were made comes first
-        unconverged = ingest["median_polish_not_converged"]
+        detail = (f"{ingest['peptides']} peptides ({ingest['peptides_without_a_value']} without a value, left out) "
+                  f"summarised to {raw.shape[0]} proteins by {ingest['summarise']}")
+        note = ingest["summary_note"]
         pre.steps.insert(0, {"step": "summarise", "proteins": int(raw.shape[0]),
-                             "missing": int(raw.isna().to_numpy().sum()),
-                             "detail": f"{ingest['peptides']} peptides ({ingest['peptides_without_a_value']} without a "
-                                       f"value, left out) summarised to {raw.shape[0]} proteins by "
-                                       f"{ingest['summarise']}" + (f"; median polish unconverged after 10 sweeps for "
-                                                                   f"{unconverged}" if unconverged else "")})
+                             "missing": int(raw.isna().to_numpy().sum()), "detail": detail + (f"; {note}" if note else "")})
     return raw, obs, pre

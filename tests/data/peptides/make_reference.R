@@ -1,6 +1,8 @@
 # Reference summaries of the UPS1 peptides (resources/data/ups1_peptides) for tests/unit/test_peptides.py.
-# Run from the repository root:  Rscript tests/data/peptides/make_reference.R
-# R 4.2.2, DEqMS 1.25.0 (medianSweeping), stats::medpolish.
+# Run from the repository root:  Rscript tests/data/peptides/make_reference.R [path/to/iq/R/iq.R]
+# R 4.2.2, DEqMS 1.25.0 (medianSweeping), stats::medpolish; MaxLFQ by iq 2.0.0's own R function maxLFQ
+# (github tvpham/iq @03bab81, R/iq.R, BSD-3; not on Debian, so its file is sourced from a checkout given as
+# the argument -- its definitions only, nothing else of the package is used).
 suppressMessages(library(DEqMS))
 
 d <- read.delim("resources/data/ups1_peptides/peptides_trimmed.tsv.gz", check.names = FALSE,
@@ -38,6 +40,22 @@ total <- t(sapply(split(seq_along(protein), protein), function(i) {
   ifelse(colSums(!is.na(x[i, , drop = FALSE])) > 0, log2(s), NA)
 }))
 
+iq_file <- commandArgs(trailingOnly = TRUE)[1]
+maxlfq <- NULL
+if (!is.na(iq_file)) {
+  iq <- new.env()
+  sys.source(iq_file, envir = iq)
+  split_component <- 0
+  maxlfq <- t(sapply(split(seq_along(protein), protein), function(i) {
+    r <- iq$maxLFQ(x[i, , drop = FALSE])
+    if (r$annotation != "") split_component <<- split_component + 1
+    r$estimate
+  }))
+  colnames(maxlfq) <- runs
+  cat(split_component, "proteins with samples in separate components\n")
+  writeLines(as.character(split_component), "tests/data/peptides/ups1_maxlfq_split.txt")
+}
+
 write_one <- function(m, name) {
   out <- data.frame(protein = rownames(m), m, check.names = FALSE)
   gz <- gzfile(file.path("tests/data/peptides", name), "w")
@@ -47,6 +65,7 @@ write_one <- function(m, name) {
 write_one(polish, "ups1_median_polish.tsv.gz")
 write_one(sweep, "ups1_median_sweep.tsv.gz")
 write_one(total, "ups1_sum.tsv.gz")
+if (!is.null(maxlfq)) write_one(maxlfq, "ups1_maxlfq.tsv.gz")
 writeLines(as.character(not_converged), "tests/data/peptides/ups1_median_polish_not_converged.txt")
 count <- table(protein)
 write.table(data.frame(protein = names(count), peptides = as.integer(count)),
