@@ -60,37 +60,67 @@ def _median(x: np.ndarray, axis: int) -> np.ndarray:
         return np.nanmedian(x, axis=axis)
 
 
+def polish_stack(z: np.ndarray, eps: float = 0.01, maxiter: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                                np.ndarray]:
+    """R's ``medpolish(na.rm = TRUE)`` of each matrix of a stack (matrices x rows x columns; rows of NaN pad a
+    shorter matrix and change nothing, as an all-NA row changes nothing in R): (overall, row effects, column
+    effects, converged), one per matrix. Each matrix stops at its own convergence, as R's loop would."""
+    z = np.array(z, dtype=float)
+    m = z.shape[0]
+    overall, r, c = np.zeros(m), np.zeros(z.shape[:2]), np.zeros((m, z.shape[2]))
+    oldsum, converged = np.zeros(m), np.zeros(m, dtype=bool)
+    active = np.arange(m)
+    for _ in range(maxiter):
+        za, ra, ca, ta = z[active], r[active], c[active], overall[active]
+        rdelta = _median(za, 2)
+        za -= rdelta[:, :, None]
+        ra += rdelta
+        delta = _median(ca, 1)
+        ca -= delta[:, None]
+        ta += delta
+        cdelta = _median(za, 1)
+        za -= cdelta[:, None, :]
+        ca += cdelta
+        delta = _median(ra, 1)
+        ra -= delta[:, None]
+        ta += delta
+        z[active], r[active], c[active], overall[active] = za, ra, ca, ta
+        newsum = np.nansum(np.abs(za), axis=(1, 2))
+        done = (newsum == 0) | (np.abs(newsum - oldsum[active]) < eps * newsum)
+        converged[active] = done
+        oldsum[active] = newsum
+        active = active[~done]
+        if not len(active):
+            break
+    return overall, r, c, converged
+
+
 def median_polish(z: np.ndarray, eps: float = 0.01, maxiter: int = 10) -> tuple[float, np.ndarray, np.ndarray,
                                                                                    bool]:
-    """R's ``medpolish(z, eps, maxiter, na.rm = TRUE)``: (overall, row effects, column effects, converged).
+    """R's ``medpolish(z, eps, maxiter, na.rm = TRUE)`` of one matrix: (overall, row effects, column effects,
+    converged); a column without any value keeps a NaN effect (its summary is missing), as in R."""
+    overall, r, c, converged = polish_stack(np.asarray(z, dtype=float)[None], eps, maxiter)
+    return float(overall[0]), r[0], c[0], bool(converged[0])
 
-    A column without any value keeps a NaN effect (its summary is missing), as in R.
-    """
-    z = np.array(z, dtype=float)
-    overall = 0.0
-    r = np.zeros(z.shape[0])
-    c = np.zeros(z.shape[1])
-    oldsum = 0.0
-    converged = False
-    for _ in range(maxiter):
-        rdelta = _median(z, 1)
-        z -= rdelta[:, None]
-        r += rdelta
-        delta = _median(c, 0)
-        c -= delta
-        overall += delta
-        cdelta = _median(z, 0)
-        z -= cdelta[None, :]
-        c += cdelta
-        delta = _median(r, 0)
-        r -= delta
-        overall += delta
-        newsum = np.nansum(np.abs(z))
-        converged = bool(newsum == 0 or abs(newsum - oldsum) < eps * newsum)
-        if converged:
-            break
-        oldsum = newsum
-    return float(overall), r, c, converged
+
+def _stacks(values: np.ndarray, codes: np.ndarray, n: int):
+    """Each protein's rows of ``values`` (protein ``codes`` 0..n-1) as stacks of equal-height matrices: yields
+    (the proteins, proteins x rows x columns with NaN rows padding), one stack per peptide count rounded up to a
+    power of two (padding at most doubles the memory)."""
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=n)
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    position = np.empty(len(codes), dtype=int)  # each row's place among its protein's rows
+    position[order] = np.arange(len(codes)) - start[codes[order]]
+    bucket = np.ceil(np.log2(np.maximum(sizes, 1))).astype(int)
+    for b in np.unique(bucket[sizes > 0]):
+        proteins = np.flatnonzero((bucket == b) & (sizes > 0))
+        slot = np.full(n, -1)
+        slot[proteins] = np.arange(len(proteins))
+        rows = np.flatnonzero(slot[codes] >= 0)
+        stack = np.full((len(proteins), 2 ** b, values.shape[1]), np.nan)
+        stack[slot[codes[rows]], position[rows]] = values[rows]
+        yield proteins, stack
 
 
 def _components(seen: np.ndarray) -> np.ndarray:
@@ -126,18 +156,14 @@ def maxlfq(x: np.ndarray) -> tuple[np.ndarray, bool]:
             out[cols[0]] = np.nanmedian(sub)
             continue
         n = len(cols)
-        ata, atb = np.zeros((n, n)), np.zeros(n)
-        for i in range(n - 1):
-            both = seen[:, cols[i]][:, None] & seen[:, cols[i + 1:]]
-            diff = np.where(both, sub[:, i + 1:] - sub[:, [i]], np.nan)
-            for j in np.flatnonzero(both.any(axis=0)):
-                r = float(np.median(diff[both[:, j], j]))
-                k = i + 1 + j
-                ata[i, k] = ata[k, i] = -1.0
-                ata[i, i] += 1.0
-                ata[k, k] += 1.0
-                atb[i] -= r
-                atb[k] += r
+        with warnings.catch_warnings():  # pairs without a shared peptide: NaN, no edge
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ratio = np.nanmedian(sub[:, None, :] - sub[:, :, None], axis=0)  # [i, j]: median of x_j - x_i
+        np.fill_diagonal(ratio, np.nan)
+        edge = ~np.isnan(ratio)
+        ata = np.where(edge, -1.0, 0.0)
+        ata[np.diag_indices(n)] = edge.sum(axis=1)
+        atb = -np.where(edge, ratio, 0.0).sum(axis=1)
         system = np.zeros((n + 1, n + 1))
         system[:n, :n], system[:n, n], system[n, :n] = 2 * ata, 1.0, 1.0
         rhs = np.append(2 * atb, np.nanmean(sub) * n)
@@ -174,23 +200,23 @@ def summarise(log2: pd.DataFrame, proteins: pd.Series, method: str) -> tuple[pd.
     flagged = 0
     if method == "median_sweep":
         values = values - _median(values, 1)[:, None]
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    for rows in np.split(order, bounds):
-        block = values[rows]
-        if method == "median_polish":
-            overall, _, col, converged = median_polish(block)
-            out[codes[rows[0]]] = overall + col
-            flagged += not converged
-        elif method == "maxlfq":
-            out[codes[rows[0]]], split = maxlfq(block)
+    if method == "maxlfq":
+        order = np.argsort(codes, kind="stable")
+        for rows in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1):
+            out[codes[rows[0]]], split = maxlfq(values[rows])
             flagged += split
+        return pd.DataFrame(out, index=index, columns=log2.columns), flagged
+    for proteins, stack in _stacks(values, codes, len(index)):
+        if method == "median_polish":
+            overall, _, col, converged = polish_stack(stack)
+            out[proteins] = overall[:, None] + col
+            flagged += int((~converged).sum())
         elif method == "median_sweep":
-            out[codes[rows[0]]] = _median(block, 0)
+            out[proteins] = _median(stack, 1)
         else:
-            seen = ~np.isnan(block)
-            total = np.where(seen, np.exp2(block), 0.0).sum(axis=0)
-            out[codes[rows[0]]] = np.where(seen.any(axis=0), np.log2(np.where(total > 0, total, 1.0)), np.nan)
+            seen = ~np.isnan(stack)
+            total = np.where(seen, np.exp2(stack), 0.0).sum(axis=1)
+            out[proteins] = np.where(seen.any(axis=1), np.log2(np.where(total > 0, total, 1.0)), np.nan)
     if method == "median_sweep":
         out = out - _median(out, 0)[None, :]
     return pd.DataFrame(out, index=index, columns=log2.columns), flagged
