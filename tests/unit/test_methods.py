@@ -181,3 +181,13 @@ def test_a_peptide_table_says_how_its_peptides_became_proteins(specs):
             "peptides with a value were summarised to their leading razor proteins by Tukey's median polish"
             in t)
     assert "peptides" not in "\n".join(methods_text(specs["ups1"], VERSIONS, 7, fmt="maxquant"))
+
+
+def test_a_diann_report_says_its_q_values_and_its_precursors(specs):
+    spec = copy.deepcopy(specs["ups1"])
+    spec["proteomics"]["summarise"] = "maxlfq"
+    spec["de"]["deqms"] = "loess"
+    t = "\n".join(methods_text(spec, VERSIONS, 7, fmt="diann_report"))
+    assert ("precursor quantities (Precursor.Normalised) with Q.Value and PG.Q.Value at most 0.01 were read from the "
+            "DIA-NN main report; precursors with a value were summarised to their protein groups by MaxLFQ" in t)
+    assert "each protein's count, its number of quantified precursors," in t and "decoy" not in t

@@ -114,9 +114,9 @@ def _block_in_design(spec, sheet, column, design_columns) -> bool:
 
 
 def check_deqms(source, spec, fmt: str | None = None) -> None:
-    """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads (a peptide table, ``fmt``
-    maxquant_peptides, gives each protein's number of peptides instead); DEqMS replaces eBayes's prior, so
-    eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot go with it."""
+    """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads (a peptide or precursor table,
+    ``fmt`` maxquant_peptides or diann_report, gives each protein's number of them instead); DEqMS replaces
+    eBayes's prior, so eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot go with it."""
     if spec["assay"] != "proteomics":
         return
     de, column = spec["de"], spec["proteomics"].get("count_column")
@@ -125,7 +125,7 @@ def check_deqms(source, spec, fmt: str | None = None) -> None:
             raise ConfigError(f"{source}: key 'proteomics.count_column' is set but only DEqMS reads it: set "
                               "'de.deqms: true' (or loess / nls / spline), or remove count_column")
         return
-    if not column and fmt != "maxquant_peptides":
+    if not column and fmt not in ("maxquant_peptides", "diann_report"):  # their count: peptides per protein
         raise ConfigError(f"{source}: key 'de.deqms' needs each protein's peptide or PSM count: set "
                           "proteomics.count_column (e.g. 'Razor + unique peptides' for MaxQuant, 'Combined Total "
                           "Peptides' for FragPipe)")

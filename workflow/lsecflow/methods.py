@@ -33,18 +33,18 @@ def _v(versions: dict[str, str], name: str) -> str:
 
 
 TABLES = {"maxquant": "MaxQuant proteinGroups", "maxquant_peptides": "MaxQuant peptides",
-          "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix",
+          "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix", "diann_report": "DIA-NN main report",
           "protein_table": "protein"}
 
 
 SUMMARIES = {
-    "median_polish": "summarised to their leading razor proteins by Tukey's median polish of the log2 intensities "
-                     "(overall plus sample effect, as R's medpolish with na.rm)",
-    "median_sweep": "summarised to their leading razor proteins by DEqMS's median sweeping (each peptide centred "
-                    "on its median, the proteins' median per sample, each sample centred on its median)",
-    "maxlfq": "summarised to their leading razor proteins by MaxLFQ (Cox et al. 2014) as the iq package implements it "
-              "(least-squares levels fitting each pair of samples' median peptide log2 ratio)",
-    "sum": "summed to their leading razor proteins",
+    "median_polish": "summarised to their {to} by Tukey's median polish of the log2 intensities (overall plus sample "
+                     "effect, as R's medpolish with na.rm)",
+    "median_sweep": "summarised to their {to} by DEqMS's median sweeping (each {one} centred on its median, the "
+                    "proteins' median per sample, each sample centred on its median)",
+    "maxlfq": "summarised to their {to} by MaxLFQ (Cox et al. 2014) as the iq package implements it (least-squares "
+              "levels fitting each pair of samples' median {one} log2 ratio)",
+    "sum": "summed to their {to}",
 }
 
 
@@ -65,11 +65,17 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
         kind = ("LFQ " if p["intensity"] == "lfq" else "raw ") if fmt in ("maxquant", "maxquant_peptides",
                                                                            "fragpipe") else ""
         steps = [f"{kind}intensities were read from the {TABLES.get(fmt, 'protein')} table"]
-        if p["remove_flagged"]:
+        if fmt == "diann_report":
+            steps = [f"precursor quantities (Precursor.Normalised) with Q.Value and PG.Q.Value at most {p['qvalue']} "
+                     "were read from the DIA-NN main report",
+                     "precursors with a value were " + SUMMARIES[p["summarise"]].format(to="protein groups",
+                                                                                         one="precursor")]
+        elif p["remove_flagged"]:
             steps.append("decoy and contaminant peptides were removed" if fmt == "maxquant_peptides" else
                          "decoy, contaminant and site-only rows were removed")
         if fmt == "maxquant_peptides":
-            steps.append(f"peptides with a value were {SUMMARIES[p['summarise']]}")
+            steps.append("peptides with a value were " + SUMMARIES[p["summarise"]].format(to="leading razor proteins",
+                                                                                        one="peptide"))
         if p["zero_is_missing"]:
             steps.append("zero intensities were treated as missing")
         if p["log2"]:
@@ -172,7 +178,7 @@ def _limma_test(spec: dict, ebayes: str = "") -> str:
     return f"moderated t-tests{ebayes}"
 
 
-def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
+def _de_paragraph(spec: dict, versions: dict[str, str], fmt: str | None = None) -> str:
     de = spec["de"]
     threshold = de["lfc_threshold"]
     called = (f"{'Proteins' if spec['assay'] == 'proteomics' else 'Genes'} with an adjusted p-value below "
@@ -184,7 +190,8 @@ def _de_paragraph(spec: dict, versions: dict[str, str]) -> str:
         ebayes = f"empirical Bayes moderation (limma's eBayes{_ebayes_options(de)})"
         if deqms_method(de):
             column = spec["proteomics"]["count_column"]
-            where = ("its number of quantified peptides" if not column else
+            where = ("its number of quantified " + ("precursors" if fmt == "diann_report" else "peptides")
+                     if not column else
                      f"the smallest over the samples of the table's columns '{column.replace('{}', '<sample>')}'"
                      if "{}" in column else f"the table's column '{column}'")
             ebayes = (f"DEqMS's empirical Bayes moderation (spectraCounteBayes, fit.method = \"{deqms_method(de)}\"; "
@@ -311,6 +318,6 @@ def methods_text(spec: dict, versions: dict[str, str], seed: int = 0, qc_verdict
     fmt
         The counts format as read (detected when ``counts.format`` is auto); None = ``counts.format``.
     """
-    paragraphs = [_input_paragraph(spec, versions, seed, qc_verdict, fmt), _de_paragraph(spec, versions),
+    paragraphs = [_input_paragraph(spec, versions, seed, qc_verdict, fmt), _de_paragraph(spec, versions, fmt),
                   _enrichment_paragraph(spec, versions, seed), _paracrine_paragraph(spec)]
     return [p for p in paragraphs if p]

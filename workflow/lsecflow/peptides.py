@@ -235,8 +235,9 @@ def _most_common(values: pd.Series, groups: np.ndarray, n: int) -> np.ndarray:
 
 
 def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | None, descriptions: pd.Series | None,
-                opts: dict, path, report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A peptide table's intensities summarised to its proteins (``proteomics.summarise``, module notes).
+                opts: dict, path, report: dict, unit: str = "peptides") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A peptide (or precursor) table's intensities summarised to its proteins (``proteomics.summarise``, module
+    notes).
 
     Parameters
     ----------
@@ -250,13 +251,15 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
         The dataset's ``proteomics`` block (``summarise``, ``log2``, ``zero_is_missing``).
     path, report
         The table (for messages) and the ingest report, which gets the peptide counts and the summary.
+    unit
+        What the rows are, in the log and the report: peptides, or precursors (DIA-NN).
 
     Returns
     -------
     (values, var)
         Proteins x samples on the table's scale (so the preprocessing's log2 step applies as to a protein table);
         per protein ``gene_id``, ``symbol`` (its peptides' most frequent gene names, else the id),
-        ``description`` and ``count``, its number of quantified peptides (DEqMS's count).
+        ``description`` and ``count``, its number of quantified peptides or precursors (DEqMS's count).
     """
     repeated = values.index[values.index.duplicated()].unique()
     if len(repeated):
@@ -280,6 +283,7 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
         x = np.log2(np.where(seen, x, 1.0))
     x[~seen] = np.nan
     kept = seen.any(axis=1)
+    report["unit"] = unit
     report["peptides"] = int(len(values))
     report["peptides_without_a_value"] = int((~kept).sum())
     method = opts.get("summarise", "median_polish")
@@ -289,8 +293,8 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
     report["summary_note"] = FLAGGED[method].format(n=flagged, total=len(summary)) if flagged else ""
     if flagged:
         log.warning("%s: %s", path, report["summary_note"])
-    log.info("%s: %d peptides with a value (%d without, left out) summarised to %d proteins by %s", path,
-             int(kept.sum()), int((~kept).sum()), len(summary), method)
+    log.info("%s: %d %s with a value (%d without, left out) summarised to %d proteins by %s", path,
+             int(kept.sum()), unit, int((~kept).sum()), len(summary), method)
     codes = pd.Index(summary.index).get_indexer(proteins[kept])
     var = pd.DataFrame({"gene_id": summary.index}, index=summary.index)
     for column, source in (("symbol", genes), ("description", descriptions)):

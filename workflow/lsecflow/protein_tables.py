@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .diann_report import is_report, read_report, sample_runs
+from .diann_report import run_name as diann_run
 from .errors import InputDataError
 from .files import compression, not_utf8, workbook
 from .peptides import to_proteins
@@ -24,9 +26,9 @@ from .proteomics import observed_mask
 
 log = logging.getLogger(__name__)
 
-PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "protein_table")
-#: Tables of peptides, summarised to proteins at ingest (``proteomics.summarise``).
-PEPTIDE_FORMATS = ("maxquant_peptides",)
+PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "diann_report", "protein_table")
+#: Tables of peptides or precursors, summarised to proteins at ingest (``proteomics.summarise``).
+PEPTIDE_FORMATS = ("maxquant_peptides", "diann_report")
 
 #: Per format: id, gene-name and description columns, and each quantity's column pattern ({} = sample).
 LAYOUTS = {
@@ -39,6 +41,8 @@ LAYOUTS = {
                  "columns": {"lfq": "{} MaxLFQ Intensity", "intensity": "{} Intensity"}},
     "diann": {"id": "Protein.Group", "gene": "Genes", "description": ("First.Protein.Description",),
               "columns": {}},
+    "diann_report": {"id": "Precursor.Id", "gene": "Genes", "description": (), "protein": "Protein.Group",
+                     "columns": {}},
 }
 #: MaxQuant's "+" flags: rows removed with ``proteomics.remove_flagged``.
 MAXQUANT_FLAGS = ("Reverse", "Potential contaminant", "Only identified by site")
@@ -53,11 +57,22 @@ def _sep(path: Path) -> str:
     return "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
 
 
+def _first_bytes(path: Path, n: int = 4) -> bytes:
+    if not path.is_file():
+        return b""
+    with open(path, "rb") as fh:
+        return fh.read(n)
+
+
 def read_header(path: str | os.PathLike) -> list[str]:
     """Column names of a protein table (first line only)."""
     path = Path(path)
     if hint := workbook(path):
         raise InputDataError(f"{path}: {hint}")
+    if path.name.lower().endswith(".parquet") or _first_bytes(path) == b"PAR1":
+        raise InputDataError(f"{path}: a parquet file is not read (a DIA-NN report.parquet is not read; have DIA-NN "
+                             "write report.tsv (--report-tsv), or give its report.pg_matrix.tsv as counts.format: "
+                             "diann)")
     try:
         header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
     except UnicodeDecodeError as exc:
@@ -68,8 +83,11 @@ def read_header(path: str | os.PathLike) -> list[str]:
 
 
 def detect_protein_format(header: list[str]) -> str:
-    """``maxquant``, ``fragpipe`` or ``diann`` when the header is one of theirs, else ``protein_table``."""
+    """``maxquant``, ``maxquant_peptides``, ``fragpipe``, ``diann`` or ``diann_report`` when the header is one of
+    theirs, else ``protein_table``."""
     cols = set(header)
+    if is_report(header):
+        return "diann_report"
     if {"Sequence", "Leading razor protein"} <= cols and any(c.startswith(("LFQ intensity ", "Intensity "))
                                                             for c in header):
         return "maxquant_peptides"
@@ -80,12 +98,6 @@ def detect_protein_format(header: list[str]) -> str:
     if "Protein.Group" in cols:
         return "diann"
     return "protein_table"
-
-
-def _run_name(column: str) -> str:
-    """A DIA-NN run column (a raw-file path) as a sample name: the file name without folder and extension."""
-    base = re.split(r"[\\/]", column)[-1]
-    return re.sub(r"\.(raw|mzml|d|wiff|dia)$", "", base, flags=re.IGNORECASE)
 
 
 def annotation_columns(fmt: str, opts: dict, header: list[str]) -> tuple[str, str | None, str | None]:
@@ -118,6 +130,8 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     header = read_header(path)
     ident, gene, desc = annotation_columns(fmt, opts, header)
     key = opts.get("column_key")
+    if fmt == "diann_report":  # samples are runs named in a column, not columns
+        return sample_runs(path, header, samples, key, sheet)
     if key:
         if sheet is None or key not in sheet.columns:
             raise InputDataError(f"proteomics.column_key {key!r} is not a column of the sample sheet")
@@ -126,7 +140,7 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
         pattern = LAYOUTS[fmt]["columns"][opts.get("intensity", "lfq")]
         wanted = {s: pattern.format(s) for s in samples}
     elif fmt == "diann":
-        runs = {_run_name(c): c for c in header if c not in DIANN_ANNOTATION}
+        runs = {diann_run(c): c for c in header if c not in DIANN_ANNOTATION}
         wanted = {s: runs.get(s, s) for s in samples}
     else:
         wanted = {s: s for s in samples}
@@ -153,7 +167,7 @@ def run_name(column: str, fmt: str, opts: dict, sample: str) -> str:
     format's prefix / suffix (``LFQ intensity C_R1`` -> ``C_R1``), DIA-NN's run file name, a generic table's
     column itself; the sample id where the column does not follow the pattern."""
     if fmt == "diann":
-        return _run_name(column)
+        return diann_run(column)
     if fmt not in LAYOUTS:
         return column
     prefix, suffix = LAYOUTS[fmt]["columns"][opts.get("intensity", "lfq")].split("{}")
@@ -269,6 +283,12 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     """
     path = Path(path)
     columns = sample_columns(path, fmt, list(samples), opts, sheet)
+    if fmt == "diann_report":
+        values, proteins, genes, report = read_report(path, columns, opts)
+        _check_quantified(values, columns, path, "precursor passing the q-values")
+        values, var = to_proteins(values, proteins, genes, None, opts, path, report, unit="precursors")
+        report["proteins"] = int(len(values))
+        return values, var, report
     header = read_header(path)
     ident, gene, desc = annotation_columns(fmt, opts, header)
     try:
@@ -296,16 +316,13 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     values = _numeric(df[list(columns.values())], path, ids, row=row)
     values.columns = list(columns)
     values.index = ids.to_numpy()
-    quantified = observed_mask(values, {"zero_is_missing": True})  # 0 or empty: not quantified
-    for sample in values.columns[~quantified.any(axis=0).to_numpy()]:
-        raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified {row}: "
-                             "every value is 0 or empty; is it the right column, or a failed run to leave out?")
+    _check_quantified(values, columns, path, row)
     if fmt in PEPTIDE_FORMATS:
         values, var = to_proteins(values, df[LAYOUTS[fmt]["protein"]], df[gene] if gene else None,
                                   df[desc] if desc else None, opts, path, report)
         report["proteins"] = int(len(values))
         return values, var, report
-    empty = values.index[~quantified.any(axis=1).to_numpy()]
+    empty = values.index[~observed_mask(values, {"zero_is_missing": True}).any(axis=1).to_numpy()]
     report["proteins_without_a_value"] = int(len(empty))
     if len(empty):
         log.info("%s: %d proteins have no value in any sample (kept here, dropped and counted by the preprocessing; "
@@ -320,6 +337,14 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     values, var = _duplicates(values, var, path, opts.get("duplicate_ids", "error"), report)
     report["proteins"] = int(len(values))
     return values, var, report
+
+
+def _check_quantified(values: pd.DataFrame, columns: dict[str, str], path, row: str) -> None:
+    """A sample without any quantified value (0 or empty) is an error naming its column."""
+    quantified = observed_mask(values, {"zero_is_missing": True})
+    for sample in values.columns[~quantified.any(axis=0).to_numpy()]:
+        raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified {row}: "
+                             "every value is 0 or empty; is it the right column, or a failed run to leave out?")
 
 
 def _duplicates(values, var, path, how: str, report: dict):

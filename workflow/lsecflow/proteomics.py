@@ -246,7 +246,8 @@ def preprocess_dataset(adata: ad.AnnData, spec: dict, seed: int = 0
     pre = preprocess(raw, filter_groups(obs, opts, spec["contrasts"]), opts, seed)
     ingest = json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
     if "summarise" in ingest:  # a peptide table: how its proteins were made comes first
-        detail = (f"{ingest['peptides']} peptides ({ingest['peptides_without_a_value']} without a value, left out) "
+        detail = (f"{ingest['peptides']} {ingest['unit']} ({ingest['peptides_without_a_value']} without a value, left "
+                  "out) "
                   f"summarised to {raw.shape[0]} proteins by {ingest['summarise']}")
         note = ingest["summary_note"]
         pre.steps.insert(0, {"step": "summarise", "proteins": int(raw.shape[0]),
