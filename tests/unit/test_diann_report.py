@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import re
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +16,8 @@ from lsecflow import protein_tables
 from lsecflow.de_options import check_deqms
 from lsecflow.diann_report import read_report, run_name
 from lsecflow.errors import ConfigError, InputDataError
+from lsecflow.ingest import run_ingest
+from lsecflow.proteomics import preprocess_dataset
 
 DATA = REPO / "tests/data/diann_report"
 REPORT = DATA / "report_trimmed.tsv.gz"
@@ -136,3 +139,26 @@ def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
     check_deqms("x", {"assay": "proteomics", "de": {"deqms": "loess"}, "proteomics": {}}, "diann_report")
     with pytest.raises(ConfigError, match="needs each protein's peptide or PSM count"):
         check_deqms("x", {"assay": "proteomics", "de": {"deqms": "loess"}, "proteomics": {}}, "diann")
+
+
+def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path):
+    """Through load_config (format detected, every sample's run found before any job) and the ingest job: the
+    proteins and the preprocessing table's first step. The grouping is SYNTHETIC (three runs of one digest): it
+    only makes the config valid; nothing is tested between the groups. A sample without a run stops load_config."""
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text("sample\tgroup\nKL_Try_001_a\tx\nKL_Try_001_b\tx\nKL_Try_001_c\ty\n")
+    spec = {"assay": "proteomics", "species": "human", "gene_ids": "protein",
+            "counts": {"path": str(REPORT)}, "samples": {"sheet": str(sheet)},
+            "proteomics": {"summarise": "maxlfq", "min_valid": 1}, "design": "~ group",
+            "contrasts": {"y_vs_x": {"variable": "group", "target": "y", "reference": "x"}}}
+    ds = load_one(tmp_path, spec).datasets["p"]
+    assert ds.format == "diann_report"
+    run_ingest(ds.params(rule="ingest"), str(tmp_path / "counts.h5ad"))
+    adata = ad.read_h5ad(tmp_path / "counts.h5ad")
+    assert adata.shape == (3, 371)
+    _, _, pre = preprocess_dataset(adata, ds.spec)
+    assert pre.steps[0]["detail"] == "1052 precursors (0 without a value, left out) summarised to 371 proteins by maxlfq"
+    sheet.write_text("sample\tgroup\nKL_Try_001_a\tx\nKL_Try_001_b\tx\nKL_Try_001_d\ty\n")
+    with pytest.raises(ConfigError, match=re.escape("1 sample(s) have no run in the report's 'File.Name' column: "
+                                                    "'KL_Try_001_d'")):
+        load_one(tmp_path, spec)
