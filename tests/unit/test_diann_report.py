@@ -49,7 +49,8 @@ def test_the_report_is_detected_and_its_runs_are_the_samples(runs):
 def test_the_precursor_matrix_is_diann_matrix(runs):
     """Q.Value and PG.Q.Value <= 0.01 (82 rows of 2,992 out), Precursor.Normalised: 1,052 precursors x 3 runs,
     every value and every missing cell as diann_matrix(q = 0.01, pg.q = 0.01) gives them."""
-    wide, groups, genes, report = read_report(REPORT, runs, {})
+    wide, groups, genes, report, matched = read_report(REPORT, protein_tables.read_header(REPORT), SAMPLES, {})
+    assert matched == runs  # the runs matched on the report read once are those checked at start-up
     ref = _ref("precursors")
     assert sorted(wide.index) == sorted(ref.index) and report == {"rows_in_table": 2992, "rows_filtered": 82}
     got = wide.loc[ref.index]

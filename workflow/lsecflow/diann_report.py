@@ -59,13 +59,10 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
         raise InputDataError(f"{path}: cannot be read as a DIA-NN report ({type(exc).__name__}: {exc})") from exc
 
 
-def sample_runs(path, header: list[str], samples, key: str | None = None,
-                sheet: pd.DataFrame | None = None) -> dict[str, str]:
-    """Each sample's run (the run column's value), checked at parse time: a sample without a run is an error
-    naming it and the runs there are (the run column is read whole, once)."""
-    path = Path(path)
-    column = run_column(header)
-    runs = sorted(_read(path, [column])[column].unique())
+def match_runs(path, runs: list[str], samples, column: str, key: str | None = None,
+               sheet: pd.DataFrame | None = None) -> dict[str, str]:
+    """Each sample's run among ``runs`` (the values of the report's run ``column``): by name (module notes) or by the sheet's
+    ``key`` column; a sample without a run is an error naming it and the runs there are."""
     if key:
         if sheet is None or key not in sheet.columns:
             raise InputDataError(f"proteomics.column_key {key!r} is not a column of the sample sheet")
@@ -81,13 +78,22 @@ def sample_runs(path, header: list[str], samples, key: str | None = None,
     return wanted
 
 
-def read_report(path, samples: dict[str, str], opts: dict) -> tuple[pd.DataFrame, pd.Series, pd.Series, dict]:
+def sample_runs(path, header: list[str], samples, key: str | None = None,
+                sheet: pd.DataFrame | None = None) -> dict[str, str]:
+    """Each sample's run, checked at parse time (:func:`match_runs`; the run column is read whole, once)."""
+    column = run_column(header)
+    return match_runs(path, sorted(_read(Path(path), [column])[column].unique()), samples, column, key, sheet)
+
+
+def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None
+                ) -> tuple[pd.DataFrame, pd.Series, pd.Series, dict, dict[str, str]]:
     """The filtered precursors x samples (Precursor.Normalised, NaN = not quantified), each precursor's protein
-    group and gene names, and counts of what was filtered (module notes); ``samples``: sample -> run."""
+    group and gene names, counts of what was filtered (module notes) and each sample's run (:func:`match_runs`,
+    on the report read once)."""
     path = Path(path)
-    header = list(pd.read_csv(path, sep="\t", nrows=0, compression=compression(path)).columns)
     column = run_column(header)
     df = _read(path, [column, *COLUMNS])
+    samples = match_runs(path, sorted(df[column].unique()), samples, column, opts.get("column_key"), sheet)
     report: dict = {"rows_in_table": int(len(df))}
     df = df[df[column].isin(set(samples.values()))]
     numbers = {}
@@ -123,4 +129,4 @@ def read_report(path, samples: dict[str, str], opts: dict) -> tuple[pd.DataFrame
     wide = df.pivot(index="Precursor.Id", columns=column, values="quantity")
     wide = wide.reindex(columns=list(samples.values())).rename(columns=sample_of)
     wide = wide.loc[groups.index]
-    return wide, groups["Protein.Group"], groups["Genes"], report
+    return wide, groups["Protein.Group"], groups["Genes"], report, samples

@@ -1,6 +1,7 @@
-"""Peptide intensities summarised to proteins (``counts.format: maxquant_peptides``, ``proteomics.summarise``).
+"""Peptide (or precursor) intensities summarised to proteins (``counts.format: maxquant_peptides`` or
+``diann_report``, ``proteomics.summarise``).
 
-Three summaries, each of a protein's peptides (rows) per sample (columns), on the log2 scale, missing values
+Four summaries, each of a protein's peptides (rows) per sample (columns), on the log2 scale, missing values
 (NaN) left out:
 
 ``median_polish``
@@ -206,17 +207,17 @@ def summarise(log2: pd.DataFrame, proteins: pd.Series, method: str) -> tuple[pd.
             out[codes[rows[0]]], split = maxlfq(values[rows])
             flagged += split
         return pd.DataFrame(out, index=index, columns=log2.columns), flagged
-    for proteins, stack in _stacks(values, codes, len(index)):
+    for members, stack in _stacks(values, codes, len(index)):
         if method == "median_polish":
             overall, _, col, converged = polish_stack(stack)
-            out[proteins] = overall[:, None] + col
+            out[members] = overall[:, None] + col
             flagged += int((~converged).sum())
         elif method == "median_sweep":
-            out[proteins] = _median(stack, 1)
+            out[members] = _median(stack, 1)
         else:
             seen = ~np.isnan(stack)
             total = np.where(seen, np.exp2(stack), 0.0).sum(axis=1)
-            out[proteins] = np.where(seen.any(axis=1), np.log2(np.where(total > 0, total, 1.0)), np.nan)
+            out[members] = np.where(seen.any(axis=1), np.log2(np.where(total > 0, total, 1.0)), np.nan)
     if method == "median_sweep":
         out = out - _median(out, 0)[None, :]
     return pd.DataFrame(out, index=index, columns=log2.columns), flagged

@@ -1,6 +1,7 @@
 """Protein-level intensity tables: MaxQuant ``proteinGroups.txt``, FragPipe ``combined_protein.tsv``,
 DIA-NN ``pg_matrix.tsv`` and a generic table (also for antibody and cytokine arrays); and MaxQuant's
-``peptides.txt``, summarised to its leading razor proteins (:mod:`lsecflow.peptides`).
+``peptides.txt`` and DIA-NN's main report (:mod:`lsecflow.diann_report`), summarised to proteins
+(:mod:`lsecflow.peptides`).
 
 Each reader returns the intensities exactly as in the file (proteins x samples, float; 0 stays 0, it
 becomes "missing" in :mod:`lsecflow.proteomics`), after removing the rows the search engine marks as
@@ -282,13 +283,13 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
         peptide / PSM count); and counts of what was removed and why.
     """
     path = Path(path)
-    columns = sample_columns(path, fmt, list(samples), opts, sheet)
-    if fmt == "diann_report":
-        values, proteins, genes, report = read_report(path, columns, opts)
+    if fmt == "diann_report":  # its runs are matched on the report read once
+        values, proteins, genes, report, columns = read_report(path, read_header(path), list(samples), opts, sheet)
         _check_quantified(values, columns, path, "precursor passing the q-values")
         values, var = to_proteins(values, proteins, genes, None, opts, path, report, unit="precursors")
         report["proteins"] = int(len(values))
         return values, var, report
+    columns = sample_columns(path, fmt, list(samples), opts, sheet)
     header = read_header(path)
     ident, gene, desc = annotation_columns(fmt, opts, header)
     try:
