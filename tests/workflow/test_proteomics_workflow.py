@@ -1,12 +1,15 @@
-"""assay: proteomics through the real Snakemake CLI: the shipped UPS1 run against R limma, and the
-endothelial secretome (FragPipe; no licence, read from ../shared, skipped cleanly without it) with its report."""
+"""assay: proteomics through the real Snakemake CLI: the shipped UPS1 run against R limma, its peptide table
+summarised to proteins (format detected, DEqMS on the peptide counts) into the report, and the endothelial
+secretome (FragPipe; no licence, read from ../shared, skipped cleanly without it) with its report."""
 from __future__ import annotations
 
 import json
 
 import pandas as pd
 import pytest
+import yaml
 from helpers import (
+    REPO,
     SECRETOME,
     agreement,
     assert_matches,
@@ -25,6 +28,11 @@ def proteomics_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("proteomics")
     fast = {"collections": ["hallmark", "matrisome"], "permutations": 200}
     datasets = {"ups1": ups1_dataset(enrichment={"collections": ["hallmark"], "permutations": 200})}
+    peptides = yaml.safe_load((REPO / "config/datasets/ups1_peptides.yaml").read_text())
+    peptides["counts"] = {"path": str(REPO / peptides["counts"]["path"])}  # format: auto, detected
+    peptides["samples"]["sheet"] = str(REPO / peptides["samples"]["sheet"])
+    peptides["enrichment"] = {"collections": ["hallmark"], "permutations": 200}
+    datasets["peptides"] = peptides
     if (SECRETOME / "proteins_maxlfq.tsv.gz").exists():
         datasets["secretome"] = secretome_dataset(enrichment=fast)
     cfg = write_config(work, datasets)
@@ -52,6 +60,26 @@ def test_workflow_ups1(proteomics_run):
     assert {"EGF", "CXCL8", "TNF"} <= set(flagged["symbol"])  # human UPS1 factors, up 2.5-fold
     loo = pd.read_csv(res / "paracrine/fmol25_vs_fmol10.robustness.tsv", sep="\t")
     assert loo["left_out"].nunique() == 6 and loo["padj"].notna().all()
+
+
+@pytest.mark.slow
+def test_workflow_ups1_peptides_into_the_report(proteomics_run):
+    """The shipped peptide dataset with counts.format auto: the summary is the preprocessing's first step, the DE
+    table carries each protein's peptide count (DEqMS's), the spiked proteins are up, and the report's methods
+    name the peptide table and its summary (written from the detected format, not the config's 'auto')."""
+    res = proteomics_run / "peptides"
+    steps = pd.read_csv(res / "qc/preprocessing.tsv", sep="\t")
+    assert steps["step"].iloc[0] == "summarise" and steps["detail"].iloc[0].startswith(
+        "5633 peptides (95 without a value, left out) summarised to 915 proteins by median_polish")
+    table = pd.read_csv(res / "de/fmol100_vs_fmol10.tsv", sep="\t", index_col="gene_id")
+    assert table["peptide_count"].min() >= 1 and len(table) == 878
+    assert table.loc["P01375ups|TNFA_HUMAN_UPS", "log2FoldChange"] > 2 and table.loc[
+        "P01375ups|TNFA_HUMAN_UPS", "padj"] < 0.05
+    html = (proteomics_run / "report.html").read_text()
+    for needle in ("peptides/qc/intensities.png", "read from the MaxQuant peptides table",
+                   "summarised to their leading razor proteins by Tukey&#x27;s median polish",
+                   "its number of quantified peptides"):
+        assert needle in html, needle
 
 
 @needs_secretome
