@@ -7,9 +7,11 @@ with no value, every run of a row 0, duplicated or empty ids, an empty gene name
 ("TRUE", "x"), every row flagged, one row left, no protein through the valid-value filter, Windows line ends, a
 UTF-8 byte-order mark; on the protein table (``--table proteins``, default) the count column (de.deqms) with
 text, a zero or a missing value; on the peptide table (``--table peptides``: ups1_peptides, DEqMS on its peptide
-counts) an empty leading razor protein and each summary with one protein's peptides left.
+counts) an empty leading razor protein and each summary with one protein's peptides left. ``--table report``: the
+real DIA-NN report of tests/data/diann_report (three runs; a SYNTHETIC dose 1, 2, 3 only makes the config valid)
+with its own bends: q-values, quantities, ids, runs and groups bent.
 
-    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides] [--start 0] [--trials 20] [--traceback]
+    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides|report] [--start 0] [--trials 20]
 """
 from __future__ import annotations
 
@@ -42,7 +44,12 @@ TABLES = {
                  "dataset": "ups1_peptides", "name": "peptides.txt", "intensity": "Intensity ",
                  "run": "Intensity 100_R1", "reference": ["Intensity 10_R1", "Intensity 10_R2", "Intensity 10_R3"],
                  "id": "Sequence", "flags": ("Reverse", "Potential contaminant"), "count": None},
+    "report": {"path": REPO / "tests/data/diann_report/report_trimmed.tsv.gz", "dataset": None,
+               "name": "report.tsv", "intensity": "Precursor.Normalised", "run": "Precursor.Normalised",
+               "id": "Precursor.Id", "flags": (), "count": None},
 }
+#: The report's runs as samples, and the SYNTHETIC dose that makes its config valid.
+REPORT_SHEET = "sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_c\t3\n"
 #: The table being bent (``--table``).
 TABLE = dict(TABLES["proteins"], kind="proteins")
 
@@ -127,6 +134,30 @@ BENDS = {
                  "count column (deqms) with text": _cell("count", "many"),
                  "count column (deqms) with a 0": _cell("count", 0),
                  "count column (deqms) missing a value": _cell("count", None)},
+    "report": {
+        "text in a quantity": _cell("run", "Filtered"),
+        "a negative quantity": _cell("run", -5.0),
+        "an infinite quantity": _cell("run", float("inf")),
+        "a huge quantity (1e300)": _cell("run", 1e300),
+        "a run with no value": _column("run", 0),
+        "every quantity of a row 0": _protein_zero,
+        "an empty precursor id": _cell("id", ""),
+        "an empty protein group": _cell("Protein.Group", ""),
+        "an empty gene name": _cell("Genes", ""),
+        "an empty q-value": _cell("Q.Value", ""),
+        "a q-value as text": _cell("PG.Q.Value", "low"),
+        "every q-value above the threshold": _column("Q.Value", "0.5"),
+        "a row twice": lambda t: pd.concat([t, t.iloc[[_kept(t)]]]),
+        "a precursor in two groups": lambda t: t.assign(**{"Protein.Group": t["Protein.Group"].where(
+            t.index != 1, "P99999")}),
+        "one run left": lambda t: t[t["File.Name"].str.endswith("_a.mzML.dia")].copy(),
+        "one row left": lambda t: t.iloc[_kept(t):_kept(t) + 1].copy(),
+        "runs renamed (another analysis)": _column("File.Name", "other.raw"),
+        "Windows line ends": lambda t: t.attrs.update(crlf=True) or t,
+        "a byte-order mark": lambda t: t.attrs.update(bom=True) or t,
+        **{f"summarised by {s}": (lambda t, s=s: t.attrs.update(summarise=s) or t)
+           for s in ("median_polish", "median_sweep", "maxlfq", "sum")},
+    },
     "peptides": {**COMMON,
                  "an empty leading razor protein": _cell("Leading razor protein", ""),
                  **{f"one protein's peptides alone, {s}": _one_protein(s)
@@ -137,14 +168,20 @@ BENDS = {
 def run(name: str, folder: Path) -> str:
     table = pd.read_csv(TABLE["path"], sep="\t", dtype=str, keep_default_na=False)
     for c in _intensities(table) + ([TABLE["count"]] if TABLE["count"] else []):
-        table[c] = pd.to_numeric(table[c])
+        table[c] = pd.to_numeric(table[c], errors="coerce" if TABLE["kind"] == "report" else "raise")
     table = BENDS[TABLE["kind"]][name](table)
     text = table.to_csv(sep="\t", index=False, lineterminator="\r\n" if table.attrs.get("crlf") else "\n")
     path = folder / TABLE["name"]
     path.write_text(text, encoding="utf-8-sig" if table.attrs.get("bom") else "utf-8")
-    spec = yaml.safe_load((REPO / f"config/datasets/{TABLE['dataset']}.yaml").read_text())
+    if TABLE["dataset"]:
+        spec = yaml.safe_load((REPO / f"config/datasets/{TABLE['dataset']}.yaml").read_text())
+        spec["samples"]["sheet"] = str(REPO / spec["samples"]["sheet"])
+    else:  # the report: its own sheet and a minimal config
+        (folder / "sheet.tsv").write_text(REPORT_SHEET)
+        spec = {"assay": "proteomics", "species": "human", "gene_ids": "protein", "counts": {},
+                "samples": {"sheet": str(folder / "sheet.tsv")}, "proteomics": {"min_valid": 1}, "numeric": ["dose"],
+                "design": "~ dose", "contrasts": {"per_dose": {"variable": "dose"}}}
     spec["counts"]["path"] = str(path)
-    spec["samples"]["sheet"] = str(REPO / spec["samples"]["sheet"])
     if "summarise" in table.attrs:
         spec["proteomics"]["summarise"] = table.attrs["summarise"]
     if "deqms" in name:

@@ -111,7 +111,15 @@ def _other_group(t):
     (_twice, f"precursor 'AAAALAGGK1' is on more than one row of run {RUN.format('a')!r}"),
     (_other_group, "precursor 'AAAALAGGK1' is in different protein groups in different runs"),
     (lambda t: t.assign(**{"Q.Value": t["Q.Value"].where(t.index != 3, "low")}),
-     "column 'Q.Value', precursor 'AAADALSDLEIK2': value 'low' is not a number"),
+     "column 'Q.Value', precursor 'AAADALSDLEIK2': value 'low' is not a finite number >= 0"),
+    (lambda t: t.assign(**{"Q.Value": t["Q.Value"].where(t.index != 3, "")}),
+     "column 'Q.Value', precursor 'AAADALSDLEIK2': value '' is not a finite number >= 0"),
+    (lambda t: t.assign(**{"Precursor.Normalised": t["Precursor.Normalised"].where(t.index != 3, "-5")}),
+     "column 'Precursor.Normalised', precursor 'AAADALSDLEIK2': value '-5' is not a finite number >= 0"),
+    (lambda t: t.assign(**{"Precursor.Normalised": t["Precursor.Normalised"].where(t.index != 3, "inf")}),
+     "column 'Precursor.Normalised', precursor 'AAADALSDLEIK2': value 'inf' is not a finite number >= 0"),
+    (lambda t: t.assign(**{"Precursor.Id": t["Precursor.Id"].where(t.index != 3, "")}),
+     "1 row(s) of the samples' runs have no Precursor.Id (first at line 5)"),
     (lambda t: t[~t["File.Name"].str.endswith("_c.mzML.dia")],
      "1 sample(s) have no run in the report's 'File.Name' column: 'KL_Try_001_c'. Runs there (as sample names): "
      "KL_Try_001_a, KL_Try_001_b"),
@@ -119,6 +127,7 @@ def _other_group(t):
      f"column {RUN.format('b')!r} (sample 'KL_Try_001_b') has no quantified precursor passing the q-values"),
 ])
 def test_a_broken_report_is_refused_naming_what(tmp_path, edit, says):
+    """Each a row DIA-NN does not write; the diann R package would drop the last four without a word."""
     with pytest.raises(InputDataError, match=re.escape(says)):
         protein_tables.read_protein_table(_bent(tmp_path, edit), "diann_report", SAMPLES, {}, "human")
 
@@ -144,14 +153,14 @@ def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
 
 def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path):
     """Through load_config (format detected, every sample's run found before any job) and the ingest job: the
-    proteins and the preprocessing table's first step. The grouping is SYNTHETIC (three runs of one digest): it
-    only makes the config valid; nothing is tested between the groups. A sample without a run stops load_config."""
+    proteins and the preprocessing table's first step. The 'dose' is SYNTHETIC (three runs of one digest): it only
+    makes the config valid; nothing is tested along it. A sample without a run stops load_config."""
     sheet = tmp_path / "sheet.tsv"
-    sheet.write_text("sample\tgroup\nKL_Try_001_a\tx\nKL_Try_001_b\tx\nKL_Try_001_c\ty\n")
+    sheet.write_text("sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_c\t3\n")
     spec = {"assay": "proteomics", "species": "human", "gene_ids": "protein",
-            "counts": {"path": str(REPORT)}, "samples": {"sheet": str(sheet)},
-            "proteomics": {"summarise": "maxlfq", "min_valid": 1}, "design": "~ group",
-            "contrasts": {"y_vs_x": {"variable": "group", "target": "y", "reference": "x"}}}
+            "counts": {"path": str(REPORT)}, "samples": {"sheet": str(sheet)}, "numeric": ["dose"],
+            "proteomics": {"summarise": "maxlfq", "min_valid": 1}, "design": "~ dose",
+            "contrasts": {"per_dose": {"variable": "dose"}}}
     ds = load_one(tmp_path, spec).datasets["p"]
     assert ds.format == "diann_report"
     run_ingest(ds.params(rule="ingest"), str(tmp_path / "counts.h5ad"))
@@ -159,7 +168,7 @@ def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path):
     assert adata.shape == (3, 371)
     _, _, pre = preprocess_dataset(adata, ds.spec)
     assert pre.steps[0]["detail"] == "1052 precursors (0 without a value, left out) summarised to 371 proteins by maxlfq"
-    sheet.write_text("sample\tgroup\nKL_Try_001_a\tx\nKL_Try_001_b\tx\nKL_Try_001_d\ty\n")
+    sheet.write_text("sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_d\t3\n")
     with pytest.raises(ConfigError, match=re.escape("1 sample(s) have no run in the report's 'File.Name' column: "
                                                     "'KL_Try_001_d'")):
         load_one(tmp_path, spec)

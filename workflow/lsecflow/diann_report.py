@@ -3,9 +3,10 @@ precursors filtered by q-value, pivoted to precursors x samples and summarised t
 (:mod:`lsecflow.peptides`).
 
 As the diann R package's ``diann_matrix`` (github vdemichev/diann-rpackage) makes the matrix: rows with a
-precursor id, a quantity above 0, ``Q.Value`` and ``PG.Q.Value`` at most ``proteomics.qvalue`` (0.01); the
-quantity is ``Precursor.Normalised`` (DIA-NN's cross-run normalisation); a precursor twice in one run is an
-error. Each sample is the run whose file name, without folder and extension (or all of its extensions:
+quantity above 0, ``Q.Value`` and ``PG.Q.Value`` at most ``proteomics.qvalue`` (0.01); the quantity is
+``Precursor.Normalised`` (DIA-NN's cross-run normalisation). Where the R package drops a row silently, a row DIA-NN
+never writes is an error here: no precursor id, a q-value missing or not a number, a negative or infinite value, a
+precursor twice in one run. Each sample is the run whose file name, without folder and extension (or all of its extensions:
 ``a.mzML.dia`` is ``a``), is its id, or the run a sheet column names (``proteomics.column_key``). A precursor
 belongs to its ``Protein.Group``; gene names come from ``Genes``. ``report.parquet`` (DIA-NN 1.9 and later) is
 not read: DIA-NN writes the TSV with ``--report-tsv`` or the matrices with ``--matrices`` (``counts.format:
@@ -96,17 +97,22 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
     samples = match_runs(path, sorted(df[column].unique()), samples, column, opts.get("column_key"), sheet)
     report: dict = {"rows_in_table": int(len(df))}
     df = df[df[column].isin(set(samples.values()))]
+    blank = df["Precursor.Id"].str.strip().eq("")
+    if blank.any():
+        raise InputDataError(f"{path}: {int(blank.sum())} row(s) of the samples' runs have no Precursor.Id (first "
+                             f"at line {int(df.index[blank.to_numpy()][0]) + 2})")
     numbers = {}
     for name in (QUANTITY, "Q.Value", "PG.Q.Value"):
         numbers[name] = pd.to_numeric(df[name], errors="coerce")
-        bad = numbers[name].isna() & df[name].str.strip().ne("")
+        # an empty quantity is a missing one; a q-value is always written; no value is negative or infinite
+        bad = ((numbers[name].isna() & (df[name].str.strip().ne("") | (name != QUANTITY)))
+               | (numbers[name] < 0) | np.isinf(numbers[name]))
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputDataError(f"{path}: column {name!r}, precursor {df['Precursor.Id'].iloc[i]!r}: value "
-                                 f"{df[name].iloc[i]!r} is not a number")
+                                 f"{df[name].iloc[i]!r} is not a finite number >= 0")
     q = float(opts.get("qvalue", 0.01))
-    keep = ((df["Precursor.Id"].str.strip() != "") & (numbers[QUANTITY] > 0)
-            & (numbers["Q.Value"] <= q) & (numbers["PG.Q.Value"] <= q)).to_numpy()
+    keep = ((numbers[QUANTITY] > 0) & (numbers["Q.Value"] <= q) & (numbers["PG.Q.Value"] <= q)).to_numpy()
     report["rows_filtered"] = int((~keep).sum())
     log.info("%s: %d of %d precursor rows of the samples' runs kept (Q.Value and PG.Q.Value <= %g, %s > 0)", path,
              int(keep.sum()), len(df), q, QUANTITY)
