@@ -9,16 +9,18 @@ tests/data/slope/make_reference.R. The small frames in the first tests are SYNTH
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import patsy
 import pytest
-from helpers import DLPC_COUNTS, DLPC_SHEET, REPO, assert_like_r, dlpc_dataset, load_datasets
+from helpers import DLPC_COUNTS, DLPC_SHEET, REPO, assert_like_r, dlpc_dataset, load_datasets, load_one, ups1_dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsecflow import contrasts, de, de_edger, de_voom
 from lsecflow.calls import group_sizes, sizes_note
-from lsecflow.de_inputs import count_unit, too_few
+from lsecflow.de_inputs import count_unit
 from lsecflow.errors import ConfigError
 from lsecflow.figures import unit_matrix
 from lsecflow.formula import design_matrix
@@ -233,8 +235,8 @@ def test_a_contrast_in_an_interaction_design_must_say_where_it_is_taken(interact
     refused(plain, "the design '~ dose + Group + dose:Group' lets the Group effect change with the number 'dose' "
             "(term dose:Group), so a Group contrast would be taken at dose = 0", design="~ dose + Group + dose:Group",
             numeric=["dose"], samples={**spec["samples"], "sheet": str(tmp_path / "dose.tsv")})
-    assert too_few(adata[adata.obs["batch"] == "b1"], WITHIN) == "group 'Group Disease, batch b2' has 0 sample(s); " \
-        "DESeq2 needs at least 2 per group"
+    assert contrasts.too_few(adata[adata.obs["batch"] == "b1"].obs, WITHIN) == (
+        "group 'Group Disease, batch b2' has 0 sample(s); DESeq2 needs at least 2 per group")
 
 
 def test_a_numeric_columns_slope_as_r_does(tmp_path):
@@ -262,8 +264,9 @@ def test_a_numeric_columns_slope_as_r_does(tmp_path):
     assert adata.obs.loc[vst.columns, "weight"].is_monotonic_increasing and not vst.columns.equals(adata.obs_names)
     assert set(groups) == {"samples by increasing weight"}
     assert fold_change_label(slope) == "log2 fold change per unit of weight"  # the volcano's and MA plot's axis
-    assert too_few(adata[:2], slope) == ("'weight (slope)' has 2 sample(s) and 2 distinct value(s) of 'weight'; "
-                                         "DESeq2 needs at least 3 samples and 2 values for a slope")
+    assert contrasts.too_few(adata[:2].obs, slope) == (
+        "'weight (slope)' has 2 sample(s) and 2 distinct value(s) of 'weight'; DESeq2 needs at least 3 samples and 2 "
+        "values for a slope")
     # DESeq2's slope against R: test_de.py::test_numeric_covariate_matches_deseq2 (the same fit); here the
     # refits keep the number in the design (was a crash), on the 400 most expressed genes (a fit of 1 s, not 10)
     dds = de.fit_model(adata[:, np.asarray(adata.X.sum(axis=0)).ravel().argsort()[::-1][:400]].copy(), ds.spec["design"],
@@ -287,3 +290,18 @@ def test_a_numeric_columns_slope_as_r_does(tmp_path):
     with pytest.raises(ConfigError, match="key 'contrasts.c': a contrast on the categorical column 'Group' needs "
                                           "target and reference"):
         load_datasets({"dlpc_liver": {**spec, "contrasts": {"c": {"variable": "Group", "target": "Disease"}}}})
+
+
+def test_a_contrast_without_replicates_stops_at_start_up(tmp_path):
+    """A level left with one sample (here by qc.exclude) stopped the DE job after ingest and QC had run (found by
+    bench/fuzz_proteins.py --table report); the start-up check names the contrast, the level, the engine and the
+    sheet, bulk (DLPC) and proteomics (UPS1) alike."""
+    chow = ["Sample720", "Sample745", "Sample746", "Sample747", "Sample770", "Sample773"]  # Sample774 left
+    spec = dlpc_dataset(DLPC_COUNTS, qc={"exclude": chow})
+    with pytest.raises(ConfigError, match=re.escape("key 'contrasts.disease_vs_chow': level 'Chow' of 'Group' has 1 "
+                                                    "sample(s); DESeq2 needs at least 2 per level (sample sheet")) as e:
+        load_datasets({"d": spec})
+    assert "after qc.exclude)" in str(e.value)
+    with pytest.raises(ConfigError, match=re.escape("level 'fmol25' of 'group' has 1 sample(s); limma needs at "
+                                                    "least 2 per level")):
+        load_one(tmp_path, ups1_dataset(qc={"exclude": ["C_R1", "C_R2"]}))

@@ -20,6 +20,7 @@ import pandas as pd
 from . import bulk_counts, cell_files, protein_tables, sample_files
 from .assay_keys import check_keys_for_format
 from .contrasts import check as check_contrast
+from .contrasts import too_few
 from .dataset_files import count_format, existing_file, marker_table, resolve_collections, resolve_counts, resolve_paracrine
 from .de_options import check_block, check_de_test, check_deqms, check_robust_fit, de_engine
 from .errors import ConfigError, InputDataError
@@ -115,6 +116,23 @@ def _read_yaml(path: Path, what: str) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys, found {type(data).__name__}")
     return data
+
+
+#: The engine's name in the DE job's message of a contrast without replicates (:func:`lsecflow.contrasts.too_few`).
+ENGINE_NAMES = {"deseq2": "DESeq2", "voom": "limma-voom", "edger": "edgeR", "limma": "limma"}
+
+
+def _check_replicates(source, spec, sheet, sheet_path) -> None:
+    """Bulk and proteomics: every contrast has the samples its engine needs among the sheet's (less
+    ``qc.exclude``), as the DE job finds them after ingest and QC; pseudobulk samples are made from the cells."""
+    if spec["assay"] == "single_cell":
+        return
+    obs = sheet[~sheet.index.isin(spec["qc"].get("exclude", []))]
+    for name, contrast in spec["contrasts"].items():
+        problem = too_few(obs, contrast, ENGINE_NAMES[de_engine(spec)])
+        if problem:
+            excluded = " after qc.exclude" if len(obs) < len(sheet) else ""
+            raise ConfigError(f"{source}: key 'contrasts.{name}': {problem} (sample sheet {sheet_path}{excluded})")
 
 
 def _check_contrasts(ds_name, source, spec, sheet, sheet_path, design_columns) -> None:
@@ -227,6 +245,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     for contrast_name, contrast in spec["contrasts"].items():  # within / interaction, once the design fits
         check_contrast(contrast_name, contrast, spec["design"], sheet, spec["numeric"], source)
     check_de_test(source, spec, list(sheet.columns))
+    _check_replicates(source, spec, sheet, sheet_path)
     check_deqms(source, spec, fmt)
     check_robust_fit(source, spec)
     check_block(source, spec, sheet, sheet_path, design_columns)

@@ -94,6 +94,29 @@ def cells(obs: pd.DataFrame, contrast: dict) -> dict[str, np.ndarray]:
     return out
 
 
+def too_few(obs: pd.DataFrame, contrast: dict, method: str = "DESeq2") -> str | None:
+    """Why a contrast cannot be tested on the samples of ``obs`` (a level, or for a ``within`` / ``interaction``
+    contrast a group, with fewer than 2 samples; a slope with fewer than 3 samples or 2 values), or None. The DE
+    job asks it of the fit's samples, the start-up check of the sheet's (bulk and proteomics)."""
+    groups = cells(obs, contrast)
+    roles = dict(zip(groups, ("target", "reference")))  # a plain contrast's two groups: its two levels
+    for label, mask in groups.items():
+        n = int(mask.sum())
+        if is_slope(contrast):
+            values = obs.loc[mask, contrast["variable"]].astype(float).nunique()
+            if n < 3 or values < 2:
+                return (f"{label!r} has {n} sample(s) and {values} distinct value(s) of {contrast['variable']!r}; "
+                        f"{method} needs at least 3 samples and 2 values for a slope")
+            continue
+        if n >= 2:
+            continue
+        if is_plain(contrast):
+            return (f"level {contrast[roles[label]]!r} of {contrast['variable']!r} has {n} sample(s); {method} needs "
+                    "at least 2 per level")
+        return f"group {label!r} has {n} sample(s); {method} needs at least 2 per group"
+    return None
+
+
 def columns(contrast: dict) -> list[str]:
     """Every sheet column the contrast names: its variable, the ``within`` and the ``interaction`` columns."""
     inter = [contrast["interaction"]["variable"]] if contrast.get("interaction") else []

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .contrasts import cells, is_plain, is_slope
+from .contrasts import too_few
 from .de_files import RESULT_COLUMNS, write_lrt_skipped, write_skipped
 from .errors import InputDataError, UnfittableDesign, UnfittableFit
 from .files import write_tsv_atomic
@@ -95,28 +95,6 @@ def check_fittable(meta: pd.DataFrame, design: str) -> None:
     if n <= p:
         raise UnfittableDesign(f"design {design!r} has {p} coefficients for {n} samples: no residual df, so no "
                                "dispersion or variance can be estimated")
-
-
-def too_few(adata: ad.AnnData, contrast: dict, method: str = "DESeq2") -> str | None:
-    """Why a contrast cannot be tested (a level, or for a ``within`` / ``interaction`` contrast a group, with
-    fewer than 2 samples), or None."""
-    groups = cells(adata.obs, contrast)
-    roles = dict(zip(groups, ("target", "reference")))  # a plain contrast's two groups: its two levels
-    for label, mask in groups.items():
-        n = int(mask.sum())
-        if is_slope(contrast):
-            values = adata.obs.loc[mask, contrast["variable"]].astype(float).nunique()
-            if n < 3 or values < 2:
-                return (f"{label!r} has {n} sample(s) and {values} distinct value(s) of {contrast['variable']!r}; "
-                        f"{method} needs at least 3 samples and 2 values for a slope")
-            continue
-        if n >= 2:
-            continue
-        if is_plain(contrast):
-            return (f"level {contrast[roles[label]]!r} of {contrast['variable']!r} has {n} sample(s); {method} needs "
-                    "at least 2 per level")
-        return f"group {label!r} has {n} sample(s); {method} needs at least 2 per group"
-    return None
 
 
 def fit_samples(adata: ad.AnnData, params: dict, cell_type: str | None = None) -> ad.AnnData:
@@ -219,7 +197,7 @@ def testable(adata: ad.AnnData, params: dict, outputs: dict, cell_type: str | No
     where = cell_type_label(params, cell_type)
     tested = []
     for name, contrast in spec["contrasts"].items():
-        problem = too_few(adata, contrast, method)
+        problem = too_few(adata.obs, contrast, method)
         if problem is None:
             tested.append(name)
             continue

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import limma
 from .calls import group_sizes, is_significant, sort_results
-from .contrasts import group_masks
+from .contrasts import group_masks, too_few
 from .de_files import (
     LOO_COLUMNS,
     design_test_table,
@@ -29,7 +29,7 @@ from .de_files import (
     write_shared,
     write_tested,
 )
-from .de_inputs import check_fittable, fit_samples, too_few
+from .de_inputs import check_fittable, fit_samples
 from .de_options import deqms_method
 from .errors import InputDataError
 from .files import write_tsv_atomic
@@ -174,7 +174,7 @@ def run_de_proteomics(counts_h5ad: str, params: dict, outputs: dict, *, seed: in
     opts = {**spec["de"]}
     adata = fit_samples(ad.read_h5ad(counts_h5ad), params, cell_type)
     for name, c in spec["contrasts"].items():
-        problem = too_few(adata, c, "limma")
+        problem = too_few(adata.obs, c, "limma")
         if problem:
             raise InputDataError(f"contrast {name!r}: {problem}")
     _, obs, pre = preprocess_dataset(adata, spec, seed)
