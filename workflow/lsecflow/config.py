@@ -22,7 +22,7 @@ from .assay_keys import check_keys_for_format
 from .contrasts import check as check_contrast
 from .contrasts import too_few
 from .dataset_files import count_format, existing_file, marker_table, resolve_collections, resolve_counts, resolve_paracrine
-from .de_options import check_block, check_de_test, check_deqms, check_robust_fit, de_engine
+from .de_options import ENGINE_LABELS, check_block, check_de_test, check_deqms, check_robust_fit, de_engine
 from .errors import ConfigError, InputDataError
 from .files import resolve_path
 from .formula import check_full_rank, check_numeric, expand_design, parse_design
@@ -118,10 +118,6 @@ def _read_yaml(path: Path, what: str) -> dict:
     return data
 
 
-#: The engine's name in the DE job's message of a contrast without replicates (:func:`lsecflow.contrasts.too_few`).
-ENGINE_NAMES = {"deseq2": "DESeq2", "voom": "limma-voom", "edger": "edgeR", "limma": "limma"}
-
-
 def _check_replicates(source, spec, sheet, sheet_path) -> None:
     """Bulk and proteomics: every contrast has the samples its engine needs among the sheet's (less
     ``qc.exclude``), as the DE job finds them after ingest and QC; pseudobulk samples are made from the cells."""
@@ -129,7 +125,7 @@ def _check_replicates(source, spec, sheet, sheet_path) -> None:
         return
     obs = sheet[~sheet.index.isin(spec["qc"].get("exclude", []))]
     for name, contrast in spec["contrasts"].items():
-        problem = too_few(obs, contrast, ENGINE_NAMES[de_engine(spec)])
+        problem = too_few(obs, contrast, ENGINE_LABELS[de_engine(spec)])
         if problem:
             excluded = " after qc.exclude" if len(obs) < len(sheet) else ""
             raise ConfigError(f"{source}: key 'contrasts.{name}': {problem} (sample sheet {sheet_path}{excluded})")
