@@ -135,13 +135,10 @@ BENDS = {
                  "count column (deqms) with a 0": _cell("count", 0),
                  "count column (deqms) missing a value": _cell("count", None)},
     "report": {
-        "text in a quantity": _cell("run", "Filtered"),
-        "a negative quantity": _cell("run", -5.0),
-        "an infinite quantity": _cell("run", float("inf")),
-        "a huge quantity (1e300)": _cell("run", 1e300),
-        "a run with no value": _column("run", 0),
-        "every quantity of a row 0": _protein_zero,
-        "an empty precursor id": _cell("id", ""),
+        **{name: COMMON[name] for name in (  # its quantity column stands as the "intensity"
+            "text in an intensity (Filtered)", "a negative intensity", "an infinite intensity",
+            "a huge intensity (1e300)", "a run with no value", "every run of a row 0", "an empty id", "one row left",
+            "Windows line ends", "a byte-order mark")},
         "an empty protein group": _cell("Protein.Group", ""),
         "an empty gene name": _cell("Genes", ""),
         "an empty q-value": _cell("Q.Value", ""),
@@ -151,10 +148,7 @@ BENDS = {
         "a precursor in two groups": lambda t: t.assign(**{"Protein.Group": t["Protein.Group"].where(
             t.index != 1, "P99999")}),
         "one run left": lambda t: t[t["File.Name"].str.endswith("_a.mzML.dia")].copy(),
-        "one row left": lambda t: t.iloc[_kept(t):_kept(t) + 1].copy(),
         "runs renamed (another analysis)": _column("File.Name", "other.raw"),
-        "Windows line ends": lambda t: t.attrs.update(crlf=True) or t,
-        "a byte-order mark": lambda t: t.attrs.update(bom=True) or t,
         **{f"summarised by {s}": (lambda t, s=s: t.attrs.update(summarise=s) or t)
            for s in ("median_polish", "median_sweep", "maxlfq", "sum")},
     },
