@@ -83,7 +83,8 @@ def _half(lines):
     (lambda f: gzip.open(f / "barcodes.tsv.gz", "wt").close(), "barcodes.tsv.gz: the barcodes file is empty", True),
     # scipy reads an integer-declared entry 1250.5 as 1250 without a word (before: a count made up silently)
     (lambda f: _edit_matrix(f, _half), "gene 'Calr': value 1250.5 is not an integer though the banner declares "
-                                       "integer values (1 such value)", False),
+                                       "integer values: raw counts are required (an edited or hand-written file?) "
+                                       "(1 such value)", False),
     (lambda f: _edit_matrix(f, lambda lines: [lines[0].replace("integer", "pattern")] + lines[1:]),
      "the banner '%%MatrixMarket matrix coordinate pattern general' does not declare counts", True),
     (lambda f: _edit_matrix(f, lambda lines: [lines[0].replace("general", "symmetric")] + lines[1:]),

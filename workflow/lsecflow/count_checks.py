@@ -48,16 +48,19 @@ def check_counts_dense(df: pd.DataFrame, source) -> None:
             )
 
 
-def check_counts_sparse(X, cell_names, gene_names, source) -> None:
+#: Why a single-cell matrix's non-integer value is refused, unless the reader knows better (:func:`check_counts_sparse`).
+NOT_INTEGER_CELLS = ("is not an integer: this looks like normalised or log-transformed data, raw counts are required "
+                     "(for h5ad, name where the counts are with counts.layer: a layer, or raw for scanpy's .raw)")
+
+
+def check_counts_sparse(X, cell_names, gene_names, source, not_integer: str = NOT_INTEGER_CELLS) -> None:
     """Refuse a cells x genes matrix that does not hold raw counts.
 
     A matrix of normalised or log-transformed values (non-integer floats) is
-    refused with the first offending cell and gene named.
+    refused with the first offending cell and gene named (``not_integer``: why that matters, for this input).
     """
     X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
-    checks = value_problems(X.data, "is not an integer: this looks like normalised or log-transformed data, raw "
-                                    "counts are required (for h5ad, name where the counts are with counts.layer: a "
-                                    "layer, or raw for scanpy's .raw)")
+    checks = value_problems(X.data, not_integer)
     for mask, what in checks:
         if mask.any():
             k = int(np.argmax(mask))

@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.io
 import scipy.sparse as sp
 
+from .count_checks import check_counts_sparse
 from .errors import InputDataError
 from .files import compression, open_bytes
 
@@ -151,16 +152,8 @@ def read_10x_folder(folder: Path) -> tuple[sp.csr_matrix, list[str], list[str]]:
 
 
 def _whole(X: sp.csr_matrix, path: Path, cells: list[str], genes: list[str]) -> sp.csr_matrix:
-    """An integer-declared matrix's values as int64, after checking that each is a whole number (module notes)."""
-    bad = np.isfinite(X.data) & (X.data != np.round(X.data))
-    if bad.any():
-        k = int(np.argmax(bad))
-        row = int(np.searchsorted(X.indptr, k, side="right") - 1)
-        n = int(bad.sum())
-        raise InputDataError(f"{path}: cell {cells[row]!r}, gene {genes[int(X.indices[k])]!r}: value "
-                             f"{X.data[k].item()!r} is not an integer though the banner declares integer values ({n} "
-                             f"such value{'s' if n > 1 else ''}); raw counts are required (an edited or hand-written "
-                             "file?)")
-    if np.isfinite(X.data).all() and np.abs(X.data).max(initial=0) <= 2**53:  # else the count checks name it
-        X.data = X.data.astype(np.int64)
+    """An integer-declared matrix's values as int64, after the count checks (module notes)."""
+    check_counts_sparse(X, cells, genes, path, "is not an integer though the banner declares integer values: raw "
+                                               "counts are required (an edited or hand-written file?)")
+    X.data = X.data.astype(np.int64)
     return X
