@@ -23,6 +23,7 @@ import pandas as pd
 
 from .errors import InputDataError
 from .files import compression
+from .sheets import named_by_column
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,12 @@ def match_runs(path, runs: list[str], samples, column: str, key: str | None = No
     """Each sample's run among ``runs`` (the values of the report's run ``column``): by name (module notes) or by the sheet's
     ``key`` column; a sample without a run is an error naming it and the runs there are."""
     if key:
-        if sheet is None or key not in sheet.columns:
-            raise InputDataError(f"proteomics.column_key {key!r} is not a column of the sample sheet")
-        wanted = {s: str(sheet.at[s, key]) for s in samples}
+        wanted = named_by_column(sheet, key, samples)
     else:
         by_name = {**{run_name(r, every=True): r for r in runs}, **{run_name(r): r for r in runs}}
         wanted = {s: by_name.get(s, s) for s in samples}
-    missing = [s for s, r in wanted.items() if r not in set(runs)]
+    present = set(runs)
+    missing = [s for s, r in wanted.items() if r not in present]
     if missing:
         raise InputDataError(f"{path}: {len(missing)} sample(s) have no run in the report's {column!r} column: "
                              f"{', '.join(map(repr, missing[:5]))}. Runs there (as sample names): "

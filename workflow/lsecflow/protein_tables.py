@@ -24,6 +24,7 @@ from .errors import InputDataError
 from .files import compression, not_utf8, workbook
 from .peptides import to_proteins
 from .proteomics import observed_mask
+from .sheets import named_by_column
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,7 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     if fmt == "diann_report":  # samples are runs named in a column, not columns
         return sample_runs(path, header, samples, key, sheet)
     if key:
-        if sheet is None or key not in sheet.columns:
-            raise InputDataError(f"proteomics.column_key {key!r} is not a column of the sample sheet")
-        wanted = {s: str(sheet.at[s, key]) for s in samples}
+        wanted = named_by_column(sheet, key, samples)
     elif fmt in ("maxquant", "maxquant_peptides", "fragpipe"):
         pattern = LAYOUTS[fmt]["columns"][opts.get("intensity", "lfq")]
         wanted = {s: pattern.format(s) for s in samples}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import ConfigError, InputDataError
 from .files import compression, not_utf8, open_bytes, workbook
 from .schema import validate
 
@@ -188,3 +188,11 @@ def cell_sample_ids(obs: pd.DataFrame, sc: dict, source: str) -> pd.Series:
         return obs["_input_sample"].astype(str)
     raise ConfigError(f"{source}: single-cell data need 'single_cell.sample_key' (an obs column) or "
                       "'single_cell.sample_from_cell_name', or counts.path as a mapping sample -> path")
+
+
+def named_by_column(sheet: pd.DataFrame | None, key: str, samples) -> dict[str, str]:
+    """Each sample's value in the sheet's ``proteomics.column_key`` column ``key`` (its table column, or its run);
+    a key that is not a column of the sheet is an error naming it."""
+    if sheet is None or key not in sheet.columns:
+        raise InputDataError(f"proteomics.column_key {key!r} is not a column of the sample sheet")
+    return {s: str(sheet.at[s, key]) for s in samples}
