@@ -157,9 +157,7 @@ def maxlfq(x: np.ndarray) -> tuple[np.ndarray, bool]:
             out[cols[0]] = np.nanmedian(sub)
             continue
         n = len(cols)
-        with warnings.catch_warnings():  # pairs without a shared peptide: NaN, no edge
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ratio = np.nanmedian(sub[:, None, :] - sub[:, :, None], axis=0)  # [i, j]: median of x_j - x_i
+        ratio = _median(sub[:, None, :] - sub[:, :, None], 0)  # [i, j]: median of x_j - x_i; NaN: no edge
         np.fill_diagonal(ratio, np.nan)
         edge = ~np.isnan(ratio)
         ata = np.where(edge, -1.0, 0.0)
