@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from helpers import REPO, load_one, ups1_dataset
 from lsecflow import protein_tables
-from lsecflow.de_options import check_deqms
 from lsecflow.diann_report import read_report, run_name
 from lsecflow.errors import ConfigError, InputDataError
 from lsecflow.ingest import run_ingest
@@ -141,14 +140,20 @@ def test_parquet_is_refused_with_what_to_give(tmp_path):
 
 
 def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
-    """proteomics.qvalue on a protein table is refused, named; DEqMS on a report needs no count_column."""
+    """proteomics.qvalue on a protein table is refused, named; DEqMS on a report needs no count_column (through
+    load_config, which knows the format), on a protein table it does."""
     spec = ups1_dataset()
     spec["proteomics"]["qvalue"] = 0.05
     with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue is read for diann_report tables")):
         load_one(tmp_path, spec)
-    check_deqms("x", {"assay": "proteomics", "de": {"deqms": "loess"}, "proteomics": {}}, "diann_report")
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text("sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_c\t3\n")  # SYNTHETIC dose
+    report = {"assay": "proteomics", "species": "human", "gene_ids": "protein", "counts": {"path": str(REPORT)},
+              "samples": {"sheet": str(sheet)}, "numeric": ["dose"], "proteomics": {"min_valid": 1},
+              "design": "~ dose", "contrasts": {"per_dose": {"variable": "dose"}}, "de": {"deqms": "loess"}}
+    assert load_one(tmp_path, report).datasets["p"].spec["de"]["deqms"] == "loess"
     with pytest.raises(ConfigError, match="needs each protein's peptide or PSM count"):
-        check_deqms("x", {"assay": "proteomics", "de": {"deqms": "loess"}, "proteomics": {}}, "diann")
+        load_one(tmp_path, ups1_dataset(de={"deqms": "loess"}))
 
 
 def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path):

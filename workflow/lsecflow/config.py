@@ -242,7 +242,7 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
         check_contrast(contrast_name, contrast, spec["design"], sheet, spec["numeric"], source)
     check_de_test(source, spec, list(sheet.columns))
     _check_replicates(source, spec, sheet, sheet_path)
-    check_deqms(source, spec, fmt)
+    check_deqms(source, spec, fmt in protein_tables.PEPTIDE_FORMATS)
     check_robust_fit(source, spec)
     check_block(source, spec, sheet, sheet_path, design_columns)
     check_impute(source, spec, int((~sheet.index.isin(spec["qc"].get("exclude", []))).sum()))

@@ -113,10 +113,11 @@ def _block_in_design(spec, sheet, column, design_columns) -> bool:
     return block_in_design(X, sheet[column].astype(str).to_numpy())
 
 
-def check_deqms(source, spec, fmt: str | None = None) -> None:
-    """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads (a peptide or precursor table,
-    ``fmt`` maxquant_peptides or diann_report, gives each protein's number of them instead); DEqMS replaces
-    eBayes's prior, so eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot go with it."""
+def check_deqms(source, spec, counted: bool = False) -> None:
+    """``de.deqms`` needs ``proteomics.count_column``, which nothing else reads (unless ``counted``: a peptide or
+    precursor table, :data:`lsecflow.protein_tables.PEPTIDE_FORMATS`, gives each protein's number of them);
+    DEqMS replaces eBayes's prior, so eBayes's ``trend`` and ``robust`` and ``treat``'s ``lfc_threshold`` cannot
+    go with it."""
     if spec["assay"] != "proteomics":
         return
     de, column = spec["de"], spec["proteomics"].get("count_column")
@@ -125,7 +126,7 @@ def check_deqms(source, spec, fmt: str | None = None) -> None:
             raise ConfigError(f"{source}: key 'proteomics.count_column' is set but only DEqMS reads it: set "
                               "'de.deqms: true' (or loess / nls / spline), or remove count_column")
         return
-    if not column and fmt not in ("maxquant_peptides", "diann_report"):  # their count: peptides per protein
+    if not column and not counted:
         raise ConfigError(f"{source}: key 'de.deqms' needs each protein's peptide or PSM count: set "
                           "proteomics.count_column (e.g. 'Razor + unique peptides' for MaxQuant, 'Combined Total "
                           "Peptides' for FragPipe)")
