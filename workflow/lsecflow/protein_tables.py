@@ -316,13 +316,13 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     values = _numeric(df[list(columns.values())], path, ids, row=row)
     values.columns = list(columns)
     values.index = ids.to_numpy()
-    _check_quantified(values, columns, path, row)
+    quantified = _check_quantified(values, columns, path, row)
     if fmt in PEPTIDE_FORMATS:
         values, var = to_proteins(values, df[LAYOUTS[fmt]["protein"]], df[gene] if gene else None,
                                   df[desc] if desc else None, opts, path, report)
         report["proteins"] = int(len(values))
         return values, var, report
-    empty = values.index[~observed_mask(values, {"zero_is_missing": True}).any(axis=1).to_numpy()]
+    empty = values.index[~quantified.any(axis=1).to_numpy()]
     report["proteins_without_a_value"] = int(len(empty))
     if len(empty):
         log.info("%s: %d proteins have no value in any sample (kept here, dropped and counted by the preprocessing; "
@@ -339,12 +339,13 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     return values, var, report
 
 
-def _check_quantified(values: pd.DataFrame, columns: dict[str, str], path, row: str) -> None:
-    """A sample without any quantified value (0 or empty) is an error naming its column."""
+def _check_quantified(values: pd.DataFrame, columns: dict[str, str], path, row: str) -> pd.DataFrame:
+    """Where a value was quantified (not 0, not empty); a sample without any is an error naming its column."""
     quantified = observed_mask(values, {"zero_is_missing": True})
     for sample in values.columns[~quantified.any(axis=0).to_numpy()]:
         raise InputDataError(f"{path}: column {columns[sample]!r} (sample {sample!r}) has no quantified {row}: "
                              "every value is 0 or empty; is it the right column, or a failed run to leave out?")
+    return quantified
 
 
 def _duplicates(values, var, path, how: str, report: dict):
