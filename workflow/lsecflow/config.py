@@ -118,12 +118,11 @@ def _read_yaml(path: Path, what: str) -> dict:
     return data
 
 
-def _check_replicates(source, spec, sheet, sheet_path) -> None:
-    """Bulk and proteomics: every contrast has the samples its engine needs among the sheet's (less
-    ``qc.exclude``), as the DE job finds them after ingest and QC; pseudobulk samples are made from the cells."""
+def _check_replicates(source, spec, sheet, obs, sheet_path) -> None:
+    """Bulk and proteomics: every contrast has the samples its engine needs among ``obs``, the sheet's less
+    ``qc.exclude``, as the DE job finds them after ingest and QC; pseudobulk samples are made from the cells."""
     if spec["assay"] == "single_cell":
         return
-    obs = sheet[~sheet.index.isin(spec["qc"].get("exclude", []))]
     for name, contrast in spec["contrasts"].items():
         problem = too_few(obs, contrast, ENGINE_LABELS[de_engine(spec)])
         if problem:
@@ -236,16 +235,16 @@ def load_dataset(name: str, spec: dict, source: str, roots: list[Path], annotati
     check_design_values(sheet, design_columns, sheet_path)
     _check_contrasts(name, source, spec, sheet, sheet_path, design_columns)
     check_numeric(spec, sheet, design_columns, sheet_path, source)
-    check_full_rank(spec["design"], sheet[~sheet.index.isin(spec["qc"].get("exclude", []))], source, sheet_path,
-                    numeric=spec["numeric"])
+    analysed = sheet[~sheet.index.isin(spec["qc"].get("exclude", []))]  # the samples DE fits
+    check_full_rank(spec["design"], analysed, source, sheet_path, numeric=spec["numeric"])
     for contrast_name, contrast in spec["contrasts"].items():  # within / interaction, once the design fits
         check_contrast(contrast_name, contrast, spec["design"], sheet, spec["numeric"], source)
     check_de_test(source, spec, list(sheet.columns))
-    _check_replicates(source, spec, sheet, sheet_path)
+    _check_replicates(source, spec, sheet, analysed, sheet_path)
     check_deqms(source, spec, fmt in protein_tables.PEPTIDE_FORMATS)
     check_robust_fit(source, spec)
     check_block(source, spec, sheet, sheet_path, design_columns)
-    check_impute(source, spec, int((~sheet.index.isin(spec["qc"].get("exclude", []))).sum()))
+    check_impute(source, spec, len(analysed))
     if spec["assay"] == "proteomics":
         check_filter(spec, sheet, source)
 
