@@ -1,15 +1,20 @@
 """lsecflow.diann_report: DIA-NN's main report (a real DIA-NN 1.8 report of three runs of yeast, PXD010529, from the
 diann R package; tests/data/diann_report) read as the diann R package reads it -- the precursor matrix exactly
 diann_matrix's -- and summarised to protein groups as R does (iq 2.0.0's maxLFQ, stats::medpolish), with the
-between-run ratios of DIA-NN's own MaxLFQ; each way a report arrives broken named."""
+between-run ratios of DIA-NN's own MaxLFQ; each way a report arrives broken named. The same report written as
+parquet here (as DIA-NN 1.9+ writes its main report; no DIA-NN-written parquet with a licence was found to ship)
+is read to the same matrix."""
 from __future__ import annotations
 
 import gzip
 import re
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, load_one, ups1_dataset
 from lsecflow import protein_tables
@@ -131,12 +136,103 @@ def test_a_broken_report_is_refused_naming_what(tmp_path, edit, says):
         protein_tables.read_protein_table(_bent(tmp_path, edit), "diann_report", SAMPLES, {}, "human")
 
 
-def test_parquet_is_refused_with_what_to_give(tmp_path):
+NUMBERS = ["PG.Quantity", "PG.Normalised", "Genes.MaxLFQ", "Q.Value", "Protein.Q.Value", "PG.Q.Value",
+           "GG.Q.Value", "Precursor.Quantity", "Precursor.Normalised"]
+
+
+def _typed(float_type=np.float64) -> pd.DataFrame:
+    """The real report with its numbers typed as a parquet file holds them (each parsed from its text, so the
+    float64 values are R's; an empty cell is null)."""
+    table = pd.read_csv(REPORT, sep="\t", dtype=str, keep_default_na=False)
+    for name in NUMBERS:
+        table[name] = np.array([float(x) if x else np.nan for x in table[name]], dtype=float_type)
+    return table.assign(Proteotypic=table["Proteotypic"].astype(int))
+
+
+def _parquet(tmp_path, table: pd.DataFrame, name: str = "report.parquet") -> str:
+    path = tmp_path / name
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path)
+    return str(path)
+
+
+def _diann2(table: pd.DataFrame) -> pd.DataFrame:
+    """As DIA-NN 2 lays its report.parquet out: a Run column beside File.Name (the file name without folder and
+    extensions; DIA-NN's own, derived here), text columns dictionary-encoded (pandas categoricals)."""
+    run = table["File.Name"].map(lambda r: run_name(r, every=True))
+    table = table.assign(Run=run)
+    for name in ("Run", "Protein.Group", "Genes"):
+        table[name] = table[name].astype("category")
+    return table
+
+
+def test_a_parquet_report_is_read_as_the_tsv(tmp_path, runs):
+    """Written as parquet with float64 numbers: the same precursors x runs, bit for bit diann_matrix's, the same
+    groups, counts and runs as the TSV."""
+    path = _parquet(tmp_path, _typed())
+    assert protein_tables.detect_protein_format(protein_tables.read_header(path)) == "diann_report"
+    assert protein_tables.sample_columns(path, "diann_report", SAMPLES, {}) == runs
+    wide, groups, genes, report, _ = read_report(path, protein_tables.read_header(path), SAMPLES, {})
+    tsv = read_report(REPORT, protein_tables.read_header(REPORT), SAMPLES, {})
+    ref = _ref("precursors")
+    np.testing.assert_array_equal(wide.loc[ref.index].to_numpy(), ref.to_numpy())
+    assert groups.equals(tsv[1]) and genes.equals(tsv[2]) and report == tsv[3]
+
+
+def test_a_diann2_parquet_report_with_decoys(tmp_path):
+    """A Run column (read before File.Name), float32 numbers (DIA-NN's own are float32 in places: each value is R's
+    rounded to float32), dictionary-encoded text; and 30 SYNTHETIC decoy rows (copies of target rows, Decoy = 1,
+    their ids prefixed) dropped and counted: the same precursors, matrix and proteins as without them."""
+    table = _diann2(_typed(np.float32)).assign(Decoy=0)
+    decoys = table.iloc[:30].assign(Decoy=1, **{"Precursor.Id": "DECOY_" + table["Precursor.Id"].iloc[:30]})
+    path = _parquet(tmp_path, pd.concat([table, decoys], ignore_index=True))
+    header = protein_tables.read_header(path)
+    assert protein_tables.sample_columns(path, "diann_report", SAMPLES, {}) == {s: s for s in SAMPLES}
+    wide, _, _, report, _ = read_report(path, header, SAMPLES, {})
+    ref = _ref("precursors")
+    assert sorted(wide.index) == sorted(ref.index)
+    assert report == {"rows_in_table": 3022, "rows_decoy": 30, "rows_filtered": 82}
+    np.testing.assert_array_equal(wide.loc[ref.index].to_numpy(), ref.to_numpy().astype(np.float32))
+    values, var, _ = protein_tables.read_protein_table(path, "diann_report", SAMPLES, {}, "human")
+    assert len(values) == 371 and var["count"].sum() == 1052
+
+
+def _null_q(t):
+    return t.assign(**{"Q.Value": t["Q.Value"].where(t.index != 3)})
+
+
+@pytest.mark.parametrize("edit, says", [
+    (_null_q, "column 'Q.Value', precursor 'AAADALSDLEIK2': value nan is not a finite number >= 0"),
+    (lambda t: t.assign(**{"Precursor.Normalised": t["Precursor.Normalised"].where(t.index != 3, -5.0)}),
+     "column 'Precursor.Normalised', precursor 'AAADALSDLEIK2': value -5 is not a finite number >= 0"),
+    (lambda t: t.assign(**{"Precursor.Id": t["Precursor.Id"].where(t.index != 3, None)}),
+     "1 row(s) of the samples' runs have no Precursor.Id (first at row 4)"),
+    (lambda t: t.assign(**{"Protein.Group": np.arange(len(t))}), "column 'Protein.Group' holds int64, not text"),
+    (lambda t: t.assign(**{"Q.Value": t["Q.Value"] > 0}), "column 'Q.Value' holds bool, not numbers"),
+    (lambda t: t.assign(Decoy=np.where(t.index == 3, 2, 0)),
+     "column 'Decoy', precursor 'AAADALSDLEIK2': value 2 is not 0 or 1"),
+    (lambda t: t.drop(columns="PG.Q.Value"), "not a DIA-NN main report (no column 'PG.Q.Value')"),
+])
+def test_a_broken_parquet_report_is_refused_naming_what(tmp_path, edit, says):
+    path = _parquet(tmp_path, edit(_typed()))
+    with pytest.raises(InputDataError, match=re.escape(says)):
+        protein_tables.read_protein_table(path, "diann_report", SAMPLES, {}, "human")
+
+
+def test_a_parquet_that_is_not_a_report_or_not_parquet_is_refused(tmp_path):
+    """Only DIA-NN's main report is read as parquet (a pg_matrix written as parquet is refused, named); a file
+    named .parquet that is none (here gzip) is named at the header."""
+    other = _parquet(tmp_path, pd.DataFrame({"Protein.Group": ["P1"], "a.raw": [1.0]}), "pg.parquet")
+    with pytest.raises(InputDataError, match=re.escape("a parquet file is read as DIA-NN's main report "
+                                                       "(report.parquet) only")):
+        protein_tables.read_header(other)
     path = tmp_path / "report.parquet"
     path.write_bytes(gzip.compress(b"PAR1"))
-    with pytest.raises(InputDataError, match=re.escape("a DIA-NN report.parquet is not read; have DIA-NN write "
-                                                       "report.tsv (--report-tsv)")):
+    with pytest.raises(InputDataError, match=re.escape(f"{path}: cannot be read as a parquet file")):
         protein_tables.sample_columns(path, "diann_report", SAMPLES, {})
+    cut = Path(_parquet(tmp_path, _typed(), "cut.parquet"))
+    cut.write_bytes(cut.read_bytes()[:5000])
+    with pytest.raises(InputDataError, match=re.escape(f"{cut}: cannot be read as a parquet file")):
+        protein_tables.read_header(cut)
 
 
 def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
@@ -156,14 +252,17 @@ def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
         load_one(tmp_path, ups1_dataset(de={"deqms": "loess"}))
 
 
-def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path):
+@pytest.mark.parametrize("parquet", [False, True], ids=["tsv", "parquet"])
+def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path, parquet):
     """Through load_config (format detected, every sample's run found before any job) and the ingest job: the
-    proteins and the preprocessing table's first step. The 'dose' is SYNTHETIC (three runs of one digest): it only
-    makes the config valid; nothing is tested along it. A sample without a run stops load_config."""
+    proteins and the preprocessing table's first step; the TSV and the report as DIA-NN 2 writes it in parquet.
+    The 'dose' is SYNTHETIC (three runs of one digest): it only makes the config valid; nothing is tested along
+    it. A sample without a run stops load_config."""
     sheet = tmp_path / "sheet.tsv"
     sheet.write_text("sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_c\t3\n")
+    path = _parquet(tmp_path, _diann2(_typed())) if parquet else str(REPORT)
     spec = {"assay": "proteomics", "species": "human", "gene_ids": "protein",
-            "counts": {"path": str(REPORT)}, "samples": {"sheet": str(sheet)}, "numeric": ["dose"],
+            "counts": {"path": path}, "samples": {"sheet": str(sheet)}, "numeric": ["dose"],
             "proteomics": {"summarise": "maxlfq", "min_valid": 1}, "design": "~ dose",
             "contrasts": {"per_dose": {"variable": "dose"}}}
     ds = load_one(tmp_path, spec).datasets["p"]
@@ -174,6 +273,7 @@ def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path):
     _, _, pre = preprocess_dataset(adata, ds.spec)
     assert pre.steps[0]["detail"] == "1052 precursors (0 without a value, left out) summarised to 371 proteins by maxlfq"
     sheet.write_text("sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_d\t3\n")
-    with pytest.raises(ConfigError, match=re.escape("1 sample(s) have no run in the report's 'File.Name' column: "
+    column = "Run" if parquet else "File.Name"
+    with pytest.raises(ConfigError, match=re.escape(f"1 sample(s) have no run in the report's {column!r} column: "
                                                     "'KL_Try_001_d'")):
         load_one(tmp_path, spec)

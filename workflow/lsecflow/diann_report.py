@@ -8,9 +8,10 @@ quantity above 0, ``Q.Value`` and ``PG.Q.Value`` at most ``proteomics.qvalue`` (
 never writes is an error here: no precursor id, a q-value missing or not a number, a negative or infinite value, a
 precursor twice in one run. Each sample is the run whose file name, without folder and extension (or all of its extensions:
 ``a.mzML.dia`` is ``a``), is its id, or the run a sheet column names (``proteomics.column_key``). A precursor
-belongs to its ``Protein.Group``; gene names come from ``Genes``. ``report.parquet`` (DIA-NN 1.9 and later) is
-not read: DIA-NN writes the TSV with ``--report-tsv`` or the matrices with ``--matrices`` (``counts.format:
-diann``).
+belongs to its ``Protein.Group``; gene names come from ``Genes``. ``report.parquet`` (the main report of DIA-NN 1.9
+and later) is read as the TSV, its columns typed: text columns must hold text, a null text is an empty one, a null
+quantity a missing one and a null q-value an error. Decoy rows (a ``Decoy`` column of 1, DIA-NN 2's
+``--report-decoys``) are dropped and counted; the R package has no such column.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputDataError
-from .files import compression
+from .files import compression, first_bytes
 from .sheets import named_by_column
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 #: The report's columns read, besides the run column (``Run`` in recent versions, else ``File.Name``).
 COLUMNS = ("Protein.Group", "Genes", "Precursor.Id", "Precursor.Normalised", "Q.Value", "PG.Q.Value")
 QUANTITY = "Precursor.Normalised"
+#: Columns holding numbers (in a parquet report typed so; ``Decoy`` is read where the report has it).
+NUMBERS = (QUANTITY, "Q.Value", "PG.Q.Value", "Decoy")
 
 
 def is_report(header: list[str]) -> bool:
@@ -50,7 +53,52 @@ def run_name(value: str, every: bool = False) -> str:
     return re.sub(pattern, "", base, flags=re.IGNORECASE)
 
 
+def is_parquet(path: Path) -> bool:
+    """A parquet file, by its name or its first bytes."""
+    return path.name.lower().endswith(".parquet") or first_bytes(path) == b"PAR1"
+
+
+def parquet_header(path: Path) -> list[str]:
+    """The column names of a parquet file (its schema; no row is read)."""
+    import pyarrow.parquet as pq  # only for a parquet report
+
+    try:
+        return list(pq.read_schema(path).names)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputDataError(f"{path}: cannot be read as a parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The columns of a parquet report: text as str ('' for null), numbers as float (NaN for null)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    missing = [c for c in columns if c not in parquet_header(path)]
+    if missing:
+        raise InputDataError(f"{path}: not a DIA-NN main report (no column {', '.join(map(repr, missing))}); its "
+                             f"columns {', '.join(COLUMNS)} and Run or File.Name are read")
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{path}: cannot be read as a parquet file ({type(exc).__name__}: {exc})") from exc
+    out = {}
+    for name in columns:
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            out[name] = col.to_pandas().fillna("").astype(object)
+        elif name in NUMBERS and (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            out[name] = col.to_pandas().astype(float)
+        else:
+            raise InputDataError(f"{path}: column {name!r} holds {col.type}, not "
+                                 f"{'numbers' if name in NUMBERS else 'text'}")
+    return pd.DataFrame(out)
+
+
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:
+    if is_parquet(path):
+        return _read_parquet(path, columns)
     try:
         return pd.read_csv(path, sep="\t", usecols=columns, dtype=str, keep_default_na=False,
                            compression=compression(path))
@@ -86,6 +134,24 @@ def sample_runs(path, header: list[str], samples, key: str | None = None,
     return match_runs(path, sorted(_read(Path(path), [column])[column].unique()), samples, column, key, sheet)
 
 
+def _shown(value) -> str:
+    """A cell for a message: text quoted as written, a parquet number as %g."""
+    return repr(value) if isinstance(value, str) else f"{value:g}"
+
+
+def _without_decoys(path: Path, df: pd.DataFrame, report: dict) -> pd.DataFrame:
+    """The target rows (``Decoy`` 0); the decoys' count goes to ``report``; a value other than 0 or 1 is an error."""
+    decoy = pd.to_numeric(df["Decoy"], errors="coerce")
+    odd = ~decoy.isin([0, 1])
+    if odd.any():
+        i = int(np.flatnonzero(odd.to_numpy())[0])
+        raise InputDataError(f"{path}: column 'Decoy', precursor {df['Precursor.Id'].iloc[i]!r}: value "
+                             f"{_shown(df['Decoy'].iloc[i])} is not 0 or 1")
+    report["rows_decoy"] = int(decoy.eq(1).sum())
+    log.info("%s: %d decoy row(s) of the samples' runs dropped (Decoy = 1)", path, report["rows_decoy"])
+    return df[decoy.eq(0).to_numpy()]
+
+
 def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None
                 ) -> tuple[pd.DataFrame, pd.Series, pd.Series, dict, dict[str, str]]:
     """The filtered precursors x samples (Precursor.Normalised, NaN = not quantified), each precursor's protein
@@ -93,24 +159,29 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
     on the report read once)."""
     path = Path(path)
     column = run_column(header)
-    df = _read(path, [column, *COLUMNS])
+    df = _read(path, [column, *COLUMNS, *(["Decoy"] if "Decoy" in header else [])])
     samples = match_runs(path, sorted(df[column].unique()), samples, column, opts.get("column_key"), sheet)
     report: dict = {"rows_in_table": int(len(df))}
     df = df[df[column].isin(set(samples.values()))]
+    if "Decoy" in df:
+        df = _without_decoys(path, df, report)
     blank = df["Precursor.Id"].str.strip().eq("")
     if blank.any():
+        first = int(df.index[blank.to_numpy()][0])
+        where = f"row {first + 1}" if is_parquet(path) else f"line {first + 2}"
         raise InputDataError(f"{path}: {int(blank.sum())} row(s) of the samples' runs have no Precursor.Id (first "
-                             f"at line {int(df.index[blank.to_numpy()][0]) + 2})")
+                             f"at {where})")
     numbers = {}
     for name in (QUANTITY, "Q.Value", "PG.Q.Value"):
         numbers[name] = pd.to_numeric(df[name], errors="coerce")
+        written = df[name].str.strip().ne("") if df[name].dtype == object else numbers[name].notna()
         # an empty quantity is a missing one; a q-value is always written; no value is negative or infinite
-        bad = ((numbers[name].isna() & (df[name].str.strip().ne("") | (name != QUANTITY)))
+        bad = ((numbers[name].isna() & (written | (name != QUANTITY)))
                | (numbers[name] < 0) | np.isinf(numbers[name]))
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputDataError(f"{path}: column {name!r}, precursor {df['Precursor.Id'].iloc[i]!r}: value "
-                                 f"{df[name].iloc[i]!r} is not a finite number >= 0")
+                                 f"{_shown(df[name].iloc[i])} is not a finite number >= 0")
     q = float(opts.get("qvalue", 0.01))
     keep = ((numbers[QUANTITY] > 0) & (numbers["Q.Value"] <= q) & (numbers["PG.Q.Value"] <= q)).to_numpy()
     report["rows_filtered"] = int((~keep).sum())

@@ -68,6 +68,14 @@ def open_bytes(path: Path):
     return gzip.open(path, "rb") if compression(path) else open(path, "rb")
 
 
+def first_bytes(path: Path, n: int = 4) -> bytes:
+    """The first ``n`` bytes of a file as stored (b'' when it is not a file)."""
+    if not path.is_file():
+        return b""
+    with open(path, "rb") as fh:
+        return fh.read(n)
+
+
 #: spreadsheet workbooks, known by their first bytes (:func:`workbook`): zip (.xlsx, .ods) and OLE2 (.xls)
 WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
@@ -76,10 +84,7 @@ def workbook(path: str | os.PathLike) -> str:
     """A sentence for a spreadsheet workbook given where a text table is read, else ''. Known by its first bytes,
     whatever its name (tools that write tab-separated text named .xls are common: such a file is text)."""
     path = Path(path)
-    if not path.is_file():
-        return ""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    head = first_bytes(path, 8)
     zipped = head.startswith(WORKBOOK_MAGIC[0]) and not path.name.lower().endswith((".xlsx", ".xlsm", ".ods"))
     if not head.startswith(WORKBOOK_MAGIC):
         return ""

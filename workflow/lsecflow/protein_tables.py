@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .diann_report import is_report, read_report, sample_runs
+from .diann_report import is_parquet, is_report, parquet_header, read_report, sample_runs
 from .diann_report import run_name as diann_run
 from .errors import InputDataError
 from .files import compression, not_utf8, workbook
@@ -59,22 +59,18 @@ def _sep(path: Path) -> str:
     return "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
 
 
-def _first_bytes(path: Path, n: int = 4) -> bytes:
-    if not path.is_file():
-        return b""
-    with open(path, "rb") as fh:
-        return fh.read(n)
-
-
 def read_header(path: str | os.PathLike) -> list[str]:
-    """Column names of a protein table (first line only)."""
+    """Column names of a protein table (first line only; a parquet report's schema)."""
     path = Path(path)
     if hint := workbook(path):
         raise InputDataError(f"{path}: {hint}")
-    if path.name.lower().endswith(".parquet") or _first_bytes(path) == b"PAR1":
-        raise InputDataError(f"{path}: a parquet file is not read (a DIA-NN report.parquet is not read; have DIA-NN "
-                             "write report.tsv (--report-tsv), or give its report.pg_matrix.tsv as counts.format: "
-                             "diann)")
+    if is_parquet(path):  # read only as DIA-NN's main report
+        header = parquet_header(path)
+        if not is_report(header):
+            raise InputDataError(f"{path}: a parquet file is read as DIA-NN's main report (report.parquet) only; "
+                                 "this one has no Precursor.Id, Protein.Group and Run columns (give other tables "
+                                 "as tab-separated text)")
+        return header
     try:
         header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
     except UnicodeDecodeError as exc:
