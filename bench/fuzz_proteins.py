@@ -9,9 +9,11 @@ UTF-8 byte-order mark; on the protein table (``--table proteins``, default) the 
 text, a zero or a missing value; on the peptide table (``--table peptides``: ups1_peptides, DEqMS on its peptide
 counts) an empty leading razor protein and each summary with one protein's peptides left. ``--table report``: the
 real DIA-NN report of tests/data/diann_report (three runs; a SYNTHETIC dose 1, 2, 3 only makes the config valid)
-with its own bends: q-values, quantities, ids, runs and groups bent.
+with its own bends: q-values, quantities, ids, runs and groups bent; ``--table report_parquet`` the same bends
+written as DIA-NN 1.9+'s report.parquet (number columns typed, so text in them is a null; no line-end bends).
 
-    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides|report] [--start 0] [--trials 20]
+    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides|report|report_parquet] [--start 0]
+                                            [--trials 20]
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +52,10 @@ TABLES = {
                "name": "report.tsv", "intensity": "Precursor.Normalised", "run": "Precursor.Normalised",
                "id": "Precursor.Id", "flags": (), "count": None},
 }
+TABLES["report_parquet"] = dict(TABLES["report"], name="report.parquet")
+#: A parquet report's number columns (typed there: a bend's text in them is a null).
+REPORT_NUMBERS = ("Q.Value", "PG.Q.Value", "Protein.Q.Value", "GG.Q.Value", "PG.Quantity", "PG.Normalised",
+                  "Genes.MaxLFQ", "Precursor.Quantity", "Precursor.Normalised", "Proteotypic")
 #: The report's runs as samples, and the SYNTHETIC dose that makes its config valid.
 REPORT_SHEET = "sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_c\t3\n"
 #: The table being bent (``--table``).
@@ -152,21 +160,33 @@ BENDS = {
         **{f"summarised by {s}": (lambda t, s=s: t.attrs.update(summarise=s) or t)
            for s in ("median_polish", "median_sweep", "maxlfq", "sum")},
     },
+    "report_parquet": {},  # the report's, less the line-end bends (below)
     "peptides": {**COMMON,
                  "an empty leading razor protein": _cell("Leading razor protein", ""),
                  **{f"one protein's peptides alone, {s}": _one_protein(s)
                     for s in ("median_polish", "median_sweep", "sum")}},
 }
 
+BENDS["report_parquet"] = {k: v for k, v in BENDS["report"].items() if k not in ("Windows line ends",
+                                                                                   "a byte-order mark")}
+
+
+def _write(table: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".parquet":
+        typed = table.assign(**{c: pd.to_numeric(table[c], errors="coerce") for c in REPORT_NUMBERS})
+        pq.write_table(pa.Table.from_pandas(typed, preserve_index=False), path)
+        return
+    text = table.to_csv(sep="\t", index=False, lineterminator="\r\n" if table.attrs.get("crlf") else "\n")
+    path.write_text(text, encoding="utf-8-sig" if table.attrs.get("bom") else "utf-8")
+
 
 def run(name: str, folder: Path) -> str:
     table = pd.read_csv(TABLE["path"], sep="\t", dtype=str, keep_default_na=False)
     for c in _intensities(table) + ([TABLE["count"]] if TABLE["count"] else []):
-        table[c] = pd.to_numeric(table[c], errors="coerce" if TABLE["kind"] == "report" else "raise")
+        table[c] = pd.to_numeric(table[c], errors="coerce" if TABLE["kind"].startswith("report") else "raise")
     table = BENDS[TABLE["kind"]][name](table)
-    text = table.to_csv(sep="\t", index=False, lineterminator="\r\n" if table.attrs.get("crlf") else "\n")
     path = folder / TABLE["name"]
-    path.write_text(text, encoding="utf-8-sig" if table.attrs.get("bom") else "utf-8")
+    _write(table, path)
     if TABLE["dataset"]:
         spec = yaml.safe_load((REPO / f"config/datasets/{TABLE['dataset']}.yaml").read_text())
         spec["samples"]["sheet"] = str(REPO / spec["samples"]["sheet"])
