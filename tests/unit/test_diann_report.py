@@ -2,8 +2,8 @@
 diann R package; tests/data/diann_report) read as the diann R package reads it -- the precursor matrix exactly
 diann_matrix's -- and summarised to protein groups as R does (iq 2.0.0's maxLFQ, stats::medpolish), with the
 between-run ratios of DIA-NN's own MaxLFQ; each way a report arrives broken named. The same report written as
-parquet here (as DIA-NN 1.9+ writes its main report; no DIA-NN-written parquet with a licence was found to ship)
-is read to the same matrix."""
+parquet here by pyarrow (as DIA-NN 1.9+ writes its main report; no parquet written by DIA-NN itself could be
+brought here) is read to the same matrix."""
 from __future__ import annotations
 
 import gzip
