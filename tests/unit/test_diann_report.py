@@ -63,6 +63,24 @@ def test_the_precursor_matrix_is_diann_matrix(runs):
     assert groups.loc["AAAALAGGK1"] == "P0C0T4;Q3E792" and genes.loc["AAAALAGGK1"] == "RPS25A;RPS25B"
 
 
+@pytest.mark.parametrize("parquet", [False, True], ids=["tsv", "parquet"])
+def test_raw_quantities_of_proteotypic_precursors_are_diann_matrixs(tmp_path, parquet):
+    """proteomics.quantity_column: Precursor.Quantity and proteotypic_only: as diann_matrix(quantity.header =
+    "Precursor.Quantity", proteotypic.only = TRUE): every value and missing cell; the shared precursors dropped
+    are counted. A report without the column asked for is refused from its header (at start-up)."""
+    opts = {"quantity_column": "Precursor.Quantity", "proteotypic_only": True}
+    path = _parquet(tmp_path, _typed()) if parquet else REPORT
+    wide, _, _, report, _ = read_report(path, protein_tables.read_header(path), SAMPLES, opts)
+    ref = _ref("precursors_raw_proteotypic")
+    assert sorted(wide.index) == sorted(ref.index) and len(ref) < 1052
+    np.testing.assert_array_equal(wide.loc[ref.index].to_numpy(), ref.to_numpy())
+    assert report["rows_not_proteotypic"] == int((_typed()["Proteotypic"] == 0).sum()) > 0
+    bare = _parquet(tmp_path, _typed().drop(columns="Proteotypic"), "bare.parquet")
+    with pytest.raises(InputDataError, match=re.escape("proteomics.proteotypic_only reads column 'Proteotypic', "
+                                                       "which the report does not have")):
+        protein_tables.sample_columns(bare, "diann_report", SAMPLES, opts)
+
+
 @pytest.mark.parametrize("summary, reference", [("maxlfq", "iq_maxlfq"), ("median_polish", "median_polish")])
 def test_protein_groups_are_rs(summary, reference):
     """371 protein groups: iq's maxLFQ and medpolish(na.rm = TRUE) of the log2 precursors within 1e-12 (measured
@@ -241,6 +259,11 @@ def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
     spec = ups1_dataset()
     spec["proteomics"]["qvalue"] = 0.05
     with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue is read for diann_report tables")):
+        load_one(tmp_path, spec)
+    spec = ups1_dataset()
+    spec["proteomics"].update(quantity_column="Precursor.Quantity", proteotypic_only=True)
+    with pytest.raises(ConfigError, match=re.escape("proteomics.quantity_column is read for diann_report tables; "
+                                                    "proteomics.proteotypic_only is read for diann_report tables")):
         load_one(tmp_path, spec)
     sheet = tmp_path / "sheet.tsv"
     sheet.write_text("sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_c\t3\n")  # SYNTHETIC dose

@@ -191,3 +191,6 @@ def test_a_diann_report_says_its_q_values_and_its_precursors(specs):
     assert ("precursor quantities (Precursor.Normalised) with Q.Value and PG.Q.Value at most 0.01 were read from the "
             "DIA-NN main report; precursors with a value were summarised to their protein groups by MaxLFQ" in t)
     assert "each protein's count, its number of quantified precursors," in t and "decoy" not in t
+    spec["proteomics"].update(quantity_column="Precursor.Quantity", proteotypic_only=True)
+    t = "\n".join(methods_text(spec, VERSIONS, 7, fmt="diann_report"))
+    assert "proteotypic precursor quantities (Precursor.Quantity) with Q.Value and PG.Q.Value at most 0.01" in t

@@ -4,14 +4,17 @@ precursors filtered by q-value, pivoted to precursors x samples and summarised t
 
 As the diann R package's ``diann_matrix`` (github vdemichev/diann-rpackage) makes the matrix: rows with a
 quantity above 0, ``Q.Value`` and ``PG.Q.Value`` at most ``proteomics.qvalue`` (0.01); the quantity is
-``Precursor.Normalised`` (DIA-NN's cross-run normalisation). Where the R package drops a row silently, a row DIA-NN
-never writes is an error here: no precursor id, a q-value missing or not a number, a negative or infinite value, a
-precursor twice in one run. Each sample is the run whose file name, without folder and extension (or all of its extensions:
-``a.mzML.dia`` is ``a``), is its id, or the run a sheet column names (``proteomics.column_key``). A precursor
-belongs to its ``Protein.Group``; gene names come from ``Genes``. ``report.parquet`` (the main report of DIA-NN 1.9
-and later) is read as the TSV, its columns typed: text columns must hold text, a null text is an empty one, a null
-quantity a missing one and a null q-value an error. Decoy rows (a ``Decoy`` column of 1, DIA-NN 2's
-``--report-decoys``) are dropped and counted; the R package has no such column.
+``Precursor.Normalised`` (DIA-NN's cross-run normalisation) or, with ``proteomics.quantity_column:
+Precursor.Quantity``, the raw one (normalised then by ``proteomics.normalise``); ``proteomics.proteotypic_only``
+keeps the precursors whose ``Proteotypic`` is 1 (``diann_matrix``'s ``quantity.header`` and ``proteotypic.only``).
+Where the R package drops a row silently, a row DIA-NN never writes is an error here: no precursor id, a q-value
+missing or not a number, a negative or infinite value, a precursor twice in one run. Each sample is the run whose
+file name, without folder and extension (or all of its extensions: ``a.mzML.dia`` is ``a``), is its id, or the run a
+sheet column names (``proteomics.column_key``). A precursor belongs to its ``Protein.Group``; gene names come from
+``Genes``. ``report.parquet`` (the main report of DIA-NN 1.9 and later) is read as the TSV, its columns typed: text
+columns must hold text, a null text is an empty one, a null quantity a missing one and a null q-value an error.
+Decoy rows (a ``Decoy`` column of 1, DIA-NN 2's ``--report-decoys``) are dropped and counted; the R package has no
+such column.
 """
 from __future__ import annotations
 
@@ -28,11 +31,17 @@ from .sheets import named_by_column
 
 log = logging.getLogger(__name__)
 
-#: The report's columns read, besides the run column (``Run`` in recent versions, else ``File.Name``).
-COLUMNS = ("Protein.Group", "Genes", "Precursor.Id", "Precursor.Normalised", "Q.Value", "PG.Q.Value")
-QUANTITY = "Precursor.Normalised"
-#: Columns holding numbers (in a parquet report typed so; ``Decoy`` is read where the report has it).
-NUMBERS = (QUANTITY, "Q.Value", "PG.Q.Value", "Decoy")
+#: The report's columns read, besides the run column (``Run`` in recent versions, else ``File.Name``) and the
+#: quantity (``proteomics.quantity_column``).
+COLUMNS = ("Protein.Group", "Genes", "Precursor.Id", "Q.Value", "PG.Q.Value")
+#: The quantities a report is read from: DIA-NN's cross-run normalised one (default) or the raw one.
+QUANTITIES = ("Precursor.Normalised", "Precursor.Quantity")
+#: What a message says is read.
+READ = (f"its columns {', '.join(COLUMNS)}, the quantity (proteomics.quantity_column: {' or '.join(QUANTITIES)}) "
+        "and Run or File.Name are read")
+#: Columns holding numbers (in a parquet report typed so); ``Decoy`` is read where the report has it,
+#: ``Proteotypic`` with ``proteomics.proteotypic_only``.
+NUMBERS = (*QUANTITIES, "Q.Value", "PG.Q.Value", "Decoy", "Proteotypic")
 
 
 def is_report(header: list[str]) -> bool:
@@ -75,8 +84,8 @@ def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
 
     missing = [c for c in columns if c not in parquet_header(path)]
     if missing:
-        raise InputDataError(f"{path}: not a DIA-NN main report (no column {', '.join(map(repr, missing))}); its "
-                             f"columns {', '.join(COLUMNS)} and Run or File.Name are read")
+        raise InputDataError(f"{path}: not a DIA-NN main report (no column {', '.join(map(repr, missing))}); "
+                             f"{READ}")
     try:
         table = pq.read_table(path, columns=columns)
     except (OSError, ValueError) as exc:
@@ -103,8 +112,7 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
         return pd.read_csv(path, sep="\t", usecols=columns, dtype=str, keep_default_na=False,
                            compression=compression(path))
     except ValueError as exc:  # a column named here is not in the file
-        raise InputDataError(f"{path}: not a DIA-NN main report ({exc}); its columns {', '.join(COLUMNS)} and Run "
-                             "or File.Name are read") from exc
+        raise InputDataError(f"{path}: not a DIA-NN main report ({exc}); {READ}") from exc
     except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InputDataError(f"{path}: cannot be read as a DIA-NN report ({type(exc).__name__}: {exc})") from exc
 
@@ -127,11 +135,28 @@ def match_runs(path, runs: list[str], samples, column: str, key: str | None = No
     return wanted
 
 
-def sample_runs(path, header: list[str], samples, key: str | None = None,
-                sheet: pd.DataFrame | None = None) -> dict[str, str]:
-    """Each sample's run, checked at parse time (:func:`match_runs`; the run column is read whole, once)."""
+def read_columns(path, header: list[str], opts: dict) -> list[str]:
+    """The columns :func:`read_report` reads, the run column first; a quantity or ``Proteotypic`` column that the
+    options ask for and the report lacks is an error (at start-up, from the header)."""
+    quantity = opts.get("quantity_column", QUANTITIES[0])
+    wanted = {quantity: "proteomics.quantity_column"}
+    if opts.get("proteotypic_only"):
+        wanted["Proteotypic"] = "proteomics.proteotypic_only"
+    for name, key in wanted.items():
+        if name not in header:
+            raise InputDataError(f"{path}: {key} reads column {name!r}, which the report does not have")
+    return [run_column(header), *COLUMNS, quantity, *(["Decoy"] if "Decoy" in header else []),
+            *(["Proteotypic"] if opts.get("proteotypic_only") else [])]
+
+
+def sample_runs(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None
+                ) -> dict[str, str]:
+    """Each sample's run, checked at parse time (:func:`match_runs`; the run column is read whole, once), and the
+    columns the options read (:func:`read_columns`)."""
+    read_columns(path, header, opts)
     column = run_column(header)
-    return match_runs(path, sorted(_read(Path(path), [column])[column].unique()), samples, column, key, sheet)
+    return match_runs(path, sorted(_read(Path(path), [column])[column].unique()), samples, column,
+                      opts.get("column_key"), sheet)
 
 
 def _shown(value) -> str:
@@ -139,55 +164,70 @@ def _shown(value) -> str:
     return repr(value) if isinstance(value, str) else f"{value:g}"
 
 
-def _without_decoys(path: Path, df: pd.DataFrame, report: dict) -> pd.DataFrame:
-    """The target rows (``Decoy`` 0); the decoys' count goes to ``report``; a value other than 0 or 1 is an error."""
-    decoy = pd.to_numeric(df["Decoy"], errors="coerce")
-    odd = ~decoy.isin([0, 1])
+def _flag(path: Path, df: pd.DataFrame, name: str) -> np.ndarray:
+    """A 0/1 column as booleans; a value other than 0 or 1 is an error naming the precursor."""
+    value = pd.to_numeric(df[name], errors="coerce")
+    odd = ~value.isin([0, 1])
     if odd.any():
         i = int(np.flatnonzero(odd.to_numpy())[0])
-        raise InputDataError(f"{path}: column 'Decoy', precursor {df['Precursor.Id'].iloc[i]!r}: value "
-                             f"{_shown(df['Decoy'].iloc[i])} is not 0 or 1")
-    report["rows_decoy"] = int(decoy.eq(1).sum())
-    log.info("%s: %d decoy row(s) of the samples' runs dropped (Decoy = 1)", path, report["rows_decoy"])
-    return df[decoy.eq(0).to_numpy()]
+        raise InputDataError(f"{path}: column {name!r}, precursor {df['Precursor.Id'].iloc[i]!r}: value "
+                             f"{_shown(df[name].iloc[i])} is not 0 or 1")
+    return value.eq(1).to_numpy()
+
+
+def _numbers(path: Path, df: pd.DataFrame, quantity: str) -> dict[str, pd.Series]:
+    """The quantity and the q-values as numbers: an empty quantity is a missing one, a q-value is always written,
+    no value is negative or infinite (else an error naming the column, the precursor and the value)."""
+    numbers = {}
+    for name in (quantity, "Q.Value", "PG.Q.Value"):
+        numbers[name] = pd.to_numeric(df[name], errors="coerce")
+        written = df[name].str.strip().ne("") if df[name].dtype == object else numbers[name].notna()
+        bad = ((numbers[name].isna() & (written | (name != quantity)))
+               | (numbers[name] < 0) | np.isinf(numbers[name]))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputDataError(f"{path}: column {name!r}, precursor {df['Precursor.Id'].iloc[i]!r}: value "
+                                 f"{_shown(df[name].iloc[i])} is not a finite number >= 0")
+    return numbers
 
 
 def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None
                 ) -> tuple[pd.DataFrame, pd.Series, pd.Series, dict, dict[str, str]]:
-    """The filtered precursors x samples (Precursor.Normalised, NaN = not quantified), each precursor's protein
-    group and gene names, counts of what was filtered (module notes) and each sample's run (:func:`match_runs`,
-    on the report read once)."""
+    """The filtered precursors x samples (``proteomics.quantity_column``, NaN = not quantified), each precursor's
+    protein group and gene names, counts of what was filtered (module notes) and each sample's run
+    (:func:`match_runs`, on the report read once). With ``proteomics.proteotypic_only`` only precursors whose
+    ``Proteotypic`` is 1 are kept (as ``diann_matrix(proteotypic.only = TRUE)``)."""
     path = Path(path)
-    column = run_column(header)
-    df = _read(path, [column, *COLUMNS, *(["Decoy"] if "Decoy" in header else [])])
+    columns = read_columns(path, header, opts)
+    column, quantity = columns[0], opts.get("quantity_column", QUANTITIES[0])
+    df = _read(path, columns)
     samples = match_runs(path, sorted(df[column].unique()), samples, column, opts.get("column_key"), sheet)
     report: dict = {"rows_in_table": int(len(df))}
     df = df[df[column].isin(set(samples.values()))]
     if "Decoy" in df:
-        df = _without_decoys(path, df, report)
+        decoy = _flag(path, df, "Decoy")
+        report["rows_decoy"] = int(decoy.sum())
+        log.info("%s: %d decoy row(s) of the samples' runs dropped (Decoy = 1)", path, report["rows_decoy"])
+        df = df[~decoy]
+    if opts.get("proteotypic_only"):
+        proteotypic = _flag(path, df, "Proteotypic")
+        report["rows_not_proteotypic"] = int((~proteotypic).sum())
+        log.info("%s: %d row(s) of precursors shared between proteins dropped (Proteotypic = 0)", path,
+                 report["rows_not_proteotypic"])
+        df = df[proteotypic]
     blank = df["Precursor.Id"].str.strip().eq("")
     if blank.any():
         first = int(df.index[blank.to_numpy()][0])
         where = f"row {first + 1}" if is_parquet(path) else f"line {first + 2}"
         raise InputDataError(f"{path}: {int(blank.sum())} row(s) of the samples' runs have no Precursor.Id (first "
                              f"at {where})")
-    numbers = {}
-    for name in (QUANTITY, "Q.Value", "PG.Q.Value"):
-        numbers[name] = pd.to_numeric(df[name], errors="coerce")
-        written = df[name].str.strip().ne("") if df[name].dtype == object else numbers[name].notna()
-        # an empty quantity is a missing one; a q-value is always written; no value is negative or infinite
-        bad = ((numbers[name].isna() & (written | (name != QUANTITY)))
-               | (numbers[name] < 0) | np.isinf(numbers[name]))
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputDataError(f"{path}: column {name!r}, precursor {df['Precursor.Id'].iloc[i]!r}: value "
-                                 f"{_shown(df[name].iloc[i])} is not a finite number >= 0")
+    numbers = _numbers(path, df, quantity)
     q = float(opts.get("qvalue", 0.01))
-    keep = ((numbers[QUANTITY] > 0) & (numbers["Q.Value"] <= q) & (numbers["PG.Q.Value"] <= q)).to_numpy()
+    keep = ((numbers[quantity] > 0) & (numbers["Q.Value"] <= q) & (numbers["PG.Q.Value"] <= q)).to_numpy()
     report["rows_filtered"] = int((~keep).sum())
     log.info("%s: %d of %d precursor rows of the samples' runs kept (Q.Value and PG.Q.Value <= %g, %s > 0)", path,
-             int(keep.sum()), len(df), q, QUANTITY)
-    df = df[keep].assign(quantity=numbers[QUANTITY][keep].to_numpy())
+             int(keep.sum()), len(df), q, quantity)
+    df = df[keep].assign(quantity=numbers[quantity][keep].to_numpy())
     twice = df.duplicated([column, "Precursor.Id"])
     if twice.any():
         row = df[twice].iloc[0]

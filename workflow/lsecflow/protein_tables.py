@@ -129,7 +129,7 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     ident, gene, desc = annotation_columns(fmt, opts, header)
     key = opts.get("column_key")
     if fmt == "diann_report":  # samples are runs named in a column, not columns
-        return sample_runs(path, header, samples, key, sheet)
+        return sample_runs(path, header, samples, opts, sheet)
     if key:
         wanted = named_by_column(sheet, key, samples)
     elif fmt in ("maxquant", "maxquant_peptides", "fragpipe"):

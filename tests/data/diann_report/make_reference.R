@@ -19,6 +19,9 @@ write_one <- function(x, name) {
   close(gz)
 }
 write_one(m, "precursors.tsv.gz")
+# proteomics.quantity_column: Precursor.Quantity with proteomics.proteotypic_only: true
+write_one(diann_matrix(d, id.header = "Precursor.Id", quantity.header = "Precursor.Quantity", proteotypic.only = TRUE,
+                       q = q, pg.q = q), "precursors_raw_proteotypic.tsv.gz")
 group <- setNames(d[["Protein.Group"]], d[["Precursor.Id"]])[rownames(m)]
 x <- log2(m)
 rows <- split(seq_len(nrow(x)), group)
