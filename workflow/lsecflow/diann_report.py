@@ -135,10 +135,15 @@ def match_runs(path, runs: list[str], samples, column: str, key: str | None = No
     return wanted
 
 
+def quantity_column(opts: dict) -> str:
+    """The precursor quantity read (``proteomics.quantity_column``; :data:`QUANTITIES`)."""
+    return opts.get("quantity_column", QUANTITIES[0])
+
+
 def read_columns(path, header: list[str], opts: dict) -> list[str]:
     """The columns :func:`read_report` reads, the run column first; a quantity or ``Proteotypic`` column that the
     options ask for and the report lacks is an error (at start-up, from the header)."""
-    quantity = opts.get("quantity_column", QUANTITIES[0])
+    quantity = quantity_column(opts)
     wanted = {quantity: "proteomics.quantity_column"}
     if opts.get("proteotypic_only"):
         wanted["Proteotypic"] = "proteomics.proteotypic_only"
@@ -199,7 +204,7 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
     ``Proteotypic`` is 1 are kept (as ``diann_matrix(proteotypic.only = TRUE)``)."""
     path = Path(path)
     columns = read_columns(path, header, opts)
-    column, quantity = columns[0], opts.get("quantity_column", QUANTITIES[0])
+    column, quantity = columns[0], quantity_column(opts)
     df = _read(path, columns)
     samples = match_runs(path, sorted(df[column].unique()), samples, column, opts.get("column_key"), sheet)
     report: dict = {"rows_in_table": int(len(df))}

@@ -66,8 +66,8 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
                                                                            "fragpipe") else ""
         steps = [f"{kind}intensities were read from the {TABLES.get(fmt, 'protein')} table"]
         if fmt == "diann_report":
-            shared = "" if not p.get("proteotypic_only") else "proteotypic "
-            steps = [f"{shared}precursor quantities ({p.get('quantity_column', 'Precursor.Normalised')}) with Q.Value "
+            shared = "proteotypic " if p["proteotypic_only"] else ""
+            steps = [f"{shared}precursor quantities ({p['quantity_column']}) with Q.Value "
                      f"and PG.Q.Value at most {p['qvalue']} were read from the DIA-NN main report",
                      "precursors with a value were " + SUMMARIES[p["summarise"]].format(to="protein groups",
                                                                                          one="precursor")]
