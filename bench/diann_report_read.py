@@ -1,6 +1,8 @@
-"""Reading DIA-NN's main report as report.tsv and as report.parquet (lsecflow.diann_report), in one session: the
-start-up sample check (the run column, read at every Snakemake start) and the ingest read (filter, pivot), time
-of each and the parquet / TSV ratio; the two matrices must be equal.
+"""Reading DIA-NN's main report (lsecflow.diann_report) as report.tsv and as report.parquet, in one session, each
+read in a fresh child process (its own peak RSS): the start-up sample check (the run column, read at every
+Snakemake start) and the ingest read (filter, pivot). The reference is the TSV read as text (pandas, one Python
+string per cell: the reader before Arrow's CSV reader, still the one that names a broken cell), run here by
+switching the typed reader off; the matrices must be equal.
 
 The report is SYNTHETIC at scale: the real DIA-NN report of tests/data/diann_report (2,992 rows, 3 runs, PXD010529)
 copied ``--copies`` times with each copy's precursors and protein groups renamed (so no precursor repeats in a
@@ -24,8 +26,8 @@ import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
-from lsecflow import protein_tables  # noqa: E402
-from lsecflow.diann_report import read_report  # noqa: E402
+sys.path.insert(0, str(REPO / "bench"))
+from _child import measure  # noqa: E402
 
 REPORT = REPO / "tests/data/diann_report/report_trimmed.tsv.gz"
 SAMPLES = ["KL_Try_001_a", "KL_Try_001_b", "KL_Try_001_c"]
@@ -42,39 +44,50 @@ def synthetic(copies: int) -> pd.DataFrame:
     return table
 
 
-def timed(f, repeats: int = 3):
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+def _make(tmp: str, copies: int) -> str:
+    """In a child (the parent's peak RSS is inherited by the children it starts): write both files."""
+    table = synthetic(copies)
+    table.to_csv(Path(tmp) / "report.tsv", sep="\t", index=False)
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), Path(tmp) / "report.parquet")
+    return f"{len(table):,} rows x {table.shape[1]} columns"
+
+
+def _step(path: str, step: str, text: bool):
+    """In the child: the start-up scan or the ingest read of ``path``; ``text`` switches the typed TSV reader off."""
+    from lsecflow import diann_report, protein_tables
+
+    if text:
+        diann_report._read_typed_tsv = lambda *args: None
+    if step == "scan":
+        return protein_tables.sample_columns(path, "diann_report", SAMPLES, {})
+    wide = diann_report.read_report(path, protein_tables.read_header(path), SAMPLES, {})[0]
+    return pd.util.hash_pandas_object(wide.fillna(-1.0)).sum(), wide.shape
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=600)
     args = ap.parse_args()
-    table = synthetic(args.copies)
     with tempfile.TemporaryDirectory() as tmp:
         tsv, parquet = Path(tmp) / "report.tsv", Path(tmp) / "report.parquet"
-        table.to_csv(tsv, sep="\t", index=False)
-        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), parquet)
-        print(f"SYNTHETIC report: {len(table):,} rows x {table.shape[1]} columns; TSV {tsv.stat().st_size / 2**20:.0f}"
-              f" MiB, parquet {parquet.stat().st_size / 2**20:.0f} MiB")
-        results = {}
-        for name, path in (("tsv", tsv), ("parquet", parquet)):
-            header = protein_tables.read_header(path)
-            scan, _ = timed(lambda p=path: protein_tables.sample_columns(p, "diann_report", SAMPLES, {}))
-            read, out = timed(lambda p=path, h=header: read_report(p, h, SAMPLES, {}), repeats=1)
-            results[name] = (scan, read, out[0])
-            print(f"{name:8s} start-up run scan {scan:6.2f} s   ingest read {read:6.2f} s   "
-                  f"{out[0].shape[0]:,} precursors")
-        same = results["tsv"][2].equals(results["parquet"][2])
-        print(f"parquet / tsv: start-up scan {results['parquet'][0] / results['tsv'][0]:.3f}, ingest read "
-              f"{results['parquet'][1] / results['tsv'][1]:.3f}; matrices equal: {same}")
-        if not same:
-            sys.exit("the parquet report was not read to the TSV's matrix")
+        shape = measure(_make, tmp, args.copies)[2]
+        print(f"SYNTHETIC report: {shape}; TSV {tsv.stat().st_size / 2**20:.0f} MiB, parquet "
+              f"{parquet.stat().st_size / 2**20:.0f} MiB ({time.strftime('%Y-%m-%d')})")
+        rows = {}
+        for name, path, text in (("tsv as text (reference)", tsv, True), ("tsv (Arrow CSV)", tsv, False),
+                                 ("parquet", parquet, False)):
+            scan = measure(_step, str(path), "scan", text)
+            read = measure(_step, str(path), "read", text)
+            rows[name] = (scan[0], scan[1], read[0], read[1], read[2])
+            print(f"{name:24s} start-up scan {scan[0]:6.2f} s {scan[1]:7.0f} MiB   ingest read {read[0]:6.2f} s "
+                  f"{read[1]:7.0f} MiB   {read[2][1][0]:,} precursors")
+        ref = rows["tsv as text (reference)"]
+        for name, r in rows.items():
+            print(f"{name:24s} / reference: scan time {r[0] / ref[0]:.2f}, read time {r[2] / ref[2]:.2f}, read peak "
+                  f"RSS {r[3] / ref[3]:.2f}")
+        if len({r[4] for r in rows.values()}) != 1:
+            sys.exit("the three reads did not give the same matrix")
+        print("matrices equal: True")
 
 
 if __name__ == "__main__":
