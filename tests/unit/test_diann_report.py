@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, load_one, ups1_dataset
-from lsecflow import protein_tables
-from lsecflow.diann_report import read_report, run_name
+from lsecflow import diann_report, protein_tables
+from lsecflow.diann_report import read_columns, read_report, run_name
 from lsecflow.errors import ConfigError, InputDataError
 from lsecflow.ingest import run_ingest
 from lsecflow.proteomics import preprocess_dataset
@@ -79,6 +79,21 @@ def test_raw_quantities_of_proteotypic_precursors_are_diann_matrixs(tmp_path, pa
     with pytest.raises(InputDataError, match=re.escape("proteomics.proteotypic_only reads column 'Proteotypic', "
                                                        "which the report does not have")):
         protein_tables.sample_columns(bare, "diann_report", SAMPLES, opts)
+
+
+def test_a_clean_tsv_is_read_by_arrow_a_broken_one_as_text(tmp_path):
+    """The real report goes through Arrow's CSV reader (numbers typed as read: R's values bit for bit, as the
+    text reader parses them); one 'NaN' cell sends it to the text reader (None here), which names the cell."""
+    columns = read_columns(REPORT, protein_tables.read_header(REPORT), {})
+    typed = diann_report._read_typed_tsv(REPORT, columns)
+    text = pd.read_csv(REPORT, sep="\t", usecols=columns, dtype=str, keep_default_na=False)
+    assert typed is not None and list(typed.columns) == columns
+    assert typed["Q.Value"].dtype == float and typed["File.Name"].equals(text["File.Name"])
+    np.testing.assert_array_equal(typed["Precursor.Normalised"].to_numpy(),
+                                  pd.to_numeric(text["Precursor.Normalised"].replace("", np.nan)).to_numpy())
+    broken = text.assign(**{"Q.Value": text["Q.Value"].where(text.index != 3, "NaN")})
+    broken.to_csv(tmp_path / "report.tsv", sep="\t", index=False)
+    assert diann_report._read_typed_tsv(tmp_path / "report.tsv", columns) is None
 
 
 @pytest.mark.parametrize("summary, reference", [("maxlfq", "iq_maxlfq"), ("median_polish", "median_polish")])
