@@ -4,10 +4,11 @@ the ratio, and the largest difference of the values.
 The matrix is SYNTHETIC at scale: the real UPS1 peptides (resources/data/ups1_peptides; 5,538 with a value, 915
 proteins, 6 runs) copied ``--copies`` times under renamed proteins, each copy's ``--samples`` columns drawn from
 the 6 runs with N(0, 0.2) noise on the log2 scale (missing cells stay missing). R (needs Rscript): stats::medpolish
-(na.rm) per protein, DEqMS's medianSweeping, and iq 2.0.0's own R maxLFQ when ``--iq`` gives its R/iq.R (github
-tvpham/iq @03bab81; iq's compiled fast_MaxLFQ is not measured).
+(na.rm) per protein, DEqMS's medianSweeping, iq 2.0.0's own R maxLFQ when ``--iq`` gives its R/iq.R (github
+tvpham/iq @03bab81; iq's compiled fast_MaxLFQ is not measured), and with ``--diann`` the diann package's
+diann_maxlfq (its C++ solve in an R loop that scans the whole long table once per protein: give it few copies).
 
-    .venv/bin/python bench/peptide_summary.py [--copies 10] [--samples 24] [--iq /path/to/iq/R/iq.R]
+    .venv/bin/python bench/peptide_summary.py [--copies 10] [--samples 24] [--iq /path/to/iq/R/iq.R] [--diann]
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
-from lsecflow.peptides import summarise  # noqa: E402
+from lsecflow.peptides import SUMMARIES, summarise  # noqa: E402
 
 TABLE = REPO / "resources/data/ups1_peptides/peptides_trimmed.tsv.gz"
 RUNS = ["10_R1", "10_R2", "10_R3", "100_R1", "100_R2", "100_R3"]
@@ -45,9 +46,16 @@ if (requireNamespace("DEqMS", quietly = TRUE)) {
   timed("median_sweep", function() as.matrix(DEqMS::medianSweeping(data.frame(id = seq_along(protein),
                                                                              protein = protein, x), group_col = 2)))
 }
-if (length(args) > 2) {
+if (length(args) > 2 && args[3] != "--diann") {
   iq <- new.env(); sys.source(args[3], envir = iq)
   timed("maxlfq", function() t(sapply(rows, function(i) iq$maxLFQ(x[i, , drop = FALSE])$estimate)))
+}
+if ("--diann" %in% args) {
+  long <- data.frame(run = rep(colnames(x), each = nrow(x)), protein = rep(protein, ncol(x)),
+                     peptide = rep(seq_len(nrow(x)), ncol(x)), q = as.vector(2^x))
+  long <- long[!is.na(long$q), ]
+  timed("diann_maxlfq", function() log2(diann::diann_maxlfq(long, sample.header = "run", group.header = "protein",
+                                                            id.header = "peptide", quantity.header = "q"))[, colnames(x)])
 }
 """
 
@@ -73,12 +81,13 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=10)
     ap.add_argument("--samples", type=int, default=24)
     ap.add_argument("--iq", help="iq's R/iq.R, for R's maxLFQ")
+    ap.add_argument("--diann", action="store_true", help="time the diann R package's diann_maxlfq too")
     args = ap.parse_args()
     values, proteins = synthetic(args.copies, args.samples)
     print(f"SYNTHETIC: {len(values):,} peptides x {args.samples} samples, {proteins.nunique():,} proteins "
           f"({args.copies} copies of the UPS1 peptides)")
     ours = {}
-    for method in ("median_polish", "median_sweep", "maxlfq", "sum"):
+    for method in SUMMARIES:
         start = time.perf_counter()
         ours[method] = (summarise(values, proteins, method)[0], time.perf_counter() - start)
     if not shutil.which("Rscript"):
@@ -89,7 +98,8 @@ def main() -> None:
         data = Path(tmp) / "peptides.tsv"
         pd.concat([proteins.rename("protein"), values], axis=1).to_csv(data, sep="\t", index=False, na_rep="NA")
         (Path(tmp) / "run.R").write_text(R_SCRIPT)
-        run = subprocess.run(["Rscript", str(Path(tmp) / "run.R"), str(data), tmp] + ([args.iq] if args.iq else []),
+        run = subprocess.run(["Rscript", str(Path(tmp) / "run.R"), str(data), tmp] + ([args.iq] if args.iq else [])
+                             + (["--diann"] if args.diann else []),
                              capture_output=True, text=True)
         if run.returncode:
             sys.exit(f"R failed:\n{run.stderr[-2000:]}")

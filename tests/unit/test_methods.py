@@ -7,6 +7,7 @@ import copy
 import pytest
 import yaml
 from helpers import REPO, shipped_dataset, ups1_dataset
+from lsecflow import methods, peptides
 from lsecflow.config import load_config
 from lsecflow.methods import methods_text
 
@@ -194,3 +195,7 @@ def test_a_diann_report_says_its_q_values_and_its_precursors(specs):
     spec["proteomics"].update(quantity_column="Precursor.Quantity", proteotypic_only=True)
     t = "\n".join(methods_text(spec, VERSIONS, 7, fmt="diann_report"))
     assert "proteotypic precursor quantities (Precursor.Quantity) with Q.Value and PG.Q.Value at most 0.01" in t
+    spec["proteomics"]["summarise"] = "diann_maxlfq"
+    t = "\n".join(methods_text(spec, VERSIONS, 7, fmt="diann_report"))
+    assert "summarised to their protein groups by DIA-NN's own MaxLFQ" in t
+    assert set(methods.SUMMARIES) == set(peptides.SUMMARIES)  # every summary has its sentence

@@ -42,17 +42,19 @@ def peptides() -> tuple[pd.DataFrame, pd.Series]:
     return x[keep], table.loc[keep, "Leading razor protein"]
 
 
-@pytest.mark.parametrize("method", ["median_polish", "median_sweep", "maxlfq", "sum"])
+@pytest.mark.parametrize("method", ["median_polish", "median_sweep", "maxlfq", "diann_maxlfq", "sum"])
 def test_each_summary_is_rs(peptides, method):
     """915 proteins from 5,538 peptides: the same missing cells as R and values within 1e-12 (measured 8e-14);
     median polish stops unconverged after 10 iterations on the same 12 proteins as R warns of, and MaxLFQ splits
-    the samples of the same 6 proteins into separate components as iq annotates."""
+    the samples of the same 6 proteins into separate components as iq annotates. DIA-NN's MaxLFQ (the diann
+    package's diann_maxlfq): within 1e-10 (measured 4.1e-11; its ridge leaves the system with a condition number
+    near 1e4, and R's levels and these are each ~2e-11 from a 40-digit solution)."""
     ref = pd.read_csv(REF / f"ups1_{method}.tsv.gz", sep="\t", index_col=0)
     got, not_converged = summarise(*peptides, method)
     assert sorted(got.index) == sorted(ref.index) and len(got) == 915
     got = got.loc[ref.index]
     assert (got.isna().to_numpy() == ref.isna().to_numpy()).all()
-    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(), rtol=0, atol=1e-10 if method == "diann_maxlfq" else 1e-12)
     flags = {"median_polish": "ups1_median_polish_not_converged.txt", "maxlfq": "ups1_maxlfq_split.txt"}
     expected = int((REF / flags[method]).read_text()) if method in flags else 0
     assert not_converged == expected

@@ -44,6 +44,9 @@ SUMMARIES = {
                     "proteins' median per sample, each sample centred on its median)",
     "maxlfq": "summarised to their {to} by MaxLFQ (Cox et al. 2014) as the iq package implements it (least-squares "
               "levels fitting each pair of samples' median {one} log2 ratio)",
+    "diann_maxlfq": "summarised to their {to} by DIA-NN's own MaxLFQ as its R package's diann_maxlfq implements it "
+                    "(least-squares levels fitting each pair of samples' median {one} log ratio, with a 1e-4 ridge "
+                    "towards each sample's strongest {one})",
     "sum": "summed to their {to}",
 }
 

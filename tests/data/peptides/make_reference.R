@@ -2,8 +2,10 @@
 # Run from the repository root:  Rscript tests/data/peptides/make_reference.R [path/to/iq/R/iq.R]
 # R 4.2.2, DEqMS 1.25.0 (medianSweeping), stats::medpolish; MaxLFQ by iq 2.0.0's own R function maxLFQ
 # (github tvpham/iq @03bab81, R/iq.R, BSD-3; not on Debian, so its file is sourced from a checkout given as
-# the argument -- its definitions only, nothing else of the package is used).
+# the argument -- its definitions only, nothing else of the package is used); DIA-NN's own MaxLFQ by the diann R
+# package's diann_maxlfq (github vdemichev/diann-rpackage @af538f6, installed from that snapshot).
 suppressMessages(library(DEqMS))
+suppressMessages(library(diann))
 
 d <- read.delim("resources/data/ups1_peptides/peptides_trimmed.tsv.gz", check.names = FALSE,
                 stringsAsFactors = FALSE)
@@ -62,7 +64,15 @@ write_one <- function(m, name) {
   write.table(out, gz, sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
   close(gz)
 }
+# DIA-NN's MaxLFQ (natural log, a 1e-4 ridge towards each sample's strongest peptide), on the long table
+long <- data.frame(run = rep(runs, each = nrow(x)), protein = rep(protein, length(runs)),
+                   peptide = rep(d$Sequence[keep], length(runs)), q = as.vector(2^x))
+long <- long[!is.na(long$q), ]
+dlfq <- log2(diann_maxlfq(long, sample.header = "run", group.header = "protein", id.header = "peptide",
+                          quantity.header = "q"))
+dlfq <- dlfq[, runs]
 write_one(polish, "ups1_median_polish.tsv.gz")
+write_one(dlfq, "ups1_diann_maxlfq.tsv.gz")
 write_one(sweep, "ups1_median_sweep.tsv.gz")
 write_one(total, "ups1_sum.tsv.gz")
 if (!is.null(maxlfq)) write_one(maxlfq, "ups1_maxlfq.tsv.gz")
