@@ -158,13 +158,13 @@ BENDS = {
         "one run left": lambda t: t[t["File.Name"].str.endswith("_a.mzML.dia")].copy(),
         "runs renamed (another analysis)": _column("File.Name", "other.raw"),
         **{f"summarised by {s}": (lambda t, s=s: t.attrs.update(summarise=s) or t)
-           for s in ("median_polish", "median_sweep", "maxlfq", "sum")},
+           for s in ("median_polish", "median_sweep", "maxlfq", "diann_maxlfq", "sum")},
     },
     "report_parquet": {},  # the report's, less the line-end bends (below)
     "peptides": {**COMMON,
                  "an empty leading razor protein": _cell("Leading razor protein", ""),
                  **{f"one protein's peptides alone, {s}": _one_protein(s)
-                    for s in ("median_polish", "median_sweep", "sum")}},
+                    for s in ("median_polish", "median_sweep", "diann_maxlfq", "sum")}},
 }
 
 BENDS["report_parquet"] = {k: v for k, v in BENDS["report"].items() if k not in ("Windows line ends",
