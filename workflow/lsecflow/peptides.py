@@ -1,7 +1,7 @@
 """Peptide (or precursor) intensities summarised to proteins (``counts.format: maxquant_peptides`` or
 ``diann_report``, ``proteomics.summarise``).
 
-Four summaries, each of a protein's peptides (rows) per sample (columns), on the log2 scale, missing values
+Five summaries, each of a protein's peptides (rows) per sample (columns), on the log2 scale, missing values
 (NaN) left out:
 
 ``median_polish``
@@ -152,6 +152,19 @@ def _components(seen: np.ndarray) -> np.ndarray:
     return label
 
 
+def _pair_system(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MaxLFQ's normal equations over a protein's samples (columns of ``sub``, log values, NaN missing): for each
+    pair sharing a peptide, the median of their differences ``r_ij`` (x_i - x_j); the matrix has each sample's
+    number of such pairs on the diagonal and -1 for each pair, the vector each sample's sum of its ``r_ij``."""
+    n = sub.shape[1]
+    ratio = _median(sub[:, :, None] - sub[:, None, :], 0)  # [i, j]: median of x_i - x_j; NaN: no shared peptide
+    np.fill_diagonal(ratio, np.nan)
+    edge = ~np.isnan(ratio)
+    a = np.where(edge, -1.0, 0.0)
+    a[np.diag_indices(n)] = edge.sum(axis=1)
+    return a, np.where(edge, ratio, 0.0).sum(axis=1)
+
+
 def maxlfq(x: np.ndarray) -> tuple[np.ndarray, bool]:
     """iq's ``maxLFQ`` of one protein's log2 values (peptides x samples, NaN missing): (each sample's level, NaN
     where it has no value; whether the quantified samples fall in more than one component)."""
@@ -167,12 +180,7 @@ def maxlfq(x: np.ndarray) -> tuple[np.ndarray, bool]:
             out[cols[0]] = np.nanmedian(sub)
             continue
         n = len(cols)
-        ratio = _median(sub[:, None, :] - sub[:, :, None], 0)  # [i, j]: median of x_j - x_i; NaN: no edge
-        np.fill_diagonal(ratio, np.nan)
-        edge = ~np.isnan(ratio)
-        ata = np.where(edge, -1.0, 0.0)
-        ata[np.diag_indices(n)] = edge.sum(axis=1)
-        atb = -np.where(edge, ratio, 0.0).sum(axis=1)
+        ata, atb = _pair_system(sub)
         system = np.zeros((n + 1, n + 1))
         system[:n, :n], system[:n, n], system[n, :n] = 2 * ata, 1.0, 1.0
         rhs = np.append(2 * atb, np.nanmean(sub) * n)
@@ -196,12 +204,7 @@ def diann_maxlfq(x: np.ndarray) -> np.ndarray:
         out[cols] = ref / np.log(2.0)
         return out
     n = sub.shape[1]
-    ratio = _median(sub[:, :, None] - sub[:, None, :], 0)  # [i, j]: median of x_i - x_j; NaN: no shared peptide
-    np.fill_diagonal(ratio, np.nan)
-    edge = ~np.isnan(ratio)
-    a = np.where(edge, -1.0, 0.0)
-    a[np.diag_indices(n)] = edge.sum(axis=1)
-    b = np.where(edge, ratio, 0.0).sum(axis=1)
+    a, b = _pair_system(sub)
     reg = DIANN_RIDGE * np.maximum(np.diag(a), 1.0)
     a[np.diag_indices(n)] += reg
     # the ridge leaves the system ill-conditioned (~1e4): R's levels and these differ by ~4e-11, each ~2e-11 from a
