@@ -315,7 +315,8 @@ def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path, parquet)
     adata = ad.read_h5ad(tmp_path / "counts.h5ad")
     assert adata.shape == (3, 371)
     _, _, pre = preprocess_dataset(adata, ds.spec)
-    assert pre.steps[0]["detail"] == "1052 precursors (0 without a value, left out) summarised to 371 proteins by maxlfq"
+    assert pre.steps[0]["detail"] == ("2992 report rows, dropped: 82 above the q-values or without a quantity; 1052 "
+                                      "precursors (0 without a value, left out) summarised to 371 proteins by maxlfq")
     sheet.write_text("sample\tdose\nKL_Try_001_a\t1\nKL_Try_001_b\t2\nKL_Try_001_d\t3\n")
     column = "Run" if parquet else "File.Name"
     with pytest.raises(ConfigError, match=re.escape(f"1 sample(s) have no run in the report's {column!r} column: "

@@ -95,3 +95,12 @@ def test_filter_is_checked_at_parse_time(proteomics_keys, error):
     spec = ups1_dataset()
     spec["proteomics"].update(proteomics_keys)
     loaded_or_refused({"ups1": spec}, error, ConfigError)
+
+
+def test_a_diann_reports_dropped_rows_open_the_summary_step():
+    """The rows read_report dropped before the pivot, as ingest stores them, head the preprocessing table's first
+    step (decoys and shared precursors only where the report and the options have them); other tables: nothing."""
+    ingest = {"rows_in_table": 3022, "rows_decoy": 30, "rows_not_proteotypic": 120, "rows_filtered": 82}
+    assert proteomics._report_rows(ingest) == ("3022 report rows, dropped: 30 decoys, 120 of shared precursors, 82 "
+                                               "above the q-values or without a quantity; ")
+    assert proteomics._report_rows({"removed": {"Reverse": 3}}) == ""

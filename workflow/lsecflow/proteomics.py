@@ -228,6 +228,18 @@ def preprocess(raw: pd.DataFrame, groups: pd.Series, opts: dict, seed: int = 0) 
     return Preprocessed(values=x, imputed=imputed, before=before, steps=steps)
 
 
+def _report_rows(ingest: dict) -> str:
+    """A DIA-NN report's rows and those dropped before the pivot, for the preprocessing table ('' for other
+    tables)."""
+    if "rows_filtered" not in ingest:
+        return ""
+    dropped = [f"{ingest[key]} {what}" for key, what in (("rows_decoy", "decoys"),
+                                                         ("rows_not_proteotypic", "of shared precursors"))
+               if key in ingest]
+    dropped.append(f"{ingest['rows_filtered']} above the q-values or without a quantity")
+    return f"{ingest['rows_in_table']} report rows, dropped: {', '.join(dropped)}; "
+
+
 def preprocess_dataset(adata: ad.AnnData, spec: dict, seed: int = 0
                        ) -> tuple[pd.DataFrame, pd.DataFrame, Preprocessed]:
     """:func:`preprocess` on an ingested dataset, as QC and DE both run it.
@@ -246,9 +258,8 @@ def preprocess_dataset(adata: ad.AnnData, spec: dict, seed: int = 0
     pre = preprocess(raw, filter_groups(obs, opts, spec["contrasts"]), opts, seed)
     ingest = json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
     if "summarise" in ingest:  # a peptide table: how its proteins were made comes first
-        detail = (f"{ingest['peptides']} {ingest['unit']} ({ingest['peptides_without_a_value']} without a value, left "
-                  "out) "
-                  f"summarised to {raw.shape[0]} proteins by {ingest['summarise']}")
+        detail = (f"{_report_rows(ingest)}{ingest['peptides']} {ingest['unit']} ({ingest['peptides_without_a_value']} "
+                  f"without a value, left out) summarised to {raw.shape[0]} proteins by {ingest['summarise']}")
         note = ingest["summary_note"]
         pre.steps.insert(0, {"step": "summarise", "proteins": int(raw.shape[0]),
                              "missing": int(raw.isna().to_numpy().sum()), "detail": detail + (f"; {note}" if note else "")})
