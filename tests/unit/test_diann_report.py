@@ -257,6 +257,35 @@ def test_a_broken_parquet_report_is_refused_naming_what(tmp_path, edit, says):
         protein_tables.read_protein_table(path, "diann_report", SAMPLES, {}, "human")
 
 
+def _silac(t):
+    """SYNTHETIC: the report made multiplexed as DIA-NN writes a SILAC report (its Channel.* columns, as in the real
+    SILAC report of MSstatsConvert's tests, MSV000097050): each precursor twice, light and heavy."""
+    heavy = t.assign(**{"Precursor.Id": t["Precursor.Id"] + "(SILAC-K-H)"})
+    return pd.concat([t, heavy], ignore_index=True).assign(**{"Channel.Q.Value": "0", "Channel.L": "1",
+                                                             "Channel.H": "1"})
+
+
+@pytest.mark.parametrize("parquet", [False, True], ids=["tsv", "parquet"])
+def test_a_multiplexed_report_is_refused(tmp_path, parquet):
+    """Read as label-free, a SILAC or plexDIA report's channels would be summed into one protein value per run:
+    refused from the header at start-up (Channel.* columns), or at ingest where a Channel column holds several
+    channels (numbers too, as mTRAQ names them)."""
+    text = pd.read_csv(REPORT, sep="\t", dtype=str, keep_default_na=False)
+    path = tmp_path / "report.tsv"
+    _silac(text).to_csv(path, sep="\t", index=False)
+    with pytest.raises(InputDataError, match=re.escape("a multiplexed report (columns Channel.Q.Value, Channel.L, "
+                                                       "Channel.H: DIA-NN's --channels, SILAC or plexDIA)")):
+        protein_tables.sample_columns(path, "diann_report", SAMPLES, {})
+    plex = _typed().assign(Channel=np.arange(2992) % 3 * 4)  # SYNTHETIC mTRAQ channels 0, 4, 8
+    path = _parquet(tmp_path, plex) if parquet else tmp_path / "plex.tsv"
+    if not parquet:
+        plex.to_csv(path, sep="\t", index=False)
+    with pytest.raises(InputDataError, match=re.escape("column 'Channel' holds 3 channels ('0', '4', '8')")):
+        protein_tables.read_protein_table(path, "diann_report", SAMPLES, {}, "human")
+    one = _parquet(tmp_path, _typed().assign(Channel="0"), "one.parquet")  # one channel: label-free
+    assert len(protein_tables.read_protein_table(one, "diann_report", SAMPLES, {}, "human")[0]) == 371
+
+
 def test_a_parquet_that_is_not_a_report_or_not_parquet_is_refused(tmp_path):
     """Only DIA-NN's main report is read as parquet (a pg_matrix written as parquet is refused, named); a file
     named .parquet that is none (here gzip) is named at the header."""

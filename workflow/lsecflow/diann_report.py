@@ -14,7 +14,8 @@ sheet column names (``proteomics.column_key``). A precursor belongs to its ``Pro
 ``Genes``. ``report.parquet`` (the main report of DIA-NN 1.9 and later) is read as the TSV, its columns typed: text
 columns must hold text, a null text is an empty one, a null quantity a missing one and a null q-value an error.
 Decoy rows (a ``Decoy`` column of 1, DIA-NN 2's ``--report-decoys``) are dropped and counted; the R package has no
-such column.
+such column. A multiplexed report (SILAC, plexDIA: ``Channel.*`` columns, or a ``Channel`` column of several values)
+is refused: its channels are samples, and read as label-free they would be summed into one value.
 """
 from __future__ import annotations
 
@@ -87,6 +88,8 @@ def _frame(path: Path, table, columns: list[str]) -> pd.DataFrame:
         col = table.column(name)
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
+        if name == "Channel" and (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            col = col.cast(pa.string())  # a channel named by a number (mTRAQ's 0, 4, 8) is a name
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             out[name] = col.to_pandas(deduplicate_objects=True).fillna("").astype(object)
         elif name in NUMBERS and (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
@@ -190,6 +193,12 @@ def quantity_column(opts: dict) -> str:
 def read_columns(path, header: list[str], opts: dict) -> list[str]:
     """The columns :func:`read_report` reads, the run column first; a quantity or ``Proteotypic`` column that the
     options ask for and the report lacks is an error (at start-up, from the header)."""
+    channels = [c for c in header if c.startswith("Channel.")]
+    if channels:
+        raise InputDataError(f"{path}: a multiplexed report (columns {', '.join(channels[:4])}: DIA-NN's --channels, "
+                             "SILAC or plexDIA): each channel of a run is a sample of its own and a precursor's "
+                             "label is in its id, so read as label-free its channels would be summed into one "
+                             "protein value; lsecflow reads label-free reports only")
     quantity = quantity_column(opts)
     wanted = {quantity: "proteomics.quantity_column"}
     if opts.get("proteotypic_only"):
@@ -198,7 +207,7 @@ def read_columns(path, header: list[str], opts: dict) -> list[str]:
         if name not in header:
             raise InputDataError(f"{path}: {key} reads column {name!r}, which the report does not have")
     return [run_column(header), *COLUMNS, quantity, *(["Decoy"] if "Decoy" in header else []),
-            *(["Proteotypic"] if opts.get("proteotypic_only") else [])]
+            *(["Proteotypic"] if opts.get("proteotypic_only") else []), *(["Channel"] if "Channel" in header else [])]
 
 
 def sample_runs(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None
@@ -263,6 +272,10 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
     samples = match_runs(path, sorted(df[column].unique()), samples, column, opts.get("column_key"), sheet)
     report: dict = {"rows_in_table": int(len(df))}
     df = df[df[column].isin(set(samples.values()))]
+    if "Channel" in df and df["Channel"].nunique() > 1:
+        raise InputDataError(f"{path}: column 'Channel' holds {df['Channel'].nunique()} channels "
+                             f"({', '.join(map(repr, sorted(df['Channel'].unique())[:4]))}): a multiplexed report; "
+                             "lsecflow reads label-free reports only (each channel would be a sample of its own)")
     if "Decoy" in df:
         decoy = _flag(path, df, "Decoy")
         report["rows_decoy"] = int(decoy.sum())
