@@ -63,6 +63,19 @@ def test_the_precursor_matrix_is_diann_matrix(runs):
     assert groups.loc["AAAALAGGK1"] == "P0C0T4;Q3E792" and genes.loc["AAAALAGGK1"] == "RPS25A;RPS25B"
 
 
+def test_every_q_value_filtered_is_diann_matrixs():
+    """proteomics.qvalue_columns [Q.Value, Protein.Q.Value, PG.Q.Value, GG.Q.Value]: as diann_matrix(q, protein.q,
+    pg.q, gg.q = 0.01), 948 precursors (1,052 on Q.Value and PG.Q.Value alone), every value and missing cell."""
+    opts = {"qvalue_columns": ["Q.Value", "Protein.Q.Value", "PG.Q.Value", "GG.Q.Value"]}
+    wide, _, _, report, _ = read_report(REPORT, protein_tables.read_header(REPORT), SAMPLES, opts)
+    ref = _ref("precursors_every_q")
+    assert sorted(wide.index) == sorted(ref.index) and len(ref) == 948
+    np.testing.assert_array_equal(wide.loc[ref.index].to_numpy(), ref.to_numpy())
+    with pytest.raises(InputDataError, match=re.escape("no column 'Lib.Q.Value', which proteomics.qvalue_columns: "
+                                                       "Q.Value, Lib.Q.Value reads")):
+        protein_tables.sample_columns(REPORT, "diann_report", SAMPLES, {"qvalue_columns": ["Q.Value", "Lib.Q.Value"]})
+
+
 @pytest.mark.parametrize("parquet", [False, True], ids=["tsv", "parquet"])
 def test_raw_quantities_of_proteotypic_precursors_are_diann_matrixs(tmp_path, parquet):
     """proteomics.quantity_column: Precursor.Quantity and proteotypic_only: as diann_matrix(quantity.header =
@@ -76,8 +89,8 @@ def test_raw_quantities_of_proteotypic_precursors_are_diann_matrixs(tmp_path, pa
     np.testing.assert_array_equal(wide.loc[ref.index].to_numpy(), ref.to_numpy())
     assert report["rows_not_proteotypic"] == int((_typed()["Proteotypic"] == 0).sum()) > 0
     bare = _parquet(tmp_path, _typed().drop(columns="Proteotypic"), "bare.parquet")
-    with pytest.raises(InputDataError, match=re.escape("proteomics.proteotypic_only reads column 'Proteotypic', "
-                                                       "which the report does not have")):
+    with pytest.raises(InputDataError, match=re.escape("no column 'Proteotypic', which proteomics.proteotypic_only: "
+                                                       "true reads")):
         protein_tables.sample_columns(bare, "diann_report", SAMPLES, opts)
 
 
@@ -249,7 +262,8 @@ def _null_q(t):
     (lambda t: t.assign(**{"Q.Value": t["Q.Value"] > 0}), "column 'Q.Value' holds bool, not numbers"),
     (lambda t: t.assign(Decoy=np.where(t.index == 3, 2, 0)),
      "column 'Decoy', precursor 'AAADALSDLEIK2': value 2 is not 0 or 1"),
-    (lambda t: t.drop(columns="PG.Q.Value"), "not a DIA-NN main report (no column 'PG.Q.Value')"),
+    (lambda t: t.drop(columns="PG.Q.Value"),
+     "no column 'PG.Q.Value', which proteomics.qvalue_columns: Q.Value, PG.Q.Value reads"),
 ])
 def test_a_broken_parquet_report_is_refused_naming_what(tmp_path, edit, says):
     path = _parquet(tmp_path, edit(_typed()))
@@ -311,8 +325,10 @@ def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
     with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue is read for diann_report tables")):
         load_one(tmp_path, spec)
     spec = ups1_dataset()
-    spec["proteomics"].update(quantity_column="Precursor.Quantity", proteotypic_only=True)
-    with pytest.raises(ConfigError, match=re.escape("proteomics.quantity_column is read for diann_report tables; "
+    spec["proteomics"].update(quantity_column="Precursor.Quantity", proteotypic_only=True,
+                              qvalue_columns=["Lib.Q.Value"])
+    with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue_columns is read for diann_report tables; "
+                                                    "proteomics.quantity_column is read for diann_report tables; "
                                                     "proteomics.proteotypic_only is read for diann_report tables")):
         load_one(tmp_path, spec)
     sheet = tmp_path / "sheet.tsv"

@@ -95,6 +95,7 @@ FORMAT_KEYS: dict[str, tuple[str, ...]] = {
     "proteomics.remove_flagged": ("maxquant", "maxquant_peptides", "fragpipe"),
     "proteomics.summarise": ("maxquant_peptides", "diann_report"),
     "proteomics.qvalue": ("diann_report",),
+    "proteomics.qvalue_columns": ("diann_report",),
     "proteomics.quantity_column": ("diann_report",),
     "proteomics.proteotypic_only": ("diann_report",),
     "proteomics.count_column": ("maxquant", "fragpipe", "diann", "protein_table"),

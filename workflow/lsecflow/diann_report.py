@@ -3,7 +3,9 @@ precursors filtered by q-value, pivoted to precursors x samples and summarised t
 (:mod:`lsecflow.peptides`).
 
 As the diann R package's ``diann_matrix`` (github vdemichev/diann-rpackage) makes the matrix: rows with a
-quantity above 0, ``Q.Value`` and ``PG.Q.Value`` at most ``proteomics.qvalue`` (0.01); the quantity is
+quantity above 0, ``Q.Value`` and ``PG.Q.Value`` at most ``proteomics.qvalue`` (0.01; the columns are
+``proteomics.qvalue_columns``: DIA-NN's own matrices with match-between-runs filter on ``Lib.Q.Value`` and
+``Lib.PG.Q.Value`` too, limma's ``readDIANN`` on ``Global.Q.Value`` and ``Lib.Q.Value``); the quantity is
 ``Precursor.Normalised`` (DIA-NN's cross-run normalisation) or, with ``proteomics.quantity_column:
 Precursor.Quantity``, the raw one (normalised then by ``proteomics.normalise``); ``proteomics.proteotypic_only``
 keeps the precursors whose ``Proteotypic`` is 1 (``diann_matrix``'s ``quantity.header`` and ``proteotypic.only``).
@@ -34,15 +36,22 @@ log = logging.getLogger(__name__)
 
 #: The report's columns read, besides the run column (``Run`` in recent versions, else ``File.Name``) and the
 #: quantity (``proteomics.quantity_column``).
-COLUMNS = ("Protein.Group", "Genes", "Precursor.Id", "Q.Value", "PG.Q.Value")
+COLUMNS = ("Protein.Group", "Genes", "Precursor.Id")
+#: The q-values filtered on by default (``proteomics.qvalue_columns``; diann_matrix's).
+QVALUES = ("Q.Value", "PG.Q.Value")
 #: The quantities a report is read from: DIA-NN's cross-run normalised one (default) or the raw one.
 QUANTITIES = ("Precursor.Normalised", "Precursor.Quantity")
 #: What a message says is read.
-READ = (f"its columns {', '.join(COLUMNS)}, the quantity (proteomics.quantity_column: {' or '.join(QUANTITIES)}) "
-        "and Run or File.Name are read")
+READ = (f"its columns {', '.join(COLUMNS)}, the q-values (proteomics.qvalue_columns), the quantity "
+        f"(proteomics.quantity_column: {' or '.join(QUANTITIES)}) and Run or File.Name are read")
 #: Columns holding numbers (in a parquet report typed so); ``Decoy`` is read where the report has it,
 #: ``Proteotypic`` with ``proteomics.proteotypic_only``.
-NUMBERS = (*QUANTITIES, "Q.Value", "PG.Q.Value", "Decoy", "Proteotypic")
+NUMBERS = (*QUANTITIES, "Decoy", "Proteotypic")
+
+
+def is_number(name: str) -> bool:
+    """A column holding numbers: :data:`NUMBERS` and every q-value (``...Q.Value``)."""
+    return name in NUMBERS or name.endswith("Q.Value")
 
 
 def is_report(header: list[str]) -> bool:
@@ -92,11 +101,11 @@ def _frame(path: Path, table, columns: list[str]) -> pd.DataFrame:
             col = col.cast(pa.string())  # a channel named by a number (mTRAQ's 0, 4, 8) is a name
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             out[name] = col.to_pandas(deduplicate_objects=True).fillna("").astype(object)
-        elif name in NUMBERS and (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        elif is_number(name) and (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
             out[name] = col.to_pandas().astype(float)
         else:
             raise InputDataError(f"{path}: column {name!r} holds {col.type}, not "
-                                 f"{'numbers' if name in NUMBERS else 'text'}")
+                                 f"{'numbers' if is_number(name) else 'text'}")
     return pd.DataFrame(out)
 
 
@@ -135,7 +144,7 @@ def _read_typed_tsv(path: Path, columns: list[str]) -> pd.DataFrame | None:
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    types = {c: pa.float64() if c in NUMBERS else pa.dictionary(pa.int32(), pa.string()) for c in columns}
+    types = {c: pa.float64() if is_number(c) else pa.dictionary(pa.int32(), pa.string()) for c in columns}
     options = pacsv.ConvertOptions(include_columns=columns, column_types=types, null_values=[""],
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:
@@ -144,7 +153,7 @@ def _read_typed_tsv(path: Path, columns: list[str]) -> pd.DataFrame | None:
                                    convert_options=options)
     except (ValueError, KeyError, OSError):  # ArrowInvalid, ArrowKeyError: the text reader says which cell
         return None
-    if any(pc.any(pc.is_nan(table.column(c))).as_py() for c in columns if c in NUMBERS):
+    if any(pc.any(pc.is_nan(table.column(c))).as_py() for c in columns if is_number(c)):
         return None  # "NaN" written in a cell: refused by the text reader, as before
     frame = _frame(path, table, columns)
     del table
@@ -190,23 +199,32 @@ def quantity_column(opts: dict) -> str:
     return opts.get("quantity_column", QUANTITIES[0])
 
 
+def qvalue_columns(opts: dict) -> list[str]:
+    """The q-value columns a precursor must pass (``proteomics.qvalue_columns``; :data:`QVALUES`)."""
+    return list(opts.get("qvalue_columns") or QVALUES)
+
+
 def read_columns(path, header: list[str], opts: dict) -> list[str]:
-    """The columns :func:`read_report` reads, the run column first; a quantity or ``Proteotypic`` column that the
-    options ask for and the report lacks is an error (at start-up, from the header)."""
+    """The columns :func:`read_report` reads, the run column first; one the report lacks is an error naming the
+    option that reads it (at start-up, from the header), as is a multiplexed report."""
     channels = [c for c in header if c.startswith("Channel.")]
     if channels:
         raise InputDataError(f"{path}: a multiplexed report (columns {', '.join(channels[:4])}: DIA-NN's --channels, "
                              "SILAC or plexDIA): each channel of a run is a sample of its own and a precursor's "
                              "label is in its id, so read as label-free its channels would be summed into one "
                              "protein value; lsecflow reads label-free reports only")
-    quantity = quantity_column(opts)
-    wanted = {quantity: "proteomics.quantity_column"}
+    quantity, qvalues = quantity_column(opts), qvalue_columns(opts)
+    wanted = {quantity: f"proteomics.quantity_column: {quantity}",
+              **{q: f"proteomics.qvalue_columns: {', '.join(qvalues)}" for q in qvalues}}
     if opts.get("proteotypic_only"):
-        wanted["Proteotypic"] = "proteomics.proteotypic_only"
-    for name, key in wanted.items():
-        if name not in header:
-            raise InputDataError(f"{path}: {key} reads column {name!r}, which the report does not have")
-    return [run_column(header), *COLUMNS, quantity, *(["Decoy"] if "Decoy" in header else []),
+        wanted["Proteotypic"] = "proteomics.proteotypic_only: true"
+    for name in (*COLUMNS, *wanted):
+        if name in header:
+            continue
+        if name in wanted:
+            raise InputDataError(f"{path}: no column {name!r}, which {wanted[name]} reads")
+        raise InputDataError(f"{path}: not a DIA-NN main report (no column {name!r}); {READ}")
+    return [run_column(header), *COLUMNS, *qvalues, quantity, *(["Decoy"] if "Decoy" in header else []),
             *(["Proteotypic"] if opts.get("proteotypic_only") else []), *(["Channel"] if "Channel" in header else [])]
 
 
@@ -243,11 +261,11 @@ def _flag(path: Path, df: pd.DataFrame, name: str) -> np.ndarray:
     return value.eq(1).to_numpy()
 
 
-def _numbers(path: Path, df: pd.DataFrame, quantity: str) -> dict[str, pd.Series]:
+def _numbers(path: Path, df: pd.DataFrame, quantity: str, qvalues: list[str]) -> dict[str, pd.Series]:
     """The quantity and the q-values as numbers: an empty quantity is a missing one, a q-value is always written,
     no value is negative or infinite (else an error naming the column, the precursor and the value)."""
     numbers = {}
-    for name in (quantity, "Q.Value", "PG.Q.Value"):
+    for name in (quantity, *qvalues):
         numbers[name] = pd.to_numeric(df[name], errors="coerce")
         written = df[name].str.strip().ne("") if df[name].dtype == object else numbers[name].notna()
         bad = ((numbers[name].isna() & (written | (name != quantity)))
@@ -293,12 +311,15 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
         where = f"row {first + 1}" if is_parquet(path) else f"line {first + 2}"
         raise InputDataError(f"{path}: {int(blank.sum())} row(s) of the samples' runs have no Precursor.Id (first "
                              f"at {where})")
-    numbers = _numbers(path, df, quantity)
+    qvalues = qvalue_columns(opts)
+    numbers = _numbers(path, df, quantity, qvalues)
     q = float(opts.get("qvalue", 0.01))
-    keep = ((numbers[quantity] > 0) & (numbers["Q.Value"] <= q) & (numbers["PG.Q.Value"] <= q)).to_numpy()
+    keep = (numbers[quantity] > 0).to_numpy()
+    for name in qvalues:
+        keep &= (numbers[name] <= q).to_numpy()
     report["rows_filtered"] = int((~keep).sum())
-    log.info("%s: %d of %d precursor rows of the samples' runs kept (Q.Value and PG.Q.Value <= %g, %s > 0)", path,
-             int(keep.sum()), len(df), q, quantity)
+    log.info("%s: %d of %d precursor rows of the samples' runs kept (%s <= %g, %s > 0)", path, int(keep.sum()),
+             len(df), " and ".join(qvalues), q, quantity)
     df = df[keep].assign(quantity=numbers[quantity][keep].to_numpy())
     twice = df.duplicated([column, "Precursor.Id"])
     if twice.any():

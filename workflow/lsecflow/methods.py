@@ -70,8 +70,9 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
         steps = [f"{kind}intensities were read from the {TABLES.get(fmt, 'protein')} table"]
         if fmt == "diann_report":
             shared = "proteotypic " if p["proteotypic_only"] else ""
-            steps = [f"{shared}precursor quantities ({p['quantity_column']}) with Q.Value "
-                     f"and PG.Q.Value at most {p['qvalue']} were read from the DIA-NN main report",
+            steps = [f"{shared}precursor quantities ({p['quantity_column']}) with "
+                     f"{' and '.join(p['qvalue_columns'])} at most {p['qvalue']} were read from the DIA-NN main "
+                     "report",
                      "precursors with a value were " + SUMMARIES[p["summarise"]].format(to="protein groups",
                                                                                          one="precursor")]
         elif p["remove_flagged"]:

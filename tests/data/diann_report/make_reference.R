@@ -19,6 +19,9 @@ write_one <- function(x, name) {
   close(gz)
 }
 write_one(m, "precursors.tsv.gz")
+# proteomics.qvalue_columns: [Q.Value, Protein.Q.Value, PG.Q.Value, GG.Q.Value]
+write_one(diann_matrix(d, id.header = "Precursor.Id", quantity.header = "Precursor.Normalised", q = q, protein.q = q,
+                       pg.q = q, gg.q = q), "precursors_every_q.tsv.gz")
 # proteomics.quantity_column: Precursor.Quantity with proteomics.proteotypic_only: true
 write_one(diann_matrix(d, id.header = "Precursor.Id", quantity.header = "Precursor.Quantity", proteotypic.only = TRUE,
                        q = q, pg.q = q), "precursors_raw_proteotypic.tsv.gz")
