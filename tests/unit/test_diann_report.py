@@ -150,6 +150,11 @@ def _bent(tmp_path, edit) -> str:
     return str(out)
 
 
+def _at_row_3(column: str, value):
+    """A bend: row 3's ``column`` set to ``value`` (precursor AAADALSDLEIK2)."""
+    return lambda t: t.assign(**{column: t[column].where(t.index != 3, value)})
+
+
 def _twice(t):
     return pd.concat([t, t.iloc[[0]]])
 
@@ -162,17 +167,17 @@ def _other_group(t):
 @pytest.mark.parametrize("edit, says", [
     (_twice, f"precursor 'AAAALAGGK1' is on more than one row of run {RUN.format('a')!r}"),
     (_other_group, "precursor 'AAAALAGGK1' is in different protein groups in different runs"),
-    (lambda t: t.assign(**{"Q.Value": t["Q.Value"].where(t.index != 3, "low")}),
+    (_at_row_3("Q.Value", "low"),
      "column 'Q.Value', precursor 'AAADALSDLEIK2': value 'low' is not a finite number >= 0"),
-    (lambda t: t.assign(**{"Q.Value": t["Q.Value"].where(t.index != 3, "")}),
+    (_at_row_3("Q.Value", ""),
      "column 'Q.Value', precursor 'AAADALSDLEIK2': value '' is not a finite number >= 0"),
-    (lambda t: t.assign(**{"Precursor.Normalised": t["Precursor.Normalised"].where(t.index != 3, "-5")}),
+    (_at_row_3("Precursor.Normalised", "-5"),
      "column 'Precursor.Normalised', precursor 'AAADALSDLEIK2': value -5 is not a finite number >= 0"),
-    (lambda t: t.assign(**{"Precursor.Normalised": t["Precursor.Normalised"].where(t.index != 3, "inf")}),
+    (_at_row_3("Precursor.Normalised", "inf"),
      "column 'Precursor.Normalised', precursor 'AAADALSDLEIK2': value inf is not a finite number >= 0"),
-    (lambda t: t.assign(**{"Precursor.Normalised": t["Precursor.Normalised"].where(t.index != 3, "NaN")}),
+    (_at_row_3("Precursor.Normalised", "NaN"),
      "column 'Precursor.Normalised', precursor 'AAADALSDLEIK2': value 'NaN' is not a finite number >= 0"),
-    (lambda t: t.assign(**{"Precursor.Id": t["Precursor.Id"].where(t.index != 3, "")}),
+    (_at_row_3("Precursor.Id", ""),
      "1 row(s) of the samples' runs have no Precursor.Id (first at line 5)"),
     (lambda t: t[~t["File.Name"].str.endswith("_c.mzML.dia")],
      "1 sample(s) have no run in the report's 'File.Name' column: 'KL_Try_001_c'. Runs there (as sample names): "
@@ -254,9 +259,9 @@ def _null_q(t):
 
 @pytest.mark.parametrize("edit, says", [
     (_null_q, "column 'Q.Value', precursor 'AAADALSDLEIK2': value '' is not a finite number >= 0"),
-    (lambda t: t.assign(**{"Precursor.Normalised": t["Precursor.Normalised"].where(t.index != 3, -5.0)}),
+    (_at_row_3("Precursor.Normalised", -5.0),
      "column 'Precursor.Normalised', precursor 'AAADALSDLEIK2': value -5 is not a finite number >= 0"),
-    (lambda t: t.assign(**{"Precursor.Id": t["Precursor.Id"].where(t.index != 3, None)}),
+    (_at_row_3("Precursor.Id", None),
      "1 row(s) of the samples' runs have no Precursor.Id (first at row 4)"),
     (lambda t: t.assign(**{"Protein.Group": np.arange(len(t))}), "column 'Protein.Group' holds int64, not text"),
     (lambda t: t.assign(**{"Q.Value": t["Q.Value"] > 0}), "column 'Q.Value' holds bool, not numbers"),
