@@ -44,6 +44,9 @@ QUANTITIES = ("Precursor.Normalised", "Precursor.Quantity")
 #: What a message says is read.
 READ = (f"its columns {', '.join(COLUMNS)}, the q-values (proteomics.qvalue_columns), the quantity "
         f"(proteomics.quantity_column: {' or '.join(QUANTITIES)}) and Run or File.Name are read")
+#: Why a multiplexed report is refused.
+MULTIPLEXED = ("each channel of a run is a sample of its own and a precursor's label is in its id, so read as "
+               "label-free its channels would be summed into one protein value; lsecflow reads label-free reports only")
 #: Columns holding numbers (in a parquet report typed so); ``Decoy`` is read where the report has it,
 #: ``Proteotypic`` with ``proteomics.proteotypic_only``.
 NUMBERS = (*QUANTITIES, "Decoy", "Proteotypic")
@@ -210,9 +213,7 @@ def read_columns(path, header: list[str], opts: dict) -> list[str]:
     channels = [c for c in header if c.startswith("Channel.")]
     if channels:
         raise InputDataError(f"{path}: a multiplexed report (columns {', '.join(channels[:4])}: DIA-NN's --channels, "
-                             "SILAC or plexDIA): each channel of a run is a sample of its own and a precursor's "
-                             "label is in its id, so read as label-free its channels would be summed into one "
-                             "protein value; lsecflow reads label-free reports only")
+                             f"SILAC or plexDIA): {MULTIPLEXED}")
     quantity, qvalues = quantity_column(opts), qvalue_columns(opts)
     wanted = {quantity: f"proteomics.quantity_column: {quantity}",
               **{q: f"proteomics.qvalue_columns: {', '.join(qvalues)}" for q in qvalues}}
@@ -292,8 +293,8 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
     df = df[df[column].isin(set(samples.values()))]
     if "Channel" in df and df["Channel"].nunique() > 1:
         raise InputDataError(f"{path}: column 'Channel' holds {df['Channel'].nunique()} channels "
-                             f"({', '.join(map(repr, sorted(df['Channel'].unique())[:4]))}): a multiplexed report; "
-                             "lsecflow reads label-free reports only (each channel would be a sample of its own)")
+                             f"({', '.join(map(repr, sorted(df['Channel'].unique())[:4]))}), a multiplexed report: "
+                             f"{MULTIPLEXED}")
     if "Decoy" in df:
         decoy = _flag(path, df, "Decoy")
         report["rows_decoy"] = int(decoy.sum())
