@@ -8,8 +8,10 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from helpers import (
     LIMMA_REF,
+    REPO,
     SECRETOME,
     load_one,
     pca_separation,
@@ -115,3 +117,24 @@ def test_protein_pca_is_drawn_without_the_cell_type_too(tmp_path):
     assert pca_separation(pca, obs, corrected, "group") > pca_separation(pca, obs, raw, "group")
     header = (tmp_path / "pca.png").read_bytes()[16:24]  # two panels (cell_type, group) in two rows
     assert int.from_bytes(header[:4], "big") / int.from_bytes(header[4:], "big") < 1.2
+
+
+def test_a_peptide_tables_qc_counts_its_peptides_per_sample(tmp_path):
+    """The shipped UPS1 peptides (MaxQuant peptides.txt, summarised by median polish): qc/samples.tsv has each
+    sample's peptides with a value before the summary (as counted from the table here) beside its proteins, and the
+    missing-values figure draws them; a protein table has no such column."""
+    spec = yaml.safe_load((REPO / "config/datasets/ups1_peptides.yaml").read_text())
+    spec["samples"]["sheet"] = str(REPO / spec["samples"]["sheet"])
+    spec["counts"]["path"] = str(REPO / spec["counts"]["path"])
+    ds = load_one(tmp_path, spec).datasets["p"]
+    h5ad = tmp_path / "counts.h5ad"
+    run_ingest(ds.params(rule="ingest"), str(h5ad))
+    outputs = {k: str(tmp_path / f"{k}.{'json' if k == 'verdict' else 'tsv'}") for k in QC_TABLES}
+    figures = {k: str(tmp_path / f"{k}.png") for k in QC_FIGURES}
+    run_qc_proteomics(str(h5ad), guard_params(ds.params(rule="qc_proteomics")), outputs, figures)
+    samples = pd.read_csv(outputs["samples"], sep="\t", index_col=0)
+    table = pd.read_csv(REPO / spec["counts"]["path"], sep="\t")
+    expected = {s: int((table[f"Intensity {s}"] > 0).sum()) for s in samples.index}
+    assert samples["peptides_quantified"].to_dict() == expected
+    assert (samples["peptides_quantified"] > samples["quantified"]).all()
+    assert (tmp_path / "missing.png").stat().st_size > 10_000

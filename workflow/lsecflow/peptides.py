@@ -332,6 +332,7 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
     report["unit"] = unit
     report["peptides"] = int(len(values))
     report["peptides_without_a_value"] = int((~kept).sum())
+    report["quantified_per_sample"] = {str(c): int(n) for c, n in zip(values.columns, seen.sum(axis=0))}
     method = opts.get("summarise", "median_polish")
     log2 = pd.DataFrame(x[kept], index=values.index[kept], columns=values.columns)
     summary, flagged = summarise(log2, proteins[kept], method)

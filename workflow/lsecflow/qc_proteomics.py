@@ -7,6 +7,7 @@ sheet (``qc.exclude`` is shown, not applied), so the figures show what the tests
 """
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -27,17 +28,27 @@ from .qc_plots import correlation_figure, group_colours, group_legend, pca_figur
 log = logging.getLogger(__name__)
 
 
-def sample_metrics(raw: pd.DataFrame, pre, opts: dict) -> pd.DataFrame:
+#: The per-sample count of a peptide or precursor table (:func:`sample_metrics`).
+UNIT_COUNTS = ("peptides_quantified", "precursors_quantified")
+
+
+def sample_metrics(raw: pd.DataFrame, pre, opts: dict, ingest: dict | None = None) -> pd.DataFrame:
     """Per sample: proteins quantified (of the table), missing share among the kept proteins, median log2
-    intensity before and after normalisation, values imputed."""
+    intensity before and after normalisation, values imputed; for a peptide or precursor table (``ingest``, the
+    ingest job's report) first the peptides (precursors) it quantified, ``peptides_quantified``
+    (``precursors_quantified``)."""
     seen = observed_mask(raw, opts)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "quantified": seen.sum(axis=0),
         "missing_fraction_kept": pre.before.isna().mean(axis=0),
         "median_log2_before": pre.before.median(axis=0),
         "median_log2_normalised": pre.values.mask(pre.imputed).median(axis=0),
         "imputed": pre.imputed.sum(axis=0),
     })
+    if ingest and "quantified_per_sample" in ingest:
+        per_sample = pd.Series(ingest["quantified_per_sample"]).reindex(out.index)
+        out.insert(0, f"{ingest['unit']}_quantified", per_sample.to_numpy())
+    return out
 
 
 def protein_metrics(raw: pd.DataFrame, pre, var: pd.DataFrame, opts: dict) -> pd.DataFrame:
@@ -60,7 +71,13 @@ def missing_figure(samples: pd.DataFrame, proteins: pd.DataFrame, group: pd.Seri
     ax.bar(range(len(samples)), samples["quantified"], color=colours)
     ax.set_xticks(range(len(samples)))
     ax.set_xticklabels(samples.index, rotation=90, fontsize="x-small")
-    ax.set_ylabel("proteins quantified")
+    ax.set_ylabel("proteins quantified (bars)")
+    units = [c for c in UNIT_COUNTS if c in samples]  # a peptide or precursor table's own count
+    if units:
+        tx = ax.twinx()
+        tx.plot(range(len(samples)), samples[units[0]], "D", color="black", ms=4)
+        tx.set_ylim(0, 1.05 * max(1, samples[units[0]].max()))
+        tx.set_ylabel(f"{units[0].replace('_', ' ')} (diamonds)")
     ax.legend(handles=[plt.Line2D([], [], marker="s", ls="", color=c, label=lv) for lv, c in lut.items()],
               fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(lut), 6))
     seen = proteins[proteins["n_valid"] > 0]
@@ -241,7 +258,8 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     scores, explained = pca(complete, ntop=opts["pca_top_genes"])
     corrected = without_nuisance(complete, obs, params)  # the same proteins less batch, mouse, ...
     flags = outliers(corr, scores, explained, opts["outlier_threshold"])
-    samples = pd.concat([obs.astype(str), sample_metrics(raw, pre, prot), flags], axis=1)
+    ingest = json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
+    samples = pd.concat([obs.astype(str), sample_metrics(raw, pre, prot, ingest), flags], axis=1)
     samples["excluded"] = samples.index.isin(opts["exclude"])
     samples["warning"] = ["outlier: " + r if o else "" for o, r in zip(samples["outlier"], samples["outlier_reason"])]
     write_sample_tables(samples, corr, *with_corrected(scores, explained, corrected), outputs)
