@@ -89,7 +89,7 @@ def test_proteomics_dataset_refuses_single_cell_blocks(tmp_path):
 
 
 @pytest.mark.parametrize("opts, error", [
-    ({"gene_column": "Gene names"}, "proteomics.gene_column is read for protein_table tables"),
+    ({"gene_column": "Gene names"}, "proteomics.gene_column is read for protein_table and peptide_table tables"),
     ({"organism": "Homo sapiens"}, "proteomics.organism is read for fragpipe tables"),
 ])
 def test_a_maxquant_table_refuses_keys_of_other_formats(tmp_path, opts, error):

@@ -199,3 +199,15 @@ def test_a_diann_report_says_its_q_values_and_its_precursors(specs):
     t = "\n".join(methods_text(spec, VERSIONS, 7, fmt="diann_report"))
     assert "summarised to their protein groups by DIA-NN's own MaxLFQ" in t
     assert set(methods.SUMMARIES) == set(peptides.SUMMARIES)  # every summary has its sentence
+
+
+def test_only_formats_that_flag_rows_say_rows_were_removed(specs):
+    """remove_flagged (default true) removes MaxQuant's and FragPipe's flagged rows; a DIA-NN matrix or a generic
+    table has none, and the methods said 'decoy, contaminant and site-only rows were removed' of them too."""
+    spec = copy.deepcopy(specs["ups1"])
+    said = {fmt: "\n".join(methods_text(spec, VERSIONS, 7, fmt=fmt))
+            for fmt in ("maxquant", "fragpipe", "diann", "protein_table", "peptide_table")}
+    assert "decoy, contaminant and site-only rows were removed" in said["maxquant"]
+    assert "decoy (rev_) and contaminant (contam_) rows and those of other organisms were removed" in said["fragpipe"]
+    assert not any("were removed" in said[f] for f in ("diann", "protein_table", "peptide_table"))
+    assert "peptides with a value were summarised to their proteins by Tukey's median polish" in said["peptide_table"]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import (
+    REPO,
     UPS1_TABLE,
     bad_table,
     files_under,
@@ -205,3 +206,60 @@ def test_per_sample_count_columns_follow_the_tables_run_names(tmp_path):
     spec["proteomics"]["count_column"] = "{} Spectral Count"
     with pytest.raises(LsecflowError, match=r"sample 'mouse1': no column 'C_R1 Spectral Count'"):
         load_one(tmp_path, spec)
+
+
+PEPTIDES = REPO / "resources/data/ups1_peptides/peptides_trimmed.tsv.gz"
+RUNS = ["10_R1", "10_R2", "10_R3", "100_R1", "100_R2", "100_R3"]
+GENERIC = {"id_column": "peptide", "protein_column": "protein", "gene_column": "gene"}
+
+
+@pytest.mark.parametrize("summary", ["median_polish", "maxlfq"])
+def test_a_generic_peptide_table_is_summarised_as_maxquants(tmp_path, summary):
+    """counts.format peptide_table: the real UPS1 peptides.txt written as any engine's peptide table (its flagged
+    rows left out, columns renamed: peptide, protein, gene, one column per sample) gives the proteins, gene names,
+    peptide counts and values that the MaxQuant reader gives."""
+    table = pd.read_csv(PEPTIDES, sep="\t", dtype=str, keep_default_na=False)
+    clean = table[(table["Reverse"] == "") & (table["Potential contaminant"] == "")]
+    generic = pd.DataFrame({"peptide": clean["Sequence"], "protein": clean["Leading razor protein"],
+                            "gene": clean["Gene names"], **{r: clean[f"Intensity {r}"] for r in RUNS}})
+    path = tmp_path / "peptides.tsv"
+    generic.to_csv(path, sep="\t", index=False)
+    opts = {"summarise": summary, "intensity": "intensity"}
+    ref_values, ref_var, _ = protein_tables.read_protein_table(PEPTIDES, "maxquant_peptides", RUNS, opts, "human")
+    values, var, report = protein_tables.read_protein_table(path, "peptide_table", RUNS,
+                                                            {"summarise": summary, **GENERIC}, "human")
+    pd.testing.assert_frame_equal(values, ref_values)
+    pd.testing.assert_frame_equal(var[["gene_id", "symbol", "count"]], ref_var[["gene_id", "symbol", "count"]])
+    assert report["unit"] == "peptides" and len(values) == 915
+
+
+def test_a_precursor_matrix_as_a_peptide_table_is_the_reports(tmp_path):
+    """DIA-NN's precursors x runs (as its pr_matrix lays them out; here diann_matrix's, made by R from the real
+    report, with each precursor's protein group and genes) read as a peptide_table: the protein groups the DIA-NN
+    report reader makes, by MaxLFQ."""
+    data = REPO / "tests/data/diann_report"
+    report = pd.read_csv(data / "report_trimmed.tsv.gz", sep="\t", dtype=str, keep_default_na=False)
+    runs = ["KL_Try_001_a", "KL_Try_001_b", "KL_Try_001_c"]
+    matrix = pd.read_csv(data / "precursors.tsv.gz", sep="\t", index_col=0).set_axis(runs, axis=1)
+    groups = report.drop_duplicates("Precursor.Id").set_index("Precursor.Id").loc[matrix.index]
+    pr = pd.concat([groups[["Protein.Group", "Genes"]], matrix], axis=1).rename_axis("Precursor.Id").reset_index()
+    opts = {"summarise": "maxlfq", "id_column": "Precursor.Id", "protein_column": "Protein.Group",
+            "gene_column": "Genes"}
+    pr.to_csv(tmp_path / "report.pr_matrix.tsv", sep="\t", index=False)
+    values, _, _ = protein_tables.read_protein_table(tmp_path / "report.pr_matrix.tsv", "peptide_table", runs, opts,
+                                                     "human")
+    ref, _, _ = protein_tables.read_protein_table(data / "report_trimmed.tsv.gz", "diann_report", runs,
+                                                  {"summarise": "maxlfq"}, "human")
+    pd.testing.assert_frame_equal(values.loc[ref.index], ref, rtol=0, atol=1e-9)
+
+
+def test_a_peptide_table_without_its_protein_column_is_refused(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_text("peptide\tprotein\tS1\tS2\nAAK\tP1\t1\t2\nCCK\t\t3\t4\n")
+    with pytest.raises(InputDataError, match=re.escape("needs proteomics.protein_column")):
+        protein_tables.sample_columns(path, "peptide_table", ["S1", "S2"], {})
+    with pytest.raises(InputDataError, match=re.escape("proteomics.protein_column 'Protein' is not a column")):
+        protein_tables.sample_columns(path, "peptide_table", ["S1", "S2"], {"protein_column": "Protein"})
+    with pytest.raises(InputDataError, match=re.escape("1 peptide(s) have no protein (first: 'CCK'); every peptide "
+                                                       "needs its protein (proteomics.protein_column)")):
+        protein_tables.read_protein_table(path, "peptide_table", ["S1", "S2"], {"protein_column": "protein"}, "human")

@@ -88,12 +88,13 @@ def check_keys_for_assay(spec: dict, source: str) -> None:
 
 
 FORMAT_KEYS: dict[str, tuple[str, ...]] = {
-    "proteomics.id_column": ("protein_table",),
-    "proteomics.gene_column": ("protein_table",),
+    "proteomics.id_column": ("protein_table", "peptide_table"),
+    "proteomics.gene_column": ("protein_table", "peptide_table"),
+    "proteomics.protein_column": ("peptide_table",),
     "proteomics.organism": ("fragpipe",),
     "proteomics.intensity": ("maxquant", "maxquant_peptides", "fragpipe"),
     "proteomics.remove_flagged": ("maxquant", "maxquant_peptides", "fragpipe"),
-    "proteomics.summarise": ("maxquant_peptides", "diann_report"),
+    "proteomics.summarise": ("maxquant_peptides", "diann_report", "peptide_table"),
     "proteomics.qvalue": ("diann_report",),
     "proteomics.qvalue_columns": ("diann_report",),
     "proteomics.quantity_column": ("diann_report",),

@@ -338,6 +338,6 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
                              "all runs of one analysis)")
     sample_of = {run: sample for sample, run in samples.items()}
     wide = df.pivot(index="Precursor.Id", columns=column, values="quantity")
-    wide = wide.reindex(columns=list(samples.values())).rename(columns=sample_of)
+    wide = wide.reindex(columns=list(samples.values())).rename(columns=sample_of).rename_axis(columns=None)
     wide = wide.loc[groups.index]
     return wide, groups["Protein.Group"], groups["Genes"], report, samples

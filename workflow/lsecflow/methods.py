@@ -34,8 +34,13 @@ def _v(versions: dict[str, str], name: str) -> str:
 
 TABLES = {"maxquant": "MaxQuant proteinGroups", "maxquant_peptides": "MaxQuant peptides",
           "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix", "diann_report": "DIA-NN main report",
-          "protein_table": "protein"}
+          "protein_table": "protein", "peptide_table": "peptide"}
 
+
+#: What proteomics.remove_flagged removed, per format that flags rows (the others have none to remove).
+REMOVED = {"maxquant": "decoy, contaminant and site-only rows were removed",
+           "maxquant_peptides": "decoy and contaminant peptides were removed",
+           "fragpipe": "decoy (rev_) and contaminant (contam_) rows and those of other organisms were removed"}
 
 SUMMARIES = {
     "median_polish": "summarised to their {to} by Tukey's median polish of the log2 intensities (overall plus sample "
@@ -75,12 +80,11 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
                      "report",
                      "precursors with a value were " + SUMMARIES[p["summarise"]].format(to="protein groups",
                                                                                          one="precursor")]
-        elif p["remove_flagged"]:
-            steps.append("decoy and contaminant peptides were removed" if fmt == "maxquant_peptides" else
-                         "decoy, contaminant and site-only rows were removed")
-        if fmt == "maxquant_peptides":
-            steps.append("peptides with a value were " + SUMMARIES[p["summarise"]].format(to="leading razor proteins",
-                                                                                        one="peptide"))
+        elif p["remove_flagged"] and fmt in REMOVED:
+            steps.append(REMOVED[fmt])
+        if fmt in ("maxquant_peptides", "peptide_table"):
+            to = "leading razor proteins" if fmt == "maxquant_peptides" else "proteins"
+            steps.append("peptides with a value were " + SUMMARIES[p["summarise"]].format(to=to, one="peptide"))
         if p["zero_is_missing"]:
             steps.append("zero intensities were treated as missing")
         if p["log2"]:

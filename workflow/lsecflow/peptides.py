@@ -281,7 +281,8 @@ def _most_common(values: pd.Series, groups: np.ndarray, n: int) -> np.ndarray:
 
 
 def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | None, descriptions: pd.Series | None,
-                opts: dict, path, report: dict, unit: str = "peptides") -> tuple[pd.DataFrame, pd.DataFrame]:
+                opts: dict, path, report: dict, unit: str = "peptides", maxquant: bool = False
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A peptide (or precursor) table's intensities summarised to its proteins (``proteomics.summarise``, module
     notes).
 
@@ -299,6 +300,8 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
         The table (for messages) and the ingest report, which gets the peptide counts and the summary.
     unit
         What the rows are, in the log and the report: peptides, or precursors (DIA-NN).
+    maxquant
+        The table is MaxQuant's peptides.txt: a repeated or protein-less peptide's message says what MaxQuant writes.
 
     Returns
     -------
@@ -309,15 +312,18 @@ def to_proteins(values: pd.DataFrame, proteins: pd.Series, genes: pd.Series | No
     """
     repeated = values.index[values.index.duplicated()].unique()
     if len(repeated):
+        why = ("MaxQuant's peptides.txt lists each sequence once (modificationSpecificPeptides.txt, one row per "
+               "modified form, is not read here)" if maxquant else "each peptide (or precursor) is one row: make the "
+               "id column tell modified forms or charges apart (proteomics.id_column)")
         raise InputDataError(f"{path}: peptide {repeated[0]!r} is on more than one row ({len(repeated)} sequences "
-                             "repeated): MaxQuant's peptides.txt lists each sequence once (modificationSpecificPeptides"
-                             ".txt, one row per modified form, is not read here)")
+                             f"repeated): {why}")
     proteins = proteins.fillna("").astype(str).str.strip().reset_index(drop=True)
     blank = proteins.eq("")
     if blank.any():
+        why = ("MaxQuant leaves the leading razor protein empty only for a decoy or an unassigned peptide: remove those "
+               "rows" if maxquant else "every peptide needs its protein (proteomics.protein_column)")
         raise InputDataError(f"{path}: {int(blank.sum())} peptide(s) have no protein (first: "
-                             f"{values.index[int(blank.to_numpy().nonzero()[0][0])]!r}); MaxQuant leaves the leading "
-                             "razor protein empty only for a decoy or an unassigned peptide: remove those rows")
+                             f"{values.index[int(blank.to_numpy().nonzero()[0][0])]!r}); {why}")
     seen = observed_mask(values, opts).to_numpy()
     x = values.to_numpy(dtype=float)
     if opts.get("log2", True):

@@ -28,9 +28,12 @@ from .sheets import named_by_column
 
 log = logging.getLogger(__name__)
 
-PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "diann_report", "protein_table")
+PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "diann_report", "protein_table",
+                      "peptide_table")
 #: Tables of peptides or precursors, summarised to proteins at ingest (``proteomics.summarise``).
-PEPTIDE_FORMATS = ("maxquant_peptides", "diann_report")
+PEPTIDE_FORMATS = ("maxquant_peptides", "diann_report", "peptide_table")
+#: Generic tables: their columns named by ``proteomics.id_column`` / ``gene_column`` (``protein_column``).
+GENERIC_FORMATS = ("protein_table", "peptide_table")
 
 #: Per format: id, gene-name and description columns, and each quantity's column pattern ({} = sample).
 LAYOUTS = {
@@ -82,7 +85,7 @@ def read_header(path: str | os.PathLike) -> list[str]:
 
 def detect_protein_format(header: list[str]) -> str:
     """``maxquant``, ``maxquant_peptides``, ``fragpipe``, ``diann`` or ``diann_report`` when the header is one of
-    theirs, else ``protein_table``."""
+    theirs, else ``protein_table`` (``peptide_table`` is never detected: it is declared)."""
     cols = set(header)
     if is_report(header):
         return "diann_report"
@@ -100,10 +103,13 @@ def detect_protein_format(header: list[str]) -> str:
 
 def annotation_columns(fmt: str, opts: dict, header: list[str]) -> tuple[str, str | None, str | None]:
     """The (id, gene name, description) columns of a table; gene and description None when absent."""
-    if fmt == "protein_table":
+    if fmt in GENERIC_FORMATS:
         ident = opts.get("id_column") or header[0]
         gene = opts.get("gene_column")
-        for key, col in (("id_column", ident), ("gene_column", gene)):
+        if fmt == "peptide_table" and not opts.get("protein_column"):
+            raise InputDataError("counts.format peptide_table needs proteomics.protein_column, the column naming "
+                                 "each peptide's protein")
+        for key, col in (("id_column", ident), ("gene_column", gene), ("protein_column", opts.get("protein_column"))):
             if col is not None and col not in header:
                 raise InputDataError(f"proteomics.{key} {col!r} is not a column of the table "
                                      f"(columns: {', '.join(header[:12])}{' ...' if len(header) > 12 else ''})")
@@ -314,8 +320,9 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     values.index = ids.to_numpy()
     quantified = _check_quantified(values, columns, path, row)
     if fmt in PEPTIDE_FORMATS:
-        values, var = to_proteins(values, df[LAYOUTS[fmt]["protein"]], df[gene] if gene else None,
-                                  df[desc] if desc else None, opts, path, report)
+        protein = opts["protein_column"] if fmt == "peptide_table" else LAYOUTS[fmt]["protein"]
+        values, var = to_proteins(values, df[protein], df[gene] if gene else None, df[desc] if desc else None, opts,
+                                  path, report, maxquant=fmt == "maxquant_peptides")
         report["proteins"] = int(len(values))
         return values, var, report
     empty = values.index[~quantified.any(axis=1).to_numpy()]
