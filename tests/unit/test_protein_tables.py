@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from helpers import (
     REPO,
     UPS1_TABLE,
@@ -263,3 +265,28 @@ def test_a_peptide_table_without_its_protein_column_is_refused(tmp_path):
     with pytest.raises(InputDataError, match=re.escape("1 peptide(s) have no protein (first: 'CCK'); every peptide "
                                                        "needs its protein (proteomics.protein_column)")):
         protein_tables.read_protein_table(path, "peptide_table", ["S1", "S2"], {"protein_column": "protein"}, "human")
+
+
+def test_a_fragpipe_like_peptide_table_goes_through_the_config(tmp_path):
+    """The real UPS1 peptides laid out as FragPipe's combined_peptide.tsv ('Peptide Sequence', 'Protein', 'Gene',
+    '<sample> Intensity'; no FragPipe-written file was available to test), with the sheet naming each sample's
+    column: checked at start-up (format declared), ingested to the 915 proteins of the MaxQuant reader."""
+    table = pd.read_csv(PEPTIDES, sep="\t", dtype=str, keep_default_na=False)
+    clean = table[(table["Reverse"] == "") & (table["Potential contaminant"] == "")]
+    layout = {"Peptide Sequence": clean["Sequence"], "Protein": clean["Leading razor protein"],
+              "Gene": clean["Gene names"], **{f"{r} Intensity": clean[f"Intensity {r}"] for r in RUNS}}
+    pd.DataFrame(layout).to_csv(tmp_path / "combined_peptide.tsv", sep="\t", index=False)
+    spec = yaml.safe_load((REPO / "config/datasets/ups1_peptides.yaml").read_text())
+    sheet = pd.read_csv(REPO / spec["samples"]["sheet"], sep="\t")
+    sheet.assign(column=sheet["sample"] + " Intensity").to_csv(tmp_path / "sheet.tsv", sep="\t", index=False)
+    spec["samples"]["sheet"] = str(tmp_path / "sheet.tsv")
+    spec["counts"] = {"path": str(tmp_path / "combined_peptide.tsv"), "format": "peptide_table"}
+    spec["proteomics"].pop("intensity")  # MaxQuant's column family: refused on a generic table
+    spec["proteomics"].update(id_column="Peptide Sequence", protein_column="Protein", gene_column="Gene",
+                              column_key="column")
+    ds = load_one(tmp_path, spec).datasets["p"]
+    run_ingest(ds.params(rule="ingest"), str(tmp_path / "counts.h5ad"))
+    assert ad.read_h5ad(tmp_path / "counts.h5ad").shape == (6, 915)
+    spec["proteomics"].pop("protein_column")
+    with pytest.raises(LsecflowError, match=re.escape("counts.format peptide_table needs proteomics.protein_column")):
+        load_one(tmp_path, spec)
