@@ -265,6 +265,11 @@ def test_a_peptide_table_without_its_protein_column_is_refused(tmp_path):
     with pytest.raises(InputDataError, match=re.escape("1 peptide(s) have no protein (first: 'CCK'); every peptide "
                                                        "needs its protein (proteomics.protein_column)")):
         protein_tables.read_protein_table(path, "peptide_table", ["S1", "S2"], {"protein_column": "protein"}, "human")
+    path.write_text("peptide\tprotein\tS1\tS2\nAAK\tP1\t1\t2\nAAK\tP1\t3\t4\n")  # two charges, one id
+    with pytest.raises(InputDataError, match=re.escape("peptide 'AAK' is on more than one row (1 sequences repeated): "
+                                                       "each peptide (or precursor) is one row: make the id column "
+                                                       "tell modified forms or charges apart")):
+        protein_tables.read_protein_table(path, "peptide_table", ["S1", "S2"], {"protein_column": "protein"}, "human")
 
 
 def test_a_fragpipe_like_peptide_table_goes_through_the_config(tmp_path):
