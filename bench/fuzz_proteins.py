@@ -10,9 +10,10 @@ text, a zero or a missing value; on the peptide table (``--table peptides``: ups
 counts) an empty leading razor protein and each summary with one protein's peptides left. ``--table report``: the
 real DIA-NN report of tests/data/diann_report (three runs; a SYNTHETIC dose 1, 2, 3 only makes the config valid)
 with its own bends: q-values, quantities, ids, runs and groups bent; ``--table report_parquet`` the same bends
-written as DIA-NN 1.9+'s report.parquet (number columns typed, so text in them is a null; no line-end bends).
+written as DIA-NN 1.9+'s report.parquet (number columns typed, so text in them is a null; no line-end bends);
+``--table peptide_table`` the UPS1 peptides as a generic peptide table (no flag columns; an empty protein).
 
-    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides|report|report_parquet] [--start 0]
+    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides|report|report_parquet|peptide_table] [--start 0]
                                             [--trials 20]
 """
 from __future__ import annotations
@@ -53,6 +54,12 @@ TABLES = {
                "id": "Precursor.Id", "flags": (), "count": None},
 }
 TABLES["report_parquet"] = dict(TABLES["report"], name="report.parquet")
+#: The UPS1 peptides as a generic peptide_table (flagged rows left out, as a user filters them; the sheet names
+#: each sample's column).
+TABLES["peptide_table"] = dict(TABLES["peptides"], name="peptides.tsv", id="Peptide Sequence", protein="Protein",
+                               flags=())
+GENERIC_KEYS = {"id_column": "Peptide Sequence", "protein_column": "Protein", "gene_column": "Gene names",
+                "column_key": "column"}
 #: A parquet report's number columns (typed there: a bend's text in them is a null).
 REPORT_NUMBERS = ("Q.Value", "PG.Q.Value", "Protein.Q.Value", "GG.Q.Value", "PG.Quantity", "PG.Normalised",
                   "Genes.MaxLFQ", "Precursor.Quantity", "Precursor.Normalised", "Proteotypic")
@@ -111,8 +118,9 @@ def _no_valid(t):
 def _one_protein(summary):
     """The peptides of the first kept peptide's protein alone, summarised by ``summary``."""
     def bend(t):
-        protein = t["Leading razor protein"].iloc[_kept(t)]
-        t = t[t["Leading razor protein"] == protein].copy()
+        column = TABLE.get("protein", "Leading razor protein")
+        protein = t[column].iloc[_kept(t)]
+        t = t[t[column] == protein].copy()
         t.attrs["summarise"] = summary
         return t
     return bend
@@ -169,6 +177,19 @@ BENDS = {
 
 BENDS["report_parquet"] = {k: v for k, v in BENDS["report"].items() if k not in ("Windows line ends",
                                                                                    "a byte-order mark")}
+BENDS["peptide_table"] = {**{k: v for k, v in BENDS["peptides"].items() if k not in (
+    "flags written TRUE", "every row flagged", "an empty leading razor protein")},
+    "an empty protein": _cell("protein", "")}
+
+
+def _table() -> pd.DataFrame:
+    """The table bent: the file as it is, or (peptide_table) the UPS1 peptides in a generic layout."""
+    table = pd.read_csv(TABLE["path"], sep="\t", dtype=str, keep_default_na=False)
+    if TABLE["kind"] != "peptide_table":
+        return table
+    clean = table[(table["Reverse"] == "") & (table["Potential contaminant"] == "")]
+    return clean.drop(columns=["Reverse", "Potential contaminant", "Proteins", "id"]).rename(
+        columns={"Sequence": "Peptide Sequence", "Leading razor protein": "Protein"}).reset_index(drop=True)
 
 
 def _write(table: pd.DataFrame, path: Path) -> None:
@@ -181,7 +202,7 @@ def _write(table: pd.DataFrame, path: Path) -> None:
 
 
 def run(name: str, folder: Path) -> str:
-    table = pd.read_csv(TABLE["path"], sep="\t", dtype=str, keep_default_na=False)
+    table = _table()
     for c in _intensities(table) + ([TABLE["count"]] if TABLE["count"] else []):
         table[c] = pd.to_numeric(table[c], errors="coerce" if TABLE["kind"].startswith("report") else "raise")
     table = BENDS[TABLE["kind"]][name](table)
@@ -196,6 +217,14 @@ def run(name: str, folder: Path) -> str:
                 "samples": {"sheet": str(folder / "sheet.tsv")}, "proteomics": {"min_valid": 1}, "numeric": ["dose"],
                 "design": "~ dose", "contrasts": {"per_dose": {"variable": "dose"}}}
     spec["counts"]["path"] = str(path)
+    if TABLE["kind"] == "peptide_table":
+        sheet = pd.read_csv(spec["samples"]["sheet"], sep="\t")
+        sheet.assign(column="Intensity " + sheet["sample"].astype(str)).to_csv(folder / "sheet.tsv", sep="\t",
+                                                                              index=False)
+        spec["samples"]["sheet"] = str(folder / "sheet.tsv")
+        spec["counts"]["format"] = "peptide_table"
+        spec["proteomics"].pop("intensity", None)
+        spec["proteomics"].update(GENERIC_KEYS)
     if "summarise" in table.attrs:
         spec["proteomics"]["summarise"] = table.attrs["summarise"]
     if "deqms" in name:
