@@ -228,6 +228,11 @@ def preprocess(raw: pd.DataFrame, groups: pd.Series, opts: dict, seed: int = 0) 
     return Preprocessed(values=x, imputed=imputed, before=before, steps=steps)
 
 
+def ingest_report(adata: ad.AnnData) -> dict:
+    """What the ingest job counted (rows removed, a peptide table's summary, ...), as it stored it in ``uns``."""
+    return json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
+
+
 def _report_rows(ingest: dict) -> str:
     """A DIA-NN report's rows and those dropped before the pivot, for the preprocessing table ('' for other
     tables)."""
@@ -256,7 +261,7 @@ def preprocess_dataset(adata: ad.AnnData, spec: dict, seed: int = 0
     obs = obs.loc[raw.columns]
     opts = spec["proteomics"]
     pre = preprocess(raw, filter_groups(obs, opts, spec["contrasts"]), opts, seed)
-    ingest = json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
+    ingest = ingest_report(adata)
     if "summarise" in ingest:  # a peptide table: how its proteins were made comes first
         detail = (f"{_report_rows(ingest)}{ingest['peptides']} {ingest['unit']} ({ingest['peptides_without_a_value']} "
                   f"without a value, left out) summarised to {raw.shape[0]} proteins by {ingest['summarise']}")

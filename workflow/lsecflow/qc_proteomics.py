@@ -7,7 +7,6 @@ sheet (``qc.exclude`` is shown, not applied), so the figures show what the tests
 """
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
@@ -21,7 +20,7 @@ from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
 from .formula import design_metadata
 from .plots import plt, save, stem_of
-from .proteomics import observed_mask, preprocess_dataset
+from .proteomics import ingest_report, observed_mask, preprocess_dataset
 from .qc import outliers, pca, with_corrected, without_nuisance, write_sample_tables
 from .qc_plots import correlation_figure, group_colours, group_legend, pca_figure
 
@@ -258,8 +257,7 @@ def run_qc_proteomics(counts_h5ad: str, params: dict, outputs: dict[str, str], f
     scores, explained = pca(complete, ntop=opts["pca_top_genes"])
     corrected = without_nuisance(complete, obs, params)  # the same proteins less batch, mouse, ...
     flags = outliers(corr, scores, explained, opts["outlier_threshold"])
-    ingest = json.loads(adata.uns.get("lsecflow", {}).get("ingest", "{}"))
-    samples = pd.concat([obs.astype(str), sample_metrics(raw, pre, prot, ingest), flags], axis=1)
+    samples = pd.concat([obs.astype(str), sample_metrics(raw, pre, prot, ingest_report(adata)), flags], axis=1)
     samples["excluded"] = samples.index.isin(opts["exclude"])
     samples["warning"] = ["outlier: " + r if o else "" for o, r in zip(samples["outlier"], samples["outlier_reason"])]
     write_sample_tables(samples, corr, *with_corrected(scores, explained, corrected), outputs)
