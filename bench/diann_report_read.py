@@ -1,8 +1,8 @@
 """Reading DIA-NN's main report (lsecflow.diann_report) as report.tsv and as report.parquet, in one session, each
 read in a fresh child process (its own peak RSS): the start-up sample check (the run column, read at every
-Snakemake start) and the ingest read (filter, pivot). The reference is the TSV read as text (pandas, one Python
-string per cell: the reader before Arrow's CSV reader, still the one that names a broken cell), run here by
-switching the typed reader off; the matrices must be equal.
+Snakemake start) and the ingest read (filter, pivot). The reference is the TSV read as text by pandas, one Python
+string per cell: the reader of the session before (kept here, in ``_pandas_read``, as the reference; lsecflow now
+reads a report with a broken cell as text by Arrow); the matrices must be equal.
 
 The report is SYNTHETIC at scale: the real DIA-NN report of tests/data/diann_report (2,992 rows, 3 runs, PXD010529)
 copied ``--copies`` times with each copy's precursors and protein groups renamed (so no precursor repeats in a
@@ -52,12 +52,17 @@ def _make(tmp: str, copies: int) -> str:
     return f"{len(table):,} rows x {table.shape[1]} columns"
 
 
+def _pandas_read(path, columns):
+    """The report reader before Arrow's (the reference): pandas, every cell as text."""
+    return pd.read_csv(path, sep="\t", usecols=columns, dtype=str, keep_default_na=False)
+
+
 def _step(path: str, step: str, text: bool):
-    """In the child: the start-up scan or the ingest read of ``path``; ``text`` switches the typed TSV reader off."""
+    """In the child: the start-up scan or the ingest read of ``path``; ``text``: by the pandas reader."""
     from lsecflow import diann_report, protein_tables
 
     if text:
-        diann_report._read_typed_tsv = lambda *args: None
+        diann_report._read = _pandas_read
     if step == "scan":
         return protein_tables.sample_columns(path, "diann_report", SAMPLES, {})
     wide = diann_report.read_report(path, protein_tables.read_header(path), SAMPLES, {})[0]

@@ -94,19 +94,20 @@ def test_raw_quantities_of_proteotypic_precursors_are_diann_matrixs(tmp_path, pa
         protein_tables.sample_columns(bare, "diann_report", SAMPLES, opts)
 
 
-def test_a_clean_tsv_is_read_by_arrow_a_broken_one_as_text(tmp_path):
-    """The real report goes through Arrow's CSV reader (numbers typed as read: R's values bit for bit, as the
-    text reader parses them); one 'NaN' cell sends it to the text reader (None here), which names the cell."""
+def test_a_clean_tsv_is_read_typed_a_broken_one_as_text(tmp_path):
+    """The real report's numbers are typed as Arrow reads them (R's values bit for bit, as parsed from the text);
+    one 'NaN' cell sends the report to the read as text (None here), which keeps every cell as written."""
     columns = read_columns(REPORT, protein_tables.read_header(REPORT), {})
-    typed = diann_report._read_typed_tsv(REPORT, columns)
+    typed = diann_report._read_tsv(REPORT, columns, typed=True)
     text = pd.read_csv(REPORT, sep="\t", usecols=columns, dtype=str, keep_default_na=False)
     assert typed is not None and list(typed.columns) == columns
     assert typed["Q.Value"].dtype == float and typed["File.Name"].equals(text["File.Name"])
+    assert diann_report._read_tsv(REPORT, columns, typed=False).equals(text)
     np.testing.assert_array_equal(typed["Precursor.Normalised"].to_numpy(),
                                   pd.to_numeric(text["Precursor.Normalised"].replace("", np.nan)).to_numpy())
     broken = text.assign(**{"Q.Value": text["Q.Value"].where(text.index != 3, "NaN")})
     broken.to_csv(tmp_path / "report.tsv", sep="\t", index=False)
-    assert diann_report._read_typed_tsv(tmp_path / "report.tsv", columns) is None
+    assert diann_report._read_tsv(tmp_path / "report.tsv", columns, typed=True) is None
 
 
 @pytest.mark.parametrize("summary, reference", [("maxlfq", "iq_maxlfq"), ("median_polish", "median_polish"),
@@ -220,6 +221,34 @@ def _diann2(table: pd.DataFrame) -> pd.DataFrame:
     for name in ("Run", "Protein.Group", "Genes"):
         table[name] = table[name].astype("category")
     return table
+
+
+def _written(tmp_path, table: pd.DataFrame, name: str = "report.tsv") -> Path:
+    """The report written as DIA-NN writes it: tab-separated, nothing quoted."""
+    path = tmp_path / name
+    path.write_text("\n".join("\t".join(row) for row in [list(table.columns), *table.to_numpy().tolist()]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "text"])
+def test_a_quote_in_a_report_is_a_character(tmp_path, monkeypatch, typed):
+    """DIA-NN quotes no field: a protein name opening with '"' (and one with a quote inside) is read as written, with
+    the numbers typed and as text alike, to the report's matrix (the pandas reader before stopped there: 'EOF
+    inside string'). A row with a field too many is an error naming the row (pandas kept it without a word)."""
+    table = pd.read_csv(REPORT, sep="\t", dtype=str, keep_default_na=False)
+    table.loc[5, "Protein.Names"] = '"Probable protein'
+    table.loc[6, "Protein.Names"] = 'a "quoted" name'
+    if not typed:  # as when a cell is not a number
+        read = diann_report._read_tsv
+        monkeypatch.setattr(diann_report, "_read_tsv", lambda path, columns, typed: read(path, columns, False))
+    path = _written(tmp_path, table)
+    wide = read_report(path, protein_tables.read_header(path), SAMPLES, {})[0]
+    ref = _ref("precursors")
+    np.testing.assert_array_equal(wide.loc[ref.index].to_numpy(), ref.to_numpy())
+    path.write_text(path.read_text().replace("\n", "\textra\n", 3).replace("\textra\n", "\n", 2))
+    with pytest.raises(InputDataError, match=re.escape("cannot be read as a DIA-NN report (CSV parse error: "
+                                                       "Expected 16 columns, got 17")):
+        read_report(path, protein_tables.read_header(path), SAMPLES, {})
 
 
 def test_a_parquet_report_is_read_as_the_tsv(tmp_path, runs):

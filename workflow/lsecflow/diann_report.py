@@ -16,8 +16,11 @@ sheet column names (``proteomics.column_key``). A precursor belongs to its ``Pro
 ``Genes``. ``report.parquet`` (the main report of DIA-NN 1.9 and later) is read as the TSV, its columns typed: text
 columns must hold text, a null text is an empty one, a null quantity a missing one and a null q-value an error.
 Decoy rows (a ``Decoy`` column of 1, DIA-NN 2's ``--report-decoys``) are dropped and counted; the R package has no
-such column. A multiplexed report (SILAC, plexDIA: ``Channel.*`` columns, or a ``Channel`` column of several values)
-is refused: its channels are samples, and read as label-free they would be summed into one value.
+such column. DIA-NN quotes no field: a ``"`` in a report is read as the character it is (a protein description
+opening with one stopped the read before), and a row of another number of fields is an error (the text reader
+before kept it silently). A multiplexed report (SILAC, plexDIA: ``Channel.*`` columns, or a
+``Channel`` column of several values) is refused: its channels are samples, and read as label-free they would be
+summed into one value.
 """
 from __future__ import annotations
 
@@ -138,26 +141,34 @@ def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _read_typed_tsv(path: Path, columns: list[str]) -> pd.DataFrame | None:
-    """The columns of a TSV report read by Arrow's CSV reader, numbers parsed as it reads (an empty cell null),
-    text kept as written (:func:`_frame`): 0.74x the text reader's time at the same peak memory
-    (bench/diann_report_read.py). None when a number does not parse, a cell is NaN, a column is missing or the file
-    is not well-formed: the caller then reads the text as text and names what is wrong."""
+def _read_tsv(path: Path, columns: list[str], typed: bool) -> pd.DataFrame | None:
+    """The columns of a TSV report, read by Arrow's CSV reader (nothing quoted, as DIA-NN writes it; text
+    dictionary-encoded, :func:`_frame`). ``typed``: numbers parsed as read (an empty cell null; 0.74x the time of
+    reading them as text at the same peak memory, bench/diann_report_read.py), None when one does not parse or is
+    NaN; else every column as the text written, for :func:`read_report` to name the cell. A row of another number of
+    fields, a column missing or an unreadable file is an error naming the file."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    types = {c: pa.float64() if is_number(c) else pa.dictionary(pa.int32(), pa.string()) for c in columns}
+    text = pa.dictionary(pa.int32(), pa.string())
+    types = {c: (pa.float64() if typed else pa.string()) if is_number(c) else text for c in columns}
     options = pacsv.ConvertOptions(include_columns=columns, column_types=types, null_values=[""],
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:
         with pa.input_stream(str(path), compression=compression(path)) as stream:
-            table = pacsv.read_csv(stream, parse_options=pacsv.ParseOptions(delimiter="\t"),
+            table = pacsv.read_csv(stream, parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
                                    convert_options=options)
-    except (ValueError, KeyError, OSError):  # ArrowInvalid, ArrowKeyError: the text reader says which cell
-        return None
-    if any(pc.any(pc.is_nan(table.column(c))).as_py() for c in columns if is_number(c)):
-        return None  # "NaN" written in a cell: refused by the text reader, as before
+    except KeyError as exc:  # ArrowKeyError: a column named here is not in the file
+        raise InputDataError(f"{path}: not a DIA-NN main report ({exc}); {READ}") from exc
+    except ValueError as exc:  # ArrowInvalid
+        if typed and not str(exc).startswith("CSV parse error"):
+            return None  # a cell that is not a number
+        raise InputDataError(f"{path}: cannot be read as a DIA-NN report ({str(exc)[:300]})") from exc
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot be read as a DIA-NN report ({type(exc).__name__}: {exc})") from exc
+    if typed and any(pc.any(pc.is_nan(table.column(c))).as_py() for c in columns if is_number(c)):
+        return None  # "NaN" written in a cell
     frame = _frame(path, table, columns)
     del table
     _release()
@@ -165,18 +176,12 @@ def _read_typed_tsv(path: Path, columns: list[str]) -> pd.DataFrame | None:
 
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The report's ``columns``: from parquet, or from the TSV with its numbers typed, or (a cell that is not a
+    number) as the text written."""
     if is_parquet(path):
         return _read_parquet(path, columns)
-    typed = _read_typed_tsv(path, columns)
-    if typed is not None:
-        return typed
-    try:
-        return pd.read_csv(path, sep="\t", usecols=columns, dtype=str, keep_default_na=False,
-                           compression=compression(path))
-    except ValueError as exc:  # a column named here is not in the file
-        raise InputDataError(f"{path}: not a DIA-NN main report ({exc}); {READ}") from exc
-    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputDataError(f"{path}: cannot be read as a DIA-NN report ({type(exc).__name__}: {exc})") from exc
+    typed = _read_tsv(path, columns, typed=True)
+    return typed if typed is not None else _read_tsv(path, columns, typed=False)
 
 
 def match_runs(path, runs: list[str], samples, column: str, key: str | None = None,
