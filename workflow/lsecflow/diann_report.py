@@ -127,7 +127,8 @@ def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
     """The columns of a parquet report (:func:`_frame`)."""
     import pyarrow.parquet as pq
 
-    missing = [c for c in columns if c not in parquet_header(path)]
+    header = set(parquet_header(path))
+    missing = [c for c in columns if c not in header]
     if missing:
         raise InputDataError(f"{path}: not a DIA-NN main report (no column {', '.join(map(repr, missing))}); "
                              f"{READ}")
