@@ -143,7 +143,7 @@ def constraints() -> dict[str, str]:
 
 def test_every_rule_names_an_env_and_a_script():
     rules = rule_envs_and_scripts()
-    assert len(rules) == 14
+    assert len(rules) == 15
     assert {"de", "enrichment", "figures", "dispersion_plot", "qc_proteomics", "pseudobulk_figure"} <= set(rules)
     missing = [r for r, (envs, script) in rules.items() if not envs]
     assert missing == [], f"rules without conda: {missing}"

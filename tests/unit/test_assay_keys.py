@@ -68,6 +68,8 @@ def test_proteomics_refuses_an_engine(tmp_path):
     ({"proteomics": {"normalize": "quantile"}}, "proteomics.normalize is for assay proteomics only"),
     ({"pseudobulk": {"min_cells": 5}}, "pseudobulk.min_cells is for assay single_cell only"),
     ({"single_cell": {"cell_type_key": "x"}}, "single_cell.cell_type_key is for assay single_cell only"),
+    ({"composition": {"transform": "asin"}}, "composition.transform is for assay single_cell only"),
+    ({"composition": {"enabled": True}}, None),  # its default
     ({"qc": {"leiden_resolution": 2.0}}, "qc.leiden_resolution is single-cell QC's"),
     ({"paracrine": {"liana": False}}, "paracrine.liana is single-cell receivers'"),
     ({"de": {"trend": True}}, "de.trend is limma's"),

@@ -95,6 +95,12 @@ def test_single_cell(specs):
     assert "summed per sample and cell type (pseudobulk)" in t and "within each cell type" in t
     t = text(specs["tms"], qc__min_counts=500, qc__max_mito_fraction=0.2, qc__doublets="none")
     assert "at least 500 counts" in t and "at most 0.2" in t and "Scrublet" not in t
+    assert ("speckle's propeller (Phipson et al. 2022): each sample's proportions of the cell types, "
+            "logit-transformed (0.5 added to each count), were fitted with limma under the same design (eBayes, "
+            "robust on)") in text(specs["tms"])
+    assert "arcsine square root-transformed" in text(specs["tms"], composition__transform="asin")
+    assert "propeller" not in text(specs["tms"], composition__enabled=False)
+    assert "propeller" not in text(specs["dlpc"])  # bulk: nothing to count
 
 
 def test_proteomics(specs):

@@ -2,10 +2,12 @@
 sum with its cell count, the dropped ones marked, samples grouped by the contrast's variable."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from lsecflow.composition import COLUMNS, transformed_proportions
 from lsecflow.plots import plt
-from lsecflow.pseudobulk_plots import composition_figure, run_pseudobulk_figure
+from lsecflow.pseudobulk_plots import composition_figure, proportions_figure, run_pseudobulk_figure
 from lsecflow.rule_params import guard_params
 
 
@@ -48,3 +50,32 @@ def test_the_rule_entry_point_writes_every_format(tms_table):
                           guard_params(ds.params(rule="pseudobulk_figure")), str(png))
     for ext, magic in (("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF-")):
         assert png.with_suffix(f".{ext}").read_bytes()[:len(magic)] == magic
+
+
+def test_the_proportions_figure_shows_each_sample_and_each_test(tms_table):
+    """Every sample a bar summing to 1 with its cell count in its label, grouped by the contrast; every (contrast,
+    cell type) a dot ringed when called, or 'not tested'."""
+    ds, _, table = tms_table
+    counts = table.pivot(index="sample", columns="cell_type", values="n_cells").fillna(0)
+    props, _ = transformed_proportions(counts)
+    meta = ds.sheet.loc[props.index]
+    contrasts = {"a": {"variable": "age_group", "target": "OLD", "reference": "YOUNG"},
+                 "b": {"variable": "sex", "target": "female", "reference": "male"}}
+    tested = pd.DataFrame([["a", ct, 1, 0.2, 0.3, 0.1, 1.5, 0.1, 2.5, 0.01 if i == 0 else 0.5, 0.01 if i == 0 else 0.5,
+                            14.0] for i, ct in enumerate(props.columns)], columns=COLUMNS)
+    fig = proportions_figure(props, meta, contrasts, tested, "tms", 0.05, counts.sum(axis=1))
+    try:
+        bars, dots = fig.axes[:2]
+        labels = [t.get_text() for t in bars.get_xticklabels()]
+        assert sorted(labels) == sorted(f"{s} ({int(n)})" for s, n in counts.sum(axis=1).items())
+        levels = [meta.loc[lab.split(" (")[0], "age_group"] for lab in labels]
+        assert levels == sorted(levels)  # OLD, then YOUNG
+        heights = np.zeros(len(labels))
+        for patch in bars.patches:
+            heights[round(patch.get_x() + patch.get_width() / 2)] += patch.get_height()
+        np.testing.assert_allclose(heights, 1.0)
+        rings = [c for c in dots.collections if len(c.get_edgecolor()) and c.get_edgecolor()[0][3] > 0]
+        assert len(dots.collections) == props.shape[1] and len(rings) == 1
+        assert sum(t.get_text() == "not tested" for t in dots.texts) == props.shape[1]  # contrast b
+    finally:
+        plt.close(fig)

@@ -87,5 +87,6 @@ def test_small_config_runs_through_sbatch(slurm, tmp_path, dlpc_small, monkeypat
     assert (tmp_path / "results/dlpc_liver/paracrine/disease_vs_chow.candidates.tsv").exists()
     rules = {p.relative_to(tmp_path / "logs").parts[0] for p in (tmp_path / "logs").rglob("*.log")}
     # every rule went through sbatch
-    assert rules == {"ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "pseudobulk_figure", "de", "dispersion_plot",
-                     "enrichment", "figures", "paracrine_receivers", "paracrine", "provenance", "report"}, rules
+    assert rules == {"ingest", "qc_bulk", "qc_single_cell", "pseudobulk", "pseudobulk_figure", "composition", "de",
+                     "dispersion_plot", "enrichment", "figures", "paracrine_receivers", "paracrine", "provenance",
+                     "report"}, rules

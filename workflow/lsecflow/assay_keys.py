@@ -47,7 +47,7 @@ ASSAY_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f"proteomics.{k}": (PROTEOMICS, "for assay proteomics only")
        for k in load_schema("dataset")["properties"]["proteomics"]["properties"]},
     **{f"{section}.{k}": (SINGLE_CELL, "for assay single_cell only")
-       for section in ("single_cell", "pseudobulk")
+       for section in ("single_cell", "pseudobulk", "composition")
        for k in load_schema("dataset")["properties"][section]["properties"]},
     **{f"qc.{k}": (SINGLE_CELL, "single-cell QC's, for assay single_cell only") for k in SINGLE_CELL_QC_KEYS},
     **{f"counts.{k}": (BULK, "bulk count tables', for assay bulk only (a protein table's columns: proteomics.id_column, "

@@ -270,8 +270,8 @@ def coefficient_table(fitted, j: int, lfc_threshold: float = 0.0) -> pd.DataFram
 
 
 def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                    count: pd.Series | None = None, weights: pd.DataFrame | None = None, block=None
-                    ) -> tuple[dict[str, pd.DataFrame], dict]:
+                    count: pd.Series | None = None, weights: pd.DataFrame | None = None, block=None,
+                    features: str = "proteins") -> tuple[dict[str, pd.DataFrame], dict]:
     """Fit the design and extract every contrast (one fit per base level needed).
 
     Parameters
@@ -291,6 +291,8 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
     block
         ``de.block``'s :class:`lsecflow.limma_block.Block` (labels in ``values``' column order, the consensus
         correlation), or None.
+    features
+        What ``values``' rows are, for the log (voom's genes are named as such from ``weights``).
 
     Returns
     -------
@@ -322,7 +324,7 @@ def contrast_tables(values: pd.DataFrame, meta: pd.DataFrame, design: str, contr
                   f"eBayes (trend {opts.get('trend', False)}, robust {opts.get('robust', False)})")
     log.info("limma: %d %s x %d samples, %d contrasts from %d fit(s) in %.1f s; lmFit (method %s%s), %s "
              "df.prior %.4g, s2.prior %.4g (medians where per feature)", values.shape[0],
-             "genes (voom weights)" if weights is not None else "proteins", values.shape[1],
+             "genes (voom weights)" if weights is not None else features, values.shape[1],
              len(contrasts), len(groups), time.time() - t0, opts.get("lm_method", "ls"),
              "" if block is None else f", block {block.column!r}, correlation {block.correlation:.4f}", moderation,
              prior.get("df_prior", np.nan), prior.get("s2_prior", np.nan))

@@ -21,6 +21,18 @@ MAR_FILL = {"knn": "mean of the 15 nearest proteins, impute.knn's algorithm",
             "mle": "a draw from the samples' normal estimated by EM, norm's, seed 1234567"}
 
 
+def _composition(spec: dict) -> str:
+    """The single-cell paragraph's sentence on the test of cell-type proportions (:mod:`lsecflow.composition`)."""
+    comp = spec.get("composition") or {}
+    if not comp.get("enabled"):
+        return ""
+    transform = ("logit-transformed (0.5 added to each count)" if comp["transform"] == "logit" else
+                 "arcsine square root-transformed")
+    return (" Changes in cell-type proportions were tested as speckle's propeller (Phipson et al. 2022): each "
+            f"sample's proportions of the cell types, {transform}, were fitted with limma under the same design "
+            f"(eBayes, robust {'on' if comp['robust'] else 'off'}{', trend' if comp['trend'] else ''}), "
+            "Benjamini-Hochberg adjusted per contrast.")
+
 def package_versions(versions: pd.DataFrame) -> dict[str, str]:
     """``name -> version`` of the ``package`` and ``python`` rows of provenance's versions.tsv."""
     rows = versions[versions["kind"].isin(["package", "python"])]
@@ -148,7 +160,8 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
                 f"{'' if qc['filter_cells'] else ' (cells failing QC were nevertheless summed)'}.{doublets} "
                 f"Counts were summed per sample and cell type (pseudobulk); a sample's cell type needed at least "
                 f"{pb['min_cells']} cells and {pb['min_counts']} counts. Genes with at least {de['min_count']} "
-                f"counts in at least {de['min_samples']} pseudobulk samples were tested.{excluded}")
+                f"counts in at least {de['min_samples']} pseudobulk samples were tested.{excluded}"
+                f"{_composition(spec)}")
     counts = spec["counts"]
     if counts.get("tx2gene"):  # read only for salmon / kallisto files (refused for any other format)
         head += (" Transcript estimates (salmon or kallisto, one file per sample) were summarised to genes as tximport "

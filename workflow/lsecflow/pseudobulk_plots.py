@@ -1,5 +1,7 @@
-"""The pseudobulk composition figure: how many cells each (sample, cell type) sum holds, which sums were
-dropped and why -- the first thing to look at when a cell type's DE calls little or was skipped."""
+"""The composition figures of single-cell data: how many cells each pseudobulk (sample, cell type) sum holds,
+which sums were dropped and why -- the first thing to look at when a cell type's DE calls little or was skipped
+(:func:`composition_figure`) -- and each sample's cell-type proportions with the test of every contrast
+(:func:`proportions_figure`, :mod:`lsecflow.composition`)."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from . import plots
+from .contrasts import cells as contrast_groups
+from .contrasts import short
 from .plots import plt
 from .sheets import read_sample_sheet
 
@@ -78,3 +82,86 @@ def run_pseudobulk_figure(table_tsv: str, sheet: str, params: dict, png: str) ->
                plots.stem_of(png))
     log.info("pseudobulk composition figure: %s (%d sums, %d dropped)", png, len(table),
              int((~table["kept"].astype(bool)).sum()))
+
+
+def proportions_figure(props: pd.DataFrame, meta: pd.DataFrame, contrasts: dict, tested: pd.DataFrame,
+                       title: str = "", alpha: float = 0.05, n_cells: pd.Series | None = None):
+    """Left: each sample's cell-type proportions as a stacked bar, samples grouped by the first contrast's
+    groups; right: the test of each contrast (columns) and cell type (rows), a dot coloured by the moderated t,
+    its area by -log10 padj, ringed where padj < ``alpha``, with the ratio of mean proportions (target /
+    reference) written beside it.
+
+    ``props``: samples x cell types; ``meta``: the samples' design columns; ``tested``:
+    :data:`lsecflow.composition.COLUMNS` rows (may be empty); ``n_cells``: each sample's cells (in its label).
+    """
+    first = next(iter(contrasts.values()))
+    groups = contrast_groups(meta, first)
+    order, labels = [], []
+    for label, mask in groups.items():
+        members = [s for s in props.index[mask] if s not in order]
+        order += members
+        labels += [(label, len(members))] if members else []
+    rest = [s for s in props.index if s not in order]
+    if rest:
+        order += rest
+        labels.append(("other samples", len(rest)))
+    p = props.loc[order]
+    types = list(props.columns)
+    colours = plt.get_cmap("tab20" if len(types) > 10 else "tab10")(np.arange(len(types)) % 20)
+    names = list(contrasts)
+    left, right = max(3.0, 0.24 * len(p) + 1.0), 0.8 * len(names) + 2.8
+    fig, (bars, dots) = plt.subplots(1, 2, figsize=(left + right + 1.0, max(4.2, 0.32 * len(types) + 2.6)),
+                                     width_ratios=[left, right], layout="constrained")
+    bottom = np.zeros(len(p))
+    for j, ct in enumerate(types):
+        bars.bar(np.arange(len(p)), p[ct].to_numpy(), bottom=bottom, color=colours[j], width=0.85, label=ct,
+                 linewidth=0)
+        bottom += p[ct].to_numpy()
+    start = 0
+    for label, n in labels:
+        if start:
+            bars.axvline(start - 0.5, color="black", linewidth=1.2)
+        bars.text(start + n / 2 - 0.5, 1.02, label, ha="center", va="bottom", fontsize="x-small")
+        start += n
+    ticks = list(p.index) if n_cells is None else [f"{s} ({int(n_cells[s])})" for s in p.index]
+    bars.set_xticks(range(len(p)), ticks, rotation=90, fontsize="xx-small")
+    bars.set_xlim(-0.6, len(p) - 0.4)
+    bars.set_ylim(0, 1.09)
+    bars.set_ylabel("proportion of the sample's cells")
+    bars.set_xlabel("sample" + ("" if n_cells is None else " (cells)"), fontsize="small")
+    bars.legend(loc="upper left", bbox_to_anchor=(0, -0.3), ncol=min(3, len(types)), fontsize="x-small",
+                frameon=False)
+    bars.set_title("cell-type proportions per sample", fontsize="medium")
+    _test_dots(dots, types, names, contrasts, tested, alpha)
+    fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+def _test_dots(ax, types: list[str], names: list[str], contrasts: dict, tested: pd.DataFrame, alpha: float) -> None:
+    """The right panel of :func:`proportions_figure`."""
+    t = tested.set_index(["contrast", "cell_type"]) if len(tested) else None
+    limit = max(2.0, float(np.nanmax(np.abs(tested["stat"].to_numpy(dtype=float)))) if len(tested) else 2.0)
+    norm = plt.Normalize(-limit, limit)
+    cmap = plt.get_cmap("RdBu_r")
+    for i, ct in enumerate(types):
+        for j, name in enumerate(names):
+            y = len(types) - 1 - i
+            if t is None or (name, ct) not in t.index:
+                ax.text(j, y, "not tested", ha="center", va="center", fontsize="xx-small", color="#777777")
+                continue
+            row = t.loc[(name, ct)]
+            padj = float(row["padj"]) if np.isfinite(row["padj"]) else 1.0
+            size = 40 + 90 * min(-np.log10(max(padj, 1e-10)), 6)
+            ax.scatter(j, y, s=size, color=cmap(norm(row["stat"])), edgecolor="black" if padj < alpha else "none",
+                       linewidth=1.2, zorder=3)
+            ratio = f"{row['prop_ratio']:.2f}x, " if np.isfinite(row["prop_ratio"]) else ""
+            ax.text(j + 0.16, y - 0.32, f"{ratio}padj {padj:.2g}", fontsize="xx-small", color="#333333")
+    ax.set_yticks(range(len(types)), types[::-1], fontsize="small")
+    ax.set_xticks(range(len(names)), [short(contrasts[n]) for n in names], rotation=20, ha="right",
+                  fontsize="small")
+    ax.set_xlim(-0.6, len(names) - 0.1)
+    ax.set_ylim(-0.8, len(types) - 0.4)
+    ax.grid(False)
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    plt.colorbar(sm, ax=ax, shrink=0.6, label="moderated t (target vs reference)")
+    ax.set_title(f"propeller test (ringed: padj < {alpha:g}; area: -log10 padj)", fontsize="medium")

@@ -301,6 +301,8 @@ def dataset_section(r: Renderer, name: str, ds: dict, n_rows: int, nav: list[str
     if ds["qc"].get("preprocessing"):  # proteomics: each preprocessing step with its counts
         body.append("<h4>Preprocessing</h4>" + table_html(read_tsv(ds["qc"]["preprocessing"])))
     body.append(r.figures(ds["qc"]["figures"]))
+    if ds.get("composition"):
+        body.append(_composition_section(r, name, ds["composition"], nav))
     if ds.get("receivers"):
         body.append(f"<h3 id='{esc(name)}-receivers'>Paracrine receivers</h3>")
         nav.append(f"<a class='sub' href='#{esc(name)}-receivers'>receivers</a>")
@@ -313,6 +315,18 @@ def dataset_section(r: Renderer, name: str, ds: dict, n_rows: int, nav: list[str
         body.append(_de_section(r, unit, n_rows))
         body.append(_paracrine_section(r, unit, n_rows))
         body.append(_enrichment_section(r, unit, n_rows, ds["species"]))
+
+
+def _composition_section(r: Renderer, name: str, comp: dict, nav: list[str]) -> str:
+    """Single-cell: the cell-type proportions and their test (:mod:`lsecflow.composition`), every row shown."""
+    nav.append(f"<a class='sub' href='#{esc(name)}-composition'>cell-type proportions</a>")
+    table = read_tsv(comp["table"])
+    return "\n".join([f"<h3 id='{esc(name)}-composition'>Cell-type proportions</h3>",
+                       f"<p class='meta'>tables: {r.link(comp['table'])}, {r.link(comp['cells'])}</p>",
+                       table_html(table, ["contrast", "cell_type", "n_cells", "prop_target", "prop_reference",
+                                          "prop_ratio", "stat", "padj"]) if len(table) else
+                       "<p>No contrast could be tested (the log says why).</p>",
+                       r.figures(comp["figures"])])
 
 
 def methods_section(name: str, paragraphs: list[str]) -> str:

@@ -70,6 +70,7 @@ PATHS = {
     "counts": "{dataset}/counts.h5ad",
     "qc": "{dataset}/qc/",  # + samples.tsv, cells.tsv, verdict.json, <figure>.<ext> ...
     "pseudobulk": "{dataset}/de/pseudobulk",  # + .h5ad, _samples.tsv
+    "composition": "{dataset}/composition/",  # + propeller.tsv, cells.tsv, proportions.<ext>
     "de": "{dataset}/de/{unit}",  # + DE_OUTPUT_SUFFIXES; {unit} = <contrast> or <cell_type>/<contrast>
     "enrichment": "{dataset}/enrichment/{unit}/{collection}",  # + .gsea.tsv, .ora.tsv
     "unit_figures": "{dataset}/figures/{unit}.",  # + <kind>.<ext>, <collection>.<kind>.<ext>
@@ -111,6 +112,7 @@ FIGURE_KINDS = {
     "qc_proteomics": ["missing", "intensities", "correlation", "pca", "variance"],
     "qc_single_cell": ["cell_qc", "umap", "purity"],
     "pseudobulk": ["pseudobulk"],  # <dataset>/qc/pseudobulk.<ext>: cells per (sample, cell type) sum
+    "composition": ["proportions"],  # <dataset>/composition/proportions.<ext>: cell-type proportions, propeller
     "de": ["volcano", "ma", "heatmap", "genes"],
     "de_fit": ["dispersion"],  # one per DESeq2 / edgeR fit: <dataset>/de/[<cell type>/]design.dispersion.<ext>
     "enrichment": ["gsea_dotplot", "running_scores", "leading_edge"],
@@ -145,6 +147,7 @@ CAPTIONS = {
     "mean_variance": "qc_mean_variance",
     "umap": "qc_umap",
     "pseudobulk": "qc_pseudobulk",
+    "proportions": "composition_proportions",
     "sc_purity": "qc_sc_purity",
     "volcano": "de_volcano",
     "ma": "de_ma",
@@ -172,11 +175,20 @@ def all_targets():
         targets.append(out("qc", "verdict.json", dataset=name))
         if DATASETS[name].assay == "single_cell":
             targets += [out("qc", f"{kind}.png", dataset=name) for kind in FIGURE_KINDS["pseudobulk"]]
+        if composition_on(name):
+            targets += [out("composition", "propeller.tsv", dataset=name)]
+            targets += [out("composition", f"{kind}.png", dataset=name) for kind in FIGURE_KINDS["composition"]]
         targets += de_targets(name)
         targets += paracrine_targets(name)
     if LSEC.config["report"]:
         targets.append(REPORT)
     return targets
+
+
+def composition_on(name):
+    """Whether a dataset's cell-type proportions are tested (single-cell, ``composition.enabled``)."""
+    ds = DATASETS[name]
+    return ds.assay == "single_cell" and ds.spec["composition"]["enabled"]
 
 
 def de_targets(name):

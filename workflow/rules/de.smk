@@ -57,6 +57,34 @@ rule pseudobulk_figure:
         "../scripts/pseudobulk_figure.py"
 
 
+rule composition:
+    """Cell-type proportions per sample and speckle's propeller test of every contrast (cheap: one job per dataset,
+    figure included)."""
+    input:
+        unpack(pseudobulk_inputs),
+    output:
+        **figure_files(out("composition"), FIGURE_KINDS["composition"], "Composition"),
+        table=out("composition", "propeller.tsv"),
+        cells=out("composition", "cells.tsv"),
+    log:
+        "logs/composition/{dataset}.log",
+    benchmark:
+        "benchmarks/composition/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=SC_DATASETS,
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        # the cells' obs only (the matrix stays on disk)
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    params:
+        dataset=rule_params("composition"),
+    script:
+        "../scripts/composition.py"
+
+
 # One DE job per design: per dataset (bulk) or per cell type (pseudobulk). It fits
 # the model once and writes every contrast's table (de_fit_outputs() in common.smk).
 # The contrasts differ between datasets, so each dataset gets its own rule

@@ -52,6 +52,12 @@ def report_manifest():
             entry["qc"]["preprocessing"] = out("qc", "preprocessing.tsv", dataset=name)
         if single_cell:
             entry["qc"]["figures"] += figs(out("qc", dataset=name), FIGURE_KINDS["pseudobulk"], f"{name} QC")
+        if composition_on(name):
+            entry["composition"] = {
+                "table": out("composition", "propeller.tsv", dataset=name),
+                "cells": out("composition", "cells.tsv", dataset=name),
+                "figures": figs(out("composition", dataset=name), FIGURE_KINDS["composition"], name),
+            }
         if paracrine and single_cell:
             entry["receivers"] = {
                 "table": out("receivers", "receivers.tsv", dataset=name),
@@ -129,6 +135,7 @@ def _paths(obj):
                 "sample_weights",
                 "block",
                 "summary",
+                "cells",
             ):
                 yield value
             else:

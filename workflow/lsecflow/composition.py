@@ -1,0 +1,174 @@
+"""Do the cell-type proportions change between conditions? speckle's ``propeller`` (Phipson et al. 2022,
+Bioinformatics 38:4720), under the dataset's design and contrasts.
+
+Per sample, the cells of each type (passing QC, ``qc.exclude`` left out) are counted; the proportions are
+transformed -- ``logit`` of ``(n + 0.5) / (N + 0.5 k)`` (k cell types) or ``asin`` (arcsine square root of
+``n / N``) -- and limma is fitted to them with cell types as features (``lmFit``, ``eBayes(robust = TRUE)``;
+robust is turned off below 3 cell types, as propeller does). Each contrast is one coefficient of the design
+(:func:`lsecflow.limma.contrast_tables`): for ``~ group`` and a plain contrast this is ``propeller``'s t-test,
+with covariates ``propeller.ttest`` on ``~ 0 + group + covariates``; ``within``, ``interaction`` and slope
+contrasts come from the same fit. Beside the test, propeller's descriptive columns: the proportion of every cell
+in the dataset (``baseline_prop``), the mean of the samples' proportions at the target and at the reference and
+their ratio (``prop_ratio``; not defined for slopes and interactions).
+
+Validated against R (speckle 0.99.7, limma 3.54.1) on the real Tabula Muris Senis cells:
+``tests/data/composition/make_reference.R``, ``tests/unit/test_composition.py``.
+"""
+from __future__ import annotations
+
+import logging
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from . import limma, plots
+from .contrasts import describe, group_masks, is_plain, too_few
+from .de_inputs import check_fittable
+from .errors import UnfittableFit
+from .files import write_tsv_atomic
+from .formula import design_metadata
+from .pseudobulk import qc_pass_mask
+from .pseudobulk_plots import proportions_figure
+
+log = logging.getLogger(__name__)
+
+TRANSFORMS = ("logit", "asin")
+COLUMNS = ["contrast", "cell_type", "n_cells", "baseline_prop", "prop_target", "prop_reference", "prop_ratio",
+           "effect", "stat", "pvalue", "padj", "df_total"]
+"""``effect``: the coefficient on the transformed scale (logit: a natural-log odds ratio; asin: a difference of
+arcsine square roots; a slope: per unit)."""
+CELL_COLUMNS = ["sample", "cell_type", "n_cells", "proportion", "transformed"]
+
+
+def cell_counts(samples: pd.Series, cell_types: pd.Series, order: list[str] | None = None) -> pd.DataFrame:
+    """Samples (rows, sorted) x cell types (columns: ``order``, else sorted): the number of cells, as R's
+    ``table(sample, clusters)``; a sample without cells is not a row."""
+    table = pd.crosstab(samples.astype(str).to_numpy(), cell_types.astype(str).to_numpy())
+    table.index.name, table.columns.name = "sample", "cell_type"
+    columns = list(order) if order is not None else sorted(table.columns)
+    return table.reindex(columns=columns, fill_value=0).sort_index()
+
+
+def transformed_proportions(counts: pd.DataFrame, transform: str = "logit") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(proportions, transformed)`` (samples x cell types), as speckle's ``getTransformedProps``: ``logit`` of
+    the proportions with 0.5 added to every count, or ``asin`` of their square root."""
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
+    n = counts.to_numpy(dtype=float)
+    props = n / n.sum(axis=1, keepdims=True)
+    if transform == "asin":
+        trans = np.arcsin(np.sqrt(props))
+    else:
+        pseudo = (n + 0.5) / (n + 0.5).sum(axis=1, keepdims=True)
+        trans = np.log(pseudo / (1 - pseudo))
+    return (pd.DataFrame(props, index=counts.index, columns=counts.columns),
+            pd.DataFrame(trans, index=counts.index, columns=counts.columns))
+
+
+def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, transform: str = "logit",
+              robust: bool = True, trend: bool = False) -> dict[str, pd.DataFrame]:
+    """Every contrast's test of the cell-type proportions (:data:`COLUMNS`, one row per cell type).
+
+    Parameters
+    ----------
+    counts
+        Samples x cell types, cells counted (:func:`cell_counts`); rows in ``meta``'s order.
+    meta
+        The samples' design columns as categoricals (:func:`lsecflow.formula.design_metadata`).
+    design, contrasts
+        The dataset's design formula and contrasts (name -> contrast).
+    transform, robust, trend
+        propeller's arguments (``composition.transform``, ``robust``, ``trend``).
+
+    Returns
+    -------
+    dict
+        Contrast name -> table, cell types in ``counts``' column order.
+    """
+    if counts.shape[1] < 2:
+        raise UnfittableFit(f"{counts.shape[1]} cell type: proportions need at least 2")
+    props, trans = transformed_proportions(counts, transform)
+    if robust and counts.shape[1] <= 2:
+        log.info("robust eBayes needs 3 or more cell types (%d here): robust off, as propeller", counts.shape[1])
+        robust = False
+    check_fittable(meta, design)
+    stats, prior = limma.contrast_tables(trans.T, meta, design, contrasts, {"robust": robust, "trend": trend},
+                                           features="cell types")
+    baseline = counts.sum(axis=0) / counts.to_numpy().sum()
+    out = {}
+    for name, c in contrasts.items():
+        t = stats[name]
+        target, reference = group_masks(meta, c)
+        plain = is_plain(c) or (bool(c.get("within")) and not c.get("interaction"))
+        mean_t = props.loc[target].mean(axis=0) if plain else pd.Series(np.nan, index=props.columns)
+        mean_r = props.loc[reference].mean(axis=0) if plain else pd.Series(np.nan, index=props.columns)
+        out[name] = pd.DataFrame({
+            "contrast": name, "cell_type": counts.columns, "n_cells": counts.sum(axis=0).to_numpy(),
+            "baseline_prop": baseline.to_numpy(), "prop_target": mean_t.to_numpy(),
+            "prop_reference": mean_r.to_numpy(), "prop_ratio": (mean_t / mean_r).to_numpy(),
+            "effect": t["log2FoldChange"].to_numpy(), "stat": t["stat"].to_numpy(), "pvalue": t["pvalue"].to_numpy(),
+            "padj": t["padj"].to_numpy(), "df_total": t["df_total"].to_numpy()})[COLUMNS]
+    log.info("propeller (%s, eBayes robust %s, trend %s): %d cell types x %d samples; df.prior %.4g",
+             transform, robust, trend, counts.shape[1], counts.shape[0], prior.get("df_prior", np.nan))
+    return out
+
+
+def sample_table(obs: pd.DataFrame, design_columns: list[str], contrasts: dict) -> pd.DataFrame:
+    """One row per sample of the cells' ``obs`` (``sample`` and the design columns the sample sheet joined onto
+    each cell), sorted, as the design columns of :func:`lsecflow.formula.design_metadata`."""
+    first = obs.assign(sample=obs["sample"].astype(str)).drop_duplicates("sample").set_index("sample").sort_index()
+    return design_metadata(first, design_columns, contrasts)
+
+
+def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png: str,
+                    cells_qc: str | None = None) -> None:
+    """Rule entry point: count each sample's cells per cell type (passing QC with ``cells_qc``, less
+    ``qc.exclude``), test every contrast (:func:`propeller`) and write ``table`` (:data:`COLUMNS`), ``cells``
+    (per sample and cell type: cells, proportion, transformed proportion) and the figure ``png`` (and the other
+    configured formats). A contrast the samples cannot test is left out of ``table`` with a warning saying why."""
+    spec = params["spec"]
+    opts = spec["composition"]
+    obs = ad.read_h5ad(counts_h5ad, backed="r").obs
+    keep = np.ones(len(obs), dtype=bool)
+    if cells_qc is not None:
+        keep &= qc_pass_mask(obs.index, cells_qc, "the cell-type proportions")
+    key = spec["single_cell"]["cell_type_key"]
+    keep &= obs[key].notna().to_numpy()
+    excluded = obs["sample"].astype(str).isin(spec["qc"]["exclude"]).to_numpy()
+    if excluded.any():
+        log.info("samples left out by qc.exclude: %s", ", ".join(sorted(set(obs["sample"].astype(str)[excluded]))))
+    obs = obs[keep & ~excluded]
+    labels = obs[key].astype(str)
+    order = sorted(labels.unique(), key=lambda c: (c != spec["single_cell"]["lsec_label"], c))
+    counts = cell_counts(obs["sample"], labels, order)
+    meta = sample_table(obs, params["design_columns"], spec["contrasts"]).loc[counts.index]
+    log.info("%d cells of %d cell types in %d samples", int(counts.to_numpy().sum()), counts.shape[1], len(counts))
+    testable = {}
+    for name, c in spec["contrasts"].items():
+        why = too_few(meta, c, "propeller")
+        if why:
+            log.warning("composition: contrast %s (%s) not tested: %s", name, describe(c), why)
+        else:
+            testable[name] = c
+    results = {}
+    if testable:
+        try:
+            results = propeller(counts, meta, spec["design"], testable, opts["transform"], opts["robust"],
+                                opts["trend"])
+        except UnfittableFit as exc:
+            log.warning("composition: no test (%s)", exc)
+    props, trans = transformed_proportions(counts, opts["transform"])
+    long = pd.DataFrame({"sample": np.repeat(counts.index, counts.shape[1]),
+                         "cell_type": np.tile(counts.columns, len(counts)),
+                         "n_cells": counts.to_numpy().ravel(), "proportion": props.to_numpy().ravel(),
+                         "transformed": trans.to_numpy().ravel()})
+    tested = pd.concat(results.values(), ignore_index=True) if results else pd.DataFrame(columns=COLUMNS)
+    for row in tested.itertuples():
+        log.info("%s / %s: proportion %.3g vs %.3g, t %.3g, padj %.3g", row.contrast, row.cell_type,
+                 row.prop_target, row.prop_reference, row.stat, row.padj)
+    plots.configure(spec.get("figures"))
+    plots.save(proportions_figure(props, meta, spec["contrasts"], tested, params["name"],
+                                                  spec["de"]["alpha"], counts.sum(axis=1)), plots.stem_of(png))
+    write_tsv_atomic(long, cells)
+    write_tsv_atomic(tested, table)
