@@ -65,6 +65,23 @@ def test_propeller_equals_r(cells, name, design, columns, kw, types):
             .reindex(ours.index)).all()
 
 
+def test_the_design_test_equals_propeller_anova(cells):
+    """Four levels (age group x sex): propeller's ANOVA is limma's moderated F of the group coefficients; here
+    ``de.reduced`` "~ 1" against "~ group"."""
+    cells = cells.assign(group=cells["age_group"] + "_" + cells["sex"])
+    counts = cell_counts(cells["sample"], cells["cell_type"])
+    meta = sample_table(cells, ["group"], {}).loc[counts.index]
+    out = propeller(counts, meta, "~ group", {}, reduced="~ 1")
+    assert list(out) == ["~ group vs ~ 1"]
+    ours = out["~ group vs ~ 1"].set_index("cell_type")
+    r = pd.read_csv(REF / "propeller_anova.tsv", sep="\t").set_index("cell_type").loc[ours.index]
+    for ours_col, r_col in (("stat", "Fstatistic"), ("pvalue", "P.Value"), ("padj", "FDR"),
+                            ("baseline_prop", "BaselineProp")):
+        np.testing.assert_allclose(ours[ours_col], r[r_col], rtol=1e-12, err_msg=ours_col)
+    assert (ours.loc[["hepatocyte", "B cell"], "padj"] < 0.05).all()  # YOUNG females: hepatocytes only
+    assert ours[["effect", "prop_target", "prop_reference", "prop_ratio"]].isna().all().all()
+
+
 def test_the_transforms_are_speckles_formulas():
     counts = pd.DataFrame([[3, 0, 7], [5, 5, 0]], index=["s1", "s2"], columns=["a", "b", "c"])
     props, logit = transformed_proportions(counts)
@@ -139,6 +156,7 @@ def test_the_rule_entry_point_counts_what_the_workflow_counts(tms_pseudobulk, tm
     params["spec"]["contrasts"]["young_vs_young"] = {"variable": "sex", "target": "female", "reference": "male",
                                                      "within": {"age_group": "YOUNG"}}
     params["spec"]["design"], params["design_columns"] = "~ age_group + sex", ["age_group", "sex"]
+    params["spec"]["de"].update(test="lrt", reduced="~ sex")  # the design test: age group's term
     out = {k: tmp_path / f"{k}.tsv" for k in ("table", "cells")}
     png = tmp_path / "proportions.png"
     with caplog.at_level(logging.INFO, logger="lsecflow"):
@@ -152,7 +170,10 @@ def test_the_rule_entry_point_counts_what_the_workflow_counts(tms_pseudobulk, tm
     assert "11" not in set(per_sample["sample"]) and "samples left out by qc.exclude: 11" in caplog.text
     np.testing.assert_allclose(per_sample.groupby("sample")["proportion"].sum(), 1.0)
     table = pd.read_csv(out["table"], sep="\t")
-    assert set(table["contrast"]) == {"old_vs_young"} and list(table.columns) == COLUMNS
+    assert set(table["contrast"]) == {"old_vs_young", "~ age_group + sex vs ~ sex"} and list(table.columns) == COLUMNS
+    by = table.set_index(["contrast", "cell_type"])
+    np.testing.assert_allclose(by.loc["~ age_group + sex vs ~ sex", "pvalue"], by.loc["old_vs_young", "pvalue"],
+                               rtol=1e-10)  # one coefficient: F = t^2, the same p
     assert table.loc[0, "cell_type"] == LSEC  # LSECs first
     # YOUNG without plate 11: 56 and 57 female, 9 male -> one male sample
     assert "contrast young_vs_young (sex female vs male within age_group YOUNG) not tested" in caplog.text

@@ -101,6 +101,8 @@ def test_single_cell(specs):
     assert "arcsine square root-transformed" in text(specs["tms"], composition__transform="asin")
     assert "propeller" not in text(specs["tms"], composition__enabled=False)
     assert "propeller" not in text(specs["dlpc"])  # bulk: nothing to count
+    assert ("The terms that the reduced design ~ 1 lacks were tested together by limma's moderated F test "
+            "(propeller's ANOVA)") in text(specs["tms"], de__test="lrt", de__reduced="~ 1")
 
 
 def test_proteomics(specs):

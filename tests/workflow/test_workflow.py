@@ -190,6 +190,21 @@ def test_pseudobulk_de_per_cell_type(finished_run):
     assert samples["kept"].dtype == bool and (~samples["kept"]).sum() > 0
 
 
+def test_single_cell_composition_is_rs_propeller(finished_run):
+    """The shared run's cell-type proportions (every TMS cell passes QC) are R's propeller on the same cells
+    (tests/data/composition), LSECs first; the figure in every format; the closing summary says it."""
+    work, _, first = finished_run
+    folder = work / "results/tms_liver/composition"
+    table = pd.read_csv(folder / "propeller.tsv", sep="\t").set_index("cell_type")
+    r = pd.read_csv(REPO / "tests/data/composition/propeller_logit.tsv", sep="\t").set_index("cell_type")
+    assert table.index[0] == "endothelial cell of hepatic sinusoid" and sorted(table.index) == sorted(r.index)
+    # the table's 10 significant digits
+    np.testing.assert_allclose(table["pvalue"], r.loc[table.index, "P.Value"], rtol=1e-9)
+    np.testing.assert_allclose(table["prop_ratio"], r.loc[table.index, "PropRatio"], rtol=1e-9)
+    assert all((folder / f"proportions.{ext}").stat().st_size > 0 for ext in ("png", "svg", "pdf"))
+    assert "    composition old_vs_young: 0 of 5 cell types change in share (padj < 0.05)" in first.stdout
+
+
 def test_logs_and_rerun_is_a_no_op(finished_run):
     work, cfg, first = finished_run
     # the workflow itself prints where the results are (onsuccess), for cluster and module users too

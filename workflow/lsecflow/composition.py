@@ -67,8 +67,11 @@ def transformed_proportions(counts: pd.DataFrame, transform: str = "logit") -> t
 
 
 def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, transform: str = "logit",
-              robust: bool = True, trend: bool = False) -> dict[str, pd.DataFrame]:
-    """Every contrast's test of the cell-type proportions (:data:`COLUMNS`, one row per cell type).
+              robust: bool = True, trend: bool = False, reduced: str | None = None) -> dict[str, pd.DataFrame]:
+    """Every contrast's test of the cell-type proportions (:data:`COLUMNS`, one row per cell type), and with
+    ``reduced`` the moderated F test of the design's terms it lacks (``propeller.anova`` for ``~ group`` against
+    ``~ 1``; :func:`lsecflow.limma.design_test`), under the key ``"<design> vs <reduced>"``: ``stat`` is F,
+    ``effect`` and the group means are empty.
 
     Parameters
     ----------
@@ -80,6 +83,8 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
         The dataset's design formula and contrasts (name -> contrast).
     transform, robust, trend
         propeller's arguments (``composition.transform``, ``robust``, ``trend``).
+    reduced
+        ``de.reduced`` under ``de.test: lrt``, or None.
 
     Returns
     -------
@@ -93,8 +98,8 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
         log.info("robust eBayes needs 3 or more cell types (%d here): robust off, as propeller", counts.shape[1])
         robust = False
     check_fittable(meta, design)
-    stats, prior = limma.contrast_tables(trans.T, meta, design, contrasts, {"robust": robust, "trend": trend},
-                                           features="cell types")
+    opts = {"robust": robust, "trend": trend}
+    stats, prior = limma.contrast_tables(trans.T, meta, design, contrasts, opts, features="cell types")
     baseline = counts.sum(axis=0) / counts.to_numpy().sum()
     out = {}
     for name, c in contrasts.items():
@@ -109,6 +114,12 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
             "prop_reference": mean_r.to_numpy(), "prop_ratio": (mean_t / mean_r).to_numpy(),
             "effect": t["log2FoldChange"].to_numpy(), "stat": t["stat"].to_numpy(), "pvalue": t["pvalue"].to_numpy(),
             "padj": t["padj"].to_numpy(), "df_total": t["df_total"].to_numpy()})[COLUMNS]
+    if reduced:
+        f = limma.design_test(trans.T, meta, design, reduced, opts)
+        out[f"{design} vs {reduced}"] = pd.DataFrame({
+            "contrast": f"{design} vs {reduced}", "cell_type": counts.columns, "n_cells": counts.sum(axis=0).to_numpy(),
+            "baseline_prop": baseline.to_numpy(), "stat": f["stat"].to_numpy(), "pvalue": f["pvalue"].to_numpy(),
+            "padj": f["padj"].to_numpy(), "df_total": f["df_total"].to_numpy()}).reindex(columns=COLUMNS)
     log.info("propeller (%s, eBayes robust %s, trend %s): %d cell types x %d samples; df.prior %.4g",
              transform, robust, trend, counts.shape[1], counts.shape[0], prior.get("df_prior", np.nan))
     return out
@@ -152,10 +163,11 @@ def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png:
         else:
             testable[name] = c
     results = {}
-    if testable:
+    reduced = spec["de"].get("reduced") if spec["de"]["test"] == "lrt" else None
+    if testable or reduced:
         try:
             results = propeller(counts, meta, spec["design"], testable, opts["transform"], opts["robust"],
-                                opts["trend"])
+                                opts["trend"], reduced)
         except UnfittableFit as exc:
             log.warning("composition: no test (%s)", exc)
     props, trans = transformed_proportions(counts, opts["transform"])
@@ -165,8 +177,8 @@ def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png:
                          "transformed": trans.to_numpy().ravel()})
     tested = pd.concat(results.values(), ignore_index=True) if results else pd.DataFrame(columns=COLUMNS)
     for row in tested.itertuples():
-        log.info("%s / %s: proportion %.3g vs %.3g, t %.3g, padj %.3g", row.contrast, row.cell_type,
-                 row.prop_target, row.prop_reference, row.stat, row.padj)
+        log.info("%s / %s: proportion %.3g vs %.3g, %s %.3g, padj %.3g", row.contrast, row.cell_type,
+                 row.prop_target, row.prop_reference, "F" if row.contrast.startswith("~") else "t", row.stat, row.padj)
     plots.configure(spec.get("figures"))
     plots.save(proportions_figure(props, meta, spec["contrasts"], tested, params["name"],
                                                   spec["de"]["alpha"], counts.sum(axis=1)), plots.stem_of(png))

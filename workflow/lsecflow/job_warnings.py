@@ -13,7 +13,7 @@ from .report_html import esc
 WARNING_LINE = re.compile(r"^\S+ \S+ WARNING (\S+): (.*)$")
 #: the rules' log folders in the order the data flow through them: the warnings of the early steps (an ingest
 #: problem, a QC outlier) come first, before the many per-contrast ones of enrichment and figures
-STAGES = ("ingest", "qc_bulk", "qc_single_cell", "qc_proteomics", "pseudobulk", "pseudobulk_figure", "de",
+STAGES = ("ingest", "qc_bulk", "qc_single_cell", "qc_proteomics", "pseudobulk", "pseudobulk_figure", "composition", "de",
           "dispersion_plot", "paracrine_receivers", "paracrine", "enrichment", "figures", "provenance", "report")
 
 

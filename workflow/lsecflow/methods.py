@@ -31,7 +31,10 @@ def _composition(spec: dict) -> str:
     return (" Changes in cell-type proportions were tested as speckle's propeller (Phipson et al. 2022): each "
             f"sample's proportions of the cell types, {transform}, were fitted with limma under the same design "
             f"(eBayes, robust {'on' if comp['robust'] else 'off'}{', trend' if comp['trend'] else ''}), "
-            "Benjamini-Hochberg adjusted per contrast.")
+            "Benjamini-Hochberg adjusted per contrast."
+            + (f" The terms that the reduced design {spec['de']['reduced']} lacks were tested together by limma's "
+               "moderated F test (propeller's ANOVA)." if spec["de"]["test"] == "lrt" else ""))
+
 
 def package_versions(versions: pd.DataFrame) -> dict[str, str]:
     """``name -> version`` of the ``package`` and ``python`` rows of provenance's versions.tsv."""

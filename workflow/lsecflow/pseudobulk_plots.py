@@ -108,7 +108,7 @@ def proportions_figure(props: pd.DataFrame, meta: pd.DataFrame, contrasts: dict,
     p = props.loc[order]
     types = list(props.columns)
     colours = plt.get_cmap("tab20" if len(types) > 10 else "tab10")(np.arange(len(types)) % 20)
-    names = list(contrasts)
+    names = list(contrasts) + [c for c in dict.fromkeys(tested["contrast"]) if str(c).startswith("~")]
     left, right = max(3.0, 0.24 * len(p) + 1.0), 0.8 * len(names) + 2.8
     fig, (bars, dots) = plt.subplots(1, 2, figsize=(left + right + 1.0, max(4.2, 0.32 * len(types) + 2.6)),
                                      width_ratios=[left, right], layout="constrained")
@@ -138,9 +138,11 @@ def proportions_figure(props: pd.DataFrame, meta: pd.DataFrame, contrasts: dict,
 
 
 def _test_dots(ax, types: list[str], names: list[str], contrasts: dict, tested: pd.DataFrame, alpha: float) -> None:
-    """The right panel of :func:`proportions_figure`."""
+    """The right panel of :func:`proportions_figure`; a design test (``names`` starting with ``~``: an F, no
+    direction) in grey."""
     t = tested.set_index(["contrast", "cell_type"]) if len(tested) else None
-    limit = max(2.0, float(np.nanmax(np.abs(tested["stat"].to_numpy(dtype=float)))) if len(tested) else 2.0)
+    signed = tested[~tested["contrast"].astype(str).str.startswith("~")]["stat"].to_numpy(dtype=float)
+    limit = max(2.0, float(np.nanmax(np.abs(signed)))) if np.isfinite(signed).any() else 2.0
     norm = plt.Normalize(-limit, limit)
     cmap = plt.get_cmap("RdBu_r")
     for i, ct in enumerate(types):
@@ -152,13 +154,15 @@ def _test_dots(ax, types: list[str], names: list[str], contrasts: dict, tested: 
             row = t.loc[(name, ct)]
             padj = float(row["padj"]) if np.isfinite(row["padj"]) else 1.0
             size = 40 + 90 * min(-np.log10(max(padj, 1e-10)), 6)
-            ax.scatter(j, y, s=size, color=cmap(norm(row["stat"])), edgecolor="black" if padj < alpha else "none",
-                       linewidth=1.2, zorder=3)
-            ratio = f"{row['prop_ratio']:.2f}x, " if np.isfinite(row["prop_ratio"]) else ""
+            f_test = name.startswith("~")
+            ax.scatter(j, y, s=size, color="#9e9e9e" if f_test else cmap(norm(row["stat"])),
+                       edgecolor="black" if padj < alpha else "none", linewidth=1.2, zorder=3)
+            ratio = (f"F {row['stat']:.3g}, " if f_test else
+                     f"{row['prop_ratio']:.2f}x, " if np.isfinite(row["prop_ratio"]) else "")
             ax.text(j + 0.16, y - 0.32, f"{ratio}padj {padj:.2g}", fontsize="xx-small", color="#333333")
     ax.set_yticks(range(len(types)), types[::-1], fontsize="small")
-    ax.set_xticks(range(len(names)), [short(contrasts[n]) for n in names], rotation=20, ha="right",
-                  fontsize="small")
+    ax.set_xticks(range(len(names)), [short(contrasts[n]) if n in contrasts else f"F test: {n}" for n in names],
+                  rotation=20, ha="right", fontsize="small")
     ax.set_xlim(-0.6, len(names) - 0.1)
     ax.set_ylim(-0.8, len(types) - 0.4)
     ax.grid(False)

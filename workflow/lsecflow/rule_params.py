@@ -23,7 +23,7 @@ RULE_SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "pseudobulk": ("assay", "species", "single_cell", "pseudobulk"),
     "pseudobulk_figure": ("assay", "species", "samples", "contrasts", "pseudobulk", "figures"),
     "composition": ("assay", "species", "single_cell.cell_type_key", "single_cell.lsec_label", "design", "contrasts",
-                    "composition", "qc.exclude", "de.alpha", "figures"),
+                    "composition", "qc.exclude", "de.alpha", "de.test", "de.reduced", "figures"),
     "de": ("assay", "species", "design", "contrasts", "de", "qc.exclude", "paracrine.enabled",
            "paracrine.robustness", "paracrine.robustness_refit", "paracrine.factors", "proteomics"),
     "dispersion_plot": ("assay", "species", "design", "de.engine", "figures"),

@@ -36,11 +36,26 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
             top = passing.head(5)
             names = ", ".join(f"{s} ({c})" for s, c in zip(top["symbol"], top["class"])) or "none"
             lines.append(f"    paracrine {rel}: {len(flagged)} flagged, {len(passing)} pass the checks; top: {names}")
+        lines.extend(_composition_lines(folder / "composition" / "propeller.tsv"))
     report = root / results / "report.html"
     lines.append(f"  report: {report.resolve() if report.exists() else 'not built yet (README, Status)'}")
     lines.append("  logs: logs/<rule>/...")
     lines.extend(summary_lines(collect(root / "logs", units_in(root / results, config["datasets"]))))
     return "\n".join(lines)
+
+
+def _composition_lines(table: Path, alpha: float = 0.05) -> list[str]:
+    """Single-cell: per contrast of ``composition/propeller.tsv``, how many cell types change in share."""
+    if not table.exists():
+        return []
+    lines = []
+    for contrast, part in pd.read_csv(table, sep="\t").groupby("contrast", sort=False):
+        called = part[part["padj"] < alpha]
+        what = ", ".join(f"{r.cell_type} {r.prop_ratio:.2f}x" if pd.notna(r.prop_ratio) else r.cell_type
+                         for r in called.itertuples())
+        lines.append(f"    composition {contrast}: {len(called)} of {len(part)} cell types change in share "
+                     f"(padj < {alpha}){': ' + what if what else ''}")
+    return lines
 
 
 def main(argv=None) -> None:

@@ -4,6 +4,7 @@
 # R 4.2.2, limma 3.54.1; speckle 0.99.7 (github phipsonlab/speckle @3fe9cf4, GPL-3): not on Debian and it imports
 # Seurat, so its four functions used here (getTransformedProps, propeller, propeller.ttest, propeller.anova) are
 # sourced from the R/ folder of a checkout given as the argument; nothing else of the package is used.
+# propeller_anova.tsv: a group of four levels (age group x sex), propeller.anova's F test.
 # Input: tms_cells.tsv.gz, one row per cell of resources/data/tms_liver/tms_liver_sample_counts.h5ad (468 cells):
 # its sample (the plate: the second '_'-separated field of the cell name, as config/datasets/tms_liver.yaml) and
 # cell type, joined with config/samples/tms_liver.tsv (age_group, sex); the test checks it against the h5ad.
@@ -39,3 +40,7 @@ save(propeller.ttest(props, design, contrasts = c(1, -1, 0), robust = TRUE, tren
 two <- cells$cell_type %in% c("endothelial cell of hepatic sinusoid", "hepatocyte")
 save(propeller(clusters = cells$cell_type[two], sample = cells$sample[two], group = cells$age_group[two]),
      "propeller_two_types.tsv")
+
+# four levels (age group x sex): propeller's ANOVA (moderated F of the group coefficients)
+group4 <- paste(cells$age_group, cells$sex, sep = "_")
+save(propeller(clusters = cells$cell_type, sample = cells$sample, group = group4), "propeller_anova.tsv")
