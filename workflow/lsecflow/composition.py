@@ -105,9 +105,9 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
     for name, c in contrasts.items():
         t = stats[name]
         target, reference = group_masks(meta, c)
-        plain = is_plain(c) or (bool(c.get("within")) and not c.get("interaction"))
-        mean_t = props.loc[target].mean(axis=0) if plain else pd.Series(np.nan, index=props.columns)
-        mean_r = props.loc[reference].mean(axis=0) if plain else pd.Series(np.nan, index=props.columns)
+        two_groups = is_plain(c) or (bool(c.get("within")) and not c.get("interaction"))  # not a slope, no 2 x 2
+        mean_t = props.loc[target].mean(axis=0) if two_groups else pd.Series(np.nan, index=props.columns)
+        mean_r = props.loc[reference].mean(axis=0) if two_groups else pd.Series(np.nan, index=props.columns)
         out[name] = pd.DataFrame({
             "contrast": name, "cell_type": counts.columns, "n_cells": counts.sum(axis=0).to_numpy(),
             "baseline_prop": baseline.to_numpy(), "prop_target": mean_t.to_numpy(),
@@ -177,10 +177,14 @@ def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png:
                          "transformed": trans.to_numpy().ravel()})
     tested = pd.concat(results.values(), ignore_index=True) if results else pd.DataFrame(columns=COLUMNS)
     for row in tested.itertuples():
-        log.info("%s / %s: proportion %.3g vs %.3g, %s %.3g, padj %.3g", row.contrast, row.cell_type,
-                 row.prop_target, row.prop_reference, "F" if row.contrast.startswith("~") else "t", row.stat, row.padj)
+        if row.contrast.startswith("~"):  # the design test
+            log.info("%s / %s: F %.3g, padj %.3g", row.contrast, row.cell_type, row.stat, row.padj)
+        else:
+            log.info("%s / %s: proportion %.3g vs %.3g, t %.3g, padj %.3g", row.contrast, row.cell_type,
+                     row.prop_target, row.prop_reference, row.stat, row.padj)
     plots.configure(spec.get("figures"))
-    plots.save(proportions_figure(props, meta, spec["contrasts"], tested, params["name"],
-                                                  spec["de"]["alpha"], counts.sum(axis=1)), plots.stem_of(png))
+    figure = proportions_figure(props, meta, spec["contrasts"], tested, params["name"], spec["de"]["alpha"],
+                                counts.sum(axis=1))
+    plots.save(figure, plots.stem_of(png))
     write_tsv_atomic(long, cells)
     write_tsv_atomic(tested, table)
