@@ -14,6 +14,7 @@ from helpers import REPO, TMS_H5AD, TMS_SHEET
 from lsecflow.composition import COLUMNS, cell_counts, propeller, run_composition, sample_table, transformed_proportions
 from lsecflow.errors import UnfittableFit
 from lsecflow.rule_params import guard_params
+from lsecflow.synthetic import composition_samples
 
 REF = REPO / "tests/data/composition"
 OLD = {"old_vs_young": {"variable": "age_group", "target": "OLD", "reference": "YOUNG"}}
@@ -94,20 +95,10 @@ def test_the_transforms_are_speckles_formulas():
         transformed_proportions(counts, "sqrt")
 
 
-def _bootstrap(base: pd.Series, seed: int, lsec_factor: float) -> pd.DataFrame:
-    """SYNTHETIC: 6 control + 6 'tumour' samples of 400 cells drawn from the real TMS cell-type mix ``base``
-    (each sample's own mix varying around it: Dirichlet, concentration 50); in the tumour samples the LSEC share is
-    multiplied by ``lsec_factor`` (PLANTED) before renormalising."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(12):
-        mix = rng.dirichlet(50 * base.to_numpy())
-        if i >= 6:
-            mix[list(base.index).index(LSEC)] *= lsec_factor
-            mix /= mix.sum()
-        rows.append(pd.DataFrame({"sample": f"s{i:02d}", "cell_type": rng.choice(base.index, size=400, p=mix),
-                                  "condition": "tumour" if i >= 6 else "control"}))
-    return pd.concat(rows, ignore_index=True)
+def _bootstrap(base: pd.Series, seed: int, lsec_factor: float, n: int = 6) -> pd.DataFrame:
+    """SYNTHETIC (:func:`lsecflow.synthetic.composition_samples`): ``n`` + ``n`` samples of 400 cells around the
+    real TMS mix ``base``, the LSEC share times ``lsec_factor`` (PLANTED) in the tumour samples."""
+    return composition_samples(base, seed, LSEC, lsec_factor, n)
 
 
 def _test(synthetic: pd.DataFrame) -> pd.DataFrame:
@@ -132,6 +123,27 @@ def test_a_planted_loss_of_lsecs_is_found_and_no_change_is_rarely_called(cells):
         null_calls += int((_test(_bootstrap(base, 1000 + seed, 1.0))["padj"] < 0.05).sum())
     assert found >= 50 and others <= 0.1 * 400 and null_calls <= 0.05 * 500, (found, others, null_calls)
     assert 0.5 < np.median(ratios) < 0.62  # measured 0.578; 0.5 planted, 0.56 once the mix is renormalised
+
+
+@pytest.mark.parametrize("n, seed, survives, driven_by, lost", [(6, 0, True, "", "0 of 12"),
+                                                                 (3, 1, False, "s01", "2 of 6")])
+def test_each_call_is_refitted_without_each_sample(cells, n, seed, survives, driven_by, lost):
+    """SYNTHETIC, LSECs halved in the tumour samples: with 6 per group the call survives leaving any sample out,
+    with 3 it rests on single samples (seed 1: s01). Every refit is propeller on the other samples, so the
+    check is recomputed here from scratch; cell types not called get no check."""
+    synthetic = _bootstrap(cells["cell_type"].value_counts(normalize=True).sort_index(), seed, 0.5, n)
+    t = _test(synthetic)
+    assert t.loc[LSEC, "padj"] < 0.05
+    assert t.loc[LSEC, "survives"] == survives and t.loc[LSEC, "driven_by"] == driven_by
+    assert t.loc[LSEC, "loo_unflagged"] == lost
+    uncalled = t[t["padj"] >= 0.05]
+    assert len(uncalled) >= 3 and uncalled[["survives", "driven_by", "loo_unflagged", "loo_max_padj"]].isna().all().all()
+    refits = {s: _test(synthetic[synthetic["sample"] != s]).loc[LSEC] for s in sorted(set(synthetic["sample"]))}
+    padj = pd.Series({s: r["padj"] for s, r in refits.items()})
+    np.testing.assert_allclose(t.loc[LSEC, "loo_max_padj"], padj.max(), rtol=1e-12)
+    assert sum((r["padj"] >= 0.05) or (r["effect"] > 0) for r in refits.values()) == int(lost.split()[0])
+    if driven_by:
+        assert padj.idxmax() == driven_by and padj[driven_by] >= 0.05
 
 
 def test_a_slope_has_no_group_means_and_one_cell_type_is_refused(cells):

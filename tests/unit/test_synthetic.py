@@ -6,7 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from lsecflow.synthetic import spike_counts
+from lsecflow.synthetic import composition_samples, spike_counts
 
 
 def test_bootstrapped_synthetic_cells_are_labelled_copies_of_real_cells(tms_pseudobulk, tmp_path):
@@ -63,3 +63,15 @@ def test_planted_doublets_are_sums_of_two_cells_of_different_types(tms_pseudobul
     assert (same == truth).all() and (again != out).nnz == 0
     with pytest.raises(ValueError, match="two labels"):
         plant_doublets(cells.X, np.full(cells.n_obs, "LSEC"), 0.1)
+
+
+def test_composition_samples_plant_the_change_and_reproduce():
+    """SYNTHETIC: the changed type's share is multiplied in the tumour samples only (0: none of its cells
+    there); a seed reproduces."""
+    mix = pd.Series({"a": 0.3, "b": 0.3, "c": 0.4})
+    cells = composition_samples(mix, 3, "a", 0.0, n=4, cells=200)
+    assert len(cells) == 8 * 200 and set(cells["condition"]) == {"control", "tumour"}
+    a = cells[cells["cell_type"] == "a"]
+    assert set(a["condition"]) == {"control"} and len(a) > 0.2 * 4 * 200
+    assert cells.equals(composition_samples(mix, 3, "a", 0.0, n=4, cells=200))
+

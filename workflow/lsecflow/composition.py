@@ -30,14 +30,20 @@ from .files import write_tsv_atomic
 from .formula import design_metadata
 from .pseudobulk import qc_pass_mask
 from .pseudobulk_plots import proportions_figure
+from .trust import refit_plan, robustness_columns
 
 log = logging.getLogger(__name__)
 
 TRANSFORMS = ("logit", "asin")
+LOO_COLUMNS = ["survives", "driven_by", "loo_unflagged", "loo_max_padj"]
 COLUMNS = ["contrast", "cell_type", "n_cells", "baseline_prop", "prop_target", "prop_reference", "prop_ratio",
-           "effect", "stat", "pvalue", "padj", "df_total"]
+           "effect", "stat", "pvalue", "padj", "df_total", *LOO_COLUMNS]
 """``effect``: the coefficient on the transformed scale (logit: a natural-log odds ratio; asin: a difference of
-arcsine square roots; a slope: per unit)."""
+arcsine square roots; a slope: per unit). For a cell type called (padj < ``alpha``), the call refitted without
+each sample of the contrast's groups in turn, as the paracrine candidates' check
+(:func:`lsecflow.trust.robustness_columns`): ``survives`` (every refit keeps padj < alpha and the sign),
+``driven_by`` (the sample whose removal moves it furthest, when one loses it), ``loo_unflagged`` ("k of n"
+refits lose it), ``loo_max_padj``; empty for the cell types not called."""
 CELL_COLUMNS = ["sample", "cell_type", "n_cells", "proportion", "transformed"]
 
 
@@ -67,7 +73,8 @@ def transformed_proportions(counts: pd.DataFrame, transform: str = "logit") -> t
 
 
 def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, transform: str = "logit",
-              robust: bool = True, trend: bool = False, reduced: str | None = None) -> dict[str, pd.DataFrame]:
+              robust: bool = True, trend: bool = False, reduced: str | None = None, alpha: float = 0.05
+              ) -> dict[str, pd.DataFrame]:
     """Every contrast's test of the cell-type proportions (:data:`COLUMNS`, one row per cell type), and with
     ``reduced`` the moderated F test of the design's terms it lacks (``propeller.anova`` for ``~ group`` against
     ``~ 1``; :func:`lsecflow.limma.design_test`), under the key ``"<design> vs <reduced>"``: ``stat`` is F,
@@ -85,6 +92,8 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
         propeller's arguments (``composition.transform``, ``robust``, ``trend``).
     reduced
         ``de.reduced`` under ``de.test: lrt``, or None.
+    alpha
+        ``de.alpha``: the cell types called at it get the leave-one-out check (:data:`COLUMNS`).
 
     Returns
     -------
@@ -113,7 +122,8 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
             "baseline_prop": baseline.to_numpy(), "prop_target": mean_t.to_numpy(),
             "prop_reference": mean_r.to_numpy(), "prop_ratio": (mean_t / mean_r).to_numpy(),
             "effect": t["log2FoldChange"].to_numpy(), "stat": t["stat"].to_numpy(), "pvalue": t["pvalue"].to_numpy(),
-            "padj": t["padj"].to_numpy(), "df_total": t["df_total"].to_numpy()})[COLUMNS]
+            "padj": t["padj"].to_numpy(), "df_total": t["df_total"].to_numpy()}).reindex(columns=COLUMNS)
+    _leave_one_out(trans, meta, design, contrasts, opts, out, alpha)
     if reduced:
         f = limma.design_test(trans.T, meta, design, reduced, opts)
         out[f"{design} vs {reduced}"] = pd.DataFrame({
@@ -123,6 +133,37 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
     log.info("propeller (%s, eBayes robust %s, trend %s): %d cell types x %d samples; df.prior %.4g",
              transform, robust, trend, counts.shape[1], counts.shape[0], prior.get("df_prior", np.nan))
     return out
+
+
+def _leave_one_out(trans: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
+                   out: dict[str, pd.DataFrame], alpha: float) -> None:
+    """Fill :data:`LOO_COLUMNS` of ``out``'s contrast tables (in place): one limma refit without each sample that
+    a contrast with a call can spare (its group keeps 2), serving every such contrast."""
+    called = {name: list(out[name].loc[out[name]["padj"] < alpha, "cell_type"]) for name in contrasts}
+    parts = []
+    for sample, names in refit_plan(meta, contrasts, called).items():
+        keep = meta.index != sample
+        try:
+            check_fittable(meta.loc[keep], design)
+            stats, _ = limma.contrast_tables(trans.loc[keep].T, meta.loc[keep], design,
+                                             {n: contrasts[n] for n in names}, opts, features="cell types")
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            log.warning("composition leave-one-out: no refit without %s (%s)", sample, exc)
+            continue
+        parts += [pd.DataFrame({"contrast": n, "gene_id": trans.columns, "left_out": sample,
+                                "log2FoldChange": stats[n]["log2FoldChange"].to_numpy(),
+                                "padj": stats[n]["padj"].to_numpy()}) for n in names]
+    loo = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["contrast", "gene_id"])
+    for name in contrasts:
+        t = out[name]
+        cand = pd.DataFrame({"gene_id": t["cell_type"], "flagged": t["padj"] < alpha, "log2FoldChange": t["effect"]})
+        rob = robustness_columns(cand, loo[loo["contrast"] == name], alpha, 0.0)
+        for col in LOO_COLUMNS:
+            t[col] = t["cell_type"].map(rob[col]).to_numpy() if len(rob) else np.nan
+        if len(rob):
+            log.info("composition %s: %d of %d calls survive leaving each sample out%s", name,
+                     int(rob["survives"].sum()), len(rob),
+                     "".join(f"; {ct} rests on {s}" for ct, s in rob["driven_by"].items() if s))
 
 
 def sample_table(obs: pd.DataFrame, design_columns: list[str], contrasts: dict) -> pd.DataFrame:
@@ -167,7 +208,7 @@ def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png:
     if testable or reduced:
         try:
             results = propeller(counts, meta, spec["design"], testable, opts["transform"], opts["robust"],
-                                opts["trend"], reduced)
+                                opts["trend"], reduced, spec["de"]["alpha"])
         except UnfittableFit as exc:
             log.warning("composition: no test (%s)", exc)
     props, trans = transformed_proportions(counts, opts["transform"])

@@ -324,7 +324,7 @@ def _composition_section(r: Renderer, name: str, comp: dict, nav: list[str]) -> 
     return "\n".join([f"<h3 id='{esc(name)}-composition'>Cell-type proportions</h3>",
                        f"<p class='meta'>tables: {r.link(comp['table'])}, {r.link(comp['cells'])}</p>",
                        table_html(table, ["contrast", "cell_type", "n_cells", "prop_target", "prop_reference",
-                                          "prop_ratio", "stat", "padj"]) if len(table) else
+                                          "prop_ratio", "stat", "padj", "survives", "driven_by"]) if len(table) else
                        "<p>No contrast could be tested (the log says why).</p>",
                        r.figures(comp["figures"])])
 

@@ -51,7 +51,8 @@ def _composition_lines(table: Path, alpha: float = 0.05) -> list[str]:
     lines = []
     for contrast, part in pd.read_csv(table, sep="\t").groupby("contrast", sort=False):
         called = part[part["padj"] < alpha]
-        what = ", ".join(f"{r.cell_type} {r.prop_ratio:.2f}x" if pd.notna(r.prop_ratio) else r.cell_type
+        what = ", ".join((f"{r.cell_type} {r.prop_ratio:.2f}x" if pd.notna(r.prop_ratio) else r.cell_type)
+                         + (f" (rests on {r.driven_by})" if isinstance(r.driven_by, str) and r.driven_by else "")
                          for r in called.itertuples())
         lines.append(f"    composition {contrast}: {len(called)} of {len(part)} cell types change in share "
                      f"(padj < {alpha}){': ' + what if what else ''}")

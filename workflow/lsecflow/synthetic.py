@@ -214,3 +214,23 @@ def spike_counts(counts: pd.DataFrame, genes: list[str], samples: list[str], fol
                                  f"its library size {lib[s]}")
             out.at[gene, s] = rng.binomial(int(lib[s]), p)
     return out
+
+
+def composition_samples(mix: pd.Series, seed: int, changed: str, factor: float, n: int = 6,
+                        cells: int = 400, concentration: float = 50.0) -> pd.DataFrame:
+    """SYNTHETIC cells of ``n`` control and ``n`` 'tumour' samples (``sample``, ``cell_type``, ``condition``):
+    each sample's cell-type mix drawn around ``mix`` (proportions by cell type; Dirichlet with this
+    ``concentration``), ``cells`` cells drawn from it; in the tumour samples the share of ``changed`` is
+    multiplied by ``factor`` (PLANTED) before renormalising. Seeded: a seed reproduces."""
+    rng = np.random.default_rng(seed)
+    types = list(mix.index)
+    rows = []
+    for i in range(2 * n):
+        p = rng.dirichlet(concentration * mix.to_numpy(dtype=float))
+        if i >= n:
+            p[types.index(changed)] *= factor
+            p /= p.sum()
+        rows.append(pd.DataFrame({"sample": f"s{i:02d}", "cell_type": rng.choice(types, size=cells, p=p),
+                                  "condition": "tumour" if i >= n else "control"}))
+    return pd.concat(rows, ignore_index=True)
+
