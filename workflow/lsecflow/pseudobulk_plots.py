@@ -107,10 +107,13 @@ def proportions_figure(props: pd.DataFrame, meta: pd.DataFrame, contrasts: dict,
         labels.append(("other samples", len(rest)))
     p = props.loc[order]
     types = list(props.columns)
-    colours = plt.get_cmap("tab20" if len(types) > 10 else "tab10")(np.arange(len(types)) % 20)
+    colours = _palette(len(types))
+    ncol = max(3, min(6, -(-len(types) // 5)))
+    legend_rows = -(-len(types) // ncol)
     names = list(contrasts) + [c for c in dict.fromkeys(tested["contrast"]) if str(c).startswith("~")]
     left, right = max(3.0, 0.24 * len(p) + 1.0), 0.8 * len(names) + 2.8
-    fig, (bars, dots) = plt.subplots(1, 2, figsize=(left + right + 1.0, max(4.2, 0.32 * len(types) + 2.6)),
+    fig, (bars, dots) = plt.subplots(1, 2, figsize=(left + right + 1.0,
+                                                    max(4.2, 0.32 * len(types) + 2.6) + 0.18 * legend_rows),
                                      width_ratios=[left, right], layout="constrained")
     bottom = np.zeros(len(p))
     for j, ct in enumerate(types):
@@ -129,12 +132,22 @@ def proportions_figure(props: pd.DataFrame, meta: pd.DataFrame, contrasts: dict,
     bars.set_ylim(0, 1.09)
     bars.set_ylabel("proportion of the sample's cells")
     bars.set_xlabel("sample" + ("" if n_cells is None else " (cells)"), fontsize="small")
-    bars.legend(loc="upper left", bbox_to_anchor=(0, -0.3), ncol=min(3, len(types)), fontsize="x-small",
-                frameon=False)
+    fig.legend(*bars.get_legend_handles_labels(), loc="outside lower left", ncol=ncol, fontsize="x-small",
+               frameon=False)
     bars.set_title("cell-type proportions per sample", fontsize="medium")
     _test_dots(dots, types, names, contrasts, tested, alpha)
     fig.suptitle(title, fontsize="medium")
     return fig
+
+
+def _palette(n: int) -> np.ndarray:
+    """``n`` distinct colours: tab10 up to 10, tab20 up to 20, then tab20, tab20b and tab20c (60), cycling beyond."""
+    if n <= 10:
+        return plt.get_cmap("tab10")(np.arange(n))
+    if n <= 20:
+        return plt.get_cmap("tab20")(np.arange(n))
+    pool = np.vstack([plt.get_cmap(name)(np.arange(20)) for name in ("tab20", "tab20b", "tab20c")])
+    return pool[np.arange(n) % len(pool)]
 
 
 def _test_dots(ax, types: list[str], names: list[str], contrasts: dict, tested: pd.DataFrame, alpha: float) -> None:
