@@ -1,6 +1,7 @@
 """The shipped Tabula Muris Senis cells (h5ad) bent as users' single-cell files come, each bend once, through the
-parse-time checks and the ingest job; then, for the bends ingest accepts, the pseudobulk and single-cell QC
-(metrics, doublets, embedding, clusters, marker calls). Prints per bend:
+parse-time checks and the ingest job; then, for the bends ingest accepts, the pseudobulk, single-cell QC
+(metrics, doublets, embedding, clusters, marker calls) and the cell-type proportions (on the cells passing QC, as
+the workflow runs them; since 2026-12-04). Prints per bend:
 accepted, refused (with the message) or CRASH (any exception that is not an LsecflowError).
 
 Bends: normalised X, normalised X with raw counts in ``.raw``, empty / unused / numeric cell-type labels,
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "bench"))
 from _fuzz import run_each_bend, trial_arguments  # noqa: E402
+from lsecflow.composition import run_composition  # noqa: E402
 from lsecflow.config import load_config  # noqa: E402
 from lsecflow.ingest import run_ingest  # noqa: E402
 from lsecflow.pseudobulk import run_pseudobulk  # noqa: E402
@@ -32,7 +34,7 @@ from lsecflow.qc_cells import run_qc_single_cell  # noqa: E402
 from lsecflow.rule_params import guard_params  # noqa: E402
 
 LSEC = "endothelial cell of hepatic sinusoid"
-ACCEPTED = "accepted (ingest, pseudobulk and QC)"
+ACCEPTED = "accepted (ingest, pseudobulk, QC and proportions)"
 
 
 def _normalised(a):
@@ -133,6 +135,8 @@ def run(bend, base: ad.AnnData, folder: Path) -> str:
     run_qc_single_cell(str(out), ds.params(), ds.spec["qc"]["markers"],
                        {k: str(folder / f"qc.{k}") for k in ("cells", "clusters", "verdict")},
                        {k: str(folder / f"{k}.png") for k in ("cell_qc", "umap", "purity")})
+    run_composition(str(out), guard_params(ds.params(rule="composition")), str(folder / "propeller.tsv"),
+                    str(folder / "proportions.tsv"), str(folder / "proportions.png"), cells_qc=str(folder / "qc.cells"))
     return ACCEPTED
 
 
