@@ -62,7 +62,7 @@ def test_the_proportions_figure_shows_each_sample_and_each_test(tms_table):
     contrasts = {"a": {"variable": "age_group", "target": "OLD", "reference": "YOUNG"},
                  "b": {"variable": "sex", "target": "female", "reference": "male"}}
     tested = pd.DataFrame([["a", ct, 1, 0.2, 0.3, 0.1, 1.5, 0.1, 2.5, 0.01 if i == 0 else 0.5, 0.01 if i == 0 else 0.5,
-                            14.0] + ([False, "B000767", "1 of 16", 0.2] if i == 0 else [np.nan] * 4)
+                            i == 0, 14.0] + ([False, "B000767", "1 of 16", 0.2] if i == 0 else [np.nan] * 4)
                            for i, ct in enumerate(props.columns)], columns=COLUMNS)
     fig = proportions_figure(props, meta, contrasts, tested, "tms", 0.05, counts.sum(axis=1))
     try:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from helpers import REPO
 from lsecflow.job_warnings import collect, units_in
-from lsecflow.report import _block, _design_test, _sample_weights
+from lsecflow.report import _block, _composition_overview, _design_test, _sample_weights
 from lsecflow.report_html import Renderer
 
 
@@ -267,3 +267,16 @@ def test_gene_lookup_in_headless_chromium(finished_run, chromium):
         assert shown.startswith(f"{lfc:.2f} padj "), (name, shown)
         called = padj < 0.05
         assert ("<b>" in text) == called and (cls.strip() == ("up" if lfc > 0 else "down") if called else cls == "")
+
+
+def test_the_overview_says_which_cell_types_changed(tmp_path):
+    """Single-cell: the overview names the cell types whose share changed, by how much and what rests on one
+    sample, with a link to their section; nothing for a dataset without the table."""
+    table = tmp_path / "propeller.tsv"
+    pd.DataFrame({"contrast": ["tumour", "tumour", "sex"], "cell_type": ["LSEC", "B cell", "LSEC"],
+                  "prop_ratio": [0.5, 1.1, 0.9], "padj": [0.01, 0.5, 0.6], "called": [True, False, False],
+                  "driven_by": ["s01", None, None]}).to_csv(table, sep="\t", index=False)
+    line = _composition_overview("tms", {"composition": {"table": str(table)}})
+    assert "href='#tms-composition'" in line
+    assert "tumour: LSEC 0.50x (rests on s01) of 2; sex: none of 1" in line
+    assert _composition_overview("dlpc", {}) == ""  # bulk: no table

@@ -202,7 +202,7 @@ def test_single_cell_composition_is_rs_propeller(finished_run):
     np.testing.assert_allclose(table["pvalue"], r.loc[table.index, "P.Value"], rtol=1e-9)
     np.testing.assert_allclose(table["prop_ratio"], r.loc[table.index, "PropRatio"], rtol=1e-9)
     assert all((folder / f"proportions.{ext}").stat().st_size > 0 for ext in ("png", "svg", "pdf"))
-    assert "    composition old_vs_young: 0 of 5 cell types change in share (padj < 0.05)" in first.stdout
+    assert "    composition old_vs_young: 0 of 5 cell types change in share (padj < de.alpha)" in first.stdout
 
 
 def test_logs_and_rerun_is_a_no_op(finished_run):

@@ -107,3 +107,20 @@ def passing_candidates(flagged: pd.DataFrame) -> pd.DataFrame:
     if "passes" not in flagged:
         return flagged
     return flagged[flagged["passes"].astype(str).str.lower() == "true"]
+
+
+def composition_calls(table: pd.DataFrame) -> list[tuple[str, int, list[str]]]:
+    """Per contrast of a ``composition/propeller.tsv`` (:mod:`lsecflow.composition`, its ``called`` column at the
+    run's ``de.alpha``): ``(contrast, cell types tested, [each called one: "name 0.50x", with "(rests on
+    <sample>)" when a single sample carries it])``, for the closing summary and the report's overview."""
+    out = []
+    for contrast, part in table.groupby("contrast", sort=False):
+        said = []
+        for r in part[part["called"].astype(bool)].itertuples():
+            text = f"{r.cell_type} {r.prop_ratio:.2f}x" if pd.notna(r.prop_ratio) else str(r.cell_type)
+            if isinstance(r.driven_by, str) and r.driven_by:
+                text += f" (rests on {r.driven_by})"
+            said.append(text)
+        out.append((str(contrast), len(part), said))
+    return out
+

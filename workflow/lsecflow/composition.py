@@ -37,9 +37,10 @@ log = logging.getLogger(__name__)
 TRANSFORMS = ("logit", "asin")
 LOO_COLUMNS = ["survives", "driven_by", "loo_unflagged", "loo_max_padj"]
 COLUMNS = ["contrast", "cell_type", "n_cells", "baseline_prop", "prop_target", "prop_reference", "prop_ratio",
-           "effect", "stat", "pvalue", "padj", "df_total", *LOO_COLUMNS]
+           "effect", "stat", "pvalue", "padj", "called", "df_total", *LOO_COLUMNS]
 """``effect``: the coefficient on the transformed scale (logit: a natural-log odds ratio; asin: a difference of
-arcsine square roots; a slope: per unit). For a cell type called (padj < ``alpha``), the call refitted without
+arcsine square roots; a slope: per unit); ``called``: padj < ``alpha`` (``de.alpha``). For a called cell type, the
+call refitted without
 each sample of the contrast's groups in turn, as the paracrine candidates' check
 (:func:`lsecflow.trust.robustness_columns`): ``survives`` (every refit keeps padj < alpha and the sign),
 ``driven_by`` (the sample whose removal moves it furthest, when one loses it), ``loo_unflagged`` ("k of n"
@@ -123,13 +124,15 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
             "prop_reference": mean_r.to_numpy(), "prop_ratio": (mean_t / mean_r).to_numpy(),
             "effect": t["log2FoldChange"].to_numpy(), "stat": t["stat"].to_numpy(), "pvalue": t["pvalue"].to_numpy(),
             "padj": t["padj"].to_numpy(), "df_total": t["df_total"].to_numpy()}).reindex(columns=COLUMNS)
+        out[name]["called"] = out[name]["padj"] < alpha
     _leave_one_out(trans, meta, design, contrasts, opts, out, alpha)
     if reduced:
         f = limma.design_test(trans.T, meta, design, reduced, opts)
         out[f"{design} vs {reduced}"] = pd.DataFrame({
             "contrast": f"{design} vs {reduced}", "cell_type": counts.columns, "n_cells": counts.sum(axis=0).to_numpy(),
             "baseline_prop": baseline.to_numpy(), "stat": f["stat"].to_numpy(), "pvalue": f["pvalue"].to_numpy(),
-            "padj": f["padj"].to_numpy(), "df_total": f["df_total"].to_numpy()}).reindex(columns=COLUMNS)
+            "padj": f["padj"].to_numpy(), "called": f["padj"].to_numpy() < alpha,
+            "df_total": f["df_total"].to_numpy()}).reindex(columns=COLUMNS)
     log.info("propeller (%s, eBayes robust %s, trend %s): %d cell types x %d samples; df.prior %.4g",
              transform, robust, trend, counts.shape[1], counts.shape[0], prior.get("df_prior", np.nan))
     return out

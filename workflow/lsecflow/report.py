@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from . import job_warnings
-from .calls import flagged_candidates, passing_candidates, sizes_note
+from .calls import composition_calls, flagged_candidates, passing_candidates, sizes_note
 from .de_options import level_column
 from .enrichment import no_overlap_reason, ranking_from_de
 from .files import write_text_atomic
@@ -125,12 +125,22 @@ def overview(manifest: dict) -> str:
         out.append(f"<h3>{esc(name)} <span class='meta'>({ds['assay'].replace('_', '-')}, {ds['species']})</span></h3>")
         if ds.get("description"):
             out.append(f"<p class='meta'>{esc(ds['description'])}</p>")
-        out.append(f"<p><b>QC:</b> {verdict}<br><b>Purity:</b> {purity}</p>")
+        out.append(f"<p><b>QC:</b> {verdict}<br><b>Purity:</b> {purity}{_composition_overview(name, ds)}</p>")
         rows = "".join(f"<tr><td><a href='#{esc(u['anchor'])}'>{esc(u['title'])}</a></td><td>{_de_counts(u)}</td>"
                        f"<td>{_top_pathways(u)}</td><td>{_top_candidates(u)}</td></tr>" for u in ds["units"])
         out.append("<table><thead><tr><th>contrast</th><th>DE genes</th><th>top pathways (GSEA)</th>"
                    f"<th>top paracrine candidates (passing every check)</th></tr></thead><tbody>{rows}</tbody></table>")
     return "\n".join(out)
+
+
+def _composition_overview(name: str, ds: dict) -> str:
+    """Single-cell: the overview's line on the cell-type proportions (a link to their section)."""
+    if not ds.get("composition"):
+        return ""
+    said = "; ".join(f"{esc(contrast)}: {', '.join(map(esc, calls)) if calls else 'none'} of {n}"
+                     for contrast, n, calls in composition_calls(read_tsv(ds["composition"]["table"])))
+    return (f"<br><b><a href='#{esc(name)}-composition'>Cell-type proportions</a> changed</b> (padj &lt; de.alpha): "
+            f"{said or 'no contrast tested'}")
 
 
 def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:

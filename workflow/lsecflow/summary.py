@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .calls import flagged_candidates, passing_candidates, sizes_note
+from .calls import composition_calls, flagged_candidates, passing_candidates, sizes_note
 from .job_warnings import collect, summary_lines, units_in
 
 
@@ -44,19 +44,13 @@ def summarize_results(config: dict, root: Path = Path(".")) -> str:
     return "\n".join(lines)
 
 
-def _composition_lines(table: Path, alpha: float = 0.05) -> list[str]:
+def _composition_lines(table: Path) -> list[str]:
     """Single-cell: per contrast of ``composition/propeller.tsv``, how many cell types change in share."""
     if not table.exists():
         return []
-    lines = []
-    for contrast, part in pd.read_csv(table, sep="\t").groupby("contrast", sort=False):
-        called = part[part["padj"] < alpha]
-        what = ", ".join((f"{r.cell_type} {r.prop_ratio:.2f}x" if pd.notna(r.prop_ratio) else r.cell_type)
-                         + (f" (rests on {r.driven_by})" if isinstance(r.driven_by, str) and r.driven_by else "")
-                         for r in called.itertuples())
-        lines.append(f"    composition {contrast}: {len(called)} of {len(part)} cell types change in share "
-                     f"(padj < {alpha}){': ' + what if what else ''}")
-    return lines
+    return [f"    composition {contrast}: {len(said)} of {n} cell types change in share (padj < de.alpha)"
+            f"{': ' + ', '.join(said) if said else ''}"
+            for contrast, n, said in composition_calls(pd.read_csv(table, sep="\t"))]
 
 
 def main(argv=None) -> None:
