@@ -184,7 +184,9 @@ def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png:
     configured formats). A contrast the samples cannot test is left out of ``table`` with a warning saying why."""
     spec = params["spec"]
     opts = spec["composition"]
-    obs = ad.read_h5ad(counts_h5ad, backed="r").obs
+    backed = ad.read_h5ad(counts_h5ad, backed="r")  # obs only: the matrix stays on disk
+    obs = backed.obs
+    backed.file.close()
     keep = np.ones(len(obs), dtype=bool)
     if cells_qc is not None:
         keep &= qc_pass_mask(obs.index, cells_qc, "the cell-type proportions")

@@ -170,11 +170,11 @@ def _test_dots(ax, types: list[str], names: list[str], contrasts: dict, tested: 
             f_test = name.startswith("~")
             ax.scatter(j, y, s=size, color="#9e9e9e" if f_test else cmap(norm(row["stat"])),
                        edgecolor="black" if padj < alpha else "none", linewidth=1.2, zorder=3)
-            ratio = (f"F {row['stat']:.3g}, " if f_test else
-                     f"{row['prop_ratio']:.2f}x, " if np.isfinite(row["prop_ratio"]) else "")
+            effect = (f"F {row['stat']:.3g}, " if f_test else
+                      f"{row['prop_ratio']:.2f}x, " if np.isfinite(row["prop_ratio"]) else "")
             driven = row.get("driven_by")
             rests = f"\nrests on {driven}" if isinstance(driven, str) and driven else ""
-            ax.text(j + 0.16, y - 0.32, f"{ratio}padj {padj:.2g}{rests}", fontsize="xx-small",
+            ax.text(j + 0.16, y - 0.32, f"{effect}padj {padj:.2g}{rests}", fontsize="xx-small",
                     color="#b2182b" if rests else "#333333", va="top" if rests else "baseline")
     ax.set_yticks(range(len(types)), types[::-1], fontsize="small")
     ax.set_xticks(range(len(names)), [short(contrasts[n]) if n in contrasts else f"F test: {n}" for n in names],
