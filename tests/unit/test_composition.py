@@ -146,6 +146,25 @@ def test_each_call_is_refitted_without_each_sample(cells, n, seed, survives, dri
         assert padj.idxmax() == driven_by and padj[driven_by] >= 0.05
 
 
+def test_within_contrasts_and_numbers_from_the_cells_obs(cells):
+    """A ``within`` contrast compares the group means inside its stratum (sex among the OLD plates); a numeric
+    design column carried on the cells (as ingest stores a ``numeric:`` one, float) stays a number: a slope."""
+    within = {"f_old": {"variable": "sex", "target": "female", "reference": "male", "within": {"age_group": "OLD"}}}
+    counts = cell_counts(cells["sample"], cells["cell_type"])
+    meta = sample_table(cells, ["age_group", "sex"], within).loc[counts.index]
+    t = propeller(counts, meta, "~ age_group * sex", within)["f_old"].set_index("cell_type")
+    props = counts.div(counts.sum(axis=1), axis=0)
+    old = meta["age_group"] == "OLD"
+    np.testing.assert_allclose(t["prop_target"], props[old & (meta["sex"] == "female")].mean().loc[t.index])
+    np.testing.assert_allclose(t["prop_reference"], props[old & (meta["sex"] == "male")].mean().loc[t.index])
+    plates = sorted(cells["sample"].unique())
+    dose = cells.assign(dose=cells["sample"].map({p: float(i) for i, p in enumerate(plates)}))
+    meta = sample_table(dose, ["dose"], {}).loc[counts.index]
+    assert meta["dose"].dtype == float
+    slope = propeller(counts, meta, "~ dose", {"dose": {"variable": "dose"}})["dose"]
+    assert np.isfinite(slope["stat"]).all() and slope["prop_ratio"].isna().all()
+
+
 def test_a_slope_has_no_group_means_and_one_cell_type_is_refused(cells):
     counts = cell_counts(cells["sample"], cells["cell_type"])
     meta = pd.DataFrame({"dose": np.arange(len(counts), dtype=float)}, index=counts.index)
