@@ -277,6 +277,20 @@ def test_dry_run_plans_full_dag(configfile, tmp_path):
     assert out.count("rule de_dlpc_liver:") == 1 and out.count("rule de_tms_liver:") == 5
     for rule in ("enrichment", "figures"):
         assert out.count(f"rule {rule}_dlpc_liver:") == 3 and out.count(f"rule {rule}_tms_liver:") == 5
+    assert out.count("rule composition:") == 1  # the single-cell dataset's proportions; none for bulk
+
+
+def test_composition_off_plans_no_proportions(tmp_path):
+    """``composition.enabled: false`` takes the step out of the plan (and so out of the report)."""
+    spec = yaml.safe_load((REPO / "config/datasets/tms_liver.yaml").read_text())
+    spec["composition"] = {"enabled": False}
+    (tmp_path / "tms.yaml").write_text(yaml.safe_dump(spec))
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"results": str(tmp_path / "results"), "datasets": {"tms": str(tmp_path / "tms.yaml")}}))
+    proc = snakemake_cli("--configfile", str(mine), "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "rule pseudobulk:" in out and "rule composition:" not in out
 
 
 def test_a_users_config_replaces_the_default(tmp_path):
