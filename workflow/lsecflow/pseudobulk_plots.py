@@ -5,6 +5,7 @@ which sums were dropped and why -- the first thing to look at when a cell type's
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -124,12 +125,13 @@ def proportions_figure(props: pd.DataFrame, meta: pd.DataFrame, contrasts: dict,
     for label, n in labels:
         if start:
             bars.axvline(start - 0.5, color="black", linewidth=1.2)
-        bars.text(start + n / 2 - 0.5, 1.02, label, ha="center", va="bottom", fontsize="x-small")
+        bars.text(start + n / 2 - 0.5, 1.02, textwrap.fill(label, max(6, 3 * n)), ha="center", va="bottom",
+                  fontsize="x-small")  # wrapped to the group's width
         start += n
     ticks = list(p.index) if n_cells is None else [f"{s} ({int(n_cells[s])})" for s in p.index]
     bars.set_xticks(range(len(p)), ticks, rotation=90, fontsize="xx-small")
     bars.set_xlim(-0.6, len(p) - 0.4)
-    bars.set_ylim(0, 1.09)
+    bars.set_ylim(0, 1.16)
     bars.set_ylabel("proportion of the sample's cells")
     bars.set_xlabel("sample" + ("" if n_cells is None else " (cells)"), fontsize="small")
     fig.legend(*bars.get_legend_handles_labels(), loc="outside lower left", ncol=ncol, fontsize="x-small",
