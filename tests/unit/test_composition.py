@@ -83,6 +83,49 @@ def test_the_design_test_equals_propeller_anova(cells):
     assert ours[["effect", "prop_target", "prop_reference", "prop_ratio"]].isna().all().all()
 
 
+SPECKLE_MIX = {"s1": (0.5, 0.3, 0.2), "s2": (0.6, 0.3, 0.1), "s3": (0.3, 0.4, 0.3), "s4": (0.4, 0.3, 0.3),
+               "s5": (0.8, 0.1, 0.1), "s6": (0.75, 0.2, 0.05)}
+SPECKLE_CELLS = {"s1": 1000, "s2": 1500, "s3": 900, "s4": 1200, "s5": 1000, "s6": 800}
+
+
+def _speckle_example(groups: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """speckle's own test data (tests/testthat/test-propeller*.R @3fe9cf4): samples with exactly these shares of
+    clusters c0, c1, c2 and these numbers of cells; ``groups``: sample -> group."""
+    counts = pd.DataFrame({s: np.round(np.array(SPECKLE_MIX[s]) * SPECKLE_CELLS[s]).astype(int) for s in groups},
+                          index=["c0", "c1", "c2"]).T
+    meta = pd.DataFrame({"grp": pd.Categorical(list(groups.values()))}, index=list(groups))
+    return counts, meta
+
+
+@pytest.mark.parametrize("kind", ["propeller_asin", "ttest", "anova"])
+def test_speckles_own_snapshots(kind):
+    """The outputs speckle's tests pin (tests/testthat/_snaps/*.json @3fe9cf4, written by jsonlite at 4 decimals;
+    GPL-3), made without lsecflow: ``propeller(transform = "asin", robust = FALSE)`` and ``propeller.ttest(robust =
+    TRUE)`` on 2 + 2 samples, ``propeller.anova(robust = TRUE)`` on three groups of 2 (F's p from chi-square: the
+    robust prior df are infinite there)."""
+    if kind == "anova":
+        counts, meta = _speckle_example({"s1": "A", "s2": "A", "s3": "B", "s4": "B", "s5": "C", "s6": "C"})
+        t = propeller(counts, meta, "~ grp", {}, reduced="~ 1")["~ grp vs ~ 1"].set_index("cell_type")
+        expected = {"stat": [12.6032, 5.5049, 10.6678], "pvalue": [3.3611e-06, 0.0041, 0.0], "padj": [0, 0.0041, 0]}
+    else:
+        counts, meta = _speckle_example({"s1": "A", "s2": "A", "s3": "B", "s4": "B"})
+        opts = {"transform": "asin", "robust": False} if kind == "propeller_asin" else {}
+        t = propeller(counts, meta, "~ grp", {"ab": {"variable": "grp", "target": "A", "reference": "B"}},
+                      **opts)["ab"].set_index("cell_type")
+        expected = ({"stat": [3.0818, -0.7954, -2.8302], "pvalue": [0.0216, 0.4567, 0.0299],
+                     "padj": [0.0449, 0.4567, 0.0449]} if kind == "propeller_asin" else
+                    {"stat": [2.6089, -0.6949, -2.9701], "pvalue": [0.0402, 0.5131, 0.025],
+                     "padj": [0.0603, 0.5131, 0.0603]})
+        np.testing.assert_allclose(t["prop_target"], [0.55, 0.3, 0.15], atol=1e-12)
+        np.testing.assert_allclose(t["prop_ratio"], [1.5714, 0.8571, 0.5], atol=5e-5)
+    for column, values in expected.items():
+        if column == "pvalue" and kind == "anova":
+            np.testing.assert_allclose(t[column].iloc[0], values[0], rtol=5e-5)  # written as 3.3611e-06
+            np.testing.assert_allclose(t[column].iloc[1:], values[1:], atol=5e-5)
+        else:
+            np.testing.assert_allclose(t[column], values, atol=5e-5, err_msg=column)
+
+
 def test_the_transforms_are_speckles_formulas():
     counts = pd.DataFrame([[3, 0, 7], [5, 5, 0]], index=["s1", "s2"], columns=["a", "b", "c"])
     props, logit = transformed_proportions(counts)
