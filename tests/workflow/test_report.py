@@ -17,7 +17,7 @@ import pytest
 import yaml
 from helpers import REPO
 from lsecflow.job_warnings import collect, units_in
-from lsecflow.report import _block, _composition_overview, _design_test, _sample_weights
+from lsecflow.report import _block, _composition_overview, _design_test, _sample_weights, _share_line
 from lsecflow.report_html import Renderer
 
 
@@ -280,3 +280,18 @@ def test_the_overview_says_which_cell_types_changed(tmp_path):
     assert "href='#tms-composition'" in line
     assert "tumour: LSEC 0.50x (rests on s01) of 2; sex: none of 1" in line
     assert _composition_overview("dlpc", {}) == ""  # bulk: no table
+
+
+def test_a_cell_types_de_says_its_share():
+    """Above a cell type's DE: its share in the same contrast, the call and the sample it rests on; a contrast
+    the proportions could not test says so."""
+    shares = pd.DataFrame({"contrast": ["tumour", "tumour"], "cell_type": ["LSEC", "B cell"],
+                           "prop_target": [0.1, 0.2], "prop_reference": [0.2, 0.2], "prop_ratio": [0.5, 1.0],
+                           "stat": [-4.2, 0.1], "padj": [0.003, 0.9], "called": [True, False],
+                           "driven_by": ["s01", None]})
+    line = _share_line("tms", shares, {"contrast": "tumour", "cell_type": "LSEC"})
+    assert "0.1 vs 0.2 (0.50x), moderated t -4.20, padj 0.003 (changed, rests on s01)" in line
+    assert "href='#tms-composition'" in line
+    assert "(changed" not in _share_line("tms", shares, {"contrast": "tumour", "cell_type": "B cell"})
+    assert "not tested in this contrast" in _share_line("tms", shares, {"contrast": "sex", "cell_type": "LSEC"})
+

@@ -143,6 +143,21 @@ def _composition_overview(name: str, ds: dict) -> str:
             f"{said or 'no contrast tested'}")
 
 
+def _share_line(name: str, shares: pd.DataFrame, share: dict) -> str:
+    """Single-cell: above a cell type's DE, its share of the cells in the same contrast (composition/propeller.tsv),
+    so a change in expression is read beside a change in numbers."""
+    row = shares[(shares["contrast"] == share["contrast"]) & (shares["cell_type"] == share["cell_type"])]
+    link = f"<a href='#{esc(name)}-composition'>cell-type proportions</a>"
+    if row.empty:
+        return f"<p class='meta'>Share of the cells: not tested in this contrast ({link}).</p>"
+    r = row.iloc[0]
+    rests = f", rests on {esc(r['driven_by'])}" if isinstance(r.get("driven_by"), str) and r["driven_by"] else ""
+    ratio = (f"{r['prop_target']:.3g} vs {r['prop_reference']:.3g} ({r['prop_ratio']:.2f}x), "
+             if pd.notna(r["prop_ratio"]) else "")
+    return (f"<p class='meta'>Share of the cells: {ratio}moderated t {r['stat']:.2f}, padj {r['padj']:.2g}"
+            f"{' (changed' + rests + ')' if bool(r['called']) else ''} ({link}).</p>")
+
+
 def _de_section(r: Renderer, unit: dict, n_rows: int) -> str:
     table = read_tsv(unit["de_table"])
     out = [f"<h4>Differential expression: {_de_counts(unit)}</h4>"]
@@ -319,9 +334,12 @@ def dataset_section(r: Renderer, name: str, ds: dict, n_rows: int, nav: list[str
         rec = ds["receivers"]
         body.append(f"<p class='meta'>table: {r.link(rec['table'])}</p>")
         body.append(r.figures(rec["figures"]))
+    shares = read_tsv(ds["composition"]["table"]) if ds.get("composition") else None
     for unit in ds["units"]:
         nav.append(f"<a class='sub' href='#{esc(unit['anchor'])}'>{esc(unit['title'])}</a>")
         body.append(f"<h3 id='{esc(unit['anchor'])}'>{esc(unit['title'])}</h3>")
+        if shares is not None and "share" in unit:
+            body.append(_share_line(name, shares, unit["share"]))
         body.append(_de_section(r, unit, n_rows))
         body.append(_paracrine_section(r, unit, n_rows))
         body.append(_enrichment_section(r, unit, n_rows, ds["species"]))
