@@ -107,7 +107,8 @@ def report_manifest():
             if ds.spec["de"].get("block"):  # limma's within-block correlation: one file per fit
                 u["block"] = out("de", ".block.tsv", dataset=name, unit=_fit_unit(unit, "design"))
             if composition_on(name):  # the share of the unit's cell type in its contrast
-                u["share"] = {"contrast": unit.rpartition("/")[2], "cell_type": ds.cell_types[unit.rpartition("/")[0]]}
+                slug, _, contrast = unit.rpartition("/")
+                u["share"] = {"contrast": contrast, "cell_type": ds.cell_types[slug]}
             if unit in paracrine:
                 u["paracrine"] = {
                     "candidates": out("paracrine", ".candidates.tsv", dataset=name, unit=unit),
