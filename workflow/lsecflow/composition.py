@@ -25,12 +25,13 @@ import pandas as pd
 from . import limma, plots
 from .contrasts import describe, group_masks, is_plain, too_few
 from .de_inputs import check_fittable
+from .de_proteomics import refit_without_each
 from .errors import UnfittableFit
 from .files import write_tsv_atomic
 from .formula import design_metadata
 from .pseudobulk import qc_pass_mask
 from .pseudobulk_plots import proportions_figure
-from .trust import refit_plan, robustness_columns
+from .trust import robustness_columns
 
 log = logging.getLogger(__name__)
 
@@ -140,23 +141,11 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
 
 def _leave_one_out(trans: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
                    out: dict[str, pd.DataFrame], alpha: float) -> None:
-    """Fill :data:`LOO_COLUMNS` of ``out``'s contrast tables (in place): one limma refit without each sample that
-    a contrast with a call can spare (its group keeps 2), serving every such contrast."""
+    """Fill :data:`LOO_COLUMNS` of ``out``'s contrast tables (in place): the called cell types refitted without
+    each sample that a contrast with a call can spare (its group keeps 2), by the limma engines' refits of the
+    paracrine candidates (:func:`lsecflow.de_proteomics.refit_without_each`)."""
     called = {name: list(out[name].loc[out[name]["padj"] < alpha, "cell_type"]) for name in contrasts}
-    parts = []
-    for sample, names in refit_plan(meta, contrasts, called).items():
-        keep = meta.index != sample
-        try:
-            check_fittable(meta.loc[keep], design)
-            stats, _ = limma.contrast_tables(trans.loc[keep].T, meta.loc[keep], design,
-                                             {n: contrasts[n] for n in names}, opts, features="cell types")
-        except (ValueError, np.linalg.LinAlgError) as exc:
-            log.warning("composition leave-one-out: no refit without %s (%s)", sample, exc)
-            continue
-        parts += [pd.DataFrame({"contrast": n, "gene_id": trans.columns, "left_out": sample,
-                                "log2FoldChange": stats[n]["log2FoldChange"].to_numpy(),
-                                "padj": stats[n]["padj"].to_numpy()}) for n in names]
-    loo = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["contrast", "gene_id"])
+    loo = refit_without_each(trans.T, meta, design, contrasts, opts, called, what="cell types")
     for name in contrasts:
         t = out[name]
         cand = pd.DataFrame({"gene_id": t["cell_type"], "flagged": t["padj"] < alpha, "log2FoldChange": t["effect"]})

@@ -84,15 +84,7 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
                   tables: dict[str, pd.DataFrame], symbols: set | None,
                   count: pd.Series | None = None, prepare=None, refit=None) -> dict[str, pd.DataFrame]:
     """Per contrast, its significant annotated factors refitted with each sample of its groups left out
-    (one limma fit per left-out sample serves every contrast whose groups hold it).
-
-    ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights,
-    block)`` when they depend on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`; proteins:
-    :func:`protein_weights`); by default the kept columns of ``values``, unweighted, without blocks. A sample
-    without which the design cannot be fitted (:func:`lsecflow.de_inputs.check_fittable`: a batch left empty,
-    columns confounded) gets no refit, with a warning, as in :func:`lsecflow.trust.leave_one_out`.
-    ``refit(keep, names)`` replaces limma altogether (edgeR: :func:`lsecflow.de_edger.contrast_tables` on the
-    kept samples' counts): it returns the named contrasts' tables (index: feature ids)."""
+    (:func:`refit_without_each`)."""
     out = {name: pd.DataFrame(columns=LOO_COLUMNS) for name in tables}
     if symbols is None:
         return out
@@ -100,8 +92,34 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     for name, t in tables.items():
         sig = is_significant(t, opts["alpha"], opts["lfc_threshold"])
         genes[name] = list(t.loc[sig & factor_symbols(t["symbol"], symbols).isin(symbols), "gene_id"])
-    t0, parts = time.time(), []
-    for sample, names in refit_plan(meta, contrasts, genes).items():
+    t0 = time.time()
+    refits = refit_without_each(values, meta, design, contrasts, opts, genes, count, prepare, refit)
+    log.info("leave-one-out (%s refits): %s significant annotated factors refitted in %.1f s",
+             "limma" if refit is None else "edgeR", " + ".join(str(len(g)) for g in genes.values()), time.time() - t0)
+    for name, part in refits.groupby("contrast", sort=False):
+        part = part.assign(symbol=part["gene_id"].map(tables[name].set_index("gene_id")["symbol"]))
+        out[name] = part[LOO_COLUMNS].reset_index(drop=True)
+    return out
+
+
+def refit_without_each(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
+                       features: dict[str, list[str]], count: pd.Series | None = None, prepare=None, refit=None,
+                       what: str = "proteins") -> pd.DataFrame:
+    """Each contrast's ``features`` (name -> ids of ``values``' rows) refitted with each sample of its groups left
+    out (one limma fit per left-out sample serves every contrast whose groups hold it): rows ``contrast``,
+    ``gene_id``, ``left_out``, ``log2FoldChange``, ``pvalue``, ``padj`` (the refit's own, over every row of
+    ``values``).
+
+    ``prepare(keep)`` (``keep``: a mask over ``values``' columns) gives the refit's ``(values, weights,
+    block)`` when they depend on the samples (voom: :func:`lsecflow.de_voom.voom_matrices`; proteins:
+    :func:`protein_weights`); by default the kept columns of ``values``, unweighted, without blocks. A sample
+    without which the design cannot be fitted (:func:`lsecflow.de_inputs.check_fittable`: a batch left empty,
+    columns confounded) gets no refit, with a warning, as in :func:`lsecflow.trust.leave_one_out`.
+    ``refit(keep, names)`` replaces limma altogether (edgeR: :func:`lsecflow.de_edger.contrast_tables` on the
+    kept samples' counts): it returns the named contrasts' tables (index: feature ids). ``what``: the rows, for
+    limma's log (cell types for :mod:`lsecflow.composition`)."""
+    parts = []
+    for sample, names in refit_plan(meta, contrasts, features).items():
         keep = values.columns != sample
         try:
             check_fittable(meta.loc[keep], design)  # as the DESeq2 engine's refits: none on a design it cannot carry
@@ -110,21 +128,17 @@ def leave_one_out(values: pd.DataFrame, meta: pd.DataFrame, design: str, contras
             else:
                 kept, weights, blocked = (values.loc[:, keep], None, None) if prepare is None else prepare(keep)
                 stats, _ = limma.contrast_tables(kept, meta.loc[keep], design, {n: contrasts[n] for n in names},
-                                                 opts, count, weights, blocked)
+                                                 opts, count, weights, blocked, features=what)
         except (ValueError, np.linalg.LinAlgError) as exc:
             log.warning("leave-one-out: no refit without %s (%s); the candidates are judged on the others", sample, exc)
             continue
         for name in names:
-            res = stats[name].reindex(genes[name])
-            parts.append(pd.DataFrame({"contrast": name, "gene_id": genes[name], "left_out": sample,
+            res = stats[name].reindex(features[name])
+            parts.append(pd.DataFrame({"contrast": name, "gene_id": features[name], "left_out": sample,
                                        "log2FoldChange": res["log2FoldChange"].to_numpy(),
                                        "pvalue": res["pvalue"].to_numpy(), "padj": res["padj"].to_numpy()}))
-    log.info("leave-one-out (%s refits): %s significant annotated factors refitted in %.1f s",
-             "limma" if refit is None else "edgeR", " + ".join(str(len(g)) for g in genes.values()), time.time() - t0)
-    for name, part in (pd.concat(parts).groupby("contrast", sort=False) if parts else []):
-        part = part.assign(symbol=part["gene_id"].map(tables[name].set_index("gene_id")["symbol"]))
-        out[name] = part[LOO_COLUMNS].reset_index(drop=True)
-    return out
+    columns = ["contrast", "gene_id", "left_out", "log2FoldChange", "pvalue", "padj"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def against_least_squares(values: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
