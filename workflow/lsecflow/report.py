@@ -326,15 +326,15 @@ def dataset_section(r: Renderer, name: str, ds: dict, n_rows: int, nav: list[str
     if ds["qc"].get("preprocessing"):  # proteomics: each preprocessing step with its counts
         body.append("<h4>Preprocessing</h4>" + table_html(read_tsv(ds["qc"]["preprocessing"])))
     body.append(r.figures(ds["qc"]["figures"]))
-    if ds.get("composition"):
-        body.append(_composition_section(r, name, ds["composition"], nav))
+    shares = read_tsv(ds["composition"]["table"]) if ds.get("composition") else None
+    if shares is not None:
+        body.append(_composition_section(r, name, ds["composition"], shares, nav))
     if ds.get("receivers"):
         body.append(f"<h3 id='{esc(name)}-receivers'>Paracrine receivers</h3>")
         nav.append(f"<a class='sub' href='#{esc(name)}-receivers'>receivers</a>")
         rec = ds["receivers"]
         body.append(f"<p class='meta'>table: {r.link(rec['table'])}</p>")
         body.append(r.figures(rec["figures"]))
-    shares = read_tsv(ds["composition"]["table"]) if ds.get("composition") else None
     for unit in ds["units"]:
         nav.append(f"<a class='sub' href='#{esc(unit['anchor'])}'>{esc(unit['title'])}</a>")
         body.append(f"<h3 id='{esc(unit['anchor'])}'>{esc(unit['title'])}</h3>")
@@ -345,10 +345,10 @@ def dataset_section(r: Renderer, name: str, ds: dict, n_rows: int, nav: list[str
         body.append(_enrichment_section(r, unit, n_rows, ds["species"]))
 
 
-def _composition_section(r: Renderer, name: str, comp: dict, nav: list[str]) -> str:
-    """Single-cell: the cell-type proportions and their test (:mod:`lsecflow.composition`), every row shown."""
+def _composition_section(r: Renderer, name: str, comp: dict, table: pd.DataFrame, nav: list[str]) -> str:
+    """Single-cell: the cell-type proportions and their test (``table``: composition/propeller.tsv,
+    :mod:`lsecflow.composition`), every row shown."""
     nav.append(f"<a class='sub' href='#{esc(name)}-composition'>cell-type proportions</a>")
-    table = read_tsv(comp["table"])
     return "\n".join([f"<h3 id='{esc(name)}-composition'>Cell-type proportions</h3>",
                        f"<p class='meta'>tables: {r.link(comp['table'])}, {r.link(comp['cells'])}</p>",
                        table_html(table, ["contrast", "cell_type", "n_cells", "prop_target", "prop_reference",
