@@ -41,12 +41,10 @@ COLUMNS = ["contrast", "cell_type", "n_cells", "baseline_prop", "prop_target", "
            "effect", "stat", "pvalue", "padj", "called", "df_total", *LOO_COLUMNS]
 """``effect``: the coefficient on the transformed scale (logit: a natural-log odds ratio; asin: a difference of
 arcsine square roots; a slope: per unit); ``called``: padj < ``alpha`` (``de.alpha``). For a called cell type, the
-call refitted without
-each sample of the contrast's groups in turn, as the paracrine candidates' check
+call refitted without each sample of the contrast's groups in turn, as the paracrine candidates' check
 (:func:`lsecflow.trust.robustness_columns`): ``survives`` (every refit keeps padj < alpha and the sign),
 ``driven_by`` (the sample whose removal moves it furthest, when one loses it), ``loo_unflagged`` ("k of n"
 refits lose it), ``loo_max_padj``; empty for the cell types not called."""
-CELL_COLUMNS = ["sample", "cell_type", "n_cells", "proportion", "transformed"]
 
 
 def cell_counts(samples: pd.Series, cell_types: pd.Series, order: list[str] | None = None) -> pd.DataFrame:
@@ -119,24 +117,28 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
         two_groups = is_plain(c) or (bool(c.get("within")) and not c.get("interaction"))  # not a slope, no 2 x 2
         mean_t = props.loc[target].mean(axis=0) if two_groups else pd.Series(np.nan, index=props.columns)
         mean_r = props.loc[reference].mean(axis=0) if two_groups else pd.Series(np.nan, index=props.columns)
-        out[name] = pd.DataFrame({
-            "contrast": name, "cell_type": counts.columns, "n_cells": counts.sum(axis=0).to_numpy(),
-            "baseline_prop": baseline.to_numpy(), "prop_target": mean_t.to_numpy(),
-            "prop_reference": mean_r.to_numpy(), "prop_ratio": (mean_t / mean_r).to_numpy(),
-            "effect": t["log2FoldChange"].to_numpy(), "stat": t["stat"].to_numpy(), "pvalue": t["pvalue"].to_numpy(),
-            "padj": t["padj"].to_numpy(), "df_total": t["df_total"].to_numpy()}).reindex(columns=COLUMNS)
-        out[name]["called"] = out[name]["padj"] < alpha
+        out[name] = _table(name, counts, baseline, alpha, prop_target=mean_t.to_numpy(),
+                           prop_reference=mean_r.to_numpy(), prop_ratio=(mean_t / mean_r).to_numpy(),
+                           effect=t["log2FoldChange"].to_numpy(),
+                           **{k: t[k].to_numpy() for k in ("stat", "pvalue", "padj", "df_total")})
     _leave_one_out(trans, meta, design, contrasts, opts, out, alpha)
     if reduced:
         f = limma.design_test(trans.T, meta, design, reduced, opts)
-        out[f"{design} vs {reduced}"] = pd.DataFrame({
-            "contrast": f"{design} vs {reduced}", "cell_type": counts.columns, "n_cells": counts.sum(axis=0).to_numpy(),
-            "baseline_prop": baseline.to_numpy(), "stat": f["stat"].to_numpy(), "pvalue": f["pvalue"].to_numpy(),
-            "padj": f["padj"].to_numpy(), "called": f["padj"].to_numpy() < alpha,
-            "df_total": f["df_total"].to_numpy()}).reindex(columns=COLUMNS)
+        name = f"{design} vs {reduced}"
+        out[name] = _table(name, counts, baseline, alpha,
+                           **{k: f[k].to_numpy() for k in ("stat", "pvalue", "padj", "df_total")})
     log.info("propeller (%s, eBayes robust %s, trend %s): %d cell types x %d samples; df.prior %.4g",
              transform, robust, trend, counts.shape[1], counts.shape[0], prior.get("df_prior", np.nan))
     return out
+
+
+def _table(name: str, counts: pd.DataFrame, baseline: pd.Series, alpha: float, **columns) -> pd.DataFrame:
+    """One test's :data:`COLUMNS` table: the cell types, their cells and baseline share, ``columns`` (the test's
+    own), ``called`` at ``alpha``; the columns not given empty."""
+    t = pd.DataFrame({"contrast": name, "cell_type": counts.columns, "n_cells": counts.sum(axis=0).to_numpy(),
+                      "baseline_prop": baseline.to_numpy(), **columns}).reindex(columns=COLUMNS)
+    t["called"] = t["padj"] < alpha
+    return t
 
 
 def _leave_one_out(trans: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
@@ -144,11 +146,11 @@ def _leave_one_out(trans: pd.DataFrame, meta: pd.DataFrame, design: str, contras
     """Fill :data:`LOO_COLUMNS` of ``out``'s contrast tables (in place): the called cell types refitted without
     each sample that a contrast with a call can spare (its group keeps 2), by the limma engines' refits of the
     paracrine candidates (:func:`lsecflow.de_proteomics.refit_without_each`)."""
-    called = {name: list(out[name].loc[out[name]["padj"] < alpha, "cell_type"]) for name in contrasts}
+    called = {name: list(out[name].loc[out[name]["called"], "cell_type"]) for name in contrasts}
     loo = refit_without_each(trans.T, meta, design, contrasts, opts, called, what="cell types")
     for name in contrasts:
         t = out[name]
-        cand = pd.DataFrame({"gene_id": t["cell_type"], "flagged": t["padj"] < alpha, "log2FoldChange": t["effect"]})
+        cand = pd.DataFrame({"gene_id": t["cell_type"], "flagged": t["called"], "log2FoldChange": t["effect"]})
         rob = robustness_columns(cand, loo[loo["contrast"] == name], alpha, 0.0)
         for col in LOO_COLUMNS:
             t[col] = t["cell_type"].map(rob[col]).to_numpy() if len(rob) else np.nan
