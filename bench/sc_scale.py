@@ -27,7 +27,11 @@ against the reference and of gpu (or gpu-code) against lsecflow (issue 25's boun
 
     .venv/bin/python bench/sc_scale.py [--cells 100000 1000000] [--genes 20000] [--chunk 20000]
                                        [--workdir DIR] [--reference-max 20000] [--doublets scrublet|none] [--gpu]
-                                       [--gpu-code-on-cpu]
+                                       [--gpu-code-on-cpu] [--no-cpu] [--make-only]
+
+--no-cpu leaves out the CPU job (for a lent GPU machine, where the CPU job at 1M cells does not fit one 10-minute
+command: its time then comes from another run, and no ratio is printed); --make-only writes the input files and stops
+(to make the 1M file in the background while the 100k runs go on).
 """
 from __future__ import annotations
 
@@ -203,6 +207,8 @@ def main() -> None:
     ap.add_argument("--doublets", choices=["scrublet", "none"], default="scrublet",
                     help="qc.doublets: scrublet scores doublets (lsecflow per block, the reference on the whole "
                          "matrix), none skips it in both")
+    ap.add_argument("--no-cpu", action="store_true", help="leave out the CPU job (lsecflow on numpy)")
+    ap.add_argument("--make-only", action="store_true", help="write the input files, then stop")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -210,6 +216,8 @@ def main() -> None:
     for n in args.cells:
         path = work / f"synthetic_{n}x{args.genes}_thin{THIN}.h5ad"
         ensure_made(path, make, n, args.genes)
+        if args.make_only:
+            continue
         row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
                "doublets": args.doublets}
         runs = (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets)),
@@ -218,6 +226,7 @@ def main() -> None:
                 ("gpu-code", run_lsecflow, (str(work / f"out_gpucode_{n}"), args.chunk, False, args.doublets, True)))
         for name, target, extra in runs:
             if ((name == "reference" and n > args.reference_max) or (name == "gpu" and not args.gpu)
+                    or (name == "lsecflow" and args.no_cpu)
                     or (name == "gpu-code" and not args.gpu_code_on_cpu)):
                 continue
             wall, rss, info = measure(target, str(path), *extra)
@@ -238,6 +247,8 @@ def main() -> None:
                 row[f"{a}/{b}"]["agreement"] = agreement(row[a]["embedding"], row[b]["embedding"])
                 print(f"{'':>9}        agreement {a} vs {b}: {row[f'{a}/{b}']['agreement']}", flush=True)
         results.append(row)
+    if args.make_only:
+        return
     out = work / f"results_{'_'.join(map(str, args.cells))}_{args.doublets}.json"
     out.write_text(json.dumps(results, indent=1))
     print(f"results: {out}")
