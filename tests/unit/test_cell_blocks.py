@@ -280,33 +280,6 @@ def test_covariance_pca_is_scanpys_pca(tms_log):
     assert (ours["loadings"][np.abs(ours["loadings"]).argmax(axis=0), np.arange(20)] > 0).all()  # sign rule
 
 
-def test_exact_knn_is_brute_force(tms_log):
-    """Blocked distance products (blocks of 64 cells) give sklearn's brute-force neighbours."""
-    from sklearn.neighbors import NearestNeighbors
-
-    pcs = cell_arrays.covariance_pca(tms_log[1], 20, np)["scores"].astype(np.float64)
-    idx, dist = cell_arrays.exact_knn(pcs, 14, np, block=64)
-    ref_dist, ref_idx = NearestNeighbors(n_neighbors=15, algorithm="brute").fit(pcs).kneighbors(pcs)
-    np.testing.assert_allclose(dist, ref_dist[:, 1:], rtol=1e-6, atol=1e-6)
-    same = np.mean([len(np.intersect1d(a, b)) / 14 for a, b in zip(idx, ref_idx[:, 1:])])
-    assert same >= 0.999 and (idx != np.arange(len(pcs))[:, None]).all()  # ties aside, the same cells; never itself
-    graph = cell_arrays.BlockedKnn(15, np, block=64).fit_transform(pcs)
-    assert graph.shape == (len(pcs), len(pcs)) and (np.diff(graph.indptr) == 14).all()
-
-
-def test_smallest_k_by_minima_is_argpartition(tms_log):
-    """The GPU's top-k (k row minima in turn: cupy's argpartition sorts whole rows) run with numpy gives
-    argpartition's neighbours and distances, nearest first, on the real TMS cells' squared PCA distances."""
-    pcs = cell_arrays.covariance_pca(tms_log[1], 20, np)["scores"].astype(np.float64)
-    d2 = ((pcs[:100, None, :] - pcs[None, :, :]) ** 2).sum(axis=2)
-    d2[np.arange(100), np.arange(100)] = np.inf
-    by_sort = cell_arrays.smallest_k(d2, 14, np, by_minima=False)
-    by_minima = cell_arrays.smallest_k(d2, 14, np, by_minima=True)
-    np.testing.assert_array_equal(by_minima[0], by_sort[0])
-    np.testing.assert_array_equal(by_minima[1], by_sort[1])
-    assert (np.diff(by_minima[1], axis=1) >= 0).all() and d2.min() == by_minima[1][:, 0].min()  # input untouched
-
-
 def test_repeat_index_by_search_is_numpys_repeat():
     """cupy's way to each CSR value's row (a search of the cumulative ends) run with numpy: numpy's repeat,
     empty rows included (the real TMS rows' counts of stored values, with two empty rows added)."""

@@ -8,9 +8,7 @@
   second pass. Exact (scanpy's ``svd_solver="covariance_eigh"`` computes the same), one pass for the
   loadings where a randomized solver needs several, and on a GPU the Gram product is one dense matrix
   product per block;
-* :class:`BlockedKnn`: exact k nearest neighbours by blocked distance products (``|a|^2 - 2 a.b + |b|^2``,
-  a block of query cells against all cells at a time), as a kNN transformer that
-  :func:`scanpy.pp.neighbors` takes, so scanpy builds the connectivities as always;
+* exact k nearest neighbours by blocked distance products: :mod:`lsecflow.cell_knn`;
 * :func:`umap_layout`: UMAP's layout optimisation with each epoch's edges as array operations (umap-learn's
   rules, the edges of an epoch updated in groups rather than one by one), from :func:`pca_init`.
 
@@ -186,81 +184,6 @@ def covariance_pca(X: sp.csr_matrix, n_comps: int, xp=np, chunk: int = 20_000) -
     variance = to_host(variance)
     return {"scores": scores, "loadings": to_host(loadings), "variance": variance,
             "variance_ratio": variance / total if total > 0 else np.zeros_like(variance)}
-
-
-def exact_knn(points: np.ndarray, k: int, xp=np, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each point's ``k`` nearest other points (euclidean), exactly: blocks of ``block`` query points
-    against all points by ``|a|^2 - 2 a.b + |b|^2`` (float32 on the device, float64 on the CPU), the
-    point itself left out; by default a block's distances take at most 2**28 values (1 GiB in float32:
-    256 query cells against a million), at most 2,048 rows.
-
-    Returns
-    -------
-    (indices, distances)
-        ``n x k`` host arrays, nearest first.
-    """
-    n = points.shape[0]
-    k = min(k, n - 1)
-    dtype = xp.float32 if xp is not np else np.float64
-    p = xp.asarray(points, dtype=dtype)
-    sq = (p * p).sum(axis=1)
-    indices = np.empty((n, k), dtype=np.int64)
-    distances = np.empty((n, k), dtype=np.float64)
-    block = max(64, min(2048, 2**28 // max(n, 1))) if block is None else block
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        d2 = p[start:stop] @ p.T  # in place from here: one block-sized array, not four temporaries
-        d2 *= -2.0
-        d2 += sq[start:stop, None]
-        d2 += sq[None, :]
-        d2[xp.arange(stop - start), xp.arange(start, stop)] = xp.inf
-        part, near = smallest_k(d2, k, xp)
-        indices[start:stop] = to_host(part)
-        distances[start:stop] = to_host(xp.sqrt(xp.maximum(near, 0.0)))
-    return indices, distances
-
-
-def smallest_k(d2, k: int, xp, by_minima: bool | None = None):
-    """Each row's ``k`` smallest values and their columns, smallest first.
-
-    numpy: ``argpartition`` (introselect, one pass). cupy's ``argpartition`` sorts the whole row (its
-    documentation says so), which for a block of query cells against a million cells costs more than the
-    distances themselves; there (``by_minima``, the default on cupy) the ``k`` smallest are taken as ``k``
-    row minima in turn, each found one masked out (``k`` reductions over the block, no sort).
-    """
-    by_minima = (xp is not np) if by_minima is None else by_minima
-    if not by_minima:
-        part = xp.argpartition(d2, k - 1, axis=1)[:, :k]
-        near = xp.take_along_axis(d2, part, axis=1)
-        order = xp.argsort(near, axis=1)
-        return xp.take_along_axis(part, order, axis=1), xp.take_along_axis(near, order, axis=1)
-    d2 = d2.copy()
-    rows = xp.arange(d2.shape[0])
-    part = xp.empty((d2.shape[0], k), dtype=xp.int64)
-    near = xp.empty((d2.shape[0], k), dtype=d2.dtype)
-    for r in range(k):
-        col = xp.argmin(d2, axis=1)
-        part[:, r], near[:, r] = col, d2[rows, col]
-        d2[rows, col] = xp.inf
-    return part, near
-
-
-class BlockedKnn:
-    """:func:`exact_knn` as the kNN transformer :func:`scanpy.pp.neighbors` accepts (``transformer=``):
-    ``fit_transform`` returns the cells x cells sparse distances of each cell's ``n_neighbors - 1`` nearest
-    other cells (scanpy adds the cell itself, as it does for RAPIDS' results)."""
-
-    def __init__(self, n_neighbors: int = 15, xp=np, block: int | None = None):
-        self.n_neighbors, self.xp, self.block = n_neighbors, xp, block
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {"n_neighbors": self.n_neighbors}
-
-    def fit_transform(self, X) -> sp.csr_matrix:
-        n = X.shape[0]
-        idx, dist = exact_knn(np.asarray(X), self.n_neighbors - 1, self.xp, self.block)
-        indptr = np.arange(0, idx.size + 1, idx.shape[1])
-        return sp.csr_matrix((dist.ravel(), idx.ravel(), indptr), shape=(n, n))
 
 
 def _scatter_rows(index, values, n: int, xp):

@@ -10,8 +10,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import cell_blocks, plots, qc_plots
-from .cell_arrays import BlockedKnn, array_module, covariance_pca, pca_init, umap_layout
+from .cell_arrays import array_module, covariance_pca, pca_init, umap_layout
 from .cell_blocks import timed
+from .cell_knn import BlockedKnn
 from .errors import InputDataError
 from .files import write_json_atomic, write_tsv_atomic
 from .gpu import embed_and_cluster_gpu, rapids_available, use_gpu
@@ -94,7 +95,7 @@ def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, 
     PCA from the genes' covariance, accumulated ``chunk`` cells at a time
     (:func:`lsecflow.cell_arrays.covariance_pca`; exact, the subspace of scanpy's ARPACK PCA); neighbours
     by scanpy (its defaults: pynndescent beyond 4,096 cells) or, with ``exact_knn``, by exact blocked
-    distance products (:class:`lsecflow.cell_arrays.BlockedKnn`); UMAP by scanpy (spectral start) or, with
+    distance products (:class:`lsecflow.cell_knn.BlockedKnn`); UMAP by scanpy (spectral start) or, with
     ``array_umap``, by :func:`lsecflow.cell_arrays.umap_layout` from the first two PCs (scanpy's defaults:
     ``min_dist`` 0.5, ``spread`` 1); Leiden by scanpy (igraph). With ``gpu`` the PCA, neighbours and UMAP
     layout run on cupy (``exact_knn`` and ``array_umap`` default to ``gpu``), or every step on
