@@ -1,7 +1,7 @@
 """GPU-optional single-cell steps (``compute.gpu: auto | true | false``).
 
 With a CUDA GPU and cupy, the single-cell QC's normalisation, gene
-statistics, PCA and exact neighbours run on the GPU (:mod:`lsecflow.cell_arrays`,
+statistics, PCA and exact neighbours run on the GPU (:mod:`lsecflow.cell_arrays`, :mod:`lsecflow.cell_knn`,
 the same code as on the CPU with cupy for numpy), and so do UMAP and
 Leiden where rapids-singlecell is importable (every embedding step on it);
 the pseudobulk sums need only cupy. Otherwise everything runs on the CPU
