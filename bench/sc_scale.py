@@ -124,6 +124,7 @@ def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str, gpu_
     qc_cells.embed_and_cluster = embed_and_save
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's font subsetting: pages of glyph lists
     handler = _StepLog()
     logging.getLogger("lsecflow.cell_blocks").addHandler(handler)
     ds = dataset()

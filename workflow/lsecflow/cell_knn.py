@@ -1,7 +1,8 @@
 """Exact k nearest neighbours of cells in PCA space, written once for numpy and cupy (the GPU path of
 single-cell QC; :mod:`lsecflow.cell_arrays` holds the rest of it).
 
-* :func:`exact_knn`: blocks of query cells against all cells by ``|a|^2 - 2 a.b + |b|^2`` in float64;
+* :func:`exact_knn`: blocks of query cells against all cells by ``|a|^2 - 2 a.b + |b|^2`` in float64, one
+  matrix product per block;
 * :func:`smallest_k`: each row's ``k`` smallest values: ``argpartition`` on numpy; on cupy (whose
   ``argpartition`` sorts whole rows) by a threshold from segment minima, or ``k`` row minima in turn;
 * :class:`BlockedKnn`: :func:`exact_knn` as the kNN transformer that :func:`scanpy.pp.neighbors` takes, so
@@ -39,17 +40,18 @@ def exact_knn(points: np.ndarray, k: int, xp=np, block: int | None = None,
     n = points.shape[0]
     k = min(k, n - 1)
     p = xp.asarray(points, dtype=dtype)
-    sq = (p * p).sum(axis=1)
+    sq = (p * p).sum(axis=1)[:, None]
+    ones = xp.ones_like(sq)
+    # one matrix product gives the squared distances: [-2a, |a|^2, 1] . [b, 1, |b|^2] = |a|^2 - 2 a.b + |b|^2,
+    # so each block of distances is written once and read by the top-k, with no passes to add the norms
+    queries, targets = xp.concatenate([-2.0 * p, sq, ones], axis=1), xp.concatenate([p, ones, sq], axis=1)
     indices = np.empty((n, k), dtype=np.int64)
     distances = np.empty((n, k), dtype=np.float64)
     per_block = 2**30 // np.dtype(dtype).itemsize
     block = max(64, min(2048, per_block // max(n, 1))) if block is None else block
     for start in range(0, n, block):
         stop = min(start + block, n)
-        d2 = p[start:stop] @ p.T  # in place from here: one block-sized array, not four temporaries
-        d2 *= -2.0
-        d2 += sq[start:stop, None]
-        d2 += sq[None, :]
+        d2 = queries[start:stop] @ targets.T
         d2[xp.arange(stop - start), xp.arange(start, stop)] = xp.inf
         part, near = smallest_k(d2, k, xp)
         indices[start:stop] = to_host(part)
