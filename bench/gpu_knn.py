@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+from lsecflow.cell_arrays import to_host  # noqa: E402
 from lsecflow.cell_knn import exact_knn  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def truth(p, queries, k: int, xp) -> np.ndarray:
     for q in queries:
         d = ((dev - dev[q]) ** 2).sum(axis=1)
         d[q] = xp.inf
-        out.append(xp.asnumpy(xp.argsort(d)[:k]) if xp is not np else np.argsort(d)[:k])
+        out.append(to_host(xp.argsort(d)[:k]))
     return np.array(out)
 
 

@@ -30,7 +30,8 @@ def exact_knn(points: np.ndarray, k: int, xp=np, block: int | None = None,
     100,000 bootstrapped cells (PCA scores of norm ~12, 15th neighbour at distance ~0.05) float32 kept
     0.917 of the float64 neighbours, and the first GPU run agreed with scanpy's kNN at 0.931, below
     issue 25's 0.95 (docs/benchmarks.md, GPU). On an H200 float64 took 0.99 s against float32's 0.92 s
-    for 100,000 points (bench/gpu_knn.py); consumer GPUs multiply float64 far slower than float32.
+    for 100,000 points (bench/gpu_knn.py, before the one-product distances and the threshold top-k);
+    consumer GPUs multiply float64 far slower than float32.
 
     Returns
     -------
@@ -109,7 +110,8 @@ def smallest_k(d2, k: int, xp, method: str | None = None):
     value = d2[row, col]
     order = xp.lexsort(xp.stack([col, value, row]))  # by row, then value, then column
     row, col, value = row[order], col[order], value[order]
-    first = xp.cumsum(xp.bincount(row, minlength=rows)) - xp.bincount(row, minlength=rows)
+    per_row = xp.bincount(row, minlength=rows)
+    first = xp.cumsum(per_row) - per_row
     take = first[:, None] + xp.arange(k)[None, :]
     return col[take], value[take]
 
