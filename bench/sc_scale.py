@@ -20,14 +20,17 @@ Each step runs in a fresh child process (peak RSS is its own, imports included):
              keeps freed blocks, so this is its high-water mark)
   gpu-code   (--gpu-code-on-cpu) the GPU's code path run with numpy (exact blocked kNN, lsecflow's UMAP
              layout): what the GPU run computes, measured where no GPU is
-Ratios are lsecflow / reference and gpu / lsecflow (same machine, same session: compare ratios).
+Ratios are lsecflow / reference and gpu / lsecflow (same machine, same session: compare ratios). Where Leiden
+runs in a second process beside the UMAP (lsecflow.cell_leiden; the GPU job from 200,000 cells, --leiden-beside), that
+process's own peak and time are printed beside the job's ("+ x GiB Leiden process"): the two together bound the
+job's memory from above.
 Agreement (each run saves its embedding): PCA subspace cosine, kNN overlap and Leiden ARI of lsecflow
 against the reference and of gpu (or gpu-code) against lsecflow (issue 25's bounds: >= 0.999, >= 0.95,
 >= 0.7), and each UMAP's share of cells' PCA neighbours kept (lsecflow.cell_arrays.neighbour_preservation).
 
     .venv/bin/python bench/sc_scale.py [--cells 100000 1000000] [--genes 20000] [--chunk 20000]
                                        [--workdir DIR] [--reference-max 20000] [--doublets scrublet|none] [--gpu]
-                                       [--gpu-code-on-cpu] [--no-cpu] [--make-only]
+                                       [--gpu-code-on-cpu] [--no-cpu] [--make-only] [--leiden-beside auto|yes|no]
 
 --no-cpu leaves out the CPU job (for a lent GPU machine, where the CPU job at 1M cells does not fit one 10-minute
 command: its time then comes from another run, and no ratio is printed); --make-only writes the input files and stops
@@ -70,11 +73,13 @@ class _StepLog(logging.Handler):
 
     def __init__(self):
         super().__init__()
-        self.steps = {}
+        self.steps, self.leiden_process = {}, None
 
     def emit(self, record):
         if record.msg.startswith("%s · %s:"):
             self.steps[record.args[1]] = record.args[2]
+        elif record.msg.startswith("Leiden in the second process"):  # lsecflow.cell_leiden: seconds, own peak
+            self.leiden_process = {"seconds": record.args[0], "peak_gib": record.args[1]}
 
 
 def save_embedding(adata, path: str) -> None:
@@ -109,12 +114,14 @@ def agreement(a: str, b: str) -> dict:
             "umap_neighbours_kept": kept}
 
 
-def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str, gpu_code: bool = False) -> dict:
+def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str, gpu_code: bool = False,
+                 leiden_beside: bool | None = None) -> dict:
     from lsecflow import qc_cells
 
     embed = qc_cells.embed_and_cluster
 
     def embed_and_save(hvg, *args, **kwargs):
+        kwargs["leiden_beside"] = leiden_beside
         if gpu_code:
             kwargs.update(exact_knn=True, array_umap=True)
         result = embed(hvg, *args, **kwargs)
@@ -127,6 +134,7 @@ def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str, gpu_
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's font subsetting: pages of glyph lists
     handler = _StepLog()
     logging.getLogger("lsecflow.cell_blocks").addHandler(handler)
+    logging.getLogger("lsecflow.cell_leiden").addHandler(handler)
     ds = dataset()
     params = ds.params()
     params["spec"]["qc"]["doublets"] = doublets
@@ -141,7 +149,7 @@ def run_lsecflow(path: str, out: str, chunk: int, gpu: bool, doublets: str, gpu_
     if missing and doublets == "scrublet":
         raise RuntimeError(f"{missing} cells have no doublet score: scrublet failed (see the log)")
     info = {"steps": handler.steps, "n_clusters": verdict["n_clusters"], "n_pass": verdict["n_pass"],
-            "embedding": f"{out}/embedding.npz"}
+            "embedding": f"{out}/embedding.npz", "leiden_process": handler.leiden_process}
     if gpu:
         import cupy
 
@@ -209,6 +217,9 @@ def main() -> None:
                     help="qc.doublets: scrublet scores doublets (lsecflow per block, the reference on the whole "
                          "matrix), none skips it in both")
     ap.add_argument("--no-cpu", action="store_true", help="leave out the CPU job (lsecflow on numpy)")
+    ap.add_argument("--leiden-beside", choices=["auto", "yes", "no"], default="auto",
+                    help="Leiden in a second process beside the UMAP: auto (the GPU job from 200,000 cells with 2 "
+                         "cores), always, never (lsecflow.cell_leiden)")
     ap.add_argument("--make-only", action="store_true", help="write the input files, then stop")
     args = ap.parse_args()
     work = Path(args.workdir)
@@ -221,10 +232,12 @@ def main() -> None:
             continue
         row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
                "doublets": args.doublets}
-        runs = (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets)),
+        beside = {"auto": None, "yes": True, "no": False}[args.leiden_beside]
+        runs = (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets, False, beside)),
                 ("reference", run_reference, (str(work / f"out_ref_{n}"), args.doublets)),
-                ("gpu", run_lsecflow, (str(work / f"out_gpu_{n}"), args.chunk, True, args.doublets)),
-                ("gpu-code", run_lsecflow, (str(work / f"out_gpucode_{n}"), args.chunk, False, args.doublets, True)))
+                ("gpu", run_lsecflow, (str(work / f"out_gpu_{n}"), args.chunk, True, args.doublets, False, beside)),
+                ("gpu-code", run_lsecflow,
+                 (str(work / f"out_gpucode_{n}"), args.chunk, False, args.doublets, True, beside)))
         for name, target, extra in runs:
             if ((name == "reference" and n > args.reference_max) or (name == "gpu" and not args.gpu)
                     or (name == "lsecflow" and args.no_cpu)
@@ -236,7 +249,11 @@ def main() -> None:
                          "embedding": info["embedding"]}
             if "device_gib" in info:
                 row[name]["device_gib"] = round(info["device_gib"], 2)
+            beside = info.get("leiden_process")
+            if beside:  # Leiden's own process beside the UMAP: its peak adds to the job's (an upper bound)
+                row[name]["leiden_process"] = {k: round(v, 2) for k, v in beside.items()}
             print(f"{n:>9,} cells  {name:<9} {wall:8.1f} s  peak {rss / 1024:6.2f} GiB"
+                  + (f" + {beside['peak_gib']:.2f} GiB Leiden process ({beside['seconds']:.1f} s)" if beside else "")
                   + (f" (device {info['device_gib']:.2f} GiB)" if "device_gib" in info else "") + "  "
                   + "; ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items()), flush=True)
         for a, b in (("lsecflow", "reference"), ("gpu", "lsecflow"), ("gpu-code", "lsecflow")):

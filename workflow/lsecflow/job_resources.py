@@ -18,17 +18,30 @@ def h5ad_shape(path) -> tuple[int, int] | None:
 
 def single_cell_qc_mb(shape: tuple[int, int] | None, chunk: int, doublets: bool) -> int:
     """Memory (MB) of single-cell QC, from bench/sc_scale.py on 2 cores (docs/benchmarks.md): ~2 GB of
-    Python and libraries, ~12 kB per cell (the cell tables, the highly variable genes, neighbours, UMAP and
-    Leiden; 12.45 GiB peak at 1,000,000 cells x 20,000 genes, thinned bootstrap, covariance PCA), and
+    Python and libraries, ~13 kB per cell (the cell tables, the highly variable genes, neighbours, UMAP and
+    Leiden; 12.45 GiB peak at 1,000,000 cells x 20,000 genes, thinned bootstrap, covariance PCA, with Leiden
+    after the UMAP; 13.37 GiB for the job and a Leiden process beside the UMAP together), and
     scrublet, which densifies each block it scores with its simulated doublets (3 x block cells x genes x
     8 bytes, with working copies ~3.5 x; 11.4 GiB peak at 20,000 x 20,000)."""
     if shape is None:
         return 4000
     cells, genes = shape
-    need = 2000 + 0.012 * cells
+    need = 2000 + 0.013 * cells
     if doublets:
         need = max(need, 1500 + 3.5 * min(chunk, cells) * genes * 8 / 2**20)
     return int(max(4000, need))
+
+
+#: cells from which single-cell QC on a GPU clusters (Leiden) in a second process beside the UMAP layout and
+#: asks for two cores (:mod:`lsecflow.cell_leiden`; below that Leiden takes seconds, and starting a Python
+#: process with scanpy costs a few)
+LEIDEN_BESIDE_CELLS = 200_000
+
+
+def single_cell_qc_threads(shape: tuple[int, int] | None, gpu: bool) -> int:
+    """Cores single-cell QC asks for: two on a GPU (``compute.gpu: true``) from :data:`LEIDEN_BESIDE_CELLS`
+    cells (Leiden beside the layout), else one (a dry run knows no shape)."""
+    return 2 if gpu and shape is not None and shape[0] >= LEIDEN_BESIDE_CELLS else 1
 
 
 #: seconds a cell of single-cell QC takes on a 2-core node without doublet scores (metrics, HVG, PCA,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from . import cell_blocks, plots, qc_plots
+from . import cell_blocks, cell_leiden, plots, qc_plots
 from .cell_arrays import array_module, covariance_pca, pca_init, umap_layout
 from .cell_blocks import timed
 from .cell_knn import BlockedKnn
@@ -89,7 +89,8 @@ def cell_qc(adata, opts: dict, seed: int = 0, chunk: int = 20_000) -> pd.DataFra
 
 
 def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, gpu: bool = False,
-                      chunk: int = 20_000, exact_knn: bool | None = None, array_umap: bool | None = None) -> ad.AnnData:
+                      chunk: int = 20_000, exact_knn: bool | None = None, array_umap: bool | None = None,
+                      leiden_beside: bool | None = None) -> ad.AnnData:
     """PCA, neighbours, UMAP and Leiden of the log-normalised highly variable genes (in place).
 
     PCA from the genes' covariance, accumulated ``chunk`` cells at a time
@@ -97,7 +98,9 @@ def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, 
     by scanpy (its defaults: pynndescent beyond 4,096 cells) or, with ``exact_knn``, by exact blocked
     distance products (:class:`lsecflow.cell_knn.BlockedKnn`); UMAP by scanpy (spectral start) or, with
     ``array_umap``, by :func:`lsecflow.cell_arrays.umap_layout` from the first two PCs (scanpy's defaults:
-    ``min_dist`` 0.5, ``spread`` 1); Leiden by scanpy (igraph). With ``gpu`` the PCA, neighbours and UMAP
+    ``min_dist`` 0.5, ``spread`` 1); Leiden by scanpy (igraph), on the GPU path from 200,000 cells in a second
+    process beside the layout (``leiden_beside``; :mod:`lsecflow.cell_leiden`, the same labels). With ``gpu``
+    the PCA, neighbours and UMAP
     layout run on cupy (``exact_knn`` and ``array_umap`` default to ``gpu``), or every step on
     rapids-singlecell where it is importable (:func:`lsecflow.gpu.embed_and_cluster_gpu`).
     """
@@ -117,15 +120,15 @@ def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, 
         sc.pp.neighbors(hvg, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed,
                         transformer=BlockedKnn(n_neighbors, xp) if exact else None)
     own_umap = gpu if array_umap is None else array_umap
-    if own_umap:
-        with timed(f"UMAP (layout on {'cupy' if gpu else 'numpy'}, PCA start)"):
-            umap_from_pca(hvg, xp, seed)
-    else:
-        with timed("UMAP (scanpy)"):
-            sc.tl.umap(hvg, random_state=seed)
-    with timed("Leiden (scanpy, igraph)"):
-        sc.tl.leiden(hvg, resolution=opts["leiden_resolution"], flavor="igraph", n_iterations=2, directed=False,
-                     random_state=seed)
+    with cell_leiden.clustering(hvg, opts["leiden_resolution"], seed, leiden_beside, gpu) as finish_leiden:
+        if own_umap:
+            with timed(f"UMAP (layout on {'cupy' if gpu else 'numpy'}, PCA start)"):
+                umap_from_pca(hvg, xp, seed)
+        else:
+            with timed("UMAP (scanpy)"):
+                sc.tl.umap(hvg, random_state=seed)
+        with timed("Leiden (scanpy, igraph)"):
+            finish_leiden()
     return hvg
 
 

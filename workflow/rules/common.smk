@@ -21,7 +21,7 @@ from lsecflow.de_options import de_engine
 from lsecflow.digests import DigestCache, content_digests
 from lsecflow.rule_params import RULE_SPEC_KEYS
 from lsecflow.errors import LsecflowError
-from lsecflow.job_resources import h5ad_shape, single_cell_qc_mb, single_cell_qc_minutes
+from lsecflow.job_resources import h5ad_shape, single_cell_qc_mb, single_cell_qc_minutes, single_cell_qc_threads
 
 
 def _config_source():

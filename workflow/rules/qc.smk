@@ -85,7 +85,8 @@ rule qc_single_cell:
     priority: 3  # heads the longest chain (single-cell QC -> pseudobulk -> DE per cell type)
     conda:
         SC_ENV
-    threads: 1
+    # two cores on a GPU from 200,000 cells: Leiden in a second process beside the layout (lsecflow.cell_leiden)
+    threads: lambda wc, input: single_cell_qc_threads(h5ad_shape(input.counts), GPU_SETTING is True)
     resources:
         # the matrix is read in blocks: memory and run time follow the cells and scrublet's block (job_resources)
         mem_mb=lambda wc, input, attempt: single_cell_qc_mb(
