@@ -249,11 +249,11 @@ def main() -> None:
                          "embedding": info["embedding"]}
             if "device_gib" in info:
                 row[name]["device_gib"] = round(info["device_gib"], 2)
-            beside = info.get("leiden_process")
-            if beside:  # Leiden's own process beside the UMAP: its peak adds to the job's (an upper bound)
-                row[name]["leiden_process"] = {k: round(v, 2) for k, v in beside.items()}
+            side = info.get("leiden_process")
+            if side:  # Leiden's own process beside the UMAP: its peak adds to the job's (an upper bound)
+                row[name]["leiden_process"] = {k: round(v, 2) for k, v in side.items()}
             print(f"{n:>9,} cells  {name:<9} {wall:8.1f} s  peak {rss / 1024:6.2f} GiB"
-                  + (f" + {beside['peak_gib']:.2f} GiB Leiden process ({beside['seconds']:.1f} s)" if beside else "")
+                  + (f" + {side['peak_gib']:.2f} GiB Leiden process ({side['seconds']:.1f} s)" if side else "")
                   + (f" (device {info['device_gib']:.2f} GiB)" if "device_gib" in info else "") + "  "
                   + "; ".join(f"{k} {v:.1f} s" for k, v in info["steps"].items()), flush=True)
         for a, b in (("lsecflow", "reference"), ("gpu", "lsecflow"), ("gpu-code", "lsecflow")):

@@ -53,11 +53,11 @@ def test_second_process_gives_the_same_labels(graph, caplog):
 
 
 def test_automatic_choice(graph, caplog, monkeypatch):
-    """On the GPU path from BESIDE_MIN_CELLS cells with a second core, Leiden runs beside; else here (the CPU
+    """On the GPU path from LEIDEN_BESIDE_CELLS cells with a second core, Leiden runs beside; else here (the CPU
     path always: on 2 cores side by side was no faster)."""
     for cells, cores, gpu, beside in ((len(graph) + 1, 2, True, False), (len(graph), 1, True, False),
                                       (len(graph), 2, True, True), (len(graph), 2, False, False)):
-        monkeypatch.setattr(cell_leiden, "BESIDE_MIN_CELLS", cells)
+        monkeypatch.setattr(cell_leiden, "LEIDEN_BESIDE_CELLS", cells)
         monkeypatch.setattr(cell_leiden, "free_cores", lambda cores=cores: cores)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="lsecflow.cell_leiden"):

@@ -1,10 +1,11 @@
 """Leiden clustering of the cells' neighbour graph, beside the GPU's UMAP layout on large data.
 
 Leiden (igraph) and the UMAP layout both start from the neighbours' fuzzy graph and do not need each other.
-On the GPU path the layout runs on the device and Leiden on one host core, so from :data:`BESIDE_MIN_CELLS`
-cells, where a second core is free, Leiden runs in a second Python process (``python -m
-lsecflow.cell_leiden``: the graph goes through a temporary file) while this one lays out the UMAP (igraph
-holds Python's lock while it clusters: a thread beside it would stall). It is scanpy's ``tl.leiden`` with
+On the GPU path the layout runs on the device and Leiden on one host core, so from
+:data:`lsecflow.job_resources.LEIDEN_BESIDE_CELLS` cells (the QC rule then asks for two cores), where a
+second core is free, Leiden runs in a second Python process (``python -m lsecflow.cell_leiden``: the graph
+goes through a temporary file) while this one lays out the UMAP (igraph holds Python's lock while it
+clusters: a thread beside it would stall). It is scanpy's ``tl.leiden`` with
 the same arguments on the same graph, so the labels are the same as in one process
 (tests/unit/test_cell_leiden.py). The CPU path keeps Leiden after scanpy's UMAP: on 2 cores the two side by
 side were no faster (300,000 cells, embedding 227.4 and 213.5 s beside against 220.4 s after; the UMAP
@@ -30,10 +31,6 @@ import scipy.sparse as sp
 from .job_resources import LEIDEN_BESIDE_CELLS
 
 log = logging.getLogger(__name__)
-
-#: cells from which Leiden runs in a second process beside the GPU's UMAP layout (the QC rule then asks for
-#: two cores)
-BESIDE_MIN_CELLS = LEIDEN_BESIDE_CELLS
 
 
 def free_cores() -> int:
@@ -63,14 +60,14 @@ def clustering(hvg, resolution: float, seed: int, beside: bool | None = None, gp
         Leiden's resolution and random seed.
     beside
         Run in a second process while the ``with`` block lays out the UMAP; None: on the GPU path
-        (``gpu``) from :data:`BESIDE_MIN_CELLS` cells when a second core is free. A failure of that
-        process is raised by ``finish``; leaving the block early stops it. Nothing is left in the
-        temporary folder.
+        (``gpu``) from :data:`~lsecflow.job_resources.LEIDEN_BESIDE_CELLS` cells when a second core is
+        free. A failure of that process is raised by ``finish``; leaving the block early stops it.
+        Nothing is left in the temporary folder.
     gpu
         Whether the UMAP layout runs on the GPU.
     """
     if beside is None:
-        beside = gpu and hvg.n_obs >= BESIDE_MIN_CELLS and free_cores() >= 2
+        beside = gpu and hvg.n_obs >= LEIDEN_BESIDE_CELLS and free_cores() >= 2
     if not beside:
         yield lambda: leiden(hvg, None, resolution, seed)
         return
