@@ -289,3 +289,16 @@ def write_10x_mtx(adata, folder: Path) -> None:
     pd.DataFrame({"id": adata.var_names, "name": adata.var_names, "type": "Gene Expression"}).to_csv(
         folder / "features.tsv.gz", sep="\t", header=False, index=False)
     pd.Series(adata.obs_names).to_csv(folder / "barcodes.tsv.gz", header=False, index=False)
+
+
+def tms_pcs(n_comps: int = 20):
+    """The real TMS cells log-normalised as scanpy does (lsecflow.cell_arrays, CSR float32) and their first
+    ``n_comps`` PCs (covariance PCA): (log-normalised matrix, scores)."""
+    import anndata as ad
+    from lsecflow import cell_arrays
+
+    raw = ad.read_h5ad(TMS_H5AD).X.tocsr().astype(np.float32)
+    data, _, rows = cell_arrays.csr_arrays(raw, np)
+    log = raw.copy()
+    log.data = cell_arrays.log_normalise_data(data, rows, np.bincount(rows, weights=data, minlength=raw.shape[0]), np)
+    return log, cell_arrays.covariance_pca(log, n_comps, np)["scores"]

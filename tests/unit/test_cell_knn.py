@@ -3,10 +3,9 @@ present: blocked distance products against brute force, float64 against float32 
 and far from the origin (PLANTED), and the top-k methods against argpartition on the real TMS cells."""
 from __future__ import annotations
 
-import anndata as ad
+import helpers
 import numpy as np
 import pytest
-from helpers import TMS_H5AD
 from lsecflow import cell_arrays, cell_knn, gpu
 
 HAS_GPU, WHY = gpu.gpu_status()
@@ -16,12 +15,7 @@ ON_GPU = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU here: {WHY}")
 @pytest.fixture(scope="module")
 def tms_pcs():
     """20 PCs of the real TMS cells, log-normalised as scanpy does (float64)."""
-    raw = ad.read_h5ad(TMS_H5AD).X.tocsr().astype(np.float32)
-    data, _, rows = cell_arrays.csr_arrays(raw, np)
-    totals = np.bincount(rows, weights=data, minlength=raw.shape[0])
-    log = raw.copy()
-    log.data = cell_arrays.log_normalise_data(data, rows, totals, np)
-    return cell_arrays.covariance_pca(log, 20, np)["scores"].astype(np.float64)
+    return helpers.tms_pcs(20)[1].astype(np.float64)
 
 
 def test_exact_knn_is_brute_force(tms_pcs):

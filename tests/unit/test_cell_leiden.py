@@ -10,22 +10,18 @@ import tempfile
 from pathlib import Path
 
 import anndata as ad
-import numpy as np
 import pytest
 import scanpy as sc
-from helpers import TMS_H5AD
-from lsecflow import cell_arrays, cell_leiden
+from helpers import tms_pcs
+from lsecflow import cell_leiden
 
 
 @pytest.fixture(scope="module")
 def graph():
     """The real TMS cells' neighbour graph (20 PCs of the log-normalised counts, scanpy's neighbours)."""
-    raw = ad.read_h5ad(TMS_H5AD).X.tocsr().astype(np.float32)
-    data, _, rows = cell_arrays.csr_arrays(raw, np)
-    log = raw.copy()
-    log.data = cell_arrays.log_normalise_data(data, rows, np.bincount(rows, weights=data, minlength=raw.shape[0]), np)
+    log, scores = tms_pcs(20)
     a = ad.AnnData(log)
-    a.obsm["X_pca"] = cell_arrays.covariance_pca(log, 20, np)["scores"]
+    a.obsm["X_pca"] = scores
     sc.pp.neighbors(a, n_neighbors=15, use_rep="X_pca", random_state=0)
     return a
 
