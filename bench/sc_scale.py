@@ -224,6 +224,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
+    beside = {"auto": None, "yes": True, "no": False}[args.leiden_beside]
     results = []
     for n in args.cells:
         path = work / f"synthetic_{n}x{args.genes}_thin{THIN}.h5ad"
@@ -232,7 +233,6 @@ def main() -> None:
             continue
         row = {"cells": n, "genes": args.genes, "file_gib": round(path.stat().st_size / 2**30, 2), "chunk": args.chunk,
                "doublets": args.doublets}
-        beside = {"auto": None, "yes": True, "no": False}[args.leiden_beside]
         runs = (("lsecflow", run_lsecflow, (str(work / f"out_{n}"), args.chunk, False, args.doublets, False, beside)),
                 ("reference", run_reference, (str(work / f"out_ref_{n}"), args.doublets)),
                 ("gpu", run_lsecflow, (str(work / f"out_gpu_{n}"), args.chunk, True, args.doublets, False, beside)),
