@@ -10,13 +10,15 @@
 #       stay; `restore` puts it back after the device run).
 #   bash bench/gpu_device_check.sh run [CELLS] [BIG]
 #       there (device run with carry [".whl"], timeout 600 s): installs the wheels into /tmp/site, prints
-#       the GPU, runs bench/gpu_knn.py (exact kNN, float64 against float32), bench/sc_scale.py --gpu at CELLS
-#       (default 100000) without doublet scores: the CPU job and the GPU job in one run, times per step, host
-#       and device memory, agreement; with BIG (e.g. 1000000) the GPU job alone at BIG cells (--no-cpu), its
-#       file written in the background meanwhile; last the GPU variants of the single-cell tests (cupy:
-#       blocked QC, embedding agreement, UMAP layout, pseudobulk sums, exact kNN). Output and results JSON
-#       go to $OUT. On the H200 on 2026-12-04 `run 100000 1000000` reached the 1M job after ~6.5 min with
-#       the tests first; they now come last.
+#       the GPU, then in order of what is worth most if the command runs out of time: the cupy tests of the
+#       exact kNN (seconds); bench/gpu_knn.py at CELLS (k-means lists against all against all, and float32);
+#       bench/sc_scale.py --gpu at CELLS (default 100000) without doublet scores: the CPU job and the GPU job
+#       in one run, times per step, host and device memory, agreement; with BIG (e.g. 1000000) the GPU job
+#       alone at BIG cells (--no-cpu), its file written in the background meanwhile, and bench/gpu_knn.py's
+#       lists alone at BIG; last the other GPU variants of the single-cell tests (cupy: blocked QC, embedding
+#       agreement, UMAP layout, pseudobulk sums; 131 s on the H200). Output and results JSON go to $OUT.
+#       On the H200 on 2026-12-04 `run 100000 1000000` reached the 1M job after ~6.5 min with the tests
+#       first; they now come last.
 #
 # 1M cells does not fit one device command: the CPU job alone took 24.7 min at 1M on 2 cores (UMAP is
 # single-threaded), and a command may run 10 min.
@@ -72,7 +74,9 @@ run)
         python3 bench/sc_scale.py --cells "$big" --make-only --workdir /tmp/sc_scale > "$out/make_big.txt" 2>&1 &
         maker=$!
     fi
-    python3 bench/gpu_knn.py --cells "$cells" 2>&1 | tee "$out/gpu_knn.txt"  # exact kNN alone: float64 / float32
+    python3 -m pytest -q -p no:cacheprovider -p no:randomly tests/unit/test_cell_knn.py -k cupy -rs 2>&1 \
+        | tee "$out/gpu_tests_knn.txt" || true
+    python3 bench/gpu_knn.py --cells "$cells" --float32 2>&1 | tee "$out/gpu_knn.txt"  # exact kNN alone
     python3 bench/sc_scale.py --cells "$cells" --doublets none --gpu --workdir /tmp/sc_scale 2>&1 \
         | grep --line-buffered -v "scanned\|read the" | tee "$out/sc_scale.txt"
     cp /tmp/sc_scale/results_*.json "$out/" 2>/dev/null || true
@@ -81,11 +85,12 @@ run)
         python3 bench/sc_scale.py --cells "$big" --doublets none --gpu --no-cpu --workdir /tmp/sc_scale 2>&1 \
             | grep --line-buffered -v "scanned\|read the" | tee "$out/sc_scale_big.txt"
         cp /tmp/sc_scale/results_*.json "$out/" 2>/dev/null || true
+        python3 bench/gpu_knn.py --cells "$big" --no-all-pairs 2>&1 | tee -a "$out/gpu_knn.txt"
     fi
     # the tests last (131 s on the H200 on 2026-12-04): the measurements first if the command runs out of time;
     # a failing test stops nothing
-    python3 -m pytest -q -p no:cacheprovider -p no:randomly tests/unit/test_cell_blocks.py tests/unit/test_cell_knn.py \
-        tests/unit/test_gpu.py -k "gpu or cupy" -rs 2>&1 | tee "$out/gpu_tests.txt" || true
+    python3 -m pytest -q -p no:cacheprovider -p no:randomly tests/unit/test_cell_blocks.py tests/unit/test_gpu.py \
+        -k "gpu or cupy" -rs 2>&1 | tee "$out/gpu_tests.txt" || true
     ;;
 *)
     echo "usage: bash bench/gpu_device_check.sh prepare | run [CELLS] [BIG] | restore" >&2

@@ -15,10 +15,10 @@ Each step runs in a fresh child process (peak RSS is its own, imports included):
              --doublets scrublet keep that at 20,000: scrublet densifies the matrix it scores (about 11 GiB
              at 20,000 cells x 20,000 genes), so the whole matrix of 100,000 cells does not fit in 24 GiB
   gpu        (--gpu) lsecflow with compute.gpu: true: the same code on cupy (normalisation, gene statistics,
-             covariance PCA, exact blocked kNN, the UMAP layout; lsecflow.cell_arrays), Leiden by scanpy
-             (all on rapids-singlecell if it is importable); the device memory is cupy's pool at the end (it
-             keeps freed blocks, so this is its high-water mark)
-  gpu-code   (--gpu-code-on-cpu) the GPU's code path run with numpy (exact blocked kNN, lsecflow's UMAP
+             covariance PCA, exact kNN (k-means lists from 50,000 cells), the UMAP layout;
+             lsecflow.cell_arrays), Leiden by scanpy (all on rapids-singlecell if it is importable); the
+             device memory is cupy's pool at the end (it keeps freed blocks, so this is its high-water mark)
+  gpu-code   (--gpu-code-on-cpu) the GPU's code path run with numpy (exact kNN, lsecflow's UMAP
              layout): what the GPU run computes, measured where no GPU is
 Ratios are lsecflow / reference and gpu / lsecflow (same machine, same session: compare ratios). Where Leiden
 runs in a second process beside the UMAP (lsecflow.cell_leiden; the GPU job from 200,000 cells, --leiden-beside), that

@@ -1,7 +1,10 @@
 """Exact neighbours of the GPU path (lsecflow.cell_knn), run here with numpy and with cupy where a GPU is
 present: blocked distance products against brute force, float64 against float32 where neighbours are close
-and far from the origin (PLANTED), and the top-k methods against argpartition on the real TMS cells."""
+and far from the origin (PLANTED), the search by k-means lists against all against all, and the top-k
+methods against argpartition on the real TMS cells."""
 from __future__ import annotations
+
+import logging
 
 import helpers
 import numpy as np
@@ -98,3 +101,65 @@ def test_threshold_top_k_with_segments_and_ties(columns):
 def test_top_k_method_is_checked():
     with pytest.raises(ValueError, match="method 'sort' is none of partition, threshold, minima"):
         cell_knn.smallest_k(np.zeros((2, 3)), 1, np, method="sort")
+
+
+@pytest.fixture(scope="module")
+def thinned_copies(tms_pcs):
+    """SYNTHETIC: 8,000 draws of the real TMS cells' 20 PCs plus normal noise of sd 0.3 (copies of a real
+    cell lie together, as bootstrapped cells do)."""
+    rng = np.random.default_rng(5)
+    return tms_pcs[rng.integers(0, len(tms_pcs), 8000)] + rng.normal(scale=0.3, size=(8000, tms_pcs.shape[1]))
+
+
+def knn_lists_share(caplog) -> float:
+    """The share of all-pairs distances that pruned_knn's last log line reports (%)."""
+    line = [r.getMessage() for r in caplog.records if "k-means lists" in r.getMessage()][-1]
+    return float(line.rsplit(": ", 1)[1].split(" %")[0])
+
+
+@pytest.mark.parametrize("on_gpu", [False, pytest.param(True, marks=ON_GPU)], ids=["numpy", "cupy"])
+def test_pruned_knn_is_all_against_all(tms_pcs, thinned_copies, on_gpu, caplog):
+    """The search by k-means lists finds exact_knn's neighbours at the same distances, on the real TMS cells
+    and their noisy copies, whatever the lists: few lists probed one at a time (the triangle inequality then
+    brings in most of the search), blocks small enough that large lists go by row blocks and the second search
+    by column blocks, exact duplicates (ties at distance 0, compared by distance); and on the copies it
+    computes under a third of the all-pairs distances."""
+    xp = cell_arrays.array_module(on_gpu)
+    duplicated = np.repeat(tms_pcs[:100], 5, axis=0)
+    cases = [(tms_pcs, {}), (tms_pcs, {"n_lists": 3, "probe": 1}), (tms_pcs, {"budget": 2000}),
+             (tms_pcs[:20], {}), (duplicated, {}), (thinned_copies, {})]
+    caplog.set_level(logging.INFO, logger="lsecflow.cell_knn")
+    for points, kwargs in cases:
+        ref_idx, ref_dist = cell_knn.exact_knn(points, 14, xp)
+        idx, dist = cell_knn.pruned_knn(points, 14, xp, **kwargs)
+        np.testing.assert_allclose(dist, ref_dist, rtol=0, atol=1e-6, err_msg=str((len(points), kwargs)))
+        assert (idx != np.arange(len(points))[:, None]).all()
+        if points is not duplicated:
+            same = np.mean([len(np.intersect1d(a, b)) / 14 for a, b in zip(idx, ref_idx)])
+            assert same >= 0.999, (len(points), kwargs, same)
+    assert knn_lists_share(caplog) < 30.0
+
+
+def test_pruned_knn_reaches_beyond_the_probed_lists(thinned_copies):
+    """With one list probed, many cells' true neighbours lie in lists other than their own, so the first
+    search alone would miss them: the triangle inequality's second search finds every one."""
+    k, n_lists = 14, 40
+    p = thinned_copies.astype(np.float64)
+    _, order, starts, _ = cell_knn.inverted_lists(p, n_lists, np)
+    own = np.repeat(np.arange(n_lists), np.diff(starts))[np.argsort(order)]  # each cell's list
+    ref_idx, ref_dist = cell_knn.exact_knn(p, k, np)
+    outside = (own[ref_idx] != own[:, None]).any(axis=1)
+    assert outside.mean() > 0.05, outside.mean()
+    idx, dist = cell_knn.pruned_knn(p, k, np, n_lists=n_lists, probe=1)
+    np.testing.assert_allclose(dist[outside], ref_dist[outside], rtol=0, atol=1e-9)
+
+
+def test_blocked_knn_searches_lists_from_prune_from(tms_pcs, caplog):
+    """BlockedKnn takes the lists from ``prune_from`` cells, with the same graph as all against all."""
+    caplog.set_level(logging.INFO, logger="lsecflow.cell_knn")
+    by_lists = cell_knn.BlockedKnn(15, np, prune_from=len(tms_pcs))
+    graph = by_lists.fit_transform(tms_pcs)
+    assert "k-means lists" in caplog.text and by_lists.describe(len(tms_pcs)) == "exact, k-means lists on numpy"
+    all_pairs = cell_knn.BlockedKnn(15, np).fit_transform(tms_pcs)
+    assert cell_knn.BlockedKnn(15, np).describe(len(tms_pcs)) == "exact, all against all on numpy"
+    assert abs(graph - all_pairs).max() < 1e-9  # the same neighbours at the same distances

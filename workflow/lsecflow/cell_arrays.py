@@ -8,7 +8,8 @@
   second pass. Exact (scanpy's ``svd_solver="covariance_eigh"`` computes the same), one pass for the
   loadings where a randomized solver needs several, and on a GPU the Gram product is one dense matrix
   product per block;
-* exact k nearest neighbours by blocked distance products: :mod:`lsecflow.cell_knn`;
+* exact k nearest neighbours by blocked distance products (within k-means lists from 50,000 cells):
+  :mod:`lsecflow.cell_knn`;
 * :func:`umap_layout`: UMAP's layout optimisation with each epoch's edges as array operations (umap-learn's
   rules, the edges of an epoch updated in groups rather than one by one), from :func:`pca_init`.
 
@@ -186,7 +187,7 @@ def covariance_pca(X: sp.csr_matrix, n_comps: int, xp=np, chunk: int = 20_000) -
             "variance_ratio": variance / total if total > 0 else np.zeros_like(variance)}
 
 
-def _scatter_rows(index, values, n: int, xp):
+def scatter_rows(index, values, n: int, xp):
     """``out[index[i]] += values[i]`` for the rows of ``values`` (n x dims, float64), by one weighted
     ``bincount`` per column (numpy and cupy alike)."""
     return xp.stack([xp.bincount(index, weights=values[:, c], minlength=n) for c in range(values.shape[1])], axis=1)
@@ -269,7 +270,7 @@ def umap_layout(graph: sp.spmatrix, init: np.ndarray, xp=np, *, a: float, b: flo
             d2_ = xp.where(d2 > 0, d2, 1.0)
             coeff = xp.where(d2 > 0, -2.0 * a * b * d2_ ** (b - 1.0) / (a * d2_ ** b + 1.0), 0.0)
             grad = xp.clip(coeff[:, None] * diff, -4.0, 4.0) * alpha
-            move = _scatter_rows(j, grad, n, xp) - _scatter_rows(k, grad, n, xp)
+            move = scatter_rows(j, grad, n, xp) - scatter_rows(k, grad, n, xp)
             next_sample[edges] += per_sample[edges]
             n_negative = xp.maximum(xp.trunc((epoch - next_negative[edges]) / per_negative[edges]), 0)
             next_negative[edges] += n_negative * per_negative[edges]
@@ -279,7 +280,7 @@ def umap_layout(graph: sp.spmatrix, init: np.ndarray, xp=np, *, a: float, b: flo
             d2_ = xp.where(d2 > 0, d2, 1.0)
             coeff = xp.where(d2 > 0, 2.0 * gamma * b / ((0.001 + d2_) * (a * d2_ ** b + 1.0)), 0.0)
             grad = xp.clip(coeff[:, None] * diff, -4.0, 4.0) * alpha
-            move += _scatter_rows(src, grad, n, xp)
+            move += scatter_rows(src, grad, n, xp)
             if max_step is not None:
                 move = xp.clip(move, -max_step * alpha, max_step * alpha)
             pos += move.astype(xp.float32)

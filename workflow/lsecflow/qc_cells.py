@@ -95,8 +95,9 @@ def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, 
 
     PCA from the genes' covariance, accumulated ``chunk`` cells at a time
     (:func:`lsecflow.cell_arrays.covariance_pca`; exact, the subspace of scanpy's ARPACK PCA); neighbours
-    by scanpy (its defaults: pynndescent beyond 4,096 cells) or, with ``exact_knn``, by exact blocked
-    distance products (:class:`lsecflow.cell_knn.BlockedKnn`); UMAP by scanpy (spectral start) or, with
+    by scanpy (its defaults: pynndescent beyond 4,096 cells) or, with ``exact_knn``, exactly by blocked
+    distance products, all against all or from 50,000 cells within k-means lists
+    (:class:`lsecflow.cell_knn.BlockedKnn`); UMAP by scanpy (spectral start) or, with
     ``array_umap``, by :func:`lsecflow.cell_arrays.umap_layout` from the first two PCs (scanpy's defaults:
     ``min_dist`` 0.5, ``spread`` 1); Leiden by scanpy (igraph), on the GPU path from 200,000 cells in a second
     process beside the layout (``leiden_beside``; :mod:`lsecflow.cell_leiden`, the same labels). With ``gpu``
@@ -115,10 +116,9 @@ def embed_and_cluster(hvg: ad.AnnData, opts: dict, n_comps: int, seed: int = 0, 
     hvg.obsm["X_pca"], hvg.varm["PCs"] = pca["scores"], pca["loadings"]
     hvg.uns["pca"] = {"variance": pca["variance"], "variance_ratio": pca["variance_ratio"],
                       "params": {"zero_center": True, "solver": "covariance_eigh"}}
-    exact = gpu if exact_knn is None else exact_knn
-    with timed(f"neighbours ({'exact, blocked on ' + ('cupy' if gpu else 'numpy') if exact else 'scanpy'})"):
-        sc.pp.neighbors(hvg, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed,
-                        transformer=BlockedKnn(n_neighbors, xp) if exact else None)
+    knn = BlockedKnn(n_neighbors, xp) if (gpu if exact_knn is None else exact_knn) else None
+    with timed(f"neighbours ({knn.describe(hvg.n_obs) if knn else 'scanpy'})"):
+        sc.pp.neighbors(hvg, n_neighbors=n_neighbors, use_rep="X_pca", random_state=seed, transformer=knn)
     own_umap = gpu if array_umap is None else array_umap
     with cell_leiden.clustering(hvg, opts["leiden_resolution"], seed, leiden_beside, gpu) as finish_leiden:
         if own_umap:
