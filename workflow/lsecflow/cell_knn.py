@@ -191,7 +191,8 @@ def pruned_knn(points: np.ndarray, k: int, xp=np, n_lists: int | None = None, pr
     Returns
     -------
     (indices, distances)
-        ``n x k`` host arrays, nearest first, as :func:`exact_knn`.
+        ``n x k`` host arrays, nearest first, as :func:`exact_knn` (where distances tie, as between exact
+        duplicates, either may list them in another order).
     """
     n = points.shape[0]
     k = min(k, n - 1)
@@ -214,10 +215,11 @@ def pruned_knn(points: np.ndarray, k: int, xp=np, n_lists: int | None = None, pr
         first = by_centroid[:max(probe, enough)]
         cols = _positions(starts, first)
         cols_on = xp.asarray(cols)
+        near_targets = targets[cols_on]  # gathered once for the list's row blocks
         rows = max(1, min(sizes[lst], budget // cols.size))
         for lo in range(starts[lst], starts[lst + 1], rows):
             hi = min(lo + rows, starts[lst + 1])
-            d2 = queries[lo:hi] @ targets[cols_on].T
+            d2 = queries[lo:hi] @ near_targets.T
             own = lo - starts[lst]  # the list's own points are the first columns: leave each point out
             d2[xp.arange(hi - lo), xp.arange(own, own + hi - lo)] = xp.inf
             at, d2_k = smallest_k(d2, k, xp)
