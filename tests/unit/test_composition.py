@@ -1,7 +1,8 @@
 """lsecflow.composition: speckle's propeller on the real Tabula Muris Senis cells equals R's (speckle 0.99.7,
 limma 3.54.1: tests/data/composition/make_reference.R) in every variant -- logit and arcsine transforms, robust
-and trend eBayes, a covariate, two cell types -- a planted change in a SYNTHETIC bootstrap is found, and the rule
-entry point counts the cells the workflow would (QC, qc.exclude) and says which contrasts it cannot test."""
+and trend eBayes, a covariate, two cell types, a random block (de.block, limma's blocked fit) -- a planted
+change in a SYNTHETIC bootstrap is found, and the rule entry point counts the cells the workflow would (QC,
+qc.exclude), takes de.block from the cells and says which contrasts it cannot test."""
 from __future__ import annotations
 
 import logging
@@ -64,6 +65,23 @@ def test_propeller_equals_r(cells, name, design, columns, kw, types):
         np.testing.assert_allclose(ours[ours_col], r[r_col], rtol=1e-12, atol=1e-14, err_msg=f"{name}: {ours_col}")
     assert (ours["n_cells"] == cells[cells["cell_type"].isin(ours.index)]["cell_type"].value_counts()
             .reindex(ours.index)).all()
+
+
+def test_a_block_is_limmas_blocked_fit_as_in_r(cells, caplog):
+    """``de.block`` (sex as a random block; design ~ age_group): the within-block correlation of the transformed
+    proportions (duplicateCorrelation) and the blocked fit's statistics equal R's, and differ from the fit
+    without the block; the correlation is in the log."""
+    r = pd.read_csv(REF / "propeller_block.tsv", sep="\t").set_index("cell_type")
+    sexes = cells.drop_duplicates("sample").set_index("sample")["sex"]
+    with caplog.at_level(logging.INFO, logger="lsecflow.composition"):
+        ours = _ours(cells, "~ age_group", ["age_group"], block=sexes.rename("sex"))
+    r = r.loc[ours.index]
+    for ours_col, r_col in (("effect", "logFC"), ("stat", "t"), ("pvalue", "P.Value"), ("padj", "adj.P.Val")):
+        np.testing.assert_allclose(ours[ours_col], r[r_col], rtol=1e-8, err_msg=ours_col)
+    rho = float(caplog.text.split("consensus correlation ")[1].split()[0])
+    assert rho == pytest.approx(r["correlation"].iloc[0], abs=5e-5)  # logged at 4 decimals: -0.0575
+    unblocked = _ours(cells, "~ age_group", ["age_group"])
+    assert np.abs(unblocked["stat"] - ours["stat"]).max() > 0.01
 
 
 def test_the_design_test_equals_propeller_anova(cells):
@@ -253,3 +271,28 @@ def test_the_rule_entry_point_counts_what_the_workflow_counts(tms_pseudobulk, tm
     assert "contrast young_vs_young (sex female vs male within age_group YOUNG) not tested" in caplog.text
     for ext, magic in (("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF-")):
         assert png.with_suffix(f".{ext}").read_bytes()[:len(magic)] == magic
+
+
+def test_the_rule_entry_point_takes_de_block_from_the_cells(tms_pseudobulk, tmp_path, caplog):
+    """With ``de.block`` the rule reads each sample's block from the cells' obs (the sheet joined it onto them) and
+    fits it; a block that cannot be estimated (every sample in one) is a warning and no test, not a crash."""
+    ds, folder, adata = tms_pseudobulk
+    params = ds.params(rule="composition")
+    params["spec"]["de"]["block"] = "sex"
+    out = {k: tmp_path / f"{k}.tsv" for k in ("table", "cells")}
+    with caplog.at_level(logging.INFO, logger="lsecflow"):
+        run_composition(str(folder / "counts.h5ad"), guard_params(params), str(out["table"]), str(out["cells"]),
+                        str(tmp_path / "proportions.png"))
+    assert "composition with blocks: block 'sex' (2 blocks of" in caplog.text
+    table = pd.read_csv(out["table"], sep="\t").set_index("cell_type")
+    r = pd.read_csv(REF / "propeller_block.tsv", sep="\t").set_index("cell_type").loc[table.index]
+    np.testing.assert_allclose(table["stat"], r["t"], rtol=1e-8)
+    one = adata.copy()
+    one.obs["sex"] = "female"
+    one.write_h5ad(tmp_path / "one_block.h5ad")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lsecflow"):
+        run_composition(str(tmp_path / "one_block.h5ad"), guard_params(params), str(out["table"]), str(out["cells"]),
+                        str(tmp_path / "proportions.png"))
+    assert "composition: no test (de.block 'sex': all 16 samples are in one block" in caplog.text
+    assert pd.read_csv(out["table"], sep="\t").empty

@@ -103,6 +103,11 @@ def test_single_cell(specs):
     assert "propeller" not in text(specs["dlpc"])  # bulk: nothing to count
     assert ("The terms that the reduced design ~ 1 lacks were tested together by limma's moderated F test "
             "(propeller's ANOVA)") in text(specs["tms"], de__test="lrt", de__reduced="~ 1")
+    blocked = text(specs["tms"], de__block="sex")
+    assert ("robust on; the samples of each 'sex' treated as correlated, as in the expression fit: limma's lmFit with "
+            "block and the within-block correlation of the transformed proportions from duplicateCorrelation), "
+            "Benjamini-Hochberg") in blocked
+    assert "treated as correlated, as in the expression fit" not in text(specs["tms"])
 
 
 def test_proteomics(specs):

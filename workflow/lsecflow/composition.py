@@ -7,9 +7,12 @@ transformed -- ``logit`` of ``(n + 0.5) / (N + 0.5 k)`` (k cell types) or ``asin
 robust is turned off below 3 cell types, as propeller does). Each contrast is one coefficient of the design
 (:func:`lsecflow.limma.contrast_tables`): for ``~ group`` and a plain contrast this is ``propeller``'s t-test,
 with covariates ``propeller.ttest`` on ``~ 0 + group + covariates``; ``within``, ``interaction`` and slope
-contrasts come from the same fit. Beside the test, propeller's descriptive columns: the proportion of every cell
-in the dataset (``baseline_prop``), the mean of the samples' proportions at the target and at the reference and
-their ratio (``prop_ratio``; not defined for slopes and interactions).
+contrasts come from the same fit. With ``de.block`` (limma engines) the samples of a block are correlated, as in the
+dataset's DE: ``duplicateCorrelation`` of the transformed proportions, then ``lmFit(block, correlation)``
+(propeller takes no block; this is limma's blocked fit of its transformed proportions). Beside the test,
+propeller's descriptive columns: the proportion of every cell in the dataset (``baseline_prop``), the mean of the
+samples' proportions at the target and at the reference and their ratio (``prop_ratio``; not defined for slopes
+and interactions).
 
 Validated against R (speckle 0.99.7, limma 3.54.1) on the real Tabula Muris Senis cells:
 ``tests/data/composition/make_reference.R``, ``tests/unit/test_composition.py``.
@@ -29,6 +32,7 @@ from .de_proteomics import refit_without_each
 from .errors import UnfittableFit
 from .files import write_tsv_atomic
 from .formula import design_metadata
+from .limma_block import BlockError, block_labels
 from .pseudobulk import qc_pass_mask
 from .pseudobulk_plots import proportions_figure
 from .trust import robustness_columns
@@ -73,8 +77,8 @@ def transformed_proportions(counts: pd.DataFrame, transform: str = "logit") -> t
 
 
 def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, transform: str = "logit",
-              robust: bool = True, trend: bool = False, reduced: str | None = None, alpha: float = 0.05
-              ) -> dict[str, pd.DataFrame]:
+              robust: bool = True, trend: bool = False, reduced: str | None = None, alpha: float = 0.05,
+              block: pd.Series | None = None) -> dict[str, pd.DataFrame]:
     """Every contrast's test of the cell-type proportions (:data:`COLUMNS`, one row per cell type), and with
     ``reduced`` the moderated F test of the design's terms it lacks (``propeller.anova`` for ``~ group`` against
     ``~ 1``; :func:`lsecflow.limma.design_test`), under the key ``"<design> vs <reduced>"``: ``stat`` is F,
@@ -94,6 +98,9 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
         ``de.reduced`` under ``de.test: lrt``, or None.
     alpha
         ``de.alpha``: the cell types called at it get the leave-one-out check (:data:`COLUMNS`).
+    block
+        ``de.block``: each sample's block (index: samples), or None. The consensus within-block correlation is
+        estimated from the transformed proportions (and again for each leave-one-out refit) and logged.
 
     Returns
     -------
@@ -108,7 +115,10 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
         robust = False
     check_fittable(meta, design)
     opts = {"robust": robust, "trend": trend}
-    stats, prior = limma.contrast_tables(trans.T, meta, design, contrasts, opts, features="cell types")
+    blocked = limma.block_of(trans.T, meta, design, block)
+    if blocked is not None:
+        log.info("composition with blocks: %s", blocked.describe())
+    stats, prior = limma.contrast_tables(trans.T, meta, design, contrasts, opts, block=blocked, features="cell types")
     baseline = counts.sum(axis=0) / counts.to_numpy().sum()
     out = {}
     for name, c in contrasts.items():
@@ -121,9 +131,9 @@ def propeller(counts: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: 
                            prop_reference=mean_r.to_numpy(), prop_ratio=(mean_t / mean_r).to_numpy(),
                            effect=t["log2FoldChange"].to_numpy(),
                            **{k: t[k].to_numpy() for k in ("stat", "pvalue", "padj", "df_total")})
-    _leave_one_out(trans, meta, design, contrasts, opts, out, alpha)
+    _leave_one_out(trans, meta, design, contrasts, opts, out, alpha, block)
     if reduced:
-        f = limma.design_test(trans.T, meta, design, reduced, opts)
+        f = limma.design_test(trans.T, meta, design, reduced, opts, block=blocked)
         name = f"{design} vs {reduced}"
         out[name] = _table(name, counts, baseline, alpha,
                            **{k: f[k].to_numpy() for k in ("stat", "pvalue", "padj", "df_total")})
@@ -142,12 +152,20 @@ def _table(name: str, counts: pd.DataFrame, baseline: pd.Series, alpha: float, *
 
 
 def _leave_one_out(trans: pd.DataFrame, meta: pd.DataFrame, design: str, contrasts: dict, opts: dict,
-                   out: dict[str, pd.DataFrame], alpha: float) -> None:
+                   out: dict[str, pd.DataFrame], alpha: float, block: pd.Series | None = None) -> None:
     """Fill :data:`LOO_COLUMNS` of ``out``'s contrast tables (in place): the called cell types refitted without
     each sample that a contrast with a call can spare (its group keeps 2), by the limma engines' refits of the
-    paracrine candidates (:func:`lsecflow.de_proteomics.refit_without_each`)."""
+    paracrine candidates (:func:`lsecflow.de_proteomics.refit_without_each`); with ``block``, each refit's
+    within-block correlation estimated again from the samples it keeps."""
     called = {name: list(out[name].loc[out[name]["called"], "cell_type"]) for name in contrasts}
-    loo = refit_without_each(trans.T, meta, design, contrasts, opts, called, what="cell types")
+    values = trans.T
+
+    def blocked_refit(keep):
+        kept = values.loc[:, keep]
+        return kept, None, limma.block_of(kept, meta.loc[keep], design, block)
+
+    loo = refit_without_each(values, meta, design, contrasts, opts, called, what="cell types",
+                             prepare=None if block is None else blocked_refit)
     for name in contrasts:
         t = out[name]
         cand = pd.DataFrame({"gene_id": t["cell_type"], "flagged": t["called"], "log2FoldChange": t["effect"]})
@@ -165,6 +183,15 @@ def sample_table(obs: pd.DataFrame, design_columns: list[str], contrasts: dict) 
     each cell), sorted, as the design columns of :func:`lsecflow.formula.design_metadata`."""
     first = obs.assign(sample=obs["sample"].astype(str)).drop_duplicates("sample").set_index("sample").sort_index()
     return design_metadata(first, design_columns, contrasts)
+
+
+def sample_blocks(obs: pd.DataFrame, column: str | None) -> pd.Series | None:
+    """``de.block``'s label of each sample (index: samples, sorted) from the cells' ``obs``, where the sample sheet
+    joined it onto each cell (:func:`lsecflow.limma_block.block_labels`); None without ``de.block``."""
+    if not column:
+        return None
+    first = obs.assign(sample=obs["sample"].astype(str)).drop_duplicates("sample").set_index("sample").sort_index()
+    return block_labels(first, column)
 
 
 def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png: str,
@@ -191,6 +218,7 @@ def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png:
     order = sorted(labels.unique(), key=lambda c: (c != spec["single_cell"]["lsec_label"], c))
     counts = cell_counts(obs["sample"], labels, order)
     meta = sample_table(obs, params["design_columns"], spec["contrasts"]).loc[counts.index]
+    block = sample_blocks(obs, spec["de"].get("block"))
     log.info("%d cells of %d cell types in %d samples", int(counts.to_numpy().sum()), counts.shape[1], len(counts))
     testable = {}
     for name, c in spec["contrasts"].items():
@@ -204,8 +232,8 @@ def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png:
     if testable or reduced:
         try:
             results = propeller(counts, meta, spec["design"], testable, opts["transform"], opts["robust"],
-                                opts["trend"], reduced, spec["de"]["alpha"])
-        except UnfittableFit as exc:
+                                opts["trend"], reduced, spec["de"]["alpha"], block)
+        except (UnfittableFit, BlockError) as exc:
             log.warning("composition: no test (%s)", exc)
     props, trans = transformed_proportions(counts, opts["transform"])
     long = pd.DataFrame({"sample": np.repeat(counts.index, counts.shape[1]),

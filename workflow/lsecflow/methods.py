@@ -30,10 +30,18 @@ def _composition(spec: dict) -> str:
                  "arcsine square root-transformed")
     return (" Changes in cell-type proportions were tested as speckle's propeller (Phipson et al. 2022): each "
             f"sample's proportions of the cell types, {transform}, were fitted with limma under the same design "
-            f"(eBayes, robust {'on' if comp['robust'] else 'off'}{', trend' if comp['trend'] else ''}), "
-            "Benjamini-Hochberg adjusted per contrast."
+            f"(eBayes, robust {'on' if comp['robust'] else 'off'}{', trend' if comp['trend'] else ''}"
+            f"{_composition_block(spec['de'])}), Benjamini-Hochberg adjusted per contrast."
             + (f" The terms that the reduced design {spec['de']['reduced']} lacks were tested together by limma's "
                "moderated F test (propeller's ANOVA)." if spec["de"]["test"] == "lrt" else ""))
+
+
+def _composition_block(de: dict) -> str:
+    """``de.block`` in the proportions' sentence (empty without it)."""
+    if not de.get("block"):
+        return ""
+    return (f"; the samples of each '{de['block']}' treated as correlated, as in the expression fit: limma's lmFit "
+            "with block and the within-block correlation of the transformed proportions from duplicateCorrelation")
 
 
 def package_versions(versions: pd.DataFrame) -> dict[str, str]:

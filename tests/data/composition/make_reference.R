@@ -5,6 +5,7 @@
 # Seurat, so its four functions used here (getTransformedProps, propeller, propeller.ttest, propeller.anova) are
 # sourced from the R/ folder of a checkout given as the argument; nothing else of the package is used.
 # propeller_anova.tsv: a group of four levels (age group x sex), propeller.anova's F test.
+# propeller_block.tsv: de.block (sex as a random block), limma's blocked fit of the transformed proportions.
 # Input: tms_cells.tsv.gz, one row per cell of resources/data/tms_liver/tms_liver_sample_counts.h5ad (468 cells):
 # its sample (the plate: the second '_'-separated field of the cell name, as config/datasets/tms_liver.yaml) and
 # cell type, joined with config/samples/tms_liver.tsv (age_group, sex); the test checks it against the h5ad.
@@ -44,3 +45,16 @@ save(propeller(clusters = cells$cell_type[two], sample = cells$sample[two], grou
 # four levels (age group x sex): propeller's ANOVA (moderated F of the group coefficients)
 group4 <- paste(cells$age_group, cells$sex, sep = "_")
 save(propeller(clusters = cells$cell_type, sample = cells$sample, group = group4), "propeller_anova.tsv")
+
+# de.block: the samples of each sex treated as correlated (limma's random block effect), design ~ age_group with
+# YOUNG the reference. propeller itself takes no block: this is limma's blocked fit of propeller's transformed
+# proportions (duplicateCorrelation, lmFit(block, correlation), eBayes robust as propeller), with the consensus
+# correlation written beside the statistics.
+samples$age_group <- relevel(factor(samples$age_group), ref = "YOUNG")
+design <- model.matrix(~ age_group, data = samples)
+dc <- duplicateCorrelation(props$TransformedProps, design, block = samples$sex)
+fit <- eBayes(lmFit(props$TransformedProps, design, block = samples$sex, correlation = dc$consensus.correlation),
+              robust = TRUE)
+out <- topTable(fit, coef = "age_groupOLD", number = Inf, sort.by = "none")
+out$correlation <- dc$consensus.correlation
+save(out, "propeller_block.tsv")
