@@ -154,12 +154,15 @@ def test_pruned_knn_reaches_beyond_the_probed_lists(thinned_copies):
     np.testing.assert_allclose(dist[outside], ref_dist[outside], rtol=0, atol=1e-9)
 
 
-def test_blocked_knn_searches_lists_from_prune_from(tms_pcs, caplog):
-    """BlockedKnn takes the lists from ``prune_from`` cells, with the same graph as all against all."""
+def test_blocked_knn_searches_lists_from_prune_from(tms_pcs, caplog, monkeypatch):
+    """BlockedKnn takes the lists from ``prune_from`` cells, with the same graph as all against all; the search
+    says how far it is (here after every list)."""
     caplog.set_level(logging.INFO, logger="lsecflow.cell_knn")
+    monkeypatch.setattr(cell_knn, "PROGRESS_EVERY", -1.0)
     by_lists = cell_knn.BlockedKnn(15, np, prune_from=len(tms_pcs))
     graph = by_lists.fit_transform(tms_pcs)
     assert "k-means lists" in caplog.text and by_lists.describe(len(tms_pcs)) == "exact, k-means lists on numpy"
+    assert "exact neighbours: 20 of 21 lists searched" in caplog.text
     all_pairs = cell_knn.BlockedKnn(15, np).fit_transform(tms_pcs)
     assert cell_knn.BlockedKnn(15, np).describe(len(tms_pcs)) == "exact, all against all on numpy"
     assert abs(graph - all_pairs).max() < 1e-9  # the same neighbours at the same distances

@@ -14,6 +14,7 @@ single-cell QC; :mod:`lsecflow.cell_arrays` holds the rest of it).
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 SEGMENTS = 1024
 #: cells from which :class:`BlockedKnn` searches by lists (:func:`pruned_knn`) rather than all against all
 PRUNE_FROM = 50_000
+#: seconds between :func:`pruned_knn`'s progress lines (the GPU takes seconds; numpy at 1M cells minutes)
+PROGRESS_EVERY = 30.0
 
 
 def exact_knn(points: np.ndarray, k: int, xp=np, block: int | None = None,
@@ -207,8 +210,12 @@ def pruned_knn(points: np.ndarray, k: int, xp=np, n_lists: int | None = None, pr
     sizes = np.diff(starts)
     found = np.empty((n, k), dtype=np.int64)
     near_d2 = np.empty((n, k), dtype=np.float64)
-    computed = 0
-    for lst in np.flatnonzero(sizes):
+    computed, started, said = 0, time.perf_counter(), time.perf_counter()
+    filled = np.flatnonzero(sizes)
+    for done, lst in enumerate(filled):
+        if time.perf_counter() - said > PROGRESS_EVERY:
+            said = time.perf_counter()
+            log.info("exact neighbours: %d of %d lists searched (%.0f s)", done, len(filled), said - started)
         by_centroid = np.argsort(between[lst], kind="stable")
         by_centroid = np.concatenate([[lst], by_centroid[by_centroid != lst]])
         enough = int(np.searchsorted(np.cumsum(sizes[by_centroid]), k + 1)) + 1
