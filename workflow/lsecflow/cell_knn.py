@@ -203,8 +203,8 @@ def pruned_knn(points: np.ndarray, k: int, xp=np, n_lists: int | None = None, pr
     n_lists = max(1, min(n, int(np.sqrt(n)) if n_lists is None else n_lists))
     centroids, order, starts, radius = inverted_lists(p, n_lists, xp, seed)
     queries, targets = augmented(p[xp.asarray(order)], xp)  # in list order: list l is rows starts[l]..
-    centroid_targets = augmented(centroids, xp)[1]
-    between = to_host(xp.sqrt(xp.maximum(augmented(centroids, xp)[0] @ centroid_targets.T, 0.0)))
+    centroid_queries, centroid_targets = augmented(centroids, xp)
+    between = to_host(xp.sqrt(xp.maximum(centroid_queries @ centroid_targets.T, 0.0)))
     radius_on = xp.asarray(radius)
     slack = 4.0 * np.sqrt(16.0 * np.finfo(np.float64).eps * float((p * p).sum(axis=1).max()))
     sizes = np.diff(starts)
