@@ -178,20 +178,22 @@ def _leave_one_out(trans: pd.DataFrame, meta: pd.DataFrame, design: str, contras
                      "".join(f"; {ct} rests on {s}" for ct, s in rob["driven_by"].items() if s))
 
 
+def _per_sample(obs: pd.DataFrame) -> pd.DataFrame:
+    """The first cell's row of each sample of the cells' ``obs`` (the sample sheet's columns are joined onto every
+    cell, so any cell of a sample carries them), indexed by sample, sorted."""
+    return obs.assign(sample=obs["sample"].astype(str)).drop_duplicates("sample").set_index("sample").sort_index()
+
+
 def sample_table(obs: pd.DataFrame, design_columns: list[str], contrasts: dict) -> pd.DataFrame:
     """One row per sample of the cells' ``obs`` (``sample`` and the design columns the sample sheet joined onto
     each cell), sorted, as the design columns of :func:`lsecflow.formula.design_metadata`."""
-    first = obs.assign(sample=obs["sample"].astype(str)).drop_duplicates("sample").set_index("sample").sort_index()
-    return design_metadata(first, design_columns, contrasts)
+    return design_metadata(_per_sample(obs), design_columns, contrasts)
 
 
 def sample_blocks(obs: pd.DataFrame, column: str | None) -> pd.Series | None:
-    """``de.block``'s label of each sample (index: samples, sorted) from the cells' ``obs``, where the sample sheet
-    joined it onto each cell (:func:`lsecflow.limma_block.block_labels`); None without ``de.block``."""
-    if not column:
-        return None
-    first = obs.assign(sample=obs["sample"].astype(str)).drop_duplicates("sample").set_index("sample").sort_index()
-    return block_labels(first, column)
+    """``de.block``'s label of each sample (index: samples, sorted) from the cells' ``obs``
+    (:func:`lsecflow.limma_block.block_labels`); None without ``de.block``."""
+    return block_labels(_per_sample(obs), column) if column else None
 
 
 def run_composition(counts_h5ad: str, params: dict, table: str, cells: str, png: str,
