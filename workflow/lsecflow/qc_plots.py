@@ -6,7 +6,7 @@ import pandas as pd
 
 from .de_options import de_engine
 from .deseq2_local import residual_note
-from .plots import configure, message_figure, plt, save, stem_of
+from .plots import cell_points, configure, message_figure, plt, save, stem_of
 
 PALETTE = plt.get_cmap("tab10")
 
@@ -329,11 +329,11 @@ def sc_figures(cells: pd.DataFrame, calls: pd.DataFrame, signatures: list[str], 
         if cells[col].dtype.kind in "fi" and col != "leiden" and cells[col].isna().all():
             ax.text(0.5, 0.5, "not computed (qc.doublets: none)", ha="center", va="center", transform=ax.transAxes)
         elif cells[col].dtype.kind in "fi" and col != "leiden":
-            sc_ = ax.scatter(cells["UMAP1"], cells["UMAP2"], c=cells[col], cmap="viridis", **dot)
+            sc_ = cell_points(ax, cells["UMAP1"], cells["UMAP2"], cells[col], "viridis", **dot)
             plt.colorbar(sc_, ax=ax, fraction=0.04)
         else:
             c, lut = group_colours(cells[col])
-            ax.scatter(cells["UMAP1"], cells["UMAP2"], c=c, **dot)
+            cell_points(ax, cells["UMAP1"], cells["UMAP2"], c, **dot)
             if len(lut) <= 20:
                 ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=v, label=k) for k, v in lut.items()],
                           fontsize="x-small", frameon=False, loc="best", markerscale=0.8)
