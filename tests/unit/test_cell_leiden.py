@@ -13,7 +13,7 @@ import anndata as ad
 import pytest
 import scanpy as sc
 from helpers import tms_pcs
-from lsecflow import cell_leiden
+from lsecflow import cell_leiden, job_resources
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_automatic_choice(graph, caplog, monkeypatch):
     path always: on 2 cores side by side was no faster)."""
     for cells, cores, gpu, beside in ((len(graph) + 1, 2, True, False), (len(graph), 1, True, False),
                                       (len(graph), 2, True, True), (len(graph), 2, False, False)):
-        monkeypatch.setattr(cell_leiden, "LEIDEN_BESIDE_CELLS", cells)
+        monkeypatch.setattr(job_resources, "LEIDEN_BESIDE_CELLS", cells)
         monkeypatch.setattr(cell_leiden, "free_cores", lambda cores=cores: cores)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="lsecflow.cell_leiden"):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .job_resources import LEIDEN_BESIDE_CELLS
+from .job_resources import leiden_beside
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def clustering(hvg, resolution: float, seed: int, beside: bool | None = None, gp
         Whether the UMAP layout runs on the GPU.
     """
     if beside is None:
-        beside = gpu and hvg.n_obs >= LEIDEN_BESIDE_CELLS and free_cores() >= 2
+        beside = leiden_beside(hvg.n_obs, gpu) and free_cores() >= 2
     if not beside:
         yield lambda: leiden(hvg, None, resolution, seed)
         return

@@ -38,10 +38,16 @@ def single_cell_qc_mb(shape: tuple[int, int] | None, chunk: int, doublets: bool)
 LEIDEN_BESIDE_CELLS = 200_000
 
 
+def leiden_beside(cells: int, gpu: bool) -> bool:
+    """Whether single-cell QC of ``cells`` cells clusters in a second process beside the UMAP layout: on a GPU
+    from :data:`LEIDEN_BESIDE_CELLS` cells (the job then also needs a second core free)."""
+    return gpu and cells >= LEIDEN_BESIDE_CELLS
+
+
 def single_cell_qc_threads(shape: tuple[int, int] | None, gpu: bool) -> int:
-    """Cores single-cell QC asks for: two on a GPU (``compute.gpu: true``) from :data:`LEIDEN_BESIDE_CELLS`
-    cells (Leiden beside the layout), else one (a dry run knows no shape)."""
-    return 2 if gpu and shape is not None and shape[0] >= LEIDEN_BESIDE_CELLS else 1
+    """Cores single-cell QC asks for: two on a GPU (``compute.gpu: true``) where Leiden runs beside the layout
+    (:func:`leiden_beside`), else one (a dry run knows no shape)."""
+    return 2 if shape is not None and leiden_beside(shape[0], gpu) else 1
 
 
 #: seconds a cell of single-cell QC takes on a 2-core node without doublet scores (metrics, HVG, PCA,
