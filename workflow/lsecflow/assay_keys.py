@@ -99,7 +99,7 @@ FORMAT_KEYS: dict[str, tuple[str, ...]] = {
     "proteomics.qvalue_columns": ("diann_report",),
     "proteomics.quantity_column": ("diann_report",),
     "proteomics.proteotypic_only": ("diann_report",),
-    "proteomics.count_column": ("maxquant", "fragpipe", "diann", "protein_table"),
+    "proteomics.count_column": ("maxquant", "fragpipe", "diann", "spectronaut", "protein_table"),
 }
 """``proteomics`` keys that only some table formats read -> those formats (the others have the columns fixed,
 no organism column, no flagged rows, no peptides to summarise, or their count made from the peptides)."""

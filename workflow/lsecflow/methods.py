@@ -57,7 +57,7 @@ def _v(versions: dict[str, str], name: str) -> str:
 
 TABLES = {"maxquant": "MaxQuant proteinGroups", "maxquant_peptides": "MaxQuant peptides",
           "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix", "diann_report": "DIA-NN main report",
-          "protein_table": "protein", "peptide_table": "peptide"}
+          "spectronaut": "Spectronaut protein-group pivot", "protein_table": "protein", "peptide_table": "peptide"}
 
 
 #: What proteomics.remove_flagged removed, per format that flags rows (the others have none to remove).

@@ -1,5 +1,6 @@
 """Protein-level intensity tables: MaxQuant ``proteinGroups.txt``, FragPipe ``combined_protein.tsv``,
-DIA-NN ``pg_matrix.tsv`` and a generic table (also for antibody and cytokine arrays); and MaxQuant's
+DIA-NN ``pg_matrix.tsv``, Spectronaut's protein-group pivot report (:mod:`lsecflow.spectronaut`) and a generic
+table (also for antibody and cytokine arrays); and MaxQuant's
 ``peptides.txt`` and DIA-NN's main report (:mod:`lsecflow.diann_report`), summarised to proteins
 (:mod:`lsecflow.peptides`).
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import spectronaut
 from .diann_report import is_parquet, is_report, parquet_header, read_report, sample_runs
 from .diann_report import run_name as diann_run
 from .errors import InputDataError
@@ -28,8 +30,8 @@ from .sheets import named_by_column
 
 log = logging.getLogger(__name__)
 
-PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "diann_report", "protein_table",
-                      "peptide_table")
+PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "diann_report", "spectronaut",
+                      "protein_table", "peptide_table")
 #: Tables of peptides or precursors, summarised to proteins at ingest (``proteomics.summarise``).
 PEPTIDE_FORMATS = ("maxquant_peptides", "diann_report", "peptide_table")
 #: Generic tables: their columns named by ``proteomics.id_column`` / ``gene_column`` (``protein_column``).
@@ -48,6 +50,8 @@ LAYOUTS = {
               "columns": {}},
     "diann_report": {"id": "Precursor.Id", "gene": "Genes", "description": (), "protein": "Protein.Group",
                      "columns": {}},
+    "spectronaut": {"id": spectronaut.ID, "gene": spectronaut.GENES, "description": (spectronaut.DESCRIPTION,),
+                    "columns": {}},
 }
 #: MaxQuant's "+" flags: rows removed with ``proteomics.remove_flagged``.
 MAXQUANT_FLAGS = ("Reverse", "Potential contaminant", "Only identified by site")
@@ -84,8 +88,8 @@ def read_header(path: str | os.PathLike) -> list[str]:
 
 
 def detect_protein_format(header: list[str]) -> str:
-    """``maxquant``, ``maxquant_peptides``, ``fragpipe``, ``diann`` or ``diann_report`` when the header is one of
-    theirs, else ``protein_table`` (``peptide_table`` is never detected: it is declared)."""
+    """``maxquant``, ``maxquant_peptides``, ``fragpipe``, ``diann``, ``diann_report`` or ``spectronaut`` when the
+    header is one of theirs, else ``protein_table`` (``peptide_table`` is never detected: it is declared)."""
     cols = set(header)
     if is_report(header):
         return "diann_report"
@@ -98,6 +102,8 @@ def detect_protein_format(header: list[str]) -> str:
         return "fragpipe"
     if "Protein.Group" in cols:
         return "diann"
+    if spectronaut.is_pivot(header):
+        return "spectronaut"
     return "protein_table"
 
 
@@ -128,7 +134,8 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     ``proteomics.column_key`` names a sample-sheet column holding each sample's table column; without
     it the column is found from the sample id by the format's pattern (MaxQuant ``LFQ intensity <s>``
     or ``Intensity <s>``; FragPipe ``<s> MaxLFQ Intensity`` or ``<s> Intensity``; DIA-NN the run whose
-    file name, without folder and extension, is the sample id; a generic table the column named so).
+    file name, without folder and extension, is the sample id; Spectronaut the run named so, with or without its
+    extension; a generic table the column named so).
     A sample whose column is missing is an error naming the sample, the column and the file.
     """
     header = read_header(path)
@@ -144,12 +151,15 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     elif fmt == "diann":
         runs = {diann_run(c): c for c in header if c not in DIANN_ANNOTATION}
         wanted = {s: runs.get(s, s) for s in samples}
+    elif fmt == "spectronaut":
+        wanted = spectronaut.sample_columns(header, samples)
     else:
         wanted = {s: s for s in samples}
     present = set(header)
     missing = [(s, c) for s, c in wanted.items() if c not in present]
     if missing:
-        values = [c for c in header if c not in {ident, gene, desc}]
+        values = (list(spectronaut.runs(header).values()) if fmt == "spectronaut"
+                  else [c for c in header if c not in {ident, gene, desc}])
         what = (f"the sheet's column {key!r} names" if key else "the expected column is")
         raise InputDataError(
             f"{path}: {len(missing)} sample(s) have no intensity column in the table: "
@@ -167,9 +177,11 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
 def run_name(column: str, fmt: str, opts: dict, sample: str) -> str:
     """A sample's name in the table, read off its intensity column: MaxQuant and FragPipe's column without the
     format's prefix / suffix (``LFQ intensity C_R1`` -> ``C_R1``), DIA-NN's run file name, a generic table's
-    column itself; the sample id where the column does not follow the pattern."""
+    column itself, Spectronaut's ``[<n>] <run>``; the sample id where the column does not follow the pattern."""
     if fmt == "diann":
         return diann_run(column)
+    if fmt == "spectronaut":
+        return spectronaut.run_label(column)
     if fmt not in LAYOUTS:
         return column
     prefix, suffix = LAYOUTS[fmt]["columns"][opts.get("intensity", "lfq")].split("{}")
@@ -294,7 +306,8 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     header = read_header(path)
     ident, gene, desc = annotation_columns(fmt, opts, header)
     try:
-        df = pd.read_csv(path, sep=_sep(path), dtype=str, keep_default_na=False, na_values=["", "NA", "NaN"],
+        missing = ["", "NA", "NaN", *(spectronaut.MISSING if fmt == "spectronaut" else ())]
+        df = pd.read_csv(path, sep=_sep(path), dtype=str, keep_default_na=False, na_values=missing,
                          low_memory=False, compression=compression(path))
     except UnicodeDecodeError as exc:
         raise InputDataError(f"{path}: {not_utf8(path) or exc}") from exc
