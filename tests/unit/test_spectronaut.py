@@ -115,3 +115,16 @@ def test_the_dataset_from_config_is_r_limmas(tmp_path):
     spec["proteomics"]["gene_column"] = "PG.Genes"
     with pytest.raises(ConfigError, match="counts.format is 'spectronaut', which does not read key"):
         load_one(tmp_path, spec)
+
+
+def test_a_report_named_xls_is_read_as_the_text_it_is(tmp_path):
+    """Spectronaut names its tab-separated reports '.xls' by default: such a file is detected and read as text."""
+    path = tmp_path / "20260219_Report_PG_pivot.xls"
+    path.write_bytes(PIVOT.read_bytes())
+    spec = {"assay": "proteomics", "species": "human", "gene_ids": "protein", "counts": {"path": str(path)},
+            "samples": {"sheet": str(DATA / "sheet.tsv")}, "design": "~ condition",
+            "contrasts": {"b_vs_a": {"variable": "condition", "target": "Mix_B", "reference": "Mix_A"}}}
+    ds = load_one(tmp_path, spec).datasets["p"]
+    assert ds.format == "spectronaut"
+    values, _, _ = protein_tables.read_protein_table(path, ds.format, list(_quantities().columns), {}, "human")
+    pd.testing.assert_frame_equal(values, _quantities(), check_names=False)
