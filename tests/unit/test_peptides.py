@@ -155,8 +155,8 @@ def test_config_keys_of_peptide_tables(tmp_path):
                      roots=[tmp_path, REPO]).datasets["pep"]
     assert ds.format == "maxquant_peptides" and ds.spec["de"]["deqms"] == "loess"
     bad = _spec(count_column="Razor + unique peptides")
-    with pytest.raises(ConfigError, match=re.escape("proteomics.count_column is read for maxquant, fragpipe, diann "
-                                                    "and protein_table tables")):
+    with pytest.raises(ConfigError, match=re.escape("proteomics.count_column is read for maxquant, fragpipe, diann, "
+                                                    "spectronaut and protein_table tables")):
         load_config(yaml.safe_load(write_config(tmp_path, {"pep": bad}).read_text()), roots=[tmp_path, REPO])
     protein = yaml.safe_load((REPO / "config/datasets/ups1_spikein.yaml").read_text())
     protein["counts"]["path"] = str(REPO / protein["counts"]["path"])
