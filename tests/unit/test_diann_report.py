@@ -356,13 +356,15 @@ def test_qvalue_is_a_report_key_and_deqms_counts_its_precursors(tmp_path):
     load_config, which knows the format), on a protein table it does."""
     spec = ups1_dataset()
     spec["proteomics"]["qvalue"] = 0.05
-    with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue is read for diann_report tables")):
+    with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue is read for diann_report and spectronaut_report "
+                                                    "tables")):
         load_one(tmp_path, spec)
     spec = ups1_dataset()
     spec["proteomics"].update(quantity_column="Precursor.Quantity", proteotypic_only=True,
                               qvalue_columns=["Lib.Q.Value"])
-    with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue_columns is read for diann_report tables; "
-                                                    "proteomics.quantity_column is read for diann_report tables; "
+    with pytest.raises(ConfigError, match=re.escape("proteomics.qvalue_columns is read for diann_report and "
+                                                    "spectronaut_report tables; proteomics.quantity_column is read "
+                                                    "for diann_report and spectronaut_report tables; "
                                                     "proteomics.proteotypic_only is read for diann_report tables")):
         load_one(tmp_path, spec)
     sheet = tmp_path / "sheet.tsv"
@@ -401,3 +403,16 @@ def test_a_report_dataset_is_checked_at_start_up_and_ingested(tmp_path, parquet)
     with pytest.raises(ConfigError, match=re.escape(f"1 sample(s) have no run in the report's {column!r} column: "
                                                     "'KL_Try_001_d'")):
         load_one(tmp_path, spec)
+
+
+@pytest.mark.parametrize("opts, says", [
+    ({"quantity_column": "FG.Quantity"}, "proteomics.quantity_column 'FG.Quantity': a DIA-NN report's precursor "
+                                         "quantity is one of Precursor.Normalised, Precursor.Quantity"),
+    ({"qvalue_columns": ["Q.Value", "EG.Qvalue"]}, "proteomics.qvalue_columns EG.Qvalue: DIA-NN's q-value columns "
+                                                   "end in 'Q.Value'"),
+])
+def test_a_spectronaut_column_for_a_diann_report_is_refused(opts, says):
+    """The quantity and q-value keys are shared with Spectronaut's report: a DIA-NN report refuses that engine's
+    column names, named (the schema allows both engines' names)."""
+    with pytest.raises(InputDataError, match=re.escape(says)):
+        read_columns(REPORT, protein_tables.read_header(REPORT), opts)

@@ -163,7 +163,7 @@ def test_config_keys_of_peptide_tables(tmp_path):
     protein["samples"]["sheet"] = str(REPO / protein["samples"]["sheet"])
     protein["proteomics"]["summarise"] = "sum"
     with pytest.raises(ConfigError, match=re.escape("proteomics.summarise is read for maxquant_peptides, "
-                                                    "diann_report and peptide_table tables")):
+                                                    "diann_report, spectronaut_report and peptide_table tables")):
         load_config(yaml.safe_load(write_config(tmp_path, {"prot": protein}).read_text()), roots=[tmp_path, REPO])
 
 

@@ -205,12 +205,25 @@ def match_runs(path, runs: list[str], samples, column: str, key: str | None = No
 
 def quantity_column(opts: dict) -> str:
     """The precursor quantity read (``proteomics.quantity_column``; :data:`QUANTITIES`)."""
-    return opts.get("quantity_column", QUANTITIES[0])
+    return opts.get("quantity_column") or QUANTITIES[0]
 
 
 def qvalue_columns(opts: dict) -> list[str]:
     """The q-value columns a precursor must pass (``proteomics.qvalue_columns``; :data:`QVALUES`)."""
     return list(opts.get("qvalue_columns") or QVALUES)
+
+
+def check_engine_columns(engine: str, quantity: str, quantities: tuple[str, ...], qvalues: list[str], suffix: str,
+                         examples: str) -> None:
+    """A report's quantity among ``quantities`` and each q-value column ending in ``suffix``: the schema takes either
+    engine's names for ``proteomics.quantity_column`` and ``qvalue_columns``; the other engine's is an error."""
+    if quantity not in quantities:
+        raise InputDataError(f"proteomics.quantity_column {quantity!r}: a {engine} report's precursor quantity is "
+                             f"one of {', '.join(quantities)}")
+    odd = [q for q in qvalues if not q.endswith(suffix)]
+    if odd:
+        raise InputDataError(f"proteomics.qvalue_columns {', '.join(odd)}: {engine}'s q-value columns end in "
+                             f"{suffix!r} ({examples})")
 
 
 def read_columns(path, header: list[str], opts: dict) -> list[str]:
@@ -221,6 +234,7 @@ def read_columns(path, header: list[str], opts: dict) -> list[str]:
         raise InputDataError(f"{path}: a multiplexed report (columns {', '.join(channels[:4])}: DIA-NN's --channels, "
                              f"SILAC or plexDIA): {MULTIPLEXED}")
     quantity, qvalues = quantity_column(opts), qvalue_columns(opts)
+    check_engine_columns("DIA-NN", quantity, QUANTITIES, qvalues, "Q.Value", "Q.Value, PG.Q.Value, Lib.Q.Value, ...")
     wanted = {quantity: f"proteomics.quantity_column: {quantity}",
               **{q: f"proteomics.qvalue_columns: {', '.join(qvalues)}" for q in qvalues}}
     if opts.get("proteotypic_only"):

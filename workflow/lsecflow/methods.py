@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import diann_report, spectronaut
 from .contrasts import describe, is_plain
 from .de_options import de_engine, deqms_method, shrink_method
 from .proteomics import filter_columns, filter_groups_text
@@ -57,8 +58,12 @@ def _v(versions: dict[str, str], name: str) -> str:
 
 TABLES = {"maxquant": "MaxQuant proteinGroups", "maxquant_peptides": "MaxQuant peptides",
           "fragpipe": "FragPipe combined_protein", "diann": "DIA-NN pg_matrix", "diann_report": "DIA-NN main report",
+          "spectronaut_report": "Spectronaut long report",
           "spectronaut": "Spectronaut protein-group pivot", "protein_table": "protein", "peptide_table": "peptide"}
 
+
+#: The long reports, and the module that reads each (its quantity and q-value columns).
+REPORTS = {"diann_report": diann_report, "spectronaut_report": spectronaut}
 
 #: What proteomics.remove_flagged removed, per format that flags rows (the others have none to remove).
 REMOVED = {"maxquant": "decoy, contaminant and site-only rows were removed",
@@ -96,11 +101,13 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
         kind = ("LFQ " if p["intensity"] == "lfq" else "raw ") if fmt in ("maxquant", "maxquant_peptides",
                                                                            "fragpipe") else ""
         steps = [f"{kind}intensities were read from the {TABLES.get(fmt, 'protein')} table"]
-        if fmt == "diann_report":
+        if fmt in REPORTS:
+            engine = REPORTS[fmt]
             shared = "proteotypic " if p["proteotypic_only"] else ""
-            steps = [f"{shared}precursor quantities ({p['quantity_column']}) with "
-                     f"{' and '.join(p['qvalue_columns'])} at most {p['qvalue']} were read from the DIA-NN main "
-                     "report",
+            imputed = " (not those Spectronaut imputed)" if fmt == "spectronaut_report" else ""
+            steps = [f"{shared}precursor quantities ({engine.quantity_column(p)}) with "
+                     f"{' and '.join(engine.qvalue_columns(p))} at most {p['qvalue']}{imputed} were read from the "
+                     f"{TABLES[fmt]}",
                      "precursors with a value were " + SUMMARIES[p["summarise"]].format(to="protein groups",
                                                                                          one="precursor")]
         elif p["remove_flagged"] and fmt in REMOVED:
@@ -223,7 +230,7 @@ def _de_paragraph(spec: dict, versions: dict[str, str], fmt: str | None = None) 
         ebayes = f"empirical Bayes moderation (limma's eBayes{_ebayes_options(de)})"
         if deqms_method(de):
             column = spec["proteomics"]["count_column"]
-            where = ("its number of quantified " + ("precursors" if fmt == "diann_report" else "peptides")
+            where = ("its number of quantified " + ("precursors" if fmt in REPORTS else "peptides")
                      if not column else
                      f"the smallest over the samples of the table's columns '{column.replace('{}', '<sample>')}'"
                      if "{}" in column else f"the table's column '{column}'")

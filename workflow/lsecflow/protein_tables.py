@@ -1,8 +1,7 @@
 """Protein-level intensity tables: MaxQuant ``proteinGroups.txt``, FragPipe ``combined_protein.tsv``,
 DIA-NN ``pg_matrix.tsv``, Spectronaut's protein-group pivot report (:mod:`lsecflow.spectronaut`) and a generic
-table (also for antibody and cytokine arrays); and MaxQuant's
-``peptides.txt`` and DIA-NN's main report (:mod:`lsecflow.diann_report`), summarised to proteins
-(:mod:`lsecflow.peptides`).
+table (also for antibody and cytokine arrays); and MaxQuant's ``peptides.txt``, DIA-NN's main report
+(:mod:`lsecflow.diann_report`) and Spectronaut's long report, summarised to proteins (:mod:`lsecflow.peptides`).
 
 Each reader returns the intensities exactly as in the file (proteins x samples, float; 0 stays 0, it
 becomes "missing" in :mod:`lsecflow.proteomics`), after removing the rows the search engine marks as
@@ -31,9 +30,11 @@ from .sheets import named_by_column
 log = logging.getLogger(__name__)
 
 PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "diann_report", "spectronaut",
-                      "protein_table", "peptide_table")
+                      "spectronaut_report", "protein_table", "peptide_table")
 #: Tables of peptides or precursors, summarised to proteins at ingest (``proteomics.summarise``).
-PEPTIDE_FORMATS = ("maxquant_peptides", "diann_report", "peptide_table")
+PEPTIDE_FORMATS = ("maxquant_peptides", "diann_report", "spectronaut_report", "peptide_table")
+#: Long reports: one row per precursor and run, the samples runs named in a column.
+REPORT_FORMATS = ("diann_report", "spectronaut_report")
 #: Generic tables: their columns named by ``proteomics.id_column`` / ``gene_column`` (``protein_column``).
 GENERIC_FORMATS = ("protein_table", "peptide_table")
 
@@ -52,6 +53,8 @@ LAYOUTS = {
                      "columns": {}},
     "spectronaut": {"id": spectronaut.ID, "gene": spectronaut.GENES, "description": (spectronaut.DESCRIPTION,),
                     "columns": {}},
+    "spectronaut_report": {"id": spectronaut.PRECURSOR, "gene": spectronaut.GENES, "description": (),
+                           "protein": spectronaut.ID, "columns": {}},
 }
 #: MaxQuant's "+" flags: rows removed with ``proteomics.remove_flagged``.
 MAXQUANT_FLAGS = ("Reverse", "Potential contaminant", "Only identified by site")
@@ -88,8 +91,9 @@ def read_header(path: str | os.PathLike) -> list[str]:
 
 
 def detect_protein_format(header: list[str]) -> str:
-    """``maxquant``, ``maxquant_peptides``, ``fragpipe``, ``diann``, ``diann_report`` or ``spectronaut`` when the
-    header is one of theirs, else ``protein_table`` (``peptide_table`` is never detected: it is declared)."""
+    """``maxquant``, ``maxquant_peptides``, ``fragpipe``, ``diann``, ``diann_report``, ``spectronaut`` or
+    ``spectronaut_report`` when the header is one of theirs, else ``protein_table`` (``peptide_table`` is never
+    detected: it is declared)."""
     cols = set(header)
     if is_report(header):
         return "diann_report"
@@ -102,6 +106,8 @@ def detect_protein_format(header: list[str]) -> str:
         return "fragpipe"
     if "Protein.Group" in cols:
         return "diann"
+    if spectronaut.is_report(header):
+        return "spectronaut_report"
     if spectronaut.is_pivot(header):
         return "spectronaut"
     return "protein_table"
@@ -143,6 +149,8 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     key = opts.get("column_key")
     if fmt == "diann_report":  # samples are runs named in a column, not columns
         return sample_runs(path, header, samples, opts, sheet)
+    if fmt == "spectronaut_report":
+        return spectronaut.report_runs(path, header, samples, opts, sheet)
     if key:
         wanted = named_by_column(sheet, key, samples)
     elif fmt in ("maxquant", "maxquant_peptides", "fragpipe"):
@@ -296,8 +304,9 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
         peptide / PSM count); and counts of what was removed and why.
     """
     path = Path(path)
-    if fmt == "diann_report":  # its runs are matched on the report read once
-        values, proteins, genes, report, columns = read_report(path, read_header(path), list(samples), opts, sheet)
+    if fmt in REPORT_FORMATS:  # its runs are matched on the report read once
+        read = read_report if fmt == "diann_report" else spectronaut.read_report
+        values, proteins, genes, report, columns = read(path, read_header(path), list(samples), opts, sheet)
         _check_quantified(values, columns, path, "precursor passing the q-values")
         values, var = to_proteins(values, proteins, genes, None, opts, path, report, unit="precursors")
         report["proteins"] = int(len(values))
