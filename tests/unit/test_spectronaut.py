@@ -194,7 +194,10 @@ def test_a_fragment_report_gives_each_precursor_once():
                                    "'lgillet_I150211_008_A'"),
     (("EG.Qvalue", 0, "n.a."), "column 'EG.Qvalue', precursor '_AVDITTPK_.2' (run 'lgillet_I150211_008_A'): value "
                                "'n.a.' is not a finite number >= 0"),
-    (("FG.Quantity", 0, "-3"), "value '-3' is not a finite number >= 0"),
+    (("FG.Quantity", 0, "-3"), "value -3 is not a finite number >= 0"),
+    (("FG.Quantity", 0, "1e999"), "value '1e999' is not a finite number >= 0"),
+    (("PG.Qvalue", 2, ""), "column 'PG.Qvalue', precursor '_AVDITTPK_.2' (run 'lgillet_I150211_008_A'): value "
+                           "empty, NaN or Filtered is not a finite number >= 0"),
     (("PG.ProteinGroups", 0, "P12345"), "precursor '_AVDITTPK_.2' is in different protein groups in different runs"),
 ])
 def test_a_broken_report_is_refused_naming_what(tmp_path, edit, says):
