@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import diann_report, spectronaut
 from .contrasts import describe, is_plain
 from .de_options import de_engine, deqms_method, shrink_method
+from .protein_tables import REPORT_FORMATS
 from .proteomics import filter_columns, filter_groups_text
 
 MATCHED = {"ignore_version": ", transcript versions ignored", "ignore_after_bar": ", transcript ids cut at the first bar"}
@@ -62,8 +62,6 @@ TABLES = {"maxquant": "MaxQuant proteinGroups", "maxquant_peptides": "MaxQuant p
           "spectronaut": "Spectronaut protein-group pivot", "protein_table": "protein", "peptide_table": "peptide"}
 
 
-#: The long reports, and the module that reads each (its quantity and q-value columns).
-REPORTS = {"diann_report": diann_report, "spectronaut_report": spectronaut}
 
 #: What proteomics.remove_flagged removed, per format that flags rows (the others have none to remove).
 REMOVED = {"maxquant": "decoy, contaminant and site-only rows were removed",
@@ -101,8 +99,8 @@ def _input_paragraph(spec: dict, versions: dict[str, str], seed: int, qc_verdict
         kind = ("LFQ " if p["intensity"] == "lfq" else "raw ") if fmt in ("maxquant", "maxquant_peptides",
                                                                            "fragpipe") else ""
         steps = [f"{kind}intensities were read from the {TABLES.get(fmt, 'protein')} table"]
-        if fmt in REPORTS:
-            engine = REPORTS[fmt]
+        if fmt in REPORT_FORMATS:
+            engine = REPORT_FORMATS[fmt]
             shared = "proteotypic " if p["proteotypic_only"] else ""
             imputed = " (not those Spectronaut imputed)" if fmt == "spectronaut_report" else ""
             steps = [f"{shared}precursor quantities ({engine.quantity_column(p)}) with "
@@ -230,7 +228,7 @@ def _de_paragraph(spec: dict, versions: dict[str, str], fmt: str | None = None) 
         ebayes = f"empirical Bayes moderation (limma's eBayes{_ebayes_options(de)})"
         if deqms_method(de):
             column = spec["proteomics"]["count_column"]
-            where = ("its number of quantified " + ("precursors" if fmt in REPORTS else "peptides")
+            where = ("its number of quantified " + ("precursors" if fmt in REPORT_FORMATS else "peptides")
                      if not column else
                      f"the smallest over the samples of the table's columns '{column.replace('{}', '<sample>')}'"
                      if "{}" in column else f"the table's column '{column}'")

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import spectronaut
-from .diann_report import is_parquet, is_report, parquet_header, read_report, sample_runs
+from . import diann_report, spectronaut
+from .diann_report import is_parquet, is_report, parquet_header
 from .diann_report import run_name as diann_run
 from .errors import InputDataError
 from .files import compression, not_utf8, workbook
@@ -33,8 +33,9 @@ PROTEOMICS_FORMATS = ("maxquant", "maxquant_peptides", "fragpipe", "diann", "dia
                       "spectronaut_report", "protein_table", "peptide_table")
 #: Tables of peptides or precursors, summarised to proteins at ingest (``proteomics.summarise``).
 PEPTIDE_FORMATS = ("maxquant_peptides", "diann_report", "spectronaut_report", "peptide_table")
-#: Long reports: one row per precursor and run, the samples runs named in a column.
-REPORT_FORMATS = ("diann_report", "spectronaut_report")
+#: Long reports (one row per precursor and run, the samples runs named in a column) and the module reading each: its
+#: ``sample_runs`` (the parse-time check) and ``read_report``.
+REPORT_FORMATS = {"diann_report": diann_report, "spectronaut_report": spectronaut}
 #: Generic tables: their columns named by ``proteomics.id_column`` / ``gene_column`` (``protein_column``).
 GENERIC_FORMATS = ("protein_table", "peptide_table")
 
@@ -147,10 +148,8 @@ def sample_columns(path, fmt: str, samples, opts: dict, sheet: pd.DataFrame | No
     header = read_header(path)
     ident, gene, desc = annotation_columns(fmt, opts, header)
     key = opts.get("column_key")
-    if fmt == "diann_report":  # samples are runs named in a column, not columns
-        return sample_runs(path, header, samples, opts, sheet)
-    if fmt == "spectronaut_report":
-        return spectronaut.report_runs(path, header, samples, opts, sheet)
+    if fmt in REPORT_FORMATS:  # samples are runs named in a column, not columns
+        return REPORT_FORMATS[fmt].sample_runs(path, header, samples, opts, sheet)
     if key:
         wanted = named_by_column(sheet, key, samples)
     elif fmt in ("maxquant", "maxquant_peptides", "fragpipe"):
@@ -305,8 +304,8 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     """
     path = Path(path)
     if fmt in REPORT_FORMATS:  # its runs are matched on the report read once
-        read = read_report if fmt == "diann_report" else spectronaut.read_report
-        values, proteins, genes, report, columns = read(path, read_header(path), list(samples), opts, sheet)
+        values, proteins, genes, report, columns = REPORT_FORMATS[fmt].read_report(path, read_header(path),
+                                                                                   list(samples), opts, sheet)
         _check_quantified(values, columns, path, "precursor passing the q-values")
         values, var = to_proteins(values, proteins, genes, None, opts, path, report, unit="precursors")
         report["proteins"] = int(len(values))

@@ -137,7 +137,7 @@ def _read(path: Path, columns: list[str], numbers: tuple[str, ...] = ()) -> pd.D
     raise AssertionError("unreachable")
 
 
-def report_runs(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None) -> dict[str, str]:
+def sample_runs(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None) -> dict[str, str]:
     """Each sample's run, checked at parse time (the run column is read whole, once), and the options' columns."""
     read_columns(path, header, opts)
     runs = _read(Path(path), [RUN])[RUN]
