@@ -266,9 +266,11 @@ def _shown(value) -> str:
     return "''" if np.isnan(value) else f"{value:g}"
 
 
-def _blank(text: pd.Series) -> pd.Series:
-    """Cells of only whitespace, each distinct text stripped once (a report repeats each id in every run)."""
-    return text.isin([t for t in text.unique() if not t.strip()])
+def blank_cells(text: pd.Series) -> pd.Series:
+    """Cells of only whitespace, each distinct text (or category) stripped once (a report repeats each id in every
+    run)."""
+    values = text.cat.categories if text.dtype == "category" else text.unique()
+    return text.isin([t for t in values if not str(t).strip()])
 
 
 def _flag(path: Path, df: pd.DataFrame, name: str) -> np.ndarray:
@@ -326,7 +328,7 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
         log.info("%s: %d row(s) of precursors shared between proteins dropped (Proteotypic = 0)", path,
                  report["rows_not_proteotypic"])
         df = df[proteotypic]
-    blank = _blank(df["Precursor.Id"])
+    blank = blank_cells(df["Precursor.Id"])
     if blank.any():
         first = int(df.index[blank.to_numpy()][0])
         where = f"row {first + 1}" if is_parquet(path) else f"line {first + 2}"

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .diann_report import check_engine_columns, match_runs, run_name
+from .diann_report import blank_cells, check_engine_columns, match_runs, run_name
 from .errors import InputDataError
 from .files import compression
 
@@ -116,25 +116,25 @@ def _sep(path: Path) -> str:
     return "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
 
 
+def _read_csv(path: Path, columns: list[str], dtype, na_values=None) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep=_sep(path), usecols=columns, dtype=dtype, keep_default_na=False,
+                           na_values=na_values, compression=compression(path))[columns]
+    except (OSError, EOFError, ValueError, pd.errors.ParserError) as exc:
+        raise InputDataError(f"{path}: cannot be read as a Spectronaut report ({type(exc).__name__}: {exc})") from exc
+
+
 def _read(path: Path, columns: list[str], numbers: tuple[str, ...] = ()) -> pd.DataFrame:
     """The report's ``columns``: text as categories (a report repeats each run, precursor and group on many rows),
     ``numbers`` as floats ('', 'NaN' and 'Filtered' NaN); when one of those does not parse, every column as the
-    text written (for :func:`_number` to name the cell). 5.76M rows (850 MB): 2.1 GB peak read as text."""
+    text written (for :func:`_number` to name the cell; bench/spectronaut_report_read.py measures both)."""
     kinds = {c: float if c in numbers else "category" for c in columns}
-    for dtype in (kinds, str):
-        try:
-            return pd.read_csv(path, sep=_sep(path), usecols=columns, dtype=dtype, keep_default_na=False,
-                               na_values={c: ["", "NaN", *MISSING] for c in numbers} if dtype is kinds else None,
-                               compression=compression(path))[columns]
-        except ValueError as exc:  # a number that does not parse: read again as text
-            if dtype is kinds and numbers:
-                continue
-            raise InputDataError(f"{path}: cannot be read as a Spectronaut report ({type(exc).__name__}: {exc})"
-                                 ) from exc
-        except (OSError, EOFError, pd.errors.ParserError) as exc:
-            raise InputDataError(f"{path}: cannot be read as a Spectronaut report ({type(exc).__name__}: {exc})"
-                                 ) from exc
-    raise AssertionError("unreachable")
+    try:
+        return _read_csv(path, columns, kinds, {c: ["", "NaN", *MISSING] for c in numbers})
+    except InputDataError:
+        if not numbers:
+            raise
+    return _read_csv(path, columns, str)
 
 
 def sample_runs(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None) -> dict[str, str]:
@@ -165,12 +165,6 @@ def _number(path: Path, df: pd.DataFrame, name: str, missing: bool) -> pd.Series
     return values
 
 
-def _blank(column: pd.Series) -> pd.Series:
-    """Cells of only whitespace (each category, or each distinct text, stripped once)."""
-    values = column.cat.categories if column.dtype == "category" else column.unique()
-    return column.isin([v for v in values if not str(v).strip()])
-
-
 def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFrame | None = None
                 ) -> tuple[pd.DataFrame, pd.Series, pd.Series | None, dict, dict[str, str]]:
     """The filtered precursors x samples (NaN = not quantified), each precursor's protein group and gene names,
@@ -182,7 +176,7 @@ def read_report(path, header: list[str], samples, opts: dict, sheet: pd.DataFram
     samples = match_runs(path, sorted(map(str, df[RUN].unique())), samples, RUN, opts.get("column_key"), sheet)
     report: dict = {"rows_in_table": int(len(df))}
     df = df[df[RUN].isin(set(samples.values()))]
-    blank = _blank(df[PRECURSOR]) | _blank(df[ID])
+    blank = blank_cells(df[PRECURSOR]) | blank_cells(df[ID])
     if blank.any():
         raise InputDataError(f"{path}: {int(blank.sum())} row(s) of the samples' runs have no {PRECURSOR} or {ID} "
                              f"(first at line {int(df.index[blank.to_numpy()][0]) + 2})")
