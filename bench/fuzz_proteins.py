@@ -11,10 +11,12 @@ counts) an empty leading razor protein and each summary with one protein's pepti
 real DIA-NN report of tests/data/diann_report (three runs; a SYNTHETIC dose 1, 2, 3 only makes the config valid)
 with its own bends: q-values, quantities, ids, runs and groups bent; ``--table report_parquet`` the same bends
 written as DIA-NN 1.9+'s report.parquet (number columns typed, so text in them is a null; no line-end bends);
-``--table peptide_table`` the UPS1 peptides as a generic peptide table (no flag columns; an empty protein).
+``--table peptide_table`` the UPS1 peptides as a generic peptide table (no flag columns; an empty protein);
+``--table spectronaut`` the real Spectronaut pivot report of tests/data/spectronaut (no flag columns; its runs'
+other columns left as they are).
 
-    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides|report|report_parquet|peptide_table] [--start 0]
-                                            [--trials 20]
+    .venv/bin/python bench/fuzz_proteins.py [--table proteins|peptides|report|report_parquet|peptide_table|spectronaut]
+                                            [--start 0] [--trials 20]
 """
 from __future__ import annotations
 
@@ -58,6 +60,12 @@ TABLES["report_parquet"] = dict(TABLES["report"], name="report.parquet")
 #: each sample's column).
 TABLES["peptide_table"] = dict(TABLES["peptides"], name="peptides.tsv", id="Peptide Sequence", protein="Protein",
                                flags=())
+#: Spectronaut's pivot report of two mixes (real; its sheet and a minimal config).
+TABLES["spectronaut"] = {"path": REPO / "tests/data/spectronaut/pg_pivot.tsv", "dataset": None, "name": "Report.tsv",
+                         "intensity": "[", "suffix": ".PG.Quantity",
+                         "run": "[4] LFQ_24min_500ng_2Th_3ms_B_01.raw.PG.Quantity",
+                         "reference": [f"[{i}] LFQ_24min_500ng_2Th_3ms_A_0{i}.raw.PG.Quantity" for i in (1, 2, 3)],
+                         "id": "PG.ProteinGroups", "Gene names": "PG.Genes", "flags": (), "count": None}
 GENERIC_KEYS = {"id_column": "Peptide Sequence", "protein_column": "Protein", "gene_column": "Gene names",
                 "column_key": "column"}
 #: A parquet report's number columns (typed there: a bend's text in them is a null).
@@ -92,7 +100,7 @@ def _column(role, value):
 
 
 def _intensities(t) -> list[str]:
-    return [c for c in t.columns if c.startswith(TABLE["intensity"])]
+    return [c for c in t.columns if c.startswith(TABLE["intensity"]) and c.endswith(TABLE.get("suffix", ""))]
 
 
 def _protein_zero(t):
@@ -177,6 +185,7 @@ BENDS = {
 
 BENDS["report_parquet"] = {k: v for k, v in BENDS["report"].items() if k not in ("Windows line ends",
                                                                                    "a byte-order mark")}
+BENDS["spectronaut"] = {k: v for k, v in COMMON.items() if k not in ("flags written TRUE", "every row flagged")}
 BENDS["peptide_table"] = {**{k: v for k, v in BENDS["peptides"].items() if k not in (
     "flags written TRUE", "every row flagged", "an empty leading razor protein")},
     "an empty protein": _cell("protein", "")}
@@ -204,13 +213,19 @@ def _write(table: pd.DataFrame, path: Path) -> None:
 def run(name: str, folder: Path) -> str:
     table = _table()
     for c in _intensities(table) + ([TABLE["count"]] if TABLE["count"] else []):
-        table[c] = pd.to_numeric(table[c], errors="coerce" if TABLE["kind"].startswith("report") else "raise")
+        lenient = TABLE["kind"].startswith(("report", "spectronaut"))  # their files have text in number columns
+        table[c] = pd.to_numeric(table[c], errors="coerce" if lenient else "raise")
     table = BENDS[TABLE["kind"]][name](table)
     path = folder / TABLE["name"]
     _write(table, path)
     if TABLE["dataset"]:
         spec = yaml.safe_load((REPO / f"config/datasets/{TABLE['dataset']}.yaml").read_text())
         spec["samples"]["sheet"] = str(REPO / spec["samples"]["sheet"])
+    elif TABLE["kind"] == "spectronaut":
+        spec = {"assay": "proteomics", "species": "human", "gene_ids": "protein", "counts": {},
+                "samples": {"sheet": str(REPO / "tests/data/spectronaut/sheet.tsv")}, "proteomics": {},
+                "design": "~ condition",
+                "contrasts": {"b_vs_a": {"variable": "condition", "target": "Mix_B", "reference": "Mix_A"}}}
     else:  # the report: its own sheet and a minimal config
         (folder / "sheet.tsv").write_text(REPORT_SHEET)
         spec = {"assay": "proteomics", "species": "human", "gene_ids": "protein", "counts": {},

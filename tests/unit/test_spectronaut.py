@@ -272,3 +272,24 @@ def test_a_long_report_dataset_is_checked_at_start_up_and_ingested(tmp_path):
                                                                      "reference": "Mix_A"}}
         with pytest.raises(ConfigError, match=re.escape(says)):
             load_one(tmp_path, bad)
+
+
+def test_a_quote_in_a_description_is_a_character(tmp_path, sheet):
+    """Spectronaut quotes no field of its tab-separated reports: a description opening with '"' is read as written,
+    in the pivot and in the long report (read with quoting, the rest of the file would be one field)."""
+    lines = PIVOT.read_text().splitlines()
+    column = lines[0].split("\t").index("PG.ProteinDescriptions")
+    fields = lines[1].split("\t")
+    fields[column] = '"Oxidant-induced cell-cycle arrest protein 5'
+    path = tmp_path / "pivot.tsv"
+    path.write_text("\n".join([lines[0], "\t".join(fields), *lines[2:]]) + "\n")
+    values, var, _ = protein_tables.read_protein_table(path, "spectronaut", list(sheet.index), {}, "human", sheet)
+    assert var.at["P38738", "description"] == fields[column] and values.shape == (200, 6)
+    raw = pd.read_csv(HYE, sep="\t", dtype=str, keep_default_na=False)
+    raw.loc[0, "PG.ProteinDescriptions"] = '"14-3-3 protein homolog 1'
+    long = tmp_path / "report.tsv"
+    long.write_text("\n".join("\t".join(row) for row in [list(raw.columns), *raw.to_numpy().tolist()]) + "\n")
+    hye = pd.read_csv(DATA / "hye_sheet.tsv", sep="\t", index_col=0)
+    wide = spectronaut.read_report(long, protein_tables.read_header(long), list(hye.index), {}, hye)[0]
+    expected = spectronaut.read_report(HYE, protein_tables.read_header(HYE), list(hye.index), {}, hye)[0]
+    pd.testing.assert_frame_equal(wide, expected)

@@ -10,6 +10,7 @@ alone, so the parse-time check can name a sheet's sample whose column is not in 
 """
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -83,7 +84,12 @@ def read_header(path: str | os.PathLike) -> list[str]:
                                  "as tab-separated text)")
         return header
     try:
-        header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
+        try:
+            header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
+        except pd.errors.ParserError:  # a lone '"' below the header of tab-separated text that quotes nothing
+            if _sep(path) != "\t":
+                raise
+            header = pd.read_csv(path, sep="\t", nrows=0, quoting=csv.QUOTE_NONE, compression=compression(path)).columns
     except UnicodeDecodeError as exc:
         raise InputDataError(f"{path}: {not_utf8(path) or exc}") from exc
     except (OSError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -315,8 +321,9 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     ident, gene, desc = annotation_columns(fmt, opts, header)
     try:
         missing = ["", "NA", "NaN", *(spectronaut.MISSING if fmt == "spectronaut" else ())]
-        df = pd.read_csv(path, sep=_sep(path), dtype=str, keep_default_na=False, na_values=missing,
-                         low_memory=False, compression=compression(path))
+        split = spectronaut.text_options(path) if fmt == "spectronaut" else {"sep": _sep(path)}
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=missing, low_memory=False,
+                         compression=compression(path), **split)
     except UnicodeDecodeError as exc:
         raise InputDataError(f"{path}: {not_utf8(path) or exc}") from exc
     except (OSError, EOFError, pd.errors.ParserError) as exc:

@@ -26,6 +26,7 @@ True/False is an error here, as is a precursor in two protein groups.
 """
 from __future__ import annotations
 
+import csv
 import logging
 import re
 from pathlib import Path
@@ -112,14 +113,18 @@ def read_columns(path, header: list[str], opts: dict) -> list[str]:
             *([IMPUTED] if IMPUTED in header else [])]
 
 
-def _sep(path: Path) -> str:
-    return "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+def text_options(path: Path) -> dict:
+    """How a Spectronaut table is split: tab-separated text with no field quoted (a ``"`` in a protein description is
+    that character), or a CSV (as R writes one, fields quoted where needed)."""
+    if path.name.lower().removesuffix(".gz").endswith(".csv"):
+        return {"sep": ","}
+    return {"sep": "\t", "quoting": csv.QUOTE_NONE}
 
 
 def _read_csv(path: Path, columns: list[str], dtype, na_values=None) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, sep=_sep(path), usecols=columns, dtype=dtype, keep_default_na=False,
-                           na_values=na_values, compression=compression(path))[columns]
+        return pd.read_csv(path, usecols=columns, dtype=dtype, keep_default_na=False, na_values=na_values,
+                           compression=compression(path), **text_options(path))[columns]
     except (OSError, EOFError, ValueError, pd.errors.ParserError) as exc:
         raise InputDataError(f"{path}: cannot be read as a Spectronaut report ({type(exc).__name__}: {exc})") from exc
 
