@@ -35,6 +35,11 @@ def _strip_gz(name: str) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
+def separator(path: str | os.PathLike) -> str:
+    """A table's field separator by its name: ``,`` for ``.csv`` (gzipped or not, any case), else a tab."""
+    return "," if Path(path).name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+
+
 GZIP_MAGIC = b"\x1f\x8b"
 _MISNAMED: set[Path] = set()  # files whose name misstates their compression, already logged
 

@@ -62,7 +62,6 @@ TABLES = {"maxquant": "MaxQuant proteinGroups", "maxquant_peptides": "MaxQuant p
           "spectronaut": "Spectronaut protein-group pivot", "protein_table": "protein", "peptide_table": "peptide"}
 
 
-
 #: What proteomics.remove_flagged removed, per format that flags rows (the others have none to remove).
 REMOVED = {"maxquant": "decoy, contaminant and site-only rows were removed",
            "maxquant_peptides": "decoy and contaminant peptides were removed",

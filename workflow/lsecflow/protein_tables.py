@@ -23,7 +23,7 @@ from . import diann_report, spectronaut
 from .diann_report import is_parquet, is_report, parquet_header
 from .diann_report import run_name as diann_run
 from .errors import InputDataError
-from .files import compression, not_utf8, workbook
+from .files import compression, not_utf8, separator, workbook
 from .peptides import to_proteins
 from .proteomics import observed_mask
 from .sheets import named_by_column
@@ -67,10 +67,6 @@ DIANN_ANNOTATION = ("Protein.Group", "Protein.Ids", "Protein.Names", "Genes", "F
 ORGANISMS = {"human": "Homo sapiens", "mouse": "Mus musculus"}
 
 
-def _sep(path: Path) -> str:
-    return "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
-
-
 def read_header(path: str | os.PathLike) -> list[str]:
     """Column names of a protein table (first line only; a parquet report's schema)."""
     path = Path(path)
@@ -85,9 +81,9 @@ def read_header(path: str | os.PathLike) -> list[str]:
         return header
     try:
         try:
-            header = pd.read_csv(path, sep=_sep(path), nrows=0, compression=compression(path)).columns
+            header = pd.read_csv(path, sep=separator(path), nrows=0, compression=compression(path)).columns
         except pd.errors.ParserError:  # a lone '"' below the header of tab-separated text that quotes nothing
-            if _sep(path) != "\t":
+            if separator(path) != "\t":
                 raise
             header = pd.read_csv(path, sep="\t", nrows=0, quoting=csv.QUOTE_NONE, compression=compression(path)).columns
     except UnicodeDecodeError as exc:
@@ -321,7 +317,7 @@ def read_protein_table(path, fmt: str, samples, opts: dict, species: str,
     ident, gene, desc = annotation_columns(fmt, opts, header)
     try:
         missing = ["", "NA", "NaN", *(spectronaut.MISSING if fmt == "spectronaut" else ())]
-        split = spectronaut.text_options(path) if fmt == "spectronaut" else {"sep": _sep(path)}
+        split = spectronaut.text_options(path) if fmt == "spectronaut" else {"sep": separator(path)}
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=missing, low_memory=False,
                          compression=compression(path), **split)
     except UnicodeDecodeError as exc:

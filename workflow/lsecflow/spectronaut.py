@@ -36,7 +36,7 @@ import pandas as pd
 
 from .diann_report import blank_cells, check_engine_columns, match_runs, run_name
 from .errors import InputDataError
-from .files import compression
+from .files import compression, separator
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,8 @@ def read_columns(path, header: list[str], opts: dict) -> list[str]:
 def text_options(path: Path) -> dict:
     """How a Spectronaut table is split: tab-separated text with no field quoted (a ``"`` in a protein description is
     that character), or a CSV (as R writes one, fields quoted where needed)."""
-    if path.name.lower().removesuffix(".gz").endswith(".csv"):
-        return {"sep": ","}
-    return {"sep": "\t", "quoting": csv.QUOTE_NONE}
+    sep = separator(path)
+    return {"sep": sep} if sep == "," else {"sep": sep, "quoting": csv.QUOTE_NONE}
 
 
 def _read_csv(path: Path, columns: list[str], dtype, na_values=None) -> pd.DataFrame:
